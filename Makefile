@@ -1,0 +1,92 @@
+# JENCO member back office. `make run` and `make test` set everything up from a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Development defaults; a variable already set in the environment wins.
+export DEBUG ?= 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+# Django 6 needs Python 3.12+. Try the usual names, then pyenv's interpreters by path
+# (pyenv's shims fail here unless PYENV_VERSION is set).
+define find_python
+for p in "$$PYTHON" python3.14 python3.13 python3.12 python3 \
+         $$(ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
+  [ -n "$$p" ] || continue; \
+  if "$$p" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+    command -v "$$p"; exit 0; fi; \
+done; exit 1
+endef
+
+.PHONY: help
+help:
+	@echo "make run        set up and serve http://127.0.0.1:8000 (SQLite, console mail)"
+	@echo "make test       set up and run the whole test suite"
+	@echo "make lint       ruff"
+	@echo "make shell      Django shell"
+	@echo "make bench      benchmarks (figures go in README.md)"
+	@echo "make messages   refresh locale/*/django.po after changing strings"
+
+$(STAMP): pyproject.toml
+	@py=$$($(find_python)) || { \
+	  echo "No Python 3.12 or newer found (Django 6 needs it)."; \
+	  echo "Install one, e.g. 'apt-get install python3.12' or 'pyenv install 3.13', or run"; \
+	  echo "'make PYTHON=/path/to/python3.12 ...'."; exit 1; }; \
+	echo "Using $$py ($$("$$py" --version))"; \
+	rm -rf $(VENV) && "$$py" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+.PHONY: venv
+venv: $(STAMP)
+
+# gettext's msgfmt compiles the catalogues; install it where it is missing and we may.
+.PHONY: gettext
+gettext:
+	@command -v msgfmt >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext; \
+	  else echo "gettext (msgfmt) is missing: install it, e.g. 'sudo apt-get install gettext'"; exit 1; fi; }
+
+.PHONY: messages-compiled
+messages-compiled: $(STAMP) gettext
+	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
+
+.PHONY: setup
+setup: messages-compiled
+	$(PY) manage.py migrate --verbosity 0
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+.PHONY: run
+run: setup
+	$(PY) manage.py create_demo_member
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+.PHONY: test
+test: messages-compiled
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+.PHONY: shell
+shell: setup
+	$(PY) manage.py shell
+
+.PHONY: messages
+messages: $(STAMP) gettext
+	$(PY) manage.py makemessages --locale ja --locale en --ignore=.venv --ignore=tests --ignore=bench --no-obsolete
+	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
+
+.PHONY: bench
+bench: setup
+	$(PY) bench/run.py
+
+.PHONY: clean
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3* .secret_key

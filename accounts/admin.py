@@ -1,0 +1,166 @@
+from django.contrib import admin
+from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts import credentials
+from accounts.audit import Kind, record
+from accounts.models import Member, SecurityEvent
+
+
+class MigrationStateFilter(admin.SimpleListFilter):
+    title = _("migration state")
+    parameter_name = "migration"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("pin", _("Default PIN not changed yet")),
+            ("password", _("Default password not changed yet")),
+            ("done", _("Migration complete")),
+        ]
+
+    def queryset(self, request, queryset):
+        match self.value():
+            case "pin":
+                return queryset.filter(on_default_pin=True)
+            case "password":
+                return queryset.filter(on_default_pin=False, on_default_password=True)
+            case "done":
+                return queryset.filter(
+                    origin=Member.Origin.JA, on_default_pin=False, on_default_password=False
+                )
+        return queryset
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    """Support staff find a member and tell them which email is registered; nothing more.
+
+    Hashes (password, PIN, sub password) are never among the fields, and the ID document
+    number shows only its last digits.
+    """
+
+    list_display = ["member_id", "name", "email", "migration_state", "last_login", "date_joined"]
+    list_filter = [MigrationStateFilter, "origin", "is_active", "is_staff", "preferred_language"]
+    search_fields = ["member_id", "name", "email"]
+    ordering = ["member_id"]
+    list_per_page = 50
+    show_full_result_count = False
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "member_id",
+                    "name",
+                    "email",
+                    "masked_id_document_number",
+                    "preferred_language",
+                ]
+            },
+        ),
+        (
+            _("Migration"),
+            {
+                "fields": [
+                    "origin",
+                    "imported_at",
+                    "migration_state",
+                    "on_default_pin",
+                    "on_default_password",
+                ]
+            },
+        ),
+        (_("Activity"), {"fields": ["last_login", "date_joined", "pin_locked_until"]}),
+        (_("Access"), {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+    ]
+    readonly_fields = [
+        "member_id",
+        "masked_id_document_number",
+        "origin",
+        "imported_at",
+        "migration_state",
+        "on_default_pin",
+        "on_default_password",
+        "last_login",
+        "date_joined",
+        "pin_locked_until",
+    ]
+    filter_horizontal = ["groups"]
+    change_list_template = "admin/accounts/member/change_list.html"
+
+    @admin.display(description=_("migration state"))
+    def migration_state(self, member):
+        if member.origin != Member.Origin.JA:
+            return "—"
+        match credentials.first_sign_in_step(member):
+            case credentials.PIN_STEP:
+                return _("Default PIN not changed yet")
+            case credentials.PASSWORD_STEP:
+                return _("Default password not changed yet")
+        return _("Migration complete")
+
+    @admin.display(description=_("ID document number"))
+    def masked_id_document_number(self, member):
+        return member.masked_id_document_number or "—"
+
+    def has_add_permission(self, request):
+        return False  # members come from the JA import and registration
+
+    def get_search_results(self, request, queryset, search_term):
+        # "jpn 1234567" or "ＪＰＮ１２３４５６７" find JPN1234567: the rule members type by.
+        member_id = credentials.normalise_member_id(search_term)
+        if credentials.is_member_id(member_id):
+            return queryset.filter(member_id=member_id), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            # Who looked at whose personal data, and when.
+            record(
+                request, Kind.MEMBER_VIEWED, self.get_object(request, object_id), actor=request.user
+            )
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "migration_summary": migration_summary()}
+        return super().changelist_view(request, extra_context)
+
+
+def migration_summary() -> dict:
+    """How far the JA migration has come, for the support team's list page."""
+    return Member.objects.filter(origin=Member.Origin.JA).aggregate(
+        imported=Count("pk"),
+        default_pin=Count("pk", filter=Q(on_default_pin=True)),
+        default_password=Count("pk", filter=Q(on_default_password=True)),
+        done=Count("pk", filter=Q(on_default_pin=False, on_default_password=False)),
+    )
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    """Read-only for everyone: a log nobody edits."""
+
+    list_display = ["created", "kind", "member", "member_id_typed", "actor", "ip_address"]
+    list_filter = ["kind", "created"]
+    search_fields = ["member__member_id", "member_id_typed", "ip_address"]
+    date_hierarchy = "created"
+    list_select_related = ["member", "actor"]
+    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        member_id = credentials.normalise_member_id(search_term)
+        if credentials.is_member_id(member_id):
+            return queryset.filter(
+                Q(member__member_id=member_id) | Q(member_id_typed=member_id)
+            ), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,160 @@
+"""The rules about member IDs, PINs and passwords, each written once.
+
+Forms, views, admin, commands and tests call these; nothing else re-implements them.
+"""
+
+import hmac
+import re
+import unicodedata
+from functools import cache
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+MEMBER_ID_RE = re.compile(r"JPN[0-9]{7}")
+MEMBER_ID_FORMAT_ERROR = gettext_lazy(
+    "Enter your member ID as JPN followed by 7 digits, for example JPN1234567."
+)
+PIN_LENGTH = 6
+
+# Spaces and hyphens of every width, including the long-vowel mark a Japanese IME gives for "-".
+_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−ー]+")
+
+
+def normalise_member_id(raw: str) -> str:
+    """What a member typed, in the canonical form JPN1234567 when it can be.
+
+    NFKC turns full-width ＪＰＮ１２３４５６７ into ASCII; spaces and hyphens (of every width)
+    go; letters are upper-cased. The result is not checked: see `is_member_id`.
+    """
+    text = unicodedata.normalize("NFKC", raw)
+    return _SEPARATORS.sub("", text).upper()
+
+
+def is_member_id(value: str) -> bool:
+    return MEMBER_ID_RE.fullmatch(value) is not None
+
+
+def normalise_email(raw: str) -> str:
+    """Emails compare case-insensitively after NFKC (full-width ＠ and letters)."""
+    return unicodedata.normalize("NFKC", raw).strip().lower()
+
+
+def normalise_pin(raw: str) -> str:
+    """Full-width digits typed on a Japanese keyboard count as the digits they show."""
+    return unicodedata.normalize("NFKC", raw).strip()
+
+
+# --- PIN ------------------------------------------------------------------------------------
+
+
+def validate_new_pin(pin: str) -> None:
+    """A new PIN: 6 ASCII digits, not the published default, not guessable at a glance."""
+    if len(pin) != PIN_LENGTH or not pin.isascii() or not pin.isdigit():
+        raise ValidationError(_("Your PIN must be 6 digits."), code="pin_format")
+    if hmac.compare_digest(pin, settings.JENCO_DEFAULT_PIN):
+        raise ValidationError(_("You cannot use the default PIN."), code="pin_default")
+    if len(set(pin)) == 1:
+        raise ValidationError(_("Your PIN cannot be one digit repeated."), code="pin_repeated")
+    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:], strict=False)}
+    if steps in ({1}, {-1}):
+        raise ValidationError(
+            _("Your PIN cannot be a run of consecutive digits such as 123456."),
+            code="pin_sequence",
+        )
+
+
+def pin_matches(member, raw: str) -> bool:
+    """One hash verification whether or not the member is still on the default PIN."""
+    raw = normalise_pin(raw)
+    if member.on_default_pin:
+        return check_password(raw, _default_hash(settings.JENCO_DEFAULT_PIN))
+    if not member.pin:
+        burn_one_verification(raw)
+        return False
+    return check_password(raw, member.pin)
+
+
+# --- Password -------------------------------------------------------------------------------
+
+
+def is_default_password(raw: str) -> bool:
+    return any(hmac.compare_digest(raw, d) for d in settings.JENCO_DEFAULT_PASSWORDS)
+
+
+def default_credentials_open(today=None) -> bool:
+    """Whether the published defaults still sign a flagged member in."""
+    until = settings.JENCO_DEFAULT_CREDENTIALS_UNTIL
+    return until is None or (today or timezone.localdate()) <= until
+
+
+def password_matches(member, raw: str) -> bool:
+    """Check a sign-in password with exactly one hash verification, whoever the member is.
+
+    A member still flagged as on the default password has no hash of their own (hashing one
+    per imported member would take hours); the typed password is verified against the
+    process's hash of the published default, so a default sign-in costs what any other does.
+    """
+    if member.on_default_password:
+        defaults = settings.JENCO_DEFAULT_PASSWORDS
+        target = raw if raw in defaults else defaults[0]
+        matched = check_password(raw, _default_hash(target))
+        return matched and default_credentials_open()
+    if not member.has_usable_password():
+        burn_one_verification(raw)
+        return False
+    return member.check_password(raw)
+
+
+def burn_one_verification(raw: str) -> None:
+    """Spend what a verification costs when there is nothing to verify against."""
+    make_password(raw)
+
+
+def validate_new_password(password: str, member) -> None:
+    """Django's validators (length, common, numeric, similarity) plus our own rules."""
+    if is_default_password(password):
+        raise ValidationError(
+            _("You cannot use the published default password."), code="password_default"
+        )
+    password_validation.validate_password(password, member)
+
+
+@cache
+def _default_hash(secret: str) -> str:
+    # One hash per published default per process: the defaults are public, and verifying
+    # against a real hash keeps every sign-in at one verification.
+    return make_password(secret)
+
+
+def unusable_secret() -> str:
+    """What a never-set password or PIN field holds: no hash will ever match it."""
+    return make_password(None)
+
+
+# --- Migration state ------------------------------------------------------------------------
+
+PIN_STEP = "pin"
+PASSWORD_STEP = "password"
+
+
+def first_sign_in_step(member) -> str | None:
+    """What a migrated member must change next: the PIN first, then the password (seed p.4)."""
+    if member.on_default_pin:
+        return PIN_STEP
+    if member.on_default_password:
+        return PASSWORD_STEP
+    return None
+
+
+def mask(value: str, visible: int = 4) -> str:
+    """Personal data in listings: only the last few characters show."""
+    if not value:
+        return ""
+    shown = value[-visible:] if len(value) > visible else ""
+    return "•" * max(len(value) - len(shown), 4) + shown

@@ -1,0 +1,228 @@
+from captcha.fields import CaptchaField, CaptchaTextInput
+from django import forms
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext_lazy as _
+
+from accounts import credentials, flows
+
+# Generous for anything a person types, small enough that nothing hostile gets far.
+MAX_TYPED_ID = 64
+MAX_TYPED_PASSWORD = 1024
+
+
+class DigitsCaptchaInput(CaptchaTextInput):
+    """The image, a refresh button and a numeric answer box (a phone shows its digit pad)."""
+
+    template_name = "accounts/widgets/captcha.html"
+
+    def __init__(self):
+        super().__init__()
+        self.widgets[1].attrs.update(
+            {"inputmode": "numeric", "maxlength": "4", "pattern": "[0-9０-９]*"}
+        )
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["refresh_url"] = self.refresh_url()
+        return context
+
+
+def captcha_field() -> CaptchaField:
+    return CaptchaField(
+        label=_("Captcha"),
+        widget=DigitsCaptchaInput(),
+        error_messages={
+            "invalid": _(
+                "The code did not match the picture. Type the 4 digits of the new picture."
+            ),
+            "required": _("Type the 4 digits in the picture."),
+        },
+    )
+
+
+class MemberIDField(forms.CharField):
+    """Takes what a member types (full-width, spaced, lower-case) and keeps JPN1234567."""
+
+    default_error_messages = {"invalid": credentials.MEMBER_ID_FORMAT_ERROR}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Username / User ID"))
+        kwargs.setdefault("max_length", MAX_TYPED_ID)
+        kwargs.setdefault("error_messages", {"max_length": credentials.MEMBER_ID_FORMAT_ERROR})
+        super().__init__(**kwargs)
+        self.widget.attrs.update(
+            {
+                "placeholder": _("e.g. JPN1234567"),
+                "autocomplete": "username",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+            }
+        )
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return credentials.normalise_member_id(value) if value else value
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not credentials.is_member_id(value):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class SecretField(forms.CharField):
+    """A password-type box that never sends what was typed back to the page."""
+
+    def __init__(self, *, autocomplete="current-password", **kwargs):
+        kwargs.setdefault("max_length", MAX_TYPED_PASSWORD)
+        kwargs.setdefault("strip", False)
+        super().__init__(widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}), **kwargs)
+
+
+class Form(forms.Form):
+    """Our forms: labels without a trailing colon, which reads oddly in Japanese."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LoginForm(Form):
+    username = MemberIDField()
+    password = SecretField(label=_("Password"))
+    captcha = captcha_field()
+
+    error_messages = {
+        "invalid_login": _(
+            "The member ID or password is incorrect. Check both and try "
+            "again, or use “Forgot password?”."
+        ),
+        "defaults_closed": _(
+            "The default password can no longer be used to sign in. Please "
+            "set a new password with “Forgot password?”."
+        ),
+    }
+
+    def __init__(self, request=None, *args, **kwargs):
+        self.request = request
+        self.member = None
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        # The captcha is checked first, so a bot that cannot read it costs us no hash.
+        if self.errors:
+            return cleaned
+        member = authenticate(
+            self.request, username=cleaned["username"], password=cleaned["password"]
+        )
+        if member is None:
+            # Decided by what was typed, never by the account: says nothing about the ID.
+            if (
+                credentials.is_default_password(cleaned["password"])
+                and not credentials.default_credentials_open()
+            ):
+                raise forms.ValidationError(
+                    self.error_messages["defaults_closed"], code="defaults_closed"
+                )
+            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
+        self.member = member
+        return cleaned
+
+
+class PinField(forms.CharField):
+    """Six digits; full-width digits from a Japanese keyboard count."""
+
+    def __init__(self, *, autocomplete="off", **kwargs):
+        kwargs.setdefault("max_length", MAX_TYPED_ID)
+        super().__init__(
+            widget=forms.PasswordInput(
+                attrs={
+                    "autocomplete": autocomplete,
+                    "inputmode": "numeric",
+                }
+            ),
+            **kwargs,
+        )
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return credentials.normalise_pin(value) if value else value
+
+
+class PinConfirmedForm(Form):
+    """A form whose change is confirmed with the member's PIN, checked last.
+
+    The PIN is checked only when everything else is right, so a typo elsewhere never costs
+    the member one of their PIN attempts.
+    """
+
+    pin_field = "pin"
+
+    def __init__(self, request, member, *args, **kwargs):
+        self.request = request
+        self.member = member
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        outcome = flows.confirm_pin(self.request, self.member, cleaned[self.pin_field])
+        if outcome is not None:
+            self.add_error(self.pin_field, outcome)
+        return cleaned
+
+
+def _matching(form, first: str, second: str, message) -> None:
+    a, b = form.cleaned_data.get(first), form.cleaned_data.get(second)
+    if a and b and a != b:
+        form.add_error(second, forms.ValidationError(message, code="mismatch"))
+
+
+class PinChangeForm(PinConfirmedForm):
+    pin_field = "current_pin"
+
+    current_pin = PinField(label=_("Current PIN"))
+    new_pin1 = PinField(label=_("New PIN"), help_text=_("6 digits of your choice."))
+    new_pin2 = PinField(label=_("New PIN (again)"))
+
+    def clean_new_pin1(self):
+        pin = self.cleaned_data["new_pin1"]
+        credentials.validate_new_pin(pin)
+        return pin
+
+    def clean(self):
+        _matching(self, "new_pin1", "new_pin2", _("The two new PINs do not match."))
+        return super().clean()
+
+
+class NewPasswordForm(PinConfirmedForm):
+    """New password twice, confirmed with the PIN: the main and the sub password alike."""
+
+    new_password1 = SecretField(label=_("New password"), autocomplete="new-password")
+    new_password2 = SecretField(label=_("New password (again)"), autocomplete="new-password")
+    pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
+
+    def clean_new_password1(self):
+        password = self.cleaned_data["new_password1"]
+        credentials.validate_new_password(password, self.member)
+        return password
+
+    def clean(self):
+        _matching(self, "new_password1", "new_password2", _("The two passwords do not match."))
+        return super().clean()
+
+
+class PasswordChangeForm(NewPasswordForm):
+    pass
+
+
+class SubPasswordForm(NewPasswordForm):
+    def clean_new_password1(self):
+        password = super().clean_new_password1()
+        if self.member.check_password(password):
+            raise forms.ValidationError(
+                _("Your sub password must be different from your main password."),
+                code="same_as_main",
+            )
+        return password

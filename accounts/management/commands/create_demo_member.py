@@ -1,0 +1,41 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+
+from accounts.migration import ja_member
+from accounts.models import Member
+
+DEMO_MEMBER_ID = "JPN1234567"
+
+
+class Command(BaseCommand):
+    help = "Create a demo member migrated from JA, on the published default credentials."
+
+    def handle(self, *args, **options):
+        if Member.objects.filter(member_id=DEMO_MEMBER_ID).exists():
+            self.stdout.write(
+                _(
+                    "Demo member %(member_id)s already exists. If you changed its password, use "
+                    "“Forgot password?” (emails are printed in this console)."
+                )
+                % {"member_id": DEMO_MEMBER_ID}
+            )
+            return
+        ja_member(
+            DEMO_MEMBER_ID,
+            name="山田 花子",
+            email="hanako@example.com",
+            id_document_number="AB12345678",
+        ).save()
+        self.stdout.write(
+            self.style.SUCCESS(
+                _(
+                    "Demo member created: member ID %(member_id)s, password %(password)s, PIN %(pin)s."
+                )
+                % {
+                    "member_id": DEMO_MEMBER_ID,
+                    "password": settings.JENCO_DEFAULT_PASSWORDS[0],
+                    "pin": settings.JENCO_DEFAULT_PIN,
+                }
+            )
+        )

@@ -1,0 +1,172 @@
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts import credentials
+
+
+class MemberManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, member_id):
+        # Every sign-in form (ours and admin's) comes through here: look up the canonical ID.
+        return self.get(member_id=credentials.normalise_member_id(member_id))
+
+    def create_user(self, member_id, email=None, password=None, **extra_fields):
+        member_id = credentials.normalise_member_id(member_id or "")
+        if not credentials.is_member_id(member_id):
+            raise ValidationError(credentials.MEMBER_ID_FORMAT_ERROR)
+        member = self.model(
+            member_id=member_id,
+            email=credentials.normalise_email(email or ""),
+            **extra_fields,
+        )
+        member.set_password(password)
+        member.save(using=self._db)
+        return member
+
+    def create_superuser(self, member_id, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self.create_user(member_id, email, password, **extra_fields)
+
+
+class Member(AbstractBaseUser, PermissionsMixin):
+    class Origin(models.TextChoices):
+        JA = "ja", _("JA import")
+        REGISTRATION = "registration", _("Registration")
+        STAFF = "staff", _("Created by staff")
+
+    class Language(models.TextChoices):
+        JA = "ja", "日本語"
+        EN = "en", "English"
+
+    member_id = models.CharField(
+        _("member ID"),
+        max_length=10,
+        unique=True,
+        validators=[
+            RegexValidator(
+                credentials.MEMBER_ID_RE.pattern + "$", credentials.MEMBER_ID_FORMAT_ERROR
+            )
+        ],
+        help_text=_("JPN followed by 7 digits, for example JPN1234567."),
+    )
+    # Not unique: families share an address.
+    email = models.EmailField(_("email address"), blank=True, db_index=True)
+    name = models.CharField(_("name"), max_length=150, blank=True)
+    id_document_number = models.CharField(_("ID document number"), max_length=64, blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=2, choices=Language, default=Language.JA
+    )
+    # Hashed with Django's hashers, like the password; never shown, never logged.
+    pin = models.CharField(_("PIN"), max_length=128, blank=True)
+    sub_password = models.CharField(_("sub password"), max_length=128, blank=True)
+
+    on_default_password = models.BooleanField(
+        _("on the default password"),
+        default=False,
+        help_text=_("Still signs in with the published JA default password."),
+    )
+    on_default_pin = models.BooleanField(
+        _("on the default PIN"),
+        default=False,
+        help_text=_("Still uses the published JA default PIN."),
+    )
+    # Wrong PINs in a row; at the limit PIN-confirmed actions lock until pin_locked_until.
+    pin_failures = models.PositiveSmallIntegerField(_("wrong PINs in a row"), default=0)
+    pin_locked_until = models.DateTimeField(_("PIN locked until"), null=True, blank=True)
+    origin = models.CharField(_("origin"), max_length=12, choices=Origin, default=Origin.STAFF)
+    imported_at = models.DateTimeField(_("imported"), null=True, blank=True)
+
+    is_active = models.BooleanField(_("active"), default=True)
+    is_staff = models.BooleanField(_("staff"), default=False)
+    date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+
+    objects = MemberManager()
+
+    USERNAME_FIELD = "member_id"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        indexes = [models.Index(fields=["on_default_pin", "on_default_password"])]
+
+    def __str__(self):
+        return self.member_id
+
+    def get_full_name(self):
+        return self.name or self.member_id
+
+    def get_short_name(self):
+        return self.name or self.member_id
+
+    @property
+    def masked_id_document_number(self) -> str:
+        return credentials.mask(self.id_document_number)
+
+    @property
+    def migration_step(self) -> str | None:
+        """The step the first sign-in gate sends this member to, if any: the PIN first."""
+        return credentials.first_sign_in_step(self)
+
+
+class SecurityEvent(models.Model):
+    """Who did what to which account, from where: never the secret itself."""
+
+    class Kind(models.TextChoices):
+        SIGN_IN = "sign_in", _("Signed in")
+        SIGN_IN_DEFAULT = "sign_in_default", _("Signed in with default credentials")
+        SIGN_IN_FAILED = "sign_in_failed", _("Sign-in failed")
+        SIGN_OUT = "sign_out", _("Signed out")
+        LOCKED_OUT = "locked_out", _("Locked out")
+        PIN_CHANGED = "pin_changed", _("PIN changed")
+        PIN_FAILED = "pin_failed", _("Wrong PIN")
+        PIN_LOCKED = "pin_locked", _("PIN locked")
+        PASSWORD_CHANGED = "password_changed", _("Password changed")
+        SUB_PASSWORD_CHANGED = "sub_password_changed", _("Sub password changed")
+        EMAIL_CHANGE_REQUESTED = "email_change_requested", _("Email change requested")
+        EMAIL_CHANGED = "email_changed", _("Email changed")
+        LANGUAGE_CHANGED = "language_changed", _("Language changed")
+        PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
+        PASSWORD_RESET = "password_reset", _("Password reset by email")
+        PIN_RESET_REQUESTED = "pin_reset_requested", _("PIN reset requested")
+        PIN_RESET = "pin_reset", _("PIN reset by email")
+        MEMBER_VIEWED = "member_viewed", _("Member record viewed by staff")
+
+    created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    kind = models.CharField(_("what"), max_length=32, choices=Kind)
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="security_events",
+    )
+    # What was typed as the member ID when no member matched (normalised, length-capped).
+    member_id_typed = models.CharField(_("member ID typed"), max_length=32, blank=True)
+    actor = models.ForeignKey(
+        Member,
+        verbose_name=_("staff member"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["member", "-created"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.member or self.member_id_typed}"

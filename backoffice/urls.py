@@ -1,0 +1,13 @@
+from django.urls import path
+
+from backoffice import views
+
+app_name = "backoffice"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/pin/", views.change_pin, name="profile-pin"),
+    path("profile/password/", views.change_password, name="profile-password"),
+    path("profile/sub-password/", views.change_sub_password, name="profile-sub-password"),
+]

@@ -1,0 +1,76 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts import credentials, flows
+from accounts.forms import PasswordChangeForm, PinChangeForm, SubPasswordForm
+
+
+def _bound(request: HttpRequest):
+    return request.POST if request.method == "POST" else None
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "backoffice/dashboard.html")
+
+
+@login_required
+@require_GET
+def profile(request: HttpRequest) -> HttpResponse:
+    return render(request, "backoffice/profile.html", {"tab": "profile"})
+
+
+@sensitive_post_parameters("current_pin", "new_pin1", "new_pin2")
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_pin(request: HttpRequest) -> HttpResponse:
+    form = PinChangeForm(request, request.user, _bound(request))
+    if request.method == "POST" and form.is_valid():
+        flows.change_pin(request, request.user, form.cleaned_data["new_pin1"])
+        messages.success(request, _("Your PIN has been changed."))
+        return redirect(_after_change(request))
+    return render(
+        request,
+        "backoffice/profile_pin.html",
+        {"form": form, "tab": "pin", "default_pin": settings.JENCO_DEFAULT_PIN},
+    )
+
+
+@sensitive_post_parameters("pin", "new_password1", "new_password2")
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_password(request: HttpRequest) -> HttpResponse:
+    form = PasswordChangeForm(request, request.user, _bound(request))
+    if request.method == "POST" and form.is_valid():
+        flows.change_password(request, request.user, form.cleaned_data["new_password1"])
+        messages.success(request, _("Your password has been changed."))
+        return redirect(_after_change(request))
+    return render(request, "backoffice/profile_password.html", {"form": form, "tab": "password"})
+
+
+@sensitive_post_parameters("pin", "new_password1", "new_password2")
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_sub_password(request: HttpRequest) -> HttpResponse:
+    form = SubPasswordForm(request, request.user, _bound(request))
+    if request.method == "POST" and form.is_valid():
+        flows.change_sub_password(request, request.user, form.cleaned_data["new_password1"])
+        messages.success(request, _("Your sub password has been changed."))
+        return redirect("backoffice:profile")
+    return render(
+        request, "backoffice/profile_sub_password.html", {"form": form, "tab": "sub-password"}
+    )
+
+
+def _after_change(request: HttpRequest) -> str:
+    """Straight on to the next first-sign-in step if one is due, else back to the profile."""
+    if credentials.first_sign_in_step(request.user) is not None:
+        return "backoffice:dashboard"  # the gate forwards to the step due
+    return "backoffice:profile"

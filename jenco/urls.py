@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts import views as accounts_views
+
+admin.site.site_header = "JENCO"
+admin.site.site_title = "JENCO"
+
+urlpatterns = [
+    path("", include("accounts.urls")),
+    path("backoffice/", include("backoffice.urls")),
+    path("i18n/setlang/", accounts_views.set_language, name="set_language"),
+    path("captcha/", include("captcha.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", accounts_views.healthz, name="healthz"),
+]

@@ -1,0 +1,229 @@
+import re
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+
+from accounts.models import SecurityEvent
+from tests.conftest import PASSWORD, solved_captcha, wrong_captcha
+
+pytestmark = pytest.mark.django_db
+
+INVALID_LOGIN_JA = "会員IDまたはパスワードが正しくありません"
+
+
+def sign_in(client, username, password, captcha=None, **extra):
+    data = {"username": username, "password": password, **(captcha or solved_captcha()), **extra}
+    return client.post("/login/", data)
+
+
+def test_it_shows_the_seeds_sign_in_screen_in_japanese(client):
+    page = client.get("/login/").content.decode()
+    assert '<html lang="ja">' in page
+    for text in [
+        "Jenco",
+        "サインイン",
+        "ユーザー名 / ユーザーID",
+        "例) JPN1234567",
+        "パスワード",
+        "キャプチャ",
+        "ログイン",
+        'name="captcha_1"',
+        'inputmode="numeric"',
+    ]:
+        assert text in page
+
+
+def test_it_shows_the_sign_in_screen_in_english(client):
+    page = client.get("/login/", headers={"accept-language": "en"}).content.decode()
+    assert '<html lang="en">' in page
+    for text in [
+        "Sign In",
+        "Username / User ID",
+        "e.g. JPN1234567",
+        "Password",
+        "Captcha",
+        "Log In",
+        "ENGLISH ▼",
+    ]:
+        assert text in page
+
+
+def test_it_signs_in_and_lands_on_the_back_office(client, member):
+    response = sign_in(client, "JPN1000001", PASSWORD)
+    assert response.status_code == 302
+    assert response["Location"] == "/backoffice/"
+    assert client.session[SESSION_KEY] == str(member.pk)
+    assert SecurityEvent.objects.filter(member=member, kind="sign_in").count() == 1
+
+
+@pytest.mark.parametrize(
+    "typed", ["jpn1000001", "ＪＰＮ１０００００１", " JPN 1000-001 ", "jpn－１０００００１"]
+)
+def test_it_accepts_the_member_id_as_members_type_it(client, member, typed):
+    response = sign_in(client, typed, PASSWORD)
+    assert response.status_code == 302
+    assert client.session[SESSION_KEY] == str(member.pk)
+
+
+def test_it_goes_to_the_page_asked_for_when_safe(client, member):
+    response = sign_in(client, "JPN1000001", PASSWORD, next="/backoffice/profile/")
+    assert response["Location"] == "/backoffice/profile/"
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "javascript:alert(1)"]
+)
+def test_it_ignores_an_unsafe_next(client, member, target):
+    response = sign_in(client, "JPN1000001", PASSWORD, next=target)
+    assert response["Location"] == "/backoffice/"
+
+
+def test_a_wrong_password_says_so_without_naming_the_cause(client, member):
+    response = sign_in(client, "JPN1000001", "wrong-password")
+    assert response.status_code == 200
+    assert INVALID_LOGIN_JA in response.content.decode()
+    assert SESSION_KEY not in client.session
+    assert SecurityEvent.objects.filter(
+        kind="sign_in_failed", member_id_typed="JPN1000001"
+    ).exists()
+
+
+def test_an_unknown_id_gets_the_very_same_answer(client, member):
+    known = sign_in(client, "JPN1000001", "wrong-password").content.decode()
+    unknown = sign_in(client, "JPN7777777", "wrong-password").content.decode()
+    assert INVALID_LOGIN_JA in unknown
+    errors = lambda page: re.findall(r'<ul class="errorlist.*?</ul>', page)  # noqa: E731
+    assert errors(known) == errors(unknown)
+
+
+def test_an_inactive_member_gets_the_same_answer(client, member):
+    member.is_active = False
+    member.save()
+    response = sign_in(client, "JPN1000001", PASSWORD)
+    assert INVALID_LOGIN_JA in response.content.decode()
+    assert SESSION_KEY not in client.session
+
+
+def test_it_keeps_the_member_id_but_never_the_password(client, member):
+    page = sign_in(client, "jpn1000001", "secret-typed-here").content.decode()
+    assert 'value="jpn1000001"' in page
+    assert "secret-typed-here" not in page
+
+
+def test_a_malformed_id_says_what_the_format_is(client, member):
+    page = sign_in(client, "ABC123", PASSWORD).content.decode()
+    assert "JPN" in page and "7桁" in page
+    assert SESSION_KEY not in client.session
+
+
+def test_empty_fields_are_each_asked_for(client):
+    response = client.post("/login/", {})
+    assert response.status_code == 200
+    assert response.content.decode().count("この項目は必須です") >= 2
+
+
+def test_the_captcha_is_required(client, member):
+    response = client.post("/login/", {"username": "JPN1000001", "password": PASSWORD})
+    assert "画像の4桁の数字を入力してください" in response.content.decode()
+    assert SESSION_KEY not in client.session
+
+
+def test_a_wrong_captcha_refuses_even_the_right_password(client, member):
+    response = sign_in(client, "JPN1000001", PASSWORD, captcha=wrong_captcha())
+    assert "画像の数字と一致しません" in response.content.decode()
+    assert SESSION_KEY not in client.session
+
+
+def test_a_captcha_answer_works_only_once(client, member):
+    captcha = solved_captcha()
+    sign_in(client, "JPN1000001", "wrong-password", captcha=captcha)
+    response = sign_in(client, "JPN1000001", PASSWORD, captcha=captcha)
+    assert SESSION_KEY not in client.session
+    assert "画像の数字と一致しません" in response.content.decode()
+
+
+def test_an_expired_captcha_is_refused(client, member, settings):
+    from captcha.models import CaptchaStore
+
+    captcha = solved_captcha()
+    CaptchaStore.objects.update(expiration="2000-01-01T00:00:00Z")
+    response = sign_in(client, "JPN1000001", PASSWORD, captcha=captcha)
+    assert "画像の数字と一致しません" in response.content.decode()
+    assert SESSION_KEY not in client.session
+
+
+def test_the_captcha_is_checked_before_any_password_hash(client, member, monkeypatch):
+    from accounts import credentials
+
+    checked = []
+    monkeypatch.setattr(
+        credentials, "password_matches", lambda *args: checked.append(args) or False
+    )
+    sign_in(client, "JPN1000001", PASSWORD, captcha=wrong_captcha())
+    assert checked == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x" * 1_000_000,
+        "JPN1000001\x00",
+        "\x00",
+        "<script>",
+        "' OR 1=1 --",
+        "\u202eJPN1000001",
+        "JPN1000001\u0301",
+    ],
+)
+def test_hostile_member_ids_get_a_form_message(client, member, value):
+    response = sign_in(client, value, PASSWORD)
+    assert response.status_code == 200
+    assert SESSION_KEY not in client.session
+    assert "<script>" not in response.content.decode()
+
+
+def test_a_lone_surrogate_in_the_raw_body_is_harmless(client, member):
+    # What a client can actually send: bytes that are not UTF-8 (an encoded lone surrogate).
+    captcha = solved_captcha()
+    body = (
+        f"username=JPN%ED%A0%801000001&password=x&captcha_0={captcha['captcha_0']}"
+        f"&captcha_1={captcha['captcha_1']}"
+    )
+    response = client.post("/login/", body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert SESSION_KEY not in client.session
+
+
+def test_a_huge_password_is_refused_without_a_hash(client, member):
+    response = sign_in(client, "JPN1000001", "p" * 1_000_000)
+    assert response.status_code == 200
+    assert SESSION_KEY not in client.session
+
+
+def test_the_form_needs_its_csrf_token(member):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(
+        "/login/", {"username": "JPN1000001", "password": PASSWORD, **solved_captcha()}
+    )
+    assert response.status_code == 403
+
+
+def test_sign_out_is_a_post(member_client):
+    assert member_client.get("/logout/").status_code == 405
+    response = member_client.post("/logout/")
+    assert response["Location"] == "/login/"
+    assert SESSION_KEY not in member_client.session
+
+
+def test_root_sends_visitors_to_sign_in_and_members_to_the_back_office(client, member):
+    assert client.get("/")["Location"] == "/login/"
+    client.force_login(member)
+    assert client.get("/")["Location"] == "/backoffice/"
+
+
+def test_a_signed_in_member_reads_their_saved_language(client, english_member):
+    sign_in(client, "JPN1000002", PASSWORD)
+    page = client.get("/backoffice/", headers={"accept-language": "ja"}).content.decode()
+    assert '<html lang="en">' in page
+    assert "Back office" in page

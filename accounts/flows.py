@@ -5,18 +5,24 @@ event (save in one transaction, sessions, security log, notice email).
 """
 
 import datetime
+import logging
 
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import formats, timezone, translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from accounts import credentials
-from accounts.audit import Kind, record
+from accounts import credentials, tasks, throttle, tokens
+from accounts.audit import Kind, record, request_origin
 from accounts.emails import send_member_email
+
+logger = logging.getLogger("jenco.security")
 
 
 def sign_in(request, member) -> None:
@@ -136,3 +142,103 @@ def change_sub_password(request, member, new_sub_password: str) -> None:
     member.save(update_fields=["sub_password"])
     record(request, Kind.SUB_PASSWORD_CHANGED, member)
     send_member_email(member, "sub_password_changed")
+
+
+# --- Forgot password / PIN ------------------------------------------------------------------
+
+PASSWORD = "password"
+PIN = "pin"
+
+RESET = {
+    PASSWORD: {
+        "token": tokens.password_reset_token,
+        "url": "accounts:password-reset",
+        "email": "password_reset_link",
+        "requested": Kind.PASSWORD_RESET_REQUESTED,
+    },
+    PIN: {
+        "token": tokens.pin_reset_token,
+        "url": "accounts:pin-reset",
+        "email": "pin_reset_link",
+        "requested": Kind.PIN_RESET_REQUESTED,
+    },
+}
+
+
+class LinkAlreadyUsed(Exception):
+    """The reset link was used (or voided) between showing the form and submitting it."""
+
+
+def request_reset(request, what: str, member_id: str, email: str) -> None:
+    """Queue the reset email. The answer to the member is the same whatever happens here."""
+    ip, user_agent = request_origin(request)
+    if throttle.over_limit(f"forgot-{what}", ip or "-", settings.JENCO_FORGOT_PER_ADDRESS, 3600):
+        logger.warning("forgot-%s throttled for ip=%s", what, ip)
+        return
+    tasks.send_reset_link.enqueue(
+        what=what, member_id=member_id, email=email, ip=ip, user_agent=user_agent
+    )
+
+
+def send_reset_link(what: str, member_id: str, email: str, *, origin) -> None:
+    Member = auth.get_user_model()
+    member = Member.objects.filter(member_id=member_id, is_active=True).first()
+    if member is None or credentials.normalise_email(member.email) != email:
+        return
+    flow = RESET[what]
+    hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    sent = member.security_events.filter(kind=flow["requested"], created__gte=hour_ago).count()
+    if sent >= settings.JENCO_RESET_EMAILS_PER_HOUR:
+        logger.warning("reset-%s emails throttled for member=%s", what, member)
+        return
+    record(None, flow["requested"], member, origin=origin)
+    path = reverse(
+        flow["url"],
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(member.pk)),
+            "token": flow["token"].make_token(member),
+        },
+    )
+    send_member_email(
+        member,
+        flow["email"],
+        {"link": settings.SITE_URL + path, "minutes": settings.JENCO_RESET_LINK_MINUTES},
+    )
+
+
+def _locked_for_reset(member, what: str, token: str):
+    """The member, re-read under a write lock, if the link is still good; else raise.
+
+    Two submissions of one link at once: the second waits for the lock, then finds the
+    token void (the first changed what it is bound to) and loses.
+    """
+    fresh = type(member).objects.select_for_update().get(pk=member.pk)
+    if not RESET[what]["token"].check_token(fresh, token):
+        raise LinkAlreadyUsed
+    return fresh
+
+
+@transaction.atomic
+def reset_password(request, member, new_password: str, token: str):
+    """Set the password from an emailed link: every session of the member ends (their
+    session hashes no longer match), the default-password flag clears, no sign-in."""
+    member = _locked_for_reset(member, PASSWORD, token)
+    member.set_password(new_password)
+    member.on_default_password = False
+    member.save(update_fields=["password", "on_default_password"])
+    record(request, Kind.PASSWORD_RESET, member)
+    send_member_email(member, "password_reset_done")
+    return member
+
+
+@transaction.atomic
+def reset_pin(request, member, new_pin: str, token: str):
+    member = _locked_for_reset(member, PIN, token)
+    member.pin = make_password(new_pin)
+    member.on_default_pin = False
+    member.pin_failures = 0
+    member.pin_locked_until = None
+    member.save(update_fields=["pin", "on_default_pin", "pin_failures", "pin_locked_until"])
+    record(request, Kind.PIN_RESET, member)
+    send_member_email(member, "pin_changed")
+    return member

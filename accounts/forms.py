@@ -1,6 +1,7 @@
 from captcha.fields import CaptchaField, CaptchaTextInput
 from django import forms
 from django.contrib.auth import authenticate
+from django.core.validators import EmailValidator
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, flows
@@ -149,28 +150,12 @@ class PinField(forms.CharField):
         return credentials.normalise_pin(value) if value else value
 
 
-class PinConfirmedForm(Form):
-    """A form whose change is confirmed with the member's PIN, checked last.
+class MemberForm(Form):
+    """A form about one member's credentials."""
 
-    The PIN is checked only when everything else is right, so a typo elsewhere never costs
-    the member one of their PIN attempts.
-    """
-
-    pin_field = "pin"
-
-    def __init__(self, request, member, *args, **kwargs):
-        self.request = request
+    def __init__(self, member, *args, **kwargs):
         self.member = member
         super().__init__(*args, **kwargs)
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        outcome = flows.confirm_pin(self.request, self.member, cleaned[self.pin_field])
-        if outcome is not None:
-            self.add_error(self.pin_field, outcome)
-        return cleaned
 
 
 def _matching(form, first: str, second: str, message) -> None:
@@ -179,10 +164,7 @@ def _matching(form, first: str, second: str, message) -> None:
         form.add_error(second, forms.ValidationError(message, code="mismatch"))
 
 
-class PinChangeForm(PinConfirmedForm):
-    pin_field = "current_pin"
-
-    current_pin = PinField(label=_("Current PIN"))
+class NewPinFields(MemberForm):
     new_pin1 = PinField(label=_("New PIN"), help_text=_("6 digits of your choice."))
     new_pin2 = PinField(label=_("New PIN (again)"))
 
@@ -196,12 +178,9 @@ class PinChangeForm(PinConfirmedForm):
         return super().clean()
 
 
-class NewPasswordForm(PinConfirmedForm):
-    """New password twice, confirmed with the PIN: the main and the sub password alike."""
-
+class NewPasswordFields(MemberForm):
     new_password1 = SecretField(label=_("New password"), autocomplete="new-password")
     new_password2 = SecretField(label=_("New password (again)"), autocomplete="new-password")
-    pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
 
     def clean_new_password1(self):
         password = self.cleaned_data["new_password1"]
@@ -213,11 +192,42 @@ class NewPasswordForm(PinConfirmedForm):
         return super().clean()
 
 
-class PasswordChangeForm(NewPasswordForm):
-    pass
+class PinConfirmed(MemberForm):
+    """A change confirmed with the member's PIN, which is checked last.
+
+    The PIN is checked only when everything else is right, so a typo elsewhere never costs
+    the member one of their PIN attempts.
+    """
+
+    pin_field = "pin"
+
+    def __init__(self, request, member, *args, **kwargs):
+        self.request = request
+        super().__init__(member, *args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            problem = flows.confirm_pin(self.request, self.member, cleaned[self.pin_field])
+            if problem is not None:
+                self.add_error(self.pin_field, problem)
+        return cleaned
 
 
-class SubPasswordForm(NewPasswordForm):
+class PinChangeForm(NewPinFields, PinConfirmed):
+    pin_field = "current_pin"
+    field_order = ["current_pin", "new_pin1", "new_pin2"]
+
+    current_pin = PinField(label=_("Current PIN"))
+
+
+class PasswordChangeForm(NewPasswordFields, PinConfirmed):
+    pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
+
+
+class SubPasswordForm(NewPasswordFields, PinConfirmed):
+    pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
+
     def clean_new_password1(self):
         password = super().clean_new_password1()
         if self.member.check_password(password):
@@ -226,3 +236,36 @@ class SubPasswordForm(NewPasswordForm):
                 code="same_as_main",
             )
         return password
+
+
+# --- Forgot password / PIN -----------------------------------------------------------------
+
+
+class ForgotForm(Form):
+    """Member ID + the registered email + captcha: the same for password and PIN (seed p.2)."""
+
+    username = MemberIDField()
+    email = forms.CharField(
+        label=_("Email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+    captcha = captcha_field()
+
+    def clean_email(self):
+        email = credentials.normalise_email(self.cleaned_data["email"])
+        try:
+            EmailValidator()(email)
+        except forms.ValidationError:
+            raise forms.ValidationError(
+                _("Enter an email address such as name@example.com."), code="invalid"
+            ) from None
+        return email
+
+
+class ResetPasswordForm(NewPasswordFields):
+    captcha = captcha_field()
+
+
+class ResetPinForm(NewPinFields):
+    captcha = captcha_field()

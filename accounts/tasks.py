@@ -9,3 +9,12 @@ def deliver_email(*, to: list[str], subject: str, body: str, html: str = "") -> 
     if html:
         message.attach_alternative(html, "text/html")
     message.send()
+
+
+@task
+def send_reset_link(*, what: str, member_id: str, email: str, ip: str | None, user_agent: str):
+    """Look the member up and mail the link, off the request: a match costs the request
+    nothing more than a miss, so its timing tells nobody whether an account exists."""
+    from accounts import flows
+
+    flows.send_reset_link(what, member_id, email, origin=(ip, user_agent))

@@ -8,4 +8,14 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
+    path("password/forgot/", views.forgot_password, name="password-forgot"),
+    path("password/forgot/sent/", views.forgot_password_sent, name="password-forgot-sent"),
+    path(
+        "password/reset/<uidb64>/<token>/", views.ResetPasswordView.as_view(), name="password-reset"
+    ),
+    path("password/reset/done/", views.reset_password_done, name="password-reset-done"),
+    path("pin/forgot/", views.forgot_pin, name="pin-forgot"),
+    path("pin/forgot/sent/", views.forgot_pin_sent, name="pin-forgot-sent"),
+    path("pin/reset/<uidb64>/<token>/", views.ResetPinView.as_view(), name="pin-reset"),
+    path("pin/reset/done/", views.reset_pin_done, name="pin-reset-done"),
 ]

@@ -1,6 +1,9 @@
 from django.conf import settings
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -9,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.i18n import set_language as django_set_language
 
 from accounts import flows
-from accounts.forms import LoginForm
+from accounts.forms import ForgotForm, LoginForm, ResetPasswordForm, ResetPinForm
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -66,3 +69,107 @@ def set_language(request: HttpRequest) -> HttpResponse:
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
+
+
+# --- Forgot password / PIN (seed pages 2-3) ------------------------------------------------
+
+
+def _forgot(request: HttpRequest, what: str) -> HttpResponse:
+    form = ForgotForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        flows.request_reset(
+            request, what, form.cleaned_data["username"], form.cleaned_data["email"]
+        )
+        return redirect(f"accounts:{what}-forgot-sent")
+    return render(request, "accounts/forgot.html", {"form": form, "what": what})
+
+
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def forgot_password(request: HttpRequest) -> HttpResponse:
+    return _forgot(request, flows.PASSWORD)
+
+
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def forgot_pin(request: HttpRequest) -> HttpResponse:
+    return _forgot(request, flows.PIN)
+
+
+@require_GET
+def forgot_password_sent(request: HttpRequest) -> HttpResponse:
+    return _sent(request, flows.PASSWORD)
+
+
+@require_GET
+def forgot_pin_sent(request: HttpRequest) -> HttpResponse:
+    return _sent(request, flows.PIN)
+
+
+def _no_referrer(view):
+    """The pages under an emailed link never send their address onwards."""
+
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return wrapped
+
+
+@method_decorator(_no_referrer, name="dispatch")
+@method_decorator(sensitive_post_parameters(), name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+class ResetConfirmView(PasswordResetConfirmView):
+    """Django's reset view (token check, the token moved out of the URL) with our form and
+    our flow: new secret twice, captcha, then done; the member is not signed in."""
+
+    what = flows.PASSWORD
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["member"] = kwargs.pop("user")
+        return kwargs
+
+    def form_valid(self, form):
+        complete = flows.reset_password if self.what == flows.PASSWORD else flows.reset_pin
+        token = self.request.session.pop(INTERNAL_RESET_SESSION_TOKEN, "")
+        try:
+            complete(self.request, self.user, form.cleaned_data[self.new_field], token)
+        except flows.LinkAlreadyUsed:
+            return self.render_to_response({"validlink": False, "what": self.what})
+        return redirect(self.success_url)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "what": self.what}
+
+
+class ResetPasswordView(ResetConfirmView):
+    form_class = ResetPasswordForm
+    new_field = "new_password1"
+    template_name = "accounts/reset_confirm.html"
+    success_url = reverse_lazy("accounts:password-reset-done")
+
+
+class ResetPinView(ResetConfirmView):
+    what = flows.PIN
+    form_class = ResetPinForm
+    token_generator = flows.RESET[flows.PIN]["token"]
+    new_field = "new_pin1"
+    template_name = "accounts/reset_confirm.html"
+    success_url = reverse_lazy("accounts:pin-reset-done")
+
+
+@require_GET
+def reset_password_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/reset_done.html", {"what": flows.PASSWORD})
+
+
+@require_GET
+def reset_pin_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/reset_done.html", {"what": flows.PIN})
+
+
+def _sent(request: HttpRequest, what: str) -> HttpResponse:
+    context = {"what": what, "reset_minutes": settings.JENCO_RESET_LINK_MINUTES}
+    return render(request, "accounts/forgot_sent.html", context)

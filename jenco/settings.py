@@ -206,6 +206,10 @@ JENCO_RESET_LINK_MINUTES = envint("JENCO_RESET_LINK_MINUTES", 60)
 JENCO_PIN_ATTEMPTS = envint("JENCO_PIN_ATTEMPTS", 5)
 JENCO_PIN_LOCK_MINUTES = envint("JENCO_PIN_LOCK_MINUTES", 15)
 PASSWORD_RESET_TIMEOUT = JENCO_RESET_LINK_MINUTES * 60
+# Reset emails one member can receive in an hour, and forgot-password requests one address
+# can make in an hour (over either, the answer looks the same and nothing is sent).
+JENCO_RESET_EMAILS_PER_HOUR = envint("JENCO_RESET_EMAILS_PER_HOUR", 3)
+JENCO_FORGOT_PER_ADDRESS = envint("JENCO_FORGOT_PER_ADDRESS", 20)
 
 # --- Captcha: four digits, as on the seed's screens -----------------------------------------
 CAPTCHA_CHALLENGE_FUNCT = "accounts.captcha.four_digits"

@@ -96,3 +96,10 @@ def member_client(client, member):
 def migrated_client(client, migrated_member):
     client.force_login(migrated_member)
     return client
+
+
+@pytest.fixture
+def mailoutbox(transactional_db, mailoutbox):
+    """Sent mail. Emails are queued when the change commits, so a test reading them runs with
+    real commits rather than inside one rolled-back transaction."""
+    return mailoutbox

@@ -1,0 +1,236 @@
+import re
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
+
+from accounts.models import Member, SecurityEvent
+from tests.conftest import PASSWORD, solved_captcha, wrong_captcha
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "cherry-Tree-8812"
+SENT_JA = "設定用のURLを送信しました"
+
+
+@pytest.fixture(autouse=True)
+def _clear_throttles():
+    cache.clear()
+
+
+def ask(client, username, email, captcha=None):
+    data = {"username": username, "email": email, **(captcha or solved_captcha())}
+    return client.post("/password/forgot/", data)
+
+
+def without_csrf(response) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="\w+"', "", response.content.decode())
+
+
+def link_in(mail) -> str:
+    return re.search(r"https://jenco\.example(/password/reset/\S+/)", mail.body).group(1)
+
+
+def follow_link(client, path):
+    """Open the emailed link: Django moves the token out of the address first."""
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].endswith("/set-password/")
+    return response["Location"]
+
+
+def set_password(client, form_path, password=NEW_PASSWORD, again=None):
+    data = {"new_password1": password, "new_password2": again or password, **solved_captcha()}
+    return client.post(form_path, data)
+
+
+def test_it_shows_the_seeds_forgot_password_screen(client):
+    page = client.get("/password/forgot/").content.decode()
+    for text in [
+        "パスワードをわすれました",
+        "ユーザー名 / ユーザーID",
+        "メールアドレス",
+        "キャプチャ",
+        "送信",
+        "JAのバックオフィス",
+    ]:
+        assert text in page
+
+
+def test_a_matching_request_sends_one_link_in_the_members_language(client, member, mailoutbox):
+    response = ask(client, "jpn1000001", "Taro@Example.com")
+    assert response["Location"] == "/password/forgot/sent/"
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == ["taro@example.com"]
+    assert "パスワード" in mail.subject
+    assert "https://jenco.example/password/reset/" in mail.body
+    assert mail.alternatives[0].mimetype == "text/html"
+    assert SecurityEvent.objects.filter(member=member, kind="password_reset_requested").exists()
+
+
+def test_an_english_member_gets_the_email_in_english(client, english_member, mailoutbox):
+    ask(client, "JPN1000002", "alice@example.com")
+    assert "Set a new password" in mailoutbox[0].subject
+
+
+def test_full_width_email_matches(client, member, mailoutbox):
+    ask(client, "JPN1000001", "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ")
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.parametrize(
+    ("username", "email"),
+    [("JPN1000001", "someone@example.com"), ("JPN7654321", "taro@example.com")],
+)
+def test_an_unmatched_request_gets_the_same_answer_and_no_mail(
+    client, member, mailoutbox, username, email
+):
+    matched = client.get(ask(client, "JPN1000001", "taro@example.com")["Location"])
+    unmatched_response = ask(client, username, email)
+    assert unmatched_response["Location"] == "/password/forgot/sent/"
+    unmatched = client.get(unmatched_response["Location"])
+    assert without_csrf(matched) == without_csrf(unmatched)
+    assert SENT_JA in unmatched.content.decode()
+    assert "迷惑メール" in unmatched.content.decode()
+    assert len(mailoutbox) == 1  # the matched one only
+
+
+def test_an_inactive_member_gets_no_mail(client, member, mailoutbox):
+    Member.objects.filter(pk=member.pk).update(is_active=False)
+    assert ask(client, "JPN1000001", "taro@example.com")["Location"] == "/password/forgot/sent/"
+    assert mailoutbox == []
+
+
+def test_a_malformed_id_or_email_gets_a_form_message(client, member, mailoutbox):
+    page = ask(client, "123", "not-an-email").content.decode()
+    assert "7桁" in page and "name@example.com" in page
+    assert mailoutbox == []
+
+
+def test_a_wrong_captcha_sends_nothing(client, member, mailoutbox):
+    response = ask(client, "JPN1000001", "taro@example.com", captcha=wrong_captcha())
+    assert response.status_code == 200
+    assert mailoutbox == []
+
+
+def test_asking_changes_nothing_about_the_account(client, member, mailoutbox):
+    before = Member.objects.values().get(pk=member.pk)
+    ask(client, "JPN1000001", "taro@example.com")
+    assert Member.objects.values().get(pk=member.pk) == before
+
+
+def test_the_link_sets_a_new_password_and_does_not_sign_in(client, member, mailoutbox):
+    ask(client, "JPN1000001", "taro@example.com")
+    form_path = follow_link(client, link_in(mailoutbox[0]))
+    page = client.get(form_path)
+    assert page["Referrer-Policy"] == "no-referrer"
+    assert "新しいパスワード" in page.content.decode()
+    response = set_password(client, form_path)
+    assert response["Location"] == "/password/reset/done/"
+    assert SESSION_KEY not in client.session
+    member.refresh_from_db()
+    assert member.check_password(NEW_PASSWORD)
+    done = client.get("/password/reset/done/").content.decode()
+    assert "/login/" in done
+    assert "パスワード" in mailoutbox[-1].subject  # the notice that it was reset
+    assert SecurityEvent.objects.filter(member=member, kind="password_reset").exists()
+
+
+def test_the_link_works_only_once(client, member, mailoutbox):
+    ask(client, "JPN1000001", "taro@example.com")
+    link = link_in(mailoutbox[0])
+    set_password(client, follow_link(client, link))
+    again = client.get(link)
+    assert again.status_code == 200
+    assert "このリンクは使えません" in again.content.decode()
+
+
+def test_a_new_password_voids_every_earlier_link(client, member, mailoutbox):
+    ask(client, "JPN1000001", "taro@example.com")
+    ask(client, "JPN1000001", "taro@example.com")
+    first, second = link_in(mailoutbox[0]), link_in(mailoutbox[1])
+    set_password(client, follow_link(client, second))
+    assert "このリンクは使えません" in client.get(first).content.decode()
+
+
+def test_an_expired_link_is_refused(client, member, mailoutbox, settings):
+    ask(client, "JPN1000001", "taro@example.com")
+    link = link_in(mailoutbox[0])
+    settings.PASSWORD_RESET_TIMEOUT = -1
+    page = client.get(link).content.decode()
+    assert "このリンクは使えません" in page
+    assert "/password/forgot/" in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/password/reset/MQ/abc-123/",
+        "/password/reset/zzzz/set-password/",
+        "/password/reset/" + "A" * 3000 + "/x/",
+        "/password/reset/OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5/abc/",
+    ],
+)
+def test_a_tampered_link_gets_a_clear_page(client, member, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "このリンクは使えません" in response.content.decode()
+
+
+def test_a_truncated_token_is_refused(client, member, mailoutbox):
+    ask(client, "JPN1000001", "taro@example.com")
+    link = link_in(mailoutbox[0])
+    assert "このリンクは使えません" in client.get(link[:-5] + "/").content.decode()
+
+
+def test_mismatched_or_weak_passwords_change_nothing(client, member, mailoutbox):
+    ask(client, "JPN1000001", "taro@example.com")
+    form_path = follow_link(client, link_in(mailoutbox[0]))
+    page = set_password(client, form_path, again="something-else-1").content.decode()
+    assert "2回とも同じではありません" in page
+    page = set_password(client, form_path, password="jenco@12345").content.decode()
+    assert "デフォルトのパスワードは使えません" in page
+    page = set_password(client, form_path, password="12345678").content.decode()
+    assert "12345678" not in page
+    member.refresh_from_db()
+    assert member.check_password(PASSWORD)
+
+
+def test_the_reset_signs_every_session_out(client, member, mailoutbox):
+    from django.test import Client
+
+    other_device = Client()
+    other_device.force_login(member)
+    assert other_device.get("/backoffice/").status_code == 200
+    ask(client, "JPN1000001", "taro@example.com")
+    set_password(client, follow_link(client, link_in(mailoutbox[0])))
+    assert other_device.get("/backoffice/")["Location"].startswith("/login/")
+
+
+def test_a_migrated_member_still_changes_the_default_pin_next(client, migrated_member, mailoutbox):
+    ask(client, "JPN2000001", "hanako@example.com")
+    set_password(client, follow_link(client, link_in(mailoutbox[0])))
+    migrated_member.refresh_from_db()
+    assert not migrated_member.on_default_password
+    assert migrated_member.on_default_pin
+    client.post("/login/", {"username": "JPN2000001", "password": NEW_PASSWORD, **solved_captcha()})
+    assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
+
+
+def test_at_most_three_emails_per_member_an_hour(client, member, mailoutbox):
+    for _ in range(5):
+        response = ask(client, "JPN1000001", "taro@example.com")
+        assert response["Location"] == "/password/forgot/sent/"
+    assert len(mailoutbox) == 3
+
+
+def test_one_address_asking_too_often_gets_the_same_answer_and_no_mail(
+    client, member, mailoutbox, settings
+):
+    settings.JENCO_FORGOT_PER_ADDRESS = 2
+    for _ in range(2):
+        ask(client, "JPN7000000", "x@example.com")
+    response = ask(client, "JPN1000001", "taro@example.com")
+    assert response["Location"] == "/password/forgot/sent/"
+    assert mailoutbox == []

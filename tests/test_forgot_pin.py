@@ -1,0 +1,86 @@
+import re
+
+import pytest
+from django.contrib.auth.hashers import check_password
+from django.core.cache import cache
+from django.utils import timezone
+
+from accounts.models import Member, SecurityEvent
+from tests.conftest import PIN, solved_captcha
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _clear_throttles():
+    cache.clear()
+
+
+def pin_link(client, username, email, mailoutbox) -> str:
+    client.post("/pin/forgot/", {"username": username, "email": email, **solved_captcha()})
+    path = re.search(r"https://jenco\.example(/pin/reset/\S+/)", mailoutbox[-1].body).group(1)
+    response = client.get(path)
+    assert response["Location"].endswith("/set-password/")
+    return response["Location"]
+
+
+def set_pin(client, form_path, pin="583920", again=None):
+    data = {"new_pin1": pin, "new_pin2": again or pin, **solved_captcha()}
+    return client.post(form_path, data)
+
+
+def test_the_forgotten_pin_flow_sets_a_new_pin(client, member, mailoutbox):
+    page = client.get("/pin/forgot/").content.decode()
+    assert "PINコードを忘れました" in page
+    form_path = pin_link(client, "JPN1000001", "taro@example.com", mailoutbox)
+    assert "PINコード" in mailoutbox[0].subject
+    response = set_pin(client, form_path, pin="５８３９２０")  # full-width digits count
+    assert response["Location"] == "/pin/reset/done/"
+    member.refresh_from_db()
+    assert check_password("583920", member.pin)
+    assert SecurityEvent.objects.filter(member=member, kind="pin_reset").exists()
+
+
+def test_the_new_pin_follows_the_pin_rules(client, member, mailoutbox):
+    form_path = pin_link(client, "JPN1000001", "taro@example.com", mailoutbox)
+    for weak, message in [
+        ("123123", "デフォルトのPINコードは使えません"),
+        ("111111", "同じ数字だけ"),
+        ("123456", "連続した数字"),
+        ("12345", "6桁の数字"),
+    ]:
+        assert message in set_pin(client, form_path, pin=weak).content.decode()
+    member.refresh_from_db()
+    assert check_password(PIN, member.pin)
+
+
+def test_it_lifts_a_pin_lock(client, member, mailoutbox):
+    Member.objects.filter(pk=member.pk).update(
+        pin_locked_until=timezone.now() + timezone.timedelta(minutes=10)
+    )
+    set_pin(client, pin_link(client, "JPN1000001", "taro@example.com", mailoutbox))
+    member.refresh_from_db()
+    assert member.pin_locked_until is None
+
+
+def test_a_migrated_member_can_leave_the_default_pin_by_email(client, migrated_member, mailoutbox):
+    set_pin(client, pin_link(client, "JPN2000001", "hanako@example.com", mailoutbox))
+    migrated_member.refresh_from_db()
+    assert not migrated_member.on_default_pin
+    assert migrated_member.on_default_password
+
+
+def test_the_pin_link_works_once(client, member, mailoutbox):
+    form_path = pin_link(client, "JPN1000001", "taro@example.com", mailoutbox)
+    set_pin(client, form_path)
+    assert "このリンクは使えません" in set_pin(client, form_path, pin="790135").content.decode()
+    member.refresh_from_db()
+    assert check_password("583920", member.pin)
+
+
+def test_an_unmatched_pin_request_gets_the_same_answer(client, member, mailoutbox):
+    response = client.post(
+        "/pin/forgot/", {"username": "JPN1000001", "email": "other@example.com", **solved_captcha()}
+    )
+    assert response["Location"] == "/pin/forgot/sent/"
+    assert mailoutbox == []

@@ -10,6 +10,7 @@ import logging
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.hashers import make_password
+from django.core import signing
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
@@ -21,6 +22,7 @@ from django.utils.translation import gettext as _
 from accounts import credentials, tasks, throttle, tokens
 from accounts.audit import Kind, record, request_origin
 from accounts.emails import send_member_email
+from accounts.models import Member
 
 logger = logging.getLogger("jenco.security")
 
@@ -83,10 +85,9 @@ def confirm_pin(request, member, raw_pin: str) -> str | None:
         return _pin_locked_message(member.pin_locked_until)
     if credentials.pin_matches(member, raw_pin):
         if member.pin_failures:
-            type(member).objects.filter(pk=member.pk).update(pin_failures=0)
+            Member.objects.filter(pk=member.pk).update(pin_failures=0)
             member.pin_failures = 0
         return None
-    Member = type(member)
     with transaction.atomic():
         Member.objects.filter(pk=member.pk).update(pin_failures=F("pin_failures") + 1)
         failures = Member.objects.values_list("pin_failures", flat=True).get(pk=member.pk)
@@ -181,7 +182,7 @@ def request_reset(request, what: str, member_id: str, email: str) -> None:
 
 
 def send_reset_link(what: str, member_id: str, email: str, *, origin) -> None:
-    Member = auth.get_user_model()
+
     member = Member.objects.filter(member_id=member_id, is_active=True).first()
     if member is None or credentials.normalise_email(member.email) != email:
         return
@@ -212,7 +213,7 @@ def _locked_for_reset(member, what: str, token: str):
     Two submissions of one link at once: the second waits for the lock, then finds the
     token void (the first changed what it is bound to) and loses.
     """
-    fresh = type(member).objects.select_for_update().get(pk=member.pk)
+    fresh = Member.objects.select_for_update().get(pk=member.pk)
     if not RESET[what]["token"].check_token(fresh, token):
         raise LinkAlreadyUsed
     return fresh
@@ -242,3 +243,43 @@ def reset_pin(request, member, new_pin: str, token: str):
     record(request, Kind.PIN_RESET, member)
     send_member_email(member, "pin_changed")
     return member
+
+
+# --- Email change ---------------------------------------------------------------------------
+
+EMAIL_CHANGE_SALT = "accounts.flows.email-change"
+
+
+def request_email_change(request, member, new_email: str) -> None:
+    """Mail a confirmation link to the new address and a notice to the old one; the
+    address changes only when the link is followed."""
+    token = signing.dumps(
+        {"member": member.pk, "old": member.email, "new": new_email}, salt=EMAIL_CHANGE_SALT
+    )
+    link = settings.SITE_URL + reverse("backoffice:profile-email-confirm", args=[token])
+    record(request, Kind.EMAIL_CHANGE_REQUESTED, member)
+    hours = settings.JENCO_EMAIL_CHANGE_HOURS
+    send_member_email(member, "email_change_confirm", {"link": link, "hours": hours}, to=new_email)
+    send_member_email(member, "email_change_requested", {"new_email": new_email})
+
+
+def confirm_email_change(request, member, token: str) -> bool:
+    """Apply a confirmed change; False when the link is not this member's, expired or used."""
+    try:
+        change = signing.loads(
+            token, salt=EMAIL_CHANGE_SALT, max_age=settings.JENCO_EMAIL_CHANGE_HOURS * 3600
+        )
+    except signing.BadSignature:
+        return False
+    with transaction.atomic():
+        fresh = Member.objects.select_for_update().get(pk=member.pk)
+        # Bound to the address it replaces: once used (or superseded), it no longer applies.
+        if change["member"] != fresh.pk or change["old"] != fresh.email:
+            return False
+        old_email = fresh.email
+        fresh.email = change["new"]
+        fresh.save(update_fields=["email"])
+        record(request, Kind.EMAIL_CHANGED, fresh)
+        send_member_email(fresh, "email_changed", {"new_email": fresh.email}, to=old_email)
+    member.email = fresh.email
+    return True

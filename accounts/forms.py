@@ -41,6 +41,17 @@ def captcha_field() -> CaptchaField:
     )
 
 
+def valid_email(typed: str) -> str:
+    email = credentials.normalise_email(typed)
+    try:
+        EmailValidator()(email)
+    except forms.ValidationError:
+        raise forms.ValidationError(
+            _("Enter an email address such as name@example.com."), code="invalid"
+        ) from None
+    return email
+
+
 class MemberIDField(forms.CharField):
     """Takes what a member types (full-width, spaced, lower-case) and keeps JPN1234567."""
 
@@ -253,14 +264,7 @@ class ForgotForm(Form):
     captcha = captcha_field()
 
     def clean_email(self):
-        email = credentials.normalise_email(self.cleaned_data["email"])
-        try:
-            EmailValidator()(email)
-        except forms.ValidationError:
-            raise forms.ValidationError(
-                _("Enter an email address such as name@example.com."), code="invalid"
-            ) from None
-        return email
+        return valid_email(self.cleaned_data["email"])
 
 
 class ResetPasswordForm(NewPasswordFields):
@@ -269,3 +273,20 @@ class ResetPasswordForm(NewPasswordFields):
 
 class ResetPinForm(NewPinFields):
     captcha = captcha_field()
+
+
+class EmailChangeForm(PinConfirmed):
+    email = forms.CharField(
+        label=_("New email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+    pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
+
+    def clean_email(self):
+        email = valid_email(self.cleaned_data["email"])
+        if email == credentials.normalise_email(self.member.email):
+            raise forms.ValidationError(
+                _("This is already your registered email address."), code="same"
+            )
+        return email

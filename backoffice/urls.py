@@ -10,4 +10,6 @@ urlpatterns = [
     path("profile/pin/", views.change_pin, name="profile-pin"),
     path("profile/password/", views.change_password, name="profile-password"),
     path("profile/sub-password/", views.change_sub_password, name="profile-sub-password"),
+    path("profile/email/", views.change_email, name="profile-email"),
+    path("profile/email/confirm/<str:token>/", views.confirm_email, name="profile-email-confirm"),
 ]

@@ -8,7 +8,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import credentials, flows
-from accounts.forms import PasswordChangeForm, PinChangeForm, SubPasswordForm
+from accounts.forms import EmailChangeForm, PasswordChangeForm, PinChangeForm, SubPasswordForm
 
 
 def _bound(request: HttpRequest):
@@ -67,6 +67,40 @@ def change_sub_password(request: HttpRequest) -> HttpResponse:
     return render(
         request, "backoffice/profile_sub_password.html", {"form": form, "tab": "sub-password"}
     )
+
+
+@sensitive_post_parameters("pin")
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_email(request: HttpRequest) -> HttpResponse:
+    form = EmailChangeForm(request, request.user, _bound(request))
+    if request.method == "POST" and form.is_valid():
+        flows.request_email_change(request, request.user, form.cleaned_data["email"])
+        messages.success(
+            request,
+            _(
+                "We sent a confirmation link to %(email)s. Your email address changes when you open it."
+            )
+            % {"email": form.cleaned_data["email"]},
+        )
+        return redirect("backoffice:profile")
+    return render(request, "backoffice/profile_email.html", {"form": form, "tab": "profile"})
+
+
+@login_required
+@require_GET
+def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
+    if flows.confirm_email_change(request, request.user, token):
+        messages.success(request, _("Your email address has been changed."))
+    else:
+        messages.error(
+            request,
+            _(
+                "This confirmation link has expired or has already been used. Change your email "
+                "address again to get a new one."
+            ),
+        )
+    return redirect("backoffice:profile")
 
 
 def _after_change(request: HttpRequest) -> str:

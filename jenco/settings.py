@@ -210,6 +210,8 @@ PASSWORD_RESET_TIMEOUT = JENCO_RESET_LINK_MINUTES * 60
 # can make in an hour (over either, the answer looks the same and nothing is sent).
 JENCO_RESET_EMAILS_PER_HOUR = envint("JENCO_RESET_EMAILS_PER_HOUR", 3)
 JENCO_FORGOT_PER_ADDRESS = envint("JENCO_FORGOT_PER_ADDRESS", 20)
+# How long the link that confirms a new email address works.
+JENCO_EMAIL_CHANGE_HOURS = envint("JENCO_EMAIL_CHANGE_HOURS", 24)
 
 # --- Captcha: four digits, as on the seed's screens -----------------------------------------
 CAPTCHA_CHALLENGE_FUNCT = "accounts.captcha.four_digits"

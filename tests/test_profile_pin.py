@@ -1,0 +1,97 @@
+import pytest
+from django.contrib.auth.hashers import check_password
+from django.utils import timezone
+
+from accounts.models import Member, SecurityEvent
+from tests.conftest import PIN
+
+pytestmark = pytest.mark.django_db
+
+NEW_PIN = "583920"
+
+
+def change_pin(client, current=PIN, new=NEW_PIN, again=None):
+    return client.post(
+        "/backoffice/profile/pin/",
+        {"current_pin": current, "new_pin1": new, "new_pin2": again or new},
+    )
+
+
+def pin_of(member) -> str:
+    return Member.objects.get(pk=member.pk).pin
+
+
+def test_it_changes_the_pin(member_client, member, mailoutbox):
+    response = change_pin(member_client)
+    assert response["Location"] == "/backoffice/profile/"
+    assert check_password(NEW_PIN, pin_of(member))
+    assert "PINコードを変更しました" in member_client.get("/backoffice/profile/").content.decode()
+    assert SecurityEvent.objects.filter(member=member, kind="pin_changed").count() == 1
+    assert "PINコードが変更されました" in mailoutbox[0].subject
+
+
+def test_full_width_digits_count(member_client, member):
+    change_pin(member_client, current="４８２９１６", new="５８３９２０")
+    assert check_password(NEW_PIN, pin_of(member))
+
+
+@pytest.mark.parametrize(
+    ("new", "again", "message"),
+    [
+        ("583920", "583921", "2回とも同じではありません"),
+        ("12345", None, "6桁の数字"),
+        ("58392a", None, "6桁の数字"),
+        ("123123", None, "デフォルトのPINコードは使えません"),
+        ("777777", None, "同じ数字だけ"),
+        ("123456", None, "連続した数字"),
+        ("987654", None, "連続した数字"),
+    ],
+)
+def test_a_bad_new_pin_changes_nothing(member_client, member, new, again, message):
+    before = pin_of(member)
+    page = change_pin(member_client, new=new, again=again).content.decode()
+    assert message in page
+    assert pin_of(member) == before
+    assert 'value="' + new + '"' not in page  # secrets are never sent back
+
+
+def test_a_wrong_current_pin_changes_nothing(member_client, member):
+    page = change_pin(member_client, current="000001").content.decode()
+    assert "PINコードが正しくありません" in page
+    assert "あと4回" in page
+    assert check_password(PIN, pin_of(member))
+
+
+def test_five_wrong_pins_lock_pin_changes_for_15_minutes(member_client, member):
+    for _ in range(5):
+        page = change_pin(member_client, current="000001").content.decode()
+    assert "ロックされています" in page
+    member.refresh_from_db()
+    assert member.pin_locked_until > timezone.now() + timezone.timedelta(minutes=14)
+    # Even the right PIN is refused while locked.
+    page = change_pin(member_client).content.decode()
+    assert "ロックされています" in page
+    assert check_password(PIN, pin_of(member))
+    assert SecurityEvent.objects.filter(member=member, kind="pin_locked").count() == 1
+
+
+def test_the_lock_lifts_by_itself(member_client, member):
+    Member.objects.filter(pk=member.pk).update(
+        pin_locked_until=timezone.now() - timezone.timedelta(seconds=1)
+    )
+    assert change_pin(member_client).status_code == 302
+
+
+def test_a_right_pin_resets_the_count(member_client, member):
+    for _ in range(4):
+        change_pin(member_client, current="000001")
+    change_pin(member_client)
+    member.refresh_from_db()
+    assert member.pin_failures == 0
+
+
+def test_a_double_submission_changes_the_pin_once(member_client, member):
+    change_pin(member_client)
+    again = change_pin(member_client).content.decode()
+    assert "PINコードが正しくありません" in again  # the old PIN is no longer current
+    assert check_password(NEW_PIN, pin_of(member))

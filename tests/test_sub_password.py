@@ -1,0 +1,34 @@
+import pytest
+from django.contrib.auth.hashers import check_password
+
+from accounts.models import Member, SecurityEvent
+from tests.conftest import PASSWORD, PIN
+
+pytestmark = pytest.mark.django_db
+
+
+def set_sub_password(client, new, again=None, pin=PIN):
+    return client.post(
+        "/backoffice/profile/sub-password/",
+        {"new_password1": new, "new_password2": again or new, "pin": pin},
+    )
+
+
+def test_it_sets_the_sub_password(member_client, member, mailoutbox):
+    response = set_sub_password(member_client, "willow-Creek-5512")
+    assert response["Location"] == "/backoffice/profile/"
+    assert check_password("willow-Creek-5512", Member.objects.get(pk=member.pk).sub_password)
+    assert SecurityEvent.objects.filter(member=member, kind="sub_password_changed").exists()
+    assert "サブパスワードが変更されました" in mailoutbox[0].subject
+
+
+def test_it_may_not_equal_the_main_password(member_client, member):
+    page = set_sub_password(member_client, PASSWORD).content.decode()
+    assert "メインパスワードと別のもの" in page
+    assert Member.objects.get(pk=member.pk).sub_password == ""
+
+
+def test_it_is_confirmed_with_the_pin(member_client, member):
+    page = set_sub_password(member_client, "willow-Creek-5512", pin="999999").content.decode()
+    assert "PINコードが正しくありません" in page
+    assert Member.objects.get(pk=member.pk).sub_password == ""

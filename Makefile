@@ -80,7 +80,7 @@ shell: setup
 
 .PHONY: messages
 messages: $(STAMP) gettext
-	$(PY) manage.py makemessages --locale ja --locale en --ignore=.venv --ignore=tests --ignore=bench --no-obsolete
+	$(PY) manage.py makemessages --locale ja --locale en --ignore=.venv --ignore=tests --ignore=bench --ignore=tools --no-obsolete
 	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
 
 .PHONY: bench

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("Members")
+
+    def ready(self):
+        from accounts import lockout  # noqa: F401  (connects the lockout signal)

@@ -32,8 +32,14 @@ def normalise_member_id(raw: str) -> str:
     NFKC turns full-width ＪＰＮ１２３４５６７ into ASCII; spaces and hyphens (of every width)
     go; letters are upper-cased. The result is not checked: see `is_member_id`.
     """
-    text = unicodedata.normalize("NFKC", raw)
-    return _SEPARATORS.sub("", text).upper()
+    value = raw
+    # Repeat until stable: removing a space can let NFKC compose what it split ("A´").
+    for _attempt in range(4):
+        normal = _SEPARATORS.sub("", unicodedata.normalize("NFKC", value)).upper()
+        if normal == value:
+            break
+        value = normal
+    return value
 
 
 def is_member_id(value: str) -> bool:

@@ -19,7 +19,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from accounts import credentials, tasks, throttle, tokens
+from accounts import credentials, lockout, tasks, throttle, tokens
 from accounts.audit import Kind, record, request_origin
 from accounts.emails import send_member_email
 from accounts.models import Member
@@ -39,7 +39,13 @@ def sign_in(request, member) -> None:
         record(request, Kind.SIGN_IN, member)
 
 
-def sign_in_failed(request, member_id_typed: str) -> None:
+def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:
+    """Log a failed sign-in. A wrong captcha never reached authenticate(), so it is reported
+    to the lockout here: a bot that cannot read the picture still runs out of tries."""
+    if captcha:
+        auth.signals.user_login_failed.send(
+            sender=__name__, credentials={"username": member_id_typed}, request=request
+        )
     record(request, Kind.SIGN_IN_FAILED, member_id_typed=member_id_typed)
 
 
@@ -228,6 +234,7 @@ def reset_password(request, member, new_password: str, token: str):
     member.on_default_password = False
     member.save(update_fields=["password", "on_default_password"])
     record(request, Kind.PASSWORD_RESET, member)
+    lockout.lift(member)
     send_member_email(member, "password_reset_done")
     return member
 

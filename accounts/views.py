@@ -45,8 +45,9 @@ def login(request: HttpRequest) -> HttpResponse:
             response = redirect(_safe_next(request))
             flows.remember_language(response, form.member.preferred_language)
             return response
-        if form.has_error("__all__", "invalid_login"):
-            flows.sign_in_failed(request, form.cleaned_data.get("username", ""))
+        if form.has_error("__all__", "invalid_login") or form.has_error("captcha"):
+            typed = form.cleaned_data.get("username") or request.POST.get("username", "")
+            flows.sign_in_failed(request, typed[:64], captcha=form.has_error("captcha"))
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
 
 

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "captcha",
+    "axes",
     "django.forms",
 ]
 # Widget templates (the captcha's) come from our templates/ folder too.
@@ -110,6 +111,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "backoffice.middleware.first_sign_in_gate",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "jenco.urls"
@@ -172,7 +174,10 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 # --- Authentication -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.Member"
-AUTHENTICATION_BACKENDS = ["accounts.backends.MemberBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out ID or address
+    "accounts.backends.MemberBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "backoffice:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -212,6 +217,21 @@ JENCO_RESET_EMAILS_PER_HOUR = envint("JENCO_RESET_EMAILS_PER_HOUR", 3)
 JENCO_FORGOT_PER_ADDRESS = envint("JENCO_FORGOT_PER_ADDRESS", 20)
 # How long the link that confirms a new email address works.
 JENCO_EMAIL_CHANGE_HOURS = envint("JENCO_EMAIL_CHANGE_HOURS", 24)
+
+# --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
+# N failures for one member ID (from anywhere), or from one address (against any IDs), lock
+# that ID or address for the cool-off time. Wrong captchas count (accounts.flows).
+AXES_FAILURE_LIMIT = envint("JENCO_LOCKOUT_FAILURES", 10)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("JENCO_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "accounts.lockout.typed_member_id"
+AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the wait the page names stays true
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in our security log already
+AXES_SENSITIVE_PARAMETERS = ["password", "captcha_1", "pin", "new_password1", "new_password2"]
+AXES_VERBOSE = False
 
 # --- Captcha: four digits, as on the seed's screens -----------------------------------------
 CAPTCHA_CHALLENGE_FUNCT = "accounts.captcha.four_digits"

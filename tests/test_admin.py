@@ -1,0 +1,108 @@
+import pytest
+from django.test import Client
+
+from accounts.models import Member, SecurityEvent
+from tests.conftest import PASSWORD, PIN
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def support_client(client, support_agent):
+    client.force_login(support_agent)
+    return client
+
+
+@pytest.fixture
+def many(member, english_member, migrated_member):
+    return [member, english_member, migrated_member]
+
+
+def listed(page: str) -> set[str]:
+    return {m for m in ("JPN1000001", "JPN1000002", "JPN2000001") if f">{m}<" in page}
+
+
+@pytest.mark.parametrize("query", ["jpn 1000001", "ＪＰＮ１０００００１", "JPN-1000001"])
+def test_support_finds_a_member_by_the_id_as_typed(support_client, many, query):
+    page = support_client.get("/admin/accounts/member/", {"q": query}).content.decode()
+    assert listed(page) == {"JPN1000001"}
+
+
+def test_support_finds_a_member_by_email_and_by_name(support_client, many):
+    page = support_client.get("/admin/accounts/member/", {"q": "hanako@"}).content.decode()
+    assert listed(page) == {"JPN2000001"}
+    page = support_client.get("/admin/accounts/member/", {"q": "Alice"}).content.decode()
+    assert listed(page) == {"JPN1000002"}
+
+
+def test_the_list_shows_what_support_needs_and_no_secrets(support_client, many):
+    page = support_client.get("/admin/accounts/member/").content.decode()
+    for text in ["taro@example.com", "山田 太郎", "デフォルトのPINコードのまま"]:
+        assert text in page
+    assert "AB98765432" not in page
+    assert "md5$" not in page and "argon2" not in page
+
+
+def test_the_migration_summary_counts_the_ja_members(support_client, many):
+    page = support_client.get("/admin/accounts/member/").content.decode()
+    assert "移行 1 件" in page
+
+
+def test_the_migration_filter(support_client, many):
+    page = support_client.get("/admin/accounts/member/", {"migration": "pin"}).content.decode()
+    assert listed(page) == {"JPN2000001"}
+
+
+def test_a_member_record_hides_hashes_and_masks_the_document(support_client, member):
+    page = support_client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
+    assert "taro@example.com" in page
+    assert "••••••5432" in page
+    assert "AB98765432" not in page
+    assert member.password not in page and member.pin not in page
+    assert PIN not in page and PASSWORD not in page
+
+
+def test_opening_a_member_record_is_logged(support_client, support_agent, member):
+    support_client.get(f"/admin/accounts/member/{member.pk}/change/")
+    event = SecurityEvent.objects.get(kind="member_viewed")
+    assert event.member == member and event.actor == support_agent
+
+
+def test_support_cannot_change_a_member(support_client, member):
+    page = support_client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
+    assert 'name="_save"' not in page
+    response = support_client.post(
+        f"/admin/accounts/member/{member.pk}/change/",
+        {"name": "changed", "email": "evil@example.com"},
+    )
+    assert response.status_code == 403
+    assert Member.objects.get(pk=member.pk).email == "taro@example.com"
+
+
+def test_support_sees_nothing_else(support_client):
+    assert support_client.get("/admin/auth/group/").status_code == 403
+    assert support_client.get("/admin/accounts/securityevent/").status_code == 200
+
+
+def test_nobody_edits_the_security_log(client, staff, member):
+    SecurityEvent.objects.create(kind="sign_in", member=member)
+    client.force_login(staff)
+    event = SecurityEvent.objects.get()
+    page = client.get(f"/admin/accounts/securityevent/{event.pk}/change/").content.decode()
+    assert 'name="_save"' not in page
+    assert client.post(f"/admin/accounts/securityevent/{event.pk}/delete/").status_code == 403
+
+
+def test_staff_sign_in_to_admin_with_their_member_id(staff):
+    client = Client()
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "jpn９０００００１", "password": PASSWORD, "next": "/admin/"},
+    )
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_members_are_not_let_into_admin(client, member):
+    client.force_login(member)
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")

@@ -1,0 +1,127 @@
+"""Issue 8: a published default password and sequential IDs make sign-in a target."""
+
+import re
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
+from django.test import Client
+
+from accounts.models import SecurityEvent
+from tests.conftest import PASSWORD, solved_captcha, wrong_captcha
+
+pytestmark = pytest.mark.django_db
+
+LOCKED = "一時的にログインを停止"
+
+
+@pytest.fixture(autouse=True)
+def _clear_throttles():
+    cache.clear()
+
+
+def attempt(client, username, password="wrong-password", captcha=None, ip="10.0.0.1"):
+    data = {"username": username, "password": password, **(captcha or solved_captcha())}
+    return client.post("/login/", data, REMOTE_ADDR=ip)
+
+
+def test_ten_failures_lock_the_id_from_any_address(client, member):
+    for n in range(10):
+        attempt(client, "JPN1000001", ip=f"10.0.0.{n}")
+    response = attempt(client, "jpn 1000001", PASSWORD, ip="10.9.9.9")
+    assert response.status_code == 429
+    assert LOCKED in response.content.decode()
+    assert SESSION_KEY not in client.session
+    assert SecurityEvent.objects.filter(kind="locked_out").exists()
+
+
+def test_nine_failures_do_not(client, member):
+    for n in range(9):
+        attempt(client, "JPN1000001", ip=f"10.0.0.{n}")
+    attempt(client, "JPN1000001", PASSWORD, ip="10.9.9.9")
+    assert SESSION_KEY in client.session
+
+
+def test_an_unknown_id_locks_the_same_way(client, member):
+    pages = []
+    for member_id in ("JPN1000001", "JPN7777777"):
+        for n in range(11):
+            response = attempt(client, member_id, ip=f"10.1.{n}.1")
+        pages.append(response)
+    assert [p.status_code for p in pages] == [429, 429]
+
+
+def test_wrong_captchas_count(client, member):
+    for n in range(10):
+        attempt(client, "JPN1000001", PASSWORD, captcha=wrong_captcha(), ip=f"10.2.0.{n}")
+    assert attempt(client, "JPN1000001", PASSWORD, ip="10.2.1.1").status_code == 429
+
+
+def test_one_address_trying_many_ids_is_stopped(client, member):
+    for n in range(10):
+        attempt(client, f"JPN300000{n}", ip="10.3.3.3")
+    response = attempt(client, "JPN1000001", PASSWORD, ip="10.3.3.3")
+    assert response.status_code == 429
+    # The member signs in from their own address.
+    attempt(client, "JPN1000001", PASSWORD, ip="10.4.4.4")
+    assert SESSION_KEY in client.session
+
+
+def test_the_locked_page_points_to_forgot_password(client, member):
+    for n in range(11):
+        response = attempt(client, "JPN1000001", ip=f"10.5.0.{n}")
+    page = response.content.decode()
+    assert "/password/forgot/" in page and "15分" in page
+
+
+def test_a_password_reset_by_email_lifts_the_lock(client, member, mailoutbox):
+    for n in range(10):
+        attempt(client, "JPN1000001", ip=f"10.6.0.{n}")
+    reset = Client()
+    reset.post(
+        "/password/forgot/",
+        {"username": "JPN1000001", "email": "taro@example.com", **solved_captcha()},
+    )
+    path = re.search(r"https://jenco\.example(/password/reset/\S+/)", mailoutbox[-1].body)
+    form = reset.get(path.group(1))["Location"]
+    reset.post(
+        form,
+        {
+            "new_password1": "birch-Hill-7731",
+            "new_password2": "birch-Hill-7731",
+            **solved_captcha(),
+        },
+    )
+    attempt(client, "JPN1000001", "birch-Hill-7731", ip="10.6.1.1")
+    assert SESSION_KEY in client.session
+
+
+def test_staff_sign_in_is_covered_too(staff):
+    client = Client()
+    for n in range(10):
+        client.post(
+            "/admin/login/",
+            {"username": "JPN9000001", "password": "nope"},
+            REMOTE_ADDR=f"10.7.0.{n}",
+        )
+    response = client.post(
+        "/admin/login/", {"username": "JPN9000001", "password": PASSWORD}, REMOTE_ADDR="10.7.1.1"
+    )
+    assert response.status_code == 429
+    assert client.get("/admin/").status_code == 302
+
+
+def test_support_sees_and_clears_lockouts(client, member, support_agent):
+    for n in range(10):
+        attempt(client, "JPN1000001", ip=f"10.8.0.{n}")
+    support = Client()
+    support.force_login(support_agent)
+    page = support.get("/admin/axes/accessattempt/").content.decode()
+    assert "JPN1000001" in page
+    from axes.models import AccessAttempt
+
+    for pk in AccessAttempt.objects.filter(username="JPN1000001").values_list("pk", flat=True):
+        response = support.post(f"/admin/axes/accessattempt/{pk}/delete/", {"post": "yes"})
+        assert response.status_code == 302
+    attempt(client, "JPN1000001", PASSWORD, ip="10.8.1.1")
+    assert SESSION_KEY in client.session

@@ -379,3 +379,124 @@ def test_every_page_has_the_switch_and_it_keeps_the_member_on_the_page(
     assert switched.status_code == 302
     assert switched["Location"] == here
     assert f'<html lang="{other}">' in client.get(here).content.decode()
+
+
+# --- 5. Emails follow the recipient's language, not the request's ---------------------------
+
+NOTICES = {
+    "pin": (
+        "/backoffice/profile/pin/",
+        {"current_pin": PIN, "new_pin1": "583920", "new_pin2": "583920"},
+    ),
+    "password": (
+        "/backoffice/profile/password/",
+        {"new_password1": "quiet-Harbor-2027", "new_password2": "quiet-Harbor-2027", "pin": PIN},
+    ),
+    "sub password": (
+        "/backoffice/profile/sub-password/",
+        {"new_password1": "amber-Lantern-88", "new_password2": "amber-Lantern-88", "pin": PIN},
+    ),
+}
+SUBJECTS = {
+    ("pin", "ja"): "【JENCO】PINコードが変更されました",
+    ("pin", "en"): "[JENCO] Your PIN was changed",
+    ("password", "ja"): "【JENCO】パスワードが変更されました",
+    ("password", "en"): "[JENCO] Your password was changed",
+    ("sub password", "ja"): "【JENCO】サブパスワードが変更されました",
+    ("sub password", "en"): "[JENCO] Your sub password was changed",
+    ("default sign-in", "ja"): "【JENCO】デフォルトのパスワードでログインがありました",
+    ("default sign-in", "en"): "[JENCO] Your account was signed into with the default password",
+}
+FIRST_LINES = {
+    ("pin", "ja"): "お客様のアカウント {member_id} のPINコードが変更されました。",
+    ("pin", "en"): "The PIN of your account {member_id} has just been changed.",
+    ("password", "ja"): "お客様のアカウント {member_id} のパスワードが変更されました。",
+    ("password", "en"): "The password of your account {member_id} has just been changed.",
+    ("sub password", "ja"): "お客様のアカウント {member_id} のサブパスワードが変更されました。",
+    ("sub password", "en"): "The sub password of your account {member_id} has just been changed.",
+    ("default sign-in", "ja"): (
+        "お客様のアカウント {member_id} に、"
+        "公開されているデフォルトのパスワードでログインがありました。"
+    ),
+    ("default sign-in", "en"): (
+        "Your account {member_id} was just signed into with the published default password."
+    ),
+}
+
+
+def assert_written_in(language: str, text: str, recipient: Member) -> None:
+    """Plain text or the text of an HTML part: all of it in the recipient's language."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    if language == "ja":
+        english = [f"  {run!r} in {line!r}" for line in lines for run in english_runs(line)]
+        assert not english, "English in a Japanese email:\n" + "\n".join(english)
+    else:
+        japanese = [line for line in lines if japanese_in(line.replace(recipient.name, ""))]
+        assert not japanese, "Japanese in an English email:\n" + "\n".join(japanese)
+
+
+def assert_notice(mail, notice: str, recipient: Member) -> None:
+    language = recipient.preferred_language
+    first_line = FIRST_LINES[notice, language].format(member_id=recipient.member_id)
+    assert mail.to == [recipient.email]
+    assert mail.subject == SUBJECTS[notice, language]
+    assert first_line in mail.body
+    assert_written_in(language, mail.body, recipient)
+
+    [(html, mimetype)] = mail.alternatives
+    assert mimetype == "text/html"
+    assert f'<html lang="{language}">' in html
+    html_text = "\n".join(piece.text for piece in read(html).pieces)
+    assert first_line in html_text
+    assert_written_in(language, html_text, recipient)
+
+
+@pytest.mark.parametrize("notice", NOTICES)
+@pytest.mark.parametrize(
+    ("member_fixture", "request_language"), [("member", "en"), ("english_member", "ja")]
+)
+def test_a_notice_email_is_in_the_members_language_whatever_the_page_was_in(
+    client,
+    request,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+    notice,
+    member_fixture,
+    request_language,
+):
+    recipient = request.getfixturevalue(member_fixture)
+    client.force_login(recipient)
+    client.cookies[LANGUAGE_COOKIE] = request_language
+    path, data = NOTICES[notice]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(path, data)
+
+    assert response.status_code == 302, "the change was not accepted"
+    [mail] = mailoutbox
+    assert_notice(mail, notice, recipient)
+
+
+@pytest.mark.parametrize(("language", "browser_language"), [("ja", "en"), ("en", "ja")])
+def test_the_default_sign_in_email_is_in_the_members_language(
+    client,
+    migrated_member,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+    language,
+    browser_language,
+):
+    migrated_member.preferred_language = language
+    migrated_member.save(update_fields=["preferred_language"])
+    client.cookies[LANGUAGE_COOKIE] = browser_language
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/login/",
+            {"username": migrated_member.member_id, "password": "jenco@12345", **solved_captcha()},
+            headers={"accept-language": browser_language},
+        )
+
+    assert response.status_code == 302, "the default password did not sign in"
+    [mail] = mailoutbox
+    assert_notice(mail, "default sign-in", migrated_member)

@@ -24,9 +24,11 @@ VOID_ELEMENTS = {
 UNREAD_ELEMENTS = {"script", "style", "template"}
 
 # English that may stand on a Japanese page: the brand, the language switch's own name, member
-# IDs and the example ID, the published default password, links.
+# IDs and the example ID, the published default password, links, and the loanword acronyms
+# the seed's own Japanese uses (ユーザID (JPN番号), PINコード, JA).
 ALLOWED_ENGLISH = re.compile(
     r"例\) JPN1234567|JPN\d{7}|[Jj]enco@12345|\bJENCO\b|\bJenco\b|\bENGLISH\b|https?://\S+"
+    r"|(?<![A-Za-z])(?:ID|JPN|PIN|JA|URL)(?![A-Za-z])"
 )
 # A word: ASCII letters, perhaps hyphenated (sign-in) or with an apostrophe (don't), not part
 # of a member ID, an email address or a path.
@@ -134,7 +136,8 @@ def japanese_in(text: str) -> bool:
 
 
 def language_switch(html: str) -> Form:
-    """The language switch form of a page (Django's set_language view)."""
+    """The header's language switch (the first form posting to Django's set_language view;
+    the profile page has a second one, its language setting)."""
     forms = [form for form in read(html).forms if form.action == "/i18n/setlang/"]
-    assert len(forms) == 1, f"expected one language switch form, found {len(forms)}"
+    assert forms, "expected a language switch form"
     return forms[0]

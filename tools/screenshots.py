@@ -87,12 +87,21 @@ def submit_wrong_password(page: Page, app: App) -> None:
     submit(page)
 
 
+def open_language_menu(page: Page, app: App) -> None:
+    page.click("details.language > summary")
+
+
+def open_account_menu(page: Page, app: App) -> None:
+    page.click("details.menu:not(.language) > summary")
+
+
 # The pages, in order. Add an entry to take one more: (name, path, who[, action]).
 # A path that answers 404 is skipped with a note, so pages still to be built can be listed.
 PAGES = [
     Shot("login", "/login/"),
     Shot("login-empty-submit", "/login/", ANONYMOUS, submit_empty),
     Shot("login-wrong-password", "/login/", ANONYMOUS, submit_wrong_password),
+    Shot("login-language-menu", "/login/", ANONYMOUS, open_language_menu),
     Shot("password-forgot", "/password/forgot/"),
     Shot("password-forgot-sent", "/password/forgot/sent/"),
     Shot("password-reset-done", "/password/reset/done/"),
@@ -108,6 +117,7 @@ PAGES = [
             ("profile-sub-password", "/backoffice/profile/sub-password/"),
         ]
     ),
+    Shot("member-account-menu", "/backoffice/", MEMBER, open_account_menu),
 ]
 
 
@@ -295,10 +305,11 @@ def take(
     return path, problems
 
 
-def run(shots: list[Shot], out: Path) -> int:
+def run(shots: list[Shot], out: Path, clear: bool = True) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.png"):
-        old.unlink()
+    if clear:  # a full run leaves no picture of a page that is gone from PAGES
+        for old in out.glob("*.png"):
+            old.unlink()
     written: list[Path] = []
     problems: list[str] = []
     console = Console()
@@ -369,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     shots = [s for s in PAGES if not args.only or any(s.name.startswith(o) for o in args.only)]
     if not shots:
         parser.error(f"no page name starts with {args.only}")
-    return run(shots, args.out.resolve())
+    return run(shots, args.out.resolve(), clear=not args.only)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ endef
 help:
 	@echo "make run        set up and serve http://127.0.0.1:8000 (SQLite, console mail)"
 	@echo "make test       set up and run the whole test suite"
+	@echo "make screenshots  every page in both languages, phone and desktop, into screenshots/"
+	@echo "make browser    install Debian's Chromium and CJK fonts (browser tests, screenshots)"
 	@echo "make lint       ruff"
 	@echo "make shell      Django shell"
 	@echo "make bench      benchmarks (figures go in README.md)"
@@ -51,6 +53,20 @@ gettext:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext; \
 	  else echo "gettext (msgfmt) is missing: install it, e.g. 'sudo apt-get install gettext'"; exit 1; fi; }
 
+# Browser tests and screenshots drive Debian's Chromium through Playwright (never
+# `playwright install`: no browser downloads); fonts-noto-cjk draws the Japanese.
+CHROMIUM := /usr/bin/chromium
+.PHONY: browser
+browser:
+	@if [ -x $(CHROMIUM) ] && fc-list :lang=ja family 2>/dev/null | grep -q .; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium and fonts-noto-cjk"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	else \
+	  echo "Browser tests and screenshots need Debian's Chromium at $(CHROMIUM) and Japanese fonts:"; \
+	  echo "  sudo apt-get install chromium fonts-noto-cjk"; exit 1; \
+	fi
+
 .PHONY: messages-compiled
 messages-compiled: $(STAMP) gettext
 	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
@@ -66,8 +82,12 @@ run: setup
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 .PHONY: test
-test: messages-compiled
+test: messages-compiled browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: screenshots
+screenshots: messages-compiled browser
+	$(PY) tools/screenshots.py $(SCREENSHOTS_ARGS)
 
 .PHONY: lint
 lint: $(STAMP)

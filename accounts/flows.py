@@ -29,7 +29,10 @@ logger = logging.getLogger("jenco.security")
 
 def sign_in(request, member) -> None:
     with_defaults = getattr(member, "signed_in_with_default_password", False)
-    auth.login(request, member)  # a new session key: no fixation
+    previous = member.last_login
+    auth.login(request, member)  # a new session key: no fixation; sets last_login to now
+    if previous:  # what the dashboard shows as "last sign-in": the one before this
+        request.session["previous_sign_in"] = previous.isoformat()
     if with_defaults:
         # Tells the gate this session may do nothing but the PIN and password steps.
         request.session["signed_in_with_defaults"] = True

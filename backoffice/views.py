@@ -1,3 +1,5 @@
+import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,7 +20,9 @@ def _bound(request: HttpRequest):
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/dashboard.html")
+    previous = request.session.get("previous_sign_in")
+    context = {"previous_sign_in": datetime.datetime.fromisoformat(previous) if previous else None}
+    return render(request, "backoffice/dashboard.html", context)
 
 
 @login_required

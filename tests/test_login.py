@@ -227,3 +227,13 @@ def test_a_signed_in_member_reads_their_saved_language(client, english_member):
     page = client.get("/backoffice/", headers={"accept-language": "ja"}).content.decode()
     assert '<html lang="en">' in page
     assert "Back office" in page
+
+
+def test_the_dashboard_shows_the_sign_in_before_this_one(client, member):
+    from django.utils import timezone
+
+    member.last_login = timezone.make_aware(timezone.datetime(2026, 3, 14, 9, 30))
+    member.save()
+    sign_in(client, "JPN1000001", PASSWORD)
+    page = client.get("/backoffice/").content.decode()
+    assert "前回のログイン" in page and "2026年3月14日" in page

@@ -25,10 +25,7 @@ MISSING = (
 # Console errors the app is known to cause and that are reported to the lead: the screenshot
 # tool and the browser tests print them but do not fail on them. Remove an entry once it is
 # fixed; never add one to get a run green without reporting it.
-KNOWN_CONSOLE_ERRORS = [
-    # No favicon: Chromium asks for /favicon.ico on the first page of a visit and logs the 404.
-    re.compile(r"Failed to load resource: .* 404 .*/favicon\.ico\b"),
-]
+KNOWN_CONSOLE_ERRORS: list[re.Pattern] = []
 
 
 def launch_args() -> dict:

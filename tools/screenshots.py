@@ -105,7 +105,9 @@ PAGES = [
     Shot("password-forgot", "/password/forgot/"),
     Shot("password-forgot-sent", "/password/forgot/sent/"),
     Shot("password-reset-done", "/password/reset/done/"),
-    Shot("register", "/register/"),
+    Shot("password-reset-bad-link", "/password/reset/MQ/bad-token/"),
+    Shot("pin-forgot", "/pin/forgot/"),
+    Shot("pin-forgot-sent", "/pin/forgot/sent/"),
     *(
         Shot(f"{who}-{name}", path, who)
         for who in (DEMO, MEMBER)
@@ -115,6 +117,7 @@ PAGES = [
             ("profile-pin", "/backoffice/profile/pin/"),
             ("profile-password", "/backoffice/profile/password/"),
             ("profile-sub-password", "/backoffice/profile/sub-password/"),
+            ("profile-email", "/backoffice/profile/email/"),
         ]
     ),
     Shot("member-account-menu", "/backoffice/", MEMBER, open_account_menu),

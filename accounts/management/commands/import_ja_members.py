@@ -74,10 +74,11 @@ class Command(BaseCommand):
             _("Created: %(count)s") % {"count": report.created},
             _("Updated: %(count)s") % {"count": report.updated},
             _("Unchanged: %(count)s") % {"count": report.unchanged},
-            _("  already up to date: %(count)s") % {"count": report.up_to_date},
-            _("  skipped, already changed their PIN or password: %(count)s")
+            "  " + _("already up to date: %(count)s") % {"count": report.up_to_date},
+            "  "
+            + _("skipped, already changed their PIN or password: %(count)s")
             % {"count": report.changed_credentials},
-            _("  skipped, not a JA member: %(count)s") % {"count": report.not_from_ja},
+            "  " + _("skipped, not a JA member: %(count)s") % {"count": report.not_from_ja},
             _("Rejected: %(count)s") % {"count": report.rejected},
         ]
         self.stdout.write("\n".join(lines))

@@ -287,18 +287,18 @@ def _save(batch: list[dict[str, str]], report: ImportReport, *, now, dry_run: bo
     if not batch:
         return
     if dry_run:
-        _sort(batch, report, now=now, lock=False)
+        _split(batch, report, now=now, lock=False)
         return
     with transaction.atomic():
-        new, changed = _sort(batch, report, now=now, lock=True)
+        new, changed = _split(batch, report, now=now, lock=True)
         Member.objects.bulk_create(new)
         Member.objects.bulk_update(changed, UPDATABLE_FIELDS)
 
 
-def _sort(
+def _split(
     batch: list[dict[str, str]], report: ImportReport, *, now, lock: bool
 ) -> tuple[list[Member], list[Member]]:
-    """Which rows are new members, which update an untouched one; count the rest."""
+    """Split the batch into new members and updates of untouched ones; count the rest."""
     existing = Member.objects.filter(member_id__in=[row["member_id"] for row in batch]).only(
         "member_id", "origin", "on_default_password", "on_default_pin", *UPDATABLE_FIELDS
     )

@@ -1,0 +1,327 @@
+"""Members from a JA export (CSV): check every row, then create or update them in batches.
+
+`scan` reads the whole file once before anything is written: the encoding, the header and
+the CSV structure are known to be good, or nothing is imported at all. `import_members` then
+streams the rows, rejects the bad ones with their line number and saves the good ones in
+batches, one transaction each, so a crash midway leaves whole batches behind.
+
+Re-importing is safe: a member already in the database is updated only while they are still
+a JA member on both published defaults. Once they have changed their PIN or password, the
+account is theirs and the import leaves it alone.
+"""
+
+import codecs
+import csv
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import credentials
+from accounts.migration import ja_member
+from accounts.models import Member
+
+REQUIRED_COLUMNS = ("member_id", "name", "email")
+OPTIONAL_COLUMNS = ("id_document_number", "preferred_language")
+# What an operator's file is likely to be: UTF-8 (Excel adds a BOM), else what Excel in
+# Japan writes by default. CP932 rather than shift_jis: it has the characters Windows adds,
+# such as 髙 and ①, which turn up in names and addresses.
+AUTO_ENCODINGS = ("utf-8-sig", "cp932")
+BATCH_SIZE = 2000
+# What a re-import may still change on a member who has not touched their account.
+UPDATABLE_FIELDS = ("name", "email", "id_document_number", "preferred_language")
+LANGUAGES = {choice.value for choice in Member.Language}
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (encoding, header, CSV structure)."""
+
+
+@dataclass(frozen=True)
+class JAExport:
+    """A file that `scan` has read through once: how to read it, and how many rows it has."""
+
+    path: Path
+    encoding: str
+    # Where each known column is, and how many columns the header has.
+    columns: dict[str, int]
+    width: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    # Already in the database with the file's values.
+    up_to_date: int = 0
+    # Left alone: they have changed their PIN or password since they were imported.
+    changed_credentials: int = 0
+    # Left alone: the member ID belongs to an account that did not come from JA.
+    not_from_ja: int = 0
+    rejected: int = 0
+
+    @property
+    def unchanged(self) -> int:
+        return self.up_to_date + self.changed_credentials + self.not_from_ja
+
+
+def scan(path: str | Path, encoding: str | None = None) -> JAExport:
+    """Read the file once and check what can make the whole file unusable.
+
+    With no encoding given, try UTF-8 (with or without a BOM), then CP932.
+    """
+    path = Path(path)
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise ImportFileError(
+                _("Unknown encoding: %(encoding)s.") % {"encoding": encoding}
+            ) from None
+    for candidate in [encoding] if encoding else AUTO_ENCODINGS:
+        try:
+            return _scan(path, candidate)
+        except UnicodeDecodeError:
+            continue
+    if encoding:
+        message = _("%(file)s is not valid %(encoding)s text.")
+    else:
+        message = _(
+            "%(file)s is neither UTF-8 nor CP932 (Shift_JIS) text. Save it from Excel as "
+            "“CSV UTF-8”, or name its encoding with --encoding."
+        )
+    raise ImportFileError(message % {"file": path, "encoding": encoding})
+
+
+def import_members(
+    export: JAExport,
+    *,
+    dry_run: bool = False,
+    on_rejected: Callable[[Rejection], None] = lambda rejection: None,
+    on_progress: Callable[[int], None] = lambda rows: None,
+) -> ImportReport:
+    """Create the file's new members and update those still untouched; report every row.
+
+    Rejections go to `on_rejected` as they are found rather than into the report, so a
+    large file full of bad rows costs no memory. `on_progress` hears how many more rows
+    have been dealt with after each batch. A dry run reads and decides everything, and
+    writes nothing.
+    """
+    report = ImportReport()
+    now = timezone.now()
+    # Every member ID seen so far and its line: the only thing kept for the whole file.
+    seen: dict[str, int] = {}
+    batch: list[dict[str, str]] = []
+    done = 0
+    with _records(export.path, export.encoding) as records:
+        next(records)  # the header, checked by scan
+        for line, record in records:
+            fields = _member_fields(record, export, line, seen)
+            if isinstance(fields, Rejection):
+                report.rejected += 1
+                on_rejected(fields)
+            else:
+                batch.append(fields)
+            done += 1
+            if len(batch) == BATCH_SIZE:
+                _save(batch, report, now=now, dry_run=dry_run)
+                batch.clear()
+                on_progress(done)
+                done = 0
+        _save(batch, report, now=now, dry_run=dry_run)
+        on_progress(done)
+    return report
+
+
+# --- Reading --------------------------------------------------------------------------------
+
+
+@contextmanager
+def _records(path: Path, encoding: str) -> Iterator[Iterator[tuple[int, list[str]]]]:
+    """The file's non-blank CSV records, each with the line it starts on."""
+    try:
+        file = path.open(encoding=encoding, newline="")
+    except OSError as error:
+        raise ImportFileError(
+            _("Cannot open %(file)s: %(error)s") % {"file": path, "error": error.strerror}
+        ) from None
+    with file:
+        reader = csv.reader(file)
+
+        def numbered():
+            line = 1
+            for record in reader:
+                # Spreadsheets leave empty rows (often a line of commas) at the end.
+                if any(field.strip() for field in record):
+                    yield line, record
+                line = reader.line_num + 1
+
+        yield numbered()
+
+
+def _scan(path: Path, encoding: str) -> JAExport:
+    with _records(path, encoding) as records:
+        try:
+            _, header = next(records, (1, []))
+            columns = _columns(header, encoding)
+            rows = sum(1 for _ in records)
+        except csv.Error as error:
+            raise ImportFileError(
+                _("%(file)s is not a CSV file that can be read: %(error)s")
+                % {"file": path, "error": error}
+            ) from None
+    return JAExport(path=path, encoding=encoding, columns=columns, width=len(header), rows=rows)
+
+
+def _columns(header: list[str], encoding: str) -> dict[str, int]:
+    """Where each known column is; header names are matched ignoring case and spaces."""
+    names = [name.strip().strip("\ufeff").lower() for name in header]
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise ImportFileError(
+            _(
+                "The first line must name the columns member_id, name and email "
+                "(id_document_number and preferred_language are optional). Missing: "
+                "%(missing)s. The file was read as %(encoding)s."
+            )
+            % {"missing": ", ".join(missing), "encoding": encoding}
+        )
+    wanted = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    twice = sorted({name for name in names if name in wanted and names.count(name) > 1})
+    if twice:
+        raise ImportFileError(
+            _("These columns appear more than once: %(columns)s.") % {"columns": ", ".join(twice)}
+        )
+    return {name: names.index(name) for name in wanted if name in names}
+
+
+# --- Checking one row -----------------------------------------------------------------------
+
+
+def _member_fields(
+    record: list[str], export: JAExport, line: int, seen: dict[str, int]
+) -> dict[str, str] | Rejection:
+    """What `ja_member` takes for this row, or why the row cannot be imported."""
+    if len(record) != export.width:
+        return Rejection(
+            line,
+            _("The row has %(found)s fields but the header has %(expected)s.")
+            % {"found": len(record), "expected": export.width},
+        )
+    value = {name: record[index].strip() for name, index in export.columns.items()}
+
+    member_id = credentials.normalise_member_id(value["member_id"])
+    if not credentials.is_member_id(member_id):
+        return Rejection(
+            line,
+            _("Member ID “%(value)s” is not JPN followed by 7 digits.")
+            % {"value": _shown(value["member_id"])},
+        )
+    if member_id in seen:
+        return Rejection(
+            line,
+            _("Member ID %(member_id)s is already on line %(line)s.")
+            % {"member_id": member_id, "line": seen[member_id]},
+        )
+    seen[member_id] = line
+
+    email = credentials.normalise_email(value["email"])
+    if not email:
+        return Rejection(line, _("The email address is empty."))
+    try:
+        validate_email(email)
+    except ValidationError:
+        return Rejection(
+            line, _("Email address “%(value)s” is not valid.") % {"value": _shown(email)}
+        )
+
+    language = value.get("preferred_language", "").lower() or Member.Language.JA
+    if language not in LANGUAGES:
+        return Rejection(
+            line,
+            _("Preferred language “%(value)s” is not ja or en (empty means ja).")
+            % {"value": _shown(value["preferred_language"])},
+        )
+
+    fields = {
+        "member_id": member_id,
+        "name": value["name"],
+        "email": email,
+        "id_document_number": value.get("id_document_number", ""),
+        "preferred_language": language,
+    }
+    for name in ("name", "email", "id_document_number"):
+        # SQLite would store a longer value; PostgreSQL would fail the whole batch.
+        limit = Member._meta.get_field(name).max_length
+        if len(fields[name]) > limit:
+            return Rejection(
+                line,
+                _("The %(column)s is longer than %(limit)s characters.")
+                % {"column": name, "limit": limit},
+            )
+    return fields
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A value quoted in a message, cut short so a stray huge field cannot flood the output."""
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
+# --- Saving a batch -------------------------------------------------------------------------
+
+
+def _save(batch: list[dict[str, str]], report: ImportReport, *, now, dry_run: bool) -> None:
+    if not batch:
+        return
+    if dry_run:
+        _split(batch, report, now=now, lock=False)
+        return
+    with transaction.atomic():
+        new, changed = _split(batch, report, now=now, lock=True)
+        Member.objects.bulk_create(new)
+        Member.objects.bulk_update(changed, UPDATABLE_FIELDS)
+
+
+def _split(
+    batch: list[dict[str, str]], report: ImportReport, *, now, lock: bool
+) -> tuple[list[Member], list[Member]]:
+    """Split the batch into new members and updates of untouched ones; count the rest."""
+    existing = Member.objects.filter(member_id__in=[row["member_id"] for row in batch]).only(
+        "member_id", "origin", "on_default_password", "on_default_pin", *UPDATABLE_FIELDS
+    )
+    if lock:
+        # A member changing their PIN while this batch runs waits for it (PostgreSQL), so an
+        # update never lands on an account that has just stopped being untouched.
+        existing = existing.select_for_update()
+    by_id = {member.member_id: member for member in existing}
+    new, changed = [], []
+    for row in batch:
+        member = by_id.get(row["member_id"])
+        if member is None:
+            new.append(ja_member(**row, now=now))
+        elif member.origin != Member.Origin.JA:
+            report.not_from_ja += 1
+        elif not (member.on_default_password and member.on_default_pin):
+            report.changed_credentials += 1
+        elif any(getattr(member, name) != row[name] for name in UPDATABLE_FIELDS):
+            for name in UPDATABLE_FIELDS:
+                setattr(member, name, row[name])
+            changed.append(member)
+        else:
+            report.up_to_date += 1
+    report.created += len(new)
+    report.updated += len(changed)
+    return new, changed

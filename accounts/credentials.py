@@ -5,12 +5,13 @@ Forms, views, admin, commands and tests call these; nothing else re-implements t
 
 import hmac
 import re
+import secrets
 import unicodedata
 from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, check_password, make_password
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -139,8 +140,12 @@ def _default_hash(secret: str) -> str:
 
 
 def unusable_secret() -> str:
-    """What a never-set password or PIN field holds: no hash will ever match it."""
-    return make_password(None)
+    """What a never-set password field holds: Django's unusable-password marker.
+
+    Unique per member (it feeds the session hash and reset tokens) and cheap: the importer
+    calls this once per row, and Django's make_password(None) draws 40 characters one by one.
+    """
+    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
 
 
 # --- Migration state ------------------------------------------------------------------------

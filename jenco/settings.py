@@ -321,5 +321,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # One handler (the root's): Django's own console handler would print everything twice.
+        "django": {"level": "INFO", "handlers": [], "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+        "django.tasks": {"level": "WARNING"},  # a line per queued email is noise
+    },
 }

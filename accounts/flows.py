@@ -123,13 +123,25 @@ def _pin_locked_message(until) -> str:
     ) % {"time": when}
 
 
-@transaction.atomic
-def change_pin(request, member, new_pin: str) -> None:
+def _save_new_pin(member, new_pin: str) -> None:
+    """A new PIN leaves the default behind and ends any PIN lock."""
     member.pin = make_password(new_pin)
     member.on_default_pin = False
     member.pin_failures = 0
     member.pin_locked_until = None
     member.save(update_fields=["pin", "on_default_pin", "pin_failures", "pin_locked_until"])
+
+
+def _save_new_password(member, new_password: str) -> None:
+    """A new password leaves the default behind; the changed hash ends other sessions."""
+    member.set_password(new_password)
+    member.on_default_password = False
+    member.save(update_fields=["password", "on_default_password"])
+
+
+@transaction.atomic
+def change_pin(request, member, new_pin: str) -> None:
+    _save_new_pin(member, new_pin)
     record(request, Kind.PIN_CHANGED, member)
     send_member_email(member, "pin_changed")
 
@@ -137,9 +149,7 @@ def change_pin(request, member, new_pin: str) -> None:
 @transaction.atomic
 def change_password(request, member, new_password: str) -> None:
     """The session that changed it stays signed in; every other session of the member ends."""
-    member.set_password(new_password)
-    member.on_default_password = False
-    member.save(update_fields=["password", "on_default_password"])
+    _save_new_password(member, new_password)
     auth.update_session_auth_hash(request, member)
     request.session.pop("signed_in_with_defaults", None)
     record(request, Kind.PASSWORD_CHANGED, member)
@@ -233,9 +243,7 @@ def reset_password(request, member, new_password: str, token: str):
     """Set the password from an emailed link: every session of the member ends (their
     session hashes no longer match), the default-password flag clears, no sign-in."""
     member = _locked_for_reset(member, PASSWORD, token)
-    member.set_password(new_password)
-    member.on_default_password = False
-    member.save(update_fields=["password", "on_default_password"])
+    _save_new_password(member, new_password)
     record(request, Kind.PASSWORD_RESET, member)
     lockout.lift(member)
     send_member_email(member, "password_reset_done")
@@ -245,11 +253,7 @@ def reset_password(request, member, new_password: str, token: str):
 @transaction.atomic
 def reset_pin(request, member, new_pin: str, token: str):
     member = _locked_for_reset(member, PIN, token)
-    member.pin = make_password(new_pin)
-    member.on_default_pin = False
-    member.pin_failures = 0
-    member.pin_locked_until = None
-    member.save(update_fields=["pin", "on_default_pin", "pin_failures", "pin_locked_until"])
+    _save_new_pin(member, new_pin)
     record(request, Kind.PIN_RESET, member)
     send_member_email(member, "pin_changed")
     return member

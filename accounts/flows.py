@@ -6,6 +6,7 @@ event (save in one transaction, sessions, security log, notice email).
 
 import datetime
 import logging
+import time
 
 from django.conf import settings
 from django.contrib import auth
@@ -31,6 +32,7 @@ def sign_in(request, member) -> None:
     with_defaults = getattr(member, "signed_in_with_default_password", False)
     previous = member.last_login
     auth.login(request, member)  # a new session key: no fixation; sets last_login to now
+    request.session["signed_in_at"] = int(time.time())
     if previous:  # what the dashboard shows as "last sign-in": the one before this
         request.session["previous_sign_in"] = previous.isoformat()
     if with_defaults:

@@ -49,8 +49,10 @@ def measure() -> None:
         assert response.status_code == 302, response.status_code
         return elapsed
 
-    cases = {"matching": ("JPN1000001", "taro@example.com"),
-             "not matching": ("JPN7654321", "taro@example.com")}
+    cases = {
+        "matching": ("JPN1000001", "taro@example.com"),
+        "not matching": ("JPN7654321", "taro@example.com"),
+    }
     for case in cases.values():
         ask(*case)  # warm up
     times = {label: [] for label in cases}

@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.session_lifetime",
     "backoffice.middleware.first_sign_in_gate",
     "axes.middleware.AxesMiddleware",
 ]
@@ -162,8 +163,11 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Idle timeout: the session cookie's age counts again from every request.
 SESSION_COOKIE_AGE = envint("JENCO_SESSION_SECONDS", 60 * 60 * 12)
-SESSION_SAVE_EVERY_REQUEST = True  # the age above then counts from the last request: idle timeout
+SESSION_SAVE_EVERY_REQUEST = True
+# Absolute lifetime: however active, a sign-in ends this long after it began.
+JENCO_SESSION_MAX_SECONDS = envint("JENCO_SESSION_MAX_SECONDS", 60 * 60 * 24 * 7)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
@@ -215,6 +219,8 @@ PASSWORD_RESET_TIMEOUT = JENCO_RESET_LINK_MINUTES * 60
 # can make in an hour (over either, the answer looks the same and nothing is sent).
 JENCO_RESET_EMAILS_PER_HOUR = envint("JENCO_RESET_EMAILS_PER_HOUR", 3)
 JENCO_FORGOT_PER_ADDRESS = envint("JENCO_FORGOT_PER_ADDRESS", 20)
+# How long security events are kept (manage.py prune_security_events deletes older ones).
+JENCO_SECURITY_LOG_DAYS = envint("JENCO_SECURITY_LOG_DAYS", 400)
 # How long the link that confirms a new email address works.
 JENCO_EMAIL_CHANGE_HOURS = envint("JENCO_EMAIL_CHANGE_HOURS", 24)
 

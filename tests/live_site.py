@@ -1,0 +1,240 @@
+"""A real JENCO server in its own process, on a SQLite file, for the concurrency tests.
+
+pytest-django's `live_server` cannot show what concurrent requests do to SQLite here: the test
+database is in memory, and for an in-memory database the live server hands every request
+thread the test's one connection (pytest_django/live_server_helper.py, `connections_override`),
+so concurrent requests share one transaction and SQLite's write lock is never contended. This
+server runs `manage.py runserver` (threaded: one thread and one connection per request) with
+the test settings on a database file, as a one-machine deployment does.
+"""
+
+import email
+import http.client
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+FORM = "application/x-www-form-urlencoded"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveSite:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.db = folder / "db.sqlite3"
+        self.mail = folder / "mail"
+        self.log = folder / "server.log"
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DEBUG": "0",
+            "DATABASE_URL": f"sqlite:///{self.db}",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(self.mail),
+            # These tests ask for many links from one address on purpose.
+            "JENCO_RESET_EMAILS_PER_HOUR": "1000",
+            "JENCO_FORGOT_PER_ADDRESS": "1000",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        self.process: subprocess.Popen | None = None
+
+    # --- Running Django in other processes ----------------------------------------------
+
+    def manage(self, *args: str, timeout: int = 120) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def shell(self, code: str, timeout: int = 120) -> str:
+        return self.manage("shell", "--no-imports", "-c", code, timeout=timeout)
+
+    def shell_in_background(self, code: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def start(self) -> None:
+        self.mail.mkdir(parents=True, exist_ok=True)
+        self.manage("migrate", "--verbosity", "0")
+        log = self.log.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "runserver",
+                "--noreload",
+                "--skip-checks",
+                f"127.0.0.1:{self.port}",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if Browser(self).get("/healthz").status == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("the server did not start:\n" + self.log.read_text())
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    # --- Reading its database and mailbox ------------------------------------------------
+
+    def query(self, sql: str, *params) -> list[tuple]:
+        with sqlite3.connect(self.db, timeout=20) as db:
+            return db.execute(sql, params).fetchall()
+
+    def member(self, member_id: str) -> dict:
+        columns = ["password", "pin", "sub_password", "email", "last_login"]
+        row = self.query(
+            f"SELECT {', '.join(columns)} FROM accounts_member WHERE member_id = ?", member_id
+        )
+        assert row, f"{member_id} is not in the database"
+        return dict(zip(columns, row[0], strict=True))
+
+    def captcha_answer(self, key: str) -> str:
+        rows = self.query("SELECT response FROM captcha_captchastore WHERE hashkey = ?", key)
+        assert rows, f"captcha {key} is not in the store"
+        return rows[0][0]
+
+    def mails_to(self, address: str) -> list[str]:
+        """The text of every mail sent to `address`, oldest first."""
+        texts = []
+        for path in sorted(self.mail.glob("*.log"), key=lambda p: p.stat().st_mtime):
+            for raw in re.split(rb"\n-{70,}\n", path.read_bytes()):
+                message = email.message_from_bytes(raw.strip())
+                if address not in (message.get("To") or ""):
+                    continue
+                for part in message.walk():
+                    if part.get_content_type() == "text/plain":
+                        texts.append(part.get_payload(decode=True).decode())
+        return texts
+
+    def log_mark(self) -> int:
+        return self.log.stat().st_size
+
+    def server_log(self, since: int = 0) -> str:
+        with self.log.open("rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")
+
+
+@dataclass
+class Page:
+    status: int
+    location: str
+    body: str
+    started: float
+    finished: float
+
+
+class Inputs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.values: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "input" and attrs.get("name"):
+            self.values.setdefault(attrs["name"], attrs.get("value") or "")
+
+
+class Browser:
+    """One person's browser: its own cookies and connections; never follows redirects."""
+
+    def __init__(self, site: LiveSite):
+        self.site = site
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, data: dict | None = None, barrier=None) -> Page:
+        connection = http.client.HTTPConnection("127.0.0.1", self.site.port, timeout=60)
+        connection.connect()
+        headers = {"User-Agent": "jenco-concurrency-test"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if data is not None:
+            body = urlencode(data)
+            headers["Content-Type"] = FORM
+        if barrier is not None:
+            barrier.wait(timeout=30)  # connected already: only the request itself is left
+        started = time.monotonic()
+        connection.request(method, path, body, headers)
+        response = connection.getresponse()
+        page = Page(
+            response.status,
+            response.getheader("Location") or "",
+            response.read().decode(errors="replace"),
+            started,
+            time.monotonic(),
+        )
+        for header in response.headers.get_all("Set-Cookie") or []:
+            cookie = SimpleCookie()
+            cookie.load(header)
+            for name, morsel in cookie.items():
+                if morsel["max-age"] == "0":
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+        connection.close()
+        return page
+
+    def get(self, path: str) -> Page:
+        return self.request("GET", path)
+
+    def form(self, path: str) -> dict:
+        """Open a form page: its hidden fields, with the captcha answered as a member would."""
+        page = self.get(path)
+        assert page.status == 200, f"GET {path}: {page.status}"
+        inputs = Inputs()
+        inputs.feed(page.body)
+        fields = {"csrfmiddlewaretoken": inputs.values["csrfmiddlewaretoken"]}
+        if "captcha_0" in inputs.values:
+            key = inputs.values["captcha_0"]
+            fields |= {"captcha_0": key, "captcha_1": self.site.captcha_answer(key)}
+        return fields
+
+    def sign_in(self, member_id: str, password: str) -> Page:
+        data = {**self.form("/login/"), "username": member_id, "password": password}
+        return self.request("POST", "/login/", data)

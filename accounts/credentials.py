@@ -47,6 +47,12 @@ def is_member_id(value: str) -> bool:
     return MEMBER_ID_RE.fullmatch(value) is not None
 
 
+def printable(text: str, limit: int = 64) -> str:
+    """What was typed, safe to log or store: no control characters (NUL is refused by
+    PostgreSQL), at most `limit` characters."""
+    return "".join(ch for ch in text if ch.isprintable())[:limit]
+
+
 def normalise_email(raw: str) -> str:
     """Emails compare case-insensitively after NFKC (full-width ＠ and letters)."""
     return unicodedata.normalize("NFKC", raw).strip().lower()
@@ -91,7 +97,9 @@ def pin_matches(member, raw: str) -> bool:
 
 
 def is_default_password(raw: str) -> bool:
-    return any(hmac.compare_digest(raw, d) for d in settings.JENCO_DEFAULT_PASSWORDS)
+    # Bytes: compare_digest refuses non-ASCII text, and members type Japanese too.
+    typed = raw.encode("utf-8", "surrogatepass")
+    return any(hmac.compare_digest(typed, d.encode()) for d in settings.JENCO_DEFAULT_PASSWORDS)
 
 
 def default_credentials_open(today=None) -> bool:

@@ -47,6 +47,7 @@ def sign_in(request, member) -> None:
 def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:
     """Log a failed sign-in. A wrong captcha never reached authenticate(), so it is reported
     to the lockout here: a bot that cannot read the picture still runs out of tries."""
+    member_id_typed = credentials.printable(credentials.normalise_member_id(member_id_typed))
     if captcha:
         auth.signals.user_login_failed.send(
             sender=__name__, credentials={"username": member_id_typed}, request=request
@@ -125,20 +126,38 @@ def _pin_locked_message(until) -> str:
     ) % {"time": when}
 
 
+class ChangedMeanwhile(Exception):
+    """Another session changed this secret between our check and our write."""
+
+
+def _replace(member, field: str, values: dict) -> None:
+    """Write `values` only if `field` still holds what was checked: of two changes racing
+    from two sessions, the second finds the secret changed and is refused."""
+    if not Member.objects.filter(pk=member.pk, **{field: getattr(member, field)}).update(**values):
+        raise ChangedMeanwhile
+    for name, value in values.items():
+        setattr(member, name, value)
+
+
 def _save_new_pin(member, new_pin: str) -> None:
     """A new PIN leaves the default behind and ends any PIN lock."""
-    member.pin = make_password(new_pin)
-    member.on_default_pin = False
-    member.pin_failures = 0
-    member.pin_locked_until = None
-    member.save(update_fields=["pin", "on_default_pin", "pin_failures", "pin_locked_until"])
+    _replace(
+        member,
+        "pin",
+        {
+            "pin": make_password(new_pin),
+            "on_default_pin": False,
+            "pin_failures": 0,
+            "pin_locked_until": None,
+        },
+    )
 
 
 def _save_new_password(member, new_password: str) -> None:
     """A new password leaves the default behind; the changed hash ends other sessions."""
-    member.set_password(new_password)
-    member.on_default_password = False
-    member.save(update_fields=["password", "on_default_password"])
+    _replace(
+        member, "password", {"password": make_password(new_password), "on_default_password": False}
+    )
 
 
 @transaction.atomic
@@ -160,8 +179,7 @@ def change_password(request, member, new_password: str) -> None:
 
 @transaction.atomic
 def change_sub_password(request, member, new_sub_password: str) -> None:
-    member.sub_password = make_password(new_sub_password)
-    member.save(update_fields=["sub_password"])
+    _replace(member, "sub_password", {"sub_password": make_password(new_sub_password)})
     record(request, Kind.SUB_PASSWORD_CHANGED, member)
     send_member_email(member, "sub_password_changed")
 

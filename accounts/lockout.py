@@ -15,7 +15,7 @@ def typed_member_id(request, credentials_: dict | None) -> str:
     typed = (credentials_ or {}).get("username")
     if typed is None and request is not None:
         typed = request.POST.get("username", "")
-    return credentials.normalise_member_id(str(typed or ""))[:64]
+    return credentials.printable(credentials.normalise_member_id(str(typed or "")))
 
 
 def locked_out(request, credentials_):

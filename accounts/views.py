@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
@@ -16,12 +16,18 @@ from accounts.forms import ForgotForm, LoginForm, ResetPasswordForm, ResetPinFor
 
 
 def _safe_next(request: HttpRequest) -> str:
+    """Where to go after sign-in: the page asked for if it is ours, else the back office."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
     return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def _go_next(request: HttpRequest) -> HttpResponse:
+    # A URL, never a view name: redirect("foo") would try to reverse "foo".
+    return HttpResponseRedirect(_safe_next(request))
 
 
 @require_GET
@@ -37,17 +43,17 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
-        return redirect(_safe_next(request))
+        return _go_next(request)
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
             flows.sign_in(request, form.member)
-            response = redirect(_safe_next(request))
+            response = _go_next(request)
             flows.remember_language(response, form.member.preferred_language)
             return response
         if form.has_error("__all__", "invalid_login") or form.has_error("captcha"):
             typed = form.cleaned_data.get("username") or request.POST.get("username", "")
-            flows.sign_in_failed(request, typed[:64], captcha=form.has_error("captcha"))
+            flows.sign_in_failed(request, typed, captcha=form.has_error("captcha"))
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
 
 
@@ -126,6 +132,7 @@ class ResetConfirmView(PasswordResetConfirmView):
     our flow: new secret twice, captcha, then done; the member is not signed in."""
 
     what = flows.PASSWORD
+    http_method_names = ["get", "post"]
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -17,6 +18,22 @@ def _bound(request: HttpRequest):
     return request.POST if request.method == "POST" else None
 
 
+def _applied(form, change, request: HttpRequest, field: str) -> bool:
+    """Validate, then apply the change; False (with a form message) if it was not applied."""
+    if request.method != "POST" or not form.is_valid():
+        return False
+    try:
+        change(request, request.user, form.cleaned_data[field])
+    except flows.ChangedMeanwhile:
+        form.add_error(
+            None,
+            _("This was changed from another device a moment ago. Please check and try again."),
+        )
+        return False
+    return True
+
+
+@never_cache
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -25,6 +42,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/dashboard.html", context)
 
 
+@never_cache
 @login_required
 @require_GET
 def profile(request: HttpRequest) -> HttpResponse:
@@ -32,12 +50,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @sensitive_post_parameters("current_pin", "new_pin1", "new_pin2")
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_pin(request: HttpRequest) -> HttpResponse:
     form = PinChangeForm(request, request.user, _bound(request))
-    if request.method == "POST" and form.is_valid():
-        flows.change_pin(request, request.user, form.cleaned_data["new_pin1"])
+    if _applied(form, flows.change_pin, request, "new_pin1"):
         messages.success(request, _("Your PIN has been changed."))
         return redirect(_after_change(request))
     return render(
@@ -48,24 +66,24 @@ def change_pin(request: HttpRequest) -> HttpResponse:
 
 
 @sensitive_post_parameters("pin", "new_password1", "new_password2")
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_password(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request, request.user, _bound(request))
-    if request.method == "POST" and form.is_valid():
-        flows.change_password(request, request.user, form.cleaned_data["new_password1"])
+    if _applied(form, flows.change_password, request, "new_password1"):
         messages.success(request, _("Your password has been changed."))
         return redirect(_after_change(request))
     return render(request, "backoffice/profile_password.html", {"form": form, "tab": "password"})
 
 
 @sensitive_post_parameters("pin", "new_password1", "new_password2")
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_sub_password(request: HttpRequest) -> HttpResponse:
     form = SubPasswordForm(request, request.user, _bound(request))
-    if request.method == "POST" and form.is_valid():
-        flows.change_sub_password(request, request.user, form.cleaned_data["new_password1"])
+    if _applied(form, flows.change_sub_password, request, "new_password1"):
         messages.success(request, _("Your sub password has been changed."))
         return redirect("backoffice:profile")
     return render(
@@ -74,6 +92,7 @@ def change_sub_password(request: HttpRequest) -> HttpResponse:
 
 
 @sensitive_post_parameters("pin")
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_email(request: HttpRequest) -> HttpResponse:
@@ -91,6 +110,7 @@ def change_email(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/profile_email.html", {"form": form, "tab": "profile"})
 
 
+@never_cache
 @login_required
 @require_GET
 def confirm_email(request: HttpRequest, token: str) -> HttpResponse:

@@ -321,15 +321,26 @@ if envbool("SECURE_PROXY_SSL_HEADER", False):
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- Logging: secrets never reach it (see accounts.audit) ------------------------------------
+DEFAULT_EXCEPTION_REPORTER_FILTER = "jenco.reporting.SecretsFilter"
+# Who gets Django's error reports by mail (comma-separated addresses); none by default.
+ADMINS = envlist("ADMINS", [])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
-        # One handler (the root's): Django's own console handler would print everything twice.
-        "django": {"level": "INFO", "handlers": [], "propagate": True},
+        # Printed once, by the root's handler (Django's own console handler would double it).
+        "django": {"level": "INFO", "handlers": ["mail_admins"], "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "django.tasks": {"level": "WARNING"},  # a line per queued email is noise
     },

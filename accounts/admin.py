@@ -1,8 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from accounts import credentials
+from accounts import credentials, flows
 from accounts.audit import Kind, record
 from accounts.models import Member, SecurityEvent
 
@@ -86,6 +87,7 @@ class MemberAdmin(admin.ModelAdmin):
         "pin_locked_until",
     ]
     filter_horizontal = ["groups"]
+    actions = ["send_password_reset_link", "send_pin_reset_link"]
     change_list_template = "admin/accounts/member/change_list.html"
 
     @admin.display(description=_("migration state"))
@@ -105,6 +107,56 @@ class MemberAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # members come from the JA import and registration
+
+    def has_send_reset_link_permission(self, request):
+        return request.user.has_perm("accounts.send_reset_link")
+
+    @admin.action(
+        permissions=["send_reset_link"],
+        description=_("Email a password reset link to the registered address"),
+    )
+    def send_password_reset_link(self, request, queryset):
+        self._send_reset_links(request, queryset, flows.PASSWORD)
+
+    @admin.action(
+        permissions=["send_reset_link"],
+        description=_("Email a PIN reset link to the registered address"),
+    )
+    def send_pin_reset_link(self, request, queryset):
+        self._send_reset_links(request, queryset, flows.PIN)
+
+    def _send_reset_links(self, request, queryset, what):
+        # The member's language, not the agent's: send_member_email sees to that.
+        sent = skipped = 0
+        for member in queryset:
+            if flows.email_reset_link(what, member, request=request, actor=request.user):
+                sent += 1
+            else:
+                skipped += 1
+        if sent:
+            self.message_user(
+                request,
+                ngettext(
+                    "A reset link was emailed to %(count)d member.",
+                    "A reset link was emailed to %(count)d members.",
+                    sent,
+                )
+                % {"count": sent},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "Nothing was sent to %(count)d member: no email address, inactive, or "
+                    "the hourly limit of reset emails reached.",
+                    "Nothing was sent to %(count)d members: no email address, inactive, or "
+                    "the hourly limit of reset emails reached.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
     def get_search_results(self, request, queryset, search_term):
         # "jpn 1234567" or "ＪＰＮ１２３４５６７" find JPN1234567: the rule members type by.

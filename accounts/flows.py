@@ -221,17 +221,29 @@ def request_reset(request, what: str, member_id: str, email: str) -> None:
 
 
 def send_reset_link(what: str, member_id: str, email: str, *, origin) -> None:
-
+    """The forgot page's request, off the request path: mail the link if ID and email match."""
     member = Member.objects.filter(member_id=member_id, is_active=True).first()
     if member is None or credentials.normalise_email(member.email) != email:
         return
+    email_reset_link(what, member, origin=origin)
+
+
+def email_reset_link(what: str, member, *, origin=None, request=None, actor=None) -> bool:
+    """Mail `member` a reset link at the registered address, within the hourly limit.
+
+    Called for the member's own request (from a task, with its `origin`) and by support
+    staff in admin (with their `request` and themselves as `actor`). False when nothing
+    was sent: no address, inactive, or the hour's limit reached.
+    """
+    if not member.email or not member.is_active:
+        return False
     flow = RESET[what]
     hour_ago = timezone.now() - datetime.timedelta(hours=1)
     sent = member.security_events.filter(kind=flow["requested"], created__gte=hour_ago).count()
     if sent >= settings.JENCO_RESET_EMAILS_PER_HOUR:
         logger.warning("reset-%s emails throttled for member=%s", what, member)
-        return
-    record(None, flow["requested"], member, origin=origin)
+        return False
+    record(request, flow["requested"], member, actor=actor, origin=origin)
     path = reverse(
         flow["url"],
         kwargs={
@@ -244,6 +256,7 @@ def send_reset_link(what: str, member_id: str, email: str, *, origin) -> None:
         flow["email"],
         {"link": settings.SITE_URL + path, "minutes": settings.JENCO_RESET_LINK_MINUTES},
     )
+    return True
 
 
 def _locked_for_reset(member, what: str, token: str):

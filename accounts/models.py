@@ -96,6 +96,9 @@ class Member(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("member")
         verbose_name_plural = _("members")
         indexes = [models.Index(fields=["on_default_pin", "on_default_password"])]
+        permissions = [
+            ("send_reset_link", _("Can email a member a password or PIN reset link")),
+        ]
 
     def __str__(self):
         return self.member_id

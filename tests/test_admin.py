@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.test import Client
 
@@ -5,6 +7,9 @@ from accounts.models import Member, SecurityEvent
 from tests.conftest import PASSWORD, PIN
 
 pytestmark = pytest.mark.django_db
+
+# Tests reading mail commit for real; put back the Support group the migrations made.
+with_mail = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
@@ -106,3 +111,73 @@ def test_staff_sign_in_to_admin_with_their_member_id(staff):
 def test_members_are_not_let_into_admin(client, member):
     client.force_login(member)
     assert client.get("/admin/")["Location"].startswith("/admin/login/")
+
+
+def send_links(client, action, *members):
+    return client.post(
+        "/admin/accounts/member/",
+        {"action": action, "_selected_action": [m.pk for m in members]},
+        follow=True,
+    )
+
+
+@with_mail
+def test_support_emails_a_reset_link_in_the_members_language(
+    client, support_agent, member, english_member, mailoutbox
+):
+    support_agent.preferred_language = "en"
+    support_agent.save()
+    client.force_login(support_agent)
+    client.cookies["django_language"] = "en"
+    page = send_links(client, "send_password_reset_link", member, english_member)
+    assert "A reset link was emailed to 2 members." in page.content.decode()
+    by_address = {mail.to[0]: mail for mail in mailoutbox}
+    assert "パスワード" in by_address["taro@example.com"].subject  # Japanese member, Japanese mail
+    assert "password" in by_address["alice@example.com"].subject.lower()
+    link = re.search(
+        r"https://jenco\.example(/password/reset/\S+/)", by_address["taro@example.com"].body
+    )
+    assert Client().get(link.group(1))["Location"].endswith("/set-password/")
+    event = SecurityEvent.objects.get(member=member, kind="password_reset_requested")
+    assert event.actor == support_agent
+
+
+@with_mail
+def test_support_emails_a_pin_reset_link(support_client, member, mailoutbox):
+    send_links(support_client, "send_pin_reset_link", member)
+    assert re.search(r"https://jenco\.example/pin/reset/\S+/", mailoutbox[0].body)
+
+
+@with_mail
+def test_support_cannot_flood_a_member_with_reset_links(
+    support_client, member, mailoutbox, settings
+):
+    settings.JENCO_RESET_EMAILS_PER_HOUR = 2
+    for _ in range(3):
+        page = send_links(support_client, "send_password_reset_link", member)
+    assert len(mailoutbox) == 2
+    assert "1人の会員には送信しませんでした" in page.content.decode()
+
+
+@with_mail
+def test_a_member_without_an_email_gets_nothing(support_client, member, mailoutbox):
+    member.email = ""
+    member.save()
+    send_links(support_client, "send_password_reset_link", member)
+    assert mailoutbox == []
+    assert not SecurityEvent.objects.filter(kind="password_reset_requested").exists()
+
+
+@with_mail
+def test_staff_without_the_permission_cannot_send_links(client, member, mailoutbox):
+    viewer = Member.objects.create_user(
+        "JPN9000003", "viewer@jenco.example", PASSWORD, is_staff=True
+    )
+    from django.contrib.auth.models import Permission
+
+    viewer.user_permissions.add(Permission.objects.get(codename="view_member"))
+    client.force_login(viewer)
+    page = client.get("/admin/accounts/member/").content.decode()
+    assert "send_password_reset_link" not in page
+    send_links(client, "send_password_reset_link", member)
+    assert mailoutbox == []

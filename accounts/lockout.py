@@ -1,8 +1,11 @@
 """django-axes, fitted to member IDs: the lockout rules are axes'; these are the joints."""
 
 import axes.utils
+from axes.handlers.database import AxesDatabaseHandler
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.db.models import Sum
 from django.dispatch import receiver
 from django.shortcuts import render
 
@@ -18,15 +21,54 @@ def typed_member_id(request, credentials_: dict | None) -> str:
     return credentials.printable(credentials.normalise_member_id(str(typed or "")))
 
 
+class LockoutHandler(AxesDatabaseHandler):
+    """axes' database handler, with its own limit for one address.
+
+    Many members share an address (a carrier's, an office's), so an address may fail more
+    often than one ID before it pauses. axes compares one number with AXES_FAILURE_LIMIT;
+    the address's failures are scaled onto that limit, so it trips at exactly
+    JENCO_LOCKOUT_ADDRESS_FAILURES.
+    """
+
+    def get_failures(self, request, credentials=None) -> int:
+        by_id, by_address = self.failures_by_id_and_address(request, credentials)
+        return max(
+            by_id,
+            by_address * settings.AXES_FAILURE_LIMIT // settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
+        )
+
+    def failures_by_id_and_address(self, request, credentials=None) -> tuple[int, int]:
+        # One queryset per AXES_LOCKOUT_PARAMETERS entry: ["username", "ip_address"].
+        by_id, by_address = (
+            attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+            for attempts in self.get_user_attempts(request, credentials)
+        )
+        return by_id, by_address
+
+
 def locked_out(request, credentials_):
-    """The same page whether or not the ID exists: wait, or reset the password."""
-    context = {"minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)}
+    """The same page whether or not the ID exists: wait, or reset the password.
+
+    A reset lifts the lock on an ID, not on an address, so the page says which it is.
+    """
+    by_id, _ = LockoutHandler().failures_by_id_and_address(request, credentials_)
+    context = {
+        "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+        "id_locked": by_id >= settings.AXES_FAILURE_LIMIT,
+    }
     return render(request, "accounts/locked_out.html", context, status=429)
 
 
 def lift(member) -> None:
     """A password reset by email proves the member: their ID is no longer locked."""
     axes.utils.reset(username=member.member_id)
+
+
+@receiver(user_logged_in)
+def forget_failures(sender, request, user, **kwargs):
+    """A good sign-in clears that ID's failures, and only those: one account that works
+    must not wipe an address's failures against every other ID it tried."""
+    lift(user)
 
 
 @receiver(user_locked_out)

@@ -225,15 +225,19 @@ JENCO_SECURITY_LOG_DAYS = envint("JENCO_SECURITY_LOG_DAYS", 400)
 JENCO_EMAIL_CHANGE_HOURS = envint("JENCO_EMAIL_CHANGE_HOURS", 24)
 
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
-# N failures for one member ID (from anywhere), or from one address (against any IDs), lock
+# N failures for one member ID (from anywhere), or M from one address (against any IDs), lock
 # that ID or address for the cool-off time. Wrong captchas count (accounts.flows).
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
 AXES_FAILURE_LIMIT = envint("JENCO_LOCKOUT_FAILURES", 10)
+JENCO_LOCKOUT_ADDRESS_FAILURES = envint("JENCO_LOCKOUT_ADDRESS_FAILURES", 30)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("JENCO_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_CALLABLE = "accounts.lockout.typed_member_id"
 AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
-AXES_RESET_ON_SUCCESS = True
+# axes would clear the address's failures too on any success; accounts.lockout clears only
+# the ID's, so one working account does not reset a credential-stuffing address.
+AXES_RESET_ON_SUCCESS = False
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the wait the page names stays true
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in our security log already
 AXES_SENSITIVE_PARAMETERS = ["password", "captcha_1", "pin", "new_password1", "new_password2"]

@@ -58,12 +58,46 @@ def test_wrong_captchas_count(client, member):
 
 
 def test_one_address_trying_many_ids_is_stopped(client, member):
-    for n in range(10):
-        attempt(client, f"JPN300000{n}", ip="10.3.3.3")
+    for n in range(30):
+        attempt(client, f"JPN30000{n:02}", ip="10.3.3.3")
     response = attempt(client, "JPN1000001", PASSWORD, ip="10.3.3.3")
     assert response.status_code == 429
+    page = response.content.decode()
+    assert "お使いのネットワークからのログイン" in page
+    assert "停止も解除されます" not in page  # a reset lifts an ID's pause, not an address's
     # The member signs in from their own address.
     attempt(client, "JPN1000001", PASSWORD, ip="10.4.4.4")
+    assert SESSION_KEY in client.session
+
+
+def test_a_shared_address_may_fail_more_often_than_one_id(client, member):
+    for n in range(29):
+        attempt(client, f"JPN30000{n:02}", ip="10.3.3.4")
+    attempt(client, "JPN1000001", PASSWORD, ip="10.3.3.4")
+    assert SESSION_KEY in client.session
+
+
+def test_a_working_account_does_not_clear_an_addresss_failures(client, member):
+    """Spraying the default password: every hit is a good sign-in. It must not reset the
+    count of the address's misses against every other ID."""
+    for n in range(30):
+        attempt(client, f"JPN40000{n:02}", ip="10.3.3.5")
+        if n % 9 == 8:
+            Client().post(
+                "/login/",
+                {"username": "JPN1000001", "password": PASSWORD, **solved_captcha()},
+                REMOTE_ADDR="10.3.3.5",
+            )
+    assert attempt(client, "JPN1000001", PASSWORD, ip="10.3.3.5").status_code == 429
+
+
+def test_a_good_sign_in_clears_that_ids_own_failures(client, member):
+    for n in range(9):
+        attempt(client, "JPN1000001", ip=f"10.3.4.{n}")
+    attempt(Client(), "JPN1000001", PASSWORD, ip="10.3.4.100")
+    for n in range(9):
+        attempt(client, "JPN1000001", ip=f"10.3.5.{n}")
+    attempt(client, "JPN1000001", PASSWORD, ip="10.3.5.100")
     assert SESSION_KEY in client.session
 
 
@@ -72,6 +106,7 @@ def test_the_locked_page_points_to_forgot_password(client, member):
         response = attempt(client, "JPN1000001", ip=f"10.5.0.{n}")
     page = response.content.decode()
     assert "/password/forgot/" in page and "15分" in page
+    assert "停止も解除されます" in page
 
 
 def test_a_password_reset_by_email_lifts_the_lock(client, member, mailoutbox):

@@ -1,6 +1,9 @@
 """The security event log: one function writes it, staff read it in admin."""
 
+import ipaddress
 import logging
+
+from django.conf import settings
 
 from accounts.models import SecurityEvent
 
@@ -10,8 +13,21 @@ Kind = SecurityEvent.Kind
 
 
 def client_ip(request) -> str | None:
-    # Behind a proxy, the proxy is configured to set REMOTE_ADDR (gunicorn's
-    # --forwarded-allow-ips); we never trust a header a client could write itself.
+    """The address the lockout counts and the security log records.
+
+    With no proxy in front (JENCO_TRUSTED_PROXIES=0) that is the peer, REMOTE_ADDR. Behind N
+    proxies that each append to X-Forwarded-For, it is the N-th entry from the right: the one
+    our nearest trusted proxy saw. Anything further left a client could have written itself.
+    """
+    proxies = settings.JENCO_TRUSTED_PROXIES
+    if proxies:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if len(forwarded) >= proxies:
+            candidate = forwarded[-proxies].strip()
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -234,6 +234,9 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("JENCO_LOCKOUT_MINUTES", 1
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_CALLABLE = "accounts.lockout.typed_member_id"
 AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+# How many proxies (nginx, a load balancer) stand in front and append X-Forwarded-For; 0 when
+# clients connect to the app server directly. The client address is read accordingly.
+JENCO_TRUSTED_PROXIES = envint("JENCO_TRUSTED_PROXIES", 0)
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 # axes would clear the address's failures too on any success; accounts.lockout clears only
 # the ID's, so one working account does not reset a credential-stuffing address.

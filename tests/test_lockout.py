@@ -101,6 +101,25 @@ def test_a_good_sign_in_clears_that_ids_own_failures(client, member):
     assert SESSION_KEY in client.session
 
 
+def test_behind_a_proxy_the_lockout_counts_the_clients_address(client, member, settings):
+    settings.JENCO_TRUSTED_PROXIES = 1
+    for n in range(30):
+        client.post(
+            "/login/",
+            {"username": f"JPN50000{n:02}", "password": "x", **solved_captcha()},
+            REMOTE_ADDR="10.0.0.2",  # the proxy
+            HTTP_X_FORWARDED_FOR="198.51.100.9",
+        )
+    # Another client behind the same proxy is not paused by the first one's failures.
+    response = client.post(
+        "/login/",
+        {"username": "JPN1000001", "password": PASSWORD, **solved_captcha()},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="198.51.100.10",
+    )
+    assert response.status_code == 302 and SESSION_KEY in client.session
+
+
 def test_the_locked_page_points_to_forgot_password(client, member):
     for n in range(11):
         response = attempt(client, "JPN1000001", ip=f"10.5.0.{n}")

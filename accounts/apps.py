@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Members")
 
     def ready(self):
-        from accounts import lockout  # noqa: F401  (connects the lockout signal)
+        from accounts import checks, lockout  # noqa: F401  (registers checks, connects signals)

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from accounts import credentials, lockout, tasks, throttle, tokens
 from accounts.audit import Kind, record, request_origin
-from accounts.emails import send_member_email
+from accounts.emails import render_member_email, send_member_email
 from accounts.models import Member
 
 logger = logging.getLogger("jenco.security")
@@ -244,6 +244,15 @@ def email_reset_link(what: str, member, *, origin=None, request=None, actor=None
         logger.warning("reset-%s emails throttled for member=%s", what, member)
         return False
     record(request, flow["requested"], member, actor=actor, origin=origin)
+    transaction.on_commit(lambda: tasks.mail_reset_link.enqueue(what=what, member_pk=member.pk))
+    return True
+
+
+def mail_reset_link(what: str, member_pk: int) -> None:
+    member = Member.objects.filter(pk=member_pk, is_active=True).exclude(email="").first()
+    if member is None:
+        return
+    flow = RESET[what]
     path = reverse(
         flow["url"],
         kwargs={
@@ -251,12 +260,9 @@ def email_reset_link(what: str, member, *, origin=None, request=None, actor=None
             "token": flow["token"].make_token(member),
         },
     )
-    send_member_email(
-        member,
-        flow["email"],
-        {"link": settings.SITE_URL + path, "minutes": settings.JENCO_RESET_LINK_MINUTES},
-    )
-    return True
+    context = {"link": settings.SITE_URL + path, "minutes": settings.JENCO_RESET_LINK_MINUTES}
+    message = render_member_email(member, flow["email"], context)
+    tasks.deliver_email.call(to=[member.email], **message)
 
 
 def _locked_for_reset(member, what: str, token: str):

@@ -18,3 +18,12 @@ def send_reset_link(*, what: str, member_id: str, email: str, ip: str | None, us
     from accounts import flows
 
     flows.send_reset_link(what, member_id, email, origin=(ip, user_agent))
+
+
+@task
+def mail_reset_link(*, what: str, member_pk: int):
+    """Make the reset link and send it, here in the worker: a link that would work sits in
+    no queue row, only in the member's mailbox."""
+    from accounts import flows
+
+    flows.mail_reset_link(what, member_pk)

@@ -3,8 +3,8 @@
 It must not: the time would tell an attacker which member ID + email pairs exist. The lookup
 and the email run in a django.tasks task, so with a queueing backend the request does the same
 work either way. Measured twice: with the immediate backend (development: the task runs inside
-the request, so a match is slower) and with a queueing backend (Django's DummyBackend stands in
-for a real queue: enqueue only). Whole requests through Django's test client, middleware
+the request, so a match is slower) and with the production queue (django-tasks-db: the request
+stores the task; a worker sends the mail later). Whole requests through Django's test client, middleware
 included, on a temporary SQLite database.
 """
 
@@ -20,7 +20,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 RUNS = 60
 BACKENDS = {
     "immediate (development)": "django.tasks.backends.immediate.ImmediateBackend",
-    "queued (a real queue)": "django.tasks.backends.dummy.DummyBackend",
+    "queued (django-tasks-db)": "django_tasks_db.DatabaseBackend",
 }
 
 

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "captcha",
     "axes",
+    "django_tasks_db",
     "django.forms",
 ]
 # Widget templates (the captcha's) come from our templates/ folder too.
@@ -279,8 +280,19 @@ ANYMAIL = {
     if key.startswith("ANYMAIL_")
 }
 
+# Mail leaves through a task. In production the task waits in the database for
+# `manage.py db_worker`, so no request waits for a mail server, and a forgot-password request
+# that matches a member costs no more than one that doesn't. In development it runs at once,
+# inside the request, so `make run` prints mail without a worker.
 TASKS = {
-    "default": {"BACKEND": env("TASKS_BACKEND", "django.tasks.backends.immediate.ImmediateBackend")}
+    "default": {
+        "BACKEND": env(
+            "TASKS_BACKEND",
+            "django.tasks.backends.immediate.ImmediateBackend"
+            if DEBUG
+            else "django_tasks_db.DatabaseBackend",
+        )
+    }
 }
 
 # --- Internationalisation -------------------------------------------------------------------

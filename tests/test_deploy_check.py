@@ -44,6 +44,13 @@ def test_the_console_mailbox_is_refused_in_production():
     assert "mail.E001" in result.stderr
 
 
+def test_mail_sent_inside_the_request_is_refused_in_production():
+    env = {**PRODUCTION, "TASKS_BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0
+    assert "jenco.W001" in result.stderr
+
+
 def test_production_refuses_to_start_without_a_secret_key():
     env = {**PRODUCTION, "SECRET_KEY": ""}
     result = manage("check", **env)

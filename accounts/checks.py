@@ -1,0 +1,25 @@
+"""Deployment checks of our own, run by `manage.py check --deploy`."""
+
+from django.conf import settings
+from django.core import checks
+
+IN_REQUEST_BACKENDS = {
+    "django.tasks.backends.immediate.ImmediateBackend",
+    "django.tasks.backends.dummy.DummyBackend",
+}
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def mail_leaves_through_a_queue(app_configs, **kwargs):
+    if settings.TASKS["default"]["BACKEND"] not in IN_REQUEST_BACKENDS:
+        return []
+    return [
+        checks.Warning(
+            "Tasks run inside the request (or never): a forgot-password request that matches "
+            "a member answers slower than one that doesn't, which tells an attacker the pair "
+            "exists, and every request that sends mail waits for the mail server.",
+            hint="Leave TASKS_BACKEND unset (django_tasks_db.DatabaseBackend) and run "
+            "`manage.py db_worker`.",
+            id="jenco.W001",
+        )
+    ]

@@ -1,0 +1,58 @@
+"""Production mail goes through a queue (django-tasks-db) and a worker, not the request."""
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
+
+from tests.conftest import solved_captcha
+
+QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def _queue(settings):
+    cache.clear()
+    settings.TASKS = QUEUE
+
+
+def ask(client, member_id, email):
+    data = {"username": member_id, "email": email, **solved_captcha()}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/password/forgot/", data)
+    assert response["Location"] == "/password/forgot/sent/"
+    return [q["sql"].split()[0] for q in queries]
+
+
+def run_worker():
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+
+
+def test_the_request_only_queues_and_the_worker_sends(client, member, mailoutbox):
+    ask(client, "JPN1000001", "taro@example.com")
+    assert mailoutbox == []
+    assert DBTaskResult.objects.count() == 1
+    run_worker()
+    assert len(mailoutbox) == 1
+    assert "/password/reset/" in mailoutbox[0].body
+
+
+def test_a_match_and_a_miss_do_the_same_work_in_the_request(client, member, mailoutbox):
+    match = ask(client, "JPN1000001", "taro@example.com")
+    miss = ask(client, "JPN7654321", "nobody@example.com")
+    assert match == miss  # the same statements, in the same order
+    run_worker()
+    assert len(mailoutbox) == 1  # and only the match gets mail
+
+
+def test_no_queue_row_holds_a_working_reset_link(client, member, mailoutbox):
+    ask(client, "JPN1000001", "taro@example.com")
+    run_worker()
+    token = mailoutbox[0].body.split("/password/reset/")[1].split("/")[1]
+    stored = " ".join(
+        str(row) for row in DBTaskResult.objects.values_list("args_kwargs", "return_value")
+    )
+    assert "JPN1000001" in stored  # what the rows do hold: the request, not the link
+    assert token not in stored and "/password/reset/" not in stored

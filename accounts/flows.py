@@ -13,7 +13,7 @@ from django.contrib import auth
 from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.encoding import force_bytes
@@ -90,32 +90,41 @@ def confirm_pin(request, member, raw_pin: str) -> str | None:
     """Check the PIN that confirms a change; None when right, else the message to show.
 
     Wrong PINs in a row are counted in the database (so every app server sees them); at
-    JENCO_PIN_ATTEMPTS the PIN-confirmed actions lock for JENCO_PIN_LOCK_MINUTES.
+    JENCO_PIN_ATTEMPTS the PIN-confirmed actions lock for JENCO_PIN_LOCK_MINUTES. Each try
+    takes its place in the count before the PIN is checked, in one UPDATE, so requests sent
+    at the same moment still get no more tries than the limit between them.
     """
     now = timezone.now()
-    if member.pin_locked_until and member.pin_locked_until > now:
-        return _pin_locked_message(member.pin_locked_until)
+    limit = settings.JENCO_PIN_ATTEMPTS
+    tried = (
+        Member.objects.filter(pk=member.pk, pin_failures__lt=limit)
+        .filter(Q(pin_locked_until__isnull=True) | Q(pin_locked_until__lte=now))
+        .update(pin_failures=F("pin_failures") + 1)
+    )
+    if not tried:
+        until = Member.objects.values_list("pin_locked_until", flat=True).get(pk=member.pk)
+        return _pin_locked_message(until if until and until > now else _lock_pin(request, member))
     if credentials.pin_matches(member, raw_pin):
-        if member.pin_failures:
-            Member.objects.filter(pk=member.pk).update(pin_failures=0)
-            member.pin_failures = 0
+        Member.objects.filter(pk=member.pk).update(pin_failures=0)
+        member.pin_failures = 0
         return None
-    with transaction.atomic():
-        Member.objects.filter(pk=member.pk).update(pin_failures=F("pin_failures") + 1)
-        failures = Member.objects.values_list("pin_failures", flat=True).get(pk=member.pk)
-        record(request, Kind.PIN_FAILED, member)
-        if failures >= settings.JENCO_PIN_ATTEMPTS:
-            until = now + datetime.timedelta(minutes=settings.JENCO_PIN_LOCK_MINUTES)
-            Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=until)
-            member.pin_locked_until = until
-            record(request, Kind.PIN_LOCKED, member)
-            return _pin_locked_message(until)
+    record(request, Kind.PIN_FAILED, member)
+    failures = Member.objects.values_list("pin_failures", flat=True).get(pk=member.pk)
+    if failures >= limit:
+        return _pin_locked_message(_lock_pin(request, member))
     member.pin_failures = failures
-    left = settings.JENCO_PIN_ATTEMPTS - failures
     return _(
         "The PIN is incorrect. %(left)s more wrong PINs will lock PIN changes for "
         "%(minutes)s minutes."
-    ) % {"left": left, "minutes": settings.JENCO_PIN_LOCK_MINUTES}
+    ) % {"left": limit - failures, "minutes": settings.JENCO_PIN_LOCK_MINUTES}
+
+
+def _lock_pin(request, member):
+    until = timezone.now() + datetime.timedelta(minutes=settings.JENCO_PIN_LOCK_MINUTES)
+    Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=until)
+    member.pin_locked_until = until
+    record(request, Kind.PIN_LOCKED, member)
+    return until
 
 
 def _pin_locked_message(until) -> str:

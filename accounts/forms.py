@@ -1,7 +1,9 @@
 from captcha.fields import CaptchaField, CaptchaTextInput
 from django import forms
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import check_password
 from django.core.validators import EmailValidator
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, flows
@@ -44,6 +46,8 @@ def captcha_field() -> CaptchaField:
 def valid_email(typed: str) -> str:
     email = credentials.normalise_email(typed)
     try:
+        if len(email) > 254:  # NFKC can lengthen what was typed ("ﬃ" is three letters)
+            raise forms.ValidationError("too long")
         EmailValidator()(email)
     except forms.ValidationError:
         raise forms.ValidationError(
@@ -196,28 +200,62 @@ class NewPasswordFields(MemberForm):
     def clean_new_password1(self):
         password = self.cleaned_data["new_password1"]
         credentials.validate_new_password(password, self.member)
+        self.differs_from_the_other_password(password)
         return password
+
+    def differs_from_the_other_password(self, password: str) -> None:
+        if self.member.sub_password and check_password(password, self.member.sub_password):
+            raise forms.ValidationError(
+                _("Your main password must be different from your sub password."),
+                code="same_as_sub",
+            )
 
     def clean(self):
         _matching(self, "new_password1", "new_password2", _("The two passwords do not match."))
         return super().clean()
 
 
+def secret_version(member, field: str) -> str:
+    """A fingerprint of the stored hash in `field`: it changes when the secret does, and
+    tells nothing about the secret."""
+    value = f"{member.pk}:{getattr(member, field)}"
+    return salted_hmac("jenco.forms.secret_version", value, algorithm="sha256").hexdigest()[:20]
+
+
 class PinConfirmed(MemberForm):
     """A change confirmed with the member's PIN, which is checked last.
 
     The PIN is checked only when everything else is right, so a typo elsewhere never costs
-    the member one of their PIN attempts.
+    the member one of their PIN attempts. The form carries the version of the secret it
+    changes, so sending it again after the change was made (a double tap, a stale tab) is
+    told so, and costs no PIN attempt, instead of being taken for a wrong current PIN.
     """
 
     pin_field = "pin"
+    replaces = ""  # the Member field this form changes
+
+    version = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, request, member, *args, **kwargs):
         self.request = request
         super().__init__(member, *args, **kwargs)
+        self.current_version = secret_version(member, self.replaces) if self.replaces else ""
+        self.fields["version"].initial = self.current_version
 
     def clean(self):
         cleaned = super().clean()
+        seen = cleaned.get("version")
+        if seen and not constant_time_compare(seen, self.current_version):
+            self.data = self.data.copy()
+            self.data[self.add_prefix("version")] = self.current_version  # the next try is fresh
+            raise forms.ValidationError(
+                _(
+                    "This was already changed after the page was opened (perhaps the form "
+                    "was sent twice). Nothing more was changed. To change it again, fill in "
+                    "the form once more."
+                ),
+                code="stale",
+            )
         if not self.errors:
             problem = flows.confirm_pin(self.request, self.member, cleaned[self.pin_field])
             if problem is not None:
@@ -227,26 +265,27 @@ class PinConfirmed(MemberForm):
 
 class PinChangeForm(NewPinFields, PinConfirmed):
     pin_field = "current_pin"
+    replaces = "pin"
     field_order = ["current_pin", "new_pin1", "new_pin2"]
 
     current_pin = PinField(label=_("Current PIN"))
 
 
 class PasswordChangeForm(NewPasswordFields, PinConfirmed):
+    replaces = "password"
     pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
 
 
 class SubPasswordForm(NewPasswordFields, PinConfirmed):
+    replaces = "sub_password"
     pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
 
-    def clean_new_password1(self):
-        password = super().clean_new_password1()
+    def differs_from_the_other_password(self, password: str) -> None:
         if self.member.check_password(password):
             raise forms.ValidationError(
                 _("Your sub password must be different from your main password."),
                 code="same_as_main",
             )
-        return password
 
 
 # --- Forgot password / PIN -----------------------------------------------------------------

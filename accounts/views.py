@@ -8,7 +8,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 from django.views.i18n import set_language as django_set_language
 
 from accounts import flows
@@ -51,7 +56,7 @@ def login(request: HttpRequest) -> HttpResponse:
             response = _go_next(request)
             flows.remember_language(response, form.member.preferred_language)
             return response
-        if form.has_error("__all__", "invalid_login") or form.has_error("captcha"):
+        if form.has_error("__all__") or form.has_error("captcha"):
             typed = form.cleaned_data.get("username") or request.POST.get("username", "")
             flows.sign_in_failed(request, typed, captcha=form.has_error("captcha"))
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
@@ -73,7 +78,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe  # load balancers often probe with HEAD
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 

@@ -126,7 +126,7 @@ class LiveSite:
             return db.execute(sql, params).fetchall()
 
     def member(self, member_id: str) -> dict:
-        columns = ["password", "pin", "sub_password", "email", "last_login"]
+        columns = ["password", "pin", "sub_password", "email", "last_login", "pin_locked_until"]
         row = self.query(
             f"SELECT {', '.join(columns)} FROM accounts_member WHERE member_id = ?", member_id
         )

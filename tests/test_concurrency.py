@@ -196,6 +196,42 @@ def test_two_pin_changes_at_once_accept_only_one(site, members):
     assert outcomes == [[200, 302]] * 2 * ROUNDS, f"(statuses of each race) {outcomes}"
 
 
+@concurrent_case
+def test_wrong_pins_sent_at_once_get_no_more_tries_than_the_limit(site, members):
+    """Ten sessions of one member guess the PIN at the same moment: the lock still falls
+    after five guesses, not after ten."""
+    member_id = members.take(1)[0]
+    browsers = [Browser(site) for _ in range(10)]
+    forms = []
+    for browser in browsers:
+        assert browser.sign_in(member_id, PASSWORD).location == "/backoffice/"
+        forms.append(browser.form("/backoffice/profile/password/"))
+
+    def guess(i):
+        data = {
+            **forms[i],
+            "new_password1": "quince-Tree-4410",
+            "new_password2": "quince-Tree-4410",
+            "pin": f"{100000 + i * 7919}",
+        }
+        return lambda barrier: browsers[i].request(
+            "POST", "/backoffice/profile/password/", data, barrier
+        )
+
+    mark = site.log_mark()
+    pages = race(*(guess(i) for i in range(10)))
+    assert overlapped(pages)
+    no_server_trouble(site, pages, mark)
+    assert all(p.status == 200 for p in pages)
+    (guesses,) = site.query(
+        "SELECT COUNT(*) FROM accounts_securityevent e JOIN accounts_member m"
+        " ON e.member_id = m.id WHERE e.kind = 'pin_failed' AND m.member_id = ?",
+        member_id,
+    )[0]
+    assert guesses <= 5, f"{guesses} PINs were checked"
+    assert site.member(member_id)["pin_locked_until"]
+
+
 # --- (c) twenty sign-ins at once -------------------------------------------------------------
 
 
@@ -287,6 +323,7 @@ def test_the_concurrent_cases_are_all_counted():
         "test_one_reset_link_submitted_twice_at_once_sets_one_password",
         "test_two_pin_changes_at_once_leave_one_pin",
         "test_two_pin_changes_at_once_accept_only_one",
+        "test_wrong_pins_sent_at_once_get_no_more_tries_than_the_limit",
         "test_twenty_sign_ins_at_once_all_get_an_answer",
         "test_an_import_while_members_sign_in_loses_nothing",
     ]

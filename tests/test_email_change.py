@@ -60,7 +60,12 @@ def test_another_members_link_changes_nothing(member_client, member, english_mem
 
 @pytest.mark.parametrize(
     ("email", "message"),
-    [("not-an-email", "name@example.com"), ("TARO@example.com", "すでに登録されている")],
+    [
+        ("not-an-email", "name@example.com"),
+        ("TARO@example.com", "すでに登録されている"),
+        # 112 characters typed, 312 after NFKC: longer than any address may be.
+        ("ﬃ" * 100 + "@example.com", "name@example.com"),
+    ],
 )
 def test_a_bad_address_gets_a_message(member_client, member, email, message):
     assert message in ask_change(member_client, email=email).content.decode()

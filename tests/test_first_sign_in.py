@@ -55,6 +55,8 @@ def test_after_the_deadline_the_defaults_point_to_forgot_password(
     assert SESSION_KEY not in client.session
     assert "デフォルトのパスワードではログインできなくなりました" in page
     assert "/password/forgot/" in page
+    # Still a failed sign-in: in the security log and counted towards the lockout.
+    assert SecurityEvent.objects.filter(kind="sign_in_failed").count() == 1
 
 
 def test_the_deadline_message_says_nothing_about_whether_the_id_exists(

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.auth.hashers import check_password
 from django.utils import timezone
@@ -90,8 +92,33 @@ def test_a_right_pin_resets_the_count(member_client, member):
     assert member.pin_failures == 0
 
 
-def test_a_double_submission_changes_the_pin_once(member_client, member):
-    change_pin(member_client)
-    again = change_pin(member_client).content.decode()
-    assert "PINコードが正しくありません" in again  # the old PIN is no longer current
-    assert check_password(NEW_PIN, pin_of(member))
+def version_on_page(client, path="/backoffice/profile/pin/") -> str:
+    page = client.get(path).content.decode()
+    return re.search(r'name="version" value="(\w+)"', page).group(1)
+
+
+def test_a_double_submission_changes_the_pin_once_and_says_so(member_client, member):
+    data = {"current_pin": PIN, "new_pin1": NEW_PIN, "new_pin2": NEW_PIN}
+    data["version"] = version_on_page(member_client)
+    member_client.post("/backoffice/profile/pin/", data)
+    again = member_client.post("/backoffice/profile/pin/", data).content.decode()
+    assert "フォームが2回送信された" in again
+    assert "PINコードが正しくありません" not in again
+    member.refresh_from_db()
+    assert check_password(NEW_PIN, member.pin)
+    assert member.pin_failures == 0  # the repeat cost no PIN attempt
+    assert SecurityEvent.objects.filter(member=member, kind="pin_changed").count() == 1
+    # The page now carries the new version: a deliberate second change goes through.
+    fresh = re.search(r'name="version" value="(\w+)"', again).group(1)
+    assert fresh == version_on_page(member_client)
+
+
+def test_a_double_submitted_password_change_is_applied_once(member_client, member, mailoutbox):
+    path = "/backoffice/profile/password/"
+    data = {"new_password1": "maple-Leaf-5521", "new_password2": "maple-Leaf-5521", "pin": PIN}
+    data["version"] = version_on_page(member_client, path)
+    assert member_client.post(path, data).status_code == 302
+    again = member_client.post(path, data).content.decode()
+    assert "フォームが2回送信された" in again
+    assert SecurityEvent.objects.filter(member=member, kind="password_changed").count() == 1
+    assert len(mailoutbox) == 1

@@ -28,6 +28,25 @@ def test_it_may_not_equal_the_main_password(member_client, member):
     assert Member.objects.get(pk=member.pk).sub_password == ""
 
 
+def test_the_main_password_may_not_become_the_sub_password(member_client, member):
+    set_sub_password(member_client, "willow-Creek-5512")
+    page = member_client.post(
+        "/backoffice/profile/password/",
+        {"new_password1": "willow-Creek-5512", "new_password2": "willow-Creek-5512", "pin": PIN},
+    ).content.decode()
+    assert "サブパスワードと異なるもの" in page
+    assert Member.objects.get(pk=member.pk).check_password(PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [("short1", "短すぎます"), ("password123", "一般的すぎます"), ("jpn1000001x", "会員ID")],
+)
+def test_the_sub_password_follows_the_password_rules(member_client, member, password, message):
+    assert message in set_sub_password(member_client, password).content.decode()
+    assert Member.objects.get(pk=member.pk).sub_password == ""
+
+
 def test_it_is_confirmed_with_the_pin(member_client, member):
     page = set_sub_password(member_client, "willow-Creek-5512", pin="999999").content.decode()
     assert "PINコードが正しくありません" in page

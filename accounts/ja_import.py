@@ -12,6 +12,8 @@ account is theirs and the import leaves it alone.
 
 import codecs
 import csv
+import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +39,8 @@ BATCH_SIZE = 2000
 # What a re-import may still change on a member who has not touched their account.
 UPDATABLE_FIELDS = ("name", "email", "id_document_number", "preferred_language")
 LANGUAGES = {choice.value for choice in Member.Language}
+
+LINE_BREAKS = re.compile(r"[\t\r\n]+")
 
 
 class ImportFileError(Exception):
@@ -221,7 +225,17 @@ def _member_fields(
             _("The row has %(found)s fields but the header has %(expected)s.")
             % {"found": len(record), "expected": export.width},
         )
-    value = {name: record[index].strip() for name, index in export.columns.items()}
+    # A line break typed inside an Excel cell (Alt+Enter) reads as a space.
+    value = {
+        name: LINE_BREAKS.sub(" ", record[index]).strip() for name, index in export.columns.items()
+    }
+    for name, text in value.items():
+        # Any other control character (NUL above all: PostgreSQL would refuse it, and with it
+        # the whole batch) belongs in no name, address or ID.
+        if any(unicodedata.category(ch) == "Cc" for ch in text):
+            return Rejection(
+                line, _("The %(column)s contains control characters.") % {"column": name}
+            )
 
     member_id = credentials.normalise_member_id(value["member_id"])
     if not credentials.is_member_id(member_id):

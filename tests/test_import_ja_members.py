@@ -193,6 +193,8 @@ def test_blank_lines_are_skipped_and_lines_still_counted(tmp_path):
         ("JPN3000009,Taro,,,", "The email address is empty."),
         ("JPN3000009,Taro,taro@example.com,,fr", "Preferred language “fr” is not ja or en"),
         ("JPN3000009," + "名" * 151 + ",taro@example.com,,", "The name is longer than 150"),
+        ("JPN3000009,Ta\x00ro,taro@example.com,,", "The name contains control characters."),
+        ("JPN3000009,Taro,taro@example.com,AB\x1b12,", "The id_document_number contains control"),
     ],
 )
 def test_a_bad_row_is_reported_with_its_line_and_the_good_rows_are_imported(tmp_path, row, reason):
@@ -247,6 +249,7 @@ def test_line_numbers_are_the_files_lines_even_after_a_name_on_two_lines(tmp_pat
     run = run_import(path)
 
     assert "Line 4: Email address “bad” is not valid." in run.err
+    assert members()["JPN3000001"].name == "Taro Yamada"  # the cell's line break is a space
 
 
 def test_any_rejected_row_makes_manage_py_exit_with_status_1(tmp_path, capsys):

@@ -118,18 +118,6 @@ def forgot_pin_sent(request: HttpRequest) -> HttpResponse:
     return _sent(request, flows.PIN)
 
 
-def _no_referrer(view):
-    """The pages under an emailed link never send their address onwards."""
-
-    def wrapped(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
-        return response
-
-    return wrapped
-
-
-@method_decorator(_no_referrer, name="dispatch")
 @method_decorator(sensitive_post_parameters(), name="dispatch")
 @method_decorator(never_cache, name="dispatch")
 class ResetConfirmView(PasswordResetConfirmView):
@@ -138,6 +126,16 @@ class ResetConfirmView(PasswordResetConfirmView):
 
     what = flows.PASSWORD
     http_method_names = ["get", "post"]
+
+    def dispatch(self, *args, **kwargs):
+        response = super().dispatch(*args, **kwargs)
+        if kwargs["token"] != self.reset_url_token:
+            # The address that holds the token is never sent onwards, not even to us. The
+            # form's own address (…/set-password/) holds none and keeps the site's
+            # same-origin policy: under no-referrer a browser sends "Origin: null" with the
+            # form, which CSRF protection rightly refuses.
+            response["Referrer-Policy"] = "no-referrer"
+        return response
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
@@ -159,6 +157,7 @@ class ResetConfirmView(PasswordResetConfirmView):
 
 class ResetPasswordView(ResetConfirmView):
     form_class = ResetPasswordForm
+    token_generator = flows.RESET[flows.PASSWORD]["token"]
     new_field = "new_password1"
     template_name = "accounts/reset_confirm.html"
     success_url = reverse_lazy("accounts:password-reset-done")

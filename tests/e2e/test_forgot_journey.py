@@ -1,0 +1,61 @@
+"""Forgot password and forgot PIN, in a real browser, from the request to the new secret.
+
+A browser does what the test client does not: it sends Origin and Referer according to the
+page's Referrer-Policy, and CSRF protection judges the form by them.
+"""
+
+import re
+
+import pytest
+from django.contrib.auth.hashers import check_password
+from playwright.sync_api import Page, expect
+
+from accounts.models import Member
+from tests.e2e.test_sign_in_journey import answer_captcha
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def ask_for_a_link(page: Page, forgot_path: str) -> None:
+    page.goto(forgot_path)
+    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    page.get_by_label("メールアドレス").fill("taro@example.com")
+    answer_captcha(page)
+    page.get_by_role("button", name="送信").click()
+    expect(page).to_have_url(re.compile(r"/forgot/sent/$"))
+
+
+def emailed_path(mailoutbox, kind: str) -> str:
+    return re.search(rf"https://jenco\.example(/{kind}/reset/\S+/)", mailoutbox[-1].body).group(1)
+
+
+def test_a_member_sets_a_new_password_from_the_emailed_link(
+    page, live_server, member, mailoutbox, console_errors
+):
+    ask_for_a_link(page, "/password/forgot/")
+    page.goto(emailed_path(mailoutbox, "password"))
+    expect(page).to_have_url(re.compile(r"/password/reset/\w+/set-password/$"))
+    page.get_by_label("新しいパスワード", exact=True).fill("cedar-Grove-6620")
+    page.get_by_label("新しいパスワード（確認）").fill("cedar-Grove-6620")
+    answer_captcha(page)
+    page.get_by_role("button", name="送信").click()
+
+    expect(page).to_have_url(re.compile(r"/password/reset/done/$"))
+    assert Member.objects.get(pk=member.pk).check_password("cedar-Grove-6620")
+    assert console_errors == []
+
+
+def test_a_member_sets_a_new_pin_from_the_emailed_link(
+    page, live_server, member, mailoutbox, console_errors
+):
+    ask_for_a_link(page, "/pin/forgot/")
+    page.goto(emailed_path(mailoutbox, "pin"))
+    expect(page).to_have_url(re.compile(r"/pin/reset/\w+/set-password/$"))
+    page.get_by_label("新しいPINコード", exact=True).fill("583920")
+    page.get_by_label("新しいPINコード（確認）").fill("583920")
+    answer_captcha(page)
+    page.get_by_role("button", name="送信").click()
+
+    expect(page).to_have_url(re.compile(r"/pin/reset/done/$"))
+    assert check_password("583920", Member.objects.get(pk=member.pk).pin)
+    assert console_errors == []

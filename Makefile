@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Development defaults; a variable already set in the environment wins.
 export DEBUG ?= 1
+PORT ?= 8000
 export PYTHONDONTWRITEBYTECODE := 1
 
 # Django 6 needs Python 3.12+. Try the usual names, then pyenv's interpreters by path
@@ -22,7 +23,7 @@ endef
 
 .PHONY: help
 help:
-	@echo "make run        set up and serve http://127.0.0.1:8000 (SQLite, console mail)"
+	@echo "make run        set up and serve http://127.0.0.1:8000 (SQLite, console mail; PORT=8001 for another port)"
 	@echo "make test       set up and run the whole test suite"
 	@echo "make screenshots  every page in both languages, phone and desktop, into screenshots/"
 	@echo "make browser    install Debian's Chromium and CJK fonts (browser tests, screenshots)"
@@ -79,7 +80,7 @@ setup: messages-compiled
 .PHONY: run
 run: setup
 	$(PY) manage.py create_demo_member
-	$(PY) manage.py runserver 127.0.0.1:8000
+	SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 .PHONY: test
 test: messages-compiled browser

@@ -23,3 +23,16 @@ def mail_leaves_through_a_queue(app_configs, **kwargs):
             id="jenco.W001",
         )
     ]
+
+
+@checks.register(checks.Tags.mail, deploy=True)
+def mail_leaves_for_real(app_configs, **kwargs):
+    if settings.MAILERS["default"]["BACKEND"] != "accounts.mail.ReadableConsoleBackend":
+        return []
+    return [
+        checks.Error(
+            "EMAIL_BACKEND is the development console: no member would get any mail.",
+            hint="Set EMAIL_BACKEND to SMTP or a django-anymail provider (README, Email).",
+            id="jenco.E001",
+        )
+    ]

@@ -259,7 +259,14 @@ CAPTCHA_NOISE_FUNCTIONS = ("captcha.helpers.noise_dots",)
 # --- Email ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "JENCO <no-reply@jenco.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_BACKEND_PATH = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_BACKEND_PATH = env(
+    "EMAIL_BACKEND",
+    # Development prints mail readably on the terminal; production must name a real backend
+    # (`check --deploy` refuses the console).
+    "accounts.mail.ReadableConsoleBackend"
+    if DEBUG
+    else "django.core.mail.backends.console.EmailBackend",
+)
 _mail_options: dict = {}
 if EMAIL_BACKEND_PATH.endswith("filebased.EmailBackend"):
     _mail_options["file_path"] = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))

@@ -44,6 +44,13 @@ def test_the_console_mailbox_is_refused_in_production():
     assert "mail.E001" in result.stderr
 
 
+def test_the_development_console_is_refused_in_production_too():
+    env = {**PRODUCTION, "EMAIL_BACKEND": "accounts.mail.ReadableConsoleBackend"}
+    result = manage("check", "--deploy", **env)
+    assert result.returncode != 0
+    assert "jenco.E001" in result.stderr
+
+
 def test_mail_sent_inside_the_request_is_refused_in_production():
     env = {**PRODUCTION, "TASKS_BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
     result = manage("check", "--deploy", "--fail-level", "WARNING", **env)

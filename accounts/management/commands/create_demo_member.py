@@ -6,34 +6,40 @@ from accounts.migration import ja_member
 from accounts.models import Member
 
 DEMO_MEMBER_ID = "JPN1234567"
+DEMO_EMAIL = "hanako@example.com"
 
 
 class Command(BaseCommand):
-    help = "Create a demo member migrated from JA, on the published default credentials."
+    @property
+    def help(self):
+        return _("Create a demo member migrated from JA, on the published default credentials.")
 
     def handle(self, *args, **options):
         if Member.objects.filter(member_id=DEMO_MEMBER_ID).exists():
             self.stdout.write(
                 _(
                     "Demo member %(member_id)s already exists. If you changed its password, use "
-                    "“Forgot password?” (emails are printed in this console)."
+                    "“Forgot password?” with the email %(email)s (emails are printed in this "
+                    "console)."
                 )
-                % {"member_id": DEMO_MEMBER_ID}
+                % {"member_id": DEMO_MEMBER_ID, "email": DEMO_EMAIL}
             )
             return
         ja_member(
             DEMO_MEMBER_ID,
             name="山田 花子",
-            email="hanako@example.com",
+            email=DEMO_EMAIL,
             id_document_number="AB12345678",
         ).save()
         self.stdout.write(
             self.style.SUCCESS(
                 _(
-                    "Demo member created: member ID %(member_id)s, password %(password)s, PIN %(pin)s."
+                    "Demo member created: member ID %(member_id)s, password %(password)s, "
+                    "PIN %(pin)s, email %(email)s."
                 )
                 % {
                     "member_id": DEMO_MEMBER_ID,
+                    "email": DEMO_EMAIL,
                     "password": settings.JENCO_DEFAULT_PASSWORDS[0],
                     "pin": settings.JENCO_DEFAULT_PIN,
                 }

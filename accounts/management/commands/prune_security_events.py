@@ -9,7 +9,9 @@ from accounts.models import SecurityEvent
 
 
 class Command(BaseCommand):
-    help = _("Delete security events older than JENCO_SECURITY_LOG_DAYS days (run it daily).")
+    @property
+    def help(self):
+        return _("Delete security events older than JENCO_SECURITY_LOG_DAYS days (run it daily).")
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=settings.JENCO_SECURITY_LOG_DAYS)

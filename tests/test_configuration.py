@@ -1,0 +1,15 @@
+"""`.env.example` is the operator's list of settings: it must name every one we read."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    settings_source = (ROOT / "jenco" / "settings.py").read_text()
+    read = set(re.findall(r"\benv(?:bool|int|list|date)?\(\s*\"([A-Z_0-9]+)\"", settings_source))
+    listed = set(re.findall(r"^#?([A-Z_0-9]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert len(read) > 30  # the pattern still finds them
+    assert read - listed == set(), "read but not in .env.example"
+    assert {name for name in listed - read if not name.startswith("ANYMAIL_")} == set()

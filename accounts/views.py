@@ -1,7 +1,13 @@
 from django.conf import settings
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render, resolve_url
+from django.templatetags.static import static
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -76,6 +82,18 @@ def set_language(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and language in dict(settings.LANGUAGES):
         flows.change_language(request, request.user, language)
     return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form refused by CSRF protection (usually a page left open too long): say what to do,
+    in the member's language and our layout, not Django's technical page."""
+    return render(request, "403_csrf.html", status=403)
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Resolved per request: the static manifest may not exist yet when URLs are loaded.
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
 @require_safe  # load balancers often probe with HEAD

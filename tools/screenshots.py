@@ -87,6 +87,29 @@ def submit_wrong_password(page: Page, app: App) -> None:
     submit(page)
 
 
+RESET_PATH = f"""
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from accounts import flows
+from accounts.models import Member
+member = Member.objects.get(member_id={MEMBERS[MEMBER][0]!r})
+flow = flows.RESET[{{what!r}}]
+uid = urlsafe_base64_encode(force_bytes(member.pk))
+print(reverse(flow["url"], kwargs={{{{"uidb64": uid, "token": flow["token"].make_token(member)}}}}))
+"""
+
+
+def follow_emailed_link(what: str) -> Callable[[Page, App], None]:
+    """Open the link the reset email holds: the new-password (or new-PIN) form."""
+
+    def follow(page: Page, app: App) -> None:
+        path = app.manage("shell", "--verbosity", "0", "--command", RESET_PATH.format(what=what))
+        page.goto(app.url(path.strip()))
+
+    return follow
+
+
 def open_language_menu(page: Page, app: App) -> None:
     page.click("details.language > summary")
 
@@ -108,6 +131,8 @@ PAGES = [
     Shot("password-reset-bad-link", "/password/reset/MQ/bad-token/"),
     Shot("pin-forgot", "/pin/forgot/"),
     Shot("pin-forgot-sent", "/pin/forgot/sent/"),
+    Shot("password-reset-form", "/password/forgot/", ANONYMOUS, follow_emailed_link("password")),
+    Shot("pin-reset-form", "/pin/forgot/", ANONYMOUS, follow_emailed_link("pin")),
     *(
         Shot(f"{who}-{name}", path, who)
         for who in (DEMO, MEMBER)

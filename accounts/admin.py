@@ -74,8 +74,11 @@ class MemberAdmin(admin.ModelAdmin):
         (_("Activity"), {"fields": ["last_login", "date_joined", "pin_locked_until"]}),
         (_("Access"), {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
     ]
+    # The email is where reset links go: it changes only through the member's own confirmed
+    # change (Profile), which is logged and tells the old address, never by a silent edit here.
     readonly_fields = [
         "member_id",
+        "email",
         "masked_id_document_number",
         "origin",
         "imported_at",

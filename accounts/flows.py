@@ -36,8 +36,7 @@ def sign_in(request, member) -> None:
     if previous:  # what the dashboard shows as "last sign-in": the one before this
         request.session["previous_sign_in"] = previous.isoformat()
     if with_defaults:
-        # Tells the gate this session may do nothing but the PIN and password steps.
-        request.session["signed_in_with_defaults"] = True
+        # The gate (backoffice.middleware) keeps this member to the PIN and password steps.
         record(request, Kind.SIGN_IN_DEFAULT, member)
         send_member_email(member, "default_sign_in", {"when": member.last_login})
     else:
@@ -181,7 +180,6 @@ def change_password(request, member, new_password: str) -> None:
     """The session that changed it stays signed in; every other session of the member ends."""
     _save_new_password(member, new_password)
     auth.update_session_auth_hash(request, member)
-    request.session.pop("signed_in_with_defaults", None)
     record(request, Kind.PASSWORD_CHANGED, member)
     send_member_email(member, "password_changed")
 

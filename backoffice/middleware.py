@@ -16,9 +16,9 @@ def first_sign_in_gate(get_response):
     """
 
     def middleware(request):
-        user = request.user
-        if user.is_authenticated and request.path_info.startswith("/backoffice/"):
-            step = credentials.first_sign_in_step(user)
+        # The path first: other pages need not load the session and the member.
+        if request.path_info.startswith("/backoffice/") and request.user.is_authenticated:
+            step = credentials.first_sign_in_step(request.user)
             if step is not None:
                 target = reverse(STEP_URLS[step])
                 if request.path_info != target:

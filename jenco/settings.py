@@ -46,7 +46,10 @@ def envlist(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
-    return [item.strip() for item in value.split(",") if item.strip()]
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise ImproperlyConfigured(f"{name} must be a comma-separated list: {value!r}")
+    return items
 
 
 def envdate(name: str) -> datetime.date | None:

@@ -72,9 +72,9 @@ class LiveSite:
     def shell(self, code: str, timeout: int = 120) -> str:
         return self.manage("shell", "--no-imports", "-c", code, timeout=timeout)
 
-    def shell_in_background(self, code: str) -> subprocess.Popen:
+    def manage_in_background(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+            [sys.executable, "manage.py", *args],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.models import SecurityEvent
+from accounts.models import Member, SecurityEvent
 from tests.conftest import PASSWORD, solved_captcha
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +67,46 @@ def test_a_sign_in_ends_after_its_absolute_lifetime(client, member, settings):
     session["signed_in_at"] = int(time.time()) - settings.JENCO_SESSION_MAX_SECONDS - 1
     session.save()
     assert client.get("/backoffice/")["Location"].startswith("/login/")
+
+
+def _sign_out(client):
+    client.post("/logout/")
+
+
+def _switch_language(client):
+    client.post("/i18n/setlang/", {"language": "en", "next": "/backoffice/"})
+
+
+def _ask_email_change(client):
+    client.post("/backoffice/profile/email/", {"email": "new@example.com", "pin": "482916"})
+
+
+@pytest.mark.parametrize(
+    ("act", "kind"),
+    [
+        (_sign_out, "sign_out"),
+        (_switch_language, "language_changed"),
+        (_ask_email_change, "email_change_requested"),
+    ],
+)
+def test_member_actions_are_logged(member_client, member, act, kind):
+    act(member_client)
+    assert SecurityEvent.objects.filter(member=member, kind=kind).count() == 1
+
+
+def test_a_pin_reset_request_is_logged_without_saying_so_to_the_asker(client, member):
+    page = client.post(
+        "/pin/forgot/",
+        {"username": "JPN1000001", "email": "taro@example.com", **solved_captcha()},
+    )
+    assert page["Location"] == "/pin/forgot/sent/"
+    assert SecurityEvent.objects.filter(member=member, kind="pin_reset_requested").count() == 1
+
+
+def test_no_staff_member_silently_edits_the_email_reset_links_go_to(client, staff, member):
+    client.force_login(staff)  # a superuser, who may change members
+    client.post(
+        f"/admin/accounts/member/{member.pk}/change/",
+        {"name": "山田 太郎", "email": "attacker@example.com", "preferred_language": "ja"},
+    )
+    assert Member.objects.get(pk=member.pk).email == "taro@example.com"

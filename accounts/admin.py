@@ -2,10 +2,13 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_tasks_db.models import DBTaskResult
 
 from accounts import credentials, flows
 from accounts.audit import Kind, record
 from accounts.models import Member, SecurityEvent
+
+MAX_RESET_LINKS_AT_ONCE = 20
 
 
 class MigrationStateFilter(admin.SimpleListFilter):
@@ -129,7 +132,17 @@ class MemberAdmin(admin.ModelAdmin):
         self._send_reset_links(request, queryset, flows.PIN)
 
     def _send_reset_links(self, request, queryset, what):
-        # The member's language, not the agent's: send_member_email sees to that.
+        # One member at a time is the support case; a mass mailing from here would spend every
+        # member's hourly limit and drown their own requests.
+        if queryset.count() > MAX_RESET_LINKS_AT_ONCE:
+            self.message_user(
+                request,
+                _("Select at most %(count)d members to send reset links to.")
+                % {"count": MAX_RESET_LINKS_AT_ONCE},
+                messages.ERROR,
+            )
+            return
+        # The member's language, not the agent's: the email renders in it.
         sent = skipped = 0
         for member in queryset:
             if flows.email_reset_link(what, member, request=request, actor=request.user):
@@ -219,3 +232,8 @@ class SecurityEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The mail queue holds what each email is about to say (names, addresses, requests typed on
+# the forgot page): nothing support needs, and nothing to read outside the security log.
+admin.site.unregister(DBTaskResult)

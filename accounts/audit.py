@@ -25,10 +25,19 @@ def client_ip(request) -> str | None:
         if len(forwarded) >= proxies:
             candidate = forwarded[-proxies].strip()
             try:
-                return str(ipaddress.ip_address(candidate))
+                return str(ipaddress.ip_address(_without_port(candidate)))
             except ValueError:
                 pass
     return request.META.get("REMOTE_ADDR") or None
+
+
+def _without_port(entry: str) -> str:
+    """ "[2001:db8::1]:443" → "2001:db8::1", "203.0.113.7:5678" → "203.0.113.7"."""
+    if entry.startswith("["):
+        return entry[1 : entry.find("]")]
+    if entry.count(":") == 1:
+        return entry.split(":")[0]
+    return entry
 
 
 def request_origin(request) -> tuple[str | None, str]:

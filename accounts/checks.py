@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core import checks
+from django.utils.translation import gettext as _
 
 IN_REQUEST_BACKENDS = {
     "django.tasks.backends.immediate.ImmediateBackend",
@@ -15,11 +16,15 @@ def mail_leaves_through_a_queue(app_configs, **kwargs):
         return []
     return [
         checks.Warning(
-            "Tasks run inside the request (or never): a forgot-password request that matches "
-            "a member answers slower than one that doesn't, which tells an attacker the pair "
-            "exists, and every request that sends mail waits for the mail server.",
-            hint="Leave TASKS_BACKEND unset (django_tasks_db.DatabaseBackend) and run "
-            "`manage.py db_worker`.",
+            _(
+                "Tasks run inside the request (or never): a forgot-password request that "
+                "matches a member answers slower than one that doesn't, which tells an attacker "
+                "the pair exists, and every request that sends mail waits for the mail server."
+            ),
+            hint=_(
+                "Leave TASKS_BACKEND unset (django_tasks_db.DatabaseBackend) and run "
+                "“manage.py db_worker”."
+            ),
             id="jenco.W001",
         )
     ]
@@ -31,8 +36,21 @@ def mail_leaves_for_real(app_configs, **kwargs):
         return []
     return [
         checks.Error(
-            "EMAIL_BACKEND is the development console: no member would get any mail.",
-            hint="Set EMAIL_BACKEND to SMTP or a django-anymail provider (README, Email).",
+            _("EMAIL_BACKEND is the development console: no member would get any mail."),
+            hint=_("Set EMAIL_BACKEND to SMTP or a django-anymail provider (README, Email)."),
             id="jenco.E001",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security)
+def lockout_counts_ids_and_addresses(app_configs, **kwargs):
+    # accounts.lockout.LockoutHandler counts per ID and per address, each on its own.
+    if settings.AXES_LOCKOUT_PARAMETERS == ["username", "ip_address"]:
+        return []
+    return [
+        checks.Error(
+            _("AXES_LOCKOUT_PARAMETERS must be [“username”, “ip_address”]."),
+            id="jenco.E002",
         )
     ]

@@ -25,8 +25,8 @@ def render_member_email(member, template: str, context: dict | None = None) -> d
 
 def send_member_email(member, template: str, context: dict | None = None, *, to: str = ""):
     """Queue the rendered email after the current transaction commits, so a rolled-back
-    change sends nothing. The queue stores what it sends: never put a bearer secret (a reset
-    link) in `context`; accounts.tasks.mail_reset_link makes those at delivery."""
+    change sends nothing. The queue stores what it sends: never put a working link (reset,
+    email confirmation) in `context`: accounts.tasks makes those at delivery."""
     address = to or member.email
     if not address:
         return

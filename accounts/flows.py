@@ -102,13 +102,20 @@ def confirm_pin(request, member, raw_pin: str) -> str | None:
     )
     if not tried:
         until = Member.objects.values_list("pin_locked_until", flat=True).get(pk=member.pk)
-        return _pin_locked_message(until if until and until > now else _lock_pin(request, member))
+        if until and until > now:
+            return _pin_locked_message(until)
+        # Every try is taken by requests still being checked: they decide whether it locks.
+        return _("Your PIN is being checked in another window. Please try again in a moment.")
     if credentials.pin_matches(member, raw_pin):
         Member.objects.filter(pk=member.pk).update(pin_failures=0)
         member.pin_failures = 0
         return None
     record(request, Kind.PIN_FAILED, member)
-    failures = Member.objects.values_list("pin_failures", flat=True).get(pk=member.pk)
+    failures, until = Member.objects.values_list("pin_failures", "pin_locked_until").get(
+        pk=member.pk
+    )
+    if until and until > now:  # another wrong PIN, checked beside this one, locked it
+        return _pin_locked_message(until)
     if failures >= limit:
         return _pin_locked_message(_lock_pin(request, member))
     member.pin_failures = failures
@@ -313,14 +320,25 @@ EMAIL_CHANGE_SALT = "accounts.flows.email-change"
 def request_email_change(request, member, new_email: str) -> None:
     """Mail a confirmation link to the new address and a notice to the old one; the
     address changes only when the link is followed."""
+    record(request, Kind.EMAIL_CHANGE_REQUESTED, member)
+    transaction.on_commit(
+        lambda: tasks.mail_email_change_link.enqueue(member_pk=member.pk, new_email=new_email)
+    )
+    send_member_email(member, "email_change_requested", {"new_email": new_email})
+
+
+def mail_email_change_link(member_pk: int, new_email: str) -> None:
+    """Made and sent in the worker, like a reset link: no queue row holds a working link."""
+    member = Member.objects.filter(pk=member_pk, is_active=True).first()
+    if member is None:
+        return
     token = signing.dumps(
         {"member": member.pk, "old": member.email, "new": new_email}, salt=EMAIL_CHANGE_SALT
     )
     link = settings.SITE_URL + reverse("backoffice:profile-email-confirm", args=[token])
-    record(request, Kind.EMAIL_CHANGE_REQUESTED, member)
-    hours = settings.JENCO_EMAIL_CHANGE_HOURS
-    send_member_email(member, "email_change_confirm", {"link": link, "hours": hours}, to=new_email)
-    send_member_email(member, "email_change_requested", {"new_email": new_email})
+    context = {"link": link, "hours": settings.JENCO_EMAIL_CHANGE_HOURS}
+    message = render_member_email(member, "email_change_confirm", context)
+    tasks.deliver_email.call(to=[new_email], **message)
 
 
 def confirm_email_change(request, member, token: str) -> bool:

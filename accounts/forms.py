@@ -234,7 +234,8 @@ class PinConfirmed(MemberForm):
     pin_field = "pin"
     replaces = ""  # the Member field this form changes
 
-    version = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    # A plain Field: whatever was sent (NUL, a megabyte) is compared, never refused on its own.
+    version = forms.Field(widget=forms.HiddenInput, required=False)
 
     def __init__(self, request, member, *args, **kwargs):
         self.request = request
@@ -244,8 +245,10 @@ class PinConfirmed(MemberForm):
 
     def clean(self):
         cleaned = super().clean()
-        seen = cleaned.get("version")
-        if seen and not constant_time_compare(seen, self.current_version):
+        # Our page always sends the version; a form sent without it is not checked.
+        sent = self.add_prefix("version") in self.data
+        seen = str(cleaned.get("version") or "")
+        if sent and not constant_time_compare(seen, self.current_version):
             self.data = self.data.copy()
             self.data[self.add_prefix("version")] = self.current_version  # the next try is fresh
             raise forms.ValidationError(

@@ -1,7 +1,10 @@
 """django-axes, fitted to member IDs: the lockout rules are axes'; these are the joints."""
 
 import axes.utils
+from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_username
+from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
@@ -31,30 +34,37 @@ class LockoutHandler(AxesDatabaseHandler):
     """
 
     def get_failures(self, request, credentials=None) -> int:
-        by_id, by_address = self.failures_by_id_and_address(request, credentials)
+        by_id, by_address = failures(request, credentials)
         return max(
             by_id,
             by_address * settings.AXES_FAILURE_LIMIT // settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
         )
 
-    def failures_by_id_and_address(self, request, credentials=None) -> tuple[int, int]:
-        # One queryset per AXES_LOCKOUT_PARAMETERS entry: ["username", "ip_address"].
-        by_id, by_address = (
-            attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
-            for attempts in self.get_user_attempts(request, credentials)
-        )
-        return by_id, by_address
+
+def failures(request, credentials_=None) -> tuple[int, int]:
+    """Recent failures for the member ID typed (from anywhere) and from this address."""
+    recent = AccessAttempt.objects.filter(attempt_time__gte=get_cool_off_threshold(request))
+
+    def total(attempts) -> int:
+        return attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+
+    return (
+        total(recent.filter(username=get_client_username(request, credentials_))),
+        total(recent.filter(ip_address=request.axes_ip_address)),
+    )
 
 
 def locked_out(request, credentials_):
     """The same page whether or not the ID exists: wait, or reset the password.
 
-    A reset lifts the lock on an ID, not on an address, so the page says which it is.
+    A reset lifts the pause on an ID, not on an address, so the page promises that only
+    when the ID alone is paused.
     """
-    by_id, _ = LockoutHandler().failures_by_id_and_address(request, credentials_)
+    by_id, by_address = failures(request, credentials_)
     context = {
         "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
-        "id_locked": by_id >= settings.AXES_FAILURE_LIMIT,
+        "id_locked": by_id >= settings.AXES_FAILURE_LIMIT
+        and by_address < settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
     }
     return render(request, "accounts/locked_out.html", context, status=429)
 

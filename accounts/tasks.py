@@ -27,3 +27,11 @@ def mail_reset_link(*, what: str, member_pk: int):
     from accounts import flows
 
     flows.mail_reset_link(what, member_pk)
+
+
+@task
+def mail_email_change_link(*, member_pk: int, new_email: str):
+    """The confirmation link for a new address, made here in the worker."""
+    from accounts import flows
+
+    flows.mail_email_change_link(member_pk, new_email)

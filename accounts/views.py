@@ -3,7 +3,6 @@ from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordRese
 from django.http import (
     HttpRequest,
     HttpResponse,
-    HttpResponsePermanentRedirect,
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render, resolve_url
@@ -93,7 +92,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 @require_safe
 def favicon(request: HttpRequest) -> HttpResponse:
     # Resolved per request: the static manifest may not exist yet when URLs are loaded.
-    return HttpResponsePermanentRedirect(static("favicon.svg"))
+    return HttpResponseRedirect(static("favicon.svg"))  # not permanent: the name changes
 
 
 @require_safe  # load balancers often probe with HEAD

@@ -32,14 +32,17 @@ def envbool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off: {value!r}")
 
 
-def envint(name: str, default: int) -> int:
+def envint(name: str, default: int, minimum: int = 0) -> int:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number: {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}: {value!r}")
+    return number
 
 
 def envlist(name: str, default: list[str]) -> list[str]:
@@ -87,6 +90,7 @@ if not SITE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"SITE_URL must start with http:// or https://: {SITE_URL!r}")
 
 INSTALLED_APPS = [
+    "django_tasks_db",  # before accounts: accounts.admin takes the queue out of admin
     "accounts",
     "backoffice",
     "django.contrib.admin",
@@ -97,7 +101,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "captcha",
     "axes",
-    "django_tasks_db",
     "django.forms",
 ]
 # Widget templates (the captcha's) come from our templates/ folder too.
@@ -217,7 +220,7 @@ JENCO_DEFAULT_PIN = env("JENCO_DEFAULT_PIN", "123123")
 JENCO_DEFAULT_CREDENTIALS_UNTIL = envdate("JENCO_DEFAULT_CREDENTIALS_UNTIL")
 JENCO_RESET_LINK_MINUTES = envint("JENCO_RESET_LINK_MINUTES", 60)
 # Wrong PINs in a row before PIN-confirmed changes lock, and for how long.
-JENCO_PIN_ATTEMPTS = envint("JENCO_PIN_ATTEMPTS", 5)
+JENCO_PIN_ATTEMPTS = envint("JENCO_PIN_ATTEMPTS", 5, minimum=1)
 JENCO_PIN_LOCK_MINUTES = envint("JENCO_PIN_LOCK_MINUTES", 15)
 PASSWORD_RESET_TIMEOUT = JENCO_RESET_LINK_MINUTES * 60
 # Reset emails one member can receive in an hour, and forgot-password requests one address
@@ -233,8 +236,8 @@ JENCO_EMAIL_CHANGE_HOURS = envint("JENCO_EMAIL_CHANGE_HOURS", 24)
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock
 # that ID or address for the cool-off time. Wrong captchas count (accounts.flows).
 AXES_HANDLER = "accounts.lockout.LockoutHandler"
-AXES_FAILURE_LIMIT = envint("JENCO_LOCKOUT_FAILURES", 10)
-JENCO_LOCKOUT_ADDRESS_FAILURES = envint("JENCO_LOCKOUT_ADDRESS_FAILURES", 30)
+AXES_FAILURE_LIMIT = envint("JENCO_LOCKOUT_FAILURES", 10, minimum=1)
+JENCO_LOCKOUT_ADDRESS_FAILURES = envint("JENCO_LOCKOUT_ADDRESS_FAILURES", 30, minimum=1)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("JENCO_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_CALLABLE = "accounts.lockout.typed_member_id"

@@ -189,3 +189,18 @@ def test_staff_without_the_permission_cannot_send_links(client, member, outbox, 
     assert "send_password_reset_link" not in page
     send_links(client, "send_password_reset_link", member)
     assert outbox == []
+
+
+def test_at_most_twenty_members_at_once(support_client, outbox, send_links):
+    many = [
+        Member.objects.create_user(f"JPN80000{n:02}", f"m{n}@example.com", PASSWORD)
+        for n in range(21)
+    ]
+    page = send_links(support_client, "send_password_reset_link", *many).content.decode()
+    assert "一度に送信できるのは20人まで" in page
+    assert outbox == []
+
+
+def test_the_mail_queue_is_not_in_admin(client, staff):
+    client.force_login(staff)
+    assert client.get("/admin/django_tasks_db/dbtaskresult/").status_code == 404

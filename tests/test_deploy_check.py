@@ -65,6 +65,13 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def test_a_negative_or_zero_limit_names_the_variable():
+    result = manage("check", **{**PRODUCTION, "JENCO_LOCKOUT_ADDRESS_FAILURES": "0"})
+    assert "JENCO_LOCKOUT_ADDRESS_FAILURES must be at least 1" in result.stderr
+    result = manage("check", **{**PRODUCTION, "JENCO_TRUSTED_PROXIES": "-1"})
+    assert "JENCO_TRUSTED_PROXIES must be at least 0" in result.stderr
+
+
 def test_a_malformed_setting_names_the_variable():
     result = manage("check", **{**PRODUCTION, "JENCO_PIN_ATTEMPTS": "five"})
     assert result.returncode != 0

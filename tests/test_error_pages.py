@@ -43,4 +43,4 @@ def test_the_500_page_renders_without_a_request_in_both_languages():
 
 def test_browsers_asking_for_favicon_ico_get_our_icon(client):
     response = client.get("/favicon.ico")
-    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+    assert response.status_code == 302 and response["Location"].endswith("favicon.svg")

@@ -272,19 +272,19 @@ FORMS = [
     Form(
         "/backoffice/profile/pin/",
         "member",
-        ("current_pin", "new_pin1", "new_pin2"),
+        ("current_pin", "new_pin1", "new_pin2", "version"),
         lambda: {"current_pin": PIN, "new_pin1": NEW_PIN, "new_pin2": NEW_PIN},
     ),
     Form(
         "/backoffice/profile/password/",
         "member",
-        ("new_password1", "new_password2", "pin"),
+        ("new_password1", "new_password2", "pin", "version"),
         lambda: {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, "pin": PIN},
     ),
     Form(
         "/backoffice/profile/sub-password/",
         "member",
-        ("new_password1", "new_password2", "pin"),
+        ("new_password1", "new_password2", "pin", "version"),
         lambda: {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, "pin": PIN},
     ),
     Form(
@@ -627,5 +627,5 @@ def planned() -> int:
 def test_the_hostile_list_is_long_enough():
     assert len(HOSTILE_VALUES) >= 32
     assert len(REDIRECTS) >= 30
-    assert len(list(itertools.chain.from_iterable(f.fields for f in FORMS))) == 34
+    assert len(list(itertools.chain.from_iterable(f.fields for f in FORMS))) == 37
     assert planned() >= 2200

@@ -120,6 +120,22 @@ def test_behind_a_proxy_the_lockout_counts_the_clients_address(client, member, s
     assert response.status_code == 302 and SESSION_KEY in client.session
 
 
+def test_when_the_id_and_the_address_are_both_paused_no_reset_is_promised(client, member):
+    for n in range(30):
+        attempt(client, "JPN1000001" if n < 10 else f"JPN60000{n:02}", ip="10.3.6.6")
+    page = attempt(client, "JPN1000001", PASSWORD, ip="10.3.6.6").content.decode()
+    assert "お使いのネットワークからのログイン" in page
+    assert "停止も解除されます" not in page
+
+
+def test_the_lockout_settings_are_checked(settings):
+    from accounts.checks import lockout_counts_ids_and_addresses
+
+    assert lockout_counts_ids_and_addresses(None) == []
+    settings.AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+    assert [e.id for e in lockout_counts_ids_and_addresses(None)] == ["jenco.E002"]
+
+
 def test_the_locked_page_points_to_forgot_password(client, member):
     for n in range(11):
         response = attempt(client, "JPN1000001", ip=f"10.5.0.{n}")

@@ -122,3 +122,14 @@ def test_a_double_submitted_password_change_is_applied_once(member_client, membe
     assert "フォームが2回送信された" in again
     assert SecurityEvent.objects.filter(member=member, kind="password_changed").count() == 1
     assert len(mailoutbox) == 1
+
+
+def test_while_every_try_is_being_checked_elsewhere_nothing_locks(member_client, member):
+    """Five tries in flight in other windows and none decided yet: this one waits its turn
+    rather than locking a member whose PIN may be right."""
+    Member.objects.filter(pk=member.pk).update(pin_failures=5)
+    page = change_pin(member_client).content.decode()
+    assert "別のウィンドウでPINコードを確認しています" in page
+    member.refresh_from_db()
+    assert member.pin_locked_until is None
+    assert not check_password(NEW_PIN, member.pin)

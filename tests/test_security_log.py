@@ -45,6 +45,9 @@ def test_each_event_says_who_from_where(client, member):
         (2, "1.2.3.4, 198.51.100.9, 10.0.0.5", "198.51.100.9"),
         (1, "not-an-address", "10.0.0.2"),
         (2, "198.51.100.9", "10.0.0.2"),  # fewer entries than proxies: the peer
+        (1, "198.51.100.9:5678", "198.51.100.9"),  # a port some proxies add
+        (1, "[2001:db8::7]:443", "2001:db8::7"),
+        (1, "2001:db8::7", "2001:db8::7"),
     ],
 )
 def test_behind_proxies_the_client_address_is_the_one_they_saw(

@@ -56,3 +56,17 @@ def test_no_queue_row_holds_a_working_reset_link(client, member, mailoutbox):
     )
     assert "JPN1000001" in stored  # what the rows do hold: the request, not the link
     assert token not in stored and "/password/reset/" not in stored
+
+
+def test_no_queue_row_holds_a_working_email_confirmation_link(member_client, member, mailoutbox):
+    member_client.post(
+        "/backoffice/profile/email/", {"email": "taro.new@example.com", "pin": "482916"}
+    )
+    run_worker()
+    confirm = next(m for m in mailoutbox if m.to == ["taro.new@example.com"])
+    token = confirm.body.split("/backoffice/profile/email/confirm/")[1].split("/")[0]
+    stored = " ".join(
+        str(row) for row in DBTaskResult.objects.values_list("args_kwargs", "return_value")
+    )
+    assert "taro.new@example.com" in stored
+    assert token not in stored and "/email/confirm/" not in stored

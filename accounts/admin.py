@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
-from accounts import credentials, flows
+from accounts import credentials, flows, ja_accounts
 from accounts.audit import Kind, record
 from accounts.models import Member, SecurityEvent
 
@@ -25,13 +25,11 @@ class MigrationStateFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         match self.value():
             case "pin":
-                return queryset.filter(on_default_pin=True)
+                return queryset.filter(ja_accounts.PIN_DUE)
             case "password":
-                return queryset.filter(on_default_pin=False, on_default_password=True)
+                return queryset.filter(ja_accounts.PASSWORD_DUE)
             case "done":
-                return queryset.filter(
-                    origin=Member.Origin.JA, on_default_pin=False, on_default_password=False
-                )
+                return queryset.filter(ja_accounts.DONE, origin=Member.Origin.JA)
         return queryset
 
 
@@ -199,9 +197,9 @@ def migration_summary() -> dict:
     """How far the JA migration has come, for the support team's list page."""
     return Member.objects.filter(origin=Member.Origin.JA).aggregate(
         imported=Count("pk"),
-        default_pin=Count("pk", filter=Q(on_default_pin=True)),
+        default_pin=Count("pk", filter=ja_accounts.PIN_DUE),
         default_password=Count("pk", filter=Q(on_default_password=True)),
-        done=Count("pk", filter=Q(on_default_pin=False, on_default_password=False)),
+        done=Count("pk", filter=ja_accounts.DONE),
     )
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import credentials
-from accounts.migration import ja_member
+from accounts.ja_accounts import ja_member
 from accounts.models import Member
 
 REQUIRED_COLUMNS = ("member_id", "name", "email")

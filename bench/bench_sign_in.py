@@ -50,7 +50,7 @@ def main() -> None:
 
     from accounts.backends import MemberBackend
     from accounts.hashers import MemberArgon2Hasher
-    from accounts.migration import ja_member
+    from accounts.ja_accounts import ja_member
     from accounts.models import Member
 
     call_command("migrate", verbosity=0)

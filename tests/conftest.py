@@ -4,7 +4,7 @@ import pytest
 from captcha.models import CaptchaStore
 from django.contrib.auth.hashers import make_password
 
-from accounts.migration import ja_member
+from accounts.ja_accounts import ja_member
 from accounts.models import Member
 
 PASSWORD = "plum-Blossom-2026"

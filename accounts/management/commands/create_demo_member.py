@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from accounts.migration import ja_member
+from accounts.ja_accounts import ja_member
 from accounts.models import Member
 
 DEMO_MEMBER_ID = "JPN1234567"

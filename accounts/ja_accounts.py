@@ -1,5 +1,6 @@
-"""Members brought over from JA: how such an account starts out."""
+"""Members brought over from JA: how such an account starts out, and how far it has come."""
 
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import credentials
@@ -35,3 +36,10 @@ def ja_member(
         imported_at=now,
         date_joined=now,
     )
+
+
+# The migration's steps as queries, for support's list (credentials.first_sign_in_step says
+# the same of one member): the PIN first, then the password (seed p.4).
+PIN_DUE = Q(on_default_pin=True)
+PASSWORD_DUE = Q(on_default_pin=False, on_default_password=True)
+DONE = Q(on_default_pin=False, on_default_password=False)

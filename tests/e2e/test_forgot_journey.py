@@ -29,33 +29,22 @@ def emailed_path(mailoutbox, kind: str) -> str:
     return re.search(rf"https://jenco\.example(/{kind}/reset/\S+/)", mailoutbox[-1].body).group(1)
 
 
-def test_a_member_sets_a_new_password_from_the_emailed_link(
-    page, live_server, member, mailoutbox, console_errors
+@pytest.mark.parametrize(
+    ("kind", "label", "value"),
+    [("password", "新しいパスワード", "cedar-Grove-6620"), ("pin", "新しいPINコード", "583920")],
+)
+def test_a_member_sets_a_new_secret_from_the_emailed_link(
+    page, live_server, member, mailoutbox, console_errors, kind, label, value
 ):
-    ask_for_a_link(page, "/password/forgot/")
-    page.goto(emailed_path(mailoutbox, "password"))
-    expect(page).to_have_url(re.compile(r"/password/reset/\w+/set-password/$"))
-    page.get_by_label("新しいパスワード", exact=True).fill("cedar-Grove-6620")
-    page.get_by_label("新しいパスワード（確認）").fill("cedar-Grove-6620")
+    ask_for_a_link(page, f"/{kind}/forgot/")
+    page.goto(emailed_path(mailoutbox, kind))
+    expect(page).to_have_url(re.compile(rf"/{kind}/reset/\w+/set-password/$"))
+    page.get_by_label(label, exact=True).fill(value)
+    page.get_by_label(f"{label}（確認）").fill(value)
     answer_captcha(page)
     page.get_by_role("button", name="送信").click()
 
-    expect(page).to_have_url(re.compile(r"/password/reset/done/$"))
-    assert Member.objects.get(pk=member.pk).check_password("cedar-Grove-6620")
-    assert console_errors == []
-
-
-def test_a_member_sets_a_new_pin_from_the_emailed_link(
-    page, live_server, member, mailoutbox, console_errors
-):
-    ask_for_a_link(page, "/pin/forgot/")
-    page.goto(emailed_path(mailoutbox, "pin"))
-    expect(page).to_have_url(re.compile(r"/pin/reset/\w+/set-password/$"))
-    page.get_by_label("新しいPINコード", exact=True).fill("583920")
-    page.get_by_label("新しいPINコード（確認）").fill("583920")
-    answer_captcha(page)
-    page.get_by_role("button", name="送信").click()
-
-    expect(page).to_have_url(re.compile(r"/pin/reset/done/$"))
-    assert check_password("583920", Member.objects.get(pk=member.pk).pin)
+    expect(page).to_have_url(re.compile(rf"/{kind}/reset/done/$"))
+    member = Member.objects.get(pk=member.pk)
+    assert check_password(value, member.password if kind == "password" else member.pin)
     assert console_errors == []

@@ -58,6 +58,25 @@ def test_mail_sent_inside_the_request_is_refused_in_production():
     assert "jenco.W001" in result.stderr
 
 
+def test_manage_py_in_a_checkout_runs_with_development_settings():
+    result = manage("check")  # nothing set: a developer's shell
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_app_server_defaults_to_production():
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    result = subprocess.run(
+        [sys.executable, "-c", "import jenco.wsgi"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "jenco.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
 def test_production_refuses_to_start_without_a_secret_key():
     env = {**PRODUCTION, "SECRET_KEY": ""}
     result = manage("check", **env)

@@ -123,7 +123,7 @@ def _placeholders(text: str) -> list[str]:
 
 def test_every_japanese_entry_is_translated_and_not_fuzzy():
     catalogue = committed("ja")
-    problems = []
+    problems = ["the header is marked fuzzy"] if catalogue.metadata_is_fuzzy else []
     for entry in catalogue:
         if entry.obsolete:
             continue

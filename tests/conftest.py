@@ -11,6 +11,15 @@ PASSWORD = "plum-Blossom-2026"
 PIN = "482916"
 DEFAULT_PASSWORD = "jenco@12345"
 DEFAULT_PIN = "123123"
+# Every page of the signed-in back office.
+BACKOFFICE_PAGES = [
+    "/backoffice/",
+    "/backoffice/profile/",
+    "/backoffice/profile/pin/",
+    "/backoffice/profile/password/",
+    "/backoffice/profile/sub-password/",
+    "/backoffice/profile/email/",
+]
 
 
 def solved_captcha() -> dict:

@@ -12,7 +12,6 @@ import email
 import http.client
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,14 +22,10 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
+from tools import runserver
+
 ROOT = Path(__file__).resolve().parent.parent
 FORM = "application/x-www-form-urlencoded"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveSite:
@@ -39,7 +34,7 @@ class LiveSite:
         self.db = folder / "db.sqlite3"
         self.mail = folder / "mail"
         self.log = folder / "server.log"
-        self.port = free_port()
+        self.port = runserver.free_port()
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -85,39 +80,10 @@ class LiveSite:
     def start(self) -> None:
         self.mail.mkdir(parents=True, exist_ok=True)
         self.manage("migrate", "--verbosity", "0")
-        log = self.log.open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "runserver",
-                "--noreload",
-                "--skip-checks",
-                f"127.0.0.1:{self.port}",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if Browser(self).get("/healthz").status == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("the server did not start:\n" + self.log.read_text())
+        self.process = runserver.start(self.port, self.env, self.log, timeout=30)
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        runserver.stop(self.process)
 
     # --- Reading its database and mailbox ------------------------------------------------
 

@@ -1,5 +1,7 @@
 import pytest
 
+from tests.conftest import BACKOFFICE_PAGES
+
 pytestmark = pytest.mark.django_db
 
 
@@ -35,17 +37,7 @@ def test_it_needs_a_signed_in_member(client):
     assert response["Location"] == "/login/?next=/backoffice/profile/"
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/backoffice/",
-        "/backoffice/profile/",
-        "/backoffice/profile/pin/",
-        "/backoffice/profile/password/",
-        "/backoffice/profile/sub-password/",
-        "/backoffice/profile/email/",
-    ],
-)
+@pytest.mark.parametrize("path", BACKOFFICE_PAGES)
 def test_each_page_takes_a_handful_of_queries(member_client, django_assert_max_num_queries, path):
     with django_assert_max_num_queries(6):
         assert member_client.get(path).status_code == 200

@@ -14,7 +14,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.tokens import password_reset_token, pin_reset_token
-from tests.conftest import PASSWORD, solved_captcha, wrong_captcha
+from tests.conftest import BACKOFFICE_PAGES, PASSWORD, solved_captcha, wrong_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -146,14 +146,7 @@ TOKEN_PAGES = {
     ),
 }
 
-MEMBER_PAGES = [
-    "/backoffice/",
-    "/backoffice/profile/",
-    "/backoffice/profile/pin/",
-    "/backoffice/profile/password/",
-    "/backoffice/profile/sub-password/",
-    "/backoffice/profile/email/",
-]
+MEMBER_PAGES = BACKOFFICE_PAGES
 
 STAFF_PAGES = ["/admin/", "/admin/accounts/member/", "/admin/accounts/member/{pk}/change/"]
 

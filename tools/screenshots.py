@@ -23,13 +23,9 @@ import argparse
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
+from tools import runserver  # noqa: E402
 from tools.chromium import describe, is_known, launch_args  # noqa: E402
 
 LANGUAGES = ["ja", "en"]  # Japanese is the default; English is chosen with the page's switch
@@ -153,7 +150,7 @@ class App:
     """The app under a runserver of its own, on a throwaway database."""
 
     def __init__(self, workdir: Path):
-        self.port = free_port()
+        self.port = runserver.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "runserver.log"
         self.env = os.environ | {
@@ -185,34 +182,10 @@ class App:
         self.manage("migrate", "--verbosity", "0")
         self.manage("create_demo_member")
         self.manage("shell", "--verbosity", "0", "--command", CREATE_MEMBER)
-        with self.log_path.open("w") as log:
-            self.server = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise RuntimeError(f"runserver stopped:\n{self.log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url("/healthz"), timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
-        raise RuntimeError(f"runserver did not answer in 60 s:\n{self.log_path.read_text()}")
+        self.server = runserver.start(self.port, self.env, self.log_path)
 
     def stop(self) -> None:
-        if self.server and self.server.poll() is None:
-            self.server.terminate()
-            try:
-                self.server.wait(10)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
-                self.server.wait()
+        runserver.stop(self.server)
 
     def server_errors(self) -> list[str]:
         """Lines of the server log that tell of a 500 or a traceback."""
@@ -236,12 +209,6 @@ class App:
             f"print(CaptchaStore.objects.get(hashkey={key!r}).response)",
         )
         return out.strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def submit(page: Page) -> None:

@@ -17,6 +17,7 @@ class MigrationStateFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
+            ("mailbox", _("Mailbox not confirmed yet")),
             ("pin", _("Default PIN not changed yet")),
             ("password", _("Default password not changed yet")),
             ("done", _("Migration complete")),
@@ -24,6 +25,8 @@ class MigrationStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         match self.value():
+            case "mailbox":
+                return queryset.filter(ja_accounts.MAILBOX_DUE)
             case "pin":
                 return queryset.filter(ja_accounts.PIN_DUE)
             case "password":
@@ -67,6 +70,7 @@ class MemberAdmin(admin.ModelAdmin):
                     "origin",
                     "imported_at",
                     "migration_state",
+                    "mailbox_proved_at",
                     "on_default_pin",
                     "on_default_password",
                 ]
@@ -84,6 +88,7 @@ class MemberAdmin(admin.ModelAdmin):
         "origin",
         "imported_at",
         "migration_state",
+        "mailbox_proved_at",
         "on_default_pin",
         "on_default_password",
         "last_login",
@@ -99,6 +104,8 @@ class MemberAdmin(admin.ModelAdmin):
         if member.origin != Member.Origin.JA:
             return "—"
         match credentials.first_sign_in_step(member):
+            case credentials.MAILBOX_STEP:
+                return _("Mailbox not confirmed yet")
             case credentials.PIN_STEP:
                 return _("Default PIN not changed yet")
             case credentials.PASSWORD_STEP:
@@ -197,8 +204,10 @@ def migration_summary() -> dict:
     """How far the JA migration has come, for the support team's list page."""
     return Member.objects.filter(origin=Member.Origin.JA).aggregate(
         imported=Count("pk"),
+        # Each member counts at the one step due, so the four add up to `imported`.
+        mailbox=Count("pk", filter=ja_accounts.MAILBOX_DUE),
         default_pin=Count("pk", filter=ja_accounts.PIN_DUE),
-        default_password=Count("pk", filter=Q(on_default_password=True)),
+        default_password=Count("pk", filter=ja_accounts.PASSWORD_DUE),
         done=Count("pk", filter=ja_accounts.DONE),
     )
 

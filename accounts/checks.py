@@ -54,3 +54,22 @@ def lockout_counts_ids_and_addresses(app_configs, **kwargs):
             id="jenco.E002",
         )
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def default_credentials_have_an_end(app_configs, **kwargs):
+    if settings.JENCO_DEFAULT_CREDENTIALS_UNTIL is not None:
+        return []
+    return [
+        checks.Error(
+            _(
+                "JENCO_DEFAULT_CREDENTIALS_UNTIL is not set: the published JA default "
+                "credentials would open every account still on them for ever."
+            ),
+            hint=_(
+                "Set it to the date after which the defaults stop working, e.g. three months "
+                "after members were told of the migration (README, Deploying)."
+            ),
+            id="jenco.E003",
+        )
+    ]

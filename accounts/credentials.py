@@ -158,17 +158,40 @@ def unusable_secret() -> str:
 
 # --- Migration state ------------------------------------------------------------------------
 
+MAILBOX_STEP = "mailbox"
 PIN_STEP = "pin"
 PASSWORD_STEP = "password"
 
 
-def first_sign_in_step(member) -> str | None:
-    """What a migrated member must change next: the PIN first, then the password (seed p.4)."""
+def first_sign_in_step(member, *, mailbox_proved: bool | None = None) -> str | None:
+    """What a migrated member must do next: prove the mailbox, change the PIN, then the
+    password (seed p.4; the mailbox step since issue 12).
+
+    While both the password and the PIN are the published defaults, anyone could have signed
+    in, so a code mailed to the registered address comes first. The gate passes
+    `mailbox_proved` for its own session: every session signed in on the defaults proves the
+    mailbox anew, so a proof left behind by an unfinished first sign-in opens nothing to the
+    next person who types the defaults. Left out, the member's recorded progress is used (what
+    support sees). Once the PIN is the member's own, the password step needs it, so the
+    defaults alone lead nowhere.
+    """
+    if mailbox_proved is None:
+        mailbox_proved = member.mailbox_proved_at is not None
+    if member.on_default_pin and member.on_default_password and not mailbox_proved:
+        return MAILBOX_STEP
     if member.on_default_pin:
         return PIN_STEP
     if member.on_default_password:
         return PASSWORD_STEP
     return None
+
+
+def mask_email(email: str) -> str:
+    """The registered address as a member may be shown it: h•••@example.com."""
+    local, at, domain = email.partition("@")
+    if not at:
+        return mask(email)
+    return f"{local[:1]}•••@{domain}"
 
 
 def mask(value: str, visible: int = 4) -> str:

@@ -20,7 +20,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from accounts import credentials, lockout, tasks, throttle, tokens
+from accounts import credentials, lockout, mailbox, tasks, throttle, tokens
 from accounts.audit import Kind, record, request_origin
 from accounts.emails import render_member_email, send_member_email
 from accounts.models import Member
@@ -36,9 +36,13 @@ def sign_in(request, member) -> None:
     if previous:  # what the dashboard shows as "last sign-in": the one before this
         request.session["previous_sign_in"] = previous.isoformat()
     if with_defaults:
-        # The gate (backoffice.middleware) keeps this member to the PIN and password steps.
+        # The gate (backoffice.middleware) keeps this member to the mailbox, PIN and password
+        # steps. The mailbox code's email doubles as the "was this you?" notice.
         record(request, Kind.SIGN_IN_DEFAULT, member)
-        send_member_email(member, "default_sign_in", {"when": member.last_login})
+        if mailbox.due(request):
+            mailbox.send_code(request, member)
+        else:
+            send_member_email(member, "default_sign_in", {"when": member.last_login})
     else:
         record(request, Kind.SIGN_IN, member)
 
@@ -177,7 +181,10 @@ def _save_new_password(member, new_password: str) -> None:
 
 @transaction.atomic
 def change_pin(request, member, new_pin: str) -> None:
+    """Like a password change: this session stays signed in, every other one ends (the PIN
+    is part of the session hash, see Member._get_session_auth_hash)."""
     _save_new_pin(member, new_pin)
+    auth.update_session_auth_hash(request, member)
     record(request, Kind.PIN_CHANGED, member)
     send_member_email(member, "pin_changed")
 
@@ -305,6 +312,8 @@ def reset_password(request, member, new_password: str, token: str):
 
 @transaction.atomic
 def reset_pin(request, member, new_pin: str, token: str):
+    """Set the PIN from an emailed link: like a password reset, every session of the member
+    ends (the PIN is part of their session hash) and nobody is signed in."""
     member = _locked_for_reset(member, PIN, token)
     _save_new_pin(member, new_pin)
     record(request, Kind.PIN_RESET, member)

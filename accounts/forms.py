@@ -291,6 +291,41 @@ class SubPasswordForm(NewPasswordFields, PinConfirmed):
             )
 
 
+CODE_FORMAT_ERROR = _("The code is 6 digits. Check the email we sent you.")
+
+
+class OneTimeCodeInput(forms.TextInput):
+    """A digit box for a mailed code; what was typed is never written back into the page."""
+
+    def format_value(self, value):
+        return None
+
+
+class MailboxCodeForm(Form):
+    """The 6-digit code from the mailbox; whether it is right is the flow's question (a try
+    is counted there), the form only checks its shape."""
+
+    code = forms.CharField(
+        label=_("Confirmation code"),
+        max_length=MAX_TYPED_ID,
+        help_text=_("The 6 digits in the email we sent you."),
+        error_messages={
+            "required": _("Enter the 6-digit code from the email."),
+            "max_length": CODE_FORMAT_ERROR,
+            "null_characters_not_allowed": CODE_FORMAT_ERROR,
+        },
+        widget=OneTimeCodeInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": "12"}
+        ),
+    )
+
+    def clean_code(self):
+        code = credentials.normalise_pin(self.cleaned_data["code"]).replace(" ", "")
+        if len(code) != 6 or not code.isascii() or not code.isdigit():
+            raise forms.ValidationError(CODE_FORMAT_ERROR, code="format")
+        return code
+
+
 # --- Forgot password / PIN -----------------------------------------------------------------
 
 

@@ -39,7 +39,10 @@ def ja_member(
 
 
 # The migration's steps as queries, for support's list (credentials.first_sign_in_step says
-# the same of one member): the PIN first, then the password (seed p.4).
-PIN_DUE = Q(on_default_pin=True)
+# the same of one member): the mailbox, the PIN, then the password (seed p.4). Each member is
+# at exactly one of them.
+_ALL_DEFAULTS = Q(on_default_pin=True, on_default_password=True)
+MAILBOX_DUE = _ALL_DEFAULTS & Q(mailbox_proved_at__isnull=True)
+PIN_DUE = Q(on_default_pin=True) & ~MAILBOX_DUE
 PASSWORD_DUE = Q(on_default_pin=False, on_default_password=True)
 DONE = Q(on_default_pin=False, on_default_password=False)

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials
@@ -79,6 +80,9 @@ class Member(AbstractBaseUser, PermissionsMixin):
     # Wrong PINs in a row; at the limit PIN-confirmed actions lock until pin_locked_until.
     pin_failures = models.PositiveSmallIntegerField(_("wrong PINs in a row"), default=0)
     pin_locked_until = models.DateTimeField(_("PIN locked until"), null=True, blank=True)
+    # When the member last read a mailbox code at a default-credential sign-in (accounts.mailbox):
+    # progress for support's migration summary. The gate asks each such session anew.
+    mailbox_proved_at = models.DateTimeField(_("mailbox confirmed"), null=True, blank=True)
     origin = models.CharField(_("origin"), max_length=12, choices=Origin, default=Origin.STAFF)
     imported_at = models.DateTimeField(_("imported"), null=True, blank=True)
 
@@ -115,8 +119,19 @@ class Member(AbstractBaseUser, PermissionsMixin):
 
     @property
     def migration_step(self) -> str | None:
-        """The step the first sign-in gate sends this member to, if any: the PIN first."""
+        """How far this member has come: the mailbox, the PIN, then the password."""
         return credentials.first_sign_in_step(self)
+
+    def _get_session_auth_hash(self, secret=None):
+        # Django signs sessions with the password hash, so a new password ends every other
+        # session. The PIN is part of it too: a PIN reset by email (or a PIN change) signs
+        # the member's other sessions out as well (issue 12, finding 9).
+        return salted_hmac(
+            "accounts.models.Member.session_auth_hash",
+            f"{self.password}\x00{self.pin}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
 
 class SecurityEvent(models.Model):
@@ -141,6 +156,9 @@ class SecurityEvent(models.Model):
         PIN_RESET_REQUESTED = "pin_reset_requested", _("PIN reset requested")
         PIN_RESET = "pin_reset", _("PIN reset by email")
         MEMBER_VIEWED = "member_viewed", _("Member record viewed by staff")
+        MAILBOX_CODE_SENT = "mailbox_code_sent", _("Mailbox code sent")
+        MAILBOX_CODE_FAILED = "mailbox_code_failed", _("Wrong mailbox code")
+        MAILBOX_PROVED = "mailbox_proved", _("Mailbox confirmed with a code")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     kind = models.CharField(_("what"), max_length=32, choices=Kind)
@@ -173,3 +191,26 @@ class SecurityEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.member or self.member_id_typed}"
+
+
+class MailboxCode(models.Model):
+    """A 6-digit code mailed to the registered address after a sign-in on the published
+    default credentials: knowing the defaults is not enough, the member must also read their
+    mailbox before the PIN step (issue 12). Only a keyed hash of the code is stored, and the
+    worker that mails it writes that hash, so no queue row holds a code that works."""
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="mailbox_codes"
+    )
+    created = models.DateTimeField(_("requested"), default=timezone.now, db_index=True)
+    code_hash = models.CharField(max_length=64, blank=True)
+    wrong_tries = models.PositiveSmallIntegerField(_("wrong tries"), default=0)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("mailbox code")
+        verbose_name_plural = _("mailbox codes")
+        indexes = [models.Index(fields=["member", "-created"])]
+
+    def __str__(self):
+        return f"{self.member} {self.created:%Y-%m-%d %H:%M}"

@@ -35,3 +35,12 @@ def mail_email_change_link(*, member_pk: int, new_email: str):
     from accounts import flows
 
     flows.mail_email_change_link(member_pk, new_email)
+
+
+@task
+def mail_mailbox_code(*, code_pk: int):
+    """Draw the mailbox code and send it, here in the worker: the code exists only in the
+    member's mailbox and, as a keyed hash, in our database."""
+    from accounts import mailbox
+
+    mailbox.mail_code(code_pk)

@@ -1,16 +1,18 @@
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from accounts import credentials
+from accounts import credentials, mailbox
 
 STEP_URLS = {
+    credentials.MAILBOX_STEP: "backoffice:first-sign-in-mailbox",
     credentials.PIN_STEP: "backoffice:profile-pin",
     credentials.PASSWORD_STEP: "backoffice:profile-password",
 }
 
 
 def first_sign_in_gate(get_response):
-    """A migrated member changes the PIN, then the password, before anything else (seed p.4).
+    """A migrated member proves the mailbox, changes the PIN, then the password, before
+    anything else (seed p.4; the mailbox step since issue 12).
 
     Every back office URL leads to the step due; the page there says why.
     """
@@ -18,7 +20,9 @@ def first_sign_in_gate(get_response):
     def middleware(request):
         # The path first: other pages need not load the session and the member.
         if request.path_info.startswith("/backoffice/") and request.user.is_authenticated:
-            step = credentials.first_sign_in_step(request.user)
+            step = credentials.first_sign_in_step(
+                request.user, mailbox_proved=mailbox.proved(request)
+            )
             if step is not None:
                 target = reverse(STEP_URLS[step])
                 if request.path_info != target:

@@ -6,6 +6,7 @@ app_name = "backoffice"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("first-sign-in/mailbox/", views.first_sign_in_mailbox, name="first-sign-in-mailbox"),
     path("profile/", views.profile, name="profile"),
     path("profile/pin/", views.change_pin, name="profile-pin"),
     path("profile/password/", views.change_password, name="profile-password"),

@@ -5,13 +5,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import credentials, flows
-from accounts.forms import EmailChangeForm, PasswordChangeForm, PinChangeForm, SubPasswordForm
+from accounts import credentials, flows, mailbox
+from accounts.forms import (
+    EmailChangeForm,
+    MailboxCodeForm,
+    PasswordChangeForm,
+    PinChangeForm,
+    SubPasswordForm,
+)
 
 
 def _bound(request: HttpRequest):
@@ -40,6 +47,61 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     previous = request.session.get("previous_sign_in")
     context = {"previous_sign_in": datetime.datetime.fromisoformat(previous) if previous else None}
     return render(request, "backoffice/dashboard.html", context)
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
+    """After a sign-in on the published defaults: the code from the mailbox, before the PIN."""
+    if not mailbox.due(request):
+        return redirect("backoffice:dashboard")  # the gate forwards to whatever is due
+    if request.method == "POST" and "resend" in request.POST:
+        _say_sent(request, mailbox.send_code(request, request.user))
+        return redirect("backoffice:first-sign-in-mailbox")
+    form = MailboxCodeForm(_bound(request))
+    if request.method == "POST" and form.is_valid():
+        checked = mailbox.check_code(request, request.user, form.cleaned_data["code"])
+        if checked.result is mailbox.Check.PROVED:
+            messages.success(request, _("Thank you. Your email address is confirmed."))
+            return redirect("backoffice:dashboard")
+        form.add_error("code", _code_problem(checked))
+    context = {
+        "form": form,
+        "email": credentials.mask_email(request.user.email),
+        "expires": mailbox.current_code_expires(request.user),
+        "minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
+    }
+    return render(request, "backoffice/first_sign_in_mailbox.html", context)
+
+
+def _code_problem(checked: mailbox.Checked) -> str:
+    match checked.result:
+        case mailbox.Check.WRONG:
+            return _("The code is not right. You can try %(left)s more times.") % {
+                "left": checked.tries_left
+            }
+        case mailbox.Check.USED_UP:
+            return _("Too many wrong codes. Send yourself a new code and enter that one.")
+        case mailbox.Check.EXPIRED:
+            return _("The code has expired. Send yourself a new code and enter that one.")
+    return _("There is no code waiting for you. Send yourself a new code.")
+
+
+def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
+    if sending.sent:
+        messages.success(
+            request,
+            _("We sent a new code to %(email)s.")
+            % {"email": credentials.mask_email(request.user.email)},
+        )
+    elif sending.next_at:
+        messages.error(
+            request,
+            _("A code was sent a short while ago. You can ask for a new one at %(time)s.")
+            % {"time": formats.time_format(timezone.localtime(sending.next_at), "TIME_FORMAT")},
+        )
 
 
 @never_cache

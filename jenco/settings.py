@@ -231,6 +231,12 @@ JENCO_FORGOT_PER_ADDRESS = envint("JENCO_FORGOT_PER_ADDRESS", 20)
 JENCO_SECURITY_LOG_DAYS = envint("JENCO_SECURITY_LOG_DAYS", 400)
 # How long the link that confirms a new email address works.
 JENCO_EMAIL_CHANGE_HOURS = envint("JENCO_EMAIL_CHANGE_HOURS", 24)
+# The code mailed after a sign-in on the default credentials (accounts.mailbox): how long it
+# works, how many wrong tries it takes, and how often a member may have one sent.
+JENCO_MAILBOX_CODE_MINUTES = envint("JENCO_MAILBOX_CODE_MINUTES", 10, minimum=1)
+JENCO_MAILBOX_CODE_TRIES = envint("JENCO_MAILBOX_CODE_TRIES", 5, minimum=1)
+JENCO_MAILBOX_CODES_PER_HOUR = envint("JENCO_MAILBOX_CODES_PER_HOUR", 5, minimum=1)
+JENCO_MAILBOX_RESEND_SECONDS = envint("JENCO_MAILBOX_RESEND_SECONDS", 60)
 
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock

@@ -2,7 +2,9 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from accounts.ja_accounts import ja_member
 from accounts.models import Member, SecurityEvent
 from tests.conftest import PASSWORD, PIN
 
@@ -39,7 +41,7 @@ def test_support_finds_a_member_by_email_and_by_name(support_client, many):
 
 def test_the_list_shows_what_support_needs_and_no_secrets(support_client, many):
     page = support_client.get("/admin/accounts/member/").content.decode()
-    for text in ["taro@example.com", "山田 太郎", "デフォルトのPINコードのまま"]:
+    for text in ["taro@example.com", "山田 太郎", "メールアドレス未確認"]:
         assert text in page
     assert "AB98765432" not in page
     assert "md5$" not in page and "argon2" not in page
@@ -51,8 +53,28 @@ def test_the_migration_summary_counts_the_ja_members(support_client, many):
 
 
 def test_the_migration_filter(support_client, many):
+    page = support_client.get("/admin/accounts/member/", {"migration": "mailbox"}).content.decode()
+    assert listed(page) == {"JPN2000001"}
+    Member.objects.filter(member_id="JPN2000001").update(mailbox_proved_at=timezone.now())
     page = support_client.get("/admin/accounts/member/", {"migration": "pin"}).content.decode()
     assert listed(page) == {"JPN2000001"}
+    page = support_client.get("/admin/accounts/member/", {"migration": "mailbox"}).content.decode()
+    assert listed(page) == set()
+
+
+def test_the_migration_summary_counts_each_member_at_one_step(support_client, db):
+    for n, (proved, pin, password) in enumerate(
+        [(False, True, True), (True, True, True), (True, False, True), (True, False, False)]
+    ):
+        member = ja_member(f"JPN300000{n}")
+        member.mailbox_proved_at = timezone.now() if proved else None
+        member.on_default_pin, member.on_default_password = pin, password
+        member.save()
+    page = support_client.get("/admin/accounts/member/").content.decode()
+    assert (
+        "移行 4 件 · メールアドレス未確認 1 件 · PINコード変更待ち 1 件 · "
+        "パスワード変更待ち 1 件 · 完了 1 件"
+    ) in page
 
 
 def test_a_member_record_hides_hashes_and_masks_the_document(support_client, member):

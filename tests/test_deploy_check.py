@@ -14,6 +14,7 @@ PRODUCTION = {
     "SITE_URL": "https://members.jenco.example",
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     "EMAIL_HOST": "smtp.jenco.example",
+    "JENCO_DEFAULT_CREDENTIALS_UNTIL": "2027-03-31",
 }
 
 
@@ -35,6 +36,15 @@ def test_check_deploy_passes_with_zero_warnings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_refuses_default_credentials_without_an_end():
+    # The published defaults would otherwise open every unclaimed account for ever.
+    env = {k: v for k, v in PRODUCTION.items() if k != "JENCO_DEFAULT_CREDENTIALS_UNTIL"}
+    result = manage("check", "--deploy", **env)
+    assert result.returncode != 0
+    assert "jenco.E003" in result.stderr
+    assert "JENCO_DEFAULT_CREDENTIALS_UNTIL" in result.stderr
 
 
 def test_the_console_mailbox_is_refused_in_production():

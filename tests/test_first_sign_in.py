@@ -2,6 +2,7 @@
 PIN first and the password second before the back office opens."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.auth import SESSION_KEY
@@ -75,10 +76,27 @@ def test_before_the_deadline_the_defaults_still_work(client, migrated_member, se
     assert SESSION_KEY in client.session
 
 
-def test_a_default_sign_in_sends_an_if_this_was_not_you_notice(client, migrated_member, mailoutbox):
+def test_a_default_sign_in_mails_a_code_that_is_also_an_if_this_was_not_you_notice(
+    client, migrated_member, mailoutbox
+):
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["hanako@example.com"]
+    assert "確認コード" in mailoutbox[0].subject
+    assert "デフォルトのパスワードでログインがありました" in mailoutbox[0].body
+    assert "お心当たりがない場合" in mailoutbox[0].body
+
+
+def test_a_default_password_sign_in_after_the_pin_was_changed_sends_the_notice(
+    client, migrated_member, mailoutbox
+):
+    from django.contrib.auth.hashers import make_password
+
+    migrated_member.pin = make_password(NEW_PIN)
+    migrated_member.on_default_pin = False
+    migrated_member.save()
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    assert len(mailoutbox) == 1
     assert "デフォルトのパスワードでログインがありました" in mailoutbox[0].subject
     assert "お心当たりがない場合" in mailoutbox[0].body
 
@@ -122,6 +140,9 @@ def change_password(client, pin=NEW_PIN):
 
 def test_the_whole_journey_of_the_seed(client, migrated_member, mailoutbox):
     sign_in(client, "ＪＰＮ２０００００１", DEFAULT_PASSWORD)
+    assert client.get("/backoffice/")["Location"] == "/backoffice/first-sign-in/mailbox/"
+    code = re.search(r"^\s+(\d{6})$", mailoutbox[0].body, re.M).group(1)
+    assert client.post("/backoffice/first-sign-in/mailbox/", {"code": code}).status_code == 302
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
     assert change_pin(client)["Location"] == "/backoffice/"
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/password/"

@@ -84,3 +84,16 @@ def test_an_unmatched_pin_request_gets_the_same_answer(client, member, mailoutbo
     )
     assert response["Location"] == "/pin/forgot/sent/"
     assert mailoutbox == []
+
+
+def test_the_reset_signs_every_session_out(client, member, mailoutbox):
+    # Issue 12, finding 9: before, the other devices stayed signed in after a PIN reset.
+    from django.test import Client
+
+    other_device = Client()
+    other_device.force_login(member)
+    assert other_device.get("/backoffice/").status_code == 200
+    set_pin(client, pin_link(client, "JPN1000001", "taro@example.com", mailoutbox))
+    assert other_device.get("/backoffice/")["Location"].startswith("/login/")
+    page = client.get("/pin/reset/done/").content.decode()
+    assert "すべての端末からログアウトしました" in page

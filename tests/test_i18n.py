@@ -21,7 +21,7 @@ from django.test import override_settings
 from django.urls import Resolver404, resolve
 
 from accounts.models import Member
-from tests.conftest import PASSWORD, PIN, solved_captcha, wrong_captcha
+from tests.conftest import PASSWORD, PIN, prove_mailbox, solved_captcha, wrong_captcha
 from tests.i18n_helpers import english_runs, japanese_in, language_switch, read
 
 pytestmark = pytest.mark.django_db
@@ -160,7 +160,9 @@ def test_japanese_translations_keep_the_placeholders_of_the_english():
 class Visit:
     """Who opens which page, and what they submit (a GET when `data` is None)."""
 
-    who: str  # "anonymous", "member", "migrated", "migrated at the password step"
+    # "anonymous", "member", "migrated before the mailbox code", "migrated" (mailbox proved),
+    # "migrated at the password step"
+    who: str
     path: str
     data: Callable[[], dict] | None = None
     label: str = ""
@@ -227,6 +229,13 @@ VISITS = [
         lambda: {"new_password1": PASSWORD, "new_password2": PASSWORD, "pin": PIN},
         "same as the main password",
     ),
+    Visit("migrated before the mailbox code", "/backoffice/", label="the gate's mailbox step"),
+    Visit(
+        "migrated before the mailbox code",
+        "/backoffice/first-sign-in/mailbox/",
+        lambda: {"code": "12"},
+        "malformed code",
+    ),
     Visit("migrated", "/backoffice/", label="the gate's PIN step"),
     Visit("migrated at the password step", "/backoffice/", label="the gate's password step"),
 ]
@@ -258,7 +267,10 @@ def open_page(client, request, visit: Visit, language: str):
     """`visit` in `language`, redirects followed, as the member the visit names."""
     client.cookies[LANGUAGE_COOKIE] = language
     if visit.who != "anonymous":
-        client.force_login(_member(request, visit.who, language))
+        member = _member(request, visit.who, language)
+        client.force_login(member)
+        if visit.who.startswith("migrated") and visit.who != "migrated before the mailbox code":
+            prove_mailbox(client, member)
     if visit.data is None:
         response = client.get(visit.path, follow=True)
     else:
@@ -406,6 +418,8 @@ SUBJECTS = {
     ("sub password", "en"): "[JENCO] Your sub password was changed",
     ("default sign-in", "ja"): "【JENCO】デフォルトのパスワードでログインがありました",
     ("default sign-in", "en"): "[JENCO] Your account was signed into with the default password",
+    ("mailbox code", "ja"): "【JENCO】確認コードのお知らせ",
+    ("mailbox code", "en"): "[JENCO] Your confirmation code",
 }
 FIRST_LINES = {
     ("pin", "ja"): "お客様のアカウント {member_id} のPINコードが変更されました。",
@@ -422,6 +436,8 @@ FIRST_LINES = {
         "Your account {member_id} was just signed into with the published default password."
     ),
 }
+FIRST_LINES["mailbox code", "ja"] = FIRST_LINES["default sign-in", "ja"]
+FIRST_LINES["mailbox code", "en"] = FIRST_LINES["default sign-in", "en"]
 
 
 def assert_written_in(language: str, text: str, recipient: Member) -> None:
@@ -498,5 +514,5 @@ def test_the_default_sign_in_email_is_in_the_members_language(
         )
 
     assert response.status_code == 302, "the default password did not sign in"
-    [mail] = mailoutbox
-    assert_notice(mail, "default sign-in", migrated_member)
+    [mail] = mailoutbox  # the mailbox code, which is also the "was this you?" notice
+    assert_notice(mail, "mailbox code", migrated_member)

@@ -413,7 +413,7 @@ def test_a_terminal_gets_a_progress_bar(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("password", ["jenco@12345", "Jenco@12345"])
-def test_an_imported_member_signs_in_with_a_default_password_and_is_asked_for_a_new_pin(
+def test_an_imported_member_signs_in_with_a_default_password_and_is_asked_for_the_mailbox_code(
     tmp_path, client, password
 ):
     run_import(write(tmp_path, HEADER + "ＪＰＮ３０００００１,山田 太郎,taro@example.com,,\n"))
@@ -422,8 +422,8 @@ def test_an_imported_member_signs_in_with_a_default_password_and_is_asked_for_a_
         "/login/", {"username": "JPN3000001", "password": password, **solved_captcha()}
     )
     assert response["Location"] == "/backoffice/"
-    assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
-    assert 'name="current_pin"' in client.get("/backoffice/profile/pin/").content.decode()
+    assert client.get("/backoffice/")["Location"] == "/backoffice/first-sign-in/mailbox/"
+    assert 'name="code"' in client.get("/backoffice/first-sign-in/mailbox/").content.decode()
 
 
 def test_an_imported_member_cannot_sign_in_with_another_password(tmp_path, client):

@@ -133,3 +133,17 @@ def test_while_every_try_is_being_checked_elsewhere_nothing_locks(member_client,
     member.refresh_from_db()
     assert member.pin_locked_until is None
     assert not check_password(NEW_PIN, member.pin)
+
+
+def test_a_pin_change_keeps_this_session_and_signs_the_others_out(member_client, member):
+    from django.test import Client
+
+    other_device = Client()
+    other_device.force_login(member)
+    response = member_client.post(
+        "/backoffice/profile/pin/",
+        {"current_pin": PIN, "new_pin1": "583920", "new_pin2": "583920"},
+    )
+    assert response.status_code == 302
+    assert member_client.get("/backoffice/").status_code == 200
+    assert other_device.get("/backoffice/")["Location"].startswith("/login/")

@@ -139,6 +139,13 @@ def test_a_migrated_members_first_sign_in_and_changes_leak_nothing(evidence, mig
     assert sign_in(evidence, client, "JPN2000001", TYPO_PASSWORD).status_code == 200
     assert sign_in(evidence, client, "JPN2000001", DEFAULT_PASSWORD).status_code == 302
     evidence.request(client, "GET", "/backoffice/")
+    mailbox = "/backoffice/first-sign-in/mailbox/"
+    evidence.request(client, "GET", mailbox)
+    code = evidence.mail_link(r"\n\s+(\d{6})\n", "mailbox code")
+    wrong_code = f"{(int(code) + 1) % 10**6:06d}"
+    evidence.secret("typed mailbox code", wrong_code)
+    assert evidence.request(client, "POST", mailbox, {"code": wrong_code}).status_code == 200
+    assert evidence.request(client, "POST", mailbox, {"code": code}).status_code == 302
     evidence.request(client, "GET", "/backoffice/profile/pin/")
     pin_change = {"new_pin1": NEW_PIN, "new_pin2": NEW_PIN}
     wrong = evidence.request(

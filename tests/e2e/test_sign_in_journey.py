@@ -29,11 +29,21 @@ def sign_in_as_migrated_member(page: Page) -> None:
     page.get_by_role("button", name="ログイン").click()
 
 
-def test_a_migrated_member_signs_in_with_a_full_width_id_and_is_sent_to_change_the_pin(
-    page, live_server, migrated_member
+def enter_the_mailed_code(page: Page, mailoutbox) -> None:
+    """Read the code from the mail, type it as a member does, in full-width digits."""
+    code = re.search(r"^\s+(\d{6})$", mailoutbox[-1].body, re.M).group(1)
+    page.get_by_label("確認コード").fill("".join(chr(ord(d) + 0xFEE0) for d in code))
+    page.get_by_role("button", name="確認", exact=True).click()
+
+
+def test_a_migrated_member_signs_in_with_a_full_width_id_proves_the_mailbox_then_changes_the_pin(
+    page, live_server, migrated_member, mailoutbox
 ):
     sign_in_as_migrated_member(page)
 
+    expect(page).to_have_url(f"{live_server.url}/backoffice/first-sign-in/mailbox/")
+    expect(page.get_by_text("h•••@example.com")).to_be_visible()
+    enter_the_mailed_code(page, mailoutbox)
     expect(page).to_have_url(f"{live_server.url}/backoffice/profile/pin/")
     expect(page.get_by_text(PIN_FIRST_JA)).to_be_visible()
     expect(page.get_by_role("heading", name="PINコードの変更")).to_be_visible()
@@ -65,7 +75,7 @@ def test_the_refresh_button_shows_a_new_captcha_picture(page, live_server, db):
 
 
 def test_no_page_of_the_journey_logs_a_console_error(
-    page, live_server, migrated_member, console_errors
+    page, live_server, migrated_member, console_errors, mailoutbox
 ):
     """Our Content-Security-Policy forbids inline scripts and styles: a slip shows up here."""
     page.goto("/login/")
@@ -74,6 +84,8 @@ def test_no_page_of_the_journey_logs_a_console_error(
     page.get_by_role("button", name="ログイン").click()  # an empty submit: errors on the form
     expect(page.locator(".has-error").first).to_be_visible()
     sign_in_as_migrated_member(page)
+    expect(page).to_have_url(re.compile(r"/backoffice/first-sign-in/mailbox/$"))
+    enter_the_mailed_code(page, mailoutbox)
     expect(page).to_have_url(re.compile(r"/backoffice/profile/pin/$"))
     page.goto("/backoffice/")  # the gate sends it back to the PIN step
     expect(page).to_have_url(re.compile(r"/backoffice/profile/pin/$"))

@@ -1,0 +1,164 @@
+"""Proving the mailbox after a sign-in on the published default credentials (issue 12).
+
+The JA defaults are public, so a sign-in with them proves nothing about who typed them. Before
+the PIN step such a session enters a 6-digit code mailed to the registered address. A code
+works for JENCO_MAILBOX_CODE_MINUTES, takes JENCO_MAILBOX_CODE_TRIES wrong tries, and a member
+can have one sent at most every JENCO_MAILBOX_RESEND_SECONDS and JENCO_MAILBOX_CODES_PER_HOUR
+times an hour. Each function returns a result; the view words the message.
+"""
+
+import datetime
+import enum
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from accounts import credentials, tasks
+from accounts.audit import Kind, record
+from accounts.emails import render_member_email
+from accounts.models import MailboxCode, Member
+
+SESSION_KEY = "mailbox_proved"
+
+
+def proved(request) -> bool:
+    """Whether this session, since it signed in, entered a code from the member's mailbox."""
+    return request.session.get(SESSION_KEY) == _proof(request)
+
+
+def _proof(request) -> list:
+    # Bound to this sign-in: a new sign-in in the same browser must prove the mailbox again.
+    return [request.user.pk, request.session.get("signed_in_at")]
+
+
+def due(request) -> bool:
+    step = credentials.first_sign_in_step(request.user, mailbox_proved=proved(request))
+    return step == credentials.MAILBOX_STEP
+
+
+def _hash(member_pk: int, code: str) -> str:
+    # Keyed with SECRET_KEY: a copy of the table alone does not give the codes away.
+    return salted_hmac(
+        "accounts.mailbox.code", f"{member_pk}:{code}", algorithm="sha256"
+    ).hexdigest()
+
+
+@dataclass(frozen=True)
+class Sending:
+    """The outcome of asking for a code: sent now, or the time a new one can be asked for."""
+
+    sent: bool
+    next_at: datetime.datetime | None = None
+
+
+def send_code(request, member) -> Sending:
+    """Queue a new code to the registered address, within the resend limits.
+
+    The worker makes the code as it mails it (tasks.mail_mailbox_code): the row written here
+    holds no code until then, and a newer code voids the older ones.
+    """
+    if not member.email:
+        return Sending(sent=False)
+    now = timezone.now()
+    with transaction.atomic():
+        Member.objects.select_for_update().only("pk").get(pk=member.pk)  # one request at a time
+        recent = list(
+            member.mailbox_codes.filter(created__gt=now - datetime.timedelta(hours=1))
+            .order_by("-created")
+            .values_list("created", flat=True)
+        )
+        next_at = _next_sending(recent)
+        if next_at is not None and next_at > now:
+            return Sending(sent=False, next_at=next_at)
+        code = MailboxCode.objects.create(member=member, created=now)
+        record(request, Kind.MAILBOX_CODE_SENT, member)
+        transaction.on_commit(lambda: tasks.mail_mailbox_code.enqueue(code_pk=code.pk))
+    return Sending(sent=True, next_at=_next_sending([now, *recent]))
+
+
+def _next_sending(recent: list[datetime.datetime]) -> datetime.datetime | None:
+    """When the next code may be sent, given this hour's codes newest first."""
+    if not recent:
+        return None
+    after_last = recent[0] + datetime.timedelta(seconds=settings.JENCO_MAILBOX_RESEND_SECONDS)
+    if len(recent) < settings.JENCO_MAILBOX_CODES_PER_HOUR:
+        return after_last
+    oldest_counted = recent[settings.JENCO_MAILBOX_CODES_PER_HOUR - 1]
+    return max(after_last, oldest_counted + datetime.timedelta(hours=1))
+
+
+def mail_code(code_pk: int) -> None:
+    """In the worker: draw the code, keep its hash, mail it in the member's language."""
+    row = MailboxCode.objects.select_related("member").filter(pk=code_pk, code_hash="").first()
+    if row is None or not row.member.email:
+        return
+    code = f"{secrets.randbelow(10**6):06d}"
+    if not MailboxCode.objects.filter(pk=row.pk, code_hash="").update(
+        code_hash=_hash(row.member.pk, code)
+    ):
+        return  # another worker mailed this one
+    context = {"code": code, "minutes": settings.JENCO_MAILBOX_CODE_MINUTES}
+    message = render_member_email(row.member, "mailbox_code", context)
+    tasks.deliver_email.call(to=[row.member.email], **message)
+
+
+class Check(enum.Enum):
+    PROVED = "proved"
+    WRONG = "wrong"
+    USED_UP = "used_up"  # JENCO_MAILBOX_CODE_TRIES wrong tries: a new code is needed
+    EXPIRED = "expired"
+    NONE = "none"  # no code has been sent (or the newest was already used)
+
+
+@dataclass(frozen=True)
+class Checked:
+    result: Check
+    tries_left: int = 0
+
+
+def check_code(request, member, typed: str) -> Checked:
+    """Check a typed code against the member's newest one; a right code proves the mailbox."""
+    code = member.mailbox_codes.order_by("-created").first()
+    if code is None or code.used_at is not None or not code.code_hash:
+        return Checked(Check.NONE)
+    now = timezone.now()
+    if code.created < now - datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES):
+        return Checked(Check.EXPIRED)
+    limit = settings.JENCO_MAILBOX_CODE_TRIES
+    # The try takes its place before the code is compared, in one UPDATE, so guesses sent
+    # at the same moment get no more tries than the limit between them.
+    if not MailboxCode.objects.filter(
+        pk=code.pk, used_at__isnull=True, wrong_tries__lt=limit
+    ).update(wrong_tries=F("wrong_tries") + 1):
+        return Checked(Check.USED_UP)
+    if constant_time_compare(_hash(member.pk, typed), code.code_hash):
+        with transaction.atomic():
+            if not MailboxCode.objects.filter(pk=code.pk, used_at__isnull=True).update(
+                used_at=now, wrong_tries=F("wrong_tries") - 1
+            ):
+                return Checked(Check.NONE)  # used a moment ago by another request
+            Member.objects.filter(pk=member.pk).update(mailbox_proved_at=now)
+            member.mailbox_proved_at = now
+            record(request, Kind.MAILBOX_PROVED, member)
+        request.session[SESSION_KEY] = _proof(request)
+        return Checked(Check.PROVED)
+    record(request, Kind.MAILBOX_CODE_FAILED, member)
+    tries = MailboxCode.objects.values_list("wrong_tries", flat=True).get(pk=code.pk)
+    left = max(limit - tries, 0)
+    return Checked(Check.WRONG if left else Check.USED_UP, tries_left=left)
+
+
+def current_code_expires(member) -> datetime.datetime | None:
+    """When the newest code stops working, if it still can be used."""
+    code = member.mailbox_codes.order_by("-created").first()
+    if code is None or code.used_at is not None:
+        return None
+    if code.wrong_tries >= settings.JENCO_MAILBOX_CODE_TRIES:
+        return None
+    expires = code.created + datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES)
+    return expires if expires > timezone.now() else None

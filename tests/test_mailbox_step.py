@@ -1,0 +1,242 @@
+"""Issue 12, finding 2: the published defaults alone no longer open an account. After a sign-in
+on them, a code mailed to the registered address comes before the PIN step."""
+
+import datetime
+import re
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.test import Client
+from django.utils import timezone
+
+from accounts.ja_accounts import ja_member
+from accounts.models import MailboxCode, Member, SecurityEvent
+from tests.conftest import DEFAULT_PASSWORD, DEFAULT_PIN, solved_captcha
+
+MAILBOX = "/backoffice/first-sign-in/mailbox/"
+NEW_PIN = "583920"
+BACK_OFFICE = [
+    "/backoffice/",
+    "/backoffice/profile/",
+    "/backoffice/profile/pin/",
+    "/backoffice/profile/password/",
+    "/backoffice/profile/sub-password/",
+    "/backoffice/profile/email/",
+]
+
+
+def sign_in(client, username="JPN2000001", password=DEFAULT_PASSWORD, **extra):
+    return client.post(
+        "/login/", {"username": username, "password": password, **solved_captcha()}, **extra
+    )
+
+
+def mailed_code(mailoutbox) -> str:
+    codes = re.findall(r"^\s+(\d{6})$", mailoutbox[-1].body, re.M)
+    assert len(codes) == 1, mailoutbox[-1].body
+    return codes[0]
+
+
+def enter(client, code):
+    return client.post(MAILBOX, {"code": code})
+
+
+def change_pin(client):
+    return client.post(
+        "/backoffice/profile/pin/",
+        {"current_pin": DEFAULT_PIN, "new_pin1": NEW_PIN, "new_pin2": NEW_PIN},
+    )
+
+
+@pytest.mark.parametrize("path", BACK_OFFICE)
+def test_after_a_default_sign_in_every_page_leads_to_the_mailbox_step(
+    client, migrated_member, mailoutbox, path
+):
+    sign_in(client)
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"] == MAILBOX
+
+
+def test_the_code_goes_to_the_registered_address_which_the_page_shows_masked(
+    client, migrated_member, mailoutbox
+):
+    sign_in(client)
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["hanako@example.com"]
+    assert "確認コード" in mailoutbox[0].subject
+    assert "お心当たりがない場合" in mailoutbox[0].body
+    page = client.get(MAILBOX).content.decode()
+    assert "h•••@example.com" in page
+    assert "hanako@example.com" not in page
+    assert "10分" in page
+
+
+def test_the_code_leads_on_to_the_pin_step_then_the_password_step(
+    client, migrated_member, mailoutbox
+):
+    sign_in(client)
+    response = enter(client, mailed_code(mailoutbox))
+    assert response["Location"] == "/backoffice/"
+    assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
+    assert change_pin(client)["Location"] == "/backoffice/"
+    assert client.get("/backoffice/")["Location"] == "/backoffice/profile/password/"
+    migrated_member.refresh_from_db()
+    assert migrated_member.mailbox_proved_at is not None
+    assert SecurityEvent.objects.filter(member=migrated_member, kind="mailbox_proved").exists()
+
+
+def test_someone_who_only_knows_the_defaults_cannot_change_the_pin(
+    client, migrated_member, mailoutbox
+):
+    sign_in(client)
+    response = change_pin(client)
+    assert response["Location"] == MAILBOX
+    migrated_member.refresh_from_db()
+    assert migrated_member.on_default_pin
+    assert migrated_member.pin == ""
+
+
+def test_a_code_typed_in_full_width_digits_with_spaces_counts(client, migrated_member, mailoutbox):
+    sign_in(client)
+    code = mailed_code(mailoutbox)
+    typed = " ".join(chr(ord(d) + 0xFEE0) for d in code)  # "５ ８ ..." from a Japanese keyboard
+    assert enter(client, typed)["Location"] == "/backoffice/"
+
+
+@pytest.mark.parametrize("typed", ["12345", "abcdef", "1234567", "x" * 100_000, "１２３\x00"])
+def test_a_malformed_code_is_told_its_shape_and_costs_no_try(
+    client, migrated_member, mailoutbox, typed
+):
+    sign_in(client)
+    response = enter(client, typed)
+    assert response.status_code == 200
+    assert "確認コードは6桁の数字です" in response.content.decode()
+    assert MailboxCode.objects.get().wrong_tries == 0
+
+
+def test_five_wrong_codes_use_the_code_up(client, migrated_member, mailoutbox):
+    sign_in(client)
+    right = mailed_code(mailoutbox)
+    wrong = f"{(int(right) + 1) % 10**6:06d}"
+    for left in (4, 3, 2, 1):
+        page = enter(client, wrong).content.decode()
+        assert f"あと{left}回入力できます" in page
+    assert "新しいコードを送信して" in enter(client, wrong).content.decode()
+    # Even the right code is refused now: a new one must be sent.
+    page = enter(client, right).content.decode()
+    assert "新しいコードを送信して" in page
+    assert client.get("/backoffice/")["Location"] == MAILBOX
+    assert SecurityEvent.objects.filter(kind="mailbox_code_failed").count() == 5
+
+
+def test_a_code_works_for_ten_minutes(client, migrated_member, mailoutbox):
+    sign_in(client)
+    code = mailed_code(mailoutbox)
+    MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(minutes=10, seconds=1))
+    page = enter(client, code).content.decode()
+    assert "有効期限が切れました" in page
+    assert client.get("/backoffice/")["Location"] == MAILBOX
+
+
+def test_a_new_code_once_a_minute_and_five_an_hour(client, migrated_member, mailoutbox):
+    sign_in(client)
+    response = client.post(MAILBOX, {"resend": "1"}, follow=True)
+    assert "以降に新しいコードを送信できます" in response.content.decode()
+    assert len(mailoutbox) == 1
+    for sent in range(2, 6):  # a minute later each time
+        MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(seconds=61 * 6))
+        MailboxCode.objects.filter(pk=MailboxCode.objects.latest("created").pk).update(
+            created=timezone.now() - datetime.timedelta(seconds=61)
+        )
+        response = client.post(MAILBOX, {"resend": "1"}, follow=True)
+        assert "新しい確認コードを送信しました" in response.content.decode()
+        assert len(mailoutbox) == sent
+    MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(minutes=5))
+    response = client.post(MAILBOX, {"resend": "1"}, follow=True)
+    assert "以降に新しいコードを送信できます" in response.content.decode()
+    assert len(mailoutbox) == 5
+
+
+def test_a_newer_code_voids_the_older_one(client, migrated_member, mailoutbox):
+    sign_in(client)
+    old = mailed_code(mailoutbox)
+    MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(seconds=61))
+    client.post(MAILBOX, {"resend": "1"})
+    new = mailed_code(mailoutbox)
+    if old != new:
+        assert "確認コードが正しくありません" in enter(client, old).content.decode()
+    assert enter(client, new)["Location"] == "/backoffice/"
+
+
+def test_the_code_is_stored_only_as_a_keyed_hash(client, migrated_member, mailoutbox):
+    sign_in(client)
+    code = mailed_code(mailoutbox)
+    stored = MailboxCode.objects.get()
+    assert code not in stored.code_hash
+    assert len(stored.code_hash) == 64
+
+
+def test_each_sign_in_on_the_defaults_proves_the_mailbox_anew(client, migrated_member, mailoutbox):
+    # The member proved the mailbox once and left before the PIN step. Whoever types the
+    # published defaults next must still read the mailbox.
+    sign_in(client)
+    enter(client, mailed_code(mailoutbox))
+    client.post("/logout/")
+    sign_in(client)
+    assert client.get("/backoffice/")["Location"] == MAILBOX
+    assert change_pin(client)["Location"] == MAILBOX
+
+
+def test_a_proof_in_one_browser_opens_nothing_in_another(client, migrated_member, mailoutbox):
+    attacker = Client()
+    sign_in(attacker, REMOTE_ADDR="198.51.100.7")
+    sign_in(client)  # the member, a minute later, reads the newest code
+    enter(client, mailed_code(mailoutbox))
+    assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
+    assert attacker.get("/backoffice/")["Location"] == MAILBOX
+    assert change_pin(attacker)["Location"] == MAILBOX
+
+
+def test_a_member_who_reset_the_password_by_email_skips_the_mailbox_step(
+    client, migrated_member, mailoutbox
+):
+    # The emailed link proved the mailbox; the new password is not a published default.
+    migrated_member.set_password("maple-Leaf-3391")
+    migrated_member.on_default_password = False
+    migrated_member.save()
+    sign_in(client, password="maple-Leaf-3391")
+    assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
+
+
+def test_a_member_who_reset_the_pin_by_email_goes_straight_to_the_password_step(
+    client, migrated_member, mailoutbox
+):
+    from django.contrib.auth.hashers import make_password
+
+    Member.objects.filter(pk=migrated_member.pk).update(
+        pin=make_password(NEW_PIN), on_default_pin=False
+    )
+    sign_in(client)
+    assert client.get("/backoffice/")["Location"] == "/backoffice/profile/password/"
+    assert not MailboxCode.objects.exists()
+
+
+def test_an_english_member_reads_the_code_and_the_page_in_english(client, db, mailoutbox):
+    ja_member("JPN2000002", name="Alice", email="alice@example.com", preferred_language="en").save()
+    sign_in(client, "JPN2000002")
+    assert "confirmation code" in mailoutbox[0].subject
+    assert "If this was not you" in mailoutbox[0].body
+    page = client.get(MAILBOX).content.decode()
+    assert "We sent a 6-digit code to a•••@example.com" in page
+
+
+def test_a_member_with_no_email_is_told_to_contact_support(client, db, mailoutbox):
+    ja_member("JPN2000003", name="No Mail").save()
+    sign_in(client, "JPN2000003")
+    assert SESSION_KEY in client.session
+    page = client.get(MAILBOX).content.decode()
+    assert "サポートにご連絡ください" in page
+    assert mailoutbox == []
+    assert client.post(MAILBOX, {"resend": "1"}).status_code == 302
+    assert mailoutbox == []

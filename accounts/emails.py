@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import transaction
+from django.template import Context, engines
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -16,11 +17,24 @@ def render_member_email(member, template: str, context: dict | None = None) -> d
     """
     context = {"member": member, "site_url": settings.SITE_URL, **(context or {})}
     with translation.override(member.preferred_language):
-        subject = render_to_string(f"emails/{template}_subject.txt", context)
-        body = render_to_string(f"emails/{template}_body.txt", context)
+        subject = _render_text(f"emails/{template}_subject.txt", context)
+        body = _render_text(f"emails/{template}_body.txt", context)
+        # One line: nothing typed into a name or address can start another header.
         subject = " ".join(subject.split())
         html = render_to_string("emails/base.html", {"subject": subject, "body": body})
     return {"subject": subject, "body": body, "html": html}
+
+
+def _render_text(name: str, context: dict) -> str:
+    """A plain-text part, exactly as typed: O'Brien & Co stays O'Brien & Co.
+
+    Rendered without HTML escaping, and returned as a plain str rather than the SafeString
+    a template gives: marked safe, the member's name or a new address would go into the
+    HTML part as live markup. base.html escapes all of it.
+    """
+    template = engines["django"].engine.get_template(name)
+    rendered = template.render(Context(context, autoescape=False))
+    return "".join(rendered)  # a copy that is an ordinary str, no longer marked safe
 
 
 def send_member_email(member, template: str, context: dict | None = None, *, to: str = ""):

@@ -7,6 +7,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, flows
+from accounts.captcha import typed_answer
 
 # Generous for anything a person types, small enough that nothing hostile gets far.
 MAX_TYPED_ID = 64
@@ -30,8 +31,18 @@ class DigitsCaptchaInput(CaptchaTextInput):
         return context
 
 
+class DigitsCaptchaField(CaptchaField):
+    """django-simple-captcha compares the answer as typed: normalise it first, so the
+    full-width digits the answer box accepts count as the digits they are."""
+
+    def clean(self, value):
+        if isinstance(value, list | tuple) and len(value) == 2 and isinstance(value[1], str):
+            value = [value[0], typed_answer(value[1])]
+        return super().clean(value)
+
+
 def captcha_field() -> CaptchaField:
-    return CaptchaField(
+    return DigitsCaptchaField(
         label=_("Captcha"),
         widget=DigitsCaptchaInput(),
         error_messages={

@@ -85,7 +85,8 @@ class ImportReport:
 def scan(path: str | Path, encoding: str | None = None) -> JAExport:
     """Read the file once and check what can make the whole file unusable.
 
-    With no encoding given, try UTF-8 (with or without a BOM), then CP932.
+    With no encoding given, try UTF-8 (with or without a BOM), then CP932, except for a
+    file that is UTF-8 but for a few bytes: that one is refused, naming the first of them.
     """
     path = Path(path)
     if encoding is not None:
@@ -99,6 +100,8 @@ def scan(path: str | Path, encoding: str | None = None) -> JAExport:
         try:
             return _scan(path, candidate)
         except UnicodeDecodeError:
+            if not encoding and candidate == AUTO_ENCODINGS[0]:
+                _refuse_damaged_utf8(path)
             continue
     if encoding:
         message = _("%(file)s is not valid %(encoding)s text.")
@@ -126,7 +129,7 @@ def import_members(
     """
     report = ImportReport()
     now = timezone.now()
-    # Every member ID seen so far and its line: the only thing kept for the whole file.
+    # Every member ID accepted so far and its line: the only thing kept for the whole file.
     seen: dict[str, int] = {}
     batch: list[dict[str, str]] = []
     done = 0
@@ -167,7 +170,21 @@ def _records(path: Path, encoding: str) -> Iterator[Iterator[tuple[int, list[str
 
         def numbered():
             line = 1
-            for record in reader:
+            while True:
+                try:
+                    record = next(reader, None)
+                except csv.Error as error:
+                    # Named by the line the record starts on: a quote left open there runs
+                    # on until a field is too long or the file ends.
+                    raise ImportFileError(
+                        _(
+                            "%(file)s, line %(line)s: this is not CSV that can be read "
+                            "(%(error)s). Check the line for a quote that is not closed."
+                        )
+                        % {"file": path, "line": line, "error": error}
+                    ) from None
+                if record is None:
+                    return
                 # Spreadsheets leave empty rows (often a line of commas) at the end.
                 if any(field.strip() for field in record):
                     yield line, record
@@ -177,17 +194,61 @@ def _records(path: Path, encoding: str) -> Iterator[Iterator[tuple[int, list[str
 
 
 def _scan(path: Path, encoding: str) -> JAExport:
+    # No `_` as a throwaway name in this module: it is gettext.
     with _records(path, encoding) as records:
-        try:
-            _, header = next(records, (1, []))
-            columns = _columns(header, encoding)
-            rows = sum(1 for _ in records)
-        except csv.Error as error:
-            raise ImportFileError(
-                _("%(file)s is not a CSV file that can be read: %(error)s")
-                % {"file": path, "error": error}
-            ) from None
+        header = next(records, (1, []))[1]
+        columns = _columns(header, encoding)
+        rows = sum(1 for record in records)
     return JAExport(path=path, encoding=encoding, columns=columns, width=len(header), rows=rows)
+
+
+# A stray byte in a UTF-8 file must not make it CP932: UTF-8 Japanese read as CP932 is
+# mojibake that imports without an error (田中 becomes 逕ｰ荳ｭ). CP932 text holds multi-byte
+# UTF-8 sequences only by accident (two half-width kana in a row, ﾅｶ), far fewer than the
+# bytes that are not UTF-8; a UTF-8 file with a few bad bytes has many more sequences.
+UTF8_SEQUENCES_PER_BAD_BYTE = 2
+LONE_CR = re.compile(rb"\r(?!$)")
+
+
+def _refuse_damaged_utf8(path: Path) -> None:
+    """Stop, naming the first bad byte, when the file is UTF-8 apart from a few bytes."""
+    bad_bytes = sequences = 0
+    first_bad = None
+    with path.open("rb") as file:
+        line = 0
+        for raw in file:
+            # Line numbers as the CSV reader counts them: a lone CR ends a line too.
+            for text in LONE_CR.split(raw):
+                line += 1
+                start = 0
+                while True:
+                    try:
+                        good = text[start:].decode("utf-8")
+                    except UnicodeDecodeError as error:
+                        good = text[start : start + error.start].decode("utf-8")
+                        bad_bytes += error.end - error.start
+                        if first_bad is None:
+                            first_bad = (line, text[start + error.start])
+                        start += error.end
+                    else:
+                        start = len(text)
+                    sequences += sum(1 for ch in good if ord(ch) > 0x7F)
+                    if start >= len(text):
+                        break
+    if first_bad and sequences >= UTF8_SEQUENCES_PER_BAD_BYTE * bad_bytes:
+        raise ImportFileError(
+            _(
+                "%(file)s, line %(line)s: byte %(byte)s is not UTF-8. The rest of the file "
+                "reads as UTF-8, so it was not read as CP932. Bytes that are not UTF-8: "
+                "%(count)s. Correct them and import again."
+            )
+            % {
+                "file": path,
+                "line": first_bad[0],
+                "byte": f"0x{first_bad[1]:02x}",
+                "count": bad_bytes,
+            }
+        )
 
 
 def _columns(header: list[str], encoding: str) -> dict[str, int]:
@@ -250,7 +311,6 @@ def _member_fields(
             _("Member ID %(member_id)s is already on line %(line)s.")
             % {"member_id": member_id, "line": seen[member_id]},
         )
-    seen[member_id] = line
 
     email = credentials.normalise_email(value["email"])
     if not email:
@@ -286,6 +346,8 @@ def _member_fields(
                 _("The %(column)s is longer than %(limit)s characters.")
                 % {"column": name, "limit": limit},
             )
+    # Only an accepted row claims its ID: a later row can still bring a rejected one in.
+    seen[member_id] = line
     return fields
 
 

@@ -1,5 +1,7 @@
+import ast
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import make_password
@@ -123,6 +125,79 @@ def test_a_file_that_is_neither_utf8_nor_cp932_imports_nothing(tmp_path):
     assert not Member.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "stray, byte",
+    [
+        (b"\xff", "0xff"),  # CP932 would read it as a private-use character
+        (b"\xb6", "0xb6"),  # a half-width ｶ in CP932
+        (b"Ren\xe9e", "0xe9"),  # Latin-1 é: CP932 would read é and e as one kanji
+    ],
+)
+def test_a_utf8_file_with_a_stray_byte_names_the_line_and_the_byte_and_imports_nothing(
+    tmp_path, stray, byte
+):
+    # Read as CP932 the whole file decodes, and 田中 would be imported as 逕ｰ荳ｭ.
+    path = tmp_path / "members.csv"
+    path.write_bytes(
+        HEADER.encode()
+        + "JPN3000001,田中,tanaka@example.com,,\n".encode()
+        + (b"JPN3000002," + stray + b",r@example.com,,\n")
+        + "JPN3000003,佐藤 花子,hanako@example.com,,\n".encode()
+    )
+    run = run_import(path)
+
+    assert f"line 3: byte {byte} is not UTF-8" in run.error
+    assert "it was not read as CP932" in run.error
+    assert not Member.objects.exists()
+
+
+def test_a_stray_byte_is_named_on_the_line_an_editor_shows_after_lone_carriage_returns(
+    tmp_path,
+):
+    path = tmp_path / "members.csv"
+    path.write_bytes(
+        HEADER.encode()
+        + "JPN3000001,田中,tanaka@example.com,,\r".encode()
+        + b"JPN3000002,\xff,r@example.com,,\r"
+    )
+    assert "line 3: byte 0xff is not UTF-8" in run_import(path).error
+
+
+def test_cp932_with_windows_characters_and_half_width_kana_is_still_read_as_cp932(tmp_path):
+    # Two half-width kana in CP932 can look like UTF-8 by accident: ﾅｶ is a valid sequence.
+    text = HEADER + "JPN3000001,髙橋,①@example.com,,\nJPN3000002,ﾀﾅｶ ﾀﾛｳ,t@example.com,,\n"
+    run = run_import(write(tmp_path, text, "cp932"))
+
+    assert "cp932" in run.out
+    assert [m.name for m in Member.objects.order_by("member_id")] == ["髙橋", "ﾀﾅｶ ﾀﾛｳ"]
+
+
+def test_a_field_too_long_for_csv_stops_the_import_naming_the_line(tmp_path):
+    # Python's csv refuses a field over 131,072 characters: a quote left open does that.
+    path = write(
+        tmp_path,
+        HEADER
+        + "JPN3000001,Taro,taro@example.com,,\n"
+        + 'JPN3000002,"Hanako,h@example.com,,\n'
+        + "JPN3000003,Jiro,jiro@example.com,,\n" * 5000,
+    )
+    run = run_import(path)
+
+    assert "line 3: this is not CSV that can be read" in run.error
+    assert "field larger than field limit" in run.error
+    assert not Member.objects.exists()
+
+
+def test_a_csv_error_in_japanese_is_a_message_not_a_crash(tmp_path):
+    path = write(tmp_path, HEADER + "JPN3000001," + "x" * 131_073 + ",taro@example.com,,\n")
+    out, err = io.StringIO(), io.StringIO()
+    with translation.override("ja"), pytest.raises(CommandError) as error:
+        call_command("import_ja_members", str(path), stdout=out, stderr=err)
+
+    assert "2 行目" in str(error.value)
+    assert not Member.objects.exists()
+
+
 def test_an_unknown_encoding_is_named_in_the_error(tmp_path):
     path = write(tmp_path, HEADER)
     assert run_import(path, "--encoding", "klingon").error == "Unknown encoding: klingon."
@@ -240,6 +315,38 @@ def test_a_duplicate_id_names_the_earlier_line_and_the_first_row_wins(tmp_path):
     assert members()["JPN3000001"].name == "First"
     assert Member.objects.count() == 2
     assert run.failed
+
+
+def test_gettext_is_never_shadowed_in_the_importer():
+    # `_` used as a throwaway variable turned every CSV error into "'int' object is not
+    # callable"; ruff does not see it, this does.
+    from accounts.management.commands import import_ja_members
+
+    for module in (ja_import, import_ja_members):
+        tree = ast.parse(Path(module.__file__).read_text())
+        assigned = [
+            node.lineno
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)
+        ]
+        assert assigned == [], module.__name__
+
+
+def test_a_rejected_row_does_not_claim_its_id_so_a_later_good_row_is_imported(tmp_path):
+    path = write(
+        tmp_path,
+        HEADER
+        + "JPN3000001,First,not-an-email,,\n"
+        + "JPN3000001,Second,second@example.com,,\n"
+        + "JPN3000001,Third,third@example.com,,\n",
+    )
+    run = run_import(path)
+
+    assert "Line 2: Email address “not-an-email” is not valid." in run.err
+    assert "Line 3" not in run.err
+    assert "Line 4: Member ID JPN3000001 is already on line 3." in run.err
+    assert members()["JPN3000001"].name == "Second"
+    assert "Created: 1" in run.out and "Rejected: 2" in run.out
 
 
 def test_line_numbers_are_the_files_lines_even_after_a_name_on_two_lines(tmp_path):

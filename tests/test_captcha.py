@@ -1,0 +1,99 @@
+"""The captcha answer as a member on a Japanese keyboard types it.
+
+The answer box takes full-width digits (its pattern allows ０-９, and a Japanese input method in
+full-width mode types them); the answer counts as the digits it shows.
+"""
+
+import pytest
+from captcha.models import CaptchaStore
+from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
+
+from accounts import forms
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.fixture(autouse=True)
+def _clear_throttles():
+    cache.clear()
+
+
+def full_width_captcha(*, wrong=False, around="") -> dict:
+    """The picture's answer typed in full-width digits (０２０７ for 0207)."""
+    key = CaptchaStore.generate_key()
+    answer = CaptchaStore.objects.get(hashkey=key).response
+    if wrong:
+        answer = f"{(int(answer) + 1) % 10000:04d}"
+    return {"captcha_0": key, "captcha_1": around + answer.translate(FULL_WIDTH) + around}
+
+
+def test_a_sign_in_with_the_answer_in_full_width_digits_signs_in(client, member):
+    response = client.post(
+        "/login/", {"username": "JPN1000001", "password": PASSWORD, **full_width_captcha()}
+    )
+
+    assert response["Location"] == "/backoffice/"
+    assert client.session[SESSION_KEY] == str(member.pk)
+
+
+def test_spaces_around_the_answer_do_not_matter(client, member):
+    # A full-width space (U+3000) is what the space bar types in Japanese input mode.
+    client.post(
+        "/login/",
+        {"username": "JPN1000001", "password": PASSWORD, **full_width_captcha(around="\u3000")},
+    )
+
+    assert client.session[SESSION_KEY] == str(member.pk)
+
+
+def test_a_wrong_answer_in_full_width_digits_still_fails(client, member):
+    response = client.post(
+        "/login/",
+        {"username": "JPN1000001", "password": PASSWORD, **full_width_captcha(wrong=True)},
+    )
+
+    assert "画像の数字と一致しません" in response.content.decode()
+    assert SESSION_KEY not in client.session
+
+
+def test_forgot_password_takes_the_answer_in_full_width_digits(client, member, mailoutbox):
+    response = client.post(
+        "/password/forgot/",
+        {"username": "JPN1000001", "email": "taro@example.com", **full_width_captcha()},
+    )
+
+    assert response["Location"] == "/password/forgot/sent/"
+    assert len(mailoutbox) == 1
+    assert "https://jenco.example/password/reset/" in mailoutbox[0].body
+
+
+def test_forgot_password_refuses_a_wrong_full_width_answer(client, member, mailoutbox):
+    response = client.post(
+        "/password/forgot/",
+        {"username": "JPN1000001", "email": "taro@example.com", **full_width_captcha(wrong=True)},
+    )
+
+    assert response.status_code == 200
+    assert "画像の数字と一致しません" in response.content.decode()
+    assert mailoutbox == []
+
+
+CAPTCHA_FORMS = [
+    form
+    for form in vars(forms).values()
+    if isinstance(form, type) and "captcha" in getattr(form, "base_fields", {})
+]
+
+
+@pytest.mark.parametrize("form", CAPTCHA_FORMS, ids=lambda form: form.__name__)
+def test_every_form_with_a_captcha_takes_full_width_digits(form):
+    assert len(CAPTCHA_FORMS) >= 4  # sign-in, forgot, reset password, reset PIN
+    typed = full_width_captcha()
+    field = form.base_fields["captcha"]
+
+    field.clean([typed["captcha_0"], typed["captcha_1"]])  # raises if refused
+    assert not CaptchaStore.objects.filter(hashkey=typed["captcha_0"]).exists()  # used up

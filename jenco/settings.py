@@ -231,6 +231,11 @@ JENCO_FORGOT_PER_ADDRESS = envint("JENCO_FORGOT_PER_ADDRESS", 20)
 JENCO_SECURITY_LOG_DAYS = envint("JENCO_SECURITY_LOG_DAYS", 400)
 # How long the link that confirms a new email address works.
 JENCO_EMAIL_CHANGE_HOURS = envint("JENCO_EMAIL_CHANGE_HOURS", 24)
+# Email changes a member may ask for (each mails a link to the new address): per hour and per
+# day; and links any one address may receive in a day, whichever members ask (issue 12).
+JENCO_EMAIL_CHANGE_PER_HOUR = envint("JENCO_EMAIL_CHANGE_PER_HOUR", 3, minimum=1)
+JENCO_EMAIL_CHANGE_PER_DAY = envint("JENCO_EMAIL_CHANGE_PER_DAY", 10, minimum=1)
+JENCO_EMAIL_CHANGE_PER_ADDRESS = envint("JENCO_EMAIL_CHANGE_PER_ADDRESS", 3, minimum=1)
 
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock

@@ -5,13 +5,14 @@ event (save in one transaction, sessions, security log, notice email).
 """
 
 import datetime
+import hashlib
 import logging
+import secrets
 import time
 
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.hashers import make_password
-from django.core import signing
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -23,7 +24,7 @@ from django.utils.translation import gettext as _
 from accounts import credentials, lockout, mailbox, tasks, throttle, tokens
 from accounts.audit import Kind, record, request_origin
 from accounts.emails import render_member_email, send_member_email
-from accounts.models import Member
+from accounts.models import EmailChangeRequest, Member
 
 logger = logging.getLogger("jenco.security")
 
@@ -322,49 +323,154 @@ def reset_pin(request, member, new_pin: str, token: str):
 
 
 # --- Email change ---------------------------------------------------------------------------
+#
+# Each request is a row (accounts.EmailChangeRequest). The limits count rows, so every app
+# server sees the same counts; the link carries a one-time nonce whose hash is on the row, so
+# it works once, only while it is the member's newest request, and only until it expires.
 
-EMAIL_CHANGE_SALT = "accounts.flows.email-change"
+
+class EmailChangeLimited(Exception):
+    """Over an email-change limit; the message says when the member can ask again."""
 
 
+def email_change_limit(member, new_email: str) -> str | None:
+    """None if `member` may ask for a link to `new_email` now, else the message to show.
+
+    A member may ask JENCO_EMAIL_CHANGE_PER_HOUR times an hour and JENCO_EMAIL_CHANGE_PER_DAY
+    a day; an address receives at most JENCO_EMAIL_CHANGE_PER_ADDRESS links a day, whichever
+    members ask, so nobody can use us to fill a stranger's mailbox.
+    """
+    hour, day = datetime.timedelta(hours=1), datetime.timedelta(days=1)
+    mine = EmailChangeRequest.objects.filter(member=member)
+    waits = [
+        until
+        for until in (
+            _free_after(mine, settings.JENCO_EMAIL_CHANGE_PER_HOUR, hour),
+            _free_after(mine, settings.JENCO_EMAIL_CHANGE_PER_DAY, day),
+        )
+        if until is not None
+    ]
+    if waits:
+        return _(
+            "You have asked to change your email address too many times. You can ask again "
+            "after %(time)s."
+        ) % {"time": _date_and_time(max(waits))}
+    to_address = EmailChangeRequest.objects.filter(_same_mailbox(new_email))
+    until = _free_after(to_address, settings.JENCO_EMAIL_CHANGE_PER_ADDRESS, day)
+    if until is not None:
+        return _(
+            "Too many confirmation links have been sent to this address in the last 24 hours. "
+            "You can ask again after %(time)s."
+        ) % {"time": _date_and_time(until)}
+    return None
+
+
+def _free_after(requests, limit: int, window: datetime.timedelta):
+    """None if fewer than `limit` of `requests` fall in the last `window`; else when enough
+    of them will have left it for one more."""
+    recent = requests.filter(created__gt=timezone.now() - window).order_by("-created")
+    counted = list(recent.values_list("created", flat=True)[:limit])
+    return counted[-1] + window if len(counted) >= limit else None
+
+
+def _same_mailbox(email: str) -> Q:
+    """`email` and its "+tag" variants (name+1@…, name+2@…): most providers deliver them all
+    to one mailbox, so they share that mailbox's limit."""
+    local, _at, domain = email.rpartition("@")
+    base = local.split("+", 1)[0]
+    return Q(new_email=f"{base}@{domain}") | Q(
+        new_email__startswith=f"{base}+", new_email__endswith=f"@{domain}"
+    )
+
+
+def _date_and_time(when) -> str:
+    when = timezone.localtime(when)
+    if when.date() == timezone.localdate():
+        return formats.time_format(when, "TIME_FORMAT")
+    return formats.date_format(when, "DATETIME_FORMAT")
+
+
+@transaction.atomic
 def request_email_change(request, member, new_email: str) -> None:
     """Mail a confirmation link to the new address and a notice to the old one; the
-    address changes only when the link is followed."""
+    address changes only when the link is confirmed. Raises EmailChangeLimited (nothing
+    sent, nothing saved) over a limit."""
+    # One request of a member at a time, so two sent together cannot both pass the count.
+    Member.objects.select_for_update().only("pk").get(pk=member.pk)
+    problem = email_change_limit(member, new_email)
+    if problem is not None:
+        logger.warning("email change throttled for member=%s", member)
+        raise EmailChangeLimited(problem)
+    change = EmailChangeRequest.objects.create(member=member, new_email=new_email)
     record(request, Kind.EMAIL_CHANGE_REQUESTED, member)
-    transaction.on_commit(
-        lambda: tasks.mail_email_change_link.enqueue(member_pk=member.pk, new_email=new_email)
-    )
+    transaction.on_commit(lambda: tasks.mail_email_change_link.enqueue(change_pk=change.pk))
     send_member_email(member, "email_change_requested", {"new_email": new_email})
 
 
-def mail_email_change_link(member_pk: int, new_email: str) -> None:
-    """Made and sent in the worker, like a reset link: no queue row holds a working link."""
-    member = Member.objects.filter(pk=member_pk, is_active=True).first()
-    if member is None:
-        return
-    token = signing.dumps(
-        {"member": member.pk, "old": member.email, "new": new_email}, salt=EMAIL_CHANGE_SALT
+def _nonce_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _confirmable(requests):
+    """Those of `requests` that a link may still confirm: unused and unexpired."""
+    expiry = datetime.timedelta(hours=settings.JENCO_EMAIL_CHANGE_HOURS)
+    return requests.filter(used_at__isnull=True, created__gt=timezone.now() - expiry)
+
+
+def _newest(change) -> bool:
+    """A newer request of the member voids this one (and the link mailed for it)."""
+    newer = EmailChangeRequest.objects.filter(member_id=change.member_id, pk__gt=change.pk)
+    return not newer.exists()
+
+
+def mail_email_change_link(change_pk: int) -> None:
+    """Made and sent in the worker, like a reset link: no queue row holds a working link,
+    and the database only the nonce's hash."""
+    change = (
+        _confirmable(EmailChangeRequest.objects.filter(pk=change_pk, nonce_hash__isnull=True))
+        .filter(member__is_active=True)
+        .select_related("member")
+        .first()
     )
-    link = settings.SITE_URL + reverse("backoffice:profile-email-confirm", args=[token])
+    if change is None or not _newest(change):
+        return
+    nonce = secrets.token_urlsafe(32)
+    # A task run twice mails one link: the second finds the hash already set.
+    if not EmailChangeRequest.objects.filter(pk=change.pk, nonce_hash__isnull=True).update(
+        nonce_hash=_nonce_hash(nonce)
+    ):
+        return
+    link = settings.SITE_URL + reverse("backoffice:profile-email-confirm", args=[nonce])
     context = {"link": link, "hours": settings.JENCO_EMAIL_CHANGE_HOURS}
-    message = render_member_email(member, "email_change_confirm", context)
-    tasks.deliver_email.call(to=[new_email], **message)
+    message = render_member_email(change.member, "email_change_confirm", context)
+    tasks.deliver_email.call(to=[change.new_email], **message)
+
+
+def pending_email_change(member, token: str):
+    """The request `token` confirms for `member`, or None: not theirs, not a token of ours,
+    used, expired or replaced by a newer request."""
+    if not token or len(token) > 200:  # ours are 43 characters; nothing longer is hashed
+        return None
+    change = (
+        _confirmable(EmailChangeRequest.objects.filter(member=member))
+        .filter(nonce_hash=_nonce_hash(token))
+        .first()
+    )
+    return change if change is not None and _newest(change) else None
 
 
 def confirm_email_change(request, member, token: str) -> bool:
-    """Apply a confirmed change; False when the link is not this member's, expired or used."""
-    try:
-        change = signing.loads(
-            token, salt=EMAIL_CHANGE_SALT, max_age=settings.JENCO_EMAIL_CHANGE_HOURS * 3600
-        )
-    except signing.BadSignature:
-        return False
+    """Apply a confirmed change; False (nothing changed) when `pending_email_change` finds
+    no request for the token."""
     with transaction.atomic():
+        # Two confirmations at once: the second waits here, then finds the request used.
         fresh = Member.objects.select_for_update().get(pk=member.pk)
-        # Bound to the address it replaces: once used (or superseded), it no longer applies.
-        if change["member"] != fresh.pk or change["old"] != fresh.email:
+        change = pending_email_change(fresh, token)
+        if change is None:
             return False
+        EmailChangeRequest.objects.filter(pk=change.pk).update(used_at=timezone.now())
         old_email = fresh.email
-        fresh.email = change["new"]
+        fresh.email = change.new_email
         fresh.save(update_fields=["email"])
         record(request, Kind.EMAIL_CHANGED, fresh)
         send_member_email(fresh, "email_changed", {"new_email": fresh.email}, to=old_email)

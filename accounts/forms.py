@@ -377,4 +377,8 @@ class EmailChangeForm(PinConfirmed):
             raise forms.ValidationError(
                 _("This is already your registered email address."), code="same"
             )
+        # Before the PIN: a member over the limit spends no PIN attempt finding out.
+        limited = flows.email_change_limit(self.member, email)
+        if limited is not None:
+            raise forms.ValidationError(limited, code="limited")
         return email

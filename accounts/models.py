@@ -214,3 +214,27 @@ class MailboxCode(models.Model):
 
     def __str__(self):
         return f"{self.member} {self.created:%Y-%m-%d %H:%M}"
+
+
+class EmailChangeRequest(models.Model):
+    """A member asked to move their account to `new_email`; the link mailed there confirms it.
+
+    The rows are what the limits count (every app server sees them) and what makes a link
+    single-use: only a member's newest request, unused and unexpired, can be confirmed.
+    """
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="email_change_requests"
+    )
+    new_email = models.EmailField(db_index=True)
+    # SHA-256 of the link's one-time nonce, set by the worker that mails the link: the
+    # database never holds a working link. Empty (null) until the link is made.
+    nonce_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["member", "-created"])]
+
+    def __str__(self):
+        return f"{self.member} → {self.new_email}"

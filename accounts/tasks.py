@@ -30,11 +30,12 @@ def mail_reset_link(*, what: str, member_pk: int):
 
 
 @task
-def mail_email_change_link(*, member_pk: int, new_email: str):
-    """The confirmation link for a new address, made here in the worker."""
+def mail_email_change_link(*, change_pk: int):
+    """The confirmation link for a new address, made here in the worker: the queue row holds
+    only which request (accounts.EmailChangeRequest) to mail, not even the address."""
     from accounts import flows
 
-    flows.mail_email_change_link(member_pk, new_email)
+    flows.mail_email_change_link(change_pk)
 
 
 @task

@@ -160,33 +160,52 @@ def change_sub_password(request: HttpRequest) -> HttpResponse:
 def change_email(request: HttpRequest) -> HttpResponse:
     form = EmailChangeForm(request, request.user, _bound(request))
     if request.method == "POST" and form.is_valid():
-        flows.request_email_change(request, request.user, form.cleaned_data["email"])
-        messages.success(
-            request,
-            _(
-                "We sent a confirmation link to %(email)s. Your email address changes when you open it."
+        try:
+            flows.request_email_change(request, request.user, form.cleaned_data["email"])
+        except flows.EmailChangeLimited as limited:  # reached meanwhile, from another window
+            form.add_error("email", str(limited))
+        else:
+            messages.success(
+                request,
+                _(
+                    "We sent a confirmation link to %(email)s. Open it and press “Change my "
+                    "email address” there to change your address."
+                )
+                % {"email": form.cleaned_data["email"]},
             )
-            % {"email": form.cleaned_data["email"]},
-        )
-        return redirect("backoffice:profile")
+            return redirect("backoffice:profile")
     return render(request, "backoffice/profile_email.html", {"form": form, "tab": "profile"})
+
+
+# The confirm page's own address, which holds no token (as Django's reset view does).
+EMAIL_CONFIRM_PAGE = "new-address"
+EMAIL_CONFIRM_TOKEN = "_email_change_token"
 
 
 @never_cache
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
-    if flows.confirm_email_change(request, request.user, token):
+    """The emailed link asks; a button (POST) confirms: mail scanners that open links change
+    nothing. The token moves into the session and the page opens at an address without it."""
+    if token != EMAIL_CONFIRM_PAGE:
+        if flows.pending_email_change(request.user, token) is None:
+            response = render(request, "backoffice/profile_email_confirm.html", {"change": None})
+        else:
+            request.session[EMAIL_CONFIRM_TOKEN] = token
+            response = redirect("backoffice:profile-email-confirm", EMAIL_CONFIRM_PAGE)
+        # The address that holds the token never travels on as a Referer. The page with
+        # the button keeps the site's policy: under no-referrer a browser would send
+        # "Origin: null" with the form, which CSRF protection refuses.
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    token = request.session.get(EMAIL_CONFIRM_TOKEN, "")
+    if request.method == "POST" and flows.confirm_email_change(request, request.user, token):
+        del request.session[EMAIL_CONFIRM_TOKEN]
         messages.success(request, _("Your email address has been changed."))
-    else:
-        messages.error(
-            request,
-            _(
-                "This confirmation link has expired or has already been used. Change your email "
-                "address again to get a new one."
-            ),
-        )
-    return redirect("backoffice:profile")
+        return redirect("backoffice:profile")
+    change = flows.pending_email_change(request.user, token)
+    return render(request, "backoffice/profile_email_confirm.html", {"change": change})
 
 
 def _after_change(request: HttpRequest) -> str:

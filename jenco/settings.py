@@ -238,6 +238,12 @@ JENCO_MAILBOX_CODE_TRIES = envint("JENCO_MAILBOX_CODE_TRIES", 5, minimum=1)
 JENCO_MAILBOX_CODES_PER_HOUR = envint("JENCO_MAILBOX_CODES_PER_HOUR", 5, minimum=1)
 JENCO_MAILBOX_RESEND_SECONDS = envint("JENCO_MAILBOX_RESEND_SECONDS", 60)
 
+# Email changes a member may ask for (each mails a link to the new address): per hour and per
+# day; and links any one address may receive in a day, whichever members ask (issue 12).
+JENCO_EMAIL_CHANGE_PER_HOUR = envint("JENCO_EMAIL_CHANGE_PER_HOUR", 3, minimum=1)
+JENCO_EMAIL_CHANGE_PER_DAY = envint("JENCO_EMAIL_CHANGE_PER_DAY", 10, minimum=1)
+JENCO_EMAIL_CHANGE_PER_ADDRESS = envint("JENCO_EMAIL_CHANGE_PER_ADDRESS", 3, minimum=1)
+
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock
 # that ID or address for the cool-off time. Wrong captchas count (accounts.flows).

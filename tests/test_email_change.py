@@ -1,61 +1,281 @@
+"""Account > Profile > change email: a link mailed to the new address opens a page whose button
+makes the change, once; members and addresses get only so many links (issue 12, finding 6)."""
+
+import datetime
 import re
 
 import pytest
+from django.contrib.auth.hashers import make_password
+from django.utils import formats, timezone
 
-from accounts.models import Member, SecurityEvent
-from tests.conftest import PIN
+from accounts.models import EmailChangeRequest, Member, SecurityEvent
+from tests.conftest import PASSWORD, PIN
+from tests.i18n_helpers import english_runs, japanese_in, read
 
 pytestmark = pytest.mark.django_db
+
+# Where the emailed link leads: the page with the button, at an address without the token.
+CONFIRM_PAGE = "/backoffice/profile/email/confirm/new-address/"
+UNUSABLE = "このリンクは使えません"
+ASKS_TOO_OFTEN = "メールアドレス変更の申請回数が上限に達しました"
+ADDRESS_FULL = "このメールアドレスには、24時間以内に送れる確認用URLの上限まで送信済みです"
 
 
 def ask_change(client, email="taro.new@example.com", pin=PIN):
     return client.post("/backoffice/profile/email/", {"email": email, "pin": pin})
 
 
-def confirmation_path(mailoutbox) -> str:
-    mail = next(m for m in mailoutbox if m.to == ["taro.new@example.com"])
-    return re.search(
-        r"https://jenco\.example(/backoffice/profile/email/confirm/\S+/)", mail.body
-    ).group(1)
+def confirmation_path(mailoutbox, to="taro.new@example.com") -> str:
+    """The link in the newest confirmation mail to `to`."""
+    for mail in reversed(mailoutbox):
+        found = re.search(
+            r"https://jenco\.example(/backoffice/profile/email/confirm/\S+/)", mail.body
+        )
+        if mail.to == [to] and found:
+            return found.group(1)
+    raise AssertionError(f"no confirmation link was mailed to {to}")
+
+
+def open_link(client, path):
+    """What the member's browser does with the emailed link: it lands on the page it leads to."""
+    return client.get(path, follow=True)
+
+
+def confirm(client, path):
+    """Open the link and press the button."""
+    open_link(client, path)
+    return client.post(CONFIRM_PAGE)
+
+
+def email_of(member) -> str:
+    return Member.objects.get(pk=member.pk).email
+
+
+def links_mailed(mailoutbox, to: str) -> int:
+    return sum(m.to == [to] and "/email/confirm/" in m.body for m in mailoutbox)
+
+
+def says_unusable(response) -> bool:
+    """The page an unusable link answers with, in either language."""
+    text = response.content.decode()
+    return response.status_code == 200 and (UNUSABLE in text or "This link cannot be used" in text)
+
+
+def another_member(member_id="JPN1000003", email="jiro@example.com") -> Member:
+    return Member.objects.create_user(
+        member_id, email=email, password=PASSWORD, name="鈴木 次郎", pin=make_password(PIN)
+    )
+
+
+# --- The change, confirmed with a button -------------------------------------------------------
 
 
 def test_the_change_waits_for_the_new_address_to_confirm(member_client, member, mailoutbox):
     response = ask_change(member_client)
     assert response["Location"] == "/backoffice/profile/"
-    assert Member.objects.get(pk=member.pk).email == "taro@example.com"
+    assert email_of(member) == "taro@example.com"
     assert {tuple(m.to) for m in mailoutbox} == {("taro.new@example.com",), ("taro@example.com",)}
-    response = member_client.get(confirmation_path(mailoutbox))
+    response = confirm(member_client, confirmation_path(mailoutbox))
     assert response["Location"] == "/backoffice/profile/"
-    assert Member.objects.get(pk=member.pk).email == "taro.new@example.com"
+    assert (
+        "メールアドレスを変更しました。"
+        in member_client.get("/backoffice/profile/").content.decode()
+    )
+    assert email_of(member) == "taro.new@example.com"
     assert SecurityEvent.objects.filter(member=member, kind="email_changed").exists()
     notices_to_old = [m for m in mailoutbox if m.to == ["taro@example.com"]]
     assert len(notices_to_old) == 2  # the request, then the change
 
 
+def test_opening_the_link_only_asks(member_client, member, mailoutbox):
+    """Mail scanners open links: opening one changes nothing until the button is pressed."""
+    ask_change(member_client)
+    page = open_link(member_client, confirmation_path(mailoutbox))
+    assert page.redirect_chain == [(CONFIRM_PAGE, 302)]
+    text = page.content.decode()
+    assert "taro@example.com から taro.new@example.com に変更しますか" in text
+    assert "メールアドレスを変更する</button>" in text
+    assert email_of(member) == "taro@example.com"
+    assert not SecurityEvent.objects.filter(member=member, kind="email_changed").exists()
+
+
+def test_the_address_holding_the_token_sends_no_referrer(member_client, mailoutbox):
+    ask_change(member_client)
+    path = confirmation_path(mailoutbox)
+    token = path.rstrip("/").rsplit("/", 1)[1]
+    opened = member_client.get(path)
+    assert opened["Referrer-Policy"] == "no-referrer"
+    page = member_client.get(opened["Location"])
+    assert opened["Location"] == CONFIRM_PAGE and token not in page.content.decode()
+
+
+def test_the_database_holds_no_working_link(member_client, mailoutbox):
+    ask_change(member_client)
+    token = confirmation_path(mailoutbox).rstrip("/").rsplit("/", 1)[1]
+    stored = " ".join(str(row) for row in EmailChangeRequest.objects.values_list())
+    assert "taro.new@example.com" in stored and token not in stored
+
+
+# --- One use, the newest link only -------------------------------------------------------------
+
+
 def test_a_confirmation_link_works_once(member_client, member, mailoutbox):
     ask_change(member_client)
     path = confirmation_path(mailoutbox)
-    member_client.get(path)
-    Member.objects.filter(pk=member.pk).update(email="taro@example.com")
-    member_client.get(path)  # the address it replaced is back, but the link is for one use
-    response = member_client.get(path)
-    page = member_client.get(response["Location"]).content.decode()
-    assert "すでに使われています" in page or "有効期限" in page
+    confirm(member_client, path)
+    Member.objects.filter(pk=member.pk).update(email="taro.other@example.com")
+    assert says_unusable(open_link(member_client, path))
+    assert says_unusable(member_client.post(CONFIRM_PAGE))
+    assert email_of(member) == "taro.other@example.com"
 
 
-def test_a_tampered_link_changes_nothing(member_client, member):
-    response = member_client.get("/backoffice/profile/email/confirm/not-a-token/")
-    assert response["Location"] == "/backoffice/profile/"
-    assert Member.objects.get(pk=member.pk).email == "taro@example.com"
+def test_a_link_replayed_after_the_address_was_set_back_changes_nothing(
+    member_client, member, mailoutbox
+):
+    """The pen-test's replay: change A→B, set it back to A, open the first link again."""
+    ask_change(member_client, "taro.new@example.com")
+    first_link = confirmation_path(mailoutbox, "taro.new@example.com")
+    confirm(member_client, first_link)
+    ask_change(member_client, "taro@example.com")
+    confirm(member_client, confirmation_path(mailoutbox, "taro@example.com"))
+    assert email_of(member) == "taro@example.com"
+    assert says_unusable(open_link(member_client, first_link))
+    assert says_unusable(member_client.post(CONFIRM_PAGE))
+    assert email_of(member) == "taro@example.com"
 
 
-def test_another_members_link_changes_nothing(member_client, member, english_member, mailoutbox):
+def test_pressing_the_button_twice_changes_once(member_client, member, mailoutbox):
+    ask_change(member_client)
+    open_link(member_client, confirmation_path(mailoutbox))
+    assert member_client.post(CONFIRM_PAGE)["Location"] == "/backoffice/profile/"
+    assert says_unusable(member_client.post(CONFIRM_PAGE))
+    assert SecurityEvent.objects.filter(member=member, kind="email_changed").count() == 1
+
+
+def test_a_newer_request_voids_the_older_link(member_client, member, mailoutbox):
+    ask_change(member_client, "taro.first@example.com")
+    ask_change(member_client, "taro.second@example.com")
+    older = confirmation_path(mailoutbox, "taro.first@example.com")
+    assert says_unusable(open_link(member_client, older))
+    assert says_unusable(member_client.post(older))
+    assert email_of(member) == "taro@example.com"
+    confirm(member_client, confirmation_path(mailoutbox, "taro.second@example.com"))
+    assert email_of(member) == "taro.second@example.com"
+
+
+def test_an_expired_link_changes_nothing(member_client, member, mailoutbox, settings):
     ask_change(member_client)
     path = confirmation_path(mailoutbox)
-    member_client.force_login(english_member)
-    member_client.get(path)
-    assert Member.objects.get(pk=english_member.pk).email == "alice@example.com"
-    assert Member.objects.get(pk=member.pk).email == "taro@example.com"
+    open_link(member_client, path)
+    hours = datetime.timedelta(hours=settings.JENCO_EMAIL_CHANGE_HOURS, minutes=1)
+    EmailChangeRequest.objects.update(created=timezone.now() - hours)
+    assert says_unusable(member_client.post(CONFIRM_PAGE))
+    assert says_unusable(open_link(member_client, path))
+    assert email_of(member) == "taro@example.com"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "garbage",
+        "truncated",
+        "another member's",
+        "the page without a link",
+        "non-ASCII",
+        "percent-escaped",
+        "long",
+    ],
+)
+def test_a_bad_link_says_it_cannot_be_used_and_changes_nothing(
+    member_client, member, english_member, mailoutbox, bad
+):
+    ask_change(member_client)
+    path = confirmation_path(mailoutbox)
+    if bad == "another member's":
+        member_client.force_login(english_member)
+    paths = {
+        "garbage": "/backoffice/profile/email/confirm/not-a-token/",
+        "truncated": path[:-6] + "/",
+        "another member's": path,
+        "the page without a link": CONFIRM_PAGE,
+        "non-ASCII": "/backoffice/profile/email/confirm/確認トークン/",
+        "percent-escaped": "/backoffice/profile/email/confirm/%00%ff%2e%2e/",
+        "long": "/backoffice/profile/email/confirm/" + "A" * 5000 + "/",
+    }
+    assert says_unusable(open_link(member_client, paths[bad]))
+    assert says_unusable(member_client.post(paths[bad]))
+    member_client.post(CONFIRM_PAGE)
+    assert email_of(member) == "taro@example.com"
+    assert email_of(english_member) == "alice@example.com"
+
+
+# --- Limits ------------------------------------------------------------------------------------
+
+
+def test_the_fourth_request_in_an_hour_is_refused_and_sends_nothing(
+    member_client, member, mailoutbox, settings
+):
+    assert settings.JENCO_EMAIL_CHANGE_PER_HOUR == 3
+    for n in range(3):
+        assert ask_change(member_client, f"taro.{n}@example.com").status_code == 302
+    first = EmailChangeRequest.objects.order_by("created").first().created
+    sent = len(mailoutbox)
+    page = ask_change(member_client, "taro.3@example.com").content.decode()
+    assert ASKS_TOO_OFTEN in page
+    again_at = formats.time_format(timezone.localtime(first + datetime.timedelta(hours=1)))
+    assert f"{again_at}以降にもう一度申請してください" in page
+    assert len(mailoutbox) == sent
+    assert EmailChangeRequest.objects.count() == 3
+    assert SecurityEvent.objects.filter(kind="email_change_requested").count() == 3
+    assert Member.objects.get(pk=member.pk).pin_failures == 0
+
+
+def test_an_hour_later_the_member_may_ask_again(member_client, mailoutbox):
+    for n in range(3):
+        ask_change(member_client, f"taro.{n}@example.com")
+    EmailChangeRequest.objects.update(created=timezone.now() - datetime.timedelta(minutes=61))
+    assert ask_change(member_client, "taro.3@example.com").status_code == 302
+    assert links_mailed(mailoutbox, "taro.3@example.com") == 1
+
+
+def test_a_member_gets_only_so_many_links_a_day(member_client, mailoutbox, settings):
+    settings.JENCO_EMAIL_CHANGE_PER_DAY = 4
+    for n in range(4):
+        ask_change(member_client, f"taro.{n}@example.com")
+        EmailChangeRequest.objects.update(created=timezone.now() - datetime.timedelta(hours=2))
+    assert ASKS_TOO_OFTEN in ask_change(member_client, "taro.4@example.com").content.decode()
+    assert links_mailed(mailoutbox, "taro.4@example.com") == 0
+
+
+def test_several_members_cannot_fill_one_strangers_mailbox(
+    client, member, english_member, mailoutbox, settings
+):
+    """25 of 25 requests reached a third party's mailbox; now a day's limit does."""
+    assert settings.JENCO_EMAIL_CHANGE_PER_ADDRESS == 3
+    members = [member, english_member, another_member(), another_member("JPN1000004", "s@x.jp")]
+    for who in members[:3]:
+        client.force_login(who)
+        assert ask_change(client, "stranger@example.org").status_code == 302
+    client.force_login(members[3])
+    for address in ("stranger@example.org", "Stranger+jenco@Example.org"):
+        page = ask_change(client, address).content.decode()
+        assert ADDRESS_FULL in page
+        assert "以降にもう一度申請してください" in page
+    assert links_mailed(mailoutbox, "stranger@example.org") == 3
+    assert links_mailed(mailoutbox, "stranger+jenco@example.org") == 0
+    assert EmailChangeRequest.objects.count() == 3
+
+
+def test_the_limit_speaks_the_members_language(client, english_member, mailoutbox):
+    client.force_login(english_member)
+    client.cookies["django_language"] = "en"
+    for n in range(3):
+        ask_change(client, f"alice.{n}@example.com")
+    page = ask_change(client, "alice.3@example.com").content.decode()
+    assert "You have asked to change your email address too many times" in page
+
+
+# --- The form --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -74,3 +294,24 @@ def test_a_bad_address_gets_a_message(member_client, member, email, message):
 def test_a_wrong_pin_sends_nothing(member_client, member, mailoutbox):
     assert "PINコードが正しくありません" in ask_change(member_client, pin="000001").content.decode()
     assert mailoutbox == []
+    assert not EmailChangeRequest.objects.exists()
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_pages_of_the_link_read_in_the_members_language(
+    client, request, mailoutbox, settings, language
+):
+    who = request.getfixturevalue("member" if language == "ja" else "english_member")
+    client.force_login(who)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    ask_change(client, "new.address@example.com")
+    pages = [
+        open_link(client, confirmation_path(mailoutbox, "new.address@example.com")),
+        client.get("/backoffice/profile/email/confirm/not-a-token/"),
+    ]
+    for page in pages:
+        for piece in read(page.content.decode()).pieces:
+            if language == "ja" and piece.lang != "en":
+                assert english_runs(piece.text) == [], piece
+            if language == "en" and piece.text not in ("日本語", who.name):
+                assert not japanese_in(piece.text), piece

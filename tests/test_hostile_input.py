@@ -504,8 +504,8 @@ def test_a_10000_character_link_says_the_link_cannot_be_used(client, path):
 def test_a_10000_character_email_confirmation_link_changes_nothing(member_client, member):
     TRIED["/backoffice/profile/email/confirm/"] += 1
     response = member_client.get(f"/backoffice/profile/email/confirm/{LONG_SEGMENT}/")
-    assert response["Location"] == "/backoffice/profile/"
-    assert "有効期限" in member_client.get("/backoffice/profile/").content.decode()
+    assert response.status_code == 200
+    assert "このリンクは使えません" in response.content.decode()
     assert Member.objects.get(pk=member.pk).email == "taro@example.com"
 
 

@@ -175,6 +175,9 @@ def test_a_migrated_members_first_sign_in_and_changes_leak_nothing(evidence, mig
         r"https://jenco\.example(/backoffice/profile/email/confirm/\S+/)", "email-change token"
     )
     assert evidence.request(client, "GET", confirm).status_code == 302
+    confirm_page = "/backoffice/profile/email/confirm/new-address/"
+    assert evidence.request(client, "GET", confirm_page).status_code == 200
+    assert evidence.request(client, "POST", confirm_page).status_code == 302
     evidence.request(client, "GET", "/backoffice/profile/")
     assert Member.objects.get(pk=migrated_member.pk).email == "hanako.new@example.com"
     evidence.request(client, "POST", "/logout/")

@@ -38,6 +38,9 @@ def sign_in(request, member) -> None:
     if with_defaults:
         # The gate (backoffice.middleware) keeps this member to the PIN and password steps.
         record(request, Kind.SIGN_IN_DEFAULT, member)
+        # The published password opens thousands of imported accounts: an address that gets
+        # into many of them is spraying it, so each such sign-in counts against the address.
+        lockout.count_against_address(request)
         send_member_email(member, "default_sign_in", {"when": member.last_login})
     else:
         record(request, Kind.SIGN_IN, member)

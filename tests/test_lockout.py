@@ -8,8 +8,9 @@ from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.test import Client
 
+from accounts.ja_accounts import ja_member
 from accounts.models import SecurityEvent
-from tests.conftest import PASSWORD, solved_captcha, wrong_captcha
+from tests.conftest import DEFAULT_PASSWORD, PASSWORD, solved_captcha, wrong_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +145,42 @@ def test_failed_sign_ins_store_no_request_data(client, member, support_agent):
         page = support.get(f"/admin/axes/accessattempt/{a.pk}/change/").content.decode()
         assert "JPN1000001" in page or "203.0.113.9" in page
         assert token not in page
+
+
+def sign_in_on_defaults(member_id, ip):
+    client = Client()
+    client.post(
+        "/login/",
+        {"username": member_id, "password": DEFAULT_PASSWORD, **solved_captcha()},
+        REMOTE_ADDR=ip,
+    )
+    return client
+
+
+def test_signing_into_many_accounts_on_the_defaults_pauses_the_address(db, settings):
+    """Finding 2b: one address getting into account after account on the published password
+    is spraying it, though every sign-in works."""
+    for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES + 1):
+        ja_member(f"JPN20000{n:02}").save()
+    for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES):
+        assert SESSION_KEY in sign_in_on_defaults(f"JPN20000{n:02}", "203.0.113.9").session
+    last = f"JPN20000{settings.JENCO_LOCKOUT_ADDRESS_FAILURES:02}"
+    client = Client()
+    response = client.post(
+        "/login/",
+        {"username": last, "password": DEFAULT_PASSWORD, **solved_captcha()},
+        REMOTE_ADDR="203.0.113.9",
+    )
+    assert response.status_code == 429
+    assert "お使いのネットワークからのログイン" in response.content.decode()
+    assert SESSION_KEY not in client.session
+    # The member themselves, from their own connection, signs in.
+    assert SESSION_KEY in sign_in_on_defaults(last, "198.51.100.7").session
+
+
+def test_signing_in_on_the_defaults_never_counts_against_the_member(migrated_member):
+    for n in range(15):
+        assert SESSION_KEY in sign_in_on_defaults("JPN2000001", f"10.2.3.{n}").session
 
 
 def test_one_address_trying_many_ids_is_stopped(client, member):

@@ -40,6 +40,9 @@ def sign_in(request, member) -> None:
         # The gate (backoffice.middleware) keeps this member to the mailbox, PIN and password
         # steps. The mailbox code's email doubles as the "was this you?" notice.
         record(request, Kind.SIGN_IN_DEFAULT, member)
+        # The published password opens thousands of imported accounts: an address that gets
+        # into many of them is spraying it, so each such sign-in counts against the address.
+        lockout.count_against_address(request)
         if mailbox.due(request):
             mailbox.send_code(request, member)
         else:
@@ -49,13 +52,12 @@ def sign_in(request, member) -> None:
 
 
 def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:
-    """Log a failed sign-in. A wrong captcha never reached authenticate(), so it is reported
-    to the lockout here: a bot that cannot read the picture still runs out of tries."""
+    """Log a failed sign-in. A wrong or missing captcha never reached authenticate(), so it
+    is reported to the lockout here, against the address only: a bot that cannot read the
+    picture runs out of tries, and cannot pause the member whose ID it typed."""
     member_id_typed = credentials.printable(credentials.normalise_member_id(member_id_typed))
     if captcha:
-        auth.signals.user_login_failed.send(
-            sender=__name__, credentials={"username": member_id_typed}, request=request
-        )
+        lockout.captcha_failed(request, member_id_typed)
     record(request, Kind.SIGN_IN_FAILED, member_id_typed=member_id_typed)
 
 

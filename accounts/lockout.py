@@ -3,12 +3,13 @@
 import axes.utils
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
+from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.dispatch import receiver
 from django.shortcuts import render
 
@@ -25,12 +26,16 @@ def typed_member_id(request, credentials_: dict | None) -> str:
 
 
 class LockoutHandler(AxesDatabaseHandler):
-    """axes' database handler, with its own limit for one address.
+    """axes' database handler, with its own limit for one address and its own record.
 
     Many members share an address (a carrier's, an office's), so an address may fail more
     often than one ID before it pauses. axes compares one number with AXES_FAILURE_LIMIT;
     the address's failures are scaled onto that limit, so it trips at exactly
     JENCO_LOCKOUT_ADDRESS_FAILURES.
+
+    What a failure writes is narrower than axes' (see add_failure), and a failure that
+    arrives during a pause writes nothing at all, whichever way it came: the pause ends when
+    the page said it would, however long a bot keeps posting.
     """
 
     def get_failures(self, request, credentials=None) -> int:
@@ -40,17 +45,109 @@ class LockoutHandler(AxesDatabaseHandler):
             by_address * settings.AXES_FAILURE_LIMIT // settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
         )
 
+    def user_login_failed(self, sender, credentials, request=None, **kwargs):
+        if request is None:  # axes cannot count without an address; neither can we
+            return
+        self.clean_expired_user_attempts(request, credentials)
+        if request.axes_locked_out or not self.is_allowed(request, credentials):
+            self.refuse(request, credentials)
+        elif not self.is_whitelisted(request, credentials):
+            add_failure(request, get_client_username(request, credentials))
+            if not self.is_allowed(request, credentials):
+                self.refuse(request, credentials)
+
+    def refuse(self, request, credentials) -> None:
+        """Answer this post with the locked page: axes' middleware renders it (locked_out)."""
+        request.axes_locked_out = True
+        request.axes_credentials = credentials
+        user_locked_out.send(
+            "axes",
+            request=request,
+            username=get_client_username(request, credentials),
+            ip_address=request.axes_ip_address,
+        )
+
+
+def add_failure(request, member_id: str | None) -> None:
+    """One more failure against this member ID from this address (None: the address alone).
+
+    One row per ID and address: a count and the time of the last failure. axes also kept
+    each post's GET and POST data, CSRF token included, appended to the row (about 1 KB a
+    post, without limit), and keyed rows by user agent, which a client changes at will.
+    """
+    row = (
+        AccessAttempt.objects.filter(username=member_id, ip_address=request.axes_ip_address)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if row is not None:
+        AccessAttempt.objects.filter(pk=row).update(
+            failures_since_start=F("failures_since_start") + 1,
+            attempt_time=request.axes_attempt_time,
+        )
+    else:  # two first failures at once make two rows: both count, neither is lost
+        AccessAttempt.objects.create(
+            username=member_id,
+            ip_address=request.axes_ip_address,
+            user_agent=request.axes_user_agent,
+            http_accept=request.axes_http_accept,
+            path_info=request.axes_path_info,
+            get_data="",
+            post_data="",
+            failures_since_start=1,
+        )
+
+
+def count_against_address(request) -> None:
+    """One failure against the client's address alone, none against any member ID.
+
+    For what proves nothing about an ID but does about the address: a wrong or missing
+    captcha (it never reached the password), or a sign-in on the published default password
+    (an address that gets into account after account on it is spraying it). A good sign-in
+    clears its own ID's failures only (forget_failures), so these stay. While the address is
+    paused nothing is added: its pause ends when the page said.
+    """
+    AxesProxyHandler.update_request(request)
+    if request.axes_ip_address is None:
+        return
+    by_address = _total(_recent(request).filter(ip_address=request.axes_ip_address))
+    if by_address < settings.JENCO_LOCKOUT_ADDRESS_FAILURES:
+        add_failure(request, None)
+
+
+def captcha_failed(request, member_id_typed: str) -> None:
+    """A wrong or missing captcha: counted against the address, never the ID typed.
+
+    The post never reached authenticate(), so axes' backend did not look for a pause: a post
+    that finds the ID or the address paused, or pauses the address, gets the locked page, and
+    one that finds a pause adds nothing.
+    """
+    credentials_ = {"username": member_id_typed}
+    handler = AxesProxyHandler.get_implementation()
+    AxesProxyHandler.update_request(request)
+    if handler.is_allowed(request, credentials_):
+        count_against_address(request)
+        if handler.is_allowed(request, credentials_):
+            return
+    handler.refuse(request, credentials_)
+
+
+def _recent(request):
+    return AccessAttempt.objects.filter(attempt_time__gte=get_cool_off_threshold(request))
+
+
+def _total(attempts) -> int:
+    return attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+
 
 def failures(request, credentials_=None) -> tuple[int, int]:
     """Recent failures for the member ID typed (from anywhere) and from this address."""
-    recent = AccessAttempt.objects.filter(attempt_time__gte=get_cool_off_threshold(request))
-
-    def total(attempts) -> int:
-        return attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
-
+    member_id = get_client_username(request, credentials_)
+    recent = _recent(request)
     return (
-        total(recent.filter(username=get_client_username(request, credentials_))),
-        total(recent.filter(ip_address=request.axes_ip_address)),
+        _total(recent.filter(username=member_id)) if member_id else 0,
+        _total(recent.filter(ip_address=request.axes_ip_address)),
     )
 
 

@@ -246,7 +246,8 @@ JENCO_EMAIL_CHANGE_PER_ADDRESS = envint("JENCO_EMAIL_CHANGE_PER_ADDRESS", 3, min
 
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock
-# that ID or address for the cool-off time. Wrong captchas count (accounts.flows).
+# that ID or address for the cool-off time. A wrong or missing captcha, and a sign-in on the
+# published default password, count against the address alone (accounts.lockout).
 AXES_HANDLER = "accounts.lockout.LockoutHandler"
 AXES_FAILURE_LIMIT = envint("JENCO_LOCKOUT_FAILURES", 10, minimum=1)
 JENCO_LOCKOUT_ADDRESS_FAILURES = envint("JENCO_LOCKOUT_ADDRESS_FAILURES", 30, minimum=1)
@@ -263,6 +264,10 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 AXES_RESET_ON_SUCCESS = False
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the wait the page names stays true
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in our security log already
+# accounts.lockout.LockoutHandler writes a count and a time per ID and address, never a
+# request's GET or POST data (CSRF tokens), no failure log and no expiry rows: keep these off.
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_USE_ATTEMPT_EXPIRATION = False
 AXES_SENSITIVE_PARAMETERS = ["password", "captcha_1", "pin", "new_password1", "new_password2"]
 AXES_VERBOSE = False
 

@@ -3,12 +3,14 @@
 import re
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.test import Client
 
+from accounts.ja_accounts import ja_member
 from accounts.models import SecurityEvent
-from tests.conftest import PASSWORD, solved_captcha, wrong_captcha
+from tests.conftest import DEFAULT_PASSWORD, PASSWORD, solved_captcha, wrong_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -51,10 +53,134 @@ def test_an_unknown_id_locks_the_same_way(client, member):
     assert [p.status_code for p in pages] == [429, 429]
 
 
-def test_wrong_captchas_count(client, member):
+def rows():
+    """What the lockout table holds: who, from where, how many failures, since when."""
+    return list(
+        AccessAttempt.objects.order_by("pk").values_list(
+            "username", "ip_address", "failures_since_start", "attempt_time"
+        )
+    )
+
+
+def test_wrong_captchas_never_lock_the_member_out(client, member):
+    """Finding 3: a wrong captcha never reached the password, so it says nothing about the ID."""
+    for _ in range(300):
+        attempt(client, "JPN1000001", PASSWORD, captcha=wrong_captcha(), ip="203.0.113.9")
+    response = attempt(Client(), "JPN1000001", PASSWORD, ip="198.51.100.7")
+    assert response.status_code == 302
+
+
+def test_wrong_captchas_pause_the_address(client, member):
+    for _ in range(29):
+        attempt(client, "JPN1000001", captcha=wrong_captcha(), ip="203.0.113.9")
+    # The 30th comes with no captcha at all, as a bot's would.
+    no_captcha = {"username": "JPN1000001", "password": "x"}
+    assert client.post("/login/", no_captcha, REMOTE_ADDR="203.0.113.9").status_code == 429
+    response = attempt(client, "JPN1000001", PASSWORD, ip="203.0.113.9")
+    assert response.status_code == 429
+    assert "お使いのネットワークからのログイン" in response.content.decode()
+    assert SESSION_KEY not in client.session
+
+
+def test_wrong_captchas_leave_rows_that_do_not_grow(client, member):
+    for _ in range(300):
+        attempt(client, "JPN1000001", captcha=wrong_captcha(), ip="203.0.113.9")
+    # One row for the address alone, none for the ID; it stopped counting when the pause began.
+    assert [(u, ip, n) for u, ip, n, _ in rows()] == [(None, "203.0.113.9", 30)]
+    assert [len(a.get_data) + len(a.post_data) for a in AccessAttempt.objects.all()] == [0]
+
+
+def test_posts_during_an_ids_pause_do_not_move_its_end(client, member):
     for n in range(10):
-        attempt(client, "JPN1000001", PASSWORD, captcha=wrong_captcha(), ip=f"10.2.0.{n}")
-    assert attempt(client, "JPN1000001", PASSWORD, ip="10.2.1.1").status_code == 429
+        attempt(client, "JPN1000001", ip=f"10.2.0.{n}")
+    paused = rows()
+    for n in range(30):
+        attempt(client, "JPN1000001", ip=f"10.2.1.{n}")
+        attempt(client, "JPN1000001", PASSWORD, ip=f"10.2.2.{n}")
+        response = attempt(client, "jpn1000001", captcha=wrong_captcha(), ip=f"10.2.0.{n % 10}")
+        assert response.status_code == 429
+    assert rows() == paused
+
+
+def test_posts_during_an_addresss_pause_do_not_move_its_end(client, member):
+    for n in range(30):
+        attempt(client, f"JPN30000{n:02}", captcha=wrong_captcha(), ip="203.0.113.9")
+    paused = rows()
+    for n in range(30):
+        attempt(client, f"JPN31000{n:02}", ip="203.0.113.9")
+        attempt(client, "JPN1000001", PASSWORD, captcha=wrong_captcha(), ip="203.0.113.9")
+        assert attempt(client, "JPN1000001", PASSWORD, ip="203.0.113.9").status_code == 429
+    assert rows() == paused
+
+
+def test_failed_sign_ins_store_no_request_data(client, member, support_agent):
+    """Finding 8: axes kept each failure's GET and POST, CSRF token included, for admin."""
+    token = "Zq3" + "x" * 61
+    client.post(
+        "/login/?next=/backoffice/",
+        {
+            "username": "JPN1000001",
+            "password": "nope",
+            "csrfmiddlewaretoken": token,
+            **solved_captcha(),
+        },
+        REMOTE_ADDR="203.0.113.9",
+    )
+    client.post(
+        "/login/?next=/backoffice/",
+        {
+            "username": "JPN1000002",
+            "password": "nope",
+            "csrfmiddlewaretoken": token,
+            **wrong_captcha(),
+        },
+        REMOTE_ADDR="203.0.113.9",
+    )
+    attempts = AccessAttempt.objects.all()
+    assert len(attempts) == 2
+    assert [(a.get_data, a.post_data) for a in attempts] == [("", ""), ("", "")]
+    support = Client()
+    support.force_login(support_agent)
+    for a in attempts:
+        page = support.get(f"/admin/axes/accessattempt/{a.pk}/change/").content.decode()
+        assert "JPN1000001" in page or "203.0.113.9" in page
+        assert token not in page
+
+
+def sign_in_on_defaults(member_id, ip):
+    client = Client()
+    client.post(
+        "/login/",
+        {"username": member_id, "password": DEFAULT_PASSWORD, **solved_captcha()},
+        REMOTE_ADDR=ip,
+    )
+    return client
+
+
+def test_signing_into_many_accounts_on_the_defaults_pauses_the_address(db, settings):
+    """Finding 2b: one address getting into account after account on the published password
+    is spraying it, though every sign-in works."""
+    for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES + 1):
+        ja_member(f"JPN20000{n:02}").save()
+    for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES):
+        assert SESSION_KEY in sign_in_on_defaults(f"JPN20000{n:02}", "203.0.113.9").session
+    last = f"JPN20000{settings.JENCO_LOCKOUT_ADDRESS_FAILURES:02}"
+    client = Client()
+    response = client.post(
+        "/login/",
+        {"username": last, "password": DEFAULT_PASSWORD, **solved_captcha()},
+        REMOTE_ADDR="203.0.113.9",
+    )
+    assert response.status_code == 429
+    assert "お使いのネットワークからのログイン" in response.content.decode()
+    assert SESSION_KEY not in client.session
+    # The member themselves, from their own connection, signs in.
+    assert SESSION_KEY in sign_in_on_defaults(last, "198.51.100.7").session
+
+
+def test_signing_in_on_the_defaults_never_counts_against_the_member(migrated_member):
+    for n in range(15):
+        assert SESSION_KEY in sign_in_on_defaults("JPN2000001", f"10.2.3.{n}").session
 
 
 def test_one_address_trying_many_ids_is_stopped(client, member):

@@ -141,6 +141,7 @@ class SecurityEvent(models.Model):
         PIN_RESET_REQUESTED = "pin_reset_requested", _("PIN reset requested")
         PIN_RESET = "pin_reset", _("PIN reset by email")
         MEMBER_VIEWED = "member_viewed", _("Member record viewed by staff")
+        ADMIN_LOOKUP_REFUSED = "admin_lookup_refused", _("Admin filter or sort order refused")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     kind = models.CharField(_("what"), max_length=32, choices=Kind)

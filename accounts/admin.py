@@ -9,9 +9,13 @@ from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, Q
 from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
@@ -36,6 +40,21 @@ _ORDER = re.compile(r"-?[0-9]+(\.-?[0-9]+)*", re.ASCII)
 def reaches_hidden(path: str) -> bool:
     """Whether a lookup, sort field or search field touches a hidden field anywhere along it."""
     return not HIDDEN_FIELDS.isdisjoint(path.lstrip("-^=@").split(LOOKUP_SEP))
+
+
+def sign_in_at_member_login(request: HttpRequest) -> HttpResponse:
+    """/admin/login/ authenticates nobody: staff sign in at /login/, where the captcha, the
+    lockout, the security log and the absolute session lifetime apply to them as to members.
+
+    `next` survives only as a path on this site. A signed-in member who is not staff gets
+    admin's own refusal page (staff who are signed in go straight on to `next`).
+    """
+    if request.method == "GET" and request.user.is_authenticated:
+        return admin.site.login(request)
+    target = request.GET.get("next", "")
+    if not (target.startswith("/") and url_has_allowed_host_and_scheme(target, None)):
+        target = reverse("admin:index")
+    return redirect_to_login(target, "accounts:login")
 
 
 class OnlyShownOrdering(ChangeList):

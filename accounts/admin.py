@@ -30,8 +30,8 @@ MAX_RESET_LINKS_AT_ONCE = 20
 # relation: the hashes, the ID document number in full (pages show it masked), and what axes
 # kept of a failed sign-in's request (its CSRF token, the ID typed) and of a session.
 HIDDEN_FIELDS = frozenset(
-    {"password", "pin", "sub_password", "id_document_number", "get_data", "post_data"}
-    | {"session_hash"}
+    ("password", "pin", "sub_password", "id_document_number")
+    + ("get_data", "post_data", "session_hash")  # django-axes'
 )
 # "3", "-3", "3.-1": column numbers, as admin's own sort links write them.
 _ORDER = re.compile(r"-?[0-9]+(\.-?[0-9]+)*", re.ASCII)
@@ -60,7 +60,7 @@ def sign_in_at_member_login(request: HttpRequest) -> HttpResponse:
 class OnlyShownOrdering(ChangeList):
     def get_ordering(self, request, queryset):
         order = self.params.get(ORDER_VAR)
-        if order and not self.model_admin.ordering_allowed(order, self.list_display, self):
+        if order and not self.model_admin.ordering_allowed(order, self):
             raise DisallowedModelAdminLookup(f"Ordering by {order!r} not allowed")
         return super().get_ordering(request, queryset)
 
@@ -118,13 +118,14 @@ class OnlyWhatAdminShows:
             attr = attr.fget
         return getattr(attr, "admin_order_field", None)
 
-    def ordering_allowed(self, order: str, list_display, changelist) -> bool:
+    def ordering_allowed(self, order: str, changelist) -> bool:
+        """?o= names only columns of this list that have a sort link."""
         if not _ORDER.fullmatch(order):
             return False
-        columns = [int(part.lstrip("-")) for part in order.split(".")]
+        columns = changelist.list_display  # with the action checkbox first, as ?o= counts
         return all(
-            column < len(list_display) and list_display[column] in changelist.sortable_by
-            for column in columns
+            column < len(columns) and columns[column] in changelist.sortable_by
+            for column in (int(part.lstrip("-")) for part in order.split("."))
         )
 
     def get_changelist(self, request, **kwargs):

@@ -202,3 +202,13 @@ def test_no_list_answers_a_lookup_on_a_field_it_does_not_filter_by(client, staff
         for lookup in (f"{field.name}__startswith", f"{field.name}__regex"):
             assert lookup not in shown
             assert client.get(url, {lookup: "1"}).status_code == 400, lookup
+
+
+def test_a_superusers_member_page_has_no_hash_and_no_full_document(client, staff, target):
+    client.force_login(staff)
+    page = client.get(f"/admin/accounts/member/{target.pk}/change/").content.decode()
+    assert 'name="_save"' in page  # the superuser's editable form
+    for field in ["password", "pin", "sub_password", "id_document_number"]:
+        assert f'name="{field}"' not in page
+    for secret in [target.password, target.pin, target.sub_password, "ZZ1234567"]:
+        assert secret not in page

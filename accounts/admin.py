@@ -1,5 +1,21 @@
+import re
+
+import axes.admin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
+from django.contrib.admin import FieldListFilter
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, Q
+from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
@@ -9,6 +25,119 @@ from accounts.audit import Kind, record
 from accounts.models import Member, SecurityEvent
 
 MAX_RESET_LINKS_AT_ONCE = 20
+
+# Never in an admin form, list, filter, sort order or search, on any model or through any
+# relation: the hashes, the ID document number in full (pages show it masked), and what axes
+# kept of a failed sign-in's request (its CSRF token, the ID typed) and of a session.
+HIDDEN_FIELDS = frozenset(
+    ("password", "pin", "sub_password", "id_document_number")
+    + ("get_data", "post_data", "session_hash")  # django-axes'
+)
+# "3", "-3", "3.-1": column numbers, as admin's own sort links write them.
+_ORDER = re.compile(r"-?[0-9]+(\.-?[0-9]+)*", re.ASCII)
+
+
+def reaches_hidden(path: str) -> bool:
+    """Whether a lookup, sort field or search field touches a hidden field anywhere along it."""
+    return not HIDDEN_FIELDS.isdisjoint(path.lstrip("-^=@").split(LOOKUP_SEP))
+
+
+def sign_in_at_member_login(request: HttpRequest) -> HttpResponse:
+    """/admin/login/ authenticates nobody: staff sign in at /login/, where the captcha, the
+    lockout, the security log and the absolute session lifetime apply to them as to members.
+
+    `next` survives only as a path on this site. A signed-in member who is not staff gets
+    admin's own refusal page (staff who are signed in go straight on to `next`).
+    """
+    if request.method == "GET" and request.user.is_authenticated:
+        return admin.site.login(request)
+    target = request.GET.get("next", "")
+    if not (target.startswith("/") and url_has_allowed_host_and_scheme(target, None)):
+        target = reverse("admin:index")
+    return redirect_to_login(target, "accounts:login")
+
+
+class OnlyShownOrdering(ChangeList):
+    def get_ordering(self, request, queryset):
+        order = self.params.get(ORDER_VAR)
+        if order and not self.model_admin.ordering_allowed(order, self):
+            raise DisallowedModelAdminLookup(f"Ordering by {order!r} not allowed")
+        return super().get_ordering(request, queryset)
+
+
+class OnlyWhatAdminShows:
+    """A list answers only the filters, search and sort orders its page offers.
+
+    Django applies any field lookup written into a list's query string
+    (?id_document_number__startswith=AB) and sorts by any column number in ?o=: counting
+    the rows that come back reads, one character at a time, what the page never shows.
+    Here a lookup passes only if one of the list's own filters reads it, and ?o= only names
+    columns with a sort link; anything else is refused (400) for every staff user,
+    superusers too, and written to the security log.
+    """
+
+    def lookup_allowed(self, lookup, value, request):
+        return lookup in self.shown_filter_parameters(request)
+
+    def shown_filter_parameters(self, request) -> set[str]:
+        """The query-string names the filters in the sidebar (and the date bar) read."""
+        names = set()
+        for list_filter in self.get_list_filter(request):
+            if isinstance(list_filter, (list, tuple)):
+                field_path, filter_class = list_filter
+            elif callable(list_filter):
+                names.update(list_filter(request, {}, self.model, self).expected_parameters())
+                continue
+            else:
+                field_path, filter_class = list_filter, FieldListFilter.create
+            field = get_fields_from_path(self.model, field_path)[-1]
+            spec = filter_class(field, request, {}, self.model, self, field_path=field_path)
+            names.update(spec.expected_parameters())
+        if self.date_hierarchy:
+            names.update(f"{self.date_hierarchy}__{part}" for part in ("year", "month", "day"))
+        return {name for name in names if not reaches_hidden(name)}
+
+    def get_sortable_by(self, request):
+        return [
+            name
+            for name in super().get_sortable_by(request)
+            if isinstance(sort_field := self.sort_field(name), str)
+            and not reaches_hidden(sort_field)
+        ]
+
+    def sort_field(self, name):
+        """What a list column sorts by, as admin's ChangeList reads it (None: no sort)."""
+        if not callable(name):
+            try:
+                return self.opts.get_field(name).name
+            except FieldDoesNotExist:
+                if LOOKUP_SEP in name:
+                    return name
+        attr = name if callable(name) else getattr(self, name, getattr(self.model, name, None))
+        if isinstance(attr, property):
+            attr = attr.fget
+        return getattr(attr, "admin_order_field", None)
+
+    def ordering_allowed(self, order: str, changelist) -> bool:
+        """?o= names only columns of this list that have a sort link."""
+        if not _ORDER.fullmatch(order):
+            return False
+        columns = changelist.list_display  # with the action checkbox first, as ?o= counts
+        return all(
+            column < len(columns) and columns[column] in changelist.sortable_by
+            for column in (int(part.lstrip("-")) for part in order.split("."))
+        )
+
+    def get_changelist(self, request, **kwargs):
+        return OnlyShownOrdering
+
+    def changelist_view(self, request, extra_context=None):
+        try:
+            return super().changelist_view(request, extra_context)
+        except DisallowedModelAdminLookup:
+            # Probing is the attack: who tried it, from where, is what the log is for.
+            record(request, Kind.ADMIN_LOOKUP_REFUSED, actor=request.user)
+            raise
 
 
 class MigrationStateFilter(admin.SimpleListFilter):
@@ -37,7 +166,7 @@ class MigrationStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     """Support staff find a member and tell them which email is registered; nothing more.
 
     Hashes (password, PIN, sub password) are never among the fields, and the ID document
@@ -213,7 +342,7 @@ def migration_summary() -> dict:
 
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(admin.ModelAdmin):
+class SecurityEventAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     """Read-only for everyone: a log nobody edits."""
 
     list_display = ["created", "kind", "member", "member_id_typed", "actor", "ip_address"]
@@ -244,3 +373,53 @@ class SecurityEventAdmin(admin.ModelAdmin):
 # The mail queue holds what each email is about to say (names, addresses, requests typed on
 # the forgot page): nothing support needs, and nothing to read outside the security log.
 admin.site.unregister(DBTaskResult)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class StaffGroupAdmin(OnlyWhatAdminShows, GroupAdmin):
+    pass
+
+
+# django-axes registers these; ours are the same pages without the failed request's form
+# data (AccessAttempt.get_data and post_data hold its CSRF token and the ID typed): never
+# shown, even for rows stored before axes was told to keep none.
+admin.site.unregister([AccessAttempt, AccessLog, AccessFailureLog])
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "username",
+                    "path_info",
+                    "failures_since_start",
+                    "expiration",
+                    "attempt_time",
+                    "user_agent",
+                    "ip_address",
+                    "http_accept",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = [
+        field
+        for field in axes.admin.AccessAttemptAdmin.readonly_fields
+        if field not in HIDDEN_FIELDS
+    ]
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(OnlyWhatAdminShows, axes.admin.AccessLogAdmin):
+    pass
+
+
+@admin.register(AccessFailureLog)
+class AccessFailureLogAdmin(OnlyWhatAdminShows, axes.admin.AccessFailureLogAdmin):
+    pass

@@ -159,6 +159,7 @@ class SecurityEvent(models.Model):
         MAILBOX_CODE_SENT = "mailbox_code_sent", _("Mailbox code sent")
         MAILBOX_CODE_FAILED = "mailbox_code_failed", _("Wrong mailbox code")
         MAILBOX_PROVED = "mailbox_proved", _("Mailbox confirmed with a code")
+        ADMIN_LOOKUP_REFUSED = "admin_lookup_refused", _("Admin filter or sort order refused")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     kind = models.CharField(_("what"), max_length=32, choices=Kind)

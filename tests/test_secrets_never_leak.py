@@ -223,8 +223,7 @@ def test_support_looking_a_member_up_in_admin_sees_no_secret(evidence, member, s
     sign_in(evidence, member_client, "JPN1000001", PASSWORD)
     admin = Client()
     evidence.request(admin, "GET", "/admin/login/")
-    staff_login = {"username": "JPN9000001", "password": PASSWORD, "next": "/admin/"}
-    assert evidence.request(admin, "POST", "/admin/login/", staff_login).status_code == 302
+    assert sign_in(evidence, admin, "JPN9000001", PASSWORD).status_code == 302
     from accounts.models import SecurityEvent
 
     event = SecurityEvent.objects.filter(member=member).first()

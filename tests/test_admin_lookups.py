@@ -1,0 +1,214 @@
+"""Admin lists answer only the filters, search and sort orders their pages offer (issue 12).
+
+A Support agent who writes a lookup into the list's address and counts the rows reads what
+the page never shows, one character at a time: the ID document number, the hashes. Every
+such lookup is refused the same way, whatever the guess, and written to the security log.
+"""
+
+import re
+
+import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib import admin
+from django.contrib.auth.hashers import make_password
+
+from accounts.models import Member, SecurityEvent
+from tests.conftest import PASSWORD, PIN
+
+pytestmark = pytest.mark.django_db
+
+SUB_PASSWORD = "view-Only-2026"
+
+
+@pytest.fixture
+def target(db) -> Member:
+    """The member an agent tries to read: document ZZ1…, a PIN and a sub password."""
+    return Member.objects.create_user(
+        "JPN3000001",
+        email="target@example.com",
+        password=PASSWORD,
+        name="標的 太郎",
+        pin=make_password(PIN),
+        sub_password=make_password(SUB_PASSWORD),
+        id_document_number="ZZ1234567",
+    )
+
+
+@pytest.fixture(params=["support_agent", "staff"])
+def agent(request, client):
+    """Signed in to admin: a view-only Support agent, then a superuser."""
+    user = request.getfixturevalue(request.param)
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def answer(client, url: str):
+    response = client.get(url)
+    # The only thing allowed to differ between two answers: the page's CSP nonce.
+    return response.status_code, re.sub(r'nonce="[^"]*"', "", response.content.decode())
+
+
+def assert_no_oracle(client, right: str, wrong: str):
+    """A right guess and a wrong one get the same refusal, and no member row in it."""
+    right_answer, wrong_answer = answer(client, right), answer(client, wrong)
+    assert right_answer == wrong_answer
+    assert right_answer[0] == 400
+    assert "JPN3000001" not in right_answer[1]
+
+
+def test_the_id_document_number_cannot_be_read_by_counting_rows(agent, target):
+    assert_no_oracle(
+        agent,
+        "/admin/accounts/member/?member_id=JPN3000001&id_document_number__startswith=ZZ1",
+        "/admin/accounts/member/?member_id=JPN3000001&id_document_number__startswith=ZZ2",
+    )
+
+
+@pytest.mark.parametrize("field", ["password", "pin", "sub_password"])
+def test_the_hashes_cannot_be_read_by_counting_rows(agent, target, field):
+    stored = getattr(target, field)
+    assert_no_oracle(
+        agent,
+        f"/admin/accounts/member/?{field}__startswith={stored[:6]}",
+        f"/admin/accounts/member/?{field}__startswith=zz",
+    )
+    assert_no_oracle(
+        agent,
+        f"/admin/accounts/member/?{field}__gte={stored}",
+        f"/admin/accounts/member/?{field}__gte=zz",
+    )
+
+
+def test_the_security_log_does_not_reach_the_hashes_through_the_member(agent, target):
+    SecurityEvent.objects.create(kind="sign_in", member=target)
+    for lookup in ["member__password__startswith", "member__id_document_number__startswith"]:
+        stored = target.password if "password" in lookup else target.id_document_number
+        assert_no_oracle(
+            agent,
+            f"/admin/accounts/securityevent/?{lookup}={stored[:3]}",
+            f"/admin/accounts/securityevent/?{lookup}=zz",
+        )
+    assert_no_oracle(
+        agent,
+        f"/admin/accounts/securityevent/?member={target.pk}&member_id_typed=",
+        f"/admin/accounts/securityevent/?member={target.pk + 1}&member_id_typed=",
+    )
+
+
+def test_the_lockout_list_does_not_reach_through_its_relations(agent, target):
+    AccessAttempt.objects.create(
+        username="JPN3000001",
+        ip_address="10.0.0.1",
+        user_agent="probe",
+        failures_since_start=1,
+        post_data="username=JPN3000001",
+    )
+    assert_no_oracle(
+        agent,
+        "/admin/axes/accessattempt/?post_data__contains=JPN3000001",
+        "/admin/axes/accessattempt/?post_data__contains=JPN3000002",
+    )
+    assert_no_oracle(
+        agent,
+        "/admin/axes/accessattempt/?expiration__isnull=True",
+        "/admin/axes/accessattempt/?expiration__isnull=False",
+    )
+
+
+def test_a_refused_lookup_is_in_the_security_log(agent, target):
+    agent.get("/admin/accounts/member/?id_document_number__startswith=ZZ1")
+    event = SecurityEvent.objects.get(kind="admin_lookup_refused")
+    assert event.actor == agent.user
+    assert event.ip_address == "127.0.0.1"
+
+
+def test_the_document_number_is_not_searched_by_part(agent, target):
+    page = agent.get("/admin/accounts/member/", {"q": "ZZ12"}).content.decode()
+    assert "JPN3000001" not in page
+
+
+# Every list page, with what lets each agent open it.
+LISTS = [
+    "/admin/accounts/member/",
+    "/admin/accounts/securityevent/",
+    "/admin/axes/accessattempt/",
+    "/admin/axes/accesslog/",
+    "/admin/axes/accessfailurelog/",
+    "/admin/auth/group/",
+]
+
+
+@pytest.fixture
+def rows(target):
+    """A row in every list, so each shows its columns and filters."""
+    SecurityEvent.objects.create(kind="sign_in", member=target)
+    attempt = {"username": "JPN3000001", "ip_address": "10.0.0.1", "user_agent": "probe"}
+    AccessAttempt.objects.create(**attempt, failures_since_start=1)
+    AccessLog.objects.create(**attempt)
+    AccessFailureLog.objects.create(**attempt)
+
+
+def opens(client, url: str) -> bool:
+    return client.get(url).status_code == 200
+
+
+def offered_links(page: str) -> list[str]:
+    """Every query string the list page links to: its filters, sort headers and dates."""
+    return sorted({link.replace("&amp;", "&") for link in re.findall(r'href="(\?[^"]*)"', page)})
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_every_filter_and_sort_link_a_list_offers_still_works(agent, rows, url):
+    if not opens(agent, url):
+        pytest.skip("not this agent's page")
+    links = offered_links(agent.get(url).content.decode())
+    assert links
+    for link in links:
+        assert agent.get(url + link).status_code == 200, link
+    assert not SecurityEvent.objects.filter(kind="admin_lookup_refused").exists()
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_a_list_sorts_only_by_the_columns_it_offers(agent, rows, url):
+    if not opens(agent, url):
+        pytest.skip("not this agent's page")
+    page = agent.get(url).content.decode()
+    offered = {
+        int(column.lstrip("-"))
+        for order in re.findall(r'href="\?[^"]*\bo=([-0-9.]+)', page)
+        for column in order.split(".")
+    }
+    assert offered
+    for column in range(12):
+        for order in (f"{column}", f"-{column}"):
+            status = agent.get(url, {"o": order}).status_code
+            assert status == (200 if column in offered else 400), order
+    for order in ["x", "1.x", "٣", "1 ", "--1", "99"]:
+        assert agent.get(url, {"o": order}).status_code == 400, order
+    refused = SecurityEvent.objects.filter(kind="admin_lookup_refused", actor=agent.user)
+    assert refused.count() >= 6
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_no_list_answers_a_lookup_on_a_field_it_does_not_filter_by(client, staff, rows, url):
+    """Whatever the field, a superuser's lookup the page does not offer is refused."""
+    client.force_login(staff)
+    model = next(m for m in admin.site._registry if url.endswith(f"/{m._meta.model_name}/"))
+    shown = set()
+    for link in offered_links(client.get(url).content.decode()):
+        shown |= {name for name, _ in re.findall(r"[?&]([^=&]+)=([^&]*)", link)}
+    for field in model._meta.get_fields():
+        for lookup in (f"{field.name}__startswith", f"{field.name}__regex"):
+            assert lookup not in shown
+            assert client.get(url, {lookup: "1"}).status_code == 400, lookup
+
+
+def test_a_superusers_member_page_has_no_hash_and_no_full_document(client, staff, target):
+    client.force_login(staff)
+    page = client.get(f"/admin/accounts/member/{target.pk}/change/").content.decode()
+    assert 'name="_save"' in page  # the superuser's editable form
+    for field in ["password", "pin", "sub_password", "id_document_number"]:
+        assert f'name="{field}"' not in page
+    for secret in [target.password, target.pin, target.sub_password, "ZZ1234567"]:
+        assert secret not in page

@@ -130,9 +130,9 @@ def console():
     """What the configured console handler (the root's, LOGGING's "console") writes."""
     handler = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
     written = io.StringIO()
-    stream = handler.setStream(written)
+    stream, handler.stream = handler.stream, written
     yield written
-    handler.setStream(stream)
+    handler.stream = stream
 
 
 @pytest.mark.django_db

@@ -68,6 +68,16 @@ browser:
 	  echo "  sudo apt-get install chromium fonts-noto-cjk"; exit 1; \
 	fi
 
+# The throttle tests run the Redis path against a redis-server they start on a free port
+# (apt never starts it as a service here).
+.PHONY: services
+services:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's redis-server"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	  else echo "The Redis tests need redis-server: 'sudo apt-get install redis-server'"; exit 1; fi; }
+
 .PHONY: messages-compiled
 messages-compiled: $(STAMP) gettext
 	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
@@ -83,7 +93,7 @@ run: setup
 	SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 .PHONY: test
-test: messages-compiled browser
+test: messages-compiled browser services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: screenshots

@@ -239,3 +239,27 @@ class EmailChangeRequest(models.Model):
 
     def __str__(self):
         return f"{self.member} → {self.new_email}"
+
+
+class RequestCounter(models.Model):
+    """Requests counted by a throttle (accounts.throttle): one row per scope, key and window.
+
+    In the database, not a process's memory, so every app server counts against one limit.
+    """
+
+    scope = models.CharField(max_length=40)
+    # An HMAC-SHA256 of what is counted (an IP address, an email): never the value itself.
+    key_hash = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField(db_index=True)  # throttle.prune() deletes rows past it
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key_hash", "window_start"], name="one_counter_per_window"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.scope} {self.key_hash[:12]} {self.window_start:%Y-%m-%d %H:%M}: {self.count}"

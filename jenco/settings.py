@@ -377,13 +377,35 @@ ADMINS = envlist("ADMINS", [])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        # Emailed links' tokens never reach a log line (django.request logs a 404's path,
+        # django.server every request line under runserver).
+        "redact_tokens": {"()": "jenco.logfilters.RedactTokens"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        },
+        # Django's own handler for runserver's request lines, with the filter.
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_tokens"],
+        },
         "mail_admins": {
             "level": "ERROR",
-            "filters": ["require_debug_false"],
+            "filters": ["require_debug_false", "redact_tokens"],
             "class": "django.utils.log.AdminEmailHandler",
         },
     },
@@ -391,6 +413,7 @@ LOGGING = {
     "loggers": {
         # Printed once, by the root's handler (Django's own console handler would double it).
         "django": {"level": "INFO", "handlers": ["mail_admins"], "propagate": True},
+        "django.server": {"level": "INFO", "handlers": ["django.server"], "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "django.tasks": {"level": "WARNING"},  # a line per queued email is noise
     },

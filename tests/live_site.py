@@ -29,11 +29,13 @@ FORM = "application/x-www-form-urlencoded"
 
 
 class LiveSite:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, name: str = "server"):
+        # Another LiveSite on the same folder, with another name, is a second app server of
+        # the same deployment: the same database and mailbox, its own port and log.
         self.folder = folder
         self.db = folder / "db.sqlite3"
         self.mail = folder / "mail"
-        self.log = folder / "server.log"
+        self.log = folder / f"{name}.log"
         self.port = runserver.free_port()
         self.env = {
             **os.environ,

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import throttle
 from accounts.models import SecurityEvent
 
 
@@ -22,4 +23,8 @@ class Command(BaseCommand):
         self.stdout.write(
             _("Deleted %(count)d security events older than %(days)d days.")
             % {"count": deleted, "days": days}
+        )
+        # The throttles' counters of windows that are over: nothing reads them again.
+        self.stdout.write(
+            _("Deleted %(count)d expired request counters.") % {"count": throttle.prune()}
         )

@@ -1,0 +1,63 @@
+"""gunicorn, the production app server: `gunicorn -c deploy/gunicorn.conf.py`.
+
+Settings come from the environment like the rest of the project: GUNICORN_BIND (default
+127.0.0.1:8000, behind nginx), GUNICORN_WORKERS (processes; default two per core, plus one)
+and GUNICORN_THREADS (threads per process; default 1). Django reads its own variables
+(DJANGO_SETTINGS_MODULE, DATABASE_URL, REDIS_URL, ...) as usual.
+
+The access log goes to standard output (journald keeps it) with the emailed links' tokens
+redacted: a reset link in a log line is a way into the account for whoever reads it.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from gunicorn.glogging import Logger
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jenco.logfilters import RedactTokens, redact  # noqa: E402
+
+
+def _count(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"{name} must be a whole number of at least 1: {value!r}")
+    return int(value)
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with emailed links' tokens out of the access and error logs."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        # The error log names the URL of a request that failed.
+        if not any(isinstance(f, RedactTokens) for f in self.error_log.filters):
+            self.error_log.addFilter(RedactTokens())
+
+    def atoms(self, resp, req, environ, request_time):
+        # Every atom: the request line %(r)s, path %(U)s, query %(q)s, the referrer %(f)s
+        # (a page opened from a link) and any {header}i or {variable}e a format may name.
+        return {
+            name: redact(value) if isinstance(value, str) else value
+            for name, value in super().atoms(resp, req, environ, request_time).items()
+        }
+
+
+wsgi_app = "jenco.wsgi:application"
+chdir = str(ROOT)
+bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
+workers = _count("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1)
+threads = _count("GUNICORN_THREADS", 1)
+logger_class = RedactingLogger
+accesslog = "-"
+errorlog = "-"
+# Combined log format, and the time the request took in milliseconds.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
+# gunicornc's control socket has one path per user ($HOME/.gunicorn/gunicorn.ctl), which a
+# second gunicorn on the machine would take over; systemd starts, reloads and stops ours.
+control_socket_disable = True

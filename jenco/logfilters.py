@@ -1,0 +1,49 @@
+"""Emailed links carry secrets in their path; no log line may keep them (issue 12, finding 12).
+
+A reset link (`/password/reset/<uidb64>/<token>/`, `/pin/reset/<uidb64>/<token>/`), an email
+confirmation (`/backoffice/profile/email/confirm/<token>/`) or a registration link
+(`/register/verify/<token>/`) in a log lets whoever reads the log use it. `redact` puts
+`[redacted]` in place of the uid and token, also where a path stands URL-encoded in a query
+string (the sign-in page's `?next=%2Fbackoffice%2Fprofile%2Femail%2Fconfirm%2F...`).
+`RedactTokens` applies it to Django's log records; deploy/gunicorn.conf.py to the access log.
+"""
+
+import logging
+import re
+
+REDACTED = "[redacted]"
+
+_SLASH = r"(?:/|%2[Ff])"
+# One path segment: up to the next slash (plain or encoded), space, query, fragment or quote.
+_SEGMENT = r"(?:(?!%2[Ff])[^/\s?#&\"'])+"
+_LINKS = re.compile(
+    rf"""(?P<path>{_SLASH}(?:
+            (?:password|pin){_SLASH}reset{_SLASH}(?={_SEGMENT}{_SLASH}{_SEGMENT})
+          | backoffice{_SLASH}profile{_SLASH}email{_SLASH}confirm{_SLASH}
+          | register{_SLASH}verify{_SLASH}
+        ))
+        (?:{_SEGMENT}{_SLASH})?{_SEGMENT}
+    """,
+    re.VERBOSE,
+)
+
+
+def redact(text: str) -> str:
+    """`text` with the uid and token of every emailed link replaced by [redacted]."""
+    return _LINKS.sub(rf"\g<path>{REDACTED}", text)
+
+
+class RedactTokens(logging.Filter):
+    """A handler filter: the record's message, emailed links' secrets redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        # An error report mailed to ADMINS prints the request: its URL, path and META hold
+        # the token several times over. About such a URL the report goes without them.
+        full_path = getattr(getattr(record, "request", None), "get_full_path", None)
+        if full_path is not None and redact(full_path()) != full_path():
+            record.request = None
+        return True

@@ -1,0 +1,173 @@
+"""Issue 12, finding 12: emailed links' tokens stand in no log the project configures.
+
+The penetration test found `GET /pin/reset/Nw/<token>/` in the app server's access log:
+whoever reads the log could set the member's PIN. The app server's access log (gunicorn with
+deploy/gunicorn.conf.py), runserver's request lines and Django's own logs now show
+`[redacted]` where the uid and token were.
+"""
+
+import io
+import logging
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from django.test import Client, RequestFactory
+
+from tests.live_site import ROOT, LiveSite
+from tools import runserver
+
+PIN_LINK = "/pin/reset/Nw/abc-123def/"
+PASSWORD_LINK = "/password/reset/MQ/xyz-456/"
+EMAIL_LINK = "/backoffice/profile/email/confirm/mno-789/"
+TOKENS = ["abc-123def", "xyz-456", "mno-789"]
+
+
+def fetch(port: int, path: str, **headers) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+# --- The app server: gunicorn with deploy/gunicorn.conf.py ----------------------------------
+
+
+class Gunicorn:
+    """gunicorn as production runs it, with the test settings on a migrated SQLite file."""
+
+    def __init__(self, folder):
+        self.site = LiveSite(folder)
+        self.port = runserver.free_port()
+        self.access_log = folder / "access.log"
+        self.error_log = folder / "error.log"
+
+    def __enter__(self):
+        self.site.manage("migrate", "--verbosity", "0")
+        env = self.site.env | {"GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": "2"}
+        with self.access_log.open("w") as stdout, self.error_log.open("w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"],
+                cwd=ROOT,
+                env=env,
+                stdout=stdout,
+                stderr=stderr,
+            )
+        deadline = time.monotonic() + 30
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"gunicorn did not start:\n{self.error_log.read_text()}")
+            time.sleep(0.1)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return fetch(self.port, "/healthz") == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def __exit__(self, *exc):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # workers finish, logs are flushed
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def test_the_app_servers_access_log_has_the_request_lines_but_not_the_tokens(tmp_path):
+    with Gunicorn(tmp_path) as server:
+        assert fetch(server.port, PIN_LINK) == 200
+        referrer = f"https://jenco.example{PASSWORD_LINK}"
+        assert fetch(server.port, PASSWORD_LINK, Referer=referrer) == 200
+        # Signed out, the link leads to the sign-in page, the link's path in its query.
+        assert fetch(server.port, EMAIL_LINK) == 200
+
+    access = server.access_log.read_text()
+    assert '"GET /pin/reset/[redacted]/ HTTP/1.1" 200' in access
+    assert '"GET /password/reset/[redacted]/ HTTP/1.1" 200' in access
+    assert '"https://jenco.example/password/reset/[redacted]/"' in access  # the referrer
+    assert '"GET /backoffice/profile/email/confirm/[redacted]/ HTTP/1.1" 302' in access
+    assert "GET /login/?next=/backoffice/profile/email/confirm/[redacted]/ HTTP" in access
+    for token in TOKENS:
+        assert token not in access
+        assert token not in server.error_log.read_text()
+
+
+# --- runserver's request lines (django.server) ----------------------------------------------
+
+
+def test_runservers_request_lines_have_no_token(tmp_path):
+    site = LiveSite(tmp_path)
+    site.start()
+    try:
+        mark = site.log_mark()
+        assert fetch(site.port, PIN_LINK) == 200
+        assert fetch(site.port, "/password/reset/zz/xyz-456/oops/") == 404
+    finally:
+        site.stop()
+
+    log = site.server_log(mark)
+    assert '"GET /pin/reset/[redacted]/ HTTP/1.1" 200' in log
+    assert "/password/reset/[redacted]/oops/" in log
+    for token in TOKENS:
+        assert token not in log
+
+
+# --- Django's own logs ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def console():
+    """What the configured console handler (the root's, LOGGING's "console") writes."""
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
+    written = io.StringIO()
+    stream, handler.stream = handler.stream, written
+    yield written
+    handler.stream = stream
+
+
+@pytest.mark.django_db
+def test_djangos_logs_hold_no_token(client, caplog, console):
+    caplog.set_level(logging.INFO)
+
+    client.get(PIN_LINK)
+    assert client.get("/password/reset/zz/xyz-456/oops/").status_code == 404
+    # A form posted without its CSRF token: django.security.csrf logs the path.
+    assert Client(enforce_csrf_checks=True).post(PIN_LINK).status_code == 403
+
+    assert "Not Found: /password/reset/[redacted]/oops/" in caplog.text
+    assert "/pin/reset/[redacted]/" in caplog.text
+    assert "Not Found: /password/reset/[redacted]/oops/" in console.getvalue()
+    for token in TOKENS:
+        assert token not in caplog.text
+        assert token not in console.getvalue()
+
+
+@pytest.mark.django_db
+def test_an_error_report_mailed_to_admins_holds_no_token(settings, mailoutbox):
+    settings.ADMINS = ["ops@jenco.example"]
+    request = RequestFactory().get(PIN_LINK)
+    try:
+        raise RuntimeError("the view failed")
+    except RuntimeError:
+        # What Django logs for an uncaught exception in a view (django.core.handlers.exception).
+        logging.getLogger("django.request").error(
+            "Internal Server Error: %s",
+            request.path,
+            exc_info=True,
+            extra={"status_code": 500, "request": request},
+        )
+
+    [report] = mailoutbox
+    assert "Internal Server Error: /pin/reset/[redacted]/" in report.subject
+    assert "the view failed" in report.body
+    assert "abc-123def" not in report.subject + report.body

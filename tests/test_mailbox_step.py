@@ -11,18 +11,10 @@ from django.utils import timezone
 
 from accounts.ja_accounts import ja_member
 from accounts.models import MailboxCode, Member, SecurityEvent
-from tests.conftest import DEFAULT_PASSWORD, DEFAULT_PIN, solved_captcha
+from tests.conftest import BACKOFFICE_PAGES, DEFAULT_PASSWORD, DEFAULT_PIN, solved_captcha
 
 MAILBOX = "/backoffice/first-sign-in/mailbox/"
 NEW_PIN = "583920"
-BACK_OFFICE = [
-    "/backoffice/",
-    "/backoffice/profile/",
-    "/backoffice/profile/pin/",
-    "/backoffice/profile/password/",
-    "/backoffice/profile/sub-password/",
-    "/backoffice/profile/email/",
-]
 
 
 def sign_in(client, username="JPN2000001", password=DEFAULT_PASSWORD, **extra):
@@ -48,7 +40,7 @@ def change_pin(client):
     )
 
 
-@pytest.mark.parametrize("path", BACK_OFFICE)
+@pytest.mark.parametrize("path", BACKOFFICE_PAGES)
 def test_after_a_default_sign_in_every_page_leads_to_the_mailbox_step(
     client, migrated_member, mailoutbox, path
 ):

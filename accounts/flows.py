@@ -141,7 +141,7 @@ def _lock_pin(request, member):
 
 
 def _pin_locked_message(until) -> str:
-    when = formats.time_format(timezone.localtime(until), "TIME_FORMAT")
+    when = formats.time_format(timezone.localtime(until), "H:i")
     return _(
         "Too many wrong PINs. Changes that need your PIN are locked until %(time)s. "
         "If you forgot your PIN, use “Forgot PIN?”."
@@ -388,7 +388,7 @@ def _same_mailbox(email: str) -> Q:
 def _date_and_time(when) -> str:
     when = timezone.localtime(when)
     if when.date() == timezone.localdate():
-        return formats.time_format(when, "TIME_FORMAT")
+        return formats.time_format(when, "H:i")
     return formats.date_format(when, "DATETIME_FORMAT")
 
 

@@ -100,7 +100,7 @@ def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
         messages.error(
             request,
             _("A code was sent a short while ago. You can ask for a new one at %(time)s.")
-            % {"time": formats.time_format(timezone.localtime(sending.next_at), "TIME_FORMAT")},
+            % {"time": formats.time_format(timezone.localtime(sending.next_at), "H:i")},
         )
 
 

@@ -11,7 +11,9 @@ def test_env_example_lists_every_variable_the_settings_read():
     read = set(re.findall(r"\benv(?:bool|int|list|date)?\(\s*\"([A-Z_0-9]+)\"", settings_source))
     # The app server's configuration reads its own.
     gunicorn_source = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
-    read |= set(re.findall(r"(?:_count|environ\.get)\(\s*\"(GUNICORN_[A-Z_0-9]+)\"", gunicorn_source))
+    read |= set(
+        re.findall(r"(?:_count|environ\.get)\(\s*\"(GUNICORN_[A-Z_0-9]+)\"", gunicorn_source)
+    )
     listed = set(re.findall(r"^#?([A-Z_0-9]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert len(read) > 30  # the pattern still finds them
     assert read - listed == set(), "read but not in .env.example"

@@ -200,5 +200,9 @@ def reset_pin_done(request: HttpRequest) -> HttpResponse:
 
 
 def _sent(request: HttpRequest, what: str) -> HttpResponse:
-    context = {"what": what, "reset_minutes": settings.JENCO_RESET_LINK_MINUTES}
+    context = {
+        "what": what,
+        "reset_minutes": settings.JENCO_RESET_LINK_MINUTES,
+        "per_hour": settings.JENCO_RESET_EMAILS_PER_HOUR,
+    }
     return render(request, "accounts/forgot_sent.html", context)

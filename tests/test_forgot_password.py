@@ -234,3 +234,12 @@ def test_one_address_asking_too_often_gets_the_same_answer_and_no_mail(
     response = ask(client, "JPN1000001", "taro@example.com")
     assert response["Location"] == "/password/forgot/sent/"
     assert mailoutbox == []
+
+
+def test_the_sent_page_says_how_many_emails_an_hour_are_sent(client, settings):
+    # A fourth request in an hour sends nothing; the page says so to everyone, the same way.
+    settings.JENCO_RESET_EMAILS_PER_HOUR = 3
+    page = client.get("/password/forgot/sent/").content.decode()
+    assert "1時間に3通までしかお送りしません" in page
+    page = client.get("/pin/forgot/sent/", headers={"accept-language": "en"}).content.decode()
+    assert "at most 3 such emails an hour" in page

@@ -15,14 +15,16 @@ class Command(BaseCommand):
         return _("Create a demo member migrated from JA, on the published default credentials.")
 
     def handle(self, *args, **options):
-        if Member.objects.filter(member_id=DEMO_MEMBER_ID).exists():
+        demo = Member.objects.filter(member_id=DEMO_MEMBER_ID).first()
+        if demo is not None:
+            # The registered address as it is now: the demo member may have changed it.
             self.stdout.write(
                 _(
                     "Demo member %(member_id)s already exists. If you changed its password, use "
                     "“Forgot password?” with the email %(email)s (emails are printed in this "
                     "console)."
                 )
-                % {"member_id": DEMO_MEMBER_ID, "email": DEMO_EMAIL}
+                % {"member_id": DEMO_MEMBER_ID, "email": demo.email or "—"}
             )
             return
         ja_member(

@@ -1,0 +1,32 @@
+"""`make run`'s demo member (manage.py create_demo_member)."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import Member
+
+pytestmark = pytest.mark.django_db
+
+
+def run() -> str:
+    out = StringIO()
+    call_command("create_demo_member", stdout=out)
+    return out.getvalue()
+
+
+def test_it_creates_the_member_of_the_readme_on_the_defaults():
+    out = run()
+    member = Member.objects.get(member_id="JPN1234567")
+    assert member.on_default_password and member.on_default_pin
+    assert "hanako@example.com" in out and "jenco@12345" in out
+
+
+def test_run_again_it_names_the_email_registered_now():
+    run()
+    Member.objects.filter(member_id="JPN1234567").update(email="hanako.new@example.com")
+    out = run()
+    assert "hanako.new@example.com" in out
+    assert "hanako@example.com" not in out
+    assert Member.objects.filter(member_id="JPN1234567").count() == 1

@@ -22,6 +22,11 @@ MEMBER_ID_FORMAT_ERROR = gettext_lazy(
     "Enter your member ID as JPN followed by 7 digits, for example JPN1234567."
 )
 PIN_LENGTH = 6
+# What validate_new_password asks of a password, said before the member breaks a rule.
+PASSWORD_RULES = gettext_lazy(
+    "At least 8 characters, not only digits, not a common password, not like your member ID, "
+    "name or email, and not the published default password."
+)
 
 # Spaces and hyphens of every width, including the long-vowel mark a Japanese IME gives for "-".
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−ー]+")

@@ -205,7 +205,9 @@ class NewPinFields(MemberForm):
 
 
 class NewPasswordFields(MemberForm):
-    new_password1 = SecretField(label=_("New password"), autocomplete="new-password")
+    new_password1 = SecretField(
+        label=_("New password"), autocomplete="new-password", help_text=credentials.PASSWORD_RULES
+    )
     new_password2 = SecretField(label=_("New password (again)"), autocomplete="new-password")
 
     def clean_new_password1(self):

@@ -18,8 +18,22 @@ def change_password(client, new=NEW_PASSWORD, again=None, pin=PIN):
 
 def test_it_shows_the_seeds_password_screen(member_client):
     page = member_client.get("/backoffice/profile/password/").content.decode()
-    for text in ["パスワードの変更", "新しいパスワード", "6桁のPINコードを入力", "リセット"]:
+    for text in [
+        "パスワードの変更",
+        "新しいパスワード",
+        "6桁のPINコードを入力",
+        "『変更』を押して",
+    ]:
         assert text in page
+    assert ">変更</button>" in page  # a change, not the reset pages' リセット
+
+
+@pytest.mark.parametrize(
+    "path", ["/backoffice/profile/password/", "/backoffice/profile/sub-password/"]
+)
+def test_the_password_rules_show_before_one_is_broken(member_client, path):
+    page = member_client.get(path).content.decode()
+    assert "8文字以上で、数字だけでないもの" in page
 
 
 def test_it_changes_the_password_and_keeps_this_session(member_client, member, mailoutbox):

@@ -117,9 +117,10 @@ def profile(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def change_pin(request: HttpRequest) -> HttpResponse:
     form = PinChangeForm(request, request.user, _bound(request))
+    migrating = request.user.migration_step is not None
     if _applied(form, flows.change_pin, request, "new_pin1"):
         messages.success(request, _("Your PIN has been changed."))
-        return redirect(_after_change(request))
+        return redirect(_after_change(migrating))
     return render(
         request,
         "backoffice/profile_pin.html",
@@ -133,9 +134,10 @@ def change_pin(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def change_password(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request, request.user, _bound(request))
+    migrating = request.user.migration_step is not None
     if _applied(form, flows.change_password, request, "new_password1"):
         messages.success(request, _("Your password has been changed."))
-        return redirect(_after_change(request))
+        return redirect(_after_change(migrating))
     return render(request, "backoffice/profile_password.html", {"form": form, "tab": "password"})
 
 
@@ -208,8 +210,7 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "backoffice/profile_email_confirm.html", {"change": change})
 
 
-def _after_change(request: HttpRequest) -> str:
-    """Straight on to the next first-sign-in step if one is due, else back to the profile."""
-    if credentials.first_sign_in_step(request.user) is not None:
-        return "backoffice:dashboard"  # the gate forwards to the step due
-    return "backoffice:profile"
+def _after_change(migrating: bool) -> str:
+    """A first-sign-in step leads on to the next step due, and the last one to the dashboard
+    (the gate forwards to whatever is due); an ordinary change goes back to the profile."""
+    return "backoffice:dashboard" if migrating else "backoffice:profile"

@@ -146,7 +146,7 @@ def test_the_whole_journey_of_the_seed(client, migrated_member, mailoutbox):
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
     assert change_pin(client)["Location"] == "/backoffice/"
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/password/"
-    assert change_password(client)["Location"] == "/backoffice/profile/"
+    assert change_password(client)["Location"] == "/backoffice/"  # home, not the profile
     assert client.get("/backoffice/").status_code == 200
     migrated_member.refresh_from_db()
     assert not migrated_member.on_default_pin and not migrated_member.on_default_password

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db
 def test_it_shows_the_seeds_profile_screen(member_client):
     page = member_client.get("/backoffice/profile/").content.decode()
     for text in [
-        "マイプロフィールの変更",
+        "<h1>マイプロフィール</h1>",  # the read-only page; the pages that change say 「…の変更」
         "プロフィール",
         "メインパスワードの編集",
         "サブパスワードの編集",
@@ -51,4 +51,9 @@ def test_the_member_picks_english_and_the_back_office_follows(member_client, mem
     member.refresh_from_db()
     assert member.preferred_language == "en"
     page = member_client.get("/backoffice/profile/").content.decode()
-    assert '<html lang="en">' in page and "Change my profile" in page
+    assert '<html lang="en">' in page and "<h1>My profile</h1>" in page
+
+
+def test_the_pages_that_change_something_say_so_in_their_heading(member_client):
+    page = member_client.get("/backoffice/profile/pin/").content.decode()
+    assert "<h1>マイプロフィールの変更</h1>" in page

@@ -332,6 +332,7 @@ LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", "Asia/Tokyo")
 USE_I18N = True
+FORMAT_MODULE_PATH = ["jenco.formats"]  # 2026年12月2日 22:14
 USE_TZ = True
 
 # --- Static files ---------------------------------------------------------------------------

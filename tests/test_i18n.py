@@ -516,3 +516,23 @@ def test_the_default_sign_in_email_is_in_the_members_language(
     assert response.status_code == 302, "the default password did not sign in"
     [mail] = mailoutbox  # the mailbox code, which is also the "was this you?" notice
     assert_notice(mail, "mailbox code", migrated_member)
+
+
+# The seed's own hints, used verbatim: labels, not sentences.
+SEED_PHRASES = {"6 digits of your choice.", "Your 6-digit PIN."}
+
+
+def test_japanese_sentences_end_with_a_full_stop_and_address_the_member_as_sama():
+    problems = []
+    for entry in committed("ja"):
+        if entry.obsolete or entry.msgid in SEED_PHRASES:
+            continue
+        translations = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
+        for text in translations:
+            if entry.msgid.rstrip().endswith((".", "!")) and not text.rstrip().endswith(
+                ("。", "！", "」", "）")
+            ):
+                problems.append(f"no 「。」: {text!r}")
+            if "さん" in text:
+                problems.append(f"さん, not 様: {text!r}")
+    assert not problems, "\n".join(problems)

@@ -236,4 +236,4 @@ def test_the_dashboard_shows_the_sign_in_before_this_one(client, member):
     member.save()
     sign_in(client, "JPN1000001", PASSWORD)
     page = client.get("/backoffice/").content.decode()
-    assert "前回のログイン" in page and "2026年3月14日" in page
+    assert "前回のログイン" in page and "2026年3月14日 09:30" in page  # as members write it

@@ -1,0 +1,5 @@
+# Dates as Japanese members write them: 2026年12月2日 22:14 (Django's own runs the date into
+# the time, 2026年12月2日22:14).
+DATE_FORMAT = "Y年n月j日"
+DATETIME_FORMAT = "Y年n月j日 H:i"
+TIME_FORMAT = "H:i"

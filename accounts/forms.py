@@ -73,7 +73,9 @@ class MemberIDField(forms.CharField):
     default_error_messages = {"invalid": credentials.MEMBER_ID_FORMAT_ERROR}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("label", _("Username / User ID"))
+        # One name everywhere but on the sign-in box, which keeps the seed's wording.
+        kwargs.setdefault("label", _("Member ID"))
+        kwargs.setdefault("help_text", _("JPN followed by 7 digits, for example JPN1234567."))
         kwargs.setdefault("max_length", MAX_TYPED_ID)
         kwargs.setdefault("error_messages", {"max_length": credentials.MEMBER_ID_FORMAT_ERROR})
         super().__init__(**kwargs)
@@ -114,7 +116,7 @@ class Form(forms.Form):
 
 
 class LoginForm(Form):
-    username = MemberIDField()
+    username = MemberIDField(label=_("Username / User ID"))
     password = SecretField(label=_("Password"))
     captcha = captcha_field()
 

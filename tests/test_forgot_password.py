@@ -48,7 +48,8 @@ def test_it_shows_the_seeds_forgot_password_screen(client):
     page = client.get("/password/forgot/").content.decode()
     for text in [
         "パスワードをわすれました",
-        "ユーザー名 / ユーザーID",
+        "会員ID",  # one name for the identifier; only the sign-in box keeps the seed's
+        "JPNと7桁の数字",
         "メールアドレス",
         "キャプチャ",
         "送信",
@@ -243,3 +244,10 @@ def test_the_sent_page_says_how_many_emails_an_hour_are_sent(client, settings):
     assert "1時間に3通までしかお送りしません" in page
     page = client.get("/pin/forgot/sent/", headers={"accept-language": "en"}).content.decode()
     assert "at most 3 such emails an hour" in page
+
+
+def test_only_the_sign_in_box_keeps_the_seeds_user_id_wording(client):
+    assert "ユーザー名 / ユーザーID" in client.get("/login/").content.decode()
+    for path in ["/password/forgot/", "/pin/forgot/", "/password/forgot/sent/"]:
+        page = client.get(path).content.decode()
+        assert "ユーザー" not in page and "ユーザID" not in page, path

@@ -63,6 +63,24 @@ def normalise_email(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw).strip().lower()
 
 
+# Providers that ignore dots in the local part (j.ohn@ and john@ are one mailbox).
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox_key(email: str) -> str:
+    """One key per real mailbox, for limits on what we send to an address.
+
+    `"victim"@x`, `vi\\ctim@x`, `Victim+2@X` and `victim@x` reach one inbox: quotes and
+    backslash escapes go, letters fold, a "+tag" goes, and Gmail's dots go.
+    """
+    local, _at, domain = normalise_email(email).rpartition("@")
+    local = local.replace('"', "").replace("\\", "").split("+", 1)[0]
+    domain = _DOTLESS_DOMAINS.get(domain, domain)
+    if domain == "gmail.com":
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
 def normalise_pin(raw: str) -> str:
     """Full-width digits typed on a Japanese keyboard count as the digits they show."""
     return unicodedata.normalize("NFKC", raw).strip()

@@ -357,7 +357,7 @@ def email_change_limit(member, new_email: str) -> str | None:
             "You have asked to change your email address too many times. You can ask again "
             "after %(time)s."
         ) % {"time": _date_and_time(max(waits))}
-    to_address = EmailChangeRequest.objects.filter(_same_mailbox(new_email))
+    to_address = EmailChangeRequest.objects.filter(mailbox=credentials.mailbox_key(new_email))
     until = _free_after(to_address, settings.JENCO_EMAIL_CHANGE_PER_ADDRESS, day)
     if until is not None:
         return _(
@@ -373,16 +373,6 @@ def _free_after(requests, limit: int, window: datetime.timedelta):
     recent = requests.filter(created__gt=timezone.now() - window).order_by("-created")
     counted = list(recent.values_list("created", flat=True)[:limit])
     return counted[-1] + window if len(counted) >= limit else None
-
-
-def _same_mailbox(email: str) -> Q:
-    """`email` and its "+tag" variants (name+1@…, name+2@…): most providers deliver them all
-    to one mailbox, so they share that mailbox's limit."""
-    local, _at, domain = email.rpartition("@")
-    base = local.split("+", 1)[0]
-    return Q(new_email=f"{base}@{domain}") | Q(
-        new_email__startswith=f"{base}+", new_email__endswith=f"@{domain}"
-    )
 
 
 def _date_and_time(when) -> str:
@@ -403,7 +393,9 @@ def request_email_change(request, member, new_email: str) -> None:
     if problem is not None:
         logger.warning("email change throttled for member=%s", member)
         raise EmailChangeLimited(problem)
-    change = EmailChangeRequest.objects.create(member=member, new_email=new_email)
+    change = EmailChangeRequest.objects.create(
+        member=member, new_email=new_email, mailbox=credentials.mailbox_key(new_email)
+    )
     record(request, Kind.EMAIL_CHANGE_REQUESTED, member)
     transaction.on_commit(lambda: tasks.mail_email_change_link.enqueue(change_pk=change.pk))
     send_member_email(member, "email_change_requested", {"new_email": new_email})

@@ -4,7 +4,7 @@ The JA defaults are public, so a sign-in with them proves nothing about who type
 the PIN step such a session enters a 6-digit code mailed to the registered address. A code
 works for JENCO_MAILBOX_CODE_MINUTES, takes JENCO_MAILBOX_CODE_TRIES wrong tries, and a member
 can have one sent at most every JENCO_MAILBOX_RESEND_SECONDS and JENCO_MAILBOX_CODES_PER_HOUR
-times an hour. Each function returns a result; the view words the message.
+times an hour in one session. Each function returns a result; the view words the message.
 """
 
 import datetime
@@ -24,6 +24,7 @@ from accounts.emails import render_member_email
 from accounts.models import MailboxCode, Member
 
 SESSION_KEY = "mailbox_proved"
+SESSION_NONCE_KEY = "mailbox_session"
 
 
 def proved(request) -> bool:
@@ -34,6 +35,12 @@ def proved(request) -> bool:
 def _proof(request) -> list:
     # Bound to this sign-in: a new sign-in in the same browser must prove the mailbox again.
     return [request.user.pk, request.session.get("signed_in_at")]
+
+
+def _session_hash(request) -> str:
+    """Which session a code belongs to: a keyed hash of a random value kept in the session."""
+    nonce = request.session.setdefault(SESSION_NONCE_KEY, secrets.token_urlsafe(16))
+    return salted_hmac("accounts.mailbox.session", nonce, algorithm="sha256").hexdigest()
 
 
 def due(request) -> bool:
@@ -59,30 +66,37 @@ class Sending:
 def send_code(request, member) -> Sending:
     """Queue a new code to the registered address, within the resend limits.
 
-    The worker makes the code as it mails it (tasks.mail_mailbox_code): the row written here
-    holds no code until then, and a newer code voids the older ones.
+    A code belongs to the session that asked for it: whoever else signs in on the defaults
+    gets codes of their own and cannot spend this session's tries or resends. However many
+    sessions ask, the member's mailbox gets at most JENCO_MAILBOX_CODES_PER_MEMBER_HOUR codes
+    an hour. The worker makes the code as it mails it (tasks.mail_mailbox_code): the row
+    written here holds no code until then, and a newer code voids the session's older ones.
     """
     if not member.email:
         return Sending(sent=False)
     now = timezone.now()
+    session = _session_hash(request)
+    hour_ago = now - datetime.timedelta(hours=1)
     with transaction.atomic():
         Member.objects.select_for_update().only("pk").get(pk=member.pk)  # one request at a time
-        recent = list(
-            member.mailbox_codes.filter(created__gt=now - datetime.timedelta(hours=1))
-            .order_by("-created")
-            .values_list("created", flat=True)
-        )
-        next_at = _next_sending(recent)
+        recent = member.mailbox_codes.filter(created__gt=hour_ago).order_by("-created")
+        mine = list(recent.filter(session_hash=session).values_list("created", flat=True))
+        next_at = _next_sending(mine)
+        if recent.count() >= settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR:
+            oldest = recent.values_list("created", flat=True)[
+                settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR - 1
+            ]
+            next_at = max(next_at or now, oldest + datetime.timedelta(hours=1))
         if next_at is not None and next_at > now:
             return Sending(sent=False, next_at=next_at)
-        code = MailboxCode.objects.create(member=member, created=now)
+        code = MailboxCode.objects.create(member=member, created=now, session_hash=session)
         record(request, Kind.MAILBOX_CODE_SENT, member)
         transaction.on_commit(lambda: tasks.mail_mailbox_code.enqueue(code_pk=code.pk))
-    return Sending(sent=True, next_at=_next_sending([now, *recent]))
+    return Sending(sent=True, next_at=_next_sending([now, *mine]))
 
 
 def _next_sending(recent: list[datetime.datetime]) -> datetime.datetime | None:
-    """When the next code may be sent, given this hour's codes newest first."""
+    """When the session's next code may be sent, given its codes of this hour, newest first."""
     if not recent:
         return None
     after_last = recent[0] + datetime.timedelta(seconds=settings.JENCO_MAILBOX_RESEND_SECONDS)
@@ -122,8 +136,9 @@ class Checked:
 
 
 def check_code(request, member, typed: str) -> Checked:
-    """Check a typed code against the member's newest one; a right code proves the mailbox."""
-    code = member.mailbox_codes.order_by("-created").first()
+    """Check a typed code against the newest one sent for this session; a right code proves
+    the mailbox."""
+    code = _newest(request, member)
     if code is None or code.used_at is not None or not code.code_hash:
         return Checked(Check.NONE)
     now = timezone.now()
@@ -153,9 +168,17 @@ def check_code(request, member, typed: str) -> Checked:
     return Checked(Check.WRONG if left else Check.USED_UP, tries_left=left)
 
 
-def current_code_expires(member) -> datetime.datetime | None:
-    """When the newest code stops working, if it still can be used."""
-    code = member.mailbox_codes.order_by("-created").first()
+def _newest(request, member):
+    return (
+        member.mailbox_codes.filter(session_hash=_session_hash(request))
+        .order_by("-created")
+        .first()
+    )
+
+
+def current_code_expires(request, member) -> datetime.datetime | None:
+    """When this session's newest code stops working, if it still can be used."""
+    code = _newest(request, member)
     if code is None or code.used_at is not None:
         return None
     if code.wrong_tries >= settings.JENCO_MAILBOX_CODE_TRIES:

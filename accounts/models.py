@@ -204,6 +204,10 @@ class MailboxCode(models.Model):
         Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="mailbox_codes"
     )
     created = models.DateTimeField(_("requested"), default=timezone.now, db_index=True)
+    # Which signed-in session asked (a keyed hash of a random value kept in that session): a
+    # code, and its tries, belong to the session it was sent for, so someone else signed in on
+    # the defaults cannot spend the member's tries.
+    session_hash = models.CharField(max_length=64, blank=True, db_index=True)
     code_hash = models.CharField(max_length=64, blank=True)
     wrong_tries = models.PositiveSmallIntegerField(_("wrong tries"), default=0)
     used_at = models.DateTimeField(_("used"), null=True, blank=True)
@@ -228,6 +232,9 @@ class EmailChangeRequest(models.Model):
         Member, on_delete=models.CASCADE, related_name="email_change_requests"
     )
     new_email = models.EmailField(db_index=True)
+    # credentials.mailbox_key(new_email): what the per-address limit counts, so quoted,
+    # escaped, "+tag" and dotted spellings of one inbox share its limit.
+    mailbox = models.CharField(max_length=254, db_index=True)
     # SHA-256 of the link's one-time nonce, set by the worker that mails the link: the
     # database never holds a working link. Empty (null) until the link is made.
     nonce_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)

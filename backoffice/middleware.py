@@ -3,6 +3,7 @@ from django.urls import reverse
 
 from accounts import credentials, mailbox
 
+GATED = ("/backoffice/", "/admin/")
 STEP_URLS = {
     credentials.MAILBOX_STEP: "backoffice:first-sign-in-mailbox",
     credentials.PIN_STEP: "backoffice:profile-pin",
@@ -19,10 +20,13 @@ def first_sign_in_gate(get_response):
 
     def middleware(request):
         # The path first: other pages need not load the session and the member.
-        if request.path_info.startswith("/backoffice/") and request.user.is_authenticated:
+        # Admin too: a staff account still on the published defaults proves its mailbox and
+        # changes both secrets before any staff page opens.
+        if request.path_info.startswith(GATED) and request.user.is_authenticated:
             step = credentials.first_sign_in_step(
                 request.user, mailbox_proved=mailbox.proved(request)
             )
+            request.first_sign_in_step = step  # the header hides the name until the mailbox
             if step is not None:
                 target = reverse(STEP_URLS[step])
                 if request.path_info != target:

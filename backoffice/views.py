@@ -70,7 +70,7 @@ def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "email": credentials.mask_email(request.user.email),
-        "expires": mailbox.current_code_expires(request.user),
+        "expires": mailbox.current_code_expires(request, request.user),
         "minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
     }
     return render(request, "backoffice/first_sign_in_mailbox.html", context)

@@ -237,6 +237,9 @@ JENCO_MAILBOX_CODE_MINUTES = envint("JENCO_MAILBOX_CODE_MINUTES", 10, minimum=1)
 JENCO_MAILBOX_CODE_TRIES = envint("JENCO_MAILBOX_CODE_TRIES", 5, minimum=1)
 JENCO_MAILBOX_CODES_PER_HOUR = envint("JENCO_MAILBOX_CODES_PER_HOUR", 5, minimum=1)
 JENCO_MAILBOX_RESEND_SECONDS = envint("JENCO_MAILBOX_RESEND_SECONDS", 60)
+# However many sessions ask (someone else signed in on the defaults too), a member's mailbox
+# gets at most this many codes an hour.
+JENCO_MAILBOX_CODES_PER_MEMBER_HOUR = envint("JENCO_MAILBOX_CODES_PER_MEMBER_HOUR", 20, minimum=1)
 
 # Email changes a member may ask for (each mails a link to the new address): per hour and per
 # day; and links any one address may receive in a day, whichever members ask (issue 12).

@@ -1,8 +1,16 @@
 from django.contrib import admin
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
 
 from accounts import views as accounts_views
 from accounts.admin import sign_in_at_member_login
+
+
+def no_admin_autocomplete(request: HttpRequest) -> HttpResponse:
+    """No admin form uses autocomplete_fields, and Django's view answers some made-up field
+    names (a reverse relation such as ?model_name=group&field_name=user) with a 500."""
+    raise Http404
+
 
 admin.site.site_header = "JENCO"
 admin.site.site_title = "JENCO"
@@ -14,6 +22,7 @@ urlpatterns = [
     path("captcha/", include("captcha.urls")),
     # Before admin's own: staff sign in through the member sign-in, never admin's form.
     path("admin/login/", sign_in_at_member_login),
+    path("admin/autocomplete/", no_admin_autocomplete),
     path("admin/", admin.site.urls),
     path("healthz", accounts_views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).

@@ -216,3 +216,12 @@ def test_a_superusers_member_page_has_no_hash_and_no_full_document(client, staff
         assert f'name="{field}"' not in page
     for secret in [target.password, target.pin, target.sub_password, "ZZ1234567"]:
         assert secret not in page
+
+
+def test_admins_autocomplete_is_not_served(agent):
+    # Django's view answered this reverse relation with a 500; no admin form uses it.
+    response = agent.get(
+        "/admin/autocomplete/",
+        {"app_label": "auth", "model_name": "group", "field_name": "user", "term": "a"},
+    )
+    assert response.status_code == 404

@@ -266,6 +266,41 @@ def test_several_members_cannot_fill_one_strangers_mailbox(
     assert EmailChangeRequest.objects.count() == 3
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        '"stranger"@example.org',  # the retest sent 8 mails to one inbox with these
+        '"\\stranger"@example.org',
+        '"str\\anger"@example.org',
+        '"stranger+9"@example.org',
+        "STRANGER+x@EXAMPLE.ORG",
+    ],
+)
+def test_quoted_and_escaped_spellings_of_one_mailbox_share_its_limit(
+    client, member, english_member, mailoutbox, spelling
+):
+    members = [member, english_member, another_member()]
+    for who in members:
+        client.force_login(who)
+        assert ask_change(client, "stranger@example.org").status_code == 302
+    client.force_login(another_member("JPN1000004", "s@x.jp"))
+    page = ask_change(client, spelling).content.decode()
+    assert ADDRESS_FULL in page
+    assert EmailChangeRequest.objects.count() == 3
+
+
+def test_gmail_dots_are_one_mailbox(client, member, english_member, mailoutbox):
+    for who, address in [
+        (member, "stranger@gmail.com"),
+        (english_member, "s.tranger@gmail.com"),
+        (another_member(), "st.ranger@googlemail.com"),
+    ]:
+        client.force_login(who)
+        assert ask_change(client, address).status_code == 302
+    client.force_login(another_member("JPN1000004", "s@x.jp"))
+    assert ADDRESS_FULL in ask_change(client, "stra.nger@gmail.com").content.decode()
+
+
 def test_the_limit_speaks_the_members_language(client, english_member, mailoutbox):
     client.force_login(english_member)
     client.cookies["django_language"] = "en"

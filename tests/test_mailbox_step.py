@@ -232,3 +232,52 @@ def test_a_member_with_no_email_is_told_to_contact_support(client, db, mailoutbo
     assert mailoutbox == []
     assert client.post(MAILBOX, {"resend": "1"}).status_code == 302
     assert mailoutbox == []
+
+
+def test_a_staff_account_on_the_defaults_reaches_no_admin_page_before_the_steps(
+    client, migrated_member, mailoutbox
+):
+    # The retest made an imported account staff, then signed in with the published defaults.
+    migrated_member.is_staff = True
+    migrated_member.save()
+    sign_in(client)
+    for path in ["/admin/", "/admin/accounts/member/", "/admin/accounts/member/1/change/"]:
+        assert client.get(path)["Location"] == MAILBOX, path
+    enter(client, mailed_code(mailoutbox))
+    assert client.get("/admin/")["Location"] == "/backoffice/profile/pin/"
+
+
+def test_someone_else_on_the_defaults_cannot_spend_the_members_tries(
+    client, migrated_member, mailoutbox
+):
+    # The retest: the member's code arrived, an attacker signed in on the defaults and typed
+    # five wrong codes, and the member's right code was then refused.
+    sign_in(client)
+    code = mailed_code(mailoutbox)
+    attacker = Client()
+    sign_in(attacker, REMOTE_ADDR="198.51.100.7")
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(6):
+        enter(attacker, wrong)
+    MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(seconds=30))
+    for _ in range(3):
+        attacker.post(MAILBOX, {"resend": "1"})
+    assert enter(client, code)["Location"] == "/backoffice/"
+
+
+def test_however_many_sessions_ask_a_mailbox_gets_at_most_twenty_codes_an_hour(
+    client, migrated_member, mailoutbox, settings
+):
+    assert settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR == 20
+    for n in range(22):
+        sign_in(Client(), REMOTE_ADDR=f"198.51.100.{n}")
+    assert len(mailoutbox) == 20
+    assert MailboxCode.objects.count() == 20
+
+
+def test_the_defaults_alone_do_not_show_whose_account_it_is(client, migrated_member, mailoutbox):
+    sign_in(client)
+    page = client.get(MAILBOX).content.decode()
+    assert "佐藤 花子" not in page
+    enter(client, mailed_code(mailoutbox))
+    assert "佐藤 花子" in client.get("/backoffice/profile/pin/").content.decode()

@@ -23,6 +23,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("new_email", models.EmailField(db_index=True, max_length=254)),
+                ("mailbox", models.CharField(db_index=True, max_length=254)),
                 ("nonce_hash", models.CharField(blank=True, max_length=64, null=True, unique=True)),
                 ("created", models.DateTimeField(default=django.utils.timezone.now)),
                 ("used_at", models.DateTimeField(blank=True, null=True)),

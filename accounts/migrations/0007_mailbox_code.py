@@ -28,6 +28,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('created', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='requested')),
+                ('session_hash', models.CharField(blank=True, db_index=True, max_length=64)),
                 ('code_hash', models.CharField(blank=True, max_length=64)),
                 ('wrong_tries', models.PositiveSmallIntegerField(default=0, verbose_name='wrong tries')),
                 ('used_at', models.DateTimeField(blank=True, null=True, verbose_name='used')),

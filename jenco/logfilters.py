@@ -13,18 +13,20 @@ import re
 
 REDACTED = "[redacted]"
 
-_SLASH = r"(?:/|%2[Ff])"
-# One path segment: up to the next slash (plain or encoded), space, query, fragment or quote.
-_SEGMENT = r"(?:(?!%2[Ff])[^/\s?#&\"'])+"
+# A slash, plain, URL-encoded or encoded twice (a ?next= inside a ?next=).
+_SLASH = r"(?:/|%2[Ff]|%252[Ff])"
+# Everything after the link's prefix up to a space, query, fragment or quote: a hand-edited
+# link (`/password/reset//NQ/...`, `/pin/reset/NQ;...`) has its secret somewhere in there too.
+_REST = r"[^\s?#&\"']+"
 _LINKS = re.compile(
     rf"""(?P<path>{_SLASH}(?:
-            (?:password|pin){_SLASH}reset{_SLASH}(?={_SEGMENT}{_SLASH}{_SEGMENT})
-          | backoffice{_SLASH}profile{_SLASH}email{_SLASH}confirm{_SLASH}
-          | register{_SLASH}verify{_SLASH}
-        ))
-        (?:{_SEGMENT}{_SLASH})?{_SEGMENT}
+            (?:password|pin){_SLASH}reset
+          | backoffice{_SLASH}profile{_SLASH}email{_SLASH}confirm
+          | register{_SLASH}verify
+        ){_SLASH})
+        {_REST}
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.IGNORECASE,
 )
 
 

@@ -7,8 +7,17 @@ mail server is tests/mail_backends.py, which fails or hangs its first tries.
 
 import datetime
 import io
+import json
 import logging
+import os
 import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -142,3 +151,178 @@ def test_a_reset_link_whose_send_failed_arrives_and_works(flaky_mail, client, me
     assert response["Location"] == "/password/reset/done/"
     member.refresh_from_db()
     assert member.check_password(new) and not member.check_password(PASSWORD)
+
+
+# --- A real worker process on a database file ---------------------------------------------
+
+
+class Deployment:
+    """The production settings (DEBUG=0, the database queue) on a SQLite file, a mail
+    server from tests/mail_backends.py writing to a folder, and `manage.py` processes."""
+
+    def __init__(self, folder: Path, migrated: Path, **environment):
+        self.db = folder / "db.sqlite3"
+        shutil.copy(migrated, self.db)
+        self.mail = folder / "mail"
+        self.tries = folder / "tries"
+        self.tries.touch()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "jenco.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": "tests-only-not-a-secret-" + "x" * 40,
+            "SITE_URL": "https://jenco.example",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": f"sqlite:///{self.db}",
+            "EMAIL_BACKEND": "tests.mail_backends.FlakyFileBackend",
+            "EMAIL_FILE_PATH": str(self.mail),
+            "JENCO_TEST_MAIL_TRIES": str(self.tries),
+            "JENCO_TASK_RETRY_SECONDS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **environment,
+        }
+        self.worker: subprocess.Popen | None = None
+
+    def manage(self, *args: str, **environment) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env | environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def shell(self, code: str) -> str:
+        return self.manage("shell", "--no-imports", "-c", code)
+
+    def start_worker(self) -> None:
+        self.worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.2"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop_worker(self, sig=signal.SIGTERM) -> None:
+        self.worker.send_signal(sig)
+        self.worker.wait(timeout=30)
+
+    def tasks(self) -> list[tuple[str, int]]:
+        with sqlite3.connect(self.db) as db:
+            rows = db.execute("SELECT status, worker_ids FROM django_tasks_database_dbtaskresult")
+            return [(status, len(json.loads(workers))) for status, workers in rows]
+
+    def try_times(self) -> list[float]:
+        return [float(line) for line in self.tries.read_text().split()]
+
+    def sent(self) -> list:
+        if not self.mail.exists():
+            return []
+        messages = []
+        for file in sorted(self.mail.iterdir()):
+            # The file backend writes each message followed by a line of dashes.
+            for part in file.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+                if part.strip():
+                    messages.append(message_from_bytes(part))
+        return messages
+
+    def wait_for(self, condition, seconds=60) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert self.worker is None or self.worker.poll() is None, "the worker stopped"
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def migrated_db(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("migrated")
+    Deployment(folder, migrated=os.devnull).manage("migrate", "--verbosity", "0")
+    return folder / "db.sqlite3"
+
+
+@pytest.fixture
+def deployment(tmp_path, migrated_db):
+    made = []
+
+    def make(**environment) -> Deployment:
+        made.append(Deployment(tmp_path, migrated_db, **environment))
+        return made[-1]
+
+    yield make
+    for d in made:
+        if d.worker is not None and d.worker.poll() is None:
+            d.worker.kill()
+            d.worker.wait()
+
+
+ENQUEUE = (
+    "from accounts.tasks import deliver_email; "
+    "deliver_email.enqueue(to=['taro@example.com'], subject='JENCO', body='hello')"
+)
+
+
+def test_a_worker_tries_a_failed_send_again_after_1_2_4_seconds_and_sends_it_once(deployment):
+    site = deployment(JENCO_TEST_MAIL_FAILURES="3")
+    site.shell(ENQUEUE)
+    site.start_worker()
+    site.wait_for(lambda: site.sent())
+    time.sleep(1.5)  # time enough for a second send, if there were one
+    site.stop_worker()
+
+    assert [m["To"] for m in site.sent()] == ["taro@example.com"]
+    assert site.tasks() == [("SUCCESSFUL", 4)]
+    tries = site.try_times()
+    waits = [later - earlier for earlier, later in zip(tries, tries[1:], strict=False)]
+    assert len(waits) == 3
+    for wait, planned in zip(waits, [1, 2, 4], strict=True):
+        assert planned <= wait < planned + 3
+
+
+def test_a_worker_killed_in_the_middle_of_a_send_loses_nothing(deployment):
+    site = deployment(JENCO_TEST_MAIL_HANGS="1")
+    site.shell(ENQUEUE)
+    site.start_worker()
+    site.wait_for(lambda: site.try_times())  # the send has begun, and hangs
+    site.stop_worker(signal.SIGKILL)
+    assert site.tasks() == [("RUNNING", 1)]
+
+    # Housekeeping leaves a task that may still be running alone...
+    assert "0件" in site.manage("housekeeping")
+    assert site.tasks() == [("RUNNING", 1)]
+    # ...and queues it again once it has run longer than any task can.
+    assert "1件をもう一度" in site.manage("housekeeping", JENCO_TASK_TIMEOUT_SECONDS="0")
+    site.manage("db_worker", "--batch", "--no-startup-delay")
+
+    assert [m["To"] for m in site.sent()] == ["taro@example.com"]
+    assert site.tasks() == [("SUCCESSFUL", 2)]
+
+
+def test_a_mailbox_code_whose_worker_was_killed_mid_send_arrives_and_works(deployment):
+    site = deployment(JENCO_TEST_MAIL_HANGS="1")
+    site.shell(
+        "from accounts.ja_accounts import ja_member; from accounts.models import MailboxCode; "
+        "from accounts.tasks import mail_mailbox_code; "
+        "m = ja_member('JPN2000001', name='佐藤 花子', email='hanako@example.com'); m.save(); "
+        "mail_mailbox_code.enqueue(code_pk=MailboxCode.objects.create(member=m).pk)"
+    )
+    site.start_worker()
+    site.wait_for(lambda: site.try_times())  # the code's hash is kept; its mail hangs
+    site.stop_worker(signal.SIGKILL)
+    site.manage("housekeeping", JENCO_TASK_TIMEOUT_SECONDS="0")
+    site.manage("db_worker", "--batch", "--no-startup-delay")
+
+    [mail] = site.sent()
+    body = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
+    body = body.get_payload(decode=True).decode()
+    code = re.findall(r"^\s+(\d{6})$", body, re.M)[0]
+    works = site.shell(
+        "from accounts import mailbox; from accounts.models import MailboxCode; "
+        "row = MailboxCode.objects.get(); "
+        f"print(row.code_hash == mailbox._hash(row.member_id, '{code}'))"
+    )
+    assert works.strip() == "True"

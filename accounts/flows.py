@@ -417,22 +417,23 @@ def _newest(change) -> bool:
     return not newer.exists()
 
 
-def mail_email_change_link(change_pk: int) -> None:
+def mail_email_change_link(change_pk: int, *, retry: bool = False) -> None:
     """Made and sent in the worker, like a reset link: no queue row holds a working link,
-    and the database only the nonce's hash."""
-    change = (
-        _confirmable(EmailChangeRequest.objects.filter(pk=change_pk, nonce_hash__isnull=True))
-        .filter(member__is_active=True)
-        .select_related("member")
-        .first()
-    )
+    and the database only the nonce's hash.
+
+    A retry (the task failed before) makes a new link while the request is still open: an
+    earlier try may have kept a hash and failed to mail, or died mailing, its link. The new
+    hash replaces the old, so only the link mailed last works.
+    """
+    rows = _confirmable(EmailChangeRequest.objects.filter(pk=change_pk))
+    if not retry:
+        # A task run twice mails one link: the second finds the hash already set.
+        rows = rows.filter(nonce_hash__isnull=True)
+    change = rows.filter(member__is_active=True).select_related("member").first()
     if change is None or not _newest(change):
         return
     nonce = secrets.token_urlsafe(32)
-    # A task run twice mails one link: the second finds the hash already set.
-    if not EmailChangeRequest.objects.filter(pk=change.pk, nonce_hash__isnull=True).update(
-        nonce_hash=_nonce_hash(nonce)
-    ):
+    if not rows.update(nonce_hash=_nonce_hash(nonce)):
         return
     link = settings.SITE_URL + reverse("backoffice:profile-email-confirm", args=[nonce])
     context = {"link": link, "hours": settings.JENCO_EMAIL_CHANGE_HOURS}

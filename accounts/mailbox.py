@@ -106,16 +106,22 @@ def _next_sending(recent: list[datetime.datetime]) -> datetime.datetime | None:
     return max(after_last, oldest_counted + datetime.timedelta(hours=1))
 
 
-def mail_code(code_pk: int) -> None:
-    """In the worker: draw the code, keep its hash, mail it in the member's language."""
-    row = MailboxCode.objects.select_related("member").filter(pk=code_pk, code_hash="").first()
+def mail_code(code_pk: int, *, retry: bool = False) -> None:
+    """In the worker: draw the code, keep its hash, mail it in the member's language.
+
+    A retry (the task failed before, tasks.retry_failed) draws a new code while this one is
+    unused: an earlier try may have kept a hash and then failed to mail, or died mailing, its
+    code. The new hash replaces the old, so only the code mailed last works.
+    """
+    rows = MailboxCode.objects.filter(pk=code_pk, used_at__isnull=True)
+    if not retry:
+        rows = rows.filter(code_hash="")
+    row = rows.select_related("member").first()
     if row is None or not row.member.email:
         return
     code = f"{secrets.randbelow(10**6):06d}"
-    if not MailboxCode.objects.filter(pk=row.pk, code_hash="").update(
-        code_hash=_hash(row.member.pk, code)
-    ):
-        return  # another worker mailed this one
+    if not rows.update(code_hash=_hash(row.member.pk, code)):
+        return  # another worker mailed this one, or the code was used meanwhile
     context = {"code": code, "minutes": settings.JENCO_MAILBOX_CODE_MINUTES}
     message = render_member_email(row.member, "mailbox_code", context)
     tasks.deliver_email.call(to=[row.member.email], **message)

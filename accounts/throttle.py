@@ -84,6 +84,6 @@ def _count_in_database(scope: str, key_hash: str, start: int, window: int) -> in
 
 
 def prune() -> int:
-    """Delete the counters of windows that are over (prune_security_events, daily)."""
+    """Delete the counters of windows that are over (manage.py housekeeping, hourly)."""
     deleted, _rows = RequestCounter.objects.filter(window_end__lte=timezone.now()).delete()
     return deleted

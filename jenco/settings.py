@@ -227,7 +227,7 @@ PASSWORD_RESET_TIMEOUT = JENCO_RESET_LINK_MINUTES * 60
 # can make in an hour (over either, the answer looks the same and nothing is sent).
 JENCO_RESET_EMAILS_PER_HOUR = envint("JENCO_RESET_EMAILS_PER_HOUR", 3)
 JENCO_FORGOT_PER_ADDRESS = envint("JENCO_FORGOT_PER_ADDRESS", 20)
-# How long security events are kept (manage.py prune_security_events deletes older ones).
+# How long security events are kept (manage.py housekeeping deletes older ones).
 JENCO_SECURITY_LOG_DAYS = envint("JENCO_SECURITY_LOG_DAYS", 400)
 # How long the link that confirms a new email address works.
 JENCO_EMAIL_CHANGE_HOURS = envint("JENCO_EMAIL_CHANGE_HOURS", 24)
@@ -328,6 +328,19 @@ TASKS = {
         )
     }
 }
+# A task that fails in the worker (mail server down, provider 5xx, timeout) is tried again
+# after JENCO_TASK_RETRY_SECONDS, then twice as long each time up to JENCO_TASK_RETRY_MAX_SECONDS,
+# until JENCO_TASK_RETRY_HOURS after it was queued; then it stays failed in the table and is
+# logged at ERROR (accounts.tasks).
+JENCO_TASK_RETRY_SECONDS = envint("JENCO_TASK_RETRY_SECONDS", 60)
+JENCO_TASK_RETRY_MAX_SECONDS = envint("JENCO_TASK_RETRY_MAX_SECONDS", 60 * 60)
+JENCO_TASK_RETRY_HOURS = envint("JENCO_TASK_RETRY_HOURS", 24)
+# A task still running after this long belongs to a worker that died (killed, machine lost):
+# `manage.py housekeeping` puts it back in the queue. Keep it well above EMAIL_TIMEOUT.
+JENCO_TASK_TIMEOUT_SECONDS = envint("JENCO_TASK_TIMEOUT_SECONDS", 10 * 60)
+# How long housekeeping keeps finished task rows: done ones, and failed ones (to look into).
+JENCO_TASK_DONE_DAYS = envint("JENCO_TASK_DONE_DAYS", 7)
+JENCO_TASK_FAILED_DAYS = envint("JENCO_TASK_FAILED_DAYS", 90)
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "ja"

@@ -1,0 +1,105 @@
+"""Keep every table bounded, and queue again what a dead worker left: run hourly
+(deploy/jenco-housekeeping.timer). Each step deletes only rows nothing reads any more, so it
+runs safely while the site serves, and a second run finds nothing to do."""
+
+import contextlib
+import datetime
+from importlib import import_module
+
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
+from captcha.models import CaptchaStore
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts import tasks, throttle
+from accounts.models import EmailChangeRequest, MailboxCode, SecurityEvent
+
+DAY = datetime.timedelta(days=1)
+
+
+def prune_captchas() -> int:
+    # Sign-in requests no longer sweep these (accounts.forms.DigitsCaptchaField): this does.
+    deleted, _rows = CaptchaStore.objects.filter(expiration__lte=timezone.now()).delete()
+    return deleted
+
+
+def prune_sessions() -> int:
+    """Django's clearsessions, counted, for whichever session engine is configured."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    if hasattr(store, "get_model_class"):  # the database engines
+        model = store.get_model_class()
+        deleted, _rows = model.objects.filter(expire_date__lt=timezone.now()).delete()
+        return deleted
+    # Cache and signed-cookie sessions expire by themselves.
+    with contextlib.suppress(NotImplementedError):
+        store.clear_expired()
+    return 0
+
+
+def prune_lockouts() -> int:
+    """Failure records older than the cool-off: no lockout counts them any more."""
+    cutoff = timezone.now() - get_cool_off()
+    deleted, _rows = AccessAttempt.objects.filter(attempt_time__lt=cutoff).delete()
+    return deleted
+
+
+def prune_security_events(days: int) -> int:
+    cutoff = timezone.now() - datetime.timedelta(days=days)
+    deleted, _rows = SecurityEvent.objects.filter(created__lt=cutoff).delete()
+    return deleted
+
+
+def prune_mailbox_codes() -> int:
+    """Codes older than a day: past their minutes and out of the hourly count."""
+    keep = max(DAY, datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES))
+    deleted, _rows = MailboxCode.objects.filter(created__lt=timezone.now() - keep).delete()
+    return deleted
+
+
+def prune_email_changes() -> int:
+    """Requests out of the longest window they are counted in (a day) and past their link's
+    lifetime (JENCO_EMAIL_CHANGE_HOURS)."""
+    keep = max(DAY, datetime.timedelta(hours=settings.JENCO_EMAIL_CHANGE_HOURS))
+    deleted, _rows = EmailChangeRequest.objects.filter(created__lt=timezone.now() - keep).delete()
+    return deleted
+
+
+class Command(BaseCommand):
+    @property
+    def help(self):
+        return _(
+            "Delete expired captchas, sessions, lockout records, mailbox codes, email change "
+            "requests, request counters, old security events and finished tasks, and queue "
+            "again the tasks of a stopped worker (run it hourly)."
+        )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--language", choices=[code for code, _name in settings.LANGUAGES], default=None
+        )
+
+    def handle(self, *args, language, **options):
+        with translation.override(language or settings.LANGUAGE_CODE):
+            for line in self.run():
+                self.stdout.write(line)
+
+    def run(self):
+        days = settings.JENCO_SECURITY_LOG_DAYS
+        # Tasks first: a requeued mail goes out while the rest is swept.
+        yield _("Queued again %(count)d tasks a stopped worker left unfinished.") % {
+            "count": tasks.requeue_stale()
+        }
+        yield _("Deleted %(count)d finished tasks.") % {"count": tasks.prune_finished()}
+        yield _("Deleted %(count)d expired captchas.") % {"count": prune_captchas()}
+        yield _("Deleted %(count)d expired sessions.") % {"count": prune_sessions()}
+        yield _("Deleted %(count)d expired lockout records.") % {"count": prune_lockouts()}
+        yield _("Deleted %(count)d expired request counters.") % {"count": throttle.prune()}
+        yield _("Deleted %(count)d old mailbox codes.") % {"count": prune_mailbox_codes()}
+        yield _("Deleted %(count)d old email change requests.") % {"count": prune_email_changes()}
+        yield _("Deleted %(count)d security events older than %(days)d days.") % {
+            "count": prune_security_events(days),
+            "days": days,
+        }

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.http import (
     HttpRequest,
@@ -19,9 +20,11 @@ from django.views.decorators.http import (
     require_POST,
     require_safe,
 )
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.i18n import set_language as django_set_language
 
-from accounts import flows
+from accounts import credentials, flows
 from accounts.forms import ForgotForm, LoginForm, ResetPasswordForm, ResetPinForm
 
 
@@ -122,7 +125,49 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 @require_http_methods(["GET", "POST"])
 def forgot_pin(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return _forgot_pin_signed_in(request)
     return _forgot(request, flows.PIN)
+
+
+NO_EMAIL_FOR_LINK = gettext_lazy(
+    "No email address is registered for your account, so we cannot send you a link. Please "
+    "contact JENCO support."
+)
+
+
+def _forgot_pin_signed_in(request: HttpRequest) -> HttpResponse:
+    """A signed-in member is known: one tap mails the link to the registered address, and
+    the member stays in the back office (no ID, email or captcha to type again)."""
+    member = request.user
+    if request.method == "POST":
+        if not member.email:
+            messages.error(request, NO_EMAIL_FOR_LINK)
+        elif flows.email_reset_link(flows.PIN, member, request=request):
+            messages.success(
+                request,
+                _("We sent a link to set a new PIN to %(email)s. It works for %(minutes)s minutes.")
+                % {
+                    "email": credentials.mask_email(member.email),
+                    "minutes": settings.JENCO_RESET_LINK_MINUTES,
+                },
+            )
+        else:
+            messages.error(
+                request,
+                _(
+                    "No link was sent: %(count)s have been sent in the last hour, the most we "
+                    "send. Look for them in your mailbox (and its spam folder)."
+                )
+                % {"count": settings.JENCO_RESET_EMAILS_PER_HOUR},
+            )
+        return _go_next(request)
+    context = {
+        "email": credentials.mask_email(member.email) if member.email else "",
+        "no_email": NO_EMAIL_FOR_LINK,
+        "next": _safe_next(request),
+    }
+    return render(request, "accounts/forgot_pin_signed_in.html", context)
 
 
 @require_GET

@@ -97,3 +97,36 @@ def test_the_reset_signs_every_session_out(client, member, mailoutbox):
     assert other_device.get("/backoffice/")["Location"].startswith("/login/")
     page = client.get("/pin/reset/done/").content.decode()
     assert "すべての端末からログアウトしました" in page
+
+
+# --- Signed in: one tap (issue 14, item 4) ---------------------------------------------------
+
+
+def test_a_signed_in_member_gets_the_link_at_one_tap_and_stays_in_the_back_office(
+    member_client, member, mailoutbox
+):
+    page = member_client.get("/pin/forgot/?next=/backoffice/profile/password/").content.decode()
+    assert "t•••@example.com" in page
+    assert 'name="username"' not in page and 'name="captcha_1"' not in page
+    assert "ログイン画面に戻る" not in page
+    response = member_client.post("/pin/forgot/", {"next": "/backoffice/profile/password/"})
+    assert response["Location"] == "/backoffice/profile/password/"
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["taro@example.com"]
+    assert re.search(r"https://jenco\.example/pin/reset/\S+/", mailoutbox[0].body)
+    page = member_client.get("/backoffice/profile/password/").content.decode()
+    assert "新しいPINコード設定用のURLを送信しました" in page
+    assert SecurityEvent.objects.filter(member=member, kind="pin_reset_requested").exists()
+
+
+def test_the_one_tap_link_keeps_the_hourly_limit(member_client, member, mailoutbox, settings):
+    settings.JENCO_RESET_EMAILS_PER_HOUR = 2
+    for _ in range(3):
+        member_client.post("/pin/forgot/", {"next": "/backoffice/"})
+    assert len(mailoutbox) == 2
+    page = member_client.get("/backoffice/").content.decode()
+    assert "上限の2通を送信しています" in page
+
+
+def test_the_one_tap_page_never_leaves_the_site(member_client):
+    response = member_client.post("/pin/forgot/", {"next": "https://evil.example/"})
+    assert response["Location"] == "/backoffice/"

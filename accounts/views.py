@@ -11,6 +11,8 @@ from django.templatetags.static import static
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -20,8 +22,6 @@ from django.views.decorators.http import (
     require_POST,
     require_safe,
 )
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.i18n import set_language as django_set_language
 
 from accounts import credentials, flows

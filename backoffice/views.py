@@ -3,8 +3,10 @@ import datetime
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -185,11 +187,12 @@ EMAIL_CONFIRM_TOKEN = "_email_change_token"
 
 
 @never_cache
-@login_required
 @require_http_methods(["GET", "POST"])
 def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     """The emailed link asks; a button (POST) confirms: mail scanners that open links change
     nothing. The token moves into the session and the page opens at an address without it."""
+    if not request.user.is_authenticated:
+        return _sign_in_to_confirm(request, token)
     if token != EMAIL_CONFIRM_PAGE:
         if flows.pending_email_change(request.user, token) is None:
             response = render(request, "backoffice/profile_email_confirm.html", {"change": None})
@@ -208,6 +211,18 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("backoffice:profile")
     change = flows.pending_email_change(request.user, token)
     return render(request, "backoffice/profile_email_confirm.html", {"change": change})
+
+
+def _sign_in_to_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """A link opened while signed out: say why the sign-in page shows, keep the token in the
+    session (not in the sign-in page's address) and finish the change after sign-in."""
+    if token != EMAIL_CONFIRM_PAGE:
+        request.session[EMAIL_CONFIRM_TOKEN] = token
+    messages.info(request, _("Please sign in to finish changing your email address."))
+    page = reverse("backoffice:profile-email-confirm", args=[EMAIL_CONFIRM_PAGE])
+    response = redirect_to_login(page)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _after_change(migrating: bool) -> str:

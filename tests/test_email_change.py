@@ -9,7 +9,7 @@ from django.contrib.auth.hashers import make_password
 from django.utils import formats, timezone
 
 from accounts.models import EmailChangeRequest, Member, SecurityEvent
-from tests.conftest import PASSWORD, PIN
+from tests.conftest import PASSWORD, PIN, solved_captcha
 from tests.i18n_helpers import english_runs, japanese_in, read
 
 pytestmark = pytest.mark.django_db
@@ -350,3 +350,26 @@ def test_the_pages_of_the_link_read_in_the_members_language(
                 assert english_runs(piece.text) == [], piece
             if language == "en" and piece.text not in ("日本語", who.name):
                 assert not japanese_in(piece.text), piece
+
+
+def test_a_link_opened_signed_out_says_why_and_finishes_after_sign_in(
+    member_client, member, mailoutbox
+):
+    # Issue 14, item 5: before, a bare sign-in page with the token in its address.
+    ask_change(member_client)
+    path = confirmation_path(mailoutbox)
+    member_client.post("/logout/")
+    response = member_client.get(path)
+    assert response["Location"] == f"/login/?next={CONFIRM_PAGE}"
+    assert response["Referrer-Policy"] == "no-referrer"
+    page = member_client.get(response["Location"]).content.decode()
+    assert "メールアドレスの変更を完了するには、ログインしてください。" in page
+    assert path.split("/")[-2] not in page  # the token stays out of the sign-in page
+    signed_in = member_client.post(
+        "/login/",
+        {"username": "JPN1000001", "password": PASSWORD, "next": CONFIRM_PAGE, **solved_captcha()},
+    )
+    assert signed_in["Location"] == CONFIRM_PAGE
+    assert "taro.new@example.com" in member_client.get(CONFIRM_PAGE).content.decode()
+    member_client.post(CONFIRM_PAGE)
+    assert email_of(member) == "taro.new@example.com"

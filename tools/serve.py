@@ -106,7 +106,14 @@ def unit_command(path: Path, instance: str, env_file: Path) -> tuple[list[str], 
 
 
 def render_nginx_site(
-    *, https: int, http: int, app_ports: list[int], cert: Path, key: Path, logs: Path
+    *,
+    https: int,
+    http: int,
+    app_ports: list[int],
+    cert: Path,
+    key: Path,
+    logs: Path,
+    static_root: Path = ROOT / "staticfiles",
 ) -> str:
     """deploy/nginx/jenco.conf with local ports and paths: every replaced line must be there."""
     text = NGINX_SITE.read_text()
@@ -121,7 +128,7 @@ def render_nginx_site(
         ("/etc/letsencrypt/live/members.jenco.example/fullchain.pem", str(cert)),
         ("/etc/letsencrypt/live/members.jenco.example/privkey.pem", str(key)),
         ("/var/log/nginx/", f"{logs}/"),
-        ("alias /srv/jenco/staticfiles/;", f"alias {ROOT / 'staticfiles'}/;"),
+        ("alias /srv/jenco/staticfiles/;", f"alias {static_root}/;"),
     ]
     for old, new in replacements:
         if old not in text:

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 ROLE = DATABASE = "jenco"
+RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
 
 
 def free_port() -> int:
@@ -84,7 +85,7 @@ class Services:
     def _as_owner(self, *command: str, **kwargs) -> subprocess.CompletedProcess:
         """Run a PostgreSQL program, as `postgres` when we are root (initdb refuses root)."""
         if os.geteuid() == 0:
-            command = ("runuser", "-u", "postgres", "--", *command)
+            command = (RUNUSER, "-u", "postgres", "--", *command)
         result = subprocess.run(command, capture_output=True, text=True, **kwargs)
         if result.returncode != 0:
             raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
@@ -95,7 +96,7 @@ class Services:
             return False
         command = [str(PG_BIN / "pg_ctl"), "status", "-D", str(self.pg_data)]
         if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
+            command = [RUNUSER, "-u", "postgres", "--", *command]
         return subprocess.run(command, capture_output=True).returncode == 0
 
     def start_postgres(self) -> int:
@@ -110,6 +111,12 @@ class Services:
             return port
         self.pg.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
+            reach = subprocess.run([RUNUSER, "-u", "postgres", "--", "test", "-x", self.folder])
+            if reach.returncode != 0:
+                raise SystemExit(
+                    f"The postgres user cannot reach {self.folder} (a folder on the way is "
+                    "private): choose a folder under one everyone may enter, such as var/."
+                )
             owner = pwd.getpwnam("postgres")
             for path in (self.pg, *self.pg.rglob("*")):
                 os.chown(path, owner.pw_uid, owner.pw_gid, follow_symlinks=False)

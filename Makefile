@@ -24,7 +24,10 @@ endef
 .PHONY: help
 help:
 	@echo "make run        set up and serve http://127.0.0.1:8000 (SQLite, console mail; PORT=8001 for another port)"
-	@echo "make test       set up and run the whole test suite"
+	@echo "make test       set up and run the whole test suite, on SQLite, then on PostgreSQL and Redis"
+	@echo "make serve      production-like on this machine: nginx (https), 2 gunicorn app servers, worker, PostgreSQL, Redis"
+	@echo "make serve-stop stop what a previous make serve left running"
+	@echo "make services   install Debian's postgresql, redis-server, nginx (as root)"
 	@echo "make screenshots  every page in both languages, phone and desktop, into screenshots/"
 	@echo "make browser    install Debian's Chromium and CJK fonts (browser tests, screenshots)"
 	@echo "make lint       ruff"
@@ -68,15 +71,22 @@ browser:
 	  echo "  sudo apt-get install chromium fonts-noto-cjk"; exit 1; \
 	fi
 
-# The throttle tests run the Redis path against a redis-server they start on a free port
-# (apt never starts it as a service here).
+# PostgreSQL 15, Redis 7 and nginx from Debian: the second test run, the Redis throttle tests,
+# the nginx site's test and `make serve` start private ones (tools/services.py; apt never
+# starts services here, and nothing of the machine's own is used).
+SERVICE_PACKAGES := postgresql redis-server nginx openssl
 .PHONY: services
 services:
-	@command -v redis-server >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian's redis-server"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
-	  else echo "The Redis tests need redis-server: 'sudo apt-get install redis-server'"; exit 1; fi; }
+	@missing=""; \
+	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "Tests and make serve need Debian's$$missing: 'sudo apt-get install$$missing'"; exit 1; fi
 
 .PHONY: messages-compiled
 messages-compiled: $(STAMP) gettext
@@ -92,8 +102,38 @@ run: setup
 	$(PY) manage.py create_demo_member
 	SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-.PHONY: test
+# The whole suite twice: on SQLite with the database-backed cache, then on a private
+# PostgreSQL 15 and Redis 7 (tools/services.py, fsync off, stopped afterwards whatever
+# happened). Both always run; a failure in either fails `make test`.
+# `make test-sqlite` or `make test-postgres` runs one of them.
+TEST_SERVICES := var/services-test
+# Production-like on this machine, from the files in deploy/ (tools/serve.py): PostgreSQL,
+# Redis, two gunicorn app servers, the worker and nginx on https://127.0.0.1:$(SERVE_PORT).
+SERVE_PORT ?= 8443
+.PHONY: serve serve-stop
+serve: messages-compiled services
+	$(PY) tools/serve.py --port $(SERVE_PORT)
+
+serve-stop:
+	@python3 tools/serve.py stop
+
+.PHONY: test test-sqlite test-postgres
 test: messages-compiled browser services
+	@status=0; \
+	echo "== the suite on SQLite"; \
+	$(MAKE) --no-print-directory test-sqlite || status=1; \
+	echo "== the suite on PostgreSQL and Redis"; \
+	$(MAKE) --no-print-directory test-postgres || status=1; \
+	[ $$status = 0 ] || echo "make test: FAILED (see above: SQLite, PostgreSQL or both)"; \
+	exit $$status
+
+test-sqlite: messages-compiled browser services
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: messages-compiled browser services
+	@trap '$(PY) tools/services.py stop --folder $(TEST_SERVICES)' EXIT; \
+	$(PY) tools/services.py start --fast --folder $(TEST_SERVICES) || exit 1; \
+	set -a; . $(TEST_SERVICES)/env; set +a; \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: screenshots

@@ -162,13 +162,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, sessions ------------------------------------------------------------------------
+# With REDIS_URL every app server shares one Redis: the cache, the throttles
+# (accounts.throttle) and the sessions, which then cost no database write and survive an app
+# server's restart (a Redis restart without persistence signs everyone out). Without it, the
+# cache is each process's own and sessions (and throttles) live in the database. Lockout
+# counters (django-axes) and captchas are always in the database.
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # Idle timeout: the session cookie's age counts again from every request.
 SESSION_COOKIE_AGE = envint("JENCO_SESSION_SECONDS", 60 * 60 * 12)

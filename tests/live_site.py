@@ -6,12 +6,17 @@ thread the test's one connection (pytest_django/live_server_helper.py, `connecti
 so concurrent requests share one transaction and SQLite's write lock is never contended. This
 server runs `manage.py runserver` (threaded: one thread and one connection per request) with
 the test settings on a database file, as a one-machine deployment does.
+
+With `database_url` and `redis_url` (tests/test_production_stack.py) it is an app server of a
+deployment on PostgreSQL and Redis, and with `server="gunicorn"` it runs the production app
+server with deploy/gunicorn.conf.py instead of runserver.
 """
 
 import email
 import http.client
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 from tools import runserver
 
@@ -29,19 +34,30 @@ FORM = "application/x-www-form-urlencoded"
 
 
 class LiveSite:
-    def __init__(self, folder: Path, name: str = "server"):
+    def __init__(
+        self,
+        folder: Path,
+        name: str = "server",
+        *,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        server: str = "runserver",
+    ):
         # Another LiveSite on the same folder, with another name, is a second app server of
         # the same deployment: the same database and mailbox, its own port and log.
         self.folder = folder
         self.db = folder / "db.sqlite3"
+        self.database_url = database_url or f"sqlite:///{self.db}"
         self.mail = folder / "mail"
         self.log = folder / f"{name}.log"
         self.port = runserver.free_port()
+        self.server = server
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "REDIS_URL"},
+            **({"REDIS_URL": redis_url} if redis_url else {}),
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DEBUG": "0",
-            "DATABASE_URL": f"sqlite:///{self.db}",
+            "DATABASE_URL": self.database_url,
             "ALLOWED_HOSTS": "127.0.0.1",
             "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
             "EMAIL_FILE_PATH": str(self.mail),
@@ -79,10 +95,44 @@ class LiveSite:
             text=True,
         )
 
-    def start(self) -> None:
+    def start(self, migrate: bool = True) -> None:
         self.mail.mkdir(parents=True, exist_ok=True)
-        self.manage("migrate", "--verbosity", "0")
-        self.process = runserver.start(self.port, self.env, self.log, timeout=30)
+        if migrate:
+            self.manage("migrate", "--verbosity", "0")
+        if self.server == "gunicorn":
+            self.process = self._start_gunicorn(timeout=30)
+        else:
+            self.process = runserver.start(self.port, self.env, self.log, timeout=30)
+
+    def _start_gunicorn(self, timeout: float) -> subprocess.Popen:
+        env = {
+            **self.env,
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "GUNICORN_WORKERS": self.env.get("GUNICORN_WORKERS", "2"),
+            "GUNICORN_THREADS": self.env.get("GUNICORN_THREADS", "2"),
+        }
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        with self.log.open("a") as log:
+            process = subprocess.Popen(
+                [str(gunicorn), "-c", "deploy/gunicorn.conf.py"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn stopped:\n{self.log.read_text()}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    return process
+            except OSError:
+                time.sleep(0.1)
+        runserver.stop(process)
+        raise RuntimeError(f"gunicorn did not answer in {timeout:.0f} s:\n{self.log.read_text()}")
 
     def stop(self) -> None:
         runserver.stop(self.process)
@@ -90,6 +140,8 @@ class LiveSite:
     # --- Reading its database and mailbox ------------------------------------------------
 
     def query(self, sql: str, *params) -> list[tuple]:
+        if self.database_url.startswith("postgres"):
+            return postgres_query(self.database_url, sql, *params)
         with sqlite3.connect(self.db, timeout=20) as db:
             return db.execute(sql, params).fetchall()
 
@@ -128,6 +180,24 @@ class LiveSite:
             return log.read().decode(errors="replace")
 
 
+def postgres_query(database_url: str, sql: str, *params) -> list[tuple]:
+    """`sql` with `?` placeholders, through psql (the tests' own process stays off the database)."""
+    for param in params:
+        literal = "NULL" if param is None else "'" + str(param).replace("'", "''") + "'"
+        sql = sql.replace("?", literal, 1)
+    url = urlparse(database_url)
+    psql = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+    result = subprocess.run(
+        [psql, "-h", url.hostname, "-p", str(url.port), "-U", url.username, "-d", url.path[1:]]
+        + ["-X", "-q", "-tA", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return [tuple(line.split("\t")) for line in result.stdout.splitlines() if line]
+
+
 @dataclass
 class Page:
     status: int
@@ -152,13 +222,24 @@ class Browser:
     """One person's browser: its own cookies and connections; never follows redirects."""
 
     def __init__(self, site: LiveSite):
+        # `site` may be anything with a port and captcha_answer(); with an `https` attribute
+        # (an ssl.SSLContext) it is spoken to over TLS (tests/test_serve.py, through nginx).
         self.site = site
         self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, data: dict | None = None, barrier=None) -> Page:
-        connection = http.client.HTTPConnection("127.0.0.1", self.site.port, timeout=60)
+        context = getattr(self.site, "https", None)
+        if context is not None:
+            connection = http.client.HTTPSConnection(
+                "127.0.0.1", self.site.port, timeout=60, context=context
+            )
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", self.site.port, timeout=60)
         connection.connect()
         headers = {"User-Agent": "jenco-concurrency-test"}
+        if method == "POST":  # as a browser sends it with a form (over HTTPS Django checks it)
+            scheme = "https" if context is not None else "http"
+            headers["Origin"] = f"{scheme}://127.0.0.1:{self.site.port}"
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None

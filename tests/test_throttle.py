@@ -32,6 +32,13 @@ T = 1_800_000_000 // HOUR * HOUR + 10
 # --- In the database (no REDIS_URL) ---------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _each_test_chooses_its_store(settings):
+    # The suite's second run sets REDIS_URL (Redis cache): these tests count in the database
+    # unless they ask for Redis (the redis_cache fixture below).
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
 @pytest.mark.django_db
 def test_an_address_gets_its_limit_and_then_no_more():
     answers = [throttle.over_limit("forgot-password", ADDRESS, 3, HOUR, now=T) for _ in range(5)]

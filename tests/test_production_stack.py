@@ -1,0 +1,257 @@
+"""Issue 13: app servers share nothing but the database and Redis; the nginx site in deploy/.
+
+Two gunicorn app servers (deploy/gunicorn.conf.py, DEBUG=0) of one deployment. In the suite's
+PostgreSQL run (`make test-postgres`: DATABASE_URL and REDIS_URL point at the private services)
+they run on a database of their own in that cluster and on Redis, sessions and throttles in
+Redis; in the SQLite run on one SQLite file, sessions and throttles in it. Either way a member
+signed in through one continues on the other, and lockouts and throttles count across both.
+"""
+
+import http.client
+import http.server
+import os
+import secrets
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.live_site import ROOT, Browser, LiveSite, postgres_query
+from tools import serve
+
+PASSWORD = "plum-Blossom-2026"
+PIN = "482916"
+LOCKOUT_FAILURES = 4
+FORGOT_LIMIT = 3
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
+LOCKED = "一時的にログインを停止"
+
+
+def _admin_url(url: str, database: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + database
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("deployment")
+    database_url = redis_url = None
+    if ON_POSTGRES:
+        # A database of their own in the suite's cluster (not pytest-django's test_ one),
+        # and a Redis database of their own, emptied first.
+        name = "jenco_stack_" + secrets.token_hex(4)
+        postgres_query(
+            _admin_url(os.environ["DATABASE_URL"], "postgres"), f"CREATE DATABASE {name}"
+        )
+        database_url = _admin_url(os.environ["DATABASE_URL"], name)
+        redis_url = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/3"
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+    servers = [
+        LiveSite(folder, name, database_url=database_url, redis_url=redis_url, server="gunicorn")
+        for name in ("first", "second")
+    ]
+    for server in servers:
+        server.env |= {
+            "JENCO_LOCKOUT_FAILURES": str(LOCKOUT_FAILURES),
+            "JENCO_FORGOT_PER_ADDRESS": str(FORGOT_LIMIT),
+        }
+    servers[0].start()
+    servers[1].start(migrate=False)
+    servers[0].shell(
+        "from django.contrib.auth.hashers import make_password\n"
+        "from accounts.models import Member\n"
+        "for n in range(1, 4):\n"
+        "    Member.objects.create_user(f'JPN400000{n}', email=f'member{n}@example.com',"
+        f" password={PASSWORD!r}, pin=make_password({PIN!r}), name=f'会員 {{n}}')\n"
+    )
+    yield servers
+    for server in servers:
+        server.stop()
+    if ON_POSTGRES:
+        postgres_query(_admin_url(os.environ["DATABASE_URL"], "postgres"), f"DROP DATABASE {name}")
+
+
+def test_a_member_signed_in_on_one_app_server_continues_on_the_other(deployment):
+    first, second = deployment
+    browser = Browser(first)
+    page = browser.sign_in("JPN4000001", PASSWORD)
+    assert (page.status, page.location) == (302, "/backoffice/")
+
+    browser.site = second
+    page = browser.get("/backoffice/")
+    assert page.status == 200 and "会員 1" in page.body
+
+    # An app server restarted (a deploy, a crash): the member is still signed in.
+    first.stop()
+    first.start(migrate=False)
+    browser.site = first
+    page = browser.get("/backoffice/profile/")
+    assert page.status == 200 and "member1@example.com" in page.body
+
+    sessions = int(first.query("SELECT count(*) FROM django_session")[0][0])
+    if ON_POSTGRES:
+        assert sessions == 0  # in Redis: a page view writes nothing to PostgreSQL
+    else:
+        assert sessions >= 1
+
+
+def test_failed_sign_ins_on_both_app_servers_lock_the_member_out(deployment):
+    pages = [
+        Browser(deployment[n % 2]).sign_in("JPN4000002", "wrong-password")
+        for n in range(LOCKOUT_FAILURES)
+    ]
+
+    # Each server saw half the failures; together they are the limit: the last one locks.
+    assert [p.status for p in pages] == [200] * (LOCKOUT_FAILURES - 1) + [429]
+    assert LOCKED in pages[-1].body
+    for server in deployment:
+        page = Browser(server).sign_in("JPN4000002", PASSWORD)
+        assert page.status == 429 and LOCKED in page.body
+
+
+def test_forgot_password_requests_on_both_app_servers_share_one_limit(deployment):
+    for i in range(3 * FORGOT_LIMIT):
+        browser = Browser(deployment[i % 2])
+        data = {
+            **browser.form("/password/forgot/"),
+            "username": "JPN4000003",
+            "email": "member3@example.com",
+        }
+        page = browser.request("POST", "/password/forgot/", data)
+        assert (page.status, page.location) == (302, "/password/forgot/sent/")
+
+    assert len(deployment[0].mails_to("member3@example.com")) == FORGOT_LIMIT
+    counters = int(deployment[0].query("SELECT count(*) FROM accounts_requestcounter")[0][0])
+    assert counters == (0 if ON_POSTGRES else 1)  # with REDIS_URL the count is in Redis
+
+
+# --- The nginx site (deploy/nginx/jenco.conf) ------------------------------------------------
+
+
+class Upstream(http.server.BaseHTTPRequestHandler):
+    """Stands for an app server: answers with the headers nginx sent it."""
+
+    def do_GET(self):
+        body = "".join(f"{k}: {v}\n" for k, v in self.headers.items()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
+        pytest.skip("nginx is not installed (`make services` installs it)")
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    https, http_port = _free_port(), _free_port()
+    cert, key = serve.self_signed_certificate(tmp_path / "tls")
+    logs = tmp_path / "logs"
+    site = serve.render_nginx_site(
+        https=https,
+        http=http_port,
+        app_ports=[upstream.server_port],
+        cert=cert,
+        key=key,
+        logs=logs,
+        static_root=ROOT / "static",  # STATIC_ROOT before collectstatic: the same files
+    )
+    prefix = tmp_path / "nginx"
+    conf = serve.write_nginx_prefix(prefix, site, logs)
+    if os.geteuid() == 0:  # workers would be `nobody`, who cannot enter pytest's folders
+        conf.write_text("user root;\n" + conf.read_text())
+    serve.nginx_test(conf, prefix)  # nginx -t: it refuses the file or we go on
+    process = subprocess.Popen(
+        [serve.NGINX, "-p", f"{prefix}/", "-e", str(logs / "startup.log"), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    context = ssl.create_default_context(cafile=str(cert))
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", https), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield {"https": https, "http": http_port, "context": context, "access_log": logs}
+    process.terminate()
+    process.wait(10)
+    upstream.shutdown()
+
+
+def _request(nginx, method, path, body=None, tls=True):
+    if tls:
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", nginx["https"], context=nginx["context"], timeout=10
+        )
+    else:
+        connection = http.client.HTTPConnection("127.0.0.1", nginx["http"], timeout=10)
+    headers = {"Referer": "https://mail.example/inbox?link=/password/reset/MQ/referer-token-9/"}
+    connection.request(method, path, body, headers)
+    response = connection.getresponse()
+    return response.status, dict(response.getheaders()), response.read().decode(errors="replace")
+
+
+def test_nginx_passes_the_client_address_and_https_to_the_app_servers(nginx):
+    status, _headers, body = _request(nginx, "GET", "/login/")
+
+    assert status == 200
+    assert "X-Forwarded-For: 127.0.0.1" in body
+    assert "X-Forwarded-Proto: https" in body
+    assert f"Host: 127.0.0.1:{nginx['https']}" in body
+
+
+def test_nginx_sends_plain_http_to_https(nginx):
+    status, headers, _body = _request(nginx, "GET", "/login/?next=/backoffice/", tls=False)
+
+    assert status == 301
+    assert headers["Location"] == f"https://127.0.0.1:{nginx['https']}/login/?next=/backoffice/"
+
+
+def test_nginx_serves_static_files_for_a_year(nginx):
+    status, headers, body = _request(nginx, "GET", "/static/css/jenco.css")
+
+    assert status == 200 and body == (ROOT / "static/css/jenco.css").read_text()
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_nginx_refuses_a_body_over_one_megabyte(nginx):
+    status, _headers, _body = _request(nginx, "POST", "/login/", body=b"x" * (2 * 1024 * 1024))
+
+    assert status == 413
+
+
+def test_nginx_logs_no_reset_or_confirmation_token(nginx):
+    for path in (
+        "/password/reset/MQ/secret-token-1/",
+        "/pin/reset/MQ/set-password/",
+        "/backoffice/profile/email/confirm/secret-token-2/",
+        "/register/verify/secret-token-3/",
+        "/login/?next=%2Fpassword%2Freset%2FMQ%2Fsecret-token-4%2F",
+    ):
+        _request(nginx, "GET", path)
+        _request(nginx, "GET", path, tls=False)
+
+    log = (nginx["access_log"] / "jenco.access.log").read_text()
+    assert log.count("[redacted]") >= 10
+    for secret in ("secret-token", "set-password", "referer-token"):
+        assert secret not in log

@@ -1,0 +1,147 @@
+"""Issue 13: `make serve` runs the files in deploy/ production-like, and stops them all.
+
+tools/serve.py (what `make serve` runs) with a folder of its own: a private PostgreSQL and
+Redis, two gunicorn app servers from deploy/jenco-web@.service, the worker from
+deploy/jenco-worker.service and nginx with deploy/nginx/jenco.conf, over HTTPS with a
+self-signed certificate. The demo member signs in through nginx, the worker mails the mailbox
+code, both app servers answer, and `make serve-stop` (tools/serve.py stop) leaves nothing.
+"""
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.live_site import ROOT, Browser, LiveSite, postgres_query
+from tools import runserver
+from tools.services import PG_BIN
+
+MAILBOX = "/backoffice/first-sign-in/mailbox/"
+
+
+class Served:
+    """What Browser needs of the served site: its port, TLS, and the captcha store."""
+
+    mails_to = LiveSite.mails_to
+
+    def __init__(self, port: int, cert: Path, database_url: str, mail: Path):
+        self.port = port
+        self.https = ssl.create_default_context(cafile=str(cert))  # verified: our own CA
+        self.database_url = database_url
+        self.mail = mail
+
+    def captcha_answer(self, key: str) -> str:
+        rows = postgres_query(
+            self.database_url, "SELECT response FROM captcha_captchastore WHERE hashkey = ?", key
+        )
+        assert rows, f"captcha {key} is not in the store"
+        return rows[0][0]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text()[-60:]
+
+
+@pytest.fixture
+def served():
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL 15 is not installed (`make services` installs it)")
+    # In the checkout's git-ignored var/: PostgreSQL runs as `postgres`, who cannot enter
+    # pytest's private temporary folders.
+    var = ROOT / "var" / f"test-serve-{secrets.token_hex(4)}"
+    port = runserver.free_port()
+    process = subprocess.Popen(
+        [sys.executable, "tools/serve.py", "--var", str(var), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    printed = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        printed.append(line)
+        if line.startswith("Ctrl-C"):
+            break
+    output = "".join(printed)
+    try:
+        assert f"JENCO is running at https://127.0.0.1:{port}/" in output, output
+        yield process, var, port, output
+    finally:
+        subprocess.run([sys.executable, "tools/serve.py", "stop", "--var", str(var)], cwd=ROOT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+        finally:
+            shutil.rmtree(var, ignore_errors=True)
+
+
+def test_make_serve_signs_the_demo_member_in_over_https_and_stops_cleanly(served):
+    process, var, port, output = served
+    assert "Demo member" in output and "JPN1234567" in output and "jenco@12345" in output
+    assert f"{var / 'mail'}" in output  # where the mail goes, said plainly
+    state = json.loads((var / "serve" / "state.json").read_text())
+    env = dict(line.split("=", 1) for line in (var / "services" / "env").read_text().splitlines())
+    site = Served(port, var / "serve" / "tls" / "cert.pem", env["DATABASE_URL"], var / "mail")
+
+    browser = Browser(site)
+    page = browser.sign_in("JPN1234567", "jenco@12345")
+    assert (page.status, page.location) == (302, "/backoffice/")
+    assert browser.get("/backoffice/").location == MAILBOX
+    # The worker (deploy/jenco-worker.service) sends the code: into var/mail here.
+    for _ in range(100):
+        mails = site.mails_to("hanako@example.com")
+        if mails:
+            break
+        time.sleep(0.2)
+    assert mails and re.search(r"^\s+\d{6}$", mails[-1], re.M), mails
+
+    # nginx takes turns between the two app servers: each answered the signed-in page.
+    for _ in range(4):
+        page = browser.get(MAILBOX)
+        assert page.status == 200
+    web_logs = sorted((var / "serve" / "logs").glob("web@*.log"))
+    assert len(web_logs) == 2
+    for log in web_logs:
+        assert f'"GET {MAILBOX} HTTP/1.1" 200' in log.read_text()
+
+    # `make serve-stop`: the supervisor, nginx, both app servers, the worker, PostgreSQL and
+    # Redis are all gone.
+    result = subprocess.run(
+        [sys.executable, "tools/serve.py", "stop", "--var", str(var)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert process.wait(60) == 0
+    pids = [state["supervisor"][0]] + [pid for pid, _start in state["processes"].values()]
+    assert {"nginx", "worker"} <= set(state["processes"]) and len(state["processes"]) == 4
+    assert not [pid for pid in pids if alive(pid)]
+    for url in env.values():
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1].split("/")[0])), 1)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), 1)
+    assert not (var / "serve" / "state.json").exists()

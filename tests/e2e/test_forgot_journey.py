@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def ask_for_a_link(page: Page, forgot_path: str) -> None:
     page.goto(forgot_path)
-    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    page.get_by_label("会員ID").fill("JPN1000001")
     page.get_by_label("メールアドレス").fill("taro@example.com")
     answer_captcha(page)
     page.get_by_role("button", name="送信").click()

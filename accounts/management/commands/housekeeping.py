@@ -10,6 +10,7 @@ from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from captcha.models import CaptchaStore
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.core.management.base import BaseCommand
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -27,16 +28,15 @@ def prune_captchas() -> int:
 
 
 def prune_sessions() -> int:
-    """Django's clearsessions, counted, for whichever session engine is configured."""
+    """Expired sessions: the database table's, whichever engine is configured (with Redis
+    sessions the table holds only what an earlier configuration left), and the configured
+    engine's own sweep (cache and signed-cookie sessions expire by themselves)."""
+    deleted, _rows = Session.objects.filter(expire_date__lt=timezone.now()).delete()
     store = import_module(settings.SESSION_ENGINE).SessionStore
-    if hasattr(store, "get_model_class"):  # the database engines
-        model = store.get_model_class()
-        deleted, _rows = model.objects.filter(expire_date__lt=timezone.now()).delete()
-        return deleted
-    # Cache and signed-cookie sessions expire by themselves.
-    with contextlib.suppress(NotImplementedError):
-        store.clear_expired()
-    return 0
+    if not hasattr(store, "get_model_class"):
+        with contextlib.suppress(NotImplementedError):
+            store.clear_expired()
+    return deleted
 
 
 def prune_lockouts() -> int:

@@ -111,28 +111,16 @@ class LiveSite:
             "GUNICORN_WORKERS": self.env.get("GUNICORN_WORKERS", "2"),
             "GUNICORN_THREADS": self.env.get("GUNICORN_THREADS", "2"),
         }
-        gunicorn = Path(sys.executable).parent / "gunicorn"
         with self.log.open("a") as log:
-            process = subprocess.Popen(
-                [str(gunicorn), "-c", "deploy/gunicorn.conf.py"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+            return runserver.start_command(
+                runserver.GUNICORN,
+                self.port,
+                env,
+                log,
+                subprocess.STDOUT,
+                self.log,
+                timeout=timeout,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn stopped:\n{self.log.read_text()}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    return process
-            except OSError:
-                time.sleep(0.1)
-        runserver.stop(process)
-        raise RuntimeError(f"gunicorn did not answer in {timeout:.0f} s:\n{self.log.read_text()}")
 
     def stop(self) -> None:
         runserver.stop(self.process)

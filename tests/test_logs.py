@@ -10,15 +10,13 @@ import io
 import logging
 import signal
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 from django.test import Client, RequestFactory
 
-from tests.live_site import ROOT, LiveSite
+from tests.live_site import LiveSite
 from tools import runserver
 
 PIN_LINK = "/pin/reset/Nw/abc-123def/"
@@ -52,26 +50,10 @@ class Gunicorn:
         self.site.manage("migrate", "--verbosity", "0")
         env = self.site.env | {"GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": "2"}
         with self.access_log.open("w") as stdout, self.error_log.open("w") as stderr:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"],
-                cwd=ROOT,
-                env=env,
-                stdout=stdout,
-                stderr=stderr,
+            self.process = runserver.start_command(
+                runserver.GUNICORN, self.port, env, stdout, stderr, self.error_log, timeout=30
             )
-        deadline = time.monotonic() + 30
-        while not self._answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"gunicorn did not start:\n{self.error_log.read_text()}")
-            time.sleep(0.1)
         return self
-
-    def _answers(self) -> bool:
-        try:
-            return fetch(self.port, "/healthz") == 200
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
 
     def __exit__(self, *exc):
         if self.process.poll() is None:

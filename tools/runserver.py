@@ -17,20 +17,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# deploy/gunicorn.conf.py reads GUNICORN_BIND, GUNICORN_WORKERS and GUNICORN_THREADS.
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+
+
 def start(port: int, env: dict, log_path: Path, *, timeout: float = 60) -> subprocess.Popen:
     """Serve on 127.0.0.1:`port` and return once /healthz answers; the output goes to the log."""
+    command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
     with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        return start_command(command, port, env, log, log, log_path, timeout=timeout)
+
+
+def start_command(
+    command: list[str], port: int, env: dict, stdout, stderr, log_path: Path, *, timeout: float
+) -> subprocess.Popen:
+    """Start a server `command` (runserver, gunicorn) and return once /healthz answers on
+    `port`; a server that stops or stays silent raises with its log (`log_path`)."""
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+    name = "gunicorn" if "gunicorn" in command else "runserver"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"runserver stopped:\n{log_path.read_text()}")
+            raise RuntimeError(f"{name} stopped:\n{log_path.read_text()}")
         try:
             url = f"http://127.0.0.1:{port}/healthz"
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
@@ -39,7 +47,7 @@ def start(port: int, env: dict, log_path: Path, *, timeout: float = 60) -> subpr
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.1)
     stop(server)
-    raise RuntimeError(f"runserver did not answer in {timeout:.0f} s:\n{log_path.read_text()}")
+    raise RuntimeError(f"{name} did not answer in {timeout:.0f} s:\n{log_path.read_text()}")
 
 
 def stop(server: subprocess.Popen | None) -> None:

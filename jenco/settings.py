@@ -170,9 +170,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Idle timeout: the session cookie's age counts again from every request.
+# Idle timeout: the session ends this long after the member was last seen. "Last seen" is
+# written at most every JENCO_SESSION_REFRESH_SECONDS (accounts.middleware), so a page view
+# in between writes nothing, and the timeout may come up to that much early.
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = envint("JENCO_SESSION_SECONDS", 60 * 60 * 12)
-SESSION_SAVE_EVERY_REQUEST = True
+JENCO_SESSION_REFRESH_SECONDS = 5 * 60
 # Absolute lifetime: however active, a sign-in ends this long after it began.
 JENCO_SESSION_MAX_SECONDS = envint("JENCO_SESSION_MAX_SECONDS", 60 * 60 * 24 * 7)
 SESSION_COOKIE_HTTPONLY = True

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password
 from django.core.validators import EmailValidator
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -175,6 +176,15 @@ class LoginForm(Form):
             raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
         self.member = member
         return cleaned
+
+    def new_captcha(self) -> dict:
+        """A new picture for the empty sign-in page, which writes its captcha out by hand."""
+        key = CaptchaStore.generate_key()
+        return {
+            "key": key,
+            "image": reverse("captcha-image", kwargs={"key": key}),
+            "refresh": reverse("captcha-refresh"),
+        }
 
     def use_captcha(self) -> None:
         """Use up the captcha this post answered; call inside the transaction that writes

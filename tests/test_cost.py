@@ -220,3 +220,23 @@ def test_a_wrong_captcha_answer_uses_the_picture_up(client, member):
 
     assert "画像の数字と一致しません" in response.content.decode()
     assert SESSION_KEY not in client.session
+
+
+def test_the_empty_sign_in_page_has_the_same_fields_as_every_other_form(client):
+    """login.html writes its empty form out by hand (Django's field templates were most of
+    the page's cost): what a browser gets must still be form_fields.html's."""
+    from django.template.loader import render_to_string
+
+    from accounts.forms import LoginForm
+
+    page = client.get("/login/").content.decode()
+    generic = render_to_string("form_fields.html", {"form": LoginForm()})
+
+    def tags(html):
+        html = re.sub(r'(value|src)="[^"]*"', "", html)
+        return [
+            " ".join(tag.split()) for tag in re.findall(r"<(?:input|label|legend|img)[^>]*>", html)
+        ]
+
+    form = page[page.index('action="/login/"') : page.index('type="submit" class="primary"')]
+    assert tags(form)[2:] == tags(generic)  # after the CSRF token and "next"

@@ -240,3 +240,34 @@ def test_the_empty_sign_in_page_has_the_same_fields_as_every_other_form(client):
 
     form = page[page.index('action="/login/"') : page.index('type="submit" class="primary"')]
     assert tags(form)[2:] == tags(generic)  # after the CSRF token and "next"
+
+
+def test_the_importer_writes_the_row_ja_member_would(tmp_path):
+    """The importer's INSERT (accounts.ja_import._insert) skips bulk_create's per-field
+    work: the member it writes must be the one ja_member makes."""
+    from accounts.ja_accounts import ja_member
+    from accounts.ja_import import import_members, scan
+    from accounts.models import Member
+
+    export = tmp_path / "ja.csv"
+    export.write_text(
+        "member_id,name,email,id_document_number,preferred_language\n"
+        "JPN2000009,佐藤 花子,hanako@example.com,X1234567,en\n",
+        encoding="utf-8",
+    )
+    import_members(scan(export))
+
+    imported = Member.objects.get(member_id="JPN2000009")
+    expected = ja_member(
+        "JPN2000009",
+        name="佐藤 花子",
+        email="hanako@example.com",
+        id_document_number="X1234567",
+        preferred_language="en",
+        now=imported.imported_at,
+    )
+    for field in Member._meta.concrete_fields:
+        if field.attname not in ("id", "password"):
+            assert getattr(imported, field.attname) == getattr(expected, field.attname), field
+    assert not imported.has_usable_password()
+    assert imported.on_default_password and imported.on_default_pin

@@ -63,6 +63,10 @@ class LockoutHandler(AxesDatabaseHandler):
         (AXES_RESET_ON_SUCCESS is off; forget_failures clears the ID's own), and no sweep of
         expired records (housekeeping's). axes' own would run two empty transactions."""
 
+    def user_logged_out(self, sender, request, user, **kwargs):
+        """Nothing to write either: axes' own would sweep expired records and update the
+        access log we do not keep."""
+
     def refuse(self, request, credentials) -> None:
         """Answer this post with the locked page: axes' middleware renders it (locked_out)."""
         request.axes_locked_out = True

@@ -271,3 +271,14 @@ def test_the_importer_writes_the_row_ja_member_would(tmp_path):
             assert getattr(imported, field.attname) == getattr(expected, field.attname), field
     assert not imported.has_usable_password()
     assert imported.on_default_password and imported.on_default_pin
+
+
+def test_signing_out_writes_the_log_and_ends_the_session_only(client, member):
+    sign_in_post(client, "JPN1000001", PASSWORD)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/logout/")
+
+    assert response["Location"] == "/login/"
+    assert not Session.objects.exists()
+    assert not [q for q in captured.captured_queries if "axes_" in q["sql"]]  # axes' sweep

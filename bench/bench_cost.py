@@ -9,6 +9,7 @@ is the request's own. Figures for run.py:
 - the hash work of one migration-day journey (how many Argon2 runs it makes).
 """
 
+import logging
 import multiprocessing
 import os
 import re
@@ -64,6 +65,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     mail.outbox = []
+    for name in ("jenco", "axes", "django.tasks"):  # a line per sign-in is noise here
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     hasher = MemberArgon2Hasher()
     encoded = hasher.encode(PASSWORD, hasher.salt())

@@ -109,7 +109,7 @@ JOURNEYS = int(os.environ.get("BENCH_JOURNEYS", "0"))
 RESULT = os.environ.get("BENCH_RESULT", "")
 CODE = re.compile(r"\b(\d{6})\b")
 mailbox_codes: dict[str, str] = {}
-mail_seen: set[str] = set()
+mail_seen: dict[str, int] = {}
 queue = iter(range(JOURNEYS))
 journeys = {"done": 0, "failed": 0, "first": None, "last": None}
 
@@ -117,9 +117,10 @@ journeys = {"done": 0, "failed": 0, "first": None, "last": None}
 def read_new_mail():
     """The file backend writes one file per batch: index every new one by recipient."""
     for entry in os.scandir(MAILDIR):
-        if entry.name in mail_seen or time.time() - entry.stat().st_mtime < 0.2:
-            continue  # read once, and not while the worker may still be writing it
-        mail_seen.add(entry.name)
+        stat = entry.stat()
+        if mail_seen.get(entry.name) == stat.st_size or time.time() - stat.st_mtime < 0.2:
+            continue  # read already, or being written; a file can grow by appended messages
+        mail_seen[entry.name] = stat.st_size
         text = Path(entry.path).read_text(errors="replace")
         for raw in text.split("-" * 79):
             message = email.message_from_string(raw.strip())

@@ -154,9 +154,16 @@ messages: $(STAMP) gettext
 	$(PY) manage.py makemessages --locale ja --locale en --ignore=.venv --ignore=tests --ignore=bench --ignore=tools --no-obsolete
 	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
 
+# locust (the load generator) comes from the `bench` extra; django-allauth, the comparison,
+# gets a virtualenv of its own in bench/.allauth/. BENCH_ARGS=--postgres uses DATABASE_URL
+# and REDIS_URL from the environment instead of a temporary SQLite database.
+$(VENV)/.bench-installed: pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
 .PHONY: bench
-bench: setup
-	$(PY) bench/run.py
+bench: setup $(VENV)/.bench-installed
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 .PHONY: clean
 clean:

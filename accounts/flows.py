@@ -24,16 +24,19 @@ from django.utils.translation import gettext as _
 from accounts import credentials, lockout, mailbox, tasks, throttle, tokens
 from accounts.audit import Kind, record, request_origin
 from accounts.emails import render_member_email, send_member_email
+from accounts.middleware import SEEN_AT
 from accounts.models import EmailChangeRequest, Member
 
 logger = logging.getLogger("jenco.security")
 
 
 def sign_in(request, member) -> None:
+    """Sign the member in. Called inside the sign-in post's one transaction (accounts.views
+    .login): the session row is written here with the rest, not after the response."""
     with_defaults = getattr(member, "signed_in_with_default_password", False)
     previous = member.last_login
     auth.login(request, member)  # a new session key: no fixation; sets last_login to now
-    request.session["signed_in_at"] = int(time.time())
+    request.session["signed_in_at"] = request.session[SEEN_AT] = int(time.time())
     if previous:  # what the dashboard shows as "last sign-in": the one before this
         request.session["previous_sign_in"] = previous.isoformat()
     if with_defaults:
@@ -49,6 +52,7 @@ def sign_in(request, member) -> None:
             send_member_email(member, "default_sign_in", {"when": member.last_login})
     else:
         record(request, Kind.SIGN_IN, member)
+    request.session.save()
 
 
 def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:

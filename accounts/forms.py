@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password
 from django.core.validators import EmailValidator
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -54,8 +55,8 @@ class DigitsCaptchaField(CaptchaField):
         return value
 
 
-def captcha_field() -> CaptchaField:
-    return DigitsCaptchaField(
+def captcha_field(field_class=DigitsCaptchaField) -> CaptchaField:
+    return field_class(
         label=_("Captcha"),
         widget=DigitsCaptchaInput(),
         error_messages={
@@ -128,10 +129,29 @@ class Form(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class SignInCaptchaField(DigitsCaptchaField):
+    """The sign-in's captcha: a wrong answer uses the picture up at once, as everywhere; a
+    right one is only read here, and used up by LoginForm.use_captcha in the transaction
+    that writes the post's outcome, so a sign-in writes once (issue 13)."""
+
+    def clean(self, value):
+        if isinstance(value, list | tuple) and len(value) == 2 and isinstance(value[1], str):
+            value = [value[0], typed_answer(value[1])]
+        forms.MultiValueField.clean(self, value)
+        key, answer = value[0], (value[1] or "").strip().lower()
+        right = CaptchaStore.objects.filter(
+            hashkey=key, response=answer, expiration__gt=timezone.now()
+        ).exists()
+        if not right:
+            CaptchaStore.objects.filter(hashkey=key).delete()
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return [key, ""]
+
+
 class LoginForm(Form):
-    username = MemberIDField(label=_("Username / User ID"))
+    username = MemberIDField(label=_("Username / User ID"), help_text="")  # the seed's box
     password = SecretField(label=_("Password"))
-    captcha = captcha_field()
+    captcha = captcha_field(SignInCaptchaField)
 
     error_messages = {
         "invalid_login": _(
@@ -169,6 +189,26 @@ class LoginForm(Form):
             raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
         self.member = member
         return cleaned
+
+    def new_captcha(self) -> dict:
+        """A new picture for the empty sign-in page, which writes its captcha out by hand."""
+        key = CaptchaStore.generate_key()
+        return {
+            "key": key,
+            "image": reverse("captcha-image", kwargs={"key": key}),
+            "refresh": reverse("captcha-refresh"),
+        }
+
+    def use_captcha(self) -> None:
+        """Use up the captcha this post answered; call inside the transaction that writes
+        the post's outcome. Of two posts sent with one answer, only one gets past this: the
+        other finds it used and gets the captcha's error."""
+        if self.has_error("captcha") or "captcha" not in self.cleaned_data:
+            return
+        key = self.cleaned_data["captcha"][0]
+        if not CaptchaStore.objects.filter(hashkey=key).delete()[0]:
+            self.member = None
+            self.add_error("captcha", self.fields["captcha"].error_messages["invalid"])
 
 
 class PinField(forms.CharField):

@@ -13,7 +13,6 @@ account is theirs and the import leaves it alone.
 import codecs
 import csv
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,6 +40,8 @@ UPDATABLE_FIELDS = ("name", "email", "id_document_number", "preferred_language")
 LANGUAGES = {choice.value for choice in Member.Language}
 
 LINE_BREAKS = re.compile(r"[\t\r\n]+")
+# Unicode's category Cc, exactly: C0, DEL and C1. One search instead of a lookup per character.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class ImportFileError(Exception):
@@ -293,7 +294,7 @@ def _member_fields(
     for name, text in value.items():
         # Any other control character (NUL above all: PostgreSQL would refuse it, and with it
         # the whole batch) belongs in no name, address or ID.
-        if any(unicodedata.category(ch) == "Cc" for ch in text):
+        if CONTROL_CHARACTERS.search(text):
             return Rejection(
                 line, _("The %(column)s contains control characters.") % {"column": name}
             )
@@ -367,14 +368,55 @@ def _save(batch: list[dict[str, str]], report: ImportReport, *, now, dry_run: bo
         return
     with transaction.atomic():
         new, changed = _split(batch, report, now=now, lock=True)
-        Member.objects.bulk_create(new)
+        _insert(new, now=now)
         Member.objects.bulk_update(changed, UPDATABLE_FIELDS)
+
+
+# What differs between two new JA members; every other column is ja_member's, the same for all.
+ROW_COLUMNS = ("member_id", "name", "email", "id_document_number", "preferred_language")
+
+
+def _insert(rows: list[dict[str, str]], *, now) -> None:
+    """Member.objects.bulk_create([ja_member(**row, now=now) for row in rows]), faster.
+
+    bulk_create builds a model instance per row and prepares each of its twenty columns for
+    the database one by one: most of a 100,000-row import's time (issue 13). Here the
+    columns every new JA member shares are prepared once, from one ja_member, and each row
+    adds only its own values and its own unusable-password marker.
+    """
+    if not rows:
+        return
+    connection = connections[router.db_for_write(Member)]
+    prototype = ja_member("JPN0000000", now=now)
+    fields = [field for field in Member._meta.concrete_fields if not field.primary_key]
+    shared = [
+        field.get_db_prep_save(field.pre_save(prototype, add=True), connection) for field in fields
+    ]
+    position = {field.attname: index for index, field in enumerate(fields)}
+    password = position["password"]
+    quote = connection.ops.quote_name
+    # Table and column names from the model, quoted; every value goes as a parameter.
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        quote(Member._meta.db_table),
+        ", ".join(quote(field.column) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    values = []
+    for row in rows:
+        value = list(shared)
+        for name in ROW_COLUMNS:
+            value[position[name]] = row[name]
+        value[password] = credentials.unusable_secret()
+        values.append(value)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
 
 
 def _split(
     batch: list[dict[str, str]], report: ImportReport, *, now, lock: bool
-) -> tuple[list[Member], list[Member]]:
-    """Split the batch into new members and updates of untouched ones; count the rest."""
+) -> tuple[list[dict[str, str]], list[Member]]:
+    """Split the batch into the rows of new members and updates of untouched ones; count
+    the rest."""
     existing = Member.objects.filter(member_id__in=[row["member_id"] for row in batch]).only(
         "member_id", "origin", "on_default_password", "on_default_pin", *UPDATABLE_FIELDS
     )
@@ -387,7 +429,7 @@ def _split(
     for row in batch:
         member = by_id.get(row["member_id"])
         if member is None:
-            new.append(ja_member(**row, now=now))
+            new.append(row)
         elif member.origin != Member.Origin.JA:
             report.not_from_ja += 1
         elif not (member.on_default_password and member.on_default_pin):

@@ -9,7 +9,8 @@ from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
-from django.db.models import F, Sum
+from django.db import transaction
+from django.db.models import F, Q, Sum
 from django.dispatch import receiver
 from django.shortcuts import render
 
@@ -46,15 +47,25 @@ class LockoutHandler(AxesDatabaseHandler):
         )
 
     def user_login_failed(self, sender, credentials, request=None, **kwargs):
+        # Expired records are left to `manage.py housekeeping`: they no longer count (only
+        # failures within the cool-off do, see _recent) and add_failure never revives one.
         if request is None:  # axes cannot count without an address; neither can we
             return
-        self.clean_expired_user_attempts(request, credentials)
         if request.axes_locked_out or not self.is_allowed(request, credentials):
             self.refuse(request, credentials)
         elif not self.is_whitelisted(request, credentials):
             add_failure(request, get_client_username(request, credentials))
             if not self.is_allowed(request, credentials):
                 self.refuse(request, credentials)
+
+    def user_logged_in(self, sender, request, user, **kwargs):
+        """Nothing to write: no access log (AXES_DISABLE_ACCESS_LOG), no reset of the address
+        (AXES_RESET_ON_SUCCESS is off; forget_failures clears the ID's own), and no sweep of
+        expired records (housekeeping's). axes' own would run two empty transactions."""
+
+    def user_logged_out(self, sender, request, user, **kwargs):
+        """Nothing to write either: axes' own would sweep expired records and update the
+        access log we do not keep."""
 
     def refuse(self, request, credentials) -> None:
         """Answer this post with the locked page: axes' middleware renders it (locked_out)."""
@@ -71,32 +82,34 @@ class LockoutHandler(AxesDatabaseHandler):
 def add_failure(request, member_id: str | None) -> None:
     """One more failure against this member ID from this address (None: the address alone).
 
-    One row per ID and address: a count and the time of the last failure. axes also kept
-    each post's GET and POST data, CSRF token included, appended to the row (about 1 KB a
-    post, without limit), and keyed rows by user agent, which a client changes at will.
+    One row per ID and address within the cool-off: a count and the time of the last failure.
+    axes also kept each post's GET and POST data, CSRF token included, appended to the row
+    (about 1 KB a post, without limit), and keyed rows by user agent, which a client changes
+    at will. A row older than the cool-off is left alone (a new one starts), so failures that
+    no longer count never come back with the next one.
     """
-    row = (
-        AccessAttempt.objects.filter(username=member_id, ip_address=request.axes_ip_address)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if row is not None:
-        AccessAttempt.objects.filter(pk=row).update(
+    recent = _recent(request).filter(username=member_id, ip_address=request.axes_ip_address)
+    # One transaction for the two statements, and none of its own inside the post's.
+    with transaction.atomic(savepoint=False):
+        if not recent.update(
             failures_since_start=F("failures_since_start") + 1,
             attempt_time=request.axes_attempt_time,
-        )
-    else:  # two first failures at once make two rows: both count, neither is lost
-        AccessAttempt.objects.create(
-            username=member_id,
-            ip_address=request.axes_ip_address,
-            user_agent=request.axes_user_agent,
-            http_accept=request.axes_http_accept,
-            path_info=request.axes_path_info,
-            get_data="",
-            post_data="",
-            failures_since_start=1,
-        )
+        ):  # two first failures at once make two rows: both count, neither is lost
+            AccessAttempt.objects.create(
+                username=member_id,
+                ip_address=request.axes_ip_address,
+                user_agent=request.axes_user_agent,
+                http_accept=request.axes_http_accept,
+                path_info=request.axes_path_info,
+                get_data="",
+                post_data="",
+                failures_since_start=1,
+            )
+    counted = getattr(request, "jenco_failures", None)
+    if counted is not None:  # what this request already read, plus this failure
+        read_for, by_id, by_address = counted
+        same_id = member_id is not None and member_id == read_for
+        request.jenco_failures = (read_for, by_id + same_id, by_address + 1)
 
 
 def count_against_address(request) -> None:
@@ -111,7 +124,7 @@ def count_against_address(request) -> None:
     AxesProxyHandler.update_request(request)
     if request.axes_ip_address is None:
         return
-    by_address = _total(_recent(request).filter(ip_address=request.axes_ip_address))
+    _by_id, by_address = failures(request)
     if by_address < settings.JENCO_LOCKOUT_ADDRESS_FAILURES:
         add_failure(request, None)
 
@@ -137,18 +150,25 @@ def _recent(request):
     return AccessAttempt.objects.filter(attempt_time__gte=get_cool_off_threshold(request))
 
 
-def _total(attempts) -> int:
-    return attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
-
-
 def failures(request, credentials_=None) -> tuple[int, int]:
-    """Recent failures for the member ID typed (from anywhere) and from this address."""
+    """Recent failures for the member ID typed (from anywhere) and from this address.
+
+    Read once per request, in one query, then kept on the request (add_failure adds what the
+    request itself writes): the backend's check before the password, the failure handler's
+    after it and the locked page all need the same two numbers.
+    """
     member_id = get_client_username(request, credentials_)
-    recent = _recent(request)
-    return (
-        _total(recent.filter(username=member_id)) if member_id else 0,
-        _total(recent.filter(ip_address=request.axes_ip_address)),
-    )
+    counted = getattr(request, "jenco_failures", None)
+    if counted is not None and counted[0] == member_id:
+        return counted[1], counted[2]
+    address = Q(ip_address=request.axes_ip_address)
+    sums = {"by_address": Sum("failures_since_start", filter=address, default=0)}
+    if member_id:
+        sums["by_id"] = Sum("failures_since_start", filter=Q(username=member_id), default=0)
+        address |= Q(username=member_id)
+    totals = {"by_id": 0} | _recent(request).filter(address).aggregate(**sums)
+    request.jenco_failures = (member_id, totals["by_id"], totals["by_address"])
+    return totals["by_id"], totals["by_address"]
 
 
 def locked_out(request, credentials_):
@@ -174,8 +194,13 @@ def lift(member) -> None:
 @receiver(user_logged_in)
 def forget_failures(sender, request, user, **kwargs):
     """A good sign-in clears that ID's failures, and only those: one account that works
-    must not wipe an address's failures against every other ID it tried."""
-    lift(user)
+    must not wipe an address's failures against every other ID it tried. With none in the
+    cool-off (failures() read them before the password) there is nothing to clear."""
+    if (
+        not hasattr(request, "axes_ip_address")
+        or failures(request, {"username": user.member_id})[0]
+    ):
+        lift(user)
 
 
 @receiver(user_locked_out)

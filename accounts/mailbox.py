@@ -79,14 +79,16 @@ def send_code(request, member) -> Sending:
     hour_ago = now - datetime.timedelta(hours=1)
     with transaction.atomic():
         Member.objects.select_for_update().only("pk").get(pk=member.pk)  # one request at a time
-        recent = member.mailbox_codes.filter(created__gt=hour_ago).order_by("-created")
-        mine = list(recent.filter(session_hash=session).values_list("created", flat=True))
+        recent = list(  # this hour's codes for the member, newest first, in one query
+            member.mailbox_codes.filter(created__gt=hour_ago)
+            .order_by("-created")
+            .values_list("created", "session_hash")
+        )
+        mine = [created for created, asked_by in recent if asked_by == session]
         next_at = _next_sending(mine)
-        if recent.count() >= settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR:
-            oldest = recent.values_list("created", flat=True)[
-                settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR - 1
-            ]
-            next_at = max(next_at or now, oldest + datetime.timedelta(hours=1))
+        cap = settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR
+        if len(recent) >= cap:
+            next_at = max(next_at or now, recent[cap - 1][0] + datetime.timedelta(hours=1))
         if next_at is not None and next_at > now:
             return Sending(sent=False, next_at=next_at)
         code = MailboxCode.objects.create(member=member, created=now, session_hash=session)

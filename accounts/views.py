@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
+from django.db import transaction
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -59,14 +60,20 @@ def login(request: HttpRequest) -> HttpResponse:
         return _go_next(request)
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        if form.is_valid():
-            flows.sign_in(request, form.member)
+        form.is_valid()  # the password's hash is checked here, outside any transaction
+        # What the post writes, it writes in one transaction: the captcha used up, then the
+        # session, last sign-in and security log, or the failure's count and log.
+        with transaction.atomic():
+            form.use_captcha()
+            if form.member is not None:
+                flows.sign_in(request, form.member)
+            elif form.has_error("__all__") or form.has_error("captcha"):
+                typed = form.cleaned_data.get("username") or request.POST.get("username", "")
+                flows.sign_in_failed(request, typed, captcha=form.has_error("captcha"))
+        if form.member is not None:
             response = _go_next(request)
             flows.remember_language(response, form.member.preferred_language)
             return response
-        if form.has_error("__all__") or form.has_error("captcha"):
-            typed = form.cleaned_data.get("username") or request.POST.get("username", "")
-            flows.sign_in_failed(request, typed, captcha=form.has_error("captcha"))
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
 
 

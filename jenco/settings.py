@@ -152,8 +152,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers work beside the writer; IMMEDIATE takes the write lock at the start of
     # a transaction, so two writers queue on the busy timeout instead of failing with
-    # "database is locked" halfway through.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # "database is locked" halfway through. Connections are kept between requests
+    # (DATABASE_CONN_MAX_AGE), as on PostgreSQL: opening and closing one cost more CPU than
+    # rendering the sign-in page (issue 13).
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
@@ -177,9 +178,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
-# Idle timeout: the session cookie's age counts again from every request.
+# Idle timeout: the session ends this long after the member was last seen. "Last seen" is
+# written at most every JENCO_SESSION_REFRESH_SECONDS (accounts.middleware), so a page view
+# in between writes nothing, and the timeout may come up to that much early.
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = envint("JENCO_SESSION_SECONDS", 60 * 60 * 12)
-SESSION_SAVE_EVERY_REQUEST = True
+JENCO_SESSION_REFRESH_SECONDS = 5 * 60
 # Absolute lifetime: however active, a sign-in ends this long after it began.
 JENCO_SESSION_MAX_SECONDS = envint("JENCO_SESSION_MAX_SECONDS", 60 * 60 * 24 * 7)
 SESSION_COOKIE_HTTPONLY = True

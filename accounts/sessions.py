@@ -1,0 +1,55 @@
+"""Django's database sessions, written once per change instead of up to three times.
+
+Django's store draws a new key on sign-in by asking the table whether it is free (a SELECT),
+writes the row at once (an INSERT in a transaction of its own), then rewrites it when the
+response goes out (an UPDATE in another). Here a sign-in's session is one INSERT, written
+inside the sign-in's own transaction (accounts.flows.sign_in), and the middleware's save at
+the end of the request writes nothing unless the session changed again since.
+"""
+
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.db import DatabaseError, IntegrityError, router
+from django.utils.crypto import get_random_string
+
+
+class SessionStore(DatabaseSessionStore):
+    def _get_new_session_key(self) -> str:
+        # 32 characters of 36 are 165 random bits: a key in use is never drawn again, and
+        # the INSERT's unique key would refuse it if it were.
+        return get_random_string(32, VALID_KEY_CHARS)
+
+    def cycle_key(self) -> None:
+        """A new key for the same data (auth.login: no session fixation), written with the
+        data when the session is saved rather than at once."""
+        data = self._session
+        key = self.session_key
+        self._session_key = None
+        self._session_cache = data
+        self.modified = True
+        self._written = None
+        if key:
+            self.delete(key)
+
+    def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            self._session_key = self._get_new_session_key()
+            must_create = True
+        data = self._get_session(no_load=must_create)
+        written = (self.session_key, self.serializer().dumps(data))
+        if not must_create and written == getattr(self, "_written", None):
+            return  # saved already in this request (a sign-in), unchanged since
+        obj = self.create_model_instance(data)
+        using = router.db_for_write(self.model, instance=obj)
+        # One statement, no savepoint of its own: inside the sign-in's transaction, or alone.
+        try:
+            obj.save(force_insert=must_create, force_update=not must_create, using=using)
+        except IntegrityError:
+            if must_create:
+                raise CreateError from None
+            raise
+        except DatabaseError:
+            if not must_create:
+                raise UpdateError from None
+            raise
+        self._written = written

@@ -1,0 +1,296 @@
+"""What a sign-in and a page view cost the database (issue 13's cost goals).
+
+The counts are what an operator watching the database sees: statements, and write
+transactions (an INSERT, UPDATE or DELETE on its own, or a transaction that holds some).
+Inside a test everything runs in the test's own transaction, so a transaction of the code's
+shows up as a SAVEPOINT ... RELEASE.
+"""
+
+import re
+import time
+
+import pytest
+from captcha.models import CaptchaStore
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import SecurityEvent
+from tests.conftest import DEFAULT_PASSWORD, PASSWORD, solved_captcha
+
+pytestmark = pytest.mark.django_db
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+class WriteTransactions:
+    """Counts the write transactions the database runs: each write statement outside a
+    transaction is one, and a transaction (transaction.atomic, however nested) that holds
+    writes is one. Read from Django's own record of open atomic blocks, so the test's
+    surrounding transaction does not hide the code's."""
+
+    def __init__(self):
+        self.transactions = []
+        self.alone = 0
+
+    def __enter__(self):
+        self.outside = len(connection.atomic_blocks)  # the test's own blocks
+        self.wrapper = connection.execute_wrapper(self)
+        self.wrapper.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.wrapper.__exit__(*exc)
+
+    def __call__(self, execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith(WRITES):
+            blocks = connection.atomic_blocks[self.outside :]
+            if not blocks:
+                self.alone += 1
+            elif not any(block is blocks[0] for block in self.transactions):
+                self.transactions.append(blocks[0])
+        return execute(sql, params, many, context)
+
+    @property
+    def count(self) -> int:
+        return self.alone + len(self.transactions)
+
+
+def sign_in_post(client, username, password, captcha=None):
+    data = {"username": username, "password": password, **(captcha or solved_captcha())}
+    return client.post("/login/", data)
+
+
+def the_sign_in_page(client):
+    """GET /login/ and what it cost; then the page's own captcha, answered as a member would."""
+    with CaptureQueriesContext(connection) as captured, WriteTransactions() as writes:
+        response = client.get("/login/")
+    key = re.search(r'name="captcha_0" value="([0-9a-f]+)"', response.content.decode())[1]
+    answer = CaptchaStore.objects.get(hashkey=key).response
+    return {"captcha_0": key, "captcha_1": answer}, len(captured), writes.count
+
+
+def test_the_sign_in_page_writes_one_row_its_captcha(client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(1), WriteTransactions() as writes:
+        response = client.get("/login/")
+
+    assert response.status_code == 200
+    assert writes.count == 1
+    assert CaptchaStore.objects.count() == 1
+
+
+def test_a_sign_in_runs_at_most_12_statements_in_2_write_transactions(
+    client, member, django_assert_max_num_queries
+):
+    captcha, page_statements, page_writes = the_sign_in_page(client)
+    with (
+        django_assert_max_num_queries(12 - page_statements),
+        WriteTransactions() as writes,
+    ):
+        response = sign_in_post(client, "JPN1000001", PASSWORD, captcha)
+
+    assert response["Location"] == "/backoffice/"
+    assert page_writes + writes.count == 2  # the captcha; then the sign-in's one
+    assert client.session[SESSION_KEY] == str(member.pk)
+    assert Session.objects.count() == 1  # written once, under its new key
+    assert SecurityEvent.objects.filter(kind="sign_in", member=member).count() == 1
+
+
+@pytest.mark.parametrize(
+    "username, password",
+    [("JPN1000001", "not-the-password-1"), ("JPN1999999", "not-the-password-1")],
+    ids=["wrong password", "unknown ID"],
+)
+def test_a_failed_sign_in_costs_the_same_whether_or_not_the_id_exists(
+    client, member, username, password, django_assert_max_num_queries
+):
+    captcha, page_statements, page_writes = the_sign_in_page(client)
+    with (
+        django_assert_max_num_queries(12 - page_statements) as captured,
+        WriteTransactions() as writes,
+    ):
+        response = sign_in_post(client, username, password, captcha)
+
+    assert "会員IDまたはパスワードが正しくありません" in response.content.decode()
+    # The captcha; the failure's count; the post's captcha and log; the next captcha.
+    assert page_writes + writes.count == 4
+    assert page_statements + len(captured) == 11  # the same statements for both
+
+
+def test_a_sign_in_on_the_default_password_adds_the_address_count_and_the_mailbox_code(
+    client, migrated_member, django_assert_max_num_queries
+):
+    # Six statements more than a sign-in: the address's count (two), and the mailbox code's
+    # lock, limits, row and log entry in a savepoint of their own (accounts.mailbox).
+    captcha, page_statements, page_writes = the_sign_in_page(client)
+    with (
+        django_assert_max_num_queries(18 - page_statements),
+        WriteTransactions() as writes,
+    ):
+        response = sign_in_post(client, "JPN2000001", DEFAULT_PASSWORD, captcha)
+
+    assert response["Location"] == "/backoffice/"
+    assert page_writes + writes.count == 2
+    assert migrated_member.mailbox_codes.count() == 1
+
+
+def test_a_signed_in_page_view_writes_nothing(client, member, django_assert_max_num_queries):
+    sign_in_post(client, "JPN1000001", PASSWORD)
+    row = Session.objects.get()
+
+    with django_assert_max_num_queries(3), WriteTransactions() as writes:
+        response = client.get("/backoffice/")
+
+    assert response.status_code == 200
+    assert writes.count == 0
+    assert "sessionid" not in response.cookies  # nothing to renew yet
+    assert Session.objects.get().expire_date == row.expire_date
+
+
+def test_an_active_member_s_session_is_renewed_every_few_minutes(client, member, settings):
+    sign_in_post(client, "JPN1000001", PASSWORD)
+    session = client.session
+    session["seen_at"] = int(time.time()) - settings.JENCO_SESSION_REFRESH_SECONDS - 1
+    session.save()
+    Session.objects.update(expire_date=timezone.now() + timezone.timedelta(minutes=1))
+
+    response = client.get("/backoffice/")
+
+    assert response.status_code == 200
+    assert response.cookies["sessionid"]["max-age"] == settings.SESSION_COOKIE_AGE
+    left = (Session.objects.get().expire_date - timezone.now()).total_seconds()
+    assert left > settings.SESSION_COOKIE_AGE - 60
+
+
+def test_a_member_who_keeps_using_the_site_stays_signed_in_past_the_idle_timeout(
+    client, member, settings
+):
+    settings.SESSION_COOKIE_AGE = 2
+    settings.JENCO_SESSION_REFRESH_SECONDS = 0
+    sign_in_post(client, "JPN1000001", PASSWORD)
+    for _ in range(2):
+        time.sleep(1.1)
+        assert client.get("/backoffice/").status_code == 200
+
+    assert client.get("/backoffice/").status_code == 200  # 2.2 s after signing in
+
+
+def test_a_member_idle_past_the_timeout_is_signed_out(client, member, settings):
+    settings.SESSION_COOKIE_AGE = 1
+    sign_in_post(client, "JPN1000001", PASSWORD)
+    time.sleep(1.2)
+
+    response = client.get("/backoffice/")
+
+    assert response["Location"] == "/login/?next=/backoffice/"
+
+
+def test_an_active_member_is_signed_out_at_the_absolute_lifetime(client, member, settings):
+    sign_in_post(client, "JPN1000001", PASSWORD)
+    session = client.session
+    session["signed_in_at"] = int(time.time()) - settings.JENCO_SESSION_MAX_SECONDS - 1
+    session["seen_at"] = int(time.time())  # active a moment ago
+    session.save()
+
+    response = client.get("/backoffice/")
+
+    assert response["Location"] == "/login/?next=/backoffice/"
+    assert SESSION_KEY not in client.session
+
+
+def test_a_captcha_answers_one_sign_in_post_only(client, member):
+    captcha = solved_captcha()
+    sign_in_post(client, "JPN1000001", "not-the-password-1", captcha)
+
+    response = sign_in_post(client, "JPN1000001", PASSWORD, captcha)
+
+    assert response.status_code == 200
+    assert "画像の数字と一致しません" in response.content.decode()
+    assert SESSION_KEY not in client.session
+
+
+def test_a_wrong_captcha_answer_uses_the_picture_up(client, member):
+    captcha = solved_captcha()
+    right = captcha["captcha_1"]
+    sign_in_post(client, "JPN1000001", PASSWORD, {**captcha, "captcha_1": "x"})
+
+    response = sign_in_post(client, "JPN1000001", PASSWORD, {**captcha, "captcha_1": right})
+
+    assert "画像の数字と一致しません" in response.content.decode()
+    assert SESSION_KEY not in client.session
+
+
+@pytest.mark.parametrize(
+    "post",
+    [
+        None,
+        {"username": "jpn 12", "password": "x"},
+        {"username": "", "password": ""},
+        {"username": "JPN1000001", "password": "not-the-password-1"},
+        {"username": "JPN1000001", "password": PASSWORD, "captcha_1": "9999x"},
+    ],
+    ids=["empty", "bad ID", "nothing typed", "wrong password", "wrong captcha"],
+)
+def test_the_sign_in_form_has_the_markup_of_every_other_form(client, member, post):
+    """login.html writes its form out by hand (Django's field templates were most of the
+    page's cost): what a browser gets must still be what form_fields.html gives."""
+    from django.template.loader import render_to_string
+
+    if post is None:
+        response = client.get("/login/")
+    else:
+        response = client.post("/login/", {**solved_captcha(), **post})
+    page = response.content.decode()
+    generic = render_to_string("form_fields.html", {"form": response.context["form"]})
+
+    def markup(html):
+        html = re.sub(r'(value|src)="[0-9a-f]{40}"|src="[^"]*"', "", html)
+        found = re.findall(r"<(?:input|label|legend|img|ul|li|fieldset|div)\b[^>]*>[^<]*", html)
+        return [" ".join(tag.split()) for tag in found]
+
+    form = page[page.index('action="/login/"') : page.index('type="submit" class="primary"')]
+    assert markup(form)[2:] == markup(generic)  # after the CSRF token and "next"
+
+
+def test_the_importer_writes_the_row_ja_member_would(tmp_path):
+    """The importer's INSERT (accounts.ja_import._insert) skips bulk_create's per-field
+    work: the member it writes must be the one ja_member makes."""
+    from accounts.ja_accounts import ja_member
+    from accounts.ja_import import import_members, scan
+    from accounts.models import Member
+
+    export = tmp_path / "ja.csv"
+    export.write_text(
+        "member_id,name,email,id_document_number,preferred_language\n"
+        "JPN2000009,佐藤 花子,hanako@example.com,X1234567,en\n",
+        encoding="utf-8",
+    )
+    import_members(scan(export))
+
+    imported = Member.objects.get(member_id="JPN2000009")
+    expected = ja_member(
+        "JPN2000009",
+        name="佐藤 花子",
+        email="hanako@example.com",
+        id_document_number="X1234567",
+        preferred_language="en",
+        now=imported.imported_at,
+    )
+    for field in Member._meta.concrete_fields:
+        if field.attname not in ("id", "password"):
+            assert getattr(imported, field.attname) == getattr(expected, field.attname), field
+    assert not imported.has_usable_password()
+    assert imported.on_default_password and imported.on_default_pin
+
+
+def test_signing_out_writes_the_log_and_ends_the_session_only(client, member):
+    sign_in_post(client, "JPN1000001", PASSWORD)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/logout/")
+
+    assert response["Location"] == "/login/"
+    assert not Session.objects.exists()
+    assert not [q for q in captured.captured_queries if "axes_" in q["sql"]]  # axes' sweep

@@ -52,11 +52,11 @@ class LockoutHandler(AxesDatabaseHandler):
         if request is None:  # axes cannot count without an address; neither can we
             return
         if request.axes_locked_out or not self.is_allowed(request, credentials):
-            self.refuse(request, credentials)
+            self.refuse(request, credentials, newly=False)
         elif not self.is_whitelisted(request, credentials):
             add_failure(request, get_client_username(request, credentials))
             if not self.is_allowed(request, credentials):
-                self.refuse(request, credentials)
+                self.refuse(request, credentials, newly=True)
 
     def user_logged_in(self, sender, request, user, **kwargs):
         """Nothing to write: no access log (AXES_DISABLE_ACCESS_LOG), no reset of the address
@@ -67,10 +67,18 @@ class LockoutHandler(AxesDatabaseHandler):
         """Nothing to write either: axes' own would sweep expired records and update the
         access log we do not keep."""
 
-    def refuse(self, request, credentials) -> None:
-        """Answer this post with the locked page: axes' middleware renders it (locked_out)."""
+    def refuse(self, request, credentials, *, newly: bool) -> None:
+        """Answer this post with the locked page: axes' middleware renders it (locked_out).
+
+        Only the post that starts a pause is logged (a LOCKED_OUT event, and its own failure):
+        the posts a bot keeps sending during the pause were never checked and write nothing,
+        so they cannot flood the security log either.
+        """
         request.axes_locked_out = True
         request.axes_credentials = credentials
+        request.jenco_paused_before = not newly
+        if not newly:
+            return
         user_locked_out.send(
             "axes",
             request=request,
@@ -139,11 +147,12 @@ def captcha_failed(request, member_id_typed: str) -> None:
     credentials_ = {"username": member_id_typed}
     handler = AxesProxyHandler.get_implementation()
     AxesProxyHandler.update_request(request)
-    if handler.is_allowed(request, credentials_):
-        count_against_address(request)
-        if handler.is_allowed(request, credentials_):
-            return
-    handler.refuse(request, credentials_)
+    if not handler.is_allowed(request, credentials_):
+        handler.refuse(request, credentials_, newly=False)
+        return
+    count_against_address(request)
+    if not handler.is_allowed(request, credentials_):
+        handler.refuse(request, credentials_, newly=True)
 
 
 def _recent(request):
@@ -205,4 +214,5 @@ def forget_failures(sender, request, user, **kwargs):
 
 @receiver(user_locked_out)
 def record_lockout(sender, request=None, username=None, ip_address=None, **kwargs):
+    # Sent once per pause, by the post that starts it (LockoutHandler.refuse).
     record(request, Kind.LOCKED_OUT, member_id_typed=username or "")

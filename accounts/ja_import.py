@@ -59,6 +59,15 @@ class JAExport:
     width: int
     rows: int
 
+    @property
+    def encoding_label(self) -> str:
+        """The encoding as an operator knows it: "utf-8-sig" reads files with and without a
+        BOM, so say which this one is."""
+        if self.encoding != "utf-8-sig":
+            return self.encoding
+        with self.path.open("rb") as file:
+            return "UTF-8 (BOM)" if file.read(3) == codecs.BOM_UTF8 else "UTF-8"
+
 
 @dataclass(frozen=True)
 class Rejection:
@@ -162,6 +171,15 @@ def _records(path: Path, encoding: str) -> Iterator[Iterator[tuple[int, list[str
     """The file's non-blank CSV records, each with the line it starts on."""
     try:
         file = path.open(encoding=encoding, newline="")
+    except FileNotFoundError:
+        # Our own words: the system's error text is English inside a Japanese sentence.
+        raise ImportFileError(_("There is no file %(file)s.") % {"file": path}) from None
+    except IsADirectoryError:
+        raise ImportFileError(_("%(file)s is a folder, not a file.") % {"file": path}) from None
+    except PermissionError:
+        raise ImportFileError(
+            _("%(file)s cannot be read: no permission.") % {"file": path}
+        ) from None
     except OSError as error:
         raise ImportFileError(
             _("Cannot open %(file)s: %(error)s") % {"file": path, "error": error.strerror}

@@ -43,6 +43,8 @@ def run_import(path, *options, stderr=None) -> Run:
             call_command("import_ja_members", str(path), *options, stdout=out, stderr=err)
         except CommandError as e:
             error = str(e)
+        except SystemExit:  # rows rejected, the rest imported: the last line says so
+            error = err.getvalue().strip().splitlines()[-1]
     return Run(out.getvalue(), err.getvalue(), error)
 
 
@@ -205,7 +207,36 @@ def test_an_unknown_encoding_is_named_in_the_error(tmp_path):
 
 def test_a_missing_file_is_a_clear_error(tmp_path):
     run = run_import(tmp_path / "nope.csv")
-    assert "Cannot open" in run.error and "nope.csv" in run.error
+    assert run.error == f"There is no file {tmp_path / 'nope.csv'}."
+
+
+def test_a_missing_file_is_said_in_one_language(tmp_path):
+    # The system's "No such file or directory" used to stand inside the Japanese sentence.
+    with translation.override("ja"), pytest.raises(CommandError) as error:
+        call_command("import_ja_members", str(tmp_path / "nope.csv"), stdout=io.StringIO())
+    assert str(error.value) == f"{tmp_path / 'nope.csv'} というファイルはありません。"
+
+
+def test_a_folder_is_not_a_file(tmp_path):
+    assert run_import(tmp_path).error == f"{tmp_path} is a folder, not a file."
+
+
+@pytest.mark.parametrize(("encoding", "said"), [("utf-8", "UTF-8 "), ("utf-8-sig", "UTF-8 (BOM)")])
+def test_it_says_whether_the_utf8_file_has_a_bom(tmp_path, encoding, said):
+    run = run_import(
+        write(tmp_path, HEADER + "JPN3000001,山田 太郎,taro@example.com,,\n", encoding)
+    )
+    assert f"as {said}" in run.out and "utf-8-sig" not in run.out
+
+
+def test_rejected_rows_end_with_a_warning_not_a_crash(tmp_path, capsys):
+    text = HEADER + "JPN3000001,山田 太郎,taro@example.com,,\nJPN12,x,x@example.com,,\n"
+    with translation.override("en"), pytest.raises(SystemExit) as exit:
+        call_command("import_ja_members", str(write(tmp_path, text)))
+    assert exit.value.code == 1
+    err = capsys.readouterr().err
+    assert "Rows rejected: 1" in err and "CommandError" not in err
+    assert Member.objects.filter(member_id="JPN3000001").exists()
 
 
 def test_a_header_without_the_required_columns_imports_nothing(tmp_path):

@@ -40,7 +40,7 @@ class Command(BaseCommand):
             raise CommandError(error) from None
         self.stdout.write(
             _("Reading %(file)s as %(encoding)s (rows: %(rows)s).")
-            % {"file": file, "rows": export.rows, "encoding": export.encoding}
+            % {"file": file, "rows": export.rows, "encoding": export.encoding_label}
         )
 
         def rejected(rejection: ja_import.Rejection) -> None:
@@ -65,7 +65,10 @@ class Command(BaseCommand):
                 message = _(
                     "Rows rejected: %(count)s (listed above). The other rows were imported."
                 )
-            raise CommandError(message % {"count": report.rejected})
+            # Not a CommandError: the good rows are in, and "CommandError: …" reads as a crash.
+            # The exit status still tells a script that something needs fixing.
+            self.stderr.write(self.style.WARNING(message % {"count": report.rejected}))
+            raise SystemExit(1)
 
     def summarise(self, report: ja_import.ImportReport, dry_run: bool) -> None:
         if dry_run:

@@ -176,12 +176,13 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    # Django's database sessions, written once per change (a sign-in's inside its own
+    # transaction) instead of up to three times.
+    SESSION_ENGINE = "accounts.sessions"
 
 # Idle timeout: the session ends this long after the member was last seen. "Last seen" is
 # written at most every JENCO_SESSION_REFRESH_SECONDS (accounts.middleware), so a page view
 # in between writes nothing, and the timeout may come up to that much early.
-SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = envint("JENCO_SESSION_SECONDS", 60 * 60 * 12)
 JENCO_SESSION_REFRESH_SECONDS = 5 * 60
 # Absolute lifetime: however active, a sign-in ends this long after it began.

@@ -22,6 +22,14 @@ from tests.conftest import DEFAULT_PASSWORD, PASSWORD, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _sessions_in_the_database(settings):
+    # These count what a sign-in writes to the database, sessions included: the store used
+    # without REDIS_URL. (With it, sessions live in Redis and the database writes fewer.)
+    settings.SESSION_ENGINE = "accounts.sessions"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 

@@ -30,6 +30,7 @@ def _sessions_in_the_database(settings):
     settings.SESSION_ENGINE = "accounts.sessions"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 

@@ -25,12 +25,23 @@ class DigitsCaptchaInput(CaptchaTextInput):
     def __init__(self):
         super().__init__()
         self.widgets[1].attrs.update(
-            {"inputmode": "numeric", "maxlength": "4", "pattern": "[0-9０-９]*"}
+            {
+                "inputmode": "numeric",
+                "maxlength": "4",
+                "pattern": "[0-9０-９]*",
+                # The box's own name for screen readers; the group's legend names the picture.
+                "aria-label": _("The 4 digits in the picture"),
+            }
         )
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         context["refresh_url"] = self.refresh_url()
+        # The hidden key is not something to fill in: attributes about filling in (required,
+        # autocomplete, an error's aria-*) are invalid HTML on a hidden input.
+        hidden = context["widget"]["subwidgets"][0]["attrs"]
+        for attr in ("required", "autocomplete", "aria-invalid", "aria-describedby"):
+            hidden.pop(attr, None)
         return context
 
 

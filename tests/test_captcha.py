@@ -4,6 +4,8 @@ The answer box takes full-width digits (its pattern allows ０-９, and a Japane
 full-width mode types them); the answer counts as the digits it shows.
 """
 
+import re
+
 import pytest
 from captcha.models import CaptchaStore
 from django.contrib.auth import SESSION_KEY
@@ -99,3 +101,24 @@ def test_every_form_with_a_captcha_takes_full_width_digits(form):
     used_up = not CaptchaStore.objects.filter(hashkey=typed["captcha_0"]).exists()
     # The sign-in uses its captcha up with the post's other writes (LoginForm.use_captcha).
     assert used_up or form is forms.LoginForm
+
+
+# --- Markup a screen reader and the HTML checker accept (issue 14) ---------------------------
+
+
+@pytest.mark.parametrize("path", ["/login/", "/password/forgot/", "/pin/forgot/"])
+def test_the_answer_box_has_a_name_and_the_hidden_key_claims_nothing(client, path):
+    for response in (client.get(path), client.post(path, {})):  # also after an empty submit
+        page = response.content.decode()
+        hidden = re.search(r'<input type="hidden" name="captcha_0"[^>]*>', page).group(0)
+        for attr in ("required", "autocomplete", "aria-invalid", "aria-describedby"):
+            assert attr not in hidden, (path, hidden)
+        answer = re.search(r'<input type="text" name="captcha_1"[^>]*>', page).group(0)
+        assert 'aria-label="画像の4桁の数字"' in answer
+
+
+def test_messages_are_a_status_region_holding_a_whole_list(member_client):
+    member_client.post("/pin/forgot/", {"next": "/backoffice/"})
+    page = member_client.get("/backoffice/").content.decode()
+    assert re.search(r'<div class="messages" role="status"><ul>\s*<li class="message', page)
+    assert '<ul class="messages" role="status">' not in page

@@ -81,6 +81,18 @@ def the_sign_in_page(client):
     return {"captcha_0": key, "captcha_1": answer}, len(captured), writes.count
 
 
+def a_whole_sign_in(client, username, password, max_statements, assert_max_num_queries):
+    """GET /login/ and POST it as a member would: the answer, and the statements and write
+    transactions of both requests together (at most `max_statements`, or the test fails)."""
+    captcha, page_statements, page_writes = the_sign_in_page(client)
+    with (
+        assert_max_num_queries(max_statements - page_statements) as captured,
+        WriteTransactions() as writes,
+    ):
+        response = sign_in_post(client, username, password, captcha)
+    return response, page_statements + len(captured), page_writes + writes.count
+
+
 def test_the_sign_in_page_writes_one_row_its_captcha(client, django_assert_max_num_queries):
     with django_assert_max_num_queries(1), WriteTransactions() as writes:
         response = client.get("/login/")
@@ -93,15 +105,12 @@ def test_the_sign_in_page_writes_one_row_its_captcha(client, django_assert_max_n
 def test_a_sign_in_runs_at_most_12_statements_in_2_write_transactions(
     client, member, django_assert_max_num_queries
 ):
-    captcha, page_statements, page_writes = the_sign_in_page(client)
-    with (
-        django_assert_max_num_queries(12 - page_statements),
-        WriteTransactions() as writes,
-    ):
-        response = sign_in_post(client, "JPN1000001", PASSWORD, captcha)
+    response, _statements, writes = a_whole_sign_in(
+        client, "JPN1000001", PASSWORD, 12, django_assert_max_num_queries
+    )
 
     assert response["Location"] == "/backoffice/"
-    assert page_writes + writes.count == 2  # the captcha; then the sign-in's one
+    assert writes == 2  # the captcha; then the sign-in's one
     assert client.session[SESSION_KEY] == str(member.pk)
     assert Session.objects.count() == 1  # written once, under its new key
     assert SecurityEvent.objects.filter(kind="sign_in", member=member).count() == 1
@@ -115,17 +124,14 @@ def test_a_sign_in_runs_at_most_12_statements_in_2_write_transactions(
 def test_a_failed_sign_in_costs_the_same_whether_or_not_the_id_exists(
     client, member, username, password, django_assert_max_num_queries
 ):
-    captcha, page_statements, page_writes = the_sign_in_page(client)
-    with (
-        django_assert_max_num_queries(12 - page_statements) as captured,
-        WriteTransactions() as writes,
-    ):
-        response = sign_in_post(client, username, password, captcha)
+    response, statements, writes = a_whole_sign_in(
+        client, username, password, 12, django_assert_max_num_queries
+    )
 
     assert "会員IDまたはパスワードが正しくありません" in response.content.decode()
     # The captcha; the failure's count; the post's captcha and log; the next captcha.
-    assert page_writes + writes.count == 4
-    assert page_statements + len(captured) == 11  # the same statements for both
+    assert writes == 4
+    assert statements == 11  # the same statements for both
 
 
 def test_a_sign_in_on_the_default_password_adds_the_address_count_and_the_mailbox_code(
@@ -133,15 +139,12 @@ def test_a_sign_in_on_the_default_password_adds_the_address_count_and_the_mailbo
 ):
     # Six statements more than a sign-in: the address's count (two), and the mailbox code's
     # lock, limits, row and log entry in a savepoint of their own (accounts.mailbox).
-    captcha, page_statements, page_writes = the_sign_in_page(client)
-    with (
-        django_assert_max_num_queries(18 - page_statements),
-        WriteTransactions() as writes,
-    ):
-        response = sign_in_post(client, "JPN2000001", DEFAULT_PASSWORD, captcha)
+    response, _statements, writes = a_whole_sign_in(
+        client, "JPN2000001", DEFAULT_PASSWORD, 18, django_assert_max_num_queries
+    )
 
     assert response["Location"] == "/backoffice/"
-    assert page_writes + writes.count == 2
+    assert writes == 2
     assert migrated_member.mailbox_codes.count() == 1
 
 

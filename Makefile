@@ -155,14 +155,15 @@ messages: $(STAMP) gettext
 	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
 
 # locust (the load generator) comes from the `bench` extra; django-allauth, the comparison,
-# gets a virtualenv of its own in bench/.allauth/. BENCH_ARGS=--postgres uses DATABASE_URL
-# and REDIS_URL from the environment instead of a temporary SQLite database.
+# gets a virtualenv of its own in bench/.allauth/. The load also runs on `make serve`'s stack
+# (PostgreSQL, Redis, nginx: `services`), started in a temporary folder and stopped after.
+# BENCH_ARGS=--quick is a short run that proves it all works (bench/run.py --help).
 $(VENV)/.bench-installed: pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 .PHONY: bench
-bench: setup $(VENV)/.bench-installed
+bench: setup services $(VENV)/.bench-installed
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 .PHONY: clean

@@ -554,4 +554,7 @@ def migration_day(label, host, locust_env, maildir, csv_prefix, options, argon2_
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: every `with` has stopped its servers
+        sys.exit("bench_load: interrupted; what it started has stopped")

@@ -129,4 +129,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("make bench: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -201,9 +201,9 @@ class LoginForm(Form):
         self.member = member
         return cleaned
 
-    def new_captcha(self) -> dict:
-        """A new picture for the empty sign-in page, which writes its captcha out by hand."""
-        key = CaptchaStore.generate_key()
+    @staticmethod
+    def captcha_urls(key: str) -> dict:
+        """The sign-in page's captcha (the page writes it out by hand): key and URLs."""
         return {
             "key": key,
             "image": reverse("captcha-image", kwargs={"key": key}),

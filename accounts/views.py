@@ -1,3 +1,4 @@
+from captcha.models import CaptchaStore
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
@@ -25,7 +26,7 @@ from django.views.decorators.http import (
 )
 from django.views.i18n import set_language as django_set_language
 
-from accounts import credentials, flows
+from accounts import credentials, flows, pages
 from accounts.forms import ForgotForm, LoginForm, ResetPasswordForm, ResetPinForm
 
 
@@ -58,6 +59,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def login(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
         return _go_next(request)
+    if request.method == "GET" and not messages.get_messages(request):
+        return _blank_login(request)
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         form.is_valid()  # the password's hash is checked here, outside any transaction
@@ -74,7 +77,25 @@ def login(request: HttpRequest) -> HttpResponse:
             response = _go_next(request)
             flows.remember_language(response, form.member.preferred_language)
             return response
-    return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
+    captcha = LoginForm.captcha_urls(CaptchaStore.generate_key())
+    context = {"form": form, "captcha": captcha, "next": _safe_next(request)}
+    return render(request, "accounts/login.html", context)
+
+
+def _blank_login(request: HttpRequest) -> HttpResponse:
+    """The sign-in page before anything was typed: the most requested page there is, so its
+    text is rendered once and filled in per request (accounts/pages.py)."""
+    return pages.fill_in(
+        request,
+        "accounts/login.html",
+        lambda: {
+            "form": LoginForm(request),
+            "captcha": LoginForm.captcha_urls(pages.CAPTCHA),
+            "next": pages.NEXT,
+        },
+        variant=(credentials.default_credentials_open(),),
+        values={pages.CAPTCHA: CaptchaStore.generate_key(), pages.NEXT: _safe_next(request)},
+    )
 
 
 @require_POST

@@ -7,6 +7,7 @@ stops start-up with a message that names the variable. `.env.example` lists them
 import datetime
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import dj_database_url
@@ -294,6 +295,10 @@ CAPTCHA_FONT_SIZE = 30
 CAPTCHA_IMAGE_SIZE = (110, 44)
 CAPTCHA_LETTER_ROTATION = (-20, 20)
 CAPTCHA_NOISE_FUNCTIONS = ("captcha.helpers.noise_dots",)
+# The captcha's digits spoken (a link beside the picture) by Debian's flite, where installed;
+# without it there is no link. CAPTCHA_FLITE_PATH=off turns it off.
+CAPTCHA_FLITE_PATH = env("CAPTCHA_FLITE_PATH", shutil.which("flite") or "")
+CAPTCHA_FLITE_PATH = None if CAPTCHA_FLITE_PATH in ("", "off") else CAPTCHA_FLITE_PATH
 
 # --- Email ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "JENCO <no-reply@jenco.example>")

@@ -33,7 +33,7 @@ PASSWORD_STEP = "first sign-in: password"
 MEMBER = "member"
 
 
-def _reset_link(kind: str, url_name: str) -> Callable[[Member], str]:
+def reset_link(kind: str, url_name: str) -> Callable[[Member], str]:
     def link(member: Member) -> str:
         uid = urlsafe_base64_encode(force_bytes(member.pk))
         token = getattr(tokens, f"{kind}_reset_token").make_token(member)
@@ -129,8 +129,8 @@ _FORMS_SIGNED_OUT = [
     ("sign-in", "/login/"),
     ("forgot password", "/password/forgot/"),
     ("forgot PIN", "/pin/forgot/"),
-    ("password reset form", _reset_link("password", "accounts:password-reset")),
-    ("PIN reset form", _reset_link("pin", "accounts:pin-reset")),
+    ("password reset form", reset_link("password", "accounts:password-reset")),
+    ("PIN reset form", reset_link("pin", "accounts:pin-reset")),
 ]
 _FORMS_SIGNED_IN = [
     ("profile: PIN", "/backoffice/profile/pin/"),

@@ -181,6 +181,10 @@ class LoginForm(Form):
         self.request = request
         self.member = None
         super().__init__(*args, **kwargs)
+        published = credentials.published_default_password()
+        if published:  # the seed's hint in the box, while the published default still works
+            hint = _("Default) %(password)s") % {"password": published}
+            self.fields["password"].widget.attrs["placeholder"] = hint
 
     def clean(self):
         cleaned = super().clean()

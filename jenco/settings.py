@@ -85,6 +85,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Keys a rotation replaced: sessions and emailed links signed with them still work.
+SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):
@@ -463,5 +465,8 @@ LOGGING = {
         "django.server": {"level": "INFO", "handlers": ["django.server"], "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "django.tasks": {"level": "WARNING"},  # a line per queued email is noise
+        # A request for a host not in ALLOWED_HOSTS (scanners, mostly) is answered 400 and
+        # kept out of the log and the admins' mailbox (nginx's default server drops them first).
+        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
     },
 }

@@ -9,6 +9,7 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render, resolve_url
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
@@ -92,9 +93,14 @@ def _blank_login(request: HttpRequest) -> HttpResponse:
             "form": LoginForm(request),
             "captcha": LoginForm.captcha_urls(pages.CAPTCHA),
             "next": pages.NEXT,
+            "ticker_slot": pages.TICKER,
         },
         variant=(credentials.published_default_password(), bool(settings.CAPTCHA_FLITE_PATH)),
-        values={pages.CAPTCHA: CaptchaStore.generate_key(), pages.NEXT: _safe_next(request)},
+        values={
+            pages.CAPTCHA: CaptchaStore.generate_key(),
+            pages.NEXT: _safe_next(request),
+            pages.TICKER: render_to_string("_ticker.html", request=request),
+        },
     )
 
 

@@ -139,6 +139,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "backoffice.context_processors.quotes",
             ],
         },
     },
@@ -290,6 +291,9 @@ AXES_SENSITIVE_PARAMETERS = ["password", "captcha_1", "pin", "new_password1", "n
 AXES_VERBOSE = False
 
 # --- Captcha: four digits, as on the seed's screens -----------------------------------------
+# The ticker marks a quote older than this as delayed.
+JENCO_QUOTE_STALE_MINUTES = envint("JENCO_QUOTE_STALE_MINUTES", 30, minimum=1)
+
 CAPTCHA_CHALLENGE_FUNCT = "accounts.captcha.four_digits"
 CAPTCHA_LENGTH = 4
 CAPTCHA_TIMEOUT = envint("JENCO_CAPTCHA_MINUTES", 10)

@@ -113,9 +113,36 @@ PAGES = [
 _STEP_MEMBERS = {MAILBOX: "JPN2000001", PIN_STEP: "JPN2000002", PASSWORD_STEP: "JPN2000003"}
 
 
+def _market_quotes() -> None:
+    """The ticker on every page (backoffice.ticker): one quote up, one down, one delayed."""
+    from django.utils import timezone
+
+    from backoffice.models import Quote
+
+    now = timezone.now()
+    for position, (symbol, last, change, percent, age) in enumerate(
+        [
+            ("NIKKEI", "15676.9", "+5.0", "+0.03", 0),
+            ("EURUSD", "1.18424", "-0.00024", "-0.02", 0),
+            ("SPX", "3440.61", "+11.00", "", 3 * 60),
+        ]
+    ):
+        Quote.objects.get_or_create(
+            symbol=symbol,
+            defaults={
+                "last": last,
+                "change": change,
+                "percent": percent,
+                "as_of": now - timezone.timedelta(minutes=age),
+                "position": position,
+            },
+        )
+
+
 def signed_in(client: Client, who: str) -> Member:
     """A member in the state `who` names, signed in on `client` (for ANONYMOUS not signed in:
-    the member is there for the emailed links)."""
+    the member is there for the emailed links). The ticker shows its quotes."""
+    _market_quotes()
     if who in (ANONYMOUS, MEMBER):
         member = Member.objects.filter(member_id="JPN1000001").first()
         if member is None:

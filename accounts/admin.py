@@ -20,8 +20,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
-from accounts import credentials, flows, ja_accounts
+from accounts import credentials, ja_accounts
 from accounts.audit import Kind, record
+from accounts.flows import reset
 from accounts.models import Member, SecurityEvent
 
 MAX_RESET_LINKS_AT_ONCE = 20
@@ -256,14 +257,14 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         description=_("Email a password reset link to the registered address"),
     )
     def send_password_reset_link(self, request, queryset):
-        self._send_reset_links(request, queryset, flows.PASSWORD)
+        self._send_reset_links(request, queryset, reset.PASSWORD)
 
     @admin.action(
         permissions=["send_reset_link"],
         description=_("Email a PIN reset link to the registered address"),
     )
     def send_pin_reset_link(self, request, queryset):
-        self._send_reset_links(request, queryset, flows.PIN)
+        self._send_reset_links(request, queryset, reset.PIN)
 
     def _send_reset_links(self, request, queryset, what):
         # One member at a time is the support case; a mass mailing from here would spend every
@@ -279,7 +280,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         # The member's language, not the agent's: the email renders in it.
         sent = skipped = 0
         for member in queryset:
-            if flows.email_reset_link(what, member, request=request, actor=request.user):
+            if reset.email_reset_link(what, member, request=request, actor=request.user):
                 sent += 1
             else:
                 skipped += 1

@@ -1,16 +1,20 @@
 from captcha.fields import CaptchaField, CaptchaTextInput
 from captcha.models import CaptchaStore
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password
 from django.core.validators import EmailValidator
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import credentials, flows
+from accounts import credentials
 from accounts.captcha import typed_answer
+from accounts.flows import email_change
+from accounts.flows.pin import PinCheck, confirm_pin
 
 # Generous for anything a person types, small enough that nothing hostile gets far.
 MAX_TYPED_ID = 64
@@ -301,6 +305,41 @@ def secret_version(member, field: str) -> str:
     return salted_hmac("jenco.forms.secret_version", value, algorithm="sha256").hexdigest()[:20]
 
 
+def pin_problem(checked: PinCheck) -> str:
+    """What a member reads when the PIN that confirms a change was not accepted."""
+    if checked.locked_until is not None:
+        return gettext(
+            "Too many wrong PINs. Changes that need your PIN are locked until %(time)s. "
+            "If you forgot your PIN, use “Forgot PIN?”."
+        ) % {"time": formats.time_format(timezone.localtime(checked.locked_until), "H:i")}
+    if checked.busy:
+        return gettext("Your PIN is being checked in another window. Please try again in a moment.")
+    return gettext(
+        "The PIN is incorrect. %(left)s more wrong PINs will lock PIN changes for "
+        "%(minutes)s minutes."
+    ) % {"left": checked.tries_left, "minutes": settings.JENCO_PIN_LOCK_MINUTES}
+
+
+def email_change_wait(wait: email_change.Wait) -> str:
+    """What a member over an email-change limit reads: which limit, and until when."""
+    if wait.for_address:
+        return gettext(
+            "Too many confirmation links have been sent to this address in the last 24 hours. "
+            "You can ask again after %(time)s."
+        ) % {"time": _date_and_time(wait.until)}
+    return gettext(
+        "You have asked to change your email address too many times. You can ask again "
+        "after %(time)s."
+    ) % {"time": _date_and_time(wait.until)}
+
+
+def _date_and_time(when) -> str:
+    when = timezone.localtime(when)
+    if when.date() == timezone.localdate():
+        return formats.time_format(when, "H:i")
+    return formats.date_format(when, "DATETIME_FORMAT")
+
+
 class PinConfirmed(MemberForm):
     """A change confirmed with the member's PIN, which is checked last.
 
@@ -339,9 +378,9 @@ class PinConfirmed(MemberForm):
                 code="stale",
             )
         if not self.errors:
-            problem = flows.confirm_pin(self.request, self.member, cleaned[self.pin_field])
-            if problem is not None:
-                self.add_error(self.pin_field, problem)
+            checked = confirm_pin(self.request, self.member, cleaned[self.pin_field])
+            if not checked.right:
+                self.add_error(self.pin_field, pin_problem(checked))
         return cleaned
 
 
@@ -446,7 +485,7 @@ class EmailChangeForm(PinConfirmed):
                 _("This is already your registered email address."), code="same"
             )
         # Before the PIN: a member over the limit spends no PIN attempt finding out.
-        limited = flows.email_change_limit(self.member, email)
-        if limited is not None:
-            raise forms.ValidationError(limited, code="limited")
+        wait = email_change.email_change_limit(self.member, email)
+        if wait is not None:
+            raise forms.ValidationError(email_change_wait(wait), code="limited")
         return email

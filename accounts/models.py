@@ -80,7 +80,7 @@ class Member(AbstractBaseUser, PermissionsMixin):
     # Wrong PINs in a row; at the limit PIN-confirmed actions lock until pin_locked_until.
     pin_failures = models.PositiveSmallIntegerField(_("wrong PINs in a row"), default=0)
     pin_locked_until = models.DateTimeField(_("PIN locked until"), null=True, blank=True)
-    # When the member last read a mailbox code at a default-credential sign-in (accounts.mailbox):
+    # When the member last read a mailbox code at a default-credential sign-in (accounts.flows.mailbox):
     # progress for support's migration summary. The gate asks each such session anew.
     mailbox_proved_at = models.DateTimeField(_("mailbox confirmed"), null=True, blank=True)
     origin = models.CharField(_("origin"), max_length=12, choices=Origin, default=Origin.STAFF)

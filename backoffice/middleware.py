@@ -1,7 +1,8 @@
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from accounts import credentials, mailbox
+from accounts import credentials
+from accounts.flows import mailbox
 
 GATED = ("/backoffice/", "/admin/")
 STEP_URLS = {

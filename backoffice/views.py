@@ -13,13 +13,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import credentials, flows, mailbox
+from accounts import credentials
+from accounts.flows import email_change, mailbox, password, pin
+from accounts.flows.credential_change import ChangedMeanwhile
 from accounts.forms import (
     EmailChangeForm,
     MailboxCodeForm,
     PasswordChangeForm,
     PinChangeForm,
     SubPasswordForm,
+    email_change_wait,
 )
 
 
@@ -33,7 +36,7 @@ def _applied(form, change, request: HttpRequest, field: str) -> bool:
         return False
     try:
         change(request, request.user, form.cleaned_data[field])
-    except flows.ChangedMeanwhile:
+    except ChangedMeanwhile:
         form.add_error(
             None,
             _("This was changed from another device a moment ago. Please check and try again."),
@@ -120,7 +123,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 def change_pin(request: HttpRequest) -> HttpResponse:
     form = PinChangeForm(request, request.user, _bound(request))
     migrating = request.user.migration_step is not None
-    if _applied(form, flows.change_pin, request, "new_pin1"):
+    if _applied(form, pin.change_pin, request, "new_pin1"):
         messages.success(request, _("Your PIN has been changed."))
         return redirect(_after_change(migrating))
     return render(
@@ -137,7 +140,7 @@ def change_pin(request: HttpRequest) -> HttpResponse:
 def change_password(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request, request.user, _bound(request))
     migrating = request.user.migration_step is not None
-    if _applied(form, flows.change_password, request, "new_password1"):
+    if _applied(form, password.change_password, request, "new_password1"):
         messages.success(request, _("Your password has been changed."))
         return redirect(_after_change(migrating))
     return render(request, "backoffice/profile_password.html", {"form": form, "tab": "password"})
@@ -149,7 +152,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def change_sub_password(request: HttpRequest) -> HttpResponse:
     form = SubPasswordForm(request, request.user, _bound(request))
-    if _applied(form, flows.change_sub_password, request, "new_password1"):
+    if _applied(form, password.change_sub_password, request, "new_password1"):
         messages.success(request, _("Your sub password has been changed."))
         return redirect("backoffice:profile")
     return render(
@@ -165,9 +168,9 @@ def change_email(request: HttpRequest) -> HttpResponse:
     form = EmailChangeForm(request, request.user, _bound(request))
     if request.method == "POST" and form.is_valid():
         try:
-            flows.request_email_change(request, request.user, form.cleaned_data["email"])
-        except flows.EmailChangeLimited as limited:  # reached meanwhile, from another window
-            form.add_error("email", str(limited))
+            email_change.request_email_change(request, request.user, form.cleaned_data["email"])
+        except email_change.EmailChangeLimited as limited:  # reached meanwhile, from another window
+            form.add_error("email", email_change_wait(limited.wait))
         else:
             messages.success(
                 request,
@@ -194,7 +197,7 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return _sign_in_to_confirm(request, token)
     if token != EMAIL_CONFIRM_PAGE:
-        if flows.pending_email_change(request.user, token) is None:
+        if email_change.pending_email_change(request.user, token) is None:
             response = render(request, "backoffice/profile_email_confirm.html", {"change": None})
         else:
             request.session[EMAIL_CONFIRM_TOKEN] = token
@@ -205,11 +208,11 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
         response["Referrer-Policy"] = "no-referrer"
         return response
     token = request.session.get(EMAIL_CONFIRM_TOKEN, "")
-    if request.method == "POST" and flows.confirm_email_change(request, request.user, token):
+    if request.method == "POST" and email_change.confirm_email_change(request, request.user, token):
         del request.session[EMAIL_CONFIRM_TOKEN]
         messages.success(request, _("Your email address has been changed."))
         return redirect("backoffice:profile")
-    change = flows.pending_email_change(request.user, token)
+    change = email_change.pending_email_change(request.user, token)
     return render(request, "backoffice/profile_email_confirm.html", {"change": change})
 
 

@@ -102,8 +102,8 @@ def member_client(client, member):
 
 
 def prove_mailbox(client, member) -> None:
-    """What entering the mailed code leaves in this session (accounts.mailbox)."""
-    from accounts import mailbox
+    """What entering the mailed code leaves in this session (accounts.flows.mailbox)."""
+    from accounts.flows import mailbox
 
     session = client.session
     session[mailbox.SESSION_KEY] = [member.pk, session.get("signed_in_at")]

@@ -289,7 +289,7 @@ def test_a_crash_during_a_credential_change_leaks_nothing(
     def broken_mail(*args, **kwargs):
         raise RuntimeError("the mail provider is down")
 
-    monkeypatch.setattr("accounts.flows.send_member_email", broken_mail)
+    monkeypatch.setattr("accounts.emails.send_member_email", broken_mail)
     client = Client(raise_request_exception=False)
     sign_in(evidence, client, "JPN1000001", PASSWORD)
     data = {fields[0]: new, fields[1]: new}

@@ -321,7 +321,7 @@ def test_a_mailbox_code_whose_worker_was_killed_mid_send_arrives_and_works(deplo
     body = body.get_payload(decode=True).decode()
     code = re.findall(r"^\s+(\d{6})$", body, re.M)[0]
     works = site.shell(
-        "from accounts import mailbox; from accounts.models import MailboxCode; "
+        "from accounts.flows import mailbox; from accounts.models import MailboxCode; "
         "row = MailboxCode.objects.get(); "
         f"print(row.code_hash == mailbox._hash(row.member_id, '{code}'))"
     )

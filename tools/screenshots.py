@@ -88,10 +88,10 @@ RESET_PATH = f"""
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from accounts import flows
+from accounts.flows import reset
 from accounts.models import Member
 member = Member.objects.get(member_id={MEMBERS[MEMBER][0]!r})
-flow = flows.RESET[{{what!r}}]
+flow = reset.RESET[{{what!r}}]
 uid = urlsafe_base64_encode(force_bytes(member.pk))
 print(reverse(flow["url"], kwargs={{{{"uidb64": uid, "token": flow["token"].make_token(member)}}}}))
 """

@@ -266,7 +266,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     def send_pin_reset_link(self, request, queryset):
         self._send_reset_links(request, queryset, reset.PIN)
 
-    def _send_reset_links(self, request, queryset, what):
+    def _send_reset_links(self, request, queryset, kind):
         # One member at a time is the support case; a mass mailing from here would spend every
         # member's hourly limit and drown their own requests.
         if queryset.count() > MAX_RESET_LINKS_AT_ONCE:
@@ -280,7 +280,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         # The member's language, not the agent's: the email renders in it.
         sent = skipped = 0
         for member in queryset:
-            if reset.email_reset_link(what, member, request=request, actor=request.user):
+            if reset.email_reset_link(kind, member, request=request, actor=request.user):
                 sent += 1
             else:
                 skipped += 1

@@ -42,7 +42,7 @@ def send_reset_link(*, what: str, member_id: str, email: str, ip: str | None, us
     nothing more than a miss, so its timing tells nobody whether an account exists."""
     from accounts.flows import reset
 
-    reset.send_reset_link(what, member_id, email, origin=(ip, user_agent))
+    reset.send_reset_link(reset.ResetKind.named(what), member_id, email, origin=(ip, user_agent))
 
 
 @task
@@ -51,7 +51,7 @@ def mail_reset_link(*, what: str, member_pk: int):
     no queue row, only in the member's mailbox."""
     from accounts.flows import reset
 
-    reset.mail_reset_link(what, member_pk)
+    reset.mail_reset_link(reset.ResetKind.named(what), member_pk)
 
 
 @task(takes_context=True)

@@ -8,7 +8,6 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render, resolve_url
-from django.urls import reverse_lazy
 from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -101,14 +100,14 @@ def logout(request: HttpRequest) -> HttpResponse:
 # --- Forgot password / PIN (seed pages 2-3) ------------------------------------------------
 
 
-def _forgot(request: HttpRequest, what: str) -> HttpResponse:
+def _forgot(request: HttpRequest, kind: reset.ResetKind) -> HttpResponse:
     form = ForgotForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         reset.request_reset(
-            request, what, form.cleaned_data["username"], form.cleaned_data["email"]
+            request, kind, form.cleaned_data["username"], form.cleaned_data["email"]
         )
-        return redirect(f"accounts:{what}-forgot-sent")
-    return render(request, "accounts/forgot.html", {"form": form, "what": what})
+        return redirect(kind.url("forgot-sent"))
+    return render(request, "accounts/forgot.html", {"form": form, "kind": kind})
 
 
 @csrf_protect
@@ -181,7 +180,8 @@ class ResetConfirmView(PasswordResetConfirmView):
     """Django's reset view (token check, the token moved out of the URL) with our form and
     our flow: new secret twice, captcha, then done; the member is not signed in."""
 
-    what = reset.PASSWORD
+    kind = reset.PASSWORD
+    template_name = "accounts/reset_confirm.html"
     http_method_names = ["get", "post"]
 
     def dispatch(self, *args, **kwargs):
@@ -200,48 +200,43 @@ class ResetConfirmView(PasswordResetConfirmView):
         return kwargs
 
     def form_valid(self, form):
-        complete = reset.reset_password if self.what == reset.PASSWORD else reset.reset_pin
         token = self.request.session.pop(INTERNAL_RESET_SESSION_TOKEN, "")
+        new_secret = form.cleaned_data[self.kind.new_field]
         try:
-            complete(self.request, self.user, form.cleaned_data[self.new_field], token)
+            reset.reset(self.request, self.kind, self.user, new_secret, token)
         except reset.LinkAlreadyUsed:
-            return self.render_to_response({"validlink": False, "what": self.what})
-        return redirect(self.success_url)
+            return self.render_to_response({"validlink": False, "kind": self.kind})
+        return redirect(self.kind.url("reset-done"))
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "what": self.what}
+        return {**super().get_context_data(**kwargs), "kind": self.kind}
 
 
 class ResetPasswordView(ResetConfirmView):
+    kind = reset.PASSWORD
     form_class = ResetPasswordForm
-    token_generator = reset.RESET[reset.PASSWORD]["token"]
-    new_field = "new_password1"
-    template_name = "accounts/reset_confirm.html"
-    success_url = reverse_lazy("accounts:password-reset-done")
+    token_generator = kind.token
 
 
 class ResetPinView(ResetConfirmView):
-    what = reset.PIN
+    kind = reset.PIN
     form_class = ResetPinForm
-    token_generator = reset.RESET[reset.PIN]["token"]
-    new_field = "new_pin1"
-    template_name = "accounts/reset_confirm.html"
-    success_url = reverse_lazy("accounts:pin-reset-done")
+    token_generator = kind.token
 
 
 @require_GET
 def reset_password_done(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/reset_done.html", {"what": reset.PASSWORD})
+    return render(request, "accounts/reset_done.html", {"kind": reset.PASSWORD})
 
 
 @require_GET
 def reset_pin_done(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/reset_done.html", {"what": reset.PIN})
+    return render(request, "accounts/reset_done.html", {"kind": reset.PIN})
 
 
-def _sent(request: HttpRequest, what: str) -> HttpResponse:
+def _sent(request: HttpRequest, kind: reset.ResetKind) -> HttpResponse:
     context = {
-        "what": what,
+        "kind": kind,
         "reset_minutes": settings.JENCO_RESET_LINK_MINUTES,
         "per_hour": settings.JENCO_RESET_EMAILS_PER_HOUR,
     }

@@ -91,9 +91,9 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.flows import reset
 from accounts.models import Member
 member = Member.objects.get(member_id={MEMBERS[MEMBER][0]!r})
-flow = reset.RESET[{{what!r}}]
+kind = reset.ResetKind.named({{what!r}})
 uid = urlsafe_base64_encode(force_bytes(member.pk))
-print(reverse(flow["url"], kwargs={{{{"uidb64": uid, "token": flow["token"].make_token(member)}}}}))
+print(reverse(kind.url("reset"), kwargs={{{{"uidb64": uid, "token": kind.token.make_token(member)}}}}))
 """
 
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import credentials
 from accounts.captcha import typed_answer
 from accounts.flows import email_change
-from accounts.flows.pin import PinCheck, confirm_pin
+from accounts.flows.pin import PinCheck
 
 # Generous for anything a person types, small enough that nothing hostile gets far.
 MAX_TYPED_ID = 64
@@ -341,34 +341,35 @@ def _date_and_time(when) -> str:
 
 
 class PinConfirmed(MemberForm):
-    """A change confirmed with the member's PIN, which is checked last.
+    """A change confirmed with the member's PIN.
 
-    The PIN is checked only when everything else is right, so a typo elsewhere never costs
-    the member one of their PIN attempts. The form carries the version of the secret it
-    changes, so sending it again after the change was made (a double tap, a stale tab) is
-    told so, and costs no PIN attempt, instead of being taken for a wrong current PIN.
+    The form checks everything but the PIN: the view confirms it (flows.pin.confirm_pin,
+    which costs one of the member's tries) only once the form is valid, so a typo elsewhere
+    never costs a PIN attempt. The form carries the version of the secret it changes, so
+    sending it again after the change was made (a double tap, a stale tab) is told so, and
+    costs no PIN attempt, instead of being taken for a wrong current PIN.
     """
 
     pin_field = "pin"
     replaces = ""  # the Member field this form changes
 
-    # A plain Field: whatever was sent (NUL, a megabyte) is compared, never refused on its own.
-    version = forms.Field(widget=forms.HiddenInput, required=False)
+    # Always rendered with the current version (disabled: the page never shows what was
+    # sent back), so the form shown after a "stale" error is fresh for the next try.
+    version = forms.Field(widget=forms.HiddenInput, required=False, disabled=True)
 
-    def __init__(self, request, member, *args, **kwargs):
-        self.request = request
+    def __init__(self, member, *args, **kwargs):
         super().__init__(member, *args, **kwargs)
         self.current_version = secret_version(member, self.replaces) if self.replaces else ""
         self.fields["version"].initial = self.current_version
 
     def clean(self):
         cleaned = super().clean()
-        # Our page always sends the version; a form sent without it is not checked.
-        sent = self.add_prefix("version") in self.data
-        seen = str(cleaned.get("version") or "")
-        if sent and not constant_time_compare(seen, self.current_version):
-            self.data = self.data.copy()
-            self.data[self.add_prefix("version")] = self.current_version  # the next try is fresh
+        # Our page always sends the version; a form sent without it is not checked. Read
+        # raw: a plain string compared, whatever was sent (NUL, a megabyte).
+        name = self.add_prefix("version")
+        if name in self.data and not constant_time_compare(
+            str(self.data.get(name) or ""), self.current_version
+        ):
             raise forms.ValidationError(
                 _(
                     "This was already changed after the page was opened (perhaps the form "
@@ -377,11 +378,14 @@ class PinConfirmed(MemberForm):
                 ),
                 code="stale",
             )
-        if not self.errors:
-            checked = confirm_pin(self.request, self.member, cleaned[self.pin_field])
-            if not checked.right:
-                self.add_error(self.pin_field, pin_problem(checked))
         return cleaned
+
+    def pin_typed(self) -> str:
+        """The PIN that confirms this change, for the view to confirm once the form is valid."""
+        return self.cleaned_data[self.pin_field]
+
+    def refuse_pin(self, checked: PinCheck) -> None:
+        self.add_error(self.pin_field, pin_problem(checked))
 
 
 class PinChangeForm(NewPinFields, PinConfirmed):

@@ -30,9 +30,20 @@ def _bound(request: HttpRequest):
     return request.POST if request.method == "POST" else None
 
 
-def _applied(form, change, request: HttpRequest, field: str) -> bool:
-    """Validate, then apply the change; False (with a form message) if it was not applied."""
+def _confirmed(form, request: HttpRequest) -> bool:
+    """Valid, and confirmed with the right PIN (checked last: each check costs a try)."""
     if request.method != "POST" or not form.is_valid():
+        return False
+    checked = pin.confirm_pin(request, request.user, form.pin_typed())
+    if not checked.right:
+        form.refuse_pin(checked)
+    return checked.right
+
+
+def _applied(form, change, request: HttpRequest, field: str) -> bool:
+    """Validate, confirm the PIN, then apply the change; False (with a form message) if it
+    was not applied."""
+    if not _confirmed(form, request):
         return False
     try:
         change(request, request.user, form.cleaned_data[field])
@@ -121,7 +132,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_pin(request: HttpRequest) -> HttpResponse:
-    form = PinChangeForm(request, request.user, _bound(request))
+    form = PinChangeForm(request.user, _bound(request))
     migrating = request.user.migration_step is not None
     if _applied(form, pin.change_pin, request, "new_pin1"):
         messages.success(request, _("Your PIN has been changed."))
@@ -138,7 +149,7 @@ def change_pin(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_password(request: HttpRequest) -> HttpResponse:
-    form = PasswordChangeForm(request, request.user, _bound(request))
+    form = PasswordChangeForm(request.user, _bound(request))
     migrating = request.user.migration_step is not None
     if _applied(form, password.change_password, request, "new_password1"):
         messages.success(request, _("Your password has been changed."))
@@ -151,7 +162,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_sub_password(request: HttpRequest) -> HttpResponse:
-    form = SubPasswordForm(request, request.user, _bound(request))
+    form = SubPasswordForm(request.user, _bound(request))
     if _applied(form, password.change_sub_password, request, "new_password1"):
         messages.success(request, _("Your sub password has been changed."))
         return redirect("backoffice:profile")
@@ -165,8 +176,8 @@ def change_sub_password(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_email(request: HttpRequest) -> HttpResponse:
-    form = EmailChangeForm(request, request.user, _bound(request))
-    if request.method == "POST" and form.is_valid():
+    form = EmailChangeForm(request.user, _bound(request))
+    if _confirmed(form, request):
         try:
             email_change.request_email_change(request, request.user, form.cleaned_data["email"])
         except email_change.EmailChangeLimited as limited:  # reached meanwhile, from another window

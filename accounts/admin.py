@@ -20,8 +20,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
-from accounts import credentials, ja_accounts
+from accounts import credentials
 from accounts.audit import Kind, record
+from accounts.credentials import Step
 from accounts.flows import reset
 from accounts.models import Member, SecurityEvent
 
@@ -146,23 +147,11 @@ class MigrationStateFilter(admin.SimpleListFilter):
     parameter_name = "migration"
 
     def lookups(self, request, model_admin):
-        return [
-            ("mailbox", _("Mailbox not confirmed yet")),
-            ("pin", _("Default PIN not changed yet")),
-            ("password", _("Default password not changed yet")),
-            ("done", _("Migration complete")),
-        ]
+        return [(step.value, step.label) for step in Step]
 
     def queryset(self, request, queryset):
-        match self.value():
-            case "mailbox":
-                return queryset.filter(ja_accounts.MAILBOX_DUE)
-            case "pin":
-                return queryset.filter(ja_accounts.PIN_DUE)
-            case "password":
-                return queryset.filter(ja_accounts.PASSWORD_DUE)
-            case "done":
-                return queryset.filter(ja_accounts.DONE, origin=Member.Origin.JA)
+        if self.value() in Step:
+            return queryset.at_migration_step(Step(self.value()))
         return queryset
 
 
@@ -233,14 +222,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     def migration_state(self, member):
         if member.origin != Member.Origin.JA:
             return "—"
-        match credentials.first_sign_in_step(member):
-            case credentials.MAILBOX_STEP:
-                return _("Mailbox not confirmed yet")
-            case credentials.PIN_STEP:
-                return _("Default PIN not changed yet")
-            case credentials.PASSWORD_STEP:
-                return _("Default password not changed yet")
-        return _("Migration complete")
+        return credentials.migration_step(member).label
 
     @admin.display(description=_("ID document number"))
     def masked_id_document_number(self, member):
@@ -332,14 +314,12 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
 
 def migration_summary() -> dict:
     """How far the JA migration has come, for the support team's list page."""
-    return Member.objects.filter(origin=Member.Origin.JA).aggregate(
-        imported=Count("pk"),
-        # Each member counts at the one step due, so the four add up to `imported`.
-        mailbox=Count("pk", filter=ja_accounts.MAILBOX_DUE),
-        default_pin=Count("pk", filter=ja_accounts.PIN_DUE),
-        default_password=Count("pk", filter=ja_accounts.PASSWORD_DUE),
-        done=Count("pk", filter=ja_accounts.DONE),
-    )
+    # Each member counts at the one step due, so the steps add up to `imported`.
+    at_step = {
+        step.value: Count("pk", filter=Member.objects.migration_step_condition(step))
+        for step in Step
+    }
+    return Member.objects.filter(origin=Member.Origin.JA).aggregate(imported=Count("pk"), **at_step)
 
 
 @admin.register(SecurityEvent)

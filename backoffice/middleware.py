@@ -6,9 +6,9 @@ from accounts.flows import mailbox
 
 GATED = ("/backoffice/", "/admin/")
 STEP_URLS = {
-    credentials.MAILBOX_STEP: "backoffice:first-sign-in-mailbox",
-    credentials.PIN_STEP: "backoffice:profile-pin",
-    credentials.PASSWORD_STEP: "backoffice:profile-password",
+    credentials.Step.MAILBOX: "backoffice:first-sign-in-mailbox",
+    credentials.Step.PIN: "backoffice:profile-pin",
+    credentials.Step.PASSWORD: "backoffice:profile-password",
 }
 
 
@@ -27,7 +27,9 @@ def first_sign_in_gate(get_response):
             step = credentials.first_sign_in_step(
                 request.user, mailbox_proved=mailbox.proved(request)
             )
-            request.first_sign_in_step = step  # the header hides the name until the mailbox
+            request.first_sign_in_step = step
+            # Until the mailbox is proved, whoever typed the published defaults sees no name.
+            request.member_name_hidden = step is credentials.Step.MAILBOX
             if step is not None:
                 target = reverse(STEP_URLS[step])
                 if request.path_info != target:

@@ -4,6 +4,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.admin import migration_summary
+from accounts.credentials import Step, migration_step
 from accounts.ja_accounts import ja_member
 from accounts.models import Member, SecurityEvent
 from tests.conftest import PASSWORD, PIN
@@ -75,6 +77,31 @@ def test_the_migration_summary_counts_each_member_at_one_step(support_client, db
         "移行 4 件 · メールアドレス未確認 1 件 · PINコード変更待ち 1 件 · "
         "パスワード変更待ち 1 件 · 完了 1 件"
     ) in page
+
+
+def test_a_member_at_the_pin_step_is_counted_once_however_they_got_there(support_client, db):
+    """Every mix of flags: the list's column, its filter and the summary agree on one step
+    per member. A member on the default PIN who already proved the mailbox, or who set a
+    new password by email first, is at the PIN step and nowhere else."""
+    combos = [(p, n, w) for p in (False, True) for n in (False, True) for w in (False, True)]
+    for i, (proved, pin, password) in enumerate(combos):
+        member = ja_member(f"JPN40000{i:02d}")
+        member.mailbox_proved_at = timezone.now() if proved else None
+        member.on_default_pin, member.on_default_password = pin, password
+        member.save()
+    summary = migration_summary()
+    assert summary["imported"] == len(combos)
+    assert sum(summary[step.value] for step in Step) == len(combos)
+    # (proved, default PIN, default password), (proved, default PIN, own password) and
+    # (not proved, default PIN, own password)
+    assert summary[Step.PIN] == 3
+    for member in Member.objects.filter(origin=Member.Origin.JA):
+        step = migration_step(member)
+        assert set(Member.objects.at_migration_step(step)) >= {member}
+        others = [s for s in Step if s is not step]
+        assert not any(Member.objects.at_migration_step(s).filter(pk=member.pk) for s in others)
+        listed_at = support_client.get("/admin/accounts/member/", {"migration": step.value})
+        assert f">{member.member_id}<" in listed_at.content.decode()
 
 
 def test_a_member_record_hides_hashes_and_masks_the_document(support_client, member):

@@ -46,7 +46,7 @@ def _session_hash(request) -> str:
 
 def due(request) -> bool:
     step = credentials.first_sign_in_step(request.user, mailbox_proved=proved(request))
-    return step == credentials.MAILBOX_STEP
+    return step is credentials.Step.MAILBOX
 
 
 def _hash(member_pk: int, code: str) -> str:

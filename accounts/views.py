@@ -46,7 +46,7 @@ def _go_next(request: HttpRequest) -> HttpResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect("backoffice:dashboard")
+        return redirect(settings.LOGIN_REDIRECT_URL)
     return redirect("accounts:login")
 
 

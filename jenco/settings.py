@@ -205,6 +205,9 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "backoffice:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# The page an emailed email-change link opens (it takes the link's token). accounts mails the
+# link; the page is the signed-in area's, so accounts learns its name from here.
+JENCO_EMAIL_CHANGE_CONFIRM_URL = "backoffice:profile-email-confirm"
 
 PASSWORD_HASHERS = [
     "accounts.hashers.MemberArgon2Hasher",

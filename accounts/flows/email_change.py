@@ -126,7 +126,7 @@ def mail_email_change_link(change_pk: int, *, retry: bool = False) -> None:
     nonce = secrets.token_urlsafe(32)
     if not rows.update(nonce_hash=_nonce_hash(nonce)):
         return
-    link = settings.SITE_URL + reverse("backoffice:profile-email-confirm", args=[nonce])
+    link = settings.SITE_URL + reverse(settings.JENCO_EMAIL_CHANGE_CONFIRM_URL, args=[nonce])
     context = {"link": link, "hours": settings.JENCO_EMAIL_CHANGE_HOURS}
     message = render_member_email(change.member, "email_change_confirm", context)
     tasks.deliver_email.call(to=[change.new_email], **message)

@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import Member, SecurityEvent
-from tests.conftest import PASSWORD, PIN
+from tests.helpers import PASSWORD, PIN
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import SecurityEvent
-from tests.conftest import DEFAULT_PASSWORD, PASSWORD, solved_captcha
+from tests.helpers import DEFAULT_PASSWORD, PASSWORD, solved_captcha
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.hashers import MD5PasswordHasher, check_password
 
 from accounts.models import SecurityEvent
-from tests.conftest import DEFAULT_PASSWORD, DEFAULT_PIN, PASSWORD, solved_captcha
+from tests.helpers import DEFAULT_PASSWORD, DEFAULT_PIN, PASSWORD, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +21,6 @@ BACK_OFFICE = [
 ]
 NEW_PIN = "583920"
 NEW_PASSWORD = "maple-Leaf-3391"
-
-
-def sign_in(client, username, password):
-    return client.post("/login/", {"username": username, "password": password, **solved_captcha()})
 
 
 @pytest.mark.parametrize("password", ["jenco@12345", "Jenco@12345"])

@@ -5,7 +5,7 @@ from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 
 from accounts.models import Member, SecurityEvent
-from tests.conftest import PIN
+from tests.helpers import PIN
 
 pytestmark = pytest.mark.django_db
 

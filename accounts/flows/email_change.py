@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from accounts import credentials, emails, tasks
+from accounts import credentials, emails, links, tasks
 from accounts.audit import Kind, record
 from accounts.emails import render_member_email
 from accounts.models import EmailChangeRequest, Member
@@ -126,7 +125,7 @@ def mail_email_change_link(change_pk: int, *, retry: bool = False) -> None:
     nonce = secrets.token_urlsafe(32)
     if not rows.update(nonce_hash=_nonce_hash(nonce)):
         return
-    link = settings.SITE_URL + reverse(settings.JENCO_EMAIL_CHANGE_CONFIRM_URL, args=[nonce])
+    link = links.emailed(links.email_change_path(nonce))
     context = {"link": link, "hours": settings.JENCO_EMAIL_CHANGE_HOURS}
     message = render_member_email(change.member, "email_change_confirm", context)
     tasks.deliver_email.call(to=[change.new_email], **message)

@@ -14,12 +14,10 @@ from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.encoding import force_bytes
 from django.utils.functional import Promise as StrPromise
-from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 
-from accounts import credentials, emails, lockout, tasks, throttle, tokens
+from accounts import credentials, emails, links, lockout, tasks, throttle, tokens
 from accounts.audit import Kind, record, request_origin
 from accounts.emails import render_member_email
 from accounts.flows.credential_change import save_new_password, save_new_pin
@@ -171,14 +169,10 @@ def mail_reset_link(kind: ResetKind, member_pk: int) -> None:
     member = Member.objects.filter(pk=member_pk, is_active=True).exclude(email="").first()
     if member is None:
         return
-    path = reverse(
-        kind.url("reset"),
-        kwargs={
-            "uidb64": urlsafe_base64_encode(force_bytes(member.pk)),
-            "token": kind.token.make_token(member),
-        },
-    )
-    context = {"link": settings.SITE_URL + path, "minutes": settings.JENCO_RESET_LINK_MINUTES}
+    context = {
+        "link": links.emailed(links.reset_path(kind, member)),
+        "minutes": settings.JENCO_RESET_LINK_MINUTES,
+    }
     message = render_member_email(member, kind.link_email, context)
     tasks.deliver_email.call(to=[member.email], **message)
 

@@ -260,12 +260,13 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             )
             return
         # The member's language, not the agent's: the email renders in it.
-        sent = skipped = 0
-        for member in queryset:
-            if reset.email_reset_link(kind, member, request=request, actor=request.user):
-                sent += 1
-            else:
-                skipped += 1
+        sent = [
+            reset.email_reset_link(kind, member, request=request, actor=request.user)
+            for member in queryset
+        ]
+        self._say_sent(request, sent=sent.count(True), skipped=sent.count(False))
+
+    def _say_sent(self, request, *, sent: int, skipped: int) -> None:
         if sent:
             self.message_user(
                 request,

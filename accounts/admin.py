@@ -27,6 +27,15 @@ from accounts.flows import reset
 from accounts.models import Member, SecurityEvent
 
 MAX_RESET_LINKS_AT_ONCE = 20
+# What staff may edit on a member's page; every other field shown there is read-only.
+MEMBER_EDITABLE_FIELDS = (
+    "name",
+    "preferred_language",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "groups",
+)
 
 # Never in an admin form, list, filter, sort order or search, on any model or through any
 # relation: the hashes, the ID document number in full (pages show it masked), and what axes
@@ -201,18 +210,10 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     # The email is where reset links go: it changes only through the member's own confirmed
     # change (Profile), which is logged and tells the old address, never by a silent edit here.
     readonly_fields = [
-        "member_id",
-        "email",
-        "masked_id_document_number",
-        "origin",
-        "imported_at",
-        "migration_state",
-        "mailbox_proved_at",
-        "on_default_pin",
-        "on_default_password",
-        "last_login",
-        "date_joined",
-        "pin_locked_until",
+        field
+        for _title, options in fieldsets
+        for field in options["fields"]
+        if field not in MEMBER_EDITABLE_FIELDS
     ]
     filter_horizontal = ["groups"]
     actions = ["send_password_reset_link", "send_pin_reset_link"]

@@ -127,20 +127,33 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/profile.html", {"tab": "profile"})
 
 
+def _change_secret(
+    request: HttpRequest, form_class, change, field: str, done: str, template: str, **context
+) -> HttpResponse:
+    """One PIN-confirmed secret change: a first-sign-in step leads on to the next step due,
+    an ordinary change back to the profile."""
+    form = form_class(request.user, _bound(request))
+    migrating = request.user.migration_step is not None
+    if _applied(form, change, request, field):
+        messages.success(request, done)
+        return redirect(_after_change(migrating))
+    return render(request, template, {"form": form, **context})
+
+
 @sensitive_post_parameters("current_pin", "new_pin1", "new_pin2")
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_pin(request: HttpRequest) -> HttpResponse:
-    form = PinChangeForm(request.user, _bound(request))
-    migrating = request.user.migration_step is not None
-    if _applied(form, pin.change_pin, request, "new_pin1"):
-        messages.success(request, _("Your PIN has been changed."))
-        return redirect(_after_change(migrating))
-    return render(
+    return _change_secret(
         request,
+        PinChangeForm,
+        pin.change_pin,
+        "new_pin1",
+        _("Your PIN has been changed."),
         "backoffice/profile_pin.html",
-        {"form": form, "tab": "pin", "default_pin": settings.JENCO_DEFAULT_PIN},
+        tab="pin",
+        default_pin=settings.JENCO_DEFAULT_PIN,
     )
 
 
@@ -149,12 +162,15 @@ def change_pin(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_password(request: HttpRequest) -> HttpResponse:
-    form = PasswordChangeForm(request.user, _bound(request))
-    migrating = request.user.migration_step is not None
-    if _applied(form, password.change_password, request, "new_password1"):
-        messages.success(request, _("Your password has been changed."))
-        return redirect(_after_change(migrating))
-    return render(request, "backoffice/profile_password.html", {"form": form, "tab": "password"})
+    return _change_secret(
+        request,
+        PasswordChangeForm,
+        password.change_password,
+        "new_password1",
+        _("Your password has been changed."),
+        "backoffice/profile_password.html",
+        tab="password",
+    )
 
 
 @sensitive_post_parameters("pin", "new_password1", "new_password2")
@@ -162,12 +178,15 @@ def change_password(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_sub_password(request: HttpRequest) -> HttpResponse:
-    form = SubPasswordForm(request.user, _bound(request))
-    if _applied(form, password.change_sub_password, request, "new_password1"):
-        messages.success(request, _("Your sub password has been changed."))
-        return redirect("backoffice:profile")
-    return render(
-        request, "backoffice/profile_sub_password.html", {"form": form, "tab": "sub-password"}
+    # Never a first-sign-in step (the gate keeps a migrating member away): back to the profile.
+    return _change_secret(
+        request,
+        SubPasswordForm,
+        password.change_sub_password,
+        "new_password1",
+        _("Your sub password has been changed."),
+        "backoffice/profile_sub_password.html",
+        tab="sub-password",
     )
 
 

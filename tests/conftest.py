@@ -1,11 +1,10 @@
 """The members every test needs, signed in or not, and the mail they get."""
 
 import pytest
-from django.contrib.auth.hashers import make_password
 
 from accounts.ja_accounts import ja_member
 from accounts.models import Member
-from tests.helpers import PASSWORD, PIN, prove_mailbox
+from tests.helpers import PASSWORD, finished_member, prove_mailbox
 
 
 @pytest.fixture(autouse=True)
@@ -21,25 +20,15 @@ def _fresh_default_hashes():
 @pytest.fixture
 def member(db) -> Member:
     """A member who finished the migration: own password and PIN."""
-    return Member.objects.create_user(
-        "JPN1000001",
-        email="taro@example.com",
-        password=PASSWORD,
-        name="山田 太郎",
-        pin=make_password(PIN),
-        id_document_number="AB98765432",
+    return finished_member(
+        "JPN1000001", "taro@example.com", "山田 太郎", id_document_number="AB98765432"
     )
 
 
 @pytest.fixture
 def english_member(db) -> Member:
-    return Member.objects.create_user(
-        "JPN1000002",
-        email="alice@example.com",
-        password=PASSWORD,
-        name="Alice Smith",
-        pin=make_password(PIN),
-        preferred_language="en",
+    return finished_member(
+        "JPN1000002", "alice@example.com", "Alice Smith", preferred_language="en"
     )
 
 

@@ -33,6 +33,17 @@ def wrong_captcha() -> dict:
     return {"captcha_0": key, "captcha_1": f"{(int(answer) + 1) % 10000:04d}"}
 
 
+def finished_member(member_id: str, email: str, name: str, **fields):
+    """A member who finished the migration: their own password (PASSWORD) and PIN (PIN)."""
+    from django.contrib.auth.hashers import make_password
+
+    from accounts.models import Member
+
+    return Member.objects.create_user(
+        member_id, email=email, password=PASSWORD, name=name, pin=make_password(PIN), **fields
+    )
+
+
 def sign_in(
     client: Client,
     member_id: str = "JPN1000001",

@@ -72,17 +72,6 @@ def test_before_the_deadline_the_defaults_still_work(client, migrated_member, se
     assert SESSION_KEY in client.session
 
 
-def test_a_default_sign_in_mails_a_code_that_is_also_an_if_this_was_not_you_notice(
-    client, migrated_member, mailoutbox
-):
-    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
-    assert len(mailoutbox) == 1
-    assert mailoutbox[0].to == ["hanako@example.com"]
-    assert "確認コード" in mailoutbox[0].subject
-    assert "デフォルトのパスワードでログインがありました" in mailoutbox[0].body
-    assert "お心当たりがない場合" in mailoutbox[0].body
-
-
 def test_a_default_password_sign_in_after_the_pin_was_changed_sends_the_notice(
     client, migrated_member, mailoutbox
 ):

@@ -237,17 +237,14 @@ FORMS = [
             "next": "/backoffice/profile/",
         },
     ),
-    Form(
-        "/password/forgot/",
-        "anonymous",
-        ("username", "email", "captcha_0", "captcha_1"),
-        lambda: {"username": "JPN1000001", "email": "taro@example.com", **solved_captcha()},
-    ),
-    Form(
-        "/pin/forgot/",
-        "anonymous",
-        ("username", "email", "captcha_0", "captcha_1"),
-        lambda: {"username": "JPN1000001", "email": "taro@example.com", **solved_captcha()},
+    *(
+        Form(
+            path,
+            "anonymous",
+            ("username", "email", "captcha_0", "captcha_1"),
+            lambda: {"username": "JPN1000001", "email": "taro@example.com", **solved_captcha()},
+        )
+        for path in ("/password/forgot/", "/pin/forgot/")
     ),
     Form(
         "/password/reset/<uid>/set-password/",
@@ -267,17 +264,14 @@ FORMS = [
         ("current_pin", "new_pin1", "new_pin2", "version"),
         lambda: {"current_pin": PIN, "new_pin1": NEW_PIN, "new_pin2": NEW_PIN},
     ),
-    Form(
-        "/backoffice/profile/password/",
-        "member",
-        ("new_password1", "new_password2", "pin", "version"),
-        lambda: {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, "pin": PIN},
-    ),
-    Form(
-        "/backoffice/profile/sub-password/",
-        "member",
-        ("new_password1", "new_password2", "pin", "version"),
-        lambda: {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, "pin": PIN},
+    *(
+        Form(
+            path,
+            "member",
+            ("new_password1", "new_password2", "pin", "version"),
+            lambda: {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, "pin": PIN},
+        )
+        for path in ("/backoffice/profile/password/", "/backoffice/profile/sub-password/")
     ),
     Form(
         "/backoffice/profile/email/",

@@ -47,10 +47,12 @@ def test_after_a_default_sign_in_every_page_leads_to_the_mailbox_step(
 def test_the_code_goes_to_the_registered_address_which_the_page_shows_masked(
     client, migrated_member, mailoutbox
 ):
+    """The code's mail is also the "if this was not you" notice of the default sign-in."""
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["hanako@example.com"]
     assert "確認コード" in mailoutbox[0].subject
+    assert "デフォルトのパスワードでログインがありました" in mailoutbox[0].body
     assert "お心当たりがない場合" in mailoutbox[0].body
     page = client.get(MAILBOX).content.decode()
     assert "h•••@example.com" in page

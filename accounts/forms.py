@@ -1,4 +1,5 @@
 from captcha.fields import CaptchaField, CaptchaTextInput
+from captcha.helpers import captcha_audio_url
 from captcha.models import CaptchaStore
 from django import forms
 from django.conf import settings
@@ -183,6 +184,10 @@ class LoginForm(Form):
         self.request = request
         self.member = None
         super().__init__(*args, **kwargs)
+        published = credentials.published_default_password()
+        if published:  # the seed's hint in the box, while the published default still works
+            hint = _("Default) %(password)s") % {"password": published}
+            self.fields["password"].widget.attrs["placeholder"] = hint
 
     def clean(self):
         cleaned = super().clean()
@@ -205,13 +210,14 @@ class LoginForm(Form):
         self.member = member
         return cleaned
 
-    def new_captcha(self) -> dict:
-        """A new picture for the empty sign-in page, which writes its captcha out by hand."""
-        key = CaptchaStore.generate_key()
+    @staticmethod
+    def captcha_urls(key: str) -> dict:
+        """The sign-in page's captcha (the page writes it out by hand): key and URLs."""
         return {
             "key": key,
             "image": reverse("captcha-image", kwargs={"key": key}),
             "refresh": reverse("captcha-refresh"),
+            "audio": captcha_audio_url(key) if settings.CAPTCHA_FLITE_PATH else None,
         }
 
     def use_captcha(self) -> None:

@@ -1,3 +1,4 @@
+from captcha.models import CaptchaStore
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
@@ -22,7 +23,7 @@ from django.views.decorators.http import (
     require_POST,
 )
 
-from accounts import credentials
+from accounts import credentials, pages
 from accounts.flows import reset
 from accounts.flows import sign_in as sign_in_flow
 from accounts.forms import ForgotForm, LoginForm, ResetPasswordForm, ResetPinForm
@@ -57,6 +58,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def login(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
         return _go_next(request)
+    if request.method == "GET" and not messages.get_messages(request):
+        return _blank_login(request)
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         form.is_valid()  # the password's hash is checked here, outside any transaction
@@ -73,7 +76,25 @@ def login(request: HttpRequest) -> HttpResponse:
             response = _go_next(request)
             _remember_language(response, form.member.preferred_language)
             return response
-    return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
+    captcha = LoginForm.captcha_urls(CaptchaStore.generate_key())
+    context = {"form": form, "captcha": captcha, "next": _safe_next(request)}
+    return render(request, "accounts/login.html", context)
+
+
+def _blank_login(request: HttpRequest) -> HttpResponse:
+    """The sign-in page before anything was typed: the most requested page there is, so its
+    text is rendered once and filled in per request (accounts/pages.py)."""
+    return pages.fill_in(
+        request,
+        "accounts/login.html",
+        lambda: {
+            "form": LoginForm(request),
+            "captcha": LoginForm.captcha_urls(pages.CAPTCHA),
+            "next": pages.NEXT,
+        },
+        variant=(credentials.published_default_password(), bool(settings.CAPTCHA_FLITE_PATH)),
+        values={pages.CAPTCHA: CaptchaStore.generate_key(), pages.NEXT: _safe_next(request)},
+    )
 
 
 def _remember_language(response: HttpResponse, language: str) -> None:

@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.forms import LoginForm
 from accounts.models import SecurityEvent
 from tests.helpers import DEFAULT_PASSWORD, PASSWORD, solved_captcha
 
@@ -255,7 +256,9 @@ def test_the_sign_in_form_has_the_markup_of_every_other_form(client, member, pos
     else:
         response = client.post("/login/", {**solved_captcha(), **post})
     page = response.content.decode()
-    generic = render_to_string("form_fields.html", {"form": response.context["form"]})
+    # The blank page is filled in from a copy rendered once (accounts/pages.py): no context.
+    form = response.context["form"] if response.context else LoginForm(None)
+    generic = render_to_string("form_fields.html", {"form": form})
 
     def markup(html):
         html = re.sub(r'(value|src)="[0-9a-f]{40}"|src="[^"]*"', "", html)
@@ -264,6 +267,78 @@ def test_the_sign_in_form_has_the_markup_of_every_other_form(client, member, pos
 
     form = page[page.index('action="/login/"') : page.index('type="submit" class="primary"')]
     assert markup(form)[2:] == markup(generic)  # after the CSRF token and "next"
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+@pytest.mark.parametrize(
+    "query",
+    ["", "?next=/backoffice/profile/", "?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E&x=%E3%81%82"],
+    ids=["plain", "next", "hostile query"],
+)
+@pytest.mark.parametrize("defaults_open", [True, False], ids=["defaults open", "closed"])
+def test_the_blank_sign_in_page_is_the_page_its_template_gives(
+    client, settings, language, query, defaults_open
+):
+    """GET /login/ is served from a copy rendered once and filled in per request: it must be,
+    byte for byte, what the template renders for this request, in each language, whatever the
+    query string holds and whether or not the default credentials still work."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+    from django.utils import translation
+
+    from accounts.views import _safe_next
+
+    if not defaults_open:
+        settings.JENCO_DEFAULT_CREDENTIALS_UNTIL = timezone.localdate() - timezone.timedelta(1)
+    for _visitor in range(2):  # the first renders the copy, the second is served from it
+        client.cookies.clear()
+        page = client.get(f"/login/{query}", headers={"accept-language": language})
+        page = page.content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    key = re.search(r'name="captcha_0" value="([0-9a-f]{40})"', page)[1]
+    assert CaptchaStore.objects.filter(hashkey=key).exists()
+
+    request = RequestFactory().get(f"/login/{query}")
+    request.user = AnonymousUser()
+    context = {
+        "form": LoginForm(request),
+        "captcha": LoginForm.captcha_urls(key),
+        "next": _safe_next(request),
+        "csrf_token": token,
+    }
+    with translation.override(language):
+        assert page == render_to_string("accounts/login.html", context, request)
+
+
+def test_each_visitor_gets_a_captcha_and_csrf_token_of_their_own(client):
+    pages = []
+    for _visitor in range(3):
+        client.cookies.clear()
+        pages.append(client.get("/login/").content.decode())
+    keys = {re.search(r'name="captcha_0" value="([0-9a-f]{40})"', page)[1] for page in pages}
+    tokens = {re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', p)[1] for p in pages}
+    assert len(keys) == 3 and len(tokens) == 3
+    assert all(f'src="/captcha/image/{key}/"' in "".join(pages) for key in keys)
+
+
+def test_a_sign_in_page_with_a_message_to_show_is_rendered_in_full(client):
+    from django.contrib.messages import constants
+    from django.contrib.messages.storage.base import Message
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    storage, carrier = CookieStorage(RequestFactory().get("/")), HttpResponse()
+    storage._store([Message(constants.SUCCESS, "Your PIN has been changed.")], carrier)
+    client.cookies[storage.cookie_name] = carrier.cookies[storage.cookie_name].value
+
+    response = client.get("/login/")
+    assert response.context is not None  # the template engine rendered it
+    assert (
+        '<li class="message success">Your PIN has been changed.</li>' in response.content.decode()
+    )
+    assert "Your PIN has been changed." not in client.get("/login/").content.decode()
 
 
 def test_the_importer_writes_the_row_ja_member_would(tmp_path):

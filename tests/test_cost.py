@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.forms import LoginForm
 from accounts.models import SecurityEvent
-from tests.conftest import DEFAULT_PASSWORD, PASSWORD, solved_captcha
+from tests.helpers import DEFAULT_PASSWORD, PASSWORD, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +144,7 @@ def test_a_sign_in_on_the_default_password_adds_the_address_count_and_the_mailbo
     client, migrated_member, django_assert_max_num_queries
 ):
     # Six statements more than a sign-in: the address's count (two), and the mailbox code's
-    # lock, limits, row and log entry in a savepoint of their own (accounts.mailbox).
+    # lock, limits, row and log entry in a savepoint of their own (accounts.flows.mailbox).
     response, _statements, writes = a_whole_sign_in(
         client, "JPN2000001", DEFAULT_PASSWORD, 18, django_assert_max_num_queries
     )

@@ -14,8 +14,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 
 from accounts import forms
-from tests.conftest import PASSWORD
-from tests.member_pages import reset_link
+from tests.helpers import PASSWORD, reset_link
 
 pytestmark = pytest.mark.django_db
 
@@ -131,10 +130,7 @@ def test_messages_are_a_status_region_holding_a_whole_list(member_client):
 
 CAPTCHA_PAGES = ["/login/", "/password/forgot/", "/pin/forgot/"]
 # The emailed links' forms (new password or PIN twice, and the captcha).
-RESET_FORMS = {
-    "password reset": reset_link("password", "accounts:password-reset"),
-    "PIN reset": reset_link("pin", "accounts:pin-reset"),
-}
+RESET_FORMS = {"password reset": "password", "PIN reset": "pin"}
 
 
 @pytest.mark.parametrize("form", CAPTCHA_PAGES + list(RESET_FORMS))
@@ -143,7 +139,7 @@ RESET_FORMS = {
     [("ja", "数字を音声で聞く（英語）"), ("en", "Hear the digits (in English)")],
 )
 def test_every_captcha_offers_its_digits_spoken(client, member, form, language, label, tmp_path):
-    path = RESET_FORMS[form](member) if form in RESET_FORMS else form
+    path = reset_link(RESET_FORMS[form], member) if form in RESET_FORMS else form
     response = client.get(path, headers={"accept-language": language}, follow=True)
     page = response.content.decode()
     key = re.search(r'name="captcha_0" value="([0-9a-f]{40})"', page)[1]
@@ -174,7 +170,7 @@ def test_without_flite_there_is_no_link_and_nothing_breaks(client, member, setti
     settings.CAPTCHA_FLITE_PATH = None
     monkeypatch.setattr(captcha_settings, "CAPTCHA_FLITE_PATH", None)
     for form in CAPTCHA_PAGES + list(RESET_FORMS):
-        path = RESET_FORMS[form](member) if form in RESET_FORMS else form
+        path = reset_link(RESET_FORMS[form], member) if form in RESET_FORMS else form
         response = client.get(path, follow=True)
         page = response.content.decode()
         assert response.status_code == 200 and 'name="captcha_0"' in page

@@ -164,12 +164,23 @@ def burn_one_verification(raw: str) -> None:
 
 
 def validate_new_password(password: str, member) -> None:
-    """Django's validators (length, common, numeric, similarity) plus our own rules."""
-    if is_default_password(password):
-        raise ValidationError(
-            _("You cannot use the published default password."), code="password_default"
-        )
+    """Django's validators (length, common, numeric, similarity) plus our own rules, the
+    published default included (NotThePublishedDefault, in AUTH_PASSWORD_VALIDATORS)."""
     password_validation.validate_password(password, member)
+
+
+class NotThePublishedDefault:
+    """A password validator: no account, staff and superusers included (createsuperuser,
+    create_staff), may take the default password printed on the sign-in page."""
+
+    def validate(self, password, user=None):
+        if is_default_password(password):
+            raise ValidationError(
+                _("You cannot use the published default password."), code="password_default"
+            )
+
+    def get_help_text(self):
+        return _("It cannot be the published default password.")
 
 
 @cache

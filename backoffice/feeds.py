@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from backoffice import ticker
-from backoffice.models import NUMBER, Quote
+from backoffice.models import NUMBER, Quote, plausible_time
 
 COLUMNS = ["symbol", "name", "last", "change", "percent", "as_of"]
 MAX_BYTES = 1_000_000
@@ -30,7 +30,10 @@ def _where(kind: str, n: int) -> str:
 def read(path: Path) -> list[dict]:
     """The feed's rows, every field checked; FeedError for the first problem."""
     try:
-        data = path.read_bytes()
+        if path.stat().st_size > MAX_BYTES:
+            raise FeedError(_("The file is larger than %(size)d bytes.") % {"size": MAX_BYTES})
+        with path.open("rb") as file:  # not more than the limit, whatever the file says it is
+            data = file.read(MAX_BYTES + 1)
     except OSError as error:
         raise FeedError(
             _("Cannot read %(path)s: %(reason)s") % {"path": path, "reason": error.strerror}
@@ -106,6 +109,10 @@ def _json_rows(text: str) -> list[tuple[int, dict]]:
         raise FeedError(
             _("line %(n)d: not JSON (%(reason)s).") % {"n": error.lineno, "reason": error.msg}
         ) from None
+    except (RecursionError, ValueError):  # nested a thousand deep; a number of 5,000 digits
+        raise FeedError(
+            _("line %(n)d: not JSON (%(reason)s).") % {"n": 1, "reason": "too deep or too long"}
+        ) from None
     if not isinstance(items, list):
         raise FeedError(_("A JSON feed is a list of objects."))
     rows = []
@@ -145,8 +152,8 @@ def _checked(row: dict, kind: str, n: int) -> dict:
     quote = {key: row[key].strip() for key in COLUMNS}
     if not quote["symbol"] or len(quote["symbol"]) > 20 or not quote["symbol"].isprintable():
         raise FeedError(_("%(where)s: symbol: 1 to 20 characters.") % {"where": where})
-    if len(quote["name"]) > 100:
-        raise FeedError(_("%(where)s: name: at most 100 characters.") % {"where": where})
+    if len(quote["name"]) > 100 or not quote["name"].isprintable():
+        raise FeedError(_("%(where)s: name: at most 100 printable characters.") % {"where": where})
     for field in ("last", "change", "percent"):
         if field == "percent" and not quote[field]:
             continue
@@ -163,7 +170,7 @@ def _checked(row: dict, kind: str, n: int) -> dict:
         as_of = datetime.datetime.fromisoformat(quote["as_of"])
     except ValueError:
         as_of = None
-    if as_of is None or as_of.tzinfo is None:
+    if as_of is None or as_of.tzinfo is None or not plausible_time(as_of):
         raise FeedError(
             _(
                 "%(where)s: as_of: a date and time with its UTC offset, such as 2026-12-02T09:30:00+09:00 (%(value)r)."

@@ -7,17 +7,20 @@ itself (no REDIS_URL). Rendering never calls the network.
 """
 
 import datetime
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from backoffice.models import Quote
 
+logger = logging.getLogger(__name__)
 CACHE_KEY = "jenco:ticker:v1"
 CACHE_SECONDS = 60
 SHOWN = 4  # the seed's strip: four instruments
@@ -57,7 +60,11 @@ def quotes() -> list[Shown]:
     rows = cache.get(CACHE_KEY)
     if rows is None:
         fields = ("symbol", "name", "last", "change", "percent", "as_of")
-        rows = list(Quote.objects.values_list(*fields)[:SHOWN])
+        try:
+            rows = list(Quote.objects.values_list(*fields)[:SHOWN])
+        except DatabaseError:  # a row the driver cannot read: no strip, never a broken page
+            logger.exception("the ticker's quotes could not be read")
+            return []
         cache.set(CACHE_KEY, rows, CACHE_SECONDS)
     return [Shown(*row) for row in rows]
 
@@ -69,4 +76,5 @@ def forget() -> None:
 @receiver(post_save, sender=Quote)
 @receiver(post_delete, sender=Quote)
 def _quote_changed(sender, **kwargs):
-    forget()
+    # After the commit: a page reading meanwhile would put the old quotes back in the cache.
+    transaction.on_commit(forget)

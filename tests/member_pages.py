@@ -98,6 +98,8 @@ class MemberPage:
     # Pages no link leads to (error pages, a pause): how the test client gets them. The browser
     # is given the same HTML (tests/e2e/test_axe.py).
     fetch: Callable[[Client, Member], HttpResponse] | None = None
+    # Where the page is shown when that is not its own path (a signed-out email link: sign-in).
+    lands_on: str | None = None
 
     def url(self, member: Member | None) -> str:
         return self.path if isinstance(self.path, str) else self.path(member)
@@ -143,7 +145,11 @@ PAGES = [
     MemberPage("password reset: done", "/password/reset/done/"),
     MemberPage("PIN reset: done", "/pin/reset/done/"),
     MemberPage("reset link no longer valid", "/password/reset/MQ/not-a-token/"),
-    MemberPage("email link signed out", "/backoffice/profile/email/confirm/not-a-token/"),
+    MemberPage(
+        "email link signed out",
+        "/backoffice/profile/email/confirm/not-a-token/",
+        lands_on="/login/",
+    ),
     MemberPage("page not found", "/no-such-page/", status=404),
     MemberPage("bad request (400)", "/login/", status=400, fetch=_bad_host),
     MemberPage("form refused: CSRF (403)", "/login/", status=403, fetch=_csrf_refused),

@@ -44,8 +44,10 @@ def test_the_password_is_asked_twice_and_must_match(monkeypatch):
         ("JPN12", "Support", PASSWORD, "JPN"),
         ("JPN9000004", "Nobody", PASSWORD, "There is no group Nobody. Groups: Support."),
         ("JPN9000004", "Support", "short", "too short"),
+        ("JPN9000004", "Support", "jenco@12345", "You cannot use the published default password."),
+        ("JPN9000004", "Support", "Jenco@12345", "You cannot use the published default password."),
     ],
-    ids=["malformed ID", "unknown group", "weak password"],
+    ids=["malformed ID", "unknown group", "weak password", "published default", "its capital"],
 )
 def test_bad_input_creates_nothing_and_says_why(monkeypatch, member_id, group, password, message):
     monkeypatch.setenv("JENCO_STAFF_PASSWORD", password)
@@ -60,3 +62,10 @@ def test_an_existing_member_id_is_refused_in_japanese_by_default(monkeypatch, me
         create_staff("jpn1000001", email="a@jenco.example", group="Support", language=None)
     member.refresh_from_db()
     assert not member.is_staff
+
+
+def test_an_invalid_email_is_refused(monkeypatch):
+    monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
+    with pytest.raises(CommandError, match="email"):
+        create_staff("JPN9000005", email="not an address", group="Support")
+    assert not Member.objects.exists()

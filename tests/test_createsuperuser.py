@@ -66,3 +66,17 @@ def test_asked_interactively_every_prompt_is_english_and_the_id_is_read_as_typed
     assert Member.objects.get().member_id == "JPN9000003"
     assert len(prompts) == 4 and all(prompt.isascii() for prompt in prompts), prompts
     assert out.getvalue().isascii(), out.getvalue()
+
+
+@pytest.mark.parametrize("published", ["jenco@12345", "Jenco@12345"])
+def test_the_published_default_password_never_makes_a_superuser(monkeypatch, published):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", published)
+    with pytest.raises(CommandError, match="You cannot use the published default password."):
+        call_command(
+            "createsuperuser",
+            interactive=False,
+            member_id="JPN9000009",
+            email="x@jenco.example",
+            stdout=io.StringIO(),
+        )
+    assert not Member.objects.exists()

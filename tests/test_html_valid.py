@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -38,6 +39,12 @@ def documents(folder: Path) -> dict[str, str]:
             assert response.status_code == page.status, (
                 f"{page} ({language}) answered {response.status_code}, not {page.status}"
             )
+            if page.fetch is None and isinstance(page.path, str) and not page.submit_empty:
+                # The page itself, not wherever a redirect (the gate, sign-in) led instead.
+                chain = response.redirect_chain
+                landed = urlsplit(chain[-1][0]).path if chain else page.path
+                expected = page.lands_on or urlsplit(page.path).path
+                assert landed == expected, f"{page} led to {landed}, not {expected}"
             if page.status not in (400, 500):  # rendered without a request: both languages
                 assert f'<html lang="{language}">' in html, f"{page} is not in {language}"
             name = f"{language}-{n:02d}-{re.sub(r'[^a-z0-9]+', '-', str(page).lower())}.html"

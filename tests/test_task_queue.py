@@ -9,6 +9,10 @@ from django_tasks_db.models import DBTaskResult
 
 from tests.helpers import solved_captcha
 
+# The worker runs as it does in production: it commits and closes its connection, which a
+# test inside one rolled-back transaction cannot survive on PostgreSQL.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 

@@ -29,6 +29,10 @@ from django_tasks_db.models import DBTaskResult
 from accounts.tasks import deliver_email
 from tests.helpers import DEFAULT_PASSWORD, PASSWORD, emailed_path, solved_captcha
 
+# The worker runs as it does in production: it commits and closes its connection, which a
+# test inside one rolled-back transaction cannot survive on PostgreSQL.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 ROOT = Path(__file__).resolve().parent.parent
 MAILBOX = "/backoffice/first-sign-in/mailbox/"
 

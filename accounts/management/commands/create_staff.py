@@ -54,6 +54,7 @@ class Command(BaseCommand):
             password = self.password()
             staff = Member(member_id=member_id, email=email, name=name, is_staff=True)
             try:
+                staff.full_clean(exclude=["password"])
                 validate_password(password, staff)
             except ValidationError as error:
                 raise CommandError(" ".join(error.messages)) from None

@@ -9,7 +9,9 @@ speaks English throughout, as Django's other management commands do.
 import os
 
 from django.contrib.auth.management.commands import createsuperuser
+from django.contrib.auth.password_validation import validate_password
 from django.core import exceptions
+from django.core.management.base import CommandError
 from django.utils import translation
 
 from accounts import credentials
@@ -18,10 +20,19 @@ from accounts import credentials
 class Command(createsuperuser.Command):
     def handle(self, *args, **options):
         name = self.UserModel.USERNAME_FIELD
-        typed = options.get(name) or os.environ.get(f"DJANGO_SUPERUSER_{name.upper()}")
+        typed = options.get(name)
+        if not typed and not options["interactive"]:  # as Django reads it: --noinput only
+            typed = os.environ.get(f"DJANGO_SUPERUSER_{name.upper()}")
         if typed:
             options[name] = credentials.normalise_member_id(typed)
         with translation.override("en"):
+            password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
+            if not options["interactive"] and password:
+                # Django checks no rule here; the published default must never open admin.
+                try:
+                    validate_password(password, self.UserModel(**{name: typed or ""}))
+                except exceptions.ValidationError as error:
+                    raise CommandError(" ".join(error.messages)) from None
             return super().handle(*args, **options)
 
     def get_input_data(self, field, message, default=None):

@@ -19,6 +19,7 @@ BACKOFFICE_PAGES = [
     "/backoffice/profile/password/",
     "/backoffice/profile/sub-password/",
     "/backoffice/profile/email/",
+    "/backoffice/billing/",
 ]
 
 

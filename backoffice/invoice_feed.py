@@ -99,7 +99,7 @@ def _read(path: Path) -> tuple[str, str]:
 
 def _parse(text: str) -> list[Line]:
     """Every line checked on its own; problems of all lines are gathered before refusing."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     problems: list[tuple[int, str]] = []
     rows: list[tuple[int, list[str]]] = []
     try:

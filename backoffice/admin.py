@@ -9,14 +9,16 @@ from backoffice.billing import format_yen
 from backoffice.models import Invoice
 
 
-class MemberIdField(forms.CharField):
+class MemberIdField(forms.Field):
     """The member as staff know them: a member ID typed any way (ｊｐｎ １２３４５６７ works),
     not a list of every member."""
 
+    widget = forms.TextInput(attrs={"maxlength": 40, "autocomplete": "off"})
+
     def to_python(self, value):
-        member_id = credentials.normalise_member_id(super().to_python(value))
-        if not member_id:
+        if value in self.empty_values:
             return None
+        member_id = credentials.normalise_member_id(str(value)[:40])
         if not credentials.is_member_id(member_id):
             raise forms.ValidationError(credentials.MEMBER_ID_FORMAT_ERROR)
         try:
@@ -31,9 +33,7 @@ class MemberIdField(forms.CharField):
 
 
 class InvoiceForm(forms.ModelForm):
-    member = MemberIdField(
-        label=_("member ID"), max_length=40, help_text=_("For example JPN1234567.")
-    )
+    member = MemberIdField(label=_("member ID"), help_text=_("For example JPN1234567."))
 
     class Meta:
         model = Invoice

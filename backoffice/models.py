@@ -33,7 +33,7 @@ class Invoice(models.Model):
         _("invoice number"),
         max_length=32,
         unique=True,
-        validators=[RegexValidator(NUMBER_RE + "$", NUMBER_FORMAT_ERROR)],
+        validators=[RegexValidator(rf"\A{NUMBER_RE}\Z", NUMBER_FORMAT_ERROR)],
     )
     issued = models.DateField(_("issue date"))
     due = models.DateField(_("due date"))

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                         unique=True,
                         validators=[
                             django.core.validators.RegexValidator(
-                                "[A-Za-z0-9][A-Za-z0-9._-]{0,31}$",
+                                "\\A[A-Za-z0-9][A-Za-z0-9._-]{0,31}\\Z",
                                 "An invoice number is 1 to 32 letters, digits, dots, hyphens or underscores, starting with a letter or digit.",
                             )
                         ],

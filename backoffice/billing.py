@@ -7,7 +7,8 @@ embedded, and Japanese and Latin text come out alike.
 
 import io
 
-from django.utils import formats
+from django.db import models
+from django.utils import formats, timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from reportlab.lib.pagesizes import A4
@@ -83,3 +84,20 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     page.showPage()
     page.save()
     return buffer.getvalue()
+
+
+LATEST_ON_DASHBOARD = 3
+
+
+def summary(member) -> dict:
+    """What the dashboard shows: the latest invoices, and what is still to pay and by when."""
+    unpaid = Invoice.objects.filter(member=member, status=Invoice.Status.OPEN).aggregate(
+        total=models.Sum("amount_yen"), count=models.Count("pk"), next_due=models.Min("due")
+    )
+    return {
+        "latest": list(Invoice.objects.filter(member=member)[:LATEST_ON_DASHBOARD]),
+        "unpaid_total": unpaid["total"] or 0,
+        "unpaid_count": unpaid["count"],
+        "next_due": unpaid["next_due"],
+        "overdue": unpaid["next_due"] is not None and unpaid["next_due"] < timezone.localdate(),
+    }

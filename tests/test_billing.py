@@ -315,3 +315,39 @@ def test_the_pdf_is_in_english_for_an_english_member(english_client, english_mem
     for words in ["Invoice", "INV-EN-1", "¥5,000", "Paid", "Alice Smith"]:
         assert words in text, words
     assert "請求書" not in text
+
+
+# --- The dashboard ------------------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_the_latest_invoices_and_what_is_due(member_client, member):
+    make_invoice(member, "INV-A", days_ago=90, status="paid")
+    make_invoice(member, "INV-B", days_ago=60, amount=1000, due_in=20, status="open")  # overdue
+    make_invoice(member, "INV-C", days_ago=30, amount=2500, due_in=40, status="open")
+    make_invoice(member, "INV-D", days_ago=1, status="void")
+    page = member_client.get("/backoffice/").content.decode()
+
+    assert "未払いの請求書 2 件: 合計 3,500円。" in page
+    assert "期限超過" in page
+    due = TODAY - datetime.timedelta(days=40)
+    assert f"次の支払期限: {due.year}年{due.month}月{due.day}日。" in page
+    assert "INV-D" in page and "INV-C" in page and "INV-B" in page
+    assert "INV-A" not in page  # only the latest three
+    assert 'href="/backoffice/billing/"' in page
+
+
+def test_the_dashboard_says_when_nothing_is_due(english_client, english_member):
+    make_invoice(english_member, "INV-P", status="paid")
+    page = english_client.get("/backoffice/").content.decode()
+    assert "Nothing is due: every invoice is paid." in page
+    assert "unpaid" not in page
+
+
+def test_the_dashboard_without_invoices_says_so(member_client):
+    assert "請求書はまだありません。" in member_client.get("/backoffice/").content.decode()
+
+
+def test_the_dashboard_shows_no_one_elses_invoices(member_client, english_member):
+    make_invoice(english_member, "INV-ALICE", amount=999)
+    page = member_client.get("/backoffice/").content.decode()
+    assert "INV-ALICE" not in page and "999" not in page

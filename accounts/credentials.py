@@ -131,6 +131,13 @@ def default_credentials_open(today=None) -> bool:
     return until is None or (today or timezone.localdate()) <= until
 
 
+def published_default_password() -> str | None:
+    """The default password the member guide publishes, while it still signs a member in
+    (the sign-in page shows it as its hint, as the seed's screen does); None after."""
+    passwords = settings.JENCO_DEFAULT_PASSWORDS
+    return passwords[0] if passwords and default_credentials_open() else None
+
+
 def password_matches(member, raw: str) -> bool:
     """Check a sign-in password with exactly one hash verification, whoever the member is.
 

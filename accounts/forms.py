@@ -1,6 +1,8 @@
 from captcha.fields import CaptchaField, CaptchaTextInput
+from captcha.helpers import captcha_audio_url
 from captcha.models import CaptchaStore
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password
 from django.core.validators import EmailValidator
@@ -179,6 +181,10 @@ class LoginForm(Form):
         self.request = request
         self.member = None
         super().__init__(*args, **kwargs)
+        published = credentials.published_default_password()
+        if published:  # the seed's hint in the box, while the published default still works
+            hint = _("Default) %(password)s") % {"password": published}
+            self.fields["password"].widget.attrs["placeholder"] = hint
 
     def clean(self):
         cleaned = super().clean()
@@ -208,6 +214,7 @@ class LoginForm(Form):
             "key": key,
             "image": reverse("captcha-image", kwargs={"key": key}),
             "refresh": reverse("captcha-refresh"),
+            "audio": captcha_audio_url(key) if settings.CAPTCHA_FLITE_PATH else None,
         }
 
     def use_captcha(self) -> None:

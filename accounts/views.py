@@ -93,7 +93,7 @@ def _blank_login(request: HttpRequest) -> HttpResponse:
             "captcha": LoginForm.captcha_urls(pages.CAPTCHA),
             "next": pages.NEXT,
         },
-        variant=(credentials.default_credentials_open(),),
+        variant=(credentials.published_default_password(), bool(settings.CAPTCHA_FLITE_PATH)),
         values={pages.CAPTCHA: CaptchaStore.generate_key(), pages.NEXT: _safe_next(request)},
     )
 

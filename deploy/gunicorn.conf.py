@@ -61,6 +61,9 @@ chdir = str(ROOT)
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 workers = _count("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1)
 threads = _count("GUNICORN_THREADS", 1)
+# With threads, an idle connection from nginx is kept this long (nginx's upstream closes its
+# own after 4 s, first, so it never sends on one this side has just closed).
+keepalive = 5
 logger_class = RedactingLogger
 accesslog = "-"
 errorlog = "-"

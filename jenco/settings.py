@@ -7,6 +7,7 @@ stops start-up with a message that names the variable. `.env.example` lists them
 import datetime
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import dj_database_url
@@ -84,6 +85,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Keys a rotation replaced: sessions and emailed links signed with them still work.
+SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):
@@ -294,6 +297,10 @@ CAPTCHA_FONT_SIZE = 30
 CAPTCHA_IMAGE_SIZE = (110, 44)
 CAPTCHA_LETTER_ROTATION = (-20, 20)
 CAPTCHA_NOISE_FUNCTIONS = ("captcha.helpers.noise_dots",)
+# The captcha's digits spoken (a link beside the picture) by Debian's flite, where installed;
+# without it there is no link. CAPTCHA_FLITE_PATH=off turns it off.
+CAPTCHA_FLITE_PATH = env("CAPTCHA_FLITE_PATH", shutil.which("flite") or "")
+CAPTCHA_FLITE_PATH = None if CAPTCHA_FLITE_PATH in ("", "off") else CAPTCHA_FLITE_PATH
 
 # --- Email ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "JENCO <no-reply@jenco.example>")
@@ -445,5 +452,8 @@ LOGGING = {
         "django.server": {"level": "INFO", "handlers": ["django.server"], "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "django.tasks": {"level": "WARNING"},  # a line per queued email is noise
+        # A request for a host not in ALLOWED_HOSTS (scanners, mostly) is answered 400 and
+        # kept out of the log and the admins' mailbox (nginx's default server drops them first).
+        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
     },
 }

@@ -122,3 +122,41 @@ def test_messages_are_a_status_region_holding_a_whole_list(member_client):
     page = member_client.get("/backoffice/").content.decode()
     assert re.search(r'<div class="messages" role="status"><ul>\s*<li class="message', page)
     assert '<ul class="messages" role="status">' not in page
+
+
+# --- The digits spoken (flite), for a member who cannot see the picture -----------------------
+
+CAPTCHA_PAGES = ["/login/", "/password/forgot/", "/pin/forgot/"]
+
+
+@pytest.mark.parametrize("path", CAPTCHA_PAGES)
+@pytest.mark.parametrize(
+    ("language", "label"),
+    [("ja", "数字を音声で聞く（英語）"), ("en", "Hear the digits (in English)")],
+)
+def test_every_captcha_offers_its_digits_spoken_as_a_real_recording(client, path, language, label):
+    page = client.get(path, headers={"accept-language": language}).content.decode()
+    key = re.search(r'name="captcha_0" value="([0-9a-f]{40})"', page)[1]
+    link = re.search(
+        r'<a class="captcha-audio" href="([^"]+)" data-captcha-audio>([^<]+)</a>', page
+    )
+    assert link[1] == f"/captcha/audio/{key}.wav" and link[2] == label
+
+    recording = client.get(link[1])
+    wav = b"".join(recording.streaming_content) if recording.streaming else recording.content
+    assert recording.status_code == 200 and recording["Content-Type"] == "audio/wav"
+    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 20_000  # ~2 s of speech
+
+
+def test_a_used_or_unknown_captcha_has_no_recording(client):
+    assert client.get("/captcha/audio/" + "0" * 40 + ".wav").status_code == 410
+
+
+def test_without_flite_there_is_no_link_and_nothing_breaks(client, settings, monkeypatch):
+    from captcha.conf import settings as captcha_settings
+
+    settings.CAPTCHA_FLITE_PATH = None
+    monkeypatch.setattr(captcha_settings, "CAPTCHA_FLITE_PATH", None)
+    for path in CAPTCHA_PAGES:
+        response = client.get(path)
+        assert response.status_code == 200 and "captcha-audio" not in response.content.decode()

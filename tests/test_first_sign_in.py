@@ -114,6 +114,30 @@ def test_the_pin_step_says_why_in_the_seeds_words(migrated_client):
     assert "デフォルト：123123" in page
 
 
+@pytest.mark.parametrize(
+    ("language", "just_now", "order"),
+    [
+        (
+            "ja",
+            "公開されている初期設定のパスワードとPINコードでログインしました。",
+            "必ずPINコード・パスワードの順番に変更してください。",
+        ),
+        (
+            "en",
+            "You have just signed in with the published default password and PIN.",
+            "Please change them in this order: first your PIN, then your password.",
+        ),
+    ],
+)
+def test_the_forced_change_says_the_member_just_signed_in_on_the_defaults(
+    migrated_client, language, just_now, order
+):
+    page = migrated_client.get(
+        "/backoffice/profile/pin/", headers={"accept-language": language}
+    ).content.decode()
+    assert f"<p>{just_now}</p>" in page and order in page
+
+
 @pytest.mark.parametrize("path", BACK_OFFICE + ["/backoffice/profile/pin/"])
 def test_after_the_pin_every_page_leads_to_the_password_step(
     migrated_client, migrated_member, path

@@ -11,6 +11,8 @@ document.addEventListener("click", async (event) => {
   if (!response.ok) return;
   const data = await response.json();
   box.querySelector("[data-captcha-image]").src = data.image_url;
+  const audio = box.querySelector("[data-captcha-audio]");
+  if (audio && data.audio_url) audio.href = data.audio_url;
   box.querySelector("input[type=hidden]").value = data.key;
   const answer = box.querySelector("input[type=text]");
   answer.value = "";

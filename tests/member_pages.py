@@ -1,0 +1,142 @@
+"""Every page a member can reach, in every state it can be in: what the outside checkers read.
+
+tests/test_html_valid.py sends each through the Nu Html Checker and tests/e2e/test_axe.py
+through axe-core, in both languages. A page is a path (or a function of the member giving
+one, for the emailed links), who is looking at it, and whether its form was sent empty first
+(a form's errors are markup too).
+"""
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib.auth.hashers import make_password
+from django.test import Client
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts import credentials, tokens
+from accounts.ja_accounts import ja_member
+from accounts.models import EmailChangeRequest, Member
+from tests.conftest import PASSWORD, PIN, prove_mailbox
+
+ANONYMOUS = "signed out"
+MAILBOX = "first sign-in: mailbox code"  # signed in on the published defaults
+PIN_STEP = "first sign-in: PIN"
+PASSWORD_STEP = "first sign-in: password"
+MEMBER = "member"
+
+
+def _reset_link(kind: str, url_name: str) -> Callable[[Member], str]:
+    def link(member: Member) -> str:
+        uid = urlsafe_base64_encode(force_bytes(member.pk))
+        token = getattr(tokens, f"{kind}_reset_token").make_token(member)
+        return reverse(url_name, kwargs={"uidb64": uid, "token": token})
+
+    return link
+
+
+def _email_confirm_link(member: Member) -> str:
+    """A confirmation link as the worker mails it (accounts.flows.mail_email_change_link)."""
+    nonce = secrets.token_urlsafe(32)
+    EmailChangeRequest.objects.create(
+        member=member,
+        new_email="taro.new@example.com",
+        mailbox=credentials.mailbox_key("taro.new@example.com"),
+        nonce_hash=hashlib.sha256(nonce.encode()).hexdigest(),
+    )
+    return reverse("backoffice:profile-email-confirm", args=[nonce])
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    name: str
+    path: str | Callable[[Member], str]
+    who: str = ANONYMOUS
+    submit_empty: bool = False
+
+    def url(self, member: Member | None) -> str:
+        return self.path if isinstance(self.path, str) else self.path(member)
+
+    def __str__(self) -> str:
+        return f"{self.name}{' (sent empty)' if self.submit_empty else ''}, {self.who}"
+
+
+_FORMS_SIGNED_OUT = [
+    ("sign-in", "/login/"),
+    ("forgot password", "/password/forgot/"),
+    ("forgot PIN", "/pin/forgot/"),
+    ("password reset form", _reset_link("password", "accounts:password-reset")),
+    ("PIN reset form", _reset_link("pin", "accounts:pin-reset")),
+]
+_FORMS_SIGNED_IN = [
+    ("profile: PIN", "/backoffice/profile/pin/"),
+    ("profile: password", "/backoffice/profile/password/"),
+    ("profile: sub password", "/backoffice/profile/sub-password/"),
+    ("profile: email", "/backoffice/profile/email/"),
+]
+
+PAGES = [
+    *(
+        MemberPage(name, path, ANONYMOUS, empty)
+        for name, path in _FORMS_SIGNED_OUT
+        for empty in (False, True)
+    ),
+    MemberPage("forgot password: sent", "/password/forgot/sent/"),
+    MemberPage("forgot PIN: sent", "/pin/forgot/sent/"),
+    MemberPage("password reset: done", "/password/reset/done/"),
+    MemberPage("PIN reset: done", "/pin/reset/done/"),
+    MemberPage("reset link no longer valid", "/password/reset/MQ/not-a-token/"),
+    MemberPage("email link signed out", "/backoffice/profile/email/confirm/not-a-token/"),
+    MemberPage("page not found", "/no-such-page/"),
+    MemberPage("mailbox code", "/backoffice/first-sign-in/mailbox/", MAILBOX),
+    MemberPage("mailbox code", "/backoffice/first-sign-in/mailbox/", MAILBOX, True),
+    MemberPage("first PIN", "/backoffice/profile/pin/", PIN_STEP),
+    MemberPage("first PIN", "/backoffice/profile/pin/", PIN_STEP, True),
+    MemberPage("first password", "/backoffice/profile/password/", PASSWORD_STEP),
+    MemberPage("first password", "/backoffice/profile/password/", PASSWORD_STEP, True),
+    MemberPage("dashboard", "/backoffice/", MEMBER),
+    MemberPage("profile", "/backoffice/profile/", MEMBER),
+    *(
+        MemberPage(name, path, MEMBER, empty)
+        for name, path in _FORMS_SIGNED_IN
+        for empty in (False, True)
+    ),
+    MemberPage("forgot PIN signed in", "/pin/forgot/", MEMBER),
+    MemberPage("email link no longer valid", "/backoffice/profile/email/confirm/x/", MEMBER),
+    MemberPage("email link: confirm", _email_confirm_link, MEMBER),
+]
+
+
+_STEP_MEMBERS = {MAILBOX: "JPN2000001", PIN_STEP: "JPN2000002", PASSWORD_STEP: "JPN2000003"}
+
+
+def signed_in(client: Client, who: str) -> Member:
+    """A member in the state `who` names, signed in on `client` (for ANONYMOUS not signed in:
+    the member is there for the emailed links)."""
+    if who in (ANONYMOUS, MEMBER):
+        member = Member.objects.filter(member_id="JPN1000001").first()
+        if member is None:
+            member = Member.objects.create_user(
+                "JPN1000001",
+                email="taro@example.com",
+                password=PASSWORD,
+                name="山田 太郎",
+                pin=make_password(PIN),
+                id_document_number="AB98765432",
+            )
+        if who == MEMBER:
+            client.force_login(member)
+        return member
+    member = Member.objects.filter(member_id=_STEP_MEMBERS[who]).first()
+    if member is None:
+        member = ja_member(_STEP_MEMBERS[who], name="佐藤 花子", email="hanako@example.com")
+        if who == PASSWORD_STEP:
+            member.pin, member.on_default_pin = make_password(PIN), False
+        member.save()
+    client.force_login(member)
+    if who != MAILBOX:
+        prove_mailbox(client, member)
+    return member

@@ -3,9 +3,9 @@
 Every visitor's first request is GET /login/, and on migration day every member makes it
 again and again. Rendering it through the template engine cost about four times what the
 request's own work does (a captcha row, a CSRF token). What differs between two visitors'
-blank pages is four strings: the CSRF token, the captcha key (in its image and audio URLs
-too), the page to go to after sign-in and the page's own address (the language switch's
-`next`). The page is rendered once with a marker in place of each and kept as the text
+blank pages is five strings: the CSRF token, the captcha key (in its image and audio URLs
+too), the page to go to after sign-in, the page's own address (the language switch's
+`next`) and the market ticker (its quotes come from the cache, templates/_ticker.html). The page is rendered once with a marker in place of each and kept as the text
 between the markers, keyed by everything else it depends on: the language and the sign-in
 form's own words (its placeholder changes when the default credentials stop working).
 
@@ -23,12 +23,14 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
-from django.utils.html import escape
+from django.utils.html import conditional_escape
 from django.utils.translation import get_language
 
 # Markers: letters and digits only, so escaping and URL reversing leave them whole.
-CSRF, CAPTCHA, NEXT, HERE = (f"Zq9{name}Slot9qZ" for name in ("Csrf", "Captcha", "Next", "Here"))
-_MARKERS = re.compile(f"({CSRF}|{CAPTCHA}|{NEXT}|{HERE})")
+CSRF, CAPTCHA, NEXT, HERE, TICKER = (
+    f"Zq9{name}Slot9qZ" for name in ("Csrf", "Captcha", "Next", "Here", "Ticker")
+)
+_MARKERS = re.compile(f"({CSRF}|{CAPTCHA}|{NEXT}|{HERE}|{TICKER})")
 
 _pages: dict[tuple, list[str]] = {}
 _lock = threading.Lock()
@@ -49,9 +51,10 @@ def fill_in(
 ) -> HttpResponse:
     """`template` as the template engine would render it for this request.
 
-    `context()` gives the template's context, with the markers CAPTCHA and NEXT where the
-    page shows the captcha key and where to go after sign-in; `values` gives their real
-    values for this request. `variant` is whatever else the page's text depends on.
+    `context()` gives the template's context, with markers (CAPTCHA, NEXT, TICKER) where the
+    page shows what differs per request; `values` gives their real values for this request
+    (escaped, unless marked safe: the ticker's HTML). `variant` is whatever else the page's
+    text depends on.
     """
     key = (template, get_language(), variant)
     parts = _pages.get(key)
@@ -63,4 +66,4 @@ def fill_in(
                 _pages.clear()
             _pages[key] = parts
     filled = {CSRF: get_token(request), HERE: request.get_full_path()} | values
-    return HttpResponse("".join(escape(filled[p]) if p in filled else p for p in parts))
+    return HttpResponse("".join(conditional_escape(filled[p]) if p in filled else p for p in parts))

@@ -6,7 +6,7 @@ from accounts import credentials
 from accounts.admin import OnlyWhatAdminShows
 from accounts.models import Member
 from backoffice.billing import format_yen
-from backoffice.models import Invoice
+from backoffice.models import Invoice, Quote
 
 
 class MemberIdField(forms.Field):
@@ -73,3 +73,13 @@ class InvoiceAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         if credentials.is_member_id(member_id):
             return queryset.filter(member__member_id=member_id), False
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(Quote)
+class QuoteAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
+    """The ticker's quotes: staff correct one by hand; the feed (load_quotes) replaces them."""
+
+    list_display = ["symbol", "name", "last", "change", "percent", "as_of", "position"]
+    list_editable = ["position"]
+    search_fields = ["symbol", "name"]
+    ordering = ["position", "symbol"]

@@ -19,13 +19,13 @@ from django.utils.translation import gettext as _
 
 from accounts import credentials
 from accounts.models import Member
-from backoffice.models import NUMBER_FORMAT_ERROR, NUMBER_RE, Invoice
+from backoffice.models import INVOICE_NUMBER_ERROR, INVOICE_NUMBER_RE, Invoice
 
 COLUMNS = ("member_id", "number", "issued", "due", "amount_yen", "status")
 STATUSES = tuple(Invoice.Status.values)
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 AMOUNT_RE = re.compile(r"[0-9]+", re.ASCII)
-NUMBER = re.compile(NUMBER_RE, re.ASCII)
+NUMBER = re.compile(INVOICE_NUMBER_RE, re.ASCII)
 MAX_AMOUNT = 9_223_372_036_854_775_807  # the database column's limit
 UPDATED_FIELDS = ("issued", "due", "amount_yen", "status")
 
@@ -187,7 +187,7 @@ def _check(values: dict[str, str], reasons: list[str]) -> dict | None:
     if not NUMBER.fullmatch(number):
         reasons.append(
             _("Invoice number “%(value)s”: %(rule)s")
-            % {"value": _shown(number), "rule": NUMBER_FORMAT_ERROR}
+            % {"value": _shown(number), "rule": INVOICE_NUMBER_ERROR}
         )
     issued, due = _date(values, "issued", reasons), _date(values, "due", reasons)
     if issued and due and due < issued:

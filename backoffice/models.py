@@ -1,15 +1,49 @@
 import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# A quote's numbers are kept as the feed wrote them ("1.18424", "+5.0"): the ticker shows the
+# precision the market data has, and nothing here computes with them.
+NUMBER = RegexValidator(
+    r"^[+-]?\d{1,12}(\.\d{1,8})?$", _("Write a number such as 15676.9 or -0.00024.")
+)
+
+
+class Quote(models.Model):
+    """The last quote of one instrument for the ticker (seed: the strip above the sign-in box)."""
+
+    symbol = models.CharField(_("symbol"), max_length=20, unique=True)
+    name = models.CharField(_("instrument name"), max_length=100, blank=True)
+    last = models.CharField(_("last"), max_length=24, validators=[NUMBER])
+    change = models.CharField(_("change"), max_length=24, validators=[NUMBER])
+    percent = models.CharField(_("change (%)"), max_length=24, blank=True, validators=[NUMBER])
+    as_of = models.DateTimeField(_("as of"))
+    position = models.PositiveSmallIntegerField(
+        _("position"), default=0, help_text=_("Order in the ticker, smallest first.")
+    )
+
+    class Meta:
+        ordering = ["position", "symbol"]
+        verbose_name = _("quote")
+        verbose_name_plural = _("quotes")
+
+    def __str__(self):
+        return self.symbol
+
+    def clean(self):
+        if self.last and self.last.startswith(("+", "-")):
+            raise ValidationError({"last": _("The last price has no sign.")})
+
+
 # An invoice number is part of its page's address (/backoffice/billing/<number>/) and of the
 # PDF's file name: letters, digits and a few separators, nothing a URL or a file name escapes.
-NUMBER_RE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}"
-NUMBER_FORMAT_ERROR = _(
+INVOICE_NUMBER_RE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}"
+INVOICE_NUMBER_ERROR = _(
     "An invoice number is 1 to 32 letters, digits, dots, hyphens or underscores, starting "
     "with a letter or digit."
 )
@@ -33,7 +67,7 @@ class Invoice(models.Model):
         _("invoice number"),
         max_length=32,
         unique=True,
-        validators=[RegexValidator(rf"\A{NUMBER_RE}\Z", NUMBER_FORMAT_ERROR)],
+        validators=[RegexValidator(rf"\A{INVOICE_NUMBER_RE}\Z", INVOICE_NUMBER_ERROR)],
     )
     issued = models.DateField(_("issue date"))
     due = models.DateField(_("due date"))

@@ -58,7 +58,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.test import Client
 
-    from accounts import mailbox
+    from accounts.flows import mailbox
     from accounts.hashers import MemberArgon2Hasher
     from accounts.ja_accounts import ja_member
     from accounts.models import MailboxCode, Member

@@ -139,6 +139,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "backoffice.context_processors.quotes",
             ],
         },
     },
@@ -193,7 +194,7 @@ JENCO_SESSION_MAX_SECONDS = envint("JENCO_SESSION_MAX_SECONDS", 60 * 60 * 24 * 7
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
-CSRF_FAILURE_VIEW = "accounts.views.csrf_failure"
+CSRF_FAILURE_VIEW = "jenco.views.csrf_failure"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_HTTPONLY = True
@@ -208,6 +209,9 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "backoffice:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# The page an emailed email-change link opens (it takes the link's token). accounts mails the
+# link; the page is the signed-in area's, so accounts learns its name from here.
+JENCO_EMAIL_CHANGE_CONFIRM_URL = "backoffice:profile-email-confirm"
 
 PASSWORD_HASHERS = [
     "accounts.hashers.MemberArgon2Hasher",
@@ -246,7 +250,7 @@ JENCO_FORGOT_PER_ADDRESS = envint("JENCO_FORGOT_PER_ADDRESS", 20)
 JENCO_SECURITY_LOG_DAYS = envint("JENCO_SECURITY_LOG_DAYS", 400)
 # How long the link that confirms a new email address works.
 JENCO_EMAIL_CHANGE_HOURS = envint("JENCO_EMAIL_CHANGE_HOURS", 24)
-# The code mailed after a sign-in on the default credentials (accounts.mailbox): how long it
+# The code mailed after a sign-in on the default credentials (accounts.flows.mailbox): how long it
 # works, how many wrong tries it takes, and how often a member may have one sent.
 JENCO_MAILBOX_CODE_MINUTES = envint("JENCO_MAILBOX_CODE_MINUTES", 10, minimum=1)
 JENCO_MAILBOX_CODE_TRIES = envint("JENCO_MAILBOX_CODE_TRIES", 5, minimum=1)
@@ -290,6 +294,9 @@ AXES_SENSITIVE_PARAMETERS = ["password", "captcha_1", "pin", "new_password1", "n
 AXES_VERBOSE = False
 
 # --- Captcha: four digits, as on the seed's screens -----------------------------------------
+# The ticker marks a quote older than this as delayed.
+JENCO_QUOTE_STALE_MINUTES = envint("JENCO_QUOTE_STALE_MINUTES", 30, minimum=1)
+
 CAPTCHA_CHALLENGE_FUNCT = "accounts.captcha.four_digits"
 CAPTCHA_LENGTH = 4
 CAPTCHA_TIMEOUT = envint("JENCO_CAPTCHA_MINUTES", 10)

@@ -14,16 +14,13 @@ from dataclasses import dataclass
 
 from django.contrib.auth.hashers import make_password
 from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
-from accounts import credentials, tokens
+from accounts import credentials, links
 from accounts.ja_accounts import ja_member
 from accounts.models import EmailChangeRequest, Member
 from backoffice.models import Invoice
-from tests.conftest import PASSWORD, PIN, prove_mailbox
+from tests.helpers import PASSWORD, PIN, prove_mailbox, reset_link
 
 ANONYMOUS = "signed out"
 MAILBOX = "first sign-in: mailbox code"  # signed in on the published defaults
@@ -32,17 +29,12 @@ PASSWORD_STEP = "first sign-in: password"
 MEMBER = "member"
 
 
-def _reset_link(kind: str, url_name: str) -> Callable[[Member], str]:
-    def link(member: Member) -> str:
-        uid = urlsafe_base64_encode(force_bytes(member.pk))
-        token = getattr(tokens, f"{kind}_reset_token").make_token(member)
-        return reverse(url_name, kwargs={"uidb64": uid, "token": token})
-
-    return link
+def _reset_link(kind: str) -> Callable[[Member], str]:
+    return lambda member: reset_link(kind, member)
 
 
 def _email_confirm_link(member: Member) -> str:
-    """A confirmation link as the worker mails it (accounts.flows.mail_email_change_link)."""
+    """A confirmation link as the worker mails it (flows.email_change.mail_email_change_link)."""
     nonce = secrets.token_urlsafe(32)
     EmailChangeRequest.objects.create(
         member=member,
@@ -50,7 +42,7 @@ def _email_confirm_link(member: Member) -> str:
         mailbox=credentials.mailbox_key("taro.new@example.com"),
         nonce_hash=hashlib.sha256(nonce.encode()).hexdigest(),
     )
-    return reverse("backoffice:profile-email-confirm", args=[nonce])
+    return links.email_change_path(nonce)
 
 
 def _invoices(member: Member) -> None:
@@ -103,8 +95,8 @@ _FORMS_SIGNED_OUT = [
     ("sign-in", "/login/"),
     ("forgot password", "/password/forgot/"),
     ("forgot PIN", "/pin/forgot/"),
-    ("password reset form", _reset_link("password", "accounts:password-reset")),
-    ("PIN reset form", _reset_link("pin", "accounts:pin-reset")),
+    ("password reset form", _reset_link("password")),
+    ("PIN reset form", _reset_link("pin")),
 ]
 _FORMS_SIGNED_IN = [
     ("profile: PIN", "/backoffice/profile/pin/"),
@@ -152,9 +144,36 @@ PAGES = [
 _STEP_MEMBERS = {MAILBOX: "JPN2000001", PIN_STEP: "JPN2000002", PASSWORD_STEP: "JPN2000003"}
 
 
+def _market_quotes() -> None:
+    """The ticker on every page (backoffice.ticker): one quote up, one down, one delayed."""
+    from django.utils import timezone
+
+    from backoffice.models import Quote
+
+    now = timezone.now()
+    for position, (symbol, last, change, percent, age) in enumerate(
+        [
+            ("NIKKEI", "15676.9", "+5.0", "+0.03", 0),
+            ("EURUSD", "1.18424", "-0.00024", "-0.02", 0),
+            ("SPX", "3440.61", "+11.00", "", 3 * 60),
+        ]
+    ):
+        Quote.objects.get_or_create(
+            symbol=symbol,
+            defaults={
+                "last": last,
+                "change": change,
+                "percent": percent,
+                "as_of": now - timezone.timedelta(minutes=age),
+                "position": position,
+            },
+        )
+
+
 def signed_in(client: Client, who: str) -> Member:
     """A member in the state `who` names, signed in on `client` (for ANONYMOUS not signed in:
-    the member is there for the emailed links)."""
+    the member is there for the emailed links). The ticker shows its quotes."""
+    _market_quotes()
     if who in (ANONYMOUS, MEMBER):
         member = Member.objects.filter(member_id="JPN1000001").first()
         if member is None:

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission
 
 from accounts.models import Member
 from backoffice.models import Invoice
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 
 from accounts import forms
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -4,16 +4,11 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 
 from accounts.models import SecurityEvent
-from tests.conftest import PASSWORD, solved_captcha, wrong_captcha
+from tests.helpers import PASSWORD, sign_in, solved_captcha, wrong_captcha
 
 pytestmark = pytest.mark.django_db
 
 INVALID_LOGIN_JA = "会員IDまたはパスワードが正しくありません"
-
-
-def sign_in(client, username, password, captcha=None, **extra):
-    data = {"username": username, "password": password, **(captcha or solved_captcha()), **extra}
-    return client.post("/login/", data)
 
 
 def test_it_shows_the_seeds_sign_in_screen_in_japanese(client):

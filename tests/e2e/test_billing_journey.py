@@ -9,8 +9,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from backoffice.models import Invoice
-from tests.conftest import PASSWORD
 from tests.e2e.test_sign_in_journey import answer_captcha
+from tests.helpers import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,7 @@ import pytest
 from captcha.models import CaptchaStore
 from playwright.sync_api import Page, expect
 
-from tests.conftest import DEFAULT_PASSWORD
+from tests.helpers import DEFAULT_PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -34,7 +34,7 @@ def take_it_back(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backoffice", "0001_invoice"),
+        ("backoffice", "0002_invoice"),
         ("accounts", "0002_support_group"),
     ]
 

@@ -1,0 +1,72 @@
+"""The market ticker: the quotes every page's strip shows, read from the database once.
+
+Pages read the quotes from the cache (Redis in production, shared by every app server); a
+quote saved in admin or loaded by `manage.py load_quotes` clears it, so the next page reads
+the table again. The entry also expires by itself (TTL), for a cache an app server keeps to
+itself (no REDIS_URL). Rendering never calls the network.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from backoffice.models import Quote
+
+CACHE_KEY = "jenco:ticker:v1"
+CACHE_SECONDS = 60
+SHOWN = 4  # the seed's strip: four instruments
+
+
+@dataclass(frozen=True)
+class Shown:
+    symbol: str
+    name: str
+    last: str
+    change: str
+    percent: str
+    as_of: datetime.datetime
+
+    @property
+    def direction(self) -> str:
+        value = Decimal(self.change)
+        return "up" if value > 0 else "down" if value < 0 else "flat"
+
+    @property
+    def signed_change(self) -> str:
+        return self.change if self.change.startswith(("+", "-")) else f"+{self.change}"
+
+    @property
+    def signed_percent(self) -> str:
+        if not self.percent:
+            return ""
+        return self.percent if self.percent.startswith(("+", "-")) else f"+{self.percent}"
+
+    @property
+    def stale(self) -> bool:
+        age = timezone.now() - self.as_of
+        return age > datetime.timedelta(minutes=settings.JENCO_QUOTE_STALE_MINUTES)
+
+
+def quotes() -> list[Shown]:
+    rows = cache.get(CACHE_KEY)
+    if rows is None:
+        fields = ("symbol", "name", "last", "change", "percent", "as_of")
+        rows = list(Quote.objects.values_list(*fields)[:SHOWN])
+        cache.set(CACHE_KEY, rows, CACHE_SECONDS)
+    return [Shown(*row) for row in rows]
+
+
+def forget() -> None:
+    cache.delete(CACHE_KEY)
+
+
+@receiver(post_save, sender=Quote)
+@receiver(post_delete, sender=Quote)
+def _quote_changed(sender, **kwargs):
+    forget()

@@ -1,0 +1,256 @@
+"""The market ticker (issue 15): four quotes under the top bar, from our own table, loaded by
+`manage.py load_quotes` or edited in admin; no query per page while the quotes stay the same."""
+
+import datetime
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from backoffice.models import Quote
+
+pytestmark = pytest.mark.django_db
+
+SAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "samples" / "quotes.csv"
+HEADER = "symbol,name,last,change,percent,as_of\n"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def load(path, language="en") -> str:
+    out = io.StringIO()
+    call_command("load_quotes", str(path), language=language, stdout=out)
+    return out.getvalue().strip()
+
+
+def fresh_sample(tmp_path, minutes_ago=1) -> Path:
+    """The sample feed, timed `minutes_ago`."""
+    when = (timezone.now() - datetime.timedelta(minutes=minutes_ago)).isoformat()
+    text = re.sub(r"2026-12-02T09:30:00\+09:00", when, SAMPLE.read_text())
+    path = tmp_path / "quotes.csv"
+    path.write_text(text)
+    return path
+
+
+def strip(page: str) -> str:
+    found = re.search(r'<section class="ticker".*?</section>', page, re.S)
+    return found[0] if found else ""
+
+
+def words(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+@pytest.mark.parametrize(("language", "up", "down"), [("ja", "上昇", "下落"), ("en", "up", "down")])
+def test_the_sign_in_page_shows_the_seeds_four_quotes(client, tmp_path, language, up, down):
+    load(fresh_sample(tmp_path))
+    ticker = strip(client.get("/login/", headers={"accept-language": language}).content.decode())
+    assert words(ticker) == (
+        f"NIKKEI 15676.9 ▲ {up} +5.0 (+0.03%) "
+        f"EURUSD 1.18424 ▼ {down} -0.00024 (-0.02%) "
+        f"BTCUSD 46386.88 ▼ {down} -479.94 (-1.02%) "
+        f"SPX 3440.61 ▲ {up} +11.00"
+    )
+    # Up and down are told apart by more than colour: an arrow, a sign and a word.
+    assert ticker.count('class="quote up"') == 2 and ticker.count('class="quote down"') == 2
+
+
+def test_the_back_office_header_shows_them_too(member_client, tmp_path):
+    load(fresh_sample(tmp_path))
+    assert "NIKKEI" in strip(member_client.get("/backoffice/").content.decode())
+
+
+@pytest.mark.parametrize(("language", "mark"), [("ja", "遅延"), ("en", "delayed")])
+def test_a_quote_older_than_the_setting_is_marked_delayed(
+    client, tmp_path, settings, language, mark
+):
+    settings.JENCO_QUOTE_STALE_MINUTES = 30
+    load(fresh_sample(tmp_path, minutes_ago=31))
+    ticker = strip(client.get("/login/", headers={"accept-language": language}).content.decode())
+    assert ticker.count(f">{mark}</span>") == 4 and ticker.count("stale") >= 4
+    load(fresh_sample(tmp_path, minutes_ago=5))
+    assert mark not in strip(
+        client.get("/login/", headers={"accept-language": language}).content.decode()
+    )
+
+
+def test_no_quotes_no_strip(client, member_client):
+    assert strip(client.get("/login/").content.decode()) == ""
+    assert 'class="ticker"' not in member_client.get("/backoffice/").content.decode()
+
+
+def test_a_page_reads_the_quotes_once_until_they_change(
+    member_client, tmp_path, django_assert_num_queries
+):
+    member_client.get("/backoffice/")
+    with django_assert_num_queries(2):  # the session and the member, no quotes
+        member_client.get("/backoffice/profile/")
+    load(fresh_sample(tmp_path))
+    member_client.get("/backoffice/")  # reads them once
+    with django_assert_num_queries(2):  # still the same two: the quotes come from the cache
+        page = member_client.get("/backoffice/profile/").content.decode()
+    assert "NIKKEI" in strip(page)
+    quote = Quote.objects.get(symbol="NIKKEI")
+    quote.last = "15700.1"
+    quote.save()  # as admin does
+    assert "15700.1" in strip(member_client.get("/backoffice/profile/").content.decode())
+
+
+def test_the_blank_sign_in_page_shows_the_quotes_as_they_are_now(client, tmp_path):
+    """The sign-in page is served from a copy rendered once (accounts/pages.py): the quotes
+    are filled in per request, never frozen into the copy."""
+    client.get("/login/")  # the copy, made before any quote exists
+    load(fresh_sample(tmp_path))
+    assert "15676.9" in strip(client.get("/login/").content.decode())
+    Quote.objects.filter(symbol="NIKKEI").update(last="1.5")  # behind the cache's back...
+    cache.clear()  # ...as another app server's save would clear the shared cache
+    assert "NIKKEI 1.5 " in words(strip(client.get("/login/").content.decode()))
+
+
+# --- manage.py load_quotes ----------------------------------------------------------------
+
+
+def test_loading_the_same_file_twice_changes_nothing(tmp_path):
+    path = fresh_sample(tmp_path)
+    assert load(path) == "Loaded 4 quotes: 4 new, 0 updated, 0 unchanged."
+    before = list(Quote.objects.values())
+    assert load(path) == "Loaded 4 quotes: 0 new, 0 updated, 4 unchanged."
+    assert list(Quote.objects.values()) == before
+    assert (
+        load(path, language="ja")
+        == "4件の相場を読み込みました（新規 0件、更新 0件、変更なし 4件）。"
+    )
+
+
+def test_a_new_quote_replaces_the_last_one_and_json_works_too(tmp_path):
+    load(fresh_sample(tmp_path))
+    feed = tmp_path / "quotes.json"
+    feed.write_text(
+        json.dumps(
+            [
+                {
+                    "symbol": "NIKKEI",
+                    "name": "Nikkei 225 futures",
+                    "last": "15690.0",
+                    "change": "+18.1",
+                    "percent": "+0.12",
+                    "as_of": timezone.now().isoformat(),
+                }
+            ]
+        )
+    )
+    assert load(feed) == "Loaded 1 quotes: 0 new, 1 updated, 0 unchanged."
+    assert Quote.objects.get(symbol="NIKKEI").last == "15690.0"
+    assert Quote.objects.count() == 4
+
+
+NOW = "2026-12-02T09:30:00+09:00"
+GOOD = f"N225,Nikkei,15676.9,+5.0,+0.03,{NOW}\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("", "The file is empty."),
+        ("symbol,name,last,change,as_of\n" + f"N225,Nikkei,1,2,{NOW}\n", "missing: percent"),
+        (HEADER.strip() + ",volume\n", "unknown: volume"),
+        (HEADER + GOOD + f"X,Y,abc,+1,,{NOW}\n", "line 3: last: not a number ('abc')"),
+        (HEADER + f"X,Y,-5,+1,,{NOW}\n", "line 2: last: a price has no sign."),
+        (
+            HEADER + "X,Y,5,+1,,2026-12-02T09:30:00\n",
+            "line 2: as_of: a date and time with its UTC offset",
+        ),
+        (HEADER + "X,Y,5,+1,,yesterday\n", "line 2: as_of"),
+        (HEADER + GOOD + GOOD, "line 3: N225 is already on line 2."),
+        (HEADER + f"X,Y,5,+1,{NOW}\n", "line 2: 5 fields, the header has 6."),
+        (HEADER + f",Y,5,+1,,{NOW}\n", "line 2: symbol: 1 to 20 characters."),
+        (HEADER + f"X,Y,1e9,+1,,{NOW}\n", "line 2: last: not a number"),
+        (HEADER + f"X,Y,5,＋１,,{NOW}\n", "line 2: change: not a number"),
+        ('{"symbol": "X"}', "A JSON feed is a list of objects."),
+        ("[1]", "item 1: not an object."),
+        ('[{"symbol": "X"}]', "item 1: the columns must be"),
+        ("[{", "line 1: not JSON"),
+    ],
+    ids=[
+        "empty",
+        "missing column",
+        "unknown column",
+        "bad number",
+        "signed price",
+        "naive date",
+        "not a date",
+        "duplicate symbol",
+        "short row",
+        "no symbol",
+        "exponent",
+        "full-width sign",
+        "JSON not a list",
+        "JSON item not an object",
+        "JSON wrong keys",
+        "broken JSON",
+    ],
+)
+def test_a_bad_feed_loads_nothing_and_names_the_line_and_reason(tmp_path, content, reason):
+    load(fresh_sample(tmp_path))
+    before = list(Quote.objects.values())
+    feed = tmp_path / "bad.csv"
+    feed.write_text(content, encoding="utf-8")
+    with pytest.raises(CommandError) as refused:
+        load(feed)
+    assert str(refused.value).startswith("Nothing was loaded. ") and reason in str(refused.value)
+    assert list(Quote.objects.values()) == before
+
+
+def test_not_utf8_huge_or_missing_files_are_refused_in_the_operators_language(tmp_path):
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes((HEADER + GOOD.replace("Nikkei", "Nikkéi")).encode("latin-1"))
+    with pytest.raises(CommandError, match=r"ファイルがUTF-8ではありません（\d+バイト目）。"):
+        load(latin1, language="ja")
+    huge = tmp_path / "huge.csv"
+    huge.write_text(HEADER + GOOD * 20_000)
+    with pytest.raises(CommandError, match="larger than 1000000 bytes"):
+        load(huge)
+    with pytest.raises(CommandError, match="Cannot read"):
+        load(tmp_path / "missing.csv")
+    assert not Quote.objects.exists()
+
+
+def test_a_bom_is_fine(tmp_path):
+    feed = tmp_path / "bom.csv"
+    feed.write_bytes(("\ufeff" + HEADER + GOOD).encode("utf-8"))
+    assert load(feed) == "Loaded 1 quotes: 1 new, 0 updated, 0 unchanged."
+
+
+# --- admin --------------------------------------------------------------------------------
+
+
+def test_staff_correct_a_quote_in_admin_and_a_bad_number_is_refused(client, staff, tmp_path):
+    client.force_login(staff)
+    admin_client = client
+    load(fresh_sample(tmp_path))
+    quote = Quote.objects.get(symbol="SPX")
+    url = f"/admin/backoffice/quote/{quote.pk}/change/"
+    data = {
+        "symbol": "SPX",
+        "name": "S&P 500",
+        "last": "3450.00",
+        "change": "+20.39",
+        "percent": "",
+        "as_of_0": "2026-12-02",
+        "as_of_1": "09:30:00",
+        "position": "3",
+    }
+    assert admin_client.post(url, data).status_code == 302
+    assert Quote.objects.get(pk=quote.pk).last == "3450.00"
+    refused = admin_client.post(url, data | {"last": "lots"})
+    assert refused.status_code == 200 and Quote.objects.get(pk=quote.pk).last == "3450.00"

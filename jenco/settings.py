@@ -304,10 +304,23 @@ CAPTCHA_FONT_SIZE = 30
 CAPTCHA_IMAGE_SIZE = (110, 44)
 CAPTCHA_LETTER_ROTATION = (-20, 20)
 CAPTCHA_NOISE_FUNCTIONS = ("captcha.helpers.noise_dots",)
-# The captcha's digits spoken (a link beside the picture) by Debian's flite, where installed;
-# without it there is no link. CAPTCHA_FLITE_PATH=off turns it off.
-CAPTCHA_FLITE_PATH = env("CAPTCHA_FLITE_PATH", shutil.which("flite") or "")
-CAPTCHA_FLITE_PATH = None if CAPTCHA_FLITE_PATH in ("", "off") else CAPTCHA_FLITE_PATH
+
+
+def _flite() -> str | None:
+    """The captcha's digits spoken (a link beside the picture) by Debian's flite, where it is
+    installed; without it there is no link. CAPTCHA_FLITE_PATH names another program, `off`
+    turns it off; a name that is no program stops start-up (every recording would be a 500)."""
+    value = env("CAPTCHA_FLITE_PATH").strip()
+    if value in ("", "off"):
+        return shutil.which("flite") if value == "" else None
+    if shutil.which(value) is None:
+        raise ImproperlyConfigured(
+            f"CAPTCHA_FLITE_PATH must name the flite program, or be off: {value!r} is not one"
+        )
+    return shutil.which(value)
+
+
+CAPTCHA_FLITE_PATH = _flite()
 
 # --- Email ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "JENCO <no-reply@jenco.example>")

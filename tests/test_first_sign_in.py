@@ -6,10 +6,10 @@ import re
 
 import pytest
 from django.contrib.auth import SESSION_KEY
-from django.contrib.auth.hashers import MD5PasswordHasher, check_password
+from django.contrib.auth.hashers import MD5PasswordHasher, check_password, make_password
 
 from accounts.models import SecurityEvent
-from tests.helpers import DEFAULT_PASSWORD, DEFAULT_PIN, PASSWORD, sign_in
+from tests.helpers import DEFAULT_PASSWORD, DEFAULT_PIN, PASSWORD, PIN, prove_mailbox, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -100,27 +100,37 @@ def test_the_pin_step_says_why_in_the_seeds_words(migrated_client):
 
 
 @pytest.mark.parametrize(
-    ("language", "just_now", "order"),
+    ("language", "just_now_and_why", "order"),
     [
         (
             "ja",
-            "公開されている初期設定のパスワードとPINコードでログインしました。",
+            "デフォルトのパスワードとPINコードでログインしました。"
+            "デフォルトのパスワードとPINコードは全会員に公開されているため、変更するまでは、"
+            "会員IDを知っている人なら誰でもお客様のアカウントにログインできてしまいます。",
             "必ずPINコード・パスワードの順番に変更してください。",
         ),
         (
             "en",
-            "You have just signed in with the published default password and PIN.",
+            "You have just signed in with the default password and PIN."
+            " They are published to every member, so until you change them anyone who knows"
+            " your member ID can sign in as you.",
             "Please change them in this order: first your PIN, then your password.",
         ),
     ],
 )
-def test_the_forced_change_says_the_member_just_signed_in_on_the_defaults(
-    migrated_client, language, just_now, order
+@pytest.mark.parametrize("step", ["/backoffice/profile/pin/", "/backoffice/profile/password/"])
+def test_the_forced_change_says_the_member_just_signed_in_on_the_defaults_and_why(
+    client, migrated_member, step, language, just_now_and_why, order
 ):
-    page = migrated_client.get(
-        "/backoffice/profile/pin/", headers={"accept-language": language}
-    ).content.decode()
-    assert f"<p>{just_now}</p>" in page and order in page
+    if step.endswith("/password/"):  # the PIN is done: the password step comes next
+        migrated_member.pin, migrated_member.on_default_pin = make_password(PIN), False
+        migrated_member.save()
+    client.force_login(migrated_member)
+    prove_mailbox(client, migrated_member)
+    page = client.get(step, headers={"accept-language": language}).content.decode()
+    notice = re.search(r'<div class="notice" role="note">(.*?)</div>', page, re.S)[1]
+    notice = " ".join(notice.split())
+    assert f"<p>{just_now_and_why}</p>" in notice and order in notice
 
 
 @pytest.mark.parametrize("path", BACK_OFFICE + ["/backoffice/profile/pin/"])

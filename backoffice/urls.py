@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backoffice import views
+from backoffice import billing_views, views
 
 app_name = "backoffice"
 
@@ -13,4 +13,7 @@ urlpatterns = [
     path("profile/sub-password/", views.change_sub_password, name="profile-sub-password"),
     path("profile/email/", views.change_email, name="profile-email"),
     path("profile/email/confirm/<str:token>/", views.confirm_email, name="profile-email-confirm"),
+    path("billing/", billing_views.invoices, name="billing"),
+    path("billing/<str:number>/", billing_views.invoice, name="invoice"),
+    path("billing/<str:number>/pdf/", billing_views.invoice_pdf, name="invoice-pdf"),
 ]

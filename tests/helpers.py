@@ -18,6 +18,7 @@ BACKOFFICE_PAGES = [
     "/backoffice/profile/password/",
     "/backoffice/profile/sub-password/",
     "/backoffice/profile/email/",
+    "/backoffice/billing/",
 ]
 
 

@@ -6,6 +6,7 @@ one, for the emailed links), who is looking at it, and whether its form was sent
 (a form's errors are markup too).
 """
 
+import datetime
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -17,10 +18,12 @@ from django.contrib.auth.hashers import make_password
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.test import Client
+from django.utils import timezone
 
 from accounts import credentials, links
 from accounts.ja_accounts import ja_member
 from accounts.models import EmailChangeRequest, Member
+from backoffice.models import Invoice
 from tests.helpers import PASSWORD, PIN, prove_mailbox, reset_link, solved_captcha
 
 ANONYMOUS = "signed out"
@@ -44,6 +47,38 @@ def _email_confirm_link(member: Member) -> str:
         nonce_hash=hashlib.sha256(nonce.encode()).hexdigest(),
     )
     return links.email_change_path(nonce)
+
+
+def _invoices(member: Member) -> None:
+    """Invoices in every state the billing pages show: unpaid, overdue, paid, cancelled."""
+    today = timezone.localdate()
+    for number, days_ago, status in [
+        ("INV-OPEN", 1, "open"),
+        ("INV-OVERDUE", 60, "open"),
+        ("INV-PAID", 90, "paid"),
+        ("INV-VOID", 120, "void"),
+    ]:
+        issued = today - datetime.timedelta(days=days_ago)
+        Invoice.objects.get_or_create(
+            number=number,
+            defaults={
+                "member": member,
+                "issued": issued,
+                "due": issued + datetime.timedelta(days=30),
+                "amount_yen": 12345,
+                "status": status,
+            },
+        )
+
+
+def _billing(member: Member) -> str:
+    _invoices(member)
+    return "/backoffice/billing/"
+
+
+def _invoice(member: Member) -> str:
+    _invoices(member)
+    return "/backoffice/billing/INV-OVERDUE/"
 
 
 def _bad_host(client: Client, member: Member) -> HttpResponse:
@@ -172,6 +207,10 @@ PAGES = [
     MemberPage("forgot PIN signed in", "/pin/forgot/", MEMBER),
     MemberPage("email link no longer valid", "/backoffice/profile/email/confirm/x/", MEMBER),
     MemberPage("email link: confirm", _email_confirm_link, MEMBER),
+    MemberPage("billing: no invoices", "/backoffice/billing/", MEMBER),
+    MemberPage("billing", _billing, MEMBER),
+    MemberPage("invoice", _invoice, MEMBER),
+    MemberPage("dashboard with invoices", "/backoffice/", MEMBER),
 ]
 
 

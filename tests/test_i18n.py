@@ -193,6 +193,7 @@ VISITS = [
     Visit("member", "/backoffice/profile/pin/"),
     Visit("member", "/backoffice/profile/password/"),
     Visit("member", "/backoffice/profile/sub-password/"),
+    Visit("member", "/backoffice/billing/"),
     Visit(
         "member",
         "/backoffice/profile/pin/",

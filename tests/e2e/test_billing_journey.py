@@ -1,0 +1,80 @@
+"""A member opens 請求書 on a phone: the list fits the screen, an invoice prints bare, the PDF
+downloads (issue 15)."""
+
+import datetime
+import re
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from backoffice.models import Invoice
+from tests.e2e.test_sign_in_journey import answer_captcha
+from tests.helpers import PASSWORD
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+LONGEST_NUMBER = "INV-2026-12-000000000000000000001"[:32]  # as long as a number may be
+
+
+def sign_in(page) -> None:
+    page.goto("/login/")
+    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    page.get_by_label("パスワード", exact=True).fill(PASSWORD)
+    answer_captcha(page)
+    page.get_by_role("button", name="ログイン").click()
+    expect(page).to_have_url(re.compile(r"/backoffice/$"))
+
+
+def no_horizontal_overflow(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_member_reads_the_billing_tab_on_a_phone_and_downloads_a_pdf(
+    page, live_server, member, console_errors
+):
+    today = timezone.localdate()
+    Invoice.objects.create(
+        member=member,
+        number=LONGEST_NUMBER,
+        issued=today - datetime.timedelta(days=40),
+        due=today - datetime.timedelta(days=10),
+        amount_yen=123_456_789_012,
+        status="open",
+    )
+    Invoice.objects.create(
+        member=member, number="INV-0001", issued=today, due=today, amount_yen=0, status="paid"
+    )
+    sign_in(page)
+    page.goto("/backoffice/profile/")
+    page.get_by_role("link", name="請求書").click()
+
+    expect(page).to_have_url(re.compile(r"/backoffice/billing/$"))
+    expect(page.get_by_text("123,456,789,012円")).to_be_visible()
+    expect(page.get_by_text("期限超過")).to_be_visible()
+    assert no_horizontal_overflow(page)
+
+    page.get_by_role("link", name=LONGEST_NUMBER).click()
+    expect(page.get_by_role("heading", name=re.compile(LONGEST_NUMBER))).to_be_visible()
+    assert no_horizontal_overflow(page)
+
+    page.emulate_media(media="print")
+    expect(page.locator(".topbar")).to_be_hidden()
+    expect(page.get_by_role("link", name="PDFをダウンロード")).to_be_hidden()
+    expect(page.get_by_text("123,456,789,012円")).to_be_visible()
+    page.emulate_media(media="screen")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="PDFをダウンロード").click()
+    assert download.value.suggested_filename == f"invoice-{LONGEST_NUMBER}.pdf"
+    with open(download.value.path(), "rb") as pdf:
+        assert pdf.read(5) == b"%PDF-"
+    assert console_errors == []
+
+
+def test_the_empty_billing_tab_fits_a_phone_too(page, live_server, member, console_errors):
+    sign_in(page)
+    page.goto("/backoffice/billing/")
+    expect(page.get_by_text("請求書はまだありません。")).to_be_visible()
+    assert no_horizontal_overflow(page)
+    assert console_errors == []

@@ -259,6 +259,10 @@ JENCO_EMAIL_CHANGE_PER_HOUR = envint("JENCO_EMAIL_CHANGE_PER_HOUR", 3, minimum=1
 JENCO_EMAIL_CHANGE_PER_DAY = envint("JENCO_EMAIL_CHANGE_PER_DAY", 10, minimum=1)
 JENCO_EMAIL_CHANGE_PER_ADDRESS = envint("JENCO_EMAIL_CHANGE_PER_ADDRESS", 3, minimum=1)
 
+# The market ticker (backoffice.ticker): a quote older than this many minutes is marked as
+# stale ("as of ..."), so nobody takes yesterday's price for today's.
+JENCO_QUOTE_STALE_MINUTES = envint("JENCO_QUOTE_STALE_MINUTES", 30, minimum=1)
+
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock
 # that ID or address for the cool-off time. A wrong or missing captcha, and a sign-in on the

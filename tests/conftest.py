@@ -1,5 +1,7 @@
 """The members every test needs, and a captcha answered through its store."""
 
+from pathlib import Path
+
 import pytest
 from captcha.models import CaptchaStore
 from django.contrib.auth.hashers import make_password
@@ -11,6 +13,8 @@ PASSWORD = "plum-Blossom-2026"
 PIN = "482916"
 DEFAULT_PASSWORD = "jenco@12345"
 DEFAULT_PIN = "123123"
+# The sample quote feed `make run` loads (four instruments, as on the seed's sign-in page).
+SAMPLE_FEED = str(Path(__file__).resolve().parent.parent / "deploy" / "sample-quotes.csv")
 # Every page of the signed-in back office.
 BACKOFFICE_PAGES = [
     "/backoffice/",
@@ -42,6 +46,19 @@ def _fresh_default_hashes():
     credentials._default_hash.cache_clear()
     yield
     credentials._default_hash.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_ticker_left_over():
+    # The ticker's strip is cached (backoffice.ticker); a test's quotes are rolled back with
+    # its database, so its cached strip must go too.
+    from django.core.cache import cache
+
+    from backoffice.ticker import cache_keys
+
+    cache.delete_many(cache_keys())
+    yield
+    cache.delete_many(cache_keys())
 
 
 @pytest.fixture

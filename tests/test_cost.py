@@ -6,6 +6,7 @@ Inside a test everything runs in the test's own transaction, so a transaction of
 shows up as a SAVEPOINT ... RELEASE.
 """
 
+import io
 import re
 import time
 
@@ -13,12 +14,14 @@ import pytest
 from captcha.models import CaptchaStore
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import SecurityEvent
-from tests.conftest import DEFAULT_PASSWORD, PASSWORD, solved_captcha
+from backoffice import ticker
+from tests.conftest import DEFAULT_PASSWORD, PASSWORD, SAMPLE_FEED, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +32,16 @@ def _sessions_in_the_database(settings):
     # without REDIS_URL. (With it, sessions live in Redis and the database writes fewer.)
     settings.SESSION_ENGINE = "accounts.sessions"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture(autouse=True)
+def _the_market_ticker_on_every_page(_sessions_in_the_database):
+    """The pages measured here show four quotes, as in production. The strip comes from the
+    cache: once rendered it adds no statement (tests/test_ticker.py counts the first one)."""
+    call_command("load_quotes", SAMPLE_FEED, stdout=io.StringIO())
+    for language in ("ja", "en"):
+        with translation.override(language):
+            assert "GER40" in ticker.strip()
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE")

@@ -1,6 +1,7 @@
 from captcha.fields import CaptchaField, CaptchaTextInput
 from captcha.models import CaptchaStore
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password
 from django.core.validators import EmailValidator
@@ -179,6 +180,11 @@ class LoginForm(Form):
         self.request = request
         self.member = None
         super().__init__(*args, **kwargs)
+        if credentials.default_credentials_open():
+            # The seed's hint (p.1), shown only while the published default still signs in.
+            self.fields["password"].widget.attrs["placeholder"] = _("Default) %(password)s") % {
+                "password": settings.JENCO_DEFAULT_PASSWORDS[0]
+            }
 
     def clean(self):
         cleaned = super().clean()

@@ -258,10 +258,17 @@ def test_a_wrong_captcha_answer_uses_the_picture_up(client, member):
     ],
     ids=["empty", "bad ID", "nothing typed", "wrong password", "wrong captcha"],
 )
-def test_the_sign_in_form_has_the_markup_of_every_other_form(client, member, post):
+@pytest.mark.parametrize("defaults", ["open", "closed"])
+def test_the_sign_in_form_has_the_markup_of_every_other_form(
+    client, member, post, defaults, settings
+):
     """login.html writes its form out by hand (Django's field templates were most of the
-    page's cost): what a browser gets must still be what form_fields.html gives."""
+    page's cost): what a browser gets must still be what form_fields.html gives, with the
+    default-password hint while the defaults sign in and without it after the deadline."""
     from django.template.loader import render_to_string
+
+    if defaults == "closed":
+        settings.JENCO_DEFAULT_CREDENTIALS_UNTIL = timezone.localdate() - timezone.timedelta(1)
 
     if post is None:
         response = client.get("/login/")
@@ -277,6 +284,8 @@ def test_the_sign_in_form_has_the_markup_of_every_other_form(client, member, pos
 
     form = page[page.index('action="/login/"') : page.index('type="submit" class="primary"')]
     assert markup(form)[2:] == markup(generic)  # after the CSRF token and "next"
+    hints = [tag for tag in markup(generic) if 'placeholder="デフォルト) jenco@12345"' in tag]
+    assert len(hints) == (1 if defaults == "open" else 0)
 
 
 def test_the_importer_writes_the_row_ja_member_would(tmp_path):

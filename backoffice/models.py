@@ -62,6 +62,7 @@ class ExactDecimalField(models.Field):
         return super().formfield(
             form_class=forms.CharField,
             max_length=self.max_length,
+            empty_value=None if self.null else "",
             widget=forms.TextInput(attrs={"inputmode": "decimal"}),
             **kwargs,
         )
@@ -112,7 +113,8 @@ class Quote(models.Model):
         if self.name and not self.name.isprintable():
             raise ValidationError({"name": _("The name holds a control character.")})
         # Both say which way the price moved: a feed that disagrees with itself is broken.
-        if self.change is not None and self.percent is not None and self.change * self.percent < 0:
+        numbers = (self.change, self.percent)
+        if all(isinstance(n, Decimal) for n in numbers) and self.change * self.percent < 0:
             raise ValidationError(
                 {"percent": _("The change and the percentage point different ways.")}
             )

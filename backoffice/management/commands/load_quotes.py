@@ -48,9 +48,9 @@ class Command(BaseCommand):
         self.stdout.write(
             "\n".join(
                 [
-                    _("Created: %(count)s") % {"count": report.created},
-                    _("Updated: %(count)s") % {"count": report.updated},
-                    _("Unchanged: %(count)s") % {"count": report.unchanged},
+                    _("Quotes added: %(count)s") % {"count": report.created},
+                    _("Quotes replaced: %(count)s") % {"count": report.updated},
+                    _("Quotes unchanged: %(count)s") % {"count": report.unchanged},
                 ]
             )
         )

@@ -100,6 +100,7 @@ setup: messages-compiled
 .PHONY: run
 run: setup
 	$(PY) manage.py create_demo_member
+	$(PY) manage.py load_quotes deploy/sample-quotes.csv
 	SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The whole suite twice: on SQLite with the database-backed cache, then on a private

@@ -181,6 +181,7 @@ class App:
     def start(self) -> None:
         self.manage("migrate", "--verbosity", "0")
         self.manage("create_demo_member")
+        self.manage("load_quotes", "deploy/sample-quotes.csv")  # the ticker, as `make run` shows it
         self.manage("shell", "--verbosity", "0", "--command", CREATE_MEMBER)
         self.server = runserver.start(self.port, self.env, self.log_path)
 

@@ -30,6 +30,7 @@ help:
 	@echo "make services   install Debian's postgresql, redis-server, nginx (as root)"
 	@echo "make screenshots  every page in both languages, phone and desktop, into screenshots/"
 	@echo "make browser    install Debian's Chromium and CJK fonts (browser tests, screenshots)"
+	@echo "make checkers   install the Nu Html Checker (npm), Java and flite (HTML check, spoken captcha)"
 	@echo "make lint       ruff"
 	@echo "make shell      Django shell"
 	@echo "make bench      benchmarks (figures go in README.md)"
@@ -71,6 +72,29 @@ browser:
 	  echo "  sudo apt-get install chromium fonts-noto-cjk"; exit 1; \
 	fi
 
+# The outside checkers the suite runs over every member page: the Nu Html Checker (npm's
+# vnu-jar, pinned in package.json and package-lock.json) on Debian's Java runtime; axe-core
+# comes inside the dev extra's axe-playwright-python. flite speaks the captcha's digits.
+VNU := node_modules/vnu-jar/build/dist/vnu.jar
+.PHONY: checkers
+checkers: $(VNU)
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	command -v flite >/dev/null || missing="$$missing flite"; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "The HTML checker and the spoken captcha need Debian's$$missing: 'sudo apt-get install$$missing'"; exit 1; fi
+
+$(VNU): package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; \
+	  else echo "npm is missing: install Node.js and npm, e.g. 'sudo apt-get install npm'"; exit 1; fi; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # PostgreSQL 15, Redis 7 and nginx from Debian: the second test run, the Redis throttle tests,
 # the nginx site's test and `make serve` start private ones (tools/services.py; apt never
 # starts services here, and nothing of the machine's own is used).
@@ -100,7 +124,7 @@ setup: messages-compiled
 .PHONY: run
 run: setup
 	$(PY) manage.py create_demo_member
-	$(PY) manage.py load_quotes deploy/sample-quotes.csv
+	$(PY) manage.py load_quotes deploy/samples/quotes.csv
 	SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The whole suite twice: on SQLite with the database-backed cache, then on a private
@@ -119,7 +143,7 @@ serve-stop:
 	@python3 tools/serve.py stop
 
 .PHONY: test test-sqlite test-postgres
-test: messages-compiled browser services
+test: messages-compiled browser services checkers
 	@status=0; \
 	echo "== the suite on SQLite"; \
 	$(MAKE) --no-print-directory test-sqlite || status=1; \
@@ -128,10 +152,10 @@ test: messages-compiled browser services
 	[ $$status = 0 ] || echo "make test: FAILED (see above: SQLite, PostgreSQL or both)"; \
 	exit $$status
 
-test-sqlite: messages-compiled browser services
+test-sqlite: messages-compiled browser services checkers
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
 
-test-postgres: messages-compiled browser services
+test-postgres: messages-compiled browser services checkers
 	@trap '$(PY) tools/services.py stop --folder $(TEST_SERVICES)' EXIT; \
 	$(PY) tools/services.py start --fast --folder $(TEST_SERVICES) || exit 1; \
 	set -a; . $(TEST_SERVICES)/env; set +a; \
@@ -156,16 +180,17 @@ messages: $(STAMP) gettext
 	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
 
 # locust (the load generator) comes from the `bench` extra; django-allauth, the comparison,
-# gets a virtualenv of its own in bench/.allauth/. BENCH_ARGS=--postgres uses DATABASE_URL
-# and REDIS_URL from the environment instead of a temporary SQLite database.
+# gets a virtualenv of its own in bench/.allauth/. The load also runs on `make serve`'s stack
+# (PostgreSQL, Redis, nginx: `services`), started in a temporary folder and stopped after.
+# BENCH_ARGS=--quick is a short run that proves it all works (bench/run.py --help).
 $(VENV)/.bench-installed: pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 .PHONY: bench
-bench: setup $(VENV)/.bench-installed
+bench: setup services $(VENV)/.bench-installed
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 .PHONY: clean
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3* .secret_key
+	rm -rf $(VENV) staticfiles db.sqlite3* .secret_key node_modules

@@ -20,11 +20,22 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
-from accounts import credentials, flows, ja_accounts
+from accounts import credentials
 from accounts.audit import Kind, record
+from accounts.credentials import Step
+from accounts.flows import reset
 from accounts.models import Member, SecurityEvent
 
 MAX_RESET_LINKS_AT_ONCE = 20
+# What staff may edit on a member's page; every other field shown there is read-only.
+MEMBER_EDITABLE_FIELDS = (
+    "name",
+    "preferred_language",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "groups",
+)
 
 # Never in an admin form, list, filter, sort order or search, on any model or through any
 # relation: the hashes, the ID document number in full (pages show it masked), and what axes
@@ -145,23 +156,11 @@ class MigrationStateFilter(admin.SimpleListFilter):
     parameter_name = "migration"
 
     def lookups(self, request, model_admin):
-        return [
-            ("mailbox", _("Mailbox not confirmed yet")),
-            ("pin", _("Default PIN not changed yet")),
-            ("password", _("Default password not changed yet")),
-            ("done", _("Migration complete")),
-        ]
+        return [(step.value, step.label) for step in Step]
 
     def queryset(self, request, queryset):
-        match self.value():
-            case "mailbox":
-                return queryset.filter(ja_accounts.MAILBOX_DUE)
-            case "pin":
-                return queryset.filter(ja_accounts.PIN_DUE)
-            case "password":
-                return queryset.filter(ja_accounts.PASSWORD_DUE)
-            case "done":
-                return queryset.filter(ja_accounts.DONE, origin=Member.Origin.JA)
+        if self.value() in Step:
+            return queryset.at_migration_step(Step(self.value()))
         return queryset
 
 
@@ -211,18 +210,10 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     # The email is where reset links go: it changes only through the member's own confirmed
     # change (Profile), which is logged and tells the old address, never by a silent edit here.
     readonly_fields = [
-        "member_id",
-        "email",
-        "masked_id_document_number",
-        "origin",
-        "imported_at",
-        "migration_state",
-        "mailbox_proved_at",
-        "on_default_pin",
-        "on_default_password",
-        "last_login",
-        "date_joined",
-        "pin_locked_until",
+        field
+        for _title, options in fieldsets
+        for field in options["fields"]
+        if field not in MEMBER_EDITABLE_FIELDS
     ]
     filter_horizontal = ["groups"]
     actions = ["send_password_reset_link", "send_pin_reset_link"]
@@ -232,14 +223,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     def migration_state(self, member):
         if member.origin != Member.Origin.JA:
             return "—"
-        match credentials.first_sign_in_step(member):
-            case credentials.MAILBOX_STEP:
-                return _("Mailbox not confirmed yet")
-            case credentials.PIN_STEP:
-                return _("Default PIN not changed yet")
-            case credentials.PASSWORD_STEP:
-                return _("Default password not changed yet")
-        return _("Migration complete")
+        return credentials.migration_step(member).label
 
     @admin.display(description=_("ID document number"))
     def masked_id_document_number(self, member):
@@ -256,16 +240,16 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         description=_("Email a password reset link to the registered address"),
     )
     def send_password_reset_link(self, request, queryset):
-        self._send_reset_links(request, queryset, flows.PASSWORD)
+        self._send_reset_links(request, queryset, reset.PASSWORD)
 
     @admin.action(
         permissions=["send_reset_link"],
         description=_("Email a PIN reset link to the registered address"),
     )
     def send_pin_reset_link(self, request, queryset):
-        self._send_reset_links(request, queryset, flows.PIN)
+        self._send_reset_links(request, queryset, reset.PIN)
 
-    def _send_reset_links(self, request, queryset, what):
+    def _send_reset_links(self, request, queryset, kind):
         # One member at a time is the support case; a mass mailing from here would spend every
         # member's hourly limit and drown their own requests.
         if queryset.count() > MAX_RESET_LINKS_AT_ONCE:
@@ -277,12 +261,13 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             )
             return
         # The member's language, not the agent's: the email renders in it.
-        sent = skipped = 0
-        for member in queryset:
-            if flows.email_reset_link(what, member, request=request, actor=request.user):
-                sent += 1
-            else:
-                skipped += 1
+        sent = [
+            reset.email_reset_link(kind, member, request=request, actor=request.user)
+            for member in queryset
+        ]
+        self._say_sent(request, sent=sent.count(True), skipped=sent.count(False))
+
+    def _say_sent(self, request, *, sent: int, skipped: int) -> None:
         if sent:
             self.message_user(
                 request,
@@ -331,14 +316,12 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
 
 def migration_summary() -> dict:
     """How far the JA migration has come, for the support team's list page."""
-    return Member.objects.filter(origin=Member.Origin.JA).aggregate(
-        imported=Count("pk"),
-        # Each member counts at the one step due, so the four add up to `imported`.
-        mailbox=Count("pk", filter=ja_accounts.MAILBOX_DUE),
-        default_pin=Count("pk", filter=ja_accounts.PIN_DUE),
-        default_password=Count("pk", filter=ja_accounts.PASSWORD_DUE),
-        done=Count("pk", filter=ja_accounts.DONE),
-    )
+    # Each member counts at the one step due, so the steps add up to `imported`.
+    at_step = {
+        step.value: Count("pk", filter=Member.objects.migration_step_condition(step))
+        for step in Step
+    }
+    return Member.objects.filter(origin=Member.Origin.JA).aggregate(imported=Count("pk"), **at_step)
 
 
 @admin.register(SecurityEvent)

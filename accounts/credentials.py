@@ -3,10 +3,12 @@
 Forms, views, admin, commands and tests call these; nothing else re-implements them.
 """
 
+import enum
 import hmac
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
@@ -131,6 +133,13 @@ def default_credentials_open(today=None) -> bool:
     return until is None or (today or timezone.localdate()) <= until
 
 
+def published_default_password() -> str | None:
+    """The default password the member guide publishes, while it still signs a member in
+    (the sign-in page shows it as its hint, as the seed's screen does); None after."""
+    passwords = settings.JENCO_DEFAULT_PASSWORDS
+    return passwords[0] if passwords and default_credentials_open() else None
+
+
 def password_matches(member, raw: str) -> bool:
     """Check a sign-in password with exactly one hash verification, whoever the member is.
 
@@ -181,14 +190,45 @@ def unusable_secret() -> str:
 
 # --- Migration state ------------------------------------------------------------------------
 
-MAILBOX_STEP = "mailbox"
-PIN_STEP = "pin"
-PASSWORD_STEP = "password"
+
+class Step(enum.StrEnum):
+    """Where a migrated member is (seed p.4; the mailbox step since issue 12): each step is
+    done before the next opens. `migration_step` decides it for one member, and
+    `Member.objects.at_migration_step` for a query; tests hold the two to each other."""
+
+    MAILBOX = "mailbox"
+    PIN = "pin"
+    PASSWORD = "password"
+    DONE = "done"
+
+    @property
+    def label(self) -> str:
+        """Where the member is, as support's list says it."""
+        return _STEP_LABELS[self]
+
+    @property
+    def action(self) -> str:
+        """The step as the member's own list of steps names it."""
+        return _STEP_ACTIONS[self]
 
 
-def first_sign_in_step(member, *, mailbox_proved: bool | None = None) -> str | None:
+_STEP_LABELS = {
+    Step.MAILBOX: gettext_lazy("Mailbox not confirmed yet"),
+    Step.PIN: gettext_lazy("Default PIN not changed yet"),
+    Step.PASSWORD: gettext_lazy("Default password not changed yet"),
+    Step.DONE: gettext_lazy("Migration complete"),
+}
+_STEP_ACTIONS = {
+    Step.MAILBOX: gettext_lazy("Confirm email"),
+    Step.PIN: gettext_lazy("Change PIN"),
+    Step.PASSWORD: gettext_lazy("Change password"),
+    Step.DONE: gettext_lazy("Migration complete"),
+}
+
+
+def migration_step(member, *, mailbox_proved: bool | None = None) -> Step:
     """What a migrated member must do next: prove the mailbox, change the PIN, then the
-    password (seed p.4; the mailbox step since issue 12).
+    password; DONE once the PIN and password are their own.
 
     While both the password and the PIN are the published defaults, anyone could have signed
     in, so a code mailed to the registered address comes first. The gate passes
@@ -201,12 +241,42 @@ def first_sign_in_step(member, *, mailbox_proved: bool | None = None) -> str | N
     if mailbox_proved is None:
         mailbox_proved = member.mailbox_proved_at is not None
     if member.on_default_pin and member.on_default_password and not mailbox_proved:
-        return MAILBOX_STEP
+        return Step.MAILBOX
     if member.on_default_pin:
-        return PIN_STEP
+        return Step.PIN
     if member.on_default_password:
-        return PASSWORD_STEP
-    return None
+        return Step.PASSWORD
+    return Step.DONE
+
+
+def first_sign_in_step(member, *, mailbox_proved: bool | None = None) -> Step | None:
+    """The step the first-sign-in gate holds the member to; None once done."""
+    step = migration_step(member, mailbox_proved=mailbox_proved)
+    return None if step is Step.DONE else step
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    step: Step
+    done: bool
+    current: bool
+
+
+def migration_progress(member) -> list[StepProgress]:
+    """The steps a migrating member is shown, each done, current or still to come. The
+    mailbox step shows once proved: before that the member is on the mailbox page."""
+    step = first_sign_in_step(member)
+    shown = [Step.PIN, Step.PASSWORD]
+    if member.mailbox_proved_at:
+        shown.insert(0, Step.MAILBOX)
+    return [
+        StepProgress(
+            each,
+            current=each == step,
+            done=each != step and (each is not Step.PASSWORD or not member.on_default_password),
+        )
+        for each in shown
+    ]
 
 
 def mask_email(email: str) -> str:

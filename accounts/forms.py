@@ -1,4 +1,5 @@
 from captcha.fields import CaptchaField, CaptchaTextInput
+from captcha.helpers import captcha_audio_url
 from captcha.models import CaptchaStore
 from django import forms
 from django.conf import settings
@@ -6,12 +7,15 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password
 from django.core.validators import EmailValidator
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import credentials, flows
+from accounts import credentials
 from accounts.captcha import typed_answer
+from accounts.flows import email_change
+from accounts.flows.pin import PinCheck
 
 # Generous for anything a person types, small enough that nothing hostile gets far.
 MAX_TYPED_ID = 64
@@ -180,11 +184,10 @@ class LoginForm(Form):
         self.request = request
         self.member = None
         super().__init__(*args, **kwargs)
-        if credentials.default_credentials_open():
-            # The seed's hint (p.1), shown only while the published default still signs in.
-            self.fields["password"].widget.attrs["placeholder"] = _("Default) %(password)s") % {
-                "password": settings.JENCO_DEFAULT_PASSWORDS[0]
-            }
+        published = credentials.published_default_password()
+        if published:  # the seed's hint in the box, while the published default still works
+            hint = _("Default) %(password)s") % {"password": published}
+            self.fields["password"].widget.attrs["placeholder"] = hint
 
     def clean(self):
         cleaned = super().clean()
@@ -207,13 +210,14 @@ class LoginForm(Form):
         self.member = member
         return cleaned
 
-    def new_captcha(self) -> dict:
-        """A new picture for the empty sign-in page, which writes its captcha out by hand."""
-        key = CaptchaStore.generate_key()
+    @staticmethod
+    def captcha_urls(key: str) -> dict:
+        """The sign-in page's captcha (the page writes it out by hand): key and URLs."""
         return {
             "key": key,
             "image": reverse("captcha-image", kwargs={"key": key}),
             "refresh": reverse("captcha-refresh"),
+            "audio": captcha_audio_url(key) if settings.CAPTCHA_FLITE_PATH else None,
         }
 
     def use_captcha(self) -> None:
@@ -307,35 +311,71 @@ def secret_version(member, field: str) -> str:
     return salted_hmac("jenco.forms.secret_version", value, algorithm="sha256").hexdigest()[:20]
 
 
-class PinConfirmed(MemberForm):
-    """A change confirmed with the member's PIN, which is checked last.
+def pin_problem(checked: PinCheck) -> str:
+    """What a member reads when the PIN that confirms a change was not accepted."""
+    if checked.locked_until is not None:
+        return gettext(
+            "Too many wrong PINs. Changes that need your PIN are locked until %(time)s. "
+            "If you forgot your PIN, use “Forgot PIN?”."
+        ) % {"time": formats.time_format(timezone.localtime(checked.locked_until), "H:i")}
+    if checked.busy:
+        return gettext("Your PIN is being checked in another window. Please try again in a moment.")
+    return gettext(
+        "The PIN is incorrect. %(left)s more wrong PINs will lock PIN changes for "
+        "%(minutes)s minutes."
+    ) % {"left": checked.tries_left, "minutes": settings.JENCO_PIN_LOCK_MINUTES}
 
-    The PIN is checked only when everything else is right, so a typo elsewhere never costs
-    the member one of their PIN attempts. The form carries the version of the secret it
-    changes, so sending it again after the change was made (a double tap, a stale tab) is
-    told so, and costs no PIN attempt, instead of being taken for a wrong current PIN.
+
+def email_change_wait(wait: email_change.Wait) -> str:
+    """What a member over an email-change limit reads: which limit, and until when."""
+    if wait.for_address:
+        return gettext(
+            "Too many confirmation links have been sent to this address in the last 24 hours. "
+            "You can ask again after %(time)s."
+        ) % {"time": _date_and_time(wait.until)}
+    return gettext(
+        "You have asked to change your email address too many times. You can ask again "
+        "after %(time)s."
+    ) % {"time": _date_and_time(wait.until)}
+
+
+def _date_and_time(when) -> str:
+    when = timezone.localtime(when)
+    if when.date() == timezone.localdate():
+        return formats.time_format(when, "H:i")
+    return formats.date_format(when, "DATETIME_FORMAT")
+
+
+class PinConfirmed(MemberForm):
+    """A change confirmed with the member's PIN.
+
+    The form checks everything but the PIN: the view confirms it (flows.pin.confirm_pin,
+    which costs one of the member's tries) only once the form is valid, so a typo elsewhere
+    never costs a PIN attempt. The form carries the version of the secret it changes, so
+    sending it again after the change was made (a double tap, a stale tab) is told so, and
+    costs no PIN attempt, instead of being taken for a wrong current PIN.
     """
 
     pin_field = "pin"
     replaces = ""  # the Member field this form changes
 
-    # A plain Field: whatever was sent (NUL, a megabyte) is compared, never refused on its own.
-    version = forms.Field(widget=forms.HiddenInput, required=False)
+    # Always rendered with the current version (disabled: the page never shows what was
+    # sent back), so the form shown after a "stale" error is fresh for the next try.
+    version = forms.Field(widget=forms.HiddenInput, required=False, disabled=True)
 
-    def __init__(self, request, member, *args, **kwargs):
-        self.request = request
+    def __init__(self, member, *args, **kwargs):
         super().__init__(member, *args, **kwargs)
         self.current_version = secret_version(member, self.replaces) if self.replaces else ""
         self.fields["version"].initial = self.current_version
 
     def clean(self):
         cleaned = super().clean()
-        # Our page always sends the version; a form sent without it is not checked.
-        sent = self.add_prefix("version") in self.data
-        seen = str(cleaned.get("version") or "")
-        if sent and not constant_time_compare(seen, self.current_version):
-            self.data = self.data.copy()
-            self.data[self.add_prefix("version")] = self.current_version  # the next try is fresh
+        # Our page always sends the version; a form sent without it is not checked. Read
+        # raw: a plain string compared, whatever was sent (NUL, a megabyte).
+        name = self.add_prefix("version")
+        if name in self.data and not constant_time_compare(
+            str(self.data.get(name) or ""), self.current_version
+        ):
             raise forms.ValidationError(
                 _(
                     "This was already changed after the page was opened (perhaps the form "
@@ -344,11 +384,14 @@ class PinConfirmed(MemberForm):
                 ),
                 code="stale",
             )
-        if not self.errors:
-            problem = flows.confirm_pin(self.request, self.member, cleaned[self.pin_field])
-            if problem is not None:
-                self.add_error(self.pin_field, problem)
         return cleaned
+
+    def pin_typed(self) -> str:
+        """The PIN that confirms this change, for the view to confirm once the form is valid."""
+        return self.cleaned_data[self.pin_field]
+
+    def refuse_pin(self, checked: PinCheck) -> None:
+        self.add_error(self.pin_field, pin_problem(checked))
 
 
 class PinChangeForm(NewPinFields, PinConfirmed):
@@ -452,7 +495,7 @@ class EmailChangeForm(PinConfirmed):
                 _("This is already your registered email address."), code="same"
             )
         # Before the PIN: a member over the limit spends no PIN attempt finding out.
-        limited = flows.email_change_limit(self.member, email)
-        if limited is not None:
-            raise forms.ValidationError(limited, code="limited")
+        wait = email_change.email_change_limit(self.member, email)
+        if wait is not None:
+            raise forms.ValidationError(email_change_wait(wait), code="limited")
         return email

@@ -1,6 +1,5 @@
 """Members brought over from JA: how such an account starts out, and how far it has come."""
 
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts import credentials
@@ -36,13 +35,3 @@ def ja_member(
         imported_at=now,
         date_joined=now,
     )
-
-
-# The migration's steps as queries, for support's list (credentials.first_sign_in_step says
-# the same of one member): the mailbox, the PIN, then the password (seed p.4). Each member is
-# at exactly one of them.
-_ALL_DEFAULTS = Q(on_default_pin=True, on_default_password=True)
-MAILBOX_DUE = _ALL_DEFAULTS & Q(mailbox_proved_at__isnull=True)
-PIN_DUE = Q(on_default_pin=True) & ~MAILBOX_DUE
-PASSWORD_DUE = Q(on_default_pin=False, on_default_password=True)
-DONE = Q(on_default_pin=False, on_default_password=False)

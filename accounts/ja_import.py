@@ -295,15 +295,43 @@ def _columns(header: list[str], encoding: str) -> dict[str, int]:
 # --- Checking one row -----------------------------------------------------------------------
 
 
+class _Refused(Exception):
+    """Why a row cannot be imported; _member_fields adds the line."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 def _member_fields(
     record: list[str], export: JAExport, line: int, seen: dict[str, int]
 ) -> dict[str, str] | Rejection:
-    """What `ja_member` takes for this row, or why the row cannot be imported."""
+    """What `ja_member` takes for this row, or why the row cannot be imported. The checks
+    run in the order a person fixing the file reads the columns."""
+    try:
+        value = _cells(record, export)
+        member_id = _new_member_id(value["member_id"], seen)
+        fields = {
+            "member_id": member_id,
+            "name": value["name"],
+            "email": _email(value["email"]),
+            "id_document_number": value.get("id_document_number", ""),
+            "preferred_language": _language(value.get("preferred_language", "")),
+        }
+        _within_lengths(fields)
+    except _Refused as refused:
+        return Rejection(line, refused.message)
+    # Only an accepted row claims its ID: a later row can still bring a rejected one in.
+    seen[member_id] = line
+    return fields
+
+
+def _cells(record: list[str], export: JAExport) -> dict[str, str]:
+    """The row's values by column name, each on one line and free of control characters."""
     if len(record) != export.width:
-        return Rejection(
-            line,
+        raise _Refused(
             _("The row has %(found)s fields but the header has %(expected)s.")
-            % {"found": len(record), "expected": export.width},
+            % {"found": len(record), "expected": export.width}
         )
     # A line break typed inside an Excel cell (Alt+Enter) reads as a space.
     value = {
@@ -313,61 +341,56 @@ def _member_fields(
         # Any other control character (NUL above all: PostgreSQL would refuse it, and with it
         # the whole batch) belongs in no name, address or ID.
         if CONTROL_CHARACTERS.search(text):
-            return Rejection(
-                line, _("The %(column)s contains control characters.") % {"column": name}
-            )
+            raise _Refused(_("The %(column)s contains control characters.") % {"column": name})
+    return value
 
-    member_id = credentials.normalise_member_id(value["member_id"])
+
+def _new_member_id(typed: str, seen: dict[str, int]) -> str:
+    member_id = credentials.normalise_member_id(typed)
     if not credentials.is_member_id(member_id):
-        return Rejection(
-            line,
-            _("Member ID “%(value)s” is not JPN followed by 7 digits.")
-            % {"value": _shown(value["member_id"])},
+        raise _Refused(
+            _("Member ID “%(value)s” is not JPN followed by 7 digits.") % {"value": _shown(typed)}
         )
     if member_id in seen:
-        return Rejection(
-            line,
+        raise _Refused(
             _("Member ID %(member_id)s is already on line %(line)s.")
-            % {"member_id": member_id, "line": seen[member_id]},
+            % {"member_id": member_id, "line": seen[member_id]}
         )
+    return member_id
 
-    email = credentials.normalise_email(value["email"])
+
+def _email(typed: str) -> str:
+    email = credentials.normalise_email(typed)
     if not email:
-        return Rejection(line, _("The email address is empty."))
+        raise _Refused(_("The email address is empty."))
     try:
         validate_email(email)
     except ValidationError:
-        return Rejection(
-            line, _("Email address “%(value)s” is not valid.") % {"value": _shown(email)}
-        )
+        raise _Refused(
+            _("Email address “%(value)s” is not valid.") % {"value": _shown(email)}
+        ) from None
+    return email
 
-    language = value.get("preferred_language", "").lower() or Member.Language.JA
+
+def _language(typed: str) -> str:
+    language = typed.lower() or Member.Language.JA
     if language not in LANGUAGES:
-        return Rejection(
-            line,
+        raise _Refused(
             _("Preferred language “%(value)s” is not ja or en (empty means ja).")
-            % {"value": _shown(value["preferred_language"])},
+            % {"value": _shown(typed)}
         )
+    return language
 
-    fields = {
-        "member_id": member_id,
-        "name": value["name"],
-        "email": email,
-        "id_document_number": value.get("id_document_number", ""),
-        "preferred_language": language,
-    }
+
+def _within_lengths(fields: dict[str, str]) -> None:
     for name in ("name", "email", "id_document_number"):
         # SQLite would store a longer value; PostgreSQL would fail the whole batch.
         limit = Member._meta.get_field(name).max_length
         if len(fields[name]) > limit:
-            return Rejection(
-                line,
+            raise _Refused(
                 _("The %(column)s is longer than %(limit)s characters.")
-                % {"column": name, "limit": limit},
+                % {"column": name, "limit": limit}
             )
-    # Only an accepted row claims its ID: a later row can still bring a rejected one in.
-    seen[member_id] = line
-    return fields
 
 
 def _shown(value: str, limit: int = 40) -> str:

@@ -10,7 +10,7 @@ from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.dispatch import receiver
 from django.shortcuts import render
 
@@ -170,14 +170,20 @@ def failures(request, credentials_=None) -> tuple[int, int]:
     counted = getattr(request, "jenco_failures", None)
     if counted is not None and counted[0] == member_id:
         return counted[1], counted[2]
-    address = Q(ip_address=request.axes_ip_address)
-    sums = {"by_address": Sum("failures_since_start", filter=address, default=0)}
-    if member_id:
-        sums["by_id"] = Sum("failures_since_start", filter=Q(username=member_id), default=0)
-        address |= Q(username=member_id)
-    totals = {"by_id": 0} | _recent(request).filter(address).aggregate(**sums)
-    request.jenco_failures = (member_id, totals["by_id"], totals["by_address"])
-    return totals["by_id"], totals["by_address"]
+    address = request.axes_ip_address
+    wanted = Q(ip_address=address) | Q(username=member_id) if member_id else Q(ip_address=address)
+    # The rows, summed here: a handful at most (one per ID and address in the cool-off, and
+    # an address pauses at a few dozen), and a plain SELECT is a fraction of what the ORM
+    # spends building the same sums as a filtered aggregate, on every sign-in post.
+    by_id = by_address = 0
+    rows = _recent(request).filter(wanted)
+    for username, ip_address, count in rows.values_list(
+        "username", "ip_address", "failures_since_start"
+    ):
+        by_id += count if member_id and username == member_id else 0
+        by_address += count if ip_address == address else 0
+    request.jenco_failures = (member_id, by_id, by_address)
+    return by_id, by_address
 
 
 def locked_out(request, credentials_):

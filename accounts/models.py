@@ -9,7 +9,26 @@ from django.utils.translation import gettext_lazy as _
 from accounts import credentials
 
 
-class MemberManager(BaseUserManager):
+class MemberQuerySet(models.QuerySet):
+    @staticmethod
+    def migration_step_condition(step: credentials.Step) -> models.Q:
+        """credentials.migration_step as a query: each JA member matches exactly one step."""
+        Step = credentials.Step
+        all_defaults = models.Q(on_default_pin=True, on_default_password=True)
+        unproved = models.Q(mailbox_proved_at__isnull=True)
+        return {
+            Step.MAILBOX: all_defaults & unproved,
+            Step.PIN: models.Q(on_default_pin=True) & ~(all_defaults & unproved),
+            Step.PASSWORD: models.Q(on_default_pin=False, on_default_password=True),
+            Step.DONE: models.Q(on_default_pin=False, on_default_password=False),
+        }[step] & models.Q(origin=Member.Origin.JA)
+
+    def at_migration_step(self, step: credentials.Step):
+        """The members from JA at `step` of the migration, by their recorded progress."""
+        return self.filter(self.migration_step_condition(step))
+
+
+class MemberManager(BaseUserManager.from_queryset(MemberQuerySet)):
     use_in_migrations = True
 
     def get_by_natural_key(self, member_id):
@@ -80,7 +99,7 @@ class Member(AbstractBaseUser, PermissionsMixin):
     # Wrong PINs in a row; at the limit PIN-confirmed actions lock until pin_locked_until.
     pin_failures = models.PositiveSmallIntegerField(_("wrong PINs in a row"), default=0)
     pin_locked_until = models.DateTimeField(_("PIN locked until"), null=True, blank=True)
-    # When the member last read a mailbox code at a default-credential sign-in (accounts.mailbox):
+    # When the member last read a mailbox code at a default-credential sign-in (accounts.flows.mailbox):
     # progress for support's migration summary. The gate asks each such session anew.
     mailbox_proved_at = models.DateTimeField(_("mailbox confirmed"), null=True, blank=True)
     origin = models.CharField(_("origin"), max_length=12, choices=Origin, default=Origin.STAFF)
@@ -118,9 +137,13 @@ class Member(AbstractBaseUser, PermissionsMixin):
         return credentials.mask(self.id_document_number)
 
     @property
-    def migration_step(self) -> str | None:
-        """How far this member has come: the mailbox, the PIN, then the password."""
+    def migration_step(self) -> credentials.Step | None:
+        """The first-sign-in step due by recorded progress; None once done."""
         return credentials.first_sign_in_step(self)
+
+    @property
+    def migration_progress(self) -> list[credentials.StepProgress]:
+        return credentials.migration_progress(self)
 
     def _get_session_auth_hash(self, secret=None):
         # Django signs sessions with the password hash, so a new password ends every other

@@ -3,7 +3,7 @@
 Django's store draws a new key on sign-in by asking the table whether it is free (a SELECT),
 writes the row at once (an INSERT in a transaction of its own), then rewrites it when the
 response goes out (an UPDATE in another). Here a sign-in's session is one INSERT, written
-inside the sign-in's own transaction (accounts.flows.sign_in), and the middleware's save at
+inside the sign-in's own transaction (accounts.flows.sign_in.sign_in), and the middleware's save at
 the end of the request writes nothing unless the session changed again since.
 """
 

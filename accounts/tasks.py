@@ -40,34 +40,34 @@ def deliver_email(*, to: list[str], subject: str, body: str, html: str = "") -> 
 def send_reset_link(*, what: str, member_id: str, email: str, ip: str | None, user_agent: str):
     """Look the member up and mail the link, off the request: a match costs the request
     nothing more than a miss, so its timing tells nobody whether an account exists."""
-    from accounts import flows
+    from accounts.flows import reset
 
-    flows.send_reset_link(what, member_id, email, origin=(ip, user_agent))
+    reset.send_reset_link(reset.ResetKind.named(what), member_id, email, origin=(ip, user_agent))
 
 
 @task
 def mail_reset_link(*, what: str, member_pk: int):
     """Make the reset link and send it, here in the worker: a link that would work sits in
     no queue row, only in the member's mailbox."""
-    from accounts import flows
+    from accounts.flows import reset
 
-    flows.mail_reset_link(what, member_pk)
+    reset.mail_reset_link(reset.ResetKind.named(what), member_pk)
 
 
 @task(takes_context=True)
 def mail_email_change_link(context, *, change_pk: int):
     """The confirmation link for a new address, made here in the worker: the queue row holds
     only which request (accounts.EmailChangeRequest) to mail, not even the address."""
-    from accounts import flows
+    from accounts.flows import email_change
 
-    flows.mail_email_change_link(change_pk, retry=context.attempt > 1)
+    email_change.mail_email_change_link(change_pk, retry=context.attempt > 1)
 
 
 @task(takes_context=True)
 def mail_mailbox_code(context, *, code_pk: int):
     """Draw the mailbox code and send it, here in the worker: the code exists only in the
     member's mailbox and, as a keyed hash, in our database."""
-    from accounts import mailbox
+    from accounts.flows import mailbox
 
     mailbox.mail_code(code_pk, retry=context.attempt > 1)
 

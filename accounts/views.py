@@ -1,3 +1,4 @@
+from captcha.models import CaptchaStore
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
@@ -8,8 +9,8 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render, resolve_url
-from django.templatetags.static import static
-from django.urls import reverse_lazy
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -21,11 +22,11 @@ from django.views.decorators.http import (
     require_GET,
     require_http_methods,
     require_POST,
-    require_safe,
 )
-from django.views.i18n import set_language as django_set_language
 
-from accounts import credentials, flows
+from accounts import credentials, pages
+from accounts.flows import reset
+from accounts.flows import sign_in as sign_in_flow
 from accounts.forms import ForgotForm, LoginForm, ResetPasswordForm, ResetPinForm
 
 
@@ -47,7 +48,7 @@ def _go_next(request: HttpRequest) -> HttpResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect("backoffice:dashboard")
+        return redirect(settings.LOGIN_REDIRECT_URL)
     return redirect("accounts:login")
 
 
@@ -58,6 +59,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def login(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
         return _go_next(request)
+    if request.method == "GET" and not messages.get_messages(request):
+        return _blank_login(request)
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         form.is_valid()  # the password's hash is checked here, outside any transaction
@@ -66,67 +69,78 @@ def login(request: HttpRequest) -> HttpResponse:
         with transaction.atomic():
             form.use_captcha()
             if form.member is not None:
-                flows.sign_in(request, form.member)
+                sign_in_flow.sign_in(request, form.member)
             elif form.has_error("__all__") or form.has_error("captcha"):
                 typed = form.cleaned_data.get("username") or request.POST.get("username", "")
-                flows.sign_in_failed(request, typed, captcha=form.has_error("captcha"))
+                sign_in_flow.sign_in_failed(request, typed, captcha=form.has_error("captcha"))
         if form.member is not None:
             response = _go_next(request)
-            flows.remember_language(response, form.member.preferred_language)
+            _remember_language(response, form.member.preferred_language)
             return response
-    return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
+    captcha = LoginForm.captcha_urls(CaptchaStore.generate_key())
+    context = {"form": form, "captcha": captcha, "next": _safe_next(request)}
+    return render(request, "accounts/login.html", context)
+
+
+def _blank_login(request: HttpRequest) -> HttpResponse:
+    """The sign-in page before anything was typed: the most requested page there is, so its
+    text is rendered once and filled in per request (accounts/pages.py)."""
+    return pages.fill_in(
+        request,
+        "accounts/login.html",
+        lambda: {
+            "form": LoginForm(request),
+            "captcha": LoginForm.captcha_urls(pages.CAPTCHA),
+            "next": pages.NEXT,
+            "ticker_slot": pages.TICKER,
+        },
+        variant=(credentials.published_default_password(), bool(settings.CAPTCHA_FLITE_PATH)),
+        values={
+            pages.CAPTCHA: CaptchaStore.generate_key(),
+            pages.NEXT: _safe_next(request),
+            pages.TICKER: render_to_string("_ticker.html", request=request),
+        },
+    )
+
+
+def _remember_language(response: HttpResponse, language: str) -> None:
+    """The language cookie Django's LocaleMiddleware reads on the next request."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    translation.activate(language)
 
 
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
-    flows.sign_out(request)
+    sign_in_flow.sign_out(request)
     return redirect("accounts:login")
-
-
-@require_POST
-def set_language(request: HttpRequest) -> HttpResponse:
-    """Django's language switch; a signed-in member's choice is also saved on the account."""
-    response = django_set_language(request)
-    language = request.POST.get("language")
-    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
-        flows.change_language(request, request.user, language)
-    return response
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """A form refused by CSRF protection (usually a page left open too long): say what to do,
-    in the member's language and our layout, not Django's technical page."""
-    return render(request, "403_csrf.html", status=403)
-
-
-@require_safe
-def favicon(request: HttpRequest) -> HttpResponse:
-    # Resolved per request: the static manifest may not exist yet when URLs are loaded.
-    return HttpResponseRedirect(static("favicon.svg"))  # not permanent: the name changes
-
-
-@require_safe  # load balancers often probe with HEAD
-def healthz(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
 
 
 # --- Forgot password / PIN (seed pages 2-3) ------------------------------------------------
 
 
-def _forgot(request: HttpRequest, what: str) -> HttpResponse:
+def _forgot(request: HttpRequest, kind: reset.ResetKind) -> HttpResponse:
     form = ForgotForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        flows.request_reset(
-            request, what, form.cleaned_data["username"], form.cleaned_data["email"]
+        reset.request_reset(
+            request, kind, form.cleaned_data["username"], form.cleaned_data["email"]
         )
-        return redirect(f"accounts:{what}-forgot-sent")
-    return render(request, "accounts/forgot.html", {"form": form, "what": what})
+        return redirect(kind.url("forgot-sent"))
+    return render(request, "accounts/forgot.html", {"form": form, "kind": kind})
 
 
 @csrf_protect
 @require_http_methods(["GET", "POST"])
 def forgot_password(request: HttpRequest) -> HttpResponse:
-    return _forgot(request, flows.PASSWORD)
+    return _forgot(request, reset.PASSWORD)
 
 
 @csrf_protect
@@ -134,7 +148,7 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 def forgot_pin(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return _forgot_pin_signed_in(request)
-    return _forgot(request, flows.PIN)
+    return _forgot(request, reset.PIN)
 
 
 NO_EMAIL_FOR_LINK = gettext_lazy(
@@ -150,7 +164,7 @@ def _forgot_pin_signed_in(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not member.email:
             messages.error(request, NO_EMAIL_FOR_LINK)
-        elif flows.email_reset_link(flows.PIN, member, request=request):
+        elif reset.email_reset_link(reset.PIN, member, request=request):
             messages.success(
                 request,
                 _("We sent a link to set a new PIN to %(email)s. It works for %(minutes)s minutes.")
@@ -179,12 +193,12 @@ def _forgot_pin_signed_in(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def forgot_password_sent(request: HttpRequest) -> HttpResponse:
-    return _sent(request, flows.PASSWORD)
+    return _sent(request, reset.PASSWORD)
 
 
 @require_GET
 def forgot_pin_sent(request: HttpRequest) -> HttpResponse:
-    return _sent(request, flows.PIN)
+    return _sent(request, reset.PIN)
 
 
 @method_decorator(sensitive_post_parameters(), name="dispatch")
@@ -193,7 +207,8 @@ class ResetConfirmView(PasswordResetConfirmView):
     """Django's reset view (token check, the token moved out of the URL) with our form and
     our flow: new secret twice, captcha, then done; the member is not signed in."""
 
-    what = flows.PASSWORD
+    kind = reset.PASSWORD
+    template_name = "accounts/reset_confirm.html"
     http_method_names = ["get", "post"]
 
     def dispatch(self, *args, **kwargs):
@@ -212,48 +227,43 @@ class ResetConfirmView(PasswordResetConfirmView):
         return kwargs
 
     def form_valid(self, form):
-        complete = flows.reset_password if self.what == flows.PASSWORD else flows.reset_pin
         token = self.request.session.pop(INTERNAL_RESET_SESSION_TOKEN, "")
+        new_secret = form.cleaned_data[self.kind.new_field]
         try:
-            complete(self.request, self.user, form.cleaned_data[self.new_field], token)
-        except flows.LinkAlreadyUsed:
-            return self.render_to_response({"validlink": False, "what": self.what})
-        return redirect(self.success_url)
+            reset.reset(self.request, self.kind, self.user, new_secret, token)
+        except reset.LinkAlreadyUsed:
+            return self.render_to_response({"validlink": False, "kind": self.kind})
+        return redirect(self.kind.url("reset-done"))
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "what": self.what}
+        return {**super().get_context_data(**kwargs), "kind": self.kind}
 
 
 class ResetPasswordView(ResetConfirmView):
+    kind = reset.PASSWORD
     form_class = ResetPasswordForm
-    token_generator = flows.RESET[flows.PASSWORD]["token"]
-    new_field = "new_password1"
-    template_name = "accounts/reset_confirm.html"
-    success_url = reverse_lazy("accounts:password-reset-done")
+    token_generator = kind.token
 
 
 class ResetPinView(ResetConfirmView):
-    what = flows.PIN
+    kind = reset.PIN
     form_class = ResetPinForm
-    token_generator = flows.RESET[flows.PIN]["token"]
-    new_field = "new_pin1"
-    template_name = "accounts/reset_confirm.html"
-    success_url = reverse_lazy("accounts:pin-reset-done")
+    token_generator = kind.token
 
 
 @require_GET
 def reset_password_done(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/reset_done.html", {"what": flows.PASSWORD})
+    return render(request, "accounts/reset_done.html", {"kind": reset.PASSWORD})
 
 
 @require_GET
 def reset_pin_done(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/reset_done.html", {"what": flows.PIN})
+    return render(request, "accounts/reset_done.html", {"kind": reset.PIN})
 
 
-def _sent(request: HttpRequest, what: str) -> HttpResponse:
+def _sent(request: HttpRequest, kind: reset.ResetKind) -> HttpResponse:
     context = {
-        "what": what,
+        "kind": kind,
         "reset_minutes": settings.JENCO_RESET_LINK_MINUTES,
         "per_hour": settings.JENCO_RESET_EMAILS_PER_HOUR,
     }

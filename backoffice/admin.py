@@ -6,9 +6,9 @@ from backoffice.models import Quote
 
 @admin.register(Quote)
 class QuoteAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
-    """Staff correct or add a quote by hand; `manage.py load_quotes` loads a feed. Saving
-    or deleting one refreshes the ticker (backoffice.ticker)."""
+    """The ticker's quotes: staff correct one by hand; the feed (load_quotes) replaces them."""
 
     list_display = ["symbol", "name", "last", "change", "percent", "as_of", "position"]
+    list_editable = ["position"]
     search_fields = ["symbol", "name"]
-    fields = ["symbol", "name", "last", "change", "percent", "as_of", "position"]
+    ordering = ["position", "symbol"]

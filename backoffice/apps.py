@@ -7,4 +7,4 @@ class BackofficeConfig(AppConfig):
     verbose_name = _("Back office")
 
     def ready(self):
-        from backoffice import ticker  # noqa: F401  (forgets the cached strip when a quote changes)
+        from backoffice import ticker  # noqa: F401  (its signal receivers)

@@ -1,13 +1,13 @@
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from accounts import credentials, mailbox
+from accounts import credentials
+from accounts.flows import mailbox
 
-GATED = ("/backoffice/", "/admin/")
 STEP_URLS = {
-    credentials.MAILBOX_STEP: "backoffice:first-sign-in-mailbox",
-    credentials.PIN_STEP: "backoffice:profile-pin",
-    credentials.PASSWORD_STEP: "backoffice:profile-password",
+    credentials.Step.MAILBOX: "backoffice:first-sign-in-mailbox",
+    credentials.Step.PIN: "backoffice:profile-pin",
+    credentials.Step.PASSWORD: "backoffice:profile-password",
 }
 
 
@@ -18,15 +18,23 @@ def first_sign_in_gate(get_response):
     Every back office URL leads to the step due; the page there says why.
     """
 
+    # Every back office and admin page, wherever the root URLconf mounts them.
+    gated = None
+
     def middleware(request):
+        nonlocal gated
+        if gated is None:
+            gated = (reverse("backoffice:dashboard"), reverse("admin:index"))
         # The path first: other pages need not load the session and the member.
         # Admin too: a staff account still on the published defaults proves its mailbox and
         # changes both secrets before any staff page opens.
-        if request.path_info.startswith(GATED) and request.user.is_authenticated:
+        if request.path_info.startswith(gated) and request.user.is_authenticated:
             step = credentials.first_sign_in_step(
                 request.user, mailbox_proved=mailbox.proved(request)
             )
-            request.first_sign_in_step = step  # the header hides the name until the mailbox
+            request.first_sign_in_step = step
+            # Until the mailbox is proved, whoever typed the published defaults sees no name.
+            request.member_name_hidden = step is credentials.Step.MAILBOX
             if step is not None:
                 target = reverse(STEP_URLS[step])
                 if request.path_info != target:

@@ -13,13 +13,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import credentials, flows, mailbox
+from accounts import credentials
+from accounts.flows import email_change, mailbox, password, pin
+from accounts.flows.credential_change import ChangedMeanwhile
 from accounts.forms import (
     EmailChangeForm,
     MailboxCodeForm,
     PasswordChangeForm,
     PinChangeForm,
     SubPasswordForm,
+    email_change_wait,
 )
 
 
@@ -27,13 +30,24 @@ def _bound(request: HttpRequest):
     return request.POST if request.method == "POST" else None
 
 
-def _applied(form, change, request: HttpRequest, field: str) -> bool:
-    """Validate, then apply the change; False (with a form message) if it was not applied."""
+def _confirmed(form, request: HttpRequest) -> bool:
+    """Valid, and confirmed with the right PIN (checked last: each check costs a try)."""
     if request.method != "POST" or not form.is_valid():
+        return False
+    checked = pin.confirm_pin(request, request.user, form.pin_typed())
+    if not checked.right:
+        form.refuse_pin(checked)
+    return checked.right
+
+
+def _applied(form, change, request: HttpRequest, field: str) -> bool:
+    """Validate, confirm the PIN, then apply the change; False (with a form message) if it
+    was not applied."""
+    if not _confirmed(form, request):
         return False
     try:
         change(request, request.user, form.cleaned_data[field])
-    except flows.ChangedMeanwhile:
+    except ChangedMeanwhile:
         form.add_error(
             None,
             _("This was changed from another device a moment ago. Please check and try again."),
@@ -113,20 +127,33 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/profile.html", {"tab": "profile"})
 
 
+def _change_secret(
+    request: HttpRequest, form_class, change, field: str, done: str, template: str, **context
+) -> HttpResponse:
+    """One PIN-confirmed secret change: a first-sign-in step leads on to the next step due,
+    an ordinary change back to the profile."""
+    form = form_class(request.user, _bound(request))
+    migrating = request.user.migration_step is not None
+    if _applied(form, change, request, field):
+        messages.success(request, done)
+        return redirect(_after_change(migrating))
+    return render(request, template, {"form": form, **context})
+
+
 @sensitive_post_parameters("current_pin", "new_pin1", "new_pin2")
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_pin(request: HttpRequest) -> HttpResponse:
-    form = PinChangeForm(request, request.user, _bound(request))
-    migrating = request.user.migration_step is not None
-    if _applied(form, flows.change_pin, request, "new_pin1"):
-        messages.success(request, _("Your PIN has been changed."))
-        return redirect(_after_change(migrating))
-    return render(
+    return _change_secret(
         request,
+        PinChangeForm,
+        pin.change_pin,
+        "new_pin1",
+        _("Your PIN has been changed."),
         "backoffice/profile_pin.html",
-        {"form": form, "tab": "pin", "default_pin": settings.JENCO_DEFAULT_PIN},
+        tab="pin",
+        default_pin=settings.JENCO_DEFAULT_PIN,
     )
 
 
@@ -135,12 +162,15 @@ def change_pin(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_password(request: HttpRequest) -> HttpResponse:
-    form = PasswordChangeForm(request, request.user, _bound(request))
-    migrating = request.user.migration_step is not None
-    if _applied(form, flows.change_password, request, "new_password1"):
-        messages.success(request, _("Your password has been changed."))
-        return redirect(_after_change(migrating))
-    return render(request, "backoffice/profile_password.html", {"form": form, "tab": "password"})
+    return _change_secret(
+        request,
+        PasswordChangeForm,
+        password.change_password,
+        "new_password1",
+        _("Your password has been changed."),
+        "backoffice/profile_password.html",
+        tab="password",
+    )
 
 
 @sensitive_post_parameters("pin", "new_password1", "new_password2")
@@ -148,12 +178,15 @@ def change_password(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_sub_password(request: HttpRequest) -> HttpResponse:
-    form = SubPasswordForm(request, request.user, _bound(request))
-    if _applied(form, flows.change_sub_password, request, "new_password1"):
-        messages.success(request, _("Your sub password has been changed."))
-        return redirect("backoffice:profile")
-    return render(
-        request, "backoffice/profile_sub_password.html", {"form": form, "tab": "sub-password"}
+    # Never a first-sign-in step (the gate keeps a migrating member away): back to the profile.
+    return _change_secret(
+        request,
+        SubPasswordForm,
+        password.change_sub_password,
+        "new_password1",
+        _("Your sub password has been changed."),
+        "backoffice/profile_sub_password.html",
+        tab="sub-password",
     )
 
 
@@ -162,12 +195,12 @@ def change_sub_password(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_email(request: HttpRequest) -> HttpResponse:
-    form = EmailChangeForm(request, request.user, _bound(request))
-    if request.method == "POST" and form.is_valid():
+    form = EmailChangeForm(request.user, _bound(request))
+    if _confirmed(form, request):
         try:
-            flows.request_email_change(request, request.user, form.cleaned_data["email"])
-        except flows.EmailChangeLimited as limited:  # reached meanwhile, from another window
-            form.add_error("email", str(limited))
+            email_change.request_email_change(request, request.user, form.cleaned_data["email"])
+        except email_change.EmailChangeLimited as limited:  # reached meanwhile, from another window
+            form.add_error("email", email_change_wait(limited.wait))
         else:
             messages.success(
                 request,
@@ -194,7 +227,7 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return _sign_in_to_confirm(request, token)
     if token != EMAIL_CONFIRM_PAGE:
-        if flows.pending_email_change(request.user, token) is None:
+        if email_change.pending_email_change(request.user, token) is None:
             response = render(request, "backoffice/profile_email_confirm.html", {"change": None})
         else:
             request.session[EMAIL_CONFIRM_TOKEN] = token
@@ -205,11 +238,11 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
         response["Referrer-Policy"] = "no-referrer"
         return response
     token = request.session.get(EMAIL_CONFIRM_TOKEN, "")
-    if request.method == "POST" and flows.confirm_email_change(request, request.user, token):
+    if request.method == "POST" and email_change.confirm_email_change(request, request.user, token):
         del request.session[EMAIL_CONFIRM_TOKEN]
         messages.success(request, _("Your email address has been changed."))
         return redirect("backoffice:profile")
-    change = flows.pending_email_change(request.user, token)
+    change = email_change.pending_email_change(request.user, token)
     return render(request, "backoffice/profile_email_confirm.html", {"change": change})
 
 

@@ -1,8 +1,16 @@
 """The load `make bench` puts on a server: locust users, run by bench_load.py.
 
-JENCO's captcha is real: a user reads the answer of the key its page got from the database,
-as a person reads the picture. Cookies are sent back over plain HTTP although production
-marks them Secure (the benchmark talks to gunicorn on loopback, without TLS).
+JENCO's captcha is real: a user reads the answer of the key its page got from the store (the
+SQLite file BENCH_SQLITE, or the PostgreSQL database BENCH_DATABASE_URL), as a person reads
+the picture.
+
+Two ways in:
+- straight to gunicorn over plain HTTP: cookies are sent back although production marks them
+  Secure, and each user comes from an address of its own in X-Forwarded-For (the server
+  trusts one proxy);
+- through `make serve`'s nginx over HTTPS (BENCH_SOURCE_ADDRESSES=1): its self-signed
+  certificate is not verified, each user connects from an address of its own on 127.0.0.0/8,
+  which nginx passes on as it would a member's, and sends Origin as a browser does.
 """
 
 import email
@@ -17,9 +25,12 @@ from pathlib import Path
 
 import gevent
 from locust import HttpUser, events, task
+from locust.clients import LocustHttpAdapter
 from locust.exception import StopUser
 
 DATABASE = os.environ.get("BENCH_SQLITE", "")
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "")
+SOURCE_ADDRESSES = os.environ.get("BENCH_SOURCE_ADDRESSES") == "1"
 PASSWORD = "plum-Blossom-2026"
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "200"))
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -27,12 +38,33 @@ CAPTCHA = re.compile(r'name="captcha_0" value="([0-9a-f]+)"')
 addresses = itertools.count(1)
 
 
+postgres = None
+
+
 def captcha_answer(key: str) -> str:
+    global postgres
+    query = "SELECT response FROM captcha_captchastore WHERE hashkey = %s"
+    if DATABASE_URL:
+        import psycopg
+
+        if postgres is None:  # one connection for this process's users; it locks per query
+            postgres = psycopg.connect(DATABASE_URL, autocommit=True)
+        (answer,) = postgres.execute(query, (key,)).fetchone()
+        return answer
     with sqlite3.connect(DATABASE, timeout=30) as db:
-        (answer,) = db.execute(
-            "SELECT response FROM captcha_captchastore WHERE hashkey = ?", (key,)
-        ).fetchone()
+        (answer,) = db.execute(query.replace("%s", "?"), (key,)).fetchone()
     return answer
+
+
+class FromAddress(LocustHttpAdapter):
+    """Connections from one source address (any 127.x.y.z is this machine's loopback)."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__(pool_manager=None)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs, source_address=(self.address, 0))
 
 
 class Browser(HttpUser):
@@ -40,7 +72,15 @@ class Browser(HttpUser):
 
     def on_start(self):
         n = next(addresses)
-        self.client.headers["X-Forwarded-For"] = f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250}"
+        a, b, c = n // 62500 % 250, n // 250 % 250, n % 250
+        if SOURCE_ADDRESSES:
+            self.client.mount("https://", FromAddress(f"127.{10 + a}.{b}.{c + 1}"))
+            self.client.mount("http://", FromAddress(f"127.{10 + a}.{b}.{c + 1}"))
+        else:
+            self.client.headers["X-Forwarded-For"] = f"10.{a}.{b}.{c}"
+        if self.host.startswith("https://"):
+            self.client.verify = False  # make serve's self-signed certificate
+            self.client.headers["Origin"] = self.host.rstrip("/")
 
     def plain_http_cookies(self):
         for cookie in self.client.cookies:
@@ -158,6 +198,7 @@ class MigrationDay(Browser):
         if n is None:
             raise StopUser  # every member has been given to a user
         journeys["first"] = journeys["first"] or time.time()
+        began = time.perf_counter()
         self.client.cookies.clear()
         member_id, email = f"JPN4{n:06d}", f"member{n}@example.com"
         try:
@@ -223,6 +264,14 @@ class MigrationDay(Browser):
             _, token = self.csrf("/backoffice/", "5 GET dashboard")
             self.step("POST", "/logout/", "5 POST sign out", {"csrfmiddlewaretoken": token})
             journeys["done"] += 1
+            events.request.fire(
+                request_type="JOURNEY",
+                name="6 whole journey",
+                response_time=(time.perf_counter() - began) * 1000,
+                response_length=0,
+                exception=None,
+                context={},
+            )
         except RuntimeError:
             journeys["failed"] += 1
         journeys["last"] = time.time()
@@ -235,3 +284,31 @@ class MigrationDay(Browser):
 def _write_result(environment, **kwargs):
     if RESULT:
         Path(RESULT).write_text(json.dumps(journeys))
+
+
+@events.quit.add_listener
+def _write_stats(exit_code, **kwargs):
+    """The final figures, once every user has stopped (the CSV locust writes is its last
+    periodic snapshot, up to a second short), in the CSV's column names."""
+    path = os.environ.get("BENCH_STATS")
+    runner = locust_environment["runner"]
+    if not path or runner is None:
+        return
+    stats = {}
+    for entry in [*runner.stats.entries.values(), runner.stats.total]:
+        stats[entry.name] = {
+            "Request Count": entry.num_requests,
+            "Failure Count": entry.num_failures,
+            "Requests/s": entry.total_rps,
+            "50%": entry.get_response_time_percentile(0.5),
+            "99%": entry.get_response_time_percentile(0.99),
+        }
+    Path(path).write_text(json.dumps(stats))
+
+
+locust_environment = {"runner": None}
+
+
+@events.init.add_listener
+def _keep_runner(environment, **kwargs):
+    locust_environment["runner"] = environment.runner

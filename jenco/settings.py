@@ -7,6 +7,7 @@ stops start-up with a message that names the variable. `.env.example` lists them
 import datetime
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import dj_database_url
@@ -84,6 +85,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Keys a rotation replaced: sessions and emailed links signed with them still work.
+SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):
@@ -136,6 +139,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "backoffice.context_processors.quotes",
             ],
         },
     },
@@ -190,7 +194,7 @@ JENCO_SESSION_MAX_SECONDS = envint("JENCO_SESSION_MAX_SECONDS", 60 * 60 * 24 * 7
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
-CSRF_FAILURE_VIEW = "accounts.views.csrf_failure"
+CSRF_FAILURE_VIEW = "jenco.views.csrf_failure"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_HTTPONLY = True
@@ -205,6 +209,9 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "backoffice:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# The page an emailed email-change link opens (it takes the link's token). accounts mails the
+# link; the page is the signed-in area's, so accounts learns its name from here.
+JENCO_EMAIL_CHANGE_CONFIRM_URL = "backoffice:profile-email-confirm"
 
 PASSWORD_HASHERS = [
     "accounts.hashers.MemberArgon2Hasher",
@@ -243,7 +250,7 @@ JENCO_FORGOT_PER_ADDRESS = envint("JENCO_FORGOT_PER_ADDRESS", 20)
 JENCO_SECURITY_LOG_DAYS = envint("JENCO_SECURITY_LOG_DAYS", 400)
 # How long the link that confirms a new email address works.
 JENCO_EMAIL_CHANGE_HOURS = envint("JENCO_EMAIL_CHANGE_HOURS", 24)
-# The code mailed after a sign-in on the default credentials (accounts.mailbox): how long it
+# The code mailed after a sign-in on the default credentials (accounts.flows.mailbox): how long it
 # works, how many wrong tries it takes, and how often a member may have one sent.
 JENCO_MAILBOX_CODE_MINUTES = envint("JENCO_MAILBOX_CODE_MINUTES", 10, minimum=1)
 JENCO_MAILBOX_CODE_TRIES = envint("JENCO_MAILBOX_CODE_TRIES", 5, minimum=1)
@@ -258,10 +265,6 @@ JENCO_MAILBOX_CODES_PER_MEMBER_HOUR = envint("JENCO_MAILBOX_CODES_PER_MEMBER_HOU
 JENCO_EMAIL_CHANGE_PER_HOUR = envint("JENCO_EMAIL_CHANGE_PER_HOUR", 3, minimum=1)
 JENCO_EMAIL_CHANGE_PER_DAY = envint("JENCO_EMAIL_CHANGE_PER_DAY", 10, minimum=1)
 JENCO_EMAIL_CHANGE_PER_ADDRESS = envint("JENCO_EMAIL_CHANGE_PER_ADDRESS", 3, minimum=1)
-
-# The market ticker (backoffice.ticker): a quote older than this many minutes is marked as
-# stale ("as of ..."), so nobody takes yesterday's price for today's.
-JENCO_QUOTE_STALE_MINUTES = envint("JENCO_QUOTE_STALE_MINUTES", 30, minimum=1)
 
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock
@@ -291,6 +294,9 @@ AXES_SENSITIVE_PARAMETERS = ["password", "captcha_1", "pin", "new_password1", "n
 AXES_VERBOSE = False
 
 # --- Captcha: four digits, as on the seed's screens -----------------------------------------
+# The ticker marks a quote older than this as delayed.
+JENCO_QUOTE_STALE_MINUTES = envint("JENCO_QUOTE_STALE_MINUTES", 30, minimum=1)
+
 CAPTCHA_CHALLENGE_FUNCT = "accounts.captcha.four_digits"
 CAPTCHA_LENGTH = 4
 CAPTCHA_TIMEOUT = envint("JENCO_CAPTCHA_MINUTES", 10)
@@ -298,6 +304,23 @@ CAPTCHA_FONT_SIZE = 30
 CAPTCHA_IMAGE_SIZE = (110, 44)
 CAPTCHA_LETTER_ROTATION = (-20, 20)
 CAPTCHA_NOISE_FUNCTIONS = ("captcha.helpers.noise_dots",)
+
+
+def _flite() -> str | None:
+    """The captcha's digits spoken (a link beside the picture) by Debian's flite, where it is
+    installed; without it there is no link. CAPTCHA_FLITE_PATH names another program, `off`
+    turns it off; a name that is no program stops start-up (every recording would be a 500)."""
+    value = env("CAPTCHA_FLITE_PATH").strip()
+    if value in ("", "off"):
+        return shutil.which("flite") if value == "" else None
+    if shutil.which(value) is None:
+        raise ImproperlyConfigured(
+            f"CAPTCHA_FLITE_PATH must name the flite program, or be off: {value!r} is not one"
+        )
+    return shutil.which(value)
+
+
+CAPTCHA_FLITE_PATH = _flite()
 
 # --- Email ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "JENCO <no-reply@jenco.example>")
@@ -449,5 +472,8 @@ LOGGING = {
         "django.server": {"level": "INFO", "handlers": ["django.server"], "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "django.tasks": {"level": "WARNING"},  # a line per queued email is noise
+        # A request for a host not in ALLOWED_HOSTS (scanners, mostly) is answered 400 and
+        # kept out of the log and the admins' mailbox (nginx's default server drops them first).
+        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
     },
 }

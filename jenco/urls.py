@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
 
-from accounts import views as accounts_views
 from accounts.admin import sign_in_at_member_login
+from jenco import views
 
 
 def no_admin_autocomplete(request: HttpRequest) -> HttpResponse:
@@ -18,13 +18,13 @@ admin.site.site_title = "JENCO"
 urlpatterns = [
     path("", include("accounts.urls")),
     path("backoffice/", include("backoffice.urls")),
-    path("i18n/setlang/", accounts_views.set_language, name="set_language"),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("captcha/", include("captcha.urls")),
     # Before admin's own: staff sign in through the member sign-in, never admin's form.
     path("admin/login/", sign_in_at_member_login),
     path("admin/autocomplete/", no_admin_autocomplete),
     path("admin/", admin.site.urls),
-    path("healthz", accounts_views.healthz, name="healthz"),
+    path("healthz", views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
-    path("favicon.ico", accounts_views.favicon),
+    path("favicon.ico", views.favicon),
 ]

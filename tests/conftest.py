@@ -1,41 +1,10 @@
-"""The members every test needs, and a captcha answered through its store."""
-
-from pathlib import Path
+"""The members every test needs, signed in or not, and the mail they get."""
 
 import pytest
-from captcha.models import CaptchaStore
-from django.contrib.auth.hashers import make_password
 
 from accounts.ja_accounts import ja_member
 from accounts.models import Member
-
-PASSWORD = "plum-Blossom-2026"
-PIN = "482916"
-DEFAULT_PASSWORD = "jenco@12345"
-DEFAULT_PIN = "123123"
-# The sample quote feed `make run` loads (four instruments, as on the seed's sign-in page).
-SAMPLE_FEED = str(Path(__file__).resolve().parent.parent / "deploy" / "sample-quotes.csv")
-# Every page of the signed-in back office.
-BACKOFFICE_PAGES = [
-    "/backoffice/",
-    "/backoffice/profile/",
-    "/backoffice/profile/pin/",
-    "/backoffice/profile/password/",
-    "/backoffice/profile/sub-password/",
-    "/backoffice/profile/email/",
-]
-
-
-def solved_captcha() -> dict:
-    """What a member who read the picture correctly would submit."""
-    key = CaptchaStore.generate_key()
-    return {"captcha_0": key, "captcha_1": CaptchaStore.objects.get(hashkey=key).response}
-
-
-def wrong_captcha() -> dict:
-    key = CaptchaStore.generate_key()
-    answer = CaptchaStore.objects.get(hashkey=key).response
-    return {"captcha_0": key, "captcha_1": f"{(int(answer) + 1) % 10000:04d}"}
+from tests.helpers import PASSWORD, finished_member, prove_mailbox
 
 
 @pytest.fixture(autouse=True)
@@ -48,41 +17,18 @@ def _fresh_default_hashes():
     credentials._default_hash.cache_clear()
 
 
-@pytest.fixture(autouse=True)
-def _no_ticker_left_over():
-    # The ticker's strip is cached (backoffice.ticker); a test's quotes are rolled back with
-    # its database, so its cached strip must go too.
-    from django.core.cache import cache
-
-    from backoffice.ticker import cache_keys
-
-    cache.delete_many(cache_keys())
-    yield
-    cache.delete_many(cache_keys())
-
-
 @pytest.fixture
 def member(db) -> Member:
     """A member who finished the migration: own password and PIN."""
-    return Member.objects.create_user(
-        "JPN1000001",
-        email="taro@example.com",
-        password=PASSWORD,
-        name="山田 太郎",
-        pin=make_password(PIN),
-        id_document_number="AB98765432",
+    return finished_member(
+        "JPN1000001", "taro@example.com", "山田 太郎", id_document_number="AB98765432"
     )
 
 
 @pytest.fixture
 def english_member(db) -> Member:
-    return Member.objects.create_user(
-        "JPN1000002",
-        email="alice@example.com",
-        password=PASSWORD,
-        name="Alice Smith",
-        pin=make_password(PIN),
-        preferred_language="en",
+    return finished_member(
+        "JPN1000002", "alice@example.com", "Alice Smith", preferred_language="en"
     )
 
 
@@ -118,15 +64,6 @@ def member_client(client, member):
     return client
 
 
-def prove_mailbox(client, member) -> None:
-    """What entering the mailed code leaves in this session (accounts.mailbox)."""
-    from accounts import mailbox
-
-    session = client.session
-    session[mailbox.SESSION_KEY] = [member.pk, session.get("signed_in_at")]
-    session.save()
-
-
 @pytest.fixture
 def migrated_client(client, migrated_member):
     """Signed in on the defaults, with the mailbox code already entered: at the PIN step."""
@@ -136,7 +73,41 @@ def migrated_client(client, migrated_member):
 
 
 @pytest.fixture
-def mailoutbox(transactional_db, mailoutbox):
-    """Sent mail. Emails are queued when the change commits, so a test reading them runs with
-    real commits rather than inside one rolled-back transaction."""
+def mailoutbox(db, mailoutbox, monkeypatch):
+    """Sent mail, as it would be sent in production: mail is queued when the change commits
+    (transaction.on_commit), and inside a test's rolled-back transaction nothing commits. So
+    here what waits for a commit runs when the code's own outermost transaction ends (or at
+    once outside one), and the test keeps its fast rollback: no transactional_db needed.
+    (`db` first: setting the database up empties Django's outbox for a new list.)"""
+    from django.db import connections
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.transaction import Atomic
+
+    def only_the_tests_transactions(connection) -> bool:
+        return all(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+    def run_waiting(connection) -> None:
+        while connection.run_on_commit and only_the_tests_transactions(connection):
+            _savepoints, callback, robust = connection.run_on_commit.pop(0)
+            try:
+                callback()
+            except Exception:
+                if not robust:
+                    raise
+
+    original_on_commit = BaseDatabaseWrapper.on_commit
+    original_exit = Atomic.__exit__
+
+    def on_commit(self, func, robust=False):
+        original_on_commit(self, func, robust)
+        run_waiting(self)
+
+    def exit_and_commit(self, exc_type, exc_value, traceback):
+        result = original_exit(self, exc_type, exc_value, traceback)
+        if exc_type is None and not getattr(self, "_from_testcase", False):
+            run_waiting(connections[self.using or "default"])
+        return result
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "on_commit", on_commit)
+    monkeypatch.setattr(Atomic, "__exit__", exit_and_commit)
     return mailoutbox

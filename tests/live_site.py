@@ -71,14 +71,7 @@ class LiveSite:
     # --- Running Django in other processes ----------------------------------------------
 
     def manage(self, *args: str, timeout: int = 120) -> str:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        result = runserver.manage(self.env, *args, timeout=timeout)
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 

@@ -1,12 +1,12 @@
-import re
-
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.admin import migration_summary
+from accounts.credentials import Step, migration_step
 from accounts.ja_accounts import ja_member
 from accounts.models import Member, SecurityEvent
-from tests.conftest import PASSWORD, PIN
+from tests.helpers import PASSWORD, PIN, emailed_path
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +77,31 @@ def test_the_migration_summary_counts_each_member_at_one_step(support_client, db
     ) in page
 
 
+def test_a_member_at_the_pin_step_is_counted_once_however_they_got_there(support_client, db):
+    """Every mix of flags: the list's column, its filter and the summary agree on one step
+    per member. A member on the default PIN who already proved the mailbox, or who set a
+    new password by email first, is at the PIN step and nowhere else."""
+    combos = [(p, n, w) for p in (False, True) for n in (False, True) for w in (False, True)]
+    for i, (proved, pin, password) in enumerate(combos):
+        member = ja_member(f"JPN40000{i:02d}")
+        member.mailbox_proved_at = timezone.now() if proved else None
+        member.on_default_pin, member.on_default_password = pin, password
+        member.save()
+    summary = migration_summary()
+    assert summary["imported"] == len(combos)
+    assert sum(summary[step.value] for step in Step) == len(combos)
+    # (proved, default PIN, default password), (proved, default PIN, own password) and
+    # (not proved, default PIN, own password)
+    assert summary[Step.PIN] == 3
+    for member in Member.objects.filter(origin=Member.Origin.JA):
+        step = migration_step(member)
+        assert set(Member.objects.at_migration_step(step)) >= {member}
+        others = [s for s in Step if s is not step]
+        assert not any(Member.objects.at_migration_step(s).filter(pk=member.pk) for s in others)
+        listed_at = support_client.get("/admin/accounts/member/", {"migration": step.value})
+        assert f">{member.member_id}<" in listed_at.content.decode()
+
+
 def test_a_member_record_hides_hashes_and_masks_the_document(support_client, member):
     page = support_client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
     assert "taro@example.com" in page
@@ -123,31 +148,21 @@ def test_members_are_not_let_into_admin(client, member):
 
 
 @pytest.fixture
-def outbox():
-    from django.core import mail
-
-    return mail.outbox
-
-
-@pytest.fixture
-def send_links(django_capture_on_commit_callbacks):
-    """Run an admin action. The mail is queued when the change commits: the commit
-    callbacks run in place rather than after a real commit (which would flush the Support
-    group the migrations made, for every test after it)."""
+def send_links(mailoutbox):
+    """Run an admin action; the mail it queues lands in `mailoutbox`."""
 
     def send(client, action, *members):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(
-                "/admin/accounts/member/",
-                {"action": action, "_selected_action": [m.pk for m in members]},
-                follow=True,
-            )
+        return client.post(
+            "/admin/accounts/member/",
+            {"action": action, "_selected_action": [m.pk for m in members]},
+            follow=True,
+        )
 
     return send
 
 
 def test_support_emails_a_reset_link_in_the_members_language(
-    client, support_agent, member, english_member, outbox, send_links
+    client, support_agent, member, english_member, mailoutbox, send_links
 ):
     support_agent.preferred_language = "en"
     support_agent.save()
@@ -155,41 +170,39 @@ def test_support_emails_a_reset_link_in_the_members_language(
     client.cookies["django_language"] = "en"
     page = send_links(client, "send_password_reset_link", member, english_member)
     assert "A reset link was emailed to 2 members." in page.content.decode()
-    by_address = {mail.to[0]: mail for mail in outbox}
+    by_address = {mail.to[0]: mail for mail in mailoutbox}
     assert "パスワード" in by_address["taro@example.com"].subject  # Japanese member, Japanese mail
     assert "password" in by_address["alice@example.com"].subject.lower()
-    link = re.search(
-        r"https://jenco\.example(/password/reset/\S+/)", by_address["taro@example.com"].body
-    )
-    assert Client().get(link.group(1))["Location"].endswith("/set-password/")
+    link = emailed_path(by_address["taro@example.com"], "/password/reset/")
+    assert Client().get(link)["Location"].endswith("/set-password/")
     event = SecurityEvent.objects.get(member=member, kind="password_reset_requested")
     assert event.actor == support_agent
 
 
-def test_support_emails_a_pin_reset_link(support_client, member, outbox, send_links):
+def test_support_emails_a_pin_reset_link(support_client, member, mailoutbox, send_links):
     send_links(support_client, "send_pin_reset_link", member)
-    assert re.search(r"https://jenco\.example/pin/reset/\S+/", outbox[0].body)
+    assert emailed_path(mailoutbox[0], "/pin/reset/")
 
 
 def test_support_cannot_flood_a_member_with_reset_links(
-    support_client, member, outbox, settings, send_links
+    support_client, member, mailoutbox, settings, send_links
 ):
     settings.JENCO_RESET_EMAILS_PER_HOUR = 2
     for _ in range(3):
         page = send_links(support_client, "send_password_reset_link", member)
-    assert len(outbox) == 2
+    assert len(mailoutbox) == 2
     assert "1人の会員には送信しませんでした" in page.content.decode()
 
 
-def test_a_member_without_an_email_gets_nothing(support_client, member, outbox, send_links):
+def test_a_member_without_an_email_gets_nothing(support_client, member, mailoutbox, send_links):
     member.email = ""
     member.save()
     send_links(support_client, "send_password_reset_link", member)
-    assert outbox == []
+    assert mailoutbox == []
     assert not SecurityEvent.objects.filter(kind="password_reset_requested").exists()
 
 
-def test_staff_without_the_permission_cannot_send_links(client, member, outbox, send_links):
+def test_staff_without_the_permission_cannot_send_links(client, member, mailoutbox, send_links):
     viewer = Member.objects.create_user(
         "JPN9000003", "viewer@jenco.example", PASSWORD, is_staff=True
     )
@@ -200,17 +213,17 @@ def test_staff_without_the_permission_cannot_send_links(client, member, outbox, 
     page = client.get("/admin/accounts/member/").content.decode()
     assert "send_password_reset_link" not in page
     send_links(client, "send_password_reset_link", member)
-    assert outbox == []
+    assert mailoutbox == []
 
 
-def test_at_most_twenty_members_at_once(support_client, outbox, send_links):
+def test_at_most_twenty_members_at_once(support_client, mailoutbox, send_links):
     many = [
         Member.objects.create_user(f"JPN80000{n:02}", f"m{n}@example.com", PASSWORD)
         for n in range(21)
     ]
     page = send_links(support_client, "send_password_reset_link", *many).content.decode()
     assert "一度に送信できるのは20人まで" in page
-    assert outbox == []
+    assert mailoutbox == []
 
 
 def test_the_mail_queue_is_not_in_admin(client, staff):

@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import Member, SecurityEvent
-from tests.conftest import PASSWORD, PIN
+from tests.helpers import finished_member
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +23,10 @@ SUB_PASSWORD = "view-Only-2026"
 @pytest.fixture
 def target(db) -> Member:
     """The member an agent tries to read: document ZZ1…, a PIN and a sub password."""
-    return Member.objects.create_user(
+    return finished_member(
         "JPN3000001",
-        email="target@example.com",
-        password=PASSWORD,
-        name="標的 太郎",
-        pin=make_password(PIN),
+        "target@example.com",
+        "標的 太郎",
         sub_password=make_password(SUB_PASSWORD),
         id_document_number="ZZ1234567",
     )

@@ -5,14 +5,16 @@ full-width mode types them); the answer counts as the digits it shows.
 """
 
 import re
+import subprocess
 
 import pytest
 from captcha.models import CaptchaStore
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 
 from accounts import forms
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, reset_link
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +124,57 @@ def test_messages_are_a_status_region_holding_a_whole_list(member_client):
     page = member_client.get("/backoffice/").content.decode()
     assert re.search(r'<div class="messages" role="status"><ul>\s*<li class="message', page)
     assert '<ul class="messages" role="status">' not in page
+
+
+# --- The digits spoken (flite), for a member who cannot see the picture -----------------------
+
+CAPTCHA_PAGES = ["/login/", "/password/forgot/", "/pin/forgot/"]
+# The emailed links' forms (new password or PIN twice, and the captcha).
+RESET_FORMS = {"password reset": "password", "PIN reset": "pin"}
+
+
+@pytest.mark.parametrize("form", CAPTCHA_PAGES + list(RESET_FORMS))
+@pytest.mark.parametrize(
+    ("language", "label"),
+    [("ja", "数字を音声で聞く（英語）"), ("en", "Hear the digits (in English)")],
+)
+def test_every_captcha_offers_its_digits_spoken(client, member, form, language, label, tmp_path):
+    path = reset_link(RESET_FORMS[form], member) if form in RESET_FORMS else form
+    response = client.get(path, headers={"accept-language": language}, follow=True)
+    page = response.content.decode()
+    key = re.search(r'name="captcha_0" value="([0-9a-f]{40})"', page)[1]
+    link = re.search(
+        r'<a class="captcha-audio" href="([^"]+)" data-captcha-audio>([^<]+)</a>', page
+    )
+    assert link[1] == f"/captcha/audio/{key}.wav" and link[2] == label
+
+    recording = client.get(link[1])
+    wav = b"".join(recording.streaming_content) if recording.streaming else recording.content
+    assert recording.status_code == 200 and recording["Content-Type"] == "audio/wav"
+    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 20_000  # ~2 s of speech
+    # This picture's digits: flite's own recording of them, one by one, is the same file.
+    digits = CaptchaStore.objects.get(hashkey=key).challenge
+    spoken = tmp_path / "digits.wav"
+    flite = [settings.CAPTCHA_FLITE_PATH, "-t", ", ".join(digits), "-o", str(spoken)]
+    subprocess.run(flite, check=True)
+    assert wav == spoken.read_bytes()
+
+
+def test_a_used_or_unknown_captcha_has_no_recording(client):
+    assert client.get("/captcha/audio/" + "0" * 40 + ".wav").status_code == 410
+
+
+def test_without_flite_there_is_no_link_and_nothing_breaks(client, member, settings, monkeypatch):
+    from captcha.conf import settings as captcha_settings
+
+    settings.CAPTCHA_FLITE_PATH = None
+    monkeypatch.setattr(captcha_settings, "CAPTCHA_FLITE_PATH", None)
+    for form in CAPTCHA_PAGES + list(RESET_FORMS):
+        path = reset_link(RESET_FORMS[form], member) if form in RESET_FORMS else form
+        response = client.get(path, follow=True)
+        page = response.content.decode()
+        assert response.status_code == 200 and 'name="captcha_0"' in page
+        assert "captcha-audio" not in page
+    # An address kept from before (a page open while flite was removed): not found, no 500.
+    key = CaptchaStore.generate_key()
+    assert client.get(f"/captcha/audio/{key}.wav").status_code == 404

@@ -6,7 +6,6 @@ Every racing request connects first and then waits at a barrier, so the requests
 flight together; each case also checks that they were.
 """
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from django.contrib.auth.hashers import check_password
 
+from tests.helpers import emailed_path
 from tests.live_site import Browser, LiveSite
 
 PASSWORD = "plum-Blossom-2026"
@@ -21,14 +21,6 @@ PIN = "482916"
 LINK_USED = "このリンクは使えません"
 ROUNDS = 5
 SIGN_INS = 20
-
-# The concurrent cases, for the README: registered as they are defined.
-CASES: list[str] = []
-
-
-def concurrent_case(test: Callable) -> Callable:
-    CASES.append(test.__name__)
-    return test
 
 
 @pytest.fixture(scope="module")
@@ -110,10 +102,9 @@ def emailed_link(site: LiveSite, member_id: str) -> str:
     data = {**asking.form("/password/forgot/"), "username": member_id, "email": address}
     assert asking.request("POST", "/password/forgot/", data).location == "/password/forgot/sent/"
     mail = site.mails_to(address)[-1]
-    return re.search(r"https://jenco\.example(/password/reset/\S+/)", mail).group(1)
+    return emailed_path(mail, "/password/reset/")
 
 
-@concurrent_case
 def test_one_reset_link_submitted_twice_at_once_sets_one_password(site, members):
     for member_id in members.take(ROUNDS):
         link = emailed_link(site, member_id)
@@ -172,7 +163,6 @@ def change_pin_twice_at_once(site: LiveSite, member_id: str):
     return pages
 
 
-@concurrent_case
 def test_two_pin_changes_at_once_leave_one_pin(site, members):
     for member_id in members.take(ROUNDS):
         pages = change_pin_twice_at_once(site, member_id)
@@ -185,7 +175,6 @@ def test_two_pin_changes_at_once_leave_one_pin(site, members):
         assert pages[PINS.index(matches[0])].location == "/backoffice/profile/"
 
 
-@concurrent_case
 def test_two_pin_changes_at_once_accept_only_one(site, members):
     # One after the other, the second is refused: its current PIN is no longer current
     # (tests/test_profile_pin.py), or, once the first change has ended the other sessions,
@@ -204,7 +193,6 @@ def test_two_pin_changes_at_once_accept_only_one(site, members):
     assert outcomes == [(1, 1)] * 2 * ROUNDS, f"(told done, refused) in each race: {outcomes}"
 
 
-@concurrent_case
 def test_wrong_pins_sent_at_once_get_no_more_tries_than_the_limit(site, members):
     """Ten sessions of one member guess the PIN at the same moment: the lock still falls
     after five guesses, not after ten."""
@@ -259,7 +247,6 @@ def sign_in_together(site: LiveSite, member_ids: list[str]):
     return sign_ins_ready(site, member_ids)()
 
 
-@concurrent_case
 def test_twenty_sign_ins_at_once_all_get_an_answer(site, members):
     member_ids = members.take(SIGN_INS)
     mark = site.log_mark()
@@ -282,7 +269,6 @@ def test_twenty_sign_ins_at_once_all_get_an_answer(site, members):
 # --- (d) a JA import running while members sign in --------------------------------------------
 
 
-@concurrent_case
 def test_an_import_while_members_sign_in_loses_nothing(site, members, tmp_path):
     """The real `manage.py import_ja_members`, in its own process, commits its batches while
     twenty members sign in at once: every sign-in gets its answer, and every row arrives."""
@@ -335,14 +321,3 @@ def test_an_import_while_members_sign_in_loses_nothing(site, members, tmp_path):
     assert [p.location for p in all_pages] == ["/backoffice/"] * len(all_pages)
     assert f"新規登録: {rows}" in out, out  # "Created:" (operator output is in Japanese)
     assert imported() == rows
-
-
-def test_the_concurrent_cases_are_all_counted():
-    assert CASES == [
-        "test_one_reset_link_submitted_twice_at_once_sets_one_password",
-        "test_two_pin_changes_at_once_leave_one_pin",
-        "test_two_pin_changes_at_once_accept_only_one",
-        "test_wrong_pins_sent_at_once_get_no_more_tries_than_the_limit",
-        "test_twenty_sign_ins_at_once_all_get_an_answer",
-        "test_an_import_while_members_sign_in_loses_nothing",
-    ]

@@ -18,3 +18,15 @@ def test_env_example_lists_every_variable_the_settings_read():
     assert len(read) > 30  # the pattern still finds them
     assert read - listed == set(), "read but not in .env.example"
     assert {name for name in listed - read if not name.startswith("ANYMAIL_")} == set()
+
+
+def test_nginx_drops_an_idle_app_server_connection_before_gunicorn_does():
+    """Otherwise nginx may send a member's POST on a connection gunicorn has just closed: a
+    502, and a POST is not tried again on the other app server (seen under make bench)."""
+    import runpy
+
+    gunicorn_keepalive = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["keepalive"]
+    site = (ROOT / "deploy" / "nginx" / "jenco.conf").read_text()
+    upstream = re.search(r"upstream jenco_app \{(.*?)\}", site, re.S)[1]
+    nginx_idle = int(re.search(r"^\s*keepalive_timeout (\d+)s;", upstream, re.M)[1])
+    assert nginx_idle < gunicorn_keepalive

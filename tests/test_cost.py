@@ -6,7 +6,6 @@ Inside a test everything runs in the test's own transaction, so a transaction of
 shows up as a SAVEPOINT ... RELEASE.
 """
 
-import io
 import re
 import time
 
@@ -14,14 +13,13 @@ import pytest
 from captcha.models import CaptchaStore
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone, translation
+from django.utils import timezone
 
+from accounts.forms import LoginForm
 from accounts.models import SecurityEvent
-from backoffice import ticker
-from tests.conftest import DEFAULT_PASSWORD, PASSWORD, SAMPLE_FEED, solved_captcha
+from tests.helpers import DEFAULT_PASSWORD, PASSWORD, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -32,16 +30,11 @@ def _sessions_in_the_database(settings):
     # without REDIS_URL. (With it, sessions live in Redis and the database writes fewer.)
     settings.SESSION_ENGINE = "accounts.sessions"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The ticker's quotes as on a running site: read once a minute into the cache (shared by
+    # the app servers), not by each page (tests/test_ticker.py).
+    from backoffice import ticker
 
-
-@pytest.fixture(autouse=True)
-def _the_market_ticker_on_every_page(_sessions_in_the_database):
-    """The pages measured here show four quotes, as in production. The strip comes from the
-    cache: once rendered it adds no statement (tests/test_ticker.py counts the first one)."""
-    call_command("load_quotes", SAMPLE_FEED, stdout=io.StringIO())
-    for language in ("ja", "en"):
-        with translation.override(language):
-            assert "GER40" in ticker.strip()
+    ticker.quotes()
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -151,7 +144,7 @@ def test_a_sign_in_on_the_default_password_adds_the_address_count_and_the_mailbo
     client, migrated_member, django_assert_max_num_queries
 ):
     # Six statements more than a sign-in: the address's count (two), and the mailbox code's
-    # lock, limits, row and log entry in a savepoint of their own (accounts.mailbox).
+    # lock, limits, row and log entry in a savepoint of their own (accounts.flows.mailbox).
     response, _statements, writes = a_whole_sign_in(
         client, "JPN2000001", DEFAULT_PASSWORD, 18, django_assert_max_num_queries
     )
@@ -258,24 +251,20 @@ def test_a_wrong_captcha_answer_uses_the_picture_up(client, member):
     ],
     ids=["empty", "bad ID", "nothing typed", "wrong password", "wrong captcha"],
 )
-@pytest.mark.parametrize("defaults", ["open", "closed"])
-def test_the_sign_in_form_has_the_markup_of_every_other_form(
-    client, member, post, defaults, settings
-):
+def test_the_sign_in_form_has_the_markup_of_every_other_form(client, member, post):
     """login.html writes its form out by hand (Django's field templates were most of the
-    page's cost): what a browser gets must still be what form_fields.html gives, with the
-    default-password hint while the defaults sign in and without it after the deadline."""
+    page's cost): what a browser gets must still be what form_fields.html gives."""
     from django.template.loader import render_to_string
-
-    if defaults == "closed":
-        settings.JENCO_DEFAULT_CREDENTIALS_UNTIL = timezone.localdate() - timezone.timedelta(1)
 
     if post is None:
         response = client.get("/login/")
     else:
         response = client.post("/login/", {**solved_captcha(), **post})
     page = response.content.decode()
-    generic = render_to_string("form_fields.html", {"form": response.context["form"]})
+    # The blank page is filled in from a copy rendered once (accounts/pages.py): no context.
+    rendered = [template.name for template in response.templates]
+    form = response.context["form"] if "accounts/login.html" in rendered else LoginForm(None)
+    generic = render_to_string("form_fields.html", {"form": form})
 
     def markup(html):
         html = re.sub(r'(value|src)="[0-9a-f]{40}"|src="[^"]*"', "", html)
@@ -284,8 +273,78 @@ def test_the_sign_in_form_has_the_markup_of_every_other_form(
 
     form = page[page.index('action="/login/"') : page.index('type="submit" class="primary"')]
     assert markup(form)[2:] == markup(generic)  # after the CSRF token and "next"
-    hints = [tag for tag in markup(generic) if 'placeholder="デフォルト) jenco@12345"' in tag]
-    assert len(hints) == (1 if defaults == "open" else 0)
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+@pytest.mark.parametrize(
+    "query",
+    ["", "?next=/backoffice/profile/", "?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E&x=%E3%81%82"],
+    ids=["plain", "next", "hostile query"],
+)
+@pytest.mark.parametrize("defaults_open", [True, False], ids=["defaults open", "closed"])
+def test_the_blank_sign_in_page_is_the_page_its_template_gives(
+    client, settings, language, query, defaults_open
+):
+    """GET /login/ is served from a copy rendered once and filled in per request: it must be,
+    byte for byte, what the template renders for this request, in each language, whatever the
+    query string holds and whether or not the default credentials still work."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+    from django.utils import translation
+
+    from accounts.views import _safe_next
+
+    if not defaults_open:
+        settings.JENCO_DEFAULT_CREDENTIALS_UNTIL = timezone.localdate() - timezone.timedelta(1)
+    for _visitor in range(2):  # the first renders the copy, the second is served from it
+        client.cookies.clear()
+        page = client.get(f"/login/{query}", headers={"accept-language": language})
+        page = page.content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    key = re.search(r'name="captcha_0" value="([0-9a-f]{40})"', page)[1]
+    assert CaptchaStore.objects.filter(hashkey=key).exists()
+
+    request = RequestFactory().get(f"/login/{query}")
+    request.user = AnonymousUser()
+    context = {
+        "form": LoginForm(request),
+        "captcha": LoginForm.captcha_urls(key),
+        "next": _safe_next(request),
+        "csrf_token": token,
+    }
+    with translation.override(language):
+        assert page == render_to_string("accounts/login.html", context, request)
+
+
+def test_each_visitor_gets_a_captcha_and_csrf_token_of_their_own(client):
+    pages = []
+    for _visitor in range(3):
+        client.cookies.clear()
+        pages.append(client.get("/login/").content.decode())
+    keys = {re.search(r'name="captcha_0" value="([0-9a-f]{40})"', page)[1] for page in pages}
+    tokens = {re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', p)[1] for p in pages}
+    assert len(keys) == 3 and len(tokens) == 3
+    assert all(f'src="/captcha/image/{key}/"' in "".join(pages) for key in keys)
+
+
+def test_a_sign_in_page_with_a_message_to_show_is_rendered_in_full(client):
+    from django.contrib.messages import constants
+    from django.contrib.messages.storage.base import Message
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    storage, carrier = CookieStorage(RequestFactory().get("/")), HttpResponse()
+    storage._store([Message(constants.SUCCESS, "Your PIN has been changed.")], carrier)
+    client.cookies[storage.cookie_name] = carrier.cookies[storage.cookie_name].value
+
+    response = client.get("/login/")
+    assert "accounts/login.html" in [t.name for t in response.templates]  # rendered in full
+    assert (
+        '<li class="message success">Your PIN has been changed.</li>' in response.content.decode()
+    )
+    assert "Your PIN has been changed." not in client.get("/login/").content.decode()
 
 
 def test_the_importer_writes_the_row_ja_member_would(tmp_path):

@@ -105,3 +105,9 @@ def test_a_malformed_setting_names_the_variable():
     result = manage("check", **{**PRODUCTION, "JENCO_PIN_ATTEMPTS": "five"})
     assert result.returncode != 0
     assert "JENCO_PIN_ATTEMPTS must be a whole number" in result.stderr
+
+
+def test_a_spoken_captcha_program_that_is_not_there_names_the_variable():
+    result = manage("check", **{**PRODUCTION, "CAPTCHA_FLITE_PATH": "/nowhere/flite"})
+    assert result.returncode != 0
+    assert "CAPTCHA_FLITE_PATH must name the flite program, or be off" in result.stderr

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from accounts.emails import render_member_email
 from accounts.models import Member
-from tests.conftest import solved_captcha
+from tests.helpers import solved_captcha
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,10 @@ import re
 
 import pytest
 from django.contrib.auth import SESSION_KEY
-from django.contrib.auth.hashers import MD5PasswordHasher, check_password
+from django.contrib.auth.hashers import MD5PasswordHasher, check_password, make_password
 
 from accounts.models import SecurityEvent
-from tests.conftest import DEFAULT_PASSWORD, DEFAULT_PIN, PASSWORD, solved_captcha
+from tests.helpers import DEFAULT_PASSWORD, DEFAULT_PIN, PASSWORD, PIN, prove_mailbox, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +21,6 @@ BACK_OFFICE = [
 ]
 NEW_PIN = "583920"
 NEW_PASSWORD = "maple-Leaf-3391"
-
-
-def sign_in(client, username, password):
-    return client.post("/login/", {"username": username, "password": password, **solved_captcha()})
 
 
 @pytest.mark.parametrize("password", ["jenco@12345", "Jenco@12345"])
@@ -76,17 +72,6 @@ def test_before_the_deadline_the_defaults_still_work(client, migrated_member, se
     assert SESSION_KEY in client.session
 
 
-def test_a_default_sign_in_mails_a_code_that_is_also_an_if_this_was_not_you_notice(
-    client, migrated_member, mailoutbox
-):
-    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
-    assert len(mailoutbox) == 1
-    assert mailoutbox[0].to == ["hanako@example.com"]
-    assert "確認コード" in mailoutbox[0].subject
-    assert "デフォルトのパスワードでログインがありました" in mailoutbox[0].body
-    assert "お心当たりがない場合" in mailoutbox[0].body
-
-
 def test_a_default_password_sign_in_after_the_pin_was_changed_sends_the_notice(
     client, migrated_member, mailoutbox
 ):
@@ -112,6 +97,40 @@ def test_the_pin_step_says_why_in_the_seeds_words(migrated_client):
     page = migrated_client.get("/backoffice/profile/pin/").content.decode()
     assert "必ずPINコード・パスワードの順番に変更してください" in page
     assert "デフォルト：123123" in page
+
+
+@pytest.mark.parametrize(
+    ("language", "just_now_and_why", "order"),
+    [
+        (
+            "ja",
+            "デフォルトのパスワードとPINコードでログインしました。"
+            "デフォルトのパスワードとPINコードは全会員に公開されているため、変更するまでは、"
+            "会員IDを知っている人なら誰でもお客様のアカウントにログインできてしまいます。",
+            "必ずPINコード・パスワードの順番に変更してください。",
+        ),
+        (
+            "en",
+            "You have just signed in with the default password and PIN."
+            " They are published to every member, so until you change them anyone who knows"
+            " your member ID can sign in as you.",
+            "Please change them in this order: first your PIN, then your password.",
+        ),
+    ],
+)
+@pytest.mark.parametrize("step", ["/backoffice/profile/pin/", "/backoffice/profile/password/"])
+def test_the_forced_change_says_the_member_just_signed_in_on_the_defaults_and_why(
+    client, migrated_member, step, language, just_now_and_why, order
+):
+    if step.endswith("/password/"):  # the PIN is done: the password step comes next
+        migrated_member.pin, migrated_member.on_default_pin = make_password(PIN), False
+        migrated_member.save()
+    client.force_login(migrated_member)
+    prove_mailbox(client, migrated_member)
+    page = client.get(step, headers={"accept-language": language}).content.decode()
+    notice = re.search(r'<div class="notice" role="note">(.*?)</div>', page, re.S)[1]
+    notice = " ".join(notice.split())
+    assert f"<p>{just_now_and_why}</p>" in notice and order in notice
 
 
 @pytest.mark.parametrize("path", BACK_OFFICE + ["/backoffice/profile/pin/"])

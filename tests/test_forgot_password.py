@@ -5,7 +5,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 
 from accounts.models import Member, SecurityEvent
-from tests.conftest import PASSWORD, solved_captcha, wrong_captcha
+from tests.helpers import PASSWORD, emailed_path, solved_captcha, wrong_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def without_csrf(response) -> str:
 
 
 def link_in(mail) -> str:
-    return re.search(r"https://jenco\.example(/password/reset/\S+/)", mail.body).group(1)
+    return emailed_path(mail, "/password/reset/")
 
 
 def follow_link(client, path):

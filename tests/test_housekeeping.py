@@ -24,7 +24,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts import throttle
 from accounts.models import EmailChangeRequest, MailboxCode, RequestCounter, SecurityEvent
-from tests.conftest import PASSWORD, solved_captcha
+from tests.helpers import PASSWORD, solved_captcha
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 300  # of each kind, expired; and a few live ones beside them

@@ -21,7 +21,7 @@ from django.test import override_settings
 from django.urls import Resolver404, resolve
 
 from accounts.models import Member
-from tests.conftest import PASSWORD, PIN, prove_mailbox, solved_captcha, wrong_captcha
+from tests.helpers import PASSWORD, PIN, prove_mailbox, solved_captcha, wrong_captcha
 from tests.i18n_helpers import english_runs, japanese_in, language_switch, read
 
 pytestmark = pytest.mark.django_db
@@ -475,7 +475,6 @@ def test_a_notice_email_is_in_the_members_language_whatever_the_page_was_in(
     client,
     request,
     mailoutbox,
-    django_capture_on_commit_callbacks,
     notice,
     member_fixture,
     request_language,
@@ -485,8 +484,7 @@ def test_a_notice_email_is_in_the_members_language_whatever_the_page_was_in(
     client.cookies[LANGUAGE_COOKIE] = request_language
     path, data = NOTICES[notice]
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(path, data)
+    response = client.post(path, data)
 
     assert response.status_code == 302, "the change was not accepted"
     [mail] = mailoutbox
@@ -498,7 +496,6 @@ def test_the_default_sign_in_email_is_in_the_members_language(
     client,
     migrated_member,
     mailoutbox,
-    django_capture_on_commit_callbacks,
     language,
     browser_language,
 ):
@@ -506,12 +503,11 @@ def test_the_default_sign_in_email_is_in_the_members_language(
     migrated_member.save(update_fields=["preferred_language"])
     client.cookies[LANGUAGE_COOKIE] = browser_language
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            "/login/",
-            {"username": migrated_member.member_id, "password": "jenco@12345", **solved_captcha()},
-            headers={"accept-language": browser_language},
-        )
+    response = client.post(
+        "/login/",
+        {"username": migrated_member.member_id, "password": "jenco@12345", **solved_captcha()},
+        headers={"accept-language": browser_language},
+    )
 
     assert response.status_code == 302, "the default password did not sign in"
     [mail] = mailoutbox  # the mailbox code, which is also the "was this you?" notice

@@ -10,7 +10,7 @@ from django.utils import translation
 
 from accounts import ja_import
 from accounts.models import Member
-from tests.conftest import PASSWORD, solved_captcha
+from tests.helpers import PASSWORD, solved_captcha
 
 pytestmark = pytest.mark.django_db
 

@@ -5,16 +5,11 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 
 from accounts.models import SecurityEvent
-from tests.conftest import PASSWORD, solved_captcha, wrong_captcha
+from tests.helpers import PASSWORD, sign_in, solved_captcha, wrong_captcha
 
 pytestmark = pytest.mark.django_db
 
 INVALID_LOGIN_JA = "会員IDまたはパスワードが正しくありません"
-
-
-def sign_in(client, username, password, captcha=None, **extra):
-    data = {"username": username, "password": password, **(captcha or solved_captcha()), **extra}
-    return client.post("/login/", data)
 
 
 def test_it_shows_the_seeds_sign_in_screen_in_japanese(client):
@@ -286,3 +281,25 @@ def test_the_dashboard_shows_the_sign_in_before_this_one(client, member):
     sign_in(client, "JPN1000001", PASSWORD)
     page = client.get("/backoffice/").content.decode()
     assert "前回のログイン" in page and "2026年3月14日 09:30" in page  # as members write it
+
+
+# --- The seed's hint in the password box, while the published default works ----------------
+
+
+@pytest.mark.parametrize(
+    ("language", "hint"), [("ja", "デフォルト) jenco@12345"), ("en", "Default) jenco@12345")]
+)
+def test_the_password_box_shows_the_published_default_until_the_deadline(
+    client, settings, language, hint
+):
+    from django.utils import timezone
+
+    def password_box():
+        client.cookies.clear()
+        page = client.get("/login/", headers={"accept-language": language}).content.decode()
+        return re.search(r'<input type="password" name="password"[^>]*>', page)[0]
+
+    settings.JENCO_DEFAULT_CREDENTIALS_UNTIL = timezone.localdate()
+    assert f'placeholder="{hint}"' in password_box()
+    settings.JENCO_DEFAULT_CREDENTIALS_UNTIL = timezone.localdate() - timezone.timedelta(days=1)
+    assert "placeholder" not in password_box()

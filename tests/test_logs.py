@@ -8,6 +8,7 @@ deploy/gunicorn.conf.py), runserver's request lines and Django's own logs now sh
 
 import io
 import logging
+import runpy
 import signal
 import subprocess
 import urllib.error
@@ -18,6 +19,7 @@ from django.test import Client, RequestFactory
 
 from tests.live_site import LiveSite
 from tools import runserver
+from tools.runserver import ROOT
 
 PIN_LINK = "/pin/reset/Nw/abc-123def/"
 PASSWORD_LINK = "/password/reset/MQ/xyz-456/"
@@ -82,6 +84,17 @@ def test_the_app_servers_access_log_has_the_request_lines_but_not_the_tokens(tmp
     for token in TOKENS:
         assert token not in access
         assert token not in server.error_log.read_text()
+
+
+def test_any_atom_an_operator_puts_in_the_access_log_format_is_redacted():
+    """The format is the operator's: a header ({x-original-uri}i) or environ variable
+    ({raw_uri}e) named there is redacted as it is read, like the request line."""
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    atoms = config["RedactedAtoms"](
+        {"{x-original-uri}i": PIN_LINK, "{raw_uri}e": PASSWORD_LINK, "s": 200, "a": "Mozilla"}
+    )
+    line = "%({X-Original-URI}i)s %({raw_uri}e)s %(s)s %(a)s %(missing)s" % atoms  # noqa: UP031 (gunicorn formats so)
+    assert line == "/pin/reset/[redacted] /password/reset/[redacted] 200 Mozilla -"
 
 
 # --- runserver's request lines (django.server) ----------------------------------------------

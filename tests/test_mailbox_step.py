@@ -11,16 +11,10 @@ from django.utils import timezone
 
 from accounts.ja_accounts import ja_member
 from accounts.models import MailboxCode, Member, SecurityEvent
-from tests.conftest import BACKOFFICE_PAGES, DEFAULT_PASSWORD, DEFAULT_PIN, solved_captcha
+from tests.helpers import BACKOFFICE_PAGES, DEFAULT_PASSWORD, DEFAULT_PIN, sign_in
 
 MAILBOX = "/backoffice/first-sign-in/mailbox/"
 NEW_PIN = "583920"
-
-
-def sign_in(client, username="JPN2000001", password=DEFAULT_PASSWORD, **extra):
-    return client.post(
-        "/login/", {"username": username, "password": password, **solved_captcha()}, **extra
-    )
 
 
 def mailed_code(mailoutbox) -> str:
@@ -44,7 +38,7 @@ def change_pin(client):
 def test_after_a_default_sign_in_every_page_leads_to_the_mailbox_step(
     client, migrated_member, mailoutbox, path
 ):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     response = client.get(path)
     assert response.status_code == 302
     assert response["Location"] == MAILBOX
@@ -53,10 +47,12 @@ def test_after_a_default_sign_in_every_page_leads_to_the_mailbox_step(
 def test_the_code_goes_to_the_registered_address_which_the_page_shows_masked(
     client, migrated_member, mailoutbox
 ):
-    sign_in(client)
+    """The code's mail is also the "if this was not you" notice of the default sign-in."""
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["hanako@example.com"]
     assert "確認コード" in mailoutbox[0].subject
+    assert "デフォルトのパスワードでログインがありました" in mailoutbox[0].body
     assert "お心当たりがない場合" in mailoutbox[0].body
     page = client.get(MAILBOX).content.decode()
     assert "h•••@example.com" in page
@@ -67,7 +63,7 @@ def test_the_code_goes_to_the_registered_address_which_the_page_shows_masked(
 def test_the_code_leads_on_to_the_pin_step_then_the_password_step(
     client, migrated_member, mailoutbox
 ):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     response = enter(client, mailed_code(mailoutbox))
     assert response["Location"] == "/backoffice/"
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
@@ -81,7 +77,7 @@ def test_the_code_leads_on_to_the_pin_step_then_the_password_step(
 def test_someone_who_only_knows_the_defaults_cannot_change_the_pin(
     client, migrated_member, mailoutbox
 ):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     response = change_pin(client)
     assert response["Location"] == MAILBOX
     migrated_member.refresh_from_db()
@@ -90,7 +86,7 @@ def test_someone_who_only_knows_the_defaults_cannot_change_the_pin(
 
 
 def test_a_code_typed_in_full_width_digits_with_spaces_counts(client, migrated_member, mailoutbox):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     code = mailed_code(mailoutbox)
     typed = " ".join(chr(ord(d) + 0xFEE0) for d in code)  # "５ ８ ..." from a Japanese keyboard
     assert enter(client, typed)["Location"] == "/backoffice/"
@@ -100,7 +96,7 @@ def test_a_code_typed_in_full_width_digits_with_spaces_counts(client, migrated_m
 def test_a_malformed_code_is_told_its_shape_and_costs_no_try(
     client, migrated_member, mailoutbox, typed
 ):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     response = enter(client, typed)
     assert response.status_code == 200
     assert "確認コードは6桁の数字です" in response.content.decode()
@@ -108,7 +104,7 @@ def test_a_malformed_code_is_told_its_shape_and_costs_no_try(
 
 
 def test_five_wrong_codes_use_the_code_up(client, migrated_member, mailoutbox):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     right = mailed_code(mailoutbox)
     wrong = f"{(int(right) + 1) % 10**6:06d}"
     for left in (4, 3, 2, 1):
@@ -123,7 +119,7 @@ def test_five_wrong_codes_use_the_code_up(client, migrated_member, mailoutbox):
 
 
 def test_a_code_works_for_ten_minutes(client, migrated_member, mailoutbox):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     code = mailed_code(mailoutbox)
     MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(minutes=10, seconds=1))
     page = enter(client, code).content.decode()
@@ -132,7 +128,7 @@ def test_a_code_works_for_ten_minutes(client, migrated_member, mailoutbox):
 
 
 def test_a_new_code_once_a_minute_and_five_an_hour(client, migrated_member, mailoutbox):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     response = client.post(MAILBOX, {"resend": "1"}, follow=True)
     assert "以降に新しいコードを送信できます" in response.content.decode()
     assert len(mailoutbox) == 1
@@ -151,7 +147,7 @@ def test_a_new_code_once_a_minute_and_five_an_hour(client, migrated_member, mail
 
 
 def test_a_newer_code_voids_the_older_one(client, migrated_member, mailoutbox):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     old = mailed_code(mailoutbox)
     MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(seconds=61))
     client.post(MAILBOX, {"resend": "1"})
@@ -162,7 +158,7 @@ def test_a_newer_code_voids_the_older_one(client, migrated_member, mailoutbox):
 
 
 def test_the_code_is_stored_only_as_a_keyed_hash(client, migrated_member, mailoutbox):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     code = mailed_code(mailoutbox)
     stored = MailboxCode.objects.get()
     assert code not in stored.code_hash
@@ -172,18 +168,20 @@ def test_the_code_is_stored_only_as_a_keyed_hash(client, migrated_member, mailou
 def test_each_sign_in_on_the_defaults_proves_the_mailbox_anew(client, migrated_member, mailoutbox):
     # The member proved the mailbox once and left before the PIN step. Whoever types the
     # published defaults next must still read the mailbox.
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     enter(client, mailed_code(mailoutbox))
     client.post("/logout/")
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     assert client.get("/backoffice/")["Location"] == MAILBOX
     assert change_pin(client)["Location"] == MAILBOX
 
 
 def test_a_proof_in_one_browser_opens_nothing_in_another(client, migrated_member, mailoutbox):
     attacker = Client()
-    sign_in(attacker, REMOTE_ADDR="198.51.100.7")
-    sign_in(client)  # the member, a minute later, reads the newest code
+    sign_in(attacker, "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR="198.51.100.7")
+    sign_in(
+        client, "JPN2000001", DEFAULT_PASSWORD
+    )  # the member, a minute later, reads the newest code
     enter(client, mailed_code(mailoutbox))
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
     assert attacker.get("/backoffice/")["Location"] == MAILBOX
@@ -197,7 +195,7 @@ def test_a_member_who_reset_the_password_by_email_skips_the_mailbox_step(
     migrated_member.set_password("maple-Leaf-3391")
     migrated_member.on_default_password = False
     migrated_member.save()
-    sign_in(client, password="maple-Leaf-3391")
+    sign_in(client, "JPN2000001", "maple-Leaf-3391")
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
 
 
@@ -209,14 +207,14 @@ def test_a_member_who_reset_the_pin_by_email_goes_straight_to_the_password_step(
     Member.objects.filter(pk=migrated_member.pk).update(
         pin=make_password(NEW_PIN), on_default_pin=False
     )
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/password/"
     assert not MailboxCode.objects.exists()
 
 
 def test_an_english_member_reads_the_code_and_the_page_in_english(client, db, mailoutbox):
     ja_member("JPN2000002", name="Alice", email="alice@example.com", preferred_language="en").save()
-    sign_in(client, "JPN2000002")
+    sign_in(client, "JPN2000002", DEFAULT_PASSWORD)
     assert "confirmation code" in mailoutbox[0].subject
     assert "If this was not you" in mailoutbox[0].body
     page = client.get(MAILBOX).content.decode()
@@ -225,7 +223,7 @@ def test_an_english_member_reads_the_code_and_the_page_in_english(client, db, ma
 
 def test_a_member_with_no_email_is_told_to_contact_support(client, db, mailoutbox):
     ja_member("JPN2000003", name="No Mail").save()
-    sign_in(client, "JPN2000003")
+    sign_in(client, "JPN2000003", DEFAULT_PASSWORD)
     assert SESSION_KEY in client.session
     page = client.get(MAILBOX).content.decode()
     assert "サポートにご連絡ください" in page
@@ -240,7 +238,7 @@ def test_a_staff_account_on_the_defaults_reaches_no_admin_page_before_the_steps(
     # The retest made an imported account staff, then signed in with the published defaults.
     migrated_member.is_staff = True
     migrated_member.save()
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     for path in ["/admin/", "/admin/accounts/member/", "/admin/accounts/member/1/change/"]:
         assert client.get(path)["Location"] == MAILBOX, path
     enter(client, mailed_code(mailoutbox))
@@ -252,10 +250,10 @@ def test_someone_else_on_the_defaults_cannot_spend_the_members_tries(
 ):
     # The retest: the member's code arrived, an attacker signed in on the defaults and typed
     # five wrong codes, and the member's right code was then refused.
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     code = mailed_code(mailoutbox)
     attacker = Client()
-    sign_in(attacker, REMOTE_ADDR="198.51.100.7")
+    sign_in(attacker, "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR="198.51.100.7")
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for _ in range(6):
         enter(attacker, wrong)
@@ -270,13 +268,13 @@ def test_however_many_sessions_ask_a_mailbox_gets_at_most_twenty_codes_an_hour(
 ):
     assert settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR == 20
     for n in range(22):
-        sign_in(Client(), REMOTE_ADDR=f"198.51.100.{n}")
+        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
     assert len(mailoutbox) == 20
     assert MailboxCode.objects.count() == 20
 
 
 def test_the_defaults_alone_do_not_show_whose_account_it_is(client, migrated_member, mailoutbox):
-    sign_in(client)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     page = client.get(MAILBOX).content.decode()
     assert "佐藤 花子" not in page
     enter(client, mailed_code(mailoutbox))

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import BACKOFFICE_PAGES
+from tests.helpers import BACKOFFICE_PAGES
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Member, SecurityEvent
-from tests.conftest import PASSWORD, PIN
+from tests.helpers import PASSWORD, PIN
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 
 from accounts.models import Member, SecurityEvent
-from tests.conftest import PIN
+from tests.helpers import PIN
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +147,16 @@ def test_a_pin_change_keeps_this_session_and_signs_the_others_out(member_client,
     assert response.status_code == 302
     assert member_client.get("/backoffice/").status_code == 200
     assert other_device.get("/backoffice/")["Location"].startswith("/login/")
+
+
+def test_the_form_alone_costs_no_pin_try(member):
+    """Validating checks the new PIN only: the try is spent by the view's explicit
+    confirmation, so a form bound and checked anywhere else changes nothing."""
+    from accounts.forms import PinChangeForm
+
+    form = PinChangeForm(
+        member, {"current_pin": "000000", "new_pin1": NEW_PIN, "new_pin2": NEW_PIN}
+    )
+    assert form.is_valid()
+    assert Member.objects.get(pk=member.pk).pin_failures == 0
+    assert not SecurityEvent.objects.filter(member=member).exists()

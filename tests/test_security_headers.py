@@ -10,11 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
-from accounts.tokens import password_reset_token, pin_reset_token
-from tests.conftest import BACKOFFICE_PAGES, PASSWORD, solved_captcha, wrong_captcha
+from tests.helpers import BACKOFFICE_PAGES, reset_link, sign_in, solved_captcha, wrong_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -81,16 +78,6 @@ def _production_settings(settings, production):
 # --- The pages -------------------------------------------------------------------------------
 
 
-def reset_link(kind: str, member) -> str:
-    token = (password_reset_token if kind == "password" else pin_reset_token).make_token(member)
-    return f"/{kind}/reset/{urlsafe_base64_encode(force_bytes(member.pk))}/{token}/"
-
-
-def sign_in(client, password=PASSWORD, captcha=None):
-    data = {"username": "JPN1000001", "password": password, **(captcha or solved_captcha())}
-    return client.post("/login/", data, secure=True)
-
-
 def _locked_out(client, member):
     for n in range(10):
         client.post(
@@ -99,12 +86,12 @@ def _locked_out(client, member):
             REMOTE_ADDR=f"10.9.0.{n}",
             secure=True,
         )
-    return sign_in(client)
+    return sign_in(client, secure=True)
 
 
 ANONYMOUS_PAGES = {
     "/login/": lambda c, m: c.get("/login/", secure=True),
-    "/login/ with an error": lambda c, m: sign_in(c, password="wrong-password"),
+    "/login/ with an error": lambda c, m: sign_in(c, password="wrong-password", secure=True),
     "/login/ locked out (429)": _locked_out,
     "/password/forgot/": lambda c, m: c.get("/password/forgot/", secure=True),
     "/password/forgot/ with an error": lambda c, m: c.post(
@@ -161,7 +148,7 @@ def open_page(client, member, staff):
         if name in TOKEN_PAGES:
             return TOKEN_PAGES[name](client, member)
         if name in MEMBER_PAGES:
-            assert sign_in(client).status_code == 302
+            assert sign_in(client, secure=True).status_code == 302
             return client.get(name, secure=True)
         client.force_login(staff)
         return client.get(name.format(pk=member.pk), secure=True)
@@ -335,7 +322,7 @@ def assert_cookie_is_locked_down(cookie, name):
 def test_the_session_csrf_and_language_cookies_are_locked_down(client, member):
     client.get("/login/", secure=True)
     assert_cookie_is_locked_down(client.cookies["csrftoken"], "csrftoken")
-    response = sign_in(client)
+    response = sign_in(client, secure=True)
     assert response.status_code == 302
     for name in ("sessionid", "csrftoken", "django_language"):
         assert name in response.cookies, f"{name} not set at sign-in"

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import Member, SecurityEvent
-from tests.conftest import PASSWORD, solved_captcha
+from tests.helpers import PASSWORD, solved_captcha
 
 pytestmark = pytest.mark.django_db
 

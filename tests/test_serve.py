@@ -7,6 +7,7 @@ self-signed certificate. The demo member signs in through nginx, the worker mail
 code, both app servers answer, and `make serve-stop` (tools/serve.py stop) leaves nothing.
 """
 
+import http.client
 import json
 import os
 import re
@@ -124,6 +125,20 @@ def test_make_serve_signs_the_demo_member_in_over_https_and_stops_cleanly(served
     assert len(web_logs) == 2
     for log in web_logs:
         assert f'"GET {MAILBOX} HTTP/1.1" 200' in log.read_text()
+
+    # A request for another host name (a scanner's) is dropped by nginx's default server,
+    # over http and https alike: it never reaches an app server or its log.
+    http_port = int(re.search(r"plain http://127\.0\.0\.1:(\d+)/", output)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=5)
+    connection.request("GET", "/login/", headers={"Host": "evil.example"})
+    with pytest.raises(http.client.RemoteDisconnected):
+        connection.getresponse()
+    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=site.https)
+    connection.request("GET", "/login/", headers={"Host": "evil.example"})
+    with pytest.raises(http.client.RemoteDisconnected):
+        connection.getresponse()
+    for log in web_logs:
+        assert "evil.example" not in log.read_text()
 
     # `make serve-stop`: the supervisor, nginx, both app servers, the worker, PostgreSQL and
     # Redis are all gone.

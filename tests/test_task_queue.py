@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
-from tests.conftest import solved_captcha
+from tests.helpers import solved_captcha
 
 QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

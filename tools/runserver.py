@@ -17,6 +17,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def manage(env: dict, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """`manage.py args…` in a process of its own with `env`; the caller judges the outcome."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 # deploy/gunicorn.conf.py reads GUNICORN_BIND, GUNICORN_WORKERS and GUNICORN_THREADS.
 GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
 

@@ -20,6 +20,7 @@ errors listed in tools/chromium.py's KNOWN_CONSOLE_ERRORS, printed without faili
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import secrets
@@ -85,15 +86,11 @@ def submit_wrong_password(page: Page, app: App) -> None:
 
 
 RESET_PATH = f"""
-from django.urls import reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
-from accounts import flows
+from accounts import links
+from accounts.flows.reset import ResetKind
 from accounts.models import Member
 member = Member.objects.get(member_id={MEMBERS[MEMBER][0]!r})
-flow = flows.RESET[{{what!r}}]
-uid = urlsafe_base64_encode(force_bytes(member.pk))
-print(reverse(flow["url"], kwargs={{{{"uidb64": uid, "token": flow["token"].make_token(member)}}}}))
+print(links.reset_path(ResetKind.named({{what!r}}), member))
 """
 
 
@@ -167,13 +164,7 @@ class App:
         return self.base + path
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-        )
+        done = runserver.manage(self.env, *args)
         if done.returncode != 0:
             raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stdout}{done.stderr}")
         return done.stdout
@@ -181,7 +172,6 @@ class App:
     def start(self) -> None:
         self.manage("migrate", "--verbosity", "0")
         self.manage("create_demo_member")
-        self.manage("load_quotes", "deploy/sample-quotes.csv")  # the ticker, as `make run` shows it
         self.manage("shell", "--verbosity", "0", "--command", CREATE_MEMBER)
         self.server = runserver.start(self.port, self.env, self.log_path)
 
@@ -306,50 +296,66 @@ def run(shots: list[Shot], out: Path, clear: bool = True) -> int:
     if clear:  # a full run leaves no picture of a page that is gone from PAGES
         for old in out.glob("*.png"):
             old.unlink()
-    written: list[Path] = []
-    problems: list[str] = []
     console = Console()
     with tempfile.TemporaryDirectory(prefix="jenco-screenshots-") as tmp:
         app = App(Path(tmp))
         try:
             app.start()
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(**launch_args())
-                for who in (ANONYMOUS, DEMO, MEMBER):
-                    mine = [shot for shot in shots if shot.who == who]
-                    if not mine:
-                        continue
-                    for language in LANGUAGES:
-                        for width, height in VIEWPORTS:
-                            context = browser.new_context(
-                                viewport={"width": width, "height": height},
-                                is_mobile=width < 600,
-                                has_touch=width < 600,
-                                locale="ja-JP",  # a Japanese phone or PC; English by the switch
-                                timezone_id="Asia/Tokyo",
-                            )
-                            page = context.new_page()
-                            console.watch(page)
-                            page.goto(app.url("/login/"))
-                            if who != ANONYMOUS:
-                                sign_in(page, app, who)
-                            choose_language(page, language)
-                            console.keep(f"{who} sign-in/{language}-{width}")
-                            for shot in mine:
-                                path, seen = take(page, app, shot, language, width, out, console)
-                                problems += seen
-                                if path:
-                                    written.append(path)
-                            context.close()
-                browser.close()
+            written, problems = take_all(app, shots, out, console)
         finally:
             app.stop()
         problems += console.seen
         problems += [f"server: {line}" for line in app.server_errors()]
+    return report(out, written, problems)
+
+
+def take_all(app: App, shots: list[Shot], out: Path, console: Console):
+    """Every shot, in each language and size, each visitor in a browser context of their own."""
+    written: list[Path] = []
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**launch_args())
+        for who in (ANONYMOUS, DEMO, MEMBER):
+            mine = [shot for shot in shots if shot.who == who]
+            if not mine:
+                continue
+            for language, (width, height) in itertools.product(LANGUAGES, VIEWPORTS):
+                context = browser.new_context(
+                    viewport={"width": width, "height": height},
+                    is_mobile=width < 600,
+                    has_touch=width < 600,
+                    locale="ja-JP",  # a Japanese phone or PC; English by the switch
+                    timezone_id="Asia/Tokyo",
+                )
+                page = open_as(context.new_page(), app, who, language, console)
+                console.keep(f"{who} sign-in/{language}-{width}")
+                for shot in mine:
+                    path, seen = take(page, app, shot, language, width, out, console)
+                    problems += seen
+                    written += [path] if path else []
+                context.close()
+        browser.close()
+    return written, problems
+
+
+def open_as(page: Page, app: App, who: str, language: str, console: Console) -> Page:
+    """The sign-in page, signed in as `who` (unless anonymous), in `language`."""
+    console.watch(page)
+    page.goto(app.url("/login/"))
+    if who != ANONYMOUS:
+        sign_in(page, app, who)
+    choose_language(page, language)
+    return page
+
+
+def report(out: Path, written: list[Path], problems: list[str]) -> int:
+    """Print what was written and what went wrong into problems.txt; 1 if anything new did."""
     known = [line for line in problems if is_known(line)]
     problems = [line for line in problems if line not in known]
-    report = out / "problems.txt"
-    report.write_text("".join(f"{line}\n" for line in problems + [f"known: {k}" for k in known]))
+    report_file = out / "problems.txt"
+    report_file.write_text(
+        "".join(f"{line}\n" for line in problems + [f"known: {k}" for k in known])
+    )
     print(f"\n{len(written)} screenshots in {out}")
     if known:
         print(
@@ -358,7 +364,7 @@ def run(shots: list[Shot], out: Path, clear: bool = True) -> int:
         for line in known:
             print(f"  {line}")
     if problems:
-        print(f"\n{len(problems)} problems (also in {report}):", file=sys.stderr)
+        print(f"\n{len(problems)} problems (also in {report_file}):", file=sys.stderr)
         for line in problems:
             print(f"  {line}", file=sys.stderr)
         return 1

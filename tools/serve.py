@@ -118,6 +118,11 @@ def render_nginx_site(
     """deploy/nginx/jenco.conf with local ports and paths: every replaced line must be there."""
     text = NGINX_SITE.read_text()
     replacements = [
+        ("listen 80 default_server;", f"listen 127.0.0.1:{http} default_server;"),
+        (
+            "listen 443 ssl http2 default_server;",
+            f"listen 127.0.0.1:{https} ssl http2 default_server;",
+        ),
         ("listen 80;", f"listen 127.0.0.1:{http};"),
         ("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;"),
         ("server_name members.jenco.example;", "server_name 127.0.0.1 localhost;"),
@@ -301,7 +306,7 @@ class Stack:
         urls = self.services.start()
         https = self.port or free_port()
         if not port_is_free(https):
-            raise SystemExit(f"port {https} is taken: PORT=... make serve")
+            raise SystemExit(f"port {https} is taken: SERVE_PORT=... make serve")
         http = free_port()
         app_ports = [free_port() for _ in range(APP_SERVERS)]
         site_url = f"https://127.0.0.1:{https}"

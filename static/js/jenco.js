@@ -1,4 +1,5 @@
-// The little JavaScript JENCO needs: a new captcha picture without reloading the page.
+// The little JavaScript JENCO needs: a new captcha picture without reloading the page, and
+// its digits spoken on the page.
 // Everything works without it; the button is an extra.
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-captcha-refresh]");
@@ -11,8 +12,24 @@ document.addEventListener("click", async (event) => {
   if (!response.ok) return;
   const data = await response.json();
   box.querySelector("[data-captcha-image]").src = data.image_url;
+  const audio = box.querySelector("[data-captcha-audio]");
+  if (audio && data.audio_url) audio.href = data.audio_url;
+  if (spoken) spoken.pause(); // it spoke the old picture's digits
   box.querySelector("input[type=hidden]").value = data.key;
   const answer = box.querySelector("input[type=text]");
   answer.value = "";
   answer.focus();
+});
+
+// The captcha's digits spoken (the link beside the picture), played on the page itself:
+// following the link would leave the form, and the sign-in page is never cached, so coming
+// back would show a new picture that the recording no longer matches.
+let spoken = null;
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("[data-captcha-audio]");
+  if (!link) return;
+  event.preventDefault();
+  if (spoken) spoken.pause();
+  spoken = new Audio(link.href);
+  spoken.play().catch(() => {}); // nothing to play on (no sound device): the page stays usable
 });

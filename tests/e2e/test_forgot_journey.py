@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Member
 from tests.e2e.test_sign_in_journey import answer_captcha
+from tests.helpers import emailed_path
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -25,10 +26,6 @@ def ask_for_a_link(page: Page, forgot_path: str) -> None:
     expect(page).to_have_url(re.compile(r"/forgot/sent/$"))
 
 
-def emailed_path(mailoutbox, kind: str) -> str:
-    return re.search(rf"https://jenco\.example(/{kind}/reset/\S+/)", mailoutbox[-1].body).group(1)
-
-
 @pytest.mark.parametrize(
     ("kind", "label", "value"),
     [("password", "新しいパスワード", "cedar-Grove-6620"), ("pin", "新しいPINコード", "583920")],
@@ -37,7 +34,7 @@ def test_a_member_sets_a_new_secret_from_the_emailed_link(
     page, live_server, member, mailoutbox, console_errors, kind, label, value
 ):
     ask_for_a_link(page, f"/{kind}/forgot/")
-    page.goto(emailed_path(mailoutbox, kind))
+    page.goto(emailed_path(mailoutbox[-1], f"/{kind}/reset/"))
     expect(page).to_have_url(re.compile(rf"/{kind}/reset/\w+/set-password/$"))
     page.get_by_label(label, exact=True).fill(value)
     page.get_by_label(f"{label}（確認）").fill(value)

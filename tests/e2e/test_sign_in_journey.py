@@ -6,7 +6,7 @@ import pytest
 from captcha.models import CaptchaStore
 from playwright.sync_api import Page, expect
 
-from tests.conftest import DEFAULT_PASSWORD
+from tests.helpers import DEFAULT_PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -72,6 +72,8 @@ def test_the_refresh_button_shows_a_new_captcha_picture(page, live_server, db):
     # The new picture loaded (a broken image has no natural width).
     expect(image).to_have_js_property("complete", True)
     assert image.evaluate("img => img.naturalWidth") > 0
+    # The spoken digits follow the new picture.
+    assert new_key in page.locator("a[data-captcha-audio]").get_attribute("href")
 
 
 def test_no_page_of_the_journey_logs_a_console_error(

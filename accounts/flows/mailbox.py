@@ -40,12 +40,13 @@ def _proof(request) -> list:
 def _session_hash(request) -> str:
     """Which session a code belongs to: a keyed hash of a random value kept in the session."""
     nonce = request.session.setdefault(SESSION_NONCE_KEY, secrets.token_urlsafe(16))
+    # The key keeps the module's old name: a new one would void every code already mailed.
     return salted_hmac("accounts.mailbox.session", nonce, algorithm="sha256").hexdigest()
 
 
 def due(request) -> bool:
     step = credentials.first_sign_in_step(request.user, mailbox_proved=proved(request))
-    return step == credentials.MAILBOX_STEP
+    return step is credentials.Step.MAILBOX
 
 
 def _hash(member_pk: int, code: str) -> str:

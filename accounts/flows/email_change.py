@@ -1,0 +1,163 @@
+"""Changing the email address: a link to the new address, a notice to the old one.
+
+Each request is a row (accounts.EmailChangeRequest). The limits count rows, so every app
+server sees the same counts; the link carries a one-time nonce whose hash is on the row, so
+it works once, only while it is the member's newest request, and only until it expires.
+"""
+
+import datetime
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import credentials, emails, links, tasks
+from accounts.audit import Kind, record
+from accounts.emails import render_member_email
+from accounts.models import EmailChangeRequest, Member
+
+logger = logging.getLogger("jenco.security")
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Over an email-change limit: the member may ask again at `until`."""
+
+    until: datetime.datetime
+    # The new address's own limit (links it received from any member), not the member's.
+    for_address: bool = False
+
+
+class EmailChangeLimited(Exception):
+    """Over an email-change limit; `wait` says until when and which limit."""
+
+    def __init__(self, wait: Wait):
+        super().__init__(wait)
+        self.wait = wait
+
+
+def email_change_limit(member, new_email: str) -> Wait | None:
+    """None if `member` may ask for a link to `new_email` now, else how long to wait.
+
+    A member may ask JENCO_EMAIL_CHANGE_PER_HOUR times an hour and JENCO_EMAIL_CHANGE_PER_DAY
+    a day; an address receives at most JENCO_EMAIL_CHANGE_PER_ADDRESS links a day, whichever
+    members ask, so nobody can use us to fill a stranger's mailbox.
+    """
+    hour, day = datetime.timedelta(hours=1), datetime.timedelta(days=1)
+    mine = EmailChangeRequest.objects.filter(member=member)
+    waits = [
+        until
+        for until in (
+            _free_after(mine, settings.JENCO_EMAIL_CHANGE_PER_HOUR, hour),
+            _free_after(mine, settings.JENCO_EMAIL_CHANGE_PER_DAY, day),
+        )
+        if until is not None
+    ]
+    if waits:
+        return Wait(max(waits))
+    to_address = EmailChangeRequest.objects.filter(mailbox=credentials.mailbox_key(new_email))
+    until = _free_after(to_address, settings.JENCO_EMAIL_CHANGE_PER_ADDRESS, day)
+    return Wait(until, for_address=True) if until is not None else None
+
+
+def _free_after(requests, limit: int, window: datetime.timedelta):
+    """None if fewer than `limit` of `requests` fall in the last `window`; else when enough
+    of them will have left it for one more."""
+    recent = requests.filter(created__gt=timezone.now() - window).order_by("-created")
+    counted = list(recent.values_list("created", flat=True)[:limit])
+    return counted[-1] + window if len(counted) >= limit else None
+
+
+@transaction.atomic
+def request_email_change(request, member, new_email: str) -> None:
+    """Mail a confirmation link to the new address and a notice to the old one; the
+    address changes only when the link is confirmed. Raises EmailChangeLimited (nothing
+    sent, nothing saved) over a limit."""
+    # One request of a member at a time, so two sent together cannot both pass the count.
+    Member.objects.select_for_update().only("pk").get(pk=member.pk)
+    wait = email_change_limit(member, new_email)
+    if wait is not None:
+        logger.warning("email change throttled for member=%s", member)
+        raise EmailChangeLimited(wait)
+    change = EmailChangeRequest.objects.create(
+        member=member, new_email=new_email, mailbox=credentials.mailbox_key(new_email)
+    )
+    record(request, Kind.EMAIL_CHANGE_REQUESTED, member)
+    transaction.on_commit(lambda: tasks.mail_email_change_link.enqueue(change_pk=change.pk))
+    emails.send_member_email(member, "email_change_requested", {"new_email": new_email})
+
+
+def _nonce_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _confirmable(requests):
+    """Those of `requests` that a link may still confirm: unused and unexpired."""
+    expiry = datetime.timedelta(hours=settings.JENCO_EMAIL_CHANGE_HOURS)
+    return requests.filter(used_at__isnull=True, created__gt=timezone.now() - expiry)
+
+
+def _newest(change) -> bool:
+    """A newer request of the member voids this one (and the link mailed for it)."""
+    newer = EmailChangeRequest.objects.filter(member_id=change.member_id, pk__gt=change.pk)
+    return not newer.exists()
+
+
+def mail_email_change_link(change_pk: int, *, retry: bool = False) -> None:
+    """Made and sent in the worker, like a reset link: no queue row holds a working link,
+    and the database only the nonce's hash.
+
+    A retry (the task failed before) makes a new link while the request is still open: an
+    earlier try may have kept a hash and failed to mail, or died mailing, its link. The new
+    hash replaces the old, so only the link mailed last works.
+    """
+    rows = _confirmable(EmailChangeRequest.objects.filter(pk=change_pk))
+    if not retry:
+        # A task run twice mails one link: the second finds the hash already set.
+        rows = rows.filter(nonce_hash__isnull=True)
+    change = rows.filter(member__is_active=True).select_related("member").first()
+    if change is None or not _newest(change):
+        return
+    nonce = secrets.token_urlsafe(32)
+    if not rows.update(nonce_hash=_nonce_hash(nonce)):
+        return
+    link = links.emailed(links.email_change_path(nonce))
+    context = {"link": link, "hours": settings.JENCO_EMAIL_CHANGE_HOURS}
+    message = render_member_email(change.member, "email_change_confirm", context)
+    tasks.deliver_email.call(to=[change.new_email], **message)
+
+
+def pending_email_change(member, token: str):
+    """The request `token` confirms for `member`, or None: not theirs, not a token of ours,
+    used, expired or replaced by a newer request."""
+    if not token or len(token) > 200:  # ours are 43 characters; nothing longer is hashed
+        return None
+    change = (
+        _confirmable(EmailChangeRequest.objects.filter(member=member))
+        .filter(nonce_hash=_nonce_hash(token))
+        .first()
+    )
+    return change if change is not None and _newest(change) else None
+
+
+def confirm_email_change(request, member, token: str) -> bool:
+    """Apply a confirmed change; False (nothing changed) when `pending_email_change` finds
+    no request for the token."""
+    with transaction.atomic():
+        # Two confirmations at once: the second waits here, then finds the request used.
+        fresh = Member.objects.select_for_update().get(pk=member.pk)
+        change = pending_email_change(fresh, token)
+        if change is None:
+            return False
+        EmailChangeRequest.objects.filter(pk=change.pk).update(used_at=timezone.now())
+        old_email = fresh.email
+        fresh.email = change.new_email
+        fresh.save(update_fields=["email"])
+        record(request, Kind.EMAIL_CHANGED, fresh)
+        emails.send_member_email(fresh, "email_changed", {"new_email": fresh.email}, to=old_email)
+    member.email = fresh.email
+    return True

@@ -1,0 +1,81 @@
+"""The PIN: confirming a change with it (each try counted), and changing it."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import auth
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts import credentials, emails
+from accounts.audit import Kind, record
+from accounts.flows.credential_change import save_new_pin
+from accounts.models import Member
+
+
+@dataclass(frozen=True)
+class PinCheck:
+    """The outcome of a PIN that confirms a change."""
+
+    right: bool
+    # The PIN-confirmed actions are locked until then (by this try or an earlier one).
+    locked_until: datetime.datetime | None = None
+    tries_left: int = 0
+    # Every try is taken by requests still being checked: they decide whether it locks.
+    busy: bool = False
+
+
+def confirm_pin(request, member, raw_pin: str) -> PinCheck:
+    """Check the PIN that confirms a change; each call costs the member one try.
+
+    Wrong PINs in a row are counted in the database (so every app server sees them); at
+    JENCO_PIN_ATTEMPTS the PIN-confirmed actions lock for JENCO_PIN_LOCK_MINUTES. Each try
+    takes its place in the count before the PIN is checked, in one UPDATE, so requests sent
+    at the same moment still get no more tries than the limit between them.
+    """
+    now = timezone.now()
+    limit = settings.JENCO_PIN_ATTEMPTS
+    tried = (
+        Member.objects.filter(pk=member.pk, pin_failures__lt=limit)
+        .filter(Q(pin_locked_until__isnull=True) | Q(pin_locked_until__lte=now))
+        .update(pin_failures=F("pin_failures") + 1)
+    )
+    if not tried:
+        until = Member.objects.values_list("pin_locked_until", flat=True).get(pk=member.pk)
+        if until and until > now:
+            return PinCheck(right=False, locked_until=until)
+        return PinCheck(right=False, busy=True)
+    if credentials.pin_matches(member, raw_pin):
+        Member.objects.filter(pk=member.pk).update(pin_failures=0)
+        member.pin_failures = 0
+        return PinCheck(right=True)
+    record(request, Kind.PIN_FAILED, member)
+    failures, until = Member.objects.values_list("pin_failures", "pin_locked_until").get(
+        pk=member.pk
+    )
+    if until and until > now:  # another wrong PIN, checked beside this one, locked it
+        return PinCheck(right=False, locked_until=until)
+    if failures >= limit:
+        return PinCheck(right=False, locked_until=_lock(request, member))
+    member.pin_failures = failures
+    return PinCheck(right=False, tries_left=limit - failures)
+
+
+def _lock(request, member) -> datetime.datetime:
+    until = timezone.now() + datetime.timedelta(minutes=settings.JENCO_PIN_LOCK_MINUTES)
+    Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=until)
+    member.pin_locked_until = until
+    record(request, Kind.PIN_LOCKED, member)
+    return until
+
+
+@transaction.atomic
+def change_pin(request, member, new_pin: str) -> None:
+    """Like a password change: this session stays signed in, every other one ends (the PIN
+    is part of the session hash, see Member._get_session_auth_hash)."""
+    save_new_pin(member, new_pin)
+    auth.update_session_auth_hash(request, member)
+    record(request, Kind.PIN_CHANGED, member)
+    emails.send_member_email(member, "pin_changed")

@@ -1,0 +1,197 @@
+"""Forgot password / PIN: the emailed link, and setting the new secret from it (seed p.2-3).
+
+The request is answered the same whatever happens here; the lookup and the mail happen in
+the worker, so a match costs the request nothing more than a miss.
+"""
+
+import datetime
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import Promise as StrPromise
+from django.utils.translation import gettext_lazy as _
+
+from accounts import credentials, emails, links, lockout, tasks, throttle, tokens
+from accounts.audit import Kind, record, request_origin
+from accounts.emails import render_member_email
+from accounts.flows.credential_change import save_new_password, save_new_pin
+from accounts.models import Member
+
+logger = logging.getLogger("jenco.security")
+
+
+@dataclass(frozen=True)
+class ResetKind:
+    """What is reset by an emailed link, with everything that differs between the two kinds:
+    token, pages, emails, security-log events and the words the pages show."""
+
+    name: str  # "password" or "pin": in task arguments (JSON) and throttle keys
+    token: PasswordResetTokenGenerator
+    new_field: str  # the reset form's field holding the new secret
+    save: Callable[[Member, str], None]
+    requested: Kind  # a link was mailed
+    done: Kind  # the secret was set from a link
+    link_email: str  # templates/emails/<link_email>_{subject,body}.txt
+    done_email: str
+    lifts_lockout: bool  # a new password ends a sign-in lockout; a PIN has nothing to do with it
+    # Words the pages show, ready for a template.
+    forgot_title: StrPromise
+    set_title: StrPromise
+    set_hint: StrPromise
+    on_its_way: StrPromise
+    spam_folder: StrPromise
+    done_text: StrPromise
+
+    def url(self, page: str) -> str:
+        """The URL name of one of this kind's pages: forgot, forgot-sent, reset, reset-done."""
+        return f"accounts:{self.name}-{page}"
+
+    @property
+    def forgot_url(self) -> str:
+        return reverse(self.url("forgot"))
+
+    @classmethod
+    def named(cls, name: str) -> "ResetKind":
+        return {kind.name: kind for kind in (PASSWORD, PIN)}[name]
+
+
+PASSWORD = ResetKind(
+    name="password",
+    token=tokens.password_reset_token,
+    new_field="new_password1",
+    save=save_new_password,
+    requested=Kind.PASSWORD_RESET_REQUESTED,
+    done=Kind.PASSWORD_RESET,
+    link_email="password_reset_link",
+    done_email="password_reset_done",
+    lifts_lockout=True,
+    forgot_title=_("Forgot password"),
+    set_title=_("Set a new password"),
+    set_hint=_(
+        "Enter the new password twice, type the 4-digit code in the picture, and press “Submit”."
+    ),
+    on_its_way=_(
+        "If the member ID and email address match our records, a link to set a new password "
+        "is on its way to that address."
+    ),
+    spam_folder=_(
+        "The email may land in your spam folder. If nothing arrives within a few minutes, "
+        "look there."
+    ),
+    done_text=_(
+        "Your new password is set. For your safety, every device that was signed in has been "
+        "signed out."
+    ),
+)
+PIN = ResetKind(
+    name="pin",
+    token=tokens.pin_reset_token,
+    new_field="new_pin1",
+    save=save_new_pin,
+    requested=Kind.PIN_RESET_REQUESTED,
+    done=Kind.PIN_RESET,
+    link_email="pin_reset_link",
+    done_email="pin_changed",
+    lifts_lockout=False,
+    forgot_title=_("Forgot PIN"),
+    set_title=_("Set a new PIN"),
+    set_hint=_(
+        "Enter the new PIN twice, type the 4-digit code in the picture, and press “Submit”."
+    ),
+    on_its_way=_(
+        "If the member ID and email address match our records, a link to set a new PIN is on "
+        "its way to that address."
+    ),
+    spam_folder=_(
+        "The PIN reset email may land in your spam folder. If nothing arrives within a few "
+        "minutes, look there."
+    ),
+    done_text=_(
+        "Your new PIN is set. For your safety, every device that was signed in has been signed out."
+    ),
+)
+
+
+class LinkAlreadyUsed(Exception):
+    """The reset link was used (or voided) between showing the form and submitting it."""
+
+
+def request_reset(request, kind: ResetKind, member_id: str, email: str) -> None:
+    """Queue the reset email. The answer to the member is the same whatever happens here."""
+    ip, user_agent = request_origin(request)
+    key = f"forgot-{kind.name}"
+    if throttle.over_limit(key, ip or "-", settings.JENCO_FORGOT_PER_ADDRESS, 3600):
+        logger.warning("%s throttled for ip=%s", key, ip)
+        return
+    tasks.send_reset_link.enqueue(
+        what=kind.name, member_id=member_id, email=email, ip=ip, user_agent=user_agent
+    )
+
+
+def send_reset_link(kind: ResetKind, member_id: str, email: str, *, origin) -> None:
+    """In the worker, the forgot page's request: mail the link if ID and email match."""
+    member = Member.objects.filter(member_id=member_id, is_active=True).first()
+    if member is None or credentials.normalise_email(member.email) != email:
+        return
+    email_reset_link(kind, member, origin=origin)
+
+
+def email_reset_link(kind: ResetKind, member, *, origin=None, request=None, actor=None) -> bool:
+    """Mail `member` a reset link at the registered address, within the hourly limit.
+
+    Called for the member's own request (from a task, with its `origin`), for a signed-in
+    member's one-tap request and by support staff in admin (with their `request` and
+    themselves as `actor`). False when nothing was sent: no address, inactive, or the hour's
+    limit reached.
+    """
+    if not member.email or not member.is_active:
+        return False
+    hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    sent = member.security_events.filter(kind=kind.requested, created__gte=hour_ago).count()
+    if sent >= settings.JENCO_RESET_EMAILS_PER_HOUR:
+        logger.warning("reset-%s emails throttled for member=%s", kind.name, member)
+        return False
+    record(request, kind.requested, member, actor=actor, origin=origin)
+    transaction.on_commit(
+        lambda: tasks.mail_reset_link.enqueue(what=kind.name, member_pk=member.pk)
+    )
+    return True
+
+
+def mail_reset_link(kind: ResetKind, member_pk: int) -> None:
+    """In the worker: make the link and mail it; no queue row ever holds a working link."""
+    member = Member.objects.filter(pk=member_pk, is_active=True).exclude(email="").first()
+    if member is None:
+        return
+    context = {
+        "link": links.emailed(links.reset_path(kind, member)),
+        "minutes": settings.JENCO_RESET_LINK_MINUTES,
+    }
+    message = render_member_email(member, kind.link_email, context)
+    tasks.deliver_email.call(to=[member.email], **message)
+
+
+@transaction.atomic
+def reset(request, kind: ResetKind, member, new_secret: str, token: str):
+    """Set the password or PIN from an emailed link: every session of the member ends (the
+    secret is part of their session hash), the default flag clears, nobody is signed in.
+    Raises LinkAlreadyUsed when the link went void meanwhile.
+
+    Two submissions of one link at once: the second waits for the row lock, then finds the
+    token void (the first changed what it is bound to) and loses.
+    """
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if not kind.token.check_token(member, token):
+        raise LinkAlreadyUsed
+    kind.save(member, new_secret)
+    record(request, kind.done, member)
+    if kind.lifts_lockout:
+        lockout.lift(member)
+    emails.send_member_email(member, kind.done_email)
+    return member

@@ -1,0 +1,40 @@
+"""The links we email, built in one place, and read back from a mail by tests and tools.
+
+Every emailed link starts with SITE_URL (never the request's Host header) and holds a
+secret in its path: reset links a token bound to the member's current secret, email-change
+links a one-time nonce.
+"""
+
+import re
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+
+def emailed(path: str) -> str:
+    """The address of one of our pages as a mail gives it."""
+    return settings.SITE_URL + path
+
+
+def reset_path(kind, member) -> str:
+    """The page that sets a new password or PIN (a flows.reset.ResetKind) for `member`: it
+    works until that secret changes or the link's time runs out."""
+    uidb64 = urlsafe_base64_encode(force_bytes(member.pk))
+    return reverse(
+        kind.url("reset"), kwargs={"uidb64": uidb64, "token": kind.token.make_token(member)}
+    )
+
+
+def email_change_path(nonce: str) -> str:
+    return reverse(settings.JENCO_EMAIL_CHANGE_CONFIRM_URL, args=[nonce])
+
+
+def emailed_path(body: str, start: str = "/") -> str | None:
+    """The path of the first link to this site in a mail's `body` whose path starts with
+    `start` ("/pin/reset/"), or None."""
+    for found in re.finditer(re.escape(settings.SITE_URL) + r"(/\S*/)", body):
+        if found.group(1).startswith(start):
+            return found.group(1)
+    return None

@@ -1,0 +1,76 @@
+"""`manage.py create_staff JPN9000002 --email agent@example.jp --group Support`.
+
+A staff account that is not a superuser, in one of the groups data migrations made: what
+a support agent is given (README: "Support staff"). The password is asked twice (or read from
+JENCO_STAFF_PASSWORD, for scripts) and must pass the same rules as a member's.
+"""
+
+import getpass
+import os
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from accounts import credentials
+from accounts.models import Member
+
+PASSWORD_VARIABLE = "JENCO_STAFF_PASSWORD"
+
+
+class Command(BaseCommand):
+    @property
+    def help(self):
+        return _("Create a staff account (not a superuser) in a group, such as Support.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("member_id", help="JPN + 7 digits, typed any way")
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--group", required=True)
+        parser.add_argument("--name", default="")
+        parser.add_argument(
+            "--language", choices=[code for code, _name in settings.LANGUAGES], default=None
+        )
+
+    def handle(self, *args, member_id, email, group, name, language, **options):
+        with translation.override(language or settings.LANGUAGE_CODE):
+            member_id = credentials.normalise_member_id(member_id)
+            if not credentials.is_member_id(member_id):
+                raise CommandError(str(credentials.MEMBER_ID_FORMAT_ERROR))
+            if Member.objects.filter(member_id=member_id).exists():
+                raise CommandError(_("%(member_id)s already exists.") % {"member_id": member_id})
+            staff_group = Group.objects.filter(name=group).first()
+            if staff_group is None:
+                known = ", ".join(Group.objects.order_by("name").values_list("name", flat=True))
+                raise CommandError(
+                    _("There is no group %(group)s. Groups: %(known)s.")
+                    % {"group": group, "known": known or "—"}
+                )
+            password = self.password()
+            staff = Member(member_id=member_id, email=email, name=name, is_staff=True)
+            try:
+                validate_password(password, staff)
+            except ValidationError as error:
+                raise CommandError(" ".join(error.messages)) from None
+            with transaction.atomic():
+                staff = Member.objects.create_user(
+                    member_id, email=email, password=password, name=name, is_staff=True
+                )
+                staff.groups.add(staff_group)
+            self.stdout.write(
+                _("Staff account %(member_id)s created in the group %(group)s.")
+                % {"member_id": member_id, "group": staff_group.name}
+            )
+
+    def password(self) -> str:
+        if os.environ.get(PASSWORD_VARIABLE):
+            return os.environ[PASSWORD_VARIABLE]
+        first = getpass.getpass(_("Password: "))
+        if first != getpass.getpass(_("Password (again): ")):
+            raise CommandError(_("The two passwords differ. Nothing was created."))
+        return first

@@ -1,0 +1,69 @@
+"""The blank sign-in page, rendered once per language and filled in per request (issue 13).
+
+Every visitor's first request is GET /login/, and on migration day every member makes it
+again and again. Rendering it through the template engine cost about four times what the
+request's own work does (a captcha row, a CSRF token). What differs between two visitors'
+blank pages is five strings: the CSRF token, the captcha key (in its image and audio URLs
+too), the page to go to after sign-in, the page's own address (the language switch's
+`next`) and the market ticker (its quotes come from the cache, templates/_ticker.html). The page is rendered once with a marker in place of each and kept as the text
+between the markers, keyed by everything else it depends on: the language and the sign-in
+form's own words (its placeholder changes when the default credentials stop working).
+
+Only a blank page is served this way. A page with messages to show, or one answering a
+post, is rendered in full, as is every other page. tests/test_cost.py checks that the page
+served here is, byte for byte, the one the template gives. Whatever else the template reads
+from the request would be frozen into the copy: a new dynamic part needs a marker or a place
+in the key (`variant`), and a case in that test.
+"""
+
+import re
+import threading
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+from django.utils.html import conditional_escape
+from django.utils.translation import get_language
+
+# Markers: letters and digits only, so escaping and URL reversing leave them whole.
+CSRF, CAPTCHA, NEXT, HERE, TICKER = (
+    f"Zq9{name}Slot9qZ" for name in ("Csrf", "Captcha", "Next", "Here", "Ticker")
+)
+_MARKERS = re.compile(f"({CSRF}|{CAPTCHA}|{NEXT}|{HERE}|{TICKER})")
+
+_pages: dict[tuple, list[str]] = {}
+_lock = threading.Lock()
+
+
+def _split(html: str) -> list[str]:
+    """The page as [text, marker, text, marker, ..., text]."""
+    return _MARKERS.split(html)
+
+
+def fill_in(
+    request: HttpRequest,
+    template: str,
+    context: Callable[[], dict],
+    *,
+    variant: tuple,
+    values: dict[str, str],
+) -> HttpResponse:
+    """`template` as the template engine would render it for this request.
+
+    `context()` gives the template's context, with markers (CAPTCHA, NEXT, TICKER) where the
+    page shows what differs per request; `values` gives their real values for this request
+    (escaped, unless marked safe: the ticker's HTML). `variant` is whatever else the page's
+    text depends on.
+    """
+    key = (template, get_language(), variant)
+    parts = _pages.get(key)
+    if parts is None:
+        html = render_to_string(template, {**context(), "csrf_token": CSRF, "here": HERE}, request)
+        parts = _split(html)
+        with _lock:
+            if len(_pages) > 64:  # variants no longer served (a changed placeholder, say)
+                _pages.clear()
+            _pages[key] = parts
+    filled = {CSRF: get_token(request), HERE: request.get_full_path()} | values
+    return HttpResponse("".join(conditional_escape(filled[p]) if p in filled else p for p in parts))

@@ -1,0 +1,37 @@
+"""Project-wide views: nothing here belongs to one app."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.views.decorators.http import require_POST, require_safe
+from django.views.i18n import set_language as django_set_language
+
+from accounts.flows.language import change_language
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's language switch; a signed-in member's choice is also saved on the account."""
+    response = django_set_language(request)
+    language = request.POST.get("language")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        change_language(request, request.user, language)
+    return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form refused by CSRF protection (usually a page left open too long): say what to do,
+    in the member's language and our layout, not Django's technical page."""
+    return render(request, "403_csrf.html", status=403)
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Resolved per request: the static manifest may not exist yet when URLs are loaded.
+    return HttpResponseRedirect(static("favicon.svg"))  # not permanent: the name changes
+
+
+@require_safe  # load balancers often probe with HEAD
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")

@@ -1,0 +1,86 @@
+"""What many tests do: the members' secrets, a captcha answered through its store, signing
+in through the real form, and reading the links we email."""
+
+from captcha.models import CaptchaStore
+from django.test import Client
+
+from accounts import links
+
+PASSWORD = "plum-Blossom-2026"
+PIN = "482916"
+DEFAULT_PASSWORD = "jenco@12345"
+DEFAULT_PIN = "123123"
+# Every page of the signed-in back office.
+BACKOFFICE_PAGES = [
+    "/backoffice/",
+    "/backoffice/profile/",
+    "/backoffice/profile/pin/",
+    "/backoffice/profile/password/",
+    "/backoffice/profile/sub-password/",
+    "/backoffice/profile/email/",
+]
+
+
+def solved_captcha() -> dict:
+    """What a member who read the picture correctly would submit."""
+    key = CaptchaStore.generate_key()
+    return {"captcha_0": key, "captcha_1": CaptchaStore.objects.get(hashkey=key).response}
+
+
+def wrong_captcha() -> dict:
+    key = CaptchaStore.generate_key()
+    answer = CaptchaStore.objects.get(hashkey=key).response
+    return {"captcha_0": key, "captcha_1": f"{(int(answer) + 1) % 10000:04d}"}
+
+
+def finished_member(member_id: str, email: str, name: str, **fields):
+    """A member who finished the migration: their own password (PASSWORD) and PIN (PIN)."""
+    from django.contrib.auth.hashers import make_password
+
+    from accounts.models import Member
+
+    return Member.objects.create_user(
+        member_id, email=email, password=PASSWORD, name=name, pin=make_password(PIN), **fields
+    )
+
+
+def sign_in(
+    client: Client,
+    member_id: str = "JPN1000001",
+    password: str = PASSWORD,
+    *,
+    captcha: dict | None = None,
+    next: str | None = None,
+    **request,
+):
+    """Post the sign-in form as a member does, the captcha read correctly unless `captcha`
+    says otherwise; `request` goes to the client (REMOTE_ADDR=…, secure=True)."""
+    data = {"username": member_id, "password": password, **(captcha or solved_captcha())}
+    if next is not None:
+        data["next"] = next
+    return client.post("/login/", data, **request)
+
+
+def prove_mailbox(client, member) -> None:
+    """What entering the mailed code leaves in this session (accounts.flows.mailbox)."""
+    from accounts.flows import mailbox
+
+    session = client.session
+    session[mailbox.SESSION_KEY] = [member.pk, session.get("signed_in_at")]
+    session.save()
+
+
+def emailed_path(mail, start: str = "/") -> str:
+    """The path of the link in `mail` (a sent message or its text) to a page under `start`,
+    as the member's mail program shows it (accounts.links reads it the way it was built)."""
+    body = mail if isinstance(mail, str) else mail.body
+    path = links.emailed_path(body, start)
+    assert path is not None, f"no link to {start} in:\n{body}"
+    return path
+
+
+def reset_link(kind: str, member) -> str:
+    """The path a reset email ("password" or "pin") would hold for `member` right now."""
+    from accounts.flows.reset import ResetKind
+
+    return links.reset_path(ResetKind.named(kind), member)

@@ -1,0 +1,228 @@
+"""Every page a member can reach, in every state it can be in: what the outside checkers read.
+
+tests/test_html_valid.py sends each through the Nu Html Checker and tests/e2e/test_axe.py
+through axe-core, in both languages. A page is a path (or a function of the member giving
+one, for the emailed links), who is looking at it, and whether its form was sent empty first
+(a form's errors are markup too).
+"""
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+from django.test import Client
+
+from accounts import credentials, links
+from accounts.ja_accounts import ja_member
+from accounts.models import EmailChangeRequest, Member
+from tests.helpers import PASSWORD, PIN, prove_mailbox, reset_link, solved_captcha
+
+ANONYMOUS = "signed out"
+MAILBOX = "first sign-in: mailbox code"  # signed in on the published defaults
+PIN_STEP = "first sign-in: PIN"
+PASSWORD_STEP = "first sign-in: password"
+MEMBER = "member"
+
+
+def _reset_link(kind: str) -> Callable[[Member], str]:
+    return lambda member: reset_link(kind, member)
+
+
+def _email_confirm_link(member: Member) -> str:
+    """A confirmation link as the worker mails it (flows.email_change.mail_email_change_link)."""
+    nonce = secrets.token_urlsafe(32)
+    EmailChangeRequest.objects.create(
+        member=member,
+        new_email="taro.new@example.com",
+        mailbox=credentials.mailbox_key("taro.new@example.com"),
+        nonce_hash=hashlib.sha256(nonce.encode()).hexdigest(),
+    )
+    return links.email_change_path(nonce)
+
+
+def _bad_host(client: Client, member: Member) -> HttpResponse:
+    """Our 400 page: what a request for a host we do not serve gets."""
+    return Client(raise_request_exception=False).get("/login/", HTTP_HOST="evil.example")
+
+
+def _csrf_refused(client: Client, member: Member) -> HttpResponse:
+    """Our 403 page for a form sent without its CSRF token (an old tab, cookies cleared)."""
+    refusing = Client(enforce_csrf_checks=True)
+    refusing.cookies[settings.LANGUAGE_COOKIE_NAME] = client.cookies[
+        settings.LANGUAGE_COOKIE_NAME
+    ].value
+    return refusing.post("/login/", {"username": "JPN1000001", "password": "x"})
+
+
+def _server_error(client: Client, member: Member) -> HttpResponse:
+    """Our 500 page, as Django renders it: without a request, in both languages."""
+    return HttpResponse(render_to_string("500.html"), status=500)
+
+
+def _locked_out(client: Client, member: Member) -> HttpResponse:
+    """The sign-in page's pause: a member ID with too many recent failures tries again."""
+    AccessAttempt.objects.update_or_create(
+        username="JPN7654321",
+        ip_address="10.0.0.1",
+        user_agent="",
+        defaults={"failures_since_start": settings.AXES_FAILURE_LIMIT, "path_info": "/login/"},
+    )
+    return client.post("/login/", {"username": "JPN7654321", "password": "x"})
+
+
+def _wrong_password(client: Client, member: Member) -> HttpResponse:
+    """The sign-in form's own error (not a field's): the captcha read, the password wrong."""
+    data = {"username": member.member_id, "password": "not-the-password", **solved_captcha()}
+    return client.post("/login/", data)
+
+
+def _email_change_requested(client: Client, member: Member) -> HttpResponse:
+    """A confirmation message on the profile page, after asking for a new address."""
+    data = {"email": f"taro.{secrets.token_hex(4)}@example.com", "pin": PIN}
+    return client.post("/backoffice/profile/email/", data, follow=True)
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    name: str
+    path: str | Callable[[Member], str]
+    who: str = ANONYMOUS
+    submit_empty: bool = False
+    status: int = 200
+    # Pages no link leads to (error pages, a pause): how the test client gets them. The browser
+    # is given the same HTML (tests/e2e/test_axe.py).
+    fetch: Callable[[Client, Member], HttpResponse] | None = None
+
+    def url(self, member: Member | None) -> str:
+        return self.path if isinstance(self.path, str) else self.path(member)
+
+    def get(self, client: Client, member: Member) -> HttpResponse:
+        """The page as the test client gets it, its form sent empty first when asked."""
+        if self.fetch is not None:
+            return self.fetch(client, member)
+        response = client.get(self.url(member), follow=True)
+        if self.submit_empty:
+            # Posted where the browser would post it: the page the link or redirect led to.
+            chain = response.redirect_chain
+            response = client.post(chain[-1][0] if chain else self.url(member), {}, follow=True)
+        return response
+
+    def __str__(self) -> str:
+        return f"{self.name}{' (sent empty)' if self.submit_empty else ''}, {self.who}"
+
+
+_FORMS_SIGNED_OUT = [
+    ("sign-in", "/login/"),
+    ("forgot password", "/password/forgot/"),
+    ("forgot PIN", "/pin/forgot/"),
+    ("password reset form", _reset_link("password")),
+    ("PIN reset form", _reset_link("pin")),
+]
+_FORMS_SIGNED_IN = [
+    ("profile: PIN", "/backoffice/profile/pin/"),
+    ("profile: password", "/backoffice/profile/password/"),
+    ("profile: sub password", "/backoffice/profile/sub-password/"),
+    ("profile: email", "/backoffice/profile/email/"),
+]
+
+PAGES = [
+    *(
+        MemberPage(name, path, ANONYMOUS, empty)
+        for name, path in _FORMS_SIGNED_OUT
+        for empty in (False, True)
+    ),
+    MemberPage("sign-in: wrong password", "/login/", fetch=_wrong_password),
+    MemberPage("forgot password: sent", "/password/forgot/sent/"),
+    MemberPage("forgot PIN: sent", "/pin/forgot/sent/"),
+    MemberPage("password reset: done", "/password/reset/done/"),
+    MemberPage("PIN reset: done", "/pin/reset/done/"),
+    MemberPage("reset link no longer valid", "/password/reset/MQ/not-a-token/"),
+    MemberPage("email link signed out", "/backoffice/profile/email/confirm/not-a-token/"),
+    MemberPage("page not found", "/no-such-page/", status=404),
+    MemberPage("bad request (400)", "/login/", status=400, fetch=_bad_host),
+    MemberPage("form refused: CSRF (403)", "/login/", status=403, fetch=_csrf_refused),
+    MemberPage("server error (500)", "/", status=500, fetch=_server_error),
+    MemberPage("sign-in paused", "/login/", status=429, fetch=_locked_out),
+    MemberPage("mailbox code", "/backoffice/first-sign-in/mailbox/", MAILBOX),
+    MemberPage("mailbox code", "/backoffice/first-sign-in/mailbox/", MAILBOX, True),
+    MemberPage("first PIN", "/backoffice/profile/pin/", PIN_STEP),
+    MemberPage("first PIN", "/backoffice/profile/pin/", PIN_STEP, True),
+    MemberPage("first password", "/backoffice/profile/password/", PASSWORD_STEP),
+    MemberPage("first password", "/backoffice/profile/password/", PASSWORD_STEP, True),
+    MemberPage("dashboard", "/backoffice/", MEMBER),
+    MemberPage("profile", "/backoffice/profile/", MEMBER),
+    MemberPage("profile: link sent", "/backoffice/profile/", MEMBER, fetch=_email_change_requested),
+    *(
+        MemberPage(name, path, MEMBER, empty)
+        for name, path in _FORMS_SIGNED_IN
+        for empty in (False, True)
+    ),
+    MemberPage("forgot PIN signed in", "/pin/forgot/", MEMBER),
+    MemberPage("email link no longer valid", "/backoffice/profile/email/confirm/x/", MEMBER),
+    MemberPage("email link: confirm", _email_confirm_link, MEMBER),
+]
+
+
+_STEP_MEMBERS = {MAILBOX: "JPN2000001", PIN_STEP: "JPN2000002", PASSWORD_STEP: "JPN2000003"}
+
+
+def _market_quotes() -> None:
+    """The ticker on every page (backoffice.ticker): one quote up, one down, one delayed."""
+    from django.utils import timezone
+
+    from backoffice.models import Quote
+
+    now = timezone.now()
+    for position, (symbol, last, change, percent, age) in enumerate(
+        [
+            ("NIKKEI", "15676.9", "+5.0", "+0.03", 0),
+            ("EURUSD", "1.18424", "-0.00024", "-0.02", 0),
+            ("SPX", "3440.61", "+11.00", "", 3 * 60),
+        ]
+    ):
+        Quote.objects.get_or_create(
+            symbol=symbol,
+            defaults={
+                "last": last,
+                "change": change,
+                "percent": percent,
+                "as_of": now - timezone.timedelta(minutes=age),
+                "position": position,
+            },
+        )
+
+
+def signed_in(client: Client, who: str) -> Member:
+    """A member in the state `who` names, signed in on `client` (for ANONYMOUS not signed in:
+    the member is there for the emailed links). The ticker shows its quotes."""
+    _market_quotes()
+    if who in (ANONYMOUS, MEMBER):
+        member = Member.objects.filter(member_id="JPN1000001").first()
+        if member is None:
+            member = Member.objects.create_user(
+                "JPN1000001",
+                email="taro@example.com",
+                password=PASSWORD,
+                name="山田 太郎",
+                pin=make_password(PIN),
+                id_document_number="AB98765432",
+            )
+        if who == MEMBER:
+            client.force_login(member)
+        return member
+    member = Member.objects.filter(member_id=_STEP_MEMBERS[who]).first()
+    if member is None:
+        member = ja_member(_STEP_MEMBERS[who], name="佐藤 花子", email="hanako@example.com")
+        if who == PASSWORD_STEP:
+            member.pin, member.on_default_pin = make_password(PIN), False
+        member.save()
+    client.force_login(member)
+    if who != MAILBOX:
+        prove_mailbox(client, member)
+    return member

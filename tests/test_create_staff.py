@@ -1,0 +1,62 @@
+"""`manage.py create_staff`: a support agent's account, in a group, without being a superuser."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import Member
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "Quiet-River-2026"
+
+
+def create_staff(*args, language="en", **options):
+    out = io.StringIO()
+    call_command("create_staff", *args, language=language, stdout=out, **options)
+    return out.getvalue()
+
+
+def test_a_support_agent_is_staff_in_the_group_and_no_superuser(monkeypatch, client):
+    monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
+    said = create_staff("ｊｐｎ９０００００２", email="agent@jenco.example", group="Support")
+    agent = Member.objects.get(member_id="JPN9000002")
+    assert said.strip() == "Staff account JPN9000002 created in the group Support."
+    assert agent.is_staff and not agent.is_superuser and agent.check_password(PASSWORD)
+    assert list(agent.groups.values_list("name", flat=True)) == ["Support"]
+    assert agent.has_perm("accounts.view_member") and not agent.has_perm("accounts.change_member")
+    client.force_login(agent)
+    assert client.get("/admin/accounts/member/").status_code == 200
+
+
+def test_the_password_is_asked_twice_and_must_match(monkeypatch):
+    answers = iter([PASSWORD, "something-else-2026"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    with pytest.raises(CommandError, match="The two passwords differ. Nothing was created."):
+        create_staff("JPN9000003", email="a@jenco.example", group="Support")
+    assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("member_id", "group", "password", "message"),
+    [
+        ("JPN12", "Support", PASSWORD, "JPN"),
+        ("JPN9000004", "Nobody", PASSWORD, "There is no group Nobody. Groups: Support."),
+        ("JPN9000004", "Support", "short", "too short"),
+    ],
+    ids=["malformed ID", "unknown group", "weak password"],
+)
+def test_bad_input_creates_nothing_and_says_why(monkeypatch, member_id, group, password, message):
+    monkeypatch.setenv("JENCO_STAFF_PASSWORD", password)
+    with pytest.raises(CommandError, match=message):
+        create_staff(member_id, email="a@jenco.example", group=group)
+    assert not Member.objects.exists()
+
+
+def test_an_existing_member_id_is_refused_in_japanese_by_default(monkeypatch, member):
+    monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
+    with pytest.raises(CommandError, match="JPN1000001 は既に存在します。"):
+        create_staff("jpn1000001", email="a@jenco.example", group="Support", language=None)
+    member.refresh_from_db()
+    assert not member.is_staff

@@ -1,3 +1,4 @@
+import datetime
 import re
 
 import pytest
@@ -41,6 +42,54 @@ def test_it_shows_the_sign_in_screen_in_english(client):
         "ENGLISH ▼",
     ]:
         assert text in page
+
+
+def password_box(page: str) -> str:
+    return re.search(r'<input type="password" name="password"[^>]*>', page)[0]
+
+
+@pytest.mark.parametrize(
+    "language, hint",
+    [("ja", 'placeholder="デフォルト) jenco@12345"'), ("en", 'placeholder="Default) jenco@12345"')],
+)
+@pytest.mark.parametrize(
+    "until", [None, 0, 30], ids=["no deadline", "deadline today", "in 30 days"]
+)
+def test_while_the_defaults_sign_in_the_password_box_shows_the_seeds_hint(
+    client, settings, language, hint, until
+):
+    if until is not None:
+        settings.JENCO_DEFAULT_CREDENTIALS_UNTIL = datetime.date.today() + datetime.timedelta(until)
+
+    page = client.get("/login/", headers={"accept-language": language}).content.decode()
+
+    assert hint in password_box(page)
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_after_the_deadline_the_password_box_gives_no_hint(client, settings, language):
+    settings.JENCO_DEFAULT_CREDENTIALS_UNTIL = datetime.date.today() - datetime.timedelta(1)
+
+    page = client.get("/login/", headers={"accept-language": language}).content.decode()
+
+    assert "placeholder" not in password_box(page)
+    assert "jenco@12345" not in page
+    assert 'placeholder="' in page  # the member-ID box keeps its example
+
+
+def test_the_hint_names_the_first_configured_default_password(client, settings):
+    settings.JENCO_DEFAULT_PASSWORDS = ["Welcome@2026", "jenco@12345"]
+
+    page = client.get("/login/").content.decode()
+
+    assert 'placeholder="デフォルト) Welcome@2026"' in password_box(page)
+
+
+def test_a_failed_sign_in_keeps_the_hint_but_never_what_was_typed(client, member):
+    page = sign_in(client, "JPN1000001", "not-the-password-1").content.decode()
+
+    assert 'placeholder="デフォルト) jenco@12345"' in password_box(page)
+    assert "not-the-password-1" not in page
 
 
 def test_it_signs_in_and_lands_on_the_back_office(client, member):

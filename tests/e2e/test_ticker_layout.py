@@ -1,0 +1,70 @@
+"""The ticker on a 375 px phone: its four quotes wrap, and nothing runs past the screen's edge."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_sign_in_journey import answer_captcha
+from tests.helpers import PASSWORD
+
+SAMPLE_FEED = "deploy/samples/quotes.csv"  # what `make run` loads
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# Every quote's box, and the page's widest point, measured in the browser.
+MEASURE = """() => {
+  const strip = document.querySelector('.ticker');
+  const edge = document.documentElement.clientWidth;
+  return {
+    page: document.documentElement.scrollWidth,
+    edge,
+    strip: strip.scrollWidth - strip.clientWidth,
+    outside: [...strip.querySelectorAll('.quote, .quote *')]
+      .map(el => el.getBoundingClientRect())
+      .filter(box => box.left < 0 || box.right > edge + 0.5).length,
+  };
+}"""
+
+
+@pytest.fixture
+def long_quotes(db):
+    call_command("load_quotes", SAMPLE_FEED, stdout=io.StringIO())
+    from backoffice.models import Quote
+
+    # The widest a feed may write: 12 digits and 8 decimals, a 20-character symbol.
+    Quote.objects.filter(symbol="BTCUSD").update(
+        symbol="ABCDEFGHIJKLMNOPQRST", last="123456789012.12345678", change="-123456789012.12345678"
+    )
+
+
+def assert_fits(page: Page) -> None:
+    measured = page.evaluate(MEASURE)
+    assert measured["page"] <= measured["edge"] == 375, measured
+    assert measured["strip"] == 0 and measured["outside"] == 0, measured
+
+
+@pytest.mark.parametrize("language", ["ja-JP", "en-US"])
+def test_the_sign_in_pages_strip_fits_a_phone(browser, live_server, long_quotes, language):
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 375, "height": 812}, locale=language
+    )
+    page = context.new_page()
+    page.goto("/login/")
+
+    expect(page.locator(".ticker .quote")).to_have_count(4)
+    assert_fits(page)
+    context.close()
+
+
+def test_the_back_office_headers_strip_fits_a_phone(page, live_server, long_quotes, member):
+    page.goto("/login/")
+    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    page.get_by_label("パスワード", exact=True).fill(PASSWORD)
+    answer_captcha(page)
+    page.get_by_role("button", name="ログイン").click()
+    expect(page).to_have_url(f"{live_server.url}/backoffice/")
+
+    expect(page.locator(".ticker .quote")).to_have_count(4)
+    assert_fits(page)

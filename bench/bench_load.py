@@ -536,7 +536,10 @@ def stack(tmp: Path, options, argon2_ms) -> None:
 def sqlite_migration_day(env, locust_env, tmp, maildir, options, argon2_ms) -> None:
     # One app server as the stack runs each of its two (tools/serve.py's defaults).
     workers = os.environ.get("GUNICORN_WORKERS", "2")
-    threads = os.environ.get("GUNICORN_THREADS", "4")
+    # Sync workers (deploy/gunicorn.conf.py's default): straight over HTTP, with no proxy in
+    # front, threads' keep-alive lets a client send a POST on a connection gunicorn is just
+    # closing (44 of 2,000 mailbox-code posts failed so); behind nginx that cannot happen.
+    threads = os.environ.get("GUNICORN_THREADS", "1")
     print(
         f"\n-- the migration day on SQLite with one app server (gunicorn, {workers} workers x "
         f"{threads} threads, straight over HTTP) and the email worker",

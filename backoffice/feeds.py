@@ -104,10 +104,15 @@ def _csv_rows(text: str) -> list[tuple[int, dict]]:
 
 def _json_rows(text: str) -> list[tuple[int, dict]]:
     try:
-        items = json.loads(text)
+        items = json.loads(text, object_pairs_hook=_no_repeated_keys)
     except json.JSONDecodeError as error:
         raise FeedError(
             _("line %(n)d: not JSON (%(reason)s).") % {"n": error.lineno, "reason": error.msg}
+        ) from None
+    except _RepeatedKey as repeated:
+        raise FeedError(
+            _("line %(n)d: not JSON (%(reason)s).")
+            % {"n": 1, "reason": f"the key {repeated} appears twice in one object"}
         ) from None
     except (RecursionError, ValueError):  # nested a thousand deep; a number of 5,000 digits
         raise FeedError(
@@ -128,6 +133,18 @@ def _json_rows(text: str) -> list[tuple[int, dict]]:
             )
         rows.append((n, {k: "" if v is None else str(v) for k, v in item.items()}))
     return rows
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object, refused when it names a key twice (json would keep the last)."""
+    keys = [key for key, _value in pairs]
+    if len(keys) != len(set(keys)):
+        raise _RepeatedKey(next(k for k in keys if keys.count(k) > 1))
+    return dict(pairs)
 
 
 def _check_columns(found: list[str], kind: str, n: int) -> None:

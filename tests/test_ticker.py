@@ -269,6 +269,7 @@ def test_staff_correct_a_quote_in_admin_and_a_bad_number_is_refused(client, staf
         (HEADER + f"X,Y\x00Z,5,+1,,{NOW}\n", "line 2: name: at most 100 printable characters."),
         ("[" * 100_000 + "]" * 100_000, "not JSON (too deep or too long)"),
         ('[{"symbol": "X", "name": "Y", "last": ' + "1" * 5000 + "}]", "not JSON"),
+        ('[{"symbol": "A", "symbol": "B"}]', "the key symbol appears twice in one object"),
     ],
     ids=[
         "year 1",
@@ -277,6 +278,7 @@ def test_staff_correct_a_quote_in_admin_and_a_bad_number_is_refused(client, staf
         "NUL in name",
         "deep JSON",
         "long number",
+        "repeated key",
     ],
 )
 def test_hostile_feeds_are_refused_with_a_reason_not_a_traceback(tmp_path, content, reason):

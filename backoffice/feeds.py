@@ -112,11 +112,15 @@ def _json_rows(text: str) -> list[tuple[int, dict]]:
     except _RepeatedKey as repeated:
         raise FeedError(
             _("line %(n)d: not JSON (%(reason)s).")
-            % {"n": 1, "reason": f"the key {repeated} appears twice in one object"}
+            % {
+                "n": 1,
+                "reason": _("the key %(key)s appears twice in one object") % {"key": repeated},
+            }
         ) from None
     except (RecursionError, ValueError):  # nested a thousand deep; a number of 5,000 digits
         raise FeedError(
-            _("line %(n)d: not JSON (%(reason)s).") % {"n": 1, "reason": "too deep or too long"}
+            _("line %(n)d: not JSON (%(reason)s).")
+            % {"n": 1, "reason": _("nested too deep, or a number too long")}
         ) from None
     if not isinstance(items, list):
         raise FeedError(_("A JSON feed is a list of objects."))

@@ -238,25 +238,27 @@ def test_a_bom_is_fine(tmp_path):
 # --- admin --------------------------------------------------------------------------------
 
 
+# Admin's quote form as staff fill it in.
+ADMIN_FORM = {
+    "symbol": "SPX",
+    "name": "S&P 500",
+    "last": "3450.00",
+    "change": "+20.39",
+    "percent": "",
+    "as_of_0": "2026-12-02",
+    "as_of_1": "09:30:00",
+    "position": "3",
+}
+
+
 def test_staff_correct_a_quote_in_admin_and_a_bad_number_is_refused(client, staff, tmp_path):
     client.force_login(staff)
-    admin_client = client
     load(fresh_sample(tmp_path))
     quote = Quote.objects.get(symbol="SPX")
     url = f"/admin/backoffice/quote/{quote.pk}/change/"
-    data = {
-        "symbol": "SPX",
-        "name": "S&P 500",
-        "last": "3450.00",
-        "change": "+20.39",
-        "percent": "",
-        "as_of_0": "2026-12-02",
-        "as_of_1": "09:30:00",
-        "position": "3",
-    }
-    assert admin_client.post(url, data).status_code == 302
+    assert client.post(url, ADMIN_FORM).status_code == 302
     assert Quote.objects.get(pk=quote.pk).last == "3450.00"
-    refused = admin_client.post(url, data | {"last": "lots"})
+    refused = client.post(url, ADMIN_FORM | {"last": "lots"})
     assert refused.status_code == 200 and Quote.objects.get(pk=quote.pk).last == "3450.00"
 
 
@@ -267,7 +269,7 @@ def test_staff_correct_a_quote_in_admin_and_a_bad_number_is_refused(client, staf
         (HEADER + "X,Y,5,+1,,9999-12-31T23:59:59-23:59\n", "line 2: as_of"),
         (HEADER + f"X,Y,１２３,+1,,{NOW}\n", "line 2: last: not a number"),
         (HEADER + f"X,Y\x00Z,5,+1,,{NOW}\n", "line 2: name: at most 100 printable characters."),
-        ("[" * 100_000 + "]" * 100_000, "not JSON (too deep or too long)"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON (nested too deep, or a number too long)"),
         ('[{"symbol": "X", "name": "Y", "last": ' + "1" * 5000 + "}]", "not JSON"),
         ('[{"symbol": "A", "symbol": "B"}]', "the key symbol appears twice in one object"),
     ],
@@ -291,15 +293,6 @@ def test_hostile_feeds_are_refused_with_a_reason_not_a_traceback(tmp_path, conte
 
 def test_admin_refuses_a_quote_time_no_page_could_show(client, staff):
     client.force_login(staff)
-    data = {
-        "symbol": "SPX",
-        "name": "S&P 500",
-        "last": "3450.00",
-        "change": "+20.39",
-        "percent": "",
-        "as_of_0": "0001-01-01",
-        "as_of_1": "09:30:00",
-        "position": "0",
-    }
+    data = ADMIN_FORM | {"as_of_0": "0001-01-01"}
     response = client.post("/admin/backoffice/quote/add/", data)
     assert response.status_code == 200 and not Quote.objects.exists()

@@ -11,8 +11,10 @@ import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 
 from accounts.models import Member, SecurityEvent
+from backoffice.models import Invoice, Quote
 from tests.helpers import finished_member
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +136,15 @@ LISTS = [
     "/admin/axes/accesslog/",
     "/admin/axes/accessfailurelog/",
     "/admin/auth/group/",
+    "/admin/backoffice/quote/",
+    "/admin/backoffice/invoice/",
 ]
+
+
+def test_every_list_in_admin_is_checked():
+    """A model registered in admin later joins LISTS, or this fails."""
+    registered = {f"/admin/{m._meta.app_label}/{m._meta.model_name}/" for m in admin.site._registry}
+    assert registered == set(LISTS)
 
 
 @pytest.fixture
@@ -145,6 +155,10 @@ def rows(target):
     AccessAttempt.objects.create(**attempt, failures_since_start=1)
     AccessLog.objects.create(**attempt)
     AccessFailureLog.objects.create(**attempt)
+    Quote.objects.create(symbol="N225", last="1", change="+1", as_of=timezone.now())
+    Invoice.objects.create(
+        member=target, number="INV-1", issued="2026-12-01", due="2026-12-31", amount_yen=1000
+    )
 
 
 def opens(client, url: str) -> bool:

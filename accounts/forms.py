@@ -16,6 +16,7 @@ from accounts import credentials
 from accounts.captcha import typed_answer
 from accounts.flows import email_change
 from accounts.flows.pin import PinCheck
+from accounts.models import Member
 
 # Generous for anything a person types, small enough that nothing hostile gets far.
 MAX_TYPED_ID = 64
@@ -499,3 +500,78 @@ class EmailChangeForm(PinConfirmed):
         if wait is not None:
             raise forms.ValidationError(email_change_wait(wait), code="limited")
         return email
+
+
+# --- Registration ---------------------------------------------------------------------------
+
+
+class LanguageSelect(forms.Select):
+    """Each language named in itself, and marked so (lang="ja"): a screen reader reads 日本語
+    in Japanese on an English page, as on the language switch."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        option["attrs"]["lang"] = value
+        return option
+
+
+class RegistrationForm(NewPasswordFields, NewPinFields):
+    """Registration (/register/): name, email, password and PIN twice, language, consent to
+    the terms, captcha. The password and PIN follow the rules of every other form
+    (accounts.credentials); the form only validates, accounts.flows.registration stores."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    email = forms.CharField(
+        label=_("Email address"),
+        max_length=254,
+        help_text=_("We send a link to this address to confirm it."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+    preferred_language = forms.ChoiceField(
+        label=_("Preferred language"), choices=Member.Language.choices, widget=LanguageSelect
+    )
+    terms = forms.BooleanField(
+        label=_("I agree to the JENCO terms of use."),
+        error_messages={"required": _("Please agree to the terms of use to register.")},
+    )
+    captcha = captcha_field()
+
+    field_order = [
+        "name",
+        "email",
+        "new_password1",
+        "new_password2",
+        "new_pin1",
+        "new_pin2",
+        "preferred_language",
+        "terms",
+        "captcha",
+    ]
+
+    def __init__(self, *args, **kwargs):
+        # The member-to-be, unsaved: the password is compared with their name and email.
+        super().__init__(Member(), *args, **kwargs)
+        self.fields["new_password1"].label = _("Password")
+        self.fields["new_password2"].label = _("Password (again)")
+        self.fields["new_pin1"].label = _("PIN")
+        self.fields["new_pin2"].label = _("PIN (again)")
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if credentials.printable(name, limit=len(name)) != name:
+            raise forms.ValidationError(
+                _("Enter your name without control characters."), code="unprintable"
+            )
+        return name
+
+    def clean_email(self):
+        return valid_email(self.cleaned_data["email"])
+
+    def clean_new_password1(self):
+        self.member.name = self.cleaned_data.get("name", "")
+        self.member.email = self.cleaned_data.get("email", "")
+        return super().clean_new_password1()

@@ -2,7 +2,7 @@
 
 Every emailed link starts with SITE_URL (never the request's Host header) and holds a
 secret in its path: reset links a token bound to the member's current secret, email-change
-links a one-time nonce.
+links and registration links a one-time token.
 """
 
 import re
@@ -29,6 +29,19 @@ def reset_path(kind, member) -> str:
 
 def email_change_path(nonce: str) -> str:
     return reverse(settings.JENCO_EMAIL_CHANGE_CONFIRM_URL, args=[nonce])
+
+
+def registration_path(token: str) -> str:
+    """The page that completes a registration (accounts.flows.registration)."""
+    return reverse("accounts:register-verify", args=[token])
+
+
+def login_path() -> str:
+    return reverse("accounts:login")
+
+
+def forgot_password_path() -> str:
+    return reverse("accounts:password-forgot")
 
 
 def emailed_path(body: str, start: str = "/") -> str | None:

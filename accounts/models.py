@@ -183,6 +183,7 @@ class SecurityEvent(models.Model):
         MAILBOX_CODE_FAILED = "mailbox_code_failed", _("Wrong mailbox code")
         MAILBOX_PROVED = "mailbox_proved", _("Mailbox confirmed with a code")
         ADMIN_LOOKUP_REFUSED = "admin_lookup_refused", _("Admin filter or sort order refused")
+        REGISTERED = "registered", _("Registered (email verified)")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     kind = models.CharField(_("what"), max_length=32, choices=Kind)
@@ -293,3 +294,36 @@ class RequestCounter(models.Model):
 
     def __str__(self):
         return f"{self.scope} {self.key_hash[:12]} {self.window_start:%Y-%m-%d %H:%M}: {self.count}"
+
+
+class PendingRegistration(models.Model):
+    """A registration waiting for its email to be verified (accounts.flows.registration).
+
+    Only hashes are kept: the password and the PIN hashed with Django's hashers at once, and
+    the SHA-256 of the link's one-time token, set by the worker that mails the link (so no
+    queue row and no database row holds a link that works). The member is created only when
+    the link is followed; until then this row is all there is, and housekeeping deletes it
+    once JENCO_REGISTRATION_HOURS have passed.
+    """
+
+    name = models.CharField(_("name"), max_length=150)
+    email = models.EmailField(_("email address"), db_index=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=2, choices=Member.Language, default=Member.Language.JA
+    )
+    password = models.CharField(max_length=128, blank=True)  # a hash; emptied once used
+    pin = models.CharField(max_length=128, blank=True)  # a hash; emptied once used
+    # SHA-256 of the link's token; empty (null) until the worker makes the link.
+    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created = models.DateTimeField(_("registered"), default=timezone.now, db_index=True)
+    used_at = models.DateTimeField(_("verified"), null=True, blank=True)
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("pending registration")
+        verbose_name_plural = _("pending registrations")
+
+    def __str__(self):
+        return f"{self.email} {self.created:%Y-%m-%d %H:%M}"

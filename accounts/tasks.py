@@ -72,6 +72,15 @@ def mail_mailbox_code(context, *, code_pk: int):
     mailbox.mail_code(code_pk, retry=context.attempt > 1)
 
 
+@task(takes_context=True)
+def mail_registration_link(context, *, registration_pk: int):
+    """Mail a registration its link (or, for an address that has an account, say so), made
+    here in the worker: the queue row holds only which registration, not the address."""
+    from accounts.flows import registration
+
+    registration.mail_registration_link(registration_pk, retry=context.attempt > 1)
+
+
 # Every task above sends mail or leads to one; each is safe to run again.
 RETRIED = {
     t.module_path
@@ -81,6 +90,7 @@ RETRIED = {
         mail_reset_link,
         mail_email_change_link,
         mail_mailbox_code,
+        mail_registration_link,
     )
 }
 

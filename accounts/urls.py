@@ -18,4 +18,8 @@ urlpatterns = [
     path("pin/forgot/sent/", views.forgot_pin_sent, name="pin-forgot-sent"),
     path("pin/reset/<uidb64>/<token>/", views.ResetPinView.as_view(), name="pin-reset"),
     path("pin/reset/done/", views.reset_pin_done, name="pin-reset-done"),
+    path("register/", views.register, name="register"),
+    path("register/sent/", views.register_sent, name="register-sent"),
+    path("register/done/", views.register_done, name="register-done"),
+    path("register/verify/<str:token>/", views.register_verify, name="register-verify"),
 ]

@@ -25,9 +25,15 @@ from django.views.decorators.http import (
 )
 
 from accounts import credentials, pages
-from accounts.flows import reset
+from accounts.flows import registration, reset
 from accounts.flows import sign_in as sign_in_flow
-from accounts.forms import ForgotForm, LoginForm, ResetPasswordForm, ResetPinForm
+from accounts.forms import (
+    ForgotForm,
+    LoginForm,
+    RegistrationForm,
+    ResetPasswordForm,
+    ResetPinForm,
+)
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -78,7 +84,12 @@ def login(request: HttpRequest) -> HttpResponse:
             _remember_language(response, form.member.preferred_language)
             return response
     captcha = LoginForm.captcha_urls(CaptchaStore.generate_key())
-    context = {"form": form, "captcha": captcha, "next": _safe_next(request)}
+    context = {
+        "form": form,
+        "captcha": captcha,
+        "next": _safe_next(request),
+        "registration_open": registration.is_open(),
+    }
     return render(request, "accounts/login.html", context)
 
 
@@ -93,8 +104,13 @@ def _blank_login(request: HttpRequest) -> HttpResponse:
             "captcha": LoginForm.captcha_urls(pages.CAPTCHA),
             "next": pages.NEXT,
             "ticker_slot": pages.TICKER,
+            "registration_open": registration.is_open(),
         },
-        variant=(credentials.published_default_password(), bool(settings.CAPTCHA_FLITE_PATH)),
+        variant=(
+            credentials.published_default_password(),
+            bool(settings.CAPTCHA_FLITE_PATH),
+            registration.is_open(),
+        ),
         values={
             pages.CAPTCHA: CaptchaStore.generate_key(),
             pages.NEXT: _safe_next(request),
@@ -268,3 +284,98 @@ def _sent(request: HttpRequest, kind: reset.ResetKind) -> HttpResponse:
         "per_hour": settings.JENCO_RESET_EMAILS_PER_HOUR,
     }
     return render(request, "accounts/forgot_sent.html", context)
+
+
+# --- Registration --------------------------------------------------------------------------
+
+# The verification page's own address, which holds no token (as for reset links).
+VERIFY_PAGE = "confirm"
+VERIFY_TOKEN = "_registration_token"
+REGISTERED_MEMBER_ID = "_registered_member_id"
+
+
+def _registration_closed(request: HttpRequest) -> HttpResponse:
+    status = 403 if request.method == "POST" else 200
+    return render(request, "accounts/register_closed.html", status=status)
+
+
+@sensitive_post_parameters("new_password1", "new_password2", "new_pin1", "new_pin2")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    if not registration.is_open():
+        return _registration_closed(request)
+    form = RegistrationForm(
+        request.POST if request.method == "POST" else None,
+        initial={"preferred_language": translation.get_language()},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            registration.register(
+                request,
+                name=data["name"],
+                email=data["email"],
+                password=data["new_password1"],
+                pin=data["new_pin1"],
+                language=data["preferred_language"],
+            )
+        except registration.RegistrationLimited:
+            form.add_error(None, REGISTRATION_LIMITED)
+        else:
+            return redirect("accounts:register-sent")
+    return render(request, "accounts/register.html", {"form": form})
+
+
+REGISTRATION_LIMITED = gettext_lazy(
+    "Too many registrations have been sent from your connection in the last hour. Please try "
+    "again later."
+)
+
+
+@require_GET
+def register_sent(request: HttpRequest) -> HttpResponse:
+    context = {
+        "hours": settings.JENCO_REGISTRATION_HOURS,
+        "per_day": settings.JENCO_REGISTRATION_PER_EMAIL,
+    }
+    return render(request, "accounts/register_sent.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def register_verify(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link asks; a button (POST) creates the member: mail scanners that open
+    links create nothing. The token moves into the session and the page opens at an address
+    without it."""
+    if not registration.is_open():
+        return _registration_closed(request)
+    if token != VERIFY_PAGE:
+        if registration.pending_registration(token) is None:
+            response = render(request, "accounts/register_verify.html", {"registration": None})
+        else:
+            request.session[VERIFY_TOKEN] = token
+            response = redirect("accounts:register-verify", VERIFY_PAGE)
+        # The address holding the token never travels on as a Referer (see confirm_email).
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    token = request.session.get(VERIFY_TOKEN, "")
+    if request.method == "POST":
+        verified = registration.complete_registration(request, token)
+        if verified.member is not None:
+            request.session.pop(VERIFY_TOKEN, None)
+            request.session[REGISTERED_MEMBER_ID] = verified.member.member_id
+            return redirect("accounts:register-done")
+        if verified.address_taken:
+            return render(request, "accounts/register_verify.html", {"address_taken": True})
+    pending = registration.pending_registration(token)
+    return render(request, "accounts/register_verify.html", {"registration": pending})
+
+
+@require_GET
+def register_done(request: HttpRequest) -> HttpResponse:
+    member_id = request.session.get(REGISTERED_MEMBER_ID)
+    if not member_id:
+        return redirect("accounts:login")
+    return render(request, "accounts/register_done.html", {"member_id": member_id})

@@ -267,6 +267,16 @@ JENCO_EMAIL_CHANGE_PER_HOUR = envint("JENCO_EMAIL_CHANGE_PER_HOUR", 3, minimum=1
 JENCO_EMAIL_CHANGE_PER_DAY = envint("JENCO_EMAIL_CHANGE_PER_DAY", 10, minimum=1)
 JENCO_EMAIL_CHANGE_PER_ADDRESS = envint("JENCO_EMAIL_CHANGE_PER_ADDRESS", 3, minimum=1)
 
+# Registration at /register/ (accounts.flows.registration): whether it is open (closed: the
+# page says so, the sign-in page shows no link, posts and verification links are refused),
+# how long an unverified registration and its link last (housekeeping deletes it then), how
+# many registrations one address may send in an hour, and how many registration emails one
+# mailbox receives in a day, whoever asks.
+JENCO_REGISTRATION_OPEN = envbool("JENCO_REGISTRATION_OPEN", True)
+JENCO_REGISTRATION_HOURS = envint("JENCO_REGISTRATION_HOURS", 24, minimum=1)
+JENCO_REGISTRATION_PER_ADDRESS = envint("JENCO_REGISTRATION_PER_ADDRESS", 10, minimum=1)
+JENCO_REGISTRATION_PER_EMAIL = envint("JENCO_REGISTRATION_PER_EMAIL", 3, minimum=1)
+
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock
 # that ID or address for the cool-off time. A wrong or missing captcha, and a sign-in on the

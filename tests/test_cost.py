@@ -282,12 +282,16 @@ def test_the_sign_in_form_has_the_markup_of_every_other_form(client, member, pos
     ids=["plain", "next", "hostile query"],
 )
 @pytest.mark.parametrize("defaults_open", [True, False], ids=["defaults open", "closed"])
+@pytest.mark.parametrize(
+    "registration_open", [True, False], ids=["registration", "no registration"]
+)
 def test_the_blank_sign_in_page_is_the_page_its_template_gives(
-    client, settings, language, query, defaults_open
+    client, settings, language, query, defaults_open, registration_open
 ):
     """GET /login/ is served from a copy rendered once and filled in per request: it must be,
     byte for byte, what the template renders for this request, in each language, whatever the
-    query string holds and whether or not the default credentials still work."""
+    query string holds, whether or not the default credentials still work and whether or not
+    registration is open (its link)."""
     from django.contrib.auth.models import AnonymousUser
     from django.template.loader import render_to_string
     from django.test import RequestFactory
@@ -297,6 +301,7 @@ def test_the_blank_sign_in_page_is_the_page_its_template_gives(
 
     if not defaults_open:
         settings.JENCO_DEFAULT_CREDENTIALS_UNTIL = timezone.localdate() - timezone.timedelta(1)
+    settings.JENCO_REGISTRATION_OPEN = registration_open
     for _visitor in range(2):  # the first renders the copy, the second is served from it
         client.cookies.clear()
         page = client.get(f"/login/{query}", headers={"accept-language": language})
@@ -312,9 +317,11 @@ def test_the_blank_sign_in_page_is_the_page_its_template_gives(
         "captcha": LoginForm.captcha_urls(key),
         "next": _safe_next(request),
         "csrf_token": token,
+        "registration_open": registration_open,
     }
     with translation.override(language):
         assert page == render_to_string("accounts/login.html", context, request)
+    assert ('href="/register/"' in page) is registration_open
 
 
 def test_each_visitor_gets_a_captcha_and_csrf_token_of_their_own(client):

@@ -12,5 +12,6 @@ that called it writes the message, in the member's language.
     reset          forgot password / PIN: the emailed link, and setting the secret from it
     email_change   asking to change the email address, and confirming it from the link
     language       the member's preferred language
+    registration   registering: the pending registration, its emailed link, the new member
     credential_change  writing a new secret so that a racing change from elsewhere loses
 """

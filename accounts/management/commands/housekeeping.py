@@ -16,7 +16,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts import tasks, throttle
-from accounts.models import EmailChangeRequest, MailboxCode, SecurityEvent
+from accounts.flows import registration
+from accounts.models import EmailChangeRequest, MailboxCode, PendingRegistration, SecurityEvent
 
 DAY = datetime.timedelta(days=1)
 
@@ -67,13 +68,21 @@ def prune_email_changes() -> int:
     return deleted
 
 
+def prune_registrations() -> int:
+    """Registrations past their link's lifetime (JENCO_REGISTRATION_HOURS): unverified ones
+    expired, verified ones made their member already."""
+    cutoff = timezone.now() - registration.lifetime()
+    deleted, _rows = PendingRegistration.objects.filter(created__lte=cutoff).delete()
+    return deleted
+
+
 class Command(BaseCommand):
     @property
     def help(self):
         return _(
             "Delete expired captchas, sessions, lockout records, mailbox codes, email change "
-            "requests, request counters, old security events and finished tasks, and queue "
-            "again the tasks of a stopped worker (run it hourly)."
+            "requests, expired registrations, request counters, old security events and "
+            "finished tasks, and queue again the tasks of a stopped worker (run it hourly)."
         )
 
     def add_arguments(self, parser):
@@ -99,6 +108,7 @@ class Command(BaseCommand):
         yield _("Deleted %(count)d expired request counters.") % {"count": throttle.prune()}
         yield _("Deleted %(count)d old mailbox codes.") % {"count": prune_mailbox_codes()}
         yield _("Deleted %(count)d old email change requests.") % {"count": prune_email_changes()}
+        yield _("Deleted %(count)d expired registrations.") % {"count": prune_registrations()}
         yield _("Deleted %(count)d security events older than %(days)d days.") % {
             "count": prune_security_events(days),
             "days": days,

@@ -1,0 +1,220 @@
+"""Registration (/register/): a pending registration, the emailed link, then the new member.
+
+The request checks the address's limit, hashes the password and the PIN, stores a
+PendingRegistration and queues the mail; the answer is the same whatever happens after. The
+worker decides what the mail says: a link to finish registering, or, when the address already
+belongs to a member, that it does and which member IDs it has (DESIGN: responses never reveal
+whether an email exists; the mail may, to the mailbox's owner). The member is created only
+when the link is followed and its page's button pressed (mail scanners open links), with the
+next free member ID.
+"""
+
+import datetime
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts import credentials, emails, links, tasks, throttle
+from accounts.audit import Kind, record, request_origin
+from accounts.emails import render_member_email
+from accounts.models import Member, PendingRegistration
+
+logger = logging.getLogger("jenco.security")
+
+HOUR, DAY = 3600, 86400
+# Tries at a member ID before giving up: each lost race means another registration took the
+# ID tried, so this many at once would all have to finish between two tries.
+ID_TRIES = 50
+LAST_MEMBER_NUMBER = 9_999_999
+
+
+class RegistrationLimited(Exception):
+    """Too many registrations from this address this hour: nothing stored, nothing sent."""
+
+
+class MemberIdsExhausted(RuntimeError):
+    """No member ID is left above the highest in use (JPN9999999 is taken)."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What following a registration link did: `member` is the new member; or the link was
+    not (or no longer) usable; or the address got an account since (`address_taken`)."""
+
+    member: Member | None = None
+    address_taken: bool = False
+
+
+def is_open() -> bool:
+    """Whether an operator left registration open (JENCO_REGISTRATION_OPEN)."""
+    return settings.JENCO_REGISTRATION_OPEN
+
+
+def lifetime() -> datetime.timedelta:
+    return datetime.timedelta(hours=settings.JENCO_REGISTRATION_HOURS)
+
+
+def _open(registrations):
+    """Those of `registrations` a link may still complete: unused and unexpired."""
+    return registrations.filter(used_at__isnull=True, created__gt=timezone.now() - lifetime())
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def register(request, *, name: str, email: str, password: str, pin: str, language: str) -> None:
+    """Store a registration and queue its email. Raises RegistrationLimited when this address
+    sent too many this hour; otherwise the caller answers the same whatever happens here."""
+    ip, _user_agent = request_origin(request)
+    if throttle.over_limit("register", ip or "-", settings.JENCO_REGISTRATION_PER_ADDRESS, HOUR):
+        logger.warning("registration throttled for ip=%s", ip)
+        raise RegistrationLimited
+    # Hashed before any limit that says nothing to the sender, so every answer costs the same,
+    # and outside the transaction, so no write lock waits for Argon2.
+    password_hash, pin_hash = make_password(password), make_password(pin)
+    mailbox = credentials.mailbox_key(email)
+    if throttle.over_limit("register-email", mailbox, settings.JENCO_REGISTRATION_PER_EMAIL, DAY):
+        logger.warning("registration emails throttled for one mailbox, ip=%s", ip)
+        return
+    with transaction.atomic():
+        registration = PendingRegistration.objects.create(
+            name=name,
+            email=email,
+            preferred_language=language,
+            password=password_hash,
+            pin=pin_hash,
+        )
+        transaction.on_commit(
+            lambda: tasks.mail_registration_link.enqueue(registration_pk=registration.pk)
+        )
+
+
+def _addressee(registration: PendingRegistration) -> Member:
+    """Whom the registration's mail speaks to (name, language): a member not yet saved."""
+    return Member(
+        name=registration.name,
+        email=registration.email,
+        preferred_language=registration.preferred_language,
+    )
+
+
+def _members_at(email: str) -> list[str]:
+    """The member IDs of the active members registered with `email`."""
+    members = Member.objects.filter(email=email, is_active=True).order_by("member_id")
+    return list(members.values_list("member_id", flat=True))
+
+
+def mail_registration_link(registration_pk: int, *, retry: bool = False) -> None:
+    """In the worker: mail the link that completes the registration, or, when the address
+    already belongs to a member, say so instead. The link's token exists only in the mail;
+    the database keeps its SHA-256. A retry makes a new link, voiding any earlier one.
+    """
+    rows = _open(PendingRegistration.objects.filter(pk=registration_pk))
+    if not retry:
+        rows = rows.filter(token_hash__isnull=True)  # a task run twice mails once
+    registration = rows.first()
+    if registration is None:
+        return
+    addressee = _addressee(registration)
+    known = _members_at(registration.email)
+    if known:
+        context = {
+            "member_ids": known,
+            "login": links.emailed(links.login_path()),
+            "forgot": links.emailed(links.forgot_password_path()),
+        }
+        message = render_member_email(addressee, "registration_exists", context)
+        tasks.deliver_email.call(to=[registration.email], **message)
+        rows.delete()  # nothing to complete; after the mail, so a failed send is retried
+        return
+    token = secrets.token_urlsafe(32)
+    if not rows.update(token_hash=_token_hash(token)):
+        return
+    context = {
+        "link": links.emailed(links.registration_path(token)),
+        "hours": settings.JENCO_REGISTRATION_HOURS,
+    }
+    message = render_member_email(addressee, "registration_link", context)
+    tasks.deliver_email.call(to=[registration.email], **message)
+
+
+def pending_registration(token: str) -> PendingRegistration | None:
+    """The registration `token` completes, or None: not a token of ours, used or expired."""
+    if not token or len(token) > 200:  # ours are 43 characters; nothing longer is hashed
+        return None
+    return _open(PendingRegistration.objects.filter(token_hash=_token_hash(token))).first()
+
+
+def complete_registration(request, token: str) -> Verification:
+    """Create the member the registration describes, with the next free member ID, and mail
+    them their ID. The link is used up whatever the outcome; nothing changes when it was
+    already used, expired or not ours."""
+    if not token or len(token) > 200:
+        return Verification()
+    with transaction.atomic():
+        # Two presses at once: the second waits for the row, then finds it used.
+        registration = (
+            _open(PendingRegistration.objects.select_for_update())
+            .filter(token_hash=_token_hash(token))
+            .first()
+        )
+        if registration is None:
+            return Verification()
+        rows = PendingRegistration.objects.filter(pk=registration.pk)
+        if _members_at(registration.email):  # registered by another link meanwhile
+            rows.update(used_at=timezone.now(), password="", pin="")
+            return Verification(address_taken=True)
+        member = _create_member(registration)
+        rows.update(used_at=timezone.now(), member=member, password="", pin="")
+        record(request, Kind.REGISTERED, member)
+        emails.send_member_email(member, "registered", {"login": links.emailed(links.login_path())})
+    return Verification(member=member)
+
+
+def next_member_id() -> str:
+    """The member ID after the highest in use (IDs are stored canonical: JPN + 7 digits, so
+    the highest string is the highest number)."""
+    highest = Member.objects.filter(member_id__startswith="JPN").aggregate(Max("member_id"))
+    number = int(highest["member_id__max"][3:]) + 1 if highest["member_id__max"] else 1
+    if number > LAST_MEMBER_NUMBER:
+        raise MemberIdsExhausted
+    return f"JPN{number:07d}"
+
+
+def _create_member(registration: PendingRegistration) -> Member:
+    """Save the new member under the next free member ID.
+
+    Registrations completed at the same moment read the same highest ID. On SQLite the write
+    lock (IMMEDIATE transactions) lets one at a time in; on PostgreSQL the unique index makes
+    the later insert wait for the earlier and then fail: that one rolls back to its savepoint
+    and tries the next ID, which the statement now sees. Never two members with one ID.
+    """
+    for _try in range(ID_TRIES):
+        member_id = next_member_id()
+        member = Member(
+            member_id=member_id,
+            email=registration.email,
+            name=registration.name,
+            preferred_language=registration.preferred_language,
+            password=registration.password,  # hashed at registration
+            pin=registration.pin,
+            origin=Member.Origin.REGISTRATION,
+        )
+        try:
+            with transaction.atomic():
+                member.save(force_insert=True)
+        except IntegrityError:
+            if not Member.objects.filter(member_id=member_id).exists():
+                raise  # something else than the ID
+            logger.info("member ID %s was taken meanwhile; trying the next", member_id)
+            continue
+        return member
+    raise RuntimeError(f"no free member ID after {ID_TRIES} tries")

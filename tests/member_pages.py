@@ -17,12 +17,12 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.http import HttpResponse
 from django.template.loader import render_to_string
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from accounts import credentials, links
 from accounts.ja_accounts import ja_member
-from accounts.models import EmailChangeRequest, Member
+from accounts.models import EmailChangeRequest, Member, PendingRegistration
 from backoffice.models import Invoice
 from tests.helpers import PASSWORD, PIN, prove_mailbox, reset_link, solved_captcha
 
@@ -47,6 +47,30 @@ def _email_confirm_link(member: Member) -> str:
         nonce_hash=hashlib.sha256(nonce.encode()).hexdigest(),
     )
     return links.email_change_path(nonce)
+
+
+def _registration_link(member: Member | None = None) -> str:
+    """A registration's link as the worker mails it (flows.registration.mail_registration_link)."""
+    token = secrets.token_urlsafe(32)
+    PendingRegistration.objects.create(
+        name="鈴木 一郎",
+        email=f"ichiro.{secrets.token_hex(4)}@example.com",
+        password=make_password(PASSWORD),
+        pin=make_password(PIN),
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+    )
+    return links.registration_path(token)
+
+
+def _registered(client: Client, member: Member) -> HttpResponse:
+    """The page with the new member ID, after the link's button was pressed."""
+    client.get(_registration_link())
+    return client.post("/register/verify/confirm/", follow=True)
+
+
+def _registration_closed(client: Client, member: Member) -> HttpResponse:
+    with override_settings(JENCO_REGISTRATION_OPEN=False):
+        return client.get("/register/")
 
 
 def _invoices(member: Member) -> None:
@@ -160,6 +184,7 @@ _FORMS_SIGNED_OUT = [
     ("forgot PIN", "/pin/forgot/"),
     ("password reset form", _reset_link("password")),
     ("PIN reset form", _reset_link("pin")),
+    ("register", "/register/"),
 ]
 _FORMS_SIGNED_IN = [
     ("profile: PIN", "/backoffice/profile/pin/"),
@@ -180,6 +205,11 @@ PAGES = [
     MemberPage("password reset: done", "/password/reset/done/"),
     MemberPage("PIN reset: done", "/pin/reset/done/"),
     MemberPage("reset link no longer valid", "/password/reset/MQ/not-a-token/"),
+    MemberPage("register: sent", "/register/sent/"),
+    MemberPage("register: link, confirm", _registration_link),
+    MemberPage("register: done", "/register/done/", fetch=_registered),
+    MemberPage("register: link no longer valid", "/register/verify/not-a-token/"),
+    MemberPage("register: closed", "/register/", fetch=_registration_closed),
     MemberPage(
         "email link signed out",
         "/backoffice/profile/email/confirm/not-a-token/",

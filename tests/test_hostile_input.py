@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from accounts.models import Member, SecurityEvent
+from accounts.models import Member, PendingRegistration, RequestCounter, SecurityEvent
 from tests.helpers import PASSWORD, PIN, reset_link, solved_captcha, wrong_captcha
 
 pytestmark = pytest.mark.django_db
@@ -165,7 +165,7 @@ def echo_problems(value: str, body: str) -> list[str]:
 def nul_stored() -> list[str]:
     """PostgreSQL (production) refuses NUL in text: a NUL stored here is a 500 there."""
     found = []
-    for model in (SecurityEvent, AccessAttempt, AccessFailureLog, Member):
+    for model in (SecurityEvent, AccessAttempt, AccessFailureLog, Member, PendingRegistration):
         texts = [
             f.name
             for f in model._meta.concrete_fields
@@ -247,6 +247,33 @@ FORMS = [
         for path in ("/password/forgot/", "/pin/forgot/")
     ),
     Form(
+        "/register/",
+        "anonymous",
+        (
+            "name",
+            "email",
+            "new_password1",
+            "new_password2",
+            "new_pin1",
+            "new_pin2",
+            "preferred_language",
+            "terms",
+            "captcha_0",
+            "captcha_1",
+        ),
+        lambda: {
+            "name": "鈴木 一郎",
+            "email": "ichiro@example.com",
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+            "new_pin1": NEW_PIN,
+            "new_pin2": NEW_PIN,
+            "preferred_language": "ja",
+            "terms": "on",
+            **solved_captcha(),
+        },
+    ),
+    Form(
         "/password/reset/<uid>/set-password/",
         "password-link",
         ("new_password1", "new_password2", "captcha_0", "captcha_1"),
@@ -298,6 +325,8 @@ def sender(member):
     def send(form: Form, data: dict, client_class=Client, **extra):
         # Every try starts from a clean slate, so a lockout never hides what comes after it.
         AccessAttempt.objects.all().delete()
+        RequestCounter.objects.all().delete()  # the registration and forgot throttles
+        cache.clear()
         Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=None)
         fresh = client_class is not Client or bool(extra)
         extra = {"raise_request_exception": False, **extra}
@@ -416,6 +445,7 @@ def url_cases(value: str) -> list[tuple[str, str]]:
         ("anonymous", f"/password/reset/MQ/{q}/"),
         ("anonymous", f"/pin/reset/{q}/{q}/"),
         ("member", f"/backoffice/profile/email/confirm/{q}/"),
+        ("anonymous", f"/register/verify/{q}/"),
         ("staff", f"/admin/accounts/member/?q={q}"),
         ("anonymous", f"/captcha/image/{q}/"),
     ]

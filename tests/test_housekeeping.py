@@ -23,7 +23,13 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts import throttle
-from accounts.models import EmailChangeRequest, MailboxCode, RequestCounter, SecurityEvent
+from accounts.models import (
+    EmailChangeRequest,
+    MailboxCode,
+    PendingRegistration,
+    RequestCounter,
+    SecurityEvent,
+)
 from tests.helpers import PASSWORD, solved_captcha
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +112,11 @@ def a_day_of_everything(member):
         for i in range(N)
     )
     EmailChangeRequest.objects.create(member=member, new_email="now@example.com")
+    PendingRegistration.objects.bulk_create(
+        PendingRegistration(name="x", email=f"r{i}@example.com", created=ago(hours=25))
+        for i in range(N)
+    )
+    PendingRegistration.objects.create(name="x", email="registering@example.com")
     task_rows("SUCCESSFUL", N, finished_at=ago(days=8))
     task_rows("SUCCESSFUL", 1, finished_at=ago(days=6))
     task_rows("FAILED", N, finished_at=ago(days=91))
@@ -147,11 +158,14 @@ def test_it_deletes_what_expired_keeps_what_is_live_and_a_second_run_deletes_not
         "RUNNING",
         "SUCCESSFUL",
     ]
-    assert counts(first) == [1, 2 * N, N, N, N, N, N, N, N]
+    assert list(PendingRegistration.objects.values_list("email", flat=True)) == [
+        "registering@example.com"
+    ]
+    assert counts(first) == [1, 2 * N, N, N, N, N, N, N, N, N]
     assert "期限切れの画像認証を300件削除しました。" in first
 
     second = housekeeping()
-    assert counts(second) == [0] * 9
+    assert counts(second) == [0] * 10
     assert DBTaskResult.objects.count() == 5
 
 

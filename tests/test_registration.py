@@ -1,0 +1,610 @@
+"""Registration (issue 15): /register/, the emailed link, the new member and their member ID.
+
+A visitor fills in the form; nothing but a pending registration exists until the link in the
+mail is opened and its button pressed. The answer on screen is the same whether or not the
+address already has an account: the mail says which.
+"""
+
+import datetime
+import hashlib
+import io
+import os
+import re
+import secrets
+
+import pytest
+from django.contrib.auth.hashers import check_password
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from accounts.flows import registration
+from accounts.models import Member, PendingRegistration, SecurityEvent
+from tests.helpers import (
+    PASSWORD,
+    emailed_path,
+    finished_member,
+    sign_in,
+    solved_captcha,
+    wrong_captcha,
+)
+from tests.live_site import Browser, LiveSite, postgres_query
+from tests.test_concurrency import no_server_trouble, overlapped, race
+
+NEW_PASSWORD = "cedar-Grove-6620"
+NEW_PIN = "583920"
+LINK_UNUSABLE = "このリンクは使えません"
+SENT = "/register/sent/"
+
+
+def details(**changes) -> dict:
+    """What a visitor who filled the form in correctly sends (the captcha read right)."""
+    data = {
+        "name": "鈴木 一郎",
+        "email": "ichiro@example.com",
+        "new_password1": NEW_PASSWORD,
+        "new_password2": NEW_PASSWORD,
+        "new_pin1": NEW_PIN,
+        "new_pin2": NEW_PIN,
+        "preferred_language": "ja",
+        "terms": "on",
+        **solved_captcha(),
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    cache.clear()  # the throttles' counters, when the cache is Redis
+
+
+def register(client, **changes):
+    return client.post("/register/", details(**changes))
+
+
+def link_in(mail) -> str:
+    return emailed_path(mail, "/register/verify/")
+
+
+def finish(client, link: str):
+    """Open the emailed link, then press the button on the page it leads to."""
+    opened = client.get(link)
+    assert opened["Location"] == "/register/verify/confirm/"
+    return client.post("/register/verify/confirm/")
+
+
+def registered(client, mailoutbox, **changes) -> Member:
+    """Register, follow the mailed link, press the button: the new member."""
+    assert register(client, **changes)["Location"] == SENT
+    response = finish(client, link_in(mailoutbox[-1]))
+    assert response["Location"] == "/register/done/"
+    return Member.objects.get(member_id=client.session["_registered_member_id"])
+
+
+# --- The way in ------------------------------------------------------------------------------
+
+
+def test_the_sign_in_page_links_to_registration_in_both_languages(client, db):
+    page = client.get("/login/").content.decode()
+    assert "アカウントをお持ちでないですか?" in page
+    assert '<a href="/register/">こちらから新規登録</a>' in page
+    client.cookies["django_language"] = "en"
+    page = client.get("/login/").content.decode()
+    assert 'No account yet? <a href="/register/">Register here</a>' in page
+
+
+def test_the_form_asks_for_what_the_issue_lists(client, db):
+    page = client.get("/register/").content.decode()
+    for field in (
+        "name",
+        "email",
+        "new_password1",
+        "new_password2",
+        "new_pin1",
+        "new_pin2",
+        "preferred_language",
+        "terms",
+        "captcha_1",
+    ):
+        assert f'name="{field}"' in page, field
+    assert "利用規約に同意します" in page
+    assert '<option value="ja" selected lang="ja">日本語</option>' in page
+
+
+# --- The whole journey -----------------------------------------------------------------------
+
+
+def test_a_visitor_registers_confirms_the_address_and_gets_the_next_member_id(
+    client, member, mailoutbox
+):
+    response = register(client)
+
+    assert response["Location"] == SENT
+    assert "メールをお送りしました" in client.get(SENT).content.decode()
+    assert Member.objects.count() == 1  # nothing yet but the pending registration
+    [mail] = mailoutbox
+    assert mail.to == ["ichiro@example.com"]
+    assert mail.subject == "【JENCO】新規登録を完了してください"
+    assert "鈴木 一郎 様" in mail.body and "24時間" in mail.body
+    link = link_in(mail)
+    assert mail.body.count("https://jenco.example/register/verify/") == 1
+
+    opened = client.get(link)
+    assert opened["Location"] == "/register/verify/confirm/"
+    assert opened["Referrer-Policy"] == "no-referrer"  # the token's address is never a Referer
+    page = client.get("/register/verify/confirm/").content.decode()
+    assert "鈴木 一郎" in page and "ichiro@example.com" in page
+    assert "アカウントを作成" in page
+    assert Member.objects.count() == 1  # opening the link (a mail scanner too) creates nothing
+
+    done = client.post("/register/verify/confirm/")
+
+    assert done["Location"] == "/register/done/"
+    page = client.get("/register/done/").content.decode()
+    assert "JPN1000002" in page and "新規登録完了" in page
+    new = Member.objects.get(member_id="JPN1000002")
+    assert (new.name, new.email, new.preferred_language) == (
+        "鈴木 一郎",
+        "ichiro@example.com",
+        "ja",
+    )
+    assert new.origin == Member.Origin.REGISTRATION
+    assert not new.on_default_password and not new.on_default_pin
+    assert new.check_password(NEW_PASSWORD) and check_password(NEW_PIN, new.pin)
+    assert SecurityEvent.objects.filter(kind="registered", member=new).count() == 1
+    welcome = mailoutbox[-1]
+    assert welcome.to == ["ichiro@example.com"]
+    assert welcome.subject == "【JENCO】会員IDのお知らせ"
+    assert "JPN1000002" in welcome.body and "https://jenco.example/login/" in welcome.body
+
+    # The new member signs in with the ID they were shown, and lands in the back office.
+    fresh = Client()
+    assert sign_in(fresh, "jpn 1000002", NEW_PASSWORD)["Location"] == "/backoffice/"
+
+
+def test_what_is_stored_before_verification_holds_no_secret_in_the_clear(client, db, mailoutbox):
+    register(client)
+
+    pending = PendingRegistration.objects.get()
+    token = link_in(mailoutbox[0]).split("/")[3]
+    assert pending.password != NEW_PASSWORD and check_password(NEW_PASSWORD, pending.password)
+    assert pending.pin != NEW_PIN and check_password(NEW_PIN, pending.pin)
+    assert pending.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    row = " ".join(str(v) for v in PendingRegistration.objects.values_list().get())
+    assert NEW_PASSWORD not in row and NEW_PIN not in row and token not in row
+
+
+def test_once_verified_the_registration_keeps_no_hash(client, db, mailoutbox):
+    member = registered(client, mailoutbox)
+    pending = PendingRegistration.objects.get()
+    assert (pending.password, pending.pin, pending.member) == ("", "", member)
+
+
+def test_the_first_member_of_an_empty_site_is_jpn0000001(client, db, mailoutbox):
+    assert registered(client, mailoutbox).member_id == "JPN0000001"
+
+
+def test_the_next_member_id_follows_the_highest_in_use(db):
+    for member_id in ("JPN0000005", "JPN2999999", "JPN0100000"):
+        Member.objects.create_user(member_id)
+    assert registration.next_member_id() == "JPN3000000"
+
+
+def test_no_member_id_is_left_after_jpn9999999(db):
+    Member.objects.create_user("JPN9999999")
+    with pytest.raises(registration.MemberIdsExhausted):
+        registration.next_member_id()
+
+
+def test_the_mail_and_the_member_follow_the_language_chosen_not_the_page_s(client, db, mailoutbox):
+    member = registered(client, mailoutbox, preferred_language="en")
+    assert mailoutbox[0].subject == "[JENCO] Finish registering"
+    assert mailoutbox[-1].subject == "[JENCO] Your member ID"
+    assert member.preferred_language == "en"
+
+
+def test_the_whole_journey_reads_in_english(client, db, mailoutbox):
+    client.cookies["django_language"] = "en"
+    page = client.get("/register/").content.decode()
+    assert "<h1>Register</h1>" in page and "I agree to the JENCO terms of use." in page
+    bad = register(client, new_pin1="123123", new_pin2="123123").content.decode()
+    assert "You cannot use the default PIN." in bad
+    assert register(client, preferred_language="en")["Location"] == SENT
+    assert "We sent an email" in client.get(SENT).content.decode()
+    client.get(link_in(mailoutbox[-1]))
+    assert "Create my account" in client.get("/register/verify/confirm/").content.decode()
+    client.post("/register/verify/confirm/")
+    assert "Your member ID is" in client.get("/register/done/").content.decode()
+
+
+# --- The link --------------------------------------------------------------------------------
+
+
+def test_a_link_used_twice_gets_a_clear_page_and_changes_nothing(client, db, mailoutbox):
+    register(client)
+    link = link_in(mailoutbox[0])
+    assert finish(client, link)["Location"] == "/register/done/"
+    members = list(Member.objects.values_list("member_id", "password"))
+
+    again = Client()
+    page = again.get(link)
+    assert page.status_code == 200 and LINK_UNUSABLE in page.content.decode()
+    assert page["Referrer-Policy"] == "no-referrer"
+    # The same browser pressing the button again (back, then the button):
+    pressed = client.post("/register/verify/confirm/")
+    assert pressed.status_code == 200 and LINK_UNUSABLE in pressed.content.decode()
+    assert list(Member.objects.values_list("member_id", "password")) == members
+    assert SecurityEvent.objects.filter(kind="registered").count() == 1
+
+
+def test_a_button_pressed_twice_at_once_makes_one_member(client, db, mailoutbox):
+    register(client)
+    link = link_in(mailoutbox[0])
+    other = Client()
+    for browser in (client, other):  # the link opened in two browsers, both pages showing
+        browser.get(link)
+    assert client.post("/register/verify/confirm/")["Location"] == "/register/done/"
+    late = other.post("/register/verify/confirm/")
+    assert late.status_code == 200 and LINK_UNUSABLE in late.content.decode()
+    assert Member.objects.filter(origin="registration").count() == 1
+
+
+def test_an_expired_link_gets_a_clear_page_and_creates_nothing(client, db, mailoutbox, settings):
+    settings.JENCO_REGISTRATION_HOURS = 2
+    register(client)
+    link = link_in(mailoutbox[0])
+    PendingRegistration.objects.update(created=timezone.now() - datetime.timedelta(hours=2))
+
+    page = client.get(link)
+
+    assert page.status_code == 200 and LINK_UNUSABLE in page.content.decode()
+    assert '<a class="button" href="/register/">' in page.content.decode()  # register again
+    assert not Member.objects.exists()
+
+
+def test_a_link_that_expires_while_its_page_is_open_creates_nothing(client, db, mailoutbox):
+    register(client)
+    client.get(link_in(mailoutbox[0]))
+    PendingRegistration.objects.update(created=timezone.now() - datetime.timedelta(hours=25))
+
+    pressed = client.post("/register/verify/confirm/")
+
+    assert pressed.status_code == 200 and LINK_UNUSABLE in pressed.content.decode()
+    assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["garbled", "x" * 43, "confirm", "%00", "a" * 10_000],
+    ids=["garbled", "the length of ours", "the page's own name", "NUL", "10,000 characters"],
+)
+def test_a_garbled_link_gets_a_clear_page(client, db, mailoutbox, token):
+    register(client)  # a real registration is waiting: none of these completes it
+    response = client.get(f"/register/verify/{token}/")
+    assert response.status_code == 200 and LINK_UNUSABLE in response.content.decode()
+    pressed = client.post(f"/register/verify/{token}/")
+    assert pressed.status_code in (200, 302)
+    assert client.post("/register/verify/confirm/").status_code == 200
+    assert not Member.objects.exists()
+
+
+def test_the_done_page_without_a_registration_leads_to_sign_in(client, db):
+    assert client.get("/register/done/")["Location"] == "/login/"
+
+
+# --- The answer never says whether the address has an account -------------------------------
+
+
+def sent_page(client) -> str:
+    page = client.get(SENT).content.decode()
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+
+
+def test_a_known_address_gets_the_same_answer_and_a_mail_naming_its_member_ids(member, mailoutbox):
+    finished_member("JPN1000009", "taro@example.com", "山田 花子")  # a family shares it
+    known, unknown = Client(), Client()
+
+    to_known = register(known, email="ＴＡＲＯ@Example.com")  # typed any way
+    to_unknown = register(unknown, email="jiro@example.com")
+
+    assert (to_known.status_code, to_known["Location"]) == (302, SENT)
+    assert (to_unknown.status_code, to_unknown["Location"]) == (302, SENT)
+    assert sent_page(known) == sent_page(unknown)
+    exists, link = mailoutbox
+    assert exists.to == ["taro@example.com"]
+    assert exists.subject == "【JENCO】すでにアカウントをお持ちです"
+    assert "JPN1000001" in exists.body and "JPN1000009" in exists.body
+    assert "https://jenco.example/password/forgot/" in exists.body
+    assert "/register/verify/" not in exists.body
+    assert link.to == ["jiro@example.com"] and "/register/verify/" in link.body
+    # Nothing is left that could make a second account on the known address.
+    assert list(PendingRegistration.objects.values_list("email", flat=True)) == ["jiro@example.com"]
+
+
+def test_an_address_registered_meanwhile_gets_no_second_account(client, db, mailoutbox):
+    first, second = Client(), Client()
+    register(first)
+    register(second, name="鈴木 二郎")
+    links = [link_in(mail) for mail in mailoutbox]
+    assert finish(first, links[0])["Location"] == "/register/done/"
+
+    late = finish(second, links[1])
+
+    assert late.status_code == 200
+    assert "このアドレスはすでに登録されています" in late.content.decode()
+    assert Member.objects.filter(email="ichiro@example.com").count() == 1
+    assert LINK_UNUSABLE in second.get(links[1]).content.decode()  # and it is used up
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_known_and_an_unknown_address_cost_the_request_the_same(member, settings, mailoutbox):
+    # The worker decides which mail to send: the request queues it and nothing more.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+    def statements(email):
+        client = Client()
+        data = details(email=email)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.post("/register/", data)["Location"] == SENT
+        return [re.sub(r"'[^']*'|\d+", "?", q["sql"]) for q in queries]
+
+    assert statements("taro@example.com") == statements("nobody@example.com")
+    assert mailoutbox == []
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+    assert sorted(m.to[0] for m in mailoutbox) == ["nobody@example.com", "taro@example.com"]
+    token = link_in(next(m for m in mailoutbox if m.to == ["nobody@example.com"])).split("/")[3]
+    stored = " ".join(str(r) for r in DBTaskResult.objects.values_list("args_kwargs"))
+    assert token not in stored and "nobody@example.com" not in stored
+
+
+# --- Bad input -------------------------------------------------------------------------------
+
+BAD_INPUT = {
+    "passwords differ": (
+        {"new_password2": "cedar-Grove-6621"},
+        "new_password2",
+        "パスワードが2回とも同じではありません",
+    ),
+    "weak password": (
+        {"new_password1": "password", "new_password2": "password"},
+        "new_password1",
+        None,
+    ),
+    "short password": ({"new_password1": "aB3$x", "new_password2": "aB3$x"}, "new_password1", None),
+    "digits-only password": (
+        {"new_password1": "20261203998", "new_password2": "20261203998"},
+        "new_password1",
+        None,
+    ),
+    "password like the email": (
+        {"new_password1": "ichiro@example", "new_password2": "ichiro@example"},
+        "new_password1",
+        None,
+    ),
+    "the default password": (
+        {"new_password1": "jenco@12345", "new_password2": "jenco@12345"},
+        "new_password1",
+        None,
+    ),
+    "PINs differ": (
+        {"new_pin2": "583921"},
+        "new_pin2",
+        "新しいPINコードが2回とも同じではありません",
+    ),
+    "the default PIN": ({"new_pin1": "123123", "new_pin2": "123123"}, "new_pin1", None),
+    "the default PIN in full-width digits": (
+        {"new_pin1": "１２３１２３", "new_pin2": "１２３１２３"},
+        "new_pin1",
+        None,
+    ),
+    "one digit repeated": ({"new_pin1": "777777", "new_pin2": "777777"}, "new_pin1", None),
+    "a run of digits": ({"new_pin1": "456789", "new_pin2": "456789"}, "new_pin1", None),
+    "a short PIN": ({"new_pin1": "58392", "new_pin2": "58392"}, "new_pin1", None),
+    "letters in the PIN": ({"new_pin1": "58392a", "new_pin2": "58392a"}, "new_pin1", None),
+    "Arabic-Indic digits": ({"new_pin1": "٥٨٣٩٢٠", "new_pin2": "٥٨٣٩٢٠"}, "new_pin1", None),
+    "no name": ({"name": ""}, "name", None),
+    "a control character in the name": ({"name": "鈴木\x1b[31m"}, "name", None),
+    "a name too long": ({"name": "名" * 151}, "name", None),
+    "no email": ({"email": ""}, "email", None),
+    "an invalid email": ({"email": "ichiro@"}, "email", "name@example.com"),
+    "a huge email": ({"email": "a" * 250 + "@example.com"}, "email", None),
+    "NUL in the email": ({"email": "ichiro\x00@example.com"}, "email", None),
+    "no language": ({"preferred_language": None}, "preferred_language", None),
+    "an unknown language": ({"preferred_language": "fr"}, "preferred_language", None),
+    "the terms not agreed": ({"terms": None}, "terms", "利用規約に同意してください"),
+    "a wrong captcha": (wrong_captcha, "captcha", "画像の数字と一致しません"),
+    "no captcha": ({"captcha_1": ""}, "captcha", None),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUT, ids=str)
+def test_bad_input_gets_a_message_on_its_field_and_stores_nothing(client, db, mailoutbox, case):
+    changes, field, message = BAD_INPUT[case]
+    if callable(changes):
+        changes = changes()
+    response = register(client, **changes)
+
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert field in form.errors, form.errors
+    page = response.content.decode()
+    assert 'class="errorlist' in page
+    if message:
+        assert message in page
+    assert not PendingRegistration.objects.exists() and mailoutbox == []
+    # What was typed stays, never the secrets.
+    if field != "name":
+        assert 'value="鈴木 一郎"' in page
+    for secret in (NEW_PASSWORD, NEW_PIN):
+        assert secret not in page
+
+
+def test_a_full_width_pin_counts_as_the_digits_it_shows(client, db, mailoutbox):
+    member = registered(client, mailoutbox, new_pin1="５８３９２０", new_pin2="５８３９２０")
+    assert check_password("583920", member.pin)
+
+
+def test_a_form_sent_twice_registers_once(client, db, mailoutbox):
+    data = details()
+    assert client.post("/register/", data)["Location"] == SENT
+
+    again = client.post("/register/", data)  # a double tap: the same captcha answer
+
+    assert again.status_code == 200 and "画像の数字と一致しません" in again.content.decode()
+    assert PendingRegistration.objects.count() == 1 and len(mailoutbox) == 1
+
+
+# --- Limits ----------------------------------------------------------------------------------
+
+
+def test_one_address_may_send_only_so_many_registrations_an_hour(db, settings, mailoutbox):
+    settings.JENCO_REGISTRATION_PER_ADDRESS = 2
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    for n in range(2):
+        assert register(client, email=f"n{n}@example.com")["Location"] == SENT
+
+    refused = register(client, email="n2@example.com")
+
+    assert refused.status_code == 200
+    assert "この1時間に送信された新規登録が多すぎます" in refused.content.decode()
+    assert 'value="n2@example.com"' in refused.content.decode()
+    assert PendingRegistration.objects.count() == 2 and len(mailoutbox) == 2
+    elsewhere = Client(REMOTE_ADDR="198.51.100.4")
+    assert register(elsewhere, email="n2@example.com")["Location"] == SENT
+
+
+def test_one_mailbox_receives_only_so_many_registration_mails_a_day(db, settings, mailoutbox):
+    settings.JENCO_REGISTRATION_PER_EMAIL = 2
+    spellings = ["ichiro@example.com", "Ichiro+jenco@example.com", '"ichiro"@EXAMPLE.com']
+    answers = [
+        register(Client(REMOTE_ADDR=f"203.0.113.{n}"), email=email)
+        for n, email in enumerate(spellings)
+    ]
+
+    # The same answer for the third: it says nothing about the address.
+    assert [a["Location"] for a in answers] == [SENT] * 3
+    assert len(mailoutbox) == 2 and PendingRegistration.objects.count() == 2
+
+
+# --- Closed by the operator ------------------------------------------------------------------
+
+
+def test_closed_registration_says_so_hides_the_link_and_refuses_posts(
+    client, db, settings, mailoutbox
+):
+    register(client)
+    link = link_in(mailoutbox[0])
+    settings.JENCO_REGISTRATION_OPEN = False
+
+    page = client.get("/register/")
+    assert page.status_code == 200
+    assert "新規登録は受け付けていません" in page.content.decode()
+    assert 'name="new_password1"' not in page.content.decode()
+    assert 'href="/register/"' not in client.get("/login/").content.decode()
+    refused = register(client, email="jiro@example.com")
+    assert refused.status_code == 403 and "新規登録は受け付けていません" in refused.content.decode()
+    assert PendingRegistration.objects.count() == 1 and len(mailoutbox) == 1
+    # A link mailed before it closed creates nothing while it stays closed.
+    assert "新規登録は受け付けていません" in client.get(link).content.decode()
+    assert client.post("/register/verify/confirm/").status_code == 403
+    assert not Member.objects.exists()
+
+    settings.JENCO_REGISTRATION_OPEN = True  # reopened: the sign-in page links again
+    assert 'href="/register/"' in client.get("/login/").content.decode()
+
+
+# --- Housekeeping ----------------------------------------------------------------------------
+
+
+def test_housekeeping_removes_registrations_past_their_lifetime(db, settings):
+    settings.JENCO_REGISTRATION_HOURS = 6
+    now = timezone.now()
+    for hours, email in [(7, "old@example.com"), (6, "edge@example.com"), (5, "live@example.com")]:
+        PendingRegistration.objects.create(
+            name="x", email=email, created=now - datetime.timedelta(hours=hours)
+        )
+    used = PendingRegistration.objects.create(
+        name="x", email="used@example.com", created=now - datetime.timedelta(hours=8)
+    )
+    used.used_at = now
+    used.save()
+    out = io.StringIO()
+
+    call_command("housekeeping", stdout=out)
+
+    assert list(PendingRegistration.objects.values_list("email", flat=True)) == ["live@example.com"]
+    assert "期限切れの新規登録を3件削除しました。" in out.getvalue()
+
+
+def test_a_registration_and_a_member_sign_in_do_not_mix(client, member, mailoutbox):
+    """Registering while signed in as someone else changes nothing about that member."""
+    sign_in(client, "JPN1000001", PASSWORD)
+    new = registered(client, mailoutbox, email="jiro@example.com")
+    assert new.member_id == "JPN1000002"
+    assert Member.objects.get(pk=member.pk).check_password(PASSWORD)
+
+
+# --- Member IDs under concurrent registrations -----------------------------------------------
+
+RACERS = 8
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
+
+
+@pytest.fixture(scope="module")
+def live_site(tmp_path_factory):
+    """A JENCO server in its own process (tests/live_site.py): on a SQLite file, or, in the
+    suite's PostgreSQL run, on a database of its own in that cluster."""
+    folder = tmp_path_factory.mktemp("registration-site")
+    database_url = name = None
+    if ON_POSTGRES:
+        name = "jenco_register_" + secrets.token_hex(4)
+        admin = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+        postgres_query(admin, f"CREATE DATABASE {name}")
+        database_url = admin.rsplit("/", 1)[0] + "/" + name
+    site = LiveSite(folder, database_url=database_url)
+    site.env["JENCO_REGISTRATION_PER_ADDRESS"] = "1000"
+    site.start()
+    yield site
+    site.stop()
+    if name:
+        postgres_query(admin, f"DROP DATABASE {name}")
+
+
+def test_registrations_completed_at_the_same_moment_get_one_member_id_each(live_site):
+    tokens = [secrets.token_urlsafe(32) for _ in range(RACERS)]
+    hashes = [hashlib.sha256(t.encode()).hexdigest() for t in tokens]
+    live_site.shell(
+        "from accounts.models import Member, PendingRegistration\n"
+        "Member.objects.create_user('JPN5000000')\n"
+        f"for n, token_hash in enumerate({hashes!r}):\n"
+        "    PendingRegistration.objects.create(name=f'会員 {n}',"
+        " email=f'racer{n}@example.com', password='!', pin='!', token_hash=token_hash)\n"
+    )
+    browsers = []
+    for token in tokens:
+        browser = Browser(live_site)
+        opened = browser.get(f"/register/verify/{token}/")
+        assert opened.location == "/register/verify/confirm/"
+        browsers.append((browser, browser.form("/register/verify/confirm/")))
+
+    def press(browser, fields):
+        return lambda barrier: browser.request("POST", "/register/verify/confirm/", fields, barrier)
+
+    mark = live_site.log_mark()
+    pages = race(*(press(browser, fields) for browser, fields in browsers))
+
+    assert overlapped(pages)
+    no_server_trouble(live_site, pages, mark)
+    assert [p.location for p in pages] == ["/register/done/"] * RACERS
+    shown = [
+        re.search(r'class="member-id"><strong>(JPN\d{7})<', browser.get("/register/done/").body)[1]
+        for browser, _fields in browsers
+    ]
+    assert sorted(shown) == [f"JPN{5000001 + n}" for n in range(RACERS)]
+    stored = live_site.query("SELECT member_id FROM accounts_member WHERE origin = 'registration'")
+    assert sorted(row[0] for row in stored) == sorted(shown)

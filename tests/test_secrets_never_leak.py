@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import make_password
 from django.test import Client
 
 from accounts import links
-from accounts.models import Member
+from accounts.models import Member, PendingRegistration
 from tests.helpers import DEFAULT_PASSWORD, DEFAULT_PIN, PASSWORD, PIN, solved_captcha
 
 NEW_PIN = "730519"
@@ -217,6 +217,45 @@ def test_forgot_password_and_pin_and_their_resets_leak_nothing(evidence, member)
         evidence.allow_on_the_links_own_page(f"{what} reset token", link)
     assert sign_in(evidence, client, "JPN1000001", RESET_PASSWORD).status_code == 302
     evidence.request(client, "GET", "/backoffice/profile/")
+    assert evidence.leaks() == [], "\n".join(evidence.leaks())
+
+
+def test_registering_leaks_nothing(evidence, member):
+    evidence.watch(member)
+    for secret in (RESET_PASSWORD, RESET_PIN, WRONG_PIN):
+        evidence.secret("typed PIN or password", secret)
+    client = Client()
+    details = {
+        "name": "鈴木 一郎",
+        "email": "ichiro@example.com",
+        "new_password1": RESET_PASSWORD,
+        "new_password2": RESET_PASSWORD,
+        "new_pin1": RESET_PIN,
+        "new_pin2": WRONG_PIN,  # a slip first: the form comes back
+        "preferred_language": "ja",
+        "terms": "on",
+    }
+    evidence.request(client, "GET", "/register/")
+    slip = evidence.request(client, "POST", "/register/", {**details, **solved_captcha()})
+    assert slip.status_code == 200
+    details["new_pin2"] = RESET_PIN
+    sent = evidence.request(client, "POST", "/register/", {**details, **solved_captcha()})
+    assert sent["Location"] == "/register/sent/"
+    pending = PendingRegistration.objects.get()
+    for field in ("password", "pin"):
+        evidence.secret(f"pending {field} hash", getattr(pending, field))
+        evidence.secret(f"pending {field} hash digest", getattr(pending, field).split("$")[-1])
+    evidence.request(client, "GET", "/register/sent/")
+    link = evidence.mail_link("/register/verify/", "registration token")
+    assert evidence.request(client, "GET", link)["Location"] == "/register/verify/confirm/"
+    evidence.request(client, "GET", "/register/verify/confirm/")
+    done = evidence.request(client, "POST", "/register/verify/confirm/")
+    assert done["Location"] == "/register/done/"
+    evidence.request(client, "GET", "/register/done/")
+    evidence.watch(Member.objects.get(member_id="JPN1000002"))
+    evidence.request(client, "GET", link)  # used: "this link cannot be used"
+    evidence.allow_on_the_links_own_page("registration token", link)
+    assert sign_in(evidence, Client(), "JPN1000002", RESET_PASSWORD).status_code == 302
     assert evidence.leaks() == [], "\n".join(evidence.leaks())
 
 

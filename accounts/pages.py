@@ -6,8 +6,9 @@ request's own work does (a captcha row, a CSRF token). What differs between two 
 blank pages is five strings: the CSRF token, the captcha key (in its image and audio URLs
 too), the page to go to after sign-in, the page's own address (the language switch's
 `next`) and the market ticker (its quotes come from the cache, templates/_ticker.html). The page is rendered once with a marker in place of each and kept as the text
-between the markers, keyed by everything else it depends on: the language and the sign-in
-form's own words (its placeholder changes when the default credentials stop working).
+between the markers, keyed by everything else it depends on: the language, the sign-in
+form's own words (its placeholder changes when the default credentials stop working) and
+whether registration is open (its link, JENCO_REGISTRATION_OPEN).
 
 Only a blank page is served this way. A page with messages to show, or one answering a
 post, is rendered in full, as is every other page. tests/test_cost.py checks that the page

@@ -107,8 +107,9 @@ def _addressee(registration: PendingRegistration) -> Member:
 
 
 def _members_at(email: str) -> list[str]:
-    """The member IDs of the active members registered with `email`."""
-    members = Member.objects.filter(email=email, is_active=True).order_by("member_id")
+    """The member IDs of the active members registered with `email` (compared without case:
+    an address typed into admin may keep its capitals)."""
+    members = Member.objects.filter(email__iexact=email, is_active=True).order_by("member_id")
     return list(members.values_list("member_id", flat=True))
 
 

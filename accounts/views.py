@@ -294,6 +294,12 @@ VERIFY_TOKEN = "_registration_token"
 REGISTERED_MEMBER_ID = "_registered_member_id"
 
 
+REGISTRATION_LIMITED = gettext_lazy(
+    "Too many registrations have been sent from your connection in the last hour. Please try "
+    "again later."
+)
+
+
 def _registration_closed(request: HttpRequest) -> HttpResponse:
     status = 403 if request.method == "POST" else 200
     return render(request, "accounts/register_closed.html", status=status)
@@ -326,12 +332,6 @@ def register(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("accounts:register-sent")
     return render(request, "accounts/register.html", {"form": form})
-
-
-REGISTRATION_LIMITED = gettext_lazy(
-    "Too many registrations have been sent from your connection in the last hour. Please try "
-    "again later."
-)
 
 
 @require_GET

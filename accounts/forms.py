@@ -536,6 +536,7 @@ class RegistrationForm(NewPasswordFields, NewPinFields):
     )
     terms = forms.BooleanField(
         label=_("I agree to the JENCO terms of use."),
+        template_name="accounts/widgets/consent_field.html",
         error_messages={"required": _("Please agree to the terms of use to register.")},
     )
     captcha = captcha_field()

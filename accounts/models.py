@@ -307,7 +307,7 @@ class PendingRegistration(models.Model):
     """
 
     name = models.CharField(_("name"), max_length=150)
-    email = models.EmailField(_("email address"), db_index=True)
+    email = models.EmailField(_("email address"))
     preferred_language = models.CharField(
         _("preferred language"), max_length=2, choices=Member.Language, default=Member.Language.JA
     )

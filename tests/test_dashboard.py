@@ -165,3 +165,25 @@ def test_the_dashboard_has_shortcuts_to_the_profile_pages(member_client, languag
         assert f'<a href="/backoffice/{path}">{name}</a>' in shortcuts
     for path in paths:
         assert member_client.get(f"/backoffice/{path}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("ja", "今回のログインより前に、お客様の会員IDで2回ログインに失敗しています。"),
+        ("en", "2 failed sign-ins with your member ID before this one."),
+    ],
+)
+def test_at_the_first_sign_in_the_failures_before_it_are_counted(client, member, language, text):
+    for n in range(2):
+        sign_in(Client(), "JPN1000001", f"wrong-password-{n}")
+    client.cookies["django_language"] = language
+    sign_in(client)
+    client.cookies["django_language"] = language
+
+    assert text in client.get("/backoffice/").content.decode()
+
+
+def test_a_first_sign_in_with_no_failures_shows_no_failure_line(client, member):
+    sign_in(client)
+    assert "ログイン失敗" not in client.get("/backoffice/").content.decode()

@@ -24,6 +24,7 @@ from tests.helpers import (
     wrong_captcha,
 )
 from tests.test_first_sign_in import CountingHasher
+from tests.test_hostile_input import HOSTILE_VALUES, echo_problems, has_message, post
 
 pytestmark = pytest.mark.django_db
 
@@ -568,13 +569,24 @@ def test_changing_or_removing_the_sub_password_ends_view_only_sessions(viewer, m
     assert own.get("/backoffice/").status_code == 200  # the member's own session stays
 
 
-def test_a_new_main_password_ends_view_only_sessions_too(viewer, member):
+@pytest.mark.parametrize(
+    "path, data",
+    [
+        (
+            "/backoffice/profile/password/",
+            {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, "pin": PIN},
+        ),
+        (
+            "/backoffice/profile/pin/",
+            {"current_pin": PIN, "new_pin1": NEW_PIN, "new_pin2": NEW_PIN},
+        ),
+    ],
+    ids=["password", "PIN"],
+)
+def test_a_new_main_password_or_pin_ends_view_only_sessions_too(viewer, member, path, data):
     own = Client()
     own.force_login(member)
-    own.post(
-        "/backoffice/profile/password/",
-        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, "pin": PIN},
-    )
+    assert own.post(path, data)["Location"] == "/backoffice/profile/"
     assert viewer.get("/backoffice/")["Location"] == "/login/?next=/backoffice/"
 
 
@@ -828,3 +840,28 @@ def test_a_view_only_sign_in_costs_what_a_sign_in_does_and_a_page_view_writes_no
     with django_assert_max_num_queries(3), WriteTransactions() as writes:
         assert client.get("/backoffice/").status_code == 200
     assert writes.count == 0
+
+
+# --- Hostile input in the new fields ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES, ids=lambda v: repr(v[:24]))
+def test_hostile_values_in_the_view_only_box_and_the_remove_button_are_answered_cleanly(
+    member, value
+):
+    sign_in_page = Client(raise_request_exception=False)
+    data = {"username": "JPN1000001", "password": "not-the-sub-password", "view_only": value}
+    answer = post(sign_in_page, "/login/", {**data, **solved_captcha()})
+    assert answer.status_code == 200 and has_message(answer.content.decode())
+    assert echo_problems(value, answer.content.decode()) == []
+
+    own = Client(raise_request_exception=False)
+    own.force_login(member)
+    before = Member.objects.values_list("sub_password", "pin_failures").get(pk=member.pk)
+    answer = post(own, "/backoffice/profile/sub-password/", {"remove": value, "pin": "999999"})
+    assert answer.status_code == 200 and has_message(answer.content.decode())
+    assert echo_problems(value, answer.content.decode()) == []
+    assert Member.objects.values_list("sub_password", "pin_failures").get(pk=member.pk) == (
+        before[0],
+        1,  # a wrong PIN, counted once, whatever the button said
+    )

@@ -21,6 +21,16 @@ for p in "$$PYTHON" python3.14 python3.13 python3.12 python3 \
 done; exit 1
 endef
 
+# Install Debian packages $(1) where they are missing and we may (root with apt-get), or stop
+# with $(2) and the command to run.
+, := ,
+define apt_install
+if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+  echo "Installing from Debian:" $(1); \
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
+else echo "$(2): sudo apt-get install" $(1); exit 1; fi
+endef
+
 .PHONY: help
 help:
 	@echo "make run        set up and serve http://127.0.0.1:8000 (SQLite, console mail; PORT=8001 for another port)"
@@ -53,10 +63,7 @@ venv: $(STAMP)
 # gettext's msgfmt compiles the catalogues; install it where it is missing and we may.
 .PHONY: gettext
 gettext:
-	@command -v msgfmt >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext; \
-	  else echo "gettext (msgfmt) is missing: install it, e.g. 'sudo apt-get install gettext'"; exit 1; fi; }
+	@command -v msgfmt >/dev/null || { $(call apt_install,gettext,gettext (msgfmt) is missing); }
 
 # Browser tests and screenshots drive Debian's Chromium through Playwright (never
 # `playwright install`: no browser downloads); fonts-noto-cjk draws the Japanese.
@@ -64,13 +71,7 @@ CHROMIUM := /usr/bin/chromium
 .PHONY: browser
 browser:
 	@if [ -x $(CHROMIUM) ] && fc-list :lang=ja family 2>/dev/null | grep -q .; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing Debian's chromium and fonts-noto-cjk"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
-	else \
-	  echo "Browser tests and screenshots need Debian's Chromium at $(CHROMIUM) and Japanese fonts:"; \
-	  echo "  sudo apt-get install chromium fonts-noto-cjk"; exit 1; \
-	fi
+	$(call apt_install,chromium fonts-noto-cjk,Browser tests and screenshots need Chromium at $(CHROMIUM) and Japanese fonts)
 
 # The outside checkers the suite runs over every member page: the Nu Html Checker (npm's
 # vnu-jar, pinned in package.json and package-lock.json) on Debian's Java runtime; axe-core
@@ -82,16 +83,10 @@ checkers: $(VNU)
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v flite >/dev/null || missing="$$missing flite"; \
 	[ -z "$$missing" ] && exit 0; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing Debian's$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	else echo "The HTML checker and the spoken captcha need Debian's$$missing: 'sudo apt-get install$$missing'"; exit 1; fi
+	$(call apt_install,$$missing,The HTML checker and the spoken captcha need Java and flite)
 
 $(VNU): package.json package-lock.json
-	@command -v npm >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; \
-	  else echo "npm is missing: install Node.js and npm, e.g. 'sudo apt-get install npm'"; exit 1; fi; }
+	@command -v npm >/dev/null || { $(call apt_install,npm,npm is missing); }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -107,10 +102,7 @@ services:
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	[ -z "$$missing" ] && exit 0; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing Debian's$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	else echo "Tests and make serve need Debian's$$missing: 'sudo apt-get install$$missing'"; exit 1; fi
+	$(call apt_install,$$missing,Tests and make serve need PostgreSQL$(,) Redis$(,) nginx and openssl)
 
 .PHONY: messages-compiled
 messages-compiled: $(STAMP) gettext

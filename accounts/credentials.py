@@ -158,6 +158,23 @@ def password_matches(member, raw: str) -> bool:
     return member.check_password(raw)
 
 
+def sub_password_matches(member, raw: str) -> bool:
+    """Check a view-only sign-in's sub password with exactly one hash verification, whether
+    or not the member has one: an attempt says nothing about whether a sub password is set."""
+    if not member.sub_password or member.sub_password.startswith(UNUSABLE_PASSWORD_PREFIX):
+        burn_one_verification(raw)
+        return False
+    return check_password(raw, member.sub_password)
+
+
+def view_only_possible(member) -> bool:
+    """A view-only sign-in opens only an account that has finished the migration: while the
+    published defaults (or a step after them) are due, the gate would hold the member to
+    steps a read-only session may not take. The sub-password page is behind that gate too,
+    so such a member cannot have set one; this holds even if one were there."""
+    return first_sign_in_step(member) is None
+
+
 def burn_one_verification(raw: str) -> None:
     """Spend what a verification costs when there is nothing to verify against."""
     make_password(raw)

@@ -168,6 +168,11 @@ class SignInCaptchaField(DigitsCaptchaField):
 class LoginForm(Form):
     username = MemberIDField(label=_("Username / User ID"), help_text="")  # the seed's box
     password = SecretField(label=_("Password"))
+    # Ticked, the password box takes the sub password and the back office opens read-only
+    # (accounts.view_only). A box rather than trying both passwords: one hash per attempt.
+    view_only = forms.BooleanField(
+        label=_("View only: sign in with the sub password"), required=False
+    )
     captcha = captcha_field(SignInCaptchaField)
 
     error_messages = {
@@ -196,7 +201,10 @@ class LoginForm(Form):
         if self.errors:
             return cleaned
         member = authenticate(
-            self.request, username=cleaned["username"], password=cleaned["password"]
+            self.request,
+            username=cleaned["username"],
+            password=cleaned["password"],
+            view_only=cleaned.get("view_only", False),
         )
         if member is None:
             # Decided by what was typed, never by the account: says nothing about the ID.
@@ -418,6 +426,22 @@ class SubPasswordForm(NewPasswordFields, PinConfirmed):
                 _("Your sub password must be different from your main password."),
                 code="same_as_main",
             )
+
+
+class SubPasswordRemoveForm(PinConfirmed):
+    """Removing the sub password: confirmed with the PIN, like setting it."""
+
+    replaces = "sub_password"
+    pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
+
+    def clean(self):
+        cleaned = super().clean()
+        # Before the PIN (the view checks it last): nothing to remove costs no PIN attempt.
+        if not self.errors and not self.member.sub_password:
+            raise forms.ValidationError(
+                _("You have no sub password to remove."), code="no_sub_password"
+            )
+        return cleaned
 
 
 CODE_FORMAT_ERROR = _("The code is 6 digits. Check the email we sent you.")

@@ -210,7 +210,12 @@ def lift(member) -> None:
 def forget_failures(sender, request, user, **kwargs):
     """A good sign-in clears that ID's failures, and only those: one account that works
     must not wipe an address's failures against every other ID it tried. With none in the
-    cool-off (failures() read them before the password) there is nothing to clear."""
+    cool-off (failures() read them before the password) there is nothing to clear.
+
+    A view-only sign-in (the sub password) clears nothing: whoever is trusted with the sub
+    password must not be able to wipe the failures against the main password."""
+    if getattr(user, "signed_in_view_only", False):
+        return
     if (
         not hasattr(request, "axes_ip_address")
         or failures(request, {"username": user.member_id})[0]

@@ -163,6 +163,7 @@ class SecurityEvent(models.Model):
     class Kind(models.TextChoices):
         SIGN_IN = "sign_in", _("Signed in")
         SIGN_IN_DEFAULT = "sign_in_default", _("Signed in with default credentials")
+        SIGN_IN_VIEW_ONLY = "sign_in_view_only", _("Signed in view only (sub password)")
         SIGN_IN_FAILED = "sign_in_failed", _("Sign-in failed")
         SIGN_OUT = "sign_out", _("Signed out")
         LOCKED_OUT = "locked_out", _("Locked out")
@@ -171,6 +172,7 @@ class SecurityEvent(models.Model):
         PIN_LOCKED = "pin_locked", _("PIN locked")
         PASSWORD_CHANGED = "password_changed", _("Password changed")
         SUB_PASSWORD_CHANGED = "sub_password_changed", _("Sub password changed")
+        SUB_PASSWORD_REMOVED = "sub_password_removed", _("Sub password removed")
         EMAIL_CHANGE_REQUESTED = "email_change_requested", _("Email change requested")
         EMAIL_CHANGED = "email_changed", _("Email changed")
         LANGUAGE_CHANGED = "language_changed", _("Language changed")

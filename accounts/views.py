@@ -24,7 +24,7 @@ from django.views.decorators.http import (
     require_POST,
 )
 
-from accounts import credentials, pages
+from accounts import credentials, pages, view_only
 from accounts.flows import registration, reset
 from accounts.flows import sign_in as sign_in_flow
 from accounts.forms import (
@@ -51,6 +51,7 @@ def _go_next(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(_safe_next(request))
 
 
+@view_only.readable
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
@@ -58,6 +59,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:login")
 
 
+@view_only.allowed  # a new sign-in starts a new session (accounts.flows.sign_in)
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
@@ -134,6 +136,7 @@ def _remember_language(response: HttpResponse, language: str) -> None:
     translation.activate(language)
 
 
+@view_only.allowed
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     sign_in_flow.sign_out(request)

@@ -11,10 +11,12 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts import view_only
 from backoffice import billing
 from backoffice.models import Invoice
 
 
+@view_only.readable
 @never_cache
 @login_required
 @require_GET
@@ -27,6 +29,7 @@ def invoices(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/billing.html", {"tab": "billing", "page": page})
 
 
+@view_only.readable
 @never_cache
 @login_required
 @require_GET
@@ -35,6 +38,7 @@ def invoice(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "backoffice/invoice.html", {"invoice": invoice})
 
 
+@view_only.readable
 @never_cache
 @login_required
 @require_GET

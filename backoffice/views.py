@@ -9,12 +9,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import credentials
+from accounts import credentials, view_only
 from accounts.flows import email_change, mailbox, password, pin
+from accounts.flows import sign_in as sign_in_flow
 from accounts.flows.credential_change import ChangedMeanwhile
 from accounts.forms import (
     EmailChangeForm,
@@ -22,7 +24,12 @@ from accounts.forms import (
     PasswordChangeForm,
     PinChangeForm,
     SubPasswordForm,
+    SubPasswordRemoveForm,
     email_change_wait,
+)
+
+CHANGED_MEANWHILE = gettext_lazy(
+    "This was changed from another device a moment ago. Please check and try again."
 )
 
 
@@ -48,20 +55,28 @@ def _applied(form, change, request: HttpRequest, field: str) -> bool:
     try:
         change(request, request.user, form.cleaned_data[field])
     except ChangedMeanwhile:
-        form.add_error(
-            None,
-            _("This was changed from another device a moment ago. Please check and try again."),
-        )
+        form.add_error(None, CHANGED_MEANWHILE)
         return False
     return True
 
 
+@view_only.readable
 @never_cache
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    previous = request.session.get("previous_sign_in")
-    context = {"previous_sign_in": datetime.datetime.fromisoformat(previous) if previous else None}
+    """The home: what the sign-in noted in the session (the sign-in before this one, the
+    failures since), the migration, the latest invoices. No query of its own but the
+    billing card's, and no write (tests/test_cost.py)."""
+    previous = request.session.get(sign_in_flow.PREVIOUS_SIGN_IN)
+    context = {
+        "previous_sign_in": datetime.datetime.fromisoformat(previous) if previous else None,
+        "failed_since": request.session.get(sign_in_flow.FAILED_SINCE),
+        # Where a member from JA stands (the gate keeps one who is not done to the steps).
+        "migration": credentials.migration_step(request.user)
+        if request.user.origin == request.user.Origin.JA
+        else None,
+    }
     return render(request, "backoffice/dashboard.html", context)
 
 
@@ -120,6 +135,7 @@ def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
         )
 
 
+@view_only.readable
 @never_cache
 @login_required
 @require_GET
@@ -178,16 +194,45 @@ def change_password(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_sub_password(request: HttpRequest) -> HttpResponse:
-    # Never a first-sign-in step (the gate keeps a migrating member away): back to the profile.
+    """Set, change or remove the sub password (the view-only sign-in), each confirmed with
+    the PIN. Never a first-sign-in step (the gate keeps a migrating member away)."""
+    if request.method == "POST" and "remove" in request.POST:
+        return _remove_sub_password(request)
+    done = (
+        _("Your sub password has been changed.")
+        if request.user.sub_password
+        else _("Your sub password has been set. You can now sign in view only with it.")
+    )
     return _change_secret(
         request,
         SubPasswordForm,
         password.change_sub_password,
         "new_password1",
-        _("Your sub password has been changed."),
+        done,
         "backoffice/profile_sub_password.html",
         tab="sub-password",
+        remove_form=SubPasswordRemoveForm(request.user, auto_id="id_remove_%s"),
     )
+
+
+def _remove_sub_password(request: HttpRequest) -> HttpResponse:
+    remove_form = SubPasswordRemoveForm(request.user, request.POST, auto_id="id_remove_%s")
+    if _confirmed(remove_form, request):
+        try:
+            password.remove_sub_password(request, request.user)
+        except ChangedMeanwhile:
+            remove_form.add_error(None, CHANGED_MEANWHILE)
+        else:
+            messages.success(
+                request, _("Your sub password has been removed. View-only sign-in is off.")
+            )
+            return redirect("backoffice:profile")
+    context = {
+        "form": SubPasswordForm(request.user),
+        "remove_form": remove_form,
+        "tab": "sub-password",
+    }
+    return render(request, "backoffice/profile_sub_password.html", context)
 
 
 @sensitive_post_parameters("pin")

@@ -121,6 +121,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.session_lifetime",
+    # Before the gate and every view: a view-only (sub password) session is read-only.
+    "accounts.view_only.ViewOnlyMiddleware",
     "backoffice.middleware.first_sign_in_gate",
     "axes.middleware.AxesMiddleware",
 ]

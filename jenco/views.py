@@ -7,15 +7,22 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_POST, require_safe
 from django.views.i18n import set_language as django_set_language
 
+from accounts import view_only
 from accounts.flows.language import change_language
 
 
+@view_only.allowed
 @require_POST
 def set_language(request: HttpRequest) -> HttpResponse:
-    """Django's language switch; a signed-in member's choice is also saved on the account."""
+    """Django's language switch; a signed-in member's choice is also saved on the account,
+    except in a view-only session, where it is this browser's cookie only."""
     response = django_set_language(request)
     language = request.POST.get("language")
-    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+    if (
+        request.user.is_authenticated
+        and not view_only.active(request)
+        and language in dict(settings.LANGUAGES)
+    ):
         change_language(request, request.user, language)
     return response
 
@@ -26,12 +33,14 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "403_csrf.html", status=403)
 
 
+@view_only.readable
 @require_safe
 def favicon(request: HttpRequest) -> HttpResponse:
     # Resolved per request: the static manifest may not exist yet when URLs are loaded.
     return HttpResponseRedirect(static("favicon.svg"))  # not permanent: the name changes
 
 
+@view_only.readable
 @require_safe  # load balancers often probe with HEAD
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")

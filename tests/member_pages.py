@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from accounts import credentials, links
+from accounts import credentials, links, view_only
 from accounts.ja_accounts import ja_member
 from accounts.models import EmailChangeRequest, Member, PendingRegistration
 from backoffice.models import Invoice
@@ -31,6 +31,8 @@ MAILBOX = "first sign-in: mailbox code"  # signed in on the published defaults
 PIN_STEP = "first sign-in: PIN"
 PASSWORD_STEP = "first sign-in: password"
 MEMBER = "member"
+VIEW_ONLY = "signed in view only"  # with the sub password (accounts.view_only)
+WITH_SUB_PASSWORD = "member with a sub password"
 
 
 def _reset_link(kind: str) -> Callable[[Member], str]:
@@ -141,6 +143,22 @@ def _wrong_password(client: Client, member: Member) -> HttpResponse:
     return client.post("/login/", data)
 
 
+def _view_only_wrong_password(client: Client, member: Member) -> HttpResponse:
+    """The sign-in form's error with the view-only box ticked: the box stays ticked."""
+    data = {
+        "username": member.member_id,
+        "password": "not-the-sub-password",
+        "view_only": "on",
+        **solved_captcha(),
+    }
+    return client.post("/login/", data)
+
+
+def _remove_sub_password_empty(client: Client, member: Member) -> HttpResponse:
+    """The sub password page after "Remove" was pressed with no PIN typed."""
+    return client.post("/backoffice/profile/sub-password/", {"remove": "1"})
+
+
 def _email_change_requested(client: Client, member: Member) -> HttpResponse:
     """A confirmation message on the profile page, after asking for a new address."""
     data = {"email": f"taro.{secrets.token_hex(4)}@example.com", "pin": PIN}
@@ -241,8 +259,30 @@ PAGES = [
     MemberPage("billing", _billing, MEMBER),
     MemberPage("invoice", _invoice, MEMBER),
     MemberPage("dashboard with invoices", "/backoffice/", MEMBER),
+    MemberPage("sign-in: wrong sub password", "/login/", fetch=_view_only_wrong_password),
+    MemberPage("profile: sub password set", "/backoffice/profile/sub-password/", WITH_SUB_PASSWORD),
+    MemberPage(
+        "profile: sub password set",
+        "/backoffice/profile/sub-password/",
+        WITH_SUB_PASSWORD,
+        submit_empty=True,
+    ),
+    MemberPage(
+        "profile: sub password, remove sent empty",
+        "/backoffice/profile/sub-password/",
+        WITH_SUB_PASSWORD,
+        fetch=_remove_sub_password_empty,
+    ),
+    MemberPage("dashboard", "/backoffice/", VIEW_ONLY),
+    MemberPage("profile", "/backoffice/profile/", VIEW_ONLY),
+    MemberPage("billing", "/backoffice/billing/", VIEW_ONLY),
+    MemberPage("change PIN refused", "/backoffice/profile/pin/", VIEW_ONLY, status=403),
 ]
 
+
+# Each with a sub password (SUB_PASSWORD), signed in with the main password or view only.
+_SUB_PASSWORD_MEMBERS = {VIEW_ONLY: "JPN1000003", WITH_SUB_PASSWORD: "JPN1000004"}
+SUB_PASSWORD = "willow-Creek-5512"
 
 _STEP_MEMBERS = {MAILBOX: "JPN2000001", PIN_STEP: "JPN2000002", PASSWORD_STEP: "JPN2000003"}
 
@@ -290,6 +330,23 @@ def signed_in(client: Client, who: str) -> Member:
             )
         if who == MEMBER:
             client.force_login(member)
+        return member
+    if who in _SUB_PASSWORD_MEMBERS:
+        member = Member.objects.filter(member_id=_SUB_PASSWORD_MEMBERS[who]).first()
+        if member is None:
+            member = Member.objects.create_user(
+                _SUB_PASSWORD_MEMBERS[who],
+                email="jiro@example.com",
+                password=PASSWORD,
+                name="山田 次郎",
+                pin=make_password(PIN),
+                sub_password=make_password(SUB_PASSWORD),
+            )
+        client.force_login(member)
+        if who == VIEW_ONLY:  # what a view-only sign-in leaves in the session
+            session = client.session
+            session[view_only.SESSION_KEY] = view_only.fingerprint(member)
+            session.save()
         return member
     member = Member.objects.filter(member_id=_STEP_MEMBERS[who]).first()
     if member is None:

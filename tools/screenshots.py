@@ -46,9 +46,11 @@ VIEWPORTS = [(375, 812), (1280, 800)]  # a phone, a desktop
 ANONYMOUS = "anonymous"
 DEMO = "demo"  # `manage.py create_demo_member`: migrated from JA, on the default credentials
 MEMBER = "member"  # finished the migration: own password and PIN
+VIEW_ONLY = "view-only"  # the same member, signed in with the sub password (read-only)
 MEMBERS = {
     DEMO: ("JPN1234567", "jenco@12345"),
     MEMBER: ("JPN1000001", "plum-Blossom-2026"),
+    VIEW_ONLY: ("JPN1000001", "willow-Creek-5512"),
 }
 MEMBER_PIN = "482916"
 # Created through the ORM, the way conftest.py's `member` fixture does.
@@ -58,6 +60,7 @@ from accounts.models import Member
 Member.objects.create_user(
     {MEMBERS[MEMBER][0]!r}, email="taro@example.com", password={MEMBERS[MEMBER][1]!r},
     name="山田 太郎", pin=make_password({MEMBER_PIN!r}), id_document_number="AB98765432",
+    sub_password=make_password({MEMBERS[VIEW_ONLY][1]!r}),
 )
 """
 
@@ -140,6 +143,9 @@ PAGES = [
         ]
     ),
     Shot("member-account-menu", "/backoffice/", MEMBER, open_account_menu),
+    Shot("view-only-dashboard", "/backoffice/", VIEW_ONLY),
+    Shot("view-only-profile", "/backoffice/profile/", VIEW_ONLY),
+    Shot("view-only-billing", "/backoffice/billing/", VIEW_ONLY),
 ]
 
 
@@ -217,6 +223,8 @@ def sign_in(page: Page, app: App, who: str) -> None:
     page.goto(app.url("/login/"))
     page.fill("input[name=username]", member_id)
     page.fill("input[name=password]", password)
+    if who == VIEW_ONLY:
+        page.check("input[name=view_only]")
     answer_captcha(page, app)
     submit(page)
     if page.url.startswith(app.url("/login/")):
@@ -315,7 +323,7 @@ def take_all(app: App, shots: list[Shot], out: Path, console: Console):
     problems: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch_args())
-        for who in (ANONYMOUS, DEMO, MEMBER):
+        for who in (ANONYMOUS, DEMO, MEMBER, VIEW_ONLY):
             mine = [shot for shot in shots if shot.who == who]
             if not mine:
                 continue

@@ -40,4 +40,11 @@ def save_new_password(member, new_password: str) -> None:
 
 
 def save_new_sub_password(member, new_sub_password: str) -> None:
+    """Every view-only session of the member ends with the old sub password
+    (accounts.view_only); the member's own sessions stay."""
     replace(member, "sub_password", {"sub_password": make_password(new_sub_password)})
+
+
+def save_no_sub_password(member) -> None:
+    """No sub password: view-only sign-in is off, and every view-only session ends."""
+    replace(member, "sub_password", {"sub_password": ""})

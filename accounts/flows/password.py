@@ -5,7 +5,11 @@ from django.db import transaction
 
 from accounts import emails
 from accounts.audit import Kind, record
-from accounts.flows.credential_change import save_new_password, save_new_sub_password
+from accounts.flows.credential_change import (
+    save_new_password,
+    save_new_sub_password,
+    save_no_sub_password,
+)
 
 
 @transaction.atomic
@@ -19,6 +23,16 @@ def change_password(request, member, new_password: str) -> None:
 
 @transaction.atomic
 def change_sub_password(request, member, new_sub_password: str) -> None:
+    """Set or change it: view-only sign-in works with the new one, and every session signed
+    in view only with the old one ends (accounts.view_only)."""
     save_new_sub_password(member, new_sub_password)
     record(request, Kind.SUB_PASSWORD_CHANGED, member)
     emails.send_member_email(member, "sub_password_changed")
+
+
+@transaction.atomic
+def remove_sub_password(request, member) -> None:
+    """View-only sign-in is off, and every session signed in view only ends."""
+    save_no_sub_password(member)
+    record(request, Kind.SUB_PASSWORD_REMOVED, member)
+    emails.send_member_email(member, "sub_password_removed")

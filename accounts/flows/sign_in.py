@@ -4,22 +4,44 @@ import time
 
 from django.contrib import auth
 
-from accounts import credentials, emails, lockout
+from accounts import credentials, emails, lockout, view_only
 from accounts.audit import Kind, record
 from accounts.flows import mailbox
 from accounts.middleware import SEEN_AT
+from accounts.models import SecurityEvent
+
+# What the dashboard shows about the sign-ins before this one, read once at sign-in so a
+# page view adds no query (tests/test_cost.py).
+PREVIOUS_SIGN_IN = "previous_sign_in"
+FAILED_SINCE = "failed_sign_ins_since"
 
 
 def sign_in(request, member) -> None:
     """Sign the member in. Called inside the sign-in post's one transaction (accounts.views
     .login): the session row is written here with the rest, not after the response."""
     with_defaults = getattr(member, "signed_in_with_default_password", False)
+    read_only = getattr(member, "signed_in_view_only", False)
     previous = member.last_login
+    if auth.SESSION_KEY in request.session and (
+        read_only or view_only.SESSION_KEY in request.session
+    ):
+        # Nothing of a view-only session carries into a full one (or of a full one into a
+        # view-only one): a new, empty session under a new key, the old one deleted.
+        request.session.flush()
     auth.login(request, member)  # a new session key: no fixation; sets last_login to now
     request.session["signed_in_at"] = request.session[SEEN_AT] = int(time.time())
     if previous:  # what the dashboard shows as "last sign-in": the one before this
-        request.session["previous_sign_in"] = previous.isoformat()
-    if with_defaults:
+        request.session[PREVIOUS_SIGN_IN] = previous.isoformat()
+    if not with_defaults:  # on the published password, failures against the ID tell nothing
+        request.session[FAILED_SINCE] = failed_sign_ins(member, since=previous)
+    if read_only:
+        # Two-step verification (issue 15's other branch) must not ask for a second step
+        # here: a view-only sign-in opens nothing that can change, and the member is told of
+        # every one by email. Whoever adds the second step branches on `read_only` before it.
+        view_only.start(request, member)
+        record(request, Kind.SIGN_IN_VIEW_ONLY, member)
+        emails.send_member_email(member, "view_only_sign_in", {"when": member.last_login})
+    elif with_defaults:
         # The first-sign-in gate keeps this member to the mailbox, PIN and password steps.
         # The mailbox code's email doubles as the "was this you?" notice.
         record(request, Kind.SIGN_IN_DEFAULT, member)
@@ -33,6 +55,17 @@ def sign_in(request, member) -> None:
     else:
         record(request, Kind.SIGN_IN, member)
     request.session.save()
+
+
+def failed_sign_ins(member, *, since) -> int:
+    """Failed sign-ins typed with this member's ID since `since` (None: ever, as far as the
+    security log goes back): wrong passwords, wrong sub passwords and wrong captchas."""
+    failed = SecurityEvent.objects.filter(
+        kind=Kind.SIGN_IN_FAILED, member_id_typed=credentials.printable(member.member_id)
+    )
+    if since is not None:
+        failed = failed.filter(created__gt=since)
+    return failed.count()
 
 
 def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:

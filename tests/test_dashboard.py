@@ -1,0 +1,189 @@
+"""The back office home (issue 15, "a home worth landing on"): the last sign-in and the failed
+sign-ins since, where a member from JA stands, the latest invoices, shortcuts to Profile."""
+
+import datetime
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.test import Client
+from django.utils import timezone
+
+from accounts.ja_accounts import ja_member
+from tests.helpers import PASSWORD, PIN, sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in_again(member_id="JPN1000001", *, failures=0, language="ja", other_failures=0):
+    """Sign in, fail `failures` times with this ID (and `other_failures` with another), then
+    sign in again on a new device: the dashboard of that second sign-in."""
+    sign_in(Client(), member_id, PASSWORD)
+    for n in range(failures):
+        sign_in(Client(), member_id, f"wrong-password-{n}", REMOTE_ADDR=f"10.0.0.{n}")
+    for n in range(other_failures):
+        sign_in(Client(), "JPN7654321", f"wrong-password-{n}", REMOTE_ADDR=f"10.0.1.{n}")
+    client = Client()
+    client.cookies["django_language"] = language
+    assert sign_in(client, member_id, PASSWORD)["Location"] == "/backoffice/"
+    client.cookies["django_language"] = language  # the sign-in set the member's own
+    return client.get("/backoffice/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "language, heading, first",
+    [
+        ("ja", "前回のログイン", "今回が初めてのログインです。"),
+        ("en", "Previous sign-in", "This is your first sign-in."),
+    ],
+)
+def test_the_first_sign_in_says_so(client, member, language, heading, first):
+    client.cookies["django_language"] = language
+    sign_in(client)
+    client.cookies["django_language"] = language
+    page = client.get("/backoffice/").content.decode()
+
+    assert f"<dt>{heading}</dt><dd>{first}</dd>" in page
+
+
+@pytest.mark.parametrize(
+    "language, shown", [("ja", "2026年11月30日 21:05"), ("en", "Nov. 30, 2026, 9:05 p.m.")]
+)
+def test_the_previous_sign_in_is_shown(client, member, language, shown):
+    previous = timezone.make_aware(datetime.datetime(2026, 11, 30, 21, 5))  # Tokyo time
+    type(member).objects.filter(pk=member.pk).update(last_login=previous)
+    client.cookies["django_language"] = language
+    sign_in(client)
+    client.cookies["django_language"] = language
+
+    page = client.get("/backoffice/").content.decode()
+
+    assert f"<dd>{shown}</dd>" in page
+
+
+@pytest.mark.parametrize(
+    "language, failures, text",
+    [
+        ("ja", 3, "前回のログイン以降、お客様の会員IDで3回ログインに失敗しています。"),
+        ("en", 3, "3 failed sign-ins with your member ID since your previous sign-in."),
+        ("en", 1, "1 failed sign-in with your member ID since your previous sign-in."),
+        ("ja", 0, "前回のログイン以降、ログインの失敗はありません。"),
+        ("en", 0, "None since your previous sign-in."),
+    ],
+)
+def test_the_failed_sign_ins_since_the_previous_one_are_counted(member, language, failures, text):
+    page = signed_in_again(failures=failures, language=language, other_failures=2)
+
+    assert text in page
+    assert ("has-failures" in page) is bool(failures)
+
+
+def test_failures_before_the_previous_sign_in_are_not_counted_again(member):
+    for n in range(4):
+        sign_in(Client(), "JPN1000001", f"wrong-password-{n}", REMOTE_ADDR=f"10.0.2.{n}")
+
+    page = signed_in_again(failures=2)
+
+    assert "2回ログインに失敗しています" in page
+
+
+def test_a_dashboard_with_failures_still_costs_three_queries(member, django_assert_max_num_queries):
+    sign_in(Client(), "JPN1000001", PASSWORD)
+    sign_in(Client(), "JPN1000001", "wrong-password")
+    client = Client()
+    sign_in(client)
+
+    with django_assert_max_num_queries(3):
+        page = client.get("/backoffice/").content.decode()
+    assert "1回ログインに失敗しています" in page
+
+
+@pytest.mark.parametrize(
+    "language, heading, done",
+    [("ja", "JAからの移行", "移行完了"), ("en", "Move from JA", "Migration complete")],
+)
+def test_a_member_from_ja_sees_the_migration_done(client, language, heading, done):
+    member = ja_member("JPN2000001", name="佐藤 花子", email="hanako@example.com")
+    member.set_password(PASSWORD)
+    member.pin = make_password(PIN)
+    member.on_default_password = member.on_default_pin = False
+    member.save()
+    client.force_login(member)
+    client.cookies["django_language"] = language
+
+    page = client.get("/backoffice/").content.decode()
+
+    assert f"<dt>{heading}</dt>" in page
+    assert done in page
+    assert page.count('class="done-ok"') == 2  # PIN and password changed
+
+
+def test_a_member_not_from_ja_sees_no_migration(member_client):
+    assert "JAからの移行" not in member_client.get("/backoffice/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "language, names",
+    [
+        (
+            "ja",
+            [
+                "マイプロフィール",
+                "PINコードの変更",
+                "メインパスワードの編集",
+                "サブパスワードの編集",
+                "メールアドレスの変更",
+                "請求書",
+            ],
+        ),
+        (
+            "en",
+            [
+                "My profile",
+                "Change PIN",
+                "Edit main password",
+                "Edit sub password",
+                "Change email address",
+                "Billing",
+            ],
+        ),
+    ],
+)
+def test_the_dashboard_has_shortcuts_to_the_profile_pages(member_client, language, names):
+    member_client.cookies["django_language"] = language
+    page = member_client.get("/backoffice/").content.decode()
+    shortcuts = page[page.index('class="card shortcuts"') :]
+
+    paths = [
+        "profile/",
+        "profile/pin/",
+        "profile/password/",
+        "profile/sub-password/",
+        "profile/email/",
+        "billing/",
+    ]
+    for path, name in zip(paths, names, strict=True):
+        assert f'<a href="/backoffice/{path}">{name}</a>' in shortcuts
+    for path in paths:
+        assert member_client.get(f"/backoffice/{path}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("ja", "今回のログインより前に、お客様の会員IDで2回ログインに失敗しています。"),
+        ("en", "2 failed sign-ins with your member ID before this one."),
+    ],
+)
+def test_at_the_first_sign_in_the_failures_before_it_are_counted(client, member, language, text):
+    for n in range(2):
+        sign_in(Client(), "JPN1000001", f"wrong-password-{n}")
+    client.cookies["django_language"] = language
+    sign_in(client)
+    client.cookies["django_language"] = language
+
+    assert text in client.get("/backoffice/").content.decode()
+
+
+def test_a_first_sign_in_with_no_failures_shows_no_failure_line(client, member):
+    sign_in(client)
+    assert "ログイン失敗" not in client.get("/backoffice/").content.decode()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -33,6 +33,8 @@ HOUR, DAY = 3600, 86400
 # ID tried, so this many at once would all have to finish between two tries.
 ID_TRIES = 50
 LAST_MEMBER_NUMBER = 9_999_999
+# PostgreSQL advisory lock key held while a new member ID is chosen (any constant of ours).
+MEMBER_ID_LOCK = 0x4A454E43  # "JENC"
 
 
 class RegistrationLimited(Exception):
@@ -193,11 +195,16 @@ def next_member_id() -> str:
 def _create_member(registration: PendingRegistration) -> Member:
     """Save the new member under the next free member ID.
 
-    Registrations completed at the same moment read the same highest ID. On SQLite the write
-    lock (IMMEDIATE transactions) lets one at a time in; on PostgreSQL the unique index makes
-    the later insert wait for the earlier and then fail: that one rolls back to its savepoint
-    and tries the next ID, which the statement now sees. Never two members with one ID.
+    Registrations completed at the same moment would read the same highest ID. On SQLite the
+    write lock (IMMEDIATE transactions) lets one at a time in; on PostgreSQL a transaction-level
+    advisory lock does, so the highest ID is read after the previous registration committed.
+    Should an ID still be taken (a member saved by another path, such as admin or the JA
+    import, which do not take the lock), the unique index refuses it: the insert rolls back to
+    its savepoint and the next ID is tried. Never two members with one ID.
     """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [MEMBER_ID_LOCK])
     for _try in range(ID_TRIES):
         member_id = next_member_id()
         member = Member(

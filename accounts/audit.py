@@ -46,8 +46,18 @@ def request_origin(request) -> tuple[str | None, str]:
     return client_ip(request), request.headers.get("User-Agent", "")[:300]
 
 
-def record(request, kind: str, member=None, *, member_id_typed: str = "", actor=None, origin=None):
-    """Write one security event. Never pass a secret: there is no field for one.
+def record(
+    request,
+    kind: str,
+    member=None,
+    *,
+    member_id_typed: str = "",
+    actor=None,
+    origin=None,
+    details: dict | None = None,
+):
+    """Write one security event. Never pass a secret: `details` is shown to staff and, for
+    the member's own events, to the member (addresses masked, session keys encrypted).
 
     `origin` is a (ip, user_agent) pair for events written off the request (a task).
     """
@@ -59,6 +69,7 @@ def record(request, kind: str, member=None, *, member_id_typed: str = "", actor=
         actor=actor,
         ip_address=ip,
         user_agent=user_agent[:300],
+        details=details or {},
     )
     logger.info(
         "%s member=%s ip=%s", kind, member or member_id_typed[:32] or "-", event.ip_address or "-"

@@ -186,6 +186,29 @@ class SecurityEvent(models.Model):
         MAILBOX_PROVED = "mailbox_proved", _("Mailbox confirmed with a code")
         ADMIN_LOOKUP_REFUSED = "admin_lookup_refused", _("Admin filter or sort order refused")
         REGISTERED = "registered", _("Registered (email verified)")
+        # Account > Security (issue 16). Declared together, ahead of the pages that write
+        # them, so parallel work does not fight over this list and its migration.
+        SIGN_IN_TWO_STEP = "sign_in_two_step", _("Signed in with an authenticator code")
+        SIGN_IN_RECOVERY_CODE = "sign_in_recovery_code", _("Signed in with a recovery code")
+        SIGN_IN_PASSKEY = "sign_in_passkey", _("Signed in with a passkey")
+        TWO_STEP_FAILED = "two_step_failed", _("Wrong two-step code")
+        TWO_STEP_PAUSED = "two_step_paused", _("Two-step codes paused")
+        TWO_STEP_ENABLED = "two_step_enabled", _("Two-step verification turned on")
+        TWO_STEP_DISABLED = "two_step_disabled", _("Two-step verification turned off")
+        RECOVERY_CODES_REGENERATED = "recovery_codes_new", _("New recovery codes made")
+        PASSKEY_ADDED = "passkey_added", _("Passkey added")
+        PASSKEY_REMOVED = "passkey_removed", _("Passkey removed")
+        PASSKEY_FAILED = "passkey_failed", _("Passkey sign-in failed")
+        SESSION_ENDED = "session_ended", _("Signed out on another device")
+        OTHER_SESSIONS_ENDED = "other_sessions_ended", _("Signed out everywhere else")
+        # The support desk (issue 17): what staff did, with the agent in `actor`.
+        LOCKOUT_CLEARED = "lockout_cleared", _("Lockout cleared by staff")
+        RESET_LINK_SENT = "reset_link_sent", _("Reset link sent by staff")
+        EMAIL_CORRECTION_STARTED = "email_correction", _("Email correction started by staff")
+        EMAIL_CORRECTED = "email_corrected", _("Email corrected (confirmed by the member)")
+        TWO_STEP_RESET = "two_step_reset", _("Two-step verification reset by staff")
+        MEMBER_DEACTIVATED = "member_deactivated", _("Account deactivated by staff")
+        MEMBER_REACTIVATED = "member_reactivated", _("Account reactivated by staff")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     kind = models.CharField(_("what"), max_length=32, choices=Kind)
@@ -209,6 +232,10 @@ class SecurityEvent(models.Model):
     )
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+    # What an event needs beyond the columns above, never a secret: a staff action's `reason`,
+    # masked `old` and `new` addresses, the staff member's `team`; a sign-in's `session` (its
+    # session key, encrypted, so Account > Security can end it) and `method`.
+    details = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("security event")

@@ -1,10 +1,15 @@
 """What many tests do: the members' secrets, a captcha answered through its store, signing
 in through the real form, and reading the links we email."""
 
+import contextlib
+import datetime
+
 from captcha.models import CaptchaStore
+from django.db.models import F
 from django.test import Client
 
 from accounts import links
+from accounts.models import SecurityEvent
 
 PASSWORD = "plum-Blossom-2026"
 PIN = "482916"
@@ -85,3 +90,19 @@ def reset_link(kind: str, member) -> str:
     from accounts.flows.reset import ResetKind
 
     return links.reset_path(ResetKind.named(kind), member)
+
+
+@contextlib.contextmanager
+def five_seconds_ago(token_generator, requested_kind: str):
+    """Ask for a reset link as if five seconds ago: the link's token and the request's log
+    entry both dated then (a newer request in the test then really is newer)."""
+    then = datetime.datetime.now() - datetime.timedelta(seconds=5)  # the token's naive clock
+    before = set(SecurityEvent.objects.values_list("pk", flat=True))
+    token_generator._now = lambda: then
+    try:
+        yield
+    finally:
+        del token_generator._now
+    SecurityEvent.objects.exclude(pk__in=before).filter(kind=requested_kind).update(
+        created=F("created") - datetime.timedelta(seconds=5)
+    )

@@ -4,8 +4,18 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 
+from accounts import tokens
+from accounts.flows import reset
 from accounts.models import Member, SecurityEvent
-from tests.helpers import PASSWORD, emailed_path, solved_captcha, wrong_captcha
+from tests.helpers import (
+    PASSWORD,
+    emailed_path,
+    five_seconds_ago,
+    solved_captcha,
+    wrong_captcha,
+)
+
+Kind = SecurityEvent.Kind
 
 pytestmark = pytest.mark.django_db
 
@@ -153,6 +163,30 @@ def test_a_new_password_voids_every_earlier_link(client, member, mailoutbox):
     first, second = link_in(mailoutbox[0]), link_in(mailoutbox[1])
     set_password(client, follow_link(client, second))
     assert "このリンクは使えません" in client.get(first).content.decode()
+
+
+def test_a_newer_link_replaces_the_older_one(client, member, mailoutbox):
+    with five_seconds_ago(tokens.password_reset_token, Kind.PASSWORD_RESET_REQUESTED):
+        ask(client, "JPN1000001", "taro@example.com")
+    first = link_in(mailoutbox[0])
+    assert client.get(first).status_code == 302  # it works until a newer one is sent
+
+    ask(client, "JPN1000001", "taro@example.com")
+
+    assert "このリンクは使えません" in client.get(first).content.decode()
+    done = set_password(client, follow_link(client, link_in(mailoutbox[1])))
+    assert done["Location"] == "/password/reset/done/"
+
+
+def test_a_link_support_sends_replaces_the_members_own(client, member, mailoutbox, support_agent):
+    with five_seconds_ago(tokens.password_reset_token, Kind.PASSWORD_RESET_REQUESTED):
+        ask(client, "JPN1000001", "taro@example.com")
+    first = link_in(mailoutbox[0])
+
+    assert reset.email_reset_link(reset.PASSWORD, member, actor=support_agent)
+
+    assert "このリンクは使えません" in client.get(first).content.decode()
+    assert client.get(link_in(mailoutbox[1])).status_code == 302
 
 
 def test_an_expired_link_is_refused(client, member, mailoutbox, settings):

@@ -3,8 +3,9 @@ from django.contrib.auth.hashers import check_password
 from django.core.cache import cache
 from django.utils import timezone
 
+from accounts import tokens
 from accounts.models import Member, SecurityEvent
-from tests.helpers import PIN, emailed_path, solved_captcha
+from tests.helpers import PIN, emailed_path, five_seconds_ago, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +26,17 @@ def pin_link(client, username, email, mailoutbox) -> str:
 def set_pin(client, form_path, pin="583920", again=None):
     data = {"new_pin1": pin, "new_pin2": again or pin, **solved_captcha()}
     return client.post(form_path, data)
+
+
+def test_a_newer_pin_link_replaces_the_older_one(client, member, mailoutbox):
+    with five_seconds_ago(tokens.pin_reset_token, SecurityEvent.Kind.PIN_RESET_REQUESTED):
+        pin_link(client, "JPN1000001", "taro@example.com", mailoutbox)  # it opens the form
+    older = emailed_path(mailoutbox[-1], "/pin/reset/")
+
+    newer_form = pin_link(client, "JPN1000001", "taro@example.com", mailoutbox)
+
+    assert "このリンクは使えません" in client.get(older).content.decode()
+    assert set_pin(client, newer_form)["Location"] == "/pin/reset/done/"
 
 
 def test_the_forgotten_pin_flow_sets_a_new_pin(client, member, mailoutbox):

@@ -7,12 +7,12 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password
 from django.core.validators import EmailValidator
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import credentials
+from accounts import credentials, times
 from accounts.captcha import typed_answer
 from accounts.flows import email_change
 from accounts.flows.pin import PinCheck
@@ -326,7 +326,7 @@ def pin_problem(checked: PinCheck) -> str:
         return gettext(
             "Too many wrong PINs. Changes that need your PIN are locked until %(time)s. "
             "If you forgot your PIN, use “Forgot PIN?”."
-        ) % {"time": formats.time_format(timezone.localtime(checked.locked_until), "H:i")}
+        ) % {"time": times.try_again_at(checked.locked_until)}
     if checked.busy:
         return gettext("Your PIN is being checked in another window. Please try again in a moment.")
     return gettext(
@@ -341,18 +341,11 @@ def email_change_wait(wait: email_change.Wait) -> str:
         return gettext(
             "Too many confirmation links have been sent to this address in the last 24 hours. "
             "You can ask again after %(time)s."
-        ) % {"time": _date_and_time(wait.until)}
+        ) % {"time": times.try_again_at(wait.until)}
     return gettext(
         "You have asked to change your email address too many times. You can ask again "
         "after %(time)s."
-    ) % {"time": _date_and_time(wait.until)}
-
-
-def _date_and_time(when) -> str:
-    when = timezone.localtime(when)
-    if when.date() == timezone.localdate():
-        return formats.time_format(when, "H:i")
-    return formats.date_format(when, "DATETIME_FORMAT")
+    ) % {"time": times.try_again_at(wait.until)}
 
 
 class PinConfirmed(MemberForm):

@@ -7,14 +7,13 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import credentials, view_only
+from accounts import credentials, times, view_only
 from accounts.flows import email_change, mailbox, password, pin
 from accounts.flows import sign_in as sign_in_flow
 from accounts.flows.credential_change import ChangedMeanwhile
@@ -131,7 +130,7 @@ def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
         messages.error(
             request,
             _("A code was sent a short while ago. You can ask for a new one at %(time)s.")
-            % {"time": formats.time_format(timezone.localtime(sending.next_at), "H:i")},
+            % {"time": times.try_again_at(sending.next_at)},
         )
 
 

@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 from django.contrib.auth.hashers import make_password
-from django.utils import formats, timezone
+from django.utils import timezone
 
 from accounts import links
 from accounts.models import EmailChangeRequest, Member, SecurityEvent
@@ -220,8 +220,9 @@ def test_the_fourth_request_in_an_hour_is_refused_and_sends_nothing(
     sent = len(mailoutbox)
     page = ask_change(member_client, "taro.3@example.com").content.decode()
     assert ASKS_TOO_OFTEN in page
-    again_at = formats.time_format(timezone.localtime(first + datetime.timedelta(hours=1)))
-    assert f"{again_at}以降にもう一度申請してください" in page
+    # The minute after the hour is up (13:05:20 reads 13:06: at 13:05 it would still refuse).
+    free = timezone.localtime(first + datetime.timedelta(hours=1, minutes=1))
+    assert f"{free:%H:%M}以降にもう一度申請してください" in page
     assert len(mailoutbox) == sent
     assert EmailChangeRequest.objects.count() == 3
     assert SecurityEvent.objects.filter(kind="email_change_requested").count() == 3

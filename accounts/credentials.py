@@ -14,6 +14,7 @@ from functools import cache
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, check_password, make_password
+from django.contrib.auth.password_validation import UserAttributeSimilarityValidator
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -198,6 +199,17 @@ class NotThePublishedDefault:
 
     def get_help_text(self):
         return _("It cannot be the published default password.")
+
+
+class NotLikeTheAccount(UserAttributeSimilarityValidator):
+    """Django's similarity check (member ID, name, email) with a sentence of our own: Django's
+    Japanese puts the field name between spaces (「このパスワードは 会員ID と似すぎています。」)."""
+
+    def get_error_message(self):
+        return _("Your password is too similar to your %(verbose_name)s. Please choose another.")
+
+    def get_help_text(self):
+        return _("It cannot be similar to your member ID, name or email address.")
 
 
 @cache

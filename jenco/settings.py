@@ -223,7 +223,7 @@ PASSWORD_HASHERS = [
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "accounts.credentials.NotThePublishedDefault"},
     {
-        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "NAME": "accounts.credentials.NotLikeTheAccount",
         "OPTIONS": {"user_attributes": ("member_id", "name", "email")},
     },
     {

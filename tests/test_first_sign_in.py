@@ -105,15 +105,14 @@ def test_the_pin_step_says_why_in_the_seeds_words(migrated_client):
         (
             "ja",
             "デフォルトのパスワードとPINコードでログインしました。"
-            "デフォルトのパスワードとPINコードは全会員に公開されているため、変更するまでは、"
-            "会員IDを知っている人なら誰でもお客様のアカウントにログインできてしまいます。",
+            "デフォルトのパスワードとPINコードは全会員に公開されているため、"
+            "ほかの操作の前に、まず変更してください。",
             "必ずPINコード・パスワードの順番に変更してください。",
         ),
         (
             "en",
             "You have just signed in with the default password and PIN."
-            " They are published to every member, so until you change them anyone who knows"
-            " your member ID can sign in as you.",
+            " They are published to every member: change them now, before anything else.",
             "Please change them in this order: first your PIN, then your password.",
         ),
     ],

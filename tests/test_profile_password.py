@@ -59,7 +59,7 @@ def test_every_other_session_is_signed_out(member_client, member):
         ("short1", None, PIN, "短すぎます"),
         ("password123", None, PIN, "一般的すぎます"),
         ("jenco@12345", None, PIN, "デフォルトのパスワードは使えません"),
-        ("jpn1000001x", None, PIN, "会員ID と似すぎています"),
+        ("jpn1000001x", None, PIN, "パスワードが会員IDと似すぎています。"),
         (NEW_PASSWORD, None, "000001", "PINコードが正しくありません"),
     ],
 )

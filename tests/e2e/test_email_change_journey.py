@@ -24,7 +24,12 @@ def test_a_member_confirms_a_new_address_with_the_button(
     page.get_by_label("パスワード", exact=True).fill(PASSWORD)
     answer_captcha(page)
     page.get_by_role("button", name="ログイン").click()
-    page.goto("/backoffice/profile/email/")
+    page.goto("/backoffice/profile/")
+    change = page.get_by_role("link", name="変更", exact=True)
+    box = change.bounding_box()  # a thumb's width on a phone, not a word's
+    assert box["width"] >= 44 and box["height"] >= 44
+    change.tap()
+    expect(page).to_have_url(re.compile(r"/backoffice/profile/email/$"))
     page.get_by_label("新しいメールアドレス").fill("taro.new@example.com")
     page.get_by_label("PINコード", exact=True).fill(PIN)
     page.get_by_role("button", name="確認用のURLを送信").click()

@@ -73,3 +73,19 @@ def default_credentials_have_an_end(app_configs, **kwargs):
             id="jenco.E003",
         )
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def registration_links_its_terms(app_configs, **kwargs):
+    if not settings.JENCO_REGISTRATION_OPEN or settings.JENCO_TERMS_URL:
+        return []
+    return [
+        checks.Warning(
+            _(
+                "Registration is open but JENCO_TERMS_URL is not set: members would agree to "
+                "terms of use they cannot read."
+            ),
+            hint=_("Set JENCO_TERMS_URL to the published terms, or JENCO_REGISTRATION_OPEN=0."),
+            id="jenco.W002",
+        )
+    ]

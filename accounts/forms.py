@@ -573,6 +573,7 @@ class RegistrationForm(NewPasswordFields, NewPinFields):
     def __init__(self, *args, **kwargs):
         # The member-to-be, unsaved: the password is compared with their name and email.
         super().__init__(Member(), *args, **kwargs)
+        self.terms_url = settings.JENCO_TERMS_URL
         self.fields["new_password1"].label = _("Password")
         self.fields["new_password2"].label = _("Password (again)")
         self.fields["new_pin1"].label = _("PIN")

@@ -278,6 +278,9 @@ JENCO_REGISTRATION_OPEN = envbool("JENCO_REGISTRATION_OPEN", True)
 JENCO_REGISTRATION_HOURS = envint("JENCO_REGISTRATION_HOURS", 24, minimum=1)
 JENCO_REGISTRATION_PER_ADDRESS = envint("JENCO_REGISTRATION_PER_ADDRESS", 10, minimum=1)
 JENCO_REGISTRATION_PER_EMAIL = envint("JENCO_REGISTRATION_PER_EMAIL", 3, minimum=1)
+# Where the terms of use a registering member agrees to are published (linked beside the
+# checkbox); `manage.py check --deploy` warns while registration is open without it.
+JENCO_TERMS_URL = env("JENCO_TERMS_URL", "")
 
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock

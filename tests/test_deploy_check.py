@@ -15,6 +15,7 @@ PRODUCTION = {
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     "EMAIL_HOST": "smtp.jenco.example",
     "JENCO_DEFAULT_CREDENTIALS_UNTIL": "2027-03-31",
+    "JENCO_TERMS_URL": "https://www.jenco.example/terms/",
 }
 
 
@@ -111,3 +112,14 @@ def test_a_spoken_captcha_program_that_is_not_there_names_the_variable():
     result = manage("check", **{**PRODUCTION, "CAPTCHA_FLITE_PATH": "/nowhere/flite"})
     assert result.returncode != 0
     assert "CAPTCHA_FLITE_PATH must name the flite program, or be off" in result.stderr
+
+
+def test_open_registration_without_published_terms_is_warned_about():
+    env = {k: v for k, v in PRODUCTION.items() if k != "JENCO_TERMS_URL"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0
+    assert "jenco.W002" in result.stderr and "JENCO_TERMS_URL" in result.stderr
+    closed = manage(
+        "check", "--deploy", "--fail-level", "WARNING", **env, JENCO_REGISTRATION_OPEN="0"
+    )
+    assert closed.returncode == 0, closed.stderr

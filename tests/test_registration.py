@@ -116,6 +116,23 @@ def test_the_form_asks_for_what_the_issue_lists(client, db):
     assert '<option value="ja" selected lang="ja">日本語</option>' in page
 
 
+@pytest.mark.parametrize(
+    ("language", "words"), [("ja", "利用規約を読む"), ("en", "Read the terms of use")]
+)
+def test_the_consent_links_to_the_published_terms(client, db, settings, language, words):
+    settings.JENCO_TERMS_URL = "https://www.jenco.example/terms/"
+    page = client.get("/register/", headers={"accept-language": language}).content.decode()
+    assert (
+        f'<a href="https://www.jenco.example/terms/" target="_blank" rel="noopener">{words}</a>'
+        in page
+    )
+
+
+def test_without_published_terms_there_is_no_dead_link(client, db, settings):
+    settings.JENCO_TERMS_URL = ""
+    assert "利用規約を読む" not in client.get("/register/").content.decode()
+
+
 # --- The whole journey -----------------------------------------------------------------------
 
 

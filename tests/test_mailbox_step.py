@@ -116,6 +116,11 @@ def test_five_wrong_codes_use_the_code_up(client, migrated_member, mailoutbox):
     assert "新しいコードを送信して" in page
     assert client.get("/backoffice/")["Location"] == MAILBOX
     assert SecurityEvent.objects.filter(kind="mailbox_code_failed").count() == 5
+    # The page no longer offers a box for a code that cannot work, or says one is waiting.
+    page = client.get(MAILBOX).content.decode()
+    assert "コードは使用できなくなりました" in page
+    assert 'name="code"' not in page and "6桁の確認コードをお送りしました" not in page
+    assert '<button type="submit" class="primary" name="resend" value="1">' in page
 
 
 def test_a_code_works_for_ten_minutes(client, migrated_member, mailoutbox):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, times
 from accounts.captcha import typed_answer
-from accounts.flows import email_change
+from accounts.flows import email_change, two_step
 from accounts.flows.pin import PinCheck
 from accounts.models import Member
 
@@ -469,6 +469,85 @@ class MailboxCodeForm(Form):
         code = credentials.normalise_pin(self.cleaned_data["code"]).replace(" ", "")
         if len(code) != 6 or not code.isascii() or not code.isdigit():
             raise forms.ValidationError(CODE_FORMAT_ERROR, code="format")
+        return code
+
+
+# --- Two-step verification ------------------------------------------------------------------
+
+TWO_STEP_CODE_FORMAT_ERROR = _(
+    "Enter the 6 digits your authenticator app shows, or a 10-character recovery code."
+)
+
+
+class TwoStepCodeForm(Form):
+    """The second step of a sign-in (/login/code/): an authenticator code or a recovery code
+    in one box. Only the shape is checked here; accounts.flows.two_step says if it is right."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=MAX_TYPED_ID,
+        help_text=_("The 6 digits in your authenticator app, or one of your recovery codes."),
+        error_messages={
+            "required": _("Enter the code from your authenticator app."),
+            "max_length": TWO_STEP_CODE_FORMAT_ERROR,
+            "null_characters_not_allowed": TWO_STEP_CODE_FORMAT_ERROR,
+        },
+        widget=OneTimeCodeInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+                "maxlength": "16",
+            }
+        ),
+    )
+
+    def clean_code(self):
+        code = two_step.normalise_code(self.cleaned_data["code"])
+        if not two_step.looks_like_a_code(code):
+            raise forms.ValidationError(TWO_STEP_CODE_FORMAT_ERROR, code="format")
+        return code
+
+
+class TwoStepConfirmed(MemberForm):
+    """A two-step change confirmed with the PIN; an account without a PIN (staff made with
+    create_staff) confirms with its password instead. The view checks it (a try counted)."""
+
+    def __init__(self, member, *args, **kwargs):
+        super().__init__(member, *args, **kwargs)
+        if member.pin or member.on_default_pin:
+            self.fields["pin"] = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
+        else:
+            self.fields["password"] = SecretField(label=_("Password"))
+
+    @property
+    def with_pin(self) -> bool:
+        return "pin" in self.fields
+
+
+class AuthenticatorSetupForm(TwoStepConfirmed):
+    """Turning the authenticator on: the first code it shows, and the PIN."""
+
+    field_order = ["code", "pin", "password"]
+
+    code = forms.CharField(
+        label=_("Code from the app"),
+        max_length=MAX_TYPED_ID,
+        help_text=_("The 6 digits your authenticator app shows for JENCO now."),
+        error_messages={
+            "required": _("Enter the 6 digits your authenticator app shows."),
+            "max_length": _("The code is 6 digits."),
+            "null_characters_not_allowed": _("The code is 6 digits."),
+        },
+        widget=OneTimeCodeInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": "12"}
+        ),
+    )
+
+    def clean_code(self):
+        code = two_step.normalise_code(self.cleaned_data["code"])
+        if not (len(code) == 6 and code.isascii() and code.isdigit()):
+            raise forms.ValidationError(_("The code is 6 digits."), code="format")
         return code
 
 

@@ -356,3 +356,49 @@ class PendingRegistration(models.Model):
 
     def __str__(self):
         return f"{self.email} {self.created:%Y-%m-%d %H:%M}"
+
+
+class Authenticator(models.Model):
+    """A member's authenticator app (TOTP, RFC 6238): two-step verification (issue 16).
+
+    The shared secret cannot be hashed (the server computes codes from it), so it is stored
+    encrypted with a key derived from SECRET_KEY (accounts.flows.two_step); a database copy
+    alone does not give it away. `last_step` is the time step of the last code accepted: a
+    code, once used, never works again, nor does any earlier one.
+    """
+
+    member = models.OneToOneField(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="authenticator"
+    )
+    secret_encrypted = models.TextField()
+    created = models.DateTimeField(_("turned on"), default=timezone.now)
+    last_step = models.BigIntegerField(default=0)
+    last_used = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("authenticator app")
+        verbose_name_plural = _("authenticator apps")
+
+    def __str__(self):
+        return str(self.member)
+
+
+class RecoveryCode(models.Model):
+    """One of the 10 single-use codes shown when two-step verification is turned on; only a
+    keyed hash is stored (the codes are random, so a fast keyed hash is enough)."""
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "code_hash"], name="recovery_code_once")
+        ]
+
+    def __str__(self):
+        return str(self.member)

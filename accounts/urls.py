@@ -7,6 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login, name="login"),
+    path("login/code/", views.login_code, name="login-code"),
     path("logout/", views.logout, name="logout"),
     path("password/forgot/", views.forgot_password, name="password-forgot"),
     path("password/forgot/sent/", views.forgot_password_sent, name="password-forgot-sent"),

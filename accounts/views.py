@@ -14,7 +14,7 @@ from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -24,8 +24,9 @@ from django.views.decorators.http import (
     require_POST,
 )
 
-from accounts import credentials, pages, view_only
-from accounts.flows import registration, reset
+from accounts import credentials, pages, times, view_only
+from accounts.audit import Kind
+from accounts.flows import registration, reset, two_step
 from accounts.flows import sign_in as sign_in_flow
 from accounts.forms import (
     ForgotForm,
@@ -33,6 +34,7 @@ from accounts.forms import (
     RegistrationForm,
     ResetPasswordForm,
     ResetPinForm,
+    TwoStepCodeForm,
 )
 
 
@@ -74,13 +76,18 @@ def login(request: HttpRequest) -> HttpResponse:
         form.is_valid()  # the password's hash is checked here, outside any transaction
         # What the post writes, it writes in one transaction: the captcha used up, then the
         # session, last sign-in and security log, or the failure's count and log.
+        second_step = form.member is not None and two_step.wanted(form.member)
         with transaction.atomic():
             form.use_captcha()
-            if form.member is not None:
+            if second_step:  # signed in only once the code is right (login_code)
+                two_step.begin(request, form.member, next_url=_safe_next(request))
+            elif form.member is not None:
                 sign_in_flow.sign_in(request, form.member)
             elif form.has_error("__all__") or form.has_error("captcha"):
                 typed = form.cleaned_data.get("username") or request.POST.get("username", "")
                 sign_in_flow.sign_in_failed(request, typed, captcha=form.has_error("captcha"))
+        if second_step:
+            return redirect("accounts:login-code")
         if form.member is not None:
             response = _go_next(request)
             _remember_language(response, form.member.preferred_language)
@@ -134,6 +141,73 @@ def _remember_language(response: HttpResponse, language: str) -> None:
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
     translation.activate(language)
+
+
+@view_only.allowed  # part of signing in: a new session (accounts.flows.two_step.begin)
+@sensitive_post_parameters("code")
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def login_code(request: HttpRequest) -> HttpResponse:
+    """The second step of a sign-in with two-step verification on: an authenticator code or
+    a recovery code. Without a sign-in waiting (none, expired, or the password changed
+    meanwhile), back to the sign-in page with a word why."""
+    member = two_step.pending_member(request)
+    if member is None:
+        two_step.abandon(request)
+        messages.error(
+            request,
+            _(
+                "The sign-in waited too long for its code, or was not started. Please sign in again."
+            ),
+        )
+        return redirect("accounts:login")
+    form = TwoStepCodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        checked = two_step.check_code(request, member, form.cleaned_data["code"])
+        if checked.result in (two_step.Check.RIGHT_TOTP, two_step.Check.RIGHT_RECOVERY):
+            next_url = two_step.pending_next(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
+            kind = (
+                Kind.SIGN_IN_TWO_STEP
+                if checked.result == two_step.Check.RIGHT_TOTP
+                else Kind.SIGN_IN_RECOVERY_CODE
+            )
+            with transaction.atomic():
+                two_step.finish(request, member, kind)
+            if checked.result == two_step.Check.RIGHT_RECOVERY:
+                left = two_step.recovery_codes_left(member)
+                messages.warning(
+                    request,
+                    ngettext(
+                        "You signed in with a recovery code. %(left)d code is left: make new "
+                        "ones under Account > Security.",
+                        "You signed in with a recovery code. %(left)d codes are left. If you "
+                        "lost your authenticator, make new codes under Account > Security.",
+                        left,
+                    )
+                    % {"left": left},
+                )
+            response = HttpResponseRedirect(next_url)
+            _remember_language(response, member.preferred_language)
+            return response
+        if checked.result == two_step.Check.PAUSED:
+            form.add_error(
+                "code",
+                _(
+                    "Too many wrong codes. For your safety, codes are not accepted until "
+                    "%(time)s. If you lost your authenticator, use a recovery code then."
+                )
+                % {"time": times.try_again_at(checked.until)},
+            )
+        else:
+            form.add_error(
+                "code",
+                _(
+                    "That code is not right, or was already used. Codes change every 30 "
+                    "seconds: type the one your app shows now."
+                ),
+            )
+    return render(request, "accounts/login_code.html", {"form": form})
 
 
 @view_only.allowed

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backoffice import billing_views, views
+from backoffice import billing_views, security_views, views
 
 app_name = "backoffice"
 
@@ -13,6 +13,18 @@ urlpatterns = [
     path("profile/sub-password/", views.change_sub_password, name="profile-sub-password"),
     path("profile/email/", views.change_email, name="profile-email"),
     path("profile/email/confirm/<str:token>/", views.confirm_email, name="profile-email-confirm"),
+    path("security/", security_views.security, name="security"),
+    path(
+        "security/two-step/authenticator/",
+        security_views.two_step_setup,
+        name="two-step-setup",
+    ),
+    path("security/two-step/off/", security_views.two_step_off, name="two-step-off"),
+    path(
+        "security/two-step/recovery-codes/",
+        security_views.recovery_codes,
+        name="recovery-codes",
+    ),
     path("billing/", billing_views.invoices, name="billing"),
     path("billing/<str:number>/", billing_views.invoice, name="invoice"),
     path("billing/<str:number>/pdf/", billing_views.invoice_pdf, name="invoice-pdf"),

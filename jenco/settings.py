@@ -124,6 +124,8 @@ MIDDLEWARE = [
     # Before the gate and every view: a view-only (sub password) session is read-only.
     "accounts.view_only.ViewOnlyMiddleware",
     "backoffice.middleware.first_sign_in_gate",
+    # After it: staff without two-step verification set it up before admin opens.
+    "backoffice.middleware.staff_two_step_gate",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -281,6 +283,12 @@ JENCO_REGISTRATION_PER_EMAIL = envint("JENCO_REGISTRATION_PER_EMAIL", 3, minimum
 # Where the terms of use a registering member agrees to are published (linked beside the
 # checkbox); `manage.py check --deploy` warns while registration is open without it.
 JENCO_TERMS_URL = env("JENCO_TERMS_URL", "")
+# Two-step verification (Account > Security): staff need it before admin opens (on unless
+# DEBUG); wrong codes before a pause, and its length; how long a sign-in waits for its code.
+JENCO_STAFF_TWO_STEP = envbool("JENCO_STAFF_TWO_STEP", not DEBUG)
+JENCO_TWO_STEP_ATTEMPTS = envint("JENCO_TWO_STEP_ATTEMPTS", 5, minimum=1)
+JENCO_TWO_STEP_PAUSE_MINUTES = envint("JENCO_TWO_STEP_PAUSE_MINUTES", 15, minimum=1)
+JENCO_TWO_STEP_PENDING_MINUTES = envint("JENCO_TWO_STEP_PENDING_MINUTES", 10, minimum=1)
 
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pyotp
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -21,10 +22,11 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from accounts import credentials, links, view_only
+from accounts.flows import two_step
 from accounts.ja_accounts import ja_member
-from accounts.models import EmailChangeRequest, Member, PendingRegistration
+from accounts.models import Authenticator, EmailChangeRequest, Member, PendingRegistration
 from backoffice.models import Invoice
-from tests.helpers import PASSWORD, PIN, prove_mailbox, reset_link, solved_captcha
+from tests.helpers import PASSWORD, PIN, prove_mailbox, reset_link, sign_in, solved_captcha
 
 ANONYMOUS = "signed out"
 MAILBOX = "first sign-in: mailbox code"  # signed in on the published defaults
@@ -33,6 +35,7 @@ PASSWORD_STEP = "first sign-in: password"
 MEMBER = "member"
 VIEW_ONLY = "signed in view only"  # with the sub password (accounts.view_only)
 WITH_SUB_PASSWORD = "member with a sub password"
+TWO_STEP = "member with two-step verification"
 
 
 def _reset_link(kind: str) -> Callable[[Member], str]:
@@ -159,6 +162,19 @@ def _remove_sub_password_empty(client: Client, member: Member) -> HttpResponse:
     return client.post("/backoffice/profile/sub-password/", {"remove": "1"})
 
 
+def _login_code(client: Client, member: Member, data: dict | None = None) -> HttpResponse:
+    """The second step of a sign-in with two-step on (the two-step member's password typed)."""
+    two_step_member = signed_in(Client(), TWO_STEP)
+    sign_in(client, two_step_member.member_id)
+    if data is None:
+        return client.get("/login/code/")
+    return client.post("/login/code/", data)
+
+
+def _login_code_empty(client: Client, member: Member) -> HttpResponse:
+    return _login_code(client, member, {})
+
+
 def _email_change_requested(client: Client, member: Member) -> HttpResponse:
     """A confirmation message on the profile page, after asking for a new address."""
     data = {"email": f"taro.{secrets.token_hex(4)}@example.com", "pin": PIN}
@@ -209,6 +225,7 @@ _FORMS_SIGNED_IN = [
     ("profile: password", "/backoffice/profile/password/"),
     ("profile: sub password", "/backoffice/profile/sub-password/"),
     ("profile: email", "/backoffice/profile/email/"),
+    ("security: set up the authenticator", "/backoffice/security/two-step/authenticator/"),
 ]
 
 PAGES = [
@@ -277,6 +294,19 @@ PAGES = [
     MemberPage("profile", "/backoffice/profile/", VIEW_ONLY),
     MemberPage("billing", "/backoffice/billing/", VIEW_ONLY),
     MemberPage("change PIN refused", "/backoffice/profile/pin/", VIEW_ONLY, status=403),
+    MemberPage("security", "/backoffice/security/", MEMBER),
+    MemberPage("security", "/backoffice/security/", VIEW_ONLY),
+    MemberPage("security: two-step on", "/backoffice/security/", TWO_STEP),
+    *(
+        MemberPage(name, path, TWO_STEP, empty)
+        for name, path in [
+            ("security: new recovery codes", "/backoffice/security/two-step/recovery-codes/"),
+            ("security: turn two-step off", "/backoffice/security/two-step/off/"),
+        ]
+        for empty in (False, True)
+    ),
+    MemberPage("sign-in: two-step code", "/login/code/", fetch=_login_code),
+    MemberPage("sign-in: two-step code", "/login/code/", fetch=_login_code_empty),
 ]
 
 
@@ -347,6 +377,22 @@ def signed_in(client: Client, who: str) -> Member:
             session = client.session
             session[view_only.SESSION_KEY] = view_only.fingerprint(member)
             session.save()
+        return member
+    if who == TWO_STEP:
+        member = Member.objects.filter(member_id="JPN1000005").first()
+        if member is None:
+            member = Member.objects.create_user(
+                "JPN1000005",
+                email="saburo@example.com",
+                password=PASSWORD,
+                name="山田 三郎",
+                pin=make_password(PIN),
+            )
+            Authenticator.objects.create(
+                member=member, secret_encrypted=two_step._encrypt(pyotp.random_base32())
+            )
+            two_step._new_recovery_codes(member)
+        client.force_login(member)
         return member
     member = Member.objects.filter(member_id=_STEP_MEMBERS[who]).first()
     if member is None:

@@ -19,3 +19,5 @@ TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBacken
 if not REDIS_URL:  # noqa: F405
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 WHITENOISE_AUTOREFRESH = True  # serve from the finders: no collectstatic before tests
+# Staff two-step is on in production; the tests that are about it turn it on themselves.
+JENCO_STAFF_TWO_STEP = False

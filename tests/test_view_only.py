@@ -487,8 +487,10 @@ def test_only_these_views_open_to_a_view_only_session():
     assert marked == {
         "": "readable",
         "login/": "allowed",
+        "login/code/": "allowed",  # the second step of a new sign-in: a new session
         "logout/": "allowed",
         "backoffice/": "readable",
+        "backoffice/security/": "readable",
         "backoffice/profile/": "readable",
         "backoffice/billing/": "readable",
         "backoffice/billing/<str:number>/": "readable",

@@ -16,9 +16,11 @@ PREVIOUS_SIGN_IN = "previous_sign_in"
 FAILED_SINCE = "failed_sign_ins_since"
 
 
-def sign_in(request, member) -> None:
+def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
     """Sign the member in. Called inside the sign-in post's one transaction (accounts.views
-    .login): the session row is written here with the rest, not after the response."""
+    .login): the session row is written here with the rest, not after the response. `kind`
+    says how, for the security log: the password alone, or a second step after it
+    (accounts.flows.two_step.finish)."""
     with_defaults = getattr(member, "signed_in_with_default_password", False)
     read_only = getattr(member, "signed_in_view_only", False)
     previous = member.last_login
@@ -35,9 +37,9 @@ def sign_in(request, member) -> None:
     if not with_defaults:  # on the published password, failures against the ID tell nothing
         request.session[FAILED_SINCE] = failed_sign_ins(member, since=previous)
     if read_only:
-        # Two-step verification (issue 15's other branch) must not ask for a second step
-        # here: a view-only sign-in opens nothing that can change, and the member is told of
-        # every one by email. Whoever adds the second step branches on `read_only` before it.
+        # No second step here (accounts.views.login asks for one only for a full sign-in): a
+        # view-only sign-in opens nothing that can change, and the member is told of every
+        # one by email.
         view_only.start(request, member)
         record(request, Kind.SIGN_IN_VIEW_ONLY, member)
         emails.send_member_email(member, "view_only_sign_in", {"when": member.last_login})
@@ -53,7 +55,7 @@ def sign_in(request, member) -> None:
         else:
             emails.send_member_email(member, "default_sign_in", {"when": member.last_login})
     else:
-        record(request, Kind.SIGN_IN, member)
+        record(request, kind, member)
     request.session.save()
 
 

@@ -1,0 +1,334 @@
+"""Two-step verification: an authenticator app (TOTP) and recovery codes (issue 16).
+
+With two-step on, a sign-in stops after ID + password + captcha: the session holds only the
+member waiting for a second step (`begin`), /login/code/ takes an authenticator code or a
+recovery code, and `finish` signs in through accounts.flows.sign_in like every other path.
+
+Turning it on or off and new recovery codes are confirmed by the view (PIN, or the password
+for an account without a PIN) and are each one transaction, logged and announced by email.
+"""
+
+import base64
+import datetime
+import secrets
+import time
+from dataclasses import dataclass
+
+import pyotp
+import segno
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from accounts import credentials, emails, throttle
+from accounts.audit import Kind, record
+from accounts.models import Authenticator, Member, RecoveryCode
+
+ISSUER = "JENCO"
+RECOVERY_CODES = 10
+# The session keys of a sign-in waiting for its second step, and of a set-up in progress.
+PENDING = "two_step_pending"
+SETUP = "two_step_setup"
+# Recovery codes: 10 characters from an alphabet without look-alikes (no 0/O, 1/I/L),
+# shown as two groups of five.
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def is_on(member) -> bool:
+    """Whether signing in as `member` needs a second step: the one place that decides.
+    (The sign-in's lookup reads it with the member: accounts.backends.MemberBackend.)"""
+    known = getattr(member, "two_step_on", None)
+    if known is not None:
+        return known
+    return Authenticator.objects.filter(member=member).exists()
+
+
+def wanted(member) -> bool:
+    """Whether a sign-in whose password was right needs a second step: two-step is on and it
+    is a full sign-in (a view-only one opens nothing that can change, and is mailed)."""
+    return not getattr(member, "signed_in_view_only", False) and is_on(member)
+
+
+def required_for_staff(member) -> bool:
+    return bool(settings.JENCO_STAFF_TWO_STEP and member.is_staff)
+
+
+# --- The key -----------------------------------------------------------------------------
+
+
+def _fernet() -> Fernet:
+    key = salted_hmac("accounts.two_step.secret", "fernet", algorithm="sha256").digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _encrypt(secret: str) -> str:
+    return _fernet().encrypt(secret.encode()).decode()
+
+
+def _decrypt(token: str) -> str | None:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:  # SECRET_KEY changed: the authenticator must be set up again
+        return None
+
+
+# --- Setting it up -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the set-up page shows: the key as a QR code and as text to type."""
+
+    secret: str
+    uri: str
+    qr_svg: str
+
+    @property
+    def key_groups(self) -> str:
+        return " ".join(self.secret[i : i + 4] for i in range(0, len(self.secret), 4))
+
+
+def setup(request, member) -> Setup:
+    """The key being set up in this session (a new one the first time). It is kept in the
+    session, encrypted, until the member confirms it with a first code."""
+    secret = _decrypt(request.session.get(SETUP, "")) if request.session.get(SETUP) else None
+    if secret is None:
+        secret = pyotp.random_base32()
+        request.session[SETUP] = _encrypt(secret)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=member.member_id, issuer_name=ISSUER)
+    qr = segno.make(uri, micro=False, error="m").svg_inline(scale=4, border=2, omitsize=True)
+    return Setup(secret=secret, uri=uri, qr_svg=qr)
+
+
+class WrongCode(Exception):
+    pass
+
+
+def setup_code_fits(request, code: str) -> bool:
+    """Whether `code` is what the key being set up in this session shows now (or one step
+    either side)."""
+    secret = _decrypt(request.session.get(SETUP, "")) if request.session.get(SETUP) else None
+    return bool(secret) and _matching_step(secret, code) is not None
+
+
+def turn_on(request, member, code: str) -> list[str]:
+    """Confirm the key in set-up with a first code; return the new recovery codes (shown once).
+    Raises WrongCode when the code does not fit the key."""
+    secret = _decrypt(request.session.get(SETUP, "")) if request.session.get(SETUP) else None
+    step = _matching_step(secret, code) if secret else None
+    if step is None:
+        raise WrongCode
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        Authenticator.objects.filter(member=member).delete()
+        Authenticator.objects.create(
+            member=member, secret_encrypted=_encrypt(secret), last_step=step
+        )
+        codes = _new_recovery_codes(member)
+        record(request, Kind.TWO_STEP_ENABLED, member)
+        emails.send_member_email(member, "two_step_enabled")
+    del request.session[SETUP]
+    return codes
+
+
+@transaction.atomic
+def turn_off(request, member) -> bool:
+    """Remove the authenticator and the recovery codes; False when it was not on."""
+    deleted, _ = Authenticator.objects.filter(member=member).delete()
+    RecoveryCode.objects.filter(member=member).delete()
+    if not deleted:
+        return False
+    record(request, Kind.TWO_STEP_DISABLED, member)
+    emails.send_member_email(member, "two_step_disabled")
+    return True
+
+
+@transaction.atomic
+def new_recovery_codes(request, member) -> list[str]:
+    """Void the old recovery codes and make 10 new ones (shown once)."""
+    codes = _new_recovery_codes(member)
+    record(request, Kind.RECOVERY_CODES_REGENERATED, member)
+    emails.send_member_email(member, "recovery_codes_new")
+    return codes
+
+
+@transaction.atomic
+def reset(member, *, actor, request=None) -> bool:
+    """Support staff, after checking the member's identity: two-step off, so the member can
+    sign in with the password alone and set it up again. False when it was not on."""
+    deleted, _ = Authenticator.objects.filter(member=member).delete()
+    RecoveryCode.objects.filter(member=member).delete()
+    if not deleted:
+        return False
+    record(request, Kind.TWO_STEP_RESET, member, actor=actor)
+    emails.send_member_email(member, "two_step_reset")
+    return True
+
+
+def recovery_codes_left(member) -> int:
+    return RecoveryCode.objects.filter(member=member, used_at__isnull=True).count()
+
+
+def _new_recovery_codes(member) -> list[str]:
+    RecoveryCode.objects.filter(member=member).delete()
+    codes = ["".join(secrets.choice(_ALPHABET) for _ in range(10)) for _ in range(RECOVERY_CODES)]
+    RecoveryCode.objects.bulk_create(
+        RecoveryCode(member=member, code_hash=_code_hash(member, code)) for code in codes
+    )
+    return [f"{code[:5]}-{code[5:]}" for code in codes]
+
+
+def _code_hash(member, code: str) -> str:
+    return salted_hmac(
+        "accounts.two_step.recovery", f"{member.pk}:{code}", algorithm="sha256"
+    ).hexdigest()
+
+
+# --- Checking a code -------------------------------------------------------------------------
+
+
+def normalise_code(typed: str) -> str:
+    """What was typed, as a code: full-width to ASCII, spaces and hyphens out, upper case."""
+    return credentials.normalise_member_id(typed)  # NFKC, no spaces or hyphens, upper case
+
+
+def looks_like_a_code(code: str) -> bool:
+    """6 digits (authenticator) or 10 letters and digits (recovery code)."""
+    return (len(code) == 6 and code.isdigit() and code.isascii()) or (
+        len(code) == 10 and all(c in _ALPHABET for c in code)
+    )
+
+
+def _matching_step(secret: str, code: str) -> int | None:
+    """The time step whose code is `code`, allowing one step of clock drift either way."""
+    if not (len(code) == 6 and code.isdigit() and code.isascii()):
+        return None
+    totp = pyotp.TOTP(secret)
+    now = time.time()
+    for drift in (0, -1, 1):
+        when = now + drift * totp.interval
+        if constant_time_compare(totp.at(when), code):
+            return totp.timecode(datetime.datetime.fromtimestamp(when))
+    return None
+
+
+class Check:
+    RIGHT_TOTP = "totp"
+    RIGHT_RECOVERY = "recovery"
+    WRONG = "wrong"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class Checked:
+    result: str
+    until: datetime.datetime | None = None  # PAUSED: when codes are taken again
+
+
+def _pause_key(member) -> str:
+    return f"member:{member.pk}"
+
+
+def check_code(request, member, typed: str) -> Checked:
+    """Check a second-step code: an authenticator code (each works once) or an unused
+    recovery code (used up by this). Wrong codes count toward a pause of their own:
+    JENCO_TWO_STEP_ATTEMPTS in JENCO_TWO_STEP_PAUSE_MINUTES, counted where every app server
+    sees it."""
+    window = settings.JENCO_TWO_STEP_PAUSE_MINUTES * 60
+    paused = _paused_until(member, window)
+    if paused:
+        return Checked(Check.PAUSED, paused)
+    code = normalise_code(typed)
+    with transaction.atomic():
+        authenticator = Authenticator.objects.select_for_update().filter(member=member).first()
+        if authenticator is not None and len(code) == 6:
+            secret = _decrypt(authenticator.secret_encrypted)
+            step = _matching_step(secret, code) if secret else None
+            if step is not None and step > authenticator.last_step:
+                authenticator.last_step, authenticator.last_used = step, timezone.now()
+                authenticator.save(update_fields=["last_step", "last_used"])
+                return Checked(Check.RIGHT_TOTP)
+        elif len(code) == 10:
+            used = RecoveryCode.objects.filter(
+                member=member, code_hash=_code_hash(member, code), used_at__isnull=True
+            ).update(used_at=timezone.now())
+            if used:
+                return Checked(Check.RIGHT_RECOVERY)
+    record(request, Kind.TWO_STEP_FAILED, member)
+    if throttle.over_limit(
+        "two-step", _pause_key(member), settings.JENCO_TWO_STEP_ATTEMPTS - 1, window
+    ):
+        record(request, Kind.TWO_STEP_PAUSED, member)
+        return Checked(Check.PAUSED, _paused_until(member, window))
+    return Checked(Check.WRONG)
+
+
+def _paused_until(member, window: int) -> datetime.datetime | None:
+    """When the pause ends, if wrong codes reached the limit within the last window."""
+    since = timezone.now() - datetime.timedelta(seconds=window)
+    wrong = list(
+        member.security_events.filter(kind=Kind.TWO_STEP_FAILED, created__gte=since)
+        .order_by("-created")
+        .values_list("created", flat=True)[: settings.JENCO_TWO_STEP_ATTEMPTS]
+    )
+    if len(wrong) < settings.JENCO_TWO_STEP_ATTEMPTS:
+        return None
+    return wrong[-1] + datetime.timedelta(seconds=window)
+
+
+# --- The sign-in waiting for its second step ------------------------------------------------
+
+
+def begin(request, member, *, next_url: str = "") -> None:
+    """The password was right and two-step is on: the session waits for the second step.
+    Nothing is signed in yet; a new session key, and nothing of a sign-in before carries over."""
+    if request.user.is_authenticated:
+        request.session.flush()
+    else:
+        request.session.cycle_key()
+    request.session[PENDING] = {
+        "member": member.pk,
+        "since": int(time.time()),
+        # Voids the wait if the password or PIN changes meanwhile.
+        "auth": member.get_session_auth_hash(),
+        "backend": member.backend,  # the backend that checked the password (authenticate)
+        "next": next_url,
+    }
+
+
+def pending_member(request):
+    """The member whose sign-in waits for a second step in this session, or None (none, or
+    it waited longer than JENCO_TWO_STEP_PENDING_MINUTES, or the password changed)."""
+    pending = request.session.get(PENDING)
+    if not isinstance(pending, dict):
+        return None
+    if time.time() - pending.get("since", 0) > settings.JENCO_TWO_STEP_PENDING_MINUTES * 60:
+        return None
+    member = Member.objects.filter(pk=pending.get("member"), is_active=True).first()
+    if member is None or not constant_time_compare(
+        member.get_session_auth_hash(), pending.get("auth", "")
+    ):
+        return None
+    if pending.get("backend") not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    member.backend = pending["backend"]
+    return member
+
+
+def pending_next(request) -> str:
+    pending = request.session.get(PENDING)
+    return pending.get("next", "") if isinstance(pending, dict) else ""
+
+
+def abandon(request) -> None:
+    request.session.pop(PENDING, None)
+
+
+def finish(request, member, kind: str) -> None:
+    """The second step was right: sign in, logged as `kind` (which second step)."""
+    from accounts.flows.sign_in import sign_in  # sign_in imports this module
+
+    abandon(request)
+    sign_in(request, member, kind=kind)

@@ -1,0 +1,148 @@
+"""Account > Security: two-step verification (issue 16).
+
+Every change here is confirmed with the PIN (the password, for an account without one), checked
+only once the rest of the form is right, so a typo never costs a PIN try.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts import throttle, view_only
+from accounts.flows import pin, two_step
+from accounts.forms import AuthenticatorSetupForm, TwoStepConfirmed, pin_problem
+from accounts.models import Authenticator
+
+
+def _bound(request: HttpRequest):
+    return request.POST if request.method == "POST" else None
+
+
+def _confirmed(form, request: HttpRequest) -> bool:
+    """Valid, and confirmed with the right PIN or password (checked last: each try counts)."""
+    if request.method != "POST" or not form.is_valid():
+        return False
+    member = request.user
+    if form.with_pin:
+        checked = pin.confirm_pin(request, member, form.cleaned_data["pin"])
+        if not checked.right:
+            form.add_error("pin", pin_problem(checked))
+        return checked.right
+    minutes = settings.JENCO_PIN_LOCK_MINUTES
+    if throttle.over_limit(
+        "two-step-password", f"member:{member.pk}", settings.JENCO_PIN_ATTEMPTS, minutes * 60
+    ):
+        form.add_error(
+            "password",
+            _("Too many wrong passwords. Please try again in %(minutes)s minutes.")
+            % {"minutes": minutes},
+        )
+        return False
+    if not member.check_password(form.cleaned_data["password"]):
+        form.add_error("password", _("The password is incorrect."))
+        return False
+    return True
+
+
+@view_only.readable
+@never_cache
+@login_required
+@require_GET
+def security(request: HttpRequest) -> HttpResponse:
+    member = request.user
+    authenticator = Authenticator.objects.filter(member=member).first()
+    context = {
+        "authenticator": authenticator,
+        "recovery_left": two_step.recovery_codes_left(member) if authenticator else 0,
+        "staff_required": two_step.required_for_staff(member),
+    }
+    return render(request, "backoffice/security/security.html", context)
+
+
+@sensitive_post_parameters("code", "pin", "password")
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_step_setup(request: HttpRequest) -> HttpResponse:
+    """Turn on the authenticator app: scan the QR code (or type the key), then confirm with
+    the first code and the PIN. The recovery codes are shown once, on the answer."""
+    member = request.user
+    if two_step.is_on(member):
+        messages.info(request, _("Two-step verification is already on."))
+        return redirect("backoffice:security")
+    setup = two_step.setup(request, member)
+    form = AuthenticatorSetupForm(member, _bound(request))
+    if request.method == "POST" and form.is_valid():
+        # The code first: a wrong one costs no PIN try.
+        if not two_step.setup_code_fits(request, form.cleaned_data["code"]):
+            form.add_error(
+                "code",
+                _(
+                    "That code does not match. Check that the app shows JENCO and your member "
+                    "ID, that your phone's clock is right, and type the code it shows now."
+                ),
+            )
+        elif _confirmed(form, request):
+            codes = two_step.turn_on(request, member, form.cleaned_data["code"])
+            messages.success(request, _("Two-step verification is on."))
+            return _show_recovery_codes(request, codes)
+    context = {"setup": setup, "form": form, "required": two_step.required_for_staff(member)}
+    return render(request, "backoffice/security/two_step_setup.html", context)
+
+
+@sensitive_post_parameters("pin", "password")
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_step_off(request: HttpRequest) -> HttpResponse:
+    member = request.user
+    if not two_step.is_on(member):
+        messages.info(request, _("Two-step verification is not on."))
+        return redirect("backoffice:security")
+    if two_step.required_for_staff(member):
+        messages.error(request, _("Staff accounts must keep two-step verification on."))
+        return redirect("backoffice:security")
+    form = TwoStepConfirmed(member, _bound(request))
+    if _confirmed(form, request):
+        two_step.turn_off(request, member)
+        messages.success(
+            request,
+            _("Two-step verification is off. Signing in now needs only your password."),
+        )
+        return redirect("backoffice:security")
+    return render(request, "backoffice/security/two_step_off.html", {"form": form})
+
+
+@sensitive_post_parameters("pin", "password")
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    """New recovery codes (the old ones stop working), shown once."""
+    member = request.user
+    if not two_step.is_on(member):
+        messages.info(request, _("Two-step verification is not on."))
+        return redirect("backoffice:security")
+    form = TwoStepConfirmed(member, _bound(request))
+    if _confirmed(form, request):
+        codes = two_step.new_recovery_codes(request, member)
+        messages.success(request, _("New recovery codes are made. The old ones no longer work."))
+        return _show_recovery_codes(request, codes)
+    context = {"form": form, "left": two_step.recovery_codes_left(member)}
+    return render(request, "backoffice/security/recovery_codes.html", context)
+
+
+def _show_recovery_codes(request: HttpRequest, codes: list[str]) -> HttpResponse:
+    """The codes, once: this answer is the only place they are ever shown (never cached)."""
+    text = "\r\n".join(
+        [_("JENCO recovery codes for %(member_id)s") % {"member_id": request.user.member_id}]
+        + ["", *codes, "", _("Each code works once.")]
+    )
+    context = {"codes": codes, "codes_text": text}
+    return render(request, "backoffice/security/recovery_codes_shown.html", context)

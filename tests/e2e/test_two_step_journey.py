@@ -1,0 +1,74 @@
+"""Two-step verification on a phone (375 px): the member turns on an authenticator app from
+Account > Security, keeps the recovery codes, signs out, and signs in with the password and
+then the app's code (issue 16)."""
+
+import re
+import time
+from pathlib import Path
+
+import pyotp
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.test_sign_in_journey import answer_captcha
+from tests.e2e.test_view_only_journey import no_horizontal_overflow, sign_out
+from tests.helpers import PASSWORD, PIN
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in_with_password(page) -> None:
+    page.goto("/login/")
+    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    page.get_by_label("パスワード", exact=True).fill(PASSWORD)
+    answer_captcha(page)
+    page.get_by_role("button", name="ログイン").click()
+
+
+def test_a_member_turns_on_an_authenticator_and_signs_in_with_it(
+    page, live_server, member, mailoutbox, console_errors
+):
+    sign_in_with_password(page)
+    expect(page).to_have_url(re.compile(r"/backoffice/$"))
+
+    # Account > Security, from the account menu.
+    page.locator("summary", has_text="アカウント").click()
+    page.get_by_role("link", name="セキュリティ").click()
+    expect(page.get_by_text("オフ：ログインにはパスワードだけが必要です。")).to_be_visible()
+    page.get_by_role("link", name="認証アプリを設定する").click()
+
+    # The QR code fits the phone; the member's app reads the key.
+    qr = page.locator(".qr svg")
+    expect(qr).to_be_visible()
+    box = qr.bounding_box()
+    assert box["width"] >= 150 and box["x"] + box["width"] <= 375
+    assert no_horizontal_overflow(page)
+    totp = pyotp.TOTP(page.locator(".secret-key").inner_text().replace(" ", ""))
+    page.get_by_label("アプリのコード").fill(totp.now())
+    page.get_by_label("PINコード", exact=True).fill(PIN)
+    page.get_by_role("button", name="2段階認証をオンにする").click()
+
+    # The recovery codes, once, with a download.
+    expect(page.get_by_text("表示されるのはこの1回だけです")).to_be_visible()
+    codes = page.locator(".recovery-codes li")
+    expect(codes).to_have_count(10)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="テキストファイルでダウンロード").click()
+    saved = Path(download.value.path()).read_text(encoding="utf-8")
+    assert codes.first.inner_text() in saved
+    assert no_horizontal_overflow(page)
+    page.get_by_role("link", name="保存しました").click()
+    expect(
+        page.get_by_text("オン：ログイン時、パスワードの後に認証アプリのコードを入力します。")
+    ).to_be_visible()
+    sign_out(page)
+
+    # Signing in now takes the password, then the app's code (its next one: the set-up used
+    # this step's).
+    sign_in_with_password(page)
+    expect(page).to_have_url(re.compile(r"/login/code/$"))
+    page.get_by_label("コード", exact=True).fill(totp.at(time.time() + totp.interval))
+    page.get_by_role("button", name="確認").click()
+    expect(page).to_have_url(re.compile(r"/backoffice/$"))
+    assert mailoutbox[-1].subject == "【JENCO】2段階認証をオンにしました"
+    assert console_errors == []

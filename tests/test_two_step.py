@@ -1,0 +1,344 @@
+"""Two-step verification with an authenticator app and recovery codes (issue 16)."""
+
+import re
+import time
+
+import pyotp
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
+
+from accounts.flows import two_step
+from accounts.models import Authenticator, Member, RecoveryCode, SecurityEvent
+from tests.helpers import PASSWORD, PIN, sign_in
+
+pytestmark = pytest.mark.django_db
+
+SETUP = "/backoffice/security/two-step/authenticator/"
+OFF = "/backoffice/security/two-step/off/"
+CODES = "/backoffice/security/two-step/recovery-codes/"
+CODE = "/login/code/"
+Kind = SecurityEvent.Kind
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    cache.clear()
+
+
+def key_on_page(page: str) -> str:
+    return re.search(r'<code class="secret-key" translate="no">([A-Z2-7 ]+)</code>', page)[1]
+
+
+def turn_on(client) -> tuple[pyotp.TOTP, list[str]]:
+    """Set up the authenticator as a member does: read the key, type the app's code and PIN."""
+    totp = pyotp.TOTP(key_on_page(client.get(SETUP).content.decode()).replace(" ", ""))
+    page = client.post(SETUP, {"code": totp.now(), "pin": PIN}).content.decode()
+    codes = re.findall(r"<li><code>([A-Z0-9]{5}-[A-Z0-9]{5})</code></li>", page)
+    return totp, codes
+
+
+def a_code_of_another_step(totp: pyotp.TOTP, steps: int) -> str:
+    return totp.at(time.time() + steps * totp.interval)
+
+
+def password_step(client, **kwargs):
+    """Sign in with ID, password and captcha: with two-step on, it stops before the code."""
+    client.logout()
+    return sign_in(client, **kwargs)
+
+
+# --- Turning it on ---------------------------------------------------------------------------
+
+
+def test_the_security_page_offers_two_step_in_both_languages(member_client):
+    page = member_client.get("/backoffice/security/").content.decode()
+    assert "2段階認証" in page and "オフ" in page and SETUP in page
+    english = member_client.get("/backoffice/security/", headers={"accept-language": "en"})
+    assert "Two-step verification" in english.content.decode()
+
+
+def test_set_up_shows_a_qr_code_drawn_here_and_the_key(member_client):
+    page = member_client.get(SETUP).content.decode()
+    assert "<svg" in page and "<path" in page  # drawn on our server, no outside image
+    assert "otpauth://totp/JENCO:JPN1000001?secret=" in page
+    assert len(key_on_page(page).replace(" ", "")) == 32
+    # The same key until it is confirmed: reloading does not break the scan already made.
+    assert key_on_page(member_client.get(SETUP).content.decode()) == key_on_page(page)
+
+
+def test_turning_on_shows_ten_recovery_codes_once_logs_and_mails(member_client, member, mailoutbox):
+    totp, codes = turn_on(member_client)
+
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert two_step.is_on(member)
+    assert RecoveryCode.objects.filter(member=member).count() == 10
+    stored = Authenticator.objects.get(member=member).secret_encrypted
+    assert totp.secret not in stored  # encrypted at rest
+    assert not any(
+        code.replace("-", "") in str(RecoveryCode.objects.values_list()) for code in codes
+    )
+    assert SecurityEvent.objects.filter(kind=Kind.TWO_STEP_ENABLED, member=member).exists()
+    assert mailoutbox[-1].subject == "【JENCO】2段階認証をオンにしました"
+    # Shown once: the security page shows how many are left, never the codes.
+    page = member_client.get("/backoffice/security/").content.decode()
+    assert codes[0] not in page and "10 / 10" in page
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("", "認証アプリに表示されている6桁のコードを入力してください。"),
+        ("12345", "コードは6桁です。"),
+        ("abcdef", "コードは6桁です。"),
+        ("1" * 500, "コードは6桁です。"),
+    ],
+)
+def test_a_malformed_set_up_code_changes_nothing_and_costs_no_pin_try(
+    member_client, member, code, message
+):
+    member_client.get(SETUP)
+    page = member_client.post(SETUP, {"code": code, "pin": PIN}).content.decode()
+    assert message in page
+    assert not two_step.is_on(member)
+    assert Member.objects.get(pk=member.pk).pin_failures == 0
+
+
+def test_a_wrong_set_up_code_costs_no_pin_try(member_client, member):
+    key = key_on_page(member_client.get(SETUP).content.decode()).replace(" ", "")
+    far = a_code_of_another_step(pyotp.TOTP(key), 10)
+    page = member_client.post(SETUP, {"code": far, "pin": PIN}).content.decode()
+    assert "コードが一致しません" in page
+    assert not two_step.is_on(member)
+    assert Member.objects.get(pk=member.pk).pin_failures == 0
+
+
+def test_a_wrong_pin_turns_nothing_on(member_client, member, mailoutbox):
+    key = key_on_page(member_client.get(SETUP).content.decode()).replace(" ", "")
+    page = member_client.post(SETUP, {"code": pyotp.TOTP(key).now(), "pin": "000000"})
+    assert "PINコードが正しくありません" in page.content.decode()
+    assert not two_step.is_on(member) and not RecoveryCode.objects.exists()
+    assert mailoutbox == []
+
+
+def test_a_code_typed_in_full_width_digits_with_a_space_counts(member_client, member):
+    key = key_on_page(member_client.get(SETUP).content.decode()).replace(" ", "")
+    code = pyotp.TOTP(key).now()
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in code[:3]) + " " + code[3:]
+    member_client.post(SETUP, {"code": full_width, "pin": PIN})
+    assert two_step.is_on(member)
+
+
+# --- Signing in with it ----------------------------------------------------------------------
+
+
+def test_with_two_step_on_the_password_alone_does_not_sign_in(member_client, member):
+    totp, _ = turn_on(member_client)
+    response = password_step(member_client)
+
+    assert response["Location"] == CODE
+    assert SESSION_KEY not in member_client.session
+    assert member_client.get("/backoffice/")["Location"].startswith("/login/")
+    page = member_client.get(CODE).content.decode()
+    assert "認証アプリ" in page and 'name="code"' in page
+
+
+def test_the_app_code_signs_in_and_goes_where_the_member_was_going(member_client, member):
+    totp, _ = turn_on(member_client)
+    password_step(member_client, next="/backoffice/billing/")
+    # The set-up spent this step's code: the app's next one, within the drift allowed.
+    response = member_client.post(CODE, {"code": a_code_of_another_step(totp, 1)})
+
+    assert response["Location"] == "/backoffice/billing/"
+    assert member_client.session[SESSION_KEY] == str(member.pk)
+    assert SecurityEvent.objects.filter(kind=Kind.SIGN_IN_TWO_STEP, member=member).exists()
+
+
+def test_a_code_works_once(member_client, member):
+    totp, _ = turn_on(member_client)  # the set-up used the current step's code
+    password_step(member_client)
+    page = member_client.post(CODE, {"code": totp.now()}).content.decode()
+    assert "コードが正しくないか、すでに使われています" in page
+    assert SESSION_KEY not in member_client.session
+
+
+def test_one_step_of_clock_drift_is_accepted_two_are_not(member_client, member):
+    totp, _ = turn_on(member_client)
+    password_step(member_client)
+    two_ahead = a_code_of_another_step(totp, 2)
+    assert "コードが正しくない" in member_client.post(CODE, {"code": two_ahead}).content.decode()
+    one_ahead = a_code_of_another_step(totp, 1)
+    assert member_client.post(CODE, {"code": one_ahead})["Location"] == "/backoffice/"
+
+
+def test_a_recovery_code_signs_in_once_and_says_how_many_are_left(member_client, member):
+    _, codes = turn_on(member_client)
+    password_step(member_client)
+    typed = codes[0].lower().replace("-", " ")  # however it is typed
+    response = member_client.post(CODE, {"code": typed}, follow=True)
+    page = response.content.decode()
+
+    assert member_client.session[SESSION_KEY] == str(member.pk)
+    assert "リカバリーコードでログインしました" in page and "残り9個" in page
+    assert SecurityEvent.objects.filter(kind=Kind.SIGN_IN_RECOVERY_CODE, member=member).exists()
+    password_step(member_client)
+    again = member_client.post(CODE, {"code": codes[0]}).content.decode()
+    assert "コードが正しくないか、すでに使われています" in again
+
+
+@pytest.mark.parametrize("typed", ["", "12", "ABCDEFGHIJKLMNOP", "<script>", "１２３"])
+def test_a_malformed_code_is_told_its_shape_and_costs_no_try(member_client, member, typed):
+    turn_on(member_client)
+    password_step(member_client)
+    page = member_client.post(CODE, {"code": typed}).content.decode()
+    assert "6桁" in page
+    assert not SecurityEvent.objects.filter(kind=Kind.TWO_STEP_FAILED).exists()
+
+
+def test_five_wrong_codes_pause_the_second_step(member_client, member, settings):
+    totp, codes = turn_on(member_client)
+    password_step(member_client)
+    wrong = a_code_of_another_step(totp, 5)
+    for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS - 1):
+        assert "コードが正しくない" in member_client.post(CODE, {"code": wrong}).content.decode()
+    page = member_client.post(CODE, {"code": wrong}).content.decode()
+    assert "誤ったコードが多すぎます" in page
+    # Paused: even a right code (or a recovery code) is not taken now.
+    page = member_client.post(CODE, {"code": codes[1]}).content.decode()
+    assert "誤ったコードが多すぎます" in page and SESSION_KEY not in member_client.session
+    assert SecurityEvent.objects.filter(kind=Kind.TWO_STEP_PAUSED, member=member).exists()
+
+
+def test_a_wait_too_long_sends_back_to_sign_in(member_client, member, settings):
+    totp, _ = turn_on(member_client)
+    password_step(member_client)
+    session = member_client.session
+    session[two_step.PENDING]["since"] -= settings.JENCO_TWO_STEP_PENDING_MINUTES * 60 + 1
+    session.save()
+    response = member_client.post(CODE, {"code": totp.now()}, follow=True)
+    assert response.redirect_chain[-1][0] == "/login/"
+    assert "もう一度ログインしてください" in response.content.decode()
+    assert SESSION_KEY not in member_client.session
+
+
+def test_the_code_page_without_a_sign_in_waiting_sends_back(client, db):
+    response = client.get(CODE)
+    assert response["Location"] == "/login/"
+
+
+def test_a_password_reset_meanwhile_voids_the_waiting_sign_in(member_client, member):
+    totp, _ = turn_on(member_client)
+    password_step(member_client)
+    member.set_password("another-Password-77")
+    member.save()
+    assert member_client.post(CODE, {"code": totp.now()})["Location"] == "/login/"
+
+
+def test_a_view_only_sign_in_asks_no_code(member_client, member):
+    from django.contrib.auth.hashers import make_password
+
+    turn_on(member_client)
+    Member.objects.filter(pk=member.pk).update(sub_password=make_password("willow-Creek-5512"))
+    member_client.logout()
+    response = member_client.post(
+        "/login/",
+        {
+            "username": "JPN1000001",
+            "password": "willow-Creek-5512",
+            "view_only": "on",
+            **__import__("tests.helpers", fromlist=["x"]).solved_captcha(),
+        },
+    )
+    assert response["Location"] == "/backoffice/"
+
+
+def test_english_member_reads_the_code_page_in_english(client, english_member):
+    client.force_login(english_member)
+    key = key_on_page(client.get(SETUP).content.decode()).replace(" ", "")
+    client.post(SETUP, {"code": pyotp.TOTP(key).now(), "pin": PIN})
+    client.logout()
+    sign_in(client, "JPN1000002", headers={"accept-language": "en"})
+    page = client.get(CODE, headers={"accept-language": "en"}).content.decode()
+    assert "Two-step verification" in page and "authenticator app" in page
+
+
+# --- Turning it off, new codes, support ------------------------------------------------------
+
+
+def test_turning_off_needs_the_pin_then_logs_and_mails(member_client, member, mailoutbox):
+    turn_on(member_client)
+    assert (
+        "PINコードが正しくありません" in member_client.post(OFF, {"pin": "000000"}).content.decode()
+    )
+    assert two_step.is_on(member)
+    assert member_client.post(OFF, {"pin": PIN})["Location"] == "/backoffice/security/"
+    assert not two_step.is_on(member) and not RecoveryCode.objects.filter(member=member).exists()
+    assert SecurityEvent.objects.filter(kind=Kind.TWO_STEP_DISABLED, member=member).exists()
+    assert mailoutbox[-1].subject == "【JENCO】2段階認証をオフにしました"
+    password_step(member_client)
+    assert member_client.session[SESSION_KEY] == str(member.pk)
+
+
+def test_new_recovery_codes_void_the_old_ones(member_client, member, mailoutbox):
+    _, old = turn_on(member_client)
+    page = member_client.post(CODES, {"pin": PIN}).content.decode()
+    new = re.findall(r"<li><code>([A-Z0-9]{5}-[A-Z0-9]{5})</code></li>", page)
+    assert len(new) == 10 and not set(new) & set(old)
+    assert 'download="jenco-recovery-codes.txt"' in page
+    assert mailoutbox[-1].subject == "【JENCO】リカバリーコードを再発行しました"
+    password_step(member_client)
+    assert "正しくない" in member_client.post(CODE, {"code": old[0]}).content.decode()
+    assert member_client.post(CODE, {"code": new[0]})["Location"] == "/backoffice/"
+
+
+def test_support_reset_turns_it_off_with_the_agent_logged(
+    member_client, member, support_agent, mailoutbox
+):
+    turn_on(member_client)
+    assert two_step.reset(member, actor=support_agent)
+    event = SecurityEvent.objects.get(kind=Kind.TWO_STEP_RESET)
+    assert event.member == member and event.actor == support_agent
+    assert not two_step.is_on(member)
+    assert "サポート" in mailoutbox[-1].subject
+    assert not two_step.reset(member, actor=support_agent)  # nothing left to reset
+
+
+def test_a_member_on_the_defaults_finishes_the_migration_first(migrated_client):
+    assert migrated_client.get(SETUP)["Location"] == "/backoffice/profile/pin/"
+
+
+# --- Staff ------------------------------------------------------------------------------------
+
+
+def test_staff_without_two_step_are_sent_to_set_it_up_before_admin(client, staff, settings):
+    settings.JENCO_STAFF_TWO_STEP = True
+    client.force_login(staff)
+    response = client.get("/admin/accounts/member/")
+    assert response["Location"] == SETUP
+    page = client.get(SETUP).content.decode()
+    assert "スタッフのアカウントは" in page
+
+
+def test_staff_with_no_pin_confirm_with_the_password_and_then_admin_opens(client, staff, settings):
+    settings.JENCO_STAFF_TWO_STEP = True
+    client.force_login(staff)
+    page = client.get(SETUP).content.decode()
+    assert 'name="password"' in page and 'name="pin"' not in page
+    key = key_on_page(page).replace(" ", "")
+    client.post(SETUP, {"code": pyotp.TOTP(key).now(), "password": PASSWORD})
+    assert two_step.is_on(staff)
+    assert client.get("/admin/").status_code == 200
+    # They cannot turn it off while staff must have it.
+    response = client.post(OFF, {"password": PASSWORD}, follow=True)
+    assert two_step.is_on(staff)
+    assert "スタッフのアカウントは2段階認証をオフにできません" in response.content.decode()
+
+
+def test_staff_sign_in_asks_for_the_code_too(client, staff, settings):
+    settings.JENCO_STAFF_TWO_STEP = True
+    client.force_login(staff)
+    key = key_on_page(client.get(SETUP).content.decode()).replace(" ", "")
+    client.post(SETUP, {"code": pyotp.TOTP(key).now(), "password": PASSWORD})
+    client.logout()
+    assert sign_in(client, "JPN9000001")["Location"] == CODE
+    assert "login" in client.get("/admin/")["Location"]  # not signed in before the code

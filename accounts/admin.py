@@ -304,8 +304,15 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         response = super().change_view(request, object_id, form_url, extra_context)
         if request.method == "GET" and response.status_code == 200:
             # Who looked at whose personal data, and when.
+            # The team (the staff member's groups) is what the member reads under Account >
+            # Security; never the staff member's name.
+            team = ", ".join(sorted(request.user.groups.values_list("name", flat=True)))
             record(
-                request, Kind.MEMBER_VIEWED, self.get_object(request, object_id), actor=request.user
+                request,
+                Kind.MEMBER_VIEWED,
+                self.get_object(request, object_id),
+                actor=request.user,
+                details={"team": team},
             )
         return response
 

@@ -21,10 +21,12 @@ class SessionStore(DatabaseSessionStore):
 
     def cycle_key(self) -> None:
         """A new key for the same data (auth.login: no session fixation), written with the
-        data when the session is saved rather than at once."""
+        data when the session is saved rather than at once. The key is drawn now, so what
+        the sign-in logs (accounts.flows.sign_in) can name the session it started."""
         data = self._session
         key = self.session_key
-        self._session_key = None
+        self._session_key = self._get_new_session_key()
+        self._unsaved = True
         self._session_cache = data
         self.modified = True
         self._written = None
@@ -34,6 +36,8 @@ class SessionStore(DatabaseSessionStore):
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             self._session_key = self._get_new_session_key()
+            must_create = True
+        if getattr(self, "_unsaved", False):
             must_create = True
         data = self._get_session(no_load=must_create)
         written = (self.session_key, self.serializer().dumps(data))
@@ -53,3 +57,4 @@ class SessionStore(DatabaseSessionStore):
                 raise UpdateError from None
             raise
         self._written = written
+        self._unsaved = False

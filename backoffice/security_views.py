@@ -1,4 +1,5 @@
-"""Account > Security: two-step verification (issue 16).
+"""Account > Security: where the member is signed in, their activity, and two-step
+verification (issue 16).
 
 Every change here is confirmed with the PIN (the password, for an account without one), checked
 only once the rest of the form is right, so a typo never costs a PIN try.
@@ -7,15 +8,18 @@ only once the rest of the form is right, so a typo never costs a PIN try.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import activity as activity_log
 from accounts import throttle, view_only
-from accounts.flows import pin, two_step
+from accounts.flows import pin, sessions, two_step
 from accounts.forms import AuthenticatorSetupForm, TwoStepConfirmed, pin_problem
 from accounts.models import Authenticator
 
@@ -61,6 +65,10 @@ def security(request: HttpRequest) -> HttpResponse:
         "authenticator": authenticator,
         "recovery_left": two_step.recovery_codes_left(member) if authenticator else 0,
         "staff_required": two_step.required_for_staff(member),
+        "signed_in": sessions.signed_in(request, member),
+        "latest": [
+            activity_log.entry(event) for event in activity_log.events(member)[:LATEST_ACTIVITY]
+        ],
     }
     return render(request, "backoffice/security/security.html", context)
 
@@ -146,3 +154,62 @@ def _show_recovery_codes(request: HttpRequest, codes: list[str]) -> HttpResponse
     )
     context = {"codes": codes, "codes_text": text}
     return render(request, "backoffice/security/recovery_codes_shown.html", context)
+
+
+# --- Sessions and activity -------------------------------------------------------------------
+
+LATEST_ACTIVITY = 5
+ACTIVITY_PER_PAGE = 25
+
+
+def _session_id(request: HttpRequest) -> int | None:
+    value = request.POST.get("session", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+
+
+@never_cache
+@login_required
+@require_POST
+def end_session(request: HttpRequest) -> HttpResponse:
+    """Sign out one other device. Nothing is said about a session that is not the member's."""
+    sign_in_id = _session_id(request)
+    if sign_in_id is not None and sessions.end(request, request.user, sign_in_id):
+        messages.success(request, _("That device is signed out."))
+    else:
+        messages.info(request, _("That device was already signed out."))
+    return redirect("backoffice:security")
+
+
+@never_cache
+@login_required
+@require_POST
+def end_other_sessions(request: HttpRequest) -> HttpResponse:
+    ended = sessions.end_others(request, request.user)
+    if ended:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d other device is signed out.",
+                "%(count)d other devices are signed out.",
+                ended,
+            )
+            % {"count": ended},
+        )
+    else:
+        messages.info(request, _("You were not signed in anywhere else."))
+    return redirect("backoffice:security")
+
+
+@view_only.readable
+@never_cache
+@login_required
+@require_GET
+def activity(request: HttpRequest) -> HttpResponse:
+    pages = Paginator(activity_log.events(request.user), ACTIVITY_PER_PAGE)
+    page = pages.get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "entries": [activity_log.entry(event) for event in page],
+        "days": settings.JENCO_ACTIVITY_DAYS,
+    }
+    return render(request, "backoffice/security/activity.html", context)

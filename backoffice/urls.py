@@ -14,6 +14,13 @@ urlpatterns = [
     path("profile/email/", views.change_email, name="profile-email"),
     path("profile/email/confirm/<str:token>/", views.confirm_email, name="profile-email-confirm"),
     path("security/", security_views.security, name="security"),
+    path("security/sessions/end/", security_views.end_session, name="end-session"),
+    path(
+        "security/sessions/end-others/",
+        security_views.end_other_sessions,
+        name="end-other-sessions",
+    ),
+    path("security/activity/", security_views.activity, name="activity"),
     path(
         "security/two-step/authenticator/",
         security_views.two_step_setup,

@@ -283,6 +283,8 @@ JENCO_REGISTRATION_PER_EMAIL = envint("JENCO_REGISTRATION_PER_EMAIL", 3, minimum
 # Where the terms of use a registering member agrees to are published (linked beside the
 # checkbox); `manage.py check --deploy` warns while registration is open without it.
 JENCO_TERMS_URL = env("JENCO_TERMS_URL", "")
+# How far back a member's own activity goes under Account > Security.
+JENCO_ACTIVITY_DAYS = envint("JENCO_ACTIVITY_DAYS", 90, minimum=1)
 # Two-step verification (Account > Security): staff need it before admin opens (on unless
 # DEBUG); wrong codes before a pause, and its length; how long a sign-in waits for its code.
 JENCO_STAFF_TWO_STEP = envbool("JENCO_STAFF_TWO_STEP", not DEBUG)

@@ -297,6 +297,8 @@ PAGES = [
     MemberPage("security", "/backoffice/security/", MEMBER),
     MemberPage("security", "/backoffice/security/", VIEW_ONLY),
     MemberPage("security: two-step on", "/backoffice/security/", TWO_STEP),
+    MemberPage("security: activity", "/backoffice/security/activity/", MEMBER),
+    MemberPage("security: activity", "/backoffice/security/activity/", VIEW_ONLY),
     *(
         MemberPage(name, path, TWO_STEP, empty)
         for name, path in [

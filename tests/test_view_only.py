@@ -491,6 +491,7 @@ def test_only_these_views_open_to_a_view_only_session():
         "logout/": "allowed",
         "backoffice/": "readable",
         "backoffice/security/": "readable",
+        "backoffice/security/activity/": "readable",
         "backoffice/profile/": "readable",
         "backoffice/billing/": "readable",
         "backoffice/billing/<str:number>/": "readable",

@@ -6,7 +6,7 @@ from django.contrib import auth
 
 from accounts import credentials, emails, lockout, view_only
 from accounts.audit import Kind, record
-from accounts.flows import mailbox
+from accounts.flows import mailbox, sessions
 from accounts.middleware import SEEN_AT
 from accounts.models import SecurityEvent
 
@@ -41,12 +41,12 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
         # view-only sign-in opens nothing that can change, and the member is told of every
         # one by email.
         view_only.start(request, member)
-        record(request, Kind.SIGN_IN_VIEW_ONLY, member)
+        record(request, Kind.SIGN_IN_VIEW_ONLY, member, details=_session(request))
         emails.send_member_email(member, "view_only_sign_in", {"when": member.last_login})
     elif with_defaults:
         # The first-sign-in gate keeps this member to the mailbox, PIN and password steps.
         # The mailbox code's email doubles as the "was this you?" notice.
-        record(request, Kind.SIGN_IN_DEFAULT, member)
+        record(request, Kind.SIGN_IN_DEFAULT, member, details=_session(request))
         # The published password opens thousands of imported accounts: an address that gets
         # into many of them is spraying it, so each such sign-in counts against the address.
         lockout.count_against_address(request)
@@ -55,8 +55,16 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
         else:
             emails.send_member_email(member, "default_sign_in", {"when": member.last_login})
     else:
-        record(request, kind, member)
+        record(request, kind, member, details=_session(request))
     request.session.save()
+
+
+def _session(request) -> dict:
+    """What the sign-in's log entry keeps so Account > Security can list and end the session:
+    its key, encrypted (accounts.flows.sessions)."""
+    if request.session.session_key is None:
+        request.session.save()
+    return {"session": sessions.sealed(request.session.session_key)}
 
 
 def failed_sign_ins(member, *, since) -> int:

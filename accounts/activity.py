@@ -1,0 +1,99 @@
+"""A member's own security history, as they read it (Account > Security > Activity).
+
+Read from the security log: the member's events, and failed sign-ins typed with their ID
+(logged by what was typed, since no member is signed in). Staff-only entries (an admin filter
+refused) are left out; staff who opened the record show as "JENCO support" and their team,
+never by name. Nothing secret is in the log to show.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts import credentials, devices
+from accounts.audit import Kind
+from accounts.models import SecurityEvent
+
+# What the member reads for each kind of event.
+WORDS = {
+    Kind.SIGN_IN: _("Signed in with your password"),
+    Kind.SIGN_IN_DEFAULT: _("Signed in with the default password and PIN"),
+    Kind.SIGN_IN_VIEW_ONLY: _("Signed in view only (sub password)"),
+    Kind.SIGN_IN_TWO_STEP: _("Signed in with your password and authenticator app"),
+    Kind.SIGN_IN_RECOVERY_CODE: _("Signed in with your password and a recovery code"),
+    Kind.SIGN_IN_PASSKEY: _("Signed in with a passkey"),
+    Kind.SIGN_IN_FAILED: _("Failed sign-in with your member ID"),
+    Kind.SIGN_OUT: _("Signed out"),
+    Kind.LOCKED_OUT: _("Sign-in paused after too many failures"),
+    Kind.PIN_CHANGED: _("PIN changed"),
+    Kind.PIN_FAILED: _("Wrong PIN typed"),
+    Kind.PIN_LOCKED: _("Changes that need the PIN paused after wrong PINs"),
+    Kind.PASSWORD_CHANGED: _("Password changed"),
+    Kind.SUB_PASSWORD_CHANGED: _("Sub password set or changed"),
+    Kind.SUB_PASSWORD_REMOVED: _("Sub password removed"),
+    Kind.EMAIL_CHANGE_REQUESTED: _("Email change asked for"),
+    Kind.EMAIL_CHANGED: _("Email address changed"),
+    Kind.LANGUAGE_CHANGED: _("Language changed"),
+    Kind.PASSWORD_RESET_REQUESTED: _("Password reset link asked for"),
+    Kind.PASSWORD_RESET: _("Password set from an emailed link"),
+    Kind.PIN_RESET_REQUESTED: _("PIN reset link asked for"),
+    Kind.PIN_RESET: _("PIN set from an emailed link"),
+    Kind.MEMBER_VIEWED: _("JENCO support opened your record"),
+    Kind.MAILBOX_CODE_SENT: _("Confirmation code emailed"),
+    Kind.MAILBOX_CODE_FAILED: _("Wrong confirmation code typed"),
+    Kind.MAILBOX_PROVED: _("Email address confirmed with a code"),
+    Kind.REGISTERED: _("Account registered"),
+    Kind.TWO_STEP_FAILED: _("Wrong two-step code typed"),
+    Kind.TWO_STEP_PAUSED: _("Two-step codes paused after wrong codes"),
+    Kind.TWO_STEP_ENABLED: _("Two-step verification turned on"),
+    Kind.TWO_STEP_DISABLED: _("Two-step verification turned off"),
+    Kind.RECOVERY_CODES_REGENERATED: _("New recovery codes made"),
+    Kind.PASSKEY_ADDED: _("Passkey added"),
+    Kind.PASSKEY_REMOVED: _("Passkey removed"),
+    Kind.PASSKEY_FAILED: _("Passkey sign-in failed"),
+    Kind.SESSION_ENDED: _("Signed out a device from Security"),
+    Kind.OTHER_SESSIONS_ENDED: _("Signed out every other device"),
+    Kind.LOCKOUT_CLEARED: _("JENCO support lifted a sign-in pause"),
+    Kind.RESET_LINK_SENT: _("JENCO support sent a reset link"),
+    Kind.EMAIL_CORRECTION_STARTED: _("JENCO support started correcting your email address"),
+    Kind.EMAIL_CORRECTED: _("Email address corrected"),
+    Kind.TWO_STEP_RESET: _("JENCO support turned two-step verification off"),
+    Kind.MEMBER_DEACTIVATED: _("Account deactivated by JENCO support"),
+    Kind.MEMBER_REACTIVATED: _("Account reactivated by JENCO support"),
+}
+HIDDEN = [Kind.ADMIN_LOOKUP_REFUSED]
+
+
+def events(member):
+    """The member's history within JENCO_ACTIVITY_DAYS, newest first (a queryset to page)."""
+    since = timezone.now() - datetime.timedelta(days=settings.JENCO_ACTIVITY_DAYS)
+    typed = credentials.printable(member.member_id)
+    return (
+        SecurityEvent.objects.filter(
+            Q(member=member) | Q(kind=Kind.SIGN_IN_FAILED, member_id_typed=typed, member=None),
+            created__gte=since,
+        )
+        .exclude(kind__in=HIDDEN)
+        .order_by("-created", "-pk")
+    )
+
+
+def entry(event) -> dict:
+    """One line of the page: when, what, from which device and address, and by whom if staff."""
+    browser, system = devices.describe(event.user_agent)
+    by_staff = event.actor_id is not None and event.actor_id != event.member_id
+    return {
+        "when": event.created,
+        "what": WORDS.get(event.kind, event.get_kind_display()),
+        "kind": event.kind,
+        "browser": browser,
+        "system": system,
+        "ip_address": event.ip_address if not by_staff else None,
+        "team": event.details.get("team", "") if by_staff else "",
+        "by_staff": by_staff,
+        "failed": event.kind
+        in (Kind.SIGN_IN_FAILED, Kind.TWO_STEP_FAILED, Kind.PIN_FAILED, Kind.PASSKEY_FAILED),
+    }

@@ -1,0 +1,168 @@
+"""Where a member is signed in, and ending those sign-ins (Account > Security, issue 16).
+
+Each sign-in's security-log entry keeps its session key, encrypted (details["session"]), so the
+list is the member's recent sign-ins whose session still exists in the store every app server
+shares (the database, or Redis with REDIS_URL), and ending one deletes it there. What the page
+shows of each comes from the session itself (when it began, when last seen, view only) and
+from its log entry (device, address).
+"""
+
+import base64
+import datetime
+from dataclasses import dataclass
+from importlib import import_module
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.contrib import auth
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from accounts import devices, view_only
+from accounts.audit import Kind, record
+from accounts.middleware import SEEN_AT
+from accounts.models import SecurityEvent
+
+SIGN_IN_KINDS = [
+    Kind.SIGN_IN,
+    Kind.SIGN_IN_DEFAULT,
+    Kind.SIGN_IN_VIEW_ONLY,
+    Kind.SIGN_IN_TWO_STEP,
+    Kind.SIGN_IN_RECOVERY_CODE,
+    Kind.SIGN_IN_PASSKEY,
+]
+
+
+def _fernet() -> Fernet:
+    key = salted_hmac("accounts.flows.sessions", "fernet", algorithm="sha256").digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def sealed(session_key: str) -> str:
+    """What the sign-in's log entry keeps of its session key."""
+    return _fernet().encrypt(session_key.encode()).decode()
+
+
+def _opened(token: str) -> str | None:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except (InvalidToken, ValueError, TypeError):
+        return None
+
+
+def _store(session_key: str | None = None):
+    return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """One place the member is signed in."""
+
+    id: int  # the sign-in's log entry: what the page posts to end it (no session key shown)
+    browser: str
+    system: str
+    ip_address: str | None
+    started: datetime.datetime
+    last_seen: datetime.datetime
+    view_only: bool
+    current: bool
+    method: str  # the sign-in's log kind
+
+
+def signed_in(request, member) -> list[SignedIn]:
+    """Every session of `member` that still exists, the current one first."""
+    since = timezone.now() - datetime.timedelta(seconds=settings.JENCO_SESSION_MAX_SECONDS)
+    events = SecurityEvent.objects.filter(
+        member=member, kind__in=SIGN_IN_KINDS, created__gte=since, details__has_key="session"
+    )
+    current_key = request.session.session_key
+    found, current_listed = [], False
+    for event in events:
+        key = _opened(event.details.get("session", ""))
+        data = _live(key, member) if key else None
+        if data is None:
+            continue
+        current = key == current_key
+        current_listed |= current
+        found.append(_signed_in(event, data, current))
+    if not current_listed:  # a sign-in from before sessions were logged: still listed
+        browser, system = devices.describe(request.headers.get("User-Agent", ""))
+        now = int(timezone.now().timestamp())
+        started = _when(request.session.get("signed_in_at", now))
+        found.append(
+            SignedIn(
+                id=0,
+                browser=browser,
+                system=system,
+                ip_address=None,
+                started=started,
+                last_seen=timezone.now(),
+                view_only=view_only.active(request),
+                current=True,
+                method=Kind.SIGN_IN,
+            )
+        )
+    return sorted(found, key=lambda each: (not each.current, -each.last_seen.timestamp()))
+
+
+def _live(session_key: str, member) -> dict | None:
+    """The session's data if it exists and still belongs to `member`."""
+    store = _store(session_key)
+    if not store.exists(session_key):
+        return None
+    data = store.load()
+    if str(data.get(auth.SESSION_KEY)) != str(member.pk):
+        return None
+    return data
+
+
+def _when(seconds) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(int(seconds), tz=datetime.UTC)
+
+
+def _signed_in(event, data: dict, current: bool) -> SignedIn:
+    browser, system = devices.describe(event.user_agent)
+    started = _when(data["signed_in_at"]) if "signed_in_at" in data else event.created
+    return SignedIn(
+        id=event.pk,
+        browser=browser,
+        system=system,
+        ip_address=event.ip_address,
+        started=started,
+        last_seen=timezone.now() if current else _when(data.get(SEEN_AT, started.timestamp())),
+        view_only=view_only.SESSION_KEY in data,
+        current=current,
+        method=event.kind,
+    )
+
+
+def end(request, member, sign_in_id: int) -> bool:
+    """Sign out the session the sign-in `sign_in_id` started, if it is the member's, still
+    exists and is not this one. False otherwise (nothing changed)."""
+    event = SecurityEvent.objects.filter(
+        pk=sign_in_id, member=member, kind__in=SIGN_IN_KINDS, details__has_key="session"
+    ).first()
+    key = _opened(event.details["session"]) if event else None
+    if key is None or key == request.session.session_key or _live(key, member) is None:
+        return False
+    with transaction.atomic():
+        _store(key).delete(key)
+        record(request, Kind.SESSION_ENDED, member, details={"ended": event.pk})
+    return True
+
+
+def end_others(request, member) -> int:
+    """Sign out every other session of the member; how many were ended."""
+    others = [each for each in signed_in(request, member) if not each.current]
+    ended = 0
+    with transaction.atomic():
+        for each in others:
+            event = SecurityEvent.objects.get(pk=each.id)
+            key = _opened(event.details["session"])
+            if key:
+                _store(key).delete(key)
+                ended += 1
+        if ended:
+            record(request, Kind.OTHER_SESSIONS_ENDED, member, details={"count": ended})
+    return ended

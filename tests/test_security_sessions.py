@@ -1,0 +1,187 @@
+"""Account > Security: where the member is signed in, signing devices out, and their own
+activity (issue 16)."""
+
+import re
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
+from django.test import Client
+
+from accounts.models import SecurityEvent
+from tests.helpers import sign_in, solved_captcha
+
+pytestmark = pytest.mark.django_db
+
+SECURITY = "/backoffice/security/"
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1"
+)
+DESKTOP = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    cache.clear()
+
+
+def device(user_agent: str, address: str) -> Client:
+    """A browser of the member's, signed in through the real form."""
+    client = Client(HTTP_USER_AGENT=user_agent, REMOTE_ADDR=address)
+    assert sign_in(client)["Location"] == "/backoffice/"
+    return client
+
+
+def other_ids(page: str) -> list[str]:
+    return re.findall(r'<input type="hidden" name="session" value="(\d+)">', page)
+
+
+def test_the_member_sees_every_device_the_current_one_marked(member):
+    phone = device(PHONE, "203.0.113.7")
+    desk = device(DESKTOP, "198.51.100.4")
+    page = desk.get(SECURITY).content.decode()
+
+    assert "iOS" not in page  # named as members know them
+    assert "iPhone の Safari" in page and "Windows の Chrome" in page
+    assert "203.0.113.7" in page and "198.51.100.4" in page
+    current = re.search(r'<li class="session current">(.*?)</li>', page, re.S)[1]
+    assert "Windows の Chrome" in current and "この端末" in current
+    assert len(other_ids(page)) == 1  # the phone can be signed out; this device by Sign out
+    desk.cookies["django_language"] = "en"
+    english = desk.get(SECURITY).content.decode()
+    assert "Chrome on Windows" in english and "This device" in english
+    assert phone.get("/backoffice/").status_code == 200
+
+
+def test_signing_out_one_device_really_ends_it(member):
+    phone = device(PHONE, "203.0.113.7")
+    desk = device(DESKTOP, "198.51.100.4")
+    [phone_id] = other_ids(desk.get(SECURITY).content.decode())
+
+    response = desk.post("/backoffice/security/sessions/end/", {"session": phone_id}, follow=True)
+
+    assert "その端末をログアウトさせました。" in response.content.decode()
+    assert phone.get("/backoffice/")["Location"].startswith("/login/")
+    assert desk.get("/backoffice/").status_code == 200
+    assert SecurityEvent.objects.filter(kind="session_ended", member=member).exists()
+    assert other_ids(desk.get(SECURITY).content.decode()) == []
+
+
+def test_sign_out_every_other_device(member):
+    others = [device(PHONE, f"203.0.113.{n}") for n in (1, 2, 3)]
+    desk = device(DESKTOP, "198.51.100.4")
+    response = desk.post("/backoffice/security/sessions/end-others/", follow=True)
+
+    assert "ほかの3台の端末をログアウトさせました。" in response.content.decode()
+    for other in others:
+        assert SESSION_KEY not in other.session
+        assert other.get("/backoffice/")["Location"].startswith("/login/")
+    assert desk.get("/backoffice/").status_code == 200
+    again = desk.post("/backoffice/security/sessions/end-others/", follow=True)
+    assert "ほかの端末ではログインしていません。" in again.content.decode()
+
+
+@pytest.mark.parametrize("value", ["", "abc", "-1", "9" * 40, "１"])
+def test_a_malformed_or_foreign_session_id_ends_nothing(member, english_member, value):
+    stranger = Client()
+    sign_in(stranger, "JPN1000002")
+    theirs = SecurityEvent.objects.get(kind="sign_in", member=english_member).pk
+    desk = device(DESKTOP, "198.51.100.4")
+
+    for posted in (value, str(theirs)):
+        response = desk.post("/backoffice/security/sessions/end/", {"session": posted}, follow=True)
+        assert response.status_code == 200
+        assert "その端末はすでにログアウトしています。" in response.content.decode()
+    assert stranger.get("/backoffice/").status_code == 200  # the other member's, untouched
+
+
+def test_the_current_device_cannot_be_ended_from_the_list(member):
+    desk = device(DESKTOP, "198.51.100.4")
+    mine = SecurityEvent.objects.get(kind="sign_in", member=member).pk
+    desk.post("/backoffice/security/sessions/end/", {"session": mine})
+    assert desk.get("/backoffice/").status_code == 200
+
+
+def test_a_view_only_sign_in_is_marked_and_cannot_sign_others_out(member):
+    from django.contrib.auth.hashers import make_password
+
+    member.sub_password = make_password("willow-Creek-5512")
+    member.save()
+    viewer = Client(HTTP_USER_AGENT=PHONE)
+    data = {"username": "JPN1000001", "password": "willow-Creek-5512", "view_only": "on"}
+    viewer.post("/login/", {**data, **solved_captcha()})
+    desk = device(DESKTOP, "198.51.100.4")
+
+    assert "閲覧専用" in desk.get(SECURITY).content.decode()
+    page = viewer.get(SECURITY).content.decode()
+    assert "この端末をログアウト" not in page
+    assert viewer.post("/backoffice/security/sessions/end-others/").status_code == 403
+    assert desk.get("/backoffice/").status_code == 200
+
+
+def test_the_session_key_is_never_on_the_page_or_plain_in_the_log(member):
+    desk = device(DESKTOP, "198.51.100.4")
+    key = desk.session.session_key
+    assert key not in desk.get(SECURITY).content.decode()
+    event = SecurityEvent.objects.get(kind="sign_in", member=member)
+    assert key not in str(event.details)
+
+
+# --- Activity --------------------------------------------------------------------------------
+
+
+def test_activity_shows_sign_ins_failures_changes_and_staff_views_newest_first(
+    member, support_agent
+):
+    attacker = Client(REMOTE_ADDR="192.0.2.66")
+    sign_in(attacker, "ｊｐｎ１０００００１", "wrong-password-1")
+    desk = device(DESKTOP, "198.51.100.4")
+    staff = Client()
+    staff.force_login(support_agent)
+    assert staff.get(f"/admin/accounts/member/{member.pk}/change/").status_code == 200
+
+    page = desk.get("/backoffice/security/activity/").content.decode()
+    entries = re.findall(r"<strong>(.*?)</strong>", page)
+    assert entries[:3] == [
+        "JENCOサポートがお客様の情報を閲覧",
+        "パスワードでログイン",
+        "お客様の会員IDでのログイン失敗",
+    ]
+    assert "(Support)" in page and "192.0.2.66" in page
+    assert support_agent.member_id not in page  # staff by team, never by name or ID
+    desk.cookies["django_language"] = "en"
+    english = desk.get("/backoffice/security/activity/").content.decode()
+    assert "JENCO support opened your record" in english
+
+
+def test_activity_is_the_members_own_and_paginated(member, english_member, settings):
+    from accounts.audit import record
+
+    for _ in range(30):
+        record(None, "pin_failed", member)
+    record(None, "pin_changed", english_member)
+    desk = device(DESKTOP, "198.51.100.4")
+    first = desk.get("/backoffice/security/activity/").content.decode()
+    assert first.count('class="activity-entry') == 25 and "1 / 2 ページ" in first
+    second = desk.get("/backoffice/security/activity/?page=2").content.decode()
+    assert second.count('class="activity-entry') == 6
+    assert "PINコードを変更" not in first + second  # the other member's
+    assert desk.get("/backoffice/security/activity/?page=x%00").status_code == 200
+
+
+def test_activity_keeps_to_its_days(member, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    from accounts.audit import record
+
+    old = record(None, "pin_changed", member)
+    old.created = timezone.now() - datetime.timedelta(days=settings.JENCO_ACTIVITY_DAYS + 1)
+    old.save()
+    desk = device(DESKTOP, "198.51.100.4")
+    assert "PINコードを変更" not in desk.get("/backoffice/security/activity/").content.decode()

@@ -1,3 +1,5 @@
+import unicodedata
+
 from captcha.fields import CaptchaField, CaptchaTextInput
 from captcha.helpers import captcha_audio_url
 from captcha.models import CaptchaStore
@@ -549,6 +551,32 @@ class AuthenticatorSetupForm(TwoStepConfirmed):
         if not (len(code) == 6 and code.isascii() and code.isdigit()):
             raise forms.ValidationError(_("The code is 6 digits."), code="format")
         return code
+
+
+class PasskeyAddForm(TwoStepConfirmed):
+    """Adding a passkey: a name to tell it apart, and the PIN. The browser's answer, once the
+    phone or key made the passkey, comes beside them (the view hands it to
+    accounts.flows.passkeys)."""
+
+    field_order = ["name", "pin", "password"]
+
+    name = forms.CharField(
+        label=_("Passkey name"),
+        max_length=60,
+        help_text=_("To tell your passkeys apart, for example “iPhone” or “Office PC”."),
+        error_messages={
+            "required": _("Give the passkey a name."),
+            "max_length": _("The name is at most 60 characters."),
+            "null_characters_not_allowed": _("The name has a character that cannot be used."),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def clean_name(self):
+        name = " ".join(unicodedata.normalize("NFKC", self.cleaned_data["name"]).split())
+        if not name or not name.isprintable():
+            raise forms.ValidationError(_("Give the passkey a name."), code="required")
+        return name
 
 
 # --- Forgot password / PIN -----------------------------------------------------------------

@@ -402,3 +402,32 @@ class RecoveryCode(models.Model):
 
     def __str__(self):
         return str(self.member)
+
+
+class Passkey(models.Model):
+    """A member's passkey (WebAuthn): a second step, or a sign-in on its own (issue 16).
+
+    Only the public key is kept: the private key never leaves the member's phone, computer or
+    security key. `sign_count` is the authenticator's counter when it keeps one: an assertion
+    whose counter does not move forward is refused (a cloned key).
+    """
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="passkeys"
+    )
+    name = models.CharField(_("name"), max_length=60)
+    credential_id = models.CharField(max_length=1400, unique=True)  # base64url, as browsers send
+    public_key = models.BinaryField()  # COSE
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    backed_up = models.BooleanField(default=False)  # synced (iCloud Keychain, Google) or not
+    created = models.DateTimeField(_("added"), default=timezone.now)
+    last_used = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("passkey")
+        verbose_name_plural = _("passkeys")
+        ordering = ["created"]
+
+    def __str__(self):
+        return self.name

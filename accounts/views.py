@@ -26,7 +26,7 @@ from django.views.decorators.http import (
 
 from accounts import credentials, pages, times, view_only
 from accounts.audit import Kind
-from accounts.flows import registration, reset, two_step
+from accounts.flows import passkeys, registration, reset, two_step
 from accounts.flows import sign_in as sign_in_flow
 from accounts.forms import (
     ForgotForm,
@@ -207,7 +207,69 @@ def login_code(request: HttpRequest) -> HttpResponse:
                     "seconds: type the one your app shows now."
                 ),
             )
-    return render(request, "accounts/login_code.html", {"form": form})
+    context = {"form": form, "passkey_options": _second_step_passkey_options(request, member)}
+    return render(request, "accounts/login_code.html", context)
+
+
+def _second_step_passkey_options(request: HttpRequest, member) -> str:
+    return passkeys.sign_in_options(request, member) if member.passkeys.exists() else ""
+
+
+PASSKEY_REFUSED = gettext_lazy(
+    "That passkey was not accepted. Try again, or use another way to sign in."
+)
+
+
+@view_only.allowed  # part of signing in, like login_code
+@never_cache
+@csrf_protect
+@require_POST
+def login_code_passkey(request: HttpRequest) -> HttpResponse:
+    """The second step with a passkey instead of a code (the form on /login/code/)."""
+    member = two_step.pending_member(request)
+    if member is None:
+        return redirect("accounts:login-code")  # says why there
+    try:
+        passkeys.check(request, request.POST.get("passkey", ""), member=member)
+    except passkeys.Refused:
+        messages.error(request, PASSKEY_REFUSED)
+        return redirect("accounts:login-code")
+    next_url = two_step.pending_next(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
+    with transaction.atomic():
+        two_step.finish(request, member, Kind.SIGN_IN_PASSKEY)
+    response = HttpResponseRedirect(next_url)
+    _remember_language(response, member.preferred_language)
+    return response
+
+
+@view_only.allowed  # a new sign-in starts a new session
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def login_passkey(request: HttpRequest) -> HttpResponse:
+    """Sign in with a passkey alone: no ID, password or captcha typed. The browser offers the
+    passkeys it holds for this site; the one chosen must also prove the person (fingerprint,
+    face or the device's PIN), so it stands for the password and the second step together."""
+    if request.user.is_authenticated and request.method == "GET":
+        return _go_next(request)
+    if request.method == "POST":
+        try:
+            used = passkeys.check(request, request.POST.get("passkey", ""))
+        except passkeys.Refused:
+            used = None
+        member = used.member if used else None
+        if member is not None and member.is_active:
+            member.backend = "accounts.backends.MemberBackend"
+            with transaction.atomic():
+                if request.user.is_authenticated:
+                    request.session.flush()  # nothing of another sign-in carries over
+                sign_in_flow.sign_in(request, member, kind=Kind.SIGN_IN_PASSKEY)
+            response = _go_next(request)
+            _remember_language(response, member.preferred_language)
+            return response
+        messages.error(request, PASSKEY_REFUSED)
+    context = {"passkey_options": passkeys.sign_in_options(request), "next": _safe_next(request)}
+    return render(request, "accounts/login_passkey.html", context)
 
 
 @view_only.allowed

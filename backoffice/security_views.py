@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -19,9 +19,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import activity as activity_log
 from accounts import throttle, view_only
-from accounts.flows import pin, sessions, two_step
-from accounts.forms import AuthenticatorSetupForm, TwoStepConfirmed, pin_problem
-from accounts.models import Authenticator
+from accounts.flows import passkeys, pin, sessions, two_step
+from accounts.forms import (
+    AuthenticatorSetupForm,
+    PasskeyAddForm,
+    TwoStepConfirmed,
+    pin_problem,
+)
+from accounts.models import Authenticator, Passkey
 
 
 def _bound(request: HttpRequest):
@@ -66,6 +71,8 @@ def security(request: HttpRequest) -> HttpResponse:
         "recovery_left": two_step.recovery_codes_left(member) if authenticator else 0,
         "staff_required": two_step.required_for_staff(member),
         "signed_in": sessions.signed_in(request, member),
+        "passkeys": list(member.passkeys.all()),
+        "max_passkeys": passkeys.MAX_PASSKEYS,
         "latest": [
             activity_log.entry(event) for event in activity_log.events(member)[:LATEST_ACTIVITY]
         ],
@@ -213,3 +220,78 @@ def activity(request: HttpRequest) -> HttpResponse:
         "days": settings.JENCO_ACTIVITY_DAYS,
     }
     return render(request, "backoffice/security/activity.html", context)
+
+
+# --- Passkeys ---------------------------------------------------------------------------------
+
+
+@sensitive_post_parameters("pin", "password")
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def passkey_add(request: HttpRequest) -> HttpResponse:
+    """Add a passkey: a name and the PIN, then the phone or computer makes it (passkeys.js
+    fills the form's answer in and sends it). The passkey is checked before the PIN, and kept
+    only when both are right."""
+    member = request.user
+    if member.passkeys.count() >= passkeys.MAX_PASSKEYS:
+        messages.info(
+            request,
+            _("You have %(count)d passkeys, the most there can be. Remove one to add another.")
+            % {"count": passkeys.MAX_PASSKEYS},
+        )
+        return redirect("backoffice:security")
+    form = PasskeyAddForm(member, _bound(request))
+    if request.method == "POST" and form.is_valid():
+        new = _new_passkey(request, form)
+        if new is not None and _confirmed(form, request):
+            try:
+                passkeys.add(request, member, form.cleaned_data["name"], new)
+            except passkeys.Refused:
+                messages.info(request, _("That passkey is already added."))
+            else:
+                messages.success(
+                    request,
+                    _("Passkey “%(name)s” is added. You can sign in with it now.")
+                    % {"name": form.cleaned_data["name"]},
+                )
+            return redirect("backoffice:security")
+    context = {"form": form, "passkey_options": passkeys.add_options(request, member)}
+    return render(request, "backoffice/security/passkey_add.html", context)
+
+
+def _new_passkey(request: HttpRequest, form):
+    """The passkey the browser made for this page, or None with the form saying why."""
+    answer = request.POST.get("passkey", "")
+    if not answer:
+        form.add_error(
+            None,
+            _(
+                "Your browser did not make a passkey. Tap “Add passkey” again and follow your "
+                "phone's or computer's steps."
+            ),
+        )
+        return None
+    try:
+        return passkeys.verify_new(request, answer)
+    except passkeys.Refused:
+        form.add_error(
+            None, _("The passkey could not be checked, so it was not added. Please try again.")
+        )
+        return None
+
+
+@sensitive_post_parameters("pin", "password")
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
+    member = request.user
+    passkey = get_object_or_404(Passkey, pk=passkey_id, member=member)
+    form = TwoStepConfirmed(member, _bound(request))
+    if _confirmed(form, request):
+        passkeys.remove(request, member, passkey)
+        messages.success(request, _("Passkey “%(name)s” is removed.") % {"name": passkey.name})
+        return redirect("backoffice:security")
+    context = {"form": form, "passkey": passkey}
+    return render(request, "backoffice/security/passkey_remove.html", context)

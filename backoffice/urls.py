@@ -32,6 +32,12 @@ urlpatterns = [
         security_views.recovery_codes,
         name="recovery-codes",
     ),
+    path("security/passkeys/add/", security_views.passkey_add, name="passkey-add"),
+    path(
+        "security/passkeys/<int:passkey_id>/remove/",
+        security_views.passkey_remove,
+        name="passkey-remove",
+    ),
     path("billing/", billing_views.invoices, name="billing"),
     path("billing/<str:number>/", billing_views.invoice, name="invoice"),
     path("billing/<str:number>/pdf/", billing_views.invoice_pdf, name="invoice-pdf"),

@@ -24,7 +24,13 @@ from django.utils import timezone
 from accounts import credentials, links, view_only
 from accounts.flows import two_step
 from accounts.ja_accounts import ja_member
-from accounts.models import Authenticator, EmailChangeRequest, Member, PendingRegistration
+from accounts.models import (
+    Authenticator,
+    EmailChangeRequest,
+    Member,
+    Passkey,
+    PendingRegistration,
+)
 from backoffice.models import Invoice
 from tests.helpers import PASSWORD, PIN, prove_mailbox, reset_link, sign_in, solved_captcha
 
@@ -181,6 +187,16 @@ def _email_change_requested(client: Client, member: Member) -> HttpResponse:
     return client.post("/backoffice/profile/email/", data, follow=True)
 
 
+def _passkey_refused(client: Client, member: Member) -> HttpResponse:
+    """The page again after the browser's answer was not accepted."""
+    client.get("/login/passkey/")
+    return client.post("/login/passkey/", {"passkey": "{}"}, follow=True)
+
+
+def _passkey_removal(member: Member) -> str:
+    return f"/backoffice/security/passkeys/{member.passkeys.get().pk}/remove/"
+
+
 @dataclass(frozen=True)
 class MemberPage:
     name: str
@@ -226,6 +242,7 @@ _FORMS_SIGNED_IN = [
     ("profile: sub password", "/backoffice/profile/sub-password/"),
     ("profile: email", "/backoffice/profile/email/"),
     ("security: set up the authenticator", "/backoffice/security/two-step/authenticator/"),
+    ("security: add a passkey", "/backoffice/security/passkeys/add/"),
 ]
 
 PAGES = [
@@ -235,6 +252,8 @@ PAGES = [
         for empty in (False, True)
     ),
     MemberPage("sign-in: wrong password", "/login/", fetch=_wrong_password),
+    MemberPage("sign in with a passkey", "/login/passkey/"),
+    MemberPage("sign in with a passkey: refused", "/login/passkey/", fetch=_passkey_refused),
     MemberPage("forgot password: sent", "/password/forgot/sent/"),
     MemberPage("forgot PIN: sent", "/pin/forgot/sent/"),
     MemberPage("password reset: done", "/password/reset/done/"),
@@ -304,6 +323,7 @@ PAGES = [
         for name, path in [
             ("security: new recovery codes", "/backoffice/security/two-step/recovery-codes/"),
             ("security: turn two-step off", "/backoffice/security/two-step/off/"),
+            ("security: remove a passkey", _passkey_removal),
         ]
         for empty in (False, True)
     ),
@@ -394,6 +414,13 @@ def signed_in(client: Client, who: str) -> Member:
                 member=member, secret_encrypted=two_step._encrypt(pyotp.random_base32())
             )
             two_step._new_recovery_codes(member)
+            Passkey.objects.create(
+                member=member,
+                name="iPhone",
+                credential_id="c2FidXJv",
+                public_key=b"-",
+                backed_up=True,
+            )
         client.force_login(member)
         return member
     member = Member.objects.filter(member_id=_STEP_MEMBERS[who]).first()

@@ -488,6 +488,8 @@ def test_only_these_views_open_to_a_view_only_session():
         "": "readable",
         "login/": "allowed",
         "login/code/": "allowed",  # the second step of a new sign-in: a new session
+        "login/code/passkey/": "allowed",  # the same with a passkey
+        "login/passkey/": "allowed",  # a new sign-in with a passkey alone
         "logout/": "allowed",
         "backoffice/": "readable",
         "backoffice/security/": "readable",

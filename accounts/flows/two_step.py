@@ -24,7 +24,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import credentials, emails, throttle
 from accounts.audit import Kind, record
-from accounts.models import Authenticator, Member, RecoveryCode
+from accounts.models import Authenticator, Member, Passkey, RecoveryCode
 
 ISSUER = "JENCO"
 RECOVERY_CODES = 10
@@ -156,10 +156,12 @@ def new_recovery_codes(request, member) -> list[str]:
 
 @transaction.atomic
 def reset(member, *, actor, request=None) -> bool:
-    """Support staff, after checking the member's identity: two-step off, so the member can
-    sign in with the password alone and set it up again. False when it was not on."""
+    """Support staff, after checking the member's identity: two-step off and every passkey
+    removed (a lost phone takes both), so the member can sign in with the password alone and
+    set them up again. False when there was nothing to reset."""
     deleted, _ = Authenticator.objects.filter(member=member).delete()
     RecoveryCode.objects.filter(member=member).delete()
+    deleted += Passkey.objects.filter(member=member).delete()[0]
     if not deleted:
         return False
     record(request, Kind.TWO_STEP_RESET, member, actor=actor)

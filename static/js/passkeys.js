@@ -1,0 +1,86 @@
+// Passkeys (WebAuthn): a form marked data-passkey="create" or "get" asks the phone, computer or
+// security key for a passkey when it is sent, puts the answer in its hidden "passkey" field and
+// sends it on. The options (with the server's one-time challenge) are in the page, in
+// <script type="application/json" id="passkey-options">. The messages come from the form's
+// data-passkey-* attributes, in the member's language. Nothing here talks to any other site.
+(() => {
+  const toBytes = (text) => {
+    const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    const padded = base64 + "===".slice((base64.length + 3) % 4);
+    return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0)).buffer;
+  };
+  const toText = (buffer) => {
+    if (!buffer) return null;
+    let binary = "";
+    for (const byte of new Uint8Array(buffer)) binary += String.fromCharCode(byte);
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  };
+
+  const withBytes = (options) => {
+    options.challenge = toBytes(options.challenge);
+    if (options.user) options.user.id = toBytes(options.user.id);
+    for (const list of [options.excludeCredentials, options.allowCredentials]) {
+      for (const each of list || []) each.id = toBytes(each.id);
+    }
+    return options;
+  };
+
+  const answer = (credential) => {
+    const r = credential.response;
+    const response = { clientDataJSON: toText(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = toText(r.attestationObject);
+      response.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      response.authenticatorData = toText(r.authenticatorData);
+      response.signature = toText(r.signature);
+      response.userHandle = toText(r.userHandle);
+    }
+    return JSON.stringify({
+      id: credential.id,
+      rawId: toText(credential.rawId),
+      type: credential.type,
+      response,
+      clientExtensionResults: credential.getClientExtensionResults(),
+      authenticatorAttachment: credential.authenticatorAttachment || undefined,
+    });
+  };
+
+  const say = (form, text) => {
+    const status = form.querySelector("[data-passkey-status]");
+    if (!status) return;
+    status.textContent = text;
+    status.hidden = false;
+  };
+
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const form of document.querySelectorAll("form[data-passkey]")) {
+      if (!window.PublicKeyCredential) {
+        say(form, form.dataset.passkeyUnsupported);
+        for (const button of form.querySelectorAll("button")) button.disabled = true;
+        continue;
+      }
+      form.addEventListener("submit", async (event) => {
+        // Adding one: with the name or PIN left empty, the server's answer says so first.
+        const empty = [...form.querySelectorAll("input[required]")].some((input) => !input.value);
+        if (form.dataset.passkey === "create" && empty) return;
+        event.preventDefault();
+        const source = document.getElementById("passkey-options");
+        const options = withBytes(JSON.parse(source.textContent));
+        const button = form.querySelector("button[type=submit]");
+        button.disabled = true;
+        try {
+          const credential =
+            form.dataset.passkey === "create"
+              ? await navigator.credentials.create({ publicKey: options })
+              : await navigator.credentials.get({ publicKey: options });
+          form.querySelector("input[name=passkey]").value = answer(credential);
+          form.submit();
+        } catch (error) {
+          button.disabled = false;
+          say(form, form.dataset.passkeyCancelled);
+        }
+      });
+    }
+  });
+})();

@@ -1,0 +1,113 @@
+"""Passkeys on a phone (375 px), with Chromium's virtual authenticator standing in for the
+phone's fingerprint reader (the DevTools protocol's WebAuthn domain): the member adds a passkey
+under Account > Security, signs in with it alone, and uses it as the second step after the
+password (issue 16)."""
+
+import re
+
+import pyotp
+import pytest
+from playwright.sync_api import expect
+
+from accounts.flows import two_step
+from accounts.models import Authenticator, Passkey
+from tests.e2e.test_two_step_journey import sign_in_with_password
+from tests.e2e.test_view_only_journey import no_horizontal_overflow, sign_out
+from tests.helpers import PIN
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def a_phone_with_a_fingerprint_reader(page) -> None:
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+
+
+def test_a_member_adds_a_passkey_and_signs_in_with_it(
+    page, live_server, member, mailoutbox, console_errors
+):
+    a_phone_with_a_fingerprint_reader(page)
+    sign_in_with_password(page)
+    expect(page).to_have_url(re.compile(r"/backoffice/$"))
+
+    page.locator("summary", has_text="アカウント").click()
+    page.get_by_role("link", name="セキュリティ").click()
+    expect(page.get_by_text("パスキーはまだありません。")).to_be_visible()
+    page.get_by_role("link", name="パスキーを追加する").click()
+    page.get_by_label("パスキーの名前").fill("私のスマホ")
+    page.get_by_label("PINコード", exact=True).fill(PIN)
+    assert no_horizontal_overflow(page)
+    page.get_by_role("button", name="パスキーを追加").click()
+
+    expect(page.get_by_text("パスキー「私のスマホ」を追加しました。")).to_be_visible()
+    expect(page.locator("#passkeys").get_by_text("私のスマホ", exact=True)).to_be_visible()
+    assert no_horizontal_overflow(page)
+    assert mailoutbox[-1].subject == "【JENCO】パスキーを追加しました"
+    sign_out(page)
+
+    # On its own: no member ID, password or captcha.
+    page.get_by_role("link", name="パスキーでサインイン").click()
+    page.get_by_role("button", name="パスキーでログイン").click()
+    expect(page).to_have_url(re.compile(r"/backoffice/$"))
+    assert Passkey.objects.get(member=member).last_used is not None
+    assert console_errors == []
+
+
+def test_a_passkey_is_the_second_step_after_the_password(page, live_server, member, console_errors):
+    a_phone_with_a_fingerprint_reader(page)
+    sign_in_with_password(page)
+    page.goto("/backoffice/security/passkeys/add/")
+    page.get_by_label("パスキーの名前").fill("私のスマホ")
+    page.get_by_label("PINコード", exact=True).fill(PIN)
+    page.get_by_role("button", name="パスキーを追加").click()
+    expect(page.get_by_text("パスキー「私のスマホ」を追加しました。")).to_be_visible()
+    # Two-step on with an authenticator app too (turned on as tests/test_two_step.py shows).
+    Authenticator.objects.create(
+        member=member, secret_encrypted=two_step._encrypt(pyotp.random_base32())
+    )
+    sign_out(page)
+
+    sign_in_with_password(page)
+    expect(page).to_have_url(re.compile(r"/login/code/$"))
+    assert no_horizontal_overflow(page)
+    page.get_by_role("button", name="パスキーを使う").click()
+    expect(page).to_have_url(re.compile(r"/backoffice/$"))
+    assert member.security_events.filter(kind="sign_in_passkey").count() == 1
+    assert console_errors == []
+
+
+def test_a_cancelled_passkey_says_so_and_signs_nobody_in(page, live_server, member, console_errors):
+    devtools = page.context.new_cdp_session(page)
+    # A phone that holds no passkey for this site and cannot confirm the person: the browser's
+    # request ends without an answer, as when the member cancels it.
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": False,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    page.goto("/login/passkey/")
+    page.get_by_role("button", name="パスキーでログイン").click()
+    expect(page.get_by_role("alert")).to_contain_text("パスキーは使用されませんでした")
+    expect(page).to_have_url(re.compile(r"/login/passkey/$"))

@@ -1,0 +1,265 @@
+"""Passkeys (WebAuthn, issue 16): added and removed with the PIN, used as the second step or to
+sign in alone. A software passkey (tests/softkey.py) signs with a real key, so py_webauthn's
+checks run for real; Chromium's virtual authenticator does the same in the browser tests."""
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
+
+from accounts.flows import two_step
+from accounts.models import Passkey, SecurityEvent
+from tests.helpers import PIN, finished_member, sign_in
+from tests.softkey import SoftPasskey, options_in
+from tests.test_two_step import password_step, turn_on
+
+pytestmark = pytest.mark.django_db
+
+ADD = "/backoffice/security/passkeys/add/"
+SIGN_IN = "/login/passkey/"
+SECOND_STEP = "/login/code/passkey/"
+Kind = SecurityEvent.Kind
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    cache.clear()
+
+
+def add_passkey(client, name="iPhone", pin=PIN, key=None) -> SoftPasskey:
+    """Add a passkey as a member does: name and PIN, then the phone makes it."""
+    key = key or SoftPasskey()
+    answer = key.create(options_in(client.get(ADD).content.decode()))
+    client.post(ADD, {"name": name, "pin": pin, "passkey": answer})
+    return key
+
+
+def sign_in_with(client, key: SoftPasskey, **kwargs):
+    answer = key.get(options_in(client.get(SIGN_IN).content.decode()), **kwargs)
+    return client.post(SIGN_IN, {"passkey": answer})
+
+
+def signed_in_as(client):
+    return client.session.get(SESSION_KEY)
+
+
+# --- Adding and removing -----------------------------------------------------------------------
+
+
+def test_the_security_page_offers_passkeys_in_both_languages(member_client):
+    page = member_client.get("/backoffice/security/").content.decode()
+    assert "パスキー" in page and ADD in page
+    english = member_client.get("/backoffice/security/", headers={"accept-language": "en"})
+    assert "Add a passkey" in english.content.decode()
+
+
+def test_adding_a_passkey_keeps_only_its_public_key_logs_and_mails(
+    member_client, member, mailoutbox
+):
+    key = add_passkey(member_client, name="仕事のPC")
+
+    passkey = Passkey.objects.get(member=member)
+    assert passkey.name == "仕事のPC" and passkey.credential_id == key.id
+    assert member.security_events.filter(kind=Kind.PASSKEY_ADDED).count() == 1
+    assert "passkey" in mailoutbox[-1].body.lower() or "パスキー" in mailoutbox[-1].body
+    page = member_client.get("/backoffice/security/").content.decode()
+    assert "仕事のPC" in page
+
+
+def test_the_page_asks_for_a_passkey_this_site_can_use_again(member_client, member):
+    options = options_in(member_client.get(ADD).content.decode())
+    assert options["rp"]["id"] == "testserver"
+    assert options["authenticatorSelection"]["residentKey"] == "required"
+    # The user handle is opaque: no member ID or name in what the passkey keeps.
+    assert "JPN1000001" not in options["user"]["id"]
+    key = add_passkey(member_client)
+    options = options_in(member_client.get(ADD).content.decode())
+    assert [each["id"] for each in options["excludeCredentials"]] == [key.id]
+
+
+def test_a_wrong_pin_adds_nothing_and_the_name_is_needed(member_client, member, mailoutbox):
+    add_passkey(member_client, pin="999999")
+    assert not Passkey.objects.filter(member=member).exists()
+
+    key = SoftPasskey()
+    answer = key.create(options_in(member_client.get(ADD).content.decode()))
+    page = member_client.post(ADD, {"name": "  ", "pin": PIN, "passkey": answer})
+    assert "名前" in page.content.decode()
+    assert not Passkey.objects.exists() and not mailoutbox
+
+
+def test_an_answer_for_another_site_or_challenge_is_refused(member_client, member):
+    options = options_in(member_client.get(ADD).content.decode())
+    phished = SoftPasskey().create(options, origin="https://jenco.example.evil")
+    page = member_client.post(ADD, {"name": "A", "pin": PIN, "passkey": phished})
+    assert page.status_code == 200 and not Passkey.objects.exists()
+
+    stale = SoftPasskey().create(options)  # its challenge was used up by the post above
+    member_client.get(ADD)
+    member_client.post(ADD, {"name": "A", "pin": PIN, "passkey": stale})
+    assert not Passkey.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "answer", ["", "{", "[]", '{"id": 5}', '{"id": "x", "response": "y"}', "x" * 30_000, "\x00"]
+)
+def test_malformed_answers_are_refused_with_a_message(member_client, answer):
+    member_client.get(ADD)
+    page = member_client.post(
+        ADD, {"name": "A", "pin": PIN, "passkey": answer}, headers={"accept-language": "en"}
+    )
+    assert page.status_code == 200
+    assert "passkey" in page.content.decode().lower()
+    assert not Passkey.objects.exists()
+
+
+def test_the_same_passkey_posted_twice_is_kept_once(member_client, member):
+    key = SoftPasskey()
+    options = options_in(member_client.get(ADD).content.decode())
+    answer = key.create(options)
+    member_client.post(ADD, {"name": "A", "pin": PIN, "passkey": answer})
+    member_client.get(ADD)
+    member_client.post(ADD, {"name": "A", "pin": PIN, "passkey": answer})  # challenge gone
+    assert Passkey.objects.filter(member=member).count() == 1
+
+
+def test_removing_needs_the_pin_and_only_the_members_own(member_client, member, mailoutbox):
+    add_passkey(member_client)
+    passkey = Passkey.objects.get(member=member)
+    remove = f"/backoffice/security/passkeys/{passkey.pk}/remove/"
+
+    member_client.post(remove, {"pin": "999999"})
+    assert Passkey.objects.filter(pk=passkey.pk).exists()
+    member_client.post(remove, {"pin": PIN})
+    assert not Passkey.objects.filter(pk=passkey.pk).exists()
+    assert member.security_events.filter(kind=Kind.PASSKEY_REMOVED).count() == 1
+
+    other = finished_member("JPN1000009", "jiro@example.com", "山田 次郎")
+    theirs = Passkey.objects.create(member=other, name="X", credential_id="abc", public_key=b"k")
+    assert (
+        member_client.get(f"/backoffice/security/passkeys/{theirs.pk}/remove/").status_code == 404
+    )
+    member_client.post(f"/backoffice/security/passkeys/{theirs.pk}/remove/", {"pin": PIN})
+    assert Passkey.objects.filter(pk=theirs.pk).exists()
+
+
+# --- Signing in with a passkey alone ----------------------------------------------------------
+
+
+def test_a_passkey_alone_signs_in_and_is_logged_as_such(member_client, member, client):
+    key = add_passkey(member_client)
+    client.logout()
+
+    response = sign_in_with(client, key)
+
+    assert response.status_code == 302 and signed_in_as(client) == str(member.pk)
+    assert member.security_events.filter(kind=Kind.SIGN_IN_PASSKEY).count() == 1
+    assert Passkey.objects.get(member=member).last_used is not None
+
+
+def test_the_sign_in_page_links_to_passkeys(client):
+    page = client.get("/login/").content.decode()
+    assert SIGN_IN in page and "パスキーでサインイン" in page
+
+
+def test_a_replayed_assertion_does_not_sign_in(member_client, member, client):
+    key = add_passkey(member_client)
+    client.logout()
+    answer = key.get(options_in(client.get(SIGN_IN).content.decode()))
+    client.post(SIGN_IN, {"passkey": answer})
+    client.logout()
+
+    client.get(SIGN_IN)  # a new challenge: the recorded answer signed the old one
+    replay = client.post(SIGN_IN, {"passkey": answer})
+
+    assert replay.status_code == 200 and signed_in_as(client) is None
+    assert "パスキー" in replay.content.decode()
+
+
+def test_without_the_person_verified_a_passkey_alone_is_not_enough(member_client, client):
+    key = add_passkey(member_client)
+    client.logout()
+    sign_in_with(client, key, verified=False)
+    assert signed_in_as(client) is None
+
+
+def test_a_passkey_nobody_added_or_of_a_deactivated_member_signs_nobody_in(
+    member_client, member, client
+):
+    key = add_passkey(member_client)
+    client.logout()
+    sign_in_with(client, SoftPasskey())
+    assert signed_in_as(client) is None
+
+    member.is_active = False
+    member.save()
+    sign_in_with(client, key)
+    assert signed_in_as(client) is None
+
+
+def test_a_copied_key_whose_counter_goes_back_is_refused(member_client, member, client):
+    key = add_passkey(member_client)
+    client.logout()
+    sign_in_with(client, key)
+    client.logout()
+    key.counter -= 2  # a clone that signed fewer times than the original
+    sign_in_with(client, key)
+    assert signed_in_as(client) is None
+    assert member.security_events.filter(kind=Kind.PASSKEY_FAILED).count() == 1
+
+
+# --- As the second step --------------------------------------------------------------------
+
+
+def test_a_passkey_can_be_the_second_step(member_client, member, client):
+    turn_on(member_client)
+    key = add_passkey(member_client)
+
+    password_step(client)
+    page = client.get("/login/code/").content.decode()
+    assert SECOND_STEP in page and signed_in_as(client) is None
+    client.post(SECOND_STEP, {"passkey": key.get(options_in(page))})
+
+    assert signed_in_as(client) == str(member.pk)
+    assert member.security_events.filter(kind=Kind.SIGN_IN_PASSKEY).count() == 1
+
+
+def test_another_members_passkey_is_not_a_second_step(member_client, member, client):
+    turn_on(member_client)
+    add_passkey(member_client)
+    other = finished_member("JPN1000009", "jiro@example.com", "山田 次郎")
+    client.force_login(other)
+    theirs = add_passkey(client)
+
+    password_step(client)  # as JPN1000001
+    page = client.get("/login/code/").content.decode()
+    client.post(SECOND_STEP, {"passkey": theirs.get(options_in(page))})
+
+    assert signed_in_as(client) is None
+    assert member.security_events.filter(kind=Kind.PASSKEY_FAILED).count() == 1
+
+
+def test_the_second_step_page_offers_no_passkey_without_one(member_client, client):
+    turn_on(member_client)
+    password_step(client)
+    assert SECOND_STEP not in client.get("/login/code/").content.decode()
+
+
+def test_a_passkey_answer_without_a_waiting_sign_in_does_nothing(member_client, client):
+    key = add_passkey(member_client)
+    client.logout()
+    response = client.post(SECOND_STEP, {"passkey": key.get({"challenge": "AAAA"})})
+    assert response.status_code == 302 and signed_in_as(client) is None
+
+
+def test_support_reset_removes_passkeys_too(member_client, member, support_agent):
+    turn_on(member_client)
+    add_passkey(member_client)
+    assert two_step.reset(member, actor=support_agent)
+    assert not Passkey.objects.filter(member=member).exists()
+
+
+def test_with_passkeys_but_no_app_the_password_still_signs_in_alone(member_client, member, client):
+    add_passkey(member_client)
+    client.logout()
+    sign_in(client)
+    assert signed_in_as(client) == str(member.pk)

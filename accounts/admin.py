@@ -2,6 +2,7 @@ import re
 
 import axes.admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import FieldListFilter
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
@@ -10,11 +11,13 @@ from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Count, Q
 from django.db.models.constants import LOOKUP_SEP
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -23,7 +26,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts import credentials
 from accounts.audit import Kind, record
 from accounts.credentials import Step
-from accounts.flows import reset
+from accounts.flows import reset, sessions, support
 from accounts.models import Member, SecurityEvent
 
 MAX_RESET_LINKS_AT_ONCE = 20
@@ -164,6 +167,29 @@ class MigrationStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReasonForm(forms.Form):
+    """Why a supervisor acts on a member: how the caller's identity was checked."""
+
+    reason = forms.CharField(
+        label=_("Reason and how identity was checked"),
+        max_length=support.MAX_REASON,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "For example: called from the registered phone; name, birth date and ID document number match."
+        ),
+        error_messages={
+            "required": _("Write the reason and how you checked who is calling."),
+            "max_length": _("At most %(limit_value)d characters."),
+        },
+    )
+
+    def clean_reason(self):
+        reason = " ".join(self.cleaned_data["reason"].split())
+        if not reason or not reason.isprintable():
+            raise forms.ValidationError(_("Write the reason and how you checked who is calling."))
+        return reason
+
+
 @admin.register(Member)
 class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     """Support staff find a member and tell them which email is registered; nothing more.
@@ -218,6 +244,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     filter_horizontal = ["groups"]
     actions = ["send_password_reset_link", "send_pin_reset_link"]
     change_list_template = "admin/accounts/member/change_list.html"
+    change_form_template = "admin/accounts/member/change_form.html"
 
     @admin.display(description=_("migration state"))
     def migration_state(self, member):
@@ -301,20 +328,221 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         return super().get_search_results(request, queryset, search_term)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        member = self.get_object(request, object_id)
+        if member is not None and request.method == "GET":
+            extra_context = {**(extra_context or {}), **self._support_view(request, member)}
         response = super().change_view(request, object_id, form_url, extra_context)
         if request.method == "GET" and response.status_code == 200:
             # Who looked at whose personal data, and when.
             # The team (the staff member's groups) is what the member reads under Account >
             # Security; never the staff member's name.
-            team = ", ".join(sorted(request.user.groups.values_list("name", flat=True)))
             record(
                 request,
                 Kind.MEMBER_VIEWED,
-                self.get_object(request, object_id),
+                member,
                 actor=request.user,
-                details={"team": team},
+                details={"team": support.team(request.user)},
             )
         return response
+
+    # --- The member's page as the support view (issue 17) --------------------------------
+
+    def _support_view(self, request, member) -> dict:
+        user = request.user
+        return {
+            "lock": support.lock_state(member),
+            "two_step": support.two_step_state(member),
+            "sign_ins": member.security_events.filter(kind__in=sessions.SIGN_IN_KINDS).order_by(
+                "-created"
+            )[:5],
+            "timeline": support.timeline(member),
+            "can_clear_lockout": user.has_perm("axes.delete_accessattempt"),
+            "can_send_reset_link": user.has_perm("accounts.send_reset_link"),
+            "can_reset_two_step": user.has_perm("accounts.reset_two_step"),
+            "can_deactivate": user.has_perm("accounts.deactivate_member"),
+        }
+
+    def get_urls(self):
+        def view(function):
+            return self.admin_site.admin_view(function)
+
+        return [
+            path(
+                "<path:object_id>/clear-lockout/",
+                view(self.clear_lockout_view),
+                name="accounts_member_clear_lockout",
+            ),
+            path(
+                "<path:object_id>/send-reset-link/<str:kind>/",
+                view(self.send_reset_link_view),
+                name="accounts_member_send_reset_link",
+            ),
+            path(
+                "<path:object_id>/reset-two-step/",
+                view(self.reset_two_step_view),
+                name="accounts_member_reset_two_step",
+            ),
+            path(
+                "<path:object_id>/active/",
+                view(self.set_active_view),
+                name="accounts_member_set_active",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _member_or_404(self, request, object_id) -> Member:
+        member = self.get_object(request, object_id)
+        if member is None or not self.has_view_permission(request, member):
+            raise Http404
+        return member
+
+    def _back(self, member) -> HttpResponse:
+        return redirect("admin:accounts_member_change", member.pk)
+
+    def clear_lockout_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("axes.delete_accessattempt"):
+            raise PermissionDenied
+        member = self._member_or_404(request, object_id)
+        if support.clear_lockout(request, member, actor=request.user):
+            self.message_user(
+                request,
+                _("Every pause on %(member_id)s is lifted: the member can sign in now.")
+                % {"member_id": member.member_id},
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                _("%(member_id)s was not paused: nothing to lift.")
+                % {"member_id": member.member_id},
+                messages.INFO,
+            )
+        return self._back(member)
+
+    def send_reset_link_view(self, request, object_id, kind):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("accounts.send_reset_link"):
+            raise PermissionDenied
+        member = self._member_or_404(request, object_id)
+        reset_kind = {"password": reset.PASSWORD, "pin": reset.PIN}.get(kind)
+        if reset_kind is None:
+            raise Http404
+        refusal = support.reset_link_refusal(reset_kind, member)
+        if refusal is None and reset.email_reset_link(
+            reset_kind, member, request=request, actor=request.user
+        ):
+            self.message_user(
+                request,
+                (
+                    _("Sent: a password reset link is on its way to %(email)s.")
+                    if reset_kind is reset.PASSWORD
+                    else _("Sent: a PIN reset link is on its way to %(email)s.")
+                )
+                % {"email": member.email},
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request, refusal or support.reset_link_refusal(reset_kind, member), messages.ERROR
+            )
+        return self._back(member)
+
+    def reset_two_step_view(self, request, object_id):
+        if not request.user.has_perm("accounts.reset_two_step"):
+            raise PermissionDenied
+        member = self._member_or_404(request, object_id)
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            if support.reset_two_step(
+                request, member, actor=request.user, reason=form.cleaned_data["reason"]
+            ):
+                self.message_user(
+                    request,
+                    _(
+                        "Two-step verification is off for %(member_id)s and their passkeys are "
+                        "removed. They were told by email; they sign in with the password now."
+                    )
+                    % {"member_id": member.member_id},
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("%(member_id)s had no two-step verification or passkey: nothing changed.")
+                    % {"member_id": member.member_id},
+                    messages.INFO,
+                )
+            return self._back(member)
+        return self._reason_page(
+            request,
+            member,
+            form,
+            title=_("Turn off two-step verification"),
+            text=_(
+                "Only after checking who is calling. The member's authenticator app, recovery "
+                "codes and passkeys stop working, and they are told by email."
+            ),
+            button=_("Turn off two-step verification"),
+        )
+
+    def set_active_view(self, request, object_id):
+        if not request.user.has_perm("accounts.deactivate_member"):
+            raise PermissionDenied
+        member = self._member_or_404(request, object_id)
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        activate = not member.is_active
+        if form.is_valid():
+            support.set_active(
+                request,
+                member,
+                actor=request.user,
+                active=activate,
+                reason=form.cleaned_data["reason"],
+            )
+            self.message_user(
+                request,
+                (
+                    _("%(member_id)s is active again: the member can sign in.")
+                    if activate
+                    else _(
+                        "%(member_id)s is deactivated: nobody can sign in to it, and its "
+                        "sessions end at their next page."
+                    )
+                )
+                % {"member_id": member.member_id},
+                messages.SUCCESS,
+            )
+            return self._back(member)
+        return self._reason_page(
+            request,
+            member,
+            form,
+            title=_("Reactivate the member") if activate else _("Deactivate the member"),
+            text=(
+                _("The member can sign in again with their password.")
+                if activate
+                else _(
+                    "Nobody can sign in to this account until it is reactivated; it is signed "
+                    "out everywhere. Nothing of the account is deleted."
+                )
+            ),
+            button=_("Reactivate") if activate else _("Deactivate"),
+        )
+
+    def _reason_page(self, request, member, form, *, title, text, button):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "text": text,
+            "button": button,
+            "member": member,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/accounts/member/reason.html", context)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "migration_summary": migration_summary()}

@@ -121,6 +121,8 @@ class Member(AbstractBaseUser, PermissionsMixin):
         indexes = [models.Index(fields=["on_default_pin", "on_default_password"])]
         permissions = [
             ("send_reset_link", _("Can email a member a password or PIN reset link")),
+            ("reset_two_step", _("Can turn a member's two-step verification off")),
+            ("deactivate_member", _("Can deactivate or reactivate a member")),
         ]
 
     def __str__(self):

@@ -42,7 +42,12 @@ def test_the_password_is_asked_twice_and_must_match(monkeypatch):
     ("member_id", "group", "password", "message"),
     [
         ("JPN12", "Support", PASSWORD, "JPN"),
-        ("JPN9000004", "Nobody", PASSWORD, "There is no group Nobody. Groups: Support."),
+        (
+            "JPN9000004",
+            "Nobody",
+            PASSWORD,
+            "There is no group Nobody. Groups: Supervisor, Support.",
+        ),
         ("JPN9000004", "Support", "short", "too short"),
         ("JPN9000004", "Support", "jenco@12345", "You cannot use the published default password."),
         ("JPN9000004", "Support", "Jenco@12345", "You cannot use the published default password."),

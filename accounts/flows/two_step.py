@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from accounts import credentials, emails, throttle
+from accounts import credentials, emails
 from accounts.audit import Kind, record
 from accounts.models import Authenticator, Member, Passkey, RecoveryCode
 
@@ -155,7 +155,7 @@ def new_recovery_codes(request, member) -> list[str]:
 
 
 @transaction.atomic
-def reset(member, *, actor, request=None) -> bool:
+def reset(member, *, actor, request=None, details: dict | None = None) -> bool:
     """Support staff, after checking the member's identity: two-step off and every passkey
     removed (a lost phone takes both), so the member can sign in with the password alone and
     set them up again. False when there was nothing to reset."""
@@ -164,7 +164,7 @@ def reset(member, *, actor, request=None) -> bool:
     deleted += Passkey.objects.filter(member=member).delete()[0]
     if not deleted:
         return False
-    record(request, Kind.TWO_STEP_RESET, member, actor=actor)
+    record(request, Kind.TWO_STEP_RESET, member, actor=actor, details=details)
     emails.send_member_email(member, "two_step_reset")
     return True
 
@@ -229,10 +229,6 @@ class Checked:
     until: datetime.datetime | None = None  # PAUSED: when codes are taken again
 
 
-def _pause_key(member) -> str:
-    return f"member:{member.pk}"
-
-
 def check_code(request, member, typed: str) -> Checked:
     """Check a second-step code: an authenticator code (each works once) or an unused
     recovery code (used up by this). Wrong codes count toward a pause of their own:
@@ -259,19 +255,26 @@ def check_code(request, member, typed: str) -> Checked:
             if used:
                 return Checked(Check.RIGHT_RECOVERY)
     record(request, Kind.TWO_STEP_FAILED, member)
-    if throttle.over_limit(
-        "two-step", _pause_key(member), settings.JENCO_TWO_STEP_ATTEMPTS - 1, window
-    ):
+    until = _paused_until(member, window)
+    if until is not None:
         record(request, Kind.TWO_STEP_PAUSED, member)
-        return Checked(Check.PAUSED, _paused_until(member, window))
+        return Checked(Check.PAUSED, until)
     return Checked(Check.WRONG)
 
 
 def _paused_until(member, window: int) -> datetime.datetime | None:
-    """When the pause ends, if wrong codes reached the limit within the last window."""
+    """When the pause ends, if wrong codes reached the limit within the last window (and
+    since support last lifted the member's pauses). The security log every app server writes
+    to is the count."""
     since = timezone.now() - datetime.timedelta(seconds=window)
+    lifted = (
+        member.security_events.filter(kind=Kind.LOCKOUT_CLEARED, created__gte=since)
+        .order_by("-created")
+        .values_list("created", flat=True)
+        .first()
+    )
     wrong = list(
-        member.security_events.filter(kind=Kind.TWO_STEP_FAILED, created__gte=since)
+        member.security_events.filter(kind=Kind.TWO_STEP_FAILED, created__gt=lifted or since)
         .order_by("-created")
         .values_list("created", flat=True)[: settings.JENCO_TWO_STEP_ATTEMPTS]
     )

@@ -1,0 +1,165 @@
+"""What a support agent reads and does on a member's admin page (issue 17).
+
+Each action is one transaction, logged with the agent (`actor`), the agent's team and, where
+the issue asks for one, the reason the agent typed: the member reads the team, never the
+agent's name (accounts.activity); staff read both.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+import axes.utils
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import times
+from accounts.audit import Kind, record
+from accounts.flows import two_step
+from accounts.models import Authenticator, Member, SecurityEvent
+
+MAX_REASON = 500
+
+
+def team(agent) -> str:
+    """What the member reads of who acted: the agent's groups ("Support"), never a name."""
+    return ", ".join(sorted(agent.groups.values_list("name", flat=True))) or "JENCO"
+
+
+# --- Reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockState:
+    """Why a member cannot sign in right now, if they cannot."""
+
+    failures: int  # wrong sign-ins against the ID within the lockout's window
+    limit: int
+    until: datetime.datetime | None  # the sign-in pause's end, when paused
+    last_address: str | None
+    pin_locked_until: datetime.datetime | None
+    two_step_paused_until: datetime.datetime | None
+
+    @property
+    def locked(self) -> bool:
+        return bool(self.until or self.pin_locked_until or self.two_step_paused_until)
+
+
+def lock_state(member) -> LockState:
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    attempts = list(
+        AccessAttempt.objects.filter(username=member.member_id, attempt_time__gte=since)
+        .order_by("-attempt_time")
+        .values_list("failures_since_start", "attempt_time", "ip_address")
+    )
+    failures = sum(count for count, _when, _address in attempts)
+    until = None
+    if failures >= settings.AXES_FAILURE_LIMIT:
+        until = attempts[0][1] + settings.AXES_COOLOFF_TIME
+    now = timezone.now()
+    pin_until = member.pin_locked_until if (member.pin_locked_until or now) > now else None
+    window = settings.JENCO_TWO_STEP_PAUSE_MINUTES * 60
+    return LockState(
+        failures=failures,
+        limit=settings.AXES_FAILURE_LIMIT,
+        until=until,
+        last_address=attempts[0][2] if attempts else None,
+        pin_locked_until=pin_until,
+        two_step_paused_until=two_step._paused_until(member, window),
+    )
+
+
+@dataclass(frozen=True)
+class TwoStepState:
+    on: bool
+    since: datetime.datetime | None
+    recovery_codes_left: int
+    passkeys: int
+
+
+def two_step_state(member) -> TwoStepState:
+    authenticator = Authenticator.objects.filter(member=member).first()
+    return TwoStepState(
+        on=authenticator is not None,
+        since=authenticator.created if authenticator else None,
+        recovery_codes_left=two_step.recovery_codes_left(member) if authenticator else 0,
+        passkeys=member.passkeys.count(),
+    )
+
+
+def timeline(member, limit: int = 30):
+    """The member's security log as staff read it: newest first, with the agent's name."""
+    return (
+        SecurityEvent.objects.filter(member=member)
+        .select_related("actor")
+        .order_by("-created")[:limit]
+    )
+
+
+def reset_link_refusal(kind, member) -> str | None:
+    """Why a reset link cannot be mailed to `member` now, in plain words with when it can,
+    or None when it can (accounts.flows.reset.email_reset_link's own rules)."""
+    if not member.email:
+        return _("Not sent: %(member_id)s has no registered email address.") % {
+            "member_id": member.member_id
+        }
+    if not member.is_active:
+        return _("Not sent: %(member_id)s is deactivated.") % {"member_id": member.member_id}
+    hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    sent = list(
+        member.security_events.filter(kind=kind.requested, created__gte=hour_ago)
+        .order_by("-created")
+        .values_list("created", flat=True)[: settings.JENCO_RESET_EMAILS_PER_HOUR]
+    )
+    if len(sent) < settings.JENCO_RESET_EMAILS_PER_HOUR:
+        return None
+    again = sent[-1] + datetime.timedelta(hours=1)
+    return _(
+        "Not sent: %(count)d links went to %(member_id)s in the last hour, the most there can "
+        "be. It can be sent again at %(time)s."
+    ) % {
+        "count": settings.JENCO_RESET_EMAILS_PER_HOUR,
+        "member_id": member.member_id,
+        "time": times.try_again_at(again),
+    }
+
+
+# --- Acting ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def clear_lockout(request, member, *, actor) -> bool:
+    """Lift every pause on the member: wrong passwords against the ID, wrong PINs, wrong
+    two-step codes. False when nothing was paused (nothing logged)."""
+    state = lock_state(member)
+    if not state.locked and not state.failures:
+        return False
+    axes.utils.reset(username=member.member_id)
+    Member.objects.filter(pk=member.pk).update(pin_locked_until=None)
+    # The two-step pause counts wrong codes since this event (two_step._paused_until).
+    record(request, Kind.LOCKOUT_CLEARED, member, actor=actor, details={"team": team(actor)})
+    return True
+
+
+@transaction.atomic
+def reset_two_step(request, member, *, actor, reason: str) -> bool:
+    """Two-step off and passkeys removed, after the agent checked the member's identity (how,
+    in `reason`). False when there was nothing to reset."""
+    return two_step.reset(
+        member, actor=actor, request=request, details={"team": team(actor), "reason": reason}
+    )
+
+
+@transaction.atomic
+def set_active(request, member, *, actor, active: bool, reason: str) -> bool:
+    """Deactivate (nobody can sign in, every session ends at its next request) or reactivate.
+    False when it already was so."""
+    changed = Member.objects.filter(pk=member.pk, is_active=not active).update(is_active=active)
+    if not changed:
+        return False
+    member.is_active = active
+    kind = Kind.MEMBER_REACTIVATED if active else Kind.MEMBER_DEACTIVATED
+    record(request, kind, member, actor=actor, details={"team": team(actor), "reason": reason})
+    return True

@@ -1,0 +1,259 @@
+"""The member's admin page as the support view (issue 17): what a Support agent and a
+Supervisor read and may do on a call, each action's words, and every permission boundary."""
+
+import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Member, Passkey, SecurityEvent
+from tests.helpers import PASSWORD, sign_in
+from tests.test_two_step import password_step, turn_on
+
+pytestmark = pytest.mark.django_db
+Kind = SecurityEvent.Kind
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    cache.clear()
+
+
+@pytest.fixture
+def supervisor(db) -> Member:
+    boss = Member.objects.create_user(
+        "JPN9000003", "boss@jenco.example", PASSWORD, name="監督 花子", is_staff=True
+    )
+    boss.groups.add(Group.objects.get(name="Supervisor"))
+    return boss
+
+
+def page_of(member) -> str:
+    return f"/admin/accounts/member/{member.pk}/change/"
+
+
+def as_staff(client, agent, language="ja"):
+    client.force_login(agent)
+    client.cookies["django_language"] = language
+    return client
+
+
+def paused(member, failures=10):
+    AccessAttempt.objects.create(
+        username=member.member_id,
+        ip_address="203.0.113.7",
+        user_agent="Mozilla/5.0 (iPhone)",
+        path_info="/login/",
+        failures_since_start=failures,
+    )
+
+
+# --- Reading the member's page -----------------------------------------------------------------
+
+
+def test_the_page_says_whether_the_member_can_sign_in_and_why_not(client, support_agent, member):
+    agent = as_staff(client, support_agent, "en")
+    page = agent.get(page_of(member)).content.decode()
+    assert "Yes: nothing is paused." in page
+
+    paused(member)
+    page = agent.get(page_of(member)).content.decode()
+    assert "No: paused." in page
+    assert "Sign-in paused until" in page and "203.0.113.7" in page
+    assert "Lift the pauses" in page
+
+
+def test_the_page_reads_in_japanese_too(client, support_agent, member):
+    paused(member)
+    page = as_staff(client, support_agent).get(page_of(member)).content.decode()
+    assert "サインインできますか" in page and "一時停止を解除する" in page
+
+
+def test_the_page_shows_two_step_last_sign_ins_and_the_log_with_agents(
+    client, support_agent, member
+):
+    member_client = client
+    member_client.force_login(member)
+    turn_on(member_client)
+    password_step(member_client)  # a sign-in waiting for its code: logged nowhere yet
+    sign_in(client, password="wrong-password")
+    agent = as_staff(client, support_agent, "en")
+    page = agent.get(page_of(member)).content.decode()
+    assert "Two-step verification: on since" in page and "10 recovery codes left" in page
+    assert "Security log" in page and "Two-step verification turned on" in page
+    # Opening the page is itself logged, with the agent.
+    event = member.security_events.filter(kind=Kind.MEMBER_VIEWED).latest("created")
+    assert event.actor == support_agent and event.details["team"] == "Support"
+
+
+# --- Lifting a lockout ---------------------------------------------------------------------------
+
+
+def test_support_lifts_every_pause_and_it_is_logged(client, support_agent, member):
+    paused(member)
+    Member.objects.filter(pk=member.pk).update(
+        pin_locked_until=timezone.now() + timezone.timedelta(minutes=30)
+    )
+    agent = as_staff(client, support_agent, "en")
+    response = agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)
+
+    assert "the member can sign in now" in response.content.decode()
+    assert not AccessAttempt.objects.filter(username=member.member_id).exists()
+    member.refresh_from_db()
+    assert member.pin_locked_until is None
+    event = member.security_events.get(kind=Kind.LOCKOUT_CLEARED)
+    assert event.actor == support_agent
+    # And the member signs in at once.
+    client.logout()
+    assert sign_in(client).status_code == 302
+
+
+def test_lifting_when_nothing_is_paused_says_so(client, support_agent, member):
+    agent = as_staff(client, support_agent, "en")
+    response = agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)
+    assert "was not paused: nothing to lift" in response.content.decode()
+    assert not member.security_events.filter(kind=Kind.LOCKOUT_CLEARED).exists()
+
+
+def test_a_two_step_pause_is_lifted_too(client, support_agent, member, settings):
+    member_client = client
+    member_client.force_login(member)
+    turn_on(member_client)
+    password_step(member_client)
+    for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS):
+        member_client.post("/login/code/", {"code": "000000"})
+    agent = as_staff(client, support_agent, "en")
+    assert "Two-step codes paused until" in agent.get(page_of(member)).content.decode()
+    agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/")
+    assert "Two-step codes paused until" not in agent.get(page_of(member)).content.decode()
+
+
+def test_lifting_is_a_post(client, support_agent, member):
+    agent = as_staff(client, support_agent)
+    url = f"{page_of(member).removesuffix('change/')}clear-lockout/"
+    assert agent.get(url).status_code == 405
+
+
+# --- Reset links from the member's page -------------------------------------------------------
+
+
+def test_a_reset_link_from_the_page_says_where_it_went(client, support_agent, member, mailoutbox):
+    agent = as_staff(client, support_agent, "en")
+    url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
+    response = agent.post(url, follow=True)
+    assert "on its way to taro@example.com" in response.content.decode()
+    assert member.security_events.filter(kind=Kind.PASSWORD_RESET_REQUESTED).count() == 1
+
+
+def test_over_the_hourly_limit_it_says_when_it_can_be_sent_again(
+    client, support_agent, member, settings
+):
+    settings.JENCO_RESET_EMAILS_PER_HOUR = 2
+    agent = as_staff(client, support_agent, "en")
+    url = f"{page_of(member).removesuffix('change/')}send-reset-link/pin/"
+    agent.post(url)
+    agent.post(url)
+    page = agent.post(url, follow=True).content.decode()
+    assert "Not sent: 2 links went to JPN1000001 in the last hour" in page
+    assert "It can be sent again at" in page
+
+
+def test_no_address_says_so(client, support_agent, member):
+    Member.objects.filter(pk=member.pk).update(email="")
+    agent = as_staff(client, support_agent, "en")
+    url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
+    assert "has no registered email address" in agent.post(url, follow=True).content.decode()
+
+
+# --- Supervisor: two-step and deactivation -----------------------------------------------------
+
+
+def test_support_may_not_reset_two_step_or_deactivate(client, support_agent, member):
+    agent = as_staff(client, support_agent)
+    base = page_of(member).removesuffix("change/")
+    assert agent.get(f"{base}reset-two-step/").status_code == 403
+    assert agent.post(f"{base}active/", {"reason": "x"}).status_code == 403
+    page = agent.get(page_of(member)).content.decode()
+    assert "reset-two-step/" not in page and f"{base}active/" not in page
+    member.refresh_from_db()
+    assert member.is_active
+
+
+def test_a_supervisor_resets_two_step_with_a_reason(client, supervisor, member, mailoutbox):
+    member_client = client
+    member_client.force_login(member)
+    turn_on(member_client)
+    Passkey.objects.create(member=member, name="iPhone", credential_id="aWQ", public_key=b"-")
+    boss = as_staff(client, supervisor, "en")
+    url = f"{page_of(member).removesuffix('change/')}reset-two-step/"
+
+    empty = boss.post(url, {"reason": "   "})
+    assert "Write the reason" in empty.content.decode()
+    assert member.security_events.filter(kind=Kind.TWO_STEP_RESET).count() == 0
+
+    done = boss.post(url, {"reason": "Called from the registered phone; birth date matches."})
+    assert done.status_code == 302
+    assert not Passkey.objects.filter(member=member).exists()
+    event = member.security_events.get(kind=Kind.TWO_STEP_RESET)
+    assert event.actor == supervisor and "birth date" in event.details["reason"]
+    assert event.details["team"] == "Supervisor"
+    # The member reads the team, never the agent's name or the reason.
+    member_client.force_login(member)
+    activity = member_client.get("/backoffice/security/activity/").content.decode()
+    assert "Supervisor" in activity and "監督" not in activity and "birth date" not in activity
+
+
+def test_a_supervisor_deactivates_and_reactivates(client, supervisor, member):
+    boss = as_staff(client, supervisor, "en")
+    url = f"{page_of(member).removesuffix('change/')}active/"
+    assert "Deactivate the member" in boss.get(url).content.decode()
+    boss.post(url, {"reason": "Member asked to close the account; identity checked by phone."})
+    member.refresh_from_db()
+    assert not member.is_active
+    assert member.security_events.get(kind=Kind.MEMBER_DEACTIVATED).actor == supervisor
+
+    # Nobody signs in to it now.
+    other = Client()
+    sign_in(other)
+    assert SESSION_KEY not in other.session
+
+    assert "Reactivate the member" in boss.get(url).content.decode()
+    boss.post(url, {"reason": "Identity checked again."})
+    member.refresh_from_db()
+    assert member.is_active
+
+
+def test_a_deactivated_members_session_ends(client, supervisor, member):
+    member_client = Client()
+    member_client.force_login(member)
+    assert member_client.get("/backoffice/").status_code == 200
+    boss = as_staff(client, supervisor)
+    boss.post(f"{page_of(member).removesuffix('change/')}active/", {"reason": "Fraud report."})
+    assert member_client.get("/backoffice/").status_code == 302
+
+
+def test_a_reason_too_long_or_hostile_is_refused(client, supervisor, member):
+    boss = as_staff(client, supervisor, "en")
+    url = f"{page_of(member).removesuffix('change/')}active/"
+    assert "At most 500 characters" in boss.post(url, {"reason": "x" * 501}).content.decode()
+    assert boss.post(url, {"reason": "\x00"}).status_code == 200
+    member.refresh_from_db()
+    assert member.is_active
+
+
+def test_the_supervisor_group_can_do_everything_support_can(db):
+    support = set(Group.objects.get(name="Support").permissions.values_list("codename", flat=True))
+    supervisor = set(
+        Group.objects.get(name="Supervisor").permissions.values_list("codename", flat=True)
+    )
+    assert support < supervisor
+    assert {"reset_two_step", "deactivate_member"} <= supervisor - support
+
+
+def test_an_unknown_member_is_a_404(client, supervisor):
+    boss = as_staff(client, supervisor)
+    assert boss.get("/admin/accounts/member/999999/reset-two-step/").status_code == 404
+    assert boss.post("/admin/accounts/member/999999/clear-lockout/").status_code == 404

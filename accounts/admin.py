@@ -3,6 +3,7 @@ import re
 import axes.admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import FieldListFilter
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
@@ -26,7 +27,8 @@ from django_tasks_db.models import DBTaskResult
 from accounts import credentials
 from accounts.audit import Kind, record
 from accounts.credentials import Step
-from accounts.flows import reset, sessions, support
+from accounts.flows import email_change, reset, sessions, support
+from accounts.forms import email_change_wait, valid_email
 from accounts.models import Member, SecurityEvent
 
 MAX_RESET_LINKS_AT_ONCE = 20
@@ -188,6 +190,33 @@ class ReasonForm(forms.Form):
         if not reason or not reason.isprintable():
             raise forms.ValidationError(_("Write the reason and how you checked who is calling."))
         return reason
+
+
+class CorrectEmailForm(ReasonForm):
+    """A supervisor corrects the registered email: the new address, and how identity was
+    checked. The address changes only once the link mailed there is followed."""
+
+    field_order = ["email", "reason"]
+
+    email = forms.CharField(
+        label=_("New email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"spellcheck": "false"}),
+        error_messages={"required": _("Enter the new email address.")},
+    )
+
+    def __init__(self, member, *args, **kwargs):
+        self.member = member
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self):
+        email = valid_email(self.cleaned_data["email"])
+        if self.member.email and email == credentials.normalise_email(self.member.email):
+            raise forms.ValidationError(_("This is already the registered address."))
+        wait = email_change.address_limit(email)
+        if wait is not None:
+            raise forms.ValidationError(email_change_wait(wait))
+        return email
 
 
 @admin.register(Member)
@@ -360,6 +389,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             "can_send_reset_link": user.has_perm("accounts.send_reset_link"),
             "can_reset_two_step": user.has_perm("accounts.reset_two_step"),
             "can_deactivate": user.has_perm("accounts.deactivate_member"),
+            "can_correct_email": user.has_perm("accounts.correct_email"),
         }
 
     def get_urls(self):
@@ -381,6 +411,11 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 "<path:object_id>/reset-two-step/",
                 view(self.reset_two_step_view),
                 name="accounts_member_reset_two_step",
+            ),
+            path(
+                "<path:object_id>/correct-email/",
+                view(self.correct_email_view),
+                name="accounts_member_correct_email",
             ),
             path(
                 "<path:object_id>/active/",
@@ -486,6 +521,50 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 "codes and passkeys stop working, and they are told by email."
             ),
             button=_("Turn off two-step verification"),
+        )
+
+    def correct_email_view(self, request, object_id):
+        if not request.user.has_perm("accounts.correct_email"):
+            raise PermissionDenied
+        member = self._member_or_404(request, object_id)
+        form = CorrectEmailForm(member, request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            try:
+                email_change.start_correction(
+                    request,
+                    member,
+                    form.cleaned_data["email"],
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                    team=support.team(request.user),
+                )
+            except email_change.EmailChangeLimited as limited:
+                form.add_error("email", email_change_wait(limited.wait))
+            else:
+                self.message_user(
+                    request,
+                    _(
+                        "A confirmation link is on its way to %(email)s, and a notice to the "
+                        "old address. The address changes when the member follows the link "
+                        "(within %(hours)d hours); then they can ask for a password reset."
+                    )
+                    % {
+                        "email": form.cleaned_data["email"],
+                        "hours": settings.JENCO_EMAIL_CHANGE_HOURS,
+                    },
+                    messages.SUCCESS,
+                )
+                return self._back(member)
+        return self._reason_page(
+            request,
+            member,
+            form,
+            title=_("Correct the registered email address"),
+            text=_(
+                "For a member whose registered mailbox no longer works. Only after checking who "
+                "is calling: the link goes to the new address, a notice to the old one."
+            ),
+            button=_("Send the confirmation link"),
         )
 
     def set_active_view(self, request, object_id):

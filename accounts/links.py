@@ -31,6 +31,11 @@ def email_change_path(nonce: str) -> str:
     return reverse(settings.JENCO_EMAIL_CHANGE_CONFIRM_URL, args=[nonce])
 
 
+def email_correction_path(nonce: str) -> str:
+    """A supervisor's email correction: confirmed signed out (accounts.views.email_correction)."""
+    return reverse("accounts:email-correct", args=[nonce])
+
+
 def registration_path(token: str) -> str:
     """The page that completes a registration (accounts.flows.registration)."""
     return reverse("accounts:register-verify", args=[token])

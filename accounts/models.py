@@ -123,6 +123,7 @@ class Member(AbstractBaseUser, PermissionsMixin):
             ("send_reset_link", _("Can email a member a password or PIN reset link")),
             ("reset_two_step", _("Can turn a member's two-step verification off")),
             ("deactivate_member", _("Can deactivate or reactivate a member")),
+            ("correct_email", _("Can correct a member's registered email address")),
         ]
 
     def __str__(self):
@@ -295,6 +296,12 @@ class EmailChangeRequest(models.Model):
     nonce_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created = models.DateTimeField(default=timezone.now)
     used_at = models.DateTimeField(null=True, blank=True)
+    # A correction started by a supervisor for a member who cannot sign in (issue 17): who,
+    # and the reason and identity check they recorded. Its link works signed out.
+    requested_by = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["member", "-created"])]

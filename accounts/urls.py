@@ -21,6 +21,7 @@ urlpatterns = [
     path("pin/forgot/sent/", views.forgot_pin_sent, name="pin-forgot-sent"),
     path("pin/reset/<uidb64>/<token>/", views.ResetPinView.as_view(), name="pin-reset"),
     path("pin/reset/done/", views.reset_pin_done, name="pin-reset-done"),
+    path("email/correct/<str:token>/", views.email_correction, name="email-correct"),
     path("register/", views.register, name="register"),
     path("register/sent/", views.register_sent, name="register-sent"),
     path("register/done/", views.register_done, name="register-done"),

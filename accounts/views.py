@@ -26,7 +26,7 @@ from django.views.decorators.http import (
 
 from accounts import credentials, pages, times, view_only
 from accounts.audit import Kind
-from accounts.flows import passkeys, registration, reset, two_step
+from accounts.flows import email_change, passkeys, registration, reset, two_step
 from accounts.flows import sign_in as sign_in_flow
 from accounts.forms import (
     ForgotForm,
@@ -270,6 +270,36 @@ def login_passkey(request: HttpRequest) -> HttpResponse:
         messages.error(request, PASSKEY_REFUSED)
     context = {"passkey_options": passkeys.sign_in_options(request), "next": _safe_next(request)}
     return render(request, "accounts/login_passkey.html", context)
+
+
+EMAIL_CORRECTION_PAGE = "new-address"
+EMAIL_CORRECTION_TOKEN = "_email_correction_token"
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def email_correction(request: HttpRequest, token: str) -> HttpResponse:
+    """The link a supervisor's email correction mails to the new address (issue 17). It works
+    signed out: the member may have lost the password with the old mailbox. As with every
+    emailed link, opening it changes nothing (mail scanners open links); the button does, and
+    the token moves into the session so the page's address does not hold it."""
+    if token != EMAIL_CORRECTION_PAGE:
+        request.session[EMAIL_CORRECTION_TOKEN] = token
+        response = redirect("accounts:email-correct", EMAIL_CORRECTION_PAGE)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    token = request.session.get(EMAIL_CORRECTION_TOKEN, "")
+    change = email_change.pending_correction(token)
+    if (
+        request.method == "POST"
+        and change is not None
+        and email_change.confirm_email_change(request, change.member, token)
+    ):
+        del request.session[EMAIL_CORRECTION_TOKEN]
+        context = {"done": True, "email": change.new_email}
+        return render(request, "accounts/email_correction.html", context)
+    return render(request, "accounts/email_correction.html", {"change": change})
 
 
 @view_only.allowed

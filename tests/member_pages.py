@@ -60,6 +60,27 @@ def _email_confirm_link(member: Member) -> str:
     return links.email_change_path(nonce)
 
 
+def _email_correction(client: Client, member: Member, *, confirm: bool = False) -> HttpResponse:
+    """The page a supervisor's email correction link opens (signed out), or its answer."""
+    nonce = secrets.token_urlsafe(32)
+    EmailChangeRequest.objects.create(
+        member=member,
+        new_email="taro.fixed@example.com",
+        mailbox=credentials.mailbox_key("taro.fixed@example.com"),
+        nonce_hash=hashlib.sha256(nonce.encode()).hexdigest(),
+        requested_by=member,
+        reason="Checked by phone.",
+    )
+    client.get(links.email_correction_path(nonce))
+    if confirm:
+        return client.post("/email/correct/new-address/")
+    return client.get("/email/correct/new-address/")
+
+
+def _email_corrected(client: Client, member: Member) -> HttpResponse:
+    return _email_correction(client, member, confirm=True)
+
+
 def _registration_link(member: Member | None = None) -> str:
     """A registration's link as the worker mails it (flows.registration.mail_registration_link)."""
     token = secrets.token_urlsafe(32)
@@ -253,6 +274,9 @@ PAGES = [
     ),
     MemberPage("sign-in: wrong password", "/login/", fetch=_wrong_password),
     MemberPage("sign in with a passkey", "/login/passkey/"),
+    MemberPage("email correction: confirm", "/email/correct/new-address/", fetch=_email_correction),
+    MemberPage("email correction: done", "/email/correct/new-address/", fetch=_email_corrected),
+    MemberPage("email correction: link unusable", "/email/correct/new-address/"),
     MemberPage("sign in with a passkey: refused", "/login/passkey/", fetch=_passkey_refused),
     MemberPage("forgot password: sent", "/password/forgot/sent/"),
     MemberPage("forgot PIN: sent", "/pin/forgot/sent/"),

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Member, Passkey, SecurityEvent
-from tests.helpers import PASSWORD, sign_in
+from tests.helpers import PASSWORD, PIN, emailed_path, sign_in
 from tests.test_two_step import password_step, turn_on
 
 pytestmark = pytest.mark.django_db
@@ -257,3 +257,102 @@ def test_an_unknown_member_is_a_404(client, supervisor):
     boss = as_staff(client, supervisor)
     assert boss.get("/admin/accounts/member/999999/reset-two-step/").status_code == 404
     assert boss.post("/admin/accounts/member/999999/clear-lockout/").status_code == 404
+
+
+# --- Supervisor: correcting the registered email --------------------------------------------
+
+
+def correct(
+    client,
+    member,
+    email="taro.new@example.net",
+    reason="Called from the registered phone; birth date and ID document match.",
+):
+    url = f"{page_of(member).removesuffix('change/')}correct-email/"
+    return client.post(url, {"email": email, "reason": reason}, follow=True)
+
+
+def test_a_supervisor_corrects_an_email_the_member_confirms_signed_out(
+    client, supervisor, member, mailoutbox
+):
+    boss = as_staff(client, supervisor, "en")
+    page = correct(boss, member).content.decode()
+    assert "A confirmation link is on its way to taro.new@example.net" in page
+
+    member.refresh_from_db()
+    assert member.email == "taro@example.com"  # nothing changes before the link
+    to_new = [mail for mail in mailoutbox if mail.to == ["taro.new@example.net"]]
+    to_old = [mail for mail in mailoutbox if mail.to == ["taro@example.com"]]
+    assert len(to_new) == 1 and len(to_old) == 1
+    assert "t•••@example.net" in to_old[0].body and "taro.new" not in to_old[0].body
+    started = member.security_events.get(kind=Kind.EMAIL_CORRECTION_STARTED)
+    assert started.actor == supervisor and "birth date" in started.details["reason"]
+    assert started.details["old"] == "t•••@example.com"
+    assert started.details["new"] == "t•••@example.net"
+
+    # The member, who cannot sign in, follows the link.
+    visitor = Client()
+    link = emailed_path(to_new[0], "/email/correct/")
+    opened = visitor.get(link, follow=True)
+    assert "/email/correct/new-address/" in opened.redirect_chain[-1][0]
+    assert "taro.new@example.net" in opened.content.decode()
+    member.refresh_from_db()
+    assert member.email == "taro@example.com"  # opening the link (a mail scanner) changes nothing
+
+    done = visitor.post("/email/correct/new-address/").content.decode()
+    member.refresh_from_db()
+    assert member.email == "taro.new@example.net"
+    assert "/password/forgot/" in done
+    corrected = member.security_events.get(kind=Kind.EMAIL_CORRECTED)
+    assert corrected.details == {"old": "t•••@example.com", "new": "t•••@example.net"}
+
+    # Once only.
+    visitor.get(link)
+    again = visitor.post("/email/correct/new-address/").content.decode()
+    assert "このリンクは使えません" in again
+
+
+def test_support_may_not_correct_an_email(client, support_agent, member, mailoutbox):
+    agent = as_staff(client, support_agent)
+    url = f"{page_of(member).removesuffix('change/')}correct-email/"
+    assert agent.get(url).status_code == 403
+    assert agent.post(url, {"email": "x@example.net", "reason": "r"}).status_code == 403
+    assert "correct-email/" not in agent.get(page_of(member)).content.decode()
+    assert not mailoutbox
+
+
+@pytest.mark.parametrize(
+    "email, reason, says",
+    [
+        ("taro@example.com", "Checked by phone.", "This is already the registered address."),
+        ("ＴＡＲＯ@example.com", "Checked by phone.", "This is already the registered address."),
+        ("not-an-address", "Checked by phone.", "Enter an email address such as"),
+        ("new@example.net", "   ", "Write the reason"),
+        ("", "Checked by phone.", "Enter the new email address."),
+    ],
+)
+def test_bad_corrections_say_why_and_change_nothing(
+    client, supervisor, member, mailoutbox, email, reason, says
+):
+    boss = as_staff(client, supervisor, "en")
+    page = correct(boss, member, email, reason).content.decode()
+    assert says in page
+    assert not mailoutbox
+    assert not member.security_events.filter(kind=Kind.EMAIL_CORRECTION_STARTED).exists()
+
+
+def test_the_correction_form_reads_in_japanese(client, supervisor, member):
+    boss = as_staff(client, supervisor)
+    page = boss.get(f"{page_of(member).removesuffix('change/')}correct-email/").content.decode()
+    assert "登録メールアドレスの訂正" in page and "本人確認" in page
+
+
+def test_a_members_own_change_link_does_not_work_signed_out(member_client, member, mailoutbox):
+    member_client.post("/backoffice/profile/email/", {"email": "taro.mine@example.net", "pin": PIN})
+    mail = next(mail for mail in mailoutbox if mail.to == ["taro.mine@example.net"])
+    token = emailed_path(mail, "/backoffice/profile/email/confirm/").rstrip("/").split("/")[-1]
+    visitor = Client()
+    visitor.get(f"/email/correct/{token}/")
+    visitor.post("/email/correct/new-address/")
+    member.refresh_from_db()
+    assert member.email == "taro@example.com"

@@ -59,9 +59,7 @@ def email_change_limit(member, new_email: str) -> Wait | None:
     ]
     if waits:
         return Wait(max(waits))
-    to_address = EmailChangeRequest.objects.filter(mailbox=credentials.mailbox_key(new_email))
-    until = _free_after(to_address, settings.JENCO_EMAIL_CHANGE_PER_ADDRESS, day)
-    return Wait(until, for_address=True) if until is not None else None
+    return address_limit(new_email)
 
 
 def _free_after(requests, limit: int, window: datetime.timedelta):
@@ -125,9 +123,11 @@ def mail_email_change_link(change_pk: int, *, retry: bool = False) -> None:
     nonce = secrets.token_urlsafe(32)
     if not rows.update(nonce_hash=_nonce_hash(nonce)):
         return
-    link = links.emailed(links.email_change_path(nonce))
-    context = {"link": link, "hours": settings.JENCO_EMAIL_CHANGE_HOURS}
-    message = render_member_email(change.member, "email_change_confirm", context)
+    corrected = change.requested_by_id is not None  # by a supervisor: its link works signed out
+    path = links.email_correction_path(nonce) if corrected else links.email_change_path(nonce)
+    context = {"link": links.emailed(path), "hours": settings.JENCO_EMAIL_CHANGE_HOURS}
+    template = "email_correction_confirm" if corrected else "email_change_confirm"
+    message = render_member_email(change.member, template, context)
     tasks.deliver_email.call(to=[change.new_email], **message)
 
 
@@ -157,7 +157,68 @@ def confirm_email_change(request, member, token: str) -> bool:
         old_email = fresh.email
         fresh.email = change.new_email
         fresh.save(update_fields=["email"])
-        record(request, Kind.EMAIL_CHANGED, fresh)
+        if change.requested_by_id is None:
+            record(request, Kind.EMAIL_CHANGED, fresh)
+        else:
+            masked = {
+                "old": credentials.mask_email(old_email) if old_email else "",
+                "new": credentials.mask_email(fresh.email),
+            }
+            record(request, Kind.EMAIL_CORRECTED, fresh, details=masked)
         emails.send_member_email(fresh, "email_changed", {"new_email": fresh.email}, to=old_email)
     member.email = fresh.email
     return True
+
+
+# --- Corrected by a supervisor (issue 17) -----------------------------------------------------
+
+
+@transaction.atomic
+def start_correction(request, member, new_email: str, *, actor, reason: str, team: str) -> None:
+    """A supervisor, having checked the caller's identity, moves the member to `new_email`:
+    the link goes there (it works signed out: the member may have lost the password with the
+    mailbox), a notice to the old address, and the address changes only when the link is
+    followed. Only the new address's own limit applies (the member's limits count what the
+    member asks). Raises EmailChangeLimited."""
+    Member.objects.select_for_update().only("pk").get(pk=member.pk)
+    wait = address_limit(new_email)
+    if wait is not None:
+        raise EmailChangeLimited(wait)
+    change = EmailChangeRequest.objects.create(
+        member=member,
+        new_email=new_email,
+        mailbox=credentials.mailbox_key(new_email),
+        requested_by=actor,
+        reason=reason,
+    )
+    details = {
+        "team": team,
+        "reason": reason,
+        "old": credentials.mask_email(member.email) if member.email else "",
+        "new": credentials.mask_email(new_email),
+    }
+    record(request, Kind.EMAIL_CORRECTION_STARTED, member, actor=actor, details=details)
+    transaction.on_commit(lambda: tasks.mail_email_change_link.enqueue(change_pk=change.pk))
+    notice = {"new_email": credentials.mask_email(new_email)}
+    emails.send_member_email(member, "email_correction_started", notice)
+
+
+def address_limit(new_email: str) -> Wait | None:
+    day = datetime.timedelta(days=1)
+    to_address = EmailChangeRequest.objects.filter(mailbox=credentials.mailbox_key(new_email))
+    until = _free_after(to_address, settings.JENCO_EMAIL_CHANGE_PER_ADDRESS, day)
+    return Wait(until, for_address=True) if until is not None else None
+
+
+def pending_correction(token: str):
+    """The supervisor's correction `token` confirms, or None (not one, used, expired,
+    replaced by a newer request)."""
+    if not token or len(token) > 200:
+        return None
+    change = (
+        _confirmable(EmailChangeRequest.objects.filter(requested_by__isnull=False))
+        .filter(nonce_hash=_nonce_hash(token), member__is_active=True)
+        .select_related("member")
+        .first()
+    )
+    return change if change is not None and _newest(change) else None

@@ -711,6 +711,10 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         if field not in HIDDEN_FIELDS
     ]
 
+    @admin.display(description=_("Status"))
+    def status(self, attempt):  # axes' column, with a header in the agent's language
+        return super().status(attempt)
+
 
 @admin.register(AccessLog)
 class AccessLogAdmin(OnlyWhatAdminShows, axes.admin.AccessLogAdmin):

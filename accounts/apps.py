@@ -8,3 +8,27 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from accounts import checks, lockout  # noqa: F401  (registers checks, connects signals)
+
+        _name_axes_in_our_languages()
+
+
+def _name_axes_in_our_languages() -> None:
+    """django-axes names its admin section and each failure in English only ("Axes",
+    "Attempted Access: 2026-12-02 13:20:05.325007+00:00"): named here in the agent's language
+    (its other labels are in our catalogues: accounts/outside_words.py)."""
+    from axes.models import AccessAttempt
+    from django.apps import apps
+    from django.utils import formats, timezone
+    from django.utils.translation import gettext
+
+    apps.get_app_config("axes").verbose_name = _("Sign-in lockouts")
+
+    def title(attempt) -> str:
+        when = formats.date_format(timezone.localtime(attempt.attempt_time), "DATETIME_FORMAT")
+        return gettext("%(member_id)s from %(address)s, %(when)s") % {
+            "member_id": attempt.username or "—",
+            "address": attempt.ip_address or "—",
+            "when": when,
+        }
+
+    AccessAttempt.__str__ = title

@@ -60,5 +60,20 @@ def test_the_support_view_fits_and_lifts_a_pause(browser, live_server, member, w
         expect(page.get_by_text("一時停止をすべて解除しました")).to_be_visible()
         expect(page.get_by_text("はい:一時停止はありません。")).to_be_visible()
         assert no_horizontal_overflow(page)
+        # The member list and the security log: every column on the screen or scrolled
+        # within the list, never the page cut off.
+        for url in ["/admin/accounts/member/", "/admin/accounts/securityevent/"]:
+            page.goto(url)
+            assert no_horizontal_overflow(page), url
+            last = page.locator("#result_list thead th").last
+            results = page.locator(".results")
+            assert last.is_visible()
+            box, frame = last.bounding_box(), results.bounding_box()
+            fits = box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
+            scrolls = page.evaluate(
+                "document.querySelector('.results').scrollWidth >"
+                " document.querySelector('.results').clientWidth"
+            )
+            assert fits or scrolls, url
     finally:
         context.close()

@@ -63,6 +63,7 @@ WORDS = {
     Kind.TWO_STEP_RESET: _("JENCO support turned two-step verification off"),
     Kind.MEMBER_DEACTIVATED: _("Account deactivated by JENCO support"),
     Kind.MEMBER_REACTIVATED: _("Account reactivated by JENCO support"),
+    Kind.MEMBER_EDITED: _("JENCO support edited your details"),
 }
 HIDDEN = [Kind.ADMIN_LOOKUP_REFUSED]
 

@@ -33,10 +33,10 @@ from accounts.models import Member, SecurityEvent
 
 MAX_RESET_LINKS_AT_ONCE = 20
 # What staff may edit on a member's page; every other field shown there is read-only.
+# Deactivating is not among them: it takes a reason (the member page's Deactivate button).
 MEMBER_EDITABLE_FIELDS = (
     "name",
     "preferred_language",
-    "is_active",
     "is_staff",
     "is_superuser",
     "groups",
@@ -355,6 +355,12 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         if credentials.is_member_id(member_id):
             return queryset.filter(member_id=member_id), False
         return super().get_search_results(request, queryset, search_term)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            details = {"team": support.team(request.user), "fields": sorted(form.changed_data)}
+            record(request, Kind.MEMBER_EDITED, obj, actor=request.user, details=details)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         member = self.get_object(request, object_id)

@@ -212,6 +212,7 @@ class SecurityEvent(models.Model):
         TWO_STEP_RESET = "two_step_reset", _("Two-step verification reset by staff")
         MEMBER_DEACTIVATED = "member_deactivated", _("Account deactivated by staff")
         MEMBER_REACTIVATED = "member_reactivated", _("Account reactivated by staff")
+        MEMBER_EDITED = "member_edited", _("Member details edited by staff")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     kind = models.CharField(_("what"), max_length=32, choices=Kind)

@@ -356,3 +356,36 @@ def test_a_members_own_change_link_does_not_work_signed_out(member_client, membe
     visitor.post("/email/correct/new-address/")
     member.refresh_from_db()
     assert member.email == "taro@example.com"
+
+
+# --- Edits through admin's own form ------------------------------------------------------------
+
+
+def change_form_data(member, **changes) -> dict:
+    data = {
+        "name": member.name,
+        "preferred_language": member.preferred_language,
+        "is_staff": "",
+        "is_superuser": "",
+        "groups": [],
+        "_save": "Save",
+    }
+    return {**data, **changes}
+
+
+def test_an_edit_in_admins_form_is_in_the_security_log(client, staff, member):
+    client.force_login(staff)
+    response = client.post(page_of(member), change_form_data(member, name="山田 太朗"))
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.name == "山田 太朗"
+    event = member.security_events.get(kind=Kind.MEMBER_EDITED)
+    assert event.actor == staff and event.details["fields"] == ["name"]
+
+
+def test_admins_form_cannot_deactivate_without_a_reason(client, staff, member):
+    client.force_login(staff)
+    client.post(page_of(member), change_form_data(member, is_active=""))
+    member.refresh_from_db()
+    assert member.is_active
+    assert not member.security_events.filter(kind=Kind.MEMBER_EDITED).exists()

@@ -82,13 +82,20 @@ def events(member):
     )
 
 
+# The same kinds, when staff did it for the member.
+STAFF_WORDS = {
+    Kind.OTHER_SESSIONS_ENDED: _("JENCO support signed you out on every device"),
+}
+
+
 def entry(event) -> dict:
     """One line of the page: when, what, from which device and address, and by whom if staff."""
     browser, system = devices.describe(event.user_agent)
     by_staff = event.actor_id is not None and event.actor_id != event.member_id
     return {
         "when": event.created,
-        "what": WORDS.get(event.kind, event.get_kind_display()),
+        "what": (by_staff and STAFF_WORDS.get(event.kind))
+        or WORDS.get(event.kind, event.get_kind_display()),
         "kind": event.kind,
         "browser": browser,
         "system": system,

@@ -414,6 +414,11 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 name="accounts_member_send_reset_link",
             ),
             path(
+                "<path:object_id>/sign-out/",
+                view(self.sign_out_everywhere_view),
+                name="accounts_member_sign_out",
+            ),
+            path(
                 "<path:object_id>/reset-two-step/",
                 view(self.reset_two_step_view),
                 name="accounts_member_reset_two_step",
@@ -488,6 +493,38 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         else:
             self.message_user(
                 request, refusal or support.reset_link_refusal(reset_kind, member), messages.ERROR
+            )
+        return self._back(member)
+
+    def sign_out_everywhere_view(self, request, object_id):
+        """ "Someone signed in who wasn't me": every session of the member ends now."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("accounts.send_reset_link"):
+            raise PermissionDenied
+        member = self._member_or_404(request, object_id)
+        ended = sessions.end_every(
+            request, member, actor=request.user, team=support.team(request.user)
+        )
+        if ended:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(member_id)s is signed out on %(count)d device. To keep whoever it was "
+                    "out, send a password reset link too.",
+                    "%(member_id)s is signed out on %(count)d devices. To keep whoever it was "
+                    "out, send a password reset link too.",
+                    ended,
+                )
+                % {"member_id": member.member_id, "count": ended},
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                _("%(member_id)s was not signed in anywhere: nothing to end.")
+                % {"member_id": member.member_id},
+                messages.INFO,
             )
         return self._back(member)
 

@@ -389,3 +389,37 @@ def test_admins_form_cannot_deactivate_without_a_reason(client, staff, member):
     member.refresh_from_db()
     assert member.is_active
     assert not member.security_events.filter(kind=Kind.MEMBER_EDITED).exists()
+
+
+# --- "Someone signed in who wasn't me" ------------------------------------------------------
+
+
+def test_support_signs_the_member_out_everywhere(client, support_agent, member):
+    phones = []
+    for address in ("198.51.100.1", "198.51.100.2"):
+        phone = Client(REMOTE_ADDR=address)
+        sign_in(phone)
+        assert phone.get("/backoffice/").status_code == 200
+        phones.append(phone)
+    agent = as_staff(client, support_agent, "en")
+    url = f"{page_of(member).removesuffix('change/')}sign-out/"
+    assert agent.get(url).status_code == 405
+
+    page = agent.post(url, follow=True).content.decode()
+
+    assert "JPN1000001 is signed out on 2 devices" in page
+    assert all(phone.get("/backoffice/").status_code == 302 for phone in phones)
+    event = member.security_events.get(kind=Kind.OTHER_SESSIONS_ENDED)
+    assert event.actor == support_agent and event.details["count"] == 2
+    # The member reads who did it, by team.
+    phones[0].force_login(member)
+    activity = (
+        phones[0]
+        .get("/backoffice/security/activity/", headers={"accept-language": "en"})
+        .content.decode()
+    )
+    assert "JENCO support signed you out on every device" in activity
+    assert "Support" in activity
+
+    again = agent.post(url, follow=True).content.decode()
+    assert "was not signed in anywhere: nothing to end" in again

@@ -166,3 +166,23 @@ def end_others(request, member) -> int:
         if ended:
             record(request, Kind.OTHER_SESSIONS_ENDED, member, details={"count": ended})
     return ended
+
+
+def end_every(request, member, *, actor, team: str) -> int:
+    """Support, for "someone signed in who wasn't me": sign the member out on every device
+    (each sign-in the log keeps a session key for), logged with the agent. How many ended."""
+    since = timezone.now() - datetime.timedelta(seconds=settings.JENCO_SESSION_MAX_SECONDS)
+    events = SecurityEvent.objects.filter(
+        member=member, kind__in=SIGN_IN_KINDS, created__gte=since, details__has_key="session"
+    )
+    ended = 0
+    with transaction.atomic():
+        for event in events:
+            key = _opened(event.details["session"])
+            if key and _live(key, member) is not None:
+                _store(key).delete(key)
+                ended += 1
+        if ended:
+            details = {"count": ended, "team": team}
+            record(request, Kind.OTHER_SESSIONS_ENDED, member, actor=actor, details=details)
+    return ended

@@ -5,6 +5,7 @@ import logging
 
 from django.conf import settings
 
+from accounts import sign_in_sql
 from accounts.models import SecurityEvent
 
 logger = logging.getLogger("jenco.security")
@@ -62,7 +63,7 @@ def record(
     `origin` is a (ip, user_agent) pair for events written off the request (a task).
     """
     ip, user_agent = origin or request_origin(request)
-    event = SecurityEvent.objects.create(
+    event = SecurityEvent(
         kind=kind,
         member=member,
         member_id_typed=member_id_typed[:32] if member is None else "",
@@ -71,6 +72,7 @@ def record(
         user_agent=user_agent[:300],
         details=details or {},
     )
+    sign_in_sql.insert(event)  # on every sign-in: plain SQL (issue 13)
     logger.info(
         "%s member=%s ip=%s", kind, member or member_id_typed[:32] or "-", event.ip_address or "-"
     )

@@ -1,8 +1,6 @@
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import Exists, OuterRef
 
-from accounts import credentials
-from accounts.models import Authenticator, Member
+from accounts import credentials, sign_in_sql
 
 
 class MemberBackend(ModelBackend):
@@ -23,11 +21,7 @@ class MemberBackend(ModelBackend):
         if credentials.is_member_id(member_id):
             # Whether a second step follows, read in the same statement (accounts.flows
             # .two_step.is_on): a sign-in costs no query more for it.
-            member = (
-                Member.objects.filter(member_id=member_id)
-                .annotate(two_step_on=Exists(Authenticator.objects.filter(member=OuterRef("pk"))))
-                .first()
-            )
+            member = sign_in_sql.member(member_id)
         if member is None:
             credentials.burn_one_verification(password)
             return None

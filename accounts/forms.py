@@ -14,7 +14,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import credentials, times
+from accounts import credentials, sign_in_sql, times
 from accounts.captcha import typed_answer
 from accounts.flows import email_change, two_step
 from accounts.flows.pin import PinCheck
@@ -158,11 +158,8 @@ class SignInCaptchaField(DigitsCaptchaField):
             value = [value[0], typed_answer(value[1])]
         forms.MultiValueField.clean(self, value)
         key, answer = value[0], (value[1] or "").strip().lower()
-        right = CaptchaStore.objects.filter(
-            hashkey=key, response=answer, expiration__gt=timezone.now()
-        ).exists()
-        if not right:
-            CaptchaStore.objects.filter(hashkey=key).delete()
+        if not sign_in_sql.captcha_right(key, answer, timezone.now()):
+            sign_in_sql.use_up_captcha(key)
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return [key, ""]
 
@@ -238,7 +235,7 @@ class LoginForm(Form):
         if self.has_error("captcha") or "captcha" not in self.cleaned_data:
             return
         key = self.cleaned_data["captcha"][0]
-        if not CaptchaStore.objects.filter(hashkey=key).delete()[0]:
+        if not sign_in_sql.use_up_captcha(key):
             self.member = None
             self.add_error("captcha", self.fields["captcha"].error_messages["invalid"])
 

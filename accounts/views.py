@@ -1,4 +1,3 @@
-from captcha.models import CaptchaStore
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
@@ -24,7 +23,7 @@ from django.views.decorators.http import (
     require_POST,
 )
 
-from accounts import credentials, pages, times, view_only
+from accounts import credentials, pages, sign_in_sql, times, view_only
 from accounts.audit import Kind
 from accounts.flows import email_change, passkeys, registration, reset, two_step
 from accounts.flows import sign_in as sign_in_flow
@@ -41,7 +40,7 @@ from accounts.forms import (
 def _safe_next(request: HttpRequest) -> str:
     """Where to go after sign-in: the page asked for if it is ours, else the back office."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
+    if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
@@ -92,7 +91,7 @@ def login(request: HttpRequest) -> HttpResponse:
             response = _go_next(request)
             _remember_language(response, form.member.preferred_language)
             return response
-    captcha = LoginForm.captcha_urls(CaptchaStore.generate_key())
+    captcha = LoginForm.captcha_urls(sign_in_sql.new_captcha())
     context = {
         "form": form,
         "captcha": captcha,
@@ -121,7 +120,7 @@ def _blank_login(request: HttpRequest) -> HttpResponse:
             registration.is_open(),
         ),
         values={
-            pages.CAPTCHA: CaptchaStore.generate_key(),
+            pages.CAPTCHA: sign_in_sql.new_captcha(),
             pages.NEXT: _safe_next(request),
             pages.TICKER: render_to_string("_ticker.html", request=request),
         },

@@ -4,11 +4,10 @@ import time
 
 from django.contrib import auth
 
-from accounts import credentials, emails, lockout, view_only
+from accounts import credentials, emails, lockout, sign_in_sql, view_only
 from accounts.audit import Kind, record
 from accounts.flows import mailbox, sessions
 from accounts.middleware import SEEN_AT
-from accounts.models import SecurityEvent
 
 # What the dashboard shows about the sign-ins before this one, read once at sign-in so a
 # page view adds no query (tests/test_cost.py).
@@ -70,12 +69,9 @@ def _session(request) -> dict:
 def failed_sign_ins(member, *, since) -> int:
     """Failed sign-ins typed with this member's ID since `since` (None: ever, as far as the
     security log goes back): wrong passwords, wrong sub passwords and wrong captchas."""
-    failed = SecurityEvent.objects.filter(
-        kind=Kind.SIGN_IN_FAILED, member_id_typed=credentials.printable(member.member_id)
+    return sign_in_sql.count_events(
+        Kind.SIGN_IN_FAILED, credentials.printable(member.member_id), since=since
     )
-    if since is not None:
-        failed = failed.filter(created__gt=since)
-    return failed.count()
 
 
 def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:

@@ -1,0 +1,178 @@
+"""What every sign-in reads and writes, as plain SQL (issue 13).
+
+Each of these is one small statement on an indexed column, run on every sign-in: the page's
+captcha, then the post's member, lockout count, captcha check, failures since the last
+sign-in, last sign-in and security log entry. Built by the ORM, each costs 5-20 times the
+statement's own time in query compilation: about 1.5 ms of Python a sign-in in all, the
+largest share of what a sign-in costs besides its hash.
+Here the SQL is written once, with the tables' and columns' names read from the models, so
+a renamed field still lands here, and run through Django's cursor (same connection, same
+transaction, parameters adapted by the backend). tests/test_sign_in_sql.py checks each
+against the ORM query it replaces, on SQLite and on PostgreSQL.
+
+Nothing here decides anything: the rules stay where they were (accounts.backends,
+accounts.lockout, accounts.forms, accounts.flows.sign_in).
+"""
+
+# The statements are put together from the models' own table and column names, never from
+# anything a request brings: values always go as parameters.
+# ruff: noqa: S608
+
+import secrets
+from datetime import timedelta
+from functools import cache
+
+from axes.models import AccessAttempt
+from captcha.conf import settings as captcha_settings
+from captcha.models import CaptchaStore
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import Authenticator, Member, SecurityEvent
+
+
+def _names(model, *fields: str) -> tuple[str, ...]:
+    """The quoted table name, then each field's quoted column."""
+    quote = connection.ops.quote_name
+    return (quote(model._meta.db_table),) + tuple(
+        quote(model._meta.get_field(name).column) for name in fields
+    )
+
+
+def _when(moment):
+    """A datetime as the backend stores it (the ORM does this for its own queries)."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@cache
+def _insert_sql(model) -> tuple[str, tuple]:
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING {pk}", fields
+
+
+def insert(instance) -> None:
+    """INSERT a new model instance, as instance.save() would (each field's value prepared by
+    the field itself: defaults, JSON, addresses), without its signals: for models that have
+    no receivers (the security log). Sets its primary key."""
+    sql, fields = _insert_sql(type(instance))
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
+    ]
+    instance.pk = _rows(sql, values)[0][0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
+@cache
+def _last_login_sql() -> str:
+    table, last_login, pk = _names(Member, "last_login", "id")
+    return f"UPDATE {table} SET {last_login} = %s WHERE {pk} = %s"
+
+
+def signed_in_now(sender, user, **kwargs) -> None:
+    """Django's update_last_login (the user_logged_in receiver it connects), in one UPDATE:
+    the member's last sign-in is now (accounts.apps connects this in its place)."""
+    user.last_login = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_last_login_sql(), [_when(user.last_login), user.pk])
+
+
+@cache
+def _member_sql() -> str:
+    member, member_id, pk = _names(Member, "member_id", "id")
+    authenticator, owner = _names(Authenticator, "member")
+    return (
+        f"SELECT m.*, EXISTS (SELECT 1 FROM {authenticator} a WHERE a.{owner} = m.{pk})"
+        f" AS two_step_on FROM {member} m WHERE m.{member_id} = %s"
+    )
+
+
+def member(member_id: str) -> Member | None:
+    """The member with this (normalised) ID, with `two_step_on` set: whether a second step
+    follows a right password (accounts.flows.two_step.is_on reads it, no query more)."""
+    found = list(Member.objects.raw(_member_sql(), [member_id]))
+    if not found:
+        return None
+    found[0].two_step_on = bool(found[0].two_step_on)  # SQLite answers 0 or 1
+    return found[0]
+
+
+@cache
+def _attempts_sql() -> str:
+    table, when, address, username, count = _names(
+        AccessAttempt, "attempt_time", "ip_address", "username", "failures_since_start"
+    )
+    return (
+        f"SELECT {username}, {address}, {count} FROM {table}"
+        f" WHERE {when} >= %s AND ({address} = %s OR {username} = %s)"
+    )
+
+
+def recent_attempts(since, address: str | None, member_id: str | None) -> list[tuple]:
+    """(username, ip_address, failures_since_start) of every lockout record since `since`
+    for this address or this member ID (None: the address alone)."""
+    if address is None and member_id is None:
+        return []
+    # NULL matches nothing in SQL: an absent address or ID selects no row by itself.
+    return _rows(_attempts_sql(), [_when(since), address, member_id])
+
+
+@cache
+def _failed_sql(with_since: bool) -> str:
+    table, kind, typed, created = _names(SecurityEvent, "kind", "member_id_typed", "created")
+    since = f" AND {created} > %s" if with_since else ""
+    return f"SELECT COUNT(*) FROM {table} WHERE {kind} = %s AND {typed} = %s{since}"
+
+
+def count_events(kind: str, member_id_typed: str, *, since=None) -> int:
+    """How many security events of this kind name this typed member ID, after `since`
+    (None: as far as the log goes back)."""
+    params = [kind, member_id_typed] + ([_when(since)] if since is not None else [])
+    return _rows(_failed_sql(since is not None), params)[0][0]
+
+
+@cache
+def _captcha_sql() -> tuple[str, str, str]:
+    table, key, challenge, response, expiration = _names(
+        CaptchaStore, "hashkey", "challenge", "response", "expiration"
+    )
+    new = (
+        f"INSERT INTO {table} ({key}, {challenge}, {response}, {expiration})"
+        " VALUES (%s, %s, %s, %s)"
+    )
+    right = f"SELECT 1 FROM {table} WHERE {key} = %s AND {response} = %s AND {expiration} > %s"
+    return new, right, f"DELETE FROM {table} WHERE {key} = %s"
+
+
+def new_captcha() -> str:
+    """A new captcha in django-simple-captcha's store, as CaptchaStore.generate_key() makes
+    one (its challenge function, its timeout, the answer in lower case), with a key from
+    `secrets` where the library hashes `random` and the clock: the key it returns."""
+    challenge, response = captcha_settings.get_challenge()()
+    key = secrets.token_hex(20)  # 40 characters, as the library's SHA-1 keys
+    expires = timezone.now() + timedelta(minutes=int(captcha_settings.CAPTCHA_TIMEOUT))
+    with connection.cursor() as cursor:
+        cursor.execute(_captcha_sql()[0], [key, challenge, response.lower(), _when(expires)])
+    return key
+
+
+def captcha_right(key: str, answer: str, now) -> bool:
+    """Whether `answer` is the stored answer of the unexpired captcha `key`."""
+    return bool(_rows(_captcha_sql()[1], [key, answer, _when(now)]))
+
+
+def use_up_captcha(key: str) -> bool:
+    """Delete the captcha `key`; False if it was no longer there (used, or swept)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_captcha_sql()[2], [key])
+        return cursor.rowcount > 0

@@ -1,0 +1,164 @@
+"""The sign-in's plain SQL (accounts/sign_in_sql.py) answers what the ORM query it replaced
+answered, on whichever database the suite runs (CI runs it on SQLite and on PostgreSQL)."""
+
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt
+from captcha.conf import settings as captcha_settings
+from captcha.models import CaptchaStore
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from accounts import sign_in_sql
+from accounts.audit import Kind
+from accounts.models import Authenticator, Member, SecurityEvent
+from tests.helpers import sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_member_is_the_one_with_that_id_and_says_whether_two_step_follows(member):
+    other = Member.objects.create_user("JPN1000002", password="x")
+    Authenticator.objects.create(member=other, secret_encrypted="sealed")
+
+    for member_id in (member.member_id, other.member_id):
+        expected = (
+            Member.objects.filter(member_id=member_id)
+            .annotate(two_step_on=Exists(Authenticator.objects.filter(member=OuterRef("pk"))))
+            .get()
+        )
+        found = sign_in_sql.member(member_id)
+        assert found.pk == expected.pk
+        assert found.password == expected.password
+        assert found.last_login == expected.last_login
+        assert found.on_default_password == expected.on_default_password
+        assert found.two_step_on is expected.two_step_on
+    assert sign_in_sql.member(member.member_id).two_step_on is False
+    assert sign_in_sql.member(other.member_id).two_step_on is True
+
+
+def test_an_unknown_id_finds_no_member(member):
+    assert sign_in_sql.member("JPN7777777") is None
+    assert sign_in_sql.member(member.member_id.lower()) is None  # callers normalise first
+
+
+def test_recent_attempts_are_the_lockout_records_for_the_id_or_the_address():
+    now = timezone.now()
+    rows = [
+        ("JPN1000001", "10.0.0.1", 2, now),  # the ID, the address
+        ("JPN1000001", "10.0.0.9", 3, now),  # the ID, elsewhere
+        ("JPN1000002", "10.0.0.1", 4, now),  # another ID, the address
+        (None, "10.0.0.1", 5, now),  # the address alone (a wrong captcha)
+        ("JPN1000003", "10.0.0.8", 6, now),  # neither
+        ("JPN1000001", "10.0.0.1", 7, now - timedelta(hours=2)),  # too old
+    ]
+    for n, (username, address, count, when) in enumerate(rows):
+        attempt = AccessAttempt.objects.create(
+            username=username, ip_address=address, failures_since_start=count, user_agent=str(n)
+        )
+        AccessAttempt.objects.filter(pk=attempt.pk).update(attempt_time=when)
+    since = now - timedelta(hours=1)
+
+    def orm(address, member_id):
+        wanted = (
+            Q(ip_address=address) | Q(username=member_id) if member_id else Q(ip_address=address)
+        )
+        recent = AccessAttempt.objects.filter(wanted, attempt_time__gte=since)
+        return sorted(recent.values_list("username", "ip_address", "failures_since_start"), key=str)
+
+    for address, member_id in (
+        ("10.0.0.1", "JPN1000001"),
+        ("10.0.0.1", None),
+        ("10.0.0.7", "JPN1000001"),
+        ("10.0.0.7", None),
+    ):
+        found = sorted(sign_in_sql.recent_attempts(since, address, member_id), key=str)
+        assert found == sorted(orm(address, member_id), key=str)
+    assert sorted(c for _u, _a, c in sign_in_sql.recent_attempts(since, "10.0.0.1", None)) == [
+        2,
+        4,
+        5,
+    ]
+    assert sign_in_sql.recent_attempts(since, None, None) == []
+
+
+def test_count_events_counts_that_kind_for_that_typed_id_after_the_moment():
+    def event(kind, typed):
+        return SecurityEvent.objects.create(kind=kind, member_id_typed=typed)
+
+    first = event(Kind.SIGN_IN_FAILED, "JPN1000001")
+    event(Kind.SIGN_IN_FAILED, "JPN1000001")
+    event(Kind.SIGN_IN_FAILED, "JPN1000002")
+    event(Kind.SIGN_OUT, "JPN1000001")
+    assert sign_in_sql.count_events(Kind.SIGN_IN_FAILED, "JPN1000001") == 2
+    assert sign_in_sql.count_events(Kind.SIGN_IN_FAILED, "JPN1000001", since=first.created) == (
+        SecurityEvent.objects.filter(
+            kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001", created__gt=first.created
+        ).count()
+    )
+    later = timezone.now() + timedelta(seconds=1)
+    assert sign_in_sql.count_events(Kind.SIGN_IN_FAILED, "JPN1000001", since=later) == 0
+    assert sign_in_sql.count_events(Kind.SIGN_IN_FAILED, "JPN7777777") == 0
+
+
+def test_a_new_captcha_is_one_the_library_reads_draws_and_expires():
+    before = timezone.now()
+    key = sign_in_sql.new_captcha()
+    store = CaptchaStore.objects.get(hashkey=key)  # the library's model reads it back
+    assert len(key) == 40 and key != sign_in_sql.new_captcha()
+    assert store.challenge == store.response and len(store.response) == 4
+    assert store.response.isdigit()
+    timeout = timedelta(minutes=int(captcha_settings.CAPTCHA_TIMEOUT))
+    assert before + timeout <= store.expiration <= timezone.now() + timeout
+
+
+def test_a_captcha_is_right_only_with_its_answer_before_it_expires_and_is_used_once():
+    key = sign_in_sql.new_captcha()
+    answer = CaptchaStore.objects.get(hashkey=key).response
+    now = timezone.now()
+    wrong = f"{(int(answer) + 1) % 10_000:04d}"
+    assert sign_in_sql.captcha_right(key, answer, now)
+    assert not sign_in_sql.captcha_right(key, wrong, now)
+    assert not sign_in_sql.captcha_right("0" * 40, answer, now)
+    expiry = CaptchaStore.objects.get(hashkey=key).expiration
+    assert not sign_in_sql.captcha_right(key, answer, expiry)  # expired at that moment
+    assert sign_in_sql.use_up_captcha(key) is True
+    assert not CaptchaStore.objects.filter(hashkey=key).exists()
+    assert sign_in_sql.use_up_captcha(key) is False
+    assert not sign_in_sql.captcha_right(key, answer, now)
+
+
+def test_signing_in_sets_the_last_sign_in_once_by_plain_sql(client, member):
+    from django.contrib.auth.models import update_last_login
+    from django.contrib.auth.signals import user_logged_in
+
+    receivers = user_logged_in._live_receivers(None)[0]
+    assert sign_in_sql.signed_in_now in receivers
+    assert update_last_login not in receivers
+    assert member.last_login is None
+    before = timezone.now()
+    sign_in(client, member.member_id)
+    member.refresh_from_db()
+    assert before <= member.last_login <= timezone.now()
+
+
+def test_an_inserted_event_reads_back_as_the_orm_wrote_it(member):
+    event = SecurityEvent(
+        kind=Kind.SIGN_IN,
+        member=member,
+        ip_address="2001:db8::1",
+        user_agent="Mozilla/5.0",
+        details={"session": "sealed", "日本語": ["一", 2]},
+    )
+    sign_in_sql.insert(event)
+    assert event.pk is not None and not event._state.adding
+    stored = SecurityEvent.objects.get(pk=event.pk)
+    assert (stored.kind, stored.member, stored.ip_address, stored.user_agent) == (
+        Kind.SIGN_IN,
+        member,
+        "2001:db8::1",
+        "Mozilla/5.0",
+    )
+    assert stored.details == {"session": "sealed", "日本語": ["一", 2]}
+    assert stored.created == event.created

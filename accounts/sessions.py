@@ -5,6 +5,8 @@ writes the row at once (an INSERT in a transaction of its own), then rewrites it
 response goes out (an UPDATE in another). Here a sign-in's session is one INSERT, written
 inside the sign-in's own transaction (accounts.flows.sign_in.sign_in), and the middleware's save at
 the end of the request writes nothing unless the session changed again since.
+
+The same holds for the Redis store (accounts.cache_sessions): OncePerChange is shared.
 """
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
@@ -13,10 +15,12 @@ from django.db import DatabaseError, IntegrityError, router
 from django.utils.crypto import get_random_string
 
 
-class SessionStore(DatabaseSessionStore):
+class OncePerChange:
+    """A session store's key drawing and saving, with one write per change of the data."""
+
     def _get_new_session_key(self) -> str:
         # 32 characters of 36 are 165 random bits: a key in use is never drawn again, and
-        # the INSERT's unique key would refuse it if it were.
+        # the store refuses a key in use on creation (a unique key, or Redis' SET NX).
         return get_random_string(32, VALID_KEY_CHARS)
 
     def cycle_key(self) -> None:
@@ -43,6 +47,18 @@ class SessionStore(DatabaseSessionStore):
         written = (self.session_key, self.serializer().dumps(data))
         if not must_create and written == getattr(self, "_written", None):
             return  # saved already in this request (a sign-in), unchanged since
+        self._write(data, must_create)
+        self._written = written
+        self._unsaved = False
+
+    def _write(self, data: dict, must_create: bool) -> None:
+        """Store `data` under the session key: create it (CreateError if the key is taken)
+        or update it (UpdateError if it is gone: ended elsewhere, never brought back)."""
+        raise NotImplementedError
+
+
+class SessionStore(OncePerChange, DatabaseSessionStore):
+    def _write(self, data: dict, must_create: bool) -> None:
         obj = self.create_model_instance(data)
         using = router.db_for_write(self.model, instance=obj)
         # One statement, no savepoint of its own: inside the sign-in's transaction, or alone.
@@ -56,5 +72,3 @@ class SessionStore(DatabaseSessionStore):
             if not must_create:
                 raise UpdateError from None
             raise
-        self._written = written
-        self._unsaved = False

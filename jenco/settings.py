@@ -178,10 +178,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # counters (django-axes) and captchas are always in the database.
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    CACHES = {"default": {"BACKEND": "jenco.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
+    SESSION_ENGINE = "accounts.cache_sessions"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Django's database sessions, written once per change (a sign-in's inside its own

@@ -17,6 +17,15 @@ def _fresh_default_hashes():
     credentials._default_hash.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_quotes_kept_from_another_test():
+    # The ticker keeps the quotes it read for a few seconds per process; each test's
+    # database starts anew, so must that copy.
+    from backoffice import ticker
+
+    ticker.forget_here()
+
+
 @pytest.fixture
 def member(db) -> Member:
     """A member who finished the migration: own password and PIN."""

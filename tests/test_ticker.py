@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backoffice import ticker
 from backoffice.models import Quote
 
 pytestmark = pytest.mark.django_db
@@ -110,15 +111,29 @@ def test_a_page_reads_the_quotes_once_until_they_change(
     assert "15700.1" in strip(member_client.get("/backoffice/profile/").content.decode())
 
 
-def test_the_blank_sign_in_page_shows_the_quotes_as_they_are_now(client, tmp_path):
+def test_the_blank_sign_in_page_shows_the_quotes_as_they_are_now(client, tmp_path, monkeypatch):
     """The sign-in page is served from a copy rendered once (accounts/pages.py): the quotes
-    are filled in per request, never frozen into the copy."""
+    are filled in per request, never frozen into the copy. A change another app server
+    makes shows here within the seconds this process keeps what it read."""
     client.get("/login/")  # the copy, made before any quote exists
     load(fresh_sample(tmp_path))
     assert "15676.9" in strip(client.get("/login/").content.decode())
     Quote.objects.filter(symbol="NIKKEI").update(last="1.5")  # behind the cache's back...
     cache.clear()  # ...as another app server's save would clear the shared cache
+    assert "15676.9" in strip(client.get("/login/").content.decode())  # kept a moment here
+    later = ticker.time.monotonic() + ticker.LOCAL_SECONDS + 1
+    monkeypatch.setattr(ticker.time, "monotonic", lambda: later)
     assert "NIKKEI 1.5 " in words(strip(client.get("/login/").content.decode()))
+
+
+def test_pages_within_a_few_seconds_do_not_ask_the_shared_cache(client, tmp_path, monkeypatch):
+    load(fresh_sample(tmp_path))
+    client.get("/login/")
+    asked = []
+    monkeypatch.setattr(cache, "get", lambda *args, **kwargs: asked.append(args))
+    for _ in range(3):
+        assert "15676.9" in strip(client.get("/login/").content.decode())
+    assert asked == []
 
 
 # --- manage.py load_quotes ----------------------------------------------------------------

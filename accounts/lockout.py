@@ -10,7 +10,6 @@ from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
-from django.db.models import F
 from django.dispatch import receiver
 from django.shortcuts import render
 
@@ -48,7 +47,8 @@ class LockoutHandler(AxesDatabaseHandler):
 
     def user_login_failed(self, sender, credentials, request=None, **kwargs):
         # Expired records are left to `manage.py housekeeping`: they no longer count (only
-        # failures within the cool-off do, see _recent) and add_failure never revives one.
+        # failures within the cool-off do: sign_in_sql.recent_attempts) and add_failure
+        # never revives one.
         if request is None:  # axes cannot count without an address; neither can we
             return
         if request.axes_locked_out or not self.is_allowed(request, credentials):
@@ -96,22 +96,26 @@ def add_failure(request, member_id: str | None) -> None:
     at will. A row older than the cool-off is left alone (a new one starts), so failures that
     no longer count never come back with the next one.
     """
-    recent = _recent(request).filter(username=member_id, ip_address=request.axes_ip_address)
-    # One transaction for the two statements, and none of its own inside the post's.
+    # One transaction for the two statements, and none of its own inside the post's. Plain
+    # SQL (accounts.sign_in_sql): a wrong password costs what a right one does (issue 13).
     with transaction.atomic(savepoint=False):
-        if not recent.update(
-            failures_since_start=F("failures_since_start") + 1,
-            attempt_time=request.axes_attempt_time,
+        if not sign_in_sql.one_more_failure(
+            get_cool_off_threshold(request),
+            request.axes_attempt_time,
+            request.axes_ip_address,
+            member_id,
         ):  # two first failures at once make two rows: both count, neither is lost
-            AccessAttempt.objects.create(
-                username=member_id,
-                ip_address=request.axes_ip_address,
-                user_agent=request.axes_user_agent,
-                http_accept=request.axes_http_accept,
-                path_info=request.axes_path_info,
-                get_data="",
-                post_data="",
-                failures_since_start=1,
+            sign_in_sql.insert(
+                AccessAttempt(
+                    username=member_id,
+                    ip_address=request.axes_ip_address,
+                    user_agent=request.axes_user_agent,
+                    http_accept=request.axes_http_accept,
+                    path_info=request.axes_path_info,
+                    get_data="",
+                    post_data="",
+                    failures_since_start=1,
+                )
             )
     counted = getattr(request, "jenco_failures", None)
     if counted is not None:  # what this request already read, plus this failure
@@ -153,10 +157,6 @@ def captcha_failed(request, member_id_typed: str) -> None:
     count_against_address(request)
     if not handler.is_allowed(request, credentials_):
         handler.refuse(request, credentials_, newly=True)
-
-
-def _recent(request):
-    return AccessAttempt.objects.filter(attempt_time__gte=get_cool_off_threshold(request))
 
 
 def failures(request, credentials_=None) -> tuple[int, int]:

@@ -62,8 +62,10 @@ def _insert_sql(model) -> tuple[str, tuple]:
 
 def insert(instance) -> None:
     """INSERT a new model instance, as instance.save() would (each field's value prepared by
-    the field itself: defaults, JSON, addresses), without its signals: for models that have
-    no receivers (the security log). Sets its primary key."""
+    the field itself: defaults, JSON, addresses), without its signals: for models whose
+    receivers do nothing (the security log has none; axes' post_save for AccessAttempt
+    calls its database handler's post_save_access_attempt, which is empty). Sets its
+    primary key."""
     sql, fields = _insert_sql(type(instance))
     values = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
@@ -125,6 +127,33 @@ def recent_attempts(since, address: str | None, member_id: str | None) -> list[t
         return []
     # NULL matches nothing in SQL: an absent address or ID selects no row by itself.
     return _rows(_attempts_sql(), [_when(since), address, member_id])
+
+
+@cache
+def _one_more_failure_sql(with_id: bool, with_address: bool) -> str:
+    table, count, when, username, address = _names(
+        AccessAttempt, "failures_since_start", "attempt_time", "username", "ip_address"
+    )
+    # NULL is matched with IS NULL, as the ORM's filter(username=None) does.
+    who = f"{username} = %s" if with_id else f"{username} IS NULL"
+    where = f"{address} = %s" if with_address else f"{address} IS NULL"
+    return (
+        f"UPDATE {table} SET {count} = {count} + 1, {when} = %s"
+        f" WHERE {when} >= %s AND {who} AND {where}"
+    )
+
+
+def one_more_failure(since, now, address: str | None, member_id: str | None) -> bool:
+    """Add a failure to the lockout record of this ID (None: none) and address since
+    `since`, its time now; False if there is no such record (accounts.lockout.add_failure
+    then starts one)."""
+    params = [_when(now), _when(since)]
+    params += [member_id] if member_id is not None else []
+    params += [address] if address is not None else []
+    sql = _one_more_failure_sql(member_id is not None, address is not None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
 
 
 @cache

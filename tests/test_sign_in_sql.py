@@ -162,3 +162,54 @@ def test_an_inserted_event_reads_back_as_the_orm_wrote_it(member):
     )
     assert stored.details == {"session": "sealed", "日本語": ["一", 2]}
     assert stored.created == event.created
+
+
+def test_one_more_failure_counts_on_the_recent_record_of_that_id_and_address_only():
+    now = timezone.now()
+    since = now - timedelta(hours=1)
+    rows = {
+        "id here": ("JPN1000001", "10.0.0.1", now - timedelta(minutes=5)),
+        "address alone": (None, "10.0.0.1", now - timedelta(minutes=5)),
+        "id elsewhere": ("JPN1000001", "10.0.0.9", now - timedelta(minutes=5)),
+        "too old": ("JPN1000002", "10.0.0.1", now - timedelta(hours=2)),
+    }
+    pks = {}
+    for n, (name, (username, address, when)) in enumerate(rows.items()):
+        pks[name] = AccessAttempt.objects.create(
+            username=username, ip_address=address, failures_since_start=1, user_agent=str(n)
+        ).pk
+        AccessAttempt.objects.filter(pk=pks[name]).update(attempt_time=when)
+
+    assert sign_in_sql.one_more_failure(since, now, "10.0.0.1", "JPN1000001") is True
+    assert sign_in_sql.one_more_failure(since, now, "10.0.0.1", None) is True
+    assert sign_in_sql.one_more_failure(since, now, "10.0.0.1", "JPN1000002") is False  # old
+    assert sign_in_sql.one_more_failure(since, now, "10.0.0.7", None) is False
+
+    counts = {name: AccessAttempt.objects.get(pk=pk) for name, pk in pks.items()}
+    assert counts["id here"].failures_since_start == 2
+    assert counts["id here"].attempt_time == now
+    assert counts["address alone"].failures_since_start == 2
+    assert counts["id elsewhere"].failures_since_start == 1
+    assert counts["too old"].failures_since_start == 1
+
+
+def test_a_lockout_record_inserted_reads_back_as_axes_wrote_it():
+    attempt = AccessAttempt(
+        username="JPN1000001",
+        ip_address="10.0.0.1",
+        user_agent="Mozilla/5.0",
+        http_accept="text/html",
+        path_info="/login/",
+        get_data="",
+        post_data="",
+        failures_since_start=1,
+    )
+    before = timezone.now()
+    sign_in_sql.insert(attempt)
+    stored = AccessAttempt.objects.get(pk=attempt.pk)
+    assert (stored.username, stored.ip_address, stored.failures_since_start) == (
+        "JPN1000001",
+        "10.0.0.1",
+        1,
+    )
+    assert before <= stored.attempt_time <= timezone.now()  # auto_now_add, as create() sets

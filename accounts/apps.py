@@ -10,13 +10,14 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.models import update_last_login
         from django.contrib.auth.signals import user_logged_in
 
-        from accounts import checks, lockout, sign_in_sql  # noqa: F401  (checks, signals)
+        from accounts import checks, lockout  # noqa: F401  (registers checks, connects signals)
+        from accounts.flows.sign_in import last_sign_in_now
 
         # The last sign-in in one plain UPDATE rather than a model save (issue 13), under
         # Django's own dispatch_uid: whichever app is ready first, only ours stays connected
         # (tests/test_sign_in_sql.py).
         user_logged_in.disconnect(update_last_login, dispatch_uid="update_last_login")
-        user_logged_in.connect(sign_in_sql.signed_in_now, dispatch_uid="update_last_login")
+        user_logged_in.connect(last_sign_in_now, dispatch_uid="update_last_login")
 
         _name_axes_in_our_languages()
 

@@ -81,12 +81,10 @@ def _last_login_sql() -> str:
     return f"UPDATE {table} SET {last_login} = %s WHERE {pk} = %s"
 
 
-def signed_in_now(sender, user, **kwargs) -> None:
-    """Django's update_last_login (the user_logged_in receiver it connects), in one UPDATE:
-    the member's last sign-in is now (accounts.apps connects this in its place)."""
-    user.last_login = timezone.now()
+def set_last_login(member_pk: int, moment) -> None:
+    """The member's last sign-in, in one UPDATE (accounts.flows.sign_in.last_sign_in_now)."""
     with connection.cursor() as cursor:
-        cursor.execute(_last_login_sql(), [_when(user.last_login), user.pk])
+        cursor.execute(_last_login_sql(), [_when(moment), member_pk])
 
 
 @cache

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts import sign_in_sql
 from accounts.audit import Kind
+from accounts.flows.sign_in import last_sign_in_now
 from accounts.models import Authenticator, Member, SecurityEvent
 from tests.helpers import sign_in
 
@@ -43,6 +44,18 @@ def test_an_unknown_id_finds_no_member(member):
     assert sign_in_sql.member(member.member_id.lower()) is None  # callers normalise first
 
 
+def lockout_record(username, address, count=1, when=None) -> int:
+    """A lockout record as axes keeps one, last failed at `when`: its primary key."""
+    attempt = AccessAttempt.objects.create(
+        username=username,
+        ip_address=address,
+        failures_since_start=count,
+        user_agent=str(AccessAttempt.objects.count()),  # one row per ID, address and agent
+    )
+    AccessAttempt.objects.filter(pk=attempt.pk).update(attempt_time=when)
+    return attempt.pk
+
+
 def test_recent_attempts_are_the_lockout_records_for_the_id_or_the_address():
     now = timezone.now()
     rows = [
@@ -53,11 +66,8 @@ def test_recent_attempts_are_the_lockout_records_for_the_id_or_the_address():
         ("JPN1000003", "10.0.0.8", 6, now),  # neither
         ("JPN1000001", "10.0.0.1", 7, now - timedelta(hours=2)),  # too old
     ]
-    for n, (username, address, count, when) in enumerate(rows):
-        attempt = AccessAttempt.objects.create(
-            username=username, ip_address=address, failures_since_start=count, user_agent=str(n)
-        )
-        AccessAttempt.objects.filter(pk=attempt.pk).update(attempt_time=when)
+    for username, address, count, when in rows:
+        lockout_record(username, address, count, when)
     since = now - timedelta(hours=1)
 
     def orm(address, member_id):
@@ -134,7 +144,7 @@ def test_signing_in_sets_the_last_sign_in_once_by_plain_sql(client, member):
     from django.contrib.auth.signals import user_logged_in
 
     receivers = user_logged_in._live_receivers(None)[0]
-    assert sign_in_sql.signed_in_now in receivers
+    assert last_sign_in_now in receivers
     assert update_last_login not in receivers
     assert member.last_login is None
     before = timezone.now()
@@ -173,12 +183,10 @@ def test_one_more_failure_counts_on_the_recent_record_of_that_id_and_address_onl
         "id elsewhere": ("JPN1000001", "10.0.0.9", now - timedelta(minutes=5)),
         "too old": ("JPN1000002", "10.0.0.1", now - timedelta(hours=2)),
     }
-    pks = {}
-    for n, (name, (username, address, when)) in enumerate(rows.items()):
-        pks[name] = AccessAttempt.objects.create(
-            username=username, ip_address=address, failures_since_start=1, user_agent=str(n)
-        ).pk
-        AccessAttempt.objects.filter(pk=pks[name]).update(attempt_time=when)
+    pks = {
+        name: lockout_record(user, address, when=when)
+        for name, (user, address, when) in rows.items()
+    }
 
     assert sign_in_sql.one_more_failure(since, now, "10.0.0.1", "JPN1000001") is True
     assert sign_in_sql.one_more_failure(since, now, "10.0.0.1", None) is True

@@ -4,5 +4,6 @@ from backoffice import ticker
 
 
 def quotes(request):
-    """`ticker_quotes` for the strip in every page's header, read only where a page shows it."""
-    return {"ticker_quotes": SimpleLazyObject(ticker.quotes)}
+    """`ticker_strip`, the strip in every page's header (its HTML), made only where a page
+    shows it."""
+    return {"ticker_strip": SimpleLazyObject(ticker.strip)}

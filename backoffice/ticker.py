@@ -7,7 +7,10 @@ itself (no REDIS_URL). Rendering never calls the network.
 
 Each process also keeps what it read for LOCAL_SECONDS: asking Redis on every page cost the
 sign-in page a third of its CPU (issue 13). A change shows on every app server within that
-time, at once in the process that made it.
+time, at once in the process that made it. The strip's HTML is kept with it, once per
+language (`strip`): rendering four quotes cost a page as much as the rest of the sign-in
+page did. What it shows depends only on the quotes, the language and the time (a quote
+turns "delayed"), never on who asks, so a copy a few seconds old is the page's own.
 """
 
 import datetime
@@ -21,7 +24,10 @@ from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 
 from backoffice.models import Quote
 
@@ -31,6 +37,7 @@ CACHE_SECONDS = 60
 LOCAL_SECONDS = 5
 SHOWN = 4  # the seed's strip: four instruments
 _local: tuple[float, list] = (0.0, [])  # (read until, rows): this process's copy
+_strips: tuple[float, dict[str, SafeString]] = (0.0, {})  # (for the copy until, by language)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,21 @@ def quotes() -> list[Shown]:
     return [Shown(*row) for row in rows]
 
 
+def strip() -> SafeString:
+    """The strip in the active language (templates/_ticker.html), rendered once per language
+    for as long as this process keeps its copy of the quotes."""
+    global _strips
+    language = get_language()
+    until, by_language = _strips
+    if until == _local[0] and time.monotonic() < until and language in by_language:
+        return by_language[language]
+    html = render_to_string("_ticker.html", {"ticker_quotes": quotes()})
+    until = _local[0]
+    if time.monotonic() < until:  # kept only with the copy it shows (none if unread)
+        _strips = (until, {**(_strips[1] if _strips[0] == until else {}), language: html})
+    return html
+
+
 def forget() -> None:
     forget_here()
     cache.delete(CACHE_KEY)
@@ -88,8 +110,9 @@ def forget() -> None:
 
 def forget_here() -> None:
     """Drop this process's copy only: the next page asks the shared cache."""
-    global _local
+    global _local, _strips
     _local = (0.0, [])
+    _strips = (0.0, {})
 
 
 @receiver(post_save, sender=Quote)

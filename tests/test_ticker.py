@@ -68,6 +68,24 @@ def test_the_sign_in_page_shows_the_seeds_four_quotes(client, tmp_path, language
     assert ticker.count('class="quote up"') == 2 and ticker.count('class="quote down"') == 2
 
 
+def test_pages_in_both_languages_one_after_another_each_show_their_own_words(
+    client, member, tmp_path
+):
+    """The strip's HTML is kept a few seconds per language (ticker.strip): a Japanese page
+    right after an English one, signed in or not, still reads in Japanese."""
+    from django.test import Client
+
+    load(fresh_sample(tmp_path))
+    signed_in = Client()
+    signed_in.force_login(member)
+    for language, up, other in [("en", "up", "上昇"), ("ja", "上昇", "up"), ("en", "up", "上昇")]:
+        for browser, path in ((client, "/login/"), (signed_in, "/backoffice/")):
+            browser.cookies.pop("django_language", None)
+            page = browser.get(path, headers={"accept-language": language}).content.decode()
+            shown = words(strip(page))
+            assert f"{up} +5.0" in shown and f"{other} +5.0" not in shown
+
+
 def test_the_back_office_header_shows_them_too(member_client, tmp_path):
     load(fresh_sample(tmp_path))
     assert "NIKKEI" in strip(member_client.get("/backoffice/").content.decode())

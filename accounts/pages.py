@@ -5,16 +5,24 @@ again and again. Rendering it through the template engine cost about four times 
 request's own work does (a captcha row, a CSRF token). What differs between two visitors'
 blank pages is five strings: the CSRF token, the captcha key (in its image and audio URLs
 too), the page to go to after sign-in, the page's own address (the language switch's
-`next`) and the market ticker (its quotes come from the cache, templates/_ticker.html). The page is rendered once with a marker in place of each and kept as the text
-between the markers, keyed by everything else it depends on: the language, the sign-in
+`next`) and the market ticker (backoffice.ticker.strip, a copy of its own). The page is
+rendered once with a marker in place of each and kept as the text between the markers,
+keyed by everything else it depends on: the language, the sign-in
 form's own words (its placeholder changes when the default credentials stop working) and
 whether registration is open (its link, JENCO_REGISTRATION_OPEN).
 
-Only a blank page is served this way. A page with messages to show, or one answering a
-post, is rendered in full, as is every other page. tests/test_cost.py checks that the page
-served here is, byte for byte, the one the template gives. Whatever else the template reads
-from the request would be frozen into the copy: a new dynamic part needs a marker or a place
-in the key (`variant`), and a case in that test.
+The page answering a failed sign-in post is served the same way when its errors read the
+same for every post (a wrong password, an unknown ID, a wrong captcha: the commonest answers
+there are, and the ones an attacker makes). Its errors' words and the state of the view-only
+box go in the key, and the member ID as typed is one more marker (TYPED). Rendering it in
+full made a failed sign-in cost more than a default-password one, which answers with a
+redirect: the three must cost the same (issue 13).
+
+A page with messages to show, or with an error whose words depend on the post, is rendered
+in full, as is every other page. tests/test_cost.py checks that a page served here is, byte
+for byte, the one the template gives. Whatever else the template reads from the request
+would be frozen into the copy: a new dynamic part needs a marker or a place in the key
+(`variant`), and a case in that test.
 """
 
 import re
@@ -28,10 +36,10 @@ from django.utils.html import conditional_escape
 from django.utils.translation import get_language
 
 # Markers: letters and digits only, so escaping and URL reversing leave them whole.
-CSRF, CAPTCHA, NEXT, HERE, TICKER = (
-    f"Zq9{name}Slot9qZ" for name in ("Csrf", "Captcha", "Next", "Here", "Ticker")
+CSRF, CAPTCHA, NEXT, HERE, TICKER, TYPED = (
+    f"Zq9{name}Slot9qZ" for name in ("Csrf", "Captcha", "Next", "Here", "Ticker", "Typed")
 )
-_MARKERS = re.compile(f"({CSRF}|{CAPTCHA}|{NEXT}|{HERE}|{TICKER})")
+_MARKERS = re.compile(f"({CSRF}|{CAPTCHA}|{NEXT}|{HERE}|{TICKER}|{TYPED})")
 
 _pages: dict[tuple, list[str]] = {}
 _lock = threading.Lock()

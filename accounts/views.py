@@ -8,7 +8,6 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render, resolve_url
-from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -35,6 +34,7 @@ from accounts.forms import (
     ResetPinForm,
     TwoStepCodeForm,
 )
+from backoffice import ticker
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -69,7 +69,7 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
         return _go_next(request)
     if request.method == "GET" and not messages.get_messages(request):
-        return _blank_login(request)
+        return _login_from_copy(request)
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         form.is_valid()  # the password's hash is checked here, outside any transaction
@@ -91,6 +91,8 @@ def login(request: HttpRequest) -> HttpResponse:
             response = _go_next(request)
             _remember_language(response, form.member.preferred_language)
             return response
+        if _reads_the_same_for_every_post(form) and not messages.get_messages(request):
+            return _login_from_copy(request, answered=form)
     captcha = LoginForm.captcha_urls(sign_in_sql.new_captcha())
     context = {
         "form": form,
@@ -101,30 +103,55 @@ def login(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/login.html", context)
 
 
-def _blank_login(request: HttpRequest) -> HttpResponse:
-    """The sign-in page before anything was typed: the most requested page there is, so its
-    text is rendered once and filled in per request (accounts/pages.py)."""
-    return pages.fill_in(
-        request,
-        "accounts/login.html",
-        lambda: {
-            "form": LoginForm(request),
+def _login_from_copy(request: HttpRequest, answered: LoginForm | None = None) -> HttpResponse:
+    """The sign-in page filled in from a copy rendered once (accounts/pages.py): blank, the
+    most requested page there is, or answering a failed post whose errors read the same for
+    every post (`answered`: a wrong password, an unknown ID, a wrong captcha)."""
+    typed = answered.data.get("username", "") if answered is not None else ""
+
+    def context() -> dict:
+        form = LoginForm(request)
+        if answered is not None:
+            # The form as posted, the ID replaced by its marker: its validation is over, so
+            # only its errors and the view-only box are read from it now.
+            form = answered
+            form.data = form.data.copy()
+            form.data["username"] = pages.TYPED if typed else ""
+        return {
+            "form": form,
             "captcha": LoginForm.captcha_urls(pages.CAPTCHA),
             "next": pages.NEXT,
             "ticker_slot": pages.TICKER,
             "registration_open": registration.is_open(),
-        },
-        variant=(
-            credentials.published_default_password(),
-            bool(settings.CAPTCHA_FLITE_PATH),
-            registration.is_open(),
-        ),
+        }
+
+    variant = (
+        credentials.published_default_password(),
+        bool(settings.CAPTCHA_FLITE_PATH),
+        registration.is_open(),
+    )
+    if answered is not None:
+        errors = tuple((field, tuple(words)) for field, words in answered.errors.items())
+        variant += (errors, bool(answered["view_only"].value()), bool(typed))
+    return pages.fill_in(
+        request,
+        "accounts/login.html",
+        context,
+        variant=variant,
         values={
             pages.CAPTCHA: sign_in_sql.new_captcha(),
             pages.NEXT: _safe_next(request),
-            pages.TICKER: render_to_string("_ticker.html", request=request),
+            pages.TICKER: ticker.strip(),
+            pages.TYPED: typed,
         },
     )
+
+
+def _reads_the_same_for_every_post(form: LoginForm) -> bool:
+    """Whether a failed post's errors have the same words whatever was posted: none of them
+    quotes the post (Django's "at most N characters (it has M)", say)."""
+    found = form.errors.as_data()
+    return bool(found) and all(e.params is None for errors in found.values() for e in errors)
 
 
 def _remember_language(response: HttpResponse, language: str) -> None:

@@ -255,15 +255,18 @@ def test_the_sign_in_form_has_the_markup_of_every_other_form(client, member, pos
     """login.html writes its form out by hand (Django's field templates were most of the
     page's cost): what a browser gets must still be what form_fields.html gives."""
     from django.template.loader import render_to_string
+    from django.test import RequestFactory
 
     if post is None:
-        response = client.get("/login/")
+        page = client.get("/login/").content.decode()
+        form = LoginForm(None)
     else:
-        response = client.post("/login/", {**solved_captcha(), **post})
-    page = response.content.decode()
-    # The blank page is filled in from a copy rendered once (accounts/pages.py): no context.
-    rendered = [template.name for template in response.templates]
-    form = response.context["form"] if "accounts/login.html" in rendered else LoginForm(None)
+        page = client.post("/login/", {**solved_captcha(), **post}).content.decode()
+        # The page is filled in from a copy (accounts/pages.py), which has no form to look at:
+        # the same post, checked again (with a captcha of its own, the first one is used up).
+        again = {**solved_captcha(), **post}
+        form = LoginForm(RequestFactory().post("/login/", again), data=again)
+        form.is_valid()
     generic = render_to_string("form_fields.html", {"form": form})
 
     def markup(html):
@@ -322,6 +325,88 @@ def test_the_blank_sign_in_page_is_the_page_its_template_gives(
     with translation.override(language):
         assert page == render_to_string("accounts/login.html", context, request)
     assert ('href="/register/"' in page) is registration_open
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+@pytest.mark.parametrize(
+    ("post", "earlier_id"),
+    [
+        ({"username": "JPN1000001", "password": "not-the-password-1"}, "JPN9999999"),
+        (
+            {"username": "JPN7777777", "password": "wrong", "view_only": "on"},
+            "JPN1000001",
+        ),
+        (
+            {"username": "ＪＰＮ１０００００１", "password": PASSWORD, "captcha_1": "9999x"},
+            "JPN9999999",
+        ),
+        ({"username": '"><script>alert(1)</script>&amp;', "password": "x"}, "JPN9"),
+        ({"username": "", "password": ""}, ""),
+        ({"username": "   ", "password": "x", "view_only": "on"}, " "),
+    ],
+    ids=[
+        "wrong password",
+        "unknown ID, view only",
+        "wrong captcha",
+        "hostile ID",
+        "empty",
+        "spaces",
+    ],
+)
+def test_a_failed_sign_in_page_is_the_page_its_template_gives(
+    client, member, language, post, earlier_id
+):
+    """A failed post whose errors read the same for every post is answered from a copy
+    (accounts/pages.py): byte for byte what the template renders for it, with the ID as typed
+    (escaped) and the state of the view-only box, never the ID typed in the post the copy was
+    made from (`earlier_id`, which got the same errors)."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+    from django.utils import translation
+
+    from accounts.flows import registration
+
+    headers = {"accept-language": language}
+    earlier = {**solved_captcha(), **post, "username": earlier_id}
+    client.post("/login/?next=/backoffice/", earlier, headers=headers)  # makes the copy
+    client.cookies.clear()
+    data = {**solved_captcha(), **post}
+    response = client.post("/login/?next=/backoffice/", data, headers=headers)
+    assert "accounts/login.html" not in [t.name for t in response.templates]  # the copy
+    page = response.content.decode()
+    assert earlier_id.strip() not in page or not earlier_id.strip()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    key = re.search(r'name="captcha_0" value="([0-9a-f]{40})"', page)[1]
+
+    request = RequestFactory().post("/login/?next=/backoffice/", data)
+    request.user = AnonymousUser()
+    again = {**data, **solved_captcha(), "captcha_1": data["captcha_1"]}  # the first is used
+    if "captcha_1" not in post:
+        again["captcha_1"] = CaptchaStore.objects.get(hashkey=again["captcha_0"]).response
+    form = LoginForm(request, data=again)
+    form.is_valid()
+    context = {
+        "form": form,
+        "captcha": LoginForm.captcha_urls(key),
+        "next": "/backoffice/",
+        "csrf_token": token,
+        "registration_open": registration.is_open(),
+    }
+    with translation.override(language):
+        assert page == render_to_string("accounts/login.html", context, request)
+
+
+def test_a_failed_sign_in_page_that_quotes_the_post_is_rendered_in_full(client, member):
+    """An error whose words depend on what was posted (how long the password was) is never
+    kept as a copy: the page is rendered for the post."""
+    from accounts.forms import MAX_TYPED_PASSWORD
+
+    for extra in (1, 2):
+        data = {**solved_captcha(), "username": "JPN1000001"}
+        response = client.post("/login/", {**data, "password": "x" * (MAX_TYPED_PASSWORD + extra)})
+        assert "accounts/login.html" in [t.name for t in response.templates]
+        assert f"{MAX_TYPED_PASSWORD + extra}" in response.content.decode()
 
 
 def test_each_visitor_gets_a_captcha_and_csrf_token_of_their_own(client):

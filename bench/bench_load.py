@@ -67,7 +67,8 @@ def manage(env: dict, *args: str) -> None:
 
 def seed_jenco(env: dict, journeys: int, tmp: Path) -> None:
     """MEMBERS members on their own password (one hash, shared: verifying costs the same),
-    and `journeys` JA members imported with the importer, on the published defaults."""
+    `journeys` JA members imported with the importer, on the published defaults, and the
+    ticker's quotes."""
     script = (
         "from django.contrib.auth.hashers import make_password\n"
         "from accounts.models import Member\n"
@@ -76,6 +77,8 @@ def seed_jenco(env: dict, journeys: int, tmp: Path) -> None:
         f" for n in range({MEMBERS})])\n"
     )
     manage(env, "shell", "--no-imports", "-c", script)
+    # Every page's ticker, as in production (the sample feed `make run` loads).
+    manage(env, "load_quotes", str(PROJECT / "deploy" / "samples" / "quotes.csv"))
     export = tmp / "ja.csv"
     with export.open("w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
@@ -387,39 +390,90 @@ def argon2_verifications(runs: int) -> float:
     return time.process_time() - start
 
 
-def one_at_a_time(server, host: str, sqlite_path: str, count: int = 160) -> tuple[float, float]:
-    """Server CPU (ms) per sign-in when sign-ins come one after another, and CPU (ms) of one
-    Argon2 verification measured in between: what a sign-in costs the server itself, without
-    the load generator and the other worker competing for the two cores (which inflates every
-    figure under load, the hash's included).
+def argon2_on_all_cores(runs: int) -> float:
+    """CPU ms of one verification while every core verifies at once, as the app servers'
+    workers do under load (bench_cost's "on all cores" unit), measured now."""
+    import multiprocessing
+
+    cores = os.cpu_count() or 1
+    with multiprocessing.get_context("fork").Pool(cores) as pool:
+        seconds = pool.map(argon2_verifications, [runs] * cores)
+    return sum(seconds) / (runs * cores) * 1000
+
+
+def sqlite_answers(path: str):
+    """The captcha's answer for a key, read from a SQLite database (a person reads it)."""
+    import sqlite3
+
+    def answer(key: str) -> str:
+        with sqlite3.connect(path, timeout=30) as db:
+            query = "SELECT response FROM captcha_captchastore WHERE hashkey = ?"
+            return db.execute(query, (key,)).fetchone()[0]
+
+    return answer
+
+
+def postgres_answers(url: str):
+    """The same from PostgreSQL, on one connection."""
+    import psycopg
+
+    db = psycopg.connect(url, autocommit=True)
+
+    def answer(key: str) -> str:
+        query = "SELECT response FROM captcha_captchastore WHERE hashkey = %s"
+        return db.execute(query, (key,)).fetchone()[0]
+
+    return answer
+
+
+def one_at_a_time(cpu, host: str, captcha_answer, count: int = 160) -> tuple[float, float]:
+    """Server CPU (ms) per sign-in when sign-ins come one after another (`cpu()`: the
+    server's CPU seconds so far), and CPU (ms) of one Argon2 verification measured in
+    between: what a sign-in costs the server itself, without the load generator and the other
+    workers competing for the two cores (which inflates every figure under load, the hash's
+    included).
 
     The two are measured in alternating batches of 20 because this machine's speed drifts
     by 10-15 % within minutes (a virtual machine beside others): a unit measured at another
-    moment than the sign-ins would move the ratio by as much as the goal's margin."""
+    moment than the sign-ins would move the ratio by as much as the goal's margin.
+
+    Straight to gunicorn (http://), each sign-in names an address of its own in
+    X-Forwarded-For; through nginx (https://, make serve's self-signed certificate), it
+    connects from an address of its own on 127.0.0.0/8 and sends Origin, as the locust users
+    do (locustfile.py)."""
     import http.client
     import re
-    import sqlite3
+    import ssl
     import urllib.parse
 
     address = urllib.parse.urlsplit(host)
+    secure = address.scheme == "https"
 
-    def request(method, path, body=None, headers=None):
-        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-        connection.request(method, path, body=body, headers=headers or {})
+    def request(n, method, path, body=None, headers=None):
+        if secure:
+            source = (f"127.200.{n // 250 % 250}.{n % 250 + 1}", 0)
+            unverified = ssl._create_unverified_context()  # noqa: S323 (our own certificate)
+            connection = http.client.HTTPSConnection(
+                address.hostname,
+                address.port,
+                timeout=30,
+                context=unverified,
+                source_address=source,
+            )
+            headers = {"Origin": host.rstrip("/"), **(headers or {})}
+        else:
+            connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+            headers = {"X-Forwarded-For": f"10.200.{n // 250}.{n % 250 + 1}", **(headers or {})}
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         data = response.read()
         connection.close()
         return response, data.decode()
 
     def sign_in(n: int) -> None:
-        client = {"X-Forwarded-For": f"10.200.{n // 250}.{n % 250 + 1}"}
-        response, page = request("GET", "/login/", headers=client)
+        response, page = request(n, "GET", "/login/")
         cookie = response.getheader("Set-Cookie").split(";")[0]
         key = re.search(r'name="captcha_0" value="([0-9a-f]+)"', page)[1]
-        with sqlite3.connect(sqlite_path, timeout=30) as db:
-            (answer,) = db.execute(
-                "SELECT response FROM captcha_captchastore WHERE hashkey = ?", (key,)
-            ).fetchone()
         form = {
             "csrfmiddlewaretoken": re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[
                 1
@@ -427,26 +481,23 @@ def one_at_a_time(server, host: str, sqlite_path: str, count: int = 160) -> tupl
             "username": f"JPN1{n % MEMBERS:06d}",
             "password": PASSWORD,
             "captcha_0": key,
-            "captcha_1": answer,
+            "captcha_1": captcha_answer(key),
         }
-        headers = client | {
-            "Cookie": cookie,
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
-        response, _ = request("POST", "/login/", urllib.parse.urlencode(form), headers)
+        headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+        response, _ = request(n, "POST", "/login/", urllib.parse.urlencode(form), headers)
         if response.status != 302:
             raise SystemExit(f"one-at-a-time sign-in answered {response.status}")
 
-    for n in range(10):  # warm both workers
+    for n in range(10):  # warm the workers
         sign_in(n)
     argon2_verifications(2)
     server_cpu = hash_cpu = 0.0
     batch = 20
     for first in range(0, count, batch):
-        before = server.cpu()
+        before = cpu()
         for n in range(first, first + batch):
             sign_in(n)
-        server_cpu += server.cpu() - before
+        server_cpu += cpu() - before
         hash_cpu += argon2_verifications(batch)
     return server_cpu / count * 1000, hash_cpu / count * 1000
 
@@ -471,7 +522,8 @@ def head_to_head(env: dict, locust_env: dict, tmp: Path, argon2_ms) -> None:
             flush=True,
         )
         pages = measure_pages(server, host, tmp, locust_env, "")
-        alone_cpu, unit_ms = one_at_a_time(server, host, locust_env["BENCH_SQLITE"])
+        answers = sqlite_answers(locust_env["BENCH_SQLITE"])
+        alone_cpu, unit_ms = one_at_a_time(server.cpu, host, answers)
         print(
             f"JENCO, sign-ins one at a time: {alone_cpu:.1f} ms server CPU each; "
             f"one Argon2 verification, measured between them: {unit_ms:.1f} ms",
@@ -548,28 +600,48 @@ def stack(tmp: Path, options, argon2_ms) -> None:
             flush=True,
         )
         locust(LOCUSTFILE, "JencoSignIn", host, USERS, 3, tmp / "stack-warm", locust_env)
+        unit_before = argon2_on_all_cores(10)
         stats, done, cpu = measure_sign_ins(
             served, host, "JencoSignIn", tmp / "stack-jenco", locust_env
         )
+        loaded_unit = (unit_before + argon2_on_all_cores(10)) / 2  # just before and after
         rate = done / SECONDS
         app_ms = cpu["app servers"] / max(done, 1) * 1000
         all_ms = cpu["stack"] / max(done, 1) * 1000
         print(
             f"JENCO through the stack: {rate:.1f} sign-ins/s, server CPU each {app_ms:.1f} ms "
             f"(app servers), {all_ms:.1f} ms (app servers, nginx, PostgreSQL, Redis, worker); "
-            f"{failures(stats)} failed requests",
+            f"{failures(stats)} failed requests; one Argon2 on all cores meanwhile "
+            f"{loaded_unit:.1f} ms",
+            flush=True,
+        )
+        alone_cpu, unit_ms = one_at_a_time(
+            lambda: served.cpu()["app servers"], host, postgres_answers(settings["DATABASE_URL"])
+        )
+        print(
+            f"JENCO through the stack, sign-ins one at a time: {alone_cpu:.1f} ms of the app "
+            f"servers' CPU each; one Argon2 verification, measured between them: {unit_ms:.1f} ms",
             flush=True,
         )
         where = f"stack: nginx TLS, 2 app servers of {per_server}, PostgreSQL, Redis"
         record(f"sign-ins/s ({where})", f"{rate:.1f}", "(for information)", None)
-        if argon2_ms:
-            ratio = app_ms / argon2_ms
-            record(
-                "server CPU per sign-in / one Argon2 (stack: app servers' CPU)",
-                f"{app_ms:.1f} ms / {argon2_ms:.1f} ms = {ratio:.2f}x",
-                "<= 1.4x",
-                ratio <= 1.4,
-            )
+        # Under load, as the issue measured it, against a unit on all cores (the workers
+        # verify side by side) timed just before and after, not at another moment of the run.
+        ratio = app_ms / loaded_unit
+        record(
+            f"the stack's app servers' CPU per sign-in under load ({USERS} users) / one Argon2 "
+            "on all cores, just before and after",
+            f"{app_ms:.1f} ms / {loaded_unit:.1f} ms = {ratio:.2f}x",
+            "<= 1.4x",
+            ratio <= 1.4,
+        )
+        ratio = alone_cpu / unit_ms
+        record(
+            "  the same one at a time / one Argon2 measured in between",
+            f"{alone_cpu:.1f} ms / {unit_ms:.1f} ms = {ratio:.2f}x",
+            "(for information)",
+            None,
+        )
         record(
             "  (stack: CPU per sign-in of app servers + nginx + PostgreSQL + Redis + worker)",
             f"{all_ms:.1f} ms",

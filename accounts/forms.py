@@ -218,6 +218,14 @@ class LoginForm(Form):
         self.member = member
         return cleaned
 
+    def errors_quote_nothing_posted(self) -> bool:
+        """Whether this failed post's errors read the same whatever was posted, so its page
+        can be served from a copy (accounts.views._login_from_copy). An error with parameters
+        may quote the post (Django's "at most 1024 characters (it has 1030)"), so any counts
+        as quoting it."""
+        found = self.errors.as_data()
+        return bool(found) and all(e.params is None for errors in found.values() for e in errors)
+
     @staticmethod
     def captcha_urls(key: str) -> dict:
         """The sign-in page's captcha (the page writes it out by hand): key and URLs."""

@@ -19,7 +19,9 @@ full made a failed sign-in cost more than a default-password one, which answers 
 redirect: the three must cost the same (issue 13).
 
 A page with messages to show, or with an error whose words depend on the post, is rendered
-in full, as is every other page. tests/test_cost.py checks that a page served here is, byte
+in full, as is every other page. A signed-in visitor's page (a member posting the sign-in
+form again) names them in its header: it is filled in but never kept. tests/test_cost.py
+checks that a page served here is, byte
 for byte, the one the template gives. Whatever else the template reads from the request
 would be frozen into the copy: a new dynamic part needs a marker or a place in the key
 (`variant`), and a case in that test.
@@ -41,7 +43,10 @@ CSRF, CAPTCHA, NEXT, HERE, TICKER, TYPED = (
 )
 _MARKERS = re.compile(f"({CSRF}|{CAPTCHA}|{NEXT}|{HERE}|{TICKER}|{TYPED})")
 
+# The copies, oldest first. Their keys are made of fixed words (the errors quote nothing
+# posted) and a few settings, a few hundred at most, so no visitor can push out another's.
 _pages: dict[tuple, list[str]] = {}
+_KEPT = 512
 _lock = threading.Lock()
 
 
@@ -66,13 +71,23 @@ def fill_in(
     text depends on.
     """
     key = (template, get_language(), variant)
-    parts = _pages.get(key)
+    # A signed-in visitor's page shows who is signed in (the header): filled in the same way,
+    # but never kept, and never served from another visitor's copy.
+    signed_in = request.user.is_authenticated
+    parts = None if signed_in else _pages.get(key)
     if parts is None:
         html = render_to_string(template, {**context(), "csrf_token": CSRF, "here": HERE}, request)
         parts = _split(html)
-        with _lock:
-            if len(_pages) > 64:  # variants no longer served (a changed placeholder, say)
-                _pages.clear()
-            _pages[key] = parts
+        if not signed_in:
+            with _lock:
+                if len(_pages) >= _KEPT:  # variants no longer served (a changed placeholder)
+                    del _pages[next(iter(_pages))]
+                _pages[key] = parts
     filled = {CSRF: get_token(request), HERE: request.get_full_path()} | values
     return HttpResponse("".join(conditional_escape(filled[p]) if p in filled else p for p in parts))
+
+
+def forget() -> None:
+    """Drop every copy: the next request for each page renders it again."""
+    with _lock:
+        _pages.clear()

@@ -91,12 +91,12 @@ def login(request: HttpRequest) -> HttpResponse:
             response = _go_next(request)
             _remember_language(response, form.member.preferred_language)
             return response
-        if _reads_the_same_for_every_post(form) and not messages.get_messages(request):
+        if form.errors_quote_nothing_posted() and not messages.get_messages(request):
             return _login_from_copy(request, answered=form)
-    captcha = LoginForm.captcha_urls(sign_in_sql.new_captcha())
     context = {
         "form": form,
-        "captcha": captcha,
+        "typed_id": form.data.get("username") or "",
+        "captcha": LoginForm.captcha_urls(sign_in_sql.new_captcha()),
         "next": _safe_next(request),
         "registration_open": registration.is_open(),
     }
@@ -105,26 +105,9 @@ def login(request: HttpRequest) -> HttpResponse:
 
 def _login_from_copy(request: HttpRequest, answered: LoginForm | None = None) -> HttpResponse:
     """The sign-in page filled in from a copy rendered once (accounts/pages.py): blank, the
-    most requested page there is, or answering a failed post whose errors read the same for
-    every post (`answered`: a wrong password, an unknown ID, a wrong captcha)."""
-    typed = answered.data.get("username", "") if answered is not None else ""
-
-    def context() -> dict:
-        form = LoginForm(request)
-        if answered is not None:
-            # The form as posted, the ID replaced by its marker: its validation is over, so
-            # only its errors and the view-only box are read from it now.
-            form = answered
-            form.data = form.data.copy()
-            form.data["username"] = pages.TYPED if typed else ""
-        return {
-            "form": form,
-            "captcha": LoginForm.captcha_urls(pages.CAPTCHA),
-            "next": pages.NEXT,
-            "ticker_slot": pages.TICKER,
-            "registration_open": registration.is_open(),
-        }
-
+    most requested page there is, or answering a failed post whose errors quote nothing
+    posted (`answered`: a wrong password, an unknown ID, a wrong captcha)."""
+    typed_id = (answered.data.get("username") or "") if answered is not None else ""
     variant = (
         credentials.published_default_password(),
         bool(settings.CAPTCHA_FLITE_PATH),
@@ -132,26 +115,26 @@ def _login_from_copy(request: HttpRequest, answered: LoginForm | None = None) ->
     )
     if answered is not None:
         errors = tuple((field, tuple(words)) for field, words in answered.errors.items())
-        variant += (errors, bool(answered["view_only"].value()), bool(typed))
+        variant += (errors, bool(answered["view_only"].value()), bool(typed_id))
     return pages.fill_in(
         request,
         "accounts/login.html",
-        context,
+        lambda: {
+            "form": answered if answered is not None else LoginForm(request),
+            "typed_id": pages.TYPED if typed_id else "",
+            "captcha": LoginForm.captcha_urls(pages.CAPTCHA),
+            "next": pages.NEXT,
+            "ticker_slot": pages.TICKER,
+            "registration_open": registration.is_open(),
+        },
         variant=variant,
         values={
             pages.CAPTCHA: sign_in_sql.new_captcha(),
             pages.NEXT: _safe_next(request),
             pages.TICKER: ticker.strip(),
-            pages.TYPED: typed,
+            pages.TYPED: typed_id,
         },
     )
-
-
-def _reads_the_same_for_every_post(form: LoginForm) -> bool:
-    """Whether a failed post's errors have the same words whatever was posted: none of them
-    quotes the post (Django's "at most N characters (it has M)", say)."""
-    found = form.errors.as_data()
-    return bool(found) and all(e.params is None for errors in found.values() for e in errors)
 
 
 def _remember_language(response: HttpResponse, language: str) -> None:

@@ -71,10 +71,16 @@ class Shown:
 
 
 def quotes() -> list[Shown]:
+    return [Shown(*row) for row in _copy()[1]]
+
+
+def _copy() -> tuple[float, list]:
+    """This process's copy of the quotes, (kept until, rows), read again when it is due; a
+    copy kept until 0 when they could not be read."""
     global _local
-    until, rows = _local
-    if time.monotonic() < until:
-        return [Shown(*row) for row in rows]
+    copy = _local
+    if time.monotonic() < copy[0]:
+        return copy
     rows = cache.get(CACHE_KEY)
     if rows is None:
         fields = ("symbol", "name", "last", "change", "percent", "as_of")
@@ -82,24 +88,29 @@ def quotes() -> list[Shown]:
             rows = list(Quote.objects.values_list(*fields)[:SHOWN])
         except DatabaseError:  # a row the driver cannot read: no strip, never a broken page
             logger.exception("the ticker's quotes could not be read")
-            return []
+            return (0.0, [])
         cache.set(CACHE_KEY, rows, CACHE_SECONDS)
-    _local = (time.monotonic() + LOCAL_SECONDS, rows)
-    return [Shown(*row) for row in rows]
+    _local = copy = (time.monotonic() + LOCAL_SECONDS, rows)
+    return copy
 
 
 def strip() -> SafeString:
     """The strip in the active language (templates/_ticker.html), rendered once per language
-    for as long as this process keeps its copy of the quotes."""
+    for as long as this process keeps its copy of the quotes. It shows nothing of who asks;
+    the language is the only thing of the request it depends on (quotes' times are shown in
+    the site's time zone: a time zone per member would have to join the key)."""
     global _strips
     language = get_language()
-    until, by_language = _strips
-    if until == _local[0] and time.monotonic() < until and language in by_language:
+    copy = _copy()
+    kept_for, by_language = _strips
+    if kept_for == copy[0] and language in by_language:
         return by_language[language]
-    html = render_to_string("_ticker.html", {"ticker_quotes": quotes()})
-    until = _local[0]
-    if time.monotonic() < until:  # kept only with the copy it shows (none if unread)
-        _strips = (until, {**(_strips[1] if _strips[0] == until else {}), language: html})
+    html = render_to_string("_ticker.html", {"ticker_quotes": [Shown(*row) for row in copy[1]]})
+    # Kept under the copy it was made from (none if the quotes could not be read): a save in
+    # another thread meanwhile (forget_here), and a page after it, make a new copy, which
+    # must not get this strip of the old quotes for its 5 seconds.
+    if copy[0]:
+        _strips = (copy[0], {**(by_language if kept_for == copy[0] else {}), language: html})
     return html
 
 

@@ -26,6 +26,15 @@ def _no_quotes_kept_from_another_test():
     ticker.forget_here()
 
 
+@pytest.fixture(autouse=True)
+def _no_page_copies_kept_from_another_test():
+    # The sign-in page's copies (accounts/pages.py) live as long as the process: each test
+    # starts without them, so a test that makes one sees it made.
+    from accounts import pages
+
+    pages.forget()
+
+
 @pytest.fixture
 def member(db) -> Member:
     """A member who finished the migration: own password and PIN."""

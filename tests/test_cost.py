@@ -388,6 +388,7 @@ def test_a_failed_sign_in_page_is_the_page_its_template_gives(
     form.is_valid()
     context = {
         "form": form,
+        "typed_id": data["username"],
         "captcha": LoginForm.captcha_urls(key),
         "next": "/backoffice/",
         "csrf_token": token,
@@ -399,14 +400,35 @@ def test_a_failed_sign_in_page_is_the_page_its_template_gives(
 
 def test_a_failed_sign_in_page_that_quotes_the_post_is_rendered_in_full(client, member):
     """An error whose words depend on what was posted (how long the password was) is never
-    kept as a copy: the page is rendered for the post."""
+    kept as a copy: the same post twice is rendered for each."""
     from accounts.forms import MAX_TYPED_PASSWORD
 
-    for extra in (1, 2):
-        data = {**solved_captcha(), "username": "JPN1000001"}
-        response = client.post("/login/", {**data, "password": "x" * (MAX_TYPED_PASSWORD + extra)})
+    too_long = "x" * (MAX_TYPED_PASSWORD + 1)
+    for _post in range(2):
+        data = {**solved_captcha(), "username": "JPN1000001", "password": too_long}
+        response = client.post("/login/", data)
         assert "accounts/login.html" in [t.name for t in response.templates]
-        assert f"{MAX_TYPED_PASSWORD + extra}" in response.content.decode()
+        assert f"{MAX_TYPED_PASSWORD + 1}" in response.content.decode()
+
+
+def test_a_signed_in_member_s_failed_post_is_never_another_visitor_s_page(client, member):
+    """A signed-in member who posts the sign-in form again gets a page whose header names
+    them: it must not become the copy an anonymous visitor with the same errors is served."""
+    from django.test import Client
+
+    signed_in = Client()
+    signed_in.force_login(member)
+    wrong = {"username": "JPN1000001", "password": "not-the-password-1"}
+    page = signed_in.post("/login/", {**solved_captcha(), **wrong}).content.decode()
+    assert member.name in page  # their own header
+
+    for visitor in range(2):  # the first makes the copy, the second is served from it
+        client.cookies.clear()
+        response = client.post("/login/", {**solved_captcha(), **wrong})
+        page = response.content.decode()
+        assert member.name not in page and 'class="who"' not in page
+        rendered = "accounts/login.html" in [t.name for t in response.templates]
+        assert rendered == (visitor == 0)
 
 
 def test_each_visitor_gets_a_captcha_and_csrf_token_of_their_own(client):

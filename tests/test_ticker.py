@@ -129,6 +129,32 @@ def test_a_page_reads_the_quotes_once_until_they_change(
     assert "15700.1" in strip(member_client.get("/backoffice/profile/").content.decode())
 
 
+def test_a_save_while_another_page_renders_the_strip_shows_at_once(
+    member_client, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """App servers run several threads: a page rendering the strip from the old quotes while
+    a save (and a page after it) happen in this process must not keep that old strip for the
+    seconds the process keeps its copy."""
+    load(fresh_sample(tmp_path))
+    render = ticker.render_to_string
+    saved = []
+
+    def render_while_saving(*args, **kwargs):
+        html = render(*args, **kwargs)  # the old quotes
+        if not saved:  # meanwhile, another thread: a save, and a page that reads anew
+            saved.append(True)
+            quote = Quote.objects.get(symbol="NIKKEI")
+            quote.last = "15700.1"
+            with django_capture_on_commit_callbacks(execute=True):
+                quote.save()
+            ticker.quotes()
+        return html
+
+    monkeypatch.setattr(ticker, "render_to_string", render_while_saving)
+    assert "15676.9" in strip(member_client.get("/backoffice/").content.decode())
+    assert "15700.1" in strip(member_client.get("/backoffice/").content.decode())
+
+
 def test_the_blank_sign_in_page_shows_the_quotes_as_they_are_now(client, tmp_path, monkeypatch):
     """The sign-in page is served from a copy rendered once (accounts/pages.py): the quotes
     are filled in per request, never frozen into the copy. A change another app server

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
 from accounts import credentials
@@ -41,9 +42,22 @@ def first_sign_in_gate(get_response):
                 target = reverse(STEP_URLS[step])
                 if request.path_info != target:
                     return redirect(target)
+        else:
+            # The pages outside the back office a signed-in visitor can open (forgot password,
+            # registration, the sign-in form posted again) draw the header too; whether it
+            # names the member is decided only if it is drawn.
+            request.member_name_hidden = SimpleLazyObject(lambda: _at_mailbox_step(request))
         return get_response(request)
 
     return middleware
+
+
+def _at_mailbox_step(request) -> bool:
+    return (
+        request.user.is_authenticated
+        and credentials.first_sign_in_step(request.user, mailbox_proved=mailbox.proved(request))
+        is credentials.Step.MAILBOX
+    )
 
 
 def staff_two_step_gate(get_response):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.ja_accounts import ja_member
 from accounts.models import MailboxCode, Member, SecurityEvent
-from tests.helpers import BACKOFFICE_PAGES, DEFAULT_PASSWORD, DEFAULT_PIN, sign_in
+from tests.helpers import BACKOFFICE_PAGES, DEFAULT_PASSWORD, DEFAULT_PIN, sign_in, solved_captcha
 
 MAILBOX = "/backoffice/first-sign-in/mailbox/"
 NEW_PIN = "583920"
@@ -284,3 +284,32 @@ def test_the_defaults_alone_do_not_show_whose_account_it_is(client, migrated_mem
     assert "佐藤 花子" not in page
     enter(client, mailed_code(mailoutbox))
     assert "佐藤 花子" in client.get("/backoffice/profile/pin/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/password/forgot/"),
+        ("get", "/pin/forgot/"),
+        ("get", "/register/"),
+        ("post", "/login/"),  # the sign-in form posted again, with a wrong password
+    ],
+)
+def test_pages_outside_the_back_office_do_not_show_it_either(
+    client, migrated_member, mailoutbox, settings, method, path
+):
+    """Whoever typed the published defaults can open the public pages while signed in: their
+    header must not name the member before the mailbox is proved, either (it does after)."""
+    settings.JENCO_REGISTRATION_OPEN = True
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+
+    def page():
+        wrong = {"username": "JPN2000001", "password": "wrong", **solved_captcha()}
+        data = wrong if method == "post" else None
+        response = getattr(client, method)(path, data)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert "佐藤 花子" not in page() and "JPN2000001" in page()
+    enter(client, mailed_code(mailoutbox))
+    assert "佐藤 花子" in page()

@@ -20,6 +20,7 @@ sign-in (default password, the mailbox code read from the mail, PIN, password, s
 """
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -104,30 +105,40 @@ def gunicorn(env: dict, port: int, log: Path, workers: str = WORKERS, threads: s
     return Server(argv, env, PROJECT, log)
 
 
-CLIENT_CPU: dict[str, float] = {}  # the load generator's CPU seconds per sign-in, by user class
+# The load generator's CPU seconds and sign-ins done, by user class, summed over its runs.
+CLIENT_CPU: dict[str, list[float]] = {}
 
 
-def measure_sign_ins(server, host: str, user_class: str, csv_prefix: Path, env: dict):
-    """Sign-ins for SECONDS; the number done and the server's CPU seconds meanwhile (for the
-    stack, a dict: app servers, whole stack). The load generator's own CPU per sign-in goes
-    in CLIENT_CPU: it shares the two cores with the server, so what it spends is taken from
-    the server's sign-ins per second."""
+def measure_sign_ins(
+    server, host: str, user_class: str, csv_prefix: Path, env: dict, seconds: int = SECONDS
+):
+    """Sign-ins for `seconds`; the number done and the server's CPU seconds meanwhile (for
+    the stack, a dict: app servers, whole stack). The load generator's own CPU goes in
+    CLIENT_CPU: it shares the two cores with the server, so what it spends is taken from the
+    server's sign-ins per second."""
     import resource
 
     before = server.cpu()
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    stats = locust(LOCUSTFILE, user_class, host, USERS, SECONDS, csv_prefix, env)
+    stats = locust(LOCUSTFILE, user_class, host, USERS, seconds, csv_prefix, env)
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     after = server.cpu()
     cpu = {k: after[k] - before[k] for k in after} if isinstance(after, dict) else after - before
     done = int(stats["sign-in"]["Request Count"]) - int(stats["sign-in"]["Failure Count"])
-    CLIENT_CPU[user_class] = (
+    spent = CLIENT_CPU.setdefault(user_class, [0.0, 0])
+    spent[0] += (
         client_after.ru_utime
         + client_after.ru_stime
         - client_before.ru_utime
         - client_before.ru_stime
-    ) / max(done, 1)
+    )
+    spent[1] += done
     return stats, done, cpu
+
+
+def client_ms(user_class: str) -> float:
+    seconds, done = CLIENT_CPU[user_class]
+    return seconds / max(done, 1) * 1000
 
 
 def measure_pages(server, host: str, tmp: Path, env: dict, prefix: str) -> dict:
@@ -278,7 +289,10 @@ def allauth_env() -> dict:
     return os.environ | {"DJANGO_SETTINGS_MODULE": "site_settings", "PYTHONPATH": str(ALLAUTH)}
 
 
-def run_allauth(tmp: Path) -> tuple[float, float]:
+@contextlib.contextmanager
+def allauth_server(tmp: Path):
+    """django-allauth on gunicorn with JENCO's settings (WORKERS sync workers), on a fresh
+    SQLite database of its own with MEMBERS users; yields (server, its URL)."""
     python = build_allauth()
     env = allauth_env()
     (ALLAUTH / "db.sqlite3").unlink(missing_ok=True)
@@ -312,12 +326,7 @@ def run_allauth(tmp: Path) -> tuple[float, float]:
         tmp / "allauth.log",
     ) as server:
         wait_for(f"http://127.0.0.1:{port}/healthz")
-        stats, done, cpu = measure_sign_ins(
-            server, f"http://127.0.0.1:{port}", "AllauthSignIn", tmp / "allauth", os.environ
-        )
-    if failures(stats):
-        print(f"allauth: {failures(stats)} failed requests (see {tmp / 'allauth.log'})")
-    return done / SECONDS, cpu / max(done, 1) * 1000
+        yield server, f"http://127.0.0.1:{port}"
 
 
 # --- the run ---
@@ -502,25 +511,47 @@ def one_at_a_time(cpu, host: str, captcha_answer, count: int = 160) -> tuple[flo
     return server_cpu / count * 1000, hash_cpu / count * 1000
 
 
+# JENCO and allauth take turns, runs of 5 s or more: the machine's speed drifts within minutes.
+ROUNDS = max(1, min(4, SECONDS // 5))
+
+
 def head_to_head(env: dict, locust_env: dict, tmp: Path, argon2_ms) -> None:
     print(
-        f"\n-- head to head: JENCO, then django-allauth, each straight on gunicorn "
-        f"({WORKERS} sync workers, 1 thread) on SQLite; locust headless, {USERS} users, "
-        f"{SECONDS} s a run",
+        f"\n-- head to head: JENCO and django-allauth taking turns ({ROUNDS} runs each of "
+        f"{SECONDS // ROUNDS} s), each straight on gunicorn ({WORKERS} sync workers, 1 thread) "
+        f"on SQLite; locust headless, {USERS} users",
         flush=True,
     )
     port = free_port()
     host = f"http://127.0.0.1:{port}"
-    with gunicorn(env, port, tmp / "jenco.log") as server:
+    with gunicorn(env, port, tmp / "jenco.log") as server, allauth_server(tmp) as allauth:
         wait_for(f"{host}/healthz")
-        locust(LOCUSTFILE, "JencoSignIn", host, USERS, 3, tmp / "warm", locust_env)
-        stats, done, cpu = measure_sign_ins(server, host, "JencoSignIn", tmp / "jenco", locust_env)
-        jenco_rate, jenco_cpu = done / SECONDS, cpu / max(done, 1) * 1000
-        print(
-            f"JENCO: {jenco_rate:.1f} sign-ins/s, {jenco_cpu:.1f} ms server CPU each, "
-            f"{failures(stats)} failed requests",
-            flush=True,
+        contenders = {
+            "JENCO": (server, host, "JencoSignIn", locust_env),
+            "django-allauth": (*allauth, "AllauthSignIn", os.environ),
+        }
+        totals = {name: [0, 0.0, 0] for name in contenders}  # sign-ins, CPU s, failures
+        for _server, url, user_class, load_env in contenders.values():
+            locust(LOCUSTFILE, user_class, url, USERS, 3, tmp / f"warm-{user_class}", load_env)
+        for turn in range(ROUNDS):
+            for name, (contender, url, user_class, load_env) in contenders.items():
+                csv_prefix = tmp / f"{user_class}-{turn}"
+                stats, done, cpu = measure_sign_ins(
+                    contender, url, user_class, csv_prefix, load_env, SECONDS // ROUNDS
+                )
+                totals[name][0] += done
+                totals[name][1] += cpu
+                totals[name][2] += failures(stats)
+        seconds = SECONDS // ROUNDS * ROUNDS
+        (jenco_rate, jenco_cpu), (allauth_rate, allauth_cpu) = (
+            (done / seconds, cpu / max(done, 1) * 1000) for done, cpu, _ in totals.values()
         )
+        for name, (done, cpu, failed) in totals.items():
+            print(
+                f"{name}: {done / seconds:.1f} sign-ins/s, {cpu / max(done, 1) * 1000:.1f} ms "
+                f"server CPU each, {failed} failed requests",
+                flush=True,
+            )
         pages = measure_pages(server, host, tmp, locust_env, "")
         answers = sqlite_answers(locust_env["BENCH_SQLITE"])
         alone_cpu, unit_ms = one_at_a_time(server.cpu, host, answers)
@@ -529,12 +560,6 @@ def head_to_head(env: dict, locust_env: dict, tmp: Path, argon2_ms) -> None:
             f"one Argon2 verification, measured between them: {unit_ms:.1f} ms",
             flush=True,
         )
-
-    allauth_rate, allauth_cpu = run_allauth(tmp)
-    print(
-        f"django-allauth: {allauth_rate:.1f} sign-ins/s, {allauth_cpu:.1f} ms server CPU each",
-        flush=True,
-    )
 
     where = "gunicorn 2 sync workers, SQLite"
     ratio = alone_cpu / unit_ms
@@ -559,13 +584,12 @@ def head_to_head(env: dict, locust_env: dict, tmp: Path, argon2_ms) -> None:
         jenco_rate >= 1.2 * allauth_rate,
     )
     record("  (allauth: server CPU per sign-in)", f"{allauth_cpu:.1f} ms", "", None)
-    if "JencoSignIn" in CLIENT_CPU and "AllauthSignIn" in CLIENT_CPU:
-        record(
-            "  (load generator's CPU per sign-in, JENCO / allauth: it shares the cores)",
-            f"{CLIENT_CPU['JencoSignIn'] * 1000:.1f} / {CLIENT_CPU['AllauthSignIn'] * 1000:.1f} ms",
-            "",
-            None,
-        )
+    record(
+        "  (load generator's CPU per sign-in, JENCO / allauth: it shares the cores)",
+        f"{client_ms('JencoSignIn'):.1f} / {client_ms('AllauthSignIn'):.1f} ms",
+        "",
+        None,
+    )
     record_pages(pages, where)
 
 

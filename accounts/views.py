@@ -24,7 +24,7 @@ from django.views.decorators.http import (
 
 from accounts import credentials, pages, sign_in_sql, times, view_only
 from accounts.audit import Kind
-from accounts.flows import email_change, passkeys, registration, reset, two_step
+from accounts.flows import email_change, mailbox, passkeys, registration, reset, two_step
 from accounts.flows import sign_in as sign_in_flow
 from accounts.forms import (
     ForgotForm,
@@ -340,7 +340,10 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 @require_http_methods(["GET", "POST"])
 def forgot_pin(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
+    # Signed in on the published defaults alone, the visitor is not yet known to be the
+    # member: until the mailbox is proved, the form asks for the ID and registered address
+    # as it does anyone's.
+    if request.user.is_authenticated and not mailbox.due(request):
         return _forgot_pin_signed_in(request)
     return _forgot(request, reset.PIN)
 

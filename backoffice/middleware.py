@@ -46,18 +46,12 @@ def first_sign_in_gate(get_response):
             # The pages outside the back office a signed-in visitor can open (forgot password,
             # registration, the sign-in form posted again) draw the header too; whether it
             # names the member is decided only if it is drawn.
-            request.member_name_hidden = SimpleLazyObject(lambda: _at_mailbox_step(request))
+            request.member_name_hidden = SimpleLazyObject(
+                lambda: request.user.is_authenticated and mailbox.due(request)
+            )
         return get_response(request)
 
     return middleware
-
-
-def _at_mailbox_step(request) -> bool:
-    return (
-        request.user.is_authenticated
-        and credentials.first_sign_in_step(request.user, mailbox_proved=mailbox.proved(request))
-        is credentials.Step.MAILBOX
-    )
 
 
 def staff_two_step_gate(get_response):

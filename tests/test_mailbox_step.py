@@ -9,6 +9,7 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from django.utils import timezone
 
+from accounts.audit import Kind
 from accounts.ja_accounts import ja_member
 from accounts.models import MailboxCode, Member, SecurityEvent
 from tests.helpers import BACKOFFICE_PAGES, DEFAULT_PASSWORD, DEFAULT_PIN, sign_in, solved_captcha
@@ -313,3 +314,24 @@ def test_pages_outside_the_back_office_do_not_show_it_either(
     assert "佐藤 花子" not in page() and "JPN2000001" in page()
     enter(client, mailed_code(mailoutbox))
     assert "佐藤 花子" in page()
+
+
+def test_the_defaults_alone_cannot_have_a_pin_link_mailed_with_one_tap(
+    client, migrated_member, mailoutbox
+):
+    """A signed-in member gets a PIN link with one tap (/pin/forgot/). Whoever typed only the
+    published defaults is not known to be the member yet: the page asks for the ID and the
+    registered address as it does anyone, and the tap mails nothing. After the mailbox is
+    proved, the tap works."""
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    mailed = len(mailoutbox)  # the mailbox code
+    page = client.get("/pin/forgot/").content.decode()
+    assert 'name="email"' in page and 'name="captcha_1"' in page
+    client.post("/pin/forgot/", {"next": "/backoffice/"})
+    assert len(mailoutbox) == mailed
+    assert not SecurityEvent.objects.filter(kind=Kind.PIN_RESET_REQUESTED).exists()
+
+    enter(client, mailed_code(mailoutbox))
+    assert 'name="email"' not in client.get("/pin/forgot/").content.decode()
+    client.post("/pin/forgot/", {"next": "/backoffice/"})
+    assert len(mailoutbox) == mailed + 1 and "/pin/reset/" in mailoutbox[-1].body

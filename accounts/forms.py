@@ -218,6 +218,11 @@ class LoginForm(Form):
         self.member = member
         return cleaned
 
+    @property
+    def typed_id(self) -> str:
+        """The member ID as typed, which the page shows again in its box ("" unposted)."""
+        return self.data.get("username") or ""
+
     def errors_quote_nothing_posted(self) -> bool:
         """Whether this failed post's errors read the same whatever was posted, so its page
         can be served from a copy (accounts.views._login_from_copy). An error with parameters

@@ -1,15 +1,15 @@
-"""The blank sign-in page, rendered once per language and filled in per request (issue 13).
+"""The sign-in page, blank or after a failed post: rendered once, filled in per request.
 
 Every visitor's first request is GET /login/, and on migration day every member makes it
 again and again. Rendering it through the template engine cost about four times what the
 request's own work does (a captcha row, a CSRF token). What differs between two visitors'
 blank pages is five strings: the CSRF token, the captcha key (in its image and audio URLs
-too), the page to go to after sign-in, the page's own address (the language switch's
-`next`) and the market ticker (backoffice.ticker.strip, a copy of its own). The page is
-rendered once with a marker in place of each and kept as the text between the markers,
-keyed by everything else it depends on: the language, the sign-in
-form's own words (its placeholder changes when the default credentials stop working) and
-whether registration is open (its link, JENCO_REGISTRATION_OPEN).
+too), the page to go to after sign-in, the page's own address (the language switch's `next`)
+and the market ticker (backoffice.ticker.strip, a copy of its own). The page is rendered
+once with a marker in place of each and kept as the text between the markers, keyed by
+everything else it depends on: the language, the sign-in form's own words (its placeholder
+changes when the default credentials stop working) and whether registration is open (its
+link, JENCO_REGISTRATION_OPEN).
 
 The page answering a failed sign-in post is served the same way when its errors read the
 same for every post (a wrong password, an unknown ID, a wrong captcha: the commonest answers
@@ -21,10 +21,9 @@ redirect: the three must cost the same (issue 13).
 A page with messages to show, or with an error whose words depend on the post, is rendered
 in full, as is every other page. A signed-in visitor's page (a member posting the sign-in
 form again) names them in its header: it is filled in but never kept. tests/test_cost.py
-checks that a page served here is, byte
-for byte, the one the template gives. Whatever else the template reads from the request
-would be frozen into the copy: a new dynamic part needs a marker or a place in the key
-(`variant`), and a case in that test.
+checks that a page served here is, byte for byte, the one the template gives. Whatever else
+the template reads from the request would be frozen into the copy: a new dynamic part needs
+a marker or a place in the key (`variant`), and a case in that test.
 """
 
 import re

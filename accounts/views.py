@@ -95,7 +95,7 @@ def login(request: HttpRequest) -> HttpResponse:
             return _login_from_copy(request, answered=form)
     context = {
         "form": form,
-        "typed_id": form.data.get("username") or "",
+        "typed_id": form.typed_id,
         "captcha": LoginForm.captcha_urls(sign_in_sql.new_captcha()),
         "next": _safe_next(request),
         "registration_open": registration.is_open(),
@@ -107,7 +107,7 @@ def _login_from_copy(request: HttpRequest, answered: LoginForm | None = None) ->
     """The sign-in page filled in from a copy rendered once (accounts/pages.py): blank, the
     most requested page there is, or answering a failed post whose errors quote nothing
     posted (`answered`: a wrong password, an unknown ID, a wrong captcha)."""
-    typed_id = (answered.data.get("username") or "") if answered is not None else ""
+    typed_id = answered.typed_id if answered is not None else ""
     variant = (
         credentials.published_default_password(),
         bool(settings.CAPTCHA_FLITE_PATH),

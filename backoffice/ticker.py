@@ -70,10 +70,6 @@ class Shown:
         return age > datetime.timedelta(minutes=settings.JENCO_QUOTE_STALE_MINUTES)
 
 
-def quotes() -> list[Shown]:
-    return [Shown(*row) for row in _copy()[1]]
-
-
 def _copy() -> tuple[float, list]:
     """This process's copy of the quotes, (kept until, rows), read again when it is due; a
     copy kept until 0 when they could not be read."""

@@ -34,7 +34,7 @@ def _sessions_in_the_database(settings):
     # the app servers), not by each page (tests/test_ticker.py).
     from backoffice import ticker
 
-    ticker.quotes()
+    ticker.strip()
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE")

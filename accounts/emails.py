@@ -1,10 +1,14 @@
 """Account emails: rendered in the recipient's language, sent off the request path."""
 
+import re
+
 from django.conf import settings
 from django.db import transaction
 from django.template import Context, engines
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.html import escape, linebreaks
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.tasks import deliver_email
 
@@ -21,8 +25,26 @@ def render_member_email(member, template: str, context: dict | None = None) -> d
         body = _render_text(f"emails/{template}_body.txt", context)
         # One line: nothing typed into a name or address can start another header.
         subject = " ".join(subject.split())
-        html = render_to_string("emails/base.html", {"subject": subject, "body": body})
+        html = render_to_string(
+            "emails/base.html", {"subject": subject, "body_html": html_body(body)}
+        )
     return {"subject": subject, "body": body, "html": html}
+
+
+def html_body(body: str) -> SafeString:
+    """The plain-text body as the HTML part's paragraphs: all of it escaped, and only our own
+    site's addresses (SITE_URL) made links. A name or an address someone typed stays text,
+    whatever it holds ("Visit https://evil.example now"), so no mail we send carries a link
+    of a stranger's choosing."""
+    ours = re.escape(escape(settings.SITE_URL))
+    # In the escaped text an address ends at a space or at any entity but &amp; (a quote or
+    # bracket typed after it), and not on a full stop or comma closing its sentence.
+    linked = re.sub(
+        rf"{ours}(?:/(?:&amp;|[^\s&<>\"'])*(?<![.,;:!?)]))?",
+        lambda found: f'<a href="{found[0]}">{found[0]}</a>',
+        escape(body),
+    )
+    return mark_safe(linebreaks(linked))  # noqa: S308 (escaped above; only our links added)
 
 
 def _render_text(name: str, context: dict) -> str:

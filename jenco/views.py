@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django.views.i18n import set_language as django_set_language
 
 from accounts import view_only
+from accounts.flows import mailbox
 from accounts.flows.language import change_language
 
 
@@ -15,12 +16,15 @@ from accounts.flows.language import change_language
 @require_POST
 def set_language(request: HttpRequest) -> HttpResponse:
     """Django's language switch; a signed-in member's choice is also saved on the account,
-    except in a view-only session, where it is this browser's cookie only."""
+    except in a view-only session or before the mailbox is proved after a sign-in on the
+    published defaults (the language of the member's emails is not theirs to change), where
+    it is this browser's cookie only."""
     response = django_set_language(request)
     language = request.POST.get("language")
     if (
         request.user.is_authenticated
         and not view_only.active(request)
+        and not mailbox.due(request)
         and language in dict(settings.LANGUAGES)
     ):
         change_language(request, request.user, language)

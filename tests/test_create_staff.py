@@ -74,3 +74,11 @@ def test_an_invalid_email_is_refused(monkeypatch):
     with pytest.raises(CommandError, match="email"):
         create_staff("JPN9000005", email="not an address", group="Support")
     assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize(("language", "saved"), [("en", "en"), ("ja", "ja"), (None, "ja")])
+def test_the_language_given_is_the_accounts(monkeypatch, language, saved):
+    """--language is the agent's language in admin and in mail, not only the command's."""
+    monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
+    create_staff("JPN9000003", email="agent3@jenco.example", group="Support", language=language)
+    assert Member.objects.get(member_id="JPN9000003").preferred_language == saved

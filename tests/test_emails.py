@@ -129,3 +129,19 @@ def test_a_member_imported_with_markup_in_the_name_gets_it_as_text(client, mailo
     assert {tag for tag, attrs in Tags(html).tags} <= TEMPLATE_TAGS
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert f"{HOSTILE_NAME} 様" in mail.body
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_only_our_own_addresses_become_links(template, settings):
+    """A name (or an address) someone typed stays text in the HTML part, whatever web address
+    it holds: no mail we send carries a link of a stranger's choosing. Ours still are links."""
+    settings.SITE_URL = "https://jenco.example"
+    member = hostile_member("en", name="Visit https://evil.example/jenco-login now")
+    mail = render_member_email(
+        member, template, {**HOSTILE, "link": "https://jenco.example/password/reset/MQ/x/"}
+    )
+    hrefs = [attrs["href"] for tag, attrs in Tags(mail["html"]).tags if tag == "a"]
+    assert all(href.startswith("https://jenco.example/") for href in hrefs), hrefs
+    assert "evil.example" not in "".join(hrefs)
+    if "{{ link }}" in (EMAILS / f"{template}_body.txt").read_text():
+        assert "https://jenco.example/password/reset/MQ/x/" in hrefs

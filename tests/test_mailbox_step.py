@@ -335,3 +335,21 @@ def test_the_defaults_alone_cannot_have_a_pin_link_mailed_with_one_tap(
     assert 'name="email"' not in client.get("/pin/forgot/").content.decode()
     client.post("/pin/forgot/", {"next": "/backoffice/"})
     assert len(mailoutbox) == mailed + 1 and "/pin/reset/" in mailoutbox[-1].body
+
+
+def test_the_defaults_alone_cannot_change_the_members_language(client, db, mailoutbox):
+    """The language of the member's mail is the member's: before the mailbox is proved the
+    switch changes this browser only. After, it is saved on the account."""
+    member = ja_member("JPN2000002", email="ken@example.com", preferred_language="en")
+    member.save()
+    sign_in(client, "JPN2000002", DEFAULT_PASSWORD)
+    client.post("/i18n/setlang/", {"language": "ja", "next": "/backoffice/"})
+    member.refresh_from_db()
+    assert member.preferred_language == "en"
+    assert not SecurityEvent.objects.filter(kind=Kind.LANGUAGE_CHANGED).exists()
+    assert client.cookies["django_language"].value == "ja"  # the browser's own choice
+
+    enter(client, mailed_code(mailoutbox))
+    client.post("/i18n/setlang/", {"language": "ja", "next": "/backoffice/"})
+    member.refresh_from_db()
+    assert member.preferred_language == "ja"

@@ -34,7 +34,10 @@ class Command(BaseCommand):
         parser.add_argument("--group", required=True)
         parser.add_argument("--name", default="")
         parser.add_argument(
-            "--language", choices=[code for code, _name in settings.LANGUAGES], default=None
+            "--language",
+            choices=[code for code, _name in settings.LANGUAGES],
+            default=None,
+            help="the account's language (admin, emails) and this command's; default ja",
         )
 
     def handle(self, *args, member_id, email, group, name, language, **options):
@@ -52,7 +55,14 @@ class Command(BaseCommand):
                     % {"group": group, "known": known or "—"}
                 )
             password = self.password()
-            staff = Member(member_id=member_id, email=email, name=name, is_staff=True)
+            language = language or settings.LANGUAGE_CODE
+            staff = Member(
+                member_id=member_id,
+                email=email,
+                name=name,
+                is_staff=True,
+                preferred_language=language,
+            )
             try:
                 staff.full_clean(exclude=["password"])
                 validate_password(password, staff)
@@ -60,7 +70,12 @@ class Command(BaseCommand):
                 raise CommandError(" ".join(error.messages)) from None
             with transaction.atomic():
                 staff = Member.objects.create_user(
-                    member_id, email=email, password=password, name=name, is_staff=True
+                    member_id,
+                    email=email,
+                    password=password,
+                    name=name,
+                    is_staff=True,
+                    preferred_language=language,
                 )
                 staff.groups.add(staff_group)
             self.stdout.write(

@@ -157,6 +157,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's, with a health check that looks at the socket instead of sending SELECT 1
+    # (jenco/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "jenco.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers work beside the writer; IMMEDIATE takes the write lock at the start of
     # a transaction, so two writers queue on the busy timeout instead of failing with

@@ -1,0 +1,75 @@
+"""The PostgreSQL backend's health check (jenco/postgresql/base.py) tells a connection the
+server has ended from a healthy one without a query, so the next request reconnects instead
+of failing. PostgreSQL only: `make test` runs the suite again on PostgreSQL."""
+
+import os
+
+import pytest
+from django.db import connection
+
+pytestmark = [
+    pytest.mark.skipif(
+        not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+        reason="a PostgreSQL backend: runs in the PostgreSQL pass of `make test`",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def end_from_elsewhere(pid: int) -> None:
+    """End the connection `pid` as a server restart or an administrator would."""
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        # The server has ended it once it no longer lists it.
+        for _ in range(200):
+            if not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+                return
+            other.execute("SELECT pg_sleep(0.01)")
+        raise AssertionError("the connection was not ended")
+
+
+def test_the_health_check_is_ours_and_sends_nothing():
+    assert connection.settings_dict["ENGINE"] == "jenco.postgresql"
+    backend_pid()
+    before = connection.connection.pgconn.transaction_status
+    assert connection.is_usable()
+    # Nothing was sent: psycopg would have had to wait for an answer, and the connection
+    # reports the same state.
+    assert connection.connection.pgconn.transaction_status == before
+
+
+def test_a_connection_the_server_ended_is_not_usable_and_the_next_request_reconnects():
+    pid = backend_pid()
+    assert connection.is_usable()
+
+    end_from_elsewhere(pid)
+
+    assert not connection.is_usable()
+    # What Django does as a request starts (close_old_connections): the check fails, the
+    # connection is closed, and the request's first query opens a new one.
+    connection.health_check_done = False
+    connection.close_if_health_check_failed()
+    assert backend_pid() != pid
+
+
+def test_a_closed_connection_is_not_usable():
+    backend_pid()
+    connection.connection.close()
+    assert not connection.is_usable()
+    connection.close()

@@ -123,6 +123,12 @@ def test_make_serve_signs_the_demo_member_in_over_https_and_stops_cleanly(served
         assert page.status == 200
     web_logs = sorted((var / "serve" / "logs").glob("web@*.log"))
     assert len(web_logs) == 2
+    # Each app server runs one worker process per core of its share of the machine.
+    masters = [pid for name, (pid, _start) in state["processes"].items() if name.startswith("web")]
+    assert len(masters) == 2
+    for pid in masters:
+        workers = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        assert len(workers) == max(1, (os.cpu_count() or 1) // 2)
     for log in web_logs:
         assert f'"GET {MAILBOX} HTTP/1.1" 200' in log.read_text()
 

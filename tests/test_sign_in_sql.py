@@ -7,6 +7,7 @@ import pytest
 from axes.models import AccessAttempt
 from captcha.conf import settings as captcha_settings
 from captcha.models import CaptchaStore
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -110,6 +111,24 @@ def test_count_events_counts_that_kind_for_that_typed_id_after_the_moment():
     later = timezone.now() + timedelta(seconds=1)
     assert sign_in_sql.count_events(Kind.SIGN_IN_FAILED, "JPN1000001", since=later) == 0
     assert sign_in_sql.count_events(Kind.SIGN_IN_FAILED, "JPN7777777") == 0
+
+
+def test_counting_failed_sign_ins_reads_an_index_not_the_whole_log():
+    # Every sign-in counts the failures since the last one: on a log of a migration day's
+    # size that must look the ID up, not read every row.
+    SecurityEvent.objects.bulk_create(
+        SecurityEvent(kind=kind, member_id_typed=f"JPN1{n % 500:06d}")
+        for n in range(5000)
+        for kind in (Kind.SIGN_IN_FAILED, Kind.SIGN_IN)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        explain = connection.ops.explain_prefix
+        sql = sign_in_sql._failed_sql(True)
+        since = timezone.now() - timedelta(days=30)  # a member back after a month
+        cursor.execute(f"{explain} {sql}", [Kind.SIGN_IN_FAILED, "JPN1000007", since])
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "accounts_se_member__c76b79_idx" in plan, plan
 
 
 def test_a_new_captcha_is_one_the_library_reads_draws_and_expires():

@@ -9,19 +9,23 @@ the end of the request writes nothing unless the session changed again since.
 The same holds for the Redis store (accounts.cache_sessions): OncePerChange is shared.
 """
 
-from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
+import base64
+import secrets
+
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import DatabaseError, IntegrityError, router
-from django.utils.crypto import get_random_string
 
 
 class OncePerChange:
     """A session store's key drawing and saving, with one write per change of the data."""
 
     def _get_new_session_key(self) -> str:
-        # 32 characters of 36 are 165 random bits: a key in use is never drawn again, and
-        # the store refuses a key in use on creation (a unique key, or Redis' SET NX).
-        return get_random_string(32, VALID_KEY_CHARS)
+        # 160 random bits as 32 characters of base32 in lower case (a-z, 2-7: all valid key
+        # characters), in a microsecond where get_random_string draws each character on its
+        # own (35 us). A key in use is never drawn again, and the store refuses a key in use
+        # on creation (a unique key, or Redis' SET NX).
+        return base64.b32encode(secrets.token_bytes(20)).decode().lower()
 
     def cycle_key(self) -> None:
         """A new key for the same data (auth.login: no session fixation), written with the

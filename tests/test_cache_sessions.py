@@ -95,3 +95,18 @@ def test_the_redis_cache_makes_one_client_per_connection_pool():
     client = cache._cache.get_client(write=True)
     assert cache._cache.get_client("any key") is client
     assert cache._cache.get_client(write=True).connection_pool is client.connection_pool
+
+
+def test_new_session_keys_are_long_random_and_valid_for_django():
+    from django.contrib.sessions.backends.base import VALID_KEY_CHARS
+
+    from accounts.sessions import SessionStore as DatabaseSessionStore
+
+    for store in (SessionStore, DatabaseSessionStore):
+        keys = {store()._get_new_session_key() for _ in range(1000)}
+        assert len(keys) == 1000
+        assert all(len(key) == 32 and set(key) <= set(VALID_KEY_CHARS) for key in keys)
+        session = store()
+        session["x"] = 1
+        session.save()
+        assert store(session.session_key).load() == {"x": 1}

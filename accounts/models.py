@@ -250,7 +250,9 @@ class SecurityEvent(models.Model):
             # Failed sign-ins by the ID typed: counted at every sign-in (the dashboard's "since
             # your last sign-in"), listed in Account > Security and searched in admin. Without
             # it each sign-in read the whole log.
-            models.Index(fields=["member_id_typed", "kind", "-created"]),
+            models.Index(
+                fields=["member_id_typed", "kind", "-created"], name="security_event_typed_id"
+            ),
         ]
 
     def __str__(self):

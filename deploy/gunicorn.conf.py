@@ -33,6 +33,19 @@ def _count(name: str, default: int) -> int:
     return int(value)
 
 
+def _access_log() -> str | None:
+    """GUNICORN_ACCESS_LOG: `-` (standard output, the default), empty (none), or a file."""
+    value = os.environ.get("GUNICORN_ACCESS_LOG", "-").strip()
+    if value in ("-", ""):
+        return value or None
+    if not os.path.isabs(value):
+        raise SystemExit(
+            "GUNICORN_ACCESS_LOG must be - (standard output), empty (no access log) or an "
+            f"absolute path: {value!r}"
+        )
+    return value
+
+
 class RedactedAtoms(SafeAtoms):
     """The access log line's values, each redacted as the format reads it.
 
@@ -68,7 +81,7 @@ threads = _count("GUNICORN_THREADS", 1)
 # own after 4 s, first, so it never sends on one this side has just closed).
 keepalive = 5
 logger_class = RedactingLogger
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+accesslog = _access_log()
 errorlog = "-"
 # Combined log format, and the time the request took in milliseconds.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'

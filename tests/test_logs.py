@@ -42,15 +42,17 @@ def fetch(port: int, path: str, **headers) -> int:
 class Gunicorn:
     """gunicorn as production runs it, with the test settings on a migrated SQLite file."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, **env):
         self.site = LiveSite(folder)
         self.port = runserver.free_port()
         self.access_log = folder / "access.log"
         self.error_log = folder / "error.log"
+        self.env = env
 
     def __enter__(self):
         self.site.manage("migrate", "--verbosity", "0")
         env = self.site.env | {"GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": "2"}
+        env |= self.env
         with self.access_log.open("w") as stdout, self.error_log.open("w") as stderr:
             self.process = runserver.start_command(
                 runserver.GUNICORN, self.port, env, stdout, stderr, self.error_log, timeout=30
@@ -84,6 +86,21 @@ def test_the_app_servers_access_log_has_the_request_lines_but_not_the_tokens(tmp
     for token in TOKENS:
         assert token not in access
         assert token not in server.error_log.read_text()
+
+
+def test_behind_nginx_the_app_server_keeps_no_access_log_of_its_own(tmp_path):
+    # deploy/jenco-web@.service sets GUNICORN_ACCESS_LOG empty: nginx logs every request.
+    with Gunicorn(tmp_path, GUNICORN_ACCESS_LOG="") as server:
+        assert fetch(server.port, "/login/") == 200
+    assert "GET /login/" not in server.access_log.read_text()
+    assert "GET /login/" not in server.error_log.read_text()
+
+
+def test_a_mistyped_access_log_setting_stops_the_app_server_with_a_message(tmp_path):
+    server = Gunicorn(tmp_path, GUNICORN_ACCESS_LOG="off")
+    with pytest.raises(RuntimeError, match="GUNICORN_ACCESS_LOG must be - .*'off'"), server:
+        pass
+    assert not (ROOT / "off").exists()
 
 
 def test_any_atom_an_operator_puts_in_the_access_log_format_is_redacted():

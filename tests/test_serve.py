@@ -65,9 +65,12 @@ def served():
     # pytest's private temporary folders.
     var = ROOT / "var" / f"test-serve-{secrets.token_hex(4)}"
     port = runserver.free_port()
+    # The app servers as make serve sizes them, whatever the shell running the tests says.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
     process = subprocess.Popen(
         [sys.executable, "tools/serve.py", "--var", str(var), "--port", str(port)],
         cwd=ROOT,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -129,12 +132,13 @@ def test_make_serve_signs_the_demo_member_in_over_https_and_stops_cleanly(served
     assert answered == {f"127.0.0.1:{log.stem.removeprefix('web@')}" for log in web_logs}
     for log in web_logs:
         assert MAILBOX not in log.read_text()
-    # Each app server runs one worker process per core of its share of the machine.
+    # Each app server runs one worker process per core of its share of the machine (both
+    # app servers on the cores this process may use).
     masters = [pid for name, (pid, _start) in state["processes"].items() if name.startswith("web")]
     assert len(masters) == 2
     for pid in masters:
         workers = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        assert len(workers) == max(1, (os.cpu_count() or 1) // 2)
+        assert len(workers) == max(1, len(os.sched_getaffinity(0)) // 2)
 
     # A request for another host name (a scanner's) is dropped by nginx's default server,
     # over http and https alike: it never reaches an app server or its log.

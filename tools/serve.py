@@ -50,7 +50,7 @@ def workers_per_server() -> int:
     each with its own copy of the code and data in memory and in the CPU's caches (issue 13:
     two app servers of 2 workers each on 2 cores spent 0.6-2 ms more CPU per sign-in than
     of 1 worker each)."""
-    return max(1, (os.cpu_count() or 1) // APP_SERVERS)
+    return max(1, len(os.sched_getaffinity(0)) // APP_SERVERS)  # the cores we may use
 
 
 # --- systemd units ------------------------------------------------------------------------
@@ -104,11 +104,13 @@ def unit_command(path: Path, instance: str, env_file: Path) -> tuple[list[str], 
         command[0] = sys.executable  # the interpreter make uses
     elif command[0].startswith(str(ROOT / ".venv/bin/")):
         command[0] = str(Path(sys.executable).parent / Path(command[0]).name)
-    env = read_env_file(env_file) if unit.get("EnvironmentFile") else {}
+    env = {}
     for assignment in unit.get("Environment", []):
         for word in shlex.split(assignment):
             key, _, value = word.partition("=")
             env[key] = value
+    if unit.get("EnvironmentFile"):
+        env.update(read_env_file(env_file))  # as systemd: the file wins over Environment=
     return command, env
 
 
@@ -344,6 +346,8 @@ class Stack:
             "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", str(workers_per_server())),
             "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "4"),
         }
+        if "GUNICORN_ACCESS_LOG" in os.environ:  # `-`: the app servers' own access log too
+            settings["GUNICORN_ACCESS_LOG"] = os.environ["GUNICORN_ACCESS_LOG"]
         env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         env_file.chmod(0o600)
         base_env = {

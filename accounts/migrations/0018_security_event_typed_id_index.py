@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='securityevent',
-            index=models.Index(fields=['member_id_typed', 'kind', '-created'], name='accounts_se_member__c76b79_idx'),
+            index=models.Index(fields=['member_id_typed', 'kind', '-created'], name='security_event_typed_id'),
         ),
     ]

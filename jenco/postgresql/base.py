@@ -6,7 +6,14 @@ a round trip on every request that touches the database, about 0.1 ms of the app
 CPU, and PostgreSQL's, twice a sign-in (issue 13). A connection the server has ended (a
 restart, an idle timeout, pg_terminate_backend) has the server's last message and the end of
 the stream waiting on its socket, and a healthy idle connection has nothing to read, so a
-look at the socket, without waiting, answers the same question.
+look at the socket, without waiting, tells them apart.
+
+What a look cannot see is a connection dropped without a word: a database host that crashed,
+or a firewall that forgot an idle connection. SELECT 1 would have met the reset and
+reconnected; here the first request to use that connection fails, and Django then closes it
+(is_usable is asked again after an error, and a broken connection answers False), so each
+worker loses one request. Connections are kept 60 s at most (DATABASE_CONN_MAX_AGE), well
+under the idle timeouts of firewalls.
 """
 
 import select

@@ -1,8 +1,10 @@
 """gunicorn, the production app server: `gunicorn -c deploy/gunicorn.conf.py`.
 
 Settings come from the environment like the rest of the project: GUNICORN_BIND (default
-127.0.0.1:8000, behind nginx), GUNICORN_WORKERS (processes; default two per core, plus one)
-and GUNICORN_THREADS (threads per process; default 1). Django reads its own variables
+127.0.0.1:8000, behind nginx), GUNICORN_THREADS (threads per process; default 1) and
+GUNICORN_WORKERS (processes; by default one per core this process may use when it has
+threads, which cover the waits on PostgreSQL and Redis, and two per core plus one for
+single-threaded workers, gunicorn's advice). Django reads its own variables
 (DJANGO_SETTINGS_MODULE, DATABASE_URL, REDIS_URL, ...) as usual.
 
 The access log goes to standard output (journald keeps it) with the emailed links' tokens
@@ -75,8 +77,9 @@ class RedactingLogger(Logger):
 wsgi_app = "jenco.wsgi:application"
 chdir = str(ROOT)
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
-workers = _count("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1)
 threads = _count("GUNICORN_THREADS", 1)
+_cores = len(os.sched_getaffinity(0))
+workers = _count("GUNICORN_WORKERS", _cores if threads > 1 else 2 * _cores + 1)
 # With threads, an idle connection from nginx is kept this long (nginx's upstream closes its
 # own after 4 s, first, so it never sends on one this side has just closed).
 keepalive = 5

@@ -8,6 +8,7 @@ deploy/gunicorn.conf.py), runserver's request lines and Django's own logs now sh
 
 import io
 import logging
+import os
 import runpy
 import signal
 import subprocess
@@ -101,6 +102,18 @@ def test_a_mistyped_access_log_setting_stops_the_app_server_with_a_message(tmp_p
     with pytest.raises(RuntimeError, match="GUNICORN_ACCESS_LOG must be - .*'off'"), server:
         pass
     assert not (ROOT / "off").exists()
+
+
+def test_gunicorn_runs_one_worker_per_core_with_threads_and_more_without(monkeypatch):
+    cores = len(os.sched_getaffinity(0))
+    conf = str(ROOT / "deploy" / "gunicorn.conf.py")
+    monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
+    monkeypatch.setenv("GUNICORN_THREADS", "4")  # jenco-web@.service, behind nginx
+    assert runpy.run_path(conf)["workers"] == cores
+    monkeypatch.setenv("GUNICORN_THREADS", "1")  # sync workers, gunicorn's own advice
+    assert runpy.run_path(conf)["workers"] == 2 * cores + 1
+    monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    assert runpy.run_path(conf)["workers"] == 3
 
 
 def test_any_atom_an_operator_puts_in_the_access_log_format_is_redacted():

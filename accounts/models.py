@@ -249,7 +249,7 @@ class SecurityEvent(models.Model):
             models.Index(fields=["member", "-created"]),
             # Failed sign-ins by the ID typed: counted at every sign-in (the dashboard's "since
             # your last sign-in"), listed in Account > Security and searched in admin. Without
-            # it each sign-in read the whole log.
+            # it each sign-in read every entry since the member's last sign-in.
             models.Index(
                 fields=["member_id_typed", "kind", "-created"], name="security_event_typed_id"
             ),

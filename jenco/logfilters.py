@@ -23,6 +23,7 @@ _LINKS = re.compile(
             (?:password|pin){_SLASH}reset
           | backoffice{_SLASH}profile{_SLASH}email{_SLASH}confirm
           | register{_SLASH}verify
+          | email{_SLASH}correct
         ){_SLASH})
         {_REST}
     """,

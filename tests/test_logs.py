@@ -211,3 +211,12 @@ def test_a_hand_edited_link_loses_its_token_too(line):
     from jenco.logfilters import redact
 
     assert "c3x-abcdef0123456789" not in redact(line)
+
+
+def test_the_email_correction_links_secret_is_redacted_too():
+    from jenco.logfilters import redact
+
+    assert redact("GET /email/correct/secret-token-5/ HTTP/1.1") == (
+        "GET /email/correct/[redacted] HTTP/1.1"
+    )
+    assert "secret-token-5" not in redact("/login/?next=%2Femail%2Fcorrect%2Fsecret-token-5%2F")

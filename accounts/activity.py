@@ -20,7 +20,7 @@ from accounts.models import SecurityEvent
 # What the member reads for each kind of event.
 WORDS = {
     Kind.SIGN_IN: _("Signed in with your password"),
-    Kind.SIGN_IN_DEFAULT: _("Signed in with the default password and PIN"),
+    Kind.SIGN_IN_DEFAULT: _("Signed in with the default password"),
     Kind.SIGN_IN_VIEW_ONLY: _("Signed in view only (sub password)"),
     Kind.SIGN_IN_TWO_STEP: _("Signed in with your password and authenticator app"),
     Kind.SIGN_IN_RECOVERY_CODE: _("Signed in with your password and a recovery code"),

@@ -104,15 +104,15 @@ def test_the_pin_step_says_why_in_the_seeds_words(migrated_client):
     [
         (
             "ja",
-            "デフォルトのパスワードとPINコードでログインしました。"
+            "デフォルトのパスワードでログインしました。"
             "デフォルトのパスワードとPINコードは全会員に公開されているため、"
             "ほかの操作の前に、まず変更してください。",
             "必ずPINコード・パスワードの順番に変更してください。",
         ),
         (
             "en",
-            "You have just signed in with the default password and PIN."
-            " They are published to every member: change them now, before anything else.",
+            "You have just signed in with the default password. The default password and PIN"
+            " are published to every member: change them now, before anything else.",
             "Please change them in this order: first your PIN, then your password.",
         ),
     ],

@@ -61,6 +61,7 @@ def test_the_security_page_offers_two_step_in_both_languages(member_client):
 def test_set_up_shows_a_qr_code_drawn_here_and_the_key(member_client):
     page = member_client.get(SETUP).content.decode()
     assert "<svg" in page and "<path" in page  # drawn on our server, no outside image
+    assert "JENCOの6桁のコードと、PINコードを入力してください" in page
     assert "otpauth://totp/JENCO:JPN1000001?secret=" in page
     assert len(key_on_page(page).replace(" ", "")) == 32
     # The same key until it is confirmed: reloading does not break the scan already made.
@@ -324,6 +325,9 @@ def test_staff_with_no_pin_confirm_with_the_password_and_then_admin_opens(client
     client.force_login(staff)
     page = client.get(SETUP).content.decode()
     assert 'name="password"' in page and 'name="pin"' not in page
+    # The step says what the form asks for.
+    assert "JENCOの6桁のコードと、パスワードを入力してください" in page
+    assert "PINコード" not in page
     key = key_on_page(page).replace(" ", "")
     client.post(SETUP, {"code": pyotp.TOTP(key).now(), "password": PASSWORD})
     assert two_step.is_on(staff)

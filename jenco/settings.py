@@ -202,6 +202,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "jenco.views.csrf_failure"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+# Django's, but the messages cookie is deleted as Secure as it was set (jenco/messages.py).
+MESSAGE_STORAGE = "jenco.messages.MessageStorage"
 LANGUAGE_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SAMESITE = "Lax"
@@ -468,7 +470,11 @@ LOGGING = {
         "redact_tokens": {"()": "jenco.logfilters.RedactTokens"},
     },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # With the offset, as nginx and gunicorn stamp theirs: TIME_ZONE is Japan time.
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "datefmt": "%Y-%m-%d %H:%M:%S %z",
+        },
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",

@@ -9,6 +9,7 @@ deploy/gunicorn.conf.py), runserver's request lines and Django's own logs now sh
 import io
 import logging
 import os
+import re
 import runpy
 import signal
 import subprocess
@@ -175,6 +176,15 @@ def test_djangos_logs_hold_no_token(client, caplog, console):
     for token in TOKENS:
         assert token not in caplog.text
         assert token not in console.getvalue()
+
+
+def test_djangos_log_lines_carry_the_utc_offset_like_nginxs(console):
+    """The app's lines are in Japan time (TIME_ZONE), nginx's in UTC: with the offset on
+    both, a line in one is found in the other without guessing at nine hours."""
+    logging.getLogger("jenco.test").warning("a line")
+    assert re.match(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0900 WARNING jenco.test a line", console.getvalue()
+    )
 
 
 @pytest.mark.django_db

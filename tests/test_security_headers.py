@@ -332,3 +332,16 @@ def test_the_session_csrf_and_language_cookies_are_locked_down(client, member):
 def test_the_language_switch_cookie_is_locked_down(client):
     response = client.post("/i18n/setlang/", {"language": "en", "next": "/login/"}, secure=True)
     assert_cookie_is_locked_down(response.cookies["django_language"], "django_language")
+
+
+def test_a_shown_message_is_deleted_under_the_flags_it_was_set_with(member_client):
+    """The four-role trial: the delete came without Secure, curl kept the Secure cookie, and
+    「…送信しました」 stayed on every later page."""
+    posted = member_client.post("/pin/forgot/", secure=True)
+    assert_cookie_is_locked_down(posted.cookies["messages"], "messages")
+    shown = member_client.get(posted["Location"], secure=True)
+    assert "PINコード" in shown.content.decode()
+    deleted = shown.cookies["messages"]
+    assert deleted.value == "" and deleted["max-age"] == 0
+    assert_cookie_is_locked_down(deleted, "messages (deleted)")
+    assert "messages" not in member_client.get(posted["Location"], secure=True).cookies

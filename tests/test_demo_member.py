@@ -30,3 +30,19 @@ def test_run_again_it_names_the_email_registered_now():
     assert "hanako.new@example.com" in out
     assert "hanako@example.com" not in out
     assert Member.objects.filter(member_id="JPN1234567").count() == 1
+
+
+def test_run_again_it_says_where_the_reset_email_will_be(settings, tmp_path):
+    run()
+    settings.MAILERS = {"default": {"BACKEND": "accounts.mail.ReadableConsoleBackend"}}
+    assert "メールはこのコンソールに表示されます" in run()
+    # make serve: the worker writes every message into a folder, not the console.
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(tmp_path)},
+        }
+    }
+    out = run()
+    assert f"メールは {tmp_path} のファイルに書き出されます" in out
+    assert "コンソール" not in out

@@ -109,6 +109,8 @@ def test_make_serve_signs_the_demo_member_in_over_https_and_stops_cleanly(served
     site = Served(port, var / "serve" / "tls" / "cert.pem", env["DATABASE_URL"], var / "mail")
 
     browser = Browser(site)
+    # The sample quotes are loaded, as make run loads them: the ticker shows.
+    assert 'class="ticker"' in browser.get("/login/").body
     page = browser.sign_in("JPN1234567", "jenco@12345")
     assert (page.status, page.location) == (302, "/backoffice/")
     assert browser.get("/backoffice/").location == MAILBOX

@@ -4,7 +4,7 @@
     python tools/serve.py stop [--var var]            # `make serve-stop`
 
 It starts a private PostgreSQL 15 and Redis 7 (tools/services.py), runs migrate,
-collectstatic, compilemessages and create_demo_member, then two gunicorn app servers started
+collectstatic, compilemessages, load_quotes (the samples) and create_demo_member, then two gunicorn app servers started
 from deploy/jenco-web@.service's ExecStart= and Environment= lines (instance = port), the
 email worker from deploy/jenco-worker.service, and nginx with deploy/nginx/jenco.conf rendered
 with local ports and paths and a self-signed certificate. Everything it keeps is under VAR
@@ -364,6 +364,8 @@ class Stack:
             ["compilemessages", "--ignore=.venv", "--ignore=var", "--verbosity", "0"],
             # Not --deploy: mail goes to files here, which check --deploy rightly refuses.
             ["check", "--fail-level", "ERROR"],
+            # The ticker's sample quotes, as make run loads them (a real feed replaces them).
+            ["load_quotes", "deploy/samples/quotes.csv"],
         ):
             print(f"manage.py {' '.join(step)}", flush=True)
             subprocess.run(

@@ -1,5 +1,7 @@
 from django.conf import settings
+from django.core.mail.backends import console, filebased
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from accounts.ja_accounts import ja_member
@@ -21,10 +23,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 _(
                     "Demo member %(member_id)s already exists. If you changed its password, use "
-                    "“Forgot password?” with the email %(email)s (emails are printed in this "
-                    "console)."
+                    "“Forgot password?” with the email %(email)s."
                 )
                 % {"member_id": DEMO_MEMBER_ID, "email": demo.email or "—"}
+                + where_mail_goes()
             )
             return
         ja_member(
@@ -47,3 +49,17 @@ class Command(BaseCommand):
                 }
             )
         )
+
+
+def where_mail_goes() -> str:
+    """Where this configuration puts the reset link's email: the console under `make run`,
+    a folder under `make serve`; a real mailbox otherwise, which needs no word."""
+    mailer = settings.MAILERS["default"]
+    backend = import_string(mailer["BACKEND"])
+    if issubclass(backend, filebased.EmailBackend):  # a subclass of the console's: first
+        return " " + _("Emails are written to files in %(folder)s.") % {
+            "folder": mailer["OPTIONS"]["file_path"]
+        }
+    if issubclass(backend, console.EmailBackend):
+        return " " + _("Emails are printed in this console.")
+    return ""

@@ -618,7 +618,7 @@ def stack(tmp: Path, options, argon2_ms) -> None:
             "BENCH_SOURCE_ADDRESSES": "1",
         }
         per_server = (
-            f"{settings.get('GUNICORN_WORKERS')} workers x {settings.get('GUNICORN_THREADS', 1)} "
+            f"{settings.get('GUNICORN_WORKERS')} workers x {settings.get('GUNICORN_THREADS')} "
             "threads each"
         )
         print(

@@ -2,10 +2,9 @@
 
 Settings come from the environment like the rest of the project: GUNICORN_BIND (default
 127.0.0.1:8000, behind nginx), GUNICORN_THREADS (threads per process; default 1) and
-GUNICORN_WORKERS (processes; by default two per core this process may use plus one for
-single-threaded workers, gunicorn's advice, and one per core when they have threads). Behind
-nginx, which buffers every request and response, single-threaded workers are the cheapest:
-1.6-1.9 ms less CPU a sign-in than threads in issue 13's turn-taking runs. Django reads its own variables
+GUNICORN_WORKERS (processes; by default one per core this process may use when it has
+threads, which cover the waits on PostgreSQL and Redis, and two per core plus one for
+single-threaded workers, gunicorn's advice). Django reads its own variables
 (DJANGO_SETTINGS_MODULE, DATABASE_URL, REDIS_URL, ...) as usual.
 
 The access log goes to standard output (journald keeps it) with the emailed links' tokens
@@ -82,8 +81,7 @@ threads = _count("GUNICORN_THREADS", 1)
 _cores = len(os.sched_getaffinity(0))
 workers = _count("GUNICORN_WORKERS", _cores if threads > 1 else 2 * _cores + 1)
 # With threads, an idle connection from nginx is kept this long (nginx's upstream closes its
-# own after 4 s, first, so it never sends on one this side has just closed). Single-threaded
-# workers close each connection after its response.
+# own after 4 s, first, so it never sends on one this side has just closed).
 keepalive = 5
 logger_class = RedactingLogger
 accesslog = _access_log()

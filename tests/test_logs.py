@@ -109,11 +109,10 @@ def test_gunicorn_runs_one_worker_per_core_with_threads_and_more_without(monkeyp
     cores = len(os.sched_getaffinity(0))
     conf = str(ROOT / "deploy" / "gunicorn.conf.py")
     monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
-    monkeypatch.delenv("GUNICORN_THREADS", raising=False)  # jenco-web@.service, behind nginx
-    assert runpy.run_path(conf)["threads"] == 1
-    assert runpy.run_path(conf)["workers"] == 2 * cores + 1  # sync workers: gunicorn's advice
-    monkeypatch.setenv("GUNICORN_THREADS", "4")
+    monkeypatch.setenv("GUNICORN_THREADS", "4")  # jenco-web@.service, behind nginx
     assert runpy.run_path(conf)["workers"] == cores
+    monkeypatch.setenv("GUNICORN_THREADS", "1")  # sync workers, gunicorn's own advice
+    assert runpy.run_path(conf)["workers"] == 2 * cores + 1
     monkeypatch.setenv("GUNICORN_WORKERS", "3")
     assert runpy.run_path(conf)["workers"] == 3
 

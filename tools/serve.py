@@ -44,14 +44,13 @@ APP_SERVERS = 2
 
 
 def workers_per_server() -> int:
-    """gunicorn's advice for single-threaded (sync) workers, two per core plus one, on each
-    app server's share of the cores (at least one core): 3 each for two app servers on 2
-    cores. nginx in front buffers every request and response, so a worker is only ever busy
-    with CPU or a wait on PostgreSQL or Redis, which the extra processes cover (issue 13:
-    sync workers spent 1.6-1.9 ms less CPU per sign-in than one worker of 4 threads each, in
-    two turn-taking runs, and 2 or 3 of them made no difference)."""
-    share = max(1, len(os.sched_getaffinity(0)) // APP_SERVERS)  # the cores we may use
-    return 2 * share + 1
+    """Each app server's share of the cores, one worker process per core (at least one). A
+    sign-in is CPU for its hash and the rest, and the waits on PostgreSQL and Redis are
+    covered by each worker's threads: more processes than cores only take turns on them,
+    each with its own copy of the code and data in memory and in the CPU's caches (issue 13:
+    two app servers of 2 workers each on 2 cores spent 0.6-2 ms more CPU per sign-in than
+    of 1 worker each)."""
+    return max(1, len(os.sched_getaffinity(0)) // APP_SERVERS)  # the cores we may use
 
 
 # --- systemd units ------------------------------------------------------------------------
@@ -345,9 +344,8 @@ class Stack:
             "EMAIL_FILE_PATH": str(self.mail),
             "JENCO_DEFAULT_CREDENTIALS_UNTIL": until.isoformat(),
             "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", str(workers_per_server())),
+            "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "4"),
         }
-        if "GUNICORN_THREADS" in os.environ:  # by default, deploy/gunicorn.conf.py's: 1
-            settings["GUNICORN_THREADS"] = os.environ["GUNICORN_THREADS"]
         if "GUNICORN_ACCESS_LOG" in os.environ:  # `-`: the app servers' own access log too
             settings["GUNICORN_ACCESS_LOG"] = os.environ["GUNICORN_ACCESS_LOG"]
         env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))

@@ -4,12 +4,13 @@
     python tools/serve.py stop [--var var]            # `make serve-stop`
 
 It starts a private PostgreSQL 15 and Redis 7 (tools/services.py), runs migrate,
-collectstatic, compilemessages, load_quotes (the samples) and create_demo_member, then two gunicorn app servers started
-from deploy/jenco-web@.service's ExecStart= and Environment= lines (instance = port), the
-email worker from deploy/jenco-worker.service, and nginx with deploy/nginx/jenco.conf rendered
-with local ports and paths and a self-signed certificate. Everything it keeps is under VAR
-(git-ignored): services/, serve/ (secret key, env file, certificate, nginx prefix, logs, the
-pids `stop` reads) and mail/ (the file email backend's output).
+collectstatic, compilemessages, load_quotes (the samples) and create_demo_member, then two
+gunicorn app servers started from deploy/jenco-web@.service's ExecStart= and Environment=
+lines (instance = port), the email worker from deploy/jenco-worker.service, and nginx with
+deploy/nginx/jenco.conf rendered with local ports and paths and a self-signed certificate.
+Everything it keeps is under VAR (git-ignored): services/, serve/ (secret key, env file,
+certificate, nginx prefix, logs, the pids `stop` reads) and mail/ (the file email backend's
+output).
 """
 
 import argparse

@@ -336,7 +336,7 @@ def test_the_language_switch_cookie_is_locked_down(client):
 
 def test_a_shown_message_is_deleted_under_the_flags_it_was_set_with(member_client):
     """The four-role trial: the delete came without Secure, curl kept the Secure cookie, and
-    「…送信しました」 stayed on every later page."""
+    the message stayed on every later page (jenco/cookies.py)."""
     posted = member_client.post("/pin/forgot/", secure=True)
     assert_cookie_is_locked_down(posted.cookies["messages"], "messages")
     shown = member_client.get(posted["Location"], secure=True)
@@ -345,3 +345,10 @@ def test_a_shown_message_is_deleted_under_the_flags_it_was_set_with(member_clien
     assert deleted.value == "" and deleted["max-age"] == 0
     assert_cookie_is_locked_down(deleted, "messages (deleted)")
     assert "messages" not in member_client.get(posted["Location"], secure=True).cookies
+
+
+def test_signing_out_deletes_the_session_cookie_under_its_flags(member_client):
+    response = member_client.post("/logout/", secure=True)
+    deleted = response.cookies["sessionid"]
+    assert deleted.value == "" and deleted["max-age"] == 0
+    assert_cookie_is_locked_down(deleted, "sessionid (deleted)")

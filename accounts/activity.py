@@ -85,13 +85,16 @@ def events(member):
 # The same kinds, when staff did it for the member.
 STAFF_WORDS = {
     Kind.OTHER_SESSIONS_ENDED: _("JENCO support signed you out on every device"),
+    Kind.PASSWORD_RESET_REQUESTED: _("JENCO support sent a password reset link"),
+    Kind.PIN_RESET_REQUESTED: _("JENCO support sent a PIN reset link"),
 }
 
 
 def entry(event) -> dict:
-    """One line of the page: when, what, from which device and address, and by whom if staff."""
-    browser, system = devices.describe(event.user_agent)
+    """One line of the page: when, what, from which device and address, and by whom if staff.
+    Staff's device and address are theirs, not the member's: neither is shown."""
     by_staff = event.actor_id is not None and event.actor_id != event.member_id
+    browser, system = devices.describe(event.user_agent) if not by_staff else ("", "")
     return {
         "when": event.created,
         "what": (by_staff and STAFF_WORDS.get(event.kind))

@@ -294,8 +294,12 @@ def email_correction(request: HttpRequest, token: str) -> HttpResponse:
     emailed link, opening it changes nothing (mail scanners open links); the button does, and
     the token moves into the session so the page's address does not hold it."""
     if token != EMAIL_CORRECTION_PAGE:
-        request.session[EMAIL_CORRECTION_TOKEN] = token
-        response = redirect("accounts:email-correct", EMAIL_CORRECTION_PAGE)
+        if email_change.pending_correction(token) is None:
+            # Checked before anything is stored: a made-up link starts no session.
+            response = render(request, "accounts/email_correction.html", {"change": None})
+        else:
+            request.session[EMAIL_CORRECTION_TOKEN] = token
+            response = redirect("accounts:email-correct", EMAIL_CORRECTION_PAGE)
         response["Referrer-Policy"] = "no-referrer"
         return response
     token = request.session.get(EMAIL_CORRECTION_TOKEN, "")

@@ -143,9 +143,21 @@ def test_lifting_is_a_post(client, support_agent, member):
 def test_a_reset_link_from_the_page_says_where_it_went(client, support_agent, member, mailoutbox):
     agent = as_staff(client, support_agent, "en")
     url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
-    response = agent.post(url, follow=True)
+    iphone = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1"
+    )
+    response = agent.post(url, follow=True, headers={"user-agent": iphone})
     assert "on its way to taro@example.com" in response.content.decode()
     assert member.security_events.filter(kind=Kind.PASSWORD_RESET_REQUESTED).count() == 1
+    # The member's activity credits support, not the member, and shows nothing of the
+    # agent's device (the four-role trial read 「パスワード再設定リンクを申請」, iPhone の Safari).
+    member_client = Client(headers={"user-agent": "Mozilla/5.0 (Windows NT 10.0) Firefox/140.0"})
+    member_client.force_login(member)
+    activity = member_client.get("/backoffice/security/activity/").content.decode()
+    assert "JENCOサポートがパスワード再設定リンクを送信" in activity
+    assert "パスワード再設定リンクを申請" not in activity
+    assert "Safari" not in activity and "iPhone" not in activity
 
 
 def test_over_the_hourly_limit_it_says_when_it_can_be_sent_again(
@@ -310,6 +322,15 @@ def test_a_supervisor_corrects_an_email_the_member_confirms_signed_out(
     visitor.get(link)
     again = visitor.post("/email/correct/new-address/").content.decode()
     assert "このリンクは使えません" in again
+
+
+def test_a_made_up_correction_link_says_it_cannot_be_used_and_starts_no_session(db):
+    visitor = Client()
+    response = visitor.get("/email/correct/made-up-token/")
+    assert response.status_code == 200
+    assert "このリンクは使えません" in response.content.decode()
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert "sessionid" not in response.cookies
 
 
 def test_support_may_not_correct_an_email(client, support_agent, member, mailoutbox):

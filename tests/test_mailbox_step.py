@@ -353,3 +353,21 @@ def test_the_defaults_alone_cannot_change_the_members_language(client, db, mailo
     client.post("/i18n/setlang/", {"language": "ja", "next": "/backoffice/"})
     member.refresh_from_db()
     assert member.preferred_language == "ja"
+
+
+def test_once_the_pin_is_changed_a_later_sign_in_on_the_defaults_sees_no_name(
+    client, migrated_member, mailoutbox
+):
+    """The four-role trial: the owner proved the mailbox and changed the PIN; whoever signs in
+    on the published password afterwards reaches the password step without the mailbox. It
+    needs the new PIN to go further, and it must not read the member's name meanwhile."""
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    enter(client, mailed_code(mailoutbox))
+    change_pin(client)
+    assert "佐藤 花子" in client.get("/backoffice/profile/password/").content.decode()
+
+    stranger = Client()
+    sign_in(stranger, "JPN2000001", DEFAULT_PASSWORD)
+    assert stranger.get("/backoffice/")["Location"] == "/backoffice/profile/password/"
+    page = stranger.get("/backoffice/profile/password/").content.decode()
+    assert "佐藤 花子" not in page and "JPN2000001" in page

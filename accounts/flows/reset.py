@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import credentials, emails, links, lockout, tasks, throttle, tokens
 from accounts.audit import Kind, record, request_origin
 from accounts.emails import render_member_email
+from accounts.flows import support
 from accounts.flows.credential_change import save_new_password, save_new_pin
 from accounts.models import Member
 
@@ -157,7 +158,9 @@ def email_reset_link(kind: ResetKind, member, *, origin=None, request=None, acto
     if sent >= settings.JENCO_RESET_EMAILS_PER_HOUR:
         logger.warning("reset-%s emails throttled for member=%s", kind.name, member)
         return False
-    record(request, kind.requested, member, actor=actor, origin=origin)
+    # Sent by support: the member's activity names the team, as for support's other actions.
+    details = {"team": support.team(actor)} if actor is not None and actor != member else None
+    record(request, kind.requested, member, actor=actor, origin=origin, details=details)
     transaction.on_commit(
         lambda: tasks.mail_reset_link.enqueue(what=kind.name, member_pk=member.pk)
     )

@@ -72,7 +72,8 @@ def test_the_html_part_holds_no_markup_from_a_name_or_an_address(template, langu
             assert re.match(r"https?://", attrs["href"]) and '"' not in attrs["href"]
         assert not any(name.startswith("on") for name in attrs)
     html = mail["html"]
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;Bold&lt;/b&gt;" in html
+    if "member.get_full_name" in (EMAILS / f"{template}_body.txt").read_text():
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;Bold&lt;/b&gt;" in html
     for raw in ["<script", "<img", "<b>"]:
         assert raw not in html
     if "{{ new_email }}" in (EMAILS / f"{template}_body.txt").read_text():
@@ -84,9 +85,12 @@ def test_the_text_part_reads_as_typed(template):
     member = hostile_member("en", name="O'Brien & Co")
     mail = render_member_email(member, template, {"new_email": "o'brien&co@example.com"})
 
-    assert "Dear O'Brien & Co," in mail["body"]
     assert "&amp;" not in mail["body"] and "&#x27;" not in mail["body"]
-    assert "O&#x27;Brien &amp; Co" in mail["html"]
+    if template.startswith("registration_"):  # to an address nobody has proved yet
+        assert "O'Brien" not in mail["body"] and "Brien" not in mail["html"]
+    else:
+        assert "Dear O'Brien & Co," in mail["body"]
+        assert "O&#x27;Brien &amp; Co" in mail["html"]
     if "{{ new_email }}" in (EMAILS / f"{template}_body.txt").read_text():
         assert "o'brien&co@example.com" in mail["body"]
 

@@ -147,7 +147,8 @@ def test_a_visitor_registers_confirms_the_address_and_gets_the_next_member_id(
     [mail] = mailoutbox
     assert mail.to == ["ichiro@example.com"]
     assert mail.subject == "【JENCO】新規登録を完了してください"
-    assert "鈴木 一郎 様" in mail.body and "24時間" in mail.body
+    assert "JENCOへのご登録ありがとうございます" in mail.body and "24時間" in mail.body
+    assert "鈴木" not in mail.body  # the address is not confirmed yet: no name typed by anyone
     link = link_in(mail)
     assert mail.body.count("https://jenco.example/register/verify/") == 1
 
@@ -345,6 +346,38 @@ def test_a_known_address_gets_the_same_answer_and_a_mail_naming_its_member_ids(m
     assert link.to == ["jiro@example.com"] and "/register/verify/" in link.body
     # Nothing is left that could make a second account on the known address.
     assert list(PendingRegistration.objects.values_list("email", flat=True)) == ["jiro@example.com"]
+
+
+PHISHING_NAME = "【重要】至急 https://jenco-login.example/ で本人確認を"
+
+
+def test_a_name_typed_in_the_form_is_not_mailed_to_an_address_nobody_has_confirmed(
+    client, db, mailoutbox
+):
+    """Anyone can type anyone's address and a name of their choosing: JENCO's mail to that
+    address must not carry the name (a phishing line on our letterhead) until the address
+    is proved, by the link."""
+    finished_member("JPN1000009", "taro@example.com", "山田 太郎", preferred_language="en")
+
+    register(client, name=PHISHING_NAME, email="stranger@example.com")
+    register(Client(), name=PHISHING_NAME, email="taro@example.com", preferred_language="ja")
+
+    link, exists = sorted(mailoutbox, key=lambda mail: mail.to != ["stranger@example.com"])
+    for mail in (link, exists):
+        for text in (mail.subject, mail.body, mail.alternatives[0].content):
+            assert "jenco-login" not in text and "至急" not in text
+    assert link.body.startswith("JENCOへのご登録ありがとうございます")
+    # The known address is spoken to in its owner's language, not the form's.
+    assert exists.subject == "[JENCO] You already have an account"
+    assert exists.body.startswith("Someone, perhaps you, tried to register")
+    assert "山田" not in exists.body  # nor the owner's name, to whoever typed the address
+
+
+def test_the_name_is_used_once_the_link_proved_the_address(client, db, mailoutbox):
+    register(client)
+    assert finish(client, link_in(mailoutbox[0]))["Location"] == "/register/done/"
+
+    assert mailoutbox[-1].body.startswith("鈴木 一郎 様")
 
 
 def test_an_address_registered_meanwhile_gets_no_second_account(client, db, mailoutbox):

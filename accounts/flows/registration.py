@@ -134,7 +134,9 @@ def mail_registration_link(registration_pk: int, *, retry: bool = False) -> None
             "login": links.emailed(links.login_path()),
             "forgot": links.emailed(links.forgot_password_path()),
         }
-        message = render_member_email(addressee, "registration_exists", context)
+        # The address's owner reads it in the language they chose, not the form's.
+        owner = Member.objects.get(member_id=known[0])
+        message = render_member_email(owner, "registration_exists", context)
         tasks.deliver_email.call(to=[registration.email], **message)
         rows.delete()  # nothing to complete; after the mail, so a failed send is retried
         return

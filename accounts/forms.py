@@ -121,6 +121,12 @@ class MemberIDField(forms.CharField):
             }
         )
 
+    def bound_data(self, data, initial):
+        """What the box shows again after an error: no more than it can hold (maxlength),
+        so a 5,000-character post is not sent back whole."""
+        data = super().bound_data(data, initial)
+        return data[: self.max_length] if isinstance(data, str) else data
+
     def to_python(self, value):
         value = super().to_python(value)
         return credentials.normalise_member_id(value) if value else value
@@ -220,8 +226,9 @@ class LoginForm(Form):
 
     @property
     def typed_id(self) -> str:
-        """The member ID as typed, which the page shows again in its box ("" unposted)."""
-        return self.data.get("username") or ""
+        """The member ID as typed, which the page shows again in its box ("" unposted), cut
+        to what the box holds (MemberIDField.bound_data)."""
+        return (self["username"].value() or "") if self.is_bound else ""
 
     def errors_quote_nothing_posted(self) -> bool:
         """Whether this failed post's errors read the same whatever was posted, so its page

@@ -226,6 +226,27 @@ def test_hostile_member_ids_get_a_form_message(client, member, value):
     assert "<script>" not in response.content.decode()
 
 
+@pytest.mark.parametrize("typed", ["J" * 5_000, "JPN1000001" + "x" * 5_000])
+def test_an_overlong_id_is_shown_back_only_as_far_as_the_box_holds(client, member, typed):
+    page = sign_in(client, typed, PASSWORD).content.decode()
+
+    assert "会員IDは「JPN」に続けて7桁の数字で入力してください" in page
+    [shown] = re.findall(r'name="username" value="([^"]*)"', page)
+    assert shown == typed[:64] and 'maxlength="64"' in page
+    assert len(page) < 4 * 1024  # not 5,000 characters sent back
+
+
+@pytest.mark.parametrize("password", ["\x00", "plum\x00Blossom"])
+def test_a_nul_in_the_password_is_named_as_the_problem(client, member, password):
+    """Django's own Japanese for this error reads 「何か文字を入力してください。」, as if the
+    box were empty."""
+    page = sign_in(client, "JPN1000001", password).content.decode()
+
+    assert "使用できない文字（NUL文字）が含まれています。" in page
+    assert "何か文字を入力してください" not in page
+    assert SESSION_KEY not in client.session
+
+
 def test_a_lone_surrogate_in_the_raw_body_is_harmless(client, member):
     # What a client can actually send: bytes that are not UTF-8 (an encoded lone surrogate).
     captcha = solved_captcha()

@@ -1,6 +1,8 @@
 """The member's admin page as the support view (issue 17): what a Support agent and a
 Supervisor read and may do on a call, each action's words, and every permission boundary."""
 
+import re
+
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
@@ -63,6 +65,8 @@ def test_the_page_says_whether_the_member_can_sign_in_and_why_not(client, suppor
     page = agent.get(page_of(member)).content.decode()
     assert "No: paused." in page
     assert "Sign-in paused until" in page and "203.0.113.7" in page
+    # On the 24-hour clock, and one full stop: not "until Dec. 4, 2026, 10:22 p.m.."
+    assert re.search(r"Sign-in paused until \w{3}\.? \d{1,2}, \d{4}, \d{2}:\d{2}\.<", page)
     assert "Lift the pauses" in page
 
 

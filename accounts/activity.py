@@ -90,6 +90,15 @@ STAFF_WORDS = {
 }
 
 
+# The staff groups' names (accounts.flows.support.team keeps them as stored), in the
+# member's language; a group added in admin shows as it is named.
+TEAMS = {"Support": _("Support"), "Supervisor": _("Supervisor")}
+
+
+def _team(names: str) -> str:
+    return ", ".join(str(TEAMS.get(name, name)) for name in names.split(", ") if name)
+
+
 def entry(event) -> dict:
     """One line of the page: when, what, from which device and address, and by whom if staff.
     Staff's device and address are theirs, not the member's: neither is shown."""
@@ -103,7 +112,7 @@ def entry(event) -> dict:
         "browser": browser,
         "system": system,
         "ip_address": event.ip_address if not by_staff else None,
-        "team": event.details.get("team", "") if by_staff else "",
+        "team": _team(event.details.get("team", "")) if by_staff else "",
         "by_staff": by_staff,
         "failed": event.kind
         in (Kind.SIGN_IN_FAILED, Kind.TWO_STEP_FAILED, Kind.PIN_FAILED, Kind.PASSKEY_FAILED),

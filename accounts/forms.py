@@ -11,7 +11,7 @@ from django.core.validators import EmailValidator
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, sign_in_sql, times
@@ -23,6 +23,10 @@ from accounts.models import Member
 # Generous for anything a person types, small enough that nothing hostile gets far.
 MAX_TYPED_ID = 64
 MAX_TYPED_PASSWORD = 1024
+
+# Every CharField refuses a NUL with Django's own message, whose Japanese reads
+# 「何か文字を入力してください。」, as if the box were empty: our catalogue's words win.
+NUL_REFUSED = gettext_noop("Null characters are not allowed.")
 
 
 class DigitsCaptchaInput(CaptchaTextInput):

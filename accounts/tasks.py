@@ -46,12 +46,12 @@ def send_reset_link(*, what: str, member_id: str, email: str, ip: str | None, us
 
 
 @task
-def mail_reset_link(*, what: str, member_pk: int):
+def mail_reset_link(*, what: str, member_pk: int, by_support: bool = False):
     """Make the reset link and send it, here in the worker: a link that would work sits in
     no queue row, only in the member's mailbox."""
     from accounts.flows import reset
 
-    reset.mail_reset_link(reset.ResetKind.named(what), member_pk)
+    reset.mail_reset_link(reset.ResetKind.named(what), member_pk, by_support=by_support)
 
 
 @task(takes_context=True)

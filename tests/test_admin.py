@@ -173,6 +173,12 @@ def test_support_emails_a_reset_link_in_the_members_language(
     by_address = {mail.to[0]: mail for mail in mailoutbox}
     assert "パスワード" in by_address["taro@example.com"].subject  # Japanese member, Japanese mail
     assert "password" in by_address["alice@example.com"].subject.lower()
+    # Support sent it: the mail says so, not that the member asked.
+    taro, alice = by_address["taro@example.com"].body, by_address["alice@example.com"].body
+    assert "JENCOサポートより" in taro and "ご依頼を受け付けました" not in taro
+    assert "JENCOサポートにお問い合わせいただいていない場合は" in taro
+    assert "JENCO support has sent you this link to set a new password" in alice
+    assert "received a request" not in alice
     link = emailed_path(by_address["taro@example.com"], "/password/reset/")
     assert Client().get(link)["Location"].endswith("/set-password/")
     event = SecurityEvent.objects.get(member=member, kind="password_reset_requested")
@@ -182,6 +188,9 @@ def test_support_emails_a_reset_link_in_the_members_language(
 def test_support_emails_a_pin_reset_link(support_client, member, mailoutbox, send_links):
     send_links(support_client, "send_pin_reset_link", member)
     assert emailed_path(mailoutbox[0], "/pin/reset/")
+    assert (
+        "JENCOサポートより、お客様のアカウント JPN1000001 の新しいPINコード" in mailoutbox[0].body
+    )
 
 
 def test_support_cannot_flood_a_member_with_reset_links(

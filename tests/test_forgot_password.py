@@ -76,6 +76,8 @@ def test_a_matching_request_sends_one_link_in_the_members_language(client, membe
     assert mail.to == ["taro@example.com"]
     assert "パスワード" in mail.subject
     assert "https://jenco.example/password/reset/" in mail.body
+    assert "新しいパスワード設定のご依頼を受け付けました" in mail.body  # the member asked
+    assert "JENCOサポート" not in mail.body
     assert mail.alternatives[0].mimetype == "text/html"
     assert SecurityEvent.objects.filter(member=member, kind="password_reset_requested").exists()
 

@@ -159,22 +159,27 @@ def email_reset_link(kind: ResetKind, member, *, origin=None, request=None, acto
         logger.warning("reset-%s emails throttled for member=%s", kind.name, member)
         return False
     # Sent by support: the member's activity names the team, as for support's other actions.
-    details = {"team": support.team(actor)} if actor is not None and actor != member else None
+    by_support = actor is not None and actor != member
+    details = {"team": support.team(actor)} if by_support else None
     record(request, kind.requested, member, actor=actor, origin=origin, details=details)
     transaction.on_commit(
-        lambda: tasks.mail_reset_link.enqueue(what=kind.name, member_pk=member.pk)
+        lambda: tasks.mail_reset_link.enqueue(
+            what=kind.name, member_pk=member.pk, by_support=by_support
+        )
     )
     return True
 
 
-def mail_reset_link(kind: ResetKind, member_pk: int) -> None:
-    """In the worker: make the link and mail it; no queue row ever holds a working link."""
+def mail_reset_link(kind: ResetKind, member_pk: int, *, by_support: bool = False) -> None:
+    """In the worker: make the link and mail it; no queue row ever holds a working link.
+    Sent `by_support`, the mail says JENCO support sent it, not that the member asked."""
     member = Member.objects.filter(pk=member_pk, is_active=True).exclude(email="").first()
     if member is None:
         return
     context = {
         "link": links.emailed(links.reset_path(kind, member)),
         "minutes": settings.JENCO_RESET_LINK_MINUTES,
+        "by_support": by_support,
     }
     message = render_member_email(member, kind.link_email, context)
     tasks.deliver_email.call(to=[member.email], **message)

@@ -1,8 +1,6 @@
-from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
-from django.utils.translation import gettext as _
 
 from accounts import credentials
 from accounts.flows import mailbox, two_step
@@ -74,11 +72,7 @@ def staff_two_step_gate(get_response):
             and two_step.required_for_staff(request.user)
             and not two_step.is_on(request.user)
         ):
-            messages.info(
-                request,
-                _("Staff accounts need two-step verification before the admin site opens."),
-            )
-            return redirect("backoffice:two-step-setup")
+            return redirect("backoffice:two-step-setup")  # whose page says why
         return get_response(request)
 
     return middleware

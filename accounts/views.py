@@ -450,6 +450,7 @@ class ResetPinView(ResetConfirmView):
     kind = reset.PIN
     form_class = ResetPinForm
     token_generator = kind.token
+    reset_url_token = "set-pin"  # the form's own address, once the token left it
 
 
 @require_GET

@@ -19,7 +19,7 @@ def pin_link(client, username, email, mailoutbox) -> str:
     client.post("/pin/forgot/", {"username": username, "email": email, **solved_captcha()})
     path = emailed_path(mailoutbox[-1], "/pin/reset/")
     response = client.get(path)
-    assert response["Location"].endswith("/set-password/")
+    assert response["Location"].endswith("/set-pin/")
     return response["Location"]
 
 

@@ -280,7 +280,7 @@ FORMS = [
         lambda: {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, **solved_captcha()},
     ),
     Form(
-        "/pin/reset/<uid>/set-password/",
+        "/pin/reset/<uid>/set-pin/",
         "pin-link",
         ("new_pin1", "new_pin2", "captcha_0", "captcha_1"),
         lambda: {"new_pin1": NEW_PIN, "new_pin2": NEW_PIN, **solved_captcha()},

@@ -243,7 +243,7 @@ def test_nginx_refuses_a_body_over_one_megabyte(nginx):
 def test_nginx_logs_no_reset_or_confirmation_token(nginx):
     for path in (
         "/password/reset/MQ/secret-token-1/",
-        "/pin/reset/MQ/set-password/",
+        "/pin/reset/MQ/set-pin/",
         "/backoffice/profile/email/confirm/secret-token-2/",
         "/register/verify/secret-token-3/",
         "/email/correct/secret-token-5/",
@@ -254,5 +254,5 @@ def test_nginx_logs_no_reset_or_confirmation_token(nginx):
 
     log = (nginx["access_log"] / "jenco.access.log").read_text()
     assert log.count("[redacted]") >= 12
-    for secret in ("secret-token", "set-password", "referer-token"):
+    for secret in ("secret-token", "set-pin", "referer-token"):
         assert secret not in log

@@ -35,7 +35,8 @@ def test_a_member_sets_a_new_secret_from_the_emailed_link(
 ):
     ask_for_a_link(page, f"/{kind}/forgot/")
     page.goto(emailed_path(mailoutbox[-1], f"/{kind}/reset/"))
-    expect(page).to_have_url(re.compile(rf"/{kind}/reset/\w+/set-password/$"))
+    form = "set-password" if kind == "password" else "set-pin"
+    expect(page).to_have_url(re.compile(rf"/{kind}/reset/\w+/{form}/$"))
     page.get_by_label(label, exact=True).fill(value)
     page.get_by_label(f"{label}（確認）").fill(value)
     answer_captcha(page)

@@ -73,7 +73,9 @@ def record(
         details=details or {},
     )
     sign_in_sql.insert(event)  # on every sign-in: plain SQL (issue 13)
-    logger.info(
-        "%s member=%s ip=%s", kind, member or member_id_typed[:32] or "-", event.ip_address or "-"
-    )
+    who = member or member_id_typed[:32] or "-"
+    if actor is not None and actor != member:  # staff acting on a member: the log says who
+        logger.info("%s member=%s by=%s ip=%s", kind, who, actor, event.ip_address or "-")
+    else:
+        logger.info("%s member=%s ip=%s", kind, who, event.ip_address or "-")
     return event

@@ -96,7 +96,8 @@ def test_the_page_shows_two_step_last_sign_ins_and_the_log_with_agents(
 # --- Lifting a lockout ---------------------------------------------------------------------------
 
 
-def test_support_lifts_every_pause_and_it_is_logged(client, support_agent, member):
+def test_support_lifts_every_pause_and_it_is_logged(client, support_agent, member, caplog):
+    caplog.set_level("INFO", logger="jenco.security")
     paused(member)
     Member.objects.filter(pk=member.pk).update(
         pin_locked_until=timezone.now() + timezone.timedelta(minutes=30)
@@ -110,6 +111,8 @@ def test_support_lifts_every_pause_and_it_is_logged(client, support_agent, membe
     assert member.pin_locked_until is None
     event = member.security_events.get(kind=Kind.LOCKOUT_CLEARED)
     assert event.actor == support_agent
+    # The app log names the agent too, as admin's security log does.
+    assert f"lockout_cleared member=JPN1000001 by={support_agent.member_id} ip=" in caplog.text
     # And the member signs in at once.
     client.logout()
     assert sign_in(client).status_code == 302
@@ -144,7 +147,10 @@ def test_lifting_is_a_post(client, support_agent, member):
 # --- Reset links from the member's page -------------------------------------------------------
 
 
-def test_a_reset_link_from_the_page_says_where_it_went(client, support_agent, member, mailoutbox):
+def test_a_reset_link_from_the_page_says_where_it_went(
+    client, support_agent, member, mailoutbox, caplog
+):
+    caplog.set_level("INFO", logger="jenco.security")
     agent = as_staff(client, support_agent, "en")
     url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
     iphone = (
@@ -154,6 +160,9 @@ def test_a_reset_link_from_the_page_says_where_it_went(client, support_agent, me
     response = agent.post(url, follow=True, headers={"user-agent": iphone})
     assert "on its way to taro@example.com" in response.content.decode()
     assert member.security_events.filter(kind=Kind.PASSWORD_RESET_REQUESTED).count() == 1
+    assert f"password_reset_requested member=JPN1000001 by={support_agent.member_id}" in (
+        caplog.text
+    )
     # The member's activity credits support, not the member, and shows nothing of the
     # agent's device (the four-role trial read 「パスワード再設定リンクを申請」, iPhone の Safari).
     member_client = Client(headers={"user-agent": "Mozilla/5.0 (Windows NT 10.0) Firefox/140.0"})

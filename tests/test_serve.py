@@ -127,11 +127,13 @@ def test_make_serve_signs_the_demo_member_in_over_https_and_stops_cleanly(served
     for _ in range(4):
         page = browser.get(MAILBOX)
         assert page.status == 200
-    web_logs = sorted((var / "serve" / "logs").glob("web@*.log"))
-    assert len(web_logs) == 2
+    # Their logs are named by position, not by this run's ports, so runs do not pile them up.
+    web_logs = sorted((var / "serve" / "logs").glob("web*.log"))
+    assert [log.name for log in web_logs] == ["web-1.log", "web-2.log"]
+    ports = [name.removeprefix("web@") for name in state["processes"] if name.startswith("web@")]
     nginx_log = (var / "serve" / "logs" / "jenco.access.log").read_text().splitlines()
     answered = {line.split()[-2] for line in nginx_log if f'GET {MAILBOX} HTTP/1.1" 200 ' in line}
-    assert answered == {f"127.0.0.1:{log.stem.removeprefix('web@')}" for log in web_logs}
+    assert answered == {f"127.0.0.1:{port}" for port in ports} and len(ports) == 2
     for log in web_logs:
         assert MAILBOX not in log.read_text()
     # Each app server runs one worker process per core of its share of the machine (both

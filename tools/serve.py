@@ -239,8 +239,7 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 60
     raise SystemExit(f"{url} did not answer in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def start(name: str, command: list[str], env: dict, logs: Path) -> subprocess.Popen:
-    log = logs / f"{name}.log"
+def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     with log.open("a") as out:
         # A session of its own: `stop` ends the whole group (gunicorn's workers too).
         return subprocess.Popen(
@@ -293,6 +292,10 @@ class Stack:
         self.port = port
         self.processes: dict[str, subprocess.Popen] = {}
         self.commands: dict[str, tuple[list[str], dict]] = {}
+        self.log_files: dict[str, Path] = {}
+
+    def log_of(self, name: str) -> Path:
+        return self.log_files.get(name, self.logs / f"{name}.log")
 
     def secret_key(self) -> str:
         path = self.folder / "secret_key"
@@ -379,19 +382,20 @@ class Stack:
             text=True,
         ).stdout.strip()
 
-        for port in app_ports:
+        for n, port in enumerate(app_ports, 1):
             command, env = unit_command(WEB_UNIT, str(port), env_file)
             self.commands[f"web@{port}"] = (command, {**base_env, **env})
+            # By position, not port: each run picks free ports, and logs named after them
+            # piled up one pair per run.
+            self.log_files[f"web@{port}"] = self.logs / f"web-{n}.log"
         command, env = unit_command(WORKER_UNIT, "", env_file)
         self.commands["worker"] = (command, {**base_env, **env})
         for name, (command, env) in self.commands.items():
-            self.processes[name] = start(name, command, env, self.logs)
+            self.processes[name] = start(command, env, self.log_of(name))
         self.save_state()
         for port in app_ports:
             name = f"web@{port}"
-            wait_for(
-                f"http://127.0.0.1:{port}/healthz", self.processes[name], self.logs / f"{name}.log"
-            )
+            wait_for(f"http://127.0.0.1:{port}/healthz", self.processes[name], self.log_of(name))
 
         cert, key = self_signed_certificate(self.folder / "tls")
         prefix = self.folder / "nginx"
@@ -410,7 +414,7 @@ class Stack:
             str(conf),
         ]
         self.commands["nginx"] = (nginx_command, base_env)
-        self.processes["nginx"] = start("nginx", nginx_command, base_env, self.logs)
+        self.processes["nginx"] = start(nginx_command, base_env, self.log_of("nginx"))
         self.save_state()
         wait_for(f"{site_url}/healthz", self.processes["nginx"], self.logs / "nginx-error.log")
 
@@ -447,7 +451,7 @@ Ctrl-C (or `make serve-stop`) stops everything.""",
                 if code not in (None, 0) and not stopping:
                     print(f"{name} exited with {code}; restarting it", flush=True)
                     command, env = self.commands[name]
-                    self.processes[name] = start(name, command, env, self.logs)
+                    self.processes[name] = start(command, env, self.log_of(name))
                     self.save_state()
         print("\nStopping JENCO...", flush=True)
         self.shutdown()

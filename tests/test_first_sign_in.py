@@ -117,19 +117,51 @@ def test_the_pin_step_says_why_in_the_seeds_words(migrated_client):
         ),
     ],
 )
-@pytest.mark.parametrize("step", ["/backoffice/profile/pin/", "/backoffice/profile/password/"])
 def test_the_forced_change_says_the_member_just_signed_in_on_the_defaults_and_why(
-    client, migrated_member, step, language, just_now_and_why, order
+    client, migrated_member, language, just_now_and_why, order
 ):
-    if step.endswith("/password/"):  # the PIN is done: the password step comes next
-        migrated_member.pin, migrated_member.on_default_pin = make_password(PIN), False
-        migrated_member.save()
     client.force_login(migrated_member)
     prove_mailbox(client, migrated_member)
-    page = client.get(step, headers={"accept-language": language}).content.decode()
-    notice = re.search(r'<div class="notice" role="note">(.*?)</div>', page, re.S)[1]
-    notice = " ".join(notice.split())
+    notice = notice_on(client, "/backoffice/profile/pin/", language)
     assert f"<p>{just_now_and_why}</p>" in notice and order in notice
+
+
+def notice_on(client, step: str, language: str) -> str:
+    page = client.get(step, headers={"accept-language": language}).content.decode()
+    return " ".join(
+        re.search(r'<div class="notice" role="note">(.*?)</div>', page, re.S)[1].split()
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "next_step"),
+    [
+        (
+            "ja",
+            "PINコードを変更しました。続けて、パスワードを変更してください。"
+            "今のパスワードは、公開されているデフォルトのパスワードのままです。",
+        ),
+        (
+            "en",
+            "Your PIN is changed. Now please change your password, which is still the published"
+            " default one.",
+        ),
+    ],
+)
+def test_once_the_pin_is_changed_the_password_step_says_only_whats_left(
+    client, migrated_member, language, next_step
+):
+    """Not "change them now… first your PIN", when the PIN is done (the trial's note)."""
+    migrated_member.pin, migrated_member.on_default_pin = make_password(PIN), False
+    migrated_member.save()
+    client.force_login(migrated_member)
+    prove_mailbox(client, migrated_member)
+
+    notice = notice_on(client, "/backoffice/profile/password/", language)
+
+    assert f"<p>{next_step}</p>" in notice
+    assert "順番" not in notice and "in this order" not in notice
+    assert "ほかの操作の前に" not in notice and "before anything else" not in notice
 
 
 @pytest.mark.parametrize("path", BACK_OFFICE + ["/backoffice/profile/pin/"])

@@ -11,7 +11,7 @@ from tests.helpers import DEFAULT_PASSWORD
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 FULL_WIDTH_ID = "ＪＰＮ２０００００１"  # what a Japanese keyboard in full-width mode types
-PIN_FIRST_JA = "デフォルトのパスワードでログインした場合は、必ずPINコード・パスワードの順番に変更してください。"
+PIN_FIRST_JA = "必ずPINコード・パスワードの順番に変更してください。"
 
 
 def answer_captcha(page: Page) -> None:

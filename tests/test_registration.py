@@ -91,7 +91,7 @@ def registered(client, mailoutbox, **changes) -> Member:
 
 def test_the_sign_in_page_links_to_registration_in_both_languages(client, db):
     page = client.get("/login/").content.decode()
-    assert "アカウントをお持ちでないですか?" in page
+    assert "アカウントをお持ちでないですか？" in page
     assert '<a class="nowrap" href="/register/">こちらから新規登録</a>' in page
     client.cookies["django_language"] = "en"
     page = client.get("/login/").content.decode()

@@ -125,7 +125,7 @@ TOKEN_PAGES = {
     "/pin/reset/<uid>/<token>/ (the emailed link)": lambda c, m: c.get(
         reset_link("pin", m), secure=True
     ),
-    "/pin/reset/<uid>/set-password/": lambda c, m: c.get(
+    "/pin/reset/<uid>/set-pin/": lambda c, m: c.get(
         c.get(reset_link("pin", m), secure=True)["Location"], secure=True
     ),
     "/pin/reset/<uid>/<token>/ expired or wrong": lambda c, m: c.get(

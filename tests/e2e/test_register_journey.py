@@ -34,7 +34,7 @@ def test_a_visitor_registers_on_a_phone_and_signs_in_with_the_member_id_shown(
     page, live_server, member, mailoutbox, console_errors
 ):
     page.goto("/login/")
-    expect(page.get_by_text("アカウントをお持ちでないですか?")).to_be_visible()
+    expect(page.get_by_text("アカウントをお持ちでないですか？")).to_be_visible()
     page.get_by_role("link", name="こちらから新規登録").click()
     expect(page).to_have_url(re.compile(r"/register/$"))
     assert no_horizontal_overflow(page)

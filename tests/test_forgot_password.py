@@ -197,6 +197,11 @@ def test_an_expired_link_is_refused(client, member, mailoutbox, settings):
     settings.PASSWORD_RESET_TIMEOUT = -1
     page = client.get(link).content.decode()
     assert "このリンクは使えません" in page
+    # Worded as support's email-correction link words it (the trial found two versions).
+    assert (
+        "有効期限が切れたか、すでに使われたか、新しいリンクに置き換えられたため、"
+        "このリンクは使えません。もう一度リンクを申請してください。"
+    ) in page
     assert "/password/forgot/" in page
 
 

@@ -342,6 +342,10 @@ def test_a_made_up_correction_link_says_it_cannot_be_used_and_starts_no_session(
     response = visitor.get("/email/correct/made-up-token/")
     assert response.status_code == 200
     assert "このリンクは使えません" in response.content.decode()
+    assert (
+        "有効期限が切れたか、すでに使われたか、新しいリンクに置き換えられたため、"
+        "このリンクは使えません。もう一度JENCOサポートにお電話ください。"
+    ) in response.content.decode()
     assert response["Referrer-Policy"] == "no-referrer"
     assert "sessionid" not in response.cookies
 

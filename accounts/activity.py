@@ -78,6 +78,7 @@ def events(member):
             created__gte=since,
         )
         .exclude(kind__in=HIDDEN)
+        .exclude(kind=Kind.MEMBER_VIEWED, details__has_key="repeat")  # support.viewed_lately
         .order_by("-created", "-pk")
     )
 

@@ -96,6 +96,33 @@ def test_the_page_shows_two_step_last_sign_ins_and_the_log_with_agents(
 # --- Lifting a lockout ---------------------------------------------------------------------------
 
 
+def test_an_agent_opening_the_record_again_within_the_call_makes_one_line(
+    support_agent, supervisor, member
+):
+    """Admin comes back to the member's page after each action: the member reads that
+    support opened the record once per agent and half hour, while the security log keeps
+    every view."""
+    agent, boss = as_staff(Client(), support_agent), as_staff(Client(), supervisor)
+    for _ in range(3):
+        assert agent.get(page_of(member)).status_code == 200
+    assert boss.get(page_of(member)).status_code == 200
+    reader = Client()
+    reader.force_login(member)
+
+    def lines() -> int:
+        activity = reader.get("/backoffice/security/activity/").content.decode()
+        return activity.count("JENCOサポートがお客様の情報を閲覧")
+
+    assert member.security_events.filter(kind=Kind.MEMBER_VIEWED).count() == 4
+    assert lines() == 2  # one per agent
+    # Half an hour later the same agent's visit is a line of its own.
+    member.security_events.filter(kind=Kind.MEMBER_VIEWED).update(
+        created=timezone.now() - timezone.timedelta(minutes=31)
+    )
+    assert agent.get(page_of(member)).status_code == 200
+    assert lines() == 3
+
+
 def test_support_lifts_every_pause_and_it_is_logged(client, support_agent, member, caplog):
     caplog.set_level("INFO", logger="jenco.security")
     paused(member)

@@ -28,6 +28,18 @@ def team(agent) -> str:
     return ", ".join(sorted(agent.groups.values_list("name", flat=True))) or "JENCO"
 
 
+# How long one agent's visits to a member's page count as one in the member's activity.
+VIEWS_GROUPED = datetime.timedelta(minutes=30)
+
+
+def viewed_lately(member, agent) -> bool:
+    """Whether `agent` opened `member`'s page within VIEWS_GROUPED."""
+    since = timezone.now() - VIEWS_GROUPED
+    return member.security_events.filter(
+        kind=Kind.MEMBER_VIEWED, actor=agent, created__gte=since
+    ).exists()
+
+
 # --- Reading --------------------------------------------------------------------------------
 
 

@@ -392,6 +392,19 @@ class PinConfirmed(MemberForm):
         super().__init__(member, *args, **kwargs)
         self.current_version = secret_version(member, self.replaces) if self.replaces else ""
         self.fields["version"].initial = self.current_version
+        if not member.has_pin and self.pin_field == "pin":
+            # An account without a PIN (staff made with create_staff) confirms with its
+            # password instead, as two-step's forms do (TwoStepConfirmed).
+            del self.fields["pin"]
+            self.pin_field = "current_password"
+            self.fields["current_password"] = SecretField(
+                label=_("Current password"),
+                help_text=_("Your account has no PIN: confirm with the password you sign in with."),
+            )
+
+    @property
+    def with_password(self) -> bool:
+        return self.pin_field == "current_password"
 
     def clean(self):
         cleaned = super().clean()
@@ -538,7 +551,7 @@ class TwoStepConfirmed(MemberForm):
 
     def __init__(self, member, *args, **kwargs):
         super().__init__(member, *args, **kwargs)
-        if member.pin or member.on_default_pin:
+        if member.has_pin:
             self.fields["pin"] = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
         else:
             self.fields["password"] = SecretField(label=_("Password"))

@@ -140,6 +140,13 @@ class Member(AbstractBaseUser, PermissionsMixin):
         return credentials.mask(self.id_document_number)
 
     @property
+    def has_pin(self) -> bool:
+        """Whether changes can be confirmed with a PIN: every member has one (the JA default
+        until changed); a staff account made with create_staff has none and confirms with
+        its password."""
+        return bool(self.pin) or self.on_default_pin
+
+    @property
     def migration_step(self) -> credentials.Step | None:
         """The first-sign-in step due by recorded progress; None once done."""
         return credentials.first_sign_in_step(self)

@@ -18,8 +18,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import activity as activity_log
-from accounts import throttle, view_only
-from accounts.flows import passkeys, pin, sessions, two_step
+from accounts import view_only
+from accounts.flows import passkeys, password, pin, sessions, two_step
 from accounts.forms import (
     AuthenticatorSetupForm,
     PasskeyAddForm,
@@ -43,20 +43,10 @@ def _confirmed(form, request: HttpRequest) -> bool:
         if not checked.right:
             form.add_error("pin", pin_problem(checked))
         return checked.right
-    minutes = settings.JENCO_PIN_LOCK_MINUTES
-    if throttle.over_limit(
-        "two-step-password", f"member:{member.pk}", settings.JENCO_PIN_ATTEMPTS, minutes * 60
-    ):
-        form.add_error(
-            "password",
-            _("Too many wrong passwords. Please try again in %(minutes)s minutes.")
-            % {"minutes": minutes},
-        )
-        return False
-    if not member.check_password(form.cleaned_data["password"]):
-        form.add_error("password", _("The password is incorrect."))
-        return False
-    return True
+    problem = password.confirm_password(member, form.cleaned_data["password"])
+    if problem:
+        form.add_error("password", problem)
+    return problem is None
 
 
 @view_only.readable

@@ -37,9 +37,15 @@ def _bound(request: HttpRequest):
 
 
 def _confirmed(form, request: HttpRequest) -> bool:
-    """Valid, and confirmed with the right PIN (checked last: each check costs a try)."""
+    """Valid, and confirmed with the right PIN, or password for an account without a PIN
+    (checked last: each check costs a try)."""
     if request.method != "POST" or not form.is_valid():
         return False
+    if form.with_password:
+        problem = password.confirm_password(request.user, form.pin_typed())
+        if problem:
+            form.add_error(form.pin_field, problem)
+        return problem is None
     checked = pin.confirm_pin(request, request.user, form.pin_typed())
     if not checked.right:
         form.refuse_pin(checked)
@@ -155,11 +161,26 @@ def _change_secret(
     return render(request, template, {"form": form, **context})
 
 
+def _without_pin(request: HttpRequest) -> HttpResponse:
+    """The PIN and sub password pages, for an account without a PIN (staff made with
+    create_staff): nothing to change there, and the profile says what can be."""
+    messages.info(
+        request,
+        _(
+            "Your account has no PIN and no view-only sign-in: you confirm changes with your "
+            "password."
+        ),
+    )
+    return redirect("backoffice:profile")
+
+
 @sensitive_post_parameters("current_pin", "new_pin1", "new_pin2")
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_pin(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_pin:
+        return _without_pin(request)
     return _change_secret(
         request,
         PinChangeForm,
@@ -172,7 +193,7 @@ def change_pin(request: HttpRequest) -> HttpResponse:
     )
 
 
-@sensitive_post_parameters("pin", "new_password1", "new_password2")
+@sensitive_post_parameters("pin", "current_password", "new_password1", "new_password2")
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -195,6 +216,8 @@ def change_password(request: HttpRequest) -> HttpResponse:
 def change_sub_password(request: HttpRequest) -> HttpResponse:
     """Set, change or remove the sub password (the view-only sign-in), each confirmed with
     the PIN. Never a first-sign-in step (the gate keeps a migrating member away)."""
+    if not request.user.has_pin:
+        return _without_pin(request)
     if request.method == "POST" and "remove" in request.POST:
         return _remove_sub_password(request)
     done = (
@@ -234,7 +257,7 @@ def _remove_sub_password(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/profile_sub_password.html", context)
 
 
-@sensitive_post_parameters("pin")
+@sensitive_post_parameters("pin", "current_password")
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])

@@ -73,3 +73,83 @@ def test_a_bad_change_changes_nothing(member_client, member, new, again, pin, me
 def test_a_weak_password_costs_no_pin_attempt(member_client, member):
     change_password(member_client, new="short1", pin="000001")
     assert Member.objects.get(pk=member.pk).pin_failures == 0
+
+
+# --- An account without a PIN (staff made with create_staff) -------------------------------
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    assert not staff.has_pin
+    client.force_login(staff)
+    return client
+
+
+def test_without_a_pin_the_back_office_offers_no_pin_or_sub_password(staff_client):
+    for path in ("/backoffice/", "/backoffice/profile/"):
+        page = staff_client.get(path).content.decode()
+        assert "/backoffice/profile/password/" in page
+        assert "/backoffice/profile/pin/" not in page
+        assert "/backoffice/profile/sub-password/" not in page
+    for path in ("/backoffice/profile/pin/", "/backoffice/profile/sub-password/"):
+        response = staff_client.get(path, follow=True)
+        assert response.redirect_chain == [("/backoffice/profile/", 302)]
+        assert "このアカウントにはPINコードとサブパスワードによる閲覧専用ログインがありません" in (
+            response.content.decode()
+        )
+
+
+def test_without_a_pin_the_password_is_changed_with_the_current_one(
+    staff_client, staff, mailoutbox
+):
+    page = staff_client.get("/backoffice/profile/password/").content.decode()
+    assert 'name="current_password"' in page and 'name="pin"' not in page
+    assert "現在のパスワードを入力して『変更』" in page
+    assert "PINコードを忘れましたか" not in page  # there is none to forget
+
+    wrong = staff_client.post(
+        "/backoffice/profile/password/",
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, "current_password": "x"},
+    )
+    assert "パスワードが正しくありません" in wrong.content.decode()
+    assert Member.objects.get(pk=staff.pk).check_password(PASSWORD)
+
+    done = staff_client.post(
+        "/backoffice/profile/password/",
+        {
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+            "current_password": PASSWORD,
+        },
+    )
+    assert done["Location"] == "/backoffice/profile/"
+    assert Member.objects.get(pk=staff.pk).check_password(NEW_PASSWORD)
+    assert SecurityEvent.objects.filter(member=staff, kind="password_changed").exists()
+    assert "パスワードが変更されました" in mailoutbox[-1].subject
+
+
+def test_without_a_pin_wrong_passwords_run_out_like_wrong_pins(staff_client, staff, settings):
+    settings.JENCO_PIN_ATTEMPTS = 3
+    data = {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    for _ in range(3):
+        staff_client.post("/backoffice/profile/password/", {**data, "current_password": "x"})
+
+    refused = staff_client.post(
+        "/backoffice/profile/password/", {**data, "current_password": PASSWORD}
+    )
+
+    assert "誤ったパスワードが多すぎます" in refused.content.decode()
+    assert Member.objects.get(pk=staff.pk).check_password(PASSWORD)
+
+
+def test_without_a_pin_the_email_change_asks_for_the_password(staff_client, staff, mailoutbox):
+    page = staff_client.get("/backoffice/profile/email/").content.decode()
+    assert 'name="current_password"' in page and 'name="pin"' not in page
+
+    response = staff_client.post(
+        "/backoffice/profile/email/",
+        {"email": "new-admin@jenco.example", "current_password": PASSWORD},
+    )
+
+    assert response["Location"] == "/backoffice/profile/"
+    assert ["new-admin@jenco.example"] in [mail.to for mail in mailoutbox]

@@ -1,9 +1,11 @@
 """Changing the main password and the sub password (view-only sign-in) while signed in."""
 
+from django.conf import settings
 from django.contrib import auth
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from accounts import emails
+from accounts import emails, throttle
 from accounts.audit import Kind, record
 from accounts.flows.credential_change import (
     save_new_password,
@@ -36,3 +38,19 @@ def remove_sub_password(request, member) -> None:
     save_no_sub_password(member)
     record(request, Kind.SUB_PASSWORD_REMOVED, member)
     emails.send_member_email(member, "sub_password_removed")
+
+
+def confirm_password(member, typed: str) -> str | None:
+    """For an account without a PIN (staff made with create_staff), a change is confirmed
+    with the password it signs in with, within the PIN's limit of tries: None when right,
+    else what to tell the member."""
+    minutes = settings.JENCO_PIN_LOCK_MINUTES
+    if throttle.over_limit(
+        "two-step-password", f"member:{member.pk}", settings.JENCO_PIN_ATTEMPTS, minutes * 60
+    ):
+        return _("Too many wrong passwords. Please try again in %(minutes)s minutes.") % {
+            "minutes": minutes
+        }
+    if not member.check_password(typed):
+        return _("The password is incorrect.")
+    return None

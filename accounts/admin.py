@@ -288,6 +288,13 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # members come from the JA import and registration
 
+    def get_queryset(self, request):
+        # Every page, action and support view reads members through here (_member_or_404).
+        queryset = super().get_queryset(request)
+        if support.hides_staff(request.user):
+            queryset = queryset.exclude(pk__in=support.staff_accounts().values("pk"))
+        return queryset
+
     def has_send_reset_link_permission(self, request):
         return request.user.has_perm("accounts.send_reset_link")
 
@@ -699,6 +706,17 @@ class SecurityEventAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             ), False
         return super().get_search_results(request, queryset, search_term)
 
+    def get_queryset(self, request):
+        # Staff accounts' own entries (their sign-ins, and failures typed with their IDs) are
+        # for superusers; entries about members stay, whoever did them.
+        queryset = super().get_queryset(request)
+        if support.hides_staff(request.user):
+            staff_ids = support.staff_accounts().values("member_id")
+            queryset = queryset.exclude(member__in=support.staff_accounts()).exclude(
+                member_id_typed__in=staff_ids
+            )
+        return queryset
+
     def has_add_permission(self, request):
         return False
 
@@ -756,6 +774,14 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
     @admin.display(description=_("Status"))
     def status(self, attempt):  # axes' column, with a header in the agent's language
         return super().status(attempt)
+
+    def get_queryset(self, request):
+        # A staff account's pause is lifted by a superuser only: deleting the row would give
+        # whoever is guessing at it fresh tries.
+        queryset = super().get_queryset(request)
+        if support.hides_staff(request.user):
+            queryset = queryset.exclude(username__in=support.staff_accounts().values("member_id"))
+        return queryset
 
 
 @admin.register(AccessLog)

@@ -213,6 +213,23 @@ def test_the_next_member_id_follows_the_highest_in_use(db):
     assert registration.next_member_id() == "JPN3000000"
 
 
+def test_staff_ids_are_not_where_members_numbers_continue(db):
+    """The README's staff IDs are JPN9000001 and up: the first registration after them was
+    JPN9000005 in the trial, in the staff range."""
+    Member.objects.create_user("JPN2000003")
+    for n in (1, 2, 3):
+        Member.objects.create_user(f"JPN900000{n}", is_staff=True)
+    Member.objects.create_superuser("JPN9500000", "root@jenco.example", "x")
+    assert registration.next_member_id() == "JPN2000004"
+
+
+def test_an_id_a_staff_account_holds_is_skipped(client, db, mailoutbox):
+    Member.objects.create_user("JPN2000003")
+    Member.objects.create_user("JPN2000004", is_staff=True)  # in the members' range
+
+    assert registered(client, mailoutbox).member_id == "JPN2000005"
+
+
 def test_no_member_id_is_left_after_jpn9999999(db):
     Member.objects.create_user("JPN9999999")
     with pytest.raises(registration.MemberIdsExhausted):

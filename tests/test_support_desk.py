@@ -485,3 +485,51 @@ def test_support_signs_the_member_out_everywhere(client, support_agent, member):
 
     again = agent.post(url, follow=True).content.decode()
     assert "was not signed in anywhere: nothing to end" in again
+
+
+# --- Staff accounts are a superuser's (the four-role trial) ------------------------------------
+
+
+def test_a_supervisor_cannot_take_over_a_superuser_or_act_on_staff(
+    client, supervisor, support_agent, staff, mailoutbox
+):
+    """A Supervisor who could correct a superuser's email could take the account over (reset
+    link to the new address); an agent who could lift a Supervisor's pause, sign them out or
+    mail them a reset link acts above their rights. Only a superuser sees staff accounts."""
+    boss = as_staff(Client(), supervisor, "en")
+    base = page_of(staff).removesuffix("change/")
+
+    assert correct(boss, staff, email="mallory@evil.example").status_code == 404
+    assert boss.post(f"{base}reset-two-step/", {"reason": "x" * 20}).status_code == 404
+    assert boss.post(f"{base}active/", {"reason": "x" * 20}).status_code == 404
+    assert boss.get(page_of(staff)).status_code == 302  # admin's "does not exist"
+    staff.refresh_from_db()
+    assert staff.email == "admin@jenco.example" and staff.is_active
+    assert mailoutbox == []
+
+    agent = as_staff(Client(), support_agent, "en")
+    paused(supervisor)
+    target = page_of(supervisor).removesuffix("change/")
+    for action in ("clear-lockout/", "send-reset-link/password/", "sign-out/"):
+        assert agent.post(f"{target}{action}").status_code == 404, action
+    assert AccessAttempt.objects.filter(username=supervisor.member_id).exists()
+    assert mailoutbox == []
+    # Not listed, not even by search, nor in the lockouts and the security log.
+    listed = agent.get("/admin/accounts/member/", {"q": "JPN900"}).content.decode()
+    assert "JPN9000003" not in listed and "JPN9000001" not in listed
+    assert "JPN9000003" not in agent.get("/admin/axes/accessattempt/").content.decode()
+    sign_in(Client(), "JPN9000003", "wrong-password-1")
+    log = agent.get("/admin/accounts/securityevent/").content.decode()
+    assert "JPN9000003" not in log
+
+
+def test_a_superuser_still_looks_after_staff_accounts(client, staff, supervisor, member):
+    root = as_staff(client, staff, "en")
+    paused(supervisor)
+
+    assert "JPN9000003" in root.get("/admin/accounts/member/", {"q": "JPN900"}).content.decode()
+    assert root.get(page_of(supervisor)).status_code == 200
+    root.post(f"{page_of(supervisor).removesuffix('change/')}clear-lockout/")
+    assert not AccessAttempt.objects.filter(username=supervisor.member_id).exists()
+    # And the members, as before.
+    assert root.get(page_of(member)).status_code == 200

@@ -184,11 +184,14 @@ def complete_registration(request, token: str) -> Verification:
     return Verification(member=member)
 
 
-def next_member_id() -> str:
-    """The member ID after the highest in use (IDs are stored canonical: JPN + 7 digits, so
-    the highest string is the highest number)."""
-    highest = Member.objects.filter(member_id__startswith="JPN").aggregate(Max("member_id"))
-    number = int(highest["member_id__max"][3:]) + 1 if highest["member_id__max"] else 1
+def next_member_id(*, after: str = "") -> str:
+    """The member ID after the highest a member holds, or after `after` if that is higher
+    (IDs are stored canonical: JPN + 7 digits, so the highest string is the highest number).
+    Staff accounts are left out: their IDs (JPN9000001 in the README) are not where members'
+    numbers continue."""
+    members = Member.objects.filter(member_id__startswith="JPN", is_staff=False, is_superuser=False)
+    highest = max(members.aggregate(Max("member_id"))["member_id__max"] or "", after)
+    number = int(highest[3:]) + 1 if highest else 1
     if number > LAST_MEMBER_NUMBER:
         raise MemberIdsExhausted
     return f"JPN{number:07d}"
@@ -200,15 +203,16 @@ def _create_member(registration: PendingRegistration) -> Member:
     Registrations completed at the same moment would read the same highest ID. On SQLite the
     write lock (IMMEDIATE transactions) lets one at a time in; on PostgreSQL a transaction-level
     advisory lock does, so the highest ID is read after the previous registration committed.
-    Should an ID still be taken (a member saved by another path, such as admin or the JA
-    import, which do not take the lock), the unique index refuses it: the insert rolls back to
-    its savepoint and the next ID is tried. Never two members with one ID.
+    Should an ID still be taken (a staff account, or a member saved by another path, such as
+    the JA import, which does not take the lock), the unique index refuses it: the insert
+    rolls back to its savepoint and the ID after it is tried. Never two members with one ID.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [MEMBER_ID_LOCK])
+    member_id = ""
     for _try in range(ID_TRIES):
-        member_id = next_member_id()
+        member_id = next_member_id(after=member_id)
         member = Member(
             member_id=member_id,
             email=registration.email,
@@ -224,7 +228,7 @@ def _create_member(registration: PendingRegistration) -> Member:
         except IntegrityError:
             if not Member.objects.filter(member_id=member_id).exists():
                 raise  # something else than the ID
-            logger.info("member ID %s was taken meanwhile; trying the next", member_id)
+            logger.info("member ID %s is taken; trying the next", member_id)
             continue
         return member
     raise RuntimeError(f"no free member ID after {ID_TRIES} tries")

@@ -12,6 +12,7 @@ import axes.utils
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,6 +27,18 @@ MAX_REASON = 500
 def team(agent) -> str:
     """What the member reads of who acted: the agent's groups ("Support"), never a name."""
     return ", ".join(sorted(agent.groups.values_list("name", flat=True))) or "JENCO"
+
+
+def staff_accounts():
+    """Staff and superuser accounts. Only a superuser looks them up or acts on them in admin:
+    a Supervisor who could correct a superuser's email address could take the account over,
+    and an agent who could lift a Supervisor's sign-in pause would hand whoever is guessing
+    at it fresh tries (the four-role trial)."""
+    return Member.objects.filter(Q(is_staff=True) | Q(is_superuser=True))
+
+
+def hides_staff(user) -> bool:
+    return not user.is_superuser
 
 
 # How long one agent's visits to a member's page count as one in the member's activity.

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import SecurityEvent
-from tests.helpers import sign_in, solved_captcha
+from tests.helpers import PIN, sign_in, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +69,33 @@ def test_signing_out_one_device_really_ends_it(member):
     assert desk.get("/backoffice/").status_code == 200
     assert SecurityEvent.objects.filter(kind="session_ended", member=member).exists()
     assert other_ids(desk.get(SECURITY).content.decode()) == []
+
+
+@pytest.mark.parametrize(
+    ("page", "data"),
+    [
+        (
+            "/backoffice/profile/password/",
+            {"new_password1": "maple-Leaf-3391", "new_password2": "maple-Leaf-3391", "pin": PIN},
+        ),
+        (
+            "/backoffice/profile/pin/",
+            {"current_pin": PIN, "new_pin1": "583920", "new_pin2": "583920"},
+        ),
+    ],
+)
+def test_a_device_the_new_password_or_pin_signed_out_is_no_longer_listed(member, page, data):
+    """Its session row stays until it expires, but it no longer signs anyone in: the trial
+    saw a sign-in from before the password change listed, with a button to end it."""
+    phone = device(PHONE, "203.0.113.7")
+    desk = device(DESKTOP, "198.51.100.4")
+    assert len(other_ids(desk.get(SECURITY).content.decode())) == 1
+
+    assert desk.post(page, data).status_code == 302
+
+    # Before the phone comes back (its next request deletes the row), the list is right.
+    assert other_ids(desk.get(SECURITY).content.decode()) == []
+    assert phone.get("/backoffice/")["Location"].startswith("/login/")
 
 
 def test_sign_out_every_other_device(member):

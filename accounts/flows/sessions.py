@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib import auth
 from django.db import transaction
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import devices, view_only
 from accounts.audit import Kind, record
@@ -107,14 +107,28 @@ def signed_in(request, member) -> list[SignedIn]:
 
 
 def _live(session_key: str, member) -> dict | None:
-    """The session's data if it exists and still belongs to `member`."""
+    """The session's data if it exists and still signs `member` in: a session from before
+    the password or PIN changed is over (Django checks the same hash on its next request),
+    though its row stays until it expires."""
     store = _store(session_key)
     if not store.exists(session_key):
         return None
     data = store.load()
     if str(data.get(auth.SESSION_KEY)) != str(member.pk):
         return None
+    if not _current_credentials(member, data.get(auth.HASH_SESSION_KEY, "")):
+        return None
     return data
+
+
+def _current_credentials(member, session_hash: str) -> bool:
+    """django.contrib.auth.get_user's check: the hash the session was signed in with is the
+    member's now (under SECRET_KEY or a fallback)."""
+    keys = [None, *settings.SECRET_KEY_FALLBACKS]
+    return any(
+        constant_time_compare(session_hash, member._get_session_auth_hash(secret=key))
+        for key in keys
+    )
 
 
 def _when(seconds) -> datetime.datetime:

@@ -138,13 +138,12 @@ def notice_on(client, step: str, language: str) -> str:
     [
         (
             "ja",
-            "PINコードを変更しました。続けて、パスワードを変更してください。"
+            "次に、パスワードを変更してください。"
             "今のパスワードは、公開されているデフォルトのパスワードのままです。",
         ),
         (
             "en",
-            "Your PIN is changed. Now please change your password, which is still the published"
-            " default one.",
+            "Now please change your password, which is still the published default one.",
         ),
     ],
 )
@@ -270,3 +269,14 @@ def test_every_sign_in_costs_exactly_one_hash(
     CountingHasher.count = 0
     sign_in(client, username, password)
     assert CountingHasher.count == 1
+
+
+def test_the_password_step_after_the_pin_says_the_pin_is_changed_once(migrated_client):
+    """The green message says it; the notice under it goes on to what is left (the trial
+    read 「PINコードを変更しました。」 twice)."""
+    response = migrated_client.get(change_pin(migrated_client)["Location"], follow=True)
+    page = response.content.decode()
+
+    assert response.request["PATH_INFO"] == "/backoffice/profile/password/"
+    assert page.count("PINコードを変更しました") == 1
+    assert "次に、パスワードを変更してください" in page

@@ -178,7 +178,7 @@ def test_activity_shows_sign_ins_failures_changes_and_staff_views_newest_first(
         "パスワードでログイン",
         "お客様の会員IDでのログイン失敗",
     ]
-    assert "(サポート窓口)" in page and "192.0.2.66" in page
+    assert "（サポート窓口）" in page and "192.0.2.66" in page
     assert support_agent.member_id not in page  # staff by team, never by name or ID
     desk.cookies["django_language"] = "en"
     english = desk.get("/backoffice/security/activity/").content.decode()

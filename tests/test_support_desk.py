@@ -195,7 +195,7 @@ def test_a_reset_link_from_the_page_says_where_it_went(
     member_client = Client(headers={"user-agent": "Mozilla/5.0 (Windows NT 10.0) Firefox/140.0"})
     member_client.force_login(member)
     activity = member_client.get("/backoffice/security/activity/").content.decode()
-    assert "JENCOサポートがパスワード再設定リンクを送信</strong> (サポート窓口)" in activity
+    assert "JENCOサポートがパスワード再設定リンクを送信</strong>（サポート窓口）" in activity
     assert "パスワード再設定リンクを申請" not in activity
     assert "Safari" not in activity and "iPhone" not in activity
 

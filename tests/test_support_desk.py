@@ -519,8 +519,12 @@ def test_a_supervisor_cannot_take_over_a_superuser_or_act_on_staff(
     assert "JPN9000003" not in listed and "JPN9000001" not in listed
     assert "JPN9000003" not in agent.get("/admin/axes/accessattempt/").content.decode()
     sign_in(Client(), "JPN9000003", "wrong-password-1")
+    sign_in(Client(), "JPN1000001", "wrong-password-1")  # a member's, with no member row
+    sign_in(Client(), "JPN7777777", "wrong-password-1")  # nobody's
     log = agent.get("/admin/accounts/securityevent/").content.decode()
     assert "JPN9000003" not in log
+    # Failed sign-ins typed with members' and unknown IDs are still there for support.
+    assert "JPN1000001" in log and "JPN7777777" in log
 
 
 def test_a_superuser_still_looks_after_staff_accounts(client, staff, supervisor, member):

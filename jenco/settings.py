@@ -509,5 +509,9 @@ LOGGING = {
         # A request for a host not in ALLOWED_HOSTS (scanners, mostly) is answered 400 and
         # kept out of the log and the admins' mailbox (nginx's default server drops them first).
         "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+        # A list filter admin refuses (OnlyWhatAdminShows) is answered 400 and written to the
+        # security log with the agent, and one jenco.security line: not an ERROR with a
+        # 50-line traceback and a mail to the admins each time an agent tries one.
+        "django.security.DisallowedModelAdminLookup": {"handlers": [], "propagate": False},
     },
 }

@@ -5,6 +5,7 @@ the page never shows, one character at a time: the ID document number, the hashe
 such lookup is refused the same way, whatever the guess, and written to the security log.
 """
 
+import logging
 import re
 
 import pytest
@@ -116,11 +117,19 @@ def test_the_lockout_list_does_not_reach_through_its_relations(agent, target):
     )
 
 
-def test_a_refused_lookup_is_in_the_security_log(agent, target):
+def test_a_refused_lookup_is_in_the_security_log(agent, target, caplog):
+    caplog.set_level("INFO")
     agent.get("/admin/accounts/member/?id_document_number__startswith=ZZ1")
     event = SecurityEvent.objects.get(kind="admin_lookup_refused")
     assert event.actor == agent.user
     assert event.ip_address == "127.0.0.1"
+    # One INFO line in the app log; Django's own ERROR with a traceback (and a mail to the
+    # admins) for each try goes nowhere: no handler of ours, and not passed up to "django".
+    lines = [r.levelname for r in caplog.records if "admin_lookup_refused" in r.getMessage()]
+    assert lines == ["INFO"]
+    django_error = logging.getLogger("django.security.DisallowedModelAdminLookup")
+    ours = [h for h in django_error.handlers if not type(h).__module__.startswith("_pytest")]
+    assert ours == [] and not django_error.propagate
 
 
 def test_the_document_number_is_not_searched_by_part(agent, target):

@@ -153,6 +153,8 @@ def email_reset_link(kind: ResetKind, member, *, origin=None, request=None, acto
     """
     if not member.email or not member.is_active:
         return False
+    if kind is PIN and not member.has_pin:
+        return False  # a staff account (create_staff) has no PIN to reset
     hour_ago = timezone.now() - datetime.timedelta(hours=1)
     sent = member.security_events.filter(kind=kind.requested, created__gte=hour_ago).count()
     if sent >= settings.JENCO_RESET_EMAILS_PER_HOUR:

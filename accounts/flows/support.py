@@ -132,6 +132,10 @@ def reset_link_refusal(kind, member) -> str | None:
         }
     if not member.is_active:
         return _("Not sent: %(member_id)s is deactivated.") % {"member_id": member.member_id}
+    if kind.name == "pin" and not member.has_pin:
+        return _("Not sent: %(member_id)s is a staff account and has no PIN.") % {
+            "member_id": member.member_id
+        }
     hour_ago = timezone.now() - datetime.timedelta(hours=1)
     sent = list(
         member.security_events.filter(kind=kind.requested, created__gte=hour_ago)

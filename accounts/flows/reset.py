@@ -41,6 +41,7 @@ class ResetKind:
     link_email: str  # templates/emails/<link_email>_{subject,body}.txt
     done_email: str
     lifts_lockout: bool  # a new password ends a sign-in lockout; a PIN has nothing to do with it
+    needs_pin: bool  # only an account with a PIN gets this link (staff accounts have none)
     # Words the pages show, ready for a template.
     forgot_title: StrPromise
     set_title: StrPromise
@@ -72,6 +73,7 @@ PASSWORD = ResetKind(
     link_email="password_reset_link",
     done_email="password_reset_done",
     lifts_lockout=True,
+    needs_pin=False,
     forgot_title=_("Forgot password"),
     set_title=_("Set a new password"),
     set_hint=_(
@@ -100,6 +102,7 @@ PIN = ResetKind(
     link_email="pin_reset_link",
     done_email="pin_changed",
     lifts_lockout=False,
+    needs_pin=True,
     forgot_title=_("Forgot PIN"),
     set_title=_("Set a new PIN"),
     set_hint=_(
@@ -153,7 +156,7 @@ def email_reset_link(kind: ResetKind, member, *, origin=None, request=None, acto
     """
     if not member.email or not member.is_active:
         return False
-    if kind is PIN and not member.has_pin:
+    if kind.needs_pin and not member.has_pin:
         return False  # a staff account (create_staff) has no PIN to reset
     hour_ago = timezone.now() - datetime.timedelta(hours=1)
     sent = member.security_events.filter(kind=kind.requested, created__gte=hour_ago).count()

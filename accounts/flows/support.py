@@ -132,7 +132,7 @@ def reset_link_refusal(kind, member) -> str | None:
         }
     if not member.is_active:
         return _("Not sent: %(member_id)s is deactivated.") % {"member_id": member.member_id}
-    if kind.name == "pin" and not member.has_pin:
+    if kind.needs_pin and not member.has_pin:
         return _("Not sent: %(member_id)s is a staff account and has no PIN.") % {
             "member_id": member.member_id
         }

@@ -1,3 +1,5 @@
+from urllib.parse import unquote, urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
@@ -8,6 +10,7 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render, resolve_url
+from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -38,13 +41,28 @@ from backoffice import ticker
 
 
 def _safe_next(request: HttpRequest) -> str:
-    """Where to go after sign-in: the page asked for if it is ours, else the back office."""
+    """Where to go after sign-in: the page asked for if it is one of ours, else the back
+    office. Only a path that names a page here counts: a link mangled on its way (full-width
+    slashes from a phone's keyboard, a cut-off address) leads to the back office, not to
+    "page not found" right after signing in."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        target.startswith("/")
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        and _is_a_page(urlsplit(target).path)
     ):
         return target
     return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def _is_a_page(path: str) -> bool:
+    try:
+        resolve(unquote(path))
+    except Resolver404:
+        return False
+    return True
 
 
 def _go_next(request: HttpRequest) -> HttpResponse:

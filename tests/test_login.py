@@ -3,6 +3,7 @@ import re
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.test import Client
 
 from accounts.models import SecurityEvent
 from tests.helpers import PASSWORD, sign_in, solved_captcha, wrong_captcha
@@ -324,3 +325,25 @@ def test_the_password_box_shows_the_published_default_until_the_deadline(
     assert f'placeholder="{hint}"' in password_box()
     settings.JENCO_DEFAULT_CREDENTIALS_UNTIL = timezone.localdate() - timezone.timedelta(days=1)
     assert "placeholder" not in password_box()
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "／backoffice／profile／",  # full-width slashes, as a phone's Japanese keyboard types them
+        "backoffice/profile/",  # no leading slash: relative to /login/
+        "/backoffice/profil",  # cut off
+        "/nothing-here/",
+    ],
+)
+def test_a_next_that_names_no_page_here_leads_to_the_back_office(client, member, target):
+    response = sign_in(client, "JPN1000001", PASSWORD, next=target)
+    assert response["Location"] == "/backoffice/"
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_a_next_with_its_query_and_an_encoded_path_is_kept(client, member):
+    target = "/backoffice/billing/?page=2"
+    assert sign_in(client, "JPN1000001", PASSWORD, next=target)["Location"] == target
+    encoded = "/backoffice/profile/email/confirm/abc%2Ddef/"
+    assert sign_in(Client(), "JPN1000001", PASSWORD, next=encoded)["Location"] == encoded

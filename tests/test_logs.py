@@ -230,3 +230,12 @@ def test_the_email_correction_links_secret_is_redacted_too():
         "GET /email/correct/[redacted] HTTP/1.1"
     )
     assert "secret-token-5" not in redact("/login/?next=%2Femail%2Fcorrect%2Fsecret-token-5%2F")
+
+
+def test_the_app_servers_log_lines_are_all_in_one_time_zone(tmp_path):
+    # gunicorn's own lines were in the machine's zone (+0000), Django's in Japan time (+0900).
+    with Gunicorn(tmp_path, TZ="UTC") as server:
+        assert fetch(server.port, "/login/") == 200
+    offsets = set(re.findall(r"\d\d:\d\d:\d\d ([+-]\d{4})\]", server.error_log.read_text()))
+    offsets |= set(re.findall(r":\d\d:\d\d ([+-]\d{4})\]", server.access_log.read_text()))
+    assert offsets == {"+0900"}

@@ -18,6 +18,10 @@ _SLASH = r"(?:/|%2[Ff]|%252[Ff])"
 # Everything after the link's prefix up to a space, query, fragment or quote: a hand-edited
 # link (`/password/reset//NQ/...`, `/pin/reset/NQ;...`) has its secret somewhere in there too.
 _REST = r"[^\s?#&\"']+"
+# The pages a registration or email-confirmation link opens once its token has moved into
+# the session (/register/verify/confirm/, /backoffice/profile/email/confirm/new-address/):
+# fixed words, kept so the log tells the confirmations apart from the links followed.
+_FIXED = rf"""(?:confirm|new-address)(?:{_SLASH})?(?:[\s?#&"']|$)"""
 _LINKS = re.compile(
     rf"""(?P<path>{_SLASH}(?:
             (?:password|pin){_SLASH}reset
@@ -25,6 +29,7 @@ _LINKS = re.compile(
           | register{_SLASH}verify
           | email{_SLASH}correct
         ){_SLASH})
+        (?!{_FIXED})
         {_REST}
     """,
     re.VERBOSE | re.IGNORECASE,

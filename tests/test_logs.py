@@ -239,3 +239,18 @@ def test_the_app_servers_log_lines_are_all_in_one_time_zone(tmp_path):
     offsets = set(re.findall(r"\d\d:\d\d:\d\d ([+-]\d{4})\]", server.error_log.read_text()))
     offsets |= set(re.findall(r":\d\d:\d\d ([+-]\d{4})\]", server.access_log.read_text()))
     assert offsets == {"+0900"}
+
+
+def test_registrations_fixed_confirm_page_is_not_taken_for_a_token():
+    from jenco.logfilters import redact
+
+    assert redact('"POST /register/verify/confirm/ HTTP/1.1" 302') == (
+        '"POST /register/verify/confirm/ HTTP/1.1" 302'
+    )
+    assert redact("/login/?next=%2Fregister%2Fverify%2Fconfirm%2F") == (
+        "/login/?next=%2Fregister%2Fverify%2Fconfirm%2F"
+    )
+    assert redact("GET /register/verify/confirm-abc/ x") == "GET /register/verify/[redacted] x"
+    assert redact("GET /register/verify/abc/confirm/ x") == "GET /register/verify/[redacted] x"
+    new_address = "POST /backoffice/profile/email/confirm/new-address/ HTTP/1.1"
+    assert redact(new_address) == new_address

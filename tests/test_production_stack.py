@@ -256,3 +256,15 @@ def test_nginx_logs_no_reset_or_confirmation_token(nginx):
     assert log.count("[redacted]") >= 12
     for secret in ("secret-token", "set-pin", "referer-token"):
         assert secret not in log
+
+
+def test_nginx_logs_registrations_confirm_page_as_it_is(nginx):
+    # Its token moved into the session: the word is fixed, and tells an operator the
+    # confirmations apart from the links followed.
+    _request(nginx, "GET", "/register/verify/confirm/")
+    _request(nginx, "GET", "/register/verify/confirmed-secret/")
+
+    log = (nginx["access_log"] / "jenco.access.log").read_text()
+    assert '"GET /register/verify/confirm/ HTTP/' in log
+    assert '"GET /register/verify/[redacted] HTTP/' in log
+    assert "confirmed-secret" not in log

@@ -255,3 +255,15 @@ def test_registrations_fixed_confirm_page_is_not_taken_for_a_token():
     assert redact("GET /register/verify/abc/confirm/ x") == "GET /register/verify/[redacted] x"
     new_address = "POST /backoffice/profile/email/confirm/new-address/ HTTP/1.1"
     assert redact(new_address) == new_address
+
+
+def test_a_link_thousands_of_characters_long_gets_the_sites_own_answer(tmp_path):
+    # gunicorn's default limit (4 KB) answered its own bare page before Django saw it.
+    with Gunicorn(tmp_path) as server:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/password/reset/MQ/{'x' * 6000}/",
+            headers={"Accept-Language": "ja"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            assert response.status == 200
+            assert "このリンクは使えません" in response.read().decode()

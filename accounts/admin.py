@@ -295,6 +295,12 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             queryset = queryset.exclude(pk__in=support.staff_accounts().values("pk"))
         return queryset
 
+    def get_list_filter(self, request):
+        # Who sees no staff account has nothing to filter by it: "Yes" always found none.
+        if support.hides_staff(request.user):
+            return [name for name in self.list_filter if name != "is_staff"]
+        return self.list_filter
+
     def has_send_reset_link_permission(self, request):
         return request.user.has_perm("accounts.send_reset_link")
 

@@ -133,6 +133,23 @@ def test_support_sees_nothing_else(support_client):
     assert support_client.get("/admin/accounts/securityevent/").status_code == 200
 
 
+def test_only_who_sees_staff_accounts_can_filter_by_them(client, support_client, staff, many):
+    # Support never sees a staff account: a filter for them always answered none.
+    page = support_client.get("/admin/accounts/member/").content.decode()
+    assert "is_staff__exact" not in page
+    assert support_client.get("/admin/accounts/member/?is_staff__exact=1").status_code == 400
+    client.force_login(staff)
+    page = client.get("/admin/accounts/member/").content.decode()
+    assert "is_staff__exact" in page
+
+
+def test_the_security_logs_date_bar_is_labelled_in_japanese(support_client, member):
+    SecurityEvent.objects.create(kind="sign_in", member=member)
+    page = support_client.get("/admin/accounts/securityevent/").content.decode()
+    assert "日時で絞り込む" in page
+    assert "Filter by" not in page
+
+
 def test_nobody_edits_the_security_log(client, staff, member):
     SecurityEvent.objects.create(kind="sign_in", member=member)
     client.force_login(staff)

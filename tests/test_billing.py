@@ -327,10 +327,10 @@ def test_the_dashboard_shows_the_latest_invoices_and_what_is_due(member_client, 
     make_invoice(member, "INV-D", days_ago=1, status="void")
     page = member_client.get("/backoffice/").content.decode()
 
-    assert "未払いの請求書 2 件: 合計 3,500円。" in page
+    assert "未払いの請求書 2 件：合計 3,500円。" in page
     assert "期限超過" in page
     due = TODAY - datetime.timedelta(days=40)
-    assert f"次の支払期限: {due.year}年{due.month}月{due.day}日。" in page
+    assert f"次の支払期限：{due.year}年{due.month}月{due.day}日。" in page
     assert "INV-D" in page and "INV-C" in page and "INV-B" in page
     assert "INV-A" not in page  # only the latest three
     assert 'href="/backoffice/billing/"' in page

@@ -319,5 +319,5 @@ def test_an_import_while_members_sign_in_loses_nothing(site, members, tmp_path):
     assert "database is locked" not in err
     no_server_trouble(site, all_pages, mark)
     assert [p.location for p in all_pages] == ["/backoffice/"] * len(all_pages)
-    assert f"新規登録: {rows}" in out, out  # "Created:" (operator output is in Japanese)
+    assert f"新規登録：{rows}" in out, out  # "Created:" (operator output is in Japanese)
     assert imported() == rows

@@ -551,3 +551,17 @@ def test_japanese_sentences_end_with_a_full_stop_and_address_the_member_as_sama(
             if "さん" in text:
                 problems.append(f"さん, not 様: {text!r}")
     assert not problems, "\n".join(problems)
+
+
+def test_japanese_text_takes_full_width_colons_and_brackets():
+    # 「送信しました:」 and 「(ログインは不要です)」 read as typed on an English keyboard. The
+    # seed's own 「例) JPN1234567」 and 「デフォルト) jenco@12345」 open no bracket: they stay.
+    japanese = r"[\u3040-\u30ff\u4e00-\u9fff\u3001-\u303f\uff01-\uff5e]"
+    half_width = re.compile(
+        rf"{japanese}:|(?<!%)\((?:[^()]|%\([^)]*\))*?{japanese}(?:[^()]|%\([^)]*\))*?\)"
+    )
+    problems = []
+    for entry in committed("ja"):
+        translations = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
+        problems += [text for text in translations if half_width.search(text)]
+    assert not problems, "\n".join(problems)

@@ -257,11 +257,11 @@ def test_a_missing_file_or_a_folder_is_said_plainly(tmp_path):
 
 def test_japanese_operators_read_japanese(tmp_path, members):
     _, err, error = load(write(tmp_path, HEADER + GOOD.replace("12345", "-5")), language="ja")
-    assert "2 行目: 金額 -5 がマイナスです。" in err, err
+    assert "2 行目：金額 -5 がマイナスです。" in err, err
     assert "何も変更していません。" in error
 
 
 def test_japanese_operators_read_the_summary_in_japanese(tmp_path, members):
     out, _, error = load(write(tmp_path, HEADER + GOOD), language="ja")
     assert error is None
-    assert "新規登録: 1" in out and "更新: 0" in out and "変更なし: 0" in out
+    assert "新規登録：1" in out and "更新：0" in out and "変更なし：0" in out

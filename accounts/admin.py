@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import FieldListFilter
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.options import ActionLocation
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.auth.admin import GroupAdmin
@@ -786,8 +787,31 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
 
     # axes' "Clean up expired attempts" fails on a request it did not prepare (500), and it
     # would delete across the whole table, staff accounts' rows too, whatever the list
-    # showed: `manage.py housekeeping` removes expired attempts.
-    actions = []
+    # showed: `manage.py housekeeping` removes expired attempts. Django's "Delete selected"
+    # lifted pauses without a word in the member's activity or the security log: lifting is
+    # its own action, and a row's Delete button does the same (support.lift_pauses).
+    actions = ["lift_pauses"]
+
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description=_("Lift the selected pauses"), permissions=["delete"])
+    def lift_pauses(self, request, queryset):
+        count = support.lift_pauses(request, queryset, actor=request.user)
+        self.message_user(
+            request,
+            ngettext("Lifted %(count)d pause.", "Lifted %(count)d pauses.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    def delete_model(self, request, obj):
+        support.lift_pauses(request, [obj], actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        support.lift_pauses(request, queryset, actor=request.user)
 
     def get_queryset(self, request):
         # A staff account's pause is lifted by a superuser only: deleting the row would give

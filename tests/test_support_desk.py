@@ -553,3 +553,54 @@ def test_a_superuser_still_looks_after_staff_accounts(
     assert not AccessAttempt.objects.filter(username=supervisor.member_id).exists()
     # And the members, as before.
     assert root.get(page_of(member)).status_code == 200
+
+
+# --- The lockouts list (axes' AccessAttempt) ---------------------------------------------------
+
+
+def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
+    client, support_agent, member
+):
+    agent = as_staff(client, support_agent)
+    paused(member)
+    AccessAttempt.objects.create(  # an ID nobody has, from another network
+        username="JPN7777777", ip_address="198.51.100.9", failures_since_start=10
+    )
+    page = agent.get("/admin/axes/accessattempt/").content.decode()
+    assert "選択した一時停止を解除する" in page
+    assert 'value="delete_selected"' not in page  # "delete" lifted pauses without a trace
+
+    response = agent.post(
+        "/admin/axes/accessattempt/",
+        {
+            "action": "lift_pauses",
+            "_selected_action": list(AccessAttempt.objects.values_list("pk", flat=True)),
+        },
+        follow=True,
+    )
+    assert "2件の一時停止を解除しました。" in response.content.decode()
+    assert not AccessAttempt.objects.exists()
+    # The member's activity says support lifted it, naming the team, as the member page's
+    # button does; the unknown ID's entry keeps the address that was paused.
+    lifted = SecurityEvent.objects.filter(kind=Kind.LOCKOUT_CLEARED)
+    mine = lifted.get(member=member)
+    assert mine.actor == support_agent and mine.details["team"] == "Support"
+    other = lifted.get(member_id_typed="JPN7777777")
+    assert other.details["address"] == "198.51.100.9"
+    reader = Client()
+    reader.force_login(member)
+    activity = reader.get("/backoffice/security/activity/").content.decode()
+    assert "<strong>JENCOサポートがログインの一時停止を解除</strong>（サポート窓口）" in activity
+
+
+def test_a_lockout_rows_delete_button_lifts_the_pause_the_same_way(client, support_agent, member):
+    agent = as_staff(client, support_agent)
+    paused(member)
+    attempt = AccessAttempt.objects.get()
+    response = agent.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.exists()
+    assert SecurityEvent.objects.filter(
+        kind=Kind.LOCKOUT_CLEARED, member=member, actor=support_agent
+    ).exists()
+    assert sign_in(Client(), "JPN1000001", PASSWORD).status_code == 302

@@ -173,6 +173,34 @@ def clear_lockout(request, member, *, actor) -> bool:
 
 
 @transaction.atomic
+def lift_pauses(request, attempts, *, actor) -> int:
+    """Lift the pauses behind rows picked in admin's lockouts list (axes' AccessAttempt).
+    A member's row lifts every pause on the member, as their page's button does, and their
+    activity says support did it; a row for an ID nobody has, or for an address alone, is
+    deleted and logged. Returns the rows handled."""
+    attempts = list(attempts)
+    members = {
+        member.member_id: member
+        for member in Member.objects.filter(member_id__in={a.username for a in attempts})
+    }
+    for attempt in attempts:
+        member = members.get(attempt.username)
+        if member is not None:
+            clear_lockout(request, member, actor=actor)
+        else:
+            record(
+                request,
+                Kind.LOCKOUT_CLEARED,
+                member_id_typed=attempt.username or "",
+                actor=actor,
+                details={"team": team(actor), "address": attempt.ip_address},
+            )
+        # clear_lockout removes the ID's rows; one past its cool-off it counts as nothing.
+        AccessAttempt.objects.filter(pk=attempt.pk).delete()
+    return len(attempts)
+
+
+@transaction.atomic
 def reset_two_step(request, member, *, actor, reason: str) -> bool:
     """Two-step off and passkeys removed, after the agent checked the member's identity (how,
     in `reason`). False when there was nothing to reset."""

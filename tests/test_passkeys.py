@@ -158,7 +158,7 @@ def test_a_passkey_alone_signs_in_and_is_logged_as_such(member_client, member, c
 
 def test_the_sign_in_page_links_to_passkeys(client):
     page = client.get("/login/").content.decode()
-    assert SIGN_IN in page and "パスキーでサインイン" in page
+    assert SIGN_IN in page and "パスキーでログイン" in page
 
 
 def test_a_replayed_assertion_does_not_sign_in(member_client, member, client):

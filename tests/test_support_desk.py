@@ -73,7 +73,7 @@ def test_the_page_says_whether_the_member_can_sign_in_and_why_not(client, suppor
 def test_the_page_reads_in_japanese_too(client, support_agent, member):
     paused(member)
     page = as_staff(client, support_agent).get(page_of(member)).content.decode()
-    assert "サインインできますか" in page and "一時停止を解除する" in page
+    assert "ログインできますか" in page and "一時停止を解除する" in page
 
 
 def test_the_page_shows_two_step_last_sign_ins_and_the_log_with_agents(

@@ -59,7 +59,7 @@ def test_a_member_adds_a_passkey_and_signs_in_with_it(
     sign_out(page)
 
     # On its own: no member ID, password or captcha.
-    page.get_by_role("link", name="パスキーでサインイン").click()
+    page.get_by_role("link", name="パスキーでログイン").click()
     page.get_by_role("button", name="パスキーでログイン").click()
     expect(page).to_have_url(re.compile(r"/backoffice/$"))
     assert Passkey.objects.get(member=member).last_used is not None

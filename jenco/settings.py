@@ -493,6 +493,9 @@ LOGGING = {
             "formatter": "django.server",
             "filters": ["redact_tokens"],
         },
+        # Where a logger kept out of the log writes: with no handler at all, Python prints
+        # the bare message and its traceback to stderr (logging.lastResort).
+        "nowhere": {"class": "logging.NullHandler"},
         "mail_admins": {
             "level": "ERROR",
             "filters": ["require_debug_false", "redact_tokens"],
@@ -508,10 +511,13 @@ LOGGING = {
         "django.tasks": {"level": "WARNING"},  # a line per queued email is noise
         # A request for a host not in ALLOWED_HOSTS (scanners, mostly) is answered 400 and
         # kept out of the log and the admins' mailbox (nginx's default server drops them first).
-        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+        "django.security.DisallowedHost": {"handlers": ["nowhere"], "propagate": False},
         # A list filter admin refuses (OnlyWhatAdminShows) is answered 400 and written to the
         # security log with the agent, and one jenco.security line: not an ERROR with a
         # 50-line traceback and a mail to the admins each time an agent tries one.
-        "django.security.DisallowedModelAdminLookup": {"handlers": [], "propagate": False},
+        "django.security.DisallowedModelAdminLookup": {
+            "handlers": ["nowhere"],
+            "propagate": False,
+        },
     },
 }

@@ -267,3 +267,14 @@ def test_a_link_thousands_of_characters_long_gets_the_sites_own_answer(tmp_path)
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             assert response.status == 200
             assert "このリンクは使えません" in response.read().decode()
+
+
+def test_a_request_for_another_host_leaves_no_line_in_the_app_servers_log(tmp_path):
+    # The logger kept out of the log had no handler: Python printed the bare message and a
+    # 45-line traceback to stderr, with no time, level or redaction, for anyone to trigger.
+    with Gunicorn(tmp_path) as server:
+        assert fetch(server.port, "/login/", Host="localhost:evil") == 400
+        assert fetch(server.port, "/login/") == 200
+    log = server.error_log.read_text()
+    assert "localhost:evil" not in log
+    assert "Traceback" not in log

@@ -58,8 +58,11 @@ def _safe_next(request: HttpRequest) -> str:
 
 
 def _is_a_page(path: str) -> bool:
+    path = unquote(path)
+    if {".", ".."} & set(path.split("/")):
+        return False  # the browser would go elsewhere than the page this resolves to
     try:
-        resolve(unquote(path))
+        resolve(path)
     except Resolver404:
         return False
     return True

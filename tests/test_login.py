@@ -334,6 +334,8 @@ def test_the_password_box_shows_the_published_default_until_the_deadline(
         "backoffice/profile/",  # no leading slash: relative to /login/
         "/backoffice/profil",  # cut off
         "/nothing-here/",
+        "/admin/../../evil.example",  # admin answers any path; the browser would go to /evil.example
+        "/backoffice/%2E%2E/nothing-here/",
     ],
 )
 def test_a_next_that_names_no_page_here_leads_to_the_back_office(client, member, target):

@@ -91,10 +91,12 @@ workers = _count("GUNICORN_WORKERS", _cores if threads > 1 else 2 * _cores + 1)
 # With threads, an idle connection from nginx is kept this long (nginx's upstream closes its
 # own after 4 s, first, so it never sends on one this side has just closed).
 keepalive = 5
-# A request line as long as nginx passes on (8 KB, its large_client_header_buffers): a
-# mangled emailed link thousands of characters long gets the site's own answer, not
-# gunicorn's bare "Request Line is too large" (its default stops at 4 KB).
-limit_request_line = 8190
+# Any request line nginx passes on (16 KB, large_client_header_buffers in
+# deploy/nginx/jenco.conf, over HTTP/1.1 and HTTP/2 alike): a mangled emailed link thousands
+# of characters long gets the site's own answer, not gunicorn's bare "Request Line is too
+# large" (its default stops at 4 KB, its highest limit at 8 KB). Only nginx reaches the app
+# servers (README, Deploying).
+limit_request_line = 0
 logger_class = RedactingLogger
 accesslog = _access_log()
 errorlog = "-"

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
-from accounts import credentials
+from accounts import credentials, lockout
 from accounts.audit import Kind, record
 from accounts.credentials import Step
 from accounts.flows import email_change, reset, sessions, support
@@ -756,6 +756,29 @@ class StaffGroupAdmin(OnlyWhatAdminShows, GroupAdmin):
 admin.site.unregister([AccessAttempt, AccessLog, AccessFailureLog])
 
 
+class PausedFilter(admin.SimpleListFilter):
+    """Rows whose ID or address is paused now, by the sums that decide it
+    (lockout.with_totals, annotated by AccessAttemptAdmin.get_queryset)."""
+
+    title = _("paused")
+    parameter_name = "paused"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        paused = Q(attempt_time__gte=lockout.counted_since()) & (
+            Q(id_failures__gte=settings.AXES_FAILURE_LIMIT, username__isnull=False)
+            & ~Q(username="")
+            | Q(address_failures__gte=settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
+        )
+        if self.value() == "yes":
+            return queryset.filter(paused)
+        if self.value() == "no":
+            return queryset.exclude(paused)
+        return queryset
+
+
 @admin.register(AccessAttempt)
 class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
     fieldsets = [
@@ -781,9 +804,47 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         if field not in HIDDEN_FIELDS
     ]
 
+    # axes' status and "locked out" filter compared each row alone with the ID's limit: an
+    # address's row read "paused" at 10 failures (an address pauses at 30, over all its
+    # rows), and an ID tried from several addresses read "not paused" when it was.
+    list_filter = [
+        f
+        for f in axes.admin.AccessAttemptAdmin.list_filter
+        if f is not axes.admin.IsLockedOutFilter
+    ] + [PausedFilter]
+
     @admin.display(description=_("Status"))
-    def status(self, attempt):  # axes' column, with a header in the agent's language
-        return super().status(attempt)
+    def status(self, attempt):
+        if attempt.attempt_time < lockout.counted_since():
+            minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+            return _("Not counted: older than %(minutes)s minutes.") % {"minutes": minutes}
+        id_limit = settings.AXES_FAILURE_LIMIT
+        address_limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+        by_id = attempt.id_failures if attempt.username else 0
+        if by_id >= id_limit:
+            return _("Paused: %(failures)s failures with this ID (pauses at %(limit)s).") % {
+                "failures": by_id,
+                "limit": id_limit,
+            }
+        if attempt.address_failures >= address_limit:
+            return _("Paused: %(failures)s failures from this address (pauses at %(limit)s).") % {
+                "failures": attempt.address_failures,
+                "limit": address_limit,
+            }
+        if attempt.username:
+            return _(
+                "Not paused: %(id)s of %(id_limit)s failures with this ID, %(address)s of "
+                "%(address_limit)s from this address."
+            ) % {
+                "id": by_id,
+                "id_limit": id_limit,
+                "address": attempt.address_failures,
+                "address_limit": address_limit,
+            }
+        return _("Not paused: %(address)s of %(address_limit)s failures from this address.") % {
+            "address": attempt.address_failures,
+            "address_limit": address_limit,
+        }
 
     # axes' "Clean up expired attempts" fails on a request it did not prepare (500), and it
     # would delete across the whole table, staff accounts' rows too, whatever the list
@@ -819,7 +880,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         queryset = super().get_queryset(request)
         if support.hides_staff(request.user):
             queryset = queryset.exclude(username__in=support.staff_accounts().values("member_id"))
-        return queryset
+        return lockout.with_totals(queryset)
 
 
 @admin.register(AccessLog)

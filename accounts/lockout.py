@@ -10,8 +10,11 @@ from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.dispatch import receiver
 from django.shortcuts import render
+from django.utils import timezone
 
 from accounts import credentials, sign_in_sql
 from accounts.audit import Kind, record
@@ -223,3 +226,25 @@ def forget_failures(sender, request, user, **kwargs):
 def record_lockout(sender, request=None, username=None, ip_address=None, **kwargs):
     # Sent once per pause, by the post that starts it (LockoutHandler.refuse).
     record(request, Kind.LOCKED_OUT, member_id_typed=username or "")
+
+
+def counted_since():
+    """Failures older than this no longer count toward a pause (AXES_COOLOFF_TIME)."""
+    return timezone.now() - settings.AXES_COOLOFF_TIME
+
+
+def with_totals(attempts):
+    """Lockout rows, each with the two sums its pauses are decided by (failures(), for the
+    lockouts list in admin): the recent failures with its ID from any address
+    (`id_failures`, paused at AXES_FAILURE_LIMIT) and from its address with any ID
+    (`address_failures`, paused at JENCO_LOCKOUT_ADDRESS_FAILURES). One row alone tells
+    neither: an ID's failures spread over the addresses it was tried from."""
+    recent = AccessAttempt.objects.filter(attempt_time__gte=counted_since()).order_by()
+
+    def total(field: str):
+        rows = recent.filter(**{field: OuterRef(field)}).values(field)
+        return Coalesce(
+            Subquery(rows.annotate(total=Sum("failures_since_start")).values("total")[:1]), 0
+        )
+
+    return attempts.annotate(id_failures=total("username"), address_failures=total("ip_address"))

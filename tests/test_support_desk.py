@@ -604,3 +604,38 @@ def test_a_lockout_rows_delete_button_lifts_the_pause_the_same_way(client, suppo
         kind=Kind.LOCKOUT_CLEARED, member=member, actor=support_agent
     ).exists()
     assert sign_in(Client(), "JPN1000001", PASSWORD).status_code == 302
+
+
+def _row(username, address, failures, minutes_ago=1):
+    row = AccessAttempt.objects.create(
+        username=username, ip_address=address, failures_since_start=failures
+    )
+    when = timezone.now() - timezone.timedelta(minutes=minutes_ago)  # auto_now_add on create
+    AccessAttempt.objects.filter(pk=row.pk).update(attempt_time=when)
+
+
+def test_the_lockouts_list_says_what_is_paused_by_the_sums_that_decide_it(client, staff):
+    # axes compared each row alone with the ID's limit of 10: an address's row read paused
+    # at 11 (an address pauses at 30, over all its rows), an ID tried from two addresses
+    # read "not paused" when it was.
+    root = as_staff(client, staff)
+    _row(None, "198.51.100.1", 11)  # wrong captchas: the address alone
+    _row("JPN7000001", "203.0.113.1", 6)
+    _row("JPN7000001", "203.0.113.2", 4)  # 10 with this ID: paused
+    _row("JPN7000002", "192.0.2.1", 9)
+    _row("JPN7000003", "192.0.2.1", 21)  # 30 from this address: both paused (this ID too)
+    _row("JPN7000004", "192.0.2.99", 12, minutes_ago=60)  # past the cool-off
+    page = root.get("/admin/axes/accessattempt/").content.decode()
+    assert "停止なし：このアドレスからの失敗11回（30回で一時停止）。" in page
+    assert page.count("一時停止中：このIDでの失敗10回（10回で一時停止）。") == 2
+    assert "一時停止中：このIDでの失敗21回（10回で一時停止）。" in page
+    assert page.count("一時停止中：このアドレスからの失敗30回（30回で一時停止）。") == 1
+    assert "対象外：15分より前の失敗です。" in page
+
+    paused = root.get("/admin/axes/accessattempt/", {"paused": "yes"}).content.decode()
+    for member_id in ("JPN7000001", "JPN7000002", "JPN7000003"):
+        assert member_id in paused
+    assert "JPN7000004" not in paused and "198.51.100.1" not in paused
+    not_paused = root.get("/admin/axes/accessattempt/", {"paused": "no"}).content.decode()
+    assert "198.51.100.1" in not_paused and "JPN7000004" in not_paused
+    assert "JPN7000001" not in not_paused

@@ -255,3 +255,10 @@ def test_at_most_twenty_members_at_once(support_client, mailoutbox, send_links):
 def test_the_mail_queue_is_not_in_admin(client, staff):
     client.force_login(staff)
     assert client.get("/admin/django_tasks_db/dbtaskresult/").status_code == 404
+
+
+def test_the_default_credential_flags_read_as_what_a_tick_means(support_client, member):
+    # 「…デフォルトのPINコードのままです。」 above a red ✗ read as if the PIN were the default.
+    page = support_client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
+    assert "✓の場合、JAから移行したときのデフォルトのPINコードのままです。" in page
+    assert "✓の場合、JAから移行したときのデフォルトのパスワードのままです。" in page

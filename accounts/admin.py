@@ -871,6 +871,15 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
     def delete_model(self, request, obj):
         support.lift_pauses(request, [obj], actor=request.user)
 
+    def response_delete(self, request, obj_display, obj_id):
+        # Back to the list, saying what was done: Django's "deleted", and admin's index for
+        # an agent who may view and lift but not change the rows.
+        self.message_user(
+            request,
+            ngettext("Lifted %(count)d pause.", "Lifted %(count)d pauses.", 1) % {"count": 1},
+        )
+        return redirect("admin:axes_accessattempt_changelist")
+
     def delete_queryset(self, request, queryset):
         support.lift_pauses(request, queryset, actor=request.user)
 

@@ -597,8 +597,11 @@ def test_a_lockout_rows_delete_button_lifts_the_pause_the_same_way(client, suppo
     agent = as_staff(client, support_agent)
     paused(member)
     attempt = AccessAttempt.objects.get()
-    response = agent.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
-    assert response.status_code == 302
+    response = agent.post(
+        f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == "/admin/axes/accessattempt/"
+    assert "1件の一時停止を解除しました。" in response.content.decode()
     assert not AccessAttempt.objects.exists()
     assert SecurityEvent.objects.filter(
         kind=Kind.LOCKOUT_CLEARED, member=member, actor=support_agent

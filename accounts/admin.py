@@ -757,8 +757,8 @@ admin.site.unregister([AccessAttempt, AccessLog, AccessFailureLog])
 
 
 class PausedFilter(admin.SimpleListFilter):
-    """Rows whose ID or address is paused now, by the sums that decide it
-    (lockout.with_totals, annotated by AccessAttemptAdmin.get_queryset)."""
+    """Rows whose ID or address is paused now (lockout.with_totals, annotated by
+    AccessAttemptAdmin.get_queryset)."""
 
     title = _("paused")
     parameter_name = "paused"
@@ -767,11 +767,7 @@ class PausedFilter(admin.SimpleListFilter):
         return [("yes", _("Yes")), ("no", _("No"))]
 
     def queryset(self, request, queryset):
-        paused = Q(attempt_time__gte=lockout.counted_since()) & (
-            Q(id_failures__gte=settings.AXES_FAILURE_LIMIT, username__isnull=False)
-            & ~Q(username="")
-            | Q(address_failures__gte=settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
-        )
+        paused = Q(id_paused=True) | Q(address_paused=True)
         if self.value() == "yes":
             return queryset.filter(paused)
         if self.value() == "no":
@@ -815,18 +811,18 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
 
     @admin.display(description=_("Status"))
     def status(self, attempt):
-        if attempt.attempt_time < lockout.counted_since():
-            minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-            return _("Not counted: older than %(minutes)s minutes.") % {"minutes": minutes}
+        # What decides each pause is annotated by lockout.with_totals (get_queryset).
         id_limit = settings.AXES_FAILURE_LIMIT
         address_limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
-        by_id = attempt.id_failures if attempt.username else 0
-        if by_id >= id_limit:
+        if not attempt.counted:
+            minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+            return _("Not counted: older than %(minutes)s minutes.") % {"minutes": minutes}
+        if attempt.id_paused:
             return _("Paused: %(failures)s failures with this ID (pauses at %(limit)s).") % {
-                "failures": by_id,
+                "failures": attempt.id_failures,
                 "limit": id_limit,
             }
-        if attempt.address_failures >= address_limit:
+        if attempt.address_paused:
             return _("Paused: %(failures)s failures from this address (pauses at %(limit)s).") % {
                 "failures": attempt.address_failures,
                 "limit": address_limit,
@@ -836,7 +832,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
                 "Not paused: %(id)s of %(id_limit)s failures with this ID, %(address)s of "
                 "%(address_limit)s from this address."
             ) % {
-                "id": by_id,
+                "id": attempt.id_failures,
                 "id_limit": id_limit,
                 "address": attempt.address_failures,
                 "address_limit": address_limit,

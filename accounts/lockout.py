@@ -10,7 +10,7 @@ from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.dispatch import receiver
 from django.shortcuts import render
@@ -234,12 +234,14 @@ def counted_since():
 
 
 def with_totals(attempts):
-    """Lockout rows, each with the two sums its pauses are decided by (failures(), for the
-    lockouts list in admin): the recent failures with its ID from any address
-    (`id_failures`, paused at AXES_FAILURE_LIMIT) and from its address with any ID
-    (`address_failures`, paused at JENCO_LOCKOUT_ADDRESS_FAILURES). One row alone tells
-    neither: an ID's failures spread over the addresses it was tried from."""
-    recent = AccessAttempt.objects.filter(attempt_time__gte=counted_since()).order_by()
+    """Lockout rows, each with what decides its pauses (failures(), for the lockouts list in
+    admin): the recent failures with its ID from any address (`id_failures`; `id_paused` at
+    AXES_FAILURE_LIMIT) and from its address with any ID (`address_failures`;
+    `address_paused` at JENCO_LOCKOUT_ADDRESS_FAILURES), and whether the row itself is
+    recent enough to count (`counted`). One row alone tells neither: an ID's failures spread
+    over the addresses it was tried from."""
+    since = counted_since()
+    recent = AccessAttempt.objects.filter(attempt_time__gte=since).order_by()
 
     def total(field: str):
         rows = recent.filter(**{field: OuterRef(field)}).values(field)
@@ -247,4 +249,17 @@ def with_totals(attempts):
             Subquery(rows.annotate(total=Sum("failures_since_start")).values("total")[:1]), 0
         )
 
-    return attempts.annotate(id_failures=total("username"), address_failures=total("ip_address"))
+    def flag(condition: Q):
+        return ExpressionWrapper(condition, output_field=BooleanField())
+
+    counted = Q(attempt_time__gte=since)
+    with_an_id = Q(username__isnull=False) & ~Q(username="")
+    return attempts.annotate(
+        id_failures=total("username"), address_failures=total("ip_address")
+    ).annotate(
+        counted=flag(counted),
+        id_paused=flag(counted & with_an_id & Q(id_failures__gte=settings.AXES_FAILURE_LIMIT)),
+        address_paused=flag(
+            counted & Q(address_failures__gte=settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
+        ),
+    )

@@ -372,3 +372,17 @@ def test_a_link_opened_signed_out_says_why_and_finishes_after_sign_in(
     assert "taro.new@example.com" in member_client.get(CONFIRM_PAGE).content.decode()
     member_client.post(CONFIRM_PAGE)
     assert email_of(member) == "taro.new@example.com"
+
+
+def test_the_mail_to_the_unproved_address_carries_no_name_its_requester_typed(
+    member_client, member, mailoutbox
+):
+    # A registered name such as "Visit https://evil.example now" rode on 【JENCO】 mail to
+    # any address a member typed (four-role trial): that mail greets the account by its ID.
+    Member.objects.filter(pk=member.pk).update(name="Visit https://evil.example/login now")
+    ask_change(member_client, email="victim@example.com")
+    to_new = [m for m in mailoutbox if m.to == ["victim@example.com"]]
+    assert len(to_new) == 1
+    body, html = to_new[0].body, to_new[0].alternatives[0][0]
+    assert "evil.example" not in body and "evil.example" not in html
+    assert body.startswith("JPN1000001 様")

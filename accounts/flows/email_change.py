@@ -127,7 +127,12 @@ def mail_email_change_link(change_pk: int, *, retry: bool = False) -> None:
     path = links.email_correction_path(nonce) if corrected else links.email_change_path(nonce)
     context = {"link": links.emailed(path), "hours": settings.JENCO_EMAIL_CHANGE_HOURS}
     template = "email_correction_confirm" if corrected else "email_change_confirm"
-    message = render_member_email(change.member, template, context)
+    # Nobody has proved the new address yet: the mail greets the account by its ID, not by
+    # the name on it, which whoever asked typed (a name can carry a link of their choosing).
+    addressee = Member(
+        member_id=change.member.member_id, preferred_language=change.member.preferred_language
+    )
+    message = render_member_email(addressee, template, context)
     tasks.deliver_email.call(to=[change.new_email], **message)
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import FieldListFilter
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
-from django.contrib.admin.options import ActionLocation
+from django.contrib.admin.options import ActionLocation, IncorrectLookupParameters
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.auth.admin import GroupAdmin
@@ -772,6 +772,10 @@ class PausedFilter(admin.SimpleListFilter):
             return queryset.filter(paused)
         if self.value() == "no":
             return queryset.exclude(paused)
+        if self.value() is not None:
+            # As admin's own filters answer a value they do not know: back to the whole
+            # list (?e=1), not every row under a filter that looks applied.
+            raise IncorrectLookupParameters
         return queryset
 
 
@@ -856,13 +860,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
 
     @admin.action(description=_("Lift the selected pauses"), permissions=["delete"])
     def lift_pauses(self, request, queryset):
-        count = support.lift_pauses(request, queryset, actor=request.user)
-        self.message_user(
-            request,
-            ngettext("Lifted %(count)d pause.", "Lifted %(count)d pauses.", count)
-            % {"count": count},
-            messages.SUCCESS,
-        )
+        self._say_lifted(request, support.lift_pauses(request, queryset, actor=request.user))
 
     def delete_model(self, request, obj):
         support.lift_pauses(request, [obj], actor=request.user)
@@ -870,11 +868,22 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
     def response_delete(self, request, obj_display, obj_id):
         # Back to the list, saying what was done: Django's "deleted", and admin's index for
         # an agent who may view and lift but not change the rows.
+        self._say_lifted(request, 1)
+        return redirect("admin:axes_accessattempt_changelist")
+
+    def _say_lifted(self, request, records: int) -> None:
+        # Rows, not pauses: two rows may make one pause (an ID tried from two addresses), and
+        # a row under its limit makes none.
         self.message_user(
             request,
-            ngettext("Lifted %(count)d pause.", "Lifted %(count)d pauses.", 1) % {"count": 1},
+            ngettext(
+                "Cleared %(count)d failed sign-in record; any pause it made is lifted.",
+                "Cleared %(count)d failed sign-in records; any pauses they made are lifted.",
+                records,
+            )
+            % {"count": records},
+            messages.SUCCESS,
         )
-        return redirect("admin:axes_accessattempt_changelist")
 
     def delete_queryset(self, request, queryset):
         support.lift_pauses(request, queryset, actor=request.user)

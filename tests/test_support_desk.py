@@ -578,7 +578,9 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
         },
         follow=True,
     )
-    assert "2件の一時停止を解除しました。" in response.content.decode()
+    assert '<li class="success">ログイン失敗の記録を2件消去し、それによる一時停止を解除しました。' in (
+        response.content.decode()
+    )
     assert not AccessAttempt.objects.exists()
     # The member's activity says support lifted it, naming the team, as the member page's
     # button does; the unknown ID's entry keeps the address that was paused.
@@ -601,12 +603,56 @@ def test_a_lockout_rows_delete_button_lifts_the_pause_the_same_way(client, suppo
         f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"}, follow=True
     )
     assert response.redirect_chain[-1][0] == "/admin/axes/accessattempt/"
-    assert "1件の一時停止を解除しました。" in response.content.decode()
+    # Said as the list's action says it, as a success.
+    assert '<li class="success">ログイン失敗の記録を1件消去し、それによる一時停止を解除しました。' in (
+        response.content.decode()
+    )
     assert not AccessAttempt.objects.exists()
     assert SecurityEvent.objects.filter(
         kind=Kind.LOCKOUT_CLEARED, member=member, actor=support_agent
     ).exists()
     assert sign_in(Client(), "JPN1000001", PASSWORD).status_code == 302
+
+
+
+def test_a_lockout_rows_page_and_its_confirmation_speak_of_lifting_not_deleting(
+    client, support_agent, member
+):
+    agent = as_staff(client, support_agent)
+    paused(member)
+    attempt = AccessAttempt.objects.get()
+    page = agent.get(f"/admin/axes/accessattempt/{attempt.pk}/change/").content.decode()
+    assert f'href="/admin/axes/accessattempt/{attempt.pk}/delete/"' in page
+    assert ">一時停止を解除</a>" in page and ">削除</a>" not in page
+
+    confirm = agent.get(f"/admin/axes/accessattempt/{attempt.pk}/delete/").content.decode()
+    assert "ログイン失敗の記録「JPN1000001（203.0.113.7 から、" in confirm
+    assert "）」を消去し、それによる一時停止を解除しますか？" in confirm
+    assert 'value="はい、解除します"' in confirm
+    assert "削除しますか" not in confirm and "関連する" not in confirm
+    assert AccessAttempt.objects.exists()  # asking changed nothing
+
+
+def test_the_lockouts_list_reads_in_english_for_an_english_agent(client, support_agent, member):
+    agent = as_staff(client, support_agent, "en")
+    paused(member)
+    page = agent.get("/admin/axes/accessattempt/").content.decode()
+    assert "Failed sign-ins" in page and "Member ID" in page and "By Time" in page
+    assert "Lift the selected pauses" in page
+    for axes_word in ("Access attempt", "access attempt", "Username", "Attempt Time"):
+        assert axes_word not in page
+    attempt = AccessAttempt.objects.get()
+    confirm = agent.get(f"/admin/axes/accessattempt/{attempt.pk}/delete/").content.decode()
+    assert "Clear the failed sign-in record “JPN1000001 from 203.0.113.7" in confirm
+    assert 'value="Yes, lift it"' in confirm
+
+
+def test_an_unknown_paused_filter_value_shows_the_whole_list_as_admins_filters_do(
+    client, staff
+):
+    root = as_staff(client, staff)
+    response = root.get("/admin/axes/accessattempt/", {"paused": "zzz"})
+    assert response.status_code == 302 and response["Location"].endswith("?e=1")
 
 
 def _row(username, address, failures, minutes_ago=1):

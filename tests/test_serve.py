@@ -134,6 +134,10 @@ def test_make_serve_signs_the_demo_member_in_over_https_and_stops_cleanly(served
     nginx_log = (var / "serve" / "logs" / "jenco.access.log").read_text().splitlines()
     answered = {line.split()[-2] for line in nginx_log if f'GET {MAILBOX} HTTP/1.1" 200 ' in line}
     assert answered == {f"127.0.0.1:{port}" for port in ports} and len(ports) == 2
+    # In Japan time, as the app servers' and the worker's lines are (TIME_ZONE).
+    assert nginx_log and all(
+        re.search(r"\[\d\d/\w{3}/\d{4}(:\d\d){3} \+0900\]", line) for line in nginx_log
+    )
     for log in web_logs:
         assert MAILBOX not in log.read_text()
     # Each app server runs one worker process per core of its share of the machine (both

@@ -413,8 +413,11 @@ class Stack:
             "-c",
             str(conf),
         ]
-        self.commands["nginx"] = (nginx_command, base_env)
-        self.processes["nginx"] = start(nginx_command, base_env, self.log_of("nginx"))
+        # nginx stamps its access log in its process's zone (TZ, which it keeps): the same
+        # zone as the app servers' and the worker's lines (deploy/gunicorn.conf.py).
+        nginx_env = {**base_env, "TZ": manage_env.get("TIME_ZONE") or "Asia/Tokyo"}
+        self.commands["nginx"] = (nginx_command, nginx_env)
+        self.processes["nginx"] = start(nginx_command, nginx_env, self.log_of("nginx"))
         self.save_state()
         wait_for(f"{site_url}/healthz", self.processes["nginx"], self.logs / "nginx-error.log")
 

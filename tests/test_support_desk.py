@@ -578,8 +578,9 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
         },
         follow=True,
     )
-    assert '<li class="success">ログイン失敗の記録を2件消去し、それによる一時停止を解除しました。' in (
-        response.content.decode()
+    assert (
+        '<li class="success">ログイン失敗の記録を2件消去し、それによる一時停止を解除しました。'
+        in (response.content.decode())
     )
     assert not AccessAttempt.objects.exists()
     # The member's activity says support lifted it, naming the team, as the member page's
@@ -604,15 +605,15 @@ def test_a_lockout_rows_delete_button_lifts_the_pause_the_same_way(client, suppo
     )
     assert response.redirect_chain[-1][0] == "/admin/axes/accessattempt/"
     # Said as the list's action says it, as a success.
-    assert '<li class="success">ログイン失敗の記録を1件消去し、それによる一時停止を解除しました。' in (
-        response.content.decode()
+    assert (
+        '<li class="success">ログイン失敗の記録を1件消去し、それによる一時停止を解除しました。'
+        in (response.content.decode())
     )
     assert not AccessAttempt.objects.exists()
     assert SecurityEvent.objects.filter(
         kind=Kind.LOCKOUT_CLEARED, member=member, actor=support_agent
     ).exists()
     assert sign_in(Client(), "JPN1000001", PASSWORD).status_code == 302
-
 
 
 def test_a_lockout_rows_page_and_its_confirmation_speak_of_lifting_not_deleting(
@@ -647,9 +648,7 @@ def test_the_lockouts_list_reads_in_english_for_an_english_agent(client, support
     assert 'value="Yes, lift it"' in confirm
 
 
-def test_an_unknown_paused_filter_value_shows_the_whole_list_as_admins_filters_do(
-    client, staff
-):
+def test_an_unknown_paused_filter_value_shows_the_whole_list_as_admins_filters_do(client, staff):
     root = as_staff(client, staff)
     response = root.get("/admin/axes/accessattempt/", {"paused": "zzz"})
     assert response.status_code == 302 and response["Location"].endswith("?e=1")

@@ -16,7 +16,10 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, check_password, make_password
 from django.contrib.auth.password_validation import UserAttributeSimilarityValidator
 from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+from django.utils.encoding import punycode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -64,6 +67,30 @@ def printable(text: str, limit: int = 64) -> str:
 def normalise_email(raw: str) -> str:
     """Emails compare case-insensitively after NFKC (full-width ＠ and letters)."""
     return unicodedata.normalize("NFKC", raw).strip().lower()
+
+
+@deconstructible
+class MailableEmailValidator(EmailValidator):
+    """Django's EmailValidator, and an address mail can go to as it is shown.
+
+    Django's passes any character from U+00A1 up in the domain: U+202E (right-to-left
+    override) turns "exa\u202emple.com" around wherever the address is shown (the notice to
+    the old address quoted it so), and IDNA cannot spell such a domain, so the mail to it
+    failed in the worker after the member was told it was sent. No control, format or
+    separator character anywhere, and a domain IDNA spells.
+    """
+
+    def __call__(self, value):
+        super().__call__(value)
+        if any(unicodedata.category(char)[0] in "CZ" for char in value):
+            raise ValidationError(self.message, code=self.code, params={"value": value})
+        try:
+            punycode(value.rpartition("@")[2])
+        except UnicodeError:
+            raise ValidationError(self.message, code=self.code, params={"value": value}) from None
+
+
+validate_mailable_email = MailableEmailValidator()
 
 
 # Providers that ignore dots in the local part (j.ohn@ and john@ are one mailbox).

@@ -7,7 +7,6 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password
-from django.core.validators import EmailValidator
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -96,7 +95,7 @@ def valid_email(typed: str) -> str:
     try:
         if len(email) > 254:  # NFKC can lengthen what was typed ("ﬃ" is three letters)
             raise forms.ValidationError("too long")
-        EmailValidator()(email)
+        credentials.validate_mailable_email(email)
     except forms.ValidationError:
         raise forms.ValidationError(
             _("Enter an email address such as name@example.com."), code="invalid"

@@ -13,13 +13,13 @@ account is theirs and the import leaves it alone.
 import codecs
 import csv
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -364,7 +364,7 @@ def _email(typed: str) -> str:
     if not email:
         raise _Refused(_("The email address is empty."))
     try:
-        validate_email(email)
+        credentials.validate_mailable_email(email)
     except ValidationError:
         raise _Refused(
             _("Email address “%(value)s” is not valid.") % {"value": _shown(email)}
@@ -394,8 +394,16 @@ def _within_lengths(fields: dict[str, str]) -> None:
 
 
 def _shown(value: str, limit: int = 40) -> str:
-    """A value quoted in a message, cut short so a stray huge field cannot flood the output."""
-    return value if len(value) <= limit else value[:limit] + "…"
+    """A value quoted in a message, cut short so a stray huge field cannot flood the output,
+    with invisible and control characters written as escapes (\\u202e): a right-to-left
+    override would turn the operator's line around."""
+    value = value if len(value) <= limit else value[:limit] + "…"
+    return "".join(
+        char.encode("unicode_escape").decode()
+        if char != " " and unicodedata.category(char)[0] in "CZ"
+        else char
+        for char in value
+    )
 
 
 # --- Saving a batch -------------------------------------------------------------------------

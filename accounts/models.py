@@ -76,7 +76,12 @@ class Member(AbstractBaseUser, PermissionsMixin):
         help_text=_("JPN followed by 7 digits, for example JPN1234567."),
     )
     # Not unique: families share an address.
-    email = models.EmailField(_("email address"), blank=True, db_index=True)
+    email = models.EmailField(
+        _("email address"),
+        blank=True,
+        db_index=True,
+        validators=[credentials.validate_mailable_email],
+    )
     name = models.CharField(_("name"), max_length=150, blank=True)
     id_document_number = models.CharField(_("ID document number"), max_length=64, blank=True)
     preferred_language = models.CharField(

@@ -69,10 +69,11 @@ def test_an_existing_member_id_is_refused_in_japanese_by_default(monkeypatch, me
     assert not member.is_staff
 
 
-def test_an_invalid_email_is_refused(monkeypatch):
+@pytest.mark.parametrize("email", ["not an address", "agent@jen\u202eco.example"])
+def test_an_invalid_email_is_refused(monkeypatch, email):
     monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
     with pytest.raises(CommandError, match="email"):
-        create_staff("JPN9000005", email="not an address", group="Support")
+        create_staff("JPN9000005", email=email, group="Support")
     assert not Member.objects.exists()
 
 

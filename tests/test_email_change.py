@@ -325,6 +325,29 @@ def test_a_bad_address_gets_a_message(member_client, member, email, message):
     assert message in ask_change(member_client, email=email).content.decode()
 
 
+@pytest.mark.parametrize(
+    "email",
+    [
+        # Django's validator passes them: U+202E turned the address around in the notice to
+        # the old address, and the mail to it failed in the worker (IDNA cannot spell it).
+        "taro.new@exa\u202emple.com",
+        "taro.new@exa\u200bmple.com",  # zero-width space
+        "taro.new@example\u3000.com",  # ideographic space
+    ],
+)
+def test_an_address_with_invisible_characters_is_refused_and_nothing_is_sent(
+    member_client, member, mailoutbox, email
+):
+    page = ask_change(member_client, email=email).content.decode()
+    assert "メールアドレスを name@example.com の形で入力してください。" in page
+    assert mailoutbox == [] and not EmailChangeRequest.objects.exists()
+
+
+def test_an_international_domain_is_still_taken(member_client, member, mailoutbox):
+    ask_change(member_client, email="taro@例え.jp")
+    assert EmailChangeRequest.objects.get().new_email == "taro@例え.jp"
+
+
 def test_a_wrong_pin_sends_nothing(member_client, member, mailoutbox):
     assert "PINコードが正しくありません" in ask_change(member_client, pin="000001").content.decode()
     assert mailoutbox == []

@@ -296,6 +296,11 @@ def test_blank_lines_are_skipped_and_lines_still_counted(tmp_path):
         (",Taro,taro@example.com,,", "Member ID “” is not JPN followed by 7 digits."),
         ("JPN3000009,Taro,taro.example.com,,", "Email address “taro.example.com” is not valid."),
         ("JPN3000009,Taro,taro@,,", "Email address “taro@” is not valid."),
+        # Shown escaped: the override would turn the operator's line around.
+        (
+            "JPN3000009,Taro,taro@exa\u202emple.com,,",
+            "Email address “taro@exa\\u202emple.com” is not valid.",
+        ),
         ("JPN3000009,Taro,,,", "The email address is empty."),
         ("JPN3000009,Taro,taro@example.com,,fr", "Preferred language “fr” is not ja or en"),
         ("JPN3000009," + "名" * 151 + ",taro@example.com,,", "The name is longer than 150"),

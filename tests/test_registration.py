@@ -485,6 +485,11 @@ BAD_INPUT = {
     "an invalid email": ({"email": "ichiro@"}, "email", "name@example.com"),
     "a huge email": ({"email": "a" * 250 + "@example.com"}, "email", None),
     "NUL in the email": ({"email": "ichiro\x00@example.com"}, "email", None),
+    "a right-to-left override in the email": (
+        {"email": "ichiro@exa\u202emple.com"},
+        "email",
+        "name@example.com",
+    ),
     "no language": ({"preferred_language": None}, "preferred_language", None),
     "an unknown language": ({"preferred_language": "fr"}, "preferred_language", None),
     "the terms not agreed": ({"terms": None}, "terms", "利用規約に同意してください"),

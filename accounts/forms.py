@@ -1,3 +1,4 @@
+import secrets
 import unicodedata
 
 from captcha.fields import CaptchaField, CaptchaTextInput
@@ -560,7 +561,32 @@ class TwoStepConfirmed(MemberForm):
         return "pin" in self.fields
 
 
-class AuthenticatorSetupForm(TwoStepConfirmed):
+class MakesRecoveryCodes(TwoStepConfirmed):
+    """A form whose answer shows new recovery codes. Its page carries a random token, so the
+    form sent twice shows the codes the first sending made (flows.two_step.codes_made_by)."""
+
+    # Rendered fresh with each page (disabled: never what was sent back).
+    form_token = forms.Field(widget=forms.HiddenInput, required=False, disabled=True)
+
+    def __init__(self, member, *args, **kwargs):
+        super().__init__(member, *args, **kwargs)
+        self.fields["form_token"].initial = secrets.token_urlsafe(16)
+
+    def sent_token(self) -> str | None:
+        return sent_form_token(self.data)
+
+
+def sent_form_token(data) -> str | None:
+    """The page's token, as sent (read raw: any string, cut short)."""
+    token = data.get("form_token") if data else None
+    return str(token)[:64] if token else None
+
+
+class RecoveryCodesForm(MakesRecoveryCodes):
+    """New recovery codes: the PIN."""
+
+
+class AuthenticatorSetupForm(MakesRecoveryCodes):
     """Turning the authenticator on: the first code it shows, and the PIN."""
 
     field_order = ["code", "pin", "password"]

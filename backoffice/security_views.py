@@ -23,8 +23,10 @@ from accounts.flows import passkeys, password, pin, sessions, two_step
 from accounts.forms import (
     AuthenticatorSetupForm,
     PasskeyAddForm,
+    RecoveryCodesForm,
     TwoStepConfirmed,
     pin_problem,
+    sent_form_token,
 )
 from accounts.models import Authenticator, Passkey
 
@@ -79,6 +81,10 @@ def two_step_setup(request: HttpRequest) -> HttpResponse:
     the first code and the PIN. The recovery codes are shown once, on the answer."""
     member = request.user
     if two_step.is_on(member):
+        # This page's form sent again once it was on (a double tap): the codes it made.
+        codes = two_step.codes_made_by(request, member, sent_form_token(_bound(request)))
+        if codes is not None:
+            return _turned_on(request, codes)
         messages.info(request, _("Two-step verification is already on."))
         return redirect("backoffice:security")
     setup = two_step.setup(request, member)
@@ -94,11 +100,21 @@ def two_step_setup(request: HttpRequest) -> HttpResponse:
                 ),
             )
         elif _confirmed(form, request):
-            codes = two_step.turn_on(request, member, form.cleaned_data["code"])
-            messages.success(request, _("Two-step verification is on."))
-            return _show_recovery_codes(request, codes)
+            try:
+                codes = two_step.turn_on(
+                    request, member, form.cleaned_data["code"], form_token=form.sent_token()
+                )
+            except two_step.AlreadyDone:
+                messages.info(request, _("Two-step verification is already on."))
+                return redirect("backoffice:security")
+            return _turned_on(request, codes)
     context = {"setup": setup, "form": form, "required": two_step.required_for_staff(member)}
     return render(request, "backoffice/security/two_step_setup.html", context)
+
+
+def _turned_on(request: HttpRequest, codes: list[str]) -> HttpResponse:
+    messages.success(request, _("Two-step verification is on."))
+    return _show_recovery_codes(request, codes)
 
 
 @sensitive_post_parameters("pin", "password")
@@ -134,9 +150,9 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
     if not two_step.is_on(member):
         messages.info(request, _("Two-step verification is not on."))
         return redirect("backoffice:security")
-    form = TwoStepConfirmed(member, _bound(request))
+    form = RecoveryCodesForm(member, _bound(request))
     if _confirmed(form, request):
-        codes = two_step.new_recovery_codes(request, member)
+        codes = two_step.new_recovery_codes(request, member, form_token=form.sent_token())
         messages.success(request, _("New recovery codes are made. The old ones no longer work."))
         return _show_recovery_codes(request, codes)
     context = {"form": form, "left": two_step.recovery_codes_left(member)}

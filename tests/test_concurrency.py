@@ -6,15 +6,17 @@ Every racing request connects first and then waits at a barrier, so the requests
 flight together; each case also checks that they were.
 """
 
+import re
 import threading
 import time
 from collections.abc import Callable
 
+import pyotp
 import pytest
 from django.contrib.auth.hashers import check_password
 
 from tests.helpers import emailed_path
-from tests.live_site import Browser, LiveSite
+from tests.live_site import Browser, Inputs, LiveSite
 
 PASSWORD = "plum-Blossom-2026"
 PIN = "482916"
@@ -321,3 +323,65 @@ def test_an_import_while_members_sign_in_loses_nothing(site, members, tmp_path):
     assert [p.location for p in all_pages] == ["/backoffice/"] * len(all_pages)
     assert f"新規登録：{rows}" in out, out  # "Created:" (operator output is in Japanese)
     assert imported() == rows
+
+
+# --- (e) a form that shows new recovery codes, sent twice at once -------------------------------
+
+SETUP = "/backoffice/security/two-step/authenticator/"
+CODES = "/backoffice/security/two-step/recovery-codes/"
+SHOWN_CODE = re.compile(r"<li><code>([A-Z0-9]{5}-[A-Z0-9]{5})</code></li>")
+
+
+def opened(browser: Browser, path: str) -> tuple[dict, str]:
+    """A page's form fields (its token among them) and the page."""
+    page = browser.get(path)
+    assert page.status == 200, f"GET {path}: {page.status}"
+    inputs = Inputs()
+    inputs.feed(page.body)
+    return inputs.values, page.body
+
+
+def sent_twice_at_once(site: LiveSite, browser: Browser, path: str, data: dict) -> list[str]:
+    """A double tap: the same form from the same browser, twice at once. The codes each
+    answer shows."""
+    mark = site.log_mark()
+    pages = race(*(lambda barrier: browser.request("POST", path, data, barrier),) * 2)
+    assert overlapped(pages)
+    no_server_trouble(site, pages, mark)
+    assert [p.status for p in pages] == [200, 200], [(p.status, p.location) for p in pages]
+    return [SHOWN_CODE.findall(p.body) for p in pages]
+
+
+def stored_codes(site: LiveSite, member_id: str) -> int:
+    return site.query(
+        "SELECT COUNT(*) FROM accounts_recoverycode c JOIN accounts_member m"
+        " ON c.member_id = m.id WHERE m.member_id = ?",
+        member_id,
+    )[0][0]
+
+
+def signs_in_with(site: LiveSite, member_id: str, code: str) -> bool:
+    browser = Browser(site)
+    assert browser.sign_in(member_id, PASSWORD).location == "/login/code/"
+    data = {**browser.form("/login/code/"), "code": code}
+    return browser.request("POST", "/login/code/", data).location == "/backoffice/"
+
+
+def test_a_form_showing_new_recovery_codes_sent_twice_at_once_shows_one_working_set(site, members):
+    # Both answers made a set: only the last one stored worked, and the browser showed the
+    # other; across two app servers both were stored (20 of 10).
+    for member_id in members.take(ROUNDS):
+        browser = Browser(site)
+        assert browser.sign_in(member_id, PASSWORD).location == "/backoffice/"
+        fields, page = opened(browser, SETUP)
+        key = re.search(r'class="secret-key" translate="no">([A-Z2-7 ]+)<', page)[1]
+        turn_on = {**fields, "code": pyotp.TOTP(key.replace(" ", "")).now(), "pin": PIN}
+        first, second = sent_twice_at_once(site, browser, SETUP, turn_on)
+        assert len(first) == 10 and first == second
+        assert stored_codes(site, member_id) == 10
+
+        fields, _ = opened(browser, CODES)
+        first, second = sent_twice_at_once(site, browser, CODES, {**fields, "pin": PIN})
+        assert len(first) == 10 and first == second
+        assert stored_codes(site, member_id) == 10
+        assert signs_in_with(site, member_id, second[-1])

@@ -7,6 +7,7 @@ import pyotp
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
+from django.test import Client
 
 from accounts.flows import two_step
 from accounts.models import Authenticator, Member, RecoveryCode, SecurityEvent
@@ -290,6 +291,70 @@ def test_new_recovery_codes_void_the_old_ones(member_client, member, mailoutbox)
     password_step(member_client)
     assert "正しくない" in member_client.post(CODE, {"code": old[0]}).content.decode()
     assert member_client.post(CODE, {"code": new[0]})["Location"] == "/backoffice/"
+
+
+
+def shown_codes(page: str) -> list[str]:
+    return re.findall(r"<li><code>([A-Z0-9]{5}-[A-Z0-9]{5})</code></li>", page)
+
+
+def form_token(page: str) -> str:
+    return re.search(r'name="form_token" value="([^"]+)"', page)[1]
+
+
+def works(client, code: str) -> bool:
+    """Whether `code` finishes a sign-in (the member is signed in again either way)."""
+    password_step(client)
+    return client.post(CODE, {"code": code}).get("Location") == "/backoffice/"
+
+
+def test_the_new_codes_form_sent_twice_shows_the_same_working_codes(
+    member_client, member, mailoutbox
+):
+    # A double tap: the browser shows the second answer. It made a second set, and the codes
+    # the member saved from it did not work.
+    turn_on(member_client)
+    sent = {"pin": PIN, "form_token": form_token(member_client.get(CODES).content.decode())}
+    first = shown_codes(member_client.post(CODES, sent).content.decode())
+    second_page = member_client.post(CODES, sent).content.decode()
+    assert shown_codes(second_page) == first and len(first) == 10
+    assert "新しいリカバリーコードを作成しました" in second_page  # told as the first was
+    assert RecoveryCode.objects.filter(member=member).count() == 10
+    regenerated = SecurityEvent.objects.filter(kind=Kind.RECOVERY_CODES_REGENERATED)
+    assert regenerated.count() == 1
+    assert [m.subject for m in mailoutbox].count("【JENCO】リカバリーコードを再発行しました") == 1
+    assert works(member_client, first[0]) and works(member_client, first[-1])
+
+    # The page opened again is a new request: a new set.
+    again = {"pin": PIN, "form_token": form_token(member_client.get(CODES).content.decode())}
+    newer = shown_codes(member_client.post(CODES, again).content.decode())
+    assert len(newer) == 10 and not set(newer) & set(first)
+
+
+def test_the_turn_on_form_sent_twice_shows_the_same_working_codes(
+    member_client, member, mailoutbox
+):
+    page = member_client.get(SETUP).content.decode()
+    totp = pyotp.TOTP(key_on_page(page).replace(" ", ""))
+    sent = {"code": totp.now(), "pin": PIN, "form_token": form_token(page)}
+    first = shown_codes(member_client.post(SETUP, sent).content.decode())
+    second_page = member_client.post(SETUP, sent).content.decode()
+    assert shown_codes(second_page) == first and len(first) == 10
+    assert "2段階認証をオンにしました" in second_page
+    assert RecoveryCode.objects.filter(member=member).count() == 10
+    assert SecurityEvent.objects.filter(kind=Kind.TWO_STEP_ENABLED).count() == 1
+    assert [m.subject for m in mailoutbox].count("【JENCO】2段階認証をオンにしました") == 1
+    assert works(member_client, first[0])
+
+
+def test_another_session_cannot_read_the_codes_a_page_made(member_client, member):
+    turn_on(member_client)
+    sent = {"pin": PIN, "form_token": form_token(member_client.get(CODES).content.decode())}
+    first = shown_codes(member_client.post(CODES, sent).content.decode())
+    phone = Client()  # the member's other phone, the same token sent
+    phone.force_login(member)
+    other = shown_codes(phone.post(CODES, sent).content.decode())
+    assert len(other) == 10 and not set(other) & set(first)
 
 
 def test_support_reset_turns_it_off_with_the_agent_logged(

@@ -10,6 +10,7 @@ for an account without a PIN) and are each one transaction, logged and announced
 
 import base64
 import datetime
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -113,23 +115,36 @@ def setup_code_fits(request, code: str) -> bool:
     return bool(secret) and _matching_step(secret, code) is not None
 
 
-def turn_on(request, member, code: str) -> list[str]:
+class AlreadyDone(Exception):
+    """What the form asked was done since its page was opened, by another page (a second
+    tab): its codes are that page's to show."""
+
+
+def turn_on(request, member, code: str, *, form_token: str | None = None) -> list[str]:
     """Confirm the key in set-up with a first code; return the new recovery codes (shown once).
-    Raises WrongCode when the code does not fit the key."""
+    Raises WrongCode when the code does not fit the key, AlreadyDone when another page turned
+    it on meanwhile. `form_token`: the page's (codes_made_by)."""
     secret = _decrypt(request.session.get(SETUP, "")) if request.session.get(SETUP) else None
     step = _matching_step(secret, code) if secret else None
     if step is None:
         raise WrongCode
     with transaction.atomic():
+        # One at a time per member: the form sent twice at once turned it on twice, with two
+        # sets of codes, the second answer's (the one the browser shows) not working.
         member = Member.objects.select_for_update().get(pk=member.pk)
-        Authenticator.objects.filter(member=member).delete()
+        if Authenticator.objects.filter(member=member).exists():
+            codes = codes_made_by(request, member, form_token)
+            if codes is None:
+                raise AlreadyDone
+            return codes
         Authenticator.objects.create(
             member=member, secret_encrypted=_encrypt(secret), last_step=step
         )
         codes = _new_recovery_codes(member)
+        _remember_codes(request, member, form_token, codes)
         record(request, Kind.TWO_STEP_ENABLED, member)
         emails.send_member_email(member, "two_step_enabled")
-    del request.session[SETUP]
+    request.session.pop(SETUP, None)
     return codes
 
 
@@ -145,13 +160,47 @@ def turn_off(request, member) -> bool:
     return True
 
 
-@transaction.atomic
-def new_recovery_codes(request, member) -> list[str]:
-    """Void the old recovery codes and make 10 new ones (shown once)."""
-    codes = _new_recovery_codes(member)
-    record(request, Kind.RECOVERY_CODES_REGENERATED, member)
-    emails.send_member_email(member, "recovery_codes_new")
+def new_recovery_codes(request, member, *, form_token: str | None = None) -> list[str]:
+    """Void the old recovery codes and make 10 new ones (shown once). `form_token`: the
+    page's; its form sent again gets the codes it made, not another set (codes_made_by)."""
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        codes = codes_made_by(request, member, form_token)
+        if codes is not None:
+            return codes
+        codes = _new_recovery_codes(member)
+        _remember_codes(request, member, form_token, codes)
+        record(request, Kind.RECOVERY_CODES_REGENERATED, member)
+        emails.send_member_email(member, "recovery_codes_new")
     return codes
+
+
+# A form that makes recovery codes, sent twice (a double tap, a click on a slow page): the
+# browser shows only the second answer, so it must show the codes the first one made. Each
+# page carries a random token; the codes it made are kept, encrypted, under it and the
+# session, in the cache the app servers share, this long.
+CODES_SHOWN_AGAIN_FOR = 120  # seconds
+
+
+def codes_made_by(request, member, form_token: str | None) -> list[str] | None:
+    """The recovery codes this session's page `form_token` made in the last two minutes."""
+    if not form_token:
+        return None
+    kept = cache.get(_codes_key(request, member, form_token))
+    shown = _decrypt(kept) if kept else None
+    return json.loads(shown) if shown else None
+
+
+def _remember_codes(request, member, form_token: str | None, codes: list[str]) -> None:
+    if form_token:
+        key = _codes_key(request, member, form_token)
+        cache.set(key, _encrypt(json.dumps(codes)), CODES_SHOWN_AGAIN_FOR)
+
+
+def _codes_key(request, member, form_token: str) -> str:
+    made_by = f"{member.pk}:{request.session.session_key}:{form_token[:64]}"
+    digest = salted_hmac("accounts.two_step.codes", made_by, algorithm="sha256").hexdigest()
+    return "two-step-codes:" + digest
 
 
 @transaction.atomic

@@ -293,7 +293,6 @@ def test_new_recovery_codes_void_the_old_ones(member_client, member, mailoutbox)
     assert member_client.post(CODE, {"code": new[0]})["Location"] == "/backoffice/"
 
 
-
 def shown_codes(page: str) -> list[str]:
     return re.findall(r"<li><code>([A-Z0-9]{5}-[A-Z0-9]{5})</code></li>", page)
 

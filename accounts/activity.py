@@ -96,7 +96,8 @@ STAFF_WORDS = {
 TEAMS = {"Support": _("Support"), "Supervisor": _("Supervisor")}
 
 
-def _team(names: str) -> str:
+def team_names(names: str) -> str:
+    """The staff groups' names as logged ("Support, Supervisor"), in the reader's language."""
     return ", ".join(str(TEAMS.get(name, name)) for name in names.split(", ") if name)
 
 
@@ -113,7 +114,7 @@ def entry(event) -> dict:
         "browser": browser,
         "system": system,
         "ip_address": event.ip_address if not by_staff else None,
-        "team": _team(event.details.get("team", "")) if by_staff else "",
+        "team": team_names(event.details.get("team", "")) if by_staff else "",
         "by_staff": by_staff,
         "failed": event.kind
         in (Kind.SIGN_IN_FAILED, Kind.TWO_STEP_FAILED, Kind.PIN_FAILED, Kind.PASSKEY_FAILED),

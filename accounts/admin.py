@@ -20,7 +20,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
@@ -704,6 +706,30 @@ class SecurityEventAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     date_hierarchy = "created"
     list_select_related = ["member", "actor"]
     show_full_result_count = False
+    # The details in words, not the stored JSON: it holds an encrypted session key (what
+    # Account > Security ends a session by) and the staff groups' names as stored.
+    fields = [
+        "created",
+        "kind",
+        "member",
+        "member_id_typed",
+        "actor",
+        "ip_address",
+        "user_agent",
+        "details_shown",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("details"))
+    def details_shown(self, event):
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                "{}",
+                ((line,) for line in support.details_in_words(event)),
+            )
+            or "—"
+        )
 
     def get_search_results(self, request, queryset, search_term):
         member_id = credentials.normalise_member_id(search_term)
@@ -785,15 +811,15 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         (
             None,
             {
+                # Not axes' "expiration" (always empty: our pauses end by the cool-off) nor
+                # the browser's HTTP Accept header: nothing an agent reads.
                 "fields": [
                     "username",
                     "path_info",
                     "failures_since_start",
-                    "expiration",
                     "attempt_time",
                     "user_agent",
                     "ip_address",
-                    "http_accept",
                 ]
             },
         ),
@@ -841,10 +867,18 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
                 "address": attempt.address_failures,
                 "address_limit": address_limit,
             }
-        return _("Not paused: %(address)s of %(address_limit)s failures from this address.") % {
-            "address": attempt.address_failures,
-            "address_limit": address_limit,
-        }
+        return " ".join(
+            str(sentence)
+            for sentence in [
+                _("Not paused: %(address)s of %(address_limit)s failures from this address.")
+                % {"address": attempt.address_failures, "address_limit": address_limit},
+                # A good sign-in leaves one too (accounts.lockout.count_against_address).
+                _(
+                    "A row without an ID counts wrong captchas and sign-ins on the published "
+                    "default password."
+                ),
+            ]
+        )
 
     # axes' "Clean up expired attempts" fails on a request it did not prepare (500), and it
     # would delete across the whole table, staff accounts' rows too, whatever the list
@@ -864,6 +898,17 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
 
     def delete_model(self, request, obj):
         support.lift_pauses(request, [obj], actor=request.user)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        extra_context = {"title": _("Lift the pause"), **(extra_context or {})}
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_search_results(self, request, queryset, search_term):
+        # "ｊｐｎ ７７７７７７７" finds JPN7777777, as the member list and the security log do.
+        member_id = credentials.normalise_member_id(search_term)
+        if credentials.is_member_id(member_id):
+            return queryset.filter(username=member_id), False
+        return super().get_search_results(request, queryset, search_term)
 
     def response_delete(self, request, obj_display, obj_id):
         # Back to the list, saying what was done: Django's "deleted", and admin's index for

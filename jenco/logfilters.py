@@ -55,3 +55,15 @@ class RedactTokens(logging.Filter):
         if full_path is not None and redact(full_path()) != full_path():
             record.request = None
         return True
+
+
+class NoTracebackForRefusals(logging.Filter):
+    """A logger filter for django.request: a request refused on purpose (403: a staff member
+    opening a page their group may not, 404) keeps its one line, not the 40-line traceback of
+    the PermissionDenied or Http404 behind it, which buried the real ones in an app server's
+    log. A server error (500) keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and getattr(record, "status_code", 500) < 500:
+            record.exc_info = record.exc_text = None
+        return True

@@ -468,6 +468,7 @@ LOGGING = {
         # Emailed links' tokens never reach a log line (django.request logs a 404's path,
         # django.server every request line under runserver).
         "redact_tokens": {"()": "jenco.logfilters.RedactTokens"},
+        "no_traceback_for_refusals": {"()": "jenco.logfilters.NoTracebackForRefusals"},
     },
     "formatters": {
         # With the offset, as nginx and gunicorn stamp theirs: TIME_ZONE is Japan time.
@@ -507,6 +508,8 @@ LOGGING = {
         # Printed once, by the root's handler (Django's own console handler would double it).
         "django": {"level": "INFO", "handlers": ["mail_admins"], "propagate": True},
         "django.server": {"level": "INFO", "handlers": ["django.server"], "propagate": False},
+        # A 403 or 404 is one line, without the traceback of the exception that answered it.
+        "django.request": {"filters": ["no_traceback_for_refusals"]},
         "django.db.backends": {"level": "WARNING"},
         "django.tasks": {"level": "WARNING"},  # a line per queued email is noise
         # A request for a host not in ALLOWED_HOSTS (scanners, mostly) is answered 400 and

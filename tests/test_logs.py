@@ -180,12 +180,23 @@ def test_djangos_logs_hold_no_token(client, caplog, console):
 
 
 def test_djangos_log_lines_carry_the_utc_offset_like_nginxs(console):
-    """The app's lines are in Japan time (TIME_ZONE), nginx's in UTC: with the offset on
-    both, a line in one is found in the other without guessing at nine hours."""
+    """The app's lines are in Japan time (TIME_ZONE), as nginx's are under make serve: with
+    the offset on both, a line in one is found in the other on any machine's zone."""
     logging.getLogger("jenco.test").warning("a line")
     assert re.match(
         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0900 WARNING jenco.test a line", console.getvalue()
     )
+
+
+@pytest.mark.django_db
+def test_a_page_refused_to_staff_is_one_line_without_a_traceback(client, console, support_agent):
+    # An agent opening a page their group may not: a 403, logged as one WARNING line. It was
+    # followed by PermissionDenied's traceback, which buried the real ones (support trial).
+    client.force_login(support_agent)
+    assert client.get("/admin/auth/group/").status_code == 403
+    written = console.getvalue()
+    assert "WARNING django.request Forbidden (Permission denied): /admin/auth/group/" in written
+    assert "Traceback" not in written and "PermissionDenied" not in written
 
 
 @pytest.mark.django_db

@@ -626,7 +626,10 @@ def test_a_lockout_rows_page_and_its_confirmation_speak_of_lifting_not_deleting(
     assert f'href="/admin/axes/accessattempt/{attempt.pk}/delete/"' in page
     assert ">一時停止を解除</a>" in page and ">削除</a>" not in page
 
+    assert "HTTP Accept" not in page and "有効期限" not in page  # axes' fields, not an agent's
+
     confirm = agent.get(f"/admin/axes/accessattempt/{attempt.pk}/delete/").content.decode()
+    assert "<title>一時停止を解除 | " in confirm and "<h1>一時停止を解除</h1>" in confirm
     assert "ログイン失敗の記録「JPN1000001（203.0.113.7 から、" in confirm
     assert "）」を消去し、それによる一時停止を解除しますか？" in confirm
     assert 'value="はい、解除します"' in confirm
@@ -654,6 +657,55 @@ def test_an_unknown_paused_filter_value_shows_the_whole_list_as_admins_filters_d
     assert response.status_code == 302 and response["Location"].endswith("?e=1")
 
 
+def test_the_lockouts_list_finds_an_id_however_it_is_typed(client, support_agent, member):
+    agent = as_staff(client, support_agent)
+    paused(member)
+    for typed in ("ＪＰＮ１０００００１", "ｊｐｎ １０００ ００１", "jpn1000001"):
+        page = agent.get("/admin/axes/accessattempt/", {"q": typed}).content.decode()
+        assert "203.0.113.7" in page, typed
+
+
+def test_the_member_page_shows_the_failed_sign_ins_typed_with_the_id(client, support_agent, member):
+    # Logged against no member (as the ID typed): the page showed only the staff's views, so
+    # an agent saw "paused" and no failure to say why.
+    for _ in range(2):
+        sign_in(Client(), "JPN1000001", "wrong-Password-1")
+    page = as_staff(client, support_agent).get(page_of(member)).content.decode()
+    timeline = page[page.index('id="support-timeline"') :]
+    rows = re.findall(r"<tr><td>.*?</tr>", timeline)
+    failed = [row for row in rows if "<td>ログイン失敗</td>" in row]
+    assert len(failed) == 2 and all("このIDを入力した人" in row for row in failed)
+
+
+def test_a_log_entrys_page_says_its_details_in_words(client, support_agent, member):
+    assert sign_in(Client(), "JPN1000001", PASSWORD).status_code == 302
+    signed_in = SecurityEvent.objects.get(kind=Kind.SIGN_IN, member=member)
+    edited = SecurityEvent.objects.create(
+        kind=Kind.MEMBER_EDITED,
+        member=member,
+        actor=support_agent,
+        details={"team": "Support", "fields": ["email", "name"]},
+    )
+    agent = as_staff(client, support_agent)
+    page = agent.get(f"/admin/accounts/securityevent/{signed_in.pk}/change/").content.decode()
+    # The sign-in's session key (encrypted; what Account > Security ends it by) is not shown.
+    assert signed_in.details["session"] not in page and '{"session"' not in page
+    page = agent.get(f"/admin/accounts/securityevent/{edited.pk}/change/").content.decode()
+    assert "担当：サポート窓口<br>変更した項目：メールアドレス, 氏名" in page
+    assert '{"team"' not in page
+
+
+def test_the_security_log_says_pause_as_every_other_page_does(client, support_agent, member):
+    for _ in range(10):
+        sign_in(Client(), "JPN1000001", "wrong-Password-1")
+    agent = as_staff(client, support_agent)
+    agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/")
+    page = agent.get("/admin/accounts/securityevent/").content.decode()
+    assert '<td class="field-kind">ログインの一時停止</td>' in page
+    assert "スタッフが一時停止を解除" in page
+    assert ">ロック<" not in page and "スタッフがロックを解除" not in page  # PIN locks stay locks
+
+
 def _row(username, address, failures, minutes_ago=1):
     row = AccessAttempt.objects.create(
         username=username, ip_address=address, failures_since_start=failures
@@ -679,6 +731,11 @@ def test_the_lockouts_list_says_what_is_paused_by_the_sums_that_decide_it(client
     assert "一時停止中：このIDでの失敗21回（10回で一時停止）。" in page
     assert page.count("一時停止中：このアドレスからの失敗30回（30回で一時停止）。") == 1
     assert "対象外：15分より前の失敗です。" in page
+    # A row with no ID counts what a good sign-in on the published default password adds.
+    assert (
+        "IDのない行は、画像の数字の間違いと、公開されているデフォルトのパスワードでのログイン"
+        in page
+    )
 
     paused = root.get("/admin/axes/accessattempt/", {"paused": "yes"}).content.decode()
     for member_id in ("JPN7000001", "JPN7000002", "JPN7000003"):

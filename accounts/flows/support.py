@@ -11,12 +11,15 @@ from dataclasses import dataclass
 import axes.utils
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import times
+from accounts.activity import team_names
 from accounts.audit import Kind, record
 from accounts.flows import two_step
 from accounts.models import Authenticator, Member, SecurityEvent
@@ -115,12 +118,57 @@ def two_step_state(member) -> TwoStepState:
 
 
 def timeline(member, limit: int = 30):
-    """The member's security log as staff read it: newest first, with the agent's name."""
-    return (
-        SecurityEvent.objects.filter(member=member)
-        .select_related("actor")
-        .order_by("-created")[:limit]
-    )
+    """The member's security log as staff read it: newest first, with the agent's name, and
+    what was typed with the member's ID by anyone (failed sign-ins, the pause they made):
+    those are logged against no member, as the ID typed."""
+    about = Q(member=member) | Q(member=None, member_id_typed=member.member_id)
+    return SecurityEvent.objects.filter(about).select_related("actor").order_by("-created")[:limit]
+
+
+# What a log entry's details say, for staff. Left out: the sign-in's session key (encrypted;
+# what Account > Security ends it by), the entry a session's end refers to, and the mark of
+# a repeated view.
+_INTERNAL_DETAILS = {"session", "ended", "repeat"}
+_DETAIL_LABELS = {
+    "team": gettext_lazy("Team"),
+    "reason": gettext_lazy("Reason"),
+    "fields": gettext_lazy("Fields changed"),
+    "address": gettext_lazy("Address"),
+    "name": gettext_lazy("Passkey name"),
+    "count": gettext_lazy("Sessions ended"),
+}
+
+
+def details_in_words(event) -> list[str]:
+    """An entry's details as lines an agent reads ("Team: Support"), in the agent's language."""
+    details = event.details or {}
+    lines = []
+    if "new" in details:  # an email change: both addresses, masked when logged
+        lines.append(
+            _("%(label)s: %(value)s")
+            % {
+                "label": _("Email address"),
+                "value": f"{details.get('old') or '—'} → {details['new']}",
+            }
+        )
+    for key, value in details.items():
+        if key in _INTERNAL_DETAILS or key in ("old", "new"):
+            continue
+        if key == "team":
+            value = team_names(value)
+        elif key == "fields":
+            value = ", ".join(_field_name(name) for name in value)
+        lines.append(
+            _("%(label)s: %(value)s") % {"label": _DETAIL_LABELS.get(key, key), "value": value}
+        )
+    return lines
+
+
+def _field_name(name: str) -> str:
+    try:
+        return str(Member._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:  # a field since renamed or removed: its name as logged
+        return name
 
 
 def reset_link_refusal(kind, member) -> str | None:

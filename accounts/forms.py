@@ -91,6 +91,9 @@ def captcha_field(field_class=DigitsCaptchaField) -> CaptchaField:
     )
 
 
+EMAIL_FORMAT_ERROR = _("Enter an email address such as name@example.com.")
+
+
 def valid_email(typed: str) -> str:
     email = credentials.normalise_email(typed)
     try:
@@ -98,10 +101,24 @@ def valid_email(typed: str) -> str:
             raise forms.ValidationError("too long")
         credentials.validate_mailable_email(email)
     except forms.ValidationError:
-        raise forms.ValidationError(
-            _("Enter an email address such as name@example.com."), code="invalid"
-        ) from None
+        raise forms.ValidationError(EMAIL_FORMAT_ERROR, code="invalid") from None
     return email
+
+
+class EmailAddressField(forms.CharField):
+    """An email address box; what is wrong with it, its length included, gets one message
+    (valid_email's), not Django's "at most 254 characters (it has 10000)"."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 254)
+        kwargs.setdefault(
+            "widget", forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"})
+        )
+        kwargs["error_messages"] = {
+            "max_length": EMAIL_FORMAT_ERROR,
+            **kwargs.get("error_messages", {}),
+        }
+        super().__init__(**kwargs)
 
 
 class MemberIDField(forms.CharField):
@@ -147,6 +164,11 @@ class SecretField(forms.CharField):
     def __init__(self, *, autocomplete="current-password", **kwargs):
         kwargs.setdefault("max_length", MAX_TYPED_PASSWORD)
         kwargs.setdefault("strip", False)
+        # Our words, not Django's "at most 1024 characters (it has 10000)".
+        kwargs["error_messages"] = {
+            "max_length": _("The password is too long."),
+            **kwargs.get("error_messages", {}),
+        }
         super().__init__(widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}), **kwargs)
 
 
@@ -269,6 +291,10 @@ class PinField(forms.CharField):
 
     def __init__(self, *, autocomplete="off", **kwargs):
         kwargs.setdefault("max_length", MAX_TYPED_ID)
+        kwargs["error_messages"] = {
+            "max_length": _("Your PIN must be 6 digits."),
+            **kwargs.get("error_messages", {}),
+        }
         super().__init__(
             widget=forms.PasswordInput(
                 attrs={
@@ -645,10 +671,8 @@ class ForgotForm(Form):
     """Member ID + the registered email + captcha: the same for password and PIN (seed p.2)."""
 
     username = MemberIDField()
-    email = forms.CharField(
+    email = EmailAddressField(
         label=_("Email address"),
-        max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
     )
     captcha = captcha_field()
 
@@ -665,10 +689,8 @@ class ResetPinForm(NewPinFields):
 
 
 class EmailChangeForm(PinConfirmed):
-    email = forms.CharField(
+    email = EmailAddressField(
         label=_("New email address"),
-        max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
     )
     pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
 
@@ -708,11 +730,9 @@ class RegistrationForm(NewPasswordFields, NewPinFields):
         max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
-    email = forms.CharField(
+    email = EmailAddressField(
         label=_("Email address"),
-        max_length=254,
         help_text=_("We send a link to this address to confirm it."),
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
     )
     preferred_language = forms.ChoiceField(
         label=_("Preferred language"), choices=Member.Language.choices, widget=LanguageSelect

@@ -206,17 +206,17 @@ def login_code(request: HttpRequest) -> HttpResponse:
                 two_step.finish(request, member, kind)
             if checked.result == two_step.Check.RIGHT_RECOVERY:
                 left = two_step.recovery_codes_left(member)
-                messages.warning(
-                    request,
-                    ngettext(
+                # In the language of the pages it shows on (the member's, from here on), not
+                # the browser's this page was in.
+                with translation.override(member.preferred_language):
+                    notice = ngettext(
                         "You signed in with a recovery code. %(left)d code is left: make new "
                         "ones under Account > Security.",
                         "You signed in with a recovery code. %(left)d codes are left. If you "
                         "lost your authenticator, make new codes under Account > Security.",
                         left,
-                    )
-                    % {"left": left},
-                )
+                    ) % {"left": left}
+                messages.warning(request, notice)
             response = HttpResponseRedirect(next_url)
             _remember_language(response, member.preferred_language)
             return response

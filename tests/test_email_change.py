@@ -319,6 +319,10 @@ def test_the_limit_speaks_the_members_language(client, english_member, mailoutbo
         ("TARO@example.com", "すでに登録されている"),
         # 112 characters typed, 312 after NFKC: longer than any address may be.
         ("ﬃ" * 100 + "@example.com", "name@example.com"),
+        (
+            "a" * 10_000 + "@example.com",
+            "メールアドレスを name@example.com の形で入力してください。",
+        ),
     ],
 )
 def test_a_bad_address_gets_a_message(member_client, member, email, message):

@@ -32,7 +32,8 @@ def test_ten_failures_lock_the_id_from_any_address(client, member):
     assert response.status_code == 429
     assert LOCKED in response.content.decode()
     assert SESSION_KEY not in client.session
-    assert SecurityEvent.objects.filter(kind="locked_out").exists()
+    paused = SecurityEvent.objects.get(kind="locked_out")
+    assert paused.member_id_typed == "JPN1000001"
 
 
 def test_nine_failures_do_not(client, member):
@@ -208,6 +209,9 @@ def test_one_address_trying_many_ids_is_stopped(client, member):
     page = response.content.decode()
     assert "お使いのネットワークからのログイン" in page
     assert "停止も解除されます" not in page  # a reset lifts an ID's pause, not an address's
+    # Logged as the address's pause, not against the ID its 30th post happened to type.
+    paused = SecurityEvent.objects.get(kind="locked_out")
+    assert paused.member_id_typed == "" and paused.details == {"address": "10.3.3.3"}
     # The member signs in from their own address.
     attempt(client, "JPN1000001", PASSWORD, ip="10.4.4.4")
     assert SESSION_KEY in client.session

@@ -61,6 +61,9 @@ def test_every_other_session_is_signed_out(member_client, member):
         ("jenco@12345", None, PIN, "デフォルトのパスワードは使えません"),
         ("jpn1000001x", None, PIN, "パスワードが会員IDと似すぎています。"),
         (NEW_PASSWORD, None, "000001", "PINコードが正しくありません"),
+        # Our words for what is too long, not Django's "at most N characters (it has M)".
+        ("x" * 10_000, None, PIN, "パスワードが長すぎます。"),
+        (NEW_PASSWORD, None, "1" * 10_000, "PINコードは6桁の数字で入力してください。"),
     ],
 )
 def test_a_bad_change_changes_nothing(member_client, member, new, again, pin, message):

@@ -264,6 +264,20 @@ def test_english_member_reads_the_code_page_in_english(client, english_member):
     assert "Two-step verification" in page and "authenticator app" in page
 
 
+def test_the_recovery_code_notice_is_in_the_members_language_not_the_browsers(
+    client, english_member
+):
+    # The page after it is in the member's language; the notice on it was in the browser's.
+    client.force_login(english_member)
+    _, codes = turn_on(client)
+    password_step(client, member_id="JPN1000002", headers={"accept-language": "ja"})
+    page = client.post(
+        CODE, {"code": codes[0]}, headers={"accept-language": "ja"}, follow=True
+    ).content.decode()
+    assert "You signed in with a recovery code. 9 codes are left." in page
+    assert "リカバリーコードでログインしました" not in page
+
+
 # --- Turning it off, new codes, support ------------------------------------------------------
 
 

@@ -717,7 +717,7 @@ def test_removing_it_with_the_pin(client, member, mailoutbox, language, message,
         ({}, {"ja": "この項目は必須です", "en": "This field is required."}, 0),
         (
             {"pin": "1" * 2000},
-            {"ja": "64 文字以下でなければなりません", "en": "Ensure this value has at most"},
+            {"ja": "PINコードは6桁の数字で入力してください。", "en": "Your PIN must be 6 digits."},
             0,
         ),
         (

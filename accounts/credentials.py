@@ -77,15 +77,18 @@ class MailableEmailValidator(EmailValidator):
     override) turns "exa\u202emple.com" around wherever the address is shown (the notice to
     the old address quoted it so), and IDNA cannot spell such a domain, so the mail to it
     failed in the worker after the member was told it was sent. No control, format or
-    separator character anywhere, and a domain IDNA spells.
+    separator character anywhere, a domain IDNA spells, and a domain name, not an IP.
     """
 
     def __call__(self, value):
         super().__call__(value)
-        if any(unicodedata.category(char)[0] in "CZ" for char in value):
+        domain = value.rpartition("@")[2]
+        # Nor an address at a bare IP ("taro@[127.0.0.1]"), which Django's passes: no member
+        # has one, and it points our mail at any machine.
+        if domain.startswith("[") or any(unicodedata.category(c)[0] in "CZ" for c in value):
             raise ValidationError(self.message, code=self.code, params={"value": value})
         try:
-            punycode(value.rpartition("@")[2])
+            punycode(domain)
         except UnicodeError:
             raise ValidationError(self.message, code=self.code, params={"value": value}) from None
 

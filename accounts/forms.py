@@ -105,6 +105,21 @@ def valid_email(typed: str) -> str:
     return email
 
 
+class FreshHiddenField(forms.Field):
+    """A hidden value the page renders from the form's initial, whatever was posted, and
+    the browser sends back. (A disabled field renders so too, but with `disabled`, and a
+    browser sends no disabled input: the page's version and token never came back.)"""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def bound_data(self, data, initial):
+        return initial
+
+
 class EmailAddressField(forms.CharField):
     """An email address box; what is wrong with it, its length included, gets one message
     (valid_email's), not Django's "at most 254 characters (it has 10000)"."""
@@ -410,9 +425,9 @@ class PinConfirmed(MemberForm):
     pin_field = "pin"
     replaces = ""  # the Member field this form changes
 
-    # Always rendered with the current version (disabled: the page never shows what was
-    # sent back), so the form shown after a "stale" error is fresh for the next try.
-    version = forms.Field(widget=forms.HiddenInput, required=False, disabled=True)
+    # Always rendered with the current version (never what was sent back), so the form
+    # shown after a "stale" error is fresh for the next try.
+    version = FreshHiddenField()
 
     def __init__(self, member, *args, **kwargs):
         super().__init__(member, *args, **kwargs)
@@ -591,8 +606,8 @@ class MakesRecoveryCodes(TwoStepConfirmed):
     """A form whose answer shows new recovery codes. Its page carries a random token, so the
     form sent twice shows the codes the first sending made (flows.two_step.codes_made_by)."""
 
-    # Rendered fresh with each page (disabled: never what was sent back).
-    form_token = forms.Field(widget=forms.HiddenInput, required=False, disabled=True)
+    # Rendered fresh with each page, never what was sent back.
+    form_token = FreshHiddenField()
 
     def __init__(self, member, *args, **kwargs):
         super().__init__(member, *args, **kwargs)
@@ -659,7 +674,11 @@ class PasskeyAddForm(TwoStepConfirmed):
 
     def clean_name(self):
         name = " ".join(unicodedata.normalize("NFKC", self.cleaned_data["name"]).split())
-        if not name or not name.isprintable():
+        if not name.isprintable():
+            raise forms.ValidationError(
+                _("Enter a name without control or invisible characters."), code="unprintable"
+            )
+        if not name:
             raise forms.ValidationError(_("Give the passkey a name."), code="required")
         return name
 

@@ -11,6 +11,9 @@ from django.utils.translation import gettext_noop
 
 WORDS = [
     gettext_noop("- Select an option -"),  # django.db.models.fields.BLANK_CHOICE_LABEL
+    # A form label's suffix (django.forms.Form.label_suffix): full width after Japanese, as
+    # every Japanese text here (admin's forms; ours have none).
+    gettext_noop(":"),
     # django-axes' models and admin
     gettext_noop("Access Attempt"),
     gettext_noop("access attempt"),

@@ -28,7 +28,8 @@ from accounts.forms import (
 )
 
 CHANGED_MEANWHILE = gettext_lazy(
-    "This was changed from another device a moment ago. Please check and try again."
+    "This was changed a moment ago (perhaps the form was sent twice, or from another "
+    "device). Please check and try again."
 )
 
 

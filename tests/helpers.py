@@ -3,6 +3,7 @@ in through the real form, and reading the links we email."""
 
 import contextlib
 import datetime
+import re
 
 from captcha.models import CaptchaStore
 from django.db.models import F
@@ -106,3 +107,14 @@ def five_seconds_ago(token_generator, requested_kind: str):
     SecurityEvent.objects.exclude(pk__in=before).filter(kind=requested_kind).update(
         created=F("created") - datetime.timedelta(seconds=5)
     )
+
+
+def browser_sends(page: str, name: str) -> str:
+    """The value of the page's input `name` as a browser submits it. A browser sends no
+    disabled input: a hidden version or token marked so never came back from a real page,
+    while a test posting it by hand passed."""
+    for tag in re.findall(r"<input\b[^>]*>", page):
+        if f'name="{name}"' in tag:
+            assert not re.search(r"\sdisabled\b", tag), f"a browser does not send {tag}"
+            return re.search(r'value="([^"]*)"', tag)[1]
+    raise AssertionError(f"no input named {name!r} on the page")

@@ -195,7 +195,8 @@ class Inputs(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag == "input" and attrs.get("name"):
+        # As a browser submits a form: a disabled input is not sent.
+        if tag == "input" and attrs.get("name") and "disabled" not in attrs:
             self.values.setdefault(attrs["name"], attrs.get("value") or "")
 
 

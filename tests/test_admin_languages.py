@@ -65,3 +65,13 @@ def test_a_lockout_is_named_by_member_address_and_time(client, support_agent, at
     assert "Attempted Access" not in page
     index = client.get("/admin/").content.decode()
     assert "Sign-in lockouts" in index and ">Axes<" not in index
+
+
+@pytest.mark.parametrize(
+    ("language", "label"), [("ja", "<label>会員ID：</label>"), ("en", "<label>Member ID:</label>")]
+)
+def test_a_form_label_ends_with_the_languages_colon(client, support_agent, member, language, label):
+    # Django's ":" after each label: full width after Japanese, as everywhere else here.
+    client.force_login(support_agent)
+    client.cookies["django_language"] = language
+    assert label in client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()

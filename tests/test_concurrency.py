@@ -385,3 +385,40 @@ def test_a_form_showing_new_recovery_codes_sent_twice_at_once_shows_one_working_
         assert len(first) == 10 and first == second
         assert stored_codes(site, member_id) == 10
         assert signs_in_with(site, member_id, second[-1])
+
+
+# --- (f) the first sign-in's mailbox code, sent twice at once ---------------------------------
+
+MAILBOX = "/backoffice/first-sign-in/mailbox/"
+
+
+def test_the_mailbox_code_sent_twice_at_once_proves_the_mailbox_for_both(site):
+    # One answer said "too many wrong codes" though the code was right, and the session kept
+    # the second answer's copy, without the proof: the member was sent back to the mailbox.
+    for n in range(ROUNDS):
+        member_id, address = f"JPN21{n:05d}", f"ja{n}@example.com"
+        site.shell(
+            "from accounts.ja_accounts import ja_member\n"
+            f"ja_member({member_id!r}, name='会員', email={address!r}).save()\n"
+        )
+        browser = Browser(site)
+        assert browser.sign_in(member_id, "jenco@12345").location == "/backoffice/"
+        assert browser.get("/backoffice/").location == MAILBOX
+        code = re.findall(r"^\s+(\d{6})$", site.mails_to(address)[-1], re.M)[0]
+        data = {**browser.form(MAILBOX), "code": code}
+        mark = site.log_mark()
+        pages = race(*(lambda barrier: browser.request("POST", MAILBOX, data, barrier),) * 2)
+        assert overlapped(pages)
+        no_server_trouble(site, pages, mark)
+        # Both lead on: to the back office, or straight to the PIN step it leads to.
+        onward = {"/backoffice/", "/backoffice/profile/pin/"}
+        assert all(p.status == 302 and p.location in onward for p in pages), [
+            (p.status, p.location) for p in pages
+        ]
+        assert browser.get("/backoffice/").location == "/backoffice/profile/pin/"
+        (proved,) = site.query(
+            "SELECT COUNT(*) FROM accounts_securityevent e JOIN accounts_member m"
+            " ON e.member_id = m.id WHERE e.kind = 'mailbox_proved' AND m.member_id = ?",
+            member_id,
+        )[0]
+        assert proved == 1

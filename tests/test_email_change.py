@@ -323,6 +323,7 @@ def test_the_limit_speaks_the_members_language(client, english_member, mailoutbo
             "a" * 10_000 + "@example.com",
             "メールアドレスを name@example.com の形で入力してください。",
         ),
+        ("taro@[127.0.0.1]", "name@example.com"),  # at a bare IP: Django's validator passes it
     ],
 )
 def test_a_bad_address_gets_a_message(member_client, member, email, message):

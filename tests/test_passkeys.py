@@ -83,7 +83,11 @@ def test_a_wrong_pin_adds_nothing_and_the_name_is_needed(member_client, member, 
     key = SoftPasskey()
     answer = key.create(options_in(member_client.get(ADD).content.decode()))
     page = member_client.post(ADD, {"name": "  ", "pin": PIN, "passkey": answer})
-    assert "名前" in page.content.decode()
+    assert "パスキーに名前を付けてください。" in page.content.decode()
+    assert not Passkey.objects.exists() and not mailoutbox
+    # A name with an invisible character is told so, not that it is missing.
+    page = member_client.post(ADD, {"name": "iPhone\u202e", "pin": PIN, "passkey": answer})
+    assert "制御文字や見えない文字を含まない名前を入力してください。" in page.content.decode()
     assert not Passkey.objects.exists() and not mailoutbox
 
 

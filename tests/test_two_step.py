@@ -11,7 +11,7 @@ from django.test import Client
 
 from accounts.flows import two_step
 from accounts.models import Authenticator, Member, RecoveryCode, SecurityEvent
-from tests.helpers import PASSWORD, PIN, sign_in
+from tests.helpers import PASSWORD, PIN, browser_sends, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -312,7 +312,7 @@ def shown_codes(page: str) -> list[str]:
 
 
 def form_token(page: str) -> str:
-    return re.search(r'name="form_token" value="([^"]+)"', page)[1]
+    return browser_sends(page, "form_token")
 
 
 def works(client, code: str) -> bool:

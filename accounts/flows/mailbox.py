@@ -24,6 +24,8 @@ from accounts.emails import render_member_email
 from accounts.models import MailboxCode, Member
 
 SESSION_KEY = "mailbox_proved"
+# How long after its use a code entered again counts as the same form sent twice.
+ENTERED_AGAIN_SECONDS = 30
 SESSION_NONCE_KEY = "mailbox_session"
 
 
@@ -148,8 +150,10 @@ def check_code(request, member, typed: str) -> Checked:
     """Check a typed code against the newest one sent for this session; a right code proves
     the mailbox."""
     code = _newest(request, member)
-    if code is None or code.used_at is not None or not code.code_hash:
+    if code is None or not code.code_hash:
         return Checked(Check.NONE)
+    if code.used_at is not None:
+        return _entered_again(request, member, code, typed)
     now = timezone.now()
     if code.created < now - datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES):
         return Checked(Check.EXPIRED)
@@ -159,13 +163,16 @@ def check_code(request, member, typed: str) -> Checked:
     if not MailboxCode.objects.filter(
         pk=code.pk, used_at__isnull=True, wrong_tries__lt=limit
     ).update(wrong_tries=F("wrong_tries") + 1):
+        code.refresh_from_db()
+        if code.used_at is not None:  # used a moment ago, by this form sent twice?
+            return _entered_again(request, member, code, typed)
         return Checked(Check.USED_UP)
     if constant_time_compare(_hash(member.pk, typed), code.code_hash):
         with transaction.atomic():
             if not MailboxCode.objects.filter(pk=code.pk, used_at__isnull=True).update(
                 used_at=now, wrong_tries=F("wrong_tries") - 1
             ):
-                return Checked(Check.NONE)  # used a moment ago by another request
+                return _entered_again(request, member, code, typed)
             Member.objects.filter(pk=member.pk).update(mailbox_proved_at=now)
             member.mailbox_proved_at = now
             record(request, Kind.MAILBOX_PROVED, member)
@@ -175,6 +182,21 @@ def check_code(request, member, typed: str) -> Checked:
     tries = MailboxCode.objects.values_list("wrong_tries", flat=True).get(pk=code.pk)
     left = max(limit - tries, 0)
     return Checked(Check.WRONG if left else Check.USED_UP, tries_left=left)
+
+
+def _entered_again(request, member, code, typed: str) -> Checked:
+    """This session's code, already used, entered again: the form sent twice (a double tap).
+    The right code proves what it proved the first time, and this request's session keeps
+    the proof too: it was read before the first one saved it, and saves after it. Nothing
+    more is logged or counted. Only for a few seconds: a later sign-in in this browser must
+    prove the mailbox with a code of its own."""
+    just_now = timezone.now() - datetime.timedelta(seconds=ENTERED_AGAIN_SECONDS)
+    if code.used_at < just_now or not constant_time_compare(
+        _hash(member.pk, typed), code.code_hash
+    ):
+        return Checked(Check.NONE)
+    request.session[SESSION_KEY] = _proof(request)
+    return Checked(Check.PROVED)
 
 
 def _newest(request, member):

@@ -72,3 +72,40 @@ def test_a_member_turns_on_an_authenticator_and_signs_in_with_it(
     expect(page).to_have_url(re.compile(r"/backoffice/$"))
     assert mailoutbox[-1].subject == "【JENCO】2段階認証をオンにしました"
     assert console_errors == []
+
+
+def test_a_double_tap_on_new_recovery_codes_shows_codes_that_work(
+    page, live_server, member, console_errors
+):
+    # The form sent twice from the page, as a double tap sends it (FormData: what the browser
+    # itself submits). Each answer made a set; the browser shows the second, whose codes did
+    # not work, and the page's token, marked disabled, was never sent.
+    from accounts.flows import two_step
+    from accounts.models import RecoveryCode
+
+    sign_in_with_password(page)
+    page.goto("/backoffice/security/two-step/authenticator/")
+    totp = pyotp.TOTP(page.locator(".secret-key").inner_text().replace(" ", ""))
+    page.get_by_label("アプリのコード").fill(totp.now())
+    page.get_by_label("PINコード", exact=True).fill(PIN)
+    page.get_by_role("button", name="2段階認証をオンにする").click()
+    expect(page.locator(".recovery-codes li")).to_have_count(10)
+
+    page.goto("/backoffice/security/two-step/recovery-codes/")
+    page.get_by_label("PINコード", exact=True).fill(PIN)
+    answers = page.evaluate(
+        """async () => {
+          const form = document.querySelector("form:has(input[name=pin])");
+          const send = () => fetch(location.href, {method: "POST", body: new FormData(form)})
+            .then(response => response.text());
+          const pages = await Promise.all([send(), send()]);
+          return pages.map(text => [...text.matchAll(/<li><code>([A-Z0-9-]{11})<\\/code>/g)]
+            .map(found => found[1]));
+        }"""
+    )
+    first, second = answers
+    assert len(first) == 10 and first == second
+    stored = set(RecoveryCode.objects.filter(member=member).values_list("code_hash", flat=True))
+    assert len(stored) == 10
+    assert {two_step._code_hash(member, code.replace("-", "")) for code in second} == stored
+    assert console_errors == []

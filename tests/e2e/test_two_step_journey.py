@@ -77,9 +77,10 @@ def test_a_member_turns_on_an_authenticator_and_signs_in_with_it(
 def test_a_double_tap_on_new_recovery_codes_shows_codes_that_work(
     page, live_server, member, console_errors
 ):
-    # The form sent twice from the page, as a double tap sends it (FormData: what the browser
-    # itself submits). Each answer made a set; the browser shows the second, whose codes did
-    # not work, and the page's token, marked disabled, was never sent.
+    # The form sent twice from the page (FormData: what the browser itself submits), one
+    # after the other: the page's token, marked disabled, was never sent, so the second made
+    # a set of its own. (At the same moment: tests/test_concurrency.py, on a database that
+    # makes writers wait as production's do; this live server's in-memory one does not.)
     from accounts.flows import two_step
     from accounts.models import RecoveryCode
 
@@ -98,7 +99,7 @@ def test_a_double_tap_on_new_recovery_codes_shows_codes_that_work(
           const form = document.querySelector("form:has(input[name=pin])");
           const send = () => fetch(location.href, {method: "POST", body: new FormData(form)})
             .then(response => response.text());
-          const pages = await Promise.all([send(), send()]);
+          const pages = [await send(), await send()];
           return pages.map(text => [...text.matchAll(/<li><code>([A-Z0-9-]{11})<\\/code>/g)]
             .map(found => found[1]));
         }"""

@@ -57,6 +57,21 @@ def test_the_member_sees_every_device_the_current_one_marked(member):
     assert phone.get("/backoffice/").status_code == 200
 
 
+def test_after_a_pin_change_this_device_still_shows_its_address(member):
+    # A PIN or password change keeps this session signed in under a new key, which its
+    # sign-in's log entry does not know: the device was listed with no address (trial).
+    desk = device(DESKTOP, "198.51.100.4")
+    new_pin = "583920"
+    changed = desk.post(
+        "/backoffice/profile/pin/",
+        {"current_pin": PIN, "new_pin1": new_pin, "new_pin2": new_pin},
+    )
+    assert changed["Location"] == "/backoffice/profile/"
+    page = desk.get(SECURITY).content.decode()
+    current = re.search(r'<li class="session current">(.*?)</li>', page, re.S)[1]
+    assert "Windows の Chrome" in current and "198.51.100.4" in current
+
+
 def test_signing_out_one_device_really_ends_it(member):
     phone = device(PHONE, "203.0.113.7")
     desk = device(DESKTOP, "198.51.100.4")

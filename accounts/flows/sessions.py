@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import devices, view_only
-from accounts.audit import Kind, record
+from accounts.audit import Kind, client_ip, record
 from accounts.middleware import SEEN_AT
 from accounts.models import SecurityEvent
 
@@ -86,7 +86,10 @@ def signed_in(request, member) -> list[SignedIn]:
         current = key == current_key
         current_listed |= current
         found.append(_signed_in(event, data, current))
-    if not current_listed:  # a sign-in from before sessions were logged: still listed
+    if not current_listed:
+        # Its sign-in's entry keeps an older key: a password or PIN change kept this session
+        # signed in under a new one (or it is from before sessions were logged). Listed as
+        # this request shows it, its address included.
         browser, system = devices.describe(request.headers.get("User-Agent", ""))
         now = int(timezone.now().timestamp())
         started = _when(request.session.get("signed_in_at", now))
@@ -95,7 +98,7 @@ def signed_in(request, member) -> list[SignedIn]:
                 id=0,
                 browser=browser,
                 system=system,
-                ip_address=None,
+                ip_address=client_ip(request),
                 started=started,
                 last_seen=timezone.now(),
                 view_only=view_only.active(request),

@@ -35,10 +35,12 @@ def _name_axes_in_our_languages() -> None:
 
     def title(attempt) -> str:
         when = formats.date_format(timezone.localtime(attempt.attempt_time), "DATETIME_FORMAT")
+        where = {"address": attempt.ip_address or "—", "when": when}
+        if not attempt.username:  # the address alone: wrong captchas, default-password sign-ins
+            return gettext("From %(address)s, %(when)s") % where
         return gettext("%(member_id)s from %(address)s, %(when)s") % {
-            "member_id": attempt.username or "—",
-            "address": attempt.ip_address or "—",
-            "when": when,
+            "member_id": attempt.username,
+            **where,
         }
 
     AccessAttempt.__str__ = title

@@ -1,3 +1,4 @@
+import datetime
 import secrets
 import unicodedata
 
@@ -206,12 +207,31 @@ class SignInCaptchaField(DigitsCaptchaField):
         forms.MultiValueField.clean(self, value)
         key, answer = value[0], (value[1] or "").strip().lower()
         if not sign_in_sql.captcha_right(key, answer, timezone.now()):
-            sign_in_sql.use_up_captcha(key)
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+            # The same words either way; "gone" when no picture had this key any more (used
+            # by another post of this answer, or swept) for LoginForm.note_sent_twice.
+            gone = not sign_in_sql.use_up_captcha(key)
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="gone" if gone else "invalid"
+            )
         return [key, ""]
 
 
+SENT_TWICE_SECONDS = 30
+SENT_TWICE = _(
+    "This form was already sent. If you are not signed in now, type the digits in the new "
+    "picture and sign in again."
+)
+
+
+def signed_in_just_now(member_id: str) -> bool:
+    """Whether `member_id` signed in within the last SENT_TWICE_SECONDS, as committed."""
+    moments_ago = timezone.now() - datetime.timedelta(seconds=SENT_TWICE_SECONDS)
+    return Member.objects.filter(member_id=member_id, last_login__gte=moments_ago).exists()
+
+
 class LoginForm(Form):
+    sent_twice = False  # use_captcha: the post repeated a right sign-in's (a double tap)
+
     username = MemberIDField(label=_("Username / User ID"), help_text="")  # the seed's box
     password = SecretField(label=_("Password"))
     # Ticked, the password box takes the sub password and the back office opens read-only
@@ -289,6 +309,16 @@ class LoginForm(Form):
             "audio": captcha_audio_url(key) if settings.CAPTCHA_FLITE_PATH else None,
         }
 
+    def note_sent_twice(self) -> None:
+        """After is_valid: a post whose picture another post of the same answer used up a
+        moment ago, with the ID of a member who signed in just now, is that form sent twice
+        (a double tap), not a failed sign-in; it is told so. (Its password was not checked:
+        nothing is learnt from the answer.)"""
+        username = self.cleaned_data.get("username")
+        if self.has_error("captcha", code="gone") and username and signed_in_just_now(username):
+            self.sent_twice = True
+            self._errors["captcha"] = self.error_class([SENT_TWICE])
+
     def use_captcha(self) -> None:
         """Use up the captcha this post answered; call inside the transaction that writes
         the post's outcome. Of two posts sent with one answer, only one gets past this: the
@@ -297,8 +327,15 @@ class LoginForm(Form):
             return
         key = self.cleaned_data["captcha"][0]
         if not sign_in_sql.use_up_captcha(key):
+            # Used a moment ago by another post of this answer. With the right password, and
+            # the member signed in just now (by that post: it has committed, or the captcha
+            # would still be here), it is this form sent twice: a double tap.
+            self.sent_twice = self.member is not None and signed_in_just_now(self.member.member_id)
             self.member = None
-            self.add_error("captcha", self.fields["captcha"].error_messages["invalid"])
+            self.add_error(
+                "captcha",
+                SENT_TWICE if self.sent_twice else self.fields["captcha"].error_messages["invalid"],
+            )
 
 
 class PinField(forms.CharField):

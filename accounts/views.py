@@ -94,15 +94,18 @@ def login(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         form.is_valid()  # the password's hash is checked here, outside any transaction
+        form.note_sent_twice()
         # What the post writes, it writes in one transaction: the captcha used up, then the
         # session, last sign-in and security log, or the failure's count and log.
-        second_step = form.member is not None and two_step.wanted(form.member)
         with transaction.atomic():
-            form.use_captcha()
+            form.use_captcha()  # a captcha used already takes the member back off the form
+            second_step = form.member is not None and two_step.wanted(form.member)
             if second_step:  # signed in only once the code is right (login_code)
                 two_step.begin(request, form.member, next_url=_safe_next(request))
             elif form.member is not None:
                 sign_in_flow.sign_in(request, form.member)
+            elif form.sent_twice:
+                pass  # the member's own double tap: no failure against their ID or address
             elif form.has_error("__all__") or form.has_error("captcha"):
                 typed = form.cleaned_data.get("username") or request.POST.get("username", "")
                 sign_in_flow.sign_in_failed(request, typed, captcha=form.has_error("captcha"))

@@ -29,7 +29,7 @@ from accounts.forms import (
 
 CHANGED_MEANWHILE = gettext_lazy(
     "This was changed a moment ago (perhaps the form was sent twice, or from another "
-    "device). Please check and try again."
+    "device). Nothing more was changed: check that it is as you want it."
 )
 
 

@@ -422,3 +422,28 @@ def test_the_mailbox_code_sent_twice_at_once_proves_the_mailbox_for_both(site):
             member_id,
         )[0]
         assert proved == 1
+
+
+# --- (g) the sign-in form, sent twice at once -------------------------------------------------
+
+
+def test_the_sign_in_form_sent_twice_at_once_counts_no_failure(site, members):
+    # The second post found its captcha used by the first, which signed the member in: it was
+    # logged and counted as a failed sign-in with the member's ID, and the member's next
+    # sign-in warned of it.
+    for member_id in members.take(ROUNDS):
+        browser = Browser(site)
+        data = {**browser.form("/login/"), "username": member_id, "password": PASSWORD}
+        mark = site.log_mark()
+        pages = race(*(lambda barrier: browser.request("POST", "/login/", data, barrier),) * 2)
+        assert overlapped(pages)
+        no_server_trouble(site, pages, mark)
+        assert any(p.status == 302 for p in pages)
+        for page in pages:
+            assert page.status == 302 or "このフォームはすでに送信されています。" in page.body
+        failed = site.query(
+            "SELECT COUNT(*) FROM accounts_securityevent"
+            " WHERE kind = 'sign_in_failed' AND member_id_typed = ?",
+            member_id,
+        )
+        assert failed == [(0,)]

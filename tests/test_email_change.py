@@ -150,6 +150,17 @@ def test_pressing_the_button_twice_changes_once(member_client, member, mailoutbo
     assert SecurityEvent.objects.filter(member=member, kind="email_changed").count() == 1
 
 
+def test_the_form_sent_twice_asks_once(member_client, member, mailoutbox):
+    # A double tap: two requests, two log entries and two notices to the old address.
+    for _ in range(2):
+        response = ask_change(member_client)
+        assert response["Location"] == "/backoffice/profile/"
+    assert EmailChangeRequest.objects.count() == 1
+    assert SecurityEvent.objects.filter(kind="email_change_requested").count() == 1
+    assert [m.to for m in mailoutbox].count(["taro@example.com"]) == 1
+    assert [m.to for m in mailoutbox].count(["taro.new@example.com"]) == 1
+
+
 def test_a_newer_request_voids_the_older_link(member_client, member, mailoutbox):
     ask_change(member_client, "taro.first@example.com")
     ask_change(member_client, "taro.second@example.com")

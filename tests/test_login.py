@@ -2,6 +2,7 @@ import datetime
 import re
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 from django.test import Client
 
@@ -185,6 +186,24 @@ def test_a_captcha_answer_works_only_once(client, member):
     response = sign_in(client, "JPN1000001", PASSWORD, captcha=captcha)
     assert SESSION_KEY not in client.session
     assert "画像の数字と一致しません" in response.content.decode()
+
+
+def test_the_sign_in_form_sent_again_after_it_signed_in_counts_no_failure(client, member):
+    # A double tap whose second post comes after the first signed the member in: its picture
+    # is used up. It was logged and counted as a failed sign-in with the member's ID, and the
+    # member's next sign-in warned of it.
+    captcha = solved_captcha()
+    assert sign_in(client, "JPN1000001", PASSWORD, captcha=captcha).status_code == 302
+    again = sign_in(Client(), "JPN1000001", PASSWORD, captcha=captcha).content.decode()
+    assert "このフォームはすでに送信されています。" in again
+    assert not SecurityEvent.objects.filter(kind="sign_in_failed").exists()
+    assert not AccessAttempt.objects.exists()
+    # Nobody signed in with it: the picture's own error, counted, as before.
+    captcha = solved_captcha()
+    sign_in(Client(), "JPN1000002", "wrong-password", captcha=captcha)
+    again = sign_in(Client(), "JPN1000002", "wrong-password", captcha=captcha).content.decode()
+    assert "画像の数字と一致しません" in again
+    assert SecurityEvent.objects.filter(kind="sign_in_failed").count() == 2
 
 
 def test_an_expired_captcha_is_refused(client, member, settings):

@@ -706,6 +706,36 @@ def test_the_security_log_says_pause_as_every_other_page_does(client, support_ag
     assert ">ロック<" not in page and "スタッフがロックを解除" not in page  # PIN locks stay locks
 
 
+def test_a_row_that_pauses_nothing_lifts_nothing_in_the_members_activity(
+    client, support_agent, member
+):
+    # 3 of 10: not paused. The page offered "Lift the pauses" anyway, and lifting the row
+    # told the member that JENCO Support had lifted a pause that never was.
+    paused(member, failures=3)
+    agent = as_staff(client, support_agent)
+    page = agent.get(page_of(member)).content.decode()
+    assert "はい：一時停止はありません。" in page and "一時停止を解除する" not in page
+    attempt = AccessAttempt.objects.get()
+    agent.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
+    assert not AccessAttempt.objects.exists()
+    assert not SecurityEvent.objects.filter(kind=Kind.LOCKOUT_CLEARED, member=member).exists()
+    logged = SecurityEvent.objects.get(kind=Kind.LOCKOUT_CLEARED)
+    assert logged.member_id_typed == "JPN1000001" and logged.actor == support_agent
+    reader = Client()
+    reader.force_login(member)
+    activity = reader.get("/backoffice/security/activity/").content.decode()
+    assert "一時停止を解除" not in activity
+
+
+def test_an_address_rows_confirmation_speaks_of_the_address(client, support_agent):
+    _row(None, "198.51.100.1", 5)
+    attempt = AccessAttempt.objects.get()
+    agent = as_staff(client, support_agent)
+    confirm = agent.get(f"/admin/axes/accessattempt/{attempt.pk}/delete/").content.decode()
+    assert "ログイン失敗の記録「198.51.100.1 から（" in confirm
+    assert "会員IDの一時停止は" not in confirm
+
+
 def _row(username, address, failures, minutes_ago=1):
     row = AccessAttempt.objects.create(
         username=username, ip_address=address, failures_since_start=failures

@@ -360,6 +360,23 @@ def test_the_turn_on_form_sent_twice_shows_the_same_working_codes(
     assert works(member_client, first[0])
 
 
+def test_a_page_sent_again_after_another_device_made_codes_shows_no_voided_ones(
+    member_client, member
+):
+    # The first answer's codes were kept for the page; another device then made new ones,
+    # and the page sent again showed the first set, void by then.
+    turn_on(member_client)
+    sent = {"pin": PIN, "form_token": form_token(member_client.get(CODES).content.decode())}
+    first = shown_codes(member_client.post(CODES, sent).content.decode())
+    phone = Client()
+    phone.force_login(member)
+    token = form_token(phone.get(CODES).content.decode())
+    shown_codes(phone.post(CODES, {"pin": PIN, "form_token": token}).content.decode())
+    again = shown_codes(member_client.post(CODES, sent).content.decode())
+    assert len(again) == 10 and not set(again) & set(first)
+    assert works(member_client, again[0])
+
+
 def test_another_session_cannot_read_the_codes_a_page_made(member_client, member):
     turn_on(member_client)
     sent = {"pin": PIN, "form_token": form_token(member_client.get(CODES).content.decode())}

@@ -70,6 +70,11 @@ def _free_after(requests, limit: int, window: datetime.timedelta):
     return counted[-1] + window if len(counted) >= limit else None
 
 
+# A request for the same address this soon after the last is that form sent again (a double
+# tap): it is answered as done, and sends nothing more.
+SENT_TWICE_SECONDS = 30
+
+
 @transaction.atomic
 def request_email_change(request, member, new_email: str) -> None:
     """Mail a confirmation link to the new address and a notice to the old one; the
@@ -77,13 +82,17 @@ def request_email_change(request, member, new_email: str) -> None:
     sent, nothing saved) over a limit."""
     # One request of a member at a time, so two sent together cannot both pass the count.
     Member.objects.select_for_update().only("pk").get(pk=member.pk)
+    mailbox = credentials.mailbox_key(new_email)
+    moments_ago = timezone.now() - datetime.timedelta(seconds=SENT_TWICE_SECONDS)
+    if EmailChangeRequest.objects.filter(
+        member=member, mailbox=mailbox, created__gte=moments_ago, used_at=None
+    ).exists():
+        return  # the form sent twice: one link, one notice and one log entry are enough
     wait = email_change_limit(member, new_email)
     if wait is not None:
         logger.warning("email change throttled for member=%s", member)
         raise EmailChangeLimited(wait)
-    change = EmailChangeRequest.objects.create(
-        member=member, new_email=new_email, mailbox=credentials.mailbox_key(new_email)
-    )
+    change = EmailChangeRequest.objects.create(member=member, new_email=new_email, mailbox=mailbox)
     record(request, Kind.EMAIL_CHANGE_REQUESTED, member)
     transaction.on_commit(lambda: tasks.mail_email_change_link.enqueue(change_pk=change.pk))
     emails.send_member_email(member, "email_change_requested", {"new_email": new_email})

@@ -209,9 +209,10 @@ def reset_link_refusal(kind, member) -> str | None:
 @transaction.atomic
 def clear_lockout(request, member, *, actor) -> bool:
     """Lift every pause on the member: wrong passwords against the ID, wrong PINs, wrong
-    two-step codes. False when nothing was paused (nothing logged)."""
+    two-step codes. False when nothing was paused (nothing logged, nothing cleared: the
+    member's activity would say a pause was lifted that never was)."""
     state = lock_state(member)
-    if not state.locked and not state.failures:
+    if not state.locked:
         return False
     axes.utils.reset(username=member.member_id)
     Member.objects.filter(pk=member.pk).update(pin_locked_until=None)
@@ -225,17 +226,23 @@ def lift_pauses(request, attempts, *, actor) -> int:
     """Lift the pauses behind rows picked in admin's lockouts list (axes' AccessAttempt).
     A member's row lifts every pause on the member, as their page's button does, and their
     activity says support did it; a row for an ID nobody has, or for an address alone, is
-    deleted and logged. Returns the rows handled."""
+    deleted and logged, as is a member's row when the member is not paused (the activity
+    says nothing: no pause was lifted). Returns the rows handled."""
     attempts = list(attempts)
     members = {
         member.member_id: member
         for member in Member.objects.filter(member_id__in={a.username for a in attempts})
     }
+    lifted = set()  # members whose pauses this call lifted: their other rows went with them
     for attempt in attempts:
         member = members.get(attempt.username)
-        if member is not None:
-            clear_lockout(request, member, actor=actor)
+        if member is not None and member.pk in lifted:
+            pass
+        elif member is not None and clear_lockout(request, member, actor=actor):
+            lifted.add(member.pk)
         else:
+            # An address alone, an ID nobody has, or a member whose ID is not paused: the
+            # row goes, logged, but no member's activity says a pause was lifted.
             record(
                 request,
                 Kind.LOCKOUT_CLEARED,

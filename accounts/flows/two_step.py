@@ -188,7 +188,13 @@ def codes_made_by(request, member, form_token: str | None) -> list[str] | None:
         return None
     kept = cache.get(_codes_key(request, member, form_token))
     shown = _decrypt(kept) if kept else None
-    return json.loads(shown) if shown else None
+    codes = json.loads(shown) if shown else None
+    # Still the member's codes: another device may have made new ones since, voiding these
+    # (the page sent again would show codes that no longer work).
+    stored = set(RecoveryCode.objects.filter(member=member).values_list("code_hash", flat=True))
+    if codes is None or {_code_hash(member, c.replace("-", "")) for c in codes} != stored:
+        return None
+    return codes
 
 
 def _remember_codes(request, member, form_token: str | None, codes: list[str]) -> None:

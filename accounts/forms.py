@@ -1,4 +1,3 @@
-import datetime
 import secrets
 import unicodedata
 
@@ -17,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, sign_in_sql, times
 from accounts.captcha import typed_answer
-from accounts.flows import email_change, two_step
+from accounts.flows import SENT_TWICE, email_change, two_step
 from accounts.flows.pin import PinCheck
 from accounts.models import Member
 
@@ -216,16 +215,15 @@ class SignInCaptchaField(DigitsCaptchaField):
         return [key, ""]
 
 
-SENT_TWICE_SECONDS = 30
-SENT_TWICE = _(
+SENT_TWICE_MESSAGE = _(
     "This form was already sent. If you are not signed in now, type the digits in the new "
     "picture and sign in again."
 )
 
 
 def signed_in_just_now(member_id: str) -> bool:
-    """Whether `member_id` signed in within the last SENT_TWICE_SECONDS, as committed."""
-    moments_ago = timezone.now() - datetime.timedelta(seconds=SENT_TWICE_SECONDS)
+    """Whether `member_id` signed in within flows.SENT_TWICE, as committed."""
+    moments_ago = timezone.now() - SENT_TWICE
     return Member.objects.filter(member_id=member_id, last_login__gte=moments_ago).exists()
 
 
@@ -317,7 +315,7 @@ class LoginForm(Form):
         username = self.cleaned_data.get("username")
         if self.has_error("captcha", code="gone") and username and signed_in_just_now(username):
             self.sent_twice = True
-            self._errors["captcha"] = self.error_class([SENT_TWICE])
+            self._errors["captcha"] = self.error_class([SENT_TWICE_MESSAGE])
 
     def use_captcha(self) -> None:
         """Use up the captcha this post answered; call inside the transaction that writes
@@ -334,7 +332,9 @@ class LoginForm(Form):
             self.member = None
             self.add_error(
                 "captcha",
-                SENT_TWICE if self.sent_twice else self.fields["captcha"].error_messages["invalid"],
+                SENT_TWICE_MESSAGE
+                if self.sent_twice
+                else self.fields["captcha"].error_messages["invalid"],
             )
 
 

@@ -161,6 +161,12 @@ def _login_from_copy(request: HttpRequest, answered: LoginForm | None = None) ->
     )
 
 
+def _finished_meanwhile(request: HttpRequest) -> HttpResponse:
+    """The code page's form sent twice: the other post signed the member in (in the browser
+    that sent both). On to where the sign-in was going; nothing is signed in here."""
+    return redirect(two_step.pending_next(request) or settings.LOGIN_REDIRECT_URL)
+
+
 def _remember_language(response: HttpResponse, language: str) -> None:
     """The language cookie Django's LocaleMiddleware reads on the next request."""
     response.set_cookie(
@@ -185,6 +191,8 @@ def login_code(request: HttpRequest) -> HttpResponse:
     """The second step of a sign-in with two-step verification on: an authenticator code or
     a recovery code. Without a sign-in waiting (none, expired, or the password changed
     meanwhile), back to the sign-in page with a word why."""
+    if request.method == "POST" and two_step.finished_meanwhile(request):
+        return _finished_meanwhile(request)
     member = two_step.pending_member(request)
     if member is None:
         two_step.abandon(request)
@@ -198,6 +206,8 @@ def login_code(request: HttpRequest) -> HttpResponse:
     form = TwoStepCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         checked = two_step.check_code(request, member, form.cleaned_data["code"])
+        if checked.result == two_step.Check.SENT_TWICE:
+            return _finished_meanwhile(request)
         if checked.result in (two_step.Check.RIGHT_TOTP, two_step.Check.RIGHT_RECOVERY):
             next_url = two_step.pending_next(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
             kind = (

@@ -306,8 +306,12 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
         response["Referrer-Policy"] = "no-referrer"
         return response
     token = request.session.get(EMAIL_CONFIRM_TOKEN, "")
-    if request.method == "POST" and email_change.confirm_email_change(request, request.user, token):
-        del request.session[EMAIL_CONFIRM_TOKEN]
+    if request.method == "POST" and (
+        email_change.confirm_email_change(request, request.user, token)
+        # The button pressed twice: the first press changed it, the second finds it done.
+        or email_change.confirmed_just_now(request.user, token)
+    ):
+        request.session.pop(EMAIL_CONFIRM_TOKEN, None)
         messages.success(request, _("Your email address has been changed."))
         return redirect("backoffice:profile")
     change = email_change.pending_email_change(request.user, token)

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_POST, require_safe
 from django.views.i18n import set_language as django_set_language
@@ -31,9 +31,19 @@ def set_language(request: HttpRequest) -> HttpResponse:
     return response
 
 
+SIGN_IN_FORMS = ("accounts:login", "accounts:login-code")
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A form refused by CSRF protection (usually a page left open too long): say what to do,
-    in the member's language and our layout, not Django's technical page."""
+    in the member's language and our layout, not Django's technical page.
+
+    A sign-in form sent again once the first one signed the member in (a second tap) carries
+    the token the sign-in replaced: the member is signed in, so on to the back office rather
+    than "the page was open too long". Nothing of the post is used."""
+    signing_in = getattr(request.resolver_match, "view_name", "") in SIGN_IN_FORMS
+    if signing_in and request.user.is_authenticated:
+        return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "403_csrf.html", status=403)
 
 

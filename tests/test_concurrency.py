@@ -447,3 +447,59 @@ def test_the_sign_in_form_sent_twice_at_once_counts_no_failure(site, members):
             member_id,
         )
         assert failed == [(0,)]
+
+
+# --- (h) the two-step code, and the email change's button, sent twice at once -------------------
+
+
+def test_the_two_step_code_sent_twice_at_once_signs_in_once_and_logs_no_wrong_code(site, members):
+    # The second post found the code used by the first: it answered "wrong code" after the
+    # member was signed in, and the member's activity showed a wrong two-step code.
+    for member_id in members.take(ROUNDS):
+        browser = Browser(site)
+        assert browser.sign_in(member_id, PASSWORD).location == "/backoffice/"
+        fields, page = opened(browser, SETUP)
+        totp = pyotp.TOTP(
+            re.search(r'class="secret-key" translate="no">([A-Z2-7 ]+)<', page)[1].replace(" ", "")
+        )
+        browser.request("POST", SETUP, {**fields, "code": totp.now(), "pin": PIN})
+        browser.request("POST", "/logout/", browser.form("/backoffice/"))
+        browser = Browser(site)
+        assert browser.sign_in(member_id, PASSWORD).location == "/login/code/"
+        data = {**browser.form("/login/code/"), "code": totp.at(time.time() + totp.interval)}
+        mark = site.log_mark()
+        pages = race(*(lambda barrier: browser.request("POST", "/login/code/", data, barrier),) * 2)
+        assert overlapped(pages)
+        no_server_trouble(site, pages, mark)
+        assert [(p.status, p.location) for p in pages] == [(302, "/backoffice/")] * 2
+        wrong = site.query(
+            "SELECT COUNT(*) FROM accounts_securityevent e JOIN accounts_member m"
+            " ON e.member_id = m.id WHERE e.kind = 'two_step_failed' AND m.member_id = ?",
+            member_id,
+        )
+        assert wrong == [(0,)]
+
+
+def test_the_email_changes_button_pressed_twice_at_once_says_done_both_times(site, members):
+    # The second press found the link used by the first: "This link cannot be used", after
+    # the address had changed.
+    for n, member_id in enumerate(members.take(ROUNDS)):
+        browser = Browser(site)
+        assert browser.sign_in(member_id, PASSWORD).location == "/backoffice/"
+        new = f"moved{n}@example.org"
+        form = {**browser.form("/backoffice/profile/email/"), "email": new, "pin": PIN}
+        assert browser.request("POST", "/backoffice/profile/email/", form).status == 302
+        link = emailed_path(site.mails_to(new)[-1], "/backoffice/profile/email/confirm/")
+        page = browser.get(link).location
+        data = browser.form(page)
+        mark = site.log_mark()
+        pages = race(*(lambda barrier: browser.request("POST", page, data, barrier),) * 2)
+        assert overlapped(pages)
+        no_server_trouble(site, pages, mark)
+        assert [(p.status, p.location) for p in pages] == [(302, "/backoffice/profile/")] * 2
+        changed = site.query(
+            "SELECT COUNT(*) FROM accounts_securityevent e JOIN accounts_member m"
+            " ON e.member_id = m.id WHERE e.kind = 'email_changed' AND m.member_id = ?",
+            member_id,
+        )
+        assert changed == [(1,)] and site.member(member_id)["email"] == new

@@ -436,7 +436,7 @@ SUBJECTS = {
     ("sub password", "ja"): "【JENCO】サブパスワードが変更されました",
     ("sub password", "en"): "[JENCO] Your sub password was changed",
     ("default sign-in", "ja"): "【JENCO】デフォルトのパスワードでログインがありました",
-    ("default sign-in", "en"): "[JENCO] Your account was signed into with the default password",
+    ("default sign-in", "en"): "[JENCO] A sign-in to your account with the default password",
     ("mailbox code", "ja"): "【JENCO】確認コードのお知らせ",
     ("mailbox code", "en"): "[JENCO] Your confirmation code",
 }
@@ -452,7 +452,7 @@ FIRST_LINES = {
         "公開されているデフォルトのパスワードでログインがありました。"
     ),
     ("default sign-in", "en"): (
-        "Your account {member_id} was just signed into with the published default password."
+        "Someone just signed in to your account {member_id} with the published default password."
     ),
 }
 FIRST_LINES["mailbox code", "ja"] = FIRST_LINES["default sign-in", "ja"]

@@ -206,6 +206,23 @@ def test_the_sign_in_form_sent_again_after_it_signed_in_counts_no_failure(client
     assert SecurityEvent.objects.filter(kind="sign_in_failed").count() == 2
 
 
+def test_the_sign_in_form_sent_again_once_signed_in_goes_to_the_back_office(member):
+    # A second tap after the first signed in: its CSRF token is the one the sign-in replaced.
+    # It said "the page was open too long, or cookies are off", to a member signed in.
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get("/login/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    data = {"csrfmiddlewaretoken": token, "username": "JPN1000001", "password": PASSWORD}
+    assert browser.post("/login/", {**data, **solved_captcha()})["Location"] == "/backoffice/"
+    again = browser.post("/login/", {**data, **solved_captcha()})
+    assert (again.status_code, again["Location"]) == (302, "/backoffice/")
+    # Signed out, the same refusal still explains itself.
+    stranger = Client(enforce_csrf_checks=True)
+    stranger.get("/login/")
+    refused = stranger.post("/login/", {**data, **solved_captcha()})
+    assert refused.status_code == 403
+
+
 def test_an_expired_captcha_is_refused(client, member, settings):
     from captcha.models import CaptchaStore
 

@@ -15,3 +15,10 @@ that called it writes the message, in the member's language.
     registration   registering: the pending registration, its emailed link, the new member
     credential_change  writing a new secret so that a racing change from elsewhere loses
 """
+
+import datetime
+
+# A form sent again this soon after it did what it asked is that form sent twice (a double
+# tap, or a second click on a slow page): the repeat is answered as the first was, and
+# writes, logs, counts and mails nothing more.
+SENT_TWICE = datetime.timedelta(seconds=30)

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts import credentials, emails, links, tasks
 from accounts.audit import Kind, record
 from accounts.emails import render_member_email
+from accounts.flows import SENT_TWICE
 from accounts.models import EmailChangeRequest, Member
 
 logger = logging.getLogger("jenco.security")
@@ -70,11 +72,6 @@ def _free_after(requests, limit: int, window: datetime.timedelta):
     return counted[-1] + window if len(counted) >= limit else None
 
 
-# A request for the same address this soon after the last is that form sent again (a double
-# tap): it is answered as done, and sends nothing more.
-SENT_TWICE_SECONDS = 30
-
-
 @transaction.atomic
 def request_email_change(request, member, new_email: str) -> None:
     """Mail a confirmation link to the new address and a notice to the old one; the
@@ -83,7 +80,7 @@ def request_email_change(request, member, new_email: str) -> None:
     # One request of a member at a time, so two sent together cannot both pass the count.
     Member.objects.select_for_update().only("pk").get(pk=member.pk)
     mailbox = credentials.mailbox_key(new_email)
-    moments_ago = timezone.now() - datetime.timedelta(seconds=SENT_TWICE_SECONDS)
+    moments_ago = timezone.now() - SENT_TWICE
     if EmailChangeRequest.objects.filter(
         member=member, mailbox=mailbox, created__gte=moments_ago, used_at=None
     ).exists():
@@ -156,6 +153,21 @@ def pending_email_change(member, token: str):
         .first()
     )
     return change if change is not None and _newest(change) else None
+
+
+def confirmed_just_now(member, token: str) -> bool:
+    """Whether `token` changed `member`'s address to the one it has now a moment ago: its
+    confirmation sent twice (a double tap), the second finding the link used by the first.
+    No token: the first had already taken it out of the session, so any link of the
+    member's that did so."""
+    if len(token) > 200:
+        return False
+    confirmed = EmailChangeRequest.objects.filter(
+        member=member, used_at__gte=timezone.now() - SENT_TWICE, new_email=F("member__email")
+    )
+    if token:
+        confirmed = confirmed.filter(nonce_hash=_nonce_hash(token))
+    return confirmed.exists()
 
 
 def confirm_email_change(request, member, token: str) -> bool:

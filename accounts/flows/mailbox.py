@@ -21,11 +21,10 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from accounts import credentials, tasks
 from accounts.audit import Kind, record
 from accounts.emails import render_member_email
+from accounts.flows import SENT_TWICE
 from accounts.models import MailboxCode, Member
 
 SESSION_KEY = "mailbox_proved"
-# How long after its use a code entered again counts as the same form sent twice.
-ENTERED_AGAIN_SECONDS = 30
 SESSION_NONCE_KEY = "mailbox_session"
 
 
@@ -190,7 +189,7 @@ def _entered_again(request, member, code, typed: str) -> Checked:
     the proof too: it was read before the first one saved it, and saves after it. Nothing
     more is logged or counted. Only for a few seconds: a later sign-in in this browser must
     prove the mailbox with a code of its own."""
-    just_now = timezone.now() - datetime.timedelta(seconds=ENTERED_AGAIN_SECONDS)
+    just_now = timezone.now() - SENT_TWICE
     if code.used_at < just_now or not constant_time_compare(
         _hash(member.pk, typed), code.code_hash
     ):

@@ -26,6 +26,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import credentials, emails
 from accounts.audit import Kind, record
+from accounts.flows import SENT_TWICE
 from accounts.models import Authenticator, Member, Passkey, RecoveryCode
 
 ISSUER = "JENCO"
@@ -276,6 +277,7 @@ class Check:
     RIGHT_RECOVERY = "recovery"
     WRONG = "wrong"
     PAUSED = "paused"
+    SENT_TWICE = "sent_twice"  # another post of this form finished the sign-in meanwhile
 
 
 @dataclass(frozen=True)
@@ -302,13 +304,17 @@ def check_code(request, member, typed: str) -> Checked:
             if step is not None and step > authenticator.last_step:
                 authenticator.last_step, authenticator.last_used = step, timezone.now()
                 authenticator.save(update_fields=["last_step", "last_used"])
+                _mark_finished(request)
                 return Checked(Check.RIGHT_TOTP)
         elif len(code) == 10:
             used = RecoveryCode.objects.filter(
                 member=member, code_hash=_code_hash(member, code), used_at__isnull=True
             ).update(used_at=timezone.now())
             if used:
+                _mark_finished(request)
                 return Checked(Check.RIGHT_RECOVERY)
+    if finished_meanwhile(request):
+        return Checked(Check.SENT_TWICE)
     record(request, Kind.TWO_STEP_FAILED, member)
     until = _paused_until(member, window)
     if until is not None:
@@ -392,3 +398,27 @@ def finish(request, member, kind: str) -> None:
 
     abandon(request)
     sign_in(request, member, kind=kind)
+
+
+# The code page's form sent twice (a double tap): the post whose code is right marks its
+# waiting session, under the lock that checks codes, and the other post from that session
+# is answered as finished (Check.SENT_TWICE), not as a wrong code, and logs nothing.
+
+
+def _mark_finished(request) -> None:
+    if request.session.session_key:
+        key = _finished_key(request.session.session_key)
+        cache.set(key, True, int(SENT_TWICE.total_seconds()))
+
+
+def finished_meanwhile(request) -> bool:
+    """Whether another post from this waiting session finished the sign-in a moment ago. The
+    session is named by the cookie the browser sent: the finishing post replaced it, so it
+    may no longer load."""
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+    return bool(key) and bool(cache.get(_finished_key(key)))
+
+
+def _finished_key(session_key: str) -> str:
+    digest = salted_hmac("accounts.two_step.finished", session_key, algorithm="sha256")
+    return "two-step-finished:" + digest.hexdigest()

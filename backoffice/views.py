@@ -296,6 +296,8 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
         return _sign_in_to_confirm(request, token)
     if token != EMAIL_CONFIRM_PAGE:
         if email_change.pending_email_change(request.user, token) is None:
+            # The button below is no longer this link's: an older one it held goes too.
+            request.session.pop(EMAIL_CONFIRM_TOKEN, None)
             response = render(request, "backoffice/profile_email_confirm.html", {"change": None})
         else:
             request.session[EMAIL_CONFIRM_TOKEN] = token
@@ -309,9 +311,9 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and (
         email_change.confirm_email_change(request, request.user, token)
         # The button pressed twice: the first press changed it, the second finds it done.
+        # (The token stays in the session for that second press; the link is used up.)
         or email_change.confirmed_just_now(request.user, token)
     ):
-        request.session.pop(EMAIL_CONFIRM_TOKEN, None)
         messages.success(request, _("Your email address has been changed."))
         return redirect("backoffice:profile")
     change = email_change.pending_email_change(request.user, token)

@@ -157,17 +157,15 @@ def pending_email_change(member, token: str):
 
 def confirmed_just_now(member, token: str) -> bool:
     """Whether `token` changed `member`'s address to the one it has now a moment ago: its
-    confirmation sent twice (a double tap), the second finding the link used by the first.
-    No token: the first had already taken it out of the session, so any link of the
-    member's that did so."""
-    if len(token) > 200:
+    confirmation sent twice (a double tap), the second finding the link used by the first."""
+    if not token or len(token) > 200:
         return False
-    confirmed = EmailChangeRequest.objects.filter(
-        member=member, used_at__gte=timezone.now() - SENT_TWICE, new_email=F("member__email")
-    )
-    if token:
-        confirmed = confirmed.filter(nonce_hash=_nonce_hash(token))
-    return confirmed.exists()
+    return EmailChangeRequest.objects.filter(
+        member=member,
+        nonce_hash=_nonce_hash(token),
+        used_at__gte=timezone.now() - SENT_TWICE,
+        new_email=F("member__email"),
+    ).exists()
 
 
 def confirm_email_change(request, member, token: str) -> bool:

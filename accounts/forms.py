@@ -215,12 +215,6 @@ class SignInCaptchaField(DigitsCaptchaField):
         return [key, ""]
 
 
-SENT_TWICE_MESSAGE = _(
-    "This form was already sent. If you are not signed in now, type the digits in the new "
-    "picture and sign in again."
-)
-
-
 def signed_in_just_now(member_id: str) -> bool:
     """Whether `member_id` signed in within flows.SENT_TWICE, as committed."""
     moments_ago = timezone.now() - SENT_TWICE
@@ -310,12 +304,11 @@ class LoginForm(Form):
     def note_sent_twice(self) -> None:
         """After is_valid: a post whose picture another post of the same answer used up a
         moment ago, with the ID of a member who signed in just now, is that form sent twice
-        (a double tap), not a failed sign-in; it is told so. (Its password was not checked:
-        nothing is learnt from the answer.)"""
+        (a double tap), not a failed sign-in: the view answers it as the first post was
+        answered. (Its password was not checked: nothing is learnt from the answer.)"""
         username = self.cleaned_data.get("username")
         if self.has_error("captcha", code="gone") and username and signed_in_just_now(username):
             self.sent_twice = True
-            self._errors["captcha"] = self.error_class([SENT_TWICE_MESSAGE])
 
     def use_captcha(self) -> None:
         """Use up the captcha this post answered; call inside the transaction that writes
@@ -330,12 +323,7 @@ class LoginForm(Form):
             # would still be here), it is this form sent twice: a double tap.
             self.sent_twice = self.member is not None and signed_in_just_now(self.member.member_id)
             self.member = None
-            self.add_error(
-                "captcha",
-                SENT_TWICE_MESSAGE
-                if self.sent_twice
-                else self.fields["captcha"].error_messages["invalid"],
-            )
+            self.add_error("captcha", self.fields["captcha"].error_messages["invalid"])
 
 
 class PinField(forms.CharField):

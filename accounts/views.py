@@ -111,6 +111,10 @@ def login(request: HttpRequest) -> HttpResponse:
                 sign_in_flow.sign_in_failed(request, typed, captcha=form.has_error("captcha"))
         if second_step:
             return redirect("accounts:login-code")
+        if form.sent_twice:
+            # Answered as the first post was: on to where the sign-in was going. The browser
+            # that sent both is signed in; any other finds the sign-in page there.
+            return _go_next(request)
         if form.member is not None:
             response = _go_next(request)
             _remember_language(response, form.member.preferred_language)

@@ -206,12 +206,8 @@ class SignInCaptchaField(DigitsCaptchaField):
         forms.MultiValueField.clean(self, value)
         key, answer = value[0], (value[1] or "").strip().lower()
         if not sign_in_sql.captcha_right(key, answer, timezone.now()):
-            # The same words either way; "gone" when no picture had this key any more (used
-            # by another post of this answer, or swept) for LoginForm.note_sent_twice.
-            gone = not sign_in_sql.use_up_captcha(key)
-            raise forms.ValidationError(
-                self.error_messages["invalid"], code="gone" if gone else "invalid"
-            )
+            sign_in_sql.use_up_captcha(key)
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return [key, ""]
 
 
@@ -301,15 +297,6 @@ class LoginForm(Form):
             "audio": captcha_audio_url(key) if settings.CAPTCHA_FLITE_PATH else None,
         }
 
-    def note_sent_twice(self) -> None:
-        """After is_valid: a post whose picture another post of the same answer used up a
-        moment ago, with the ID of a member who signed in just now, is that form sent twice
-        (a double tap), not a failed sign-in: the view answers it as the first post was
-        answered. (Its password was not checked: nothing is learnt from the answer.)"""
-        username = self.cleaned_data.get("username")
-        if self.has_error("captcha", code="gone") and username and signed_in_just_now(username):
-            self.sent_twice = True
-
     def use_captcha(self) -> None:
         """Use up the captcha this post answered; call inside the transaction that writes
         the post's outcome. Of two posts sent with one answer, only one gets past this: the
@@ -320,7 +307,8 @@ class LoginForm(Form):
         if not sign_in_sql.use_up_captcha(key):
             # Used a moment ago by another post of this answer. With the right password, and
             # the member signed in just now (by that post: it has committed, or the captcha
-            # would still be here), it is this form sent twice: a double tap.
+            # would still be here), it is this form sent twice: a double tap. (Only after the
+            # password: a post without it learns nothing of anyone's sign-ins.)
             self.sent_twice = self.member is not None and signed_in_just_now(self.member.member_id)
             self.member = None
             self.add_error("captcha", self.fields["captcha"].error_messages["invalid"])

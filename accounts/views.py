@@ -94,12 +94,13 @@ def login(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         form.is_valid()  # the password's hash is checked here, outside any transaction
-        form.note_sent_twice()
         # What the post writes, it writes in one transaction: the captcha used up, then the
         # session, last sign-in and security log, or the failure's count and log.
+        # With two-step on, the password's post signs nobody in: that form sent twice (its
+        # picture used by the other post) goes on to the code page too, as the other does.
+        second_step = form.member is not None and two_step.wanted(form.member)
         with transaction.atomic():
-            form.use_captcha()  # a captcha used already takes the member back off the form
-            second_step = form.member is not None and two_step.wanted(form.member)
+            form.use_captcha()
             if second_step:  # signed in only once the code is right (login_code)
                 two_step.begin(request, form.member, next_url=_safe_next(request))
             elif form.member is not None:

@@ -432,22 +432,6 @@ def test_the_mailbox_code_sent_twice_at_once_proves_the_mailbox_for_both(site):
         assert logged(site, "mailbox_proved", member_id) == 1
 
 
-# --- (g) the sign-in form, sent twice at once -------------------------------------------------
-
-
-def test_the_sign_in_form_sent_twice_at_once_counts_no_failure(site, members):
-    # The second post found its captcha used by the first, which signed the member in: it was
-    # logged and counted as a failed sign-in with the member's ID, and the member's next
-    # sign-in warned of it.
-    for member_id in members.take(ROUNDS):
-        browser = Browser(site)
-        data = {**browser.form("/login/"), "username": member_id, "password": PASSWORD}
-        pages = double_tap(site, browser, "/login/", data)
-        # Both answered as a sign-in is: on to the back office.
-        assert [(p.status, p.location) for p in pages] == [(302, "/backoffice/")] * 2
-        assert logged(site, "sign_in_failed", member_id) == 0
-
-
 # --- (h) the two-step code, and the email change's button, sent twice at once -------------------
 
 

@@ -86,6 +86,30 @@ def test_someone_who_only_knows_the_defaults_cannot_change_the_pin(
     assert migrated_member.pin == ""
 
 
+def test_the_other_post_of_a_double_tap_using_the_code_mid_check_still_proves_it(
+    client, migrated_member, mailoutbox, monkeypatch
+):
+    # A double tap whose other post used the code between this one's comparison and its own
+    # update: this one answered 500 (the code it held still read unused).
+    from django.utils import timezone
+
+    from accounts.flows import mailbox
+
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    code = mailed_code(mailoutbox)
+    compare = mailbox.constant_time_compare
+
+    def the_other_post_finishes_first(a, b):
+        MailboxCode.objects.update(used_at=timezone.now())
+        return compare(a, b)
+
+    monkeypatch.setattr(mailbox, "constant_time_compare", the_other_post_finishes_first)
+    response = enter(client, code)
+    assert (response.status_code, response["Location"]) == (302, "/backoffice/")
+    monkeypatch.undo()
+    assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
+
+
 def test_a_code_typed_in_full_width_digits_with_spaces_counts(client, migrated_member, mailoutbox):
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     code = mailed_code(mailoutbox)

@@ -171,6 +171,7 @@ def check_code(request, member, typed: str) -> Checked:
             if not MailboxCode.objects.filter(pk=code.pk, used_at__isnull=True).update(
                 used_at=now, wrong_tries=F("wrong_tries") - 1
             ):
+                code.refresh_from_db()  # used a moment ago, by this form sent twice?
                 return _entered_again(request, member, code, typed)
             Member.objects.filter(pk=member.pk).update(mailbox_proved_at=now)
             member.mailbox_proved_at = now
@@ -190,8 +191,10 @@ def _entered_again(request, member, code, typed: str) -> Checked:
     more is logged or counted. Only for a few seconds: a later sign-in in this browser must
     prove the mailbox with a code of its own."""
     just_now = timezone.now() - SENT_TWICE
-    if code.used_at < just_now or not constant_time_compare(
-        _hash(member.pk, typed), code.code_hash
+    if (
+        code.used_at is None
+        or code.used_at < just_now
+        or not constant_time_compare(_hash(member.pk, typed), code.code_hash)
     ):
         return Checked(Check.NONE)
     request.session[SESSION_KEY] = _proof(request)

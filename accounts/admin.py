@@ -867,18 +867,16 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
                 "address": attempt.address_failures,
                 "address_limit": address_limit,
             }
-        return " ".join(
-            str(sentence)
-            for sentence in [
-                _("Not paused: %(address)s of %(address_limit)s failures from this address.")
-                % {"address": attempt.address_failures, "address_limit": address_limit},
-                # A good sign-in leaves one too (accounts.lockout.count_against_address).
-                _(
-                    "A row without an ID counts wrong captchas and sign-ins on the published "
-                    "default password."
-                ),
-            ]
+        counts = _("Not paused: %(address)s of %(address_limit)s failures from this address.") % {
+            "address": attempt.address_failures,
+            "address_limit": address_limit,
+        }
+        # A good sign-in leaves one too (accounts.lockout.count_against_address).
+        counted_what = _(
+            "A row without an ID counts wrong captchas and sign-ins on the published default "
+            "password."
         )
+        return f"{counts} {counted_what}"
 
     # axes' "Clean up expired attempts" fails on a request it did not prepare (500), and it
     # would delete across the whole table, staff accounts' rows too, whatever the list

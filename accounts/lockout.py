@@ -227,8 +227,11 @@ def record_lockout(sender, request=None, username=None, ip_address=None, **kwarg
     # Sent once per pause, by the post that starts it (LockoutHandler.refuse). An address's
     # pause is logged with the address, not with the ID its last post happened to type: that
     # member's log read as if their ID was paused (support trial).
-    by_id = failures(request, {"username": username})[0] if request is not None else 0
-    if username and (request is None or by_id >= settings.AXES_FAILURE_LIMIT):
+    id_paused = (
+        request is None
+        or failures(request, {"username": username})[0] >= settings.AXES_FAILURE_LIMIT
+    )
+    if username and id_paused:
         record(request, Kind.LOCKED_OUT, member_id_typed=username)
     else:
         record(request, Kind.LOCKED_OUT, details={"address": ip_address or ""})

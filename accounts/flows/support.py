@@ -236,9 +236,9 @@ def lift_pauses(request, attempts, *, actor) -> int:
     lifted = set()  # members whose pauses this call lifted: their other rows went with them
     for attempt in attempts:
         member = members.get(attempt.username)
-        if member is not None and member.pk in lifted:
-            pass
-        elif member is not None and clear_lockout(request, member, actor=actor):
+        if member is not None and (
+            member.pk in lifted or clear_lockout(request, member, actor=actor)
+        ):
             lifted.add(member.pk)
         else:
             # An address alone, an ID nobody has, or a member whose ID is not paused: the

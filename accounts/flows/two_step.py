@@ -10,6 +10,7 @@ for an account without a PIN) and are each one transaction, logged and announced
 
 import base64
 import datetime
+import enum
 import json
 import secrets
 import time
@@ -272,7 +273,7 @@ def _matching_step(secret: str, code: str) -> int | None:
     return None
 
 
-class Check:
+class Check(enum.StrEnum):
     RIGHT_TOTP = "totp"
     RIGHT_RECOVERY = "recovery"
     WRONG = "wrong"
@@ -282,7 +283,7 @@ class Check:
 
 @dataclass(frozen=True)
 class Checked:
-    result: str
+    result: Check
     until: datetime.datetime | None = None  # PAUSED: when codes are taken again
 
 

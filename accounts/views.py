@@ -247,6 +247,14 @@ def login_code(request: HttpRequest) -> HttpResponse:
                 )
                 % {"time": times.try_again_at(checked.until)},
             )
+        elif two_step.is_recovery_code(form.cleaned_data["code"]):
+            form.add_error(
+                "code",
+                _(
+                    "That recovery code is not right, or was already used. Each recovery "
+                    "code works once: type one from your list that you have not used yet."
+                ),
+            )
         else:
             form.add_error(
                 "code",

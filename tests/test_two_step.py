@@ -185,7 +185,11 @@ def test_a_recovery_code_signs_in_once_and_says_how_many_are_left(member_client,
     assert SecurityEvent.objects.filter(kind=Kind.SIGN_IN_RECOVERY_CODE, member=member).exists()
     password_step(member_client)
     again = member_client.post(CODE, {"code": codes[0]}).content.decode()
-    assert "コードが正しくないか、すでに使われています" in again
+    # Told about recovery codes, not about the app's codes that change every 30 seconds.
+    assert "リカバリーコードが正しくないか、すでに使われています" in again
+    assert "まだ使っていないコード" in again and "30秒" not in again
+    english = member_client.post(CODE, {"code": codes[0]}, headers={"accept-language": "en"})
+    assert "That recovery code is not right, or was already used" in english.content.decode()
 
 
 @pytest.mark.parametrize("typed", ["", "12", "ABCDEFGHIJKLMNOP", "<script>", "１２３"])

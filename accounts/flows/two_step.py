@@ -260,6 +260,12 @@ def looks_like_a_code(code: str) -> bool:
     )
 
 
+def is_recovery_code(code: str) -> bool:
+    """Whether a code that looks like a code (looks_like_a_code) is a recovery code's shape
+    rather than an authenticator's 6 digits."""
+    return len(code) == 10
+
+
 def _matching_step(secret: str, code: str) -> int | None:
     """The time step whose code is `code`, allowing one step of clock drift either way."""
     if not (len(code) == 6 and code.isdigit() and code.isascii()):
@@ -307,7 +313,7 @@ def check_code(request, member, typed: str) -> Checked:
                 authenticator.save(update_fields=["last_step", "last_used"])
                 _mark_finished(request)
                 return Checked(Check.RIGHT_TOTP)
-        elif len(code) == 10:
+        elif is_recovery_code(code):
             used = RecoveryCode.objects.filter(
                 member=member, code_hash=_code_hash(member, code), used_at__isnull=True
             ).update(used_at=timezone.now())

@@ -46,7 +46,7 @@ def test_the_first_sign_in_says_so(client, member, language, heading, first):
 
 
 @pytest.mark.parametrize(
-    "language, shown", [("ja", "2026年11月30日 21:05"), ("en", "Nov. 30, 2026, 21:05")]
+    "language, shown", [("ja", "2026年11月30日 21:05"), ("en", "Nov. 30, 2026, 21:05 JST")]
 )
 def test_the_previous_sign_in_is_shown(client, member, language, shown):
     previous = timezone.make_aware(datetime.datetime(2026, 11, 30, 21, 5))  # Tokyo time

@@ -6,6 +6,7 @@ the catalogue, when a Japanese page shows an English sentence (or the reverse), 
 language switch loses the member's page or choice, or when an email ignores its recipient.
 """
 
+import datetime
 import re
 import shutil
 from collections.abc import Callable
@@ -19,7 +20,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 from django.urls import Resolver404, resolve
+from django.utils import timezone, translation
 
+from accounts import times
 from accounts.models import Member
 from tests.helpers import PASSWORD, PIN, prove_mailbox, solved_captcha, wrong_captcha
 from tests.i18n_helpers import english_runs, japanese_in, language_switch, read
@@ -565,3 +568,20 @@ def test_japanese_text_takes_full_width_colons_and_brackets():
         translations = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
         problems += [text for text in translations if half_width.search(text)]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "language, today, another_day",
+    [("ja", "13:06", "2026年12月24日 13:06"), ("en", "13:06 JST", "Dec. 24, 2026, 13:06 JST")],
+)
+def test_a_time_to_try_again_names_japan_time_in_english(language, today, another_day):
+    """An English reader may be abroad: "until 13:06" alone reads as their own clock."""
+    now = timezone.localtime()
+    at_today = now.replace(hour=13, minute=5, second=20)  # rounded up to the minute
+    at_another_day = timezone.make_aware(datetime.datetime(2026, 12, 24, 13, 6))
+    if at_another_day.date() == now.date():
+        at_another_day += datetime.timedelta(days=365)
+        another_day = another_day.replace("2026", "2027")
+    with translation.override(language):
+        assert times.try_again_at(at_today) == today
+        assert times.try_again_at(at_another_day) == another_day

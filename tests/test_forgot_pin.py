@@ -107,6 +107,11 @@ def test_the_reset_signs_every_session_out(client, member, mailoutbox):
     assert other_device.get("/backoffice/")["Location"].startswith("/login/")
     page = client.get("/pin/reset/done/").content.decode()
     assert "すべての端末からログアウトしました" in page
+    # The member's mail says the same: reset from a link, and everyone signed out.
+    done = mailoutbox[-1]
+    assert done.subject == "【JENCO】PINコードが再設定されました"
+    assert "メールのリンクから再設定されました" in done.body
+    assert "ログインしていたすべての端末からログアウトしました" in done.body
 
 
 # --- Signed in: one tap (issue 14, item 4) ---------------------------------------------------

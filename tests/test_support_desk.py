@@ -65,8 +65,9 @@ def test_the_page_says_whether_the_member_can_sign_in_and_why_not(client, suppor
     page = agent.get(page_of(member)).content.decode()
     assert "No: paused." in page
     assert "Sign-in paused until" in page and "203.0.113.7" in page
-    # On the 24-hour clock, and one full stop: not "until Dec. 4, 2026, 10:22 p.m.."
-    assert re.search(r"Sign-in paused until \w{3}\.? \d{1,2}, \d{4}, \d{2}:\d{2}\.<", page)
+    # On the 24-hour clock, Japan time named, and one full stop: not "until Dec. 4, 2026,
+    # 10:22 p.m.."
+    assert re.search(r"Sign-in paused until \w{3}\.? \d{1,2}, \d{4}, \d{2}:\d{2} JST\.<", page)
     assert "Lift the pauses" in page
 
 

@@ -236,9 +236,10 @@ def activity(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def passkey_add(request: HttpRequest) -> HttpResponse:
-    """Add a passkey: a name and the PIN, then the phone or computer makes it (passkeys.js
-    fills the form's answer in and sends it). The passkey is checked before the PIN, and kept
-    only when both are right."""
+    """Add a passkey in two steps: a name and the PIN (a counted try), then the phone or
+    computer makes the passkey (passkeys.js sends its answer). The device is asked only once
+    the name and PIN are right, so a refused name or a mistyped PIN never leaves a passkey on
+    it that this site does not keep."""
     member = request.user
     if member.passkeys.count() >= passkeys.MAX_PASSKEYS:
         messages.info(
@@ -247,44 +248,56 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
             % {"count": passkeys.MAX_PASSKEYS},
         )
         return redirect("backoffice:security")
-    form = PasskeyAddForm(member, _bound(request))
-    if request.method == "POST" and form.is_valid():
-        new = _new_passkey(request, form)
-        if new is not None and _confirmed(form, request):
-            try:
-                passkeys.add(request, member, form.cleaned_data["name"], new)
-            except passkeys.Refused:
-                messages.info(request, _("That passkey is already added."))
-            else:
-                messages.success(
-                    request,
-                    _("Passkey “%(name)s” is added. You can sign in with it now.")
-                    % {"name": form.cleaned_data["name"]},
-                )
-            return redirect("backoffice:security")
-    context = {"form": form, "passkey_options": passkeys.add_options(request, member)}
-    return render(request, "backoffice/security/passkey_add.html", context)
+    name = passkeys.ready_name(request)
+    if request.method == "POST" and "passkey" in request.POST:
+        return _passkey_made(request, member, name)
+    if request.method == "POST":
+        form = PasskeyAddForm(member, request.POST)
+        if _confirmed(form, request):
+            passkeys.get_ready(request, form.cleaned_data["name"])
+            return redirect("backoffice:passkey-add")
+    elif name is not None and "rename" not in request.GET:
+        context = {"name": name, "passkey_options": passkeys.add_options(request, member)}
+        return render(request, "backoffice/security/passkey_make.html", context)
+    else:
+        form = PasskeyAddForm(member, initial={"name": name} if name else None)
+    return render(request, "backoffice/security/passkey_add.html", {"form": form})
 
 
-def _new_passkey(request: HttpRequest, form):
-    """The passkey the browser made for this page, or None with the form saying why."""
-    answer = request.POST.get("passkey", "")
-    if not answer:
-        form.add_error(
-            None,
+def _passkey_made(request: HttpRequest, member, name: str | None) -> HttpResponse:
+    """The second step's post: the passkey the device made, kept under the name given."""
+    if name is None:
+        if passkeys.added_just_now(member):
+            return redirect("backoffice:security")  # that form sent twice: the first kept it
+        messages.info(
+            request,
+            _("Adding the passkey waited too long. Name it and confirm with your PIN again."),
+        )
+        return redirect("backoffice:passkey-add")
+    problem = None
+    try:
+        new = passkeys.verify_new(request, request.POST["passkey"])
+    except passkeys.Refused:
+        problem = (
             _(
                 "Your browser did not make a passkey. Tap “Add passkey” again and follow your "
                 "phone's or computer's steps."
-            ),
+            )
+            if not request.POST["passkey"]
+            else _("The passkey could not be checked, so it was not added. Please try again.")
         )
-        return None
+    if problem:
+        messages.error(request, problem)
+        return redirect("backoffice:passkey-add")
     try:
-        return passkeys.verify_new(request, answer)
+        passkeys.add(request, member, name, new)
     except passkeys.Refused:
-        form.add_error(
-            None, _("The passkey could not be checked, so it was not added. Please try again.")
+        messages.info(request, _("That passkey is already added."))
+    else:
+        messages.success(
+            request, _("Passkey “%(name)s” is added. You can sign in with it now.") % {"name": name}
         )
-        return None
+    return redirect("backoffice:security")
 
 
 @sensitive_post_parameters("pin", "password")

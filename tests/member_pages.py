@@ -214,6 +214,12 @@ def _passkey_refused(client: Client, member: Member) -> HttpResponse:
     return client.post("/login/passkey/", {"passkey": "{}"}, follow=True)
 
 
+def _passkey_named(client: Client, member: Member) -> HttpResponse:
+    """Adding a passkey, its second step: the name and PIN were right, the device is next."""
+    client.post("/backoffice/security/passkeys/add/", {"name": "iPhone", "pin": PIN})
+    return client.get("/backoffice/security/passkeys/add/")
+
+
 def _passkey_removal(member: Member) -> str:
     return f"/backoffice/security/passkeys/{member.passkeys.get().pk}/remove/"
 
@@ -338,6 +344,12 @@ PAGES = [
     MemberPage("billing", "/backoffice/billing/", VIEW_ONLY),
     MemberPage("change PIN refused", "/backoffice/profile/pin/", VIEW_ONLY, status=403),
     MemberPage("security", "/backoffice/security/", MEMBER),
+    MemberPage(
+        "security: add a passkey, the device's step",
+        "/backoffice/security/passkeys/add/",
+        MEMBER,
+        fetch=_passkey_named,
+    ),
     MemberPage("security", "/backoffice/security/", VIEW_ONLY),
     MemberPage("security: two-step on", "/backoffice/security/", TWO_STEP),
     MemberPage("security: activity", "/backoffice/security/activity/", MEMBER),

@@ -25,11 +25,17 @@ def _fresh_counters():
     cache.clear()
 
 
+def named(client, name="iPhone", pin=PIN):
+    """The first step of adding one: the name and the PIN."""
+    return client.post(ADD, {"name": name, "pin": pin})
+
+
 def add_passkey(client, name="iPhone", pin=PIN, key=None) -> SoftPasskey:
     """Add a passkey as a member does: name and PIN, then the phone makes it."""
     key = key or SoftPasskey()
-    answer = key.create(options_in(client.get(ADD).content.decode()))
-    client.post(ADD, {"name": name, "pin": pin, "passkey": answer})
+    if named(client, name, pin).status_code == 302:
+        answer = key.create(options_in(client.get(ADD).content.decode()))
+        client.post(ADD, {"passkey": answer})
     return key
 
 
@@ -66,40 +72,77 @@ def test_adding_a_passkey_keeps_only_its_public_key_logs_and_mails(
 
 
 def test_the_page_asks_for_a_passkey_this_site_can_use_again(member_client, member):
+    named(member_client)
     options = options_in(member_client.get(ADD).content.decode())
     assert options["rp"]["id"] == "testserver"
     assert options["authenticatorSelection"]["residentKey"] == "required"
     # The user handle is opaque: no member ID or name in what the passkey keeps.
     assert "JPN1000001" not in options["user"]["id"]
     key = add_passkey(member_client)
+    named(member_client)
     options = options_in(member_client.get(ADD).content.decode())
     assert [each["id"] for each in options["excludeCredentials"]] == [key.id]
 
 
-def test_a_wrong_pin_adds_nothing_and_the_name_is_needed(member_client, member, mailoutbox):
-    add_passkey(member_client, pin="999999")
-    assert not Passkey.objects.filter(member=member).exists()
+def test_the_device_is_asked_only_once_the_name_and_pin_are_right(member_client, member):
+    # A mistyped PIN or a refused name is told on the first page, which asks the device for
+    # nothing: no passkey is left on the phone that this site does not keep.
+    for name, pin, told in [
+        ("iPhone", "999999", "PINコードが正しくありません"),
+        ("  ", PIN, "パスキーに名前を付けてください。"),
+        ("iPhone\u202e", PIN, "制御文字や見えない文字を含まない名前を入力してください。"),
+    ]:
+        page = named(member_client, name, pin).content.decode()
+        assert told in page
+        assert 'id="passkey-options"' not in page and "passkeys.js" not in page
+        page = member_client.get(ADD).content.decode()
+        assert 'id="passkey-options"' not in page
+    assert not Passkey.objects.exists()
 
-    key = SoftPasskey()
-    answer = key.create(options_in(member_client.get(ADD).content.decode()))
-    page = member_client.post(ADD, {"name": "  ", "pin": PIN, "passkey": answer})
-    assert "パスキーに名前を付けてください。" in page.content.decode()
+    response = named(member_client, "仕事のPC")
+    assert response["Location"] == ADD
+    page = member_client.get(ADD).content.decode()
+    assert "仕事のPC" in page and 'id="passkey-options"' in page
+    # Another name: the first page again, the name given filled in.
+    renamed = member_client.get(ADD + "?rename=1").content.decode()
+    assert 'value="仕事のPC"' in renamed and 'id="passkey-options"' not in renamed
+
+
+def test_a_wrong_pin_adds_nothing_and_mails_nothing(member_client, member, mailoutbox):
+    add_passkey(member_client, pin="999999")
+    assert not Passkey.objects.filter(member=member).exists() and not mailoutbox
+    # An answer posted without the first step (or after it was forgotten) keeps nothing.
+    named(member_client)
+    answer = SoftPasskey().create(options_in(member_client.get(ADD).content.decode()))
+    session = member_client.session
+    del session["passkey_add_ready"]
+    session.save()
+    member_client.post(ADD, {"passkey": answer})
     assert not Passkey.objects.exists() and not mailoutbox
-    # A name with an invisible character is told so, not that it is missing.
-    page = member_client.post(ADD, {"name": "iPhone\u202e", "pin": PIN, "passkey": answer})
-    assert "制御文字や見えない文字を含まない名前を入力してください。" in page.content.decode()
-    assert not Passkey.objects.exists() and not mailoutbox
+
+
+def test_waiting_too_long_between_the_steps_starts_again(member_client, member):
+    named(member_client)
+    answer = SoftPasskey().create(options_in(member_client.get(ADD).content.decode()))
+    session = member_client.session
+    session["passkey_add_ready"]["since"] -= 601
+    session.save()
+    response = member_client.post(ADD, {"passkey": answer}, follow=True)
+    assert "時間が経ちすぎました" in response.content.decode()
+    assert 'name="pin"' in response.content.decode()  # the first step again
+    assert not Passkey.objects.exists()
 
 
 def test_an_answer_for_another_site_or_challenge_is_refused(member_client, member):
+    named(member_client, "A")
     options = options_in(member_client.get(ADD).content.decode())
     phished = SoftPasskey().create(options, origin="https://jenco.example.evil")
-    page = member_client.post(ADD, {"name": "A", "pin": PIN, "passkey": phished})
-    assert page.status_code == 200 and not Passkey.objects.exists()
+    page = member_client.post(ADD, {"passkey": phished}, follow=True).content.decode()
+    assert "パスキーを確認できなかったため" in page and not Passkey.objects.exists()
 
     stale = SoftPasskey().create(options)  # its challenge was used up by the post above
     member_client.get(ADD)
-    member_client.post(ADD, {"name": "A", "pin": PIN, "passkey": stale})
+    member_client.post(ADD, {"passkey": stale})
     assert not Passkey.objects.exists()
 
 
@@ -107,23 +150,27 @@ def test_an_answer_for_another_site_or_challenge_is_refused(member_client, membe
     "answer", ["", "{", "[]", '{"id": 5}', '{"id": "x", "response": "y"}', "x" * 30_000, "\x00"]
 )
 def test_malformed_answers_are_refused_with_a_message(member_client, answer):
+    named(member_client, "A")
     member_client.get(ADD)
     page = member_client.post(
-        ADD, {"name": "A", "pin": PIN, "passkey": answer}, headers={"accept-language": "en"}
+        ADD, {"passkey": answer}, headers={"accept-language": "en"}, follow=True
     )
     assert page.status_code == 200
     assert "passkey" in page.content.decode().lower()
+    assert 'id="passkey-options"' in page.content.decode()  # the second step, to try again
     assert not Passkey.objects.exists()
 
 
-def test_the_same_passkey_posted_twice_is_kept_once(member_client, member):
+def test_the_same_passkey_posted_twice_is_kept_once(member_client, member, mailoutbox):
     key = SoftPasskey()
-    options = options_in(member_client.get(ADD).content.decode())
-    answer = key.create(options)
-    member_client.post(ADD, {"name": "A", "pin": PIN, "passkey": answer})
-    member_client.get(ADD)
-    member_client.post(ADD, {"name": "A", "pin": PIN, "passkey": answer})  # challenge gone
+    named(member_client, "A")
+    answer = key.create(options_in(member_client.get(ADD).content.decode()))
+    member_client.post(ADD, {"passkey": answer})
+    # The double tap: answered as the first post was, not with an error.
+    again = member_client.post(ADD, {"passkey": answer})
+    assert again["Location"] == "/backoffice/security/"
     assert Passkey.objects.filter(member=member).count() == 1
+    assert len([m for m in mailoutbox if "パスキー" in m.subject]) == 1
 
 
 def test_removing_needs_the_pin_and_only_the_members_own(member_client, member, mailoutbox):

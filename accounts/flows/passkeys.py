@@ -33,11 +33,18 @@ from webauthn.helpers.structs import (
 
 from accounts import emails
 from accounts.audit import Kind, record
+from accounts.flows import SENT_TWICE
 from accounts.models import Member, Passkey
 
 MAX_PASSKEYS = 10
 CHALLENGE = "passkey_challenge"  # session key: {"purpose", "challenge", "since"}
 CHALLENGE_SECONDS = 300
+# Adding one takes two steps: the name and the PIN, then the device makes the passkey. The
+# first step's answer waits in the session (10 minutes at most), so the device is asked only
+# once both are right: a refused name or a mistyped PIN never leaves a passkey on the phone
+# that this site does not keep.
+READY = "passkey_add_ready"  # session key: {"name", "since"}
+READY_SECONDS = 600
 # The longest answer a browser sends is a few kilobytes; anything far longer is not one.
 MAX_ANSWER = 20_000
 
@@ -109,6 +116,28 @@ def _answer(typed: str) -> dict:
 
 
 # --- Adding one -----------------------------------------------------------------------------
+
+
+def get_ready(request, name: str) -> None:
+    """The name and the PIN were right: the device may make the passkey now."""
+    request.session[READY] = {"name": name, "since": int(time.time())}
+
+
+def ready_name(request) -> str | None:
+    """The name of the passkey this session is ready to add, or None (not named yet, or
+    named too long ago)."""
+    waiting = request.session.get(READY)
+    if not isinstance(waiting, dict) or not isinstance(waiting.get("name"), str):
+        return None
+    if time.time() - waiting.get("since", 0) > READY_SECONDS:
+        return None
+    return waiting["name"]
+
+
+def added_just_now(member) -> bool:
+    """Whether the member added a passkey a moment ago (that form sent twice)."""
+    moments_ago = timezone.now() - SENT_TWICE
+    return member.passkeys.filter(created__gte=moments_ago).exists()
 
 
 def add_options(request, member) -> str:
@@ -187,6 +216,7 @@ def add(request, member, name: str, new: NewPasskey) -> Passkey:
         )
         record(request, Kind.PASSKEY_ADDED, member, details={"name": name})
         emails.send_member_email(member, "passkey_added", {"passkey_name": name})
+    request.session.pop(READY, None)
     return passkey
 
 

@@ -61,9 +61,6 @@
         continue;
       }
       form.addEventListener("submit", async (event) => {
-        // Adding one: with the name or PIN left empty, the server's answer says so first.
-        const empty = [...form.querySelectorAll("input[required]")].some((input) => !input.value);
-        if (form.dataset.passkey === "create" && empty) return;
         event.preventDefault();
         const source = document.getElementById("passkey-options");
         const options = withBytes(JSON.parse(source.textContent));

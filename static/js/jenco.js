@@ -1,6 +1,27 @@
-// The little JavaScript JENCO needs: a new captcha picture without reloading the page, and
-// its digits spoken on the page.
-// Everything works without it; the button is an extra.
+// The little JavaScript JENCO needs: a form sent once at a time, a new captcha picture without
+// reloading the page, and its digits spoken on the page.
+// Everything works without it; the server answers a form sent twice as it answered the first.
+
+// A form is sent once while its answer is on its way: a double tap on a phone otherwise sends
+// it again, and the repeat meets a captcha already used or a PIN already changed. A form
+// another script sends itself (passkeys.js) is left to it; if no answer comes (a lost
+// connection), the form can be sent again after a while, and at once on coming back to the
+// page.
+const SENDING_MS = 10000;
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (event.defaultPrevented) return;
+  if (form.dataset.sending) {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.sending = "1";
+  setTimeout(() => delete form.dataset.sending, SENDING_MS);
+});
+window.addEventListener("pageshow", () => {
+  for (const form of document.forms) delete form.dataset.sending;
+});
+
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-captcha-refresh]");
   if (!button) return;

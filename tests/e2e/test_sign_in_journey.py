@@ -6,7 +6,7 @@ import pytest
 from captcha.models import CaptchaStore
 from playwright.sync_api import Page, expect
 
-from tests.helpers import DEFAULT_PASSWORD
+from tests.helpers import DEFAULT_PASSWORD, PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -92,4 +92,27 @@ def test_no_page_of_the_journey_logs_a_console_error(
     page.goto("/backoffice/")  # the gate sends it back to the PIN step
     expect(page).to_have_url(re.compile(r"/backoffice/profile/pin/$"))
 
+    assert console_errors == []
+
+
+def test_a_double_tap_on_sign_in_sends_the_form_once(page, live_server, member, console_errors):
+    # On a phone a second tap lands while the first sign-in is on its way. Sent again, the
+    # form would meet its captcha used up: a failure logged against the member's own ID.
+    from accounts.models import SecurityEvent
+
+    posts = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+    page.goto("/login/")
+    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    page.get_by_label("パスワード", exact=True).fill(PASSWORD)
+    answer_captcha(page)
+    # The second tap a moment after the first, while the first is on its way (its password's
+    # hash alone takes longer than this).
+    page.get_by_role("button", name="ログイン").evaluate(
+        "button => { button.click(); setTimeout(() => button.click(), 10); }"
+    )
+
+    expect(page).to_have_url(re.compile(r"/backoffice/$"))
+    assert len(posts) == 1
+    assert not SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SIGN_IN_FAILED).exists()
     assert console_errors == []

@@ -1,6 +1,11 @@
 import secrets
 import unicodedata
 
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts.flows import SENT_TWICE
+
 
 def four_digits():
     """django-simple-captcha challenge: four digits, as on the seed's sign-in screen."""
@@ -12,3 +17,33 @@ def typed_answer(raw: str) -> str:
     """What a member typed, as the challenge's answer is stored: full-width digits from a
     Japanese keyboard (０２０７) are the digits they show, and surrounding spaces go."""
     return unicodedata.normalize("NFKC", raw).strip()
+
+
+# --- One password check per answered picture ---------------------------------------------------
+# Posts sent at once with one answered picture (a double tap, or a script racing guesses) all
+# find it unused in the store until one of them writes its outcome. The first to claim it in
+# the cache every app server shares goes on to check its password; the others check none and
+# get the picture's error, whatever their password: one solved picture buys one guess, and the
+# answers tell nothing of which guess was right. Once the claiming post has signed its member
+# in, the claim says so for flows.SENT_TWICE, so the same form sent again goes on as it did.
+
+
+def _claim_key(key: str) -> str:
+    return f"jenco:captcha-claim:{key}"
+
+
+def claim_answer(key: str) -> bool:
+    """Whether this post is the first to bring the answered picture `key`."""
+    return cache.add(_claim_key(key), "", timeout=settings.CAPTCHA_TIMEOUT * 60)
+
+
+def note_sign_in(key: str, member_id: str, *, second_step: bool) -> None:
+    """The post that claimed `key` signed `member_id` in (or on to the second step)."""
+    marker = {"member": member_id, "second_step": second_step}
+    cache.set(_claim_key(key), marker, timeout=int(SENT_TWICE.total_seconds()))
+
+
+def sign_in_with(key: str) -> dict | None:
+    """What note_sign_in said of `key` within flows.SENT_TWICE, or None."""
+    marker = cache.get(_claim_key(key))
+    return marker if isinstance(marker, dict) else None

@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -15,8 +16,8 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, sign_in_sql, times
-from accounts.captcha import typed_answer
-from accounts.flows import SENT_TWICE, email_change, two_step
+from accounts.captcha import claim_answer, note_sign_in, sign_in_with, typed_answer
+from accounts.flows import email_change, two_step
 from accounts.flows.pin import PinCheck
 from accounts.models import Member
 
@@ -198,7 +199,9 @@ class Form(forms.Form):
 class SignInCaptchaField(DigitsCaptchaField):
     """The sign-in's captcha: a wrong answer uses the picture up at once, as everywhere; a
     right one is only read here, and used up by LoginForm.use_captcha in the transaction
-    that writes the post's outcome, so a sign-in writes once (issue 13)."""
+    that writes the post's outcome, so a sign-in writes once (issue 13). Of posts sent at
+    once with one right answer, only the first to claim it goes on to a password check
+    (accounts.captcha.claim_answer); the others get the picture's error, code "claimed"."""
 
     def clean(self, value):
         if isinstance(value, list | tuple) and len(value) == 2 and isinstance(value[1], str):
@@ -208,17 +211,16 @@ class SignInCaptchaField(DigitsCaptchaField):
         if not sign_in_sql.captcha_right(key, answer, timezone.now()):
             sign_in_sql.use_up_captcha(key)
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if not claim_answer(key):
+            raise forms.ValidationError(self.error_messages["invalid"], code="claimed")
         return [key, ""]
 
 
-def signed_in_just_now(member_id: str) -> bool:
-    """Whether `member_id` signed in within flows.SENT_TWICE, as committed."""
-    moments_ago = timezone.now() - SENT_TWICE
-    return Member.objects.filter(member_id=member_id, last_login__gte=moments_ago).exists()
-
-
 class LoginForm(Form):
-    sent_twice = False  # use_captcha: the post repeated a right sign-in's (a double tap)
+    # The post repeated one that signed the member in a moment ago with the same answered
+    # picture (a double tap): it goes on as that one did, to the back office or the code page.
+    sent_twice = False
+    sent_twice_to_second_step = False
 
     username = MemberIDField(label=_("Username / User ID"), help_text="")  # the seed's box
     password = SecretField(label=_("Password"))
@@ -251,6 +253,8 @@ class LoginForm(Form):
 
     def clean(self):
         cleaned = super().clean()
+        if self.has_error("captcha"):
+            self._sent_twice()
         # The captcha is checked first, so a bot that cannot read it costs us no hash.
         if self.errors:
             return cleaned
@@ -297,21 +301,39 @@ class LoginForm(Form):
             "audio": captcha_audio_url(key) if settings.CAPTCHA_FLITE_PATH else None,
         }
 
-    def use_captcha(self) -> None:
+    def _sent_twice(self) -> None:
+        """This post's picture is used, or claimed by another post: if a post with it signed
+        in the member whose ID this post typed a moment ago, this is the same form sent
+        twice. (Only the session that was shown the picture knows its key.)"""
+        key = self.fields["captcha"].widget.value_from_datadict(
+            self.data, self.files, self.add_prefix("captcha")
+        )[0]
+        if not key or len(key) > 64:
+            return
+        marker = sign_in_with(key)
+        if marker is not None and marker["member"] == self.cleaned_data.get("username"):
+            self.sent_twice = True
+            self.sent_twice_to_second_step = marker["second_step"]
+
+    def use_captcha(self, *, second_step: bool = False) -> None:
         """Use up the captcha this post answered; call inside the transaction that writes
-        the post's outcome. Of two posts sent with one answer, only one gets past this: the
-        other finds it used and gets the captcha's error."""
+        the post's outcome (`second_step`: it sends the member on to the code page). Of two
+        posts sent with one answer, only one gets past this: the other finds it used and
+        gets the captcha's error."""
         if self.has_error("captcha") or "captcha" not in self.cleaned_data:
             return
         key = self.cleaned_data["captcha"][0]
         if not sign_in_sql.use_up_captcha(key):
-            # Used a moment ago by another post of this answer. With the right password, and
-            # the member signed in just now (by that post: it has committed, or the captcha
-            # would still be here), it is this form sent twice: a double tap. (Only after the
-            # password: a post without it learns nothing of anyone's sign-ins.)
-            self.sent_twice = self.member is not None and signed_in_just_now(self.member.member_id)
+            # Used meanwhile by another post of this answer that the claim did not stop (a
+            # cache each process keeps for itself, as without REDIS_URL). Answered as every
+            # post that came second is, whatever its password: the answer tells nothing.
             self.member = None
+            self.errors.pop(forms.forms.NON_FIELD_ERRORS, None)
             self.add_error("captcha", self.fields["captcha"].error_messages["invalid"])
+            return
+        if self.member is not None:
+            member_id = self.member.member_id
+            transaction.on_commit(lambda: note_sign_in(key, member_id, second_step=second_step))
 
 
 class PinField(forms.CharField):

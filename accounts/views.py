@@ -96,11 +96,12 @@ def login(request: HttpRequest) -> HttpResponse:
         form.is_valid()  # the password's hash is checked here, outside any transaction
         # What the post writes, it writes in one transaction: the captcha used up, then the
         # session, last sign-in and security log, or the failure's count and log.
-        # With two-step on, the password's post signs nobody in: that form sent twice (its
-        # picture used by the other post) goes on to the code page too, as the other does.
+        # With two-step on, the password's post signs nobody in: it goes on to the code page
+        # (and so does that form sent again, form.sent_twice_to_second_step).
         second_step = form.member is not None and two_step.wanted(form.member)
         with transaction.atomic():
-            form.use_captcha()
+            form.use_captcha(second_step=second_step)
+            second_step = second_step and form.member is not None  # not if it lost the picture
             if second_step:  # signed in only once the code is right (login_code)
                 two_step.begin(request, form.member, next_url=_safe_next(request))
             elif form.member is not None:
@@ -115,6 +116,8 @@ def login(request: HttpRequest) -> HttpResponse:
         if form.sent_twice:
             # Answered as the first post was: on to where the sign-in was going. The browser
             # that sent both is signed in; any other finds the sign-in page there.
+            if form.sent_twice_to_second_step:
+                return redirect("accounts:login-code")
             return _go_next(request)
         if form.member is not None:
             response = _go_next(request)

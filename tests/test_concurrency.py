@@ -271,6 +271,38 @@ def test_twenty_sign_ins_at_once_all_get_an_answer(site, members):
 # --- (d) a JA import running while members sign in --------------------------------------------
 
 
+PICTURE_WRONG = "画像の数字と一致しません"
+ID_OR_PASSWORD_WRONG = "会員IDまたはパスワードが正しくありません"
+
+
+def test_sign_ins_sent_at_once_with_one_answered_picture_check_one_password(site, members):
+    """The pen test's race: eight posts at once from one browser with one answered picture,
+    seven wrong passwords and the right one. Each checked its password before any used the
+    picture up, and only the right password's answer lacked "the ID or password is
+    incorrect". Now one post checks its password; every other gets the picture's error
+    alone, whatever it typed. (One round: each post that fails counts against this
+    machine's address, which the module's other sign-ins share.)"""
+    member_id = members.take(1)[0]
+    browser = Browser(site)
+    form = browser.form("/login/")
+
+    def post(password):
+        data = {**form, "username": member_id, "password": password}
+        return lambda barrier: browser.request("POST", "/login/", data, barrier)
+
+    mark = site.log_mark()
+    pages = race(*(post(f"wrong-Guess-{n}") for n in range(7)), post(PASSWORD))
+    assert overlapped(pages)
+    no_server_trouble(site, pages, mark)
+    second = [p for p in pages if p.status == 200 and PICTURE_WRONG in p.body]
+    assert len(second) == 7, [(p.status, p.location) for p in pages]
+    assert not any(ID_OR_PASSWORD_WRONG in p.body for p in second)
+    (first,) = [p for p in pages if p not in second]
+    assert (first.status, first.location) == (302, "/backoffice/") or (
+        ID_OR_PASSWORD_WRONG in first.body and PICTURE_WRONG not in first.body
+    )
+
+
 def test_an_import_while_members_sign_in_loses_nothing(site, members, tmp_path):
     """The real `manage.py import_ja_members`, in its own process, commits its batches while
     twenty members sign in at once: every sign-in gets its answer, and every row arrives."""
@@ -435,24 +467,51 @@ def test_the_mailbox_code_sent_twice_at_once_proves_the_mailbox_for_both(site):
 # --- (h) the two-step code, and the email change's button, sent twice at once -------------------
 
 
+def at_the_code_page(site: LiveSite, member_id: str) -> tuple[Browser, pyotp.TOTP]:
+    """The member turns two-step on, signs out, and signs in again up to the code page."""
+    browser = Browser(site)
+    assert browser.sign_in(member_id, PASSWORD).location == "/backoffice/"
+    fields, page = opened(browser, SETUP)
+    totp = pyotp.TOTP(
+        re.search(r'class="secret-key" translate="no">([A-Z2-7 ]+)<', page)[1].replace(" ", "")
+    )
+    browser.request("POST", SETUP, {**fields, "code": totp.now(), "pin": PIN})
+    browser.request("POST", "/logout/", browser.form("/backoffice/"))
+    browser = Browser(site)
+    assert browser.sign_in(member_id, PASSWORD).location == "/login/code/"
+    return browser, totp
+
+
 def test_the_two_step_code_sent_twice_at_once_signs_in_once_and_logs_no_wrong_code(site, members):
     # The second post found the code used by the first: it answered "wrong code" after the
     # member was signed in, and the member's activity showed a wrong two-step code.
     for member_id in members.take(ROUNDS):
-        browser = Browser(site)
-        assert browser.sign_in(member_id, PASSWORD).location == "/backoffice/"
-        fields, page = opened(browser, SETUP)
-        totp = pyotp.TOTP(
-            re.search(r'class="secret-key" translate="no">([A-Z2-7 ]+)<', page)[1].replace(" ", "")
-        )
-        browser.request("POST", SETUP, {**fields, "code": totp.now(), "pin": PIN})
-        browser.request("POST", "/logout/", browser.form("/backoffice/"))
-        browser = Browser(site)
-        assert browser.sign_in(member_id, PASSWORD).location == "/login/code/"
+        browser, totp = at_the_code_page(site, member_id)
         data = {**browser.form("/login/code/"), "code": totp.at(time.time() + totp.interval)}
         pages = double_tap(site, browser, "/login/code/", data)
         assert [(p.status, p.location) for p in pages] == [(302, "/backoffice/")] * 2
         assert logged(site, "two_step_failed", member_id) == 0
+
+
+def test_wrong_two_step_codes_sent_at_once_get_no_more_tries_than_the_limit(site, members):
+    """Ten wrong codes from the waiting sign-in at the same moment (the pen test's race): the
+    pause still falls after five, not after every code was checked."""
+    member_id = members.take(1)[0]
+    browser, totp = at_the_code_page(site, member_id)
+    form = browser.form("/login/code/")
+    now = {totp.at(time.time() + drift * totp.interval) for drift in (-1, 0, 1)}
+    wrong = [code for code in (f"{100000 + n * 7919}" for n in range(20)) if code not in now]
+
+    def guess(code):
+        data = {**form, "code": code}
+        return lambda barrier: browser.request("POST", "/login/code/", data, barrier)
+
+    mark = site.log_mark()
+    pages = race(*(guess(code) for code in wrong[:10]))
+    assert overlapped(pages)
+    no_server_trouble(site, pages, mark)
+    assert logged(site, "two_step_failed", member_id) <= 5, "more codes were checked"
+    assert logged(site, "two_step_paused", member_id) == 1
 
 
 def test_the_email_changes_button_pressed_twice_at_once_says_done_both_times(site, members):

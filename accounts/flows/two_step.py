@@ -297,14 +297,16 @@ def check_code(request, member, typed: str) -> Checked:
     """Check a second-step code: an authenticator code (each works once) or an unused
     recovery code (used up by this). Wrong codes count toward a pause of their own:
     JENCO_TWO_STEP_ATTEMPTS in JENCO_TWO_STEP_PAUSE_MINUTES, counted where every app server
-    sees it."""
+    sees it. One check at a time per member, the pause read and a wrong code logged inside
+    it: codes sent at once get no more tries between them than the limit."""
     window = settings.JENCO_TWO_STEP_PAUSE_MINUTES * 60
-    paused = _paused_until(member, window)
-    if paused:
-        return Checked(Check.PAUSED, paused)
     code = normalise_code(typed)
     with transaction.atomic():
-        authenticator = Authenticator.objects.select_for_update().filter(member=member).first()
+        Member.objects.select_for_update().only("pk").get(pk=member.pk)
+        paused = _paused_until(member, window)
+        if paused:
+            return Checked(Check.PAUSED, paused)
+        authenticator = Authenticator.objects.filter(member=member).first()
         if authenticator is not None and len(code) == 6:
             secret = _decrypt(authenticator.secret_encrypted)
             step = _matching_step(secret, code) if secret else None
@@ -320,13 +322,13 @@ def check_code(request, member, typed: str) -> Checked:
             if used:
                 _mark_finished(request)
                 return Checked(Check.RIGHT_RECOVERY)
-    if finished_meanwhile(request):
-        return Checked(Check.SENT_TWICE)
-    record(request, Kind.TWO_STEP_FAILED, member)
-    until = _paused_until(member, window)
-    if until is not None:
-        record(request, Kind.TWO_STEP_PAUSED, member)
-        return Checked(Check.PAUSED, until)
+        if finished_meanwhile(request):
+            return Checked(Check.SENT_TWICE)
+        record(request, Kind.TWO_STEP_FAILED, member)
+        until = _paused_until(member, window)
+        if until is not None:
+            record(request, Kind.TWO_STEP_PAUSED, member)
+            return Checked(Check.PAUSED, until)
     return Checked(Check.WRONG)
 
 

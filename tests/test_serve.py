@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,7 @@ def served():
     output = "".join(printed)
     try:
         assert f"JENCO is running at https://127.0.0.1:{port}/" in output, output
+        assert f"to try passkeys, open https://localhost:{port}/" in output
         yield process, var, port, output
     finally:
         subprocess.run([sys.executable, "tools/serve.py", "stop", "--var", str(var)], cwd=ROOT)
@@ -107,6 +109,10 @@ def test_make_serve_signs_the_demo_member_in_over_https_and_stops_cleanly(served
     state = json.loads((var / "serve" / "state.json").read_text())
     env = dict(line.split("=", 1) for line in (var / "services" / "env").read_text().splitlines())
     site = Served(port, var / "serve" / "tls" / "cert.pem", env["DATABASE_URL"], var / "mail")
+
+    # The address printed for passkeys serves the site too (the certificate names it).
+    with urllib.request.urlopen(f"https://localhost:{port}/login/", context=site.https) as page:
+        assert page.status == 200 and 'name="captcha_0"' in page.read().decode()
 
     browser = Browser(site)
     # The sample quotes are loaded, as make run loads them: the ticker shows.

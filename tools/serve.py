@@ -424,7 +424,8 @@ class Stack:
         print(
             f"""
 JENCO is running at {site_url}/  (self-signed certificate: {cert})
-  plain http://127.0.0.1:{http}/ redirects there
+  plain http://127.0.0.1:{http}/ redirects there; to try passkeys, open https://localhost:{https}/
+  (browsers allow passkeys on a host name, not on an address)
   nginx (deploy/nginx/jenco.conf) -> 2 gunicorn app servers (deploy/jenco-web@.service) on
   127.0.0.1:{", ".join(map(str, app_ports))}, the email worker (deploy/jenco-worker.service),
   PostgreSQL {urls["DATABASE_URL"]}, Redis {urls["REDIS_URL"]}

@@ -1,3 +1,4 @@
+import re
 import secrets
 import unicodedata
 
@@ -28,6 +29,9 @@ def typed_answer(raw: str) -> str:
 # in, the claim says so for flows.SENT_TWICE, so the same form sent again goes on as it did.
 
 
+_PICTURE_KEY = re.compile(r"[0-9a-f]{1,64}")
+
+
 def _claim_key(key: str) -> str:
     return f"jenco:captcha-claim:{key}"
 
@@ -44,6 +48,9 @@ def note_sign_in(key: str, member_id: str, *, second_step: bool) -> None:
 
 
 def sign_in_with(key: str) -> dict | None:
-    """What note_sign_in said of `key` within flows.SENT_TWICE, or None."""
+    """What note_sign_in said of `key` within flows.SENT_TWICE, or None. `key` is as posted:
+    anything but a picture's key (hexadecimal) was never noted."""
+    if not _PICTURE_KEY.fullmatch(key):
+        return None
     marker = cache.get(_claim_key(key))
     return marker if isinstance(marker, dict) else None

@@ -308,9 +308,7 @@ class LoginForm(Form):
         key = self.fields["captcha"].widget.value_from_datadict(
             self.data, self.files, self.add_prefix("captcha")
         )[0]
-        if not key or len(key) > 64:
-            return
-        marker = sign_in_with(key)
+        marker = sign_in_with(key or "")
         if marker is not None and marker["member"] == self.cleaned_data.get("username"):
             self.sent_twice = True
             self.sent_twice_to_second_step = marker["second_step"]

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -57,6 +57,7 @@ def _confirmed(form, request: HttpRequest) -> bool:
 @require_GET
 def security(request: HttpRequest) -> HttpResponse:
     member = request.user
+    passkeys.not_ready(request)  # a passkey named and left: its PIN is asked again
     authenticator = Authenticator.objects.filter(member=member).first()
     context = {
         "authenticator": authenticator,
@@ -241,6 +242,9 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
     the name and PIN are right, so a refused name or a mistyped PIN never leaves a passkey on
     it that this site does not keep."""
     member = request.user
+    made = request.POST.get("passkey") if request.method == "POST" else None
+    if made is not None and passkeys.added_here(request, made):
+        return redirect("backoffice:security")  # that form sent twice: the first kept it
     if member.passkeys.count() >= passkeys.MAX_PASSKEYS:
         messages.info(
             request,
@@ -248,46 +252,53 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
             % {"count": passkeys.MAX_PASSKEYS},
         )
         return redirect("backoffice:security")
-    name = passkeys.ready_name(request)
-    if request.method == "POST" and "passkey" in request.POST:
-        return _passkey_made(request, member, name)
+    name, seconds_left = passkeys.ready(request)
+    if made is not None:
+        return _passkey_made(request, member, name, made)
     if request.method == "POST":
         form = PasskeyAddForm(member, request.POST)
         if _confirmed(form, request):
             passkeys.get_ready(request, form.cleaned_data["name"])
             return redirect("backoffice:passkey-add")
-    elif name is not None and "rename" not in request.GET:
-        context = {"name": name, "passkey_options": passkeys.add_options(request, member)}
+    elif name is not None and not {"rename", "waited"} & request.GET.keys():
+        context = {
+            "name": name,
+            "seconds_left": seconds_left,
+            "passkey_options": passkeys.add_options(request, member),
+        }
         return render(request, "backoffice/security/passkey_make.html", context)
     else:
+        if "waited" in request.GET:  # the page's time was up (passkeys.js): PIN again
+            passkeys.not_ready(request)
+            messages.info(request, WAITED_TOO_LONG)
         form = PasskeyAddForm(member, initial={"name": name} if name else None)
     return render(request, "backoffice/security/passkey_add.html", {"form": form})
 
 
-def _passkey_made(request: HttpRequest, member, name: str | None) -> HttpResponse:
-    """The second step's post: the passkey the device made, kept under the name given."""
+WAITED_TOO_LONG = gettext_lazy(
+    "Adding the passkey waited too long. Name it and confirm with your PIN again."
+)
+
+
+def _passkey_made(request: HttpRequest, member, name: str | None, made: str) -> HttpResponse:
+    """The second step's post: the passkey the device made, kept under the name given. Once
+    sent, the first step is needed again, whatever came of it."""
+    passkeys.not_ready(request)
     if name is None:
-        if passkeys.added_just_now(member):
-            return redirect("backoffice:security")  # that form sent twice: the first kept it
-        messages.info(
-            request,
-            _("Adding the passkey waited too long. Name it and confirm with your PIN again."),
-        )
+        messages.info(request, WAITED_TOO_LONG)
         return redirect("backoffice:passkey-add")
-    problem = None
     try:
-        new = passkeys.verify_new(request, request.POST["passkey"])
+        new = passkeys.verify_new(request, made)
     except passkeys.Refused:
-        problem = (
+        messages.error(
+            request,
             _(
                 "Your browser did not make a passkey. Tap “Add passkey” again and follow your "
                 "phone's or computer's steps."
             )
-            if not request.POST["passkey"]
-            else _("The passkey could not be checked, so it was not added. Please try again.")
+            if not made
+            else _("The passkey could not be checked, so it was not added. Please try again."),
         )
-    if problem:
-        messages.error(request, problem)
         return redirect("backoffice:passkey-add")
     try:
         passkeys.add(request, member, name, new)

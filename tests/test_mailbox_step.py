@@ -249,6 +249,7 @@ def test_an_english_member_reads_the_code_and_the_page_in_english(client, db, ma
     assert "If this was not you" in mailoutbox[0].body
     page = client.get(MAILBOX).content.decode()
     assert "We sent a 6-digit code to a•••@example.com" in page
+    assert re.search(r"The current code works until \d\d:\d\d JST\.", page)  # Japan time
 
 
 def test_a_member_with_no_email_is_told_to_contact_support(client, db, mailoutbox):

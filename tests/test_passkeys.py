@@ -2,6 +2,8 @@
 sign in alone. A software passkey (tests/softkey.py) signs with a real key, so py_webauthn's
 checks run for real; Chromium's virtual authenticator does the same in the browser tests."""
 
+import re
+
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
@@ -126,12 +128,45 @@ def test_waiting_too_long_between_the_steps_starts_again(member_client, member):
     answer = SoftPasskey().create(options_in(member_client.get(ADD).content.decode()))
     session = member_client.session
     ready = session["passkey_add_ready"]
-    session["passkey_add_ready"] = {**ready, "since": ready["since"] - 601}  # 10 minutes ago
+    session["passkey_add_ready"] = {**ready, "since": ready["since"] - 301}  # 5 minutes ago
     session.save()
     response = member_client.post(ADD, {"passkey": answer}, follow=True)
     assert "時間が経ちすぎました" in response.content.decode()
     assert 'name="pin"' in response.content.decode()  # the first step again
     assert not Passkey.objects.exists()
+
+
+def test_the_name_and_pin_hold_for_one_try_and_five_minutes(member_client, member):
+    # They stand for the PIN: not left open for whoever comes to the browser next.
+    named(member_client)
+    page = member_client.get(ADD).content.decode()
+    seconds = int(re.search(r'data-passkey-seconds="(\d+)"', page)[1])
+    assert 290 <= seconds <= 300  # the page stops asking the device after them (passkeys.js)
+    assert 'data-passkey-expired="/backoffice/security/passkeys/add/?waited=1"' in page
+    # A refused answer: the name and PIN again, not a second try on the same.
+    member_client.post(ADD, {"passkey": "{}"})
+    assert 'name="pin"' in member_client.get(ADD).content.decode()
+    # Named, then back to Security: the same.
+    named(member_client)
+    member_client.get("/backoffice/security/")
+    assert 'name="pin"' in member_client.get(ADD).content.decode()
+    # Sent back by the page once its time was up (passkeys.js): told why, and the PIN again.
+    named(member_client)
+    page = member_client.get(ADD + "?waited=1").content.decode()
+    assert "時間が経ちすぎました" in page and 'name="pin"' in page
+    assert 'name="pin"' in member_client.get(ADD).content.decode()
+
+
+def test_the_tenth_passkey_sent_twice_is_answered_as_the_first(member_client, member):
+    for n in range(9):
+        add_passkey(member_client, name=f"key {n}")
+    named(member_client, "key 9")
+    answer = SoftPasskey().create(options_in(member_client.get(ADD).content.decode()))
+    assert member_client.post(ADD, {"passkey": answer})["Location"] == "/backoffice/security/"
+    again = member_client.post(ADD, {"passkey": answer}, follow=True).content.decode()
+    assert Passkey.objects.filter(member=member).count() == 10
+    assert "パスキー「key 9」を追加しました" in again  # the first post's message, once
+    assert "最大" not in again
 
 
 def test_an_answer_for_another_site_or_challenge_is_refused(member_client, member):
@@ -158,7 +193,7 @@ def test_malformed_answers_are_refused_with_a_message(member_client, answer):
     )
     assert page.status_code == 200
     assert "passkey" in page.content.decode().lower()
-    assert 'id="passkey-options"' in page.content.decode()  # the second step, to try again
+    assert 'name="pin"' in page.content.decode()  # the name and PIN again, then the device
     assert not Passkey.objects.exists()
 
 

@@ -40,11 +40,14 @@ MAX_PASSKEYS = 10
 CHALLENGE = "passkey_challenge"  # session key: {"purpose", "challenge", "since"}
 CHALLENGE_SECONDS = 300
 # Adding one takes two steps: the name and the PIN, then the device makes the passkey. The
-# first step's answer waits in the session (10 minutes at most), so the device is asked only
-# once both are right: a refused name or a mistyped PIN never leaves a passkey on the phone
-# that this site does not keep.
+# first step's answer waits in the session, so the device is asked only once both are right:
+# a refused name or a mistyped PIN never leaves a passkey on the phone that this site does not
+# keep. It is one-shot and short, as the PIN it stands for: gone with the second step's post
+# (kept or not), on leaving for the Security page, and after CHALLENGE_SECONDS; the page stops
+# the browser from asking the device once that time has passed (passkeys.js).
 READY = "passkey_add_ready"  # session key: {"name", "since"}
-READY_SECONDS = 600
+READY_SECONDS = CHALLENGE_SECONDS
+ADDED = "passkey_added"  # session key: the credential ID this session added last
 # The longest answer a browser sends is a few kilobytes; anything far longer is not one.
 MAX_ANSWER = 20_000
 
@@ -126,18 +129,35 @@ def get_ready(request, name: str) -> None:
 def ready_name(request) -> str | None:
     """The name of the passkey this session is ready to add, or None (not named yet, or
     named too long ago)."""
+    return ready(request)[0]
+
+
+def ready(request) -> tuple[str | None, int]:
+    """The name of the passkey this session is ready to add, and the seconds left to add it;
+    (None, 0) when it is not."""
     waiting = request.session.get(READY)
     if not isinstance(waiting, dict) or not isinstance(waiting.get("name"), str):
-        return None
-    if time.time() - waiting.get("since", 0) > READY_SECONDS:
-        return None
-    return waiting["name"]
+        return None, 0
+    left = int(waiting.get("since", 0) + READY_SECONDS - time.time())
+    return (waiting["name"], left) if left > 0 else (None, 0)
 
 
-def added_just_now(member) -> bool:
-    """Whether the member added a passkey a moment ago (that form sent twice)."""
-    moments_ago = timezone.now() - SENT_TWICE
-    return member.passkeys.filter(created__gte=moments_ago).exists()
+def not_ready(request) -> None:
+    """The second step was sent, or left: the name and PIN must be given again."""
+    if READY in request.session:
+        del request.session[READY]
+
+
+def added_here(request, typed_answer: str) -> bool:
+    """Whether `typed_answer` is the passkey this session added a moment ago (that form
+    sent twice)."""
+    added = request.session.get(ADDED)
+    if not isinstance(added, dict) or time.time() - added.get("at", 0) > SENT_TWICE.seconds:
+        return False
+    try:
+        return _answer(typed_answer)["id"] == added.get("id")
+    except Refused:
+        return False
 
 
 def add_options(request, member) -> str:
@@ -216,7 +236,7 @@ def add(request, member, name: str, new: NewPasskey) -> Passkey:
         )
         record(request, Kind.PASSKEY_ADDED, member, details={"name": name})
         emails.send_member_email(member, "passkey_added", {"passkey_name": name})
-    request.session.pop(READY, None)
+    request.session[ADDED] = {"id": new.credential_id, "at": int(time.time())}
     return passkey
 
 

@@ -53,6 +53,15 @@
     status.hidden = false;
   };
 
+  const loaded = Date.now();
+
+  // Adding one: the name and PIN given on the page before hold for the seconds the page says.
+  // Past them the server would refuse what the device makes, and the passkey would stay on
+  // the phone: back to the first step instead of asking the device.
+  const expired = (form) =>
+    form.dataset.passkeySeconds !== undefined &&
+    Date.now() - loaded > (Number(form.dataset.passkeySeconds) - 5) * 1000;
+
   document.addEventListener("DOMContentLoaded", () => {
     for (const form of document.querySelectorAll("form[data-passkey]")) {
       if (!window.PublicKeyCredential) {
@@ -62,6 +71,10 @@
       }
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
+        if (expired(form)) {
+          window.location.assign(form.dataset.passkeyExpired);
+          return;
+        }
         const source = document.getElementById("passkey-options");
         const options = withBytes(JSON.parse(source.textContent));
         const button = form.querySelector("button[type=submit]");

@@ -18,10 +18,11 @@ from tests.helpers import PIN
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def a_phone_with_a_fingerprint_reader(page) -> None:
+def a_phone_with_a_fingerprint_reader(page):
+    """Chromium's virtual authenticator; a call that counts the passkeys it holds."""
     devtools = page.context.new_cdp_session(page)
     devtools.send("WebAuthn.enable")
-    devtools.send(
+    added = devtools.send(
         "WebAuthn.addVirtualAuthenticator",
         {
             "options": {
@@ -34,6 +35,8 @@ def a_phone_with_a_fingerprint_reader(page) -> None:
             }
         },
     )
+    held = {"authenticatorId": added["authenticatorId"]}
+    return lambda: len(devtools.send("WebAuthn.getCredentials", held)["credentials"])
 
 
 def test_a_member_adds_a_passkey_and_signs_in_with_it(
@@ -116,3 +119,34 @@ def test_a_cancelled_passkey_says_so_and_signs_nobody_in(page, live_server, memb
     page.get_by_role("button", name="パスキーでログイン").click()
     expect(page.get_by_role("alert")).to_contain_text("パスキーは使用されませんでした")
     expect(page).to_have_url(re.compile(r"/login/passkey/$"))
+
+
+def test_a_second_page_left_too_long_asks_the_phone_for_nothing(
+    page, live_server, member, console_errors
+):
+    # Past the time the name and PIN hold, the server would refuse what the phone makes, and
+    # the passkey would stay on the phone: the page goes back to the first step instead.
+    from importlib import import_module
+
+    from django.conf import settings
+
+    passkeys_on_the_phone = a_phone_with_a_fingerprint_reader(page)
+    sign_in_with_password(page)
+    page.goto("/backoffice/security/passkeys/add/")
+    page.get_by_label("パスキーの名前").fill("私のスマホ")
+    page.get_by_label("PINコード", exact=True).fill(PIN)
+    page.get_by_role("button", name="次へ").click()
+    expect(page.get_by_text("パスキーの名前：私のスマホ")).to_be_visible()
+    # Nearly five minutes on that page (the session says when the PIN was given).
+    key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+    session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    ready = session["passkey_add_ready"]
+    session["passkey_add_ready"] = {**ready, "since": ready["since"] - 296}
+    session.save()
+    page.reload()
+    page.get_by_role("button", name="パスキーを追加").click()
+    expect(page.get_by_text("時間が経ちすぎました")).to_be_visible()
+    expect(page.get_by_label("PINコード", exact=True)).to_be_visible()
+    assert passkeys_on_the_phone() == 0
+    assert not Passkey.objects.exists()
+    assert console_errors == []

@@ -86,6 +86,33 @@ def test_forgot_password_refuses_a_wrong_full_width_answer(client, member, mailo
     assert mailoutbox == []
 
 
+def test_a_picture_another_post_used_meanwhile_sends_nothing(client, member, mailoutbox):
+    # Posts sent at once with one answered picture each read it before any deleted it, and
+    # each went through: one picture answered bought as many requests as were raced.
+    from django.db.models import QuerySet
+
+    from tests.helpers import solved_captcha
+
+    read = QuerySet.first
+
+    def read_then_used_by_another_post(queryset):
+        found = read(queryset)
+        if isinstance(found, CaptchaStore):
+            CaptchaStore.objects.filter(pk=found.pk).delete()  # the other post, meanwhile
+        return found
+
+    captcha = solved_captcha()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(QuerySet, "first", read_then_used_by_another_post)
+        response = client.post(
+            "/password/forgot/", {"username": "JPN1000001", "email": "taro@example.com", **captcha}
+        )
+
+    assert response.status_code == 200
+    assert "画像の数字と一致しません" in response.content.decode()
+    assert mailoutbox == []
+
+
 CAPTCHA_FORMS = [
     form
     for form in vars(forms).values()

@@ -714,6 +714,11 @@ class PasskeyAddForm(TwoStepConfirmed):
             )
         if not name:
             raise forms.ValidationError(_("Give the passkey a name."), code="required")
+        # Normalising can lengthen a name (one "ﷺ" is 18 characters): check the length kept.
+        if len(name) > self.fields["name"].max_length:
+            raise forms.ValidationError(
+                self.fields["name"].error_messages["max_length"], code="max_length"
+            )
         return name
 
 

@@ -110,6 +110,18 @@ def test_the_device_is_asked_only_once_the_name_and_pin_are_right(member_client,
     assert 'value="仕事のPC"' in renamed and 'id="passkey-options"' not in renamed
 
 
+@pytest.mark.parametrize(
+    "name", ["\ufdfa" * 60, "\u337f" * 20, "㍻" * 31], ids=["ﷺ×60", "㍿×20", "㍻×31"]
+)
+def test_a_name_that_normalising_makes_too_long_is_refused_before_the_device(member_client, name):
+    # Each is 60 characters or fewer as typed, and more once normalised ("ﷺ" is 18): it is
+    # refused on the first page, not after the phone has made the passkey.
+    page = named(member_client, name).content.decode()
+    assert "名前は60文字以内で入力してください。" in page
+    assert 'id="passkey-options"' not in member_client.get(ADD).content.decode()
+    assert not Passkey.objects.exists()
+
+
 def test_a_wrong_pin_adds_nothing_and_mails_nothing(member_client, member, mailoutbox):
     add_passkey(member_client, pin="999999")
     assert not Passkey.objects.filter(member=member).exists() and not mailoutbox

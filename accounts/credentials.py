@@ -300,17 +300,18 @@ def migration_step(member, *, mailbox_proved: bool | None = None) -> Step:
     """What a migrated member must do next: prove the mailbox, change the PIN, then the
     password; DONE once the PIN and password are their own.
 
-    While both the password and the PIN are the published defaults, anyone could have signed
-    in, so a code mailed to the registered address comes first. The gate passes
-    `mailbox_proved` for its own session: every session signed in on the defaults proves the
-    mailbox anew, so a proof left behind by an unfinished first sign-in opens nothing to the
-    next person who types the defaults. Left out, the member's recorded progress is used (what
-    support sees). Once the PIN is the member's own, the password step needs it, so the
-    defaults alone lead nowhere.
+    The published password proves nothing, so whoever signed in on it enters a code mailed to
+    the registered address first. The gate passes `mailbox_proved` for its own session: every
+    session signed in on the default password proves the mailbox anew, also once the owner has
+    changed the PIN. A proof left behind by an unfinished first sign-in opens nothing to the
+    next person who types the defaults, and that person cannot reach the password step and
+    spend the member's PIN tries there. Left out, the member's recorded progress is used (what
+    support sees): a member who has changed the PIN (or reset it from an emailed link) is at
+    the password step.
     """
     if mailbox_proved is None:
-        mailbox_proved = member.mailbox_proved_at is not None
-    if member.on_default_pin and member.on_default_password and not mailbox_proved:
+        mailbox_proved = member.mailbox_proved_at is not None or not member.on_default_pin
+    if member.on_default_password and not mailbox_proved:
         return Step.MAILBOX
     if member.on_default_pin:
         return Step.PIN

@@ -30,15 +30,13 @@ def first_sign_in_gate(get_response):
         # Admin too: a staff account still on the published defaults proves its mailbox and
         # changes both secrets before any staff page opens.
         if request.path_info.startswith(gated) and request.user.is_authenticated:
-            proved = mailbox.proved(request)
-            step = credentials.first_sign_in_step(request.user, mailbox_proved=proved)
+            step = credentials.first_sign_in_step(
+                request.user, mailbox_proved=mailbox.proved(request)
+            )
             request.first_sign_in_step = step
             # Until this sign-in proves the mailbox, whoever typed the published password sees
-            # no name: also on the password step, which a later sign-in on the defaults
-            # reaches without the mailbox once the owner has changed the PIN.
-            request.member_name_hidden = step is credentials.Step.MAILBOX or (
-                step is not None and request.user.on_default_password and not proved
-            )
+            # no name.
+            request.member_name_hidden = step is credentials.Step.MAILBOX
             if step is not None:
                 target = reverse(STEP_URLS[step])
                 if request.path_info != target:

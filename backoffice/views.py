@@ -91,7 +91,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
-    """After a sign-in on the published defaults: the code from the mailbox, before the PIN."""
+    """After a sign-in on the published password: the code from the mailbox, before the PIN
+    or, once the PIN is changed, the password."""
     if not mailbox.due(request):
         return redirect("backoffice:dashboard")  # the gate forwards to whatever is due
     if request.method == "POST" and "resend" in request.POST:
@@ -107,6 +108,7 @@ def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "email": credentials.mask_email(request.user.email),
+        "pin_changed": not request.user.on_default_pin,
         "expires": mailbox.current_code_expires(request, request.user),
         "minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
     }

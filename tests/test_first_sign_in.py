@@ -72,7 +72,7 @@ def test_before_the_deadline_the_defaults_still_work(client, migrated_member, se
     assert SESSION_KEY in client.session
 
 
-def test_a_default_password_sign_in_after_the_pin_was_changed_sends_the_notice(
+def test_a_default_password_sign_in_after_the_pin_was_changed_mails_a_code_that_says_so(
     client, migrated_member, mailoutbox
 ):
     from django.contrib.auth.hashers import make_password
@@ -81,9 +81,11 @@ def test_a_default_password_sign_in_after_the_pin_was_changed_sends_the_notice(
     migrated_member.on_default_pin = False
     migrated_member.save()
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
-    assert len(mailoutbox) == 1
-    assert "デフォルトのパスワードでログインがありました" in mailoutbox[0].subject
-    assert "お心当たりがない場合" in mailoutbox[0].body
+    [mail] = mailoutbox
+    assert "確認コード" in mail.subject
+    assert "お心当たりがない場合" in mail.body
+    assert "パスワードを変更していただきます（PINコードは変更済みです）" in mail.body
+    assert "PINコード・パスワードの順番" not in mail.body
 
 
 @pytest.mark.parametrize("path", BACK_OFFICE + ["/backoffice/profile/password/"])

@@ -229,17 +229,23 @@ def test_a_member_who_reset_the_password_by_email_skips_the_mailbox_step(
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
 
 
-def test_a_member_who_reset_the_pin_by_email_goes_straight_to_the_password_step(
+def test_a_member_who_reset_the_pin_by_email_proves_the_mailbox_then_changes_the_password(
     client, migrated_member, mailoutbox
 ):
+    # The password is still the published one, so this sign-in proves nothing by itself: the
+    # code comes first, and the page says only the password is left.
     from django.contrib.auth.hashers import make_password
 
     Member.objects.filter(pk=migrated_member.pk).update(
         pin=make_password(NEW_PIN), on_default_pin=False
     )
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    assert client.get("/backoffice/")["Location"] == MAILBOX
+    page = client.get(MAILBOX).content.decode()
+    assert "その後、パスワードを変更してください（PINコードは変更済みです）。" in page
+    assert '<li class="done">PINコードの変更</li>' in page
+    assert enter(client, mailed_code(mailoutbox))["Location"] == "/backoffice/"
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/password/"
-    assert not MailboxCode.objects.exists()
 
 
 def test_an_english_member_reads_the_code_and_the_page_in_english(client, db, mailoutbox):
@@ -380,19 +386,34 @@ def test_the_defaults_alone_cannot_change_the_members_language(client, db, mailo
     assert member.preferred_language == "ja"
 
 
-def test_once_the_pin_is_changed_a_later_sign_in_on_the_defaults_sees_no_name(
+def test_once_the_pin_is_changed_a_later_sign_in_on_the_defaults_proves_the_mailbox_again(
     client, migrated_member, mailoutbox
 ):
-    """The four-role trial: the owner proved the mailbox and changed the PIN; whoever signs in
-    on the published password afterwards reaches the password step without the mailbox. It
-    needs the new PIN to go further, and it must not read the member's name meanwhile."""
+    """The four-role trial: the owner proved the mailbox and changed the PIN, then left the
+    password for later. Whoever signs in on the published password afterwards is held to the
+    mailbox step: no name, and no password page on which to spend the owner's PIN tries."""
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     enter(client, mailed_code(mailoutbox))
     change_pin(client)
     assert "佐藤 花子" in client.get("/backoffice/profile/password/").content.decode()
 
     stranger = Client()
-    sign_in(stranger, "JPN2000001", DEFAULT_PASSWORD)
-    assert stranger.get("/backoffice/")["Location"] == "/backoffice/profile/password/"
-    page = stranger.get("/backoffice/profile/password/").content.decode()
+    sign_in(stranger, "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR="198.51.100.7")
+    assert stranger.get("/backoffice/")["Location"] == MAILBOX
+    page = stranger.get(MAILBOX).content.decode()
     assert "佐藤 花子" not in page and "JPN2000001" in page
+    for pin in ["000000", "111111", "222222", "333333", "444444", "555555"]:
+        tried = stranger.post(
+            "/backoffice/profile/password/",
+            {"new_password1": "Stolen-Pass-4821", "new_password2": "Stolen-Pass-4821", "pin": pin},
+        )
+        assert tried["Location"] == MAILBOX
+    migrated_member.refresh_from_db()
+    assert migrated_member.pin_locked_until is None and migrated_member.on_default_password
+    assert not SecurityEvent.objects.filter(kind__in=["pin_failed", "pin_locked"]).exists()
+    # The owner, meanwhile, finishes in the first browser.
+    response = client.post(
+        "/backoffice/profile/password/",
+        {"new_password1": "Maple-Leaf-3391", "new_password2": "Maple-Leaf-3391", "pin": NEW_PIN},
+    )
+    assert response["Location"] == "/backoffice/"

@@ -44,16 +44,14 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
         record(request, Kind.SIGN_IN_VIEW_ONLY, member, details=_session(request))
         emails.send_member_email(member, "view_only_sign_in", {"when": member.last_login})
     elif with_defaults:
-        # The first-sign-in gate keeps this member to the mailbox, PIN and password steps.
-        # The mailbox code's email doubles as the "was this you?" notice.
+        # The first-sign-in gate keeps this member to the mailbox step, then the PIN and
+        # password steps. Every sign-in on the published password is due a code (each proves
+        # the mailbox anew), whose email doubles as the "was this you?" notice.
         record(request, Kind.SIGN_IN_DEFAULT, member, details=_session(request))
         # The published password opens thousands of imported accounts: an address that gets
         # into many of them is spraying it, so each such sign-in counts against the address.
         lockout.count_against_address(request)
-        if mailbox.due(request):
-            mailbox.send_code(request, member)
-        else:
-            emails.send_member_email(member, "default_sign_in", {"when": member.last_login})
+        mailbox.send_code(request, member)
     else:
         record(request, kind, member, details=_session(request))
     request.session.save()

@@ -437,8 +437,9 @@ def email_change_wait(wait: email_change.Wait) -> str:
     """What a member over an email-change limit reads: which limit, and until when."""
     if wait.for_address:
         return gettext(
-            "Too many confirmation links have been sent to this address in the last 24 hours. "
-            "You can ask again after %(time)s."
+            # Not "links were sent to it": the address may be a stranger's, asked for by others.
+            "We cannot send a confirmation link to this address right now. You can ask again "
+            "after %(time)s, or use another address."
         ) % {"time": times.try_again_at(wait.until)}
     return gettext(
         "You have asked to change your email address too many times. You can ask again "

@@ -25,8 +25,11 @@ def typed_answer(raw: str) -> str:
 # find it unused in the store until one of them writes its outcome. The first to claim it in
 # the cache every app server shares goes on to check its password; the others check none and
 # get the picture's error, whatever their password: one solved picture buys one guess, and the
-# answers tell nothing of which guess was right. Once the claiming post has signed its member
-# in, the claim says so for flows.SENT_TWICE, so the same form sent again goes on as it did.
+# answers tell nothing of which guess was right. The claim holds the ID its post typed: a post
+# with the same ID that finds it is the same form sent again while the first is checked (a
+# double tap without JavaScript), told so, and counted as no failure. Once the claiming post
+# has signed its member in, the claim says so for flows.SENT_TWICE, so the same form sent
+# again afterwards goes on as it did.
 
 
 _PICTURE_KEY = re.compile(r"[0-9a-f]{1,64}")
@@ -36,9 +39,16 @@ def _claim_key(key: str) -> str:
     return f"jenco:captcha-claim:{key}"
 
 
-def claim_answer(key: str) -> bool:
-    """Whether this post is the first to bring the answered picture `key`."""
-    return cache.add(_claim_key(key), "", timeout=settings.CAPTCHA_TIMEOUT * 60)
+def claim_answer(key: str, member_id: str) -> bool:
+    """Whether this post, typing `member_id`, is the first to bring the answered picture `key`."""
+    return cache.add(_claim_key(key), member_id, timeout=settings.CAPTCHA_TIMEOUT * 60)
+
+
+def claimed_for(key: str) -> str | None:
+    """The ID the post that claimed `key` typed, while that post is checked or once it has
+    failed; None once it has signed its member in (sign_in_with) or for no claim."""
+    marker = cache.get(_claim_key(key)) if _PICTURE_KEY.fullmatch(key) else None
+    return marker if isinstance(marker, str) else None
 
 
 def note_sign_in(key: str, member_id: str, *, second_step: bool) -> None:

@@ -16,7 +16,13 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, sign_in_sql, times
-from accounts.captcha import claim_answer, note_sign_in, sign_in_with, typed_answer
+from accounts.captcha import (
+    claim_answer,
+    claimed_for,
+    note_sign_in,
+    sign_in_with,
+    typed_answer,
+)
 from accounts.flows import email_change, two_step
 from accounts.flows.pin import PinCheck
 from accounts.models import Member
@@ -202,7 +208,7 @@ class SignInCaptchaField(DigitsCaptchaField):
     right one is only read here, and used up by LoginForm.use_captcha in the transaction
     that writes the post's outcome, so a sign-in writes once (issue 13). Of posts sent at
     once with one right answer, only the first to claim it goes on to a password check
-    (accounts.captcha.claim_answer); the others get the picture's error, code "claimed"."""
+    (LoginForm.clean, with accounts.captcha.claim_answer)."""
 
     def clean(self, value):
         if isinstance(value, list | tuple) and len(value) == 2 and isinstance(value[1], str):
@@ -212,8 +218,6 @@ class SignInCaptchaField(DigitsCaptchaField):
         if not sign_in_sql.captcha_right(key, answer, timezone.now()):
             sign_in_sql.use_up_captcha(key)
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        if not claim_answer(key):
-            raise forms.ValidationError(self.error_messages["invalid"], code="claimed")
         return [key, ""]
 
 
@@ -222,6 +226,9 @@ class LoginForm(Form):
     # picture (a double tap): it goes on as that one did, to the back office or the code page.
     sent_twice = False
     sent_twice_to_second_step = False
+    # The post repeated one with the same answered picture and ID that is still being checked
+    # (a double tap the browser's script did not stop): told so, with no failure counted.
+    sent_while_checking = False
 
     username = MemberIDField(label=_("Username / User ID"), help_text="")  # the seed's box
     password = SecretField(label=_("Password"))
@@ -241,6 +248,9 @@ class LoginForm(Form):
             "The default password can no longer be used to sign in. Please "
             "set a new password with “Forgot password?”."
         ),
+        "sent_while_checking": _(
+            "The sign-in form was sent twice. If you are not signed in, please sign in again."
+        ),
     }
 
     def __init__(self, request=None, *args, **kwargs):
@@ -254,10 +264,18 @@ class LoginForm(Form):
 
     def clean(self):
         cleaned = super().clean()
-        if self.has_error("captcha"):
-            self._sent_twice()
+        if self.has_error("captcha"):  # used up: by this form, sent a moment ago?
+            self._same_form_sent_again(self._posted_captcha_key(), cleaned.get("username"))
         # The captcha is checked first, so a bot that cannot read it costs us no hash.
         if self.errors:
+            return cleaned
+        # Of posts with this answered picture, the first to claim it checks its password.
+        key, member_id = cleaned["captcha"][0], cleaned["username"]
+        if not claim_answer(key, member_id):
+            del cleaned["captcha"]  # the first post uses it up
+            if not self._same_form_sent_again(key, member_id):  # then its answer tells nothing
+                error = self.fields["captcha"].error_messages["invalid"]
+                self.add_error("captcha", forms.ValidationError(error, code="claimed"))
             return cleaned
         member = authenticate(
             self.request,
@@ -302,17 +320,32 @@ class LoginForm(Form):
             "audio": captcha_audio_url(key) if settings.CAPTCHA_FLITE_PATH else None,
         }
 
-    def _sent_twice(self) -> None:
-        """This post's picture is used, or claimed by another post: if a post with it signed
-        in the member whose ID this post typed a moment ago, this is the same form sent
-        twice. (Only the session that was shown the picture knows its key.)"""
-        key = self.fields["captcha"].widget.value_from_datadict(
-            self.data, self.files, self.add_prefix("captcha")
-        )[0]
-        marker = sign_in_with(key or "")
-        if marker is not None and marker["member"] == self.cleaned_data.get("username"):
+    def _posted_captcha_key(self) -> str:
+        return (
+            self.fields["captcha"].widget.value_from_datadict(
+                self.data, self.files, self.add_prefix("captcha")
+            )[0]
+            or ""
+        )
+
+    def _same_form_sent_again(self, key: str, member_id: str | None) -> bool:
+        """Whether another post with this answered picture typed the same ID: the same form
+        sent twice (only the session shown the picture knows its key), which checks no
+        password and counts as no failure. If that post signed the member in, within
+        flows.SENT_TWICE, this one goes on as it did; while it is checked, or once it failed,
+        this one says the form was sent twice."""
+        marker = sign_in_with(key)
+        if marker is not None and marker["member"] == member_id:
             self.sent_twice = True
             self.sent_twice_to_second_step = marker["second_step"]
+            return True
+        if member_id and claimed_for(key) == member_id:
+            self.sent_while_checking = True
+            self.errors.pop("captcha", None)
+            error = self.error_messages["sent_while_checking"]
+            self.add_error(None, forms.ValidationError(error, code="sent_while_checking"))
+            return True
+        return False
 
     def use_captcha(self, *, second_step: bool = False) -> None:
         """Use up the captcha this post answered; call inside the transaction that writes

@@ -180,12 +180,25 @@ def test_a_wrong_captcha_refuses_even_the_right_password(client, member):
     assert SESSION_KEY not in client.session
 
 
-def test_a_captcha_answer_works_only_once(client, member):
+def test_a_captcha_answer_works_only_once(client, member, english_member):
     captcha = solved_captcha()
     sign_in(client, "JPN1000001", "wrong-password", captcha=captcha)
-    response = sign_in(client, "JPN1000001", PASSWORD, captcha=captcha)
+    response = sign_in(client, "JPN1000002", PASSWORD, captcha=captcha)
     assert SESSION_KEY not in client.session
     assert "画像の数字と一致しません" in response.content.decode()
+
+
+def test_the_form_sent_again_after_a_failure_is_told_so_and_counts_once(client, member):
+    # A double tap (or the back button) on a wrong password: the second post found the
+    # picture used, said the picture was wrong, and was logged as a second failed sign-in.
+    captcha = solved_captcha()
+    first = sign_in(client, "JPN1000001", "wrong-password", captcha=captcha).content.decode()
+    assert "会員IDまたはパスワードが正しくありません" in first
+    again = sign_in(client, "JPN1000001", "wrong-password", captcha=captcha).content.decode()
+    assert "ログインのフォームが二重に送信されました" in again
+    assert "画像の数字と一致しません" not in again
+    assert SecurityEvent.objects.filter(kind="sign_in_failed").count() == 1
+    assert AccessAttempt.objects.get().failures_since_start == 1
 
 
 def test_a_used_picture_says_nothing_of_who_signed_in_just_now(member, english_member):
@@ -217,24 +230,42 @@ def test_the_sign_in_form_sent_twice_goes_on_and_counts_no_failure(client, membe
     assert "画像の数字と一致しません" in other
 
 
-def test_a_post_whose_picture_another_post_is_using_checks_no_password(member, monkeypatch):
+@pytest.mark.parametrize(
+    "first_typed, told",
+    [
+        # Another ID first: the picture's error, whatever this post typed.
+        ("JPN1000002", "画像の数字と一致しません"),
+        # The same ID first: this form sent again while the first is checked (a double tap
+        # the page's script did not stop). It said the picture was wrong and logged a failed
+        # sign-in against the member's own ID, which their next sign-in warned of.
+        ("JPN1000001", "ログインのフォームが二重に送信されました"),
+    ],
+)
+def test_a_post_whose_picture_another_post_is_using_checks_no_password(
+    member, monkeypatch, first_typed, told
+):
     # The pen test: posts sent at once with one answered picture each checked a password
     # before any used the picture up, and only the right password's answer lacked "the ID or
     # password is incorrect". Now only the first post to bring the answer checks a password
-    # (tests/test_concurrency.py races them); the others get the picture's error alone,
-    # whatever they typed.
+    # (tests/test_concurrency.py races them); the others check none, and each gets the same
+    # answer whatever password it typed.
     from accounts import credentials
     from accounts.captcha import claim_answer
 
     captcha = solved_captcha()
-    assert claim_answer(captcha["captcha_0"])  # the first post, its password being checked
+    assert claim_answer(captcha["captcha_0"], first_typed)  # its password being checked
     checked = []
     monkeypatch.setattr(credentials, "password_matches", lambda *args: checked.append(args))
     for password in ("wrong-password", PASSWORD):
-        page = sign_in(Client(), "JPN1000001", password, captcha=captcha).content.decode()
-        assert "画像の数字と一致しません" in page
-        assert "会員IDまたはパスワードが正しくありません" not in page
+        browser = Client()
+        answer = sign_in(browser, "ｊｐｎ１０００００１", password, captcha=captcha)
+        assert answer.status_code == 200 and SESSION_KEY not in browser.session
+        page = answer.content.decode()
+        assert told in page and "会員IDまたはパスワードが正しくありません" not in page
     assert checked == []
+    assert 'value="ｊｐｎ１０００００１"' in page  # the ID stays in its box, to sign in again
+    same_form = first_typed == "JPN1000001"
+    assert SecurityEvent.objects.filter(kind="sign_in_failed").exists() is not same_form
 
 
 def test_the_sign_in_form_sent_again_once_signed_in_goes_to_the_back_office(member):

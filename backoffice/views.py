@@ -108,7 +108,6 @@ def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "email": credentials.mask_email(request.user.email),
-        "pin_changed": not request.user.on_default_pin,
         "expires": mailbox.current_code_expires(request, request.user),
         "minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
     }

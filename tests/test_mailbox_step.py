@@ -233,7 +233,7 @@ def test_a_member_who_reset_the_pin_by_email_proves_the_mailbox_then_changes_the
     client, migrated_member, mailoutbox
 ):
     # The password is still the published one, so this sign-in proves nothing by itself: the
-    # code comes first, and the page says only the password is left.
+    # code comes first. Only the mail, which the owner reads, says the PIN is done.
     from django.contrib.auth.hashers import make_password
 
     Member.objects.filter(pk=migrated_member.pk).update(
@@ -241,14 +241,36 @@ def test_a_member_who_reset_the_pin_by_email_proves_the_mailbox_then_changes_the
     )
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     assert client.get("/backoffice/")["Location"] == MAILBOX
-    page = client.get(MAILBOX).content.decode()
-    assert "その後、パスワードを変更してください（PINコードは変更済みです）。" in page
-    # Done is said in words too, not only by the strike-through a screen reader does not read.
-    done_pin = '<li class="done">PINコードの変更<span class="visually-hidden">（完了）</span></li>'
-    assert done_pin in page
+    assert "（PINコードは変更済みです）" in mailoutbox[-1].body
     assert enter(client, mailed_code(mailoutbox))["Location"] == "/backoffice/"
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/password/"
+    # Done is said in words too, not only by the strike-through a screen reader does not read.
+    done_pin = '<li class="done">PINコードの変更<span class="visually-hidden">（完了）</span></li>'
     assert done_pin in client.get("/backoffice/profile/password/").content.decode()
+
+
+def test_the_mailbox_page_tells_whoever_typed_the_password_nothing_of_the_pin(
+    migrated_member, mailoutbox
+):
+    # The attacker's retest: the page said 「（PINコードは変更済みです）」 and struck the PIN
+    # step through for a member who had changed the PIN, so the published password alone
+    # listed which accounts still had the published PIN as well.
+    from django.contrib.auth.hashers import make_password
+
+    pages = []
+    for pin_changed in (False, True):
+        if pin_changed:
+            Member.objects.filter(pk=migrated_member.pk).update(
+                pin=make_password(NEW_PIN), on_default_pin=False
+            )
+        browser = Client()
+        sign_in(browser, "JPN2000001", DEFAULT_PASSWORD)
+        page = browser.get(MAILBOX).content.decode()
+        page = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+        pages.append(re.sub(r"\d\d?:\d\d", "", page))  # the code's time may pass a minute
+    assert pages[0] == pages[1]
+    assert "デフォルトのままのPINコード・パスワードを、この順番に変更してください。" in pages[1]
+    assert 'class="done"' not in pages[1] and "変更済み" not in pages[1]
 
 
 def test_an_english_member_reads_the_code_and_the_page_in_english(client, db, mailoutbox):

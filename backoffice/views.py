@@ -109,6 +109,7 @@ def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
         "form": form,
         "email": credentials.mask_email(request.user.email),
         "expires": mailbox.current_code_expires(request, request.user),
+        "had_code": mailbox.session_has_code(request, request.user),
         "minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
     }
     return render(request, "backoffice/first_sign_in_mailbox.html", context)
@@ -134,10 +135,20 @@ def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
             _("We sent a new code to %(email)s.")
             % {"email": credentials.mask_email(request.user.email)},
         )
-    elif sending.next_at:
+    elif sending.next_at and mailbox.session_has_code(request, request.user):
         messages.error(
             request,
             _("A code was sent a short while ago. You can ask for a new one at %(time)s.")
+            % {"time": times.try_again_at(sending.next_at)},
+        )
+    elif sending.next_at:  # the hour's codes went to other sign-ins
+        messages.error(
+            request,
+            _(
+                "Too many codes were asked for this account in the last hour. You can ask "
+                "for a new one at %(time)s, or set a new password now with “Forgot "
+                "password?”."
+            )
             % {"time": times.try_again_at(sending.next_at)},
         )
 

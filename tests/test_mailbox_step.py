@@ -335,6 +335,34 @@ def test_however_many_sessions_ask_a_mailbox_gets_at_most_twenty_codes_an_hour(
     assert MailboxCode.objects.count() == 20
 
 
+def test_an_owner_whose_hour_of_codes_others_used_is_told_so_and_shown_another_way_in(
+    client, migrated_member, mailoutbox
+):
+    # The attacker's retest: twenty sign-ins on the published password spent the member's
+    # codes for the hour. The owner's page then said their code had expired or been typed
+    # wrong too often, and "Send a new code" that one had been sent a short while ago.
+    for n in range(20):
+        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    sent = len(mailoutbox)
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    page = client.get(MAILBOX).content.decode()
+    assert "このログインには、まだ確認コードをお送りできていません。" in page
+    assert "有効期限切れ" not in page
+    assert '<a href="/password/forgot/">パスワードを忘れましたか？</a>から' in page
+    told = client.post(MAILBOX, {"resend": "1"}, follow=True).content.decode()
+    assert "確認コードの送信依頼が多すぎました。" in told and "少し前に送信済み" not in told
+    assert len(mailoutbox) == sent
+    # The other way in: a reset link, which the owner's mailbox gets at once.
+    from tests.helpers import solved_captcha
+
+    asked = Client().post(
+        "/password/forgot/",
+        {"username": "JPN2000001", "email": migrated_member.email, **solved_captcha()},
+    )
+    assert asked.status_code == 302 and len(mailoutbox) == sent + 1
+    assert "/password/reset/" in mailoutbox[-1].body
+
+
 def test_the_defaults_alone_do_not_show_whose_account_it_is(client, migrated_member, mailoutbox):
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     page = client.get(MAILBOX).content.decode()

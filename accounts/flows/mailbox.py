@@ -209,6 +209,13 @@ def _newest(request, member):
     )
 
 
+def session_has_code(request, member) -> bool:
+    """Whether this session was sent a code at all (it may be used, spent or expired). One
+    that has none was refused one: the member's mailbox has had its codes for the hour,
+    asked for by other sessions, perhaps by someone typing the published password."""
+    return _newest(request, member) is not None
+
+
 def current_code_expires(request, member) -> datetime.datetime | None:
     """When this session's newest code stops working, if it still can be used."""
     code = _newest(request, member)

@@ -469,11 +469,12 @@ def pin_problem(checked: PinCheck) -> str:
 def email_change_wait(wait: email_change.Wait) -> str:
     """What a member over an email-change limit reads: which limit, and until when."""
     if wait.for_address:
+        # Neither "links were sent to it" nor when: the address may be a stranger's, and the
+        # time would tell when other members asked for it.
         return gettext(
-            # Not "links were sent to it": the address may be a stranger's, asked for by others.
-            "We cannot send a confirmation link to this address right now. You can ask again "
-            "after %(time)s, or use another address."
-        ) % {"time": times.try_again_at(wait.until)}
+            "We cannot send a confirmation link to this address right now. Please ask again "
+            "later, or use another address."
+        )
     return gettext(
         "You have asked to change your email address too many times. You can ask again "
         "after %(time)s."

@@ -44,23 +44,14 @@ def claim_answer(key: str, member_id: str) -> bool:
     return cache.add(_claim_key(key), member_id, timeout=settings.CAPTCHA_TIMEOUT * 60)
 
 
-def claimed_for(key: str) -> str | None:
-    """The ID the post that claimed `key` typed, while that post is checked or once it has
-    failed; None once it has signed its member in (sign_in_with) or for no claim."""
-    marker = cache.get(_claim_key(key)) if _PICTURE_KEY.fullmatch(key) else None
-    return marker if isinstance(marker, str) else None
-
-
 def note_sign_in(key: str, member_id: str, *, second_step: bool) -> None:
     """The post that claimed `key` signed `member_id` in (or on to the second step)."""
     marker = {"member": member_id, "second_step": second_step}
     cache.set(_claim_key(key), marker, timeout=int(SENT_TWICE.total_seconds()))
 
 
-def sign_in_with(key: str) -> dict | None:
-    """What note_sign_in said of `key` within flows.SENT_TWICE, or None. `key` is as posted:
-    anything but a picture's key (hexadecimal) was never noted."""
-    if not _PICTURE_KEY.fullmatch(key):
-        return None
-    marker = cache.get(_claim_key(key))
-    return marker if isinstance(marker, dict) else None
+def claim_on(key: str) -> str | dict | None:
+    """What the claim on `key` holds: the ID its post typed (while that post is checked, or
+    once it failed), note_sign_in's marker within flows.SENT_TWICE of a sign-in, or None.
+    `key` is as posted: anything but a picture's key (hexadecimal) was never claimed."""
+    return cache.get(_claim_key(key)) if _PICTURE_KEY.fullmatch(key) else None

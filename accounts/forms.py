@@ -16,13 +16,7 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, sign_in_sql, times
-from accounts.captcha import (
-    claim_answer,
-    claimed_for,
-    note_sign_in,
-    sign_in_with,
-    typed_answer,
-)
+from accounts.captcha import claim_answer, claim_on, note_sign_in, typed_answer
 from accounts.flows import email_change, two_step
 from accounts.flows.pin import PinCheck
 from accounts.models import Member
@@ -264,18 +258,16 @@ class LoginForm(Form):
 
     def clean(self):
         cleaned = super().clean()
-        if self.has_error("captcha"):  # used up: by this form, sent a moment ago?
-            self._same_form_sent_again(self._posted_captcha_key(), cleaned.get("username"))
+        if self.has_error("captcha"):  # wrong, or used: by this form, which signed in?
+            self._sent_twice(claim_on(self._posted_captcha_key()), cleaned.get("username"))
         # The captcha is checked first, so a bot that cannot read it costs us no hash.
         if self.errors:
             return cleaned
         # Of posts with this answered picture, the first to claim it checks its password.
         key, member_id = cleaned["captcha"][0], cleaned["username"]
         if not claim_answer(key, member_id):
-            del cleaned["captcha"]  # the first post uses it up
-            if not self._same_form_sent_again(key, member_id):  # then its answer tells nothing
-                error = self.fields["captcha"].error_messages["invalid"]
-                self.add_error("captcha", forms.ValidationError(error, code="claimed"))
+            del cleaned["captcha"]  # this post must not use it up: the first one does
+            self._claimed_by_another_post(claim_on(key), member_id)
             return cleaned
         member = authenticate(
             self.request,
@@ -328,37 +320,45 @@ class LoginForm(Form):
             or ""
         )
 
-    def _same_form_sent_again(self, key: str, member_id: str | None) -> bool:
-        """Whether another post with this answered picture typed the same ID: the same form
-        sent twice (only the session shown the picture knows its key), which checks no
-        password and counts as no failure. If that post signed the member in, within
-        flows.SENT_TWICE, this one goes on as it did; while it is checked, or once it failed,
-        this one says the form was sent twice."""
-        marker = sign_in_with(key)
-        if marker is not None and marker["member"] == member_id:
-            self.sent_twice = True
-            self.sent_twice_to_second_step = marker["second_step"]
-            return True
-        if member_id and claimed_for(key) == member_id:
+    def _sent_twice(self, claim: str | dict | None, member_id: str | None) -> bool:
+        """Whether the post that claimed this picture signed in `member_id`, the ID this post
+        typed, a moment ago (`claim`: captcha.claim_on). Then this is the same form sent twice
+        (only the session shown the picture knows its key): it checks no password, counts as
+        no failure, and goes on as the first did (sent_twice)."""
+        if not isinstance(claim, dict) or claim["member"] != member_id:
+            return False
+        self.sent_twice = True
+        self.sent_twice_to_second_step = claim["second_step"]
+        return True
+
+    def _claimed_by_another_post(self, claim: str | dict | None, member_id: str) -> None:
+        """This post brought the right answer, but another brought it first and checks (or
+        checked) its password; this one checks none. The same ID is the same form sent twice:
+        gone on as the first did once it signed in, else told so (sent_while_checking, a
+        form-wide error). Any other ID gets the picture's error, whatever its password."""
+        if self._sent_twice(claim, member_id):
+            return
+        if claim == member_id:
             self.sent_while_checking = True
-            self.errors.pop("captcha", None)
             error = self.error_messages["sent_while_checking"]
             self.add_error(None, forms.ValidationError(error, code="sent_while_checking"))
-            return True
-        return False
+            return
+        error = self.fields["captcha"].error_messages["invalid"]
+        self.add_error("captcha", forms.ValidationError(error, code="claimed"))
 
     def use_captcha(self, *, second_step: bool = False) -> None:
         """Use up the captcha this post answered; call inside the transaction that writes
         the post's outcome (`second_step`: it sends the member on to the code page). Of two
-        posts sent with one answer, only one gets past this: the other finds it used and
-        gets the captcha's error."""
+        posts sent with one answer that both got past the claim (a cache per process), only
+        one gets past this: the other finds it used and gets the captcha's error."""
         if self.has_error("captcha") or "captcha" not in self.cleaned_data:
             return
         key = self.cleaned_data["captcha"][0]
         if not sign_in_sql.use_up_captcha(key):
             # Used meanwhile by another post of this answer that the claim did not stop (a
-            # cache each process keeps for itself, as without REDIS_URL). Answered as every
-            # post that came second is, whatever its password: the answer tells nothing.
+            # cache each process keeps for itself, as without REDIS_URL): the picture's error,
+            # whatever its password, so the answer tells nothing. With a shared cache such a
+            # post never checked a password (_claimed_by_another_post).
             self.member = None
             self.errors.pop(forms.forms.NON_FIELD_ERRORS, None)
             self.add_error("captcha", self.fields["captcha"].error_messages["invalid"])

@@ -151,15 +151,25 @@ def captcha_failed(request, member_id_typed: str) -> None:
     that finds the ID or the address paused, or pauses the address, gets the locked page, and
     one that finds a pause adds nothing.
     """
+    if refuse_if_paused(request, member_id_typed):
+        return
+    count_against_address(request)
+    credentials_ = {"username": member_id_typed}
+    handler = AxesProxyHandler.get_implementation()
+    if not handler.is_allowed(request, credentials_):
+        handler.refuse(request, credentials_, newly=True)
+
+
+def refuse_if_paused(request, member_id_typed: str) -> bool:
+    """Whether the ID typed or the address is paused, for a post that never reached
+    authenticate(); if so it gets the locked page and adds nothing."""
     credentials_ = {"username": member_id_typed}
     handler = AxesProxyHandler.get_implementation()
     AxesProxyHandler.update_request(request)
-    if not handler.is_allowed(request, credentials_):
-        handler.refuse(request, credentials_, newly=False)
-        return
-    count_against_address(request)
-    if not handler.is_allowed(request, credentials_):
-        handler.refuse(request, credentials_, newly=True)
+    if handler.is_allowed(request, credentials_):
+        return False
+    handler.refuse(request, credentials_, newly=False)
+    return True
 
 
 def failures(request, credentials_=None) -> tuple[int, int]:

@@ -106,8 +106,10 @@ def login(request: HttpRequest) -> HttpResponse:
                 two_step.begin(request, form.member, next_url=_safe_next(request))
             elif form.member is not None:
                 sign_in_flow.sign_in(request, form.member)
-            elif form.sent_twice or form.sent_while_checking:
-                pass  # the member's own double tap: no failure against their ID or address
+            elif form.sent_twice:
+                pass  # the member's double tap, after it signed in: no failure counted
+            elif form.sent_while_checking:  # the same, while the first post is checked
+                sign_in_flow.sent_while_checking(request, form.cleaned_data["username"])
             elif form.has_error("__all__") or form.has_error("captcha"):
                 typed = form.cleaned_data.get("username") or request.POST.get("username", "")
                 sign_in_flow.sign_in_failed(request, typed, captcha=form.has_error("captcha"))

@@ -224,10 +224,8 @@ def test_a_captcha_answers_one_sign_in_post_only(client, member):
 
     response = sign_in_post(client, "JPN1000001", PASSWORD, captcha)
 
-    # The right password on the used picture signs nobody in. With the ID the first post
-    # typed it is that form sent again (a double tap, the back button).
     assert response.status_code == 200
-    assert "ログインのフォームが二重に送信されました" in response.content.decode()
+    assert "画像の数字と一致しません" in response.content.decode()
     assert SESSION_KEY not in client.session
 
 

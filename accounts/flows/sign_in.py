@@ -92,6 +92,14 @@ def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> N
     record(request, Kind.SIGN_IN_FAILED, member_id_typed=member_id_typed)
 
 
+def sent_while_checking(request, member_id_typed: str) -> None:
+    """The sign-in form sent again while its first post is checked: nothing is logged or
+    counted (no password was checked), but a paused ID or address still gets the locked
+    page, as every post does."""
+    member_id_typed = credentials.printable(credentials.normalise_member_id(member_id_typed))
+    lockout.refuse_if_paused(request, member_id_typed)
+
+
 def sign_out(request) -> None:
     if request.user.is_authenticated:
         record(request, Kind.SIGN_OUT, request.user)

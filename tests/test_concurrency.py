@@ -280,10 +280,10 @@ def test_sign_ins_sent_at_once_with_one_answered_picture_check_one_password(site
     """The pen test's race: eight posts at once from one browser with one answered picture,
     seven wrong passwords and the right one. Each checked its password before any used the
     picture up, and only the right password's answer lacked "the ID or password is
-    incorrect". Now one post checks its password; every other gets the same answer, whatever
-    it typed: with the ID the first typed, that the form was sent twice (tests/test_login.py:
-    with another, the picture's error). (One round: each post that fails counts
-    against this machine's address, which the module's other sign-ins share.)"""
+    incorrect". Now one post checks its password; every other checks none, and its answer
+    depends on when it came, never on its password: that the form was sent twice, or the
+    picture's error. (One round: each post that fails counts against this machine's
+    address, which the module's other sign-ins share.)"""
     member_id = members.take(1)[0]
     browser = Browser(site)
     form = browser.form("/login/")
@@ -296,9 +296,13 @@ def test_sign_ins_sent_at_once_with_one_answered_picture_check_one_password(site
     pages = race(*(post(f"wrong-Guess-{n}") for n in range(7)), post(PASSWORD))
     assert overlapped(pages)
     no_server_trouble(site, pages, mark)
-    second = [p for p in pages if p.status == 200 and SENT_TWICE in p.body]
+    # Told the form was sent twice while the first was checked; or, once the first failed
+    # (a busy machine lets it finish before another arrives), the picture's error.
+    second = [
+        p for p in pages if p.status == 200 and (SENT_TWICE in p.body or PICTURE_WRONG in p.body)
+    ]
     assert len(second) == 7, [(p.status, p.location) for p in pages]
-    assert not any(ID_OR_PASSWORD_WRONG in p.body or PICTURE_WRONG in p.body for p in second)
+    assert not any(ID_OR_PASSWORD_WRONG in p.body for p in second)
     (first,) = [p for p in pages if p not in second]
     assert (first.status, first.location) == (302, "/backoffice/") or (
         ID_OR_PASSWORD_WRONG in first.body and PICTURE_WRONG not in first.body

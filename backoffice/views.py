@@ -105,11 +105,12 @@ def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Thank you. Your email address is confirmed."))
             return redirect("backoffice:dashboard")
         form.add_error("code", _code_problem(checked))
+    code = mailbox.session_code(request, request.user)
     context = {
         "form": form,
         "email": credentials.mask_email(request.user.email),
-        "expires": mailbox.current_code_expires(request, request.user),
-        "had_code": mailbox.session_has_code(request, request.user),
+        "expires": code.expires,
+        "had_code": code.sent,
         "minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
     }
     return render(request, "backoffice/first_sign_in_mailbox.html", context)
@@ -135,13 +136,7 @@ def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
             _("We sent a new code to %(email)s.")
             % {"email": credentials.mask_email(request.user.email)},
         )
-    elif sending.next_at and mailbox.session_has_code(request, request.user):
-        messages.error(
-            request,
-            _("A code was sent a short while ago. You can ask for a new one at %(time)s.")
-            % {"time": times.try_again_at(sending.next_at)},
-        )
-    elif sending.next_at:  # the hour's codes went to other sign-ins
+    elif sending.account_limit:
         messages.error(
             request,
             _(
@@ -149,6 +144,12 @@ def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
                 "for a new one at %(time)s, or set a new password now with “Forgot "
                 "password?”."
             )
+            % {"time": times.try_again_at(sending.next_at)},
+        )
+    elif sending.next_at:
+        messages.error(
+            request,
+            _("A code was sent a short while ago. You can ask for a new one at %(time)s.")
             % {"time": times.try_again_at(sending.next_at)},
         )
 

@@ -63,6 +63,10 @@ class Sending:
 
     sent: bool
     next_at: datetime.datetime | None = None
+    # Not sent because the member's mailbox has had its codes for the hour, whichever
+    # sessions asked (perhaps someone typing the published password), not because this
+    # session asked a moment ago.
+    account_limit: bool = False
 
 
 def send_code(request, member) -> Sending:
@@ -89,10 +93,13 @@ def send_code(request, member) -> Sending:
         mine = [created for created, asked_by in recent if asked_by == session]
         next_at = _next_sending(mine)
         cap = settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR
+        account_limit = False
         if len(recent) >= cap:
-            next_at = max(next_at or now, recent[cap - 1][0] + datetime.timedelta(hours=1))
+            account_next_at = recent[cap - 1][0] + datetime.timedelta(hours=1)
+            account_limit = next_at is None or account_next_at >= next_at
+            next_at = max(next_at or now, account_next_at)
         if next_at is not None and next_at > now:
-            return Sending(sent=False, next_at=next_at)
+            return Sending(sent=False, next_at=next_at, account_limit=account_limit)
         code = MailboxCode.objects.create(member=member, created=now, session_hash=session)
         record(request, Kind.MAILBOX_CODE_SENT, member)
         transaction.on_commit(lambda: tasks.mail_mailbox_code.enqueue(code_pk=code.pk))
@@ -209,19 +216,20 @@ def _newest(request, member):
     )
 
 
-def session_has_code(request, member) -> bool:
-    """Whether this session was sent a code at all (it may be used, spent or expired). One
-    that has none was refused one: the member's mailbox has had its codes for the hour,
-    asked for by other sessions, perhaps by someone typing the published password."""
-    return _newest(request, member) is not None
+@dataclass(frozen=True)
+class SessionCode:
+    """This session's code as its page shows it: whether one was sent at all (a session with
+    none was refused one: Sending.account_limit), and until when the newest still works."""
+
+    sent: bool
+    expires: datetime.datetime | None
 
 
-def current_code_expires(request, member) -> datetime.datetime | None:
-    """When this session's newest code stops working, if it still can be used."""
+def session_code(request, member) -> SessionCode:
     code = _newest(request, member)
-    if code is None or code.used_at is not None:
-        return None
-    if code.wrong_tries >= settings.JENCO_MAILBOX_CODE_TRIES:
-        return None
+    if code is None:
+        return SessionCode(sent=False, expires=None)
+    if code.used_at is not None or code.wrong_tries >= settings.JENCO_MAILBOX_CODE_TRIES:
+        return SessionCode(sent=True, expires=None)
     expires = code.created + datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES)
-    return expires if expires > timezone.now() else None
+    return SessionCode(sent=True, expires=expires if expires > timezone.now() else None)

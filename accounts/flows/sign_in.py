@@ -92,12 +92,11 @@ def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> N
     record(request, Kind.SIGN_IN_FAILED, member_id_typed=member_id_typed)
 
 
-def sent_while_checking(request, member_id_typed: str) -> None:
-    """The sign-in form sent again while its first post is checked: nothing is logged or
-    counted (no password was checked), but a paused ID or address still gets the locked
-    page, as every post does."""
-    member_id_typed = credentials.printable(credentials.normalise_member_id(member_id_typed))
-    lockout.refuse_if_paused(request, member_id_typed)
+def sent_while_checking(request, member_id: str) -> None:
+    """The sign-in form sent again while its first post is checked (`member_id`: as the
+    form cleaned it): nothing is logged or counted, since no password was checked, but a
+    paused ID or address still gets the locked page, as every post does."""
+    lockout.refuse_if_paused(request, member_id)
 
 
 def sign_out(request) -> None:

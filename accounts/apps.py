@@ -12,6 +12,7 @@ class AccountsConfig(AppConfig):
 
         from accounts import checks, lockout  # noqa: F401  (registers checks, connects signals)
         from accounts.flows.sign_in import last_sign_in_now
+        from jenco import randomness
 
         # The last sign-in in one plain UPDATE rather than a model save (issue 13), under
         # Django's own dispatch_uid: whichever app is ready first, only ours stays connected
@@ -20,6 +21,7 @@ class AccountsConfig(AppConfig):
         user_logged_in.connect(last_sign_in_now, dispatch_uid="update_last_login")
 
         _name_axes_in_our_languages()
+        randomness.draw_csrf_tokens_at_once()
 
 
 def _name_axes_in_our_languages() -> None:

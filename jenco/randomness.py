@@ -4,7 +4,7 @@ Django's get_random_string draws each character with its own call to the OS (sec
 one getrandom system call a character). A CSRF token is two strings of 32 (its secret and its
 mask), so every sign-in page cost 64 system calls, about 0.1 ms of the page's 0.9 (issue 13).
 random_string keeps the contract, each character uniform over `allowed_chars` from the same
-source, and reads the bytes for the whole string at once.
+source, and reads the bytes for each whole string at once (a CSRF token: two reads).
 """
 
 import secrets

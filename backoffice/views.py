@@ -111,6 +111,7 @@ def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
         "email": credentials.mask_email(request.user.email),
         "expires": code.expires,
         "had_code": code.sent,
+        "send_at": times.try_again_at(code.send_at) if code.send_at else None,
         "minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
     }
     return render(request, "backoffice/first_sign_in_mailbox.html", context)
@@ -126,6 +127,11 @@ def _code_problem(checked: mailbox.Checked) -> str:
             return _("Too many wrong codes. Send yourself a new code and enter that one.")
         case mailbox.Check.EXPIRED:
             return _("The code has expired. Send yourself a new code and enter that one.")
+        case mailbox.Check.ON_ITS_WAY:
+            return _(
+                "Your code is on its way: the email can take a minute or two to arrive. "
+                "Enter the code from the newest email."
+            )
     return _("There is no code waiting for you. Send yourself a new code.")
 
 

@@ -6,9 +6,11 @@ import re
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.core.management import call_command
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from accounts import times
 from accounts.audit import Kind
 from accounts.ja_accounts import ja_member
 from accounts.models import MailboxCode, Member, SecurityEvent
@@ -361,6 +363,90 @@ def test_an_owner_whose_hour_of_codes_others_used_is_told_so_and_shown_another_w
     )
     assert asked.status_code == 302 and len(mailoutbox) == sent + 1
     assert "/password/reset/" in mailoutbox[-1].body
+
+
+def test_the_owners_page_tells_when_a_code_can_be_sent(client, migrated_member, mailoutbox):
+    """Not "a little later": the time the account's hour of codes frees one, as "Send a new
+    code" would tell it."""
+    for n in range(20):
+        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    earliest = MailboxCode.objects.earliest("created").created
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    when = times.try_again_at(earliest + datetime.timedelta(hours=1))
+    page = client.get(MAILBOX).content.decode()
+    assert f"{when} 以降に、下のボタンから新しいコードを送信できます。" in page
+    assert "しばらくしてから" not in page
+    told = client.post(MAILBOX, {"resend": "1"}, follow=True).content.decode()
+    assert f"{when} 以降に新しいコードを送信できます。" in told
+
+
+def test_an_english_owner_reads_when_in_english(client, db, mailoutbox):
+    ja_member("JPN2000002", name="Alice", email="alice@example.com", preferred_language="en").save()
+    for n in range(20):
+        sign_in(Client(), "JPN2000002", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    earliest = MailboxCode.objects.earliest("created").created
+    sign_in(client, "JPN2000002", DEFAULT_PASSWORD)
+    page = client.get(MAILBOX).content.decode()
+    assert "We could not send a code for this sign-in yet" in page
+    with translation.override("en"):
+        when = times.try_again_at(earliest + datetime.timedelta(hours=1))
+    assert f"From {when}, you can send yourself a new code with the button below." in page
+    assert "JST" in when
+    assert '<a href="/password/forgot/">Forgot password?</a>' in page
+
+
+def test_the_session_whose_own_code_filled_the_hour_is_told_its_code_was_just_sent(
+    client, migrated_member, mailoutbox
+):
+    """helper-65's trial: the owner's sign-in sent the hour's twentieth code. "Send a new
+    code" said too many codes were asked for the account, as if the owner had none; the
+    owner's code works, and is what to enter."""
+    for n in range(19):
+        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    assert MailboxCode.objects.count() == 20
+    code = mailed_code(mailoutbox)
+    told = client.post(MAILBOX, {"resend": "1"}, follow=True).content.decode()
+    assert "確認コードは少し前に送信済みです。" in told
+    assert "送信依頼が多すぎました" not in told
+    assert 'name="code"' in told
+    assert enter(client, code)["Location"] == "/backoffice/"
+
+
+def test_an_owner_whose_code_is_used_up_in_a_spent_hour_is_shown_another_way_in(
+    client, migrated_member, mailoutbox
+):
+    """The message for the account's limit names "Forgot password?": the page offers it to a
+    session that had a code too, not only to one that never got one."""
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    right = mailed_code(mailoutbox)
+    wrong = f"{(int(right) + 1) % 10**6:06d}"
+    for _ in range(5):
+        enter(client, wrong)
+    for n in range(19):
+        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    told = client.post(MAILBOX, {"resend": "1"}, follow=True).content.decode()
+    assert "確認コードの送信依頼が多すぎました。" in told
+    assert "コードは使用できなくなりました" in told
+    assert '<a href="/password/forgot/">パスワードを忘れましたか？</a>から' in told
+
+
+@pytest.mark.django_db(transaction=True)  # the worker commits, as in production
+def test_a_code_typed_before_its_email_is_sent_is_told_it_is_on_its_way(
+    client, migrated_member, mailoutbox, settings
+):
+    """In production the worker mails the code: until it has, the member is told the code is
+    coming, not that there is none, and the early try costs nothing."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    assert mailoutbox == []
+    page = enter(client, "123456").content.decode()
+    assert "確認コードを送信中です。" in page
+    assert "有効な確認コードがありません" not in page
+    assert MailboxCode.objects.get().wrong_tries == 0
+    assert not SecurityEvent.objects.filter(kind="mailbox_code_failed").exists()
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+    assert enter(client, mailed_code(mailoutbox))["Location"] == "/backoffice/"
 
 
 def test_the_defaults_alone_do_not_show_whose_account_it_is(client, migrated_member, mailoutbox):

@@ -64,8 +64,8 @@ class Sending:
     sent: bool
     next_at: datetime.datetime | None = None
     # Not sent because the member's mailbox has had its codes for the hour, whichever
-    # sessions asked (perhaps someone typing the published password), not because this
-    # session asked a moment ago.
+    # sessions asked (perhaps someone typing the published password), and this session has
+    # no code that still works: not because it asked a moment ago.
     account_limit: bool = False
 
 
@@ -82,28 +82,55 @@ def send_code(request, member) -> Sending:
         return Sending(sent=False)
     now = timezone.now()
     session = _session_hash(request)
-    hour_ago = now - datetime.timedelta(hours=1)
     with transaction.atomic():
         Member.objects.select_for_update().only("pk").get(pk=member.pk)  # one request at a time
-        recent = list(  # this hour's codes for the member, newest first, in one query
-            member.mailbox_codes.filter(created__gt=hour_ago)
-            .order_by("-created")
-            .values_list("created", "session_hash")
-        )
-        mine = [created for created, asked_by in recent if asked_by == session]
-        next_at = _next_sending(mine)
-        cap = settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR
-        account_limit = False
-        if len(recent) >= cap:
-            account_next_at = recent[cap - 1][0] + datetime.timedelta(hours=1)
-            account_limit = next_at is None or account_next_at >= next_at
-            next_at = max(next_at or now, account_next_at)
-        if next_at is not None and next_at > now:
-            return Sending(sent=False, next_at=next_at, account_limit=account_limit)
+        recent = _this_hour(member, now)
+        refused = _refusal(recent, session, now)
+        if refused is not None:
+            return refused
         code = MailboxCode.objects.create(member=member, created=now, session_hash=session)
         record(request, Kind.MAILBOX_CODE_SENT, member)
         transaction.on_commit(lambda: tasks.mail_mailbox_code.enqueue(code_pk=code.pk))
+    mine = [code.created for code in recent if code.session_hash == session]
     return Sending(sent=True, next_at=_next_sending([now, *mine]))
+
+
+def _this_hour(member, now) -> list[MailboxCode]:
+    """The member's codes of the last hour, newest first, in one query."""
+    hour_ago = now - datetime.timedelta(hours=1)
+    fields = ("created", "session_hash", "used_at", "wrong_tries")
+    return list(
+        member.mailbox_codes.filter(created__gt=hour_ago).order_by("-created").only(*fields)
+    )
+
+
+def _refusal(recent: list[MailboxCode], session: str, now) -> Sending | None:
+    """Why this session may not be sent a code now, given the member's codes of the last
+    hour, or None when it may."""
+    mine = [code for code in recent if code.session_hash == session]
+    next_at = _next_sending([code.created for code in mine])
+    cap = settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR
+    account_limit = False
+    if len(recent) >= cap:
+        account_next_at = recent[cap - 1].created + datetime.timedelta(hours=1)
+        # Told as the account's limit only to a session left without a code that works (the
+        # owner whose hour others spent): a session whose own code still works asked for it
+        # a short while ago, and is told so.
+        account_limit = (next_at is None or account_next_at >= next_at) and not (
+            mine and _works_until(mine[0], now)
+        )
+        next_at = max(next_at or now, account_next_at)
+    if next_at is not None and next_at > now:
+        return Sending(sent=False, next_at=next_at, account_limit=account_limit)
+    return None
+
+
+def _works_until(code, now) -> datetime.datetime | None:
+    """Until when a code can still be entered: None once it is used, used up or expired."""
+    if code.used_at is not None or code.wrong_tries >= settings.JENCO_MAILBOX_CODE_TRIES:
+        return None
+    expires = code.created + datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES)
+    return expires if expires > now else None
 
 
 def _next_sending(recent: list[datetime.datetime]) -> datetime.datetime | None:
@@ -143,6 +170,7 @@ class Check(enum.Enum):
     WRONG = "wrong"
     USED_UP = "used_up"  # JENCO_MAILBOX_CODE_TRIES wrong tries: a new code is needed
     EXPIRED = "expired"
+    ON_ITS_WAY = "on_its_way"  # asked for, but the worker has not mailed it yet: no try counted
     NONE = "none"  # no code has been sent (or the newest was already used)
 
 
@@ -156,13 +184,15 @@ def check_code(request, member, typed: str) -> Checked:
     """Check a typed code against the newest one sent for this session; a right code proves
     the mailbox."""
     code = _newest(request, member)
-    if code is None or not code.code_hash:
+    if code is None:
         return Checked(Check.NONE)
     if code.used_at is not None:
         return _entered_again(request, member, code, typed)
     now = timezone.now()
     if code.created < now - datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES):
         return Checked(Check.EXPIRED)
+    if not code.code_hash:
+        return Checked(Check.ON_ITS_WAY)
     limit = settings.JENCO_MAILBOX_CODE_TRIES
     # The try takes its place before the code is compared, in one UPDATE, so guesses sent
     # at the same moment get no more tries than the limit between them.
@@ -219,17 +249,21 @@ def _newest(request, member):
 @dataclass(frozen=True)
 class SessionCode:
     """This session's code as its page shows it: whether one was sent at all (a session with
-    none was refused one: Sending.account_limit), and until when the newest still works."""
+    none was refused one: Sending.account_limit), until when the newest still works, and,
+    while none works, when "Send a new code" will send one (None: now)."""
 
     sent: bool
     expires: datetime.datetime | None
+    send_at: datetime.datetime | None = None
 
 
 def session_code(request, member) -> SessionCode:
+    now = timezone.now()
     code = _newest(request, member)
-    if code is None:
-        return SessionCode(sent=False, expires=None)
-    if code.used_at is not None or code.wrong_tries >= settings.JENCO_MAILBOX_CODE_TRIES:
-        return SessionCode(sent=True, expires=None)
-    expires = code.created + datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES)
-    return SessionCode(sent=True, expires=expires if expires > timezone.now() else None)
+    expires = _works_until(code, now) if code is not None else None
+    if expires is not None:
+        return SessionCode(sent=True, expires=expires)
+    refused = _refusal(_this_hour(member, now), _session_hash(request), now)
+    return SessionCode(
+        sent=code is not None, expires=None, send_at=refused.next_at if refused else None
+    )

@@ -1,3 +1,4 @@
+import contextlib
 import re
 
 import axes.admin
@@ -6,7 +7,10 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import FieldListFilter
-from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.exceptions import (
+    DisallowedModelAdminLookup,
+    DisallowedModelAdminToField,
+)
 from django.contrib.admin.options import ActionLocation, IncorrectLookupParameters
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
@@ -151,12 +155,27 @@ class OnlyWhatAdminShows:
         return OnlyShownOrdering
 
     def changelist_view(self, request, extra_context=None):
-        try:
+        with _probes_logged(request):
             return super().changelist_view(request, extra_context)
-        except DisallowedModelAdminLookup:
-            # Probing is the attack: who tried it, from where, is what the log is for.
-            record(request, Kind.ADMIN_LOOKUP_REFUSED, actor=request.user)
-            raise
+
+    def changeform_view(self, request, *args, **kwargs):
+        with _probes_logged(request):  # ?_to_field=password on an add or change page
+            return super().changeform_view(request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        with _probes_logged(request):
+            return super().delete_view(request, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def _probes_logged(request):
+    """A lookup, sort order or ?_to_field= that admin refuses (400) is written to the
+    security log. Probing is the attack: who tried it, from where, is what the log is for."""
+    try:
+        yield
+    except (DisallowedModelAdminLookup, DisallowedModelAdminToField):
+        record(request, Kind.ADMIN_LOOKUP_REFUSED, actor=request.user)
+        raise
 
 
 class MigrationStateFilter(admin.SimpleListFilter):

@@ -522,5 +522,10 @@ LOGGING = {
             "handlers": ["nowhere"],
             "propagate": False,
         },
+        # The same for ?_to_field= naming a field no relation points at (?_to_field=password).
+        "django.security.DisallowedModelAdminToField": {
+            "handlers": ["nowhere"],
+            "propagate": False,
+        },
     },
 }

@@ -133,6 +133,30 @@ def test_a_refused_lookup_is_in_the_security_log(agent, target, caplog):
     assert [type(h) for h in ours] == [logging.NullHandler] and not django_error.propagate
 
 
+@pytest.mark.parametrize("page", ["change", "delete", "list"])
+def test_a_refused_to_field_is_in_the_security_log_too(agent, target, caplog, page):
+    # The operator's trial: ?_to_field=password was answered 400, as it should be, but wrote
+    # Django's ERROR with a 35-line traceback (and a mail to the admins) and nothing to the
+    # security log.
+    caplog.set_level("INFO")
+    url = {
+        "change": f"/admin/accounts/member/{target.pk}/change/",
+        "delete": f"/admin/accounts/member/{target.pk}/delete/",
+        "list": "/admin/accounts/member/",
+    }[page]
+    response = agent.get(url, {"_to_field": "password"})
+    assert response.status_code == 400
+    assert target.password not in response.content.decode()
+    event = SecurityEvent.objects.get(kind="admin_lookup_refused")
+    assert event.actor == agent.user
+    lines = [r.levelname for r in caplog.records if "admin_lookup_refused" in r.getMessage()]
+    assert lines == ["INFO"]
+    # Django's ERROR goes to a NullHandler of ours only (pytest's own capture aside).
+    django_error = logging.getLogger("django.security.DisallowedModelAdminToField")
+    ours = [h for h in django_error.handlers if not type(h).__module__.startswith("_pytest")]
+    assert [type(h) for h in ours] == [logging.NullHandler] and not django_error.propagate
+
+
 def test_the_document_number_is_not_searched_by_part(agent, target):
     page = agent.get("/admin/accounts/member/", {"q": "ZZ12"}).content.decode()
     assert "JPN3000001" not in page

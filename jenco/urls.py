@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from accounts.admin import sign_in_at_member_login
 from jenco import views
@@ -23,6 +24,14 @@ urlpatterns = [
     # Before admin's own: staff sign in through the member sign-in, never admin's form.
     path("admin/login/", sign_in_at_member_login),
     path("admin/autocomplete/", no_admin_autocomplete),
+    # Staff change their password where members do: confirmed with the PIN (or the current
+    # password), written to the security log and announced by email. Admin's own form is
+    # none of these.
+    path(
+        "admin/password_change/",
+        RedirectView.as_view(pattern_name="backoffice:profile-password"),
+    ),
+    path("admin/password_change/done/", RedirectView.as_view(pattern_name="backoffice:profile")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -262,3 +264,26 @@ def test_the_default_credential_flags_read_as_what_a_tick_means(support_client, 
     page = support_client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
     assert "✓の場合、JAから移行したときのデフォルトのPINコードのままです。" in page
     assert "✓の場合、JAから移行したときのデフォルトのパスワードのままです。" in page
+
+
+def test_staff_change_their_password_where_it_is_confirmed_logged_and_announced(
+    support_client, support_agent, mailoutbox
+):
+    # The operator's trial: admin's own "Change password" (in its header) changed a staff
+    # password with no security-log entry and no email.
+    assert 'href="/admin/password_change/"' in support_client.get("/admin/").content.decode()
+    new = "Harbour-Lights-7302"
+    admins_form = {"old_password": PASSWORD, "new_password1": new, "new_password2": new}
+    sent = support_client.post("/admin/password_change/", admins_form)
+    assert (sent.status_code, sent["Location"]) == (302, "/backoffice/profile/password/")
+    support_agent.refresh_from_db()
+    assert support_agent.check_password(PASSWORD)  # admin's form changed nothing
+    page = support_client.get("/admin/password_change/", follow=True).content.decode()
+    assert 'name="current_password"' in page  # no PIN: confirmed with the password
+    version = re.search(r'name="version" value="([^"]*)"', page)[1]
+    ours = {"current_password": PASSWORD, "new_password1": new, "new_password2": new}
+    support_client.post("/backoffice/profile/password/", {**ours, "version": version})
+    support_agent.refresh_from_db()
+    assert support_agent.check_password(new)
+    assert SecurityEvent.objects.filter(member=support_agent, kind="password_changed").exists()
+    assert mailoutbox[-1].to == [support_agent.email]

@@ -352,13 +352,15 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             )
             return
         # The member's language, not the agent's: the email renders in it.
-        sent = [
-            reset.email_reset_link(kind, member, request=request, actor=request.user)
-            for member in queryset
-        ]
-        self._say_sent(request, sent=sent.count(True), skipped=sent.count(False))
-
-    def _say_sent(self, request, *, sent: int, skipped: int) -> None:
+        sent = 0
+        for member in queryset.order_by("member_id"):
+            if support.reset_link_refusal(kind, member) is None and reset.email_reset_link(
+                kind, member, request=request, actor=request.user
+            ):
+                sent += 1
+            elif refusal := support.reset_link_refusal(kind, member):
+                # Why, and when it can be sent again, as the member's own page says it.
+                self.message_user(request, refusal, messages.WARNING)
         if sent:
             self.message_user(
                 request,
@@ -369,19 +371,6 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 )
                 % {"count": sent},
                 messages.SUCCESS,
-            )
-        if skipped:
-            self.message_user(
-                request,
-                ngettext(
-                    "Nothing was sent to %(count)d member: no email address, inactive, or "
-                    "the hourly limit of reset emails reached.",
-                    "Nothing was sent to %(count)d members: no email address, inactive, or "
-                    "the hourly limit of reset emails reached.",
-                    skipped,
-                )
-                % {"count": skipped},
-                messages.WARNING,
             )
 
     def get_search_results(self, request, queryset, search_term):

@@ -1,9 +1,11 @@
+import datetime
 import re
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts import times
 from accounts.admin import migration_summary
 from accounts.credentials import Step, migration_step
 from accounts.ja_accounts import ja_member
@@ -219,15 +221,26 @@ def test_support_cannot_flood_a_member_with_reset_links(
     for _ in range(3):
         page = send_links(support_client, "send_password_reset_link", member)
     assert len(mailoutbox) == 2
-    assert "1人の会員には送信しませんでした" in page.content.decode()
+    # As the member's own page says it: who, why, and when it can be sent again.
+    first = SecurityEvent.objects.filter(kind="password_reset_requested").earliest("created")
+    again = times.try_again_at(first.created + datetime.timedelta(hours=1))
+    assert (
+        f"送信していません：この1時間に JPN1000001 へ上限の2通を送っています。{again} 以降に"
+        in page.content.decode()
+    )
 
 
-def test_a_member_without_an_email_gets_nothing(support_client, member, mailoutbox, send_links):
+def test_a_member_without_an_email_gets_nothing(
+    support_client, member, english_member, mailoutbox, send_links
+):
     member.email = ""
     member.save()
-    send_links(support_client, "send_password_reset_link", member)
-    assert mailoutbox == []
-    assert not SecurityEvent.objects.filter(kind="password_reset_requested").exists()
+    page = send_links(support_client, "send_password_reset_link", member, english_member)
+    assert [mail.to for mail in mailoutbox] == [["alice@example.com"]]
+    told = page.content.decode()
+    assert "送信していません：JPN1000001 にはメールアドレスが登録されていません。" in told
+    assert "1人の会員に再設定用のURLをメールで送信しました。" in told
+    assert not SecurityEvent.objects.filter(member=member, kind="password_reset_requested").exists()
 
 
 def test_staff_without_the_permission_cannot_send_links(client, member, mailoutbox, send_links):

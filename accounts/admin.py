@@ -358,9 +358,8 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 kind, member, request=request, actor=request.user
             ):
                 sent += 1
-            elif refusal := support.reset_link_refusal(kind, member):
-                # Why, and when it can be sent again, as the member's own page says it.
-                self.message_user(request, refusal, messages.WARNING)
+            else:  # why, and when it can be sent again, as the member's own page says it
+                self.message_user(request, _not_sent(kind, member), messages.WARNING)
         if sent:
             self.message_user(
                 request,
@@ -514,9 +513,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 messages.SUCCESS,
             )
         else:
-            self.message_user(
-                request, refusal or support.reset_link_refusal(reset_kind, member), messages.ERROR
-            )
+            self.message_user(request, refusal or _not_sent(reset_kind, member), messages.ERROR)
         return self._back(member)
 
     def sign_out_everywhere_view(self, request, object_id):
@@ -692,6 +689,14 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "migration_summary": migration_summary()}
         return super().changelist_view(request, extra_context)
+
+
+def _not_sent(kind, member) -> str:
+    """Why a reset link just refused was not sent (asked again: the refusal may have come
+    from a limit reached a moment after it was checked, and may be gone as quickly)."""
+    return support.reset_link_refusal(kind, member) or _(
+        "Not sent to %(member_id)s this time: please try again."
+    ) % {"member_id": member.member_id}
 
 
 def migration_summary() -> dict:

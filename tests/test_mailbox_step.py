@@ -147,6 +147,9 @@ def test_five_wrong_codes_use_the_code_up(client, migrated_member, mailoutbox):
     page = client.get(MAILBOX).content.decode()
     assert "コードは使用できなくなりました" in page
     assert 'name="code"' not in page and "6桁の確認コードをお送りしました" not in page
+    # When a new one can be sent (a minute after this one), and not "once a minute" beside it.
+    assert "以降に、下のボタンから新しいコードを送信できます。" in page
+    assert "1分に1回" not in page
     assert '<button type="submit" class="primary" name="resend" value="1">' in page
 
 
@@ -267,12 +270,18 @@ def test_the_mailbox_page_tells_whoever_typed_the_password_nothing_of_the_pin(
             )
         browser = Client()
         sign_in(browser, "JPN2000001", DEFAULT_PASSWORD)
-        page = browser.get(MAILBOX).content.decode()
-        page = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
-        pages.append(re.sub(r"\d\d?:\d\d", "", page))  # the code's time may pass a minute
-    assert pages[0] == pages[1]
-    assert "デフォルトのままのPINコード・パスワードを、この順番に変更してください。" in pages[1]
-    assert 'class="done"' not in pages[1] and "変更済み" not in pages[1]
+        wrong = f"{(int(mailed_code(mailoutbox)) + 1) % 10**6:06d}"
+        seen = [browser.get(MAILBOX).content.decode()]
+        for _ in range(5):  # and once the code is used up: the time, "Forgot password?"
+            enter(browser, wrong)
+        seen.append(browser.get(MAILBOX).content.decode())
+        for page in seen:
+            page = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+            pages.append(re.sub(r"\d\d?:\d\d", "", page))  # the times may pass a minute
+    assert pages[:2] == pages[2:]
+    assert "パスワードを忘れましたか？" in pages[3]
+    assert "デフォルトのままのPINコード・パスワードを、この順番に変更してください。" in pages[2]
+    assert 'class="done"' not in pages[2] and "変更済み" not in pages[2]
 
 
 def test_an_english_member_reads_the_code_and_the_page_in_english(client, db, mailoutbox):

@@ -91,7 +91,7 @@ def send_code(request, member) -> Sending:
         code = MailboxCode.objects.create(member=member, created=now, session_hash=session)
         record(request, Kind.MAILBOX_CODE_SENT, member)
         transaction.on_commit(lambda: tasks.mail_mailbox_code.enqueue(code_pk=code.pk))
-    mine = [code.created for code in recent if code.session_hash == session]
+    mine = [earlier.created for earlier in recent if earlier.session_hash == session]
     return Sending(sent=True, next_at=_next_sending([now, *mine]))
 
 

@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
-from accounts import credentials, lockout
+from accounts import credentials, lockout, times
 from accounts.audit import Kind, record
 from accounts.credentials import Step
 from accounts.flows import email_change, reset, sessions, support
@@ -354,12 +354,11 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         # The member's language, not the agent's: the email renders in it.
         sent = 0
         for member in queryset.order_by("member_id"):
-            if support.reset_link_refusal(kind, member) is None and reset.email_reset_link(
-                kind, member, request=request, actor=request.user
-            ):
+            sending = reset.email_reset_link(kind, member, request=request, actor=request.user)
+            if sending.sent:
                 sent += 1
             else:  # why, and when it can be sent again, as the member's own page says it
-                self.message_user(request, _not_sent(kind, member), messages.WARNING)
+                self.message_user(request, _not_sent(sending, member), messages.WARNING)
         if sent:
             self.message_user(
                 request,
@@ -498,10 +497,8 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         reset_kind = {"password": reset.PASSWORD, "pin": reset.PIN}.get(kind)
         if reset_kind is None:
             raise Http404
-        refusal = support.reset_link_refusal(reset_kind, member)
-        if refusal is None and reset.email_reset_link(
-            reset_kind, member, request=request, actor=request.user
-        ):
+        sending = reset.email_reset_link(reset_kind, member, request=request, actor=request.user)
+        if sending.sent:
             self.message_user(
                 request,
                 (
@@ -513,7 +510,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 messages.SUCCESS,
             )
         else:
-            self.message_user(request, refusal or _not_sent(reset_kind, member), messages.ERROR)
+            self.message_user(request, _not_sent(sending, member), messages.ERROR)
         return self._back(member)
 
     def sign_out_everywhere_view(self, request, object_id):
@@ -691,12 +688,22 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
 
-def _not_sent(kind, member) -> str:
-    """Why a reset link just refused was not sent (asked again: the refusal may have come
-    from a limit reached a moment after it was checked, and may be gone as quickly)."""
-    return support.reset_link_refusal(kind, member) or _(
-        "Not sent to %(member_id)s this time: please try again."
-    ) % {"member_id": member.member_id}
+def _not_sent(sending: reset.LinkSending, member) -> str:
+    """Why a reset link was not mailed to `member`, in plain words with when it can be."""
+    words = {
+        reset.Refused.NO_EMAIL: _("Not sent: %(member_id)s has no registered email address."),
+        reset.Refused.INACTIVE: _("Not sent: %(member_id)s is deactivated."),
+        reset.Refused.NO_PIN: _("Not sent: %(member_id)s is a staff account and has no PIN."),
+        reset.Refused.HOURLY_LIMIT: _(
+            "Not sent: %(count)d links went to %(member_id)s in the last hour, the most there "
+            "can be. It can be sent again at %(time)s."
+        ),
+    }[sending.refused]
+    return words % {
+        "member_id": member.member_id,
+        "count": settings.JENCO_RESET_EMAILS_PER_HOUR,
+        "time": times.try_again_at(sending.again_at) if sending.again_at else "",
+    }
 
 
 def migration_summary() -> dict:

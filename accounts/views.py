@@ -417,7 +417,7 @@ def _forgot_pin_signed_in(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not member.email:
             messages.error(request, NO_EMAIL_FOR_LINK)
-        elif reset.email_reset_link(reset.PIN, member, request=request):
+        elif reset.email_reset_link(reset.PIN, member, request=request).sent:
             messages.success(
                 request,
                 _("We sent a link to set a new PIN to %(email)s. It works for %(minutes)s minutes.")

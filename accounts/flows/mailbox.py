@@ -129,8 +129,12 @@ def _works_until(code, now) -> datetime.datetime | None:
     """Until when a code can still be entered: None once it is used, used up or expired."""
     if code.used_at is not None or code.wrong_tries >= settings.JENCO_MAILBOX_CODE_TRIES:
         return None
-    expires = code.created + datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES)
+    expires = _expires_at(code)
     return expires if expires > now else None
+
+
+def _expires_at(code) -> datetime.datetime:
+    return code.created + datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES)
 
 
 def _next_sending(recent: list[datetime.datetime]) -> datetime.datetime | None:
@@ -189,7 +193,7 @@ def check_code(request, member, typed: str) -> Checked:
     if code.used_at is not None:
         return _entered_again(request, member, code, typed)
     now = timezone.now()
-    if code.created < now - datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES):
+    if _expires_at(code) <= now:
         return Checked(Check.EXPIRED)
     if not code.code_hash:
         return Checked(Check.ON_ITS_WAY)
@@ -260,8 +264,8 @@ class SessionCode:
 def session_code(request, member) -> SessionCode:
     now = timezone.now()
     code = _newest(request, member)
-    expires = _works_until(code, now) if code is not None else None
-    if expires is not None:
+    expires = code and _works_until(code, now)
+    if expires:
         return SessionCode(sent=True, expires=expires)
     refused = _refusal(_this_hour(member, now), _session_hash(request), now)
     return SessionCode(

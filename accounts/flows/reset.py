@@ -5,6 +5,7 @@ the worker, so a match costs the request nothing more than a miss.
 """
 
 import datetime
+import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,23 +147,53 @@ def send_reset_link(kind: ResetKind, member_id: str, email: str, *, origin) -> N
     email_reset_link(kind, member, origin=origin)
 
 
-def email_reset_link(kind: ResetKind, member, *, origin=None, request=None, actor=None) -> bool:
+class Refused(enum.Enum):
+    """Why no reset link was mailed."""
+
+    NO_EMAIL = "no_email"
+    INACTIVE = "inactive"
+    NO_PIN = "no_pin"  # a staff account (create_staff) has no PIN to reset
+    HOURLY_LIMIT = "hourly_limit"  # JENCO_RESET_EMAILS_PER_HOUR links in the last hour
+
+
+@dataclass(frozen=True)
+class LinkSending:
+    """A reset link mailed (`refused` None), or why not; for the hourly limit, when one
+    can be mailed again."""
+
+    refused: Refused | None = None
+    again_at: datetime.datetime | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.refused is None
+
+
+def email_reset_link(
+    kind: ResetKind, member, *, origin=None, request=None, actor=None
+) -> LinkSending:
     """Mail `member` a reset link at the registered address, within the hourly limit.
 
     Called for the member's own request (from a task, with its `origin`), for a signed-in
     member's one-tap request and by support staff in admin (with their `request` and
-    themselves as `actor`). False when nothing was sent: no address, inactive, or the hour's
-    limit reached.
+    themselves as `actor`), who are told why when nothing was sent.
     """
-    if not member.email or not member.is_active:
-        return False
+    if not member.email:
+        return LinkSending(Refused.NO_EMAIL)
+    if not member.is_active:
+        return LinkSending(Refused.INACTIVE)
     if kind.needs_pin and not member.has_pin:
-        return False  # a staff account (create_staff) has no PIN to reset
+        return LinkSending(Refused.NO_PIN)
     hour_ago = timezone.now() - datetime.timedelta(hours=1)
-    sent = member.security_events.filter(kind=kind.requested, created__gte=hour_ago).count()
-    if sent >= settings.JENCO_RESET_EMAILS_PER_HOUR:
+    limit = settings.JENCO_RESET_EMAILS_PER_HOUR
+    sent = list(  # this hour's links, newest first: the oldest counted frees the next one
+        member.security_events.filter(kind=kind.requested, created__gte=hour_ago)
+        .order_by("-created")
+        .values_list("created", flat=True)[:limit]
+    )
+    if len(sent) >= limit:
         logger.warning("reset-%s emails throttled for member=%s", kind.name, member)
-        return False
+        return LinkSending(Refused.HOURLY_LIMIT, again_at=sent[-1] + datetime.timedelta(hours=1))
     # Sent by support: the member's activity names the team, as for support's other actions.
     by_support = actor is not None and actor != member
     details = {"team": support.team(actor)} if by_support else None
@@ -172,7 +203,7 @@ def email_reset_link(kind: ResetKind, member, *, origin=None, request=None, acto
             what=kind.name, member_pk=member.pk, by_support=by_support
         )
     )
-    return True
+    return LinkSending()
 
 
 def mail_reset_link(kind: ResetKind, member_pk: int, *, by_support: bool = False) -> None:

@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts import times
 from accounts.activity import team_names
 from accounts.audit import Kind, record
 from accounts.flows import two_step
@@ -169,38 +168,6 @@ def _field_name(name: str) -> str:
         return str(Member._meta.get_field(name).verbose_name)
     except FieldDoesNotExist:  # a field since renamed or removed: its name as logged
         return name
-
-
-def reset_link_refusal(kind, member) -> str | None:
-    """Why a reset link cannot be mailed to `member` now, in plain words with when it can,
-    or None when it can (accounts.flows.reset.email_reset_link's own rules)."""
-    if not member.email:
-        return _("Not sent: %(member_id)s has no registered email address.") % {
-            "member_id": member.member_id
-        }
-    if not member.is_active:
-        return _("Not sent: %(member_id)s is deactivated.") % {"member_id": member.member_id}
-    if kind.needs_pin and not member.has_pin:
-        return _("Not sent: %(member_id)s is a staff account and has no PIN.") % {
-            "member_id": member.member_id
-        }
-    hour_ago = timezone.now() - datetime.timedelta(hours=1)
-    sent = list(
-        member.security_events.filter(kind=kind.requested, created__gte=hour_ago)
-        .order_by("-created")
-        .values_list("created", flat=True)[: settings.JENCO_RESET_EMAILS_PER_HOUR]
-    )
-    if len(sent) < settings.JENCO_RESET_EMAILS_PER_HOUR:
-        return None
-    again = sent[-1] + datetime.timedelta(hours=1)
-    return _(
-        "Not sent: %(count)d links went to %(member_id)s in the last hour, the most there can "
-        "be. It can be sent again at %(time)s."
-    ) % {
-        "count": settings.JENCO_RESET_EMAILS_PER_HOUR,
-        "member_id": member.member_id,
-        "time": times.try_again_at(again),
-    }
 
 
 # --- Acting ---------------------------------------------------------------------------------

@@ -1,6 +1,18 @@
-from django.urls import path
+from django.urls import path, register_converter
+from django.urls.converters import StringConverter
 
 from backoffice import billing_views, security_views, views
+from backoffice.models import INVOICE_NUMBER_RE
+
+
+class InvoiceNumber(StringConverter):
+    """Only what an invoice number can be: anything else (a NUL, which PostgreSQL refuses
+    in a query with a 500) is a 404 before it reaches the database."""
+
+    regex = INVOICE_NUMBER_RE
+
+
+register_converter(InvoiceNumber, "invoice_number")
 
 app_name = "backoffice"
 
@@ -39,6 +51,6 @@ urlpatterns = [
         name="passkey-remove",
     ),
     path("billing/", billing_views.invoices, name="billing"),
-    path("billing/<str:number>/", billing_views.invoice, name="invoice"),
-    path("billing/<str:number>/pdf/", billing_views.invoice_pdf, name="invoice-pdf"),
+    path("billing/<invoice_number:number>/", billing_views.invoice, name="invoice"),
+    path("billing/<invoice_number:number>/pdf/", billing_views.invoice_pdf, name="invoice-pdf"),
 ]

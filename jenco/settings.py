@@ -527,5 +527,12 @@ LOGGING = {
             "handlers": ["nowhere"],
             "propagate": False,
         },
+        # Requests refused 400 for their size (over 1,000 fields or files, or a body over
+        # DATA_UPLOAD_MAX_MEMORY_SIZE): anyone can send one without signing in, so they go
+        # the way of DisallowedHost (nginx's access log still has each), not to the admins.
+        **{
+            f"django.security.{name}": {"handlers": ["nowhere"], "propagate": False}
+            for name in ("TooManyFieldsSent", "TooManyFilesSent", "RequestDataTooBig")
+        },
     },
 }

@@ -157,6 +157,23 @@ def test_a_refused_to_field_is_in_the_security_log_too(agent, target, caplog, pa
     assert [type(h) for h in ours] == [logging.NullHandler] and not django_error.propagate
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/accounts/member/?origin__exact=a%00b",
+        "/admin/accounts/member/?preferred_language__exact=a%00b",
+        "/admin/accounts/securityevent/?kind__exact=a%00b",
+        "/admin/backoffice/invoice/?status__exact=a%00b",
+        "/admin/axes/accessattempt/?path_info=a%00b",
+    ],
+)
+def test_a_nul_in_a_filters_value_is_refused_and_logged(agent, target, url):
+    # The attacker's trial: each answered 500 on PostgreSQL, which refuses a NUL in a query,
+    # with a traceback in the log (and a mail to the admins) and nothing in the security log.
+    assert agent.get(url).status_code == 400
+    assert SecurityEvent.objects.filter(kind="admin_lookup_refused", actor=agent.user).exists()
+
+
 def test_the_document_number_is_not_searched_by_part(agent, target):
     page = agent.get("/admin/accounts/member/", {"q": "ZZ12"}).content.decode()
     assert "JPN3000001" not in page

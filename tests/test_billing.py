@@ -219,6 +219,13 @@ def test_a_number_that_does_not_exist_is_not_found(member_client):
     assert member_client.get("/backoffice/billing/NOPE/pdf/").status_code == 404
 
 
+@pytest.mark.parametrize("number", ["%00", "INV%000042", "%E3%81%82", "-INV", "A" * 33])
+def test_what_no_invoice_number_can_be_is_not_found(member_client, number):
+    # The attacker's trial: a NUL answered 500 on PostgreSQL, which refuses one in a query.
+    for path in (f"/backoffice/billing/{number}/", f"/backoffice/billing/{number}/pdf/"):
+        assert member_client.get(path).status_code == 404
+
+
 @pytest.mark.parametrize(
     "path",
     ["/backoffice/billing/", "/backoffice/billing/INV-0001/", "/backoffice/billing/INV-0001/pdf/"],

@@ -290,3 +290,13 @@ def test_a_request_for_another_host_leaves_no_line_in_the_app_servers_log(tmp_pa
     log = server.error_log.read_text()
     assert "localhost:evil" not in log
     assert "Traceback" not in log
+
+
+@pytest.mark.django_db
+def test_a_query_string_of_too_many_fields_is_refused_without_a_traceback(client, console):
+    # The attacker's trial: anyone, signed in or not, wrote Django's ERROR and its traceback
+    # (and, in production, a mail to the admins) with one long address.
+    many = "&".join(f"a{n}=1" for n in range(1100))
+    assert client.get(f"/login/?{many}").status_code == 400
+    written = console.getvalue()
+    assert "Traceback" not in written and " ERROR " not in written

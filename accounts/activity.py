@@ -31,6 +31,8 @@ WORDS = {
     Kind.PIN_CHANGED: _("PIN changed"),
     Kind.PIN_FAILED: _("Wrong PIN typed"),
     Kind.PIN_LOCKED: _("Changes that need the PIN paused after wrong PINs"),
+    Kind.CONFIRM_PASSWORD_FAILED: _("Wrong password typed to confirm a change"),
+    Kind.CONFIRM_PASSWORD_LOCKED: _("Changes that need your password paused after wrong passwords"),
     Kind.PASSWORD_CHANGED: _("Password changed"),
     Kind.SUB_PASSWORD_CHANGED: _("Sub password set or changed"),
     Kind.SUB_PASSWORD_REMOVED: _("Sub password removed"),
@@ -66,6 +68,14 @@ WORDS = {
     Kind.MEMBER_EDITED: _("JENCO support edited your details"),
 }
 HIDDEN = [Kind.ADMIN_LOOKUP_REFUSED]
+# Shown marked as failures.
+FAILURES = (
+    Kind.SIGN_IN_FAILED,
+    Kind.TWO_STEP_FAILED,
+    Kind.PIN_FAILED,
+    Kind.CONFIRM_PASSWORD_FAILED,
+    Kind.PASSKEY_FAILED,
+)
 
 
 def events(member):
@@ -116,6 +126,5 @@ def entry(event) -> dict:
         "ip_address": event.ip_address if not by_staff else None,
         "team": team_names(event.details.get("team", "")) if by_staff else "",
         "by_staff": by_staff,
-        "failed": event.kind
-        in (Kind.SIGN_IN_FAILED, Kind.TWO_STEP_FAILED, Kind.PIN_FAILED, Kind.PASSKEY_FAILED),
+        "failed": event.kind in FAILURES,
     }

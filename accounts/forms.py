@@ -466,6 +466,22 @@ def pin_problem(checked: PinCheck) -> str:
     ) % {"left": checked.tries_left, "minutes": settings.JENCO_PIN_LOCK_MINUTES}
 
 
+def password_problem(checked: PinCheck) -> str:
+    """The same for the password that confirms a change on an account without a PIN."""
+    if checked.locked_until is not None:
+        return gettext(
+            "Too many wrong passwords. Changes that need your password are locked until %(time)s."
+        ) % {"time": times.try_again_at(checked.locked_until)}
+    if checked.busy:
+        return gettext(
+            "Your password is being checked in another window. Please try again in a moment."
+        )
+    return gettext(
+        "The password is incorrect. %(left)s more wrong passwords will lock these changes "
+        "for %(minutes)s minutes."
+    ) % {"left": checked.tries_left, "minutes": settings.JENCO_PIN_LOCK_MINUTES}
+
+
 def email_change_wait(wait: email_change.Wait) -> str:
     """What a member over an email-change limit reads: which limit, and until when."""
     if wait.for_address:
@@ -539,7 +555,8 @@ class PinConfirmed(MemberForm):
         return self.cleaned_data[self.pin_field]
 
     def refuse_pin(self, checked: PinCheck) -> None:
-        self.add_error(self.pin_field, pin_problem(checked))
+        problem = password_problem if self.with_password else pin_problem
+        self.add_error(self.pin_field, problem(checked))
 
 
 class PinChangeForm(NewPinFields, PinConfirmed):

@@ -185,6 +185,9 @@ class SecurityEvent(models.Model):
         PIN_CHANGED = "pin_changed", _("PIN changed")
         PIN_FAILED = "pin_failed", _("Wrong PIN")
         PIN_LOCKED = "pin_locked", _("PIN locked")
+        # An account without a PIN (staff) confirms changes with its password instead.
+        CONFIRM_PASSWORD_FAILED = "confirm_password_failed", _("Wrong password to confirm")
+        CONFIRM_PASSWORD_LOCKED = "confirm_password_locked", _("Password confirmation locked")
         PASSWORD_CHANGED = "password_changed", _("Password changed")
         SUB_PASSWORD_CHANGED = "sub_password_changed", _("Sub password changed")
         SUB_PASSWORD_REMOVED = "sub_password_removed", _("Sub password removed")

@@ -25,6 +25,7 @@ from accounts.forms import (
     PasskeyAddForm,
     RecoveryCodesForm,
     TwoStepConfirmed,
+    password_problem,
     pin_problem,
     sent_form_token,
 )
@@ -45,10 +46,10 @@ def _confirmed(form, request: HttpRequest) -> bool:
         if not checked.right:
             form.add_error("pin", pin_problem(checked))
         return checked.right
-    problem = password.confirm_password(member, form.cleaned_data["password"])
-    if problem:
-        form.add_error("password", problem)
-    return problem is None
+    checked = password.confirm_password(request, member, form.cleaned_data["password"])
+    if not checked.right:
+        form.add_error("password", password_problem(checked))
+    return checked.right
 
 
 @view_only.readable

@@ -42,12 +42,8 @@ def _confirmed(form, request: HttpRequest) -> bool:
     (checked last: each check costs a try)."""
     if request.method != "POST" or not form.is_valid():
         return False
-    if form.with_password:
-        problem = password.confirm_password(request.user, form.pin_typed())
-        if problem:
-            form.add_error(form.pin_field, problem)
-        return problem is None
-    checked = pin.confirm_pin(request, request.user, form.pin_typed())
+    confirm = password.confirm_password if form.with_password else pin.confirm_pin
+    checked = confirm(request, request.user, form.pin_typed())
     if not checked.right:
         form.refuse_pin(checked)
     return checked.right

@@ -145,6 +145,57 @@ def test_without_a_pin_wrong_passwords_run_out_like_wrong_pins(staff_client, sta
     assert Member.objects.get(pk=staff.pk).check_password(PASSWORD)
 
 
+def test_without_a_pin_each_wrong_password_says_how_many_tries_are_left_and_is_logged(
+    staff_client, staff, settings
+):
+    settings.JENCO_PIN_ATTEMPTS = 3
+    data = {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+
+    pages = [
+        staff_client.post(
+            "/backoffice/profile/password/", {**data, "current_password": "x"}
+        ).content.decode()
+        for _ in range(3)
+    ]
+
+    assert "あと2回間違えると、パスワードが必要な操作が15分間ロックされます" in pages[0]
+    assert "あと1回間違えると" in pages[1]
+    assert "パスワードが必要な操作は" in pages[2] and "までロックされています" in pages[2]
+    logged = SecurityEvent.objects.filter(member=staff).values_list("kind", flat=True)
+    assert sorted(logged) == ["confirm_password_failed"] * 3 + ["confirm_password_locked"]
+    activity = staff_client.get("/backoffice/security/activity/").content.decode()
+    assert "変更の確認でのパスワードの入力誤り" in activity
+    assert "パスワードの誤りが続いたため、パスワードが必要な変更を一時停止" in activity
+
+
+def test_without_a_pin_a_right_password_gives_the_tries_back(staff_client, staff, settings):
+    settings.JENCO_PIN_ATTEMPTS = 3
+    passwords = [PASSWORD, NEW_PASSWORD, "cedar-Grove-7720", "birch-Lane-4406"]
+    # Wrong, wrong, right, three times over: nine tries, none of them a third wrong in a row.
+    for current, new in zip(passwords, passwords[1:], strict=False):
+        data = {"new_password1": new, "new_password2": new}
+        for _ in range(2):
+            staff_client.post("/backoffice/profile/password/", {**data, "current_password": "x"})
+        done = staff_client.post(
+            "/backoffice/profile/password/", {**data, "current_password": current}
+        )
+        assert done["Location"] == "/backoffice/profile/", done.content.decode()
+
+    assert Member.objects.get(pk=staff.pk).check_password(passwords[-1])
+    assert not SecurityEvent.objects.filter(member=staff, kind="confirm_password_locked")
+
+
+def test_without_a_pin_the_wrong_password_is_told_in_english(staff_client, staff):
+    staff_client.cookies["django_language"] = "en"
+    data = {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+
+    page = staff_client.post(
+        "/backoffice/profile/password/", {**data, "current_password": "x"}
+    ).content.decode()
+
+    assert "The password is incorrect. 4 more wrong passwords will lock these changes" in page
+
+
 def test_without_a_pin_the_email_change_asks_for_the_password(staff_client, staff, mailoutbox):
     page = staff_client.get("/backoffice/profile/email/").content.decode()
     assert 'name="current_password"' in page and 'name="pin"' not in page

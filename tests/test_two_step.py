@@ -437,6 +437,22 @@ def test_staff_with_no_pin_confirm_with_the_password_and_then_admin_opens(client
     assert "スタッフのアカウントは2段階認証をオフにできません" in response.content.decode()
 
 
+def test_staff_with_no_pin_get_their_tries_back_with_the_right_password(client, staff, settings):
+    settings.JENCO_STAFF_TWO_STEP = True
+    settings.JENCO_PIN_ATTEMPTS = 3
+    client.force_login(staff)
+    totp = pyotp.TOTP(key_on_page(client.get(SETUP).content.decode()).replace(" ", ""))
+    for _ in range(2):
+        page = client.post(SETUP, {"code": totp.now(), "password": "x"}).content.decode()
+    assert "あと1回間違えると、パスワードが必要な操作が15分間ロックされます" in page
+    client.post(SETUP, {"code": totp.now(), "password": PASSWORD})
+    assert two_step.is_on(staff)
+    assert Member.objects.get(pk=staff.pk).pin_failures == 0
+
+    kinds = SecurityEvent.objects.filter(member=staff).values_list("kind", flat=True)
+    assert list(kinds).count(Kind.CONFIRM_PASSWORD_FAILED) == 2
+
+
 def test_staff_sign_in_asks_for_the_code_too(client, staff, settings):
     settings.JENCO_STAFF_TWO_STEP = True
     client.force_login(staff)

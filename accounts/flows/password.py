@@ -1,12 +1,11 @@
 """Changing the main password and the sub password (view-only sign-in) while signed in."""
 
-from django.conf import settings
 from django.contrib import auth
 from django.db import transaction
-from django.utils.translation import gettext as _
 
-from accounts import emails, throttle
+from accounts import emails
 from accounts.audit import Kind, record
+from accounts.flows import pin
 from accounts.flows.credential_change import (
     save_new_password,
     save_new_sub_password,
@@ -40,17 +39,14 @@ def remove_sub_password(request, member) -> None:
     emails.send_member_email(member, "sub_password_removed")
 
 
-def confirm_password(member, typed: str) -> str | None:
+def confirm_password(request, member, typed: str) -> pin.PinCheck:
     """For an account without a PIN (staff made with create_staff), a change is confirmed
-    with the password it signs in with, within the PIN's limit of tries: None when right,
-    else what to tell the member."""
-    minutes = settings.JENCO_PIN_LOCK_MINUTES
-    if throttle.over_limit(
-        "two-step-password", f"member:{member.pk}", settings.JENCO_PIN_ATTEMPTS, minutes * 60
-    ):
-        return _("Too many wrong passwords. Please try again in %(minutes)s minutes.") % {
-            "minutes": minutes
-        }
-    if not member.check_password(typed):
-        return _("The password is incorrect.")
-    return None
+    with the password it signs in with, counted as the PIN's tries are (pin.counted_try): a
+    right password gives the tries back, wrong ones and the lock are in the security log."""
+    return pin.counted_try(
+        request,
+        member,
+        lambda: member.check_password(typed),
+        failed=Kind.CONFIRM_PASSWORD_FAILED,
+        locked=Kind.CONFIRM_PASSWORD_LOCKED,
+    )

@@ -17,7 +17,8 @@ from accounts.models import Member
 
 @dataclass(frozen=True)
 class PinCheck:
-    """The outcome of a PIN that confirms a change."""
+    """The outcome of a PIN (or, on an account without one, the password) that confirms a
+    change."""
 
     right: bool
     # The PIN-confirmed actions are locked until then (by this try or an earlier one).
@@ -28,12 +29,26 @@ class PinCheck:
 
 
 def confirm_pin(request, member, raw_pin: str) -> PinCheck:
-    """Check the PIN that confirms a change; each call costs the member one try.
+    """Check the PIN that confirms a change; each call costs the member one try."""
+    return counted_try(
+        request,
+        member,
+        lambda: credentials.pin_matches(member, raw_pin),
+        failed=Kind.PIN_FAILED,
+        locked=Kind.PIN_LOCKED,
+    )
 
-    Wrong PINs in a row are counted in the database (so every app server sees them); at
-    JENCO_PIN_ATTEMPTS the PIN-confirmed actions lock for JENCO_PIN_LOCK_MINUTES. Each try
-    takes its place in the count before the PIN is checked, in one UPDATE, so requests sent
-    at the same moment still get no more tries than the limit between them.
+
+def counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> PinCheck:
+    """One try at what confirms a change: the PIN, or the password of an account without
+    one (flows.password.confirm_password). `matches()` says whether it was right.
+
+    Wrong tries in a row are counted in the database (so every app server sees them), each
+    written to the security log as `failed`; at JENCO_PIN_ATTEMPTS the changes that need
+    confirming lock for JENCO_PIN_LOCK_MINUTES (`locked` in the log). A right one sets the
+    count back to nothing. Each try takes its place in the count before it is checked, in one
+    UPDATE, so requests sent at the same moment still get no more tries than the limit
+    between them.
     """
     now = timezone.now()
     limit = settings.JENCO_PIN_ATTEMPTS
@@ -47,27 +62,27 @@ def confirm_pin(request, member, raw_pin: str) -> PinCheck:
         if until and until > now:
             return PinCheck(right=False, locked_until=until)
         return PinCheck(right=False, busy=True)
-    if credentials.pin_matches(member, raw_pin):
+    if matches():
         Member.objects.filter(pk=member.pk).update(pin_failures=0)
         member.pin_failures = 0
         return PinCheck(right=True)
-    record(request, Kind.PIN_FAILED, member)
+    record(request, failed, member)
     failures, until = Member.objects.values_list("pin_failures", "pin_locked_until").get(
         pk=member.pk
     )
-    if until and until > now:  # another wrong PIN, checked beside this one, locked it
+    if until and until > now:  # another wrong try, checked beside this one, locked it
         return PinCheck(right=False, locked_until=until)
     if failures >= limit:
-        return PinCheck(right=False, locked_until=_lock(request, member))
+        return PinCheck(right=False, locked_until=_lock(request, member, locked))
     member.pin_failures = failures
     return PinCheck(right=False, tries_left=limit - failures)
 
 
-def _lock(request, member) -> datetime.datetime:
+def _lock(request, member, kind: Kind) -> datetime.datetime:
     until = timezone.now() + datetime.timedelta(minutes=settings.JENCO_PIN_LOCK_MINUTES)
     Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=until)
     member.pin_locked_until = until
-    record(request, Kind.PIN_LOCKED, member)
+    record(request, kind, member)
     return until
 
 

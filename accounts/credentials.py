@@ -64,6 +64,20 @@ def printable(text: str, limit: int = 64) -> str:
     return "".join(ch for ch in text if ch.isprintable())[:limit]
 
 
+# A line break typed inside an Excel cell (Alt+Enter) or a shell argument, and a tab.
+LINE_BREAKS = re.compile(r"[\t\r\n]+")
+# Unicode's category Cc, exactly: C0, DEL and C1. One search instead of a lookup per character.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(raw: str) -> str | None:
+    """A name or other one-line value as stored: line breaks and tabs read as a space, the
+    ends trimmed; None when another control character is left (NUL above all: PostgreSQL
+    refuses it), which belongs in no name, address or ID."""
+    text = LINE_BREAKS.sub(" ", raw).strip()
+    return None if CONTROL_CHARACTERS.search(text) else text
+
+
 def normalise_email(raw: str) -> str:
     """Emails compare case-insensitively after NFKC (full-width ＠ and letters)."""
     return unicodedata.normalize("NFKC", raw).strip().lower()

@@ -39,10 +39,6 @@ BATCH_SIZE = 2000
 UPDATABLE_FIELDS = ("name", "email", "id_document_number", "preferred_language")
 LANGUAGES = {choice.value for choice in Member.Language}
 
-LINE_BREAKS = re.compile(r"[\t\r\n]+")
-# Unicode's category Cc, exactly: C0, DEL and C1. One search instead of a lookup per character.
-CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
-
 
 class ImportFileError(Exception):
     """The file as a whole cannot be imported (encoding, header, CSV structure)."""
@@ -333,14 +329,11 @@ def _cells(record: list[str], export: JAExport) -> dict[str, str]:
             _("The row has %(found)s fields but the header has %(expected)s.")
             % {"found": len(record), "expected": export.width}
         )
-    # A line break typed inside an Excel cell (Alt+Enter) reads as a space.
-    value = {
-        name: LINE_BREAKS.sub(" ", record[index]).strip() for name, index in export.columns.items()
-    }
-    for name, text in value.items():
-        # Any other control character (NUL above all: PostgreSQL would refuse it, and with it
-        # the whole batch) belongs in no name, address or ID.
-        if CONTROL_CHARACTERS.search(text):
+    value = {}
+    for name, index in export.columns.items():
+        # A control character refused (NUL would fail the whole batch on PostgreSQL).
+        value[name] = credentials.one_line(record[index])
+        if value[name] is None:
             raise _Refused(_("The %(column)s contains control characters.") % {"column": name})
     return value
 

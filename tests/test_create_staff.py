@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
+from accounts import emails
 from accounts.models import Member
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +84,29 @@ def test_the_language_given_is_the_accounts(monkeypatch, language, saved):
     monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
     create_staff("JPN9000003", email="agent3@jenco.example", group="Support", language=language)
     assert Member.objects.get(member_id="JPN9000003").preferred_language == saved
+
+
+def test_the_name_and_email_are_read_as_the_ja_import_reads_them(monkeypatch, mailoutbox):
+    monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
+
+    create_staff(
+        "JPN9000005",
+        email="ＡＧＥＮＴ＠ＪＥＮＣＯ.example",
+        group="Support",
+        name="Sato\r\nBcc: attacker@example.com",
+    )
+
+    agent = Member.objects.get(member_id="JPN9000005")
+    assert agent.email == "agent@jenco.example"
+    assert agent.name == "Sato Bcc: attacker@example.com"  # one line: no header-like line
+    emails.send_member_email(agent, "password_changed")
+    assert "Sato Bcc:" in mailoutbox[-1].body and "\nBcc:" not in mailoutbox[-1].body
+
+
+def test_a_name_with_another_control_character_creates_nothing(monkeypatch):
+    monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
+
+    with pytest.raises(CommandError, match="The name contains control characters."):
+        create_staff("JPN9000006", email="a@jenco.example", group="Support", name="Sa\x00to")
+
+    assert not Member.objects.exists()

@@ -511,7 +511,10 @@ LOGGING = {
         # A 403 or 404 is one line, without the traceback of the exception that answered it.
         "django.request": {"filters": ["no_traceback_for_refusals"]},
         "django.db.backends": {"level": "WARNING"},
-        "django.tasks": {"level": "WARNING"},  # a line per queued email is noise
+        # A line per queued email is noise on the app servers. The email worker (db_worker)
+        # sets this level itself from its --verbosity: at the default 1, its log has a line
+        # as each email's task starts and ends (the record of what was sent); -v0 silences it.
+        "django.tasks": {"level": "WARNING"},
         # A request for a host not in ALLOWED_HOSTS (scanners, mostly) is answered 400 and
         # kept out of the log and the admins' mailbox (nginx's default server drops them first).
         "django.security.DisallowedHost": {"handlers": ["nowhere"], "propagate": False},

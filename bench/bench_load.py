@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from common import (  # noqa: E402
     PROJECT,
     Server,
     ServeStack,
+    descendants,
     free_port,
     locust,
     production_env,
@@ -414,6 +416,43 @@ def argon2_on_all_cores(runs: int) -> float:
     return sum(seconds) / (runs * cores) * 1000
 
 
+def argon2_share(pids: list[int], seconds: int, data: Path) -> float | None:
+    """The share of these processes' CPU spent verifying Argon2 hashes over the next
+    `seconds`, sampled with perf (Linux's profiler): libargon2's argon2_verify with all it
+    calls, the wipe of its 19 MiB included. None without perf, or when the kernel refuses it.
+
+    What the unit measures apart (argon2_on_all_cores) and what the hash costs inside an app
+    server under load differ: between hashes, the server's Python, nginx, PostgreSQL and the
+    load generator take the caches the hash's memory had."""
+    import re
+    import shutil
+
+    perf = shutil.which("perf")
+    if perf is None or not pids:
+        return None
+    record = subprocess.run(
+        # Stacks as DWARF unwinding reads them (libargon2 and libc have no frame pointers), 16 KB
+        # of each: the hash keeps three 1 KB blocks on the stack.
+        [perf, "record", "--quiet", "--call-graph", "dwarf,16384", "-e", "cpu-clock", "-F", "199"]
+        + ["-p", ",".join(map(str, pids)), "-o", str(data), "--", "sleep", str(seconds)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    if record.returncode != 0 or not data.exists():
+        return None
+    report = subprocess.run(
+        [perf, "report", "-i", str(data), "--children", "--sort", "sym", "-g", "none"]
+        + ["--stdio"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    data.unlink(missing_ok=True)
+    found = re.search(r"^\s*([\d.]+)%\s+[\d.]+%\s+\[\.\] argon2_verify$", report, re.M)
+    return float(found[1]) / 100 if found else None
+
+
 def sqlite_answers(path: str):
     """The captcha's answer for a key, read from a SQLite database (a person reads it)."""
     import sqlite3
@@ -665,6 +704,7 @@ def stack(tmp: Path, options, argon2_ms) -> None:
             f"on all cores between the runs {', '.join(f'{u:.1f}' for u in units)} ms",
             flush=True,
         )
+        share = inside_workers(served, host, tmp, locust_env)
         alone_cpu, unit_ms = one_at_a_time(
             lambda: served.cpu()["app servers"], host, postgres_answers(settings["DATABASE_URL"])
         )
@@ -692,6 +732,17 @@ def stack(tmp: Path, options, argon2_ms) -> None:
             "(for information)",
             None,
         )
+        if share is not None:
+            app_ms_perf, share = share
+            inside = app_ms_perf * share
+            record(
+                "  (stack, one more run under perf: app servers' CPU per sign-in / Argon2 as "
+                "they ran it)",
+                f"{app_ms_perf:.1f} ms / {inside:.1f} ms ({share:.0%} of it) = "
+                f"{app_ms_perf / inside:.2f}x; the rest {app_ms_perf - inside:.1f} ms",
+                "",
+                None,
+            )
         record(
             "  (stack: CPU per sign-in of app servers + nginx + PostgreSQL + Redis + worker)",
             f"{all_ms:.1f} ms",
@@ -708,6 +759,36 @@ def stack(tmp: Path, options, argon2_ms) -> None:
             options,
             argon2_ms,
         )
+
+
+def inside_workers(served, host: str, tmp: Path, env: dict) -> tuple[float, float] | None:
+    """One more run of sign-ins, with perf sampling the app servers (after the measured runs,
+    so its own cost is in none of the figures above): their CPU per sign-in, and the share of
+    it spent in Argon2. None without perf."""
+    servers = [pid for name, pid in served.pids().items() if name.startswith("web@")]
+    workers = [child for pid in servers for child in descendants(pid)]
+    seconds = max(5, SECONDS // ROUNDS)
+    shares = []
+
+    def sample():
+        shares.append(argon2_share(workers, seconds, tmp / "perf.data"))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()  # perf first: it samples while locust signs in
+    _stats, done, cpu = measure_sign_ins(
+        served, host, "JencoSignIn", tmp / "stack-perf", env, seconds + 1
+    )
+    sampler.join()
+    if shares[0] is None or not done:
+        print("perf is not installed or not allowed: no Argon2 share inside the app servers")
+        return None
+    app_ms = cpu["app servers"] / done * 1000
+    print(
+        f"JENCO through the stack, under perf: {app_ms:.1f} ms of the app servers' CPU a "
+        f"sign-in, {shares[0]:.0%} of it in Argon2",
+        flush=True,
+    )
+    return app_ms, shares[0]
 
 
 def sqlite_migration_day(env, locust_env, tmp, maildir, options, argon2_ms) -> None:

@@ -78,6 +78,21 @@ def one_line(raw: str) -> str | None:
     return None if CONTROL_CHARACTERS.search(text) else text
 
 
+# What no name holds: controls, format characters (a right-to-left override, zero-width
+# characters), surrogates, private use, unassigned code points, line and paragraph separators.
+# Spaces of every width stay: 「鈴木　一郎」 is typed with the ideographic space.
+_NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def clean_name(raw: str) -> str | None:
+    """A person's name as stored (registration, create_staff): on one line, the ends trimmed;
+    None when it holds a character no name does."""
+    text = one_line(raw)
+    if text is None or any(unicodedata.category(ch) in _NOT_IN_A_NAME for ch in text):
+        return None
+    return text
+
+
 def normalise_email(raw: str) -> str:
     """Emails compare case-insensitively after NFKC (full-width ＠ and letters)."""
     return unicodedata.normalize("NFKC", raw).strip().lower()

@@ -470,7 +470,8 @@ def password_problem(checked: PinCheck) -> str:
     """The same for the password that confirms a change on an account without a PIN."""
     if checked.locked_until is not None:
         return gettext(
-            "Too many wrong passwords. Changes that need your password are locked until %(time)s."
+            "Too many wrong passwords. Changes that need your password are locked until "
+            "%(time)s. If you forgot your password, sign out and use “Forgot password?”."
         ) % {"time": times.try_again_at(checked.locked_until)}
     if checked.busy:
         return gettext(
@@ -876,8 +877,8 @@ class RegistrationForm(NewPasswordFields, NewPinFields):
         self.fields["new_pin2"].label = _("PIN (again)")
 
     def clean_name(self):
-        name = self.cleaned_data["name"]
-        if credentials.printable(name, limit=len(name)) != name:
+        name = credentials.clean_name(self.cleaned_data["name"])
+        if name is None:
             raise forms.ValidationError(
                 _("Enter your name without control characters."), code="unprintable"
             )

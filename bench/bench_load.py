@@ -779,7 +779,7 @@ def inside_workers(served, host: str, tmp: Path, env: dict) -> tuple[float, floa
         served, host, "JencoSignIn", tmp / "stack-perf", env, seconds + 1
     )
     sampler.join()
-    if shares[0] is None or not done:
+    if not shares or not shares[0] or not done:
         print("perf is not installed or not allowed: no Argon2 share inside the app servers")
         return None
     app_ms = cpu["app servers"] / done * 1000

@@ -106,7 +106,8 @@ def test_the_name_and_email_are_read_as_the_ja_import_reads_them(monkeypatch, ma
 def test_a_name_with_another_control_character_creates_nothing(monkeypatch):
     monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
 
-    with pytest.raises(CommandError, match="The name contains control characters."):
-        create_staff("JPN9000006", email="a@jenco.example", group="Support", name="Sa\x00to")
+    for name in ("Sa\x00to", "Sa\u202eto"):  # NUL; a right-to-left override
+        with pytest.raises(CommandError, match="Enter your name without control characters."):
+            create_staff("JPN9000006", email="a@jenco.example", group="Support", name=name)
 
     assert not Member.objects.exists()

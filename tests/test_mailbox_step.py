@@ -141,6 +141,7 @@ def test_five_wrong_codes_use_the_code_up(client, migrated_member, mailoutbox):
     # Even the right code is refused now: a new one must be sent.
     page = enter(client, right).content.decode()
     assert "新しいコードを送信して" in page
+    assert "コードは使用できなくなりました" not in page  # said once, by the error, not twice
     assert client.get("/backoffice/")["Location"] == MAILBOX
     assert SecurityEvent.objects.filter(kind="mailbox_code_failed").count() == 5
     # The page no longer offers a box for a code that cannot work, or says one is waiting.

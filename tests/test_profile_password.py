@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Member, SecurityEvent
-from tests.helpers import PASSWORD, PIN
+from tests.helpers import PASSWORD, PIN, reset_link, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +141,10 @@ def test_without_a_pin_wrong_passwords_run_out_like_wrong_pins(staff_client, sta
         "/backoffice/profile/password/", {**data, "current_password": PASSWORD}
     )
 
-    assert "誤ったパスワードが多すぎます" in refused.content.decode()
+    page = refused.content.decode()
+    assert "パスワードの入力を続けて間違えたため、パスワードが必要な操作は" in page
+    # The way out: a reset by email (below), since no agent may lift a staff account's lock.
+    assert "ログアウトして「パスワードを忘れましたか？」から再設定してください" in page
     assert Member.objects.get(pk=staff.pk).check_password(PASSWORD)
 
 
@@ -164,7 +167,7 @@ def test_without_a_pin_each_wrong_password_says_how_many_tries_are_left_and_is_l
     logged = SecurityEvent.objects.filter(member=staff).values_list("kind", flat=True)
     assert sorted(logged) == ["confirm_password_failed"] * 3 + ["confirm_password_locked"]
     activity = staff_client.get("/backoffice/security/activity/").content.decode()
-    assert "変更の確認でのパスワードの入力誤り" in activity
+    assert "変更確認時のパスワードの入力誤り" in activity
     assert "パスワードの誤りが続いたため、パスワードが必要な変更を一時停止" in activity
 
 
@@ -207,3 +210,59 @@ def test_without_a_pin_the_email_change_asks_for_the_password(staff_client, staf
 
     assert response["Location"] == "/backoffice/profile/"
     assert ["new-admin@jenco.example"] in [mail.to for mail in mailoutbox]
+
+
+def lock_by_wrong_passwords(client, settings):
+    settings.JENCO_PIN_ATTEMPTS = 2
+    data = {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    for _ in range(2):
+        client.post("/backoffice/profile/password/", {**data, "current_password": "x"})
+
+
+def test_without_a_pin_a_password_reset_by_email_ends_the_lock(staff_client, staff, settings):
+    lock_by_wrong_passwords(staff_client, settings)
+    staff_client.post("/logout/")
+    form = staff_client.get(reset_link("password", staff))["Location"]
+    staff_client.post(
+        form,
+        {
+            "new_password1": "cedar-Grove-7720",
+            "new_password2": "cedar-Grove-7720",
+            **solved_captcha(),
+        },
+    )
+    assert Member.objects.get(pk=staff.pk).pin_locked_until is None
+
+    staff_client.force_login(Member.objects.get(pk=staff.pk))
+    done = staff_client.post(
+        "/backoffice/profile/password/",
+        {
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+            "current_password": "cedar-Grove-7720",
+        },
+    )
+    assert done["Location"] == "/backoffice/profile/"
+
+
+def test_a_superuser_sees_a_staff_accounts_password_lock_for_what_it_is_and_lifts_it(
+    client, staff, support_agent, settings
+):
+    client.force_login(support_agent)
+    lock_by_wrong_passwords(client, settings)
+    client.force_login(staff)  # the superuser
+
+    page = client.get(f"/admin/accounts/member/{support_agent.pk}/change/").content.decode()
+    assert "パスワードで確認する変更は" in page and "までロック中です" in page
+    assert "PINコードは" not in page  # the account has none
+    client.post(f"/admin/accounts/member/{support_agent.pk}/clear-lockout/")
+    assert Member.objects.get(pk=support_agent.pk).pin_locked_until is None
+
+
+def test_a_password_checked_in_another_window_is_told_so():
+    from accounts.flows.pin import PinCheck
+    from accounts.forms import password_problem
+
+    assert password_problem(PinCheck(right=False, busy=True)) == (
+        "別のウィンドウでパスワードを確認しています。少し待ってから、もう一度お試しください。"
+    )

@@ -157,3 +157,24 @@ def test_the_form_alone_costs_no_pin_try(member):
     assert form.is_valid()
     assert Member.objects.get(pk=member.pk).pin_failures == 0
     assert not SecurityEvent.objects.filter(member=member).exists()
+
+
+def test_a_right_pin_ends_a_lock_that_wrong_pins_checked_beside_it_set(member, settings):
+    """Two tries at once: while the right PIN is checked, wrong ones sent beside it lock the
+    changes. The right one goes ahead, and leaves no lock behind it."""
+    from accounts.audit import Kind
+    from accounts.flows import pin
+
+    def right_while_locked_beside_it():
+        Member.objects.filter(pk=member.pk).update(
+            pin_locked_until=timezone.now() + timezone.timedelta(minutes=15)
+        )
+        return True
+
+    checked = pin.counted_try(
+        None, member, right_while_locked_beside_it, failed=Kind.PIN_FAILED, locked=Kind.PIN_LOCKED
+    )
+
+    assert checked.right
+    member.refresh_from_db()
+    assert member.pin_locked_until is None and member.pin_failures == 0

@@ -480,6 +480,8 @@ BAD_INPUT = {
     "Arabic-Indic digits": ({"new_pin1": "٥٨٣٩٢٠", "new_pin2": "٥٨٣٩٢٠"}, "new_pin1", None),
     "no name": ({"name": ""}, "name", None),
     "a control character in the name": ({"name": "鈴木\x1b[31m"}, "name", None),
+    "a right-to-left override in the name": ({"name": "鈴木\u202e一郎"}, "name", None),
+    "a zero-width space in the name": ({"name": "鈴木\u200b一郎"}, "name", None),
     "a name too long": ({"name": "名" * 151}, "name", None),
     "no email": ({"email": ""}, "email", None),
     "an invalid email": ({"email": "ichiro@"}, "email", "name@example.com"),
@@ -523,6 +525,12 @@ def test_bad_input_gets_a_message_on_its_field_and_stores_nothing(client, db, ma
 def test_a_full_width_pin_counts_as_the_digits_it_shows(client, db, mailoutbox):
     member = registered(client, mailoutbox, new_pin1="５８３９２０", new_pin2="５８３９２０")
     assert check_password("583920", member.pin)
+
+
+def test_a_name_typed_with_the_ideographic_space_is_kept_as_typed(client, db, mailoutbox):
+    """「鈴木　一郎」: a Japanese keyboard types the full-width space between the names."""
+    member = registered(client, mailoutbox, name="鈴木\u3000一郎")
+    assert member.name == "鈴木\u3000一郎"
 
 
 def test_a_form_sent_twice_registers_once(client, db, mailoutbox):

@@ -33,10 +33,13 @@ def save_new_pin(member, new_pin: str) -> None:
 
 
 def save_new_password(member, new_password: str) -> None:
-    """A new password leaves the default behind; the changed hash ends other sessions."""
-    replace(
-        member, "password", {"password": make_password(new_password), "on_default_password": False}
-    )
+    """A new password leaves the default behind; the changed hash ends other sessions. On an
+    account without a PIN, whose password confirms its changes, it ends that lock too (as a
+    new PIN ends the PIN's): a reset by email is the way out of a forgotten password."""
+    values = {"password": make_password(new_password), "on_default_password": False}
+    if not member.has_pin:
+        values |= {"pin_failures": 0, "pin_locked_until": None}
+    replace(member, "password", values)
 
 
 def save_new_sub_password(member, new_sub_password: str) -> None:

@@ -46,7 +46,7 @@ def counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> PinC
     Wrong tries in a row are counted in the database (so every app server sees them), each
     written to the security log as `failed`; at JENCO_PIN_ATTEMPTS the changes that need
     confirming lock for JENCO_PIN_LOCK_MINUTES (`locked` in the log). A right one sets the
-    count back to nothing. Each try takes its place in the count before it is checked, in one
+    count back to nothing, and ends a lock that wrong tries checked beside it set. Each try takes its place in the count before it is checked, in one
     UPDATE, so requests sent at the same moment still get no more tries than the limit
     between them.
     """
@@ -63,8 +63,10 @@ def counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> PinC
             return PinCheck(right=False, locked_until=until)
         return PinCheck(right=False, busy=True)
     if matches():
-        Member.objects.filter(pk=member.pk).update(pin_failures=0)
-        member.pin_failures = 0
+        # Any lock now was set after this try took its place, by a wrong one checked beside
+        # it: the right one, which the change goes ahead on, ends it.
+        Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=None)
+        member.pin_failures, member.pin_locked_until = 0, None
         return PinCheck(right=True)
     record(request, failed, member)
     failures, until = Member.objects.values_list("pin_failures", "pin_locked_until").get(

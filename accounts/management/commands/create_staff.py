@@ -43,14 +43,13 @@ class Command(BaseCommand):
     def handle(self, *args, member_id, email, group, name, language, **options):
         with translation.override(language or settings.LANGUAGE_CODE):
             member_id = credentials.normalise_member_id(member_id)
-            # As the JA import reads them: full-width letters and ＠ in the address, and a
-            # line break in the name a space (it is printed in the emails' greeting).
+            # As the JA import and registration read them: full-width letters and ＠ in the
+            # address; a line break in the name a space (the emails' greeting prints it), and
+            # a control or invisible character refused.
             email = credentials.normalise_email(email)
-            name = credentials.one_line(name)
+            name = credentials.clean_name(name)
             if name is None:
-                raise CommandError(
-                    _("The %(column)s contains control characters.") % {"column": "name"}
-                )
+                raise CommandError(_("Enter your name without control characters."))
             if not credentials.is_member_id(member_id):
                 raise CommandError(str(credentials.MEMBER_ID_FORMAT_ERROR))
             if Member.objects.filter(member_id=member_id).exists():

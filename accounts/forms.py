@@ -12,7 +12,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, sign_in_sql, times
@@ -460,9 +460,12 @@ def pin_problem(checked: PinCheck) -> str:
         ) % {"time": times.try_again_at(checked.locked_until)}
     if checked.busy:
         return gettext("Your PIN is being checked in another window. Please try again in a moment.")
-    return gettext(
+    return ngettext(
+        "The PIN is incorrect. %(left)s more wrong PIN will lock PIN changes for "
+        "%(minutes)s minutes.",
         "The PIN is incorrect. %(left)s more wrong PINs will lock PIN changes for "
-        "%(minutes)s minutes."
+        "%(minutes)s minutes.",
+        checked.tries_left,
     ) % {"left": checked.tries_left, "minutes": settings.JENCO_PIN_LOCK_MINUTES}
 
 
@@ -477,9 +480,12 @@ def password_problem(checked: PinCheck) -> str:
         return gettext(
             "Your password is being checked in another window. Please try again in a moment."
         )
-    return gettext(
+    return ngettext(
+        "The password is incorrect. %(left)s more wrong password will lock these changes "
+        "for %(minutes)s minutes.",
         "The password is incorrect. %(left)s more wrong passwords will lock these changes "
-        "for %(minutes)s minutes."
+        "for %(minutes)s minutes.",
+        checked.tries_left,
     ) % {"left": checked.tries_left, "minutes": settings.JENCO_PIN_LOCK_MINUTES}
 
 

@@ -197,6 +197,11 @@ def test_without_a_pin_the_wrong_password_is_told_in_english(staff_client, staff
     ).content.decode()
 
     assert "The password is incorrect. 4 more wrong passwords will lock these changes" in page
+    for _ in range(3):
+        page = staff_client.post(
+            "/backoffice/profile/password/", {**data, "current_password": "x"}
+        ).content.decode()
+    assert "The password is incorrect. 1 more wrong password will lock these changes" in page
 
 
 def test_without_a_pin_the_email_change_asks_for_the_password(staff_client, staff, mailoutbox):

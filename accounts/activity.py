@@ -111,6 +111,16 @@ def team_names(names: str) -> str:
     return ", ".join(str(TEAMS.get(name, name)) for name in names.split(", ") if name)
 
 
+def _lifted(event):
+    """Support's lifting of pauses that left signing in alone (a PIN lock, a staff account's
+    password lock) is not told as a sign-in pause lifted. Entries from before "lifted" was
+    logged read as they always did."""
+    lifted = event.details.get("lifted") if event.kind == Kind.LOCKOUT_CLEARED else None
+    if lifted and "sign_in" not in lifted and "two_step" not in lifted:
+        return _("JENCO support lifted the pause on changes that need your PIN or password")
+    return None
+
+
 def entry(event) -> dict:
     """One line of the page: when, what, from which device and address, and by whom if staff.
     Staff's device and address are theirs, not the member's: neither is shown."""
@@ -118,7 +128,8 @@ def entry(event) -> dict:
     browser, system = devices.describe(event.user_agent) if not by_staff else ("", "")
     return {
         "when": event.created,
-        "what": (by_staff and STAFF_WORDS.get(event.kind))
+        "what": _lifted(event)
+        or (by_staff and STAFF_WORDS.get(event.kind))
         or WORDS.get(event.kind, event.get_kind_display()),
         "kind": event.kind,
         "browser": browser,

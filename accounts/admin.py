@@ -35,7 +35,7 @@ from accounts import credentials, lockout, times
 from accounts.audit import Kind, record
 from accounts.credentials import Step
 from accounts.flows import email_change, reset, sessions, support
-from accounts.forms import email_change_wait, valid_email
+from accounts.forms import NAME_REFUSED, email_change_wait, valid_email
 from accounts.models import Member, SecurityEvent
 
 MAX_RESET_LINKS_AT_ONCE = 20
@@ -216,6 +216,17 @@ class ReasonForm(forms.Form):
         return reason
 
 
+class MemberForm(forms.ModelForm):
+    """The member's page: a name edited here is held to registration's rule (one line, no
+    control or invisible character: the emails' greeting prints it)."""
+
+    def clean_name(self):
+        name = credentials.clean_name(self.cleaned_data.get("name") or "")
+        if name is None:
+            raise forms.ValidationError(NAME_REFUSED, code="unprintable")
+        return name
+
+
 class CorrectEmailForm(ReasonForm):
     """A supervisor corrects the registered email: the new address, and how identity was
     checked. The address changes only once the link mailed there is followed."""
@@ -298,6 +309,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     actions = ["send_password_reset_link", "send_pin_reset_link"]
     change_list_template = "admin/accounts/member/change_list.html"
     change_form_template = "admin/accounts/member/change_form.html"
+    form = MemberForm
 
     @admin.display(description=_("migration state"))
     def migration_state(self, member):

@@ -451,6 +451,18 @@ def secret_version(member, field: str) -> str:
     return salted_hmac("jenco.forms.secret_version", value, algorithm="sha256").hexdigest()[:20]
 
 
+# A name refused (credentials.clean_name): registration, admin, create_staff.
+NAME_REFUSED = _(
+    "The name has a control or invisible character (a zero-width space, for one). Please "
+    "type it again."
+)
+
+# What an account without a PIN (staff made with create_staff) is told on a PIN page.
+WITHOUT_PIN = _(
+    "Your account has no PIN and no view-only sign-in: you confirm changes with your password."
+)
+
+
 def pin_problem(checked: PinCheck) -> str:
     """What a member reads when the PIN that confirms a change was not accepted."""
     if checked.locked_until is not None:
@@ -885,9 +897,7 @@ class RegistrationForm(NewPasswordFields, NewPinFields):
     def clean_name(self):
         name = credentials.clean_name(self.cleaned_data["name"])
         if name is None:
-            raise forms.ValidationError(
-                _("Enter your name without control characters."), code="unprintable"
-            )
+            raise forms.ValidationError(NAME_REFUSED, code="unprintable")
         return name
 
     def clean_email(self):

@@ -30,6 +30,7 @@ from accounts.audit import Kind
 from accounts.flows import email_change, mailbox, passkeys, registration, reset, two_step
 from accounts.flows import sign_in as sign_in_flow
 from accounts.forms import (
+    WITHOUT_PIN,
     ForgotForm,
     LoginForm,
     RegistrationForm,
@@ -414,6 +415,9 @@ def _forgot_pin_signed_in(request: HttpRequest) -> HttpResponse:
     """A signed-in member is known: one tap mails the link to the registered address, and
     the member stays in the back office (no ID, email or captcha to type again)."""
     member = request.user
+    if not member.has_pin:  # a staff account: nothing to reset
+        messages.info(request, WITHOUT_PIN)
+        return redirect("backoffice:profile")
     if request.method == "POST":
         if not member.email:
             messages.error(request, NO_EMAIL_FOR_LINK)

@@ -18,6 +18,7 @@ from accounts.flows import email_change, mailbox, password, pin
 from accounts.flows import sign_in as sign_in_flow
 from accounts.flows.credential_change import ChangedMeanwhile
 from accounts.forms import (
+    WITHOUT_PIN,
     EmailChangeForm,
     MailboxCodeForm,
     PasswordChangeForm,
@@ -180,13 +181,7 @@ def _change_secret(
 def _without_pin(request: HttpRequest) -> HttpResponse:
     """The PIN and sub password pages, for an account without a PIN (staff made with
     create_staff): nothing to change there, and the profile says what can be."""
-    messages.info(
-        request,
-        _(
-            "Your account has no PIN and no view-only sign-in: you confirm changes with your "
-            "password."
-        ),
-    )
+    messages.info(request, WITHOUT_PIN)
     return redirect("backoffice:profile")
 
 

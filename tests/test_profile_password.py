@@ -260,8 +260,23 @@ def test_a_superuser_sees_a_staff_accounts_password_lock_for_what_it_is_and_lift
     page = client.get(f"/admin/accounts/member/{support_agent.pk}/change/").content.decode()
     assert "パスワードで確認する変更は" in page and "までロック中です" in page
     assert "PINコードは" not in page  # the account has none
+    # Signing in is not what is paused: the answer to "can they sign in?" is yes.
+    assert "はい：ログインは一時停止されていません" in page and "いいえ：一時停止中です" not in page
     client.post(f"/admin/accounts/member/{support_agent.pk}/clear-lockout/")
     assert Member.objects.get(pk=support_agent.pk).pin_locked_until is None
+
+    client.force_login(support_agent)
+    activity = client.get("/backoffice/security/activity/").content.decode()
+    assert "JENCOサポートがPINコード・パスワードの必要な変更の一時停止を解除" in activity
+    assert "ログインの一時停止を解除" not in activity  # no sign-in pause was lifted
+
+
+def test_a_staff_account_signed_in_is_not_offered_a_pin_link(staff_client, staff, mailoutbox):
+    for method in (staff_client.get, staff_client.post):
+        response = method("/pin/forgot/", follow=True)
+        assert response.redirect_chain[-1][0] == "/backoffice/profile/"
+        assert "このアカウントにはPINコードと" in response.content.decode()
+    assert not mailoutbox
 
 
 def test_a_password_checked_in_another_window_is_told_so():

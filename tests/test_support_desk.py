@@ -775,3 +775,20 @@ def test_the_lockouts_list_says_what_is_paused_by_the_sums_that_decide_it(client
     not_paused = root.get("/admin/axes/accessattempt/", {"paused": "no"}).content.decode()
     assert "198.51.100.1" in not_paused and "JPN7000004" in not_paused
     assert "JPN7000001" not in not_paused
+
+
+def test_a_name_edited_in_admin_is_held_to_registrations_rule(client, staff, member):
+    """The name goes into every email's greeting: one line, nothing invisible in it."""
+    client.force_login(staff)  # a superuser: agents cannot edit members' names
+    page = client.get(page_of(member)).content.decode()
+    form = {
+        name: value
+        for name, value in re.findall(
+            r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page
+        )
+    }
+    for refused in ("Sato\u200bHanako", "Sato\u202eHanako"):
+        response = client.post(page_of(member), {**form, "name": refused})
+        assert "目に見えない文字（ゼロ幅スペースなど）" in response.content.decode()
+    member.refresh_from_db()
+    assert member.name not in ("Sato\u200bHanako", "Sato\u202eHanako")

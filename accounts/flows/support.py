@@ -73,6 +73,19 @@ class LockState:
     def locked(self) -> bool:
         return bool(self.until or self.pin_locked_until or self.two_step_paused_until)
 
+    @property
+    def sign_in_paused(self) -> bool:
+        """Signing in itself waits: the password's pause, or the two-step code's. A PIN lock
+        (or a staff account's confirming password's) pauses only the changes it confirms."""
+        return bool(self.until or self.two_step_paused_until)
+
+    def paused(self) -> list[str]:
+        """What is paused, as the security log's entry names it ("sign_in", "pin",
+        "two_step")."""
+        names = ("sign_in", "pin", "two_step")
+        ends = (self.until, self.pin_locked_until, self.two_step_paused_until)
+        return [name for name, end in zip(names, ends, strict=True) if end]
+
 
 def lock_state(member) -> LockState:
     since = timezone.now() - settings.AXES_COOLOFF_TIME
@@ -184,7 +197,13 @@ def clear_lockout(request, member, *, actor) -> bool:
     axes.utils.reset(username=member.member_id)
     Member.objects.filter(pk=member.pk).update(pin_locked_until=None)
     # The two-step pause counts wrong codes since this event (two_step._paused_until).
-    record(request, Kind.LOCKOUT_CLEARED, member, actor=actor, details={"team": team(actor)})
+    record(
+        request,
+        Kind.LOCKOUT_CLEARED,
+        member,
+        actor=actor,
+        details={"team": team(actor), "lifted": state.paused()},
+    )
     return True
 
 

@@ -18,6 +18,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts import credentials
+from accounts.forms import NAME_REFUSED
 from accounts.models import Member
 
 PASSWORD_VARIABLE = "JENCO_STAFF_PASSWORD"
@@ -49,7 +50,7 @@ class Command(BaseCommand):
             email = credentials.normalise_email(email)
             name = credentials.clean_name(name)
             if name is None:
-                raise CommandError(_("Enter your name without control characters."))
+                raise CommandError(str(NAME_REFUSED))
             if not credentials.is_member_id(member_id):
                 raise CommandError(str(credentials.MEMBER_ID_FORMAT_ERROR))
             if Member.objects.filter(member_id=member_id).exists():

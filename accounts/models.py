@@ -253,8 +253,8 @@ class SecurityEvent(models.Model):
     user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
     # What an event needs beyond the columns above, never a secret: a staff action's `reason`,
     # masked `old` and `new` addresses, the staff member's `team`, the pauses support `lifted`;
-    # a sign-in's `session` (its
-    # session key, encrypted, so Account > Security can end it) and `method`.
+    # a sign-in's `session` (its session key, encrypted, so Account > Security can end it)
+    # and `method`.
     details = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:

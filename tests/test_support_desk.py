@@ -792,3 +792,13 @@ def test_a_name_edited_in_admin_is_held_to_registrations_rule(client, staff, mem
         assert "目に見えない文字（ゼロ幅スペースなど）" in response.content.decode()
     member.refresh_from_db()
     assert member.name not in ("Sato\u200bHanako", "Sato\u202eHanako")
+
+
+def test_a_message_that_starts_with_the_address_shows_it_as_registered(
+    client, support_agent, member
+):
+    """In Japanese the address comes first; admin's capfirst wrote 「Taro@example.com 宛てに」."""
+    agent = as_staff(client, support_agent)
+    url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
+    page = agent.post(url, follow=True).content.decode()
+    assert '<li class="success">taro@example.com' in page

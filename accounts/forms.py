@@ -577,6 +577,15 @@ class PinConfirmed(MemberForm):
         problem = password_problem if self.with_password else pin_problem
         self.add_error(self.pin_field, problem(checked))
 
+    def locked_notice(self) -> str:
+        """While wrong tries have locked the changes the form confirms, what the refusal would
+        say, to show before the member fills the form in for nothing."""
+        until = self.member.pin_locked_until
+        if until is None or until <= timezone.now():
+            return ""
+        problem = password_problem if self.with_password else pin_problem
+        return problem(PinCheck(right=False, locked_until=until))
+
 
 class PinChangeForm(NewPinFields, PinConfirmed):
     pin_field = "current_pin"

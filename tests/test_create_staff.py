@@ -111,3 +111,10 @@ def test_a_name_with_another_control_character_creates_nothing(monkeypatch):
             create_staff("JPN9000006", email="a@jenco.example", group="Support", name=name)
 
     assert not Member.objects.exists()
+
+
+def test_a_bad_email_is_told_once(monkeypatch):
+    monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
+    with pytest.raises(CommandError) as refused:
+        create_staff("JPN9000007", email="not-an-address", group="Support")
+    assert str(refused.value).count("Enter a valid email address.") == 1

@@ -1,5 +1,6 @@
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import Member, SecurityEvent
 from tests.helpers import PASSWORD, PIN, reset_link, solved_captcha
@@ -286,3 +287,23 @@ def test_a_password_checked_in_another_window_is_told_so():
     assert password_problem(PinCheck(right=False, busy=True)) == (
         "別のウィンドウでパスワードを確認しています。少し待ってから、もう一度お試しください。"
     )
+
+
+def test_the_page_says_it_is_locked_before_it_is_filled_in(staff_client, staff, settings):
+    lock_by_wrong_passwords(staff_client, settings)
+    for path in ("/backoffice/profile/password/", "/backoffice/profile/email/"):
+        page = staff_client.get(path).content.decode()
+        assert (
+            '<div class="form-errors" role="alert"><p>パスワードの入力を続けて間違えたため' in page
+        )
+
+
+def test_a_member_sees_the_pin_lock_before_filling_a_form_in(member_client, member):
+    Member.objects.filter(pk=member.pk).update(
+        pin_locked_until=timezone.now() + timezone.timedelta(minutes=10)
+    )
+    page = member_client.get("/backoffice/profile/password/").content.decode()
+    assert "PINコードの入力を続けて間違えたため、PINコードが必要な操作は" in page
+    Member.objects.filter(pk=member.pk).update(pin_locked_until=None)
+    page = member_client.get("/backoffice/profile/password/").content.decode()
+    assert "PINコードの入力を続けて間違えたため" not in page

@@ -75,7 +75,7 @@ class Command(BaseCommand):
                 staff.full_clean(exclude=["password"])
                 validate_password(password, staff)
             except ValidationError as error:
-                raise CommandError(" ".join(error.messages)) from None
+                raise CommandError(" ".join(dict.fromkeys(error.messages))) from None  # each once
             with transaction.atomic():
                 staff = Member.objects.create_user(
                     member_id,

@@ -221,7 +221,12 @@ class MemberForm(forms.ModelForm):
     control or invisible character: the emails' greeting prints it)."""
 
     def clean_name(self):
-        name = credentials.clean_name(self.cleaned_data.get("name") or "")
+        name = self.cleaned_data.get("name") or ""
+        if "name" not in self.changed_data:
+            # As imported (the JA import keeps a CP932 外字, a private-use character): other
+            # fields of the page can still be saved.
+            return name
+        name = credentials.clean_name(name)
         if name is None:
             raise forms.ValidationError(NAME_REFUSED, code="unprintable")
         return name

@@ -268,7 +268,7 @@ def test_a_superuser_sees_a_staff_accounts_password_lock_for_what_it_is_and_lift
 
     client.force_login(support_agent)
     activity = client.get("/backoffice/security/activity/").content.decode()
-    assert "JENCOサポートがPINコード・パスワードの必要な変更の一時停止を解除" in activity
+    assert "JENCOサポートがPINコード（またはパスワード）が必要な変更の一時停止を解除" in activity
     assert "ログインの一時停止を解除" not in activity  # no sign-in pause was lifted
 
 

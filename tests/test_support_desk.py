@@ -9,7 +9,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import Member, Passkey, SecurityEvent
 from tests.helpers import PASSWORD, PIN, emailed_path, sign_in
@@ -802,3 +802,48 @@ def test_a_message_that_starts_with_the_address_shows_it_as_registered(
     url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
     page = agent.post(url, follow=True).content.decode()
     assert '<li class="success">taro@example.com' in page
+
+
+def test_admins_own_messages_still_begin_with_a_capital(client, support_agent, staff):
+    agent = as_staff(client, support_agent, "en")
+    page = agent.get(page_of(staff), follow=True).content.decode()
+    assert '<li class="warning">Member with ID' in page
+
+
+def test_a_name_as_imported_does_not_stop_other_fields_being_saved(rf, staff, member):
+    """A CP932 外字 comes in through the JA import as a private-use character; the name
+    rule holds only a name edited on the page."""
+    from django.contrib import admin as django_admin
+    from django.forms.models import model_to_dict
+
+    Member.objects.filter(pk=member.pk).update(name="\ue000田 花子")
+    member.refresh_from_db()
+    request = rf.get(page_of(member))
+    request.user = staff
+    form_class = django_admin.site._registry[Member].get_form(request, member)
+    initial = {k: v for k, v in model_to_dict(member).items() if k in form_class.base_fields}
+    initial["groups"] = [group.pk for group in initial.get("groups", [])]
+
+    kept = form_class({**initial, "preferred_language": "en"}, instance=member)
+    edited = form_class({**initial, "name": "\ue000田\u200b花子"}, instance=member)
+
+    assert kept.is_valid(), kept.errors
+    assert not edited.is_valid() and "name" in edited.errors
+
+
+def test_the_security_log_says_in_words_which_pauses_were_lifted(client, support_agent, member):
+    from accounts.flows import support
+
+    paused(member)
+    Member.objects.filter(pk=member.pk).update(
+        pin_locked_until=timezone.now() + timezone.timedelta(minutes=30)
+    )
+    event_request = as_staff(client, support_agent, "en")
+    event_request.post(f"{page_of(member).removesuffix('change/')}clear-lockout/")
+    event = member.security_events.get(kind=Kind.LOCKOUT_CLEARED)
+
+    assert event.details["lifted"] == ["sign_in", "pin"]
+    with translation.override("en"):
+        assert "Pauses lifted: sign-in, changes that need the PIN or password" in (
+            support.details_in_words(event)
+        )

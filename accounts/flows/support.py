@@ -148,6 +148,13 @@ _DETAIL_LABELS = {
     "address": gettext_lazy("Address"),
     "name": gettext_lazy("Passkey name"),
     "count": gettext_lazy("Sessions ended"),
+    "lifted": gettext_lazy("Pauses lifted"),
+}
+# What clear_lockout lifted (LockState.paused), in words.
+_PAUSES = {
+    "sign_in": gettext_lazy("sign-in"),
+    "pin": gettext_lazy("changes that need the PIN or password"),
+    "two_step": gettext_lazy("two-step codes"),
 }
 
 
@@ -170,6 +177,8 @@ def details_in_words(event) -> list[str]:
             value = team_names(value)
         elif key == "fields":
             value = ", ".join(_field_name(name) for name in value)
+        elif key == "lifted":
+            value = ", ".join(str(_PAUSES.get(name, name)) for name in value)
         lines.append(
             _("%(label)s: %(value)s") % {"label": _DETAIL_LABELS.get(key, key), "value": value}
         )

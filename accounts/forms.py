@@ -399,6 +399,16 @@ class MemberForm(Form):
         self.member = member
         super().__init__(*args, **kwargs)
 
+    def locked_notice(self) -> str:
+        """While wrong tries have locked the changes confirmed with the PIN (or, on an account
+        without one, the password), what the refusal would say: shown before the member fills
+        a form in for nothing (backoffice/_locked_notice.html)."""
+        until = self.member.pin_locked_until
+        if until is None or until <= timezone.now():
+            return ""
+        problem = pin_problem if self.member.has_pin else password_problem
+        return problem(PinCheck(right=False, locked_until=until))
+
 
 def _matching(form, first: str, second: str, message) -> None:
     a, b = form.cleaned_data.get(first), form.cleaned_data.get(second)
@@ -576,15 +586,6 @@ class PinConfirmed(MemberForm):
     def refuse_pin(self, checked: PinCheck) -> None:
         problem = password_problem if self.with_password else pin_problem
         self.add_error(self.pin_field, problem(checked))
-
-    def locked_notice(self) -> str:
-        """While wrong tries have locked the changes the form confirms, what the refusal would
-        say, to show before the member fills the form in for nothing."""
-        until = self.member.pin_locked_until
-        if until is None or until <= timezone.now():
-            return ""
-        problem = password_problem if self.with_password else pin_problem
-        return problem(PinCheck(right=False, locked_until=until))
 
 
 class PinChangeForm(NewPinFields, PinConfirmed):

@@ -291,7 +291,11 @@ def test_a_password_checked_in_another_window_is_told_so():
 
 def test_the_page_says_it_is_locked_before_it_is_filled_in(staff_client, staff, settings):
     lock_by_wrong_passwords(staff_client, settings)
-    for path in ("/backoffice/profile/password/", "/backoffice/profile/email/"):
+    for path in (
+        "/backoffice/profile/password/",
+        "/backoffice/profile/email/",
+        "/backoffice/security/two-step/authenticator/",
+    ):
         page = staff_client.get(path).content.decode()
         assert (
             '<div class="form-errors" role="alert"><p>パスワードの入力を続けて間違えたため' in page
@@ -302,8 +306,13 @@ def test_a_member_sees_the_pin_lock_before_filling_a_form_in(member_client, memb
     Member.objects.filter(pk=member.pk).update(
         pin_locked_until=timezone.now() + timezone.timedelta(minutes=10)
     )
-    page = member_client.get("/backoffice/profile/password/").content.decode()
-    assert "PINコードの入力を続けて間違えたため、PINコードが必要な操作は" in page
+    for path in (
+        "/backoffice/profile/password/",
+        "/backoffice/profile/sub-password/",
+        "/backoffice/security/two-step/authenticator/",
+    ):
+        page = member_client.get(path).content.decode()
+        assert page.count("PINコードの入力を続けて間違えたため、PINコードが必要な操作は") == 1, path
     Member.objects.filter(pk=member.pk).update(pin_locked_until=None)
     page = member_client.get("/backoffice/profile/password/").content.decode()
     assert "PINコードの入力を続けて間違えたため" not in page

@@ -483,10 +483,10 @@ def pin_problem(checked: PinCheck) -> str:
     if checked.busy:
         return gettext("Your PIN is being checked in another window. Please try again in a moment.")
     return ngettext(
-        "The PIN is incorrect. %(left)s more wrong PIN will lock PIN changes for "
-        "%(minutes)s minutes.",
-        "The PIN is incorrect. %(left)s more wrong PINs will lock PIN changes for "
-        "%(minutes)s minutes.",
+        "The PIN is incorrect. %(left)s more wrong PIN will lock the changes that need "
+        "your PIN for %(minutes)s minutes.",
+        "The PIN is incorrect. %(left)s more wrong PINs will lock the changes that need "
+        "your PIN for %(minutes)s minutes.",
         checked.tries_left,
     ) % {"left": checked.tries_left, "minutes": settings.JENCO_PIN_LOCK_MINUTES}
 

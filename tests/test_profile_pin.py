@@ -178,3 +178,16 @@ def test_a_right_pin_ends_a_lock_that_wrong_pins_checked_beside_it_set(member, s
     assert checked.right
     member.refresh_from_db()
     assert member.pin_locked_until is None and member.pin_failures == 0
+
+
+def test_a_wrong_pin_is_told_in_english_with_the_changes_it_locks(member_client, member):
+    member_client.cookies["django_language"] = "en"
+    data = {"new_password1": "maple-Leaf-3391", "new_password2": "maple-Leaf-3391"}
+    pages = [
+        member_client.post("/backoffice/profile/password/", {**data, "pin": "583920"})
+        for _ in range(4)
+    ]
+    assert "4 more wrong PINs will lock the changes that need your PIN for 15 minutes" in (
+        pages[0].content.decode()
+    )
+    assert "1 more wrong PIN will lock the changes that need your PIN" in pages[3].content.decode()

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, devices
-from accounts.audit import Kind
+from accounts.audit import Kind, Pause
 from accounts.models import SecurityEvent
 
 # What the member reads for each kind of event.
@@ -116,7 +116,7 @@ def _lifted(event):
     password lock) is not told as a sign-in pause lifted. Entries from before "lifted" was
     logged read as they always did."""
     lifted = event.details.get("lifted") if event.kind == Kind.LOCKOUT_CLEARED else None
-    if lifted and "sign_in" not in lifted and "two_step" not in lifted:
+    if lifted == [Pause.PIN]:
         return _("JENCO support lifted the pause on changes that need your PIN or password")
     return None
 

@@ -1,5 +1,6 @@
 """The security event log: one function writes it, staff read it in admin."""
 
+import enum
 import ipaddress
 import logging
 
@@ -11,6 +12,14 @@ from accounts.models import SecurityEvent
 logger = logging.getLogger("jenco.security")
 
 Kind = SecurityEvent.Kind
+
+
+class Pause(enum.StrEnum):
+    """A pause support lifts, as a LOCKOUT_CLEARED entry names it (details["lifted"])."""
+
+    SIGN_IN = "sign_in"  # wrong passwords against the ID (django-axes)
+    PIN = "pin"  # wrong PINs, or a PIN-less staff account's wrong confirming passwords
+    TWO_STEP = "two_step"  # wrong two-step codes
 
 
 def client_ip(request) -> str | None:

@@ -406,8 +406,7 @@ class MemberForm(Form):
         until = self.member.pin_locked_until
         if until is None or until <= timezone.now():
             return ""
-        problem = pin_problem if self.member.has_pin else password_problem
-        return problem(PinCheck(right=False, locked_until=until))
+        return confirm_problem(self.member, PinCheck(right=False, locked_until=until))
 
 
 def _matching(form, first: str, second: str, message) -> None:
@@ -471,6 +470,12 @@ NAME_REFUSED = _(
 WITHOUT_PIN = _(
     "Your account has no PIN and no view-only sign-in: you confirm changes with your password."
 )
+
+
+def confirm_problem(member, checked: PinCheck) -> str:
+    """What a member reads when what confirms a change (flows.pin.confirm_change) was not
+    accepted: the PIN's words, or the password's on an account without a PIN."""
+    return (pin_problem if member.has_pin else password_problem)(checked)
 
 
 def pin_problem(checked: PinCheck) -> str:
@@ -584,8 +589,7 @@ class PinConfirmed(MemberForm):
         return self.cleaned_data[self.pin_field]
 
     def refuse_pin(self, checked: PinCheck) -> None:
-        problem = password_problem if self.with_password else pin_problem
-        self.add_error(self.pin_field, problem(checked))
+        self.add_error(self.pin_field, confirm_problem(self.member, checked))
 
 
 class PinChangeForm(NewPinFields, PinConfirmed):

@@ -19,14 +19,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import activity as activity_log
 from accounts import view_only
-from accounts.flows import passkeys, password, pin, sessions, two_step
+from accounts.flows import passkeys, pin, sessions, two_step
 from accounts.forms import (
     AuthenticatorSetupForm,
     PasskeyAddForm,
     RecoveryCodesForm,
     TwoStepConfirmed,
-    password_problem,
-    pin_problem,
+    confirm_problem,
     sent_form_token,
 )
 from accounts.models import Authenticator, Passkey
@@ -40,15 +39,10 @@ def _confirmed(form, request: HttpRequest) -> bool:
     """Valid, and confirmed with the right PIN or password (checked last: each try counts)."""
     if request.method != "POST" or not form.is_valid():
         return False
-    member = request.user
-    if form.with_pin:
-        checked = pin.confirm_pin(request, member, form.cleaned_data["pin"])
-        if not checked.right:
-            form.add_error("pin", pin_problem(checked))
-        return checked.right
-    checked = password.confirm_password(request, member, form.cleaned_data["password"])
+    field = "pin" if form.with_pin else "password"
+    checked = pin.confirm_change(request, request.user, form.cleaned_data[field])
     if not checked.right:
-        form.add_error("password", password_problem(checked))
+        form.add_error(field, confirm_problem(request.user, checked))
     return checked.right
 
 

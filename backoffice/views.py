@@ -43,8 +43,7 @@ def _confirmed(form, request: HttpRequest) -> bool:
     (checked last: each check costs a try)."""
     if request.method != "POST" or not form.is_valid():
         return False
-    confirm = password.confirm_password if form.with_password else pin.confirm_pin
-    checked = confirm(request, request.user, form.pin_typed())
+    checked = pin.confirm_change(request, request.user, form.pin_typed())
     if not checked.right:
         form.refuse_pin(checked)
     return checked.right

@@ -5,7 +5,6 @@ from django.db import transaction
 
 from accounts import emails
 from accounts.audit import Kind, record
-from accounts.flows import pin
 from accounts.flows.credential_change import (
     save_new_password,
     save_new_sub_password,
@@ -37,16 +36,3 @@ def remove_sub_password(request, member) -> None:
     save_no_sub_password(member)
     record(request, Kind.SUB_PASSWORD_REMOVED, member)
     emails.send_member_email(member, "sub_password_removed")
-
-
-def confirm_password(request, member, typed: str) -> pin.PinCheck:
-    """For an account without a PIN (staff made with create_staff), a change is confirmed
-    with the password it signs in with, counted as the PIN's tries are (pin.counted_try): a
-    right password gives the tries back, wrong ones and the lock are in the security log."""
-    return pin.counted_try(
-        request,
-        member,
-        lambda: member.check_password(typed),
-        failed=Kind.CONFIRM_PASSWORD_FAILED,
-        locked=Kind.CONFIRM_PASSWORD_LOCKED,
-    )

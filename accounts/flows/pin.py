@@ -28,9 +28,23 @@ class PinCheck:
     busy: bool = False
 
 
+def confirm_change(request, member, typed: str) -> PinCheck:
+    """Check what confirms a change, one counted try: the PIN, or on an account without one
+    (staff made with create_staff) the password it signs in with."""
+    if member.has_pin:
+        return confirm_pin(request, member, typed)
+    return _counted_try(
+        request,
+        member,
+        lambda: member.check_password(typed),
+        failed=Kind.CONFIRM_PASSWORD_FAILED,
+        locked=Kind.CONFIRM_PASSWORD_LOCKED,
+    )
+
+
 def confirm_pin(request, member, raw_pin: str) -> PinCheck:
     """Check the PIN that confirms a change; each call costs the member one try."""
-    return counted_try(
+    return _counted_try(
         request,
         member,
         lambda: credentials.pin_matches(member, raw_pin),
@@ -39,16 +53,15 @@ def confirm_pin(request, member, raw_pin: str) -> PinCheck:
     )
 
 
-def counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> PinCheck:
-    """One try at what confirms a change: the PIN, or the password of an account without
-    one (flows.password.confirm_password). `matches()` says whether it was right.
+def _counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> PinCheck:
+    """One try at what confirms a change; `matches()` says whether it was right.
 
     Wrong tries in a row are counted in the database (so every app server sees them), each
     written to the security log as `failed`; at JENCO_PIN_ATTEMPTS the changes that need
     confirming lock for JENCO_PIN_LOCK_MINUTES (`locked` in the log). A right one sets the
-    count back to nothing, and ends a lock that wrong tries checked beside it set. Each try takes its place in the count before it is checked, in one
-    UPDATE, so requests sent at the same moment still get no more tries than the limit
-    between them.
+    count back to nothing, and ends a lock that wrong tries checked beside it set. Each try
+    takes its place in the count before it is checked, in one UPDATE, so requests sent at
+    the same moment still get no more tries than the limit between them.
     """
     now = timezone.now()
     limit = settings.JENCO_PIN_ATTEMPTS

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.activity import team_names
-from accounts.audit import Kind, record
+from accounts.audit import Kind, Pause, record
 from accounts.flows import two_step
 from accounts.models import Authenticator, Member, SecurityEvent
 
@@ -79,12 +79,9 @@ class LockState:
         (or a staff account's confirming password's) pauses only the changes it confirms."""
         return bool(self.until or self.two_step_paused_until)
 
-    def paused(self) -> list[str]:
-        """What is paused, as the security log's entry names it ("sign_in", "pin",
-        "two_step")."""
-        names = ("sign_in", "pin", "two_step")
+    def paused(self) -> list[Pause]:
         ends = (self.until, self.pin_locked_until, self.two_step_paused_until)
-        return [name for name, end in zip(names, ends, strict=True) if end]
+        return [pause for pause, end in zip(Pause, ends, strict=True) if end]
 
 
 def lock_state(member) -> LockState:
@@ -152,9 +149,9 @@ _DETAIL_LABELS = {
 }
 # What clear_lockout lifted (LockState.paused), in words.
 _PAUSES = {
-    "sign_in": gettext_lazy("sign-in"),
-    "pin": gettext_lazy("changes that need the PIN or password"),
-    "two_step": gettext_lazy("two-step codes"),
+    Pause.SIGN_IN: gettext_lazy("sign-in"),
+    Pause.PIN: gettext_lazy("changes that need the PIN or password"),
+    Pause.TWO_STEP: gettext_lazy("two-step codes"),
 }
 
 

@@ -847,3 +847,15 @@ def test_the_security_log_says_in_words_which_pauses_were_lifted(client, support
         assert "Pauses lifted: sign-in, changes that need the PIN or password" in (
             support.details_in_words(event)
         )
+
+
+def test_admins_message_after_a_save_links_the_member_not_shows_its_html(client, staff, member):
+    client.force_login(staff)
+    page = client.get(page_of(member)).content.decode()
+    form = dict(
+        re.findall(r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page)
+    )
+    form.update(name="佐藤 花子", preferred_language=member.preferred_language, _continue="1")
+    saved = client.post(page_of(member), form, follow=True).content.decode()
+    assert f'<a href="{page_of(member)}">{member.member_id}</a>' in saved
+    assert "&lt;a href" not in saved

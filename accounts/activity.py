@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from accounts import credentials, devices
 from accounts.audit import Kind, Pause
@@ -106,9 +107,14 @@ STAFF_WORDS = {
 TEAMS = {"Support": _("Support"), "Supervisor": _("Supervisor")}
 
 
+def listed(words) -> str:
+    """Words as a list in the reader's language: "sign-in, PIN", 「ログイン、PINコード」."""
+    return pgettext("between the items of a list", ", ").join(str(word) for word in words)
+
+
 def team_names(names: str) -> str:
     """The staff groups' names as logged ("Support, Supervisor"), in the reader's language."""
-    return ", ".join(str(TEAMS.get(name, name)) for name in names.split(", ") if name)
+    return listed(TEAMS.get(name, name) for name in names.split(", ") if name)
 
 
 def _lifted(event):

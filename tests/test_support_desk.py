@@ -692,7 +692,7 @@ def test_a_log_entrys_page_says_its_details_in_words(client, support_agent, memb
     # The sign-in's session key (encrypted; what Account > Security ends it by) is not shown.
     assert signed_in.details["session"] not in page and '{"session"' not in page
     page = agent.get(f"/admin/accounts/securityevent/{edited.pk}/change/").content.decode()
-    assert "担当：サポート窓口<br>変更した項目：メールアドレス, 氏名" in page
+    assert "担当：サポート窓口<br>変更した項目：メールアドレス、氏名" in page  # a Japanese list
     assert '{"team"' not in page
 
 
@@ -847,6 +847,10 @@ def test_the_security_log_says_in_words_which_pauses_were_lifted(client, support
         assert "Pauses lifted: sign-in, changes that need the PIN or password" in (
             support.details_in_words(event)
         )
+    with translation.override("ja"):
+        assert "解除した一時停止：ログイン、PINコード（またはパスワード）が必要な変更" in (
+            support.details_in_words(event)
+        )
 
 
 def test_admins_message_after_a_save_links_the_member_not_shows_its_html(client, staff, member):
@@ -859,3 +863,12 @@ def test_admins_message_after_a_save_links_the_member_not_shows_its_html(client,
     saved = client.post(page_of(member), form, follow=True).content.decode()
     assert f'<a href="{page_of(member)}">{member.member_id}</a>' in saved
     assert "&lt;a href" not in saved
+
+
+def test_an_agent_in_two_teams_reads_as_a_list_in_the_readers_language():
+    from accounts.activity import team_names
+
+    with translation.override("ja"):
+        assert team_names("Supervisor, Support") == "サポート責任者、サポート窓口"
+    with translation.override("en"):
+        assert team_names("Supervisor, Support") == "Supervisor, Support"

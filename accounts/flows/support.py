@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.activity import team_names
+from accounts.activity import listed, team_names
 from accounts.audit import Kind, Pause, record
 from accounts.flows import two_step
 from accounts.models import Authenticator, Member, SecurityEvent
@@ -173,9 +173,9 @@ def details_in_words(event) -> list[str]:
         if key == "team":
             value = team_names(value)
         elif key == "fields":
-            value = ", ".join(_field_name(name) for name in value)
+            value = listed(_field_name(name) for name in value)
         elif key == "lifted":
-            value = ", ".join(str(_PAUSES.get(name, name)) for name in value)
+            value = listed(_PAUSES.get(name, name) for name in value)
         lines.append(
             _("%(label)s: %(value)s") % {"label": _DETAIL_LABELS.get(key, key), "value": value}
         )

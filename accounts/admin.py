@@ -316,6 +316,18 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     change_form_template = "admin/accounts/member/change_form.html"
     form = MemberForm
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is None or obj.has_pin:
+            return self.fieldsets
+        # An account without a PIN (staff from create_staff): no PIN fields. Its lock on the
+        # changes its password confirms is kept in pin_locked_until, and the support view
+        # above the form words it as that (_support.html).
+        pin_fields = {"on_default_pin", "pin_locked_until"}
+        return [
+            (title, {**options, "fields": [f for f in options["fields"] if f not in pin_fields]})
+            for title, options in self.fieldsets
+        ]
+
     @admin.display(description=_("migration state"))
     def migration_state(self, member):
         if member.origin != Member.Origin.JA:

@@ -252,7 +252,7 @@ def test_without_a_pin_a_password_reset_by_email_ends_the_lock(staff_client, sta
 
 
 def test_a_superuser_sees_a_staff_accounts_password_lock_for_what_it_is_and_lifts_it(
-    client, staff, support_agent, settings
+    client, staff, support_agent, member, settings
 ):
     client.force_login(support_agent)
     lock_by_wrong_passwords(client, settings)
@@ -261,6 +261,9 @@ def test_a_superuser_sees_a_staff_accounts_password_lock_for_what_it_is_and_lift
     page = client.get(f"/admin/accounts/member/{support_agent.pk}/change/").content.decode()
     assert "パスワードで確認する変更は" in page and "までロック中です" in page
     assert "PINコードは" not in page  # the account has none
+    assert "field-pin_locked_until" not in page and "field-on_default_pin" not in page
+    a_members = client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
+    assert "field-pin_locked_until" in a_members and "field-on_default_pin" in a_members
     # Signing in is not what is paused: the answer to "can they sign in?" is yes.
     assert "はい：ログインは一時停止されていません" in page and "いいえ：一時停止中です" not in page
     client.post(f"/admin/accounts/member/{support_agent.pk}/clear-lockout/")

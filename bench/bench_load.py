@@ -253,10 +253,13 @@ urlpatterns = [
 
 def build_allauth() -> Path:
     """bench/.allauth/: a virtualenv with django-allauth, Django 6.1 and gunicorn from PyPI,
-    and a minimal project. Built once; `rm -rf bench/.allauth` rebuilds it."""
+    and a minimal project. Built once for the interpreter JENCO's benchmark runs on (both
+    contenders on the same one), again when that changes; `rm -rf bench/.allauth` rebuilds it."""
     venv = ALLAUTH / "venv"
     python = venv / "bin" / "python"
-    if not (venv / ".installed").exists():
+    built_for = f"{os.path.realpath(sys.executable)} {sys.version}"
+    installed = venv / ".installed"
+    if not installed.exists() or installed.read_text() != built_for:
         print("building django-allauth's virtualenv in bench/.allauth/ (once)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         subprocess.run(
@@ -273,7 +276,7 @@ def build_allauth() -> Path:
             ],
             check=True,
         )
-        (venv / ".installed").touch()
+        installed.write_text(built_for)
     (ALLAUTH / "site_settings.py").write_text(ALLAUTH_SETTINGS)
     (ALLAUTH / "site_urls.py").write_text(ALLAUTH_URLS)
     (ALLAUTH / "gunicorn.conf.py").write_text(

@@ -31,9 +31,9 @@ WORDS = {
     Kind.LOCKED_OUT: _("Sign-in paused after too many failures"),
     Kind.PIN_CHANGED: _("PIN changed"),
     Kind.PIN_FAILED: _("Wrong PIN typed"),
-    Kind.PIN_LOCKED: _("Changes that need the PIN paused after wrong PINs"),
+    Kind.PIN_LOCKED: _("Changes that need the PIN locked after wrong PINs"),
     Kind.CONFIRM_PASSWORD_FAILED: _("Wrong password typed to confirm a change"),
-    Kind.CONFIRM_PASSWORD_LOCKED: _("Changes that need your password paused after wrong passwords"),
+    Kind.CONFIRM_PASSWORD_LOCKED: _("Changes that need your password locked after wrong passwords"),
     Kind.PASSWORD_CHANGED: _("Password changed"),
     Kind.SUB_PASSWORD_CHANGED: _("Sub password set or changed"),
     Kind.SUB_PASSWORD_REMOVED: _("Sub password removed"),
@@ -123,7 +123,7 @@ def _lifted(event):
     logged read as they always did."""
     lifted = event.details.get("lifted") if event.kind == Kind.LOCKOUT_CLEARED else None
     if lifted == [Pause.PIN]:
-        return _("JENCO support lifted the pause on changes that need your PIN or password")
+        return _("JENCO support lifted the lock on changes that need your PIN or password")
     return None
 
 

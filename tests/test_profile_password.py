@@ -169,7 +169,7 @@ def test_without_a_pin_each_wrong_password_says_how_many_tries_are_left_and_is_l
     assert sorted(logged) == ["confirm_password_failed"] * 3 + ["confirm_password_locked"]
     activity = staff_client.get("/backoffice/security/activity/").content.decode()
     assert "変更確認時のパスワードの入力誤り" in activity
-    assert "パスワードの誤りが続いたため、パスワードが必要な変更を一時停止" in activity
+    assert "パスワードの誤りが続いたため、パスワードが必要な変更をロック" in activity
 
 
 def test_without_a_pin_a_right_password_gives_the_tries_back(staff_client, staff, settings):
@@ -271,7 +271,7 @@ def test_a_superuser_sees_a_staff_accounts_password_lock_for_what_it_is_and_lift
 
     client.force_login(support_agent)
     activity = client.get("/backoffice/security/activity/").content.decode()
-    assert "JENCOサポートがPINコード（またはパスワード）が必要な変更の一時停止を解除" in activity
+    assert "JENCOサポートがPINコード（またはパスワード）が必要な変更のロックを解除" in activity
     assert "ログインの一時停止を解除" not in activity  # no sign-in pause was lifted
 
 

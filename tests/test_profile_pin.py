@@ -73,6 +73,12 @@ def test_five_wrong_pins_lock_pin_changes_for_15_minutes(member_client, member):
     assert "ロックされています" in page
     assert check_password(PIN, pin_of(member))
     assert SecurityEvent.objects.filter(member=member, kind="pin_locked").count() == 1
+    # Account > Security's activity calls it what the page did: a lock.
+    activity = member_client.get("/backoffice/security/activity/").content.decode()
+    assert "PINコードの誤りが続いたため、PINコードが必要な変更をロック" in activity
+    member_client.cookies["django_language"] = "en"
+    activity = member_client.get("/backoffice/security/activity/").content.decode()
+    assert "Changes that need the PIN locked after wrong PINs" in activity
 
 
 def test_the_lock_lifts_by_itself(member_client, member):

@@ -122,9 +122,12 @@ def _lifted(event):
     password lock) is not told as a sign-in pause lifted. Entries from before "lifted" was
     logged read as they always did."""
     lifted = event.details.get("lifted") if event.kind == Kind.LOCKOUT_CLEARED else None
-    if lifted == [Pause.PIN]:
-        return _("JENCO support lifted the lock on changes that need your PIN or password")
-    return None
+    if lifted != [Pause.PIN]:
+        return None
+    # The lock is on what the account confirms with: the PIN, or without one the password.
+    if event.member is not None and not event.member.has_pin:
+        return _("JENCO support lifted the lock on changes that need your password")
+    return _("JENCO support lifted the lock on changes that need your PIN")
 
 
 def entry(event) -> dict:

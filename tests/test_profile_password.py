@@ -271,7 +271,7 @@ def test_a_superuser_sees_a_staff_accounts_password_lock_for_what_it_is_and_lift
 
     client.force_login(support_agent)
     activity = client.get("/backoffice/security/activity/").content.decode()
-    assert "JENCOサポートがPINコード（またはパスワード）が必要な変更のロックを解除" in activity
+    assert "JENCOサポートがパスワードが必要な変更のロックを解除" in activity
     assert "ログインの一時停止を解除" not in activity  # no sign-in pause was lifted
 
 

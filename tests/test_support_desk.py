@@ -146,6 +146,21 @@ def test_support_lifts_every_pause_and_it_is_logged(client, support_agent, membe
     assert sign_in(client).status_code == 302
 
 
+def test_a_pin_lock_lifted_alone_reads_as_the_pins_in_the_members_activity(
+    client, support_agent, member
+):
+    Member.objects.filter(pk=member.pk).update(
+        pin_locked_until=timezone.now() + timezone.timedelta(minutes=30)
+    )
+    agent = as_staff(client, support_agent)
+    agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/")
+
+    client.force_login(member)
+    activity = client.get("/backoffice/security/activity/").content.decode()
+    assert "JENCOサポートがPINコードが必要な変更のロックを解除" in activity
+    assert "パスワードが必要な変更" not in activity and "ログインの一時停止を解除" not in activity
+
+
 def test_lifting_when_nothing_is_paused_says_so(client, support_agent, member):
     agent = as_staff(client, support_agent, "en")
     response = agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)

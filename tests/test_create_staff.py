@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from accounts import emails
 from accounts.models import Member
@@ -21,9 +22,18 @@ def create_staff(*args, language="en", **options):
 
 def test_a_support_agent_is_staff_in_the_group_and_no_superuser(monkeypatch, client):
     monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
-    said = create_staff("ｊｐｎ９０００００２", email="agent@jenco.example", group="Support")
+    said = create_staff(
+        "ｊｐｎ９０００００２",
+        email="ＡＧＥＮＴ＠jenco.example",
+        group="Support",
+        name="鈴木　一郎",
+    )
     agent = Member.objects.get(member_id="JPN9000002")
-    assert said.strip() == "Staff account JPN9000002 created in the group Support."
+    # What was stored, as normalised: the address reset links go to.
+    assert said.strip() == (
+        "Staff account JPN9000002 created in the group Support: address agent@jenco.example, "
+        "name 鈴木　一郎, language en."
+    )
     assert agent.is_staff and not agent.is_superuser and agent.check_password(PASSWORD)
     assert list(agent.groups.values_list("name", flat=True)) == ["Support"]
     assert agent.has_perm("accounts.view_member") and not agent.has_perm("accounts.change_member")
@@ -118,3 +128,38 @@ def test_a_bad_email_is_told_once(monkeypatch):
     with pytest.raises(CommandError) as refused:
         create_staff("JPN9000007", email="not-an-address", group="Support")
     assert str(refused.value).count("Enter a valid email address.") == 1
+
+
+def test_an_address_another_account_has_is_refused(monkeypatch, member):
+    """Whoever reads that mailbox could reset the staff account's password."""
+    monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
+    with pytest.raises(CommandError) as refused:
+        create_staff("JPN9000008", email=member.email.upper(), group="Support")
+    assert str(refused.value) == (
+        f"{member.email} is already another account's address. Give the staff account an "
+        "address of its own."
+    )
+    assert not Member.objects.filter(member_id="JPN9000008").exists()
+
+
+def test_a_name_too_long_is_refused_naming_the_name(monkeypatch):
+    monkeypatch.setenv("JENCO_STAFF_PASSWORD", PASSWORD)
+    with pytest.raises(CommandError) as refused:
+        create_staff("JPN9000009", email="a9@jenco.example", group="Support", name="x" * 151)
+    assert str(refused.value).startswith("name: Ensure this value has at most 150 characters")
+    with pytest.raises(CommandError) as refused:
+        create_staff(
+            "JPN9000009", email="a9@jenco.example", group="Support", name="x" * 151, language="ja"
+        )
+    assert str(refused.value).startswith("氏名：")
+    assert not Member.objects.exists()
+
+
+def test_the_help_is_in_one_language(capsys):
+    from accounts.management.commands.create_staff import Command
+
+    with translation.override("ja"):
+        Command().create_parser("manage.py", "create_staff").print_help()
+    shown = capsys.readouterr().out
+    assert "スタッフアカウントのID：JPNと数字7桁" in shown
+    assert "メールの宛名に使う氏名" in shown and "JPN + 7 digits" not in shown

@@ -30,15 +30,20 @@ class Command(BaseCommand):
         return _("Create a staff account (not a superuser) in a group, such as Support.")
 
     def add_arguments(self, parser):
-        parser.add_argument("member_id", help="JPN + 7 digits, typed any way")
-        parser.add_argument("--email", required=True)
-        parser.add_argument("--group", required=True)
-        parser.add_argument("--name", default="")
+        # In the language the command's description is in (Django's own options stay English).
+        parser.add_argument("member_id", help=_("the staff account's ID: JPN and 7 digits"))
+        parser.add_argument(
+            "--email",
+            required=True,
+            help=_("its own address, where its password reset links go (no other account's)"),
+        )
+        parser.add_argument("--group", required=True, help=_("Support or Supervisor"))
+        parser.add_argument("--name", default="", help=_("the name its emails greet"))
         parser.add_argument(
             "--language",
             choices=[code for code, _name in settings.LANGUAGES],
             default=None,
-            help="the account's language (admin, emails) and this command's; default ja",
+            help=_("the account's language (admin, emails) and this command's; default ja"),
         )
 
     def handle(self, *args, member_id, email, group, name, language, **options):
@@ -55,6 +60,16 @@ class Command(BaseCommand):
                 raise CommandError(str(credentials.MEMBER_ID_FORMAT_ERROR))
             if Member.objects.filter(member_id=member_id).exists():
                 raise CommandError(_("%(member_id)s already exists.") % {"member_id": member_id})
+            if Member.objects.filter(email__iexact=email).exists():
+                # Forgot password sends a reset link to the ID's registered address: whoever
+                # reads that mailbox, a member included, could take the staff account over.
+                raise CommandError(
+                    _(
+                        "%(email)s is already another account's address. Give the staff "
+                        "account an address of its own."
+                    )
+                    % {"email": email}
+                )
             staff_group = Group.objects.filter(name=group).first()
             if staff_group is None:
                 known = ", ".join(Group.objects.order_by("name").values_list("name", flat=True))
@@ -75,7 +90,7 @@ class Command(BaseCommand):
                 staff.full_clean(exclude=["password"])
                 validate_password(password, staff)
             except ValidationError as error:
-                raise CommandError(" ".join(dict.fromkeys(error.messages))) from None  # each once
+                raise CommandError(" ".join(dict.fromkeys(_named(error)))) from None  # each once
             with transaction.atomic():
                 staff = Member.objects.create_user(
                     member_id,
@@ -86,9 +101,19 @@ class Command(BaseCommand):
                     preferred_language=language,
                 )
                 staff.groups.add(staff_group)
+            # What was stored, as normalised: the operator sees the address reset links go to.
             self.stdout.write(
-                _("Staff account %(member_id)s created in the group %(group)s.")
-                % {"member_id": member_id, "group": staff_group.name}
+                _(
+                    "Staff account %(member_id)s created in the group %(group)s: address "
+                    "%(email)s, name %(name)s, language %(language)s."
+                )
+                % {
+                    "member_id": member_id,
+                    "group": staff_group.name,
+                    "email": email,
+                    "name": name or "—",
+                    "language": language,
+                }
             )
 
     def password(self) -> str:
@@ -98,3 +123,20 @@ class Command(BaseCommand):
         if first != getpass.getpass(_("Password (again): ")):
             raise CommandError(_("The two passwords differ. Nothing was created."))
         return first
+
+
+def _named(error: ValidationError) -> list[str]:
+    """The refusal's messages, each field's named ("name: Ensure this value has at most 150
+    characters"): a model check says which field only by its place on a form."""
+    if not hasattr(error, "error_dict"):
+        return error.messages
+    fields = {
+        field.name: field.verbose_name
+        for field in Member._meta.get_fields()
+        if hasattr(field, "verbose_name")
+    }
+    return [
+        _("%(label)s: %(value)s") % {"label": fields.get(name, name), "value": message}
+        for name, messages in error.message_dict.items()
+        for message in messages
+    ]

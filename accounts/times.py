@@ -9,9 +9,16 @@ def try_again_at(when: datetime.datetime) -> str:
     """When a member may try again: local time, rounded UP to the minute (a wait ending at
     13:05:20 reads 13:06, since trying at 13:05 would still be refused), with the date when
     it is not today. In English the zone is named (13:06 JST): the reader may be abroad."""
-    when = timezone.localtime(when)
-    if when.second or when.microsecond:
-        when = when.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+    when = minute_up(when)
     if when.date() == timezone.localdate():
         return formats.time_format(when, "TIME_FORMAT")
     return formats.date_format(when, "DATETIME_FORMAT")
+
+
+def minute_up(when: datetime.datetime) -> datetime.datetime:
+    """Local time rounded up to the minute: the first minute a try is no longer refused. What
+    the member reads (try_again_at) and what support reads them in admin are the same."""
+    when = timezone.localtime(when)
+    if when.second or when.microsecond:
+        when = when.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+    return when

@@ -71,6 +71,19 @@ def test_the_page_says_whether_the_member_can_sign_in_and_why_not(client, suppor
     assert "Lift the pauses" in page
 
 
+def test_admin_and_the_member_read_the_same_minute_for_a_locks_end(client, support_agent, member):
+    ends = timezone.localtime().replace(second=20, microsecond=0) + timezone.timedelta(minutes=30)
+    Member.objects.filter(pk=member.pk).update(pin_locked_until=ends)
+    first_free_minute = ends.replace(second=0) + timezone.timedelta(minutes=1)
+
+    page = as_staff(client, support_agent).get(page_of(member)).content.decode()
+    admin_says = re.search(r"PINコードは [^<]* (\d{1,2}:\d{2}) までロック中です", page)[1]
+    client.force_login(member)
+    page = client.get("/backoffice/profile/pin/").content.decode()
+    member_reads = re.search(r"(\d{1,2}:\d{2})", page.split("ロックされています")[0][-300:])
+    assert admin_says == member_reads[1] == f"{first_free_minute:%H:%M}"
+
+
 def test_the_page_reads_in_japanese_too(client, support_agent, member):
     paused(member)
     page = as_staff(client, support_agent).get(page_of(member)).content.decode()

@@ -225,6 +225,19 @@ def lock_by_wrong_passwords(client, settings):
         client.post("/backoffice/profile/password/", {**data, "current_password": "x"})
 
 
+def test_without_a_pin_the_lock_is_told_by_email_in_the_accounts_language(
+    staff_client, staff, settings, mailoutbox
+):
+    staff.preferred_language = "en"
+    staff.save(update_fields=["preferred_language"])
+    lock_by_wrong_passwords(staff_client, settings)
+    [told] = mailoutbox
+    assert told.to == [staff.email]
+    assert told.subject == "[JENCO] Changes that need your password are locked"
+    assert "entered a wrong password 2 times in a row while confirming a change" in told.body
+    assert "PIN" not in told.body  # the account has none
+
+
 def test_without_a_pin_a_password_reset_by_email_ends_the_lock(staff_client, staff, settings):
     lock_by_wrong_passwords(staff_client, settings)
     staff_client.post("/logout/")

@@ -62,10 +62,16 @@ def test_a_wrong_current_pin_changes_nothing(member_client, member):
     assert check_password(PIN, pin_of(member))
 
 
-def test_five_wrong_pins_lock_pin_changes_for_15_minutes(member_client, member):
+def test_five_wrong_pins_lock_pin_changes_for_15_minutes(member_client, member, mailoutbox):
     for _ in range(5):
         page = change_pin(member_client, current="000001").content.decode()
     assert "ロックされています" in page
+    # The member is told by email, once: if it was not them, someone has their session.
+    [told] = mailoutbox
+    assert told.to == [member.email]
+    assert told.subject == "【JENCO】PINコードが必要な変更をロックしました"
+    assert "PINコードを5回続けて間違えたため" in told.body
+    assert "「パスワードを忘れましたか？」からパスワードを再設定し" in told.body
     member.refresh_from_db()
     assert member.pin_locked_until > timezone.now() + timezone.timedelta(minutes=14)
     # Even the right PIN is refused while locked.

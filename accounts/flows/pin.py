@@ -98,6 +98,13 @@ def _lock(request, member, kind: Kind) -> datetime.datetime:
     Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=until)
     member.pin_locked_until = until
     record(request, kind, member)
+    # Wrong tries in a row inside a signed-in session: if not the member's own, someone else
+    # has the session. The email says so, and the way to end every session.
+    emails.send_member_email(
+        member,
+        "changes_locked",
+        {"until": until, "with_pin": member.has_pin, "limit": settings.JENCO_PIN_ATTEMPTS},
+    )
     return until
 
 

@@ -194,6 +194,26 @@ def test_a_two_step_pause_is_lifted_too(client, support_agent, member, settings)
     assert "Two-step codes paused until" not in agent.get(page_of(member)).content.decode()
 
 
+def test_a_two_step_pause_ends_with_two_step_itself(client, supervisor, member, settings):
+    """A member who lost their phone, paused at the code, whose two-step a Supervisor then
+    reset: signing in asks for no code, and admin no longer says they cannot sign in."""
+    member_client = client
+    member_client.force_login(member)
+    turn_on(member_client)
+    password_step(member_client)
+    for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS):
+        member_client.post("/login/code/", {"code": "000000"})
+    boss = as_staff(client, supervisor, "en")
+    assert "No: paused." in boss.get(page_of(member)).content.decode()
+    reset = f"{page_of(member).removesuffix('change/')}reset-two-step/"
+    boss.post(reset, {"reason": "Lost the phone; called from the registered number."})
+
+    page = boss.get(page_of(member)).content.decode()
+    assert "Yes: nothing is paused." in page and "Two-step codes paused until" not in page
+    client.logout()
+    assert sign_in(client).status_code == 302
+
+
 def test_lifting_is_a_post(client, support_agent, member):
     agent = as_staff(client, support_agent)
     url = f"{page_of(member).removesuffix('change/')}clear-lockout/"

@@ -104,7 +104,11 @@ def lock_state(member) -> LockState:
         until=until,
         last_address=attempts[0][2] if attempts else None,
         pin_locked_until=pin_until,
-        two_step_paused_until=two_step._paused_until(member, window),
+        # Wrong codes pause only a sign-in that asks for one: once two-step is off (a
+        # Supervisor's reset, say), they pause nothing.
+        two_step_paused_until=two_step._paused_until(member, window)
+        if two_step.is_on(member)
+        else None,
     )
 
 

@@ -24,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats
 from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -299,7 +300,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Activity"), {"fields": ["last_login", "date_joined", "pin_locked_until"]}),
+        (_("Activity"), {"fields": ["last_login", "date_joined", "pin_lock_ends"]}),
         (_("Access"), {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
     ]
     # The email is where reset links go: it changes only through the member's own confirmed
@@ -322,7 +323,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         # An account without a PIN (staff from create_staff): no PIN fields. Its lock on the
         # changes its password confirms is kept in pin_locked_until, and the support view
         # above the form words it as that (_support.html).
-        pin_fields = {"on_default_pin", "pin_locked_until"}
+        pin_fields = {"on_default_pin", "pin_lock_ends"}
         return [
             (title, {**options, "fields": [f for f in options["fields"] if f not in pin_fields]})
             for title, options in self.fieldsets
@@ -333,6 +334,13 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         if member.origin != Member.Origin.JA:
             return "—"
         return credentials.migration_step(member).label
+
+    @admin.display(description=Member._meta.get_field("pin_locked_until").verbose_name)
+    def pin_lock_ends(self, member):
+        """Rounded up to the minute, as the summary above and the member's message say it."""
+        if member.pin_locked_until is None:
+            return "—"
+        return formats.date_format(times.minute_up(member.pin_locked_until), "DATETIME_FORMAT")
 
     @admin.display(description=_("ID document number"))
     def masked_id_document_number(self, member):

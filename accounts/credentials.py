@@ -129,6 +129,11 @@ validate_mailable_email = MailableEmailValidator()
 _DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
+def domains_of(key_domain: str) -> list[str]:
+    """The domains whose addresses mailbox_key gives this domain (googlemail.com's gmail.com)."""
+    return [name for name, to in _DOTLESS_DOMAINS.items() if to == key_domain] or [key_domain]
+
+
 def mailbox_key(email: str) -> str:
     """One key per real mailbox, for limits on what we send to an address.
 

@@ -94,6 +94,10 @@ def captcha_field(field_class=DigitsCaptchaField) -> CaptchaField:
 
 
 EMAIL_FORMAT_ERROR = _("Enter an email address such as name@example.com.")
+STAFF_MAILBOX_TAKEN = _(
+    "Another account has this address. A staff account needs an address of its own: its "
+    "password reset links go there."
+)
 
 
 def valid_email(typed: str) -> str:
@@ -843,6 +847,9 @@ class EmailChangeForm(PinConfirmed):
             raise forms.ValidationError(
                 _("This is already your registered email address."), code="same"
             )
+        if self.member.is_staff and email_change.mailbox_of_another_account(email, self.member):
+            # Its reset links would reach whoever reads that inbox (members may share one).
+            raise forms.ValidationError(STAFF_MAILBOX_TAKEN, code="taken")
         # Before the PIN: a member over the limit spends no PIN attempt finding out.
         wait = email_change.email_change_limit(self.member, email)
         if wait is not None:

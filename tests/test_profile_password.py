@@ -169,7 +169,7 @@ def test_without_a_pin_each_wrong_password_says_how_many_tries_are_left_and_is_l
     assert sorted(logged) == ["confirm_password_failed"] * 3 + ["confirm_password_locked"]
     activity = staff_client.get("/backoffice/security/activity/").content.decode()
     assert "変更確認時のパスワードの入力誤り" in activity
-    assert "パスワードの誤りが続いたため、パスワードが必要な変更をロック" in activity
+    assert "パスワードの誤りが続いたため、パスワードが必要な操作をロック" in activity
 
 
 def test_without_a_pin_a_right_password_gives_the_tries_back(staff_client, staff, settings):
@@ -218,6 +218,19 @@ def test_without_a_pin_the_email_change_asks_for_the_password(staff_client, staf
     assert ["new-admin@jenco.example"] in [mail.to for mail in mailoutbox]
 
 
+def test_a_staff_account_may_not_move_to_a_members_inbox(staff_client, staff, member, mailoutbox):
+    """Its reset links would reach that member. (Members may share an address; staff not.)"""
+    address = member.email.replace("@", "+admin@")
+    page = staff_client.post(
+        "/backoffice/profile/email/", {"email": address, "current_password": PASSWORD}
+    ).content.decode()
+
+    assert "スタッフアカウントには専用のメールアドレスを指定してください。" in page
+    assert not mailoutbox
+    staff.refresh_from_db()
+    assert staff.pin_failures == 0  # refused before the password was counted
+
+
 def lock_by_wrong_passwords(client, settings):
     settings.JENCO_PIN_ATTEMPTS = 2
     data = {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
@@ -234,7 +247,8 @@ def test_without_a_pin_the_lock_is_told_by_email_in_the_accounts_language(
     [told] = mailoutbox
     assert told.to == [staff.email]
     assert told.subject == "[JENCO] Changes that need your password are locked"
-    assert "entered a wrong password 2 times in a row while confirming a change" in told.body
+    assert "A wrong password was entered 2 times in a row on your account" in told.body
+    assert "end the lock now: sign out and reset your password" in told.body
     assert "PIN" not in told.body  # the account has none
 
 
@@ -274,9 +288,9 @@ def test_a_superuser_sees_a_staff_accounts_password_lock_for_what_it_is_and_lift
     page = client.get(f"/admin/accounts/member/{support_agent.pk}/change/").content.decode()
     assert "パスワードで確認する変更は" in page and "までロック中です" in page
     assert "PINコードは" not in page  # the account has none
-    assert "field-pin_locked_until" not in page and "field-on_default_pin" not in page
+    assert "field-pin_lock_ends" not in page and "field-on_default_pin" not in page
     a_members = client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
-    assert "field-pin_locked_until" in a_members and "field-on_default_pin" in a_members
+    assert "field-pin_lock_ends" in a_members and "field-on_default_pin" in a_members
     # Signing in is not what is paused: the answer to "can they sign in?" is yes.
     assert "はい：ログインは一時停止されていません" in page and "いいえ：一時停止中です" not in page
     client.post(f"/admin/accounts/member/{support_agent.pk}/clear-lockout/")
@@ -284,7 +298,7 @@ def test_a_superuser_sees_a_staff_accounts_password_lock_for_what_it_is_and_lift
 
     client.force_login(support_agent)
     activity = client.get("/backoffice/security/activity/").content.decode()
-    assert "JENCOサポートがパスワードが必要な変更のロックを解除" in activity
+    assert "JENCOサポートが、パスワードが必要な操作のロックを解除" in activity
     assert "ログインの一時停止を解除" not in activity  # no sign-in pause was lifted
 
 

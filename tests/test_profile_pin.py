@@ -69,8 +69,8 @@ def test_five_wrong_pins_lock_pin_changes_for_15_minutes(member_client, member, 
     # The member is told by email, once: if it was not them, someone has their session.
     [told] = mailoutbox
     assert told.to == [member.email]
-    assert told.subject == "【JENCO】PINコードが必要な変更をロックしました"
-    assert "PINコードを5回続けて間違えたため" in told.body
+    assert told.subject == "【JENCO】PINコードが必要な操作をロックしました"
+    assert "PINコードが5回続けて誤って入力されたため" in told.body
     assert "「パスワードを忘れましたか？」からパスワードを再設定し" in told.body
     member.refresh_from_db()
     assert member.pin_locked_until > timezone.now() + timezone.timedelta(minutes=14)
@@ -81,7 +81,7 @@ def test_five_wrong_pins_lock_pin_changes_for_15_minutes(member_client, member, 
     assert SecurityEvent.objects.filter(member=member, kind="pin_locked").count() == 1
     # Account > Security's activity calls it what the page did: a lock.
     activity = member_client.get("/backoffice/security/activity/").content.decode()
-    assert "PINコードの誤りが続いたため、PINコードが必要な変更をロック" in activity
+    assert "PINコードの誤りが続いたため、PINコードが必要な操作をロック" in activity
     member_client.cookies["django_language"] = "en"
     activity = member_client.get("/backoffice/security/activity/").content.decode()
     assert "Changes that need the PIN locked after wrong PINs" in activity

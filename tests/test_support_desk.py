@@ -78,6 +78,8 @@ def test_admin_and_the_member_read_the_same_minute_for_a_locks_end(client, suppo
 
     page = as_staff(client, support_agent).get(page_of(member)).content.decode()
     admin_says = re.search(r"PINコードは [^<]* (\d{1,2}:\d{2}) までロック中です", page)[1]
+    field = re.search(r'field-pin_lock_ends.*?<div class="readonly">([^<]*)</div>', page, re.S)[1]
+    assert field.endswith(admin_says)  # the Activity section's field reads the same minute
     client.force_login(member)
     page = client.get("/backoffice/profile/pin/").content.decode()
     member_reads = re.search(r"(\d{1,2}:\d{2})", page.split("ロックされています")[0][-300:])
@@ -170,8 +172,8 @@ def test_a_pin_lock_lifted_alone_reads_as_the_pins_in_the_members_activity(
 
     client.force_login(member)
     activity = client.get("/backoffice/security/activity/").content.decode()
-    assert "JENCOサポートがPINコードが必要な変更のロックを解除" in activity
-    assert "パスワードが必要な変更" not in activity and "ログインの一時停止を解除" not in activity
+    assert "JENCOサポートが、PINコードが必要な操作のロックを解除" in activity
+    assert "パスワードが必要な操作" not in activity and "ログインの一時停止を解除" not in activity
 
 
 def test_lifting_when_nothing_is_paused_says_so(client, support_agent, member):
@@ -892,12 +894,14 @@ def test_the_security_log_says_in_words_which_pauses_were_lifted(client, support
 
     assert event.details["lifted"] == ["sign_in", "pin"]
     with translation.override("en"):
-        assert "Pauses lifted: sign-in, changes that need the PIN or password" in (
-            support.details_in_words(event)
+        assert (
+            "Pauses and locks lifted: sign-in, the lock on changes that need the PIN or password"
+            in (support.details_in_words(event))
         )
     with translation.override("ja"):
-        assert "解除した一時停止：ログイン、PINコード（またはパスワード）が必要な変更" in (
-            support.details_in_words(event)
+        assert (
+            "解除した一時停止・ロック：ログイン、PINコード（またはパスワード）が必要な操作のロック"
+            in (support.details_in_words(event))
         )
 
 

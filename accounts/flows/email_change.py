@@ -42,6 +42,21 @@ class EmailChangeLimited(Exception):
         self.wait = wait
 
 
+def mailbox_of_another_account(email: str, member=None) -> bool:
+    """Whether another account than `member` has an address reaching the same inbox
+    (credentials.mailbox_key: case, "+tags", quotes, Gmail's dots). A staff account's must
+    not: "Forgot password?" sends its reset link there, to whoever reads that inbox. (Members
+    may share one; families do.)"""
+    key = credentials.mailbox_key(email)
+    domain = key.rpartition("@")[2]
+    others = Member.objects.exclude(pk=getattr(member, "pk", None))
+    for name in credentials.domains_of(domain):
+        addresses = others.filter(email__iendswith=f"@{name}").values_list("email", flat=True)
+        if any(credentials.mailbox_key(address) == key for address in addresses.iterator()):
+            return True
+    return False
+
+
 def email_change_limit(member, new_email: str) -> Wait | None:
     """None if `member` may ask for a link to `new_email` now, else how long to wait.
 

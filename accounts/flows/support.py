@@ -149,12 +149,12 @@ _DETAIL_LABELS = {
     "address": gettext_lazy("Address"),
     "name": gettext_lazy("Passkey name"),
     "count": gettext_lazy("Sessions ended"),
-    "lifted": gettext_lazy("Pauses lifted"),
+    "lifted": gettext_lazy("Pauses and locks lifted"),
 }
 # What clear_lockout lifted (LockState.paused), in words.
 _PAUSES = {
     Pause.SIGN_IN: gettext_lazy("sign-in"),
-    Pause.PIN: gettext_lazy("changes that need the PIN or password"),
+    Pause.PIN: gettext_lazy("the lock on changes that need the PIN or password"),
     Pause.TWO_STEP: gettext_lazy("two-step codes"),
 }
 

@@ -18,7 +18,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts import credentials
-from accounts.forms import NAME_REFUSED
+from accounts.flows import email_change
+from accounts.forms import NAME_REFUSED, valid_email
 from accounts.models import Member
 
 PASSWORD_VARIABLE = "JENCO_STAFF_PASSWORD"
@@ -60,7 +61,7 @@ class Command(BaseCommand):
                 raise CommandError(str(credentials.MEMBER_ID_FORMAT_ERROR))
             if Member.objects.filter(member_id=member_id).exists():
                 raise CommandError(_("%(member_id)s already exists.") % {"member_id": member_id})
-            if Member.objects.filter(email__iexact=email).exists():
+            if email and email_change.mailbox_of_another_account(email):
                 # Forgot password sends a reset link to the ID's registered address: whoever
                 # reads that mailbox, a member included, could take the staff account over.
                 raise CommandError(
@@ -77,7 +78,6 @@ class Command(BaseCommand):
                     _("There is no group %(group)s. Groups: %(known)s.")
                     % {"group": group, "known": known or "—"}
                 )
-            password = self.password()
             language = language or settings.LANGUAGE_CODE
             staff = Member(
                 member_id=member_id,
@@ -86,8 +86,10 @@ class Command(BaseCommand):
                 is_staff=True,
                 preferred_language=language,
             )
-            try:
+            try:  # all of it before the password is asked for, so nothing is typed in vain
+                valid_email(email)  # a blank one too: reset links and notices go there
                 staff.full_clean(exclude=["password"])
+                password = self.password()
                 validate_password(password, staff)
             except ValidationError as error:
                 raise CommandError(" ".join(dict.fromkeys(_named(error)))) from None  # each once

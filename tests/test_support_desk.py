@@ -183,13 +183,17 @@ def test_lifting_when_nothing_is_paused_says_so(client, support_agent, member):
     assert not member.security_events.filter(kind=Kind.LOCKOUT_CLEARED).exists()
 
 
-def test_a_two_step_pause_is_lifted_too(client, support_agent, member, settings):
-    member_client = client
-    member_client.force_login(member)
-    turn_on(member_client)
-    password_step(member_client)
+def pause_two_step(client, member, settings):
+    """Two-step on, then wrong codes to the limit at the code step of a sign-in."""
+    client.force_login(member)
+    turn_on(client)
+    password_step(client)
     for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS):
-        member_client.post("/login/code/", {"code": "000000"})
+        client.post("/login/code/", {"code": "000000"})
+
+
+def test_a_two_step_pause_is_lifted_too(client, support_agent, member, settings):
+    pause_two_step(client, member, settings)
     agent = as_staff(client, support_agent, "en")
     assert "Two-step codes paused until" in agent.get(page_of(member)).content.decode()
     agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/")
@@ -199,12 +203,7 @@ def test_a_two_step_pause_is_lifted_too(client, support_agent, member, settings)
 def test_a_two_step_pause_ends_with_two_step_itself(client, supervisor, member, settings):
     """A member who lost their phone, paused at the code, whose two-step a Supervisor then
     reset: signing in asks for no code, and admin no longer says they cannot sign in."""
-    member_client = client
-    member_client.force_login(member)
-    turn_on(member_client)
-    password_step(member_client)
-    for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS):
-        member_client.post("/login/code/", {"code": "000000"})
+    pause_two_step(client, member, settings)
     boss = as_staff(client, supervisor, "en")
     assert "No: paused." in boss.get(page_of(member)).content.decode()
     reset = f"{page_of(member).removesuffix('change/')}reset-two-step/"

@@ -36,7 +36,7 @@ from accounts import credentials, lockout, times
 from accounts.audit import Kind, record
 from accounts.credentials import Step
 from accounts.flows import email_change, reset, sessions, support
-from accounts.forms import NAME_REFUSED, email_change_wait, valid_email
+from accounts.forms import NAME_REFUSED, STAFF_MAILBOX_TAKEN, email_change_wait, valid_email
 from accounts.models import Member, SecurityEvent
 
 MAX_RESET_LINKS_AT_ONCE = 20
@@ -232,6 +232,19 @@ class MemberForm(forms.ModelForm):
             raise forms.ValidationError(NAME_REFUSED, code="unprintable")
         return name
 
+    def clean(self):
+        cleaned = super().clean()
+        becomes_staff = {"is_staff", "is_superuser"} & set(self.changed_data)
+        if (
+            becomes_staff
+            and (cleaned.get("is_staff") or cleaned.get("is_superuser"))
+            and self.instance.email
+            and email_change.mailbox_of_another_account(self.instance.email, self.instance)
+        ):
+            # A staff account's reset links would reach whoever else reads that inbox.
+            raise forms.ValidationError(STAFF_MAILBOX_TAKEN, code="taken")
+        return cleaned
+
 
 class CorrectEmailForm(ReasonForm):
     """A supervisor corrects the registered email: the new address, and how identity was
@@ -254,6 +267,8 @@ class CorrectEmailForm(ReasonForm):
         email = valid_email(self.cleaned_data["email"])
         if self.member.email and email == credentials.normalise_email(self.member.email):
             raise forms.ValidationError(_("This is already the registered address."))
+        if self.member.is_staff and email_change.mailbox_of_another_account(email, self.member):
+            raise forms.ValidationError(STAFF_MAILBOX_TAKEN, code="taken")
         wait = email_change.address_limit(email)
         if wait is not None:
             raise forms.ValidationError(email_change_wait(wait))

@@ -130,18 +130,34 @@ _DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
 def domains_of(key_domain: str) -> list[str]:
-    """The domains whose addresses mailbox_key gives this domain (googlemail.com's gmail.com)."""
-    return [name for name, to in _DOTLESS_DOMAINS.items() if to == key_domain] or [key_domain]
+    """The domains, as an address may spell them, whose addresses mailbox_key gives this
+    domain: googlemail.com for gmail.com, 例え.jp for xn--r8jz45g.jp."""
+    names = [name for name, to in _DOTLESS_DOMAINS.items() if to == key_domain] or [key_domain]
+    try:
+        spelled = key_domain.encode("ascii").decode("idna")
+    except UnicodeError:
+        spelled = key_domain
+    return names if spelled == key_domain else [*names, spelled]
+
+
+def _ascii_domain(domain: str) -> str:
+    """例え.jp as xn--r8jz45g.jp: one mailbox, two spellings. As typed if IDNA cannot spell it."""
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
 
 
 def mailbox_key(email: str) -> str:
     """One key per real mailbox, for limits on what we send to an address.
 
     `"victim"@x`, `vi\\ctim@x`, `Victim+2@X` and `victim@x` reach one inbox: quotes and
-    backslash escapes go, letters fold, a "+tag" goes, and Gmail's dots go.
+    backslash escapes go, letters fold, a "+tag" goes, Gmail's dots go, and an
+    internationalised domain is read in its ASCII spelling (例え.jp is xn--r8jz45g.jp).
     """
     local, _at, domain = normalise_email(email).rpartition("@")
     local = local.replace('"', "").replace("\\", "").split("+", 1)[0]
+    domain = _ascii_domain(domain)
     domain = _DOTLESS_DOMAINS.get(domain, domain)
     if domain == "gmail.com":
         local = local.replace(".", "")

@@ -95,8 +95,8 @@ def captcha_field(field_class=DigitsCaptchaField) -> CaptchaField:
 
 EMAIL_FORMAT_ERROR = _("Enter an email address such as name@example.com.")
 STAFF_MAILBOX_TAKEN = _(
-    "Another account has this address. A staff account needs an address of its own: its "
-    "password reset links go there."
+    "This address reaches the same inbox as another account's. A staff account needs an "
+    "address of its own: its password reset links go there."
 )
 
 

@@ -923,3 +923,34 @@ def test_an_agent_in_two_teams_reads_as_a_list_in_the_readers_language():
         assert team_names("Supervisor, Support") == "サポート責任者、サポート窓口"
     with translation.override("en"):
         assert team_names("Supervisor, Support") == "Supervisor, Support"
+
+
+# --- A staff account's address is an inbox of its own --------------------------------------
+
+
+def test_a_member_made_staff_in_admin_needs_an_address_of_their_own(client, staff, member):
+    """Its reset links would reach whoever else reads that inbox (a family shares one)."""
+    sibling = Member.objects.create_user("JPN1000009", email="taro+hanako@example.com")
+    client.force_login(staff)  # a superuser
+    page = client.get(page_of(sibling)).content.decode()
+    form = dict(
+        re.findall(r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page)
+    )
+    form.update(preferred_language="ja", is_staff="on")
+
+    refused = client.post(page_of(sibling), form).content.decode()
+    assert "スタッフアカウントには専用のメールアドレスを指定してください。" in refused
+    assert not Member.objects.get(pk=sibling.pk).is_staff
+
+    Member.objects.filter(pk=member.pk).update(email="taro.old@example.com")  # no longer shared
+    assert client.post(page_of(sibling), form).status_code == 302
+    assert Member.objects.get(pk=sibling.pk).is_staff
+
+
+def test_a_staff_accounts_email_is_not_corrected_to_a_members_inbox(
+    client, staff, support_agent, member, mailoutbox
+):
+    boss = as_staff(client, staff, "en")  # a superuser: agents do not see staff accounts
+    page = correct(boss, support_agent, email="TARO+support@example.com").content.decode()
+    assert "reaches the same inbox as another account&#x27;s" in page
+    assert not mailoutbox

@@ -66,8 +66,8 @@ class Command(BaseCommand):
                 # reads that mailbox, a member included, could take the staff account over.
                 raise CommandError(
                     _(
-                        "%(email)s is already another account's address. Give the staff "
-                        "account an address of its own."
+                        "%(email)s reaches the same inbox as another account's address. Give "
+                        "the staff account an address of its own."
                     )
                     % {"email": email}
                 )

@@ -10,6 +10,9 @@ a renamed field still lands here, and run through Django's cursor (same connecti
 transaction, parameters adapted by the backend). tests/test_sign_in_sql.py checks each
 against the ORM query it replaces, on SQLite and on PostgreSQL.
 
+One more is here because the ORM cannot say it: a PIN's counted try takes its place in the
+count and reads it back in one UPDATE ... RETURNING (take_a_try).
+
 Nothing here decides anything: the rules stay where they were (accounts.backends,
 accounts.lockout, accounts.forms, accounts.flows.sign_in).
 """
@@ -203,3 +206,21 @@ def use_up_captcha(key: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(_captcha_sql()[2], [key])
         return cursor.rowcount > 0
+
+
+@cache
+def _take_a_try_sql() -> str:
+    table, failures, until, pk = _names(Member, "pin_failures", "pin_locked_until", "id")
+    return (
+        f"UPDATE {table} SET {failures} = {failures} + 1 WHERE {pk} = %s AND {failures} < %s"
+        f" AND ({until} IS NULL OR {until} <= %s) RETURNING {failures}"
+    )
+
+
+def take_a_try(member_pk: int, limit: int, now) -> int | None:
+    """A try at the PIN (or a PIN-less account's confirming password): its place in the count
+    of wrong tries in a row, 1 for the first, taken and read in one statement so tries sent
+    at once each get their own; None when there is none to take (locked, or every try is
+    being checked). accounts.flows.pin decides what the place means."""
+    rows = _rows(_take_a_try_sql(), [member_pk, limit, _when(now)])
+    return rows[0][0] if rows else None

@@ -228,6 +228,16 @@ def test_wrong_pins_sent_at_once_get_no_more_tries_than_the_limit(site, members)
     )[0]
     assert guesses <= 5, f"{guesses} PINs were checked"
     assert site.member(member_id)["pin_locked_until"]
+    # The try at the limit alone locked (one lock in the log, one email), and each guess
+    # checked was told its own tries left: never "3 left" twice.
+    (locks,) = site.query(
+        "SELECT COUNT(*) FROM accounts_securityevent e JOIN accounts_member m"
+        " ON e.member_id = m.id WHERE e.kind = 'pin_locked' AND m.member_id = ?",
+        member_id,
+    )[0]
+    assert locks == 1
+    left = [int(n) for p in pages for n in re.findall(r"あと(\d+)回間違えると", p.body)]
+    assert len(left) == len(set(left)), left
 
 
 # --- (c) twenty sign-ins at once -------------------------------------------------------------

@@ -240,3 +240,15 @@ def test_a_lockout_record_inserted_reads_back_as_axes_wrote_it():
         1,
     )
     assert before <= stored.attempt_time <= timezone.now()  # auto_now_add, as create() sets
+
+
+def test_a_pin_try_takes_its_own_place_and_none_past_the_limit_or_while_locked(member):
+    now = timezone.now()
+    assert [sign_in_sql.take_a_try(member.pk, 3, now) for _ in range(4)] == [1, 2, 3, None]
+    assert Member.objects.get(pk=member.pk).pin_failures == 3  # the fourth took nothing
+
+    Member.objects.filter(pk=member.pk).update(
+        pin_failures=0, pin_locked_until=now + timedelta(minutes=15)
+    )
+    assert sign_in_sql.take_a_try(member.pk, 3, now) is None
+    assert sign_in_sql.take_a_try(member.pk, 3, now + timedelta(minutes=16)) == 1  # lock over

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib import auth
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts import credentials, emails
+from accounts import credentials, emails, sign_in_sql
 from accounts.audit import Kind, record
 from accounts.flows.credential_change import save_new_pin
 from accounts.models import Member
@@ -60,17 +59,15 @@ def _counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> Pin
     written to the security log as `failed`; at JENCO_PIN_ATTEMPTS the changes that need
     confirming lock for JENCO_PIN_LOCK_MINUTES (`locked` in the log). A right one sets the
     count back to nothing, and ends a lock that wrong tries checked beside it set. Each try
-    takes its place in the count before it is checked, in one UPDATE, so requests sent at
-    the same moment still get no more tries than the limit between them.
+    takes its place in the count before it is checked, and reads it back, in one UPDATE
+    (sign_in_sql.take_a_try): requests sent at the same moment get no more tries than the
+    limit between them, each is told its own tries left, and the one at the limit alone locks
+    (one lock in the log, one email).
     """
     now = timezone.now()
     limit = settings.JENCO_PIN_ATTEMPTS
-    tried = (
-        Member.objects.filter(pk=member.pk, pin_failures__lt=limit)
-        .filter(Q(pin_locked_until__isnull=True) | Q(pin_locked_until__lte=now))
-        .update(pin_failures=F("pin_failures") + 1)
-    )
-    if not tried:
+    place = sign_in_sql.take_a_try(member.pk, limit, now)
+    if place is None:
         until = Member.objects.values_list("pin_locked_until", flat=True).get(pk=member.pk)
         if until and until > now:
             return PinCheck(right=False, locked_until=until)
@@ -82,20 +79,29 @@ def _counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> Pin
         member.pin_failures, member.pin_locked_until = 0, None
         return PinCheck(right=True)
     record(request, failed, member)
-    failures, until = Member.objects.values_list("pin_failures", "pin_locked_until").get(
-        pk=member.pk
-    )
-    if until and until > now:  # another wrong try, checked beside this one, locked it
+    if place >= limit:  # the last try there was: this one locks, and only this one
+        until = _lock(request, member, locked)
+        if until is not None:
+            return PinCheck(right=False, locked_until=until)
+        return PinCheck(right=False, tries_left=limit)  # a right one beside it set it back
+    until = Member.objects.values_list("pin_locked_until", flat=True).get(pk=member.pk)
+    if until and until > now:  # the last try, checked beside this one, locked it
         return PinCheck(right=False, locked_until=until)
-    if failures >= limit:
-        return PinCheck(right=False, locked_until=_lock(request, member, locked))
-    member.pin_failures = failures
-    return PinCheck(right=False, tries_left=limit - failures)
+    member.pin_failures = place
+    # Its own place in the count: two wrong tries at once are told 2 and 1 left, not 2 twice.
+    return PinCheck(right=False, tries_left=limit - place)
 
 
-def _lock(request, member, kind: Kind) -> datetime.datetime:
+def _lock(request, member, kind: Kind) -> datetime.datetime | None:
+    """Lock the changes the tries confirm, unless a right try beside the last one has set
+    the count back meanwhile (None then)."""
     until = timezone.now() + datetime.timedelta(minutes=settings.JENCO_PIN_LOCK_MINUTES)
-    Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=until)
+    limit = settings.JENCO_PIN_ATTEMPTS
+    locked = Member.objects.filter(pk=member.pk, pin_failures__gte=limit).update(
+        pin_failures=0, pin_locked_until=until
+    )
+    if not locked:
+        return None
     member.pin_locked_until = until
     record(request, kind, member)
     # Wrong tries in a row inside a signed-in session: if not the member's own, someone else

@@ -109,7 +109,7 @@ def _lock(request, member, kind: Kind) -> datetime.datetime | None:
     emails.send_member_email(
         member,
         "changes_locked",
-        {"until": until, "with_pin": kind == Kind.PIN_LOCKED, "limit": settings.JENCO_PIN_ATTEMPTS},
+        {"until": until, "with_pin": kind == Kind.PIN_LOCKED, "limit": limit},
     )
     return until
 

@@ -51,9 +51,13 @@ class Command(BaseCommand):
         with translation.override(language or settings.LANGUAGE_CODE):
             member_id = credentials.normalise_member_id(member_id)
             # As the JA import and registration read them: full-width letters and ＠ in the
-            # address; a line break in the name a space (the emails' greeting prints it), and
-            # a control or invisible character refused.
-            email = credentials.normalise_email(email)
+            # address, a blank one refused (reset links and notices go there); a line break in
+            # the name a space (the emails' greeting prints it), and a control or invisible
+            # character refused.
+            try:
+                email = valid_email(email)
+            except ValidationError as error:
+                raise CommandError(" ".join(error.messages)) from None
             name = credentials.clean_name(name)
             if name is None:
                 raise CommandError(str(NAME_REFUSED))
@@ -61,7 +65,7 @@ class Command(BaseCommand):
                 raise CommandError(str(credentials.MEMBER_ID_FORMAT_ERROR))
             if Member.objects.filter(member_id=member_id).exists():
                 raise CommandError(_("%(member_id)s already exists.") % {"member_id": member_id})
-            if email and email_change.mailbox_of_another_account(email):
+            if email_change.mailbox_of_another_account(email):
                 # Forgot password sends a reset link to the ID's registered address: whoever
                 # reads that mailbox, a member included, could take the staff account over.
                 raise CommandError(
@@ -87,7 +91,6 @@ class Command(BaseCommand):
                 preferred_language=language,
             )
             try:  # all of it before the password is asked for, so nothing is typed in vain
-                valid_email(email)  # a blank one too: reset links and notices go there
                 staff.full_clean(exclude=["password"])
                 password = self.password()
                 validate_password(password, staff)

@@ -35,6 +35,7 @@ endef
 help:
 	@echo "make run        set up and serve http://127.0.0.1:8000 (SQLite, console mail; PORT=8001 for another port)"
 	@echo "make test       set up and run the whole test suite, on SQLite, then on PostgreSQL and Redis"
+	@echo "make test-sqlite / make test-postgres   the suite on one database only"
 	@echo "make serve      production-like on this machine: nginx (https), 2 gunicorn app servers, worker, PostgreSQL, Redis"
 	@echo "make serve-stop stop what a previous make serve left running"
 	@echo "make services   install Debian's postgresql, redis-server, nginx (as root)"
@@ -45,6 +46,7 @@ help:
 	@echo "make shell      Django shell"
 	@echo "make bench      benchmarks (figures go in README.md)"
 	@echo "make messages   refresh locale/*/django.po after changing strings"
+	@echo "make clean      remove the virtualenv, node_modules, staticfiles, the SQLite database and its secret key"
 
 $(STAMP): pyproject.toml
 	@py=$$($(find_python)) || { \

@@ -118,16 +118,21 @@ def team_names(names: str) -> str:
 
 
 def _lifted(event):
-    """Support's lifting of pauses that left signing in alone (a PIN lock, a staff account's
-    password lock) is not told as a sign-in pause lifted. Entries from before "lifted" was
-    logged read as they always did."""
+    """Support's lifting of a lock on changes (a PIN's, a staff account's password's) is told
+    as that, alone or beside a sign-in pause. Entries from before "lifted" was logged, and
+    sign-in pauses alone, read as they always did."""
     lifted = event.details.get("lifted") if event.kind == Kind.LOCKOUT_CLEARED else None
-    if lifted != [Pause.PIN]:
+    if not lifted or Pause.PIN not in lifted:
         return None
     # The lock is on what the account confirms with: the PIN, or without one the password.
-    if event.member is not None and not event.member.has_pin:
+    with_pin = event.member is None or event.member.has_pin
+    if lifted == [Pause.PIN]:
+        if with_pin:
+            return _("JENCO support lifted the lock on changes that need your PIN")
         return _("JENCO support lifted the lock on changes that need your password")
-    return _("JENCO support lifted the lock on changes that need your PIN")
+    if with_pin:
+        return _("JENCO support lifted a sign-in pause and the lock on changes that need your PIN")
+    return _("JENCO support lifted a sign-in pause and the lock on changes that need your password")
 
 
 def entry(event) -> dict:

@@ -156,9 +156,12 @@ def test_support_lifts_every_pause_and_it_is_logged(client, support_agent, membe
     assert event.actor == support_agent
     # The app log names the agent too, as admin's security log does.
     assert f"lockout_cleared member=JPN1000001 by={support_agent.member_id} ip=" in caplog.text
-    # And the member signs in at once.
+    # And the member signs in at once, and reads that both were lifted: the PIN lock too,
+    # of which an email told them.
     client.logout()
     assert sign_in(client).status_code == 302
+    activity = client.get("/backoffice/security/activity/").content.decode()
+    assert "JENCOサポートが、ログインの一時停止とPINコードが必要な操作のロックを解除" in activity
 
 
 def test_a_pin_lock_lifted_alone_reads_as_the_pins_in_the_members_activity(

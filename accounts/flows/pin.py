@@ -57,51 +57,39 @@ def _counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> Pin
 
     Wrong tries in a row are counted in the database (so every app server sees them), each
     written to the security log as `failed`; at JENCO_PIN_ATTEMPTS the changes that need
-    confirming lock for JENCO_PIN_LOCK_MINUTES (`locked` in the log). A right one sets the
-    count back to nothing, and ends a lock that wrong tries checked beside it set. Each try
-    takes its place in the count before it is checked, and reads it back, in one UPDATE
-    (sign_in_sql.take_a_try): requests sent at the same moment get no more tries than the
-    limit between them, each is told its own tries left, and the one at the limit alone locks
-    (one lock in the log, one email).
+    confirming lock for JENCO_PIN_LOCK_MINUTES (`locked` in the log, and an email). A right
+    one sets the count back to nothing.
+
+    The try, its check and its outcome are one transaction: the UPDATE that takes the try's
+    place in the count (sign_in_sql.take_a_try) holds the member's row, on SQLite the write
+    lock, until the outcome is written. Tries sent at once are checked one after another,
+    each told its own tries left, no more than the limit are checked, and the last alone
+    locks; a try whose app server dies mid-check takes nothing with it (its place was not
+    left taken, with every later try answered "being checked").
     """
-    now = timezone.now()
-    limit = settings.JENCO_PIN_ATTEMPTS
-    place = sign_in_sql.take_a_try(member.pk, limit, now)
-    if place is None:
-        until = Member.objects.values_list("pin_locked_until", flat=True).get(pk=member.pk)
-        if until and until > now:
-            return PinCheck(right=False, locked_until=until)
-        return PinCheck(right=False, busy=True)
-    if matches():
-        # Any lock now was set after this try took its place, by a wrong one checked beside
-        # it: the right one, which the change goes ahead on, ends it.
-        Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=None)
-        member.pin_failures, member.pin_locked_until = 0, None
-        return PinCheck(right=True)
-    record(request, failed, member)
-    if place >= limit:  # the last try there was: this one locks, and only this one
-        until = _lock(request, member, locked)
-        if until is not None:
-            return PinCheck(right=False, locked_until=until)
-        return PinCheck(right=False, tries_left=limit)  # a right one beside it set it back
-    until = Member.objects.values_list("pin_locked_until", flat=True).get(pk=member.pk)
-    if until and until > now:  # the last try, checked beside this one, locked it
-        return PinCheck(right=False, locked_until=until)
-    member.pin_failures = place
-    # Its own place in the count: two wrong tries at once are told 2 and 1 left, not 2 twice.
-    return PinCheck(right=False, tries_left=limit - place)
+    with transaction.atomic():
+        now = timezone.now()
+        limit = settings.JENCO_PIN_ATTEMPTS
+        place = sign_in_sql.take_a_try(member.pk, limit, now)
+        if place is None:  # locked: no try is taken while the lock lasts
+            until = Member.objects.values_list("pin_locked_until", flat=True).get(pk=member.pk)
+            if until and until > now:
+                return PinCheck(right=False, locked_until=until)
+            return PinCheck(right=False, busy=True)  # a count left at the limit, unlocked
+        if matches():
+            Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=None)
+            member.pin_failures, member.pin_locked_until = 0, None
+            return PinCheck(right=True)
+        record(request, failed, member)
+        if place >= limit:
+            return PinCheck(right=False, locked_until=_lock(request, member, locked, limit))
+        member.pin_failures = place
+        return PinCheck(right=False, tries_left=limit - place)
 
 
-def _lock(request, member, kind: Kind) -> datetime.datetime | None:
-    """Lock the changes the tries confirm, unless a right try beside the last one has set
-    the count back meanwhile (None then)."""
+def _lock(request, member, kind: Kind, limit: int) -> datetime.datetime:
     until = timezone.now() + datetime.timedelta(minutes=settings.JENCO_PIN_LOCK_MINUTES)
-    limit = settings.JENCO_PIN_ATTEMPTS
-    locked = Member.objects.filter(pk=member.pk, pin_failures__gte=limit).update(
-        pin_failures=0, pin_locked_until=until
-    )
-    if not locked:
-        return None
+    Member.objects.filter(pk=member.pk).update(pin_failures=0, pin_locked_until=until)
     member.pin_locked_until = until
     record(request, kind, member)
     # Wrong tries in a row inside a signed-in session: if not the member's own, someone else

@@ -309,7 +309,7 @@ def _member_fields(
         member_id = _new_member_id(value["member_id"], seen)
         fields = {
             "member_id": member_id,
-            "name": value["name"],
+            "name": _name(value["name"]),
             "email": _email(value["email"]),
             "id_document_number": value.get("id_document_number", ""),
             "preferred_language": _language(value.get("preferred_language", "")),
@@ -350,6 +350,21 @@ def _new_member_id(typed: str, seen: dict[str, int]) -> str:
             % {"member_id": member_id, "line": seen[member_id]}
         )
     return member_id
+
+
+def _name(typed: str) -> str:
+    """The name as registration and admin take it (credentials.clean_name): a zero-width
+    space or a right-to-left override copied in with it would reach every email's greeting,
+    and admin would refuse to save the member until support found it."""
+    name = credentials.clean_name(typed)
+    if name is None:
+        raise _Refused(
+            _(
+                "The name “%(value)s” has an invisible or right-to-left character; no name holds one."
+            )
+            % {"value": _shown(typed)}
+        )
+    return name
 
 
 def _email(typed: str) -> str:

@@ -87,15 +87,17 @@ def test_it_reads_utf8_with_a_bom(tmp_path):
 
 
 def test_it_reads_cp932_as_excel_in_japan_saves_it(tmp_path):
-    # 髙 is one of the characters CP932 has and plain Shift_JIS lacks; Excel writes CRLF.
+    # 髙 is one of the characters CP932 has and plain Shift_JIS lacks; Excel writes CRLF. The
+    # ideographic space between family and given name is kept: it is no invisible character.
     text = (
-        HEADER + "JPN3000001,髙橋 一郎,ichiro@example.com,,\nJPN3000002,佐藤 花子,h@example.com,,\n"
+        HEADER
+        + "JPN3000001,髙橋\u3000一郎,ichiro@example.com,,\nJPN3000002,佐藤 花子,h@example.com,,\n"
     )
     run = run_import(write(tmp_path, text.replace("\n", "\r\n"), "cp932"))
 
     assert not run.failed
     assert "cp932" in run.out
-    assert [m.name for m in Member.objects.order_by("member_id")] == ["髙橋 一郎", "佐藤 花子"]
+    assert [m.name for m in Member.objects.order_by("member_id")] == ["髙橋\u3000一郎", "佐藤 花子"]
 
 
 def test_the_encoding_can_be_named(tmp_path):
@@ -305,6 +307,15 @@ def test_blank_lines_are_skipped_and_lines_still_counted(tmp_path):
         ("JPN3000009,Taro,taro@example.com,,fr", "Preferred language “fr” is not ja or en"),
         ("JPN3000009," + "名" * 151 + ",taro@example.com,,", "The name is longer than 150"),
         ("JPN3000009,Ta\x00ro,taro@example.com,,", "The name contains control characters."),
+        # Invisible in the file and in every greeting: admin would refuse to save the member.
+        (
+            "JPN3000009,Ta\u200bro,taro@example.com,,",
+            "The name “Ta\\u200bro” has an invisible or right-to-left character",
+        ),
+        (
+            "JPN3000009,\u202eoraT,taro@example.com,,",
+            "The name “\\u202eoraT” has an invisible or right-to-left character",
+        ),
         ("JPN3000009,Taro,taro@example.com,AB\x1b12,", "The id_document_number contains control"),
     ],
 )

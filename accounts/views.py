@@ -253,6 +253,14 @@ def login_code(request: HttpRequest) -> HttpResponse:
                 )
                 % {"time": times.try_again_at(checked.until)},
             )
+        elif checked.result == two_step.Check.USED:
+            form.add_error(
+                "code",
+                _(
+                    "That code was already used. Your app shows a new code every 30 seconds: "
+                    "wait for the next one, then type it."
+                ),
+            )
         elif two_step.is_recovery_code(form.cleaned_data["code"]):
             form.add_error(
                 "code",

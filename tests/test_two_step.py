@@ -160,7 +160,34 @@ def test_a_code_works_once(member_client, member):
     totp, _ = turn_on(member_client)  # the set-up used the current step's code
     password_step(member_client)
     page = member_client.post(CODE, {"code": totp.now()}).content.decode()
-    assert "コードが正しくないか、すでに使われています" in page
+    assert "このコードはすでに使われています" in page and "次のコード" in page
+    assert SESSION_KEY not in member_client.session
+    english = member_client.post(CODE, {"code": totp.now()}, headers={"accept-language": "en"})
+    assert "That code was already used" in english.content.decode()
+
+
+def test_a_used_code_typed_again_and_again_is_no_wrong_try(member_client, member, settings):
+    # Signing in again within the code's 30 seconds, the member types what the app shows:
+    # refused, since each code works once, but no pause comes of it.
+    totp, _ = turn_on(member_client)
+    password_step(member_client)
+    for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS + 1):
+        page = member_client.post(CODE, {"code": totp.now()}).content.decode()
+        assert "このコードはすでに使われています" in page
+    assert not SecurityEvent.objects.filter(kind=Kind.TWO_STEP_FAILED, member=member).exists()
+    # The app's next code signs in.
+    response = member_client.post(CODE, {"code": a_code_of_another_step(totp, 1)})
+    assert response["Location"] == "/backoffice/"
+
+
+def test_an_older_code_after_a_newer_one_is_refused_as_used(member_client, member):
+    totp, _ = turn_on(member_client)
+    password_step(member_client)
+    assert member_client.post(CODE, {"code": a_code_of_another_step(totp, 1)}).status_code == 302
+    password_step(member_client)
+    # The step before, within the drift allowed, but older than the code just used.
+    page = member_client.post(CODE, {"code": a_code_of_another_step(totp, -1)}).content.decode()
+    assert "このコードはすでに使われています" in page
     assert SESSION_KEY not in member_client.session
 
 

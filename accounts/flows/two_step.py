@@ -283,6 +283,7 @@ class Check(enum.StrEnum):
     RIGHT_TOTP = "totp"
     RIGHT_RECOVERY = "recovery"
     WRONG = "wrong"
+    USED = "used"  # an authenticator code that was right, already spent: no wrong try
     PAUSED = "paused"
     SENT_TWICE = "sent_twice"  # another post of this form finished the sign-in meanwhile
 
@@ -295,7 +296,10 @@ class Checked:
 
 def check_code(request, member, typed: str) -> Checked:
     """Check a second-step code: an authenticator code (each works once) or an unused
-    recovery code (used up by this). Wrong codes count toward a pause of their own:
+    recovery code (used up by this). An authenticator code works once, and after a newer
+    one none before it: such a code is refused as used, without counting as wrong, since the
+    member typed what the app showed (signing in twice within its 30 seconds, say). Wrong
+    codes count toward a pause of their own:
     JENCO_TWO_STEP_ATTEMPTS in JENCO_TWO_STEP_PAUSE_MINUTES, counted where every app server
     sees it. One check at a time per member, the pause read and a wrong code logged inside
     it: codes sent at once get no more tries between them than the limit."""
@@ -307,6 +311,7 @@ def check_code(request, member, typed: str) -> Checked:
         if paused:
             return Checked(Check.PAUSED, paused)
         authenticator = Authenticator.objects.filter(member=member).first()
+        step = None
         if authenticator is not None and len(code) == 6:
             secret = _decrypt(authenticator.secret_encrypted)
             step = _matching_step(secret, code) if secret else None
@@ -324,6 +329,8 @@ def check_code(request, member, typed: str) -> Checked:
                 return Checked(Check.RIGHT_RECOVERY)
         if finished_meanwhile(request):
             return Checked(Check.SENT_TWICE)
+        if step is not None:
+            return Checked(Check.USED)
         record(request, Kind.TWO_STEP_FAILED, member)
         until = _paused_until(member, window)
         if until is not None:

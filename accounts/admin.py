@@ -526,13 +526,9 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         if not request.user.has_perm("axes.delete_accessattempt"):
             raise PermissionDenied
         member = self._member_or_404(request, object_id)
-        if support.clear_lockout(request, member, actor=request.user):
-            self.message_user(
-                request,
-                _("Every pause on %(member_id)s is lifted: the member can sign in now.")
-                % {"member_id": member.member_id},
-                messages.SUCCESS,
-            )
+        lifted = support.clear_lockout(request, member, actor=request.user)
+        if lifted:
+            self.message_user(request, support.lifted_in_words(member, lifted), messages.SUCCESS)
         else:
             self.message_user(
                 request,

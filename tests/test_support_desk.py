@@ -148,7 +148,10 @@ def test_support_lifts_every_pause_and_it_is_logged(client, support_agent, membe
     agent = as_staff(client, support_agent, "en")
     response = agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)
 
-    assert "the member can sign in now" in response.content.decode()
+    assert (
+        "Pauses and locks lifted on JPN1000001: sign-in, the lock on changes that need the PIN. "
+        "The member can sign in now." in response.content.decode()
+    )
     assert not AccessAttempt.objects.filter(username=member.member_id).exists()
     member.refresh_from_db()
     assert member.pin_locked_until is None
@@ -171,12 +174,37 @@ def test_a_pin_lock_lifted_alone_reads_as_the_pins_in_the_members_activity(
         pin_locked_until=timezone.now() + timezone.timedelta(minutes=30)
     )
     agent = as_staff(client, support_agent)
-    agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/")
+    response = agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)
 
+    # The agent is not told the member can sign in now: they could all along.
+    told = response.content.decode()
+    assert (
+        "JPN1000001 の一時停止・ロックを解除しました：PINコードが必要な操作のロック。"
+        "会員は今すぐPINコードが必要な操作ができます。" in told
+    )
+    assert "今すぐログインできます" not in told
     client.force_login(member)
     activity = client.get("/backoffice/security/activity/").content.decode()
     assert "JENCOサポートが、PINコードが必要な操作のロックを解除" in activity
     assert "パスワードが必要な操作" not in activity and "ログインの一時停止を解除" not in activity
+
+
+def test_a_staff_accounts_password_lock_lifted_alone_is_told_as_its_password(
+    client, staff, support_agent
+):
+    assert not support_agent.has_pin  # made without a PIN: confirms changes with its password
+    Member.objects.filter(pk=support_agent.pk).update(
+        pin_locked_until=timezone.now() + timezone.timedelta(minutes=30)
+    )
+    boss = as_staff(client, staff, "en")
+    url = f"{page_of(support_agent).removesuffix('change/')}clear-lockout/"
+    told = boss.post(url, follow=True).content.decode()
+
+    assert (
+        "Pauses and locks lifted on JPN9000002: the lock on changes that need the password. "
+        "The account can make changes with its password now." in told
+    )
+    assert "PIN" not in told.split("Pauses and locks lifted")[1].split("</li>")[0]
 
 
 def test_lifting_when_nothing_is_paused_says_so(client, support_agent, member):

@@ -196,14 +196,53 @@ def _field_name(name: str) -> str:
 # --- Acting ---------------------------------------------------------------------------------
 
 
+# The same, in what admin tells the agent about one account: its own PIN or password.
+_PIN_LOCK = {
+    True: gettext_lazy("the lock on changes that need the PIN"),
+    False: gettext_lazy("the lock on changes that need the password"),
+}
+
+
+def lifted_in_words(member, lifted: list[Pause]) -> str:
+    """What admin tells the agent who lifted `lifted` (clear_lockout) on the member: which,
+    and what the member can do now, which is not always signing in (a PIN lock alone)."""
+    words = {
+        "member_id": member.member_id,
+        "lifted": listed(
+            _PIN_LOCK[member.has_pin] if pause == Pause.PIN else _PAUSES[pause] for pause in lifted
+        ),
+    }
+    if Pause.SIGN_IN in lifted or Pause.TWO_STEP in lifted:
+        return (
+            _("Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can sign in now.")
+            % words
+        )
+    if member.has_pin:
+        return (
+            _(
+                "Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can make "
+                "changes with their PIN now."
+            )
+            % words
+        )
+    return (
+        _(
+            "Pauses and locks lifted on %(member_id)s: %(lifted)s. The account can make changes "
+            "with its password now."
+        )
+        % words
+    )
+
+
 @transaction.atomic
-def clear_lockout(request, member, *, actor) -> bool:
+def clear_lockout(request, member, *, actor) -> list[Pause]:
     """Lift every pause on the member: wrong passwords against the ID, wrong PINs, wrong
-    two-step codes. False when nothing was paused (nothing logged, nothing cleared: the
-    member's activity would say a pause was lifted that never was)."""
+    two-step codes. Returns what was lifted: nothing when nothing was paused (nothing logged,
+    nothing cleared: the member's activity would say a pause was lifted that never was)."""
     state = lock_state(member)
     if not state.locked:
-        return False
+        return []
+    lifted = state.paused()
     axes.utils.reset(username=member.member_id)
     Member.objects.filter(pk=member.pk).update(pin_locked_until=None)
     # The two-step pause counts wrong codes since this event (two_step._paused_until).
@@ -212,9 +251,9 @@ def clear_lockout(request, member, *, actor) -> bool:
         Kind.LOCKOUT_CLEARED,
         member,
         actor=actor,
-        details={"team": team(actor), "lifted": state.paused()},
+        details={"team": team(actor), "lifted": lifted},
     )
-    return True
+    return lifted
 
 
 @transaction.atomic

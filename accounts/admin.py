@@ -243,6 +243,17 @@ class MemberForm(forms.ModelForm):
         ):
             # A staff account's reset links would reach whoever else reads that inbox.
             raise forms.ValidationError(STAFF_MAILBOX_TAKEN, code="taken")
+        staff = cleaned.get("is_staff", self.instance.is_staff)
+        if cleaned.get("groups") and not staff:
+            # A team (Support, Supervisor) opens nothing without staff status, and would
+            # carry its permissions, unseen, into the day the account is made staff.
+            self.add_error(
+                "groups",
+                forms.ValidationError(
+                    _("Groups are the staff's teams: tick “staff” as well, or leave them empty."),
+                    code="not_staff",
+                ),
+            )
         return cleaned
 
 

@@ -978,6 +978,31 @@ def test_a_member_made_staff_in_admin_needs_an_address_of_their_own(client, staf
     assert Member.objects.get(pk=sibling.pk).is_staff
 
 
+def test_a_team_is_for_staff_accounts_only(client, staff, member):
+    """A group opens nothing without staff status, and would carry its permissions, unseen,
+    into the day the account is made staff."""
+    from django.contrib.auth.models import Group
+
+    supervisor = Group.objects.get(name="Supervisor")
+    client.force_login(staff)  # a superuser
+    page = client.get(page_of(member)).content.decode()
+    form = dict(
+        re.findall(r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page)
+    )
+    form.update(preferred_language="ja", groups=[supervisor.pk])
+
+    refused = client.post(page_of(member), form).content.decode()
+    assert "グループはスタッフのチームです。「スタッフ」にもチェックを入れるか" in refused
+    assert not member.groups.exists()
+    # With staff status ticked the same team is saved.
+    assert client.post(page_of(member), {**form, "is_staff": "on"}).status_code == 302
+    assert list(member.groups.all()) == [supervisor]
+    # And staff status is not taken away while the team stays.
+    form.update(groups=[supervisor.pk])
+    assert client.post(page_of(member), form).status_code == 200
+    assert Member.objects.get(pk=member.pk).is_staff
+
+
 def test_a_staff_accounts_email_is_not_corrected_to_a_members_inbox(
     client, staff, support_agent, member, mailoutbox
 ):

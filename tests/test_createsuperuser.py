@@ -80,3 +80,51 @@ def test_the_published_default_password_never_makes_a_superuser(monkeypatch, pub
             stdout=io.StringIO(),
         )
     assert not Member.objects.exists()
+
+
+# --- An address of its own, as create_staff's -----------------------------------------------
+
+
+@pytest.mark.parametrize("email", ["hanako@example.com", "Hanako+admin@EXAMPLE.com"])
+def test_a_members_inbox_never_makes_a_superuser(monkeypatch, email):
+    """ "Forgot password?" would send the superuser's reset links to whoever reads it."""
+    Member.objects.create_user("JPN1000001", email="hanako@example.com")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "Quiet-River-2026")
+    with pytest.raises(CommandError, match="reaches the same inbox as another account's"):
+        call_command(
+            "createsuperuser",
+            interactive=False,
+            member_id="JPN9000009",
+            email=email,
+            stdout=io.StringIO(),
+        )
+    assert not Member.objects.filter(is_superuser=True).exists()
+
+
+def test_an_address_from_the_environment_is_held_to_the_same_rule(monkeypatch):
+    Member.objects.create_user("JPN1000001", email="hanako@example.com")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "Quiet-River-2026")
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "hanako@example.com")
+    with pytest.raises(CommandError, match="reaches the same inbox"):
+        call_command(
+            "createsuperuser", interactive=False, member_id="JPN9000009", stdout=io.StringIO()
+        )
+    assert not Member.objects.filter(is_superuser=True).exists()
+
+
+def test_asked_interactively_a_members_inbox_is_refused_and_asked_again(monkeypatch):
+    from django.contrib.auth.management.commands import createsuperuser
+
+    Member.objects.create_user("JPN1000001", email="hanako@example.com")
+    answers = iter(["JPN9000003", "Hanako+x@example.com", "admin@jenco.example"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    monkeypatch.setattr(createsuperuser.getpass, "getpass", lambda prompt="": "Quiet-River-2026")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command("createsuperuser", interactive=True, stdout=out, stderr=err, stdin=Terminal())
+    assert "reaches the same inbox as another account's" in err.getvalue()
+    assert Member.objects.get(member_id="JPN9000003").email == "admin@jenco.example"

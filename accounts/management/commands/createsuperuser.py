@@ -1,4 +1,5 @@
-"""Django's createsuperuser, taking a member ID typed any way, in one language.
+"""Django's createsuperuser, taking a member ID typed any way, in one language, and an
+address of the account's own, as create_staff does.
 
 Every form of ours reads `ｊｐｎ９０００００１` or `jpn 9000001` as JPN9000001; Django's command
 checked the text as typed and refused it. Its own words (prompts, "Password (again)", errors)
@@ -15,6 +16,8 @@ from django.core.management.base import CommandError
 from django.utils import translation
 
 from accounts import credentials
+from accounts.flows import email_change
+from accounts.forms import STAFF_MAILBOX_TAKEN
 
 
 class Command(createsuperuser.Command):
@@ -25,7 +28,14 @@ class Command(createsuperuser.Command):
             typed = os.environ.get(f"DJANGO_SUPERUSER_{name.upper()}")
         if typed:
             options[name] = credentials.normalise_member_id(typed)
+        email = options.get("email")
+        if not email and not options["interactive"]:
+            email = os.environ.get("DJANGO_SUPERUSER_EMAIL")
         with translation.override("en"):
+            if email and email_change.mailbox_of_another_account(email):
+                # "Forgot password?" would send the superuser's reset links to whoever else
+                # reads that inbox (a member's family, say).
+                raise CommandError(str(STAFF_MAILBOX_TAKEN))
             password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
             if not options["interactive"] and password:
                 # Django checks no rule here; the published default must never open admin.
@@ -36,6 +46,12 @@ class Command(createsuperuser.Command):
             return super().handle(*args, **options)
 
     def get_input_data(self, field, message, default=None):
+        if field.name == "email":
+            email = super().get_input_data(field, message, default)
+            if email and email_change.mailbox_of_another_account(email):
+                self.stderr.write(f"Error: {STAFF_MAILBOX_TAKEN}")
+                return None  # asked again
+            return email
         if field is not self.username_field:
             return super().get_input_data(field, message, default)
         raw_value = input(message)

@@ -1,7 +1,9 @@
 """Two-step verification with an authenticator app and recovery codes (issue 16)."""
 
 import re
+import sys
 import time
+from types import SimpleNamespace
 
 import pyotp
 import pytest
@@ -31,10 +33,25 @@ def key_on_page(page: str) -> str:
     return re.search(r'<code class="secret-key" translate="no">([A-Z2-7 ]+)</code>', page)[1]
 
 
+@pytest.fixture
+def steady_clock(monkeypatch):
+    """The clock of the server and of the member's app held in the middle of a 30-second
+    step, for a test that types one step's code several times: the step cannot end midway."""
+    now = time.time() // 30 * 30 + 15
+    clock = SimpleNamespace(time=lambda: now)
+    monkeypatch.setattr(two_step, "time", clock)
+    monkeypatch.setattr(sys.modules[__name__], "time", clock)
+    return now
+
+
+def the_apps_code(totp: pyotp.TOTP) -> str:
+    return totp.at(time.time())
+
+
 def turn_on(client) -> tuple[pyotp.TOTP, list[str]]:
     """Set up the authenticator as a member does: read the key, type the app's code and PIN."""
     totp = pyotp.TOTP(key_on_page(client.get(SETUP).content.decode()).replace(" ", ""))
-    page = client.post(SETUP, {"code": totp.now(), "pin": PIN}).content.decode()
+    page = client.post(SETUP, {"code": the_apps_code(totp), "pin": PIN}).content.decode()
     codes = re.findall(r"<li><code>([A-Z0-9]{5}-[A-Z0-9]{5})</code></li>", page)
     return totp, codes
 
@@ -156,23 +173,27 @@ def test_the_app_code_signs_in_and_goes_where_the_member_was_going(member_client
     assert SecurityEvent.objects.filter(kind=Kind.SIGN_IN_TWO_STEP, member=member).exists()
 
 
-def test_a_code_works_once(member_client, member):
+def test_a_code_works_once(member_client, member, steady_clock):
     totp, _ = turn_on(member_client)  # the set-up used the current step's code
     password_step(member_client)
-    page = member_client.post(CODE, {"code": totp.now()}).content.decode()
+    page = member_client.post(CODE, {"code": the_apps_code(totp)}).content.decode()
     assert "このコードはすでに使われています" in page and "次のコード" in page
     assert SESSION_KEY not in member_client.session
-    english = member_client.post(CODE, {"code": totp.now()}, headers={"accept-language": "en"})
+    english = member_client.post(
+        CODE, {"code": the_apps_code(totp)}, headers={"accept-language": "en"}
+    )
     assert "That code was already used" in english.content.decode()
 
 
-def test_a_used_code_typed_again_and_again_is_no_wrong_try(member_client, member, settings):
+def test_a_used_code_typed_again_and_again_is_no_wrong_try(
+    member_client, member, settings, steady_clock
+):
     # Signing in again within the code's 30 seconds, the member types what the app shows:
     # refused, since each code works once, but no pause comes of it.
     totp, _ = turn_on(member_client)
     password_step(member_client)
     for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS + 1):
-        page = member_client.post(CODE, {"code": totp.now()}).content.decode()
+        page = member_client.post(CODE, {"code": the_apps_code(totp)}).content.decode()
         assert "このコードはすでに使われています" in page
     assert not SecurityEvent.objects.filter(kind=Kind.TWO_STEP_FAILED, member=member).exists()
     # The app's next code signs in.
@@ -180,7 +201,7 @@ def test_a_used_code_typed_again_and_again_is_no_wrong_try(member_client, member
     assert response["Location"] == "/backoffice/"
 
 
-def test_an_older_code_after_a_newer_one_is_refused_as_used(member_client, member):
+def test_an_older_code_after_a_newer_one_is_refused_as_used(member_client, member, steady_clock):
     totp, _ = turn_on(member_client)
     password_step(member_client)
     assert member_client.post(CODE, {"code": a_code_of_another_step(totp, 1)}).status_code == 302

@@ -352,19 +352,21 @@ def _new_member_id(typed: str, seen: dict[str, int]) -> str:
     return member_id
 
 
+# What an imported name may not hold: the invisible characters registration refuses (a
+# zero-width space, a right-to-left override; line and paragraph separators). A CP932 外字,
+# which reads as a private-use character, is kept: the JA system's way to write a rare kanji.
+_INVISIBLE_IN_A_NAME = frozenset({"Cf", "Zl", "Zp"})
+
+
 def _name(typed: str) -> str:
-    """The name as registration and admin take it (credentials.clean_name): a zero-width
-    space or a right-to-left override copied in with it would reach every email's greeting,
-    and admin would refuse to save the member until support found it."""
-    name = credentials.clean_name(typed)
-    if name is None:
+    """The name, unless it holds an invisible character: it would reach every email's
+    greeting, and admin refuses the name once it is edited."""
+    if any(unicodedata.category(char) in _INVISIBLE_IN_A_NAME for char in typed):
         raise _Refused(
-            _(
-                "The name “%(value)s” has an invisible or right-to-left character; no name holds one."
-            )
+            _("The name “%(value)s” has an invisible character; a name cannot contain one.")
             % {"value": _shown(typed)}
         )
-    return name
+    return typed
 
 
 def _email(typed: str) -> str:

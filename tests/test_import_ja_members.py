@@ -100,6 +100,19 @@ def test_it_reads_cp932_as_excel_in_japan_saves_it(tmp_path):
     assert [m.name for m in Member.objects.order_by("member_id")] == ["髙橋\u3000一郎", "佐藤 花子"]
 
 
+def test_a_cp932_gaiji_in_a_name_is_kept(tmp_path):
+    """The JA system's own character for a rare kanji (CP932's user-defined area) reads as a
+    private-use character: no invisible character, so the member comes in with it."""
+    text = HEADER + "JPN3000001,山田 太郎,taro@example.com,,\n"
+    data = text.encode("cp932").replace("山".encode("cp932"), b"\xf0\x40")
+    path = tmp_path / "members.csv"
+    path.write_bytes(data)
+    run = run_import(path, "--encoding", "cp932")
+
+    assert not run.failed, run.err
+    assert Member.objects.get().name == "\ue000田 太郎"
+
+
 def test_the_encoding_can_be_named(tmp_path):
     path = write(tmp_path, HEADER + "JPN3000001,山田 太郎,taro@example.com,,\n", "cp932")
     run = run_import(path, "--encoding", "cp932")
@@ -307,14 +320,14 @@ def test_blank_lines_are_skipped_and_lines_still_counted(tmp_path):
         ("JPN3000009,Taro,taro@example.com,,fr", "Preferred language “fr” is not ja or en"),
         ("JPN3000009," + "名" * 151 + ",taro@example.com,,", "The name is longer than 150"),
         ("JPN3000009,Ta\x00ro,taro@example.com,,", "The name contains control characters."),
-        # Invisible in the file and in every greeting: admin would refuse to save the member.
+        # Invisible in the file and in every email's greeting; admin refuses it once edited.
         (
             "JPN3000009,Ta\u200bro,taro@example.com,,",
-            "The name “Ta\\u200bro” has an invisible or right-to-left character",
+            "The name “Ta\\u200bro” has an invisible character; a name cannot",
         ),
         (
             "JPN3000009,\u202eoraT,taro@example.com,,",
-            "The name “\\u202eoraT” has an invisible or right-to-left character",
+            "The name “\\u202eoraT” has an invisible character; a name cannot",
         ),
         ("JPN3000009,Taro,taro@example.com,AB\x1b12,", "The id_document_number contains control"),
     ],

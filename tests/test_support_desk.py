@@ -180,7 +180,7 @@ def test_a_pin_lock_lifted_alone_reads_as_the_pins_in_the_members_activity(
     told = response.content.decode()
     assert (
         "JPN1000001 の一時停止・ロックを解除しました：PINコードが必要な操作のロック。"
-        "会員は今すぐPINコードが必要な操作ができます。" in told
+        "会員はPINコードが必要な操作を再び行えます。" in told
     )
     assert "今すぐログインできます" not in told
     client.force_login(member)
@@ -202,9 +202,17 @@ def test_a_staff_accounts_password_lock_lifted_alone_is_told_as_its_password(
 
     assert (
         "Pauses and locks lifted on JPN9000002: the lock on changes that need the password. "
-        "The account can make changes with its password now." in told
+        "The account can make changes with its password again." in told
     )
     assert "PIN" not in told.split("Pauses and locks lifted")[1].split("</li>")[0]
+
+
+def test_a_staff_accounts_sign_in_pause_lifted_reads_as_the_accounts(client, staff, support_agent):
+    paused(support_agent)
+    boss = as_staff(client, staff, "en")
+    url = f"{page_of(support_agent).removesuffix('change/')}clear-lockout/"
+    told = boss.post(url, follow=True).content.decode()
+    assert "Pauses and locks lifted on JPN9000002: sign-in. The account can sign in now." in told
 
 
 def test_lifting_when_nothing_is_paused_says_so(client, support_agent, member):

@@ -157,6 +157,12 @@ _PAUSES = {
     Pause.PIN: gettext_lazy("the lock on changes that need the PIN or password"),
     Pause.TWO_STEP: gettext_lazy("two-step codes"),
 }
+# The PIN's lock in what admin tells the agent about one account: its own PIN, or for a
+# staff account (which has none) its password.
+_PIN_LOCK = {
+    True: gettext_lazy("the lock on changes that need the PIN"),
+    False: gettext_lazy("the lock on changes that need the password"),
+}
 
 
 def details_in_words(event) -> list[str]:
@@ -196,39 +202,39 @@ def _field_name(name: str) -> str:
 # --- Acting ---------------------------------------------------------------------------------
 
 
-# The same, in what admin tells the agent about one account: its own PIN or password.
-_PIN_LOCK = {
-    True: gettext_lazy("the lock on changes that need the PIN"),
-    False: gettext_lazy("the lock on changes that need the password"),
-}
-
-
 def lifted_in_words(member, lifted: list[Pause]) -> str:
     """What admin tells the agent who lifted `lifted` (clear_lockout) on the member: which,
-    and what the member can do now, which is not always signing in (a PIN lock alone)."""
+    and what the member can do now, which is not always signing in (a PIN lock alone). A
+    staff account (no PIN) reads as "the account", with its password."""
     words = {
         "member_id": member.member_id,
         "lifted": listed(
             _PIN_LOCK[member.has_pin] if pause == Pause.PIN else _PAUSES[pause] for pause in lifted
         ),
     }
-    if Pause.SIGN_IN in lifted or Pause.TWO_STEP in lifted:
+    signs_in = Pause.SIGN_IN in lifted or Pause.TWO_STEP in lifted
+    if signs_in and member.has_pin:
         return (
             _("Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can sign in now.")
+            % words
+        )
+    if signs_in:
+        return (
+            _("Pauses and locks lifted on %(member_id)s: %(lifted)s. The account can sign in now.")
             % words
         )
     if member.has_pin:
         return (
             _(
                 "Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can make "
-                "changes with their PIN now."
+                "changes with their PIN again."
             )
             % words
         )
     return (
         _(
             "Pauses and locks lifted on %(member_id)s: %(lifted)s. The account can make changes "
-            "with its password now."
+            "with its password again."
         )
         % words
     )

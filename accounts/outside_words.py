@@ -14,6 +14,9 @@ WORDS = [
     # A form label's suffix (django.forms.Form.label_suffix): full width after Japanese, as
     # every Japanese text here (admin's forms; ours have none).
     gettext_noop(":"),
+    # A required field left empty, wherever a form gives no words of its own (admin's forms):
+    # django-simple-captcha's Japanese, which comes before Django's, has no 「。」.
+    gettext_noop("This field is required."),
     # django-axes' models and admin
     gettext_noop("Access Attempt"),
     gettext_noop("access attempt"),

@@ -75,3 +75,15 @@ def test_a_form_label_ends_with_the_languages_colon(client, support_agent, membe
     client.force_login(support_agent)
     client.cookies["django_language"] = language
     assert label in client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
+
+
+def test_a_required_field_left_empty_reads_as_a_japanese_sentence():
+    """django-simple-captcha's Japanese for Django's "This field is required.", which wins
+    over Django's own, has no 「。」; every other message on the page ends with one."""
+    from django import forms
+    from django.utils import translation
+
+    with translation.override("ja"):
+        with pytest.raises(forms.ValidationError) as refused:
+            forms.CharField().clean("")
+        assert refused.value.messages == ["この項目は必須です。"]

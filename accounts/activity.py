@@ -105,6 +105,9 @@ STAFF_WORDS = {
 # The staff groups' names (accounts.flows.support.team keeps them as stored), in the
 # member's language; a group added in admin shows as it is named.
 TEAMS = {"Support": _("Support"), "Supervisor": _("Supervisor")}
+# What accounts.flows.support.team logs for an agent in no group (a superuser): no team to
+# name beside 「JENCOサポート」.
+NO_TEAM = "JENCO"
 
 
 def listed(words) -> str:
@@ -113,8 +116,9 @@ def listed(words) -> str:
 
 
 def team_names(names: str) -> str:
-    """The staff groups' names as logged ("Support, Supervisor"), in the reader's language."""
-    return listed(TEAMS.get(name, name) for name in names.split(", ") if name)
+    """The staff groups' names as logged ("Support, Supervisor"), in the reader's language;
+    empty for an agent in no team."""
+    return listed(TEAMS.get(name, name) for name in names.split(", ") if name and name != NO_TEAM)
 
 
 def _lifted(event):

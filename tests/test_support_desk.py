@@ -685,6 +685,22 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
     assert "<strong>JENCOサポートがログインの一時停止を解除</strong>（サポート窓口）" in activity
 
 
+def test_a_superuser_in_no_team_reads_as_jenco_support_alone(client, staff, member):
+    """「JENCOサポート」 is the whole of who acted: no 「（JENCO）」 after it."""
+    from accounts.flows import support
+
+    paused(member)
+    as_staff(client, staff).post(f"{page_of(member).removesuffix('change/')}clear-lockout/")
+    reader = Client()
+    reader.force_login(member)
+    activity = reader.get("/backoffice/security/activity/").content.decode()
+    assert "<strong>JENCOサポートがログインの一時停止を解除</strong></p>" in activity
+    assert "（JENCO）" not in activity
+    event = member.security_events.get(kind=Kind.LOCKOUT_CLEARED)
+    with translation.override("en"):
+        assert "Team: —" in support.details_in_words(event)
+
+
 def test_a_lockout_rows_delete_button_lifts_the_pause_the_same_way(client, support_agent, member):
     agent = as_staff(client, support_agent)
     paused(member)

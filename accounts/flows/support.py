@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.activity import listed, team_names
+from accounts.activity import NO_TEAM, listed, team_names
 from accounts.audit import Kind, Pause, record
 from accounts.flows import two_step
 from accounts.models import Authenticator, Member, SecurityEvent
@@ -28,7 +28,7 @@ MAX_REASON = 500
 
 def team(agent) -> str:
     """What the member reads of who acted: the agent's groups ("Support"), never a name."""
-    return ", ".join(sorted(agent.groups.values_list("name", flat=True))) or "JENCO"
+    return ", ".join(sorted(agent.groups.values_list("name", flat=True))) or NO_TEAM
 
 
 def staff_accounts():
@@ -181,7 +181,7 @@ def details_in_words(event) -> list[str]:
         if key in _INTERNAL_DETAILS or key in ("old", "new"):
             continue
         if key == "team":
-            value = team_names(value)
+            value = team_names(value) or "—"
         elif key == "fields":
             value = listed(_field_name(name) for name in value)
         elif key == "lifted":

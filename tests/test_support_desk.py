@@ -149,7 +149,8 @@ def test_support_lifts_every_pause_and_it_is_logged(client, support_agent, membe
     response = agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)
 
     assert (
-        "Pauses and locks lifted on JPN1000001: sign-in, the lock on changes that need the PIN. "
+        "Pauses and locks lifted on JPN1000001: the sign-in pause, the lock on changes that "
+        "need the PIN. "
         "The member can sign in now." in response.content.decode()
     )
     assert not AccessAttempt.objects.filter(username=member.member_id).exists()
@@ -212,7 +213,10 @@ def test_a_staff_accounts_sign_in_pause_lifted_reads_as_the_accounts(client, sta
     boss = as_staff(client, staff, "en")
     url = f"{page_of(support_agent).removesuffix('change/')}clear-lockout/"
     told = boss.post(url, follow=True).content.decode()
-    assert "Pauses and locks lifted on JPN9000002: sign-in. The account can sign in now." in told
+    assert (
+        "Pauses and locks lifted on JPN9000002: the sign-in pause. The account can sign in now."
+        in told
+    )
 
 
 def test_lifting_when_nothing_is_paused_says_so(client, support_agent, member):
@@ -949,12 +953,12 @@ def test_the_security_log_says_in_words_which_pauses_were_lifted(client, support
     assert event.details["lifted"] == ["sign_in", "pin"]
     with translation.override("en"):
         assert (
-            "Pauses and locks lifted: sign-in, the lock on changes that need the PIN or password"
-            in (support.details_in_words(event))
+            "Pauses and locks lifted: the sign-in pause, the lock on changes that need the PIN or "
+            "password" in (support.details_in_words(event))
         )
     with translation.override("ja"):
         assert (
-            "解除した一時停止・ロック：ログイン、PINコード（またはパスワード）が必要な操作のロック"
+            "解除した一時停止・ロック：ログインの一時停止、PINコード（またはパスワード）が必要な操作のロック"
             in (support.details_in_words(event))
         )
 

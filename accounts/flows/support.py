@@ -153,9 +153,9 @@ _DETAIL_LABELS = {
 }
 # What clear_lockout lifted (LockState.paused), in words.
 _PAUSES = {
-    Pause.SIGN_IN: gettext_lazy("sign-in"),
+    Pause.SIGN_IN: gettext_lazy("the sign-in pause"),
     Pause.PIN: gettext_lazy("the lock on changes that need the PIN or password"),
-    Pause.TWO_STEP: gettext_lazy("two-step codes"),
+    Pause.TWO_STEP: gettext_lazy("the pause on two-step codes"),
 }
 # The PIN's lock in what admin tells the agent about one account: its own PIN, or for a
 # staff account (which has none) its password.

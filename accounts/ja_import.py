@@ -361,10 +361,21 @@ _INVISIBLE_IN_A_NAME = frozenset({"Cf", "Zl", "Zp"})
 def _name(typed: str) -> str:
     """The name, unless it holds an invisible character: it would reach every email's
     greeting, and admin refuses the name once it is edited."""
-    if any(unicodedata.category(char) in _INVISIBLE_IN_A_NAME for char in typed):
+    invisible = [char for char in typed if unicodedata.category(char) in _INVISIBLE_IN_A_NAME]
+    if invisible:
+        # Named one by one: the quoted name shows an ideographic space or a 外字 as an
+        # escape too, and those may stay.
+        characters = ", ".join(
+            f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()
+            for char in dict.fromkeys(invisible)
+        )
         raise _Refused(
-            _("The name “%(value)s” has an invisible character; a name cannot contain one.")
-            % {"value": _shown(typed)}
+            _(
+                "The name “%(value)s” has an invisible character (%(characters)s), which a "
+                "name cannot contain. Excel does not show it: delete it in a text editor, "
+                "then import the file again."
+            )
+            % {"value": _shown(typed), "characters": characters}
         )
     return typed
 

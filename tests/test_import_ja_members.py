@@ -323,11 +323,11 @@ def test_blank_lines_are_skipped_and_lines_still_counted(tmp_path):
         # Invisible in the file and in every email's greeting; admin refuses it once edited.
         (
             "JPN3000009,Ta\u200bro,taro@example.com,,",
-            "The name “Ta\\u200bro” has an invisible character; a name cannot",
+            "The name “Ta\\u200bro” has an invisible character (U+200B ZERO WIDTH SPACE)",
         ),
         (
             "JPN3000009,\u202eoraT,taro@example.com,,",
-            "The name “\\u202eoraT” has an invisible character; a name cannot",
+            "The name “\\u202eoraT” has an invisible character (U+202E RIGHT-TO-LEFT OVERRIDE)",
         ),
         ("JPN3000009,Taro,taro@example.com,AB\x1b12,", "The id_document_number contains control"),
     ],

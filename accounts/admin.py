@@ -227,7 +227,8 @@ class MemberForm(forms.ModelForm):
             # As imported (the JA import keeps a CP932 外字, a private-use character): other
             # fields of the page can still be saved.
             return name
-        name = credentials.clean_name(name)
+        # A typo corrected in an imported name keeps its 外字.
+        name = credentials.clean_name(name, kept=self.instance.name or "")
         if name is None:
             raise forms.ValidationError(NAME_REFUSED, code="unprintable")
         return name

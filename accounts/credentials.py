@@ -84,12 +84,17 @@ def one_line(raw: str) -> str | None:
 _NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
-def clean_name(raw: str) -> str | None:
+def clean_name(raw: str, *, kept: str = "") -> str | None:
     """A person's name as stored (registration, create_staff): on one line, the ends trimmed;
-    None when it holds a character no name does."""
+    None when it holds a character no name does, other than a private-use one in `kept` (the
+    name before an edit in admin: a CP932 外字 the JA import brought in stays)."""
     text = one_line(raw)
-    if text is None or any(unicodedata.category(ch) in _NOT_IN_A_NAME for ch in text):
+    if text is None:
         return None
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in _NOT_IN_A_NAME and not (category == "Co" and ch in kept):
+            return None
     return text
 
 

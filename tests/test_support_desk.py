@@ -934,9 +934,16 @@ def test_a_name_as_imported_does_not_stop_other_fields_being_saved(rf, staff, me
 
     kept = form_class({**initial, "preferred_language": "en"}, instance=member)
     edited = form_class({**initial, "name": "\ue000田\u200b花子"}, instance=member)
+    # A typo in the given name corrected: the 外字 of the family name stays.
+    corrected = form_class({**initial, "name": "\ue000田 花代"}, instance=member)
+    # A private-use character the name did not have is refused, as registration does.
+    another = form_class({**initial, "name": "\ue000田 花\ue001"}, instance=member)
 
     assert kept.is_valid(), kept.errors
     assert not edited.is_valid() and "name" in edited.errors
+    assert corrected.is_valid(), corrected.errors
+    assert corrected.cleaned_data["name"] == "\ue000田 花代"
+    assert not another.is_valid() and "name" in another.errors
 
 
 def test_the_security_log_says_in_words_which_pauses_were_lifted(client, support_agent, member):

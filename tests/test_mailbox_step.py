@@ -424,6 +424,30 @@ def test_the_session_whose_own_code_filled_the_hour_is_told_its_code_was_just_se
     assert enter(client, code)["Location"] == "/backoffice/"
 
 
+def test_an_owner_whose_code_works_in_a_spent_hour_is_told_when_the_next_can_come(
+    client, migrated_member, mailoutbox
+):
+    """The code works for 10 minutes; the next can be sent only when the account's hour of
+    codes frees one, later than that. Told before it runs out, not after."""
+    for n in range(19):
+        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    earliest = MailboxCode.objects.earliest("created").created
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    when = times.try_again_at(earliest + datetime.timedelta(hours=1))
+    page = client.get(MAILBOX).content.decode()
+    assert "現在のコードは" in page and 'name="code"' in page
+    assert f"このコードが使えなくなった場合、次のコードを送信できるのは {when} 以降です。" in page
+    assert "迷惑メールフォルダ" not in page  # not "once a minute": it cannot be
+
+
+def test_an_owner_with_codes_to_spare_is_not_warned(client, migrated_member, mailoutbox):
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    page = client.get(MAILBOX).content.decode()
+    assert "現在のコードは" in page
+    assert "次のコードを送信できるのは" not in page
+    assert "迷惑メールフォルダをご確認ください" in page
+
+
 def test_an_owner_whose_code_is_used_up_in_a_spent_hour_is_shown_another_way_in(
     client, migrated_member, mailoutbox
 ):

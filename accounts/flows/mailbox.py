@@ -253,8 +253,10 @@ def _newest(request, member):
 @dataclass(frozen=True)
 class SessionCode:
     """This session's code as its page shows it: whether one was sent at all (a session with
-    none was refused one: Sending.account_limit), until when the newest still works, and,
-    while none works, when "Send a new code" will send one (None: now)."""
+    none was refused one: Sending.account_limit), until when the newest still works, and
+    when "Send a new code" will send one: while none works (None: now), or while one works,
+    if that is only after it stops working (the hour's codes are spent), so the member
+    knows before it runs out."""
 
     sent: bool
     expires: datetime.datetime | None
@@ -265,9 +267,10 @@ def session_code(request, member) -> SessionCode:
     now = timezone.now()
     code = _newest(request, member)
     expires = code and _works_until(code, now)
-    if expires:
-        return SessionCode(sent=True, expires=expires)
     refused = _refusal(_this_hour(member, now), _session_hash(request), now)
-    return SessionCode(
-        sent=code is not None, expires=None, send_at=refused.next_at if refused else None
-    )
+    send_at = refused.next_at if refused else None
+    if expires:
+        return SessionCode(
+            sent=True, expires=expires, send_at=send_at if send_at and send_at > expires else None
+        )
+    return SessionCode(sent=code is not None, expires=None, send_at=send_at)

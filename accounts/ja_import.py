@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts import credentials
 from accounts.ja_accounts import ja_member
@@ -365,15 +366,19 @@ def _name(typed: str) -> str:
     if invisible:
         # Named one by one: the quoted name shows an ideographic space or a 外字 as an
         # escape too, and those may stay.
+        distinct = dict.fromkeys(invisible)
         characters = ", ".join(
-            f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()
-            for char in dict.fromkeys(invisible)
+            f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip() for char in distinct
         )
         raise _Refused(
-            _(
+            ngettext(
                 "The name “%(value)s” has an invisible character (%(characters)s), which a "
                 "name cannot contain. Excel does not show it: delete it in a text editor, "
-                "then import the file again."
+                "then import the file again.",
+                "The name “%(value)s” has invisible characters (%(characters)s), which a "
+                "name cannot contain. Excel does not show them: delete them in a text "
+                "editor, then import the file again.",
+                len(distinct),
             )
             % {"value": _shown(typed), "characters": characters}
         )

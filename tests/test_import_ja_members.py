@@ -601,3 +601,13 @@ def test_an_imported_member_cannot_sign_in_with_another_password(tmp_path, clien
     )
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
+
+
+def test_every_invisible_character_in_a_name_is_named_once(tmp_path):
+    path = write(tmp_path, HEADER + "JPN3000001,\u200bTa\u200bro\ufeff,taro@example.com,,\n")
+    run = run_import(path)
+    assert (
+        "has invisible characters (U+200B ZERO WIDTH SPACE, U+FEFF ZERO WIDTH NO-BREAK SPACE)"
+        in run.err
+    )
+    assert "Excel does not show them" in run.err

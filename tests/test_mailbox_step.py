@@ -436,8 +436,28 @@ def test_an_owner_whose_code_works_in_a_spent_hour_is_told_when_the_next_can_com
     when = times.try_again_at(earliest + datetime.timedelta(hours=1))
     page = client.get(MAILBOX).content.decode()
     assert "現在のコードは" in page and 'name="code"' in page
-    assert f"このコードが使えなくなった場合、次のコードを送信できるのは {when} 以降です。" in page
+    assert (
+        "このコードの有効期限が切れたり、入力の誤りが続いて使えなくなったりした場合、"
+        f"次のコードを送信できるのは {when} 以降です。" in page
+    )
     assert "迷惑メールフォルダ" not in page  # not "once a minute": it cannot be
+
+
+def test_an_owner_whose_next_code_comes_before_this_one_runs_out_is_told_when(
+    client, migrated_member, mailoutbox
+):
+    """The hour's codes free one in 5 minutes, while this code works 10: no warning, and
+    "Send a new code" is not said to work once a minute, but from when."""
+    for n in range(19):
+        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(minutes=55))
+    earliest = MailboxCode.objects.earliest("created").created
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    when = times.try_again_at(earliest + datetime.timedelta(hours=1))
+    page = client.get(MAILBOX).content.decode()
+    assert "次のコードを送信できるのは" not in page
+    assert f"新しいコードは {when} 以降に送信できます。" in page
+    assert "1分に1回" not in page
 
 
 def test_an_owner_with_codes_to_spare_is_not_warned(client, migrated_member, mailoutbox):

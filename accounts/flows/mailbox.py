@@ -255,8 +255,8 @@ class SessionCode:
     """This session's code as its page shows it: whether one was sent at all (a session with
     none was refused one: Sending.account_limit), until when the newest still works, and
     when "Send a new code" will send one: while none works (None: now), or while one works,
-    if that is only after it stops working (the hour's codes are spent), so the member
-    knows before it runs out."""
+    when the hour's limit holds the next back (None: a minute after the last, as always),
+    so the member knows before it runs out."""
 
     sent: bool
     expires: datetime.datetime | None
@@ -270,7 +270,7 @@ def session_code(request, member) -> SessionCode:
     refused = _refusal(_this_hour(member, now), _session_hash(request), now)
     send_at = refused.next_at if refused else None
     if expires:
-        return SessionCode(
-            sent=True, expires=expires, send_at=send_at if send_at and send_at > expires else None
-        )
+        resend = code.created + datetime.timedelta(seconds=settings.JENCO_MAILBOX_RESEND_SECONDS)
+        held = send_at if send_at and send_at > resend else None
+        return SessionCode(sent=True, expires=expires, send_at=held)
     return SessionCode(sent=code is not None, expires=None, send_at=send_at)

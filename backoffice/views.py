@@ -125,6 +125,12 @@ def _code_problem(checked: mailbox.Checked) -> str:
             return _("Too many wrong codes. Send yourself a new code and enter that one.")
         case mailbox.Check.EXPIRED:
             return _("The code has expired. Send yourself a new code and enter that one.")
+        case mailbox.Check.PAUSED:
+            return _(
+                "Too many wrong codes were typed for this account in the last hour. For your "
+                "safety, codes are checked again from %(time)s. You can also set a new password "
+                "now with “Forgot password?”."
+            ) % {"time": times.try_again_at(checked.until)}
         case mailbox.Check.ON_ITS_WAY:
             return _(
                 "Your code is on its way: the email can take a minute or two to arrive. "

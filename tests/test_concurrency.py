@@ -486,6 +486,34 @@ def test_the_mailbox_code_sent_twice_at_once_proves_the_mailbox_for_both(site):
         assert logged(site, "mailbox_proved", member_id) == 1
 
 
+def test_wrong_mailbox_codes_sent_at_once_from_many_sessions_get_no_more_than_the_cap(site):
+    """helper-80's attacker, all at once: four sessions on the published password, five
+    wrong codes each at the same moment. The member's cap of wrong codes an hour holds."""
+    member_id, address = "JPN2190001", "cap@example.com"
+    site.shell(
+        "from accounts.ja_accounts import ja_member\n"
+        f"ja_member({member_id!r}, name='会員', email={address!r}).save()\n"
+    )
+    guesses = []
+    for n in range(4):
+        browser = Browser(site)
+        assert browser.sign_in(member_id, "jenco@12345").location == "/backoffice/"
+        form = browser.form(MAILBOX)
+        for k in range(5):
+            data = {**form, "code": f"{100000 + n * 10 + k}"}
+            guesses.append(
+                lambda barrier, b=browser, d=data: b.request("POST", MAILBOX, d, barrier)
+            )
+    mailed = re.findall(r"^\s+(\d{6})$", "".join(site.mails_to(address)), re.M)
+    guesses = [g for g in guesses if g.__defaults__[1]["code"] not in mailed]
+
+    mark = site.log_mark()
+    pages = race(*guesses)
+    assert overlapped(pages)
+    no_server_trouble(site, pages, mark)
+    assert logged(site, "mailbox_code_failed", member_id) == 10, "more codes were checked"
+
+
 # --- (h) the two-step code, and the email change's button, sent twice at once -------------------
 
 

@@ -337,6 +337,40 @@ def test_someone_else_on_the_defaults_cannot_spend_the_members_tries(
     assert enter(client, code)["Location"] == "/backoffice/"
 
 
+def test_wrong_codes_from_every_session_are_capped_for_the_member_each_hour(
+    client, migrated_member, mailoutbox, settings
+):
+    """The trial's attacker: sessions on the published password, each typing wrong codes,
+    had 20 codes × 5 tries = 100 guesses an hour at each member on the defaults. Now 10
+    wrong codes an hour are checked for the member, whichever sessions typed them."""
+    assert settings.JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR == 10
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    code = mailed_code(mailoutbox)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for n in range(3):
+        attacker = Client()
+        sign_in(attacker, "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+        for _ in range(5):
+            enter(attacker, wrong)
+    failed = SecurityEvent.objects.filter(kind=Kind.MAILBOX_CODE_FAILED, member=migrated_member)
+    assert failed.count() == 10  # the third session's tries were not checked
+    first = failed.earliest("created").created
+    when = times.try_again_at(first + datetime.timedelta(hours=1))
+    # The owner's right code is not checked either, and is told until when, and the other
+    # way in; the owner's code keeps its tries.
+    page = enter(client, code).content.decode()
+    assert f"安全のため、コードを確認できるのは {when} 以降です。" in page
+    assert "「パスワードを忘れましたか？」から" in page
+    assert client.get("/backoffice/")["Location"] == MAILBOX  # still to prove the mailbox
+    tries = MailboxCode.objects.order_by("created").values_list("wrong_tries", flat=True)
+    assert list(tries) == [0, 5, 5, 0]  # the owner's, two sessions' used up, the third's
+    # An hour after the first of them, the owner's code (a fresh one) is checked again.
+    failed.update(created=timezone.now() - datetime.timedelta(hours=1, seconds=1))
+    MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(hours=2))
+    client.post(MAILBOX, {"resend": "1"})
+    assert enter(client, mailed_code(mailoutbox))["Location"] == "/backoffice/"
+
+
 def test_however_many_sessions_ask_a_mailbox_gets_at_most_twenty_codes_an_hour(
     client, migrated_member, mailoutbox, settings
 ):

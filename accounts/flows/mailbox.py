@@ -4,7 +4,9 @@ The JA defaults are public, so a sign-in with them proves nothing about who type
 the PIN step such a session enters a 6-digit code mailed to the registered address. A code
 works for JENCO_MAILBOX_CODE_MINUTES, takes JENCO_MAILBOX_CODE_TRIES wrong tries, and a member
 can have one sent at most every JENCO_MAILBOX_RESEND_SECONDS and JENCO_MAILBOX_CODES_PER_HOUR
-times an hour in one session. Each function returns a result; the view words the message.
+times an hour in one session. Across all sessions, a member gets at most
+JENCO_MAILBOX_CODES_PER_MEMBER_HOUR codes and JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR wrong
+codes checked an hour. Each function returns a result; the view words the message.
 """
 
 import datetime
@@ -176,12 +178,14 @@ class Check(enum.Enum):
     EXPIRED = "expired"
     ON_ITS_WAY = "on_its_way"  # asked for, but the worker has not mailed it yet: no try counted
     NONE = "none"  # no code has been sent (or the newest was already used)
+    PAUSED = "paused"  # the member's wrong codes of the hour, across sessions: none is checked
 
 
 @dataclass(frozen=True)
 class Checked:
     result: Check
     tries_left: int = 0
+    until: datetime.datetime | None = None  # PAUSED: when a code is checked again
 
 
 def check_code(request, member, typed: str) -> Checked:
@@ -197,6 +201,31 @@ def check_code(request, member, typed: str) -> Checked:
         return Checked(Check.EXPIRED)
     if not code.code_hash:
         return Checked(Check.ON_ITS_WAY)
+    with transaction.atomic():
+        # One check at a time per member, the hour's wrong codes read and a wrong one logged
+        # inside it: guesses sent at once from many sessions get no more than the limit.
+        Member.objects.select_for_update().only("pk").get(pk=member.pk)
+        until = _wrong_codes_pause(member, now)
+        if until is not None:
+            return Checked(Check.PAUSED, until=until)
+        return _try(request, member, code, typed, now)
+
+
+def _wrong_codes_pause(member, now) -> datetime.datetime | None:
+    """When a code is checked again, if the member's wrong codes of the last hour, in every
+    session, reached JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR; None while they have not."""
+    limit = settings.JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR
+    hour = datetime.timedelta(hours=1)
+    wrong = list(
+        member.security_events.filter(kind=Kind.MAILBOX_CODE_FAILED, created__gt=now - hour)
+        .order_by("-created")
+        .values_list("created", flat=True)[:limit]
+    )
+    return wrong[-1] + hour if len(wrong) >= limit else None
+
+
+def _try(request, member, code, typed: str, now) -> Checked:
+    """One try of the session's code (check_code, inside its transaction)."""
     limit = settings.JENCO_MAILBOX_CODE_TRIES
     # The try takes its place before the code is compared, in one UPDATE, so guesses sent
     # at the same moment get no more tries than the limit between them.

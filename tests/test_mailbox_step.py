@@ -26,6 +26,13 @@ def mailed_code(mailoutbox) -> str:
     return codes[0]
 
 
+def others_on_the_defaults(count: int, member_id: str = "JPN2000001") -> None:
+    """Sign-ins on the published password from other sessions and addresses: each asks the
+    member's mailbox for a code, as whoever typed the defaults does."""
+    for n in range(count):
+        sign_in(Client(), member_id, DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+
+
 def enter(client, code):
     return client.post(MAILBOX, {"code": code})
 
@@ -375,8 +382,7 @@ def test_however_many_sessions_ask_a_mailbox_gets_at_most_twenty_codes_an_hour(
     client, migrated_member, mailoutbox, settings
 ):
     assert settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR == 20
-    for n in range(22):
-        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    others_on_the_defaults(22)
     assert len(mailoutbox) == 20
     assert MailboxCode.objects.count() == 20
 
@@ -387,8 +393,7 @@ def test_an_owner_whose_hour_of_codes_others_used_is_told_so_and_shown_another_w
     # The attacker's retest: twenty sign-ins on the published password spent the member's
     # codes for the hour. The owner's page then said their code had expired or been typed
     # wrong too often, and "Send a new code" that one had been sent a short while ago.
-    for n in range(20):
-        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    others_on_the_defaults(20)
     sent = len(mailoutbox)
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     page = client.get(MAILBOX).content.decode()
@@ -412,8 +417,7 @@ def test_an_owner_whose_hour_of_codes_others_used_is_told_so_and_shown_another_w
 def test_the_owners_page_tells_when_a_code_can_be_sent(client, migrated_member, mailoutbox):
     """Not "a little later": the time the account's hour of codes frees one, as "Send a new
     code" would tell it."""
-    for n in range(20):
-        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    others_on_the_defaults(20)
     earliest = MailboxCode.objects.earliest("created").created
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     when = times.try_again_at(earliest + datetime.timedelta(hours=1))
@@ -427,8 +431,7 @@ def test_the_owners_page_tells_when_a_code_can_be_sent(client, migrated_member, 
 
 def test_an_english_owner_reads_when_in_english(client, db, mailoutbox):
     ja_member("JPN2000002", name="Alice", email="alice@example.com", preferred_language="en").save()
-    for n in range(20):
-        sign_in(Client(), "JPN2000002", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    others_on_the_defaults(20, "JPN2000002")
     earliest = MailboxCode.objects.earliest("created").created
     sign_in(client, "JPN2000002", DEFAULT_PASSWORD)
     page = client.get(MAILBOX).content.decode()
@@ -446,8 +449,7 @@ def test_the_session_whose_own_code_filled_the_hour_is_told_its_code_was_just_se
     """helper-65's trial: the owner's sign-in sent the hour's twentieth code. "Send a new
     code" said too many codes were asked for the account, as if the owner had none; the
     owner's code works, and is what to enter."""
-    for n in range(19):
-        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    others_on_the_defaults(19)
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     assert MailboxCode.objects.count() == 20
     code = mailed_code(mailoutbox)
@@ -463,8 +465,7 @@ def test_an_owner_whose_code_works_in_a_spent_hour_is_told_when_the_next_can_com
 ):
     """The code works for 10 minutes; the next can be sent only when the account's hour of
     codes frees one, later than that. Told before it runs out, not after."""
-    for n in range(19):
-        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    others_on_the_defaults(19)
     earliest = MailboxCode.objects.earliest("created").created
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     when = times.try_again_at(earliest + datetime.timedelta(hours=1))
@@ -482,8 +483,7 @@ def test_an_owner_whose_next_code_comes_before_this_one_runs_out_is_told_when(
 ):
     """The hour's codes free one in 5 minutes, while this code works 10: no warning, and
     "Send a new code" is not said to work once a minute, but from when."""
-    for n in range(19):
-        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    others_on_the_defaults(19)
     MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(minutes=55))
     earliest = MailboxCode.objects.earliest("created").created
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
@@ -512,8 +512,7 @@ def test_an_owner_whose_code_is_used_up_in_a_spent_hour_is_shown_another_way_in(
     wrong = f"{(int(right) + 1) % 10**6:06d}"
     for _ in range(5):
         enter(client, wrong)
-    for n in range(19):
-        sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+    others_on_the_defaults(19)
     told = client.post(MAILBOX, {"resend": "1"}, follow=True).content.decode()
     assert "確認コードの送信依頼が多すぎました。" in told
     assert "コードは使用できなくなりました" in told

@@ -1,10 +1,12 @@
 """The security event log: one function writes it, staff read it in admin."""
 
+import datetime
 import enum
 import ipaddress
 import logging
 
 from django.conf import settings
+from django.utils import timezone
 
 from accounts import sign_in_sql
 from accounts.models import SecurityEvent
@@ -88,3 +90,21 @@ def record(
     else:
         logger.info("%s member=%s ip=%s", kind, who, event.ip_address or "-")
     return event
+
+
+def pause_ends(
+    member, kind: str, *, limit: int, window: datetime.timedelta, after=None
+) -> datetime.datetime | None:
+    """When the pause that `limit` entries of `kind` about the member within the last
+    `window` (and after `after`, when support lifted its pauses) put on it ends; None while
+    they are fewer. The log every app server writes to is the count (two-step codes, mailbox
+    codes)."""
+    since = timezone.now() - window
+    created = list(
+        SecurityEvent.objects.filter(
+            member=member, kind=kind, created__gt=max(since, after or since)
+        )
+        .order_by("-created")
+        .values_list("created", flat=True)[:limit]
+    )
+    return created[-1] + window if len(created) >= limit else None

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import credentials, tasks
-from accounts.audit import Kind, record
+from accounts.audit import Kind, pause_ends, record
 from accounts.emails import render_member_email
 from accounts.flows import SENT_TWICE
 from accounts.models import MailboxCode, Member
@@ -205,23 +205,21 @@ def check_code(request, member, typed: str) -> Checked:
         # One check at a time per member, the hour's wrong codes read and a wrong one logged
         # inside it: guesses sent at once from many sessions get no more than the limit.
         Member.objects.select_for_update().only("pk").get(pk=member.pk)
-        until = _wrong_codes_pause(member, now)
+        until = _wrong_codes_pause(member)
         if until is not None:
             return Checked(Check.PAUSED, until=until)
         return _try(request, member, code, typed, now)
 
 
-def _wrong_codes_pause(member, now) -> datetime.datetime | None:
+def _wrong_codes_pause(member) -> datetime.datetime | None:
     """When a code is checked again, if the member's wrong codes of the last hour, in every
     session, reached JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR; None while they have not."""
-    limit = settings.JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR
-    hour = datetime.timedelta(hours=1)
-    wrong = list(
-        member.security_events.filter(kind=Kind.MAILBOX_CODE_FAILED, created__gt=now - hour)
-        .order_by("-created")
-        .values_list("created", flat=True)[:limit]
+    return pause_ends(
+        member,
+        Kind.MAILBOX_CODE_FAILED,
+        limit=settings.JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR,
+        window=datetime.timedelta(hours=1),
     )
-    return wrong[-1] + hour if len(wrong) >= limit else None
 
 
 def _try(request, member, code, typed: str, now) -> Checked:

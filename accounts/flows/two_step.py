@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import credentials, emails
-from accounts.audit import Kind, record
+from accounts.audit import Kind, pause_ends, record
 from accounts.flows import SENT_TWICE
 from accounts.models import Authenticator, Member, Passkey, RecoveryCode
 
@@ -341,23 +341,23 @@ def check_code(request, member, typed: str) -> Checked:
 
 def _paused_until(member, window: int) -> datetime.datetime | None:
     """When the pause ends, if wrong codes reached the limit within the last window (and
-    since support last lifted the member's pauses). The security log every app server writes
-    to is the count."""
-    since = timezone.now() - datetime.timedelta(seconds=window)
+    since support last lifted the member's pauses)."""
+    window = datetime.timedelta(seconds=window)
     lifted = (
-        member.security_events.filter(kind=Kind.LOCKOUT_CLEARED, created__gte=since)
+        member.security_events.filter(
+            kind=Kind.LOCKOUT_CLEARED, created__gte=timezone.now() - window
+        )
         .order_by("-created")
         .values_list("created", flat=True)
         .first()
     )
-    wrong = list(
-        member.security_events.filter(kind=Kind.TWO_STEP_FAILED, created__gt=lifted or since)
-        .order_by("-created")
-        .values_list("created", flat=True)[: settings.JENCO_TWO_STEP_ATTEMPTS]
+    return pause_ends(
+        member,
+        Kind.TWO_STEP_FAILED,
+        limit=settings.JENCO_TWO_STEP_ATTEMPTS,
+        window=window,
+        after=lifted,
     )
-    if len(wrong) < settings.JENCO_TWO_STEP_ATTEMPTS:
-        return None
-    return wrong[-1] + datetime.timedelta(seconds=window)
 
 
 # --- The sign-in waiting for its second step ------------------------------------------------

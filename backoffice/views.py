@@ -108,8 +108,7 @@ def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
         "expires": code.expires,
         "had_code": code.sent,
         "send_at": times.try_again_at(code.send_at) if code.send_at else None,
-        # The hour's codes are spent: the next comes only after this one stops working.
-        "runs_out_first": bool(code.expires and code.send_at and code.send_at > code.expires),
+        "runs_out_first": code.runs_out_first,
         "minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
     }
     return render(request, "backoffice/first_sign_in_mailbox.html", context)

@@ -289,6 +289,11 @@ class SessionCode:
     expires: datetime.datetime | None
     send_at: datetime.datetime | None = None
 
+    @property
+    def runs_out_first(self) -> bool:
+        """The hour's codes are spent: the next can be sent only after this one stops working."""
+        return bool(self.expires and self.send_at and self.send_at > self.expires)
+
 
 def session_code(request, member) -> SessionCode:
     now = timezone.now()

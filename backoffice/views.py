@@ -109,6 +109,7 @@ def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
         "had_code": code.sent,
         "send_at": times.try_again_at(code.send_at) if code.send_at else None,
         "runs_out_first": code.runs_out_first,
+        "paused": _paused(code.paused_until) if code.paused_until else None,
         "minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
     }
     return render(request, "backoffice/first_sign_in_mailbox.html", context)
@@ -125,11 +126,7 @@ def _code_problem(checked: mailbox.Checked) -> str:
         case mailbox.Check.EXPIRED:
             return _("The code has expired. Send yourself a new code and enter that one.")
         case mailbox.Check.PAUSED:
-            return _(
-                "Too many wrong codes were typed for this account in the last hour. For your "
-                "safety, codes are checked again from %(time)s. You can also set a new password "
-                "now with “Forgot password?”."
-            ) % {"time": times.try_again_at(checked.until)}
+            return _paused(checked.until)
         case mailbox.Check.ON_ITS_WAY:
             return _(
                 "Your code is on its way: the email can take a minute or two to arrive. "
@@ -138,8 +135,18 @@ def _code_problem(checked: mailbox.Checked) -> str:
     return _("There is no code waiting for you. Send yourself a new code.")
 
 
+def _paused(until) -> str:
+    return _(
+        "Too many wrong codes were typed for this account in the last hour. For your "
+        "safety, codes are checked again from %(time)s. You can also set a new password "
+        "now with “Forgot password?”."
+    ) % {"time": times.try_again_at(until)}
+
+
 def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
-    if sending.sent:
+    if sending.paused:
+        messages.error(request, _paused(sending.next_at))
+    elif sending.sent:
         messages.success(
             request,
             _("We sent a new code to %(email)s.")

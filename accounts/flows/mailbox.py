@@ -69,6 +69,9 @@ class Sending:
     # sessions asked (perhaps someone typing the published password), and this session has
     # no code that still works: not because it asked a moment ago.
     account_limit: bool = False
+    # Not sent because no code is checked until next_at (the member's wrong codes of the
+    # hour): a code mailed now could not be used.
+    paused: bool = False
 
 
 def send_code(request, member) -> Sending:
@@ -86,6 +89,9 @@ def send_code(request, member) -> Sending:
     session = _session_hash(request)
     with transaction.atomic():
         Member.objects.select_for_update().only("pk").get(pk=member.pk)  # one request at a time
+        paused = _wrong_codes_pause(member)
+        if paused is not None:
+            return Sending(sent=False, next_at=paused, paused=True)
         recent = _this_hour(member, now)
         refused = _refusal(recent, session, now)
         if refused is not None:
@@ -288,6 +294,8 @@ class SessionCode:
     sent: bool
     expires: datetime.datetime | None
     send_at: datetime.datetime | None = None
+    # No code is checked until then (the member's wrong codes of the hour, every session's).
+    paused_until: datetime.datetime | None = None
 
     @property
     def runs_out_first(self) -> bool:
@@ -298,6 +306,9 @@ class SessionCode:
 def session_code(request, member) -> SessionCode:
     now = timezone.now()
     code = _newest(request, member)
+    paused = _wrong_codes_pause(member)
+    if paused is not None:
+        return SessionCode(sent=code is not None, expires=None, paused_until=paused)
     expires = code and _works_until(code, now)
     refused = _refusal(_this_hour(member, now), _session_hash(request), now)
     send_at = refused.next_at if refused else None

@@ -22,6 +22,7 @@ class Pause(enum.StrEnum):
     SIGN_IN = "sign_in"  # wrong passwords against the ID (django-axes)
     PIN = "pin"  # wrong PINs, or a PIN-less staff account's wrong confirming passwords
     TWO_STEP = "two_step"  # wrong two-step codes
+    MAILBOX = "mailbox"  # wrong mailbox codes at a first sign-in (the published password)
 
 
 def client_ip(request) -> str | None:
@@ -92,19 +93,23 @@ def record(
     return event
 
 
-def pause_ends(
-    member, kind: str, *, limit: int, window: datetime.timedelta, after=None
-) -> datetime.datetime | None:
+def pause_ends(member, kind: str, *, limit: int, window: datetime.timedelta):
     """When the pause that `limit` entries of `kind` about the member within the last
-    `window` (and after `after`, when support lifted its pauses) put on it ends; None while
-    they are fewer. The log every app server writes to is the count (two-step codes, mailbox
-    codes)."""
-    since = timezone.now() - window
-    created = list(
+    `window` put on it ends; None while they are fewer. Support lifts it (LOCKOUT_CLEARED,
+    accounts.flows.support.clear_lockout): only the entries since the member's last lift count.
+    The log every app server writes to is the count (two-step codes, mailbox codes).
+
+    One query: the newest `limit` entries of either kind. All of `kind`, and they are the
+    limit since the last lift; a lift among them, and fewer came after it."""
+    latest = list(
         SecurityEvent.objects.filter(
-            member=member, kind=kind, created__gt=max(since, after or since)
+            member=member,
+            kind__in=(kind, Kind.LOCKOUT_CLEARED),
+            created__gt=timezone.now() - window,
         )
         .order_by("-created")
-        .values_list("created", flat=True)[:limit]
+        .values_list("kind", "created")[:limit]
     )
-    return created[-1] + window if len(created) >= limit else None
+    if len(latest) < limit or any(entry == Kind.LOCKOUT_CLEARED for entry, _ in latest):
+        return None
+    return latest[-1][1] + window

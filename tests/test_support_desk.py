@@ -12,7 +12,14 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from accounts.models import Member, Passkey, SecurityEvent
-from tests.helpers import PASSWORD, PIN, emailed_path, sign_in
+from tests.helpers import (
+    DEFAULT_PASSWORD,
+    PASSWORD,
+    PIN,
+    emailed_path,
+    sign_in,
+    solved_captcha,
+)
 from tests.test_two_step import password_step, turn_on
 
 pytestmark = pytest.mark.django_db
@@ -256,6 +263,79 @@ def test_a_two_step_pause_ends_with_two_step_itself(client, supervisor, member, 
     assert "Yes: nothing is paused." in page and "Two-step codes paused until" not in page
     client.logout()
     assert sign_in(client).status_code == 302
+
+
+MAILBOX = "/backoffice/first-sign-in/mailbox/"
+
+
+def guess_mailbox_codes_to_the_cap(member, mailoutbox, settings):
+    """Sessions on the published password, each typing its code's tries wrong, until the
+    member's hour of checked codes is spent (accounts.flows.mailbox)."""
+    for n in range(settings.JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR // 5):
+        guesser = Client()
+        sign_in(guesser, member.member_id, DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}")
+        code = re.findall(r"^\s+(\d{6})$", mailoutbox[-1].body, re.M)[0]
+        for _ in range(5):
+            guesser.post(MAILBOX, {"code": f"{(int(code) + 1) % 10**6:06d}"})
+
+
+def test_a_mailbox_code_pause_is_shown_and_lifted_too(
+    client, support_agent, migrated_member, mailoutbox, settings
+):
+    """A member from JA calls: others guessed at the first sign-in's mailbox code until it
+    paused, and the member cannot get past it. The page said "Yes: nothing is paused." and
+    offered nothing to lift."""
+    guess_mailbox_codes_to_the_cap(migrated_member, mailoutbox, settings)
+    agent = as_staff(client, support_agent, "en")
+    page = agent.get(page_of(migrated_member)).content.decode()
+    assert "No: paused." in page
+    assert "Mailbox codes at first sign-in paused until" in page
+    assert "A password reset link also lets the member go on" in page
+    url = f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/"
+    told = agent.post(url, follow=True).content.decode()
+    assert (
+        "Pauses and locks lifted on JPN2000001: the pause on mailbox codes at first sign-in. "
+        "The member can sign in now."
+    ) in told
+    assert "Yes: nothing is paused." in agent.get(page_of(migrated_member)).content.decode()
+    event = SecurityEvent.objects.get(kind=Kind.LOCKOUT_CLEARED, member=migrated_member)
+    assert event.details["lifted"] == ["mailbox"]
+    # The member signs in on the defaults, and the mailed code is checked and proves the
+    # mailbox.
+    owner = Client()
+    sign_in(owner, "JPN2000001", DEFAULT_PASSWORD)
+    code = re.findall(r"^\s+(\d{6})$", mailoutbox[-1].body, re.M)[0]
+    assert owner.post(MAILBOX, {"code": code})["Location"] == "/backoffice/"
+
+
+def test_a_mailbox_code_pause_reads_in_japanese(
+    client, support_agent, migrated_member, mailoutbox, settings
+):
+    guess_mailbox_codes_to_the_cap(migrated_member, mailoutbox, settings)
+    agent = as_staff(client, support_agent, "ja")
+    page = agent.get(page_of(migrated_member)).content.decode()
+    assert "初回ログインの確認コード入力は" in page and "まで一時停止中です" in page
+    url = f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/"
+    told = agent.post(url, follow=True).content.decode()
+    assert "初回ログインの確認コード入力の一時停止" in told
+
+
+def test_a_mailbox_code_pause_ends_once_the_password_is_the_members_own(
+    client, support_agent, migrated_member, mailoutbox, settings
+):
+    """The way in admin names beside the pause: a reset link. Its new password ends the
+    mailbox step, and so the pause, which the page then no longer shows."""
+    guess_mailbox_codes_to_the_cap(migrated_member, mailoutbox, settings)
+    agent = as_staff(client, support_agent, "en")
+    agent.post(f"{page_of(migrated_member).removesuffix('change/')}send-reset-link/password/")
+    owner = Client()
+    form = owner.get(emailed_path(mailoutbox[-1], "/password/reset/"))["Location"]
+    new = {"new_password1": "Spring-Rain-2026", "new_password2": "Spring-Rain-2026"}
+    assert owner.post(form, {**new, **solved_captcha()}).status_code == 302
+    assert "Yes: nothing is paused." in agent.get(page_of(migrated_member)).content.decode()
+    owner = Client()
+    sign_in(owner, "JPN2000001", "Spring-Rain-2026")
+    assert owner.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
 
 
 def test_lifting_is_a_post(client, support_agent, member):

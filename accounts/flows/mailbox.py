@@ -89,7 +89,7 @@ def send_code(request, member) -> Sending:
     session = _session_hash(request)
     with transaction.atomic():
         Member.objects.select_for_update().only("pk").get(pk=member.pk)  # one request at a time
-        paused = _wrong_codes_pause(member)
+        paused = wrong_codes_pause(member)
         if paused is not None:
             return Sending(sent=False, next_at=paused, paused=True)
         recent = _this_hour(member, now)
@@ -211,13 +211,13 @@ def check_code(request, member, typed: str) -> Checked:
         # One check at a time per member, the hour's wrong codes read and a wrong one logged
         # inside it: guesses sent at once from many sessions get no more than the limit.
         Member.objects.select_for_update().only("pk").get(pk=member.pk)
-        until = _wrong_codes_pause(member)
+        until = wrong_codes_pause(member)
         if until is not None:
             return Checked(Check.PAUSED, until=until)
         return _try(request, member, code, typed, now)
 
 
-def _wrong_codes_pause(member) -> datetime.datetime | None:
+def wrong_codes_pause(member) -> datetime.datetime | None:
     """When a code is checked again, if the member's wrong codes of the last hour, in every
     session, reached JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR; None while they have not."""
     return pause_ends(
@@ -306,7 +306,7 @@ class SessionCode:
 def session_code(request, member) -> SessionCode:
     now = timezone.now()
     code = _newest(request, member)
-    paused = _wrong_codes_pause(member)
+    paused = wrong_codes_pause(member)
     if paused is not None:
         return SessionCode(sent=code is not None, expires=None, paused_until=paused)
     expires = code and _works_until(code, now)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.activity import NO_TEAM, listed, team_names
 from accounts.audit import Kind, Pause, record
-from accounts.flows import two_step
+from accounts.flows import mailbox, two_step
 from accounts.models import Authenticator, Member, SecurityEvent
 
 MAX_REASON = 500
@@ -58,6 +58,12 @@ def viewed_lately(member, agent) -> bool:
 # --- Reading --------------------------------------------------------------------------------
 
 
+# The pauses that keep the member from signing in: the password's, the two-step code's, and
+# the first sign-in's mailbox code's (the published password opens nothing but that step). A
+# PIN lock (or a staff account's confirming password's) pauses only the changes it confirms.
+STOP_SIGNING_IN = frozenset({Pause.SIGN_IN, Pause.TWO_STEP, Pause.MAILBOX})
+
+
 @dataclass(frozen=True)
 class LockState:
     """Why a member cannot sign in right now, if they cannot."""
@@ -68,19 +74,24 @@ class LockState:
     last_address: str | None
     pin_locked_until: datetime.datetime | None
     two_step_paused_until: datetime.datetime | None
+    # A member on the published password proves the mailbox at each sign-in: the code step.
+    mailbox_paused_until: datetime.datetime | None = None
 
     @property
     def locked(self) -> bool:
-        return bool(self.until or self.pin_locked_until or self.two_step_paused_until)
+        return bool(self.paused())
 
     @property
     def sign_in_paused(self) -> bool:
-        """Signing in itself waits: the password's pause, or the two-step code's. A PIN lock
-        (or a staff account's confirming password's) pauses only the changes it confirms."""
-        return bool(self.until or self.two_step_paused_until)
+        return not STOP_SIGNING_IN.isdisjoint(self.paused())
 
     def paused(self) -> list[Pause]:
-        ends = (self.until, self.pin_locked_until, self.two_step_paused_until)
+        ends = (
+            self.until,
+            self.pin_locked_until,
+            self.two_step_paused_until,
+            self.mailbox_paused_until,
+        )
         return [pause for pause, end in zip(Pause, ends, strict=True) if end]
 
 
@@ -108,6 +119,10 @@ def lock_state(member) -> LockState:
         # Supervisor's reset, say), they pause nothing.
         two_step_paused_until=two_step._paused_until(member, window)
         if two_step.is_on(member)
+        else None,
+        # Likewise wrong mailbox codes, once the member's password is their own.
+        mailbox_paused_until=mailbox.wrong_codes_pause(member)
+        if member.on_default_password
         else None,
     )
 
@@ -156,6 +171,7 @@ _PAUSES = {
     Pause.SIGN_IN: gettext_lazy("the sign-in pause"),
     Pause.PIN: gettext_lazy("the lock on changes that need the PIN or password"),
     Pause.TWO_STEP: gettext_lazy("the pause on two-step codes"),
+    Pause.MAILBOX: gettext_lazy("the pause on mailbox codes at first sign-in"),
 }
 # The PIN's lock in what admin tells the agent about one account: its own PIN, or for a
 # staff account (which has none) its password.
@@ -212,7 +228,7 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
             _PIN_LOCK[member.has_pin] if pause == Pause.PIN else _PAUSES[pause] for pause in lifted
         ),
     }
-    signs_in = Pause.SIGN_IN in lifted or Pause.TWO_STEP in lifted
+    signs_in = not STOP_SIGNING_IN.isdisjoint(lifted)
     if signs_in and member.has_pin:
         return (
             _("Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can sign in now.")
@@ -243,7 +259,7 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
 @transaction.atomic
 def clear_lockout(request, member, *, actor) -> list[Pause]:
     """Lift every pause on the member: wrong passwords against the ID, wrong PINs, wrong
-    two-step codes. Returns what was lifted: nothing when nothing was paused (nothing logged,
+    two-step codes, wrong mailbox codes at a first sign-in. Returns what was lifted: nothing when nothing was paused (nothing logged,
     nothing cleared: the member's activity would say a pause was lifted that never was)."""
     state = lock_state(member)
     if not state.locked:
@@ -251,7 +267,8 @@ def clear_lockout(request, member, *, actor) -> list[Pause]:
     lifted = state.paused()
     axes.utils.reset(username=member.member_id)
     Member.objects.filter(pk=member.pk).update(pin_locked_until=None)
-    # The two-step pause counts wrong codes since this event (two_step._paused_until).
+    # The two-step and mailbox code pauses count wrong codes since this event
+    # (audit.pause_ends).
     record(
         request,
         Kind.LOCKOUT_CLEARED,

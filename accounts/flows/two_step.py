@@ -342,21 +342,11 @@ def check_code(request, member, typed: str) -> Checked:
 def _paused_until(member, window: int) -> datetime.datetime | None:
     """When the pause ends, if wrong codes reached the limit within the last window (and
     since support last lifted the member's pauses)."""
-    window = datetime.timedelta(seconds=window)
-    lifted = (
-        member.security_events.filter(
-            kind=Kind.LOCKOUT_CLEARED, created__gte=timezone.now() - window
-        )
-        .order_by("-created")
-        .values_list("created", flat=True)
-        .first()
-    )
     return pause_ends(
         member,
         Kind.TWO_STEP_FAILED,
         limit=settings.JENCO_TWO_STEP_ATTEMPTS,
-        window=window,
-        after=lifted,
+        window=datetime.timedelta(seconds=window),
     )
 
 

@@ -245,14 +245,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
             _remember_language(response, member.preferred_language)
             return response
         if checked.result == two_step.Check.PAUSED:
-            form.add_error(
-                "code",
-                _(
-                    "Too many wrong codes. For your safety, codes are not accepted until "
-                    "%(time)s. If you lost your authenticator, use a recovery code then."
-                )
-                % {"time": times.try_again_at(checked.until)},
-            )
+            form.add_error("code", _two_step_paused(checked.until))
         elif checked.result == two_step.Check.USED:
             form.add_error(
                 "code",
@@ -277,8 +270,22 @@ def login_code(request: HttpRequest) -> HttpResponse:
                     "seconds: type the one your app shows now."
                 ),
             )
-    context = {"form": form, "passkey_options": _second_step_passkey_options(request, member)}
+    # Told on arrival, not only once a code is typed: the password was right, and the member
+    # would otherwise wait for a fresh code to type and be refused.
+    paused = two_step.paused_until(member) if request.method == "GET" else None
+    context = {
+        "form": form,
+        "paused": _two_step_paused(paused) if paused else None,
+        "passkey_options": _second_step_passkey_options(request, member),
+    }
     return render(request, "accounts/login_code.html", context)
+
+
+def _two_step_paused(until) -> str:
+    return _(
+        "Too many wrong codes. For your safety, codes are not accepted until %(time)s. If "
+        "you lost your authenticator, use a recovery code then."
+    ) % {"time": times.try_again_at(until)}
 
 
 def _second_step_passkey_options(request: HttpRequest, member) -> str:

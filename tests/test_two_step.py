@@ -1,5 +1,6 @@
 """Two-step verification with an authenticator app and recovery codes (issue 16)."""
 
+import datetime
 import re
 import sys
 import time
@@ -11,6 +12,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.test import Client
 
+from accounts import times
 from accounts.flows import two_step
 from accounts.models import Authenticator, Member, RecoveryCode, SecurityEvent
 from tests.helpers import PASSWORD, PIN, browser_sends, sign_in
@@ -261,6 +263,25 @@ def test_five_wrong_codes_pause_the_second_step(member_client, member, settings)
     page = member_client.post(CODE, {"code": codes[1]}).content.decode()
     assert "誤ったコードが多すぎます" in page and SESSION_KEY not in member_client.session
     assert SecurityEvent.objects.filter(kind=Kind.TWO_STEP_PAUSED, member=member).exists()
+
+
+def test_a_paused_second_step_says_so_on_arrival(member_client, member, settings):
+    """The member signs in again while the pause lasts: the password is right, and the code
+    page says at once until when no code is taken, rather than after a fresh code is typed
+    and refused."""
+    totp, _ = turn_on(member_client)
+    password_step(member_client)
+    wrong = a_code_of_another_step(totp, 5)
+    assert "誤ったコード" not in member_client.get(CODE).content.decode()
+    for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS):
+        member_client.post(CODE, {"code": wrong})
+    password_step(member_client)
+    page = member_client.get(CODE).content.decode()
+    assert "誤ったコードが多すぎます" in page and 'role="alert"' in page
+    until = SecurityEvent.objects.filter(kind=Kind.TWO_STEP_FAILED).earliest("created").created
+    window = datetime.timedelta(minutes=settings.JENCO_TWO_STEP_PAUSE_MINUTES)
+    assert times.try_again_at(until + window) in page
+    assert 'name="code"' in page  # to type once the time comes, without signing in again
 
 
 def test_a_wait_too_long_sends_back_to_sign_in(member_client, member, settings):

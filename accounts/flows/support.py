@@ -108,7 +108,6 @@ def lock_state(member) -> LockState:
         until = attempts[0][1] + settings.AXES_COOLOFF_TIME
     now = timezone.now()
     pin_until = member.pin_locked_until if (member.pin_locked_until or now) > now else None
-    window = settings.JENCO_TWO_STEP_PAUSE_MINUTES * 60
     return LockState(
         failures=failures,
         limit=settings.AXES_FAILURE_LIMIT,
@@ -117,7 +116,7 @@ def lock_state(member) -> LockState:
         pin_locked_until=pin_until,
         # Wrong codes pause only a sign-in that asks for one: once two-step is off (a
         # Supervisor's reset, say), they pause nothing.
-        two_step_paused_until=two_step._paused_until(member, window)
+        two_step_paused_until=two_step.paused_until(member)
         if two_step.is_on(member)
         else None,
         # Likewise wrong mailbox codes, once the member's password is their own.

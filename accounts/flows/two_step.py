@@ -303,11 +303,10 @@ def check_code(request, member, typed: str) -> Checked:
     JENCO_TWO_STEP_ATTEMPTS in JENCO_TWO_STEP_PAUSE_MINUTES, counted where every app server
     sees it. One check at a time per member, the pause read and a wrong code logged inside
     it: codes sent at once get no more tries between them than the limit."""
-    window = settings.JENCO_TWO_STEP_PAUSE_MINUTES * 60
     code = normalise_code(typed)
     with transaction.atomic():
         Member.objects.select_for_update().only("pk").get(pk=member.pk)
-        paused = _paused_until(member, window)
+        paused = paused_until(member)
         if paused:
             return Checked(Check.PAUSED, paused)
         authenticator = Authenticator.objects.filter(member=member).first()
@@ -332,21 +331,21 @@ def check_code(request, member, typed: str) -> Checked:
         if step is not None:
             return Checked(Check.USED)
         record(request, Kind.TWO_STEP_FAILED, member)
-        until = _paused_until(member, window)
+        until = paused_until(member)
         if until is not None:
             record(request, Kind.TWO_STEP_PAUSED, member)
             return Checked(Check.PAUSED, until)
     return Checked(Check.WRONG)
 
 
-def _paused_until(member, window: int) -> datetime.datetime | None:
-    """When the pause ends, if wrong codes reached the limit within the last window (and
-    since support last lifted the member's pauses)."""
+def paused_until(member) -> datetime.datetime | None:
+    """When the pause ends, if wrong codes reached JENCO_TWO_STEP_ATTEMPTS within the last
+    JENCO_TWO_STEP_PAUSE_MINUTES (and since support last lifted the member's pauses)."""
     return pause_ends(
         member,
         Kind.TWO_STEP_FAILED,
         limit=settings.JENCO_TWO_STEP_ATTEMPTS,
-        window=datetime.timedelta(seconds=window),
+        window=datetime.timedelta(minutes=settings.JENCO_TWO_STEP_PAUSE_MINUTES),
     )
 
 

@@ -974,10 +974,11 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
 
     @admin.action(description=_("Lift the selected pauses"), permissions=["delete"])
     def lift_pauses(self, request, queryset):
-        self._say_lifted(request, support.lift_pauses(request, queryset, actor=request.user))
+        self._say_lifted(request, *support.lift_pauses(request, queryset, actor=request.user))
 
     def delete_model(self, request, obj):
-        support.lift_pauses(request, [obj], actor=request.user)
+        # Said by response_delete, which admin calls next with the same request.
+        request.jenco_lifted = support.lift_pauses(request, [obj], actor=request.user)
 
     def delete_view(self, request, object_id, extra_context=None):
         extra_context = {"title": _("Lift the pause"), **(extra_context or {})}
@@ -993,10 +994,10 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
     def response_delete(self, request, obj_display, obj_id):
         # Back to the list, saying what was done: Django's "deleted", and admin's index for
         # an agent who may view and lift but not change the rows.
-        self._say_lifted(request, 1)
+        self._say_lifted(request, *request.jenco_lifted)
         return redirect("admin:axes_accessattempt_changelist")
 
-    def _say_lifted(self, request, records: int) -> None:
+    def _say_lifted(self, request, records: int, members) -> None:
         # Rows, not pauses: two rows may make one pause (an ID tried from two addresses), and
         # a row under its limit makes none.
         self.message_user(
@@ -1009,6 +1010,10 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
             % {"count": records},
             messages.SUCCESS,
         )
+        # A member's row lifts every pause on the member, as their page's button does: each
+        # such member named, with what was lifted.
+        for member, lifted in members:
+            self.message_user(request, support.lifted_in_words(member, lifted), messages.SUCCESS)
 
     def delete_queryset(self, request, queryset):
         support.lift_pauses(request, queryset, actor=request.user)

@@ -93,23 +93,35 @@ def record(
     return event
 
 
-def pause_ends(member, kind: str, *, limit: int, window: datetime.timedelta):
+def pause_ends(
+    member, kind: str, *, pause: Pause, limit: int, window: datetime.timedelta
+) -> datetime.datetime | None:
     """When the pause that `limit` entries of `kind` about the member within the last
     `window` put on it ends; None while they are fewer. Support lifts it (LOCKOUT_CLEARED,
-    accounts.flows.support.clear_lockout): only the entries since the member's last lift count.
-    The log every app server writes to is the count (two-step codes, mailbox codes).
+    accounts.flows.support.clear_lockout): only the entries since the member's last lift of
+    this `pause` count. A lift of another pause alone (a PIN lock, say) leaves the count as it
+    was: lifting one pause must not give whoever is guessing at another fresh tries. The log
+    every app server writes to is the count (two-step codes, mailbox codes).
 
-    One query: the newest `limit` entries of either kind. All of `kind`, and they are the
-    limit since the last lift; a lift among them, and fewer came after it."""
-    latest = list(
+    One query, of the entries of either kind within the window: few, since past the limit no
+    code is checked, so none is logged, until a lift."""
+    entries = (
         SecurityEvent.objects.filter(
             member=member,
             kind__in=(kind, Kind.LOCKOUT_CLEARED),
             created__gt=timezone.now() - window,
         )
-        .order_by("-created")
-        .values_list("kind", "created")[:limit]
+        .order_by("-created", "-pk")
+        .values_list("kind", "created", "details")
     )
-    if len(latest) < limit or any(entry == Kind.LOCKOUT_CLEARED for entry, _ in latest):
-        return None
-    return latest[-1][1] + window
+    counted = 0
+    for entry, created, details in entries:
+        if entry == Kind.LOCKOUT_CLEARED:
+            # Entries from before "lifted" was logged lifted every pause.
+            if pause in details.get("lifted", list(Pause)):
+                return None
+            continue
+        counted += 1
+        if counted == limit:
+            return created + window
+    return None

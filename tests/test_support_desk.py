@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone, translation
 
-from accounts.models import Member, Passkey, SecurityEvent
+from accounts.models import MailboxCode, Member, Passkey, SecurityEvent
 from tests.helpers import (
     DEFAULT_PASSWORD,
     PASSWORD,
@@ -290,7 +290,7 @@ def test_a_mailbox_code_pause_is_shown_and_lifted_too(
     page = agent.get(page_of(migrated_member)).content.decode()
     assert "No: paused." in page
     assert "Mailbox codes at first sign-in paused until" in page
-    assert "A password reset link also lets the member go on" in page
+    assert "A password reset link lets the member go on now" in page
     url = f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/"
     told = agent.post(url, follow=True).content.decode()
     assert (
@@ -327,6 +327,10 @@ def test_a_mailbox_code_pause_ends_once_the_password_is_the_members_own(
     mailbox step, and so the pause, which the page then no longer shows."""
     guess_mailbox_codes_to_the_cap(migrated_member, mailoutbox, settings)
     agent = as_staff(client, support_agent, "en")
+    assert (
+        "Mailbox codes at first sign-in paused"
+        in agent.get(page_of(migrated_member)).content.decode()
+    )
     agent.post(f"{page_of(migrated_member).removesuffix('change/')}send-reset-link/password/")
     owner = Client()
     form = owner.get(emailed_path(mailoutbox[-1], "/password/reset/"))["Location"]
@@ -336,6 +340,51 @@ def test_a_mailbox_code_pause_ends_once_the_password_is_the_members_own(
     owner = Client()
     sign_in(owner, "JPN2000001", "Spring-Rain-2026")
     assert owner.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
+
+
+def test_lifting_another_pause_leaves_the_mailbox_codes_count_as_it_was(
+    client, support_agent, migrated_member, mailoutbox, settings
+):
+    """Support lifting a PIN lock (or a sign-in pause, which whoever guesses can cause by
+    typing wrong passwords) must not hand fresh mailbox code guesses to that person."""
+    settings.JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR = 6
+    guesser = Client()
+    sign_in(guesser, "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR="198.51.100.1")
+    code = re.findall(r"^\s+(\d{6})$", mailoutbox[-1].body, re.M)[0]
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(5):
+        guesser.post(MAILBOX, {"code": wrong})
+    Member.objects.filter(pk=migrated_member.pk).update(
+        pin_locked_until=timezone.now() + timezone.timedelta(minutes=30)
+    )
+    agent = as_staff(client, support_agent, "en")
+    agent.post(f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/")
+    assert SecurityEvent.objects.get(kind=Kind.LOCKOUT_CLEARED).details["lifted"] == ["pin"]
+    guesser = Client()
+    sign_in(guesser, "JPN2000001", DEFAULT_PASSWORD, REMOTE_ADDR="198.51.100.2")
+    page = guesser.post(MAILBOX, {"code": wrong}).content.decode()  # the sixth: the cap
+    assert "コードを確認できるのは" in page
+    assert "No: paused." in agent.get(page_of(migrated_member)).content.decode()
+
+
+def test_after_the_hours_codes_were_all_mailed_support_is_told_no_code_reaches_the_member(
+    client, support_agent, migrated_member, mailoutbox, settings
+):
+    """Whoever knows the ID can spend the hour's 20 codes on the published password. Lifting
+    the code pause then opens the code step, but no code can reach the member: the agent is
+    told so, and the way on that works now."""
+    guess_mailbox_codes_to_the_cap(migrated_member, mailoutbox, settings)
+    # The rest of the hour's codes, mailed to other sign-ins on the published password.
+    spent = settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR - MailboxCode.objects.count()
+    MailboxCode.objects.bulk_create(MailboxCode(member=migrated_member) for _ in range(spent))
+    agent = as_staff(client, support_agent, "en")
+    page = agent.get(page_of(migrated_member)).content.decode()
+    assert "No code can be mailed for the first sign-in before" in page
+    url = f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/"
+    told = agent.post(url, follow=True).content.decode()
+    assert "The member can sign in, but no code can be mailed to them before" in told
+    assert "a password reset link lets them go on now." in told
+    assert "The member can sign in now." not in told
 
 
 def test_lifting_is_a_post(client, support_agent, member):
@@ -755,6 +804,11 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
         '<li class="success">ログイン失敗の記録を2件消去し、それによる一時停止を解除しました。'
         in (response.content.decode())
     )
+    # And the member's, named with what was lifted, as the member page's button says it.
+    assert (
+        "JPN1000001 の一時停止・ロックを解除しました：ログインの一時停止。"
+        "会員は今すぐログインできます。"
+    ) in response.content.decode()
     assert not AccessAttempt.objects.exists()
     # The member's activity says support lifted it, naming the team, as the member page's
     # button does; the unknown ID's entry keeps the address that was paused.

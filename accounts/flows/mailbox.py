@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import credentials, tasks
-from accounts.audit import Kind, pause_ends, record
+from accounts.audit import Kind, Pause, pause_ends, record
 from accounts.emails import render_member_email
 from accounts.flows import SENT_TWICE
 from accounts.models import MailboxCode, Member
@@ -117,10 +117,9 @@ def _refusal(recent: list[MailboxCode], session: str, now) -> Sending | None:
     hour, or None when it may."""
     mine = [code for code in recent if code.session_hash == session]
     next_at = _next_sending([code.created for code in mine])
-    cap = settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR
     account_limit = False
-    if len(recent) >= cap:
-        account_next_at = recent[cap - 1].created + datetime.timedelta(hours=1)
+    account_next_at = _hour_spent_until(recent)
+    if account_next_at is not None:
         # Told as the account's limit only to a session left without a code that works (the
         # owner whose hour others spent): a session whose own code still works asked for it
         # a short while ago, and is told so.
@@ -131,6 +130,18 @@ def _refusal(recent: list[MailboxCode], session: str, now) -> Sending | None:
     if next_at is not None and next_at > now:
         return Sending(sent=False, next_at=next_at, account_limit=account_limit)
     return None
+
+
+def _hour_spent_until(recent: list[MailboxCode]) -> datetime.datetime | None:
+    """When the member's mailbox can be sent a code again, if the codes of the last hour
+    (`recent`, newest first) reached JENCO_MAILBOX_CODES_PER_MEMBER_HOUR; None while not."""
+    cap = settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR
+    return recent[cap - 1].created + datetime.timedelta(hours=1) if len(recent) >= cap else None
+
+
+def codes_mailed_again_at(member) -> datetime.datetime | None:
+    """The same for the member, read now (what support sees)."""
+    return _hour_spent_until(_this_hour(member, timezone.now()))
 
 
 def _works_until(code, now) -> datetime.datetime | None:
@@ -223,6 +234,7 @@ def wrong_codes_pause(member) -> datetime.datetime | None:
     return pause_ends(
         member,
         Kind.MAILBOX_CODE_FAILED,
+        pause=Pause.MAILBOX,
         limit=settings.JENCO_MAILBOX_WRONG_CODES_PER_MEMBER_HOUR,
         window=datetime.timedelta(hours=1),
     )

@@ -14,10 +14,11 @@ from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts import times
 from accounts.activity import NO_TEAM, listed, team_names
 from accounts.audit import Kind, Pause, record
 from accounts.flows import mailbox, two_step
@@ -74,8 +75,11 @@ class LockState:
     last_address: str | None
     pin_locked_until: datetime.datetime | None
     two_step_paused_until: datetime.datetime | None
-    # A member on the published password proves the mailbox at each sign-in: the code step.
+    # A member on the published password proves the mailbox at each sign-in: the code step,
+    # paused after the hour's wrong codes; and the codes mailed, which stop for the rest of
+    # the hour at its limit (not a pause support lifts: it keeps the mailbox from filling).
     mailbox_paused_until: datetime.datetime | None = None
+    codes_mailed_again_at: datetime.datetime | None = None
 
     @property
     def locked(self) -> bool:
@@ -116,11 +120,12 @@ def lock_state(member) -> LockState:
         pin_locked_until=pin_until,
         # Wrong codes pause only a sign-in that asks for one: once two-step is off (a
         # Supervisor's reset, say), they pause nothing.
-        two_step_paused_until=two_step.paused_until(member)
-        if two_step.is_on(member)
-        else None,
+        two_step_paused_until=two_step.paused_until(member) if two_step.is_on(member) else None,
         # Likewise wrong mailbox codes, once the member's password is their own.
         mailbox_paused_until=mailbox.wrong_codes_pause(member)
+        if member.on_default_password
+        else None,
+        codes_mailed_again_at=mailbox.codes_mailed_again_at(member)
         if member.on_default_password
         else None,
     )
@@ -228,6 +233,19 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
         ),
     }
     signs_in = not STOP_SIGNING_IN.isdisjoint(lifted)
+    codes_from = mailbox.codes_mailed_again_at(member) if Pause.MAILBOX in lifted else None
+    if codes_from is not None:
+        # The code step is open again, but the hour's codes were all mailed (whoever knows
+        # the ID can spend them on the published password): no code reaches the member yet.
+        words["time"] = formats.date_format(times.minute_up(codes_from), "DATETIME_FORMAT")
+        return (
+            _(
+                "Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can sign "
+                "in, but no code can be mailed to them before %(time)s (the hour's codes were "
+                "all sent): a password reset link lets them go on now."
+            )
+            % words
+        )
     if signs_in and member.has_pin:
         return (
             _("Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can sign in now.")
@@ -258,8 +276,12 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
 @transaction.atomic
 def clear_lockout(request, member, *, actor) -> list[Pause]:
     """Lift every pause on the member: wrong passwords against the ID, wrong PINs, wrong
-    two-step codes, wrong mailbox codes at a first sign-in. Returns what was lifted: nothing when nothing was paused (nothing logged,
-    nothing cleared: the member's activity would say a pause was lifted that never was)."""
+    two-step codes, wrong mailbox codes at a first sign-in. Returns what was lifted: nothing
+    when nothing was paused (nothing logged, nothing cleared: the member's activity would say
+    a pause was lifted that never was)."""
+    # The member's row first, as a code check takes it: a wrong code that reaches a pause
+    # meanwhile is then either counted before this reads what to lift, or after the lift.
+    Member.objects.select_for_update().only("pk").get(pk=member.pk)
     state = lock_state(member)
     if not state.locked:
         return []
@@ -279,24 +301,26 @@ def clear_lockout(request, member, *, actor) -> list[Pause]:
 
 
 @transaction.atomic
-def lift_pauses(request, attempts, *, actor) -> int:
+def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, list[Pause]]]]:
     """Lift the pauses behind rows picked in admin's lockouts list (axes' AccessAttempt).
     A member's row lifts every pause on the member, as their page's button does, and their
     activity says support did it; a row for an ID nobody has, or for an address alone, is
     deleted and logged, as is a member's row when the member is not paused (the activity
-    says nothing: no pause was lifted). Returns the rows handled."""
+    says nothing: no pause was lifted). Returns the rows handled, and each member whose
+    pauses were lifted with what was (the agent is told: more than the rows' own pause, when
+    the member's PIN or codes were paused too)."""
     attempts = list(attempts)
     members = {
         member.member_id: member
         for member in Member.objects.filter(member_id__in={a.username for a in attempts})
     }
-    lifted = set()  # members whose pauses this call lifted: their other rows went with them
+    lifted = {}  # members whose pauses this call lifted: their other rows went with them
     for attempt in attempts:
         member = members.get(attempt.username)
-        if member is not None and (
-            member.pk in lifted or clear_lockout(request, member, actor=actor)
-        ):
-            lifted.add(member.pk)
+        if member is not None and member.pk in lifted:
+            pass
+        elif member is not None and (pauses := clear_lockout(request, member, actor=actor)):
+            lifted[member.pk] = (member, pauses)
         else:
             # An address alone, an ID nobody has, or a member whose ID is not paused: the
             # row goes, logged, but no member's activity says a pause was lifted.
@@ -309,7 +333,7 @@ def lift_pauses(request, attempts, *, actor) -> int:
             )
         # clear_lockout removes the ID's rows; one past its cool-off it counts as nothing.
         AccessAttempt.objects.filter(pk=attempt.pk).delete()
-    return len(attempts)
+    return len(attempts), list(lifted.values())
 
 
 @transaction.atomic

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import credentials, emails
-from accounts.audit import Kind, pause_ends, record
+from accounts.audit import Kind, Pause, pause_ends, record
 from accounts.flows import SENT_TWICE
 from accounts.models import Authenticator, Member, Passkey, RecoveryCode
 
@@ -344,6 +344,7 @@ def paused_until(member) -> datetime.datetime | None:
     return pause_ends(
         member,
         Kind.TWO_STEP_FAILED,
+        pause=Pause.TWO_STEP,
         limit=settings.JENCO_TWO_STEP_ATTEMPTS,
         window=datetime.timedelta(minutes=settings.JENCO_TWO_STEP_PAUSE_MINUTES),
     )

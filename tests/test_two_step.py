@@ -251,18 +251,26 @@ def test_a_malformed_code_is_told_its_shape_and_costs_no_try(member_client, memb
     assert not SecurityEvent.objects.filter(kind=Kind.TWO_STEP_FAILED).exists()
 
 
-def test_five_wrong_codes_pause_the_second_step(member_client, member, settings):
+def test_five_wrong_codes_pause_the_second_step(member_client, member, settings, mailoutbox):
     totp, codes = turn_on(member_client)
     password_step(member_client)
     wrong = a_code_of_another_step(totp, 5)
     for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS - 1):
         assert "コードが正しくない" in member_client.post(CODE, {"code": wrong}).content.decode()
+    mailoutbox.clear()
     page = member_client.post(CODE, {"code": wrong}).content.decode()
     assert "誤ったコードが多すぎます" in page
     # Paused: even a right code (or a recovery code) is not taken now.
     page = member_client.post(CODE, {"code": codes[1]}).content.decode()
     assert "誤ったコードが多すぎます" in page and SESSION_KEY not in member_client.session
     assert SecurityEvent.objects.filter(kind=Kind.TWO_STEP_PAUSED, member=member).exists()
+    # The member is told once, by email: whoever typed the codes knew the password.
+    [told] = mailoutbox
+    assert told.to == [member.email]
+    assert told.subject == "【JENCO】パスワードでのログイン後、2段階認証コードの誤りが続きました"
+    assert "2段階認証のコードが5回続けて誤って入力されたため" in told.body
+    assert "ほかの方がお客様のパスワードを知っています" in told.body
+    assert "「パスワードを忘れましたか？」" in told.body
 
 
 def test_a_paused_second_step_says_so_on_arrival(member_client, member, settings):

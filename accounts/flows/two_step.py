@@ -334,6 +334,13 @@ def check_code(request, member, typed: str) -> Checked:
         until = paused_until(member)
         if until is not None:
             record(request, Kind.TWO_STEP_PAUSED, member)
+            # Whoever typed these codes had the password: if not the member, someone else
+            # does. Once a pause (the codes after it are not checked, so not counted).
+            emails.send_member_email(
+                member,
+                "two_step_paused",
+                {"until": until, "limit": settings.JENCO_TWO_STEP_ATTEMPTS},
+            )
             return Checked(Check.PAUSED, until)
     return Checked(Check.WRONG)
 

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core.management import call_command
 from django.test import Client
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 
 from accounts import times
 from accounts.audit import Kind
@@ -68,6 +68,10 @@ def test_the_code_goes_to_the_registered_address_which_the_page_shows_masked(
     assert "h•••@example.com" in page
     assert "hanako@example.com" not in page
     assert "10分" in page
+    # Spaced as the page's other times are (「14:09 以降」).
+    works_until = MailboxCode.objects.get().created + datetime.timedelta(minutes=10)
+    shown = formats.time_format(timezone.localtime(works_until), "TIME_FORMAT")
+    assert f"現在のコードは {shown} まで有効です。" in page
 
 
 def test_the_code_leads_on_to_the_pin_step_then_the_password_step(

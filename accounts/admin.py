@@ -994,7 +994,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
     def response_delete(self, request, obj_display, obj_id):
         # Back to the list, saying what was done: Django's "deleted", and admin's index for
         # an agent who may view and lift but not change the rows.
-        self._say_lifted(request, *request.jenco_lifted)
+        self._say_lifted(request, *getattr(request, "jenco_lifted", (1, [])))
         return redirect("admin:axes_accessattempt_changelist")
 
     def _say_lifted(self, request, records: int, members) -> None:

@@ -94,22 +94,33 @@ def record(
 
 
 def pause_ends(
-    member, kind: str, *, pause: Pause, limit: int, window: datetime.timedelta
+    member,
+    kind: str,
+    *,
+    pause: Pause,
+    limit: int,
+    window: datetime.timedelta,
+    paused_kind: str | None = None,
 ) -> datetime.datetime | None:
     """When the pause that `limit` entries of `kind` about the member within the last
-    `window` put on it ends; None while they are fewer. Support lifts it (LOCKOUT_CLEARED,
-    accounts.flows.support.clear_lockout): only the entries since the member's last lift of
-    this `pause` count. A lift of another pause alone (a PIN lock, say) leaves the count as it
-    was: lifting one pause must not give whoever is guessing at another fresh tries. The log
-    every app server writes to is the count (two-step codes, mailbox codes).
+    `window` put on it ends; None while they are fewer. The log every app server writes to is
+    the count (two-step codes, mailbox codes).
 
-    One query, of the entries of either kind within the window: few, since past the limit no
-    code is checked, so none is logged, until a lift."""
+    Support lifts it (LOCKOUT_CLEARED, accounts.flows.support.clear_lockout): only the entries
+    since the member's last lift of this `pause` count. A lift of another pause alone (a PIN
+    lock, say) leaves the count as it was: lifting one pause must not give whoever is
+    guessing at another fresh tries.
+
+    With `paused_kind` (the entry logged as a pause begins), a pause that has ended leaves
+    nothing behind: the entries after it count anew. Without it the window slides, a cap of
+    `limit` an hour whatever happened before (mailbox codes).
+
+    One query, of the entries within the window: few, since past the limit nothing is
+    checked, so nothing logged, until the pause ends or is lifted."""
+    kinds = [kind, Kind.LOCKOUT_CLEARED] + ([paused_kind] if paused_kind else [])
     entries = (
         SecurityEvent.objects.filter(
-            member=member,
-            kind__in=(kind, Kind.LOCKOUT_CLEARED),
-            created__gt=timezone.now() - window,
+            member=member, kind__in=kinds, created__gt=timezone.now() - window
         )
         .order_by("-created", "-pk")
         .values_list("kind", "created", "details")
@@ -121,6 +132,10 @@ def pause_ends(
             if pause in details.get("lifted", list(Pause)):
                 return None
             continue
+        if entry == paused_kind:
+            if counted:  # entries after a pause are logged only once it has ended
+                return None
+            continue  # the pause it began: the entries before it say until when
         counted += 1
         if counted == limit:
             return created + window

@@ -290,7 +290,7 @@ def test_a_mailbox_code_pause_is_shown_and_lifted_too(
     page = agent.get(page_of(migrated_member)).content.decode()
     assert "No: paused." in page
     assert "Mailbox codes at first sign-in paused until" in page
-    assert "A password reset link lets the member go on now" in page
+    assert "Email them a password reset link to let them in now" in page
     url = f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/"
     told = agent.post(url, follow=True).content.decode()
     assert (
@@ -382,9 +382,26 @@ def test_after_the_hours_codes_were_all_mailed_support_is_told_no_code_reaches_t
     assert "No code can be mailed for the first sign-in before" in page
     url = f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/"
     told = agent.post(url, follow=True).content.decode()
-    assert "The member can sign in, but no code can be mailed to them before" in told
-    assert "a password reset link lets them go on now." in told
+    assert "no code can be mailed to them to finish signing in before" in told
+    assert "email them a password reset link to let them in now." in told
     assert "The member can sign in now." not in told
+
+
+def test_lifting_a_sign_in_pause_while_the_hours_codes_are_spent_says_so_too(
+    client, support_agent, migrated_member, mailoutbox, settings
+):
+    """Not only a lifted code pause: a member on the published password whose sign-in pause
+    is lifted signs in to a code step no code can reach yet (helper-83)."""
+    MailboxCode.objects.bulk_create(
+        MailboxCode(member=migrated_member)
+        for _ in range(settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR)
+    )
+    paused(migrated_member)
+    agent = as_staff(client, support_agent, "en")
+    url = f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/"
+    told = agent.post(url, follow=True).content.decode()
+    assert "Pauses and locks lifted on JPN2000001: the sign-in pause. The member can type" in told
+    assert "no code can be mailed to them to finish signing in before" in told
 
 
 def test_lifting_is_a_post(client, support_agent, member):

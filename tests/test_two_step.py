@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from accounts import times
 from accounts.flows import two_step
@@ -267,10 +268,42 @@ def test_five_wrong_codes_pause_the_second_step(member_client, member, settings,
     # The member is told once, by email: whoever typed the codes knew the password.
     [told] = mailoutbox
     assert told.to == [member.email]
-    assert told.subject == "【JENCO】パスワードでのログイン後、2段階認証コードの誤りが続きました"
-    assert "2段階認証のコードが5回続けて誤って入力されたため" in told.body
-    assert "ほかの方がお客様のパスワードを知っています" in told.body
+    assert told.subject == "【JENCO】2段階認証コードの入力を一時停止しました"
+    assert "正しいパスワードが入力された後、2段階認証のコードが5回誤って入力されたため" in told.body
+    assert "第三者がお客様のパスワードを知っている可能性があります" in told.body
     assert "「パスワードを忘れましたか？」" in told.body
+
+
+def test_after_a_pause_ends_its_codes_count_no_more_and_the_email_comes_once_a_day(
+    member_client, member, settings, mailoutbox
+):
+    """The window slid: once the oldest wrong code left it, one more wrong code paused again,
+    and each such pause sent the member an email (helper-83: 20 in 72 minutes, one wrong code
+    every 3 minutes). Now the codes of a pause that has ended count no more, and the email
+    comes at most once a day."""
+    totp, _ = turn_on(member_client)
+    password_step(member_client)
+    wrong = a_code_of_another_step(totp, 5)
+    mailoutbox.clear()  # "two-step verification turned on"
+    for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS):
+        member_client.post(CODE, {"code": wrong})
+    assert len(mailoutbox) == 1
+    # The pause ends: its codes (and the pause itself) are from a window ago.
+    window = datetime.timedelta(minutes=settings.JENCO_TWO_STEP_PAUSE_MINUTES)
+    SecurityEvent.objects.filter(kind__in=[Kind.TWO_STEP_FAILED, Kind.TWO_STEP_PAUSED]).update(
+        created=timezone.now() - window + datetime.timedelta(minutes=1)
+    )
+    earliest = SecurityEvent.objects.filter(kind=Kind.TWO_STEP_FAILED).earliest("created")
+    SecurityEvent.objects.filter(pk=earliest.pk).update(created=timezone.now() - window)
+    password_step(member_client)
+    page = member_client.post(CODE, {"code": wrong}).content.decode()
+    assert "コードが正しくない" in page and "誤ったコードが多すぎます" not in page
+    # Four more make a new pause: said on the page, but no second email today.
+    for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS - 1):
+        page = member_client.post(CODE, {"code": wrong}).content.decode()
+    assert "誤ったコードが多すぎます" in page
+    assert SecurityEvent.objects.filter(kind=Kind.TWO_STEP_PAUSED).count() == 2
+    assert len(mailoutbox) == 1
 
 
 def test_a_paused_second_step_says_so_on_arrival(member_client, member, settings):

@@ -233,16 +233,21 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
         ),
     }
     signs_in = not STOP_SIGNING_IN.isdisjoint(lifted)
-    codes_from = mailbox.codes_mailed_again_at(member) if Pause.MAILBOX in lifted else None
+    # On the published password, signing in goes on to a mailed code: once the hour's codes
+    # were all mailed (whoever knows the ID can spend them), none reaches the member yet.
+    codes_from = (
+        mailbox.codes_mailed_again_at(member)
+        if signs_in and member.on_default_password
+        else None
+    )
     if codes_from is not None:
-        # The code step is open again, but the hour's codes were all mailed (whoever knows
-        # the ID can spend them on the published password): no code reaches the member yet.
         words["time"] = formats.date_format(times.minute_up(codes_from), "DATETIME_FORMAT")
         return (
             _(
-                "Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can sign "
-                "in, but no code can be mailed to them before %(time)s (the hour's codes were "
-                "all sent): a password reset link lets them go on now."
+                "Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can type "
+                "their password again, but no code can be mailed to them to finish signing "
+                "in before %(time)s (the hour's codes were all sent): email them a password "
+                "reset link to let them in now."
             )
             % words
         )
@@ -309,7 +314,8 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
     says nothing: no pause was lifted). Returns the rows handled, and each member whose
     pauses were lifted with what was (the agent is told: more than the rows' own pause, when
     the member's PIN or codes were paused too)."""
-    attempts = list(attempts)
+    # In one order, whoever lifts: two agents lifting overlapping rows lock members alike.
+    attempts = sorted(attempts, key=lambda attempt: (attempt.username or "", attempt.pk))
     members = {
         member.member_id: member
         for member in Member.objects.filter(member_id__in={a.username for a in attempts})

@@ -333,27 +333,36 @@ def check_code(request, member, typed: str) -> Checked:
         record(request, Kind.TWO_STEP_FAILED, member)
         until = paused_until(member)
         if until is not None:
-            record(request, Kind.TWO_STEP_PAUSED, member)
             # Whoever typed these codes had the password: if not the member, someone else
-            # does. Once a pause (the codes after it are not checked, so not counted).
-            emails.send_member_email(
-                member,
-                "two_step_paused",
-                {"until": until, "limit": settings.JENCO_TWO_STEP_ATTEMPTS},
-            )
+            # may. Told by email at most once a day: someone who keeps at it would otherwise
+            # send one each pause.
+            told = member.security_events.filter(
+                kind=Kind.TWO_STEP_PAUSED, created__gt=timezone.now() - datetime.timedelta(days=1)
+            ).exists()
+            record(request, Kind.TWO_STEP_PAUSED, member)
+            if not told:
+                emails.send_member_email(
+                    member,
+                    "two_step_paused",
+                    {"until": until, "limit": settings.JENCO_TWO_STEP_ATTEMPTS},
+                )
             return Checked(Check.PAUSED, until)
     return Checked(Check.WRONG)
 
 
 def paused_until(member) -> datetime.datetime | None:
     """When the pause ends, if wrong codes reached JENCO_TWO_STEP_ATTEMPTS within the last
-    JENCO_TWO_STEP_PAUSE_MINUTES (and since support last lifted the member's pauses)."""
+    JENCO_TWO_STEP_PAUSE_MINUTES (since the last pause ended, and since support last lifted
+    this pause)."""
     return pause_ends(
         member,
         Kind.TWO_STEP_FAILED,
         pause=Pause.TWO_STEP,
         limit=settings.JENCO_TWO_STEP_ATTEMPTS,
         window=datetime.timedelta(minutes=settings.JENCO_TWO_STEP_PAUSE_MINUTES),
+        # Once a pause ends, the wrong codes before it count no more: a member's one typo
+        # after it does not pause them again, and each pause is one email (check_code).
+        paused_kind=Kind.TWO_STEP_PAUSED,
     )
 
 

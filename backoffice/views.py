@@ -136,17 +136,17 @@ def _code_problem(checked: mailbox.Checked) -> str:
 
 
 def _paused(until) -> str:
+    # The page puts the way in, "Forgot password?", as a link right below.
     return _(
         "Too many wrong codes were typed for this account in the last hour. For your "
-        "safety, codes are checked again from %(time)s. You can also set a new password "
-        "now with “Forgot password?”."
+        "safety, codes are checked again from %(time)s."
     ) % {"time": times.try_again_at(until)}
 
 
 def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
     if sending.paused:
-        messages.error(request, _paused(sending.next_at))
-    elif sending.sent:
+        return  # the page it goes back to says so, with the way in
+    if sending.sent:
         messages.success(
             request,
             _("We sent a new code to %(email)s.")

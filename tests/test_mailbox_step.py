@@ -373,7 +373,8 @@ def test_wrong_codes_from_every_session_are_capped_for_the_member_each_hour(
     # way in; the owner's code keeps its tries.
     page = enter(client, code).content.decode()
     assert f"安全のため、コードを確認できるのは {when} 以降です。" in page
-    assert "「パスワードを忘れましたか？」から" in page
+    assert '「<a href="/password/forgot/">パスワードを忘れましたか？</a>」から' in page
+    assert page.count("パスワードを忘れましたか？") == 1  # the way in, said once
     assert client.get("/backoffice/")["Location"] == MAILBOX  # still to prove the mailbox
     tries = MailboxCode.objects.order_by("created").values_list("wrong_tries", flat=True)
     # The owner's, two sessions' used up; the third session was mailed none: it could not
@@ -418,7 +419,7 @@ def test_an_owner_whose_hour_of_codes_others_used_is_told_so_and_shown_another_w
     page = client.get(MAILBOX).content.decode()
     assert "このログインには、まだ確認コードをお送りできていません。" in page
     assert "有効期限切れ" not in page
-    assert '<a href="/password/forgot/">パスワードを忘れましたか？</a>から' in page
+    assert '<a href="/password/forgot/">パスワードを忘れましたか？</a>」から' in page
     told = client.post(MAILBOX, {"resend": "1"}, follow=True).content.decode()
     assert "確認コードの送信依頼が多すぎました。" in told and "少し前に送信済み" not in told
     assert len(mailoutbox) == sent
@@ -535,7 +536,7 @@ def test_an_owner_whose_code_is_used_up_in_a_spent_hour_is_shown_another_way_in(
     told = client.post(MAILBOX, {"resend": "1"}, follow=True).content.decode()
     assert "確認コードの送信依頼が多すぎました。" in told
     assert "コードは使用できなくなりました" in told
-    assert '<a href="/password/forgot/">パスワードを忘れましたか？</a>から' in told
+    assert '<a href="/password/forgot/">パスワードを忘れましたか？</a>」から' in told
 
 
 @pytest.mark.django_db(transaction=True)  # the worker commits, as in production

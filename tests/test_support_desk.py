@@ -402,6 +402,9 @@ def test_lifting_a_sign_in_pause_while_the_hours_codes_are_spent_says_so_too(
     told = agent.post(url, follow=True).content.decode()
     assert "Pauses and locks lifted on JPN2000001: the sign-in pause. The member can type" in told
     assert "no code can be mailed to them to finish signing in before" in told
+    # And the page after it does not answer "Yes: nothing is paused." (helper-84).
+    assert "Not yet: no code can be mailed to finish signing in" in told
+    assert "Yes: nothing is paused." not in told
 
 
 def test_lifting_is_a_post(client, support_agent, member):
@@ -838,6 +841,26 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
     reader.force_login(member)
     activity = reader.get("/backoffice/security/activity/").content.decode()
     assert "<strong>JENCOサポートがログインの一時停止を解除</strong>（サポート窓口）" in activity
+
+
+def test_the_lockouts_list_counts_the_rows_a_members_lift_took_with_it(
+    client, support_agent, member
+):
+    """One row of a member tried from two addresses, picked: the lift clears the ID's other
+    row too, and the count says two, not one (helper-84)."""
+    paused(member, failures=6)
+    AccessAttempt.objects.create(
+        username=member.member_id, ip_address="198.51.100.20", failures_since_start=5
+    )
+    picked = AccessAttempt.objects.filter(ip_address="203.0.113.7").values_list("pk", flat=True)
+    response = as_staff(client, support_agent).post(
+        "/admin/axes/accessattempt/",
+        {"action": "lift_pauses", "_selected_action": list(picked)},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "ログイン失敗の記録を2件消去し、それによる一時停止を解除しました。" in page
+    assert not AccessAttempt.objects.exists()
 
 
 def test_a_superuser_in_no_team_reads_as_jenco_support_alone(client, staff, member):

@@ -236,9 +236,7 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
     # On the published password, signing in goes on to a mailed code: once the hour's codes
     # were all mailed (whoever knows the ID can spend them), none reaches the member yet.
     codes_from = (
-        mailbox.codes_mailed_again_at(member)
-        if signs_in and member.on_default_password
-        else None
+        mailbox.codes_mailed_again_at(member) if signs_in and member.on_default_password else None
     )
     if codes_from is not None:
         words["time"] = formats.date_format(times.minute_up(codes_from), "DATETIME_FORMAT")
@@ -311,7 +309,7 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
     A member's row lifts every pause on the member, as their page's button does, and their
     activity says support did it; a row for an ID nobody has, or for an address alone, is
     deleted and logged, as is a member's row when the member is not paused (the activity
-    says nothing: no pause was lifted). Returns the rows handled, and each member whose
+    says nothing: no pause was lifted). Returns the rows cleared, and each member whose
     pauses were lifted with what was (the agent is told: more than the rows' own pause, when
     the member's PIN or codes were paused too)."""
     # In one order, whoever lifts: two agents lifting overlapping rows lock members alike.
@@ -321,12 +319,19 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
         for member in Member.objects.filter(member_id__in={a.username for a in attempts})
     }
     lifted = {}  # members whose pauses this call lifted: their other rows went with them
+    cleared = set()  # the rows gone: those picked, and a lifted member's from other addresses
     for attempt in attempts:
         member = members.get(attempt.username)
         if member is not None and member.pk in lifted:
-            pass
-        elif member is not None and (pauses := clear_lockout(request, member, actor=actor)):
+            continue
+        rows = set()
+        if member is not None:
+            rows = set(
+                AccessAttempt.objects.filter(username=member.member_id).values_list("pk", flat=True)
+            )
+        if member is not None and (pauses := clear_lockout(request, member, actor=actor)):
             lifted[member.pk] = (member, pauses)
+            cleared |= rows  # clear_lockout removed the ID's rows, from every address
         else:
             # An address alone, an ID nobody has, or a member whose ID is not paused: the
             # row goes, logged, but no member's activity says a pause was lifted.
@@ -337,9 +342,10 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
                 actor=actor,
                 details={"team": team(actor), "address": attempt.ip_address},
             )
-        # clear_lockout removes the ID's rows; one past its cool-off it counts as nothing.
+        # One past its cool-off counts as nothing, and clear_lockout may have left it.
         AccessAttempt.objects.filter(pk=attempt.pk).delete()
-    return len(attempts), list(lifted.values())
+        cleared.add(attempt.pk)
+    return len(cleared), list(lifted.values())
 
 
 @transaction.atomic

@@ -334,11 +334,9 @@ def check_code(request, member, typed: str) -> Checked:
         until = paused_until(member)
         if until is not None:
             # Whoever typed these codes had the password: if not the member, someone else
-            # may. Told by email at most once a day: someone who keeps at it would otherwise
-            # send one each pause.
-            told = member.security_events.filter(
-                kind=Kind.TWO_STEP_PAUSED, created__gt=timezone.now() - datetime.timedelta(days=1)
-            ).exists()
+            # may. Told by email at most once a day (someone who keeps at it would otherwise
+            # send one each pause), and again after a new password or a lift.
+            told = _told_today(member)
             record(request, Kind.TWO_STEP_PAUSED, member)
             if not told:
                 emails.send_member_email(
@@ -348,6 +346,32 @@ def check_code(request, member, typed: str) -> Checked:
                 )
             return Checked(Check.PAUSED, until)
     return Checked(Check.WRONG)
+
+
+def _told_today(member) -> bool:
+    """Whether the member was emailed a pause within the last day that still says what is
+    happening: not one from before a new password (the email's advice, which whoever typed
+    these codes got past) or before support lifted the pause."""
+    since = timezone.now() - datetime.timedelta(days=1)
+    newest = (
+        member.security_events.filter(
+            kind__in=[
+                Kind.TWO_STEP_PAUSED,
+                Kind.PASSWORD_CHANGED,
+                Kind.PASSWORD_RESET,
+                Kind.LOCKOUT_CLEARED,
+            ],
+            created__gt=since,
+        )
+        .order_by("-created", "-pk")
+        .values_list("kind", "details")
+    )
+    for kind, details in newest:
+        if kind == Kind.TWO_STEP_PAUSED:
+            return True
+        if kind != Kind.LOCKOUT_CLEARED or Pause.TWO_STEP in details.get("lifted", list(Pause)):
+            return False
+    return False
 
 
 def paused_until(member) -> datetime.datetime | None:

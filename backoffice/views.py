@@ -157,8 +157,7 @@ def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
             request,
             _(
                 "Too many codes were asked for this account in the last hour. You can ask "
-                "for a new one at %(time)s, or set a new password now with “Forgot "
-                "password?”."
+                "for a new one at %(time)s."
             )
             % {"time": times.try_again_at(sending.next_at)},
         )

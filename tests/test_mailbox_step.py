@@ -390,6 +390,7 @@ def test_wrong_codes_from_every_session_are_capped_for_the_member_each_hour(
     assert 'name="code"' not in arrived and 'name="resend"' not in arrived
     told = client.post(MAILBOX, {"resend": "1"}, follow=True).content.decode()
     assert f"安全のため、コードを確認できるのは {when} 以降です。" in told
+    assert told.count("安全のため") == 1 and told.count("パスワードを忘れましたか？") == 1
     assert len(mailoutbox) == mails
     # An hour after the first of them, the owner's code (a fresh one) is checked again.
     failed.update(created=timezone.now() - datetime.timedelta(hours=1, seconds=1))
@@ -422,6 +423,7 @@ def test_an_owner_whose_hour_of_codes_others_used_is_told_so_and_shown_another_w
     assert '<a href="/password/forgot/">パスワードを忘れましたか？</a>」から' in page
     told = client.post(MAILBOX, {"resend": "1"}, follow=True).content.decode()
     assert "確認コードの送信依頼が多すぎました。" in told and "少し前に送信済み" not in told
+    assert told.count("パスワードを忘れましたか？") == 1  # the link, not the message too
     assert len(mailoutbox) == sent
     # The other way in: a reset link, which the owner's mailbox gets at once.
     from tests.helpers import solved_captcha

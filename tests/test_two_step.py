@@ -314,6 +314,37 @@ def test_after_a_pause_ends_its_codes_count_no_more_and_the_email_comes_once_a_d
     assert len(mailoutbox) == 2
 
 
+@pytest.mark.parametrize(
+    ("since", "told_again"),
+    [
+        ({"kind": Kind.PASSWORD_RESET}, True),
+        ({"kind": Kind.EMAIL_CHANGED}, True),  # the first went to the old address
+        ({"kind": Kind.LOCKOUT_CLEARED, "details": {"lifted": ["two_step"]}}, True),
+        ({"kind": Kind.LOCKOUT_CLEARED, "details": {}}, True),  # logged before "lifted" was
+        ({"kind": Kind.LOCKOUT_CLEARED, "details": {"lifted": ["pin"]}}, False),
+        ({"kind": Kind.SIGN_IN}, False),
+    ],
+)
+def test_a_second_pause_the_same_day_is_emailed_only_after_a_change_that_matters(
+    member_client, member, settings, mailoutbox, since, told_again
+):
+    totp, _ = turn_on(member_client)
+    wrong = a_code_of_another_step(totp, 5)
+    window = datetime.timedelta(minutes=settings.JENCO_TWO_STEP_PAUSE_MINUTES)
+    password_step(member_client)
+    for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS):
+        member_client.post(CODE, {"code": wrong})
+    # That pause is over; then what happened since, then another pause.
+    SecurityEvent.objects.update(created=timezone.now() - window - datetime.timedelta(minutes=1))
+    SecurityEvent.objects.create(member=member, **since)
+    mailoutbox.clear()
+    password_step(member_client)
+    for _ in range(settings.JENCO_TWO_STEP_ATTEMPTS):
+        member_client.post(CODE, {"code": wrong})
+    sent = [m.subject for m in mailoutbox if "2段階認証コードの入力を一時停止" in m.subject]
+    assert len(sent) == (1 if told_again else 0)
+
+
 def test_a_paused_second_step_says_so_on_arrival(member_client, member, settings):
     """The member signs in again while the pause lasts: the password is right, and the code
     page says at once until when no code is taken, rather than after a fresh code is typed

@@ -349,9 +349,9 @@ def check_code(request, member, typed: str) -> Checked:
 
 
 def _told_today(member) -> bool:
-    """Whether the member was emailed a pause within the last day that still says what is
-    happening: not one from before a new password (the email's advice, which whoever typed
-    these codes got past) or before support lifted the pause."""
+    """Whether a pause within the last day told the member what is happening: not one from
+    before a new password (the email's advice, which whoever typed these codes got past), a
+    new email address (it went to the old one) or support lifting the pause."""
     since = timezone.now() - datetime.timedelta(days=1)
     newest = (
         member.security_events.filter(
@@ -359,6 +359,8 @@ def _told_today(member) -> bool:
                 Kind.TWO_STEP_PAUSED,
                 Kind.PASSWORD_CHANGED,
                 Kind.PASSWORD_RESET,
+                Kind.EMAIL_CHANGED,
+                Kind.EMAIL_CORRECTED,
                 Kind.LOCKOUT_CLEARED,
             ],
             created__gt=since,

@@ -93,6 +93,12 @@ def record(
     return event
 
 
+def lifts(details: dict, pause: Pause) -> bool:
+    """Whether a LOCKOUT_CLEARED entry (its `details`) lifted `pause`. Entries from before
+    "lifted" was logged lifted every pause."""
+    return pause in details.get("lifted", list(Pause))
+
+
 def pause_ends(
     member,
     kind: str,
@@ -128,8 +134,7 @@ def pause_ends(
     counted = 0
     for entry, created, details in entries:
         if entry == Kind.LOCKOUT_CLEARED:
-            # Entries from before "lifted" was logged lifted every pause.
-            if pause in details.get("lifted", list(Pause)):
+            if lifts(details, pause):
                 return None
             continue
         if entry == paused_kind:

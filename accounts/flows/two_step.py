@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import credentials, emails
-from accounts.audit import Kind, Pause, pause_ends, record
+from accounts.audit import Kind, Pause, lifts, pause_ends, record
 from accounts.flows import SENT_TWICE
 from accounts.models import Authenticator, Member, Passkey, RecoveryCode
 
@@ -371,7 +371,7 @@ def _told_today(member) -> bool:
     for kind, details in newest:
         if kind == Kind.TWO_STEP_PAUSED:
             return True
-        if kind != Kind.LOCKOUT_CLEARED or Pause.TWO_STEP in details.get("lifted", list(Pause)):
+        if kind != Kind.LOCKOUT_CLEARED or lifts(details, Pause.TWO_STEP):
             return False
     return False
 

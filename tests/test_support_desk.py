@@ -245,7 +245,8 @@ def pause_two_step(client, member, settings):
 def test_a_two_step_pause_is_lifted_too(client, support_agent, member, settings):
     pause_two_step(client, member, settings)
     agent = as_staff(client, support_agent, "en")
-    assert "Two-step codes paused until" in agent.get(page_of(member)).content.decode()
+    page = agent.get(page_of(member)).content.decode()
+    assert "Two-step codes paused until" in page and ": too many wrong codes." in page
     agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/")
     assert "Two-step codes paused until" not in agent.get(page_of(member)).content.decode()
 

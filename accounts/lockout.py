@@ -96,19 +96,19 @@ def add_failure(request, member_id: str | None) -> None:
     One row per ID and address within the cool-off: a count and the time of the last failure.
     axes also kept each post's GET and POST data, CSRF token included, appended to the row
     (about 1 KB a post, without limit), and keyed rows by user agent, which a client changes
-    at will. A row older than the cool-off is left alone (a new one starts), so failures that
-    no longer count never come back with the next one.
+    at will. A row older than the cool-off starts again from this failure (or a new one
+    starts, from another browser), so failures that no longer count never come back with the
+    next one.
     """
     # One transaction for the two statements, and none of its own inside the post's. Plain
     # SQL (accounts.sign_in_sql): a wrong password costs what a right one does (issue 13).
+    since = get_cool_off_threshold(request)
     with transaction.atomic(savepoint=False):
         if not sign_in_sql.one_more_failure(
-            get_cool_off_threshold(request),
-            request.axes_attempt_time,
-            request.axes_ip_address,
-            member_id,
-        ):  # two first failures at once make two rows: both count, neither is lost
-            sign_in_sql.insert(
+            since, request.axes_attempt_time, request.axes_ip_address, member_id
+        ):
+            sign_in_sql.first_failure(
+                since,
                 AccessAttempt(
                     username=member_id,
                     ip_address=request.axes_ip_address,
@@ -118,7 +118,7 @@ def add_failure(request, member_id: str | None) -> None:
                     get_data="",
                     post_data="",
                     failures_since_start=1,
-                )
+                ),
             )
     counted = getattr(request, "jenco_failures", None)
     if counted is not None:  # what this request already read, plus this failure

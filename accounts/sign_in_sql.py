@@ -66,9 +66,7 @@ def _insert_sql(model) -> tuple[str, tuple]:
 def insert(instance) -> None:
     """INSERT a new model instance, as instance.save() would (each field's value prepared by
     the field itself: defaults, JSON, addresses), without its signals: for models whose
-    receivers do nothing (the security log has none; axes' post_save for AccessAttempt
-    calls its database handler's post_save_access_attempt, which is empty). Sets its
-    primary key."""
+    receivers do nothing (the security log has none). Sets its primary key."""
     sql, fields = _insert_sql(type(instance))
     values = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
@@ -76,6 +74,37 @@ def insert(instance) -> None:
     instance.pk = _rows(sql, values)[0][0]
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+@cache
+def _first_failure_sql() -> tuple[str, tuple]:
+    insert, fields = _insert_sql(AccessAttempt)
+    table, username, address, agent, count, when = _names(
+        AccessAttempt,
+        "username",
+        "ip_address",
+        "user_agent",
+        "failures_since_start",
+        "attempt_time",
+    )
+    insert = insert.removesuffix(f" RETURNING {connection.ops.quote_name('id')}")
+    return (
+        f"{insert} ON CONFLICT ({username}, {address}, {agent}) DO UPDATE SET"
+        f" {count} = CASE WHEN {table}.{when} >= %s THEN {table}.{count} + 1 ELSE 1 END,"
+        f" {when} = excluded.{when}"
+    ), fields
+
+
+def first_failure(since, attempt: AccessAttempt) -> None:
+    """INSERT a lockout record (accounts.lockout.add_failure, when one_more_failure found
+    none). axes allows one row per ID, address and user agent: if one is there already, a
+    record older than `since` starts again from this failure (before housekeeping deleted
+    it, the INSERT failed: a 500 on a member's next wrong password after the cool-off), and
+    one just written by a post sent at the same time gets this failure added."""
+    sql, fields = _first_failure_sql()
+    values = [field.get_db_prep_save(field.pre_save(attempt, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, _when(since)])
 
 
 @cache

@@ -1,10 +1,13 @@
 """Issue 8: a published default password and sequential IDs make sign-in a target."""
 
+from datetime import timedelta
+
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from accounts.ja_accounts import ja_member
 from accounts.models import SecurityEvent
@@ -336,3 +339,20 @@ def test_support_sees_and_clears_lockouts(client, member, support_agent):
         assert response.status_code == 302
     attempt(client, "JPN1000001", PASSWORD, ip="10.8.1.1")
     assert SESSION_KEY in client.session
+
+
+def test_a_wrong_password_after_the_cool_off_starts_the_count_again(client, member):
+    """The same browser from the same address, a failure, then another after the cool-off,
+    before housekeeping deleted the first's record: the second answered 500 (axes keeps one
+    record per ID, address and browser). It is an ordinary wrong password, counted from one."""
+    attempt(client, "JPN1000001", ip="10.4.4.4")
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+
+    response = attempt(client, "JPN1000001", ip="10.4.4.4")
+
+    assert response.status_code == 200
+    assert "会員IDまたはパスワードが正しくありません" in response.content.decode()
+    assert [(u, ip, n) for u, ip, n, _ in rows()] == [("JPN1000001", "10.4.4.4", 1)]
+    for n in range(8):  # nine in the cool-off now, not seventeen: the right password works
+        attempt(client, "JPN1000001", ip="10.4.4.4")
+    assert attempt(client, "JPN1000001", PASSWORD, ip="10.4.4.4").status_code == 302

@@ -6,7 +6,6 @@ from captcha.helpers import captcha_audio_url
 from captcha.models import CaptchaStore
 from django import forms
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.urls import reverse
@@ -15,7 +14,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import credentials, sign_in_sql, times
+from accounts import credentials, lockout, sign_in_sql, times
 from accounts.captcha import claim_answer, claim_on, note_sign_in, typed_answer
 from accounts.flows import email_change, two_step
 from accounts.flows.pin import PinCheck
@@ -273,7 +272,9 @@ class LoginForm(Form):
             del cleaned["captcha"]  # this post must not use it up: the first one does
             self._claimed_by_another_post(claim_on(key), member_id)
             return cleaned
-        member = authenticate(
+        # Counted among the posts checking this ID while it checks: sent together, they get
+        # no more checks than sent one at a time (accounts.checking).
+        member = lockout.authenticate(
             self.request,
             username=cleaned["username"],
             password=cleaned["password"],

@@ -8,6 +8,7 @@ from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery, Sum
@@ -16,7 +17,7 @@ from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts import credentials, sign_in_sql
+from accounts import checking, credentials, sign_in_sql
 from accounts.audit import Kind, record
 
 
@@ -42,7 +43,7 @@ class LockoutHandler(AxesDatabaseHandler):
     """
 
     def get_failures(self, request, credentials=None) -> int:
-        by_id, by_address = failures(request, credentials)
+        by_id, by_address = counted(request, credentials)
         return max(
             by_id,
             by_address * settings.AXES_FAILURE_LIMIT // settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
@@ -57,6 +58,10 @@ class LockoutHandler(AxesDatabaseHandler):
         if request.axes_locked_out or not self.is_allowed(request, credentials):
             self.refuse(request, credentials, newly=False)
         elif not self.is_whitelisted(request, credentials):
+            # Its check is over: from here on only the failures written count, read again
+            # once this one is (posts checked alongside it may have written theirs), so the
+            # post whose failure reaches the limit is the one told and logged.
+            request.jenco_ahead = request.jenco_failures = None
             add_failure(request, get_client_username(request, credentials))
             if not self.is_allowed(request, credentials):
                 self.refuse(request, credentials, newly=True)
@@ -120,9 +125,9 @@ def add_failure(request, member_id: str | None) -> None:
                     failures_since_start=1,
                 ),
             )
-    counted = getattr(request, "jenco_failures", None)
-    if counted is not None:  # what this request already read, plus this failure
-        read_for, by_id, by_address = counted
+    read = getattr(request, "jenco_failures", None)
+    if read is not None:  # what this request already read, plus this failure
+        read_for, by_id, by_address = read
         same_id = member_id is not None and member_id == read_for
         request.jenco_failures = (read_for, by_id + same_id, by_address + 1)
 
@@ -172,6 +177,29 @@ def refuse_if_paused(request, member_id_typed: str) -> bool:
     return True
 
 
+def authenticate(request, **credentials_):
+    """Django's authenticate(), with this post counted among those checking the ID typed and
+    the address while it runs (accounts.checking): the posts ahead of it count toward the
+    pause as failures would, so posts sent together get no more checks than one at a time."""
+    AxesProxyHandler.update_request(request)
+    member_id = get_client_username(request, credentials_) or None
+    with checking.checking(member_id, request.axes_ip_address) as (id_ahead, address_ahead):
+        request.jenco_ahead = (member_id, id_ahead, address_ahead)
+        return auth.authenticate(request, **credentials_)
+
+
+def counted(request, credentials_=None) -> tuple[int, int]:
+    """What decides a pause: failures(), plus, before this post's password is checked, the
+    posts ahead of it still checking theirs (authenticate)."""
+    by_id, by_address = failures(request, credentials_)
+    ahead = getattr(request, "jenco_ahead", None)
+    if ahead is None:
+        return by_id, by_address
+    member_id, id_ahead, address_ahead = ahead
+    same_id = member_id is not None and member_id == get_client_username(request, credentials_)
+    return by_id + (id_ahead if same_id else 0), by_address + address_ahead
+
+
 def failures(request, credentials_=None) -> tuple[int, int]:
     """Recent failures for the member ID typed (from anywhere) and from this address.
 
@@ -180,9 +208,9 @@ def failures(request, credentials_=None) -> tuple[int, int]:
     after it and the locked page all need the same two numbers.
     """
     member_id = get_client_username(request, credentials_)
-    counted = getattr(request, "jenco_failures", None)
-    if counted is not None and counted[0] == member_id:
-        return counted[1], counted[2]
+    read = getattr(request, "jenco_failures", None)
+    if read is not None and read[0] == member_id:
+        return read[1], read[2]
     address = request.axes_ip_address
     # The rows, summed here: a handful at most (one per ID and address in the cool-off, and
     # an address pauses at a few dozen), read with plain SQL on every sign-in post.
@@ -201,7 +229,7 @@ def locked_out(request, credentials_):
     A reset lifts the pause on an ID, not on an address, so the page promises that only
     when the ID alone is paused.
     """
-    by_id, by_address = failures(request, credentials_)
+    by_id, by_address = counted(request, credentials_)
     context = {
         "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
         "id_locked": by_id >= settings.AXES_FAILURE_LIMIT

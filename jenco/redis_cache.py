@@ -27,3 +27,8 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusedClients
+
+    def client(self):
+        """The redis-py client for what Django's cache API cannot say (accounts.checking's
+        script); keys made with make_key(), as the cache's own."""
+        return self._cache.get_client(write=True)

@@ -181,7 +181,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # (accounts.throttle) and the sessions, which then cost no database write and survive an app
 # server's restart (a Redis restart without persistence signs everyone out). Without it, the
 # cache is each process's own and sessions (and throttles) live in the database. Lockout
-# counters (django-axes) and captchas are always in the database.
+# counters (django-axes) and captchas are always in the database; the posts checking a
+# password at this moment (accounts.checking) are in Redis, or in each process's memory.
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "jenco.redis_cache.RedisCache", "LOCATION": REDIS_URL}}

@@ -1,5 +1,6 @@
 """Issue 8: a published default password and sequential IDs make sign-in a target."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from accounts import checking
 from accounts.ja_accounts import ja_member
 from accounts.models import SecurityEvent
 from tests.helpers import DEFAULT_PASSWORD, PASSWORD, emailed_path, solved_captcha, wrong_captcha
@@ -339,6 +341,53 @@ def test_support_sees_and_clears_lockouts(client, member, support_agent):
         assert response.status_code == 302
     attempt(client, "JPN1000001", PASSWORD, ip="10.8.1.1")
     assert SESSION_KEY in client.session
+
+
+# --- Posts checked at the same time (tests/test_concurrency.py races them for real) ----------
+
+
+def test_a_post_still_checking_its_password_counts_toward_the_pause(client, member):
+    """Nine failures, and a tenth post for the ID still checking its password (on another
+    app server, say): the next post is refused unchecked, as it would be once that one had
+    failed. Posts sent together got a check each, however many."""
+    for n in range(9):
+        attempt(client, "JPN1000001", ip=f"10.0.0.{n}")
+    with checking.checking("JPN1000001", "10.7.7.7"):
+        refused = attempt(client, "JPN1000001", PASSWORD, ip="10.9.9.9")
+    assert refused.status_code == 429 and LOCKED in refused.content.decode()
+    assert "停止も解除されます" in refused.content.decode()  # the ID's pause, not the address's
+    assert SESSION_KEY not in client.session
+    assert SecurityEvent.objects.filter(kind="sign_in_failed").count() == 9  # nothing written
+    assert not SecurityEvent.objects.filter(kind="locked_out").exists()
+
+    # That post's check over (it signed in, say, or failed without reaching the limit):
+    assert attempt(client, "JPN1000001", PASSWORD, ip="10.9.9.9").status_code == 302
+    assert SESSION_KEY in client.session
+
+
+def test_posts_still_checking_from_an_address_count_toward_its_pause(client, member, settings):
+    settings.JENCO_LOCKOUT_ADDRESS_FAILURES = 3
+    for member_id in ("JPN7000001", "JPN7000002"):
+        attempt(client, member_id, ip="10.5.5.5")
+    with checking.checking("JPN7000003", "10.5.5.5"):
+        refused = attempt(client, "JPN1000001", PASSWORD, ip="10.5.5.5")
+    assert (
+        refused.status_code == 429 and "このネットワークからのログイン" in refused.content.decode()
+    )
+    assert attempt(client, "JPN1000001", PASSWORD, ip="10.5.5.5").status_code == 302
+
+
+def test_a_check_a_killed_worker_never_finished_stops_counting(client, member, monkeypatch):
+    """A worker killed in the middle of a check never counts its post out: the post stops
+    counting after checking.AT_MOST seconds, not never."""
+    monkeypatch.setattr(checking, "AT_MOST", 1)
+    for n in range(9):
+        attempt(client, "JPN1000001", ip=f"10.0.0.{n}")
+    killed = checking.checking("JPN1000001", "10.7.7.7")
+    killed.__enter__()  # and never left
+    assert attempt(client, "JPN1000001", PASSWORD, ip="10.9.9.9").status_code == 429
+    time.sleep(1.1)
+    assert attempt(client, "JPN1000001", PASSWORD, ip="10.9.9.9").status_code == 302
 
 
 def test_a_wrong_password_after_the_cool_off_starts_the_count_again(client, member):

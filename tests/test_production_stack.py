@@ -115,6 +115,42 @@ def test_failed_sign_ins_on_both_app_servers_lock_the_member_out(deployment):
         assert page.status == 429 and LOCKED in page.body
 
 
+@pytest.mark.skipif(
+    not ON_POSTGRES, reason="shared through Redis: without it each process counts its own"
+)
+def test_wrong_passwords_sent_at_once_to_both_app_servers_get_no_more_checks_than_the_limit(
+    deployment,
+):
+    """Ten wrong passwords for one ID, posted at the same moment, half to each app server:
+    the posts still being checked on the other server count too, so no more are checked
+    than one at a time would be, and the rest are refused unchecked."""
+    member_id = "JPN4000009"  # no such member: an unknown ID counts as a known one does
+    browsers = [Browser(deployment[n % 2]) for n in range(10)]
+    forms = [browser.form("/login/") for browser in browsers]
+    barrier = threading.Barrier(len(browsers))
+    pages = [None] * len(browsers)
+
+    def post(n):
+        data = {**forms[n], "username": member_id, "password": f"wrong-Guess-{n}"}
+        pages[n] = browsers[n].request("POST", "/login/", data, barrier)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert max(p.started for p in pages) < min(p.finished for p in pages)  # all in flight
+    (checked,) = deployment[0].query(
+        "SELECT count(*) FROM accounts_securityevent"
+        " WHERE kind = 'sign_in_failed' AND member_id_typed = ?",
+        member_id,
+    )[0]
+    assert int(checked) <= LOCKOUT_FAILURES
+    assert sum(p.status == 429 and LOCKED in p.body for p in pages) >= 10 - int(checked)
+    assert all(p.status in (200, 429) for p in pages)
+
+
 def test_forgot_password_requests_on_both_app_servers_share_one_limit(deployment):
     for i in range(3 * FORGOT_LIMIT):
         browser = Browser(deployment[i % 2])

@@ -1,0 +1,125 @@
+"""Sign-in posts whose password is being checked right now, per member ID and per address.
+
+The lockout counts a failure once its hash has been checked, some 30 ms after the post came
+(accounts.lockout). Posts sent together for one ID all read the count before any of them had
+added to it, so every one was checked: 14 wrong passwords posted at once were all checked
+where 10 are allowed, and in a burst of 20 the right one signed in (helper-86's trial). So a
+post counts itself in here before the lockout reads the failures, and the lockout counts the
+posts ahead of it as failures: the eleventh of eleven posts at once finds ten ahead of it and
+checks nothing. A post ahead that then succeeds makes this one wait for nothing; only posts
+sent together for one ID (a script, not a member) can meet that.
+
+With Redis (REDIS_URL), one sorted set per ID and per address holds the posts checking, each
+scored by when it came by Redis' own clock, which every app server shares; one round trip
+counts a post in (and reads who is ahead, atomically, in a script), one counts it out. An
+entry left by a worker killed mid-check ages out after AT_MOST seconds. Without Redis, the
+same in this process's memory: one app server (`make run`, the test server).
+
+What is counted is a member ID or an address: only an HMAC of it names a set
+(accounts.throttle.hash_key), as for the throttles.
+"""
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.cache import caches
+
+from accounts.throttle import hash_key
+from jenco.redis_cache import RedisCache
+
+# Longer than any password check takes (one hash; gunicorn's timeout is 30 s): an entry older
+# than this was left by a process that died in the middle of one.
+AT_MOST = 60
+
+# KEYS: the sets; ARGV: the post's token, AT_MOST. Run whole, so no two posts read the same
+# place in the queue. Returns how many posts are ahead in each set.
+_COUNT_IN = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local ahead = {}
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - tonumber(ARGV[2]))
+  redis.call('ZADD', key, now, ARGV[1])
+  redis.call('EXPIRE', key, ARGV[2])
+  ahead[i] = redis.call('ZCARD', key) - 1
+end
+return ahead
+"""
+# KEYS: the sets; ARGV: the post's token. One call, where a pipeline of ZREMs cost twice the
+# client's CPU.
+_COUNT_OUT = """
+for _, key in ipairs(KEYS) do
+  redis.call('ZREM', key, ARGV[1])
+end
+"""
+
+
+@contextmanager
+def checking(*names: str | None) -> Iterator[tuple[int, ...]]:
+    """Count one post in under each name (None: none) while the block runs; yields how many
+    other posts under each name were already checking when it came (0 for None)."""
+    token = secrets.token_hex(8)
+    keys = [_key(name) for name in names if name is not None]
+    cache = caches["default"]
+    store = _RedisStore(cache) if isinstance(cache, RedisCache) else _MEMORY
+    ahead = iter(store.count_in(keys, token) if keys else [])
+    try:
+        yield tuple(0 if name is None else next(ahead) for name in names)
+    finally:
+        if keys:
+            store.count_out(keys, token)
+
+
+def _key(name: str) -> str:
+    return caches["default"].make_key(f"jenco:checking:{hash_key(name)}")
+
+
+class _RedisStore:
+    scripts: dict[tuple[int, str], object] = {}  # per client: registering hashes the script
+
+    def __init__(self, cache: RedisCache):
+        self.client = cache.client()
+
+    def count_in(self, keys: list[str], token: str) -> list[int]:
+        return self._script(_COUNT_IN)(keys=keys, args=[token, AT_MOST])
+
+    def count_out(self, keys: list[str], token: str) -> None:
+        self._script(_COUNT_OUT)(keys=keys, args=[token])
+
+    def _script(self, source: str):
+        key = (id(self.client), source)
+        if key not in self.scripts:
+            self.scripts[key] = self.client.register_script(source)
+        return self.scripts[key]
+
+
+class _MemoryStore:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.checking: dict[str, dict[str, float]] = {}
+
+    def count_in(self, keys: list[str], token: str) -> list[int]:
+        now = time.monotonic()
+        ahead = []
+        with self.lock:
+            for key in keys:
+                posts = self.checking.setdefault(key, {})
+                for stale in [t for t, came in posts.items() if came < now - AT_MOST]:
+                    del posts[stale]
+                ahead.append(len(posts))
+                posts[token] = now
+        return ahead
+
+    def count_out(self, keys: list[str], token: str) -> None:
+        with self.lock:
+            for key in keys:
+                posts = self.checking.get(key, {})
+                posts.pop(token, None)
+                if not posts:
+                    self.checking.pop(key, None)
+
+
+_MEMORY = _MemoryStore()

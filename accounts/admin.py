@@ -287,6 +287,15 @@ class CorrectEmailForm(ReasonForm):
         return email
 
 
+def _tell_lifted(model_admin, request, member, lifted) -> None:
+    """Tell the agent what a lift did for the member (the member's page or the lockouts
+    list), and, as a warning, when the network they last signed in from is still paused."""
+    model_admin.message_user(request, support.lifted_in_words(member, lifted), messages.SUCCESS)
+    still = support.network_still_paused(member, lifted)
+    if still:
+        model_admin.message_user(request, still, messages.WARNING)
+
+
 @admin.register(Member)
 class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     """Support staff find a member and tell them which email is registered; nothing more.
@@ -540,7 +549,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         member = self._member_or_404(request, object_id)
         lifted = support.clear_lockout(request, member, actor=request.user)
         if lifted:
-            self.message_user(request, support.lifted_in_words(member, lifted), messages.SUCCESS)
+            _tell_lifted(self, request, member, lifted)
         else:
             self.message_user(
                 request,
@@ -1013,7 +1022,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         # A member's row lifts every pause on the member, as their page's button does: each
         # such member named, with what was lifted.
         for member, lifted in members:
-            self.message_user(request, support.lifted_in_words(member, lifted), messages.SUCCESS)
+            _tell_lifted(self, request, member, lifted)
 
     def delete_queryset(self, request, queryset):
         support.lift_pauses(request, queryset, actor=request.user)

@@ -1,5 +1,7 @@
 """django-axes, fitted to member IDs: the lockout rules are axes'; these are the joints."""
 
+import datetime
+
 import axes.utils
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
@@ -273,6 +275,35 @@ def record_lockout(sender, request=None, username=None, ip_address=None, **kwarg
         record(request, Kind.LOCKED_OUT, member_id_typed=username)
     else:
         record(request, Kind.LOCKED_OUT, details={"address": ip_address or ""})
+
+
+def pause_end(records, limit: int):
+    """When a pause over these lockout records ((failures, time of the last) pairs, those in
+    the cool-off) ends: once enough of the oldest have aged out that fewer than `limit` are
+    left. None when fewer are there already. A record's failures age out together, with its
+    last: an ID tried from two addresses, 9 from one and then 1 from another, is free again
+    when the 9 age out, not the 1."""
+    left = sum(failures for failures, _when in records)
+    if left < limit:
+        return None
+    for failures, when in sorted(records, key=lambda record: record[1]):
+        left -= failures
+        if left < limit:
+            return when + settings.AXES_COOLOFF_TIME
+    return None  # not reached: with every record aged out, none are left
+
+
+def addresses_paused(addresses) -> dict[str, datetime.datetime]:
+    """Which of these addresses are paused now (JENCO_LOCKOUT_ADDRESS_FAILURES over every
+    record from the address, whichever IDs), each with when its pause ends."""
+    found: dict[str, list] = {}
+    for address, failures, when in AccessAttempt.objects.filter(
+        ip_address__in={a for a in addresses if a}, attempt_time__gte=counted_since()
+    ).values_list("ip_address", "failures_since_start", "attempt_time"):
+        found.setdefault(address, []).append((failures, when))
+    limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+    ends = {address: pause_end(records, limit) for address, records in found.items()}
+    return {address: end for address, end in ends.items() if end is not None}
 
 
 def counted_since():

@@ -8,9 +8,11 @@ from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.db import models
 from django.test import Client
 from django.utils import timezone, translation
 
+from accounts import times
 from accounts.models import MailboxCode, Member, Passkey, SecurityEvent
 from tests.helpers import (
     DEFAULT_PASSWORD,
@@ -76,6 +78,86 @@ def test_the_page_says_whether_the_member_can_sign_in_and_why_not(client, suppor
     # 10:22 p.m.."
     assert re.search(r"Sign-in paused until \w{3}\.? \d{1,2}, \d{4}, \d{2}:\d{2} JST\.<", page)
     assert "Lift the pauses" in page
+
+
+def failures_from(address, *, minutes_ago, failures, member_id=None):
+    """A lockout record: `failures` from `address` (with `member_id`, or none), the last
+    `minutes_ago`."""
+    AccessAttempt.objects.create(
+        username=member_id,
+        ip_address=address,
+        user_agent=f"bot {address} {member_id} {minutes_ago}",
+        path_info="/login/",
+        failures_since_start=failures,
+    )
+    AccessAttempt.objects.filter(username=member_id, ip_address=address).update(
+        attempt_time=timezone.now() - timezone.timedelta(minutes=minutes_ago)
+    )
+
+
+def last_signed_in_from(member, address):
+    SecurityEvent.objects.create(member=member, kind=Kind.SIGN_IN, ip_address=address)
+
+
+def test_the_page_says_when_the_network_the_member_uses_is_paused(client, support_agent, member):
+    """A member calls: "the page says my network is paused". Their carrier's address failed
+    30 times with other IDs; the member's own ID is fine. The page said "Yes: nothing is
+    paused." and the agent told them to try again."""
+    last_signed_in_from(member, "198.51.100.20")
+    failures_from("198.51.100.20", minutes_ago=10, failures=20, member_id="JPN5000001")
+    failures_from("198.51.100.20", minutes_ago=1, failures=10)
+    agent = as_staff(client, support_agent, "en")
+
+    page = agent.get(page_of(member)).content.decode()
+
+    assert "Not from their last network: signing in from it is paused (below)." in page
+    # The 20 age out first, leaving 10 of 30: the pause ends then, not 15 minutes after the
+    # last failure.
+    ends = times.minute_up(timezone.now() + timezone.timedelta(minutes=5))
+    line = re.search(r"Signing in from 198\.51\.100\.20, [^<]*", page)[0]
+    assert f"paused until {ends:%b}" in line and f"{ends:%H:%M} JST: too many failed" in line
+    assert "they can sign in over another connection" in line
+    assert "Lift the pauses" not in page  # no lift of the member's ends it
+
+    page = as_staff(Client(), support_agent).get(page_of(member)).content.decode()
+    assert "最後に使ったネットワークからはログインできません" in page
+
+
+def test_a_network_under_its_limit_is_not_mentioned(client, support_agent, member):
+    last_signed_in_from(member, "198.51.100.20")
+    failures_from("198.51.100.20", minutes_ago=1, failures=29)
+    failures_from("198.51.100.20", minutes_ago=16, failures=10, member_id="JPN5000001")
+    page = as_staff(client, support_agent, "en").get(page_of(member)).content.decode()
+    assert "Yes: nothing is paused." in page and "Signing in from" not in page
+
+
+def test_an_ids_pause_ends_when_enough_of_its_failures_age_out(client, support_agent, member):
+    failures_from("203.0.113.7", minutes_ago=10, failures=9, member_id=member.member_id)
+    failures_from("203.0.113.8", minutes_ago=1, failures=1, member_id=member.member_id)
+    page = as_staff(client, support_agent, "en").get(page_of(member)).content.decode()
+    ends = times.minute_up(timezone.now() + timezone.timedelta(minutes=5))
+    assert re.search(rf"Sign-in paused until [^<]* {ends:%H:%M} JST\.<", page)
+
+    # And the member can sign in then, not 9 minutes later.
+    AccessAttempt.objects.update(
+        attempt_time=models.F("attempt_time") - timezone.timedelta(minutes=5, seconds=1)
+    )
+    assert sign_in(Client(), member.member_id, PASSWORD).status_code == 302
+
+
+def test_lifting_a_members_pause_says_their_network_stays_paused(client, support_agent, member):
+    paused(member)
+    last_signed_in_from(member, "198.51.100.20")
+    failures_from("198.51.100.20", minutes_ago=1, failures=30)
+    agent = as_staff(client, support_agent, "en")
+    response = agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)
+    told = response.content.decode()
+    assert "the sign-in pause. The member can sign in now." in told
+    warning = re.search(r'<li class="warning">([^<]*)</li>', told)[1]
+    assert warning.startswith(
+        "Signing in from 198.51.100.20, where JPN1000001 last signed in, stays paused until"
+    )
+    assert "they can sign in over another connection, such as mobile data" in warning
 
 
 def test_admin_and_the_member_read_the_same_minute_for_a_locks_end(client, support_agent, member):

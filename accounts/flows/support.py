@@ -18,10 +18,10 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts import times
+from accounts import lockout, times
 from accounts.activity import NO_TEAM, listed, team_names
 from accounts.audit import Kind, Pause, record
-from accounts.flows import mailbox, two_step
+from accounts.flows import mailbox, sessions, two_step
 from accounts.models import Authenticator, Member, SecurityEvent
 
 MAX_REASON = 500
@@ -80,6 +80,11 @@ class LockState:
     # the hour at its limit (not a pause support lifts: it keeps the mailbox from filling).
     mailbox_paused_until: datetime.datetime | None = None
     codes_mailed_again_at: datetime.datetime | None = None
+    # The networks the member was last seen on (their last sign-in's address, their last
+    # failed one's) that are paused, each with its end: too many failures from the address,
+    # whatever the IDs (a carrier's or an office's shared address, or an attack through
+    # it). Nothing here lifts them: the member signs in over another connection meanwhile.
+    networks_paused: tuple[tuple[str, datetime.datetime], ...] = ()
 
     @property
     def locked(self) -> bool:
@@ -107,16 +112,17 @@ def lock_state(member) -> LockState:
         .values_list("failures_since_start", "attempt_time", "ip_address")
     )
     failures = sum(count for count, _when, _address in attempts)
-    until = None
-    if failures >= settings.AXES_FAILURE_LIMIT:
-        until = attempts[0][1] + settings.AXES_COOLOFF_TIME
+    until = lockout.pause_end(
+        [(count, when) for count, when, _address in attempts], settings.AXES_FAILURE_LIMIT
+    )
+    last_address = attempts[0][2] if attempts else None
     now = timezone.now()
     pin_until = member.pin_locked_until if (member.pin_locked_until or now) > now else None
     return LockState(
         failures=failures,
         limit=settings.AXES_FAILURE_LIMIT,
         until=until,
-        last_address=attempts[0][2] if attempts else None,
+        last_address=last_address,
         pin_locked_until=pin_until,
         # Wrong codes pause only a sign-in that asks for one: once two-step is off (a
         # Supervisor's reset, say), they pause nothing.
@@ -128,7 +134,22 @@ def lock_state(member) -> LockState:
         codes_mailed_again_at=mailbox.codes_mailed_again_at(member)
         if member.on_default_password
         else None,
+        networks_paused=networks_paused(member, last_address),
     )
+
+
+def networks_paused(member, last_failed_from: str | None = None):
+    """The addresses of the member's last sign-in and last failed sign-in that are paused
+    now, each with its pause's end, the last sign-in's first (LockState.networks_paused)."""
+    last_sign_in = (
+        member.security_events.filter(kind__in=sessions.SIGN_IN_KINDS)
+        .order_by("-created")
+        .values_list("ip_address", flat=True)
+        .first()
+    )
+    paused = lockout.addresses_paused([last_sign_in, last_failed_from])
+    seen = dict.fromkeys(a for a in (last_sign_in, last_failed_from) if a in paused)
+    return tuple((address, paused[address]) for address in seen)
 
 
 @dataclass(frozen=True)
@@ -274,6 +295,24 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
         )
         % words
     )
+
+
+def network_still_paused(member, lifted: list[Pause]) -> str | None:
+    """What admin adds when a lift let the member sign in again but the network they last
+    signed in from is paused itself, which no lift of the member's ends (None: it is not)."""
+    if STOP_SIGNING_IN.isdisjoint(lifted):
+        return None
+    for address, until in networks_paused(member)[:1]:
+        return _(
+            "Signing in from %(address)s, where %(member_id)s last signed in, stays paused "
+            "until %(time)s (too many failed sign-ins from it, with any IDs): meanwhile they "
+            "can sign in over another connection, such as mobile data instead of Wi-Fi."
+        ) % {
+            "address": address,
+            "member_id": member.member_id,
+            "time": formats.date_format(times.minute_up(until), "DATETIME_FORMAT"),
+        }
+    return None
 
 
 @transaction.atomic

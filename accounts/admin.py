@@ -962,10 +962,12 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
             "address": attempt.address_failures,
             "address_limit": address_limit,
         }
-        # A good sign-in leaves one too (accounts.lockout.count_against_address).
+        # A good sign-in on the published password leaves one too (accounts.lockout
+        # .count_against_address), and so does a member's lift (accounts.lockout.lift).
         counted_what = _(
-            "A row without an ID counts wrong captchas and sign-ins on the published default "
-            "password."
+            "A row without an ID counts wrong captchas, sign-ins on the published default "
+            "password, and wrong passwords for members who have since signed in or had their "
+            "pause lifted."
         )
         return f"{counts} {counted_what}"
 

@@ -6,14 +6,21 @@ added to it, so every one was checked: 14 wrong passwords posted at once were al
 where 10 are allowed, and in a burst of 20 the right one signed in (helper-86's trial). So a
 post counts itself in here before the lockout reads the failures, and the lockout counts the
 posts ahead of it as failures: the eleventh of eleven posts at once finds ten ahead of it and
-checks nothing. A post ahead that then succeeds makes this one wait for nothing; only posts
-sent together for one ID (a script, not a member) can meet that.
+checks nothing. A post ahead that then succeeds made this one wait for nothing: such a post
+is told to try again in a few seconds, not that signing in is paused (accounts.lockout
+.locked_out), since no pause is. Members behind one shared address near its limit can meet
+that; for one ID, only posts sent together (a script, or two tabs at the ninth failure) can.
 
 With Redis (REDIS_URL), one sorted set per ID and per address holds the posts checking, each
 scored by when it came by Redis' own clock, which every app server shares; one round trip
 counts a post in (and reads who is ahead, atomically, in a script), one counts it out. An
-entry left by a worker killed mid-check ages out after AT_MOST seconds. Without Redis, the
-same in this process's memory: one app server (`make run`, the test server).
+entry left by a worker killed mid-check ages out after AT_MOST seconds. Sets lost (a Redis
+restart, an eviction) let the posts in flight at that moment go unseen, once.
+
+Without Redis, the same in this process's memory: exact for one process (`make run`, the
+test server, gunicorn with GUNICORN_WORKERS=1), not across several, where each process sees
+only its own posts (helper-87: 12 of 20 checked on 4 worker processes). `manage.py check
+--deploy` warns of it (jenco.W003).
 
 What is counted is a member ID or an address: only an HMAC of it names a set
 (accounts.throttle.hash_key), as for the throttles.
@@ -78,22 +85,23 @@ def _key(name: str) -> str:
 
 
 class _RedisStore:
-    scripts: dict[tuple[int, str], object] = {}  # per client: registering hashes the script
+    # Registered once (that hashes the script), then run by whichever client asks: Django
+    # keeps a cache, and so a client, per thread.
+    scripts: dict[str, object] = {}
 
     def __init__(self, cache: RedisCache):
         self.client = cache.client()
 
     def count_in(self, keys: list[str], token: str) -> list[int]:
-        return self._script(_COUNT_IN)(keys=keys, args=[token, AT_MOST])
+        return self._script(_COUNT_IN)(keys=keys, args=[token, AT_MOST], client=self.client)
 
     def count_out(self, keys: list[str], token: str) -> None:
-        self._script(_COUNT_OUT)(keys=keys, args=[token])
+        self._script(_COUNT_OUT)(keys=keys, args=[token], client=self.client)
 
     def _script(self, source: str):
-        key = (id(self.client), source)
-        if key not in self.scripts:
-            self.scripts[key] = self.client.register_script(source)
-        return self.scripts[key]
+        if source not in self.scripts:
+            self.scripts[source] = self.client.register_script(source)
+        return self.scripts[source]
 
 
 class _MemoryStore:

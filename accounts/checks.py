@@ -89,3 +89,24 @@ def registration_links_its_terms(app_configs, **kwargs):
             id="jenco.W002",
         )
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def posts_at_once_are_counted_across_processes(app_configs, **kwargs):
+    if settings.REDIS_URL:
+        return []
+    return [
+        checks.Warning(
+            _(
+                "REDIS_URL is not set: the sign-in posts being checked at this moment "
+                "(accounts.checking) and each answered sign-in picture's claim are counted in "
+                "each process's memory. With more than one app server process (gunicorn's "
+                "default), wrong passwords sent at once get more checks than the lockout allows."
+            ),
+            hint=_(
+                "Set REDIS_URL (make serve and deploy/ do), or run one process: "
+                "GUNICORN_WORKERS=1, with GUNICORN_THREADS for the requests at once."
+            ),
+            id="jenco.W003",
+        )
+    ]

@@ -2,7 +2,6 @@
 
 import datetime
 
-import axes.utils
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
@@ -13,8 +12,17 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest
 from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils import timezone
@@ -61,8 +69,9 @@ class LockoutHandler(AxesDatabaseHandler):
             self.refuse(request, credentials, newly=False)
         elif not self.is_whitelisted(request, credentials):
             # Its check is over: from here on only the failures written count, read again
-            # once this one is (posts checked alongside it may have written theirs), so the
-            # post whose failure reaches the limit is the one told and logged.
+            # once this one is (posts checked alongside it may have written theirs), so a
+            # post whose failure finds the limit reached is told, and logged as the pause's
+            # start (two posts finishing together may both be).
             request.jenco_ahead = request.jenco_failures = None
             add_failure(request, get_client_username(request, credentials))
             if not self.is_allowed(request, credentials):
@@ -232,17 +241,55 @@ def locked_out(request, credentials_):
     when the ID alone is paused.
     """
     by_id, by_address = counted(request, credentials_)
+    failed_id, failed_address = failures(request, credentials_)
     context = {
         "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
         "id_locked": by_id >= settings.AXES_FAILURE_LIMIT
         and by_address < settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
+        # Refused for the posts ahead of it still checking theirs (authenticate), not for
+        # failures: nothing is paused, and it may well go through in a moment.
+        "checking_others": failed_id < settings.AXES_FAILURE_LIMIT
+        and failed_address < settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
     }
-    return render(request, "accounts/locked_out.html", context, status=429)
+    response = render(request, "accounts/locked_out.html", context, status=429)
+    if context["checking_others"]:
+        response["Retry-After"] = "5"
+    return response
 
 
 def lift(member) -> None:
-    """A password reset by email proves the member: their ID is no longer locked."""
-    axes.utils.reset(username=member.member_id)
+    """The member proved themselves (a good sign-in, a password reset by email): their ID's
+    failures no longer count. Against the addresses they came from they still do, as the
+    address's own: an address that guessed at the ID must not get its guesses back because
+    the member it guessed at signed in or reset the password (before, it did, and an address
+    spraying many IDs got back those of each member who did).
+
+    Each of the ID's records in the cool-off is added to its address's own record (the one
+    without an ID), or becomes it if there is none, keeping the later of the two times; the
+    rest are deleted."""
+    since = counted_since()
+    records = AccessAttempt.objects.filter(username=member.member_id)
+    with transaction.atomic():
+        recent = records.filter(attempt_time__gte=since, ip_address__isnull=False)
+        for pk, address, failures_, when in recent.values_list(
+            "pk", "ip_address", "failures_since_start", "attempt_time"
+        ):
+            own = (
+                AccessAttempt.objects.filter(
+                    username=None, ip_address=address, attempt_time__gte=since
+                )
+                .order_by("-attempt_time")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if own is None:
+                AccessAttempt.objects.filter(pk=pk).update(username=None)
+            else:
+                AccessAttempt.objects.filter(pk=own).update(
+                    failures_since_start=F("failures_since_start") + failures_,
+                    attempt_time=Greatest("attempt_time", Value(when)),
+                )
+        records.delete()
 
 
 @receiver(user_logged_in)
@@ -255,8 +302,12 @@ def forget_failures(sender, request, user, **kwargs):
     password must not be able to wipe the failures against the main password."""
     if getattr(user, "signed_in_view_only", False):
         return
+    # Posts for the ID checked alongside this one may have written failures since it read
+    # none (helper-87: a member left paused right after signing in).
+    ahead = getattr(request, "jenco_ahead", None)
     if (
         not hasattr(request, "axes_ip_address")
+        or (ahead is not None and ahead[1])
         or failures(request, {"username": user.member_id})[0]
     ):
         lift(user)

@@ -100,7 +100,9 @@ def first_failure(since, attempt: AccessAttempt) -> None:
     none). axes allows one row per ID, address and user agent: if one is there already, a
     record older than `since` starts again from this failure (before housekeeping deleted
     it, the INSERT failed: a 500 on a member's next wrong password after the cool-off), and
-    one just written by a post sent at the same time gets this failure added."""
+    one just written by a post sent at the same time from the same browser gets this failure
+    added. An address's own record (no ID: NULLs are never equal) and another browser's are
+    new records beside it, which one_more_failure then adds to one at a time."""
     sql, fields = _first_failure_sql()
     values = [field.get_db_prep_save(field.pre_save(attempt, True), connection) for field in fields]
     with connection.cursor() as cursor:
@@ -161,15 +163,19 @@ def recent_attempts(since, address: str | None, member_id: str | None) -> list[t
 
 @cache
 def _one_more_failure_sql(with_id: bool, with_address: bool) -> str:
-    table, count, when, username, address = _names(
-        AccessAttempt, "failures_since_start", "attempt_time", "username", "ip_address"
+    table, count, when, username, address, pk = _names(
+        AccessAttempt, "failures_since_start", "attempt_time", "username", "ip_address", "id"
     )
     # NULL is matched with IS NULL, as the ORM's filter(username=None) does.
     who = f"{username} = %s" if with_id else f"{username} IS NULL"
     where = f"{address} = %s" if with_address else f"{address} IS NULL"
+    # One record, the latest, even when there are two (first failures sent at once from two
+    # browsers, or an address's alone, which no unique constraint keeps to one): a failure
+    # added to each counted as two (helper-87: 9 failures read as 12).
     return (
-        f"UPDATE {table} SET {count} = {count} + 1, {when} = %s"
-        f" WHERE {when} >= %s AND {who} AND {where}"
+        f"UPDATE {table} SET {count} = {count} + 1, {when} = %s WHERE {pk} = ("
+        f"SELECT {pk} FROM {table} WHERE {when} >= %s AND {who} AND {where}"
+        f" ORDER BY {when} DESC LIMIT 1)"
     )
 
 

@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from accounts import credentials, links, view_only
+from accounts import checking, credentials, links, view_only
 from accounts.flows import two_step
 from accounts.ja_accounts import ja_member
 from accounts.models import (
@@ -167,6 +167,14 @@ def _locked_out(client: Client, member: Member) -> HttpResponse:
     return client.post("/login/", {"username": "JPN7654321", "password": "x"})
 
 
+def _checking_others(client: Client, member: Member) -> HttpResponse:
+    """The sign-in refused for the posts ahead of it still checking theirs: try again."""
+    with checking.checking(member.member_id, None):
+        data = {"username": member.member_id, "password": "x", **solved_captcha()}
+        with override_settings(AXES_FAILURE_LIMIT=1):
+            return client.post("/login/", data)
+
+
 def _wrong_password(client: Client, member: Member) -> HttpResponse:
     """The sign-in form's own error (not a field's): the captcha read, the password wrong."""
     data = {"username": member.member_id, "password": "not-the-password", **solved_captcha()}
@@ -304,6 +312,7 @@ PAGES = [
     MemberPage("form refused: CSRF (403)", "/login/", status=403, fetch=_csrf_refused),
     MemberPage("server error (500)", "/", status=500, fetch=_server_error),
     MemberPage("sign-in paused", "/login/", status=429, fetch=_locked_out),
+    MemberPage("sign-in: others checking", "/login/", status=429, fetch=_checking_others),
     MemberPage("mailbox code", "/backoffice/first-sign-in/mailbox/", MAILBOX),
     MemberPage("mailbox code", "/backoffice/first-sign-in/mailbox/", MAILBOX, True),
     MemberPage("first PIN", "/backoffice/profile/pin/", PIN_STEP),

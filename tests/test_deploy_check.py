@@ -16,6 +16,7 @@ PRODUCTION = {
     "EMAIL_HOST": "smtp.jenco.example",
     "JENCO_DEFAULT_CREDENTIALS_UNTIL": "2027-03-31",
     "JENCO_TERMS_URL": "https://www.jenco.example/terms/",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",  # named, not reached: the checks connect to nothing
 }
 
 
@@ -37,6 +38,13 @@ def test_check_deploy_passes_with_zero_warnings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_without_redis_it_warns_that_posts_sent_at_once_are_counted_per_process():
+    env = {k: v for k, v in PRODUCTION.items() if k != "REDIS_URL"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0
+    assert "jenco.W003" in result.stderr and "GUNICORN_WORKERS=1" in result.stderr
 
 
 def test_production_refuses_default_credentials_without_an_end():

@@ -220,6 +220,21 @@ def test_one_more_failure_counts_on_the_recent_record_of_that_id_and_address_onl
     assert counts["too old"].failures_since_start == 1
 
 
+def test_one_more_failure_counts_once_where_two_records_were_started_at_once():
+    """Two first failures sent at once from one address alone make two records (nothing
+    keeps an address's own to one): each later failure counts on one of them, not both."""
+    now = timezone.now()
+    since = now - timedelta(hours=1)
+    lockout_record(None, "10.0.0.1", when=now - timedelta(minutes=2))
+    lockout_record(None, "10.0.0.1", when=now - timedelta(minutes=1))
+
+    for _ in range(3):
+        assert sign_in_sql.one_more_failure(since, now, "10.0.0.1", None) is True
+
+    counts = AccessAttempt.objects.order_by("pk").values_list("failures_since_start", flat=True)
+    assert sum(counts) == 2 + 3
+
+
 def test_a_lockout_record_inserted_reads_back_as_axes_wrote_it():
     attempt = AccessAttempt(
         username="JPN1000001",

@@ -926,11 +926,13 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
     assert "<strong>JENCOサポートがログインの一時停止を解除</strong>（サポート窓口）" in activity
 
 
-def test_the_lockouts_list_counts_the_rows_a_members_lift_took_with_it(
+def test_a_lift_from_the_lockouts_list_leaves_the_other_addresses_their_share(
     client, support_agent, member
 ):
-    """One row of a member tried from two addresses, picked: the lift clears the ID's other
-    row too, and the count says two, not one (helper-84)."""
+    """One row of a member tried from two addresses, picked: the member's pause is lifted,
+    the row picked is cleared, and the other address keeps its 5 failures as its own (an
+    address that guessed at the member gets no guesses back). The count says the one row
+    cleared: the other is still in the list, as the address's."""
     paused(member, failures=6)
     AccessAttempt.objects.create(
         username=member.member_id, ip_address="198.51.100.20", failures_since_start=5
@@ -942,8 +944,23 @@ def test_the_lockouts_list_counts_the_rows_a_members_lift_took_with_it(
         follow=True,
     )
     page = response.content.decode()
-    assert "ログイン失敗の記録を2件消去し、それによる一時停止を解除しました。" in page
-    assert not AccessAttempt.objects.exists()
+    assert "ログイン失敗の記録を1件消去し、それによる一時停止を解除しました。" in page
+    assert "JPN1000001 の一時停止・ロックを解除しました：ログインの一時停止。" in page
+    assert list(
+        AccessAttempt.objects.values_list("username", "ip_address", "failures_since_start")
+    ) == [(None, "198.51.100.20", 5)]
+    assert sign_in(Client(), "JPN1000001", PASSWORD).status_code == 302
+
+
+def test_lifting_on_the_members_page_leaves_the_addresses_their_share(
+    client, support_agent, member
+):
+    paused(member)
+    as_staff(client, support_agent).post(f"{page_of(member).removesuffix('change/')}clear-lockout/")
+    assert list(
+        AccessAttempt.objects.values_list("username", "ip_address", "failures_since_start")
+    ) == [(None, "203.0.113.7", 10)]
+    assert sign_in(Client(), "JPN1000001", PASSWORD).status_code == 302
 
 
 def test_a_superuser_in_no_team_reads_as_jenco_support_alone(client, staff, member):
@@ -1127,10 +1144,11 @@ def test_the_lockouts_list_says_what_is_paused_by_the_sums_that_decide_it(client
     assert "一時停止中：このIDでの失敗21回（10回で一時停止）。" in page
     assert page.count("一時停止中：このアドレスからの失敗30回（30回で一時停止）。") == 1
     assert "対象外：15分より前の失敗です。" in page
-    # A row with no ID counts what a good sign-in on the published default password adds.
+    # A row with no ID counts what a good sign-in on the published default password adds,
+    # and what a member who proved themselves leaves to the address.
     assert (
-        "IDのない行は、画像の数字の間違いと、公開されているデフォルトのパスワードでのログイン"
-        in page
+        "IDのない行は、画像の数字の間違い、公開されているデフォルトのパスワードでのログイン、"
+        "そしてその後ログインした（または一時停止を解除された）会員への誤ったパスワード" in page
     )
 
     paused = root.get("/admin/axes/accessattempt/", {"paused": "yes"}).content.decode()

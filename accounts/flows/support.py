@@ -8,7 +8,6 @@ agent's name (accounts.activity); staff read both.
 import datetime
 from dataclasses import dataclass
 
-import axes.utils
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
@@ -328,7 +327,10 @@ def clear_lockout(request, member, *, actor) -> list[Pause]:
     if not state.locked:
         return []
     lifted = state.paused()
-    axes.utils.reset(username=member.member_id)
+    # The ID's failures stop counting; against the addresses they came from they still
+    # count, as the addresses' own: lifting a member gives whoever guessed at them from an
+    # address no guesses back.
+    lockout.lift(member)
     Member.objects.filter(pk=member.pk).update(pin_locked_until=None)
     # The two-step and mailbox code pauses count wrong codes since this event
     # (audit.pause_ends).
@@ -357,20 +359,14 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
         member.member_id: member
         for member in Member.objects.filter(member_id__in={a.username for a in attempts})
     }
-    lifted = {}  # members whose pauses this call lifted: their other rows went with them
-    cleared = set()  # the rows gone: those picked, and a lifted member's from other addresses
+    lifted = {}  # members whose pauses this call lifted
+    cleared = set()  # the rows picked and gone
     for attempt in attempts:
         member = members.get(attempt.username)
         if member is not None and member.pk in lifted:
-            continue
-        rows = set()
-        if member is not None:
-            rows = set(
-                AccessAttempt.objects.filter(username=member.member_id).values_list("pk", flat=True)
-            )
-        if member is not None and (pauses := clear_lockout(request, member, actor=actor)):
+            pass  # lifted with the member's first row picked: this one goes, as that did
+        elif member is not None and (pauses := clear_lockout(request, member, actor=actor)):
             lifted[member.pk] = (member, pauses)
-            cleared |= rows  # clear_lockout removed the ID's rows, from every address
         else:
             # An address alone, an ID nobody has, or a member whose ID is not paused: the
             # row goes, logged, but no member's activity says a pause was lifted.
@@ -381,7 +377,8 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
                 actor=actor,
                 details={"team": team(actor), "address": attempt.ip_address},
             )
-        # One past its cool-off counts as nothing, and clear_lockout may have left it.
+        # The row picked goes, its address's share too: the agent asked for it. (The lift
+        # left the member's rows to their addresses, this one among them.)
         AccessAttempt.objects.filter(pk=attempt.pk).delete()
         cleared.add(attempt.pk)
     return len(cleared), list(lifted.values())

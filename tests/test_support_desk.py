@@ -269,7 +269,7 @@ def test_a_pin_lock_lifted_alone_reads_as_the_pins_in_the_members_activity(
     # The agent is not told the member can sign in now: they could all along.
     told = response.content.decode()
     assert (
-        "JPN1000001 の一時停止・ロックを解除しました：PINコードが必要な操作のロック。"
+        "JPN1000001 のロックを解除しました：PINコードが必要な操作のロック。"
         "会員はPINコードが必要な操作を再び行えます。" in told
     )
     assert "今すぐログインできます" not in told
@@ -291,10 +291,10 @@ def test_a_staff_accounts_password_lock_lifted_alone_is_told_as_its_password(
     told = boss.post(url, follow=True).content.decode()
 
     assert (
-        "Pauses and locks lifted on JPN9000002: the lock on changes that need the password. "
+        "Lock lifted on JPN9000002: the lock on changes that need the password. "
         "The account can make changes with its password again." in told
     )
-    assert "PIN" not in told.split("Pauses and locks lifted")[1].split("</li>")[0]
+    assert "PIN" not in told.split("Lock lifted")[1].split("</li>")[0]
 
 
 def test_a_staff_accounts_sign_in_pause_lifted_reads_as_the_accounts(client, staff, support_agent):

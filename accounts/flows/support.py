@@ -282,15 +282,15 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
     if member.has_pin:
         return (
             _(
-                "Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can make "
-                "changes with their PIN again."
+                "Lock lifted on %(member_id)s: %(lifted)s. The member can make changes with "
+                "their PIN again."
             )
             % words
         )
     return (
         _(
-            "Pauses and locks lifted on %(member_id)s: %(lifted)s. The account can make changes "
-            "with its password again."
+            "Lock lifted on %(member_id)s: %(lifted)s. The account can make changes with its "
+            "password again."
         )
         % words
     )

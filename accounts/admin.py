@@ -6,7 +6,7 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin import FieldListFilter
+from django.contrib.admin import FieldListFilter, helpers
 from django.contrib.admin.exceptions import (
     DisallowedModelAdminLookup,
     DisallowedModelAdminToField,
@@ -985,7 +985,26 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
 
     @admin.action(description=_("Lift the selected pauses"), permissions=["delete"])
     def lift_pauses(self, request, queryset):
+        # Asked first, as a row's own Lift button and Django's "Delete selected" ask: a
+        # member's row lifts every pause on the member, their PIN lock too.
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/axes/accessattempt/lift_pauses_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Lift the selected pauses"),
+                    "opts": self.model._meta,
+                    "records": list(queryset),
+                    "members": [
+                        (member, support.pauses_in_words(member, pauses))
+                        for member, pauses in support.pauses_to_lift(queryset)
+                    ],
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         self._say_lifted(request, *support.lift_pauses(request, queryset, actor=request.user))
+        return None
 
     def delete_model(self, request, obj):
         # Said by response_delete, which admin calls next with the same request.

@@ -900,6 +900,7 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
         {
             "action": "lift_pauses",
             "_selected_action": list(AccessAttempt.objects.values_list("pk", flat=True)),
+            "post": "yes",
         },
         follow=True,
     )
@@ -926,6 +927,43 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
     assert "<strong>JENCOサポートがログインの一時停止を解除</strong>（サポート窓口）" in activity
 
 
+def test_the_lockouts_lists_action_asks_first_naming_every_pause_it_lifts(
+    client, support_agent, member
+):
+    """A member's row lifts every pause on the member, their PIN lock too: the list's action
+    said nothing before it did, where a row's own button asks."""
+    agent = as_staff(client, support_agent)
+    paused(member)
+    Member.objects.filter(pk=member.pk).update(
+        pin_locked_until=timezone.now() + timezone.timedelta(minutes=30)
+    )
+    AccessAttempt.objects.create(username=None, ip_address="198.51.100.9", failures_since_start=3)
+    picked = list(AccessAttempt.objects.values_list("pk", flat=True))
+
+    asked = agent.post(
+        "/admin/axes/accessattempt/", {"action": "lift_pauses", "_selected_action": picked}
+    )
+
+    page = asked.content.decode()
+    assert asked.status_code == 200
+    assert "以下のログイン失敗の記録2件を消去し、それによる一時停止を解除しますか？" in page
+    assert "JPN1000001（203.0.113.7 から、" in page and "198.51.100.9 から（" in page
+    assert "JPN1000001: ログインの一時停止、PINコードが必要な操作のロック<" in page
+    assert 'value="はい、解除します"' in page and 'name="post" value="yes"' in page
+    # Asking changed nothing.
+    assert AccessAttempt.objects.count() == 2
+    assert not SecurityEvent.objects.filter(kind=Kind.LOCKOUT_CLEARED).exists()
+    assert Member.objects.get(pk=member.pk).pin_locked_until is not None
+
+    done = agent.post(
+        "/admin/axes/accessattempt/",
+        {"action": "lift_pauses", "_selected_action": picked, "post": "yes"},
+        follow=True,
+    )
+    assert "ログイン失敗の記録を2件消去し" in done.content.decode()
+    assert Member.objects.get(pk=member.pk).pin_locked_until is None
+
+
 def test_a_lift_from_the_lockouts_list_leaves_the_other_addresses_their_share(
     client, support_agent, member
 ):
@@ -940,7 +978,7 @@ def test_a_lift_from_the_lockouts_list_leaves_the_other_addresses_their_share(
     picked = AccessAttempt.objects.filter(ip_address="203.0.113.7").values_list("pk", flat=True)
     response = as_staff(client, support_agent).post(
         "/admin/axes/accessattempt/",
-        {"action": "lift_pauses", "_selected_action": list(picked)},
+        {"action": "lift_pauses", "_selected_action": list(picked), "post": "yes"},
         follow=True,
     )
     page = response.content.decode()

@@ -242,16 +242,27 @@ def _field_name(name: str) -> str:
 # --- Acting ---------------------------------------------------------------------------------
 
 
+def pauses_in_words(member, pauses: list[Pause]) -> str:
+    """The member's pauses as a list in the agent's language: "the sign-in pause, the lock
+    on changes that need the PIN" (a staff account's lock is on its password's)."""
+    return listed(
+        _PIN_LOCK[member.has_pin] if pause == Pause.PIN else _PAUSES[pause] for pause in pauses
+    )
+
+
+def pauses_to_lift(attempts) -> list[tuple[Member, list[Pause]]]:
+    """The members whose pauses lifting these lockouts-list rows would lift (lift_pauses),
+    each with all of them: a member's row lifts every pause on the member."""
+    usernames = {attempt.username for attempt in attempts if attempt.username}
+    members = Member.objects.filter(member_id__in=usernames).order_by("member_id")
+    return [(m, state.paused()) for m in members if (state := lock_state(m)).locked]
+
+
 def lifted_in_words(member, lifted: list[Pause]) -> str:
     """What admin tells the agent who lifted `lifted` (clear_lockout) on the member: which,
     and what the member can do now, which is not always signing in (a PIN lock alone). A
     staff account (no PIN) reads as "the account", with its password."""
-    words = {
-        "member_id": member.member_id,
-        "lifted": listed(
-            _PIN_LOCK[member.has_pin] if pause == Pause.PIN else _PAUSES[pause] for pause in lifted
-        ),
-    }
+    words = {"member_id": member.member_id, "lifted": pauses_in_words(member, lifted)}
     signs_in = not STOP_SIGNING_IN.isdisjoint(lifted)
     # On the published password, signing in goes on to a mailed code: once the hour's codes
     # were all mailed (whoever knows the ID can spend them), none reaches the member yet.

@@ -289,11 +289,10 @@ class CorrectEmailForm(ReasonForm):
 
 def _tell_lifted(model_admin, request, member, lifted) -> None:
     """Tell the agent what a lift did for the member (the member's page or the lockouts
-    list), and, as a warning, when the network they last signed in from is still paused."""
-    model_admin.message_user(request, support.lifted_in_words(member, lifted), messages.SUCCESS)
-    still = support.network_still_paused(member, lifted)
-    if still:
-        model_admin.message_user(request, still, messages.WARNING)
+    list): a warning when the member's network stays paused, which no lift of theirs ends."""
+    paused_network = support.network_left_paused(member, lifted) is not None
+    level = messages.WARNING if paused_network else messages.SUCCESS
+    model_admin.message_user(request, support.lifted_in_words(member, lifted), level)
 
 
 @admin.register(Member)

@@ -104,8 +104,9 @@ def posts_at_once_are_counted_across_processes(app_configs, **kwargs):
                 "default), wrong passwords sent at once get more checks than the lockout allows."
             ),
             hint=_(
-                "Set REDIS_URL (make serve and deploy/ do), or run one process: "
-                "GUNICORN_WORKERS=1, with GUNICORN_THREADS for the requests at once."
+                "Set REDIS_URL (make serve and deploy/ do). Without it only one app server "
+                "with GUNICORN_WORKERS=1 (threads for the requests at once) counts them all, "
+                "and this warning stays as a reminder."
             ),
             id="jenco.W003",
         )

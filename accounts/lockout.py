@@ -12,17 +12,8 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
-from django.db.models import (
-    BooleanField,
-    ExpressionWrapper,
-    F,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-    Value,
-)
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils import timezone
@@ -258,37 +249,22 @@ def locked_out(request, credentials_):
 
 
 def lift(member) -> None:
-    """The member proved themselves (a good sign-in, a password reset by email): their ID's
-    failures no longer count. Against the addresses they came from they still do, as the
-    address's own: an address that guessed at the ID must not get its guesses back because
-    the member it guessed at signed in or reset the password (before, it did, and an address
-    spraying many IDs got back those of each member who did).
+    """The member proved themselves (a good sign-in, a password reset by email, support's
+    lift): their ID's failures no longer count. Against the addresses they came from they
+    still do, as the addresses' own: an address that guessed at the ID must not get its
+    guesses back because the member it guessed at signed in or reset the password (before,
+    it did, and an address spraying many IDs got back those of each member who did).
 
-    Each of the ID's records in the cool-off is added to its address's own record (the one
-    without an ID), or becomes it if there is none, keeping the later of the two times; the
-    rest are deleted."""
-    since = counted_since()
+    Each of the ID's records in the cool-off becomes its address's, as it is: its failures
+    age out when they would have (added to the address's own record, they would have taken
+    its later time, and paused a shared network up to 15 minutes longer than it was told:
+    helper-88). A failure adds to one of an address's records (one_more_failure). The rest
+    are deleted."""
     records = AccessAttempt.objects.filter(username=member.member_id)
     with transaction.atomic():
-        recent = records.filter(attempt_time__gte=since, ip_address__isnull=False)
-        for pk, address, failures_, when in recent.values_list(
-            "pk", "ip_address", "failures_since_start", "attempt_time"
-        ):
-            own = (
-                AccessAttempt.objects.filter(
-                    username=None, ip_address=address, attempt_time__gte=since
-                )
-                .order_by("-attempt_time")
-                .values_list("pk", flat=True)
-                .first()
-            )
-            if own is None:
-                AccessAttempt.objects.filter(pk=pk).update(username=None)
-            else:
-                AccessAttempt.objects.filter(pk=own).update(
-                    failures_since_start=F("failures_since_start") + failures_,
-                    attempt_time=Greatest("attempt_time", Value(when)),
-                )
+        records.filter(attempt_time__gte=counted_since(), ip_address__isnull=False).update(
+            username=None
+        )
         records.delete()
 
 

@@ -110,17 +110,34 @@ def test_the_page_says_when_the_network_the_member_uses_is_paused(client, suppor
 
     page = agent.get(page_of(member)).content.decode()
 
-    assert "Not from their last network: signing in from it is paused (below)." in page
+    assert "Not from their network: signing in from it is paused (below)." in page
     # The 20 age out first, leaving 10 of 30: the pause ends then, not 15 minutes after the
     # last failure.
     ends = times.minute_up(timezone.now() + timezone.timedelta(minutes=5))
-    line = re.search(r"Signing in from 198\.51\.100\.20, [^<]*", page)[0]
+    line = re.search(r"Signing in from 198\.51\.100\.20, where they last signed in, [^<]*", page)[0]
     assert f"paused until {ends:%b}" in line and f"{ends:%H:%M} JST: too many failed" in line
     assert "they can sign in over another connection" in line
     assert "Lift the pauses" not in page  # no lift of the member's ends it
 
     page = as_staff(Client(), support_agent).get(page_of(member)).content.decode()
-    assert "最後に使ったネットワークからはログインできません" in page
+    assert "会員のネットワークからはログインできません" in page
+
+
+def test_a_paused_network_the_members_id_last_failed_from_is_named_as_perhaps_not_theirs(
+    client, support_agent, member
+):
+    last_signed_in_from(member, "198.51.100.20")
+    SecurityEvent.objects.create(
+        kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001", ip_address="192.0.2.66"
+    )
+    failures_from("192.0.2.66", minutes_ago=1, failures=30)
+    page = as_staff(client, support_agent, "en").get(page_of(member)).content.decode()
+    # Their own network is fine: the answer is yes, with the other network named.
+    assert "Yes: nothing is paused." in page
+    assert (
+        "Signing in from 192.0.2.66, where the last failed sign-in with their ID came from "
+        "(perhaps not theirs), is paused until"
+    ) in page
 
 
 def test_a_network_under_its_limit_is_not_mentioned(client, support_agent, member):
@@ -151,13 +168,36 @@ def test_lifting_a_members_pause_says_their_network_stays_paused(client, support
     failures_from("198.51.100.20", minutes_ago=1, failures=30)
     agent = as_staff(client, support_agent, "en")
     response = agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)
-    told = response.content.decode()
-    assert "the sign-in pause. The member can sign in now." in told
-    warning = re.search(r'<li class="warning">([^<]*)</li>', told)[1]
-    assert warning.startswith(
-        "Signing in from 198.51.100.20, where JPN1000001 last signed in, stays paused until"
+    told = re.search(r'<li class="warning">([^<]*)</li>', response.content.decode())[1]
+    assert told.startswith(
+        "Pauses and locks lifted on JPN1000001: the sign-in pause. The member can sign in "
+        "now, but not from 198.51.100.20 before"
     )
-    assert "they can sign in over another connection, such as mobile data" in warning
+    assert "over another connection, such as mobile data instead of Wi-Fi." in told
+    assert "The member can sign in now." not in response.content.decode()
+
+
+def test_lifting_a_new_members_pause_names_the_network_they_failed_from(
+    client, support_agent, member
+):
+    """helper-88: a member who never signed in failed ten times from a network that others
+    paused too. The lift said 「会員は今すぐログインできます。」 and the page 「はい：一時停止
+    はありません。」, and the member's next sign-in there got the network's pause."""
+    for n in range(10):
+        sign_in(Client(), "JPN1000001", "wrong-password", REMOTE_ADDR="192.0.2.77")
+    failures_from("192.0.2.77", minutes_ago=1, failures=20)
+    agent = as_staff(client, support_agent, "en")
+    page = agent.get(page_of(member)).content.decode()
+    assert "No: paused." in page  # the ID itself, first
+    assert "Signing in from 192.0.2.77, where the last failed sign-in with their ID" in page
+
+    response = agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)
+
+    page = response.content.decode()
+    assert "The member can sign in now, but not from 192.0.2.77 before" in page
+    assert "Not from their network" in page and "Yes: nothing is paused." not in page
+    refused = sign_in(Client(), "JPN1000001", PASSWORD, REMOTE_ADDR="192.0.2.77")
+    assert refused.status_code == 429
 
 
 def test_admin_and_the_member_read_the_same_minute_for_a_locks_end(client, support_agent, member):

@@ -17,7 +17,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts import lockout, times
+from accounts import credentials, lockout, times
 from accounts.activity import NO_TEAM, listed, team_names
 from accounts.audit import Kind, Pause, record
 from accounts.flows import mailbox, sessions, two_step
@@ -65,6 +65,21 @@ STOP_SIGNING_IN = frozenset({Pause.SIGN_IN, Pause.TWO_STEP, Pause.MAILBOX})
 
 
 @dataclass(frozen=True)
+class NetworkPause:
+    """An address the member was last seen at, paused itself: too many failures from it,
+    whatever the IDs (a carrier's or an office's shared address, or an attack through it).
+    No lift of the member's ends it; the member signs in over another connection
+    meanwhile."""
+
+    address: str
+    until: datetime.datetime
+    # Where the member last signed in from; else where the last failed sign-in with their
+    # ID came from, which may be someone else's network.
+    signed_in_from: bool
+    member_signed_in: bool  # whether the member has signed in at all
+
+
+@dataclass(frozen=True)
 class LockState:
     """Why a member cannot sign in right now, if they cannot."""
 
@@ -79,11 +94,17 @@ class LockState:
     # the hour at its limit (not a pause support lifts: it keeps the mailbox from filling).
     mailbox_paused_until: datetime.datetime | None = None
     codes_mailed_again_at: datetime.datetime | None = None
-    # The networks the member was last seen on (their last sign-in's address, their last
-    # failed one's) that are paused, each with its end: too many failures from the address,
-    # whatever the IDs (a carrier's or an office's shared address, or an attack through
-    # it). Nothing here lifts them: the member signs in over another connection meanwhile.
-    networks_paused: tuple[tuple[str, datetime.datetime], ...] = ()
+    # The networks the member was last seen on that are paused (NetworkPause).
+    networks_paused: tuple[NetworkPause, ...] = ()
+
+    @property
+    def network_stops_signing_in(self) -> bool:
+        """Whether a paused network is likely the member's own: where they last signed in,
+        or, for a member who never has, where their ID's last failure came from."""
+        return any(
+            network.signed_in_from or not network.member_signed_in
+            for network in self.networks_paused
+        )
 
     @property
     def locked(self) -> bool:
@@ -133,22 +154,36 @@ def lock_state(member) -> LockState:
         codes_mailed_again_at=mailbox.codes_mailed_again_at(member)
         if member.on_default_password
         else None,
-        networks_paused=networks_paused(member, last_address),
+        networks_paused=networks_paused(member),
     )
 
 
-def networks_paused(member, last_failed_from: str | None = None):
-    """The addresses of the member's last sign-in and last failed sign-in that are paused
-    now, each with its pause's end, the last sign-in's first (LockState.networks_paused)."""
-    last_sign_in = (
-        member.security_events.filter(kind__in=sessions.SIGN_IN_KINDS)
-        .order_by("-created")
-        .values_list("ip_address", flat=True)
-        .first()
+def networks_paused(member) -> tuple[NetworkPause, ...]:
+    """The address of the member's last sign-in, and of the last failed sign-in with their
+    ID, if paused, the last sign-in's first. Read from the security log, which a lift does
+    not change (the lockout's records become the addresses' own: accounts.lockout.lift)."""
+    events = SecurityEvent.objects.order_by("-created").values_list("ip_address", flat=True)
+    signed_in = events.filter(member=member, kind__in=sessions.SIGN_IN_KINDS).first()
+    failed = events.filter(
+        kind=Kind.SIGN_IN_FAILED, member_id_typed=credentials.printable(member.member_id)
+    ).first()
+    paused = lockout.addresses_paused([signed_in, failed])
+    return tuple(
+        NetworkPause(address, paused[address], address == signed_in, signed_in is not None)
+        for address in dict.fromkeys((signed_in, failed))
+        if address in paused
     )
-    paused = lockout.addresses_paused([last_sign_in, last_failed_from])
-    seen = dict.fromkeys(a for a in (last_sign_in, last_failed_from) if a in paused)
-    return tuple((address, paused[address]) for address in seen)
+
+
+def network_left_paused(member, lifted: list[Pause]) -> NetworkPause | None:
+    """The member's network that stays paused after a lift that let them sign in again
+    (lifted_in_words): likely theirs (LockState.network_stops_signing_in)."""
+    if STOP_SIGNING_IN.isdisjoint(lifted):
+        return None
+    for network in networks_paused(member):
+        if network.signed_in_from or not network.member_signed_in:
+            return network
+    return None
 
 
 @dataclass(frozen=True)
@@ -280,6 +315,26 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
             )
             % words
         )
+    network = network_left_paused(member, lifted)
+    if network is not None:
+        # Not "can sign in now" alone: no lift of the member's ends a network's pause.
+        words["address"] = network.address
+        words["time"] = formats.date_format(times.minute_up(network.until), "DATETIME_FORMAT")
+        if member.has_pin:
+            told = _(
+                "Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can sign in "
+                "now, but not from %(address)s before %(time)s (too many failed sign-ins from "
+                "that network, with any IDs): over another connection, such as mobile data "
+                "instead of Wi-Fi."
+            )
+        else:
+            told = _(
+                "Pauses and locks lifted on %(member_id)s: %(lifted)s. The account can sign in "
+                "now, but not from %(address)s before %(time)s (too many failed sign-ins from "
+                "that network, with any IDs): over another connection, such as mobile data "
+                "instead of Wi-Fi."
+            )
+        return told % words
     if signs_in and member.has_pin:
         return (
             _("Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can sign in now.")
@@ -305,24 +360,6 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
         )
         % words
     )
-
-
-def network_still_paused(member, lifted: list[Pause]) -> str | None:
-    """What admin adds when a lift let the member sign in again but the network they last
-    signed in from is paused itself, which no lift of the member's ends (None: it is not)."""
-    if STOP_SIGNING_IN.isdisjoint(lifted):
-        return None
-    for address, until in networks_paused(member)[:1]:
-        return _(
-            "Signing in from %(address)s, where %(member_id)s last signed in, stays paused "
-            "until %(time)s (too many failed sign-ins from it, with any IDs): meanwhile they "
-            "can sign in over another connection, such as mobile data instead of Wi-Fi."
-        ) % {
-            "address": address,
-            "member_id": member.member_id,
-            "time": formats.date_format(times.minute_up(until), "DATETIME_FORMAT"),
-        }
-    return None
 
 
 @transaction.atomic

@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
-from accounts import credentials, lockout, times
+from accounts import credentials, lockout, sign_in_sql, times
 from accounts.audit import Kind, record
 from accounts.credentials import Step
 from accounts.flows import email_change, reset, sessions, support
@@ -895,6 +895,10 @@ class PausedFilter(admin.SimpleListFilter):
         return queryset
 
 
+# The records the lockouts list's action names before it lifts (the rest are counted).
+SHOWN_TO_CONFIRM = 100
+
+
 @admin.register(AccessAttempt)
 class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
     fieldsets = [
@@ -987,6 +991,8 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         # Asked first, as a row's own Lift button and Django's "Delete selected" ask: a
         # member's row lifts every pause on the member, their PIN lock too.
         if request.POST.get("post") != "yes":
+            count = queryset.count()
+            records = list(queryset[:SHOWN_TO_CONFIRM])
             return TemplateResponse(
                 request,
                 "admin/axes/accessattempt/lift_pauses_confirmation.html",
@@ -994,7 +1000,13 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
                     **self.admin_site.each_context(request),
                     "title": _("Lift the selected pauses"),
                     "opts": self.model._meta,
-                    "records": list(queryset),
+                    "count": count,
+                    "records": records,
+                    "more": count - len(records),
+                    # "Select all" across the list: sent back as that, not as every row's
+                    # key (over 1,000 fields a post is refused: DATA_UPLOAD_MAX_NUMBER_FIELDS).
+                    "select_across": request.POST.get("select_across") == "1",
+                    "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
                     "members": [
                         (member, support.pauses_in_words(member, pauses))
                         for member, pauses in support.pauses_to_lift(queryset)
@@ -1052,7 +1064,9 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         # whoever is guessing at it fresh tries.
         queryset = super().get_queryset(request)
         if support.hides_staff(request.user):
-            queryset = queryset.exclude(username__in=support.staff_accounts().values("member_id"))
+            queryset = queryset.exclude(
+                username__in=support.staff_accounts().values("member_id")
+            ).exclude(http_accept=sign_in_sql.LIFTED_STAFF)  # a staff account's, lifted
         return lockout.with_totals(queryset)
 
 

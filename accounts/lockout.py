@@ -255,17 +255,20 @@ def lift(member) -> None:
     guesses back because the member it guessed at signed in or reset the password (before,
     it did, and an address spraying many IDs got back those of each member who did).
 
-    Each of the ID's records in the cool-off becomes its address's, as it is: its failures
-    age out when they would have (added to the address's own record, they would have taken
-    its later time, and paused a shared network up to 15 minutes longer than it was told:
-    helper-88). A failure adds to one of an address's records (one_more_failure). The rest
-    are deleted."""
+    Each of the ID's records in the cool-off becomes its address's, as it is, marked
+    sign_in_sql.LIFTED:
+    its failures age out when they would have. Added to the address's own record, or added
+    to by the address's next failure, they would take a later time and pause a shared
+    network longer than it was told (helpers 88 and 89). The rest (older, or without an
+    address) are deleted; a failure for the ID arriving meanwhile is neither."""
     records = AccessAttempt.objects.filter(username=member.member_id)
+    since = counted_since()
     with transaction.atomic():
-        records.filter(attempt_time__gte=counted_since(), ip_address__isnull=False).update(
-            username=None
+        records.filter(attempt_time__gte=since, ip_address__isnull=False).update(
+            username=None,
+            http_accept=sign_in_sql.LIFTED_STAFF if member.is_staff else sign_in_sql.LIFTED,
         )
-        records.delete()
+        records.filter(Q(attempt_time__lt=since) | Q(ip_address__isnull=True)).delete()
 
 
 @receiver(user_logged_in)

@@ -161,13 +161,33 @@ def recent_attempts(since, address: str | None, member_id: str | None) -> list[t
     return _rows(_attempts_sql(), [_when(since), address, member_id])
 
 
+# What a lockout record handed to its address by a lift (accounts.lockout.lift) carries in
+# axes' HTTP Accept field, shown nowhere: the address's new failures start a record of their
+# own rather than re-date its failures (one_more_failure), and a staff account's stay hidden
+# from Support (accounts.admin.AccessAttemptAdmin).
+LIFTED = "jenco:lifted"
+LIFTED_STAFF = "jenco:lifted-staff"
+
+
 @cache
 def _one_more_failure_sql(with_id: bool, with_address: bool) -> str:
-    table, count, when, username, address, pk = _names(
-        AccessAttempt, "failures_since_start", "attempt_time", "username", "ip_address", "id"
+    table, count, when, username, address, pk, accept = _names(
+        AccessAttempt,
+        "failures_since_start",
+        "attempt_time",
+        "username",
+        "ip_address",
+        "id",
+        "http_accept",
     )
-    # NULL is matched with IS NULL, as the ORM's filter(username=None) does.
-    who = f"{username} = %s" if with_id else f"{username} IS NULL"
+    # NULL is matched with IS NULL, as the ORM's filter(username=None) does. An address's
+    # own failures are never added to a record a lift handed it (accounts.lockout.lift):
+    # that would re-date a member's failures to now.
+    who = (
+        f"{username} = %s"
+        if with_id
+        else f"{username} IS NULL AND {accept} NOT IN ('{LIFTED}', '{LIFTED_STAFF}')"
+    )
     where = f"{address} = %s" if with_address else f"{address} IS NULL"
     # One record, the latest, even when there are two (first failures sent at once from two
     # browsers, or an address's alone, which no unique constraint keeps to one): a failure

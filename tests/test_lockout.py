@@ -297,9 +297,12 @@ def test_a_members_failures_go_to_their_address_as_they_were(client, member):
     after = rows()
     assert [(u, ip, n) for u, ip, n, _ in after] == [(None, "10.3.9.9", 1), (None, "10.3.9.9", 1)]
     assert [when for *_, when in after] == [when for *_, when in before]
-    # And a failure from the address adds one, not one to each.
+    # And a failure from the address adds one, not one to each, and never to the member's:
+    # that re-dated their failures to now (helper-89).
     attempt(client, "JPN1000003", captcha=wrong_captcha(), ip="10.3.9.9")
     assert sum(n for _u, _ip, n, _when in rows()) == 3
+    lifted = AccessAttempt.objects.get(http_accept="jenco:lifted")
+    assert (lifted.failures_since_start, lifted.attempt_time) == (1, before[0][3])
 
 
 def test_behind_a_proxy_the_lockout_counts_the_clients_address(client, member, settings):

@@ -97,6 +97,8 @@ def failures_from(address, *, minutes_ago, failures, member_id=None):
 
 def last_signed_in_from(member, address):
     SecurityEvent.objects.create(member=member, kind=Kind.SIGN_IN, ip_address=address)
+    Member.objects.filter(pk=member.pk).update(last_login=timezone.now())
+    member.refresh_from_db()
 
 
 def test_the_page_says_when_the_network_the_member_uses_is_paused(client, support_agent, member):
@@ -175,6 +177,16 @@ def test_lifting_a_members_pause_says_their_network_stays_paused(client, support
     )
     assert "over another connection, such as mobile data instead of Wi-Fi." in told
     assert "The member can sign in now." not in response.content.decode()
+
+
+def test_a_failure_older_than_the_lockouts_window_names_no_network(client, support_agent, member):
+    SecurityEvent.objects.create(
+        kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001", ip_address="192.0.2.66"
+    )
+    SecurityEvent.objects.update(created=timezone.now() - timezone.timedelta(days=60))
+    failures_from("192.0.2.66", minutes_ago=1, failures=30)
+    page = as_staff(client, support_agent, "en").get(page_of(member)).content.decode()
+    assert "Yes: nothing is paused." in page and "Signing in from 192.0.2.66" not in page
 
 
 def test_lifting_a_new_members_pause_names_the_network_they_failed_from(
@@ -1002,6 +1014,37 @@ def test_the_lockouts_lists_action_asks_first_naming_every_pause_it_lifts(
     )
     assert "ログイン失敗の記録を2件消去し" in done.content.decode()
     assert Member.objects.get(pk=member.pk).pin_locked_until is None
+
+
+def test_lifting_every_row_of_a_long_list_at_once_works(client, support_agent):
+    """ "Select all" across 1,005 rows: the confirmation's "yes" sent every row's key, and a
+    post of over 1,000 fields is refused (400): nothing was lifted (helper-89)."""
+    AccessAttempt.objects.bulk_create(
+        AccessAttempt(ip_address=f"10.9.{n // 250}.{n % 250}", failures_since_start=1)
+        for n in range(1005)
+    )
+    agent = as_staff(client, support_agent)
+    one = AccessAttempt.objects.values_list("pk", flat=True)[:1]
+    picked = {"action": "lift_pauses", "select_across": "1", "_selected_action": list(one)}
+
+    asked = agent.post("/admin/axes/accessattempt/", picked).content.decode()
+    assert "以下のログイン失敗の記録1005件を消去し" in asked and "…ほか905件。" in asked
+    assert asked.count('name="_selected_action"') == 1
+
+    done = agent.post("/admin/axes/accessattempt/", {**picked, "post": "yes"}, follow=True)
+    assert done.status_code == 200
+    assert "ログイン失敗の記録を1005件消去し" in done.content.decode()
+    assert not AccessAttempt.objects.exists()
+
+
+def test_a_staff_accounts_lifted_records_stay_hidden_from_support(client, support_agent, staff):
+    AccessAttempt.objects.create(
+        username=staff.member_id, ip_address="10.7.7.7", failures_since_start=3
+    )
+    sign_in(Client(), staff.member_id, PASSWORD, REMOTE_ADDR="10.7.7.8")  # lifts them
+    assert AccessAttempt.objects.filter(username=None, ip_address="10.7.7.7").exists()
+    page = as_staff(client, support_agent).get("/admin/axes/accessattempt/").content.decode()
+    assert "10.7.7.7" not in page
 
 
 def test_a_lift_from_the_lockouts_list_leaves_the_other_addresses_their_share(

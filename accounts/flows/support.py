@@ -124,7 +124,9 @@ class LockState:
         return [pause for pause, end in zip(Pause, ends, strict=True) if end]
 
 
-def lock_state(member) -> LockState:
+def lock_state(member, *, networks: bool = True) -> LockState:
+    """The member's pauses; `networks=False` leaves out the paused networks (NetworkPause),
+    which take two queries more and which no lift ends (pauses_to_lift)."""
     since = timezone.now() - settings.AXES_COOLOFF_TIME
     attempts = list(
         AccessAttempt.objects.filter(username=member.member_id, attempt_time__gte=since)
@@ -154,7 +156,7 @@ def lock_state(member) -> LockState:
         codes_mailed_again_at=mailbox.codes_mailed_again_at(member)
         if member.on_default_password
         else None,
-        networks_paused=networks_paused(member),
+        networks_paused=networks_paused(member) if networks else (),
     )
 
 
@@ -164,12 +166,18 @@ def networks_paused(member) -> tuple[NetworkPause, ...]:
     not change (the lockout's records become the addresses' own: accounts.lockout.lift)."""
     events = SecurityEvent.objects.order_by("-created").values_list("ip_address", flat=True)
     signed_in = events.filter(member=member, kind__in=sessions.SIGN_IN_KINDS).first()
+    # Within the lockout's window only: an older failure says nothing of a pause now, and
+    # an address that sprayed IDs long ago is no member's network (helper-89).
     failed = events.filter(
-        kind=Kind.SIGN_IN_FAILED, member_id_typed=credentials.printable(member.member_id)
+        kind=Kind.SIGN_IN_FAILED,
+        member_id_typed=credentials.printable(member.member_id),
+        created__gte=lockout.counted_since(),
     ).first()
     paused = lockout.addresses_paused([signed_in, failed])
+    # Whether the member ever signed in, from the account (the log is kept 400 days).
+    ever = member.last_login is not None
     return tuple(
-        NetworkPause(address, paused[address], address == signed_in, signed_in is not None)
+        NetworkPause(address, paused[address], address == signed_in, ever)
         for address in dict.fromkeys((signed_in, failed))
         if address in paused
     )
@@ -290,7 +298,8 @@ def pauses_to_lift(attempts) -> list[tuple[Member, list[Pause]]]:
     each with all of them: a member's row lifts every pause on the member."""
     usernames = {attempt.username for attempt in attempts if attempt.username}
     members = Member.objects.filter(member_id__in=usernames).order_by("member_id")
-    return [(m, state.paused()) for m in members if (state := lock_state(m)).locked]
+    states = ((m, lock_state(m, networks=False)) for m in members)
+    return [(m, state.paused()) for m, state in states if state.locked]
 
 
 def lifted_in_words(member, lifted: list[Pause]) -> str:
@@ -371,7 +380,7 @@ def clear_lockout(request, member, *, actor) -> list[Pause]:
     # The member's row first, as a code check takes it: a wrong code that reaches a pause
     # meanwhile is then either counted before this reads what to lift, or after the lift.
     Member.objects.select_for_update().only("pk").get(pk=member.pk)
-    state = lock_state(member)
+    state = lock_state(member, networks=False)
     if not state.locked:
         return []
     lifted = state.paused()

@@ -542,6 +542,28 @@ def test_lifting_a_sign_in_pause_while_the_hours_codes_are_spent_says_so_too(
     assert "Yes: nothing is paused." not in told
 
 
+def test_lifting_while_the_codes_are_spent_and_the_network_is_paused_names_both(
+    client, support_agent, migrated_member, settings
+):
+    """The codes' message alone said "email them a password reset link to let them in now",
+    which the member's paused network did not (helper-89)."""
+    MailboxCode.objects.bulk_create(
+        MailboxCode(member=migrated_member)
+        for _ in range(settings.JENCO_MAILBOX_CODES_PER_MEMBER_HOUR)
+    )
+    paused(migrated_member)
+    last_signed_in_from(migrated_member, "198.51.100.20")
+    failures_from("198.51.100.20", minutes_ago=1, failures=30)
+    agent = as_staff(client, support_agent, "en")
+    url = f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/"
+    page = agent.post(url, follow=True).content.decode()
+    told = re.search(r'<li class="warning">([^<]*)</li>', page)[1]
+    assert "no code can be mailed to them to finish signing in before" in told
+    assert "and not from 198.51.100.20 before" in told
+    assert "have them sign in over another connection" in told
+    assert "to let them in now" not in told
+
+
 def test_lifting_is_a_post(client, support_agent, member):
     agent = as_staff(client, support_agent)
     url = f"{page_of(member).removesuffix('change/')}clear-lockout/"

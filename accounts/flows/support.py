@@ -302,6 +302,11 @@ def pauses_to_lift(attempts) -> list[tuple[Member, list[Pause]]]:
     return [(m, state.paused()) for m, state in states if state.locked]
 
 
+def _when(moment) -> str:
+    """A pause's end as admin says it: the minute it is over, on the 24-hour clock."""
+    return formats.date_format(times.minute_up(moment), "DATETIME_FORMAT")
+
+
 def lifted_in_words(member, lifted: list[Pause]) -> str:
     """What admin tells the agent who lifted `lifted` (clear_lockout) on the member: which,
     and what the member can do now, which is not always signing in (a PIN lock alone). A
@@ -313,8 +318,23 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
     codes_from = (
         mailbox.codes_mailed_again_at(member) if signs_in and member.on_default_password else None
     )
+    network = network_left_paused(member, lifted)
     if codes_from is not None:
-        words["time"] = formats.date_format(times.minute_up(codes_from), "DATETIME_FORMAT")
+        words["time"] = _when(codes_from)
+        if network is not None:  # and not from their network either (helper-89)
+            words["address"] = network.address
+            words["network_time"] = _when(network.until)
+            return (
+                _(
+                    "Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can type "
+                    "their password again, but no code can be mailed to them to finish signing "
+                    "in before %(time)s (the hour's codes were all sent), and not from "
+                    "%(address)s before %(network_time)s (too many failed sign-ins from that "
+                    "network, with any IDs): email them a password reset link, and have them "
+                    "sign in over another connection, such as mobile data instead of Wi-Fi."
+                )
+                % words
+            )
         return (
             _(
                 "Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can type "
@@ -324,11 +344,10 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
             )
             % words
         )
-    network = network_left_paused(member, lifted)
     if network is not None:
         # Not "can sign in now" alone: no lift of the member's ends a network's pause.
         words["address"] = network.address
-        words["time"] = formats.date_format(times.minute_up(network.until), "DATETIME_FORMAT")
+        words["time"] = _when(network.until)
         if member.has_pin:
             told = _(
                 "Pauses and locks lifted on %(member_id)s: %(lifted)s. The member can sign in "

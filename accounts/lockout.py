@@ -1,6 +1,7 @@
 """django-axes, fitted to member IDs: the lockout rules are axes'; these are the joints."""
 
 import datetime
+from typing import NamedTuple
 
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
@@ -179,6 +180,15 @@ def refuse_if_paused(request, member_id_typed: str) -> bool:
     return True
 
 
+class Ahead(NamedTuple):
+    """The posts checking their password when this one came (accounts.checking), for the
+    ID it typed and for its address."""
+
+    member_id: str | None
+    with_id: int
+    from_address: int
+
+
 def authenticate(request, **credentials_):
     """Django's authenticate(), with this post counted among those checking the ID typed and
     the address while it runs (accounts.checking): the posts ahead of it count toward the
@@ -186,7 +196,7 @@ def authenticate(request, **credentials_):
     AxesProxyHandler.update_request(request)
     member_id = get_client_username(request, credentials_) or None
     with checking.checking(member_id, request.axes_ip_address) as (id_ahead, address_ahead):
-        request.jenco_ahead = (member_id, id_ahead, address_ahead)
+        request.jenco_ahead = Ahead(member_id, id_ahead, address_ahead)
         return auth.authenticate(request, **credentials_)
 
 
@@ -194,12 +204,12 @@ def counted(request, credentials_=None) -> tuple[int, int]:
     """What decides a pause: failures(), plus, before this post's password is checked, the
     posts ahead of it still checking theirs (authenticate)."""
     by_id, by_address = failures(request, credentials_)
-    ahead = getattr(request, "jenco_ahead", None)
+    ahead: Ahead | None = getattr(request, "jenco_ahead", None)
     if ahead is None:
         return by_id, by_address
-    member_id, id_ahead, address_ahead = ahead
-    same_id = member_id is not None and member_id == get_client_username(request, credentials_)
-    return by_id + (id_ahead if same_id else 0), by_address + address_ahead
+    typed = get_client_username(request, credentials_)
+    same_id = ahead.member_id is not None and ahead.member_id == typed
+    return by_id + (ahead.with_id if same_id else 0), by_address + ahead.from_address
 
 
 def failures(request, credentials_=None) -> tuple[int, int]:
@@ -255,9 +265,8 @@ def lift(member) -> None:
     guesses back because the member it guessed at signed in or reset the password (before,
     it did, and an address spraying many IDs got back those of each member who did).
 
-    Each of the ID's records in the cool-off becomes its address's, as it is, marked
-    sign_in_sql.LIFTED:
-    its failures age out when they would have. Added to the address's own record, or added
+    Each of the ID's records in the cool-off becomes its address's, as it is (marked
+    sign_in_sql.LIFTED): its failures age out when they would have. Added to the address's own record, or added
     to by the address's next failure, they would take a later time and pause a shared
     network longer than it was told (helpers 88 and 89). The rest (older, or without an
     address) are deleted; a failure for the ID arriving meanwhile is neither."""
@@ -283,10 +292,10 @@ def forget_failures(sender, request, user, **kwargs):
         return
     # Posts for the ID checked alongside this one may have written failures since it read
     # none (helper-87: a member left paused right after signing in).
-    ahead = getattr(request, "jenco_ahead", None)
+    ahead: Ahead | None = getattr(request, "jenco_ahead", None)
     if (
         not hasattr(request, "axes_ip_address")
-        or (ahead is not None and ahead[1])
+        or (ahead is not None and ahead.with_id)
         or failures(request, {"username": user.member_id})[0]
     ):
         lift(user)

@@ -54,13 +54,14 @@ def _rows(sql: str, params: list) -> list[tuple]:
 
 
 @cache
-def _insert_sql(model) -> tuple[str, tuple]:
+def _insert_sql(model, *, returning_pk: bool = True) -> tuple[str, tuple]:
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     marks = ", ".join(["%s"] * len(fields))
     table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
-    return f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING {pk}", fields
+    returning = f" RETURNING {pk}" if returning_pk else ""
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks}){returning}", fields
 
 
 def insert(instance) -> None:
@@ -78,7 +79,7 @@ def insert(instance) -> None:
 
 @cache
 def _first_failure_sql() -> tuple[str, tuple]:
-    insert, fields = _insert_sql(AccessAttempt)
+    insert, fields = _insert_sql(AccessAttempt, returning_pk=False)
     table, username, address, agent, count, when = _names(
         AccessAttempt,
         "username",
@@ -87,7 +88,6 @@ def _first_failure_sql() -> tuple[str, tuple]:
         "failures_since_start",
         "attempt_time",
     )
-    insert = insert.removesuffix(f" RETURNING {connection.ops.quote_name('id')}")
     return (
         f"{insert} ON CONFLICT ({username}, {address}, {agent}) DO UPDATE SET"
         f" {count} = CASE WHEN {table}.{when} >= %s THEN {table}.{count} + 1 ELSE 1 END,"

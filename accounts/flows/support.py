@@ -78,6 +78,12 @@ class NetworkPause:
     signed_in_from: bool
     member_signed_in: bool  # whether the member has signed in at all
 
+    @property
+    def likely_theirs(self) -> bool:
+        """Where they last signed in, or, for a member who never has, where their ID's last
+        failure came from."""
+        return self.signed_in_from or not self.member_signed_in
+
 
 @dataclass(frozen=True)
 class LockState:
@@ -99,12 +105,8 @@ class LockState:
 
     @property
     def network_stops_signing_in(self) -> bool:
-        """Whether a paused network is likely the member's own: where they last signed in,
-        or, for a member who never has, where their ID's last failure came from."""
-        return any(
-            network.signed_in_from or not network.member_signed_in
-            for network in self.networks_paused
-        )
+        """Whether a paused network is likely the member's own (NetworkPause.likely_theirs)."""
+        return any(network.likely_theirs for network in self.networks_paused)
 
     @property
     def locked(self) -> bool:
@@ -188,10 +190,7 @@ def network_left_paused(member, lifted: list[Pause]) -> NetworkPause | None:
     (lifted_in_words): likely theirs (LockState.network_stops_signing_in)."""
     if STOP_SIGNING_IN.isdisjoint(lifted):
         return None
-    for network in networks_paused(member):
-        if network.signed_in_from or not network.member_signed_in:
-            return network
-    return None
+    return next((n for n in networks_paused(member) if n.likely_theirs), None)
 
 
 @dataclass(frozen=True)

@@ -1000,6 +1000,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
                     **self.admin_site.each_context(request),
                     "title": _("Lift the selected pauses"),
                     "opts": self.model._meta,
+                    "media": self.media,  # Django's page writes it with the CSP nonce
                     "count": count,
                     "records": records,
                     "more": count - len(records),

@@ -1024,6 +1024,8 @@ def test_the_lockouts_lists_action_asks_first_naming_every_pause_it_lifts(
     assert "JPN1000001（203.0.113.7 から、" in page and "198.51.100.9 から（" in page
     assert "JPN1000001: ログインの一時停止、PINコードが必要な操作のロック<" in page
     assert 'value="はい、解除します"' in page and 'name="post" value="yes"' in page
+    # No bare `nonce="…"` in the page's text (helper-90: shown above admin's header).
+    assert not re.search(r'^\s*nonce="', page, re.M)
     # Asking changed nothing.
     assert AccessAttempt.objects.count() == 2
     assert not SecurityEvent.objects.filter(kind=Kind.LOCKOUT_CLEARED).exists()

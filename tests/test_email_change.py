@@ -55,9 +55,11 @@ def links_mailed(mailoutbox, to: str) -> int:
 
 
 def says_unusable(response) -> bool:
-    """The page an unusable link answers with, in either language."""
+    """The page an unusable link answers with, in either language, its title saying so too."""
     text = response.content.decode()
-    return response.status_code == 200 and (UNUSABLE in text or "This link cannot be used" in text)
+    return response.status_code == 200 and any(
+        f"<title>{words} | " in text for words in (UNUSABLE, "This link cannot be used")
+    )
 
 
 def another_member(member_id="JPN1000003", email="jiro@example.com") -> Member:

@@ -157,6 +157,8 @@ def test_the_link_works_only_once(client, member, mailoutbox):
     again = client.get(link)
     assert again.status_code == 200
     assert "このリンクは使えません" in again.content.decode()
+    # The tab says so too, not "Set a new password" over a page that offers none.
+    assert "<title>このリンクは使えません | " in again.content.decode()
 
 
 def test_a_new_password_voids_every_earlier_link(client, member, mailoutbox):

@@ -269,6 +269,7 @@ def test_a_link_used_twice_gets_a_clear_page_and_changes_nothing(client, db, mai
     again = Client()
     page = again.get(link)
     assert page.status_code == 200 and LINK_UNUSABLE in page.content.decode()
+    assert f"<title>{LINK_UNUSABLE} | " in page.content.decode()
     assert page["Referrer-Policy"] == "no-referrer"
     # The same browser pressing the button again (back, then the button):
     pressed = client.post("/register/verify/confirm/")

@@ -187,3 +187,19 @@ def test_at_the_first_sign_in_the_failures_before_it_are_counted(client, member,
 def test_a_first_sign_in_with_no_failures_shows_no_failure_line(client, member):
     sign_in(client)
     assert "ログイン失敗" not in client.get("/backoffice/").content.decode()
+
+
+def test_the_header_names_the_member_and_gives_the_id_once(member_client, member):
+    page = member_client.get("/backoffice/").content.decode()
+    assert '<p class="who">山田 太郎<span>JPN1000001</span></p>' in page
+    assert '<p class="menu-who">山田 太郎<br><span>JPN1000001</span></p>' in page  # on a phone
+
+
+def test_an_account_without_a_name_shows_its_id_once_not_twice(client, staff):
+    """A staff account made without --name: its ID is not put where the name goes too."""
+    client.force_login(staff)
+    page = client.get("/backoffice/").content.decode()
+    assert '<p class="who">JPN9000001</p>' in page
+    assert '<p class="menu-who">JPN9000001</p>' in page
+    header = page.split("</header>")[0]
+    assert header.count("JPN9000001") == 2  # the wide screen's, and the phone's in the menu

@@ -321,7 +321,7 @@ def test_a_pin_lock_lifted_alone_reads_as_the_pins_in_the_members_activity(
     # The agent is not told the member can sign in now: they could all along.
     told = response.content.decode()
     assert (
-        "JPN1000001 のロックを解除しました：PINコードが必要な操作のロック。"
+        "JPN1000001 のPINコードが必要な操作のロックを解除しました。"
         "会員はPINコードが必要な操作を再び行えます。" in told
     )
     assert "今すぐログインできます" not in told
@@ -984,7 +984,7 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
     )
     # And the member's, named with what was lifted, as the member page's button says it.
     assert (
-        "JPN1000001 の一時停止・ロックを解除しました：ログインの一時停止。"
+        "JPN1000001 のログインの一時停止を解除しました。"
         "会員は今すぐログインできます。"
     ) in response.content.decode()
     assert not AccessAttempt.objects.exists()
@@ -1090,7 +1090,7 @@ def test_a_lift_from_the_lockouts_list_leaves_the_other_addresses_their_share(
     )
     page = response.content.decode()
     assert "ログイン失敗の記録を1件消去し、それによる一時停止を解除しました。" in page
-    assert "JPN1000001 の一時停止・ロックを解除しました：ログインの一時停止。" in page
+    assert "JPN1000001 のログインの一時停止を解除しました。" in page
     assert list(
         AccessAttempt.objects.values_list("username", "ip_address", "failures_since_start")
     ) == [(None, "198.51.100.20", 5)]

@@ -979,7 +979,7 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
         follow=True,
     )
     assert (
-        '<li class="success">ログイン失敗の記録を2件消去し、それによる一時停止を解除しました。'
+        '<li class="success">ログイン失敗の記録を2件消去しました。それによる一時停止があれば、解除されています。'
         in (response.content.decode())
     )
     # And the member's, named with what was lifted, as the member page's button says it.
@@ -1020,7 +1020,7 @@ def test_the_lockouts_lists_action_asks_first_naming_every_pause_it_lifts(
 
     page = asked.content.decode()
     assert asked.status_code == 200
-    assert "以下のログイン失敗の記録2件を消去し、それによる一時停止を解除しますか？" in page
+    assert "以下のログイン失敗の記録2件を消去し、それによる一時停止があれば解除しますか？" in page
     assert "JPN1000001（203.0.113.7 から、" in page and "198.51.100.9 から（" in page
     assert "JPN1000001: ログインの一時停止、PINコードが必要な操作のロック<" in page
     assert 'value="はい、解除します"' in page and 'name="post" value="yes"' in page
@@ -1089,7 +1089,7 @@ def test_a_lift_from_the_lockouts_list_leaves_the_other_addresses_their_share(
         follow=True,
     )
     page = response.content.decode()
-    assert "ログイン失敗の記録を1件消去し、それによる一時停止を解除しました。" in page
+    assert "ログイン失敗の記録を1件消去しました。それによる一時停止があれば、解除されています。" in page
     assert "JPN1000001 のログインの一時停止を解除しました。" in page
     assert list(
         AccessAttempt.objects.values_list("username", "ip_address", "failures_since_start")
@@ -1134,7 +1134,7 @@ def test_a_lockout_rows_delete_button_lifts_the_pause_the_same_way(client, suppo
     assert response.redirect_chain[-1][0] == "/admin/axes/accessattempt/"
     # Said as the list's action says it, as a success.
     assert (
-        '<li class="success">ログイン失敗の記録を1件消去し、それによる一時停止を解除しました。'
+        '<li class="success">ログイン失敗の記録を1件消去しました。それによる一時停止があれば、解除されています。'
         in (response.content.decode())
     )
     assert not AccessAttempt.objects.exists()
@@ -1159,7 +1159,7 @@ def test_a_lockout_rows_page_and_its_confirmation_speak_of_lifting_not_deleting(
     confirm = agent.get(f"/admin/axes/accessattempt/{attempt.pk}/delete/").content.decode()
     assert "<title>一時停止を解除 | " in confirm and "<h1>一時停止を解除</h1>" in confirm
     assert "ログイン失敗の記録「JPN1000001（203.0.113.7 から、" in confirm
-    assert "）」を消去し、それによる一時停止を解除しますか？" in confirm
+    assert "）」を消去し、それによる一時停止があれば解除しますか？" in confirm
     assert 'value="はい、解除します"' in confirm
     assert "削除しますか" not in confirm and "関連する" not in confirm
     assert AccessAttempt.objects.exists()  # asking changed nothing

@@ -290,9 +290,9 @@ class CorrectEmailForm(ReasonForm):
 def _tell_lifted(model_admin, request, member, lifted) -> None:
     """Tell the agent what a lift did for the member (the member's page or the lockouts
     list): a warning when the member's network stays paused, which no lift of theirs ends."""
-    paused_network = support.network_left_paused(member, lifted) is not None
-    level = messages.WARNING if paused_network else messages.SUCCESS
-    model_admin.message_user(request, support.lifted_in_words(member, lifted), level)
+    network = support.network_left_paused(member, lifted)
+    level = messages.SUCCESS if network is None else messages.WARNING
+    model_admin.message_user(request, support.lifted_in_words(member, lifted, network), level)
 
 
 @admin.register(Member)

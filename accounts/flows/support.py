@@ -306,10 +306,11 @@ def _when(moment) -> str:
     return formats.date_format(times.minute_up(moment), "DATETIME_FORMAT")
 
 
-def lifted_in_words(member, lifted: list[Pause]) -> str:
+def lifted_in_words(member, lifted: list[Pause], network: NetworkPause | None) -> str:
     """What admin tells the agent who lifted `lifted` (clear_lockout) on the member: which,
     and what the member can do now, which is not always signing in (a PIN lock alone). A
-    staff account (no PIN) reads as "the account", with its password."""
+    staff account (no PIN) reads as "the account", with its password. `network`: the
+    member's network left paused (network_left_paused), which the agent is told of too."""
     words = {"member_id": member.member_id, "lifted": pauses_in_words(member, lifted)}
     signs_in = not STOP_SIGNING_IN.isdisjoint(lifted)
     # On the published password, signing in goes on to a mailed code: once the hour's codes
@@ -317,7 +318,6 @@ def lifted_in_words(member, lifted: list[Pause]) -> str:
     codes_from = (
         mailbox.codes_mailed_again_at(member) if signs_in and member.on_default_password else None
     )
-    network = network_left_paused(member, lifted)
     if codes_from is not None:
         words["time"] = _when(codes_from)
         if network is not None:  # and not from their network either (helper-89)

@@ -984,8 +984,7 @@ def test_lifting_pauses_from_the_lockouts_list_is_logged_and_the_member_is_told(
     )
     # And the member's, named with what was lifted, as the member page's button says it.
     assert (
-        "JPN1000001 のログインの一時停止を解除しました。"
-        "会員は今すぐログインできます。"
+        "JPN1000001 のログインの一時停止を解除しました。会員は今すぐログインできます。"
     ) in response.content.decode()
     assert not AccessAttempt.objects.exists()
     # The member's activity says support lifted it, naming the team, as the member page's
@@ -1089,7 +1088,10 @@ def test_a_lift_from_the_lockouts_list_leaves_the_other_addresses_their_share(
         follow=True,
     )
     page = response.content.decode()
-    assert "ログイン失敗の記録を1件消去しました。それによる一時停止があれば、解除されています。" in page
+    assert (
+        "ログイン失敗の記録を1件消去しました。それによる一時停止があれば、解除されています。"
+        in page
+    )
     assert "JPN1000001 のログインの一時停止を解除しました。" in page
     assert list(
         AccessAttempt.objects.values_list("username", "ip_address", "failures_since_start")

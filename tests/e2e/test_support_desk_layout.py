@@ -57,9 +57,7 @@ def test_the_support_view_fits_and_lifts_a_pause(browser, live_server, member, w
         expect(page.get_by_text("いいえ：一時停止中です。")).to_be_visible()
         assert no_horizontal_overflow(page)
         page.get_by_role("button", name="一時停止を解除する").click()
-        expect(
-            page.get_by_text("のログインの一時停止を解除しました。")
-        ).to_be_visible()
+        expect(page.get_by_text("のログインの一時停止を解除しました。")).to_be_visible()
         expect(page.get_by_text("はい：一時停止はありません。")).to_be_visible()
         assert no_horizontal_overflow(page)
         # The member list and the security log: every column on the screen or scrolled

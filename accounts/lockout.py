@@ -1,6 +1,7 @@
 """django-axes, fitted to member IDs: the lockout rules are axes'; these are the joints."""
 
 import datetime
+from functools import partial
 from typing import NamedTuple
 
 from axes.attempts import get_cool_off_threshold
@@ -241,6 +242,9 @@ def locked_out(request, credentials_):
     A reset lifts the pause on an ID, not on an address, so the page promises that only
     when the ID alone is paused.
     """
+    if log_pause := getattr(request, "jenco_log_pause", None):  # this post started the pause
+        del request.jenco_log_pause
+        log_pause()
     by_id, by_address = counted(request, credentials_)
     failed_id, failed_address = failures(request, credentials_)
     context = {
@@ -311,9 +315,13 @@ def record_lockout(sender, request=None, username=None, ip_address=None, **kwarg
         or failures(request, {"username": username})[0] >= settings.AXES_FAILURE_LIMIT
     )
     if username and id_paused:
-        record(request, Kind.LOCKED_OUT, member_id_typed=username)
+        log_pause = partial(record, request, Kind.LOCKED_OUT, member_id_typed=username)
     else:
-        record(request, Kind.LOCKED_OUT, details={"address": ip_address or ""})
+        log_pause = partial(record, request, Kind.LOCKED_OUT, details={"address": ip_address or ""})
+    if request is None:
+        log_pause()
+    else:  # after the post's own failure, which the view logs next: cause, then the pause
+        request.jenco_log_pause = log_pause
 
 
 def pause_end(records, limit: int):

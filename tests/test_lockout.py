@@ -470,3 +470,20 @@ def test_a_wrong_password_after_the_cool_off_starts_the_count_again(client, memb
     for n in range(8):  # nine in the cool-off now, not seventeen: the right password works
         attempt(client, "JPN1000001", ip="10.4.4.4")
     assert attempt(client, "JPN1000001", PASSWORD, ip="10.4.4.4").status_code == 302
+
+
+def test_the_security_log_lists_the_pause_above_the_failure_that_started_it(client, member):
+    """Newest first, as admin's security log and the member's activity read: the tenth
+    failure, then the pause it started (the pause was logged first, then its cause)."""
+    for n in range(10):
+        attempt(client, "JPN1000001", ip=f"10.0.0.{n}")
+    newest = list(SecurityEvent.objects.values_list("kind", flat=True)[:2])
+    assert newest == ["locked_out", "sign_in_failed"]
+
+
+def test_an_address_paused_by_a_wrong_captcha_is_logged_after_that_failure(client, member):
+    for n in range(30):
+        attempt(client, f"JPN30000{n:02}", captcha={"captcha_0": "x", "captcha_1": "0000"})
+    newest = list(SecurityEvent.objects.values_list("kind", flat=True)[:2])
+    assert newest == ["locked_out", "sign_in_failed"]
+    assert SecurityEvent.objects.filter(kind="locked_out").count() == 1

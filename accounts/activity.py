@@ -85,7 +85,11 @@ def events(member):
     typed = credentials.printable(member.member_id)
     return (
         SecurityEvent.objects.filter(
-            Q(member=member) | Q(kind=Kind.SIGN_IN_FAILED, member_id_typed=typed, member=None),
+            Q(member=member)
+            # Logged against the ID typed (it may name nobody): the failures, and the pause.
+            | Q(
+                kind__in=[Kind.SIGN_IN_FAILED, Kind.LOCKED_OUT], member_id_typed=typed, member=None
+            ),
             created__gte=since,
         )
         .exclude(kind__in=HIDDEN)

@@ -1,6 +1,7 @@
 """django-axes, fitted to member IDs: the lockout rules are axes'; these are the joints."""
 
 import datetime
+import hashlib
 from functools import partial
 from typing import NamedTuple
 
@@ -13,6 +14,7 @@ from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.signals import user_logged_in
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -136,21 +138,28 @@ def add_failure(request, member_id: str | None) -> None:
         request.jenco_failures = (read_for, by_id + same_id, by_address + 1)
 
 
-def count_against_address(request) -> None:
-    """One failure against the client's address alone, none against any member ID.
+def count_against_address(request) -> bool:
+    """One failure against the client's address alone, none against any member ID; whether
+    the address is paused now.
 
     For what proves nothing about an ID but does about the address: a wrong or missing
     captcha (it never reached the password), or a sign-in on the published default password
     (an address that gets into account after account on it is spraying it). A good sign-in
     clears its own ID's failures only (forget_failures), so these stay. While the address is
-    paused nothing is added: its pause ends when the page said.
+    paused nothing is added: its pause ends when the page said. The count is read again
+    after this one is written, since posts sent alongside may have written theirs: the one
+    that finds the limit reached starts the pause (helper-91: in a burst, each had read the
+    count from before the others').
     """
     AxesProxyHandler.update_request(request)
     if request.axes_ip_address is None:
-        return
-    _by_id, by_address = failures(request)
-    if by_address < settings.JENCO_LOCKOUT_ADDRESS_FAILURES:
-        add_failure(request, None)
+        return False
+    limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+    if failures(request)[1] >= limit:
+        return True
+    add_failure(request, None)
+    request.jenco_failures = None
+    return failures(request)[1] >= limit
 
 
 def captcha_failed(request, member_id_typed: str) -> None:
@@ -162,7 +171,7 @@ def captcha_failed(request, member_id_typed: str) -> None:
     """
     if refuse_if_paused(request, member_id_typed):
         return
-    count_against_address(request)
+    count_against_address(request)  # the counts read again after it, as is_allowed uses
     credentials_ = {"username": member_id_typed}
     handler = AxesProxyHandler.get_implementation()
     if not handler.is_allowed(request, credentials_):
@@ -274,6 +283,7 @@ def lift(member) -> None:
     to by the address's next failure, they would take a later time and pause a shared
     network longer than it was told (helpers 88 and 89). The rest (older, or without an
     address) are deleted; a failure for the ID arriving meanwhile is neither."""
+    forget_pause_logged(member_id=member.member_id)
     records = AccessAttempt.objects.filter(username=member.member_id)
     since = counted_since()
     with transaction.atomic():
@@ -307,21 +317,43 @@ def forget_failures(sender, request, user, **kwargs):
 
 @receiver(user_locked_out)
 def record_lockout(sender, request=None, username=None, ip_address=None, **kwargs):
-    # Sent once per pause, by the post that starts it (LockoutHandler.refuse). An address's
+    # Sent by a post that finds it started a pause (LockoutHandler.refuse). An address's
     # pause is logged with the address, not with the ID its last post happened to type: that
     # member's log read as if their ID was paused (support trial).
     id_paused = (
         request is None
         or failures(request, {"username": username})[0] >= settings.AXES_FAILURE_LIMIT
     )
-    if username and id_paused:
-        log_pause = partial(record, request, Kind.LOCKED_OUT, member_id_typed=username)
-    else:
-        log_pause = partial(record, request, Kind.LOCKED_OUT, details={"address": ip_address or ""})
+    member_id = username if username and id_paused else None
     if request is None:
-        log_pause()
+        log_pause(None, member_id, ip_address)
     else:  # after the post's own failure, which the view logs next: cause, then the pause
-        request.jenco_log_pause = log_pause
+        request.jenco_log_pause = partial(log_pause, request, member_id, ip_address)
+
+
+def _pause_logged(member_id: str | None, address: str | None) -> str:
+    """The cache key saying this ID's (else this address's) pause is in the security log."""
+    what = f"id {member_id}" if member_id else f"address {address}"
+    return "jenco:pause-logged:" + hashlib.sha256(what.encode()).hexdigest()
+
+
+def log_pause(request, member_id: str | None, address: str | None) -> None:
+    """The security log's entry for a pause of this ID (else this address), once: posts that
+    finish together may each find their failure was the one that reached the limit (two
+    wrong passwords, 45 wrong captchas at once: helper-91). Held in the shared cache for as
+    long as a post can be in flight (checking.AT_MOST): every post after that is refused
+    before it is checked, and starts nothing. Forgotten when the pause is lifted
+    (forget_pause_logged), so the next one is logged however soon it comes."""
+    if not cache.add(_pause_logged(member_id, address), True, timeout=checking.AT_MOST):
+        return
+    if member_id:
+        record(request, Kind.LOCKED_OUT, member_id_typed=member_id)
+    else:
+        record(request, Kind.LOCKED_OUT, details={"address": address or ""})
+
+
+def forget_pause_logged(*, member_id: str | None = None, address: str | None = None) -> None:
+    cache.delete(_pause_logged(member_id, address))
 
 
 def pause_end(records, limit: int):

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from accounts import checking, sign_in_sql
+from accounts import checking, lockout, sign_in_sql
 from accounts.ja_accounts import ja_member
 from accounts.models import SecurityEvent
 from tests.helpers import DEFAULT_PASSWORD, PASSWORD, emailed_path, solved_captcha, wrong_captcha
@@ -197,6 +197,10 @@ def test_signing_into_many_accounts_on_the_defaults_pauses_the_address(db, setti
     assert response.status_code == 429
     assert "お使いのネットワークからのログイン" in response.content.decode()
     assert SESSION_KEY not in client.session
+    # The pause is in the security log once, with the address, as a failure's is: the
+    # sign-in that reached the limit logs it (helper-91: none did, since none failed).
+    paused = SecurityEvent.objects.filter(kind="locked_out")
+    assert [(e.member_id_typed, e.details) for e in paused] == [("", {"address": "203.0.113.9"})]
     # The member themselves, from their own connection, signs in.
     assert SESSION_KEY in sign_in_on_defaults(last, "198.51.100.7").session
 
@@ -487,3 +491,30 @@ def test_an_address_paused_by_a_wrong_captcha_is_logged_after_that_failure(clien
     newest = list(SecurityEvent.objects.values_list("kind", flat=True)[:2])
     assert newest == ["locked_out", "sign_in_failed"]
     assert SecurityEvent.objects.filter(kind="locked_out").count() == 1
+
+
+def test_a_member_s_own_activity_lists_the_pause_of_their_id(client, member):
+    """helper-91: the member read "JENCO support lifted a sign-in pause" about a pause their
+    activity never showed. The pause of their ID is logged against the ID typed, as the
+    failures are, and listed with them, newest first."""
+    for n in range(10):
+        attempt(client, "JPN1000001", ip=f"10.0.0.{n}")
+    member_client = Client()
+    member_client.force_login(member)
+    page = member_client.get("/backoffice/security/activity/").content.decode()
+    page = page.split('<ol class="activity">')[1]  # the entries, below the page's intro
+    paused = page.find("失敗が続いたためログインを一時停止")
+    failed = page.find("お客様の会員IDでのログイン失敗")
+    assert -1 < paused < failed
+
+
+def test_a_pause_found_by_two_posts_is_logged_once(rf, member):
+    """Posts that finish together may each find their failure was the one that reached the
+    limit (two wrong passwords, a burst of wrong pictures): one entry for the pause."""
+    for _post in range(2):
+        lockout.log_pause(rf.post("/login/"), "JPN1000001", "10.0.0.1")
+    assert SecurityEvent.objects.filter(kind="locked_out").count() == 1
+    # Lifted, a pause that starts again is logged again, however soon.
+    lockout.lift(member)
+    lockout.log_pause(rf.post("/login/"), "JPN1000001", "10.0.0.1")
+    assert SecurityEvent.objects.filter(kind="locked_out").count() == 2

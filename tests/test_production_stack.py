@@ -9,6 +9,7 @@ signed in through one continues on the other, and lockouts and throttles count a
 
 import http.client
 import http.server
+import json
 import os
 import secrets
 import shutil
@@ -152,6 +153,51 @@ def test_wrong_passwords_sent_at_once_to_both_app_servers_get_no_more_checks_tha
     # Paused, or, refused while others were still being checked, to try again in a moment.
     assert all(LOCKED in p.body or "いま確認しています" in p.body for p in refused)
     assert all(p.status in (200, 429) for p in pages)
+
+
+@pytest.mark.skipif(
+    not ON_POSTGRES, reason="shared through Redis: without it each process counts its own"
+)
+def test_wrong_pictures_sent_at_once_to_both_app_servers_log_the_address_s_pause_once(
+    deployment,
+):
+    """helper-91's attacker: 45 posts at once from one address, half to each app server,
+    each typing another ID and a wrong picture answer. Each had read the address's count
+    from before the others added theirs: the address was paused and nothing logged it, or
+    two or three entries did. Now each reads the count again after adding its own, and the
+    pause is logged once (the shared cache says it is), whichever posts found it."""
+    address = "127.0.0.1"  # where this module's every request comes from
+    browsers = [Browser(deployment[n % 2]) for n in range(45)]
+    forms = [browser.form("/login/") for browser in browsers]
+    barrier = threading.Barrier(len(browsers))
+    pages = [None] * len(browsers)
+
+    def post(n):
+        data = {**forms[n], "captcha_1": forms[n]["captcha_1"] + "9"}  # one digit too many
+        data |= {"username": f"JPN41{n:05d}", "password": "wrong-Guess-1"}
+        pages[n] = browsers[n].request("POST", "/login/", data, barrier)
+
+    (before,) = deployment[0].query("SELECT COALESCE(MAX(id), 0) FROM accounts_securityevent")[0]
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    try:
+        assert max(p.started for p in pages) < min(p.finished for p in pages)  # all in flight
+        assert all(p.status in (200, 429) for p in pages)
+        assert any(p.status == 429 for p in pages)  # the address is paused
+        pauses = deployment[0].query(
+            "SELECT member_id_typed, details::text FROM accounts_securityevent"
+            " WHERE kind = 'locked_out' AND id > ?",
+            before,
+        )
+        assert [(typed, json.loads(details)) for typed, details in pauses] == [
+            ("", {"address": address})
+        ]
+    finally:  # the other cases come from this address too
+        deployment[0].shell(f"from axes.utils import reset\nreset(ip={address!r})")
 
 
 def test_forgot_password_requests_on_both_app_servers_share_one_limit(deployment):

@@ -50,7 +50,8 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
         record(request, Kind.SIGN_IN_DEFAULT, member, details=_session(request))
         # The published password opens thousands of imported accounts: an address that gets
         # into many of them is spraying it, so each such sign-in counts against the address.
-        lockout.count_against_address(request)
+        if lockout.count_against_address(request):  # this one reached the limit
+            lockout.log_pause(request, None, request.axes_ip_address)
         mailbox.send_code(request, member)
     else:
         record(request, kind, member, details=_session(request))

@@ -254,6 +254,12 @@ def locked_out(request, credentials_):
     if log_pause := getattr(request, "jenco_log_pause", None):  # this post started the pause
         del request.jenco_log_pause
         log_pause()
+    limits = settings.AXES_FAILURE_LIMIT, settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+    if all(n < limit for n, limit in zip(failures(request, credentials_), limits, strict=True)):
+        # Refused for posts ahead still checking, as read before its own check: they may
+        # have failed since, and paused the ID or the address (helper-88). Read again, what
+        # they wrote counted as failures, no longer as posts ahead.
+        request.jenco_failures = request.jenco_ahead = None
     by_id, by_address = counted(request, credentials_)
     failed_id, failed_address = failures(request, credentials_)
     context = {

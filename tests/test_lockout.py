@@ -414,6 +414,40 @@ def test_a_post_still_checking_its_password_counts_toward_the_pause(client, memb
     assert SESSION_KEY in client.session
 
 
+def test_a_post_refused_for_one_that_failed_meanwhile_reads_as_a_pause(client, member, monkeypatch):
+    """Nine failures and a post for the ID checking: the next is refused unchecked, and by
+    the time its page is written the post ahead has failed, the tenth, pausing the ID. The
+    page said to try again in a few seconds (helper-88), where the ID is paused for 15
+    minutes: it reads the failures again, and says so."""
+    for n in range(9):
+        attempt(client, "JPN1000001", ip=f"10.0.0.{n}")
+    read = sign_in_sql.recent_attempts
+    reads = []
+
+    def the_post_ahead_fails_after_the_first_read(*args):
+        rows = read(*args)
+        if not reads:  # the tenth failure, as the post ahead writes it (lockout.add_failure)
+            AccessAttempt.objects.create(
+                username="JPN1000001",
+                ip_address="10.7.7.7",
+                user_agent="",
+                path_info="",
+                get_data="",
+                post_data="",
+                http_accept="",
+                failures_since_start=1,
+            )
+        reads.append(rows)
+        return rows
+
+    monkeypatch.setattr(sign_in_sql, "recent_attempts", the_post_ahead_fails_after_the_first_read)
+    with checking.checking("JPN1000001", "10.7.7.7"):
+        refused = attempt(client, "JPN1000001", PASSWORD, ip="10.9.9.9")
+    page = refused.content.decode()
+    assert refused.status_code == 429 and LOCKED in page and "15分" in page
+    assert BUSY not in page and "Retry-After" not in refused
+
+
 def test_posts_still_checking_from_an_address_count_toward_its_pause(client, member, settings):
     settings.JENCO_LOCKOUT_ADDRESS_FAILURES = 3
     for member_id in ("JPN7000001", "JPN7000002"):

@@ -2,6 +2,7 @@
 
 import datetime
 import hashlib
+import time
 from functools import partial
 from typing import NamedTuple
 
@@ -234,6 +235,8 @@ def failures(request, credentials_=None) -> tuple[int, int]:
     if read is not None and read[0] == member_id:
         return read[1], read[2]
     address = request.axes_ip_address
+    if not hasattr(request, "jenco_checked_at"):  # read before this post's own check
+        request.jenco_checked_at = time.time()
     # The rows, summed here: a handful at most (one per ID and address in the cool-off, and
     # an address pauses at a few dozen), read with plain SQL on every sign-in post.
     by_id = by_address = 0
@@ -251,9 +254,9 @@ def locked_out(request, credentials_):
     A reset lifts the pause on an ID, not on an address, so the page promises that only
     when the ID alone is paused.
     """
-    if log_pause := getattr(request, "jenco_log_pause", None):  # this post started the pause
-        del request.jenco_log_pause
-        log_pause()
+    for log in getattr(request, "jenco_log_pauses", ()):  # the pauses this post started
+        log()
+    request.jenco_log_pauses = []
     limits = settings.AXES_FAILURE_LIMIT, settings.JENCO_LOCKOUT_ADDRESS_FAILURES
     if all(n < limit for n, limit in zip(failures(request, credentials_), limits, strict=True)):
         # Refused for posts ahead still checking, as read before its own check: they may
@@ -289,7 +292,6 @@ def lift(member) -> None:
     to by the address's next failure, they would take a later time and pause a shared
     network longer than it was told (helpers 88 and 89). The rest (older, or without an
     address) are deleted; a failure for the ID arriving meanwhile is neither."""
-    forget_pause_logged(member_id=member.member_id)
     records = AccessAttempt.objects.filter(username=member.member_id)
     since = counted_since()
     with transaction.atomic():
@@ -323,22 +325,28 @@ def forget_failures(sender, request, user, **kwargs):
 
 @receiver(user_locked_out)
 def record_lockout(sender, request=None, username=None, ip_address=None, **kwargs):
-    # Sent by a post that finds it started a pause (LockoutHandler.refuse). An address's
-    # pause is logged with the address, not with the ID its last post happened to type: that
-    # member's log read as if their ID was paused (support trial).
-    id_paused = (
-        request is None
-        or failures(request, {"username": username})[0] >= settings.AXES_FAILURE_LIMIT
-    )
-    member_id = username if username and id_paused else None
+    # Sent by a post that finds it started a pause (LockoutHandler.refuse): of the ID, of the
+    # address, or of both at once (helper-92: the tenth failure with an ID that was also the
+    # address's thirtieth logged the ID's alone). An address's pause is logged with the
+    # address, not with the ID its last post happened to type: that member's log read as if
+    # their ID was paused (support trial).
+    by_id, by_address = (0, 0) if request is None else failures(request, {"username": username})
+    pauses = []
+    if username and (request is None or by_id >= settings.AXES_FAILURE_LIMIT):
+        pauses.append((username, None))
+    if not pauses or by_address >= settings.JENCO_LOCKOUT_ADDRESS_FAILURES:
+        pauses.append((None, ip_address))
     if request is None:
-        log_pause(None, member_id, ip_address)
-    else:  # after the post's own failure, which the view logs next: cause, then the pause
-        request.jenco_log_pause = partial(log_pause, request, member_id, ip_address)
+        for member_id, address in pauses:
+            log_pause(None, member_id, address)
+    else:  # after the post's own failure, which the view logs next: cause, then pause
+        pending = getattr(request, "jenco_log_pauses", [])
+        request.jenco_log_pauses = pending + [
+            partial(log_pause, request, member_id, address) for member_id, address in pauses
+        ]
 
 
-def _pause_logged(member_id: str | None, address: str | None) -> str:
-    """The cache key saying this ID's (else this address's) pause is in the security log."""
+def _pause_key(member_id: str | None, address: str | None) -> str:
     what = f"id {member_id}" if member_id else f"address {address}"
     return "jenco:pause-logged:" + hashlib.sha256(what.encode()).hexdigest()
 
@@ -346,20 +354,27 @@ def _pause_logged(member_id: str | None, address: str | None) -> str:
 def log_pause(request, member_id: str | None, address: str | None) -> None:
     """The security log's entry for a pause of this ID (else this address), once: posts that
     finish together may each find their failure was the one that reached the limit (two
-    wrong passwords, 45 wrong captchas at once: helper-91). Held in the shared cache for as
-    long as a post can be in flight (checking.AT_MOST): every post after that is refused
-    before it is checked, and starts nothing. Forgotten when the pause is lifted
-    (forget_pause_logged), so the next one is logged however soon it comes."""
-    if not cache.add(_pause_logged(member_id, address), True, timeout=checking.AT_MOST):
+    wrong passwords, 45 wrong captchas at once: helper-91).
+
+    The shared cache keeps when the last pause was logged, for as long as a post can be in
+    flight (checking.AT_MOST). A post that read the failures (before its own check) earlier
+    than that was in flight when that pause began: the same pause. One that read them later
+    found nothing paused after that pause was logged, so that pause had ended (aged out,
+    lifted) and this is a new one, logged however soon (helper-92). Of the posts that find
+    the same last entry, the one that claims it first logs.
+    """
+    key = _pause_key(member_id, address)
+    checked_at = getattr(request, "jenco_checked_at", None) or time.time()
+    logged_at = cache.get(key)
+    if logged_at is not None and checked_at <= logged_at:
         return
+    if not cache.add(f"{key}:after:{logged_at}", True, timeout=checking.AT_MOST):
+        return
+    cache.set(key, time.time(), timeout=checking.AT_MOST)
     if member_id:
         record(request, Kind.LOCKED_OUT, member_id_typed=member_id)
     else:
         record(request, Kind.LOCKED_OUT, details={"address": address or ""})
-
-
-def forget_pause_logged(*, member_id: str | None = None, address: str | None = None) -> None:
-    cache.delete(_pause_logged(member_id, address))
 
 
 def pause_end(records, limit: int):

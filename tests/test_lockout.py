@@ -542,13 +542,54 @@ def test_a_member_s_own_activity_lists_the_pause_of_their_id(client, member):
     assert -1 < paused < failed
 
 
-def test_a_pause_found_by_two_posts_is_logged_once(rf, member):
+def test_a_pause_found_by_two_posts_is_logged_once_and_the_next_pause_again(rf):
     """Posts that finish together may each find their failure was the one that reached the
-    limit (two wrong passwords, a burst of wrong pictures): one entry for the pause."""
-    for _post in range(2):
-        lockout.log_pause(rf.post("/login/"), "JPN1000001", "10.0.0.1")
+    limit (two wrong passwords, a burst of wrong pictures): one entry for the pause. A post
+    that read the failures after that entry found nothing paused, so the pause had ended
+    (its failures aged out, or it was lifted): the pause it starts is a new one, logged
+    however soon (helper-92: within a minute, it was not)."""
+    first, second = rf.post("/login/"), rf.post("/login/")
+    first.jenco_checked_at = second.jenco_checked_at = time.time()  # both in flight
+    for post in (first, second):
+        lockout.log_pause(post, "JPN1000001", "10.0.0.1")
     assert SecurityEvent.objects.filter(kind="locked_out").count() == 1
-    # Lifted, a pause that starts again is logged again, however soon.
-    lockout.lift(member)
-    lockout.log_pause(rf.post("/login/"), "JPN1000001", "10.0.0.1")
+
+    later, with_it = rf.post("/login/"), rf.post("/login/")
+    later.jenco_checked_at = with_it.jenco_checked_at = time.time()  # after the entry
+    for post in (later, with_it):
+        lockout.log_pause(post, "JPN1000001", "10.0.0.1")
     assert SecurityEvent.objects.filter(kind="locked_out").count() == 2
+    # Another ID's pause, or the address's, is its own.
+    lockout.log_pause(later, None, "10.0.0.1")
+    assert SecurityEvent.objects.filter(kind="locked_out").count() == 3
+
+
+def test_a_pause_that_starts_again_once_its_failures_aged_out_is_logged_again(client, member):
+    """helper-92: nine failures, the tenth pauses; the nine age out and nine more pause the
+    ID again within the minute: the second pause was in no log."""
+    for n in range(9):
+        attempt(client, "JPN1000001", ip="10.0.0.1")
+    attempt(client, "JPN1000001", ip="10.0.0.2")
+    AccessAttempt.objects.filter(ip_address="10.0.0.1").update(
+        attempt_time=timezone.now() - timedelta(minutes=16)
+    )
+    for n in range(9):
+        attempt(client, "JPN1000001", ip="10.0.0.3")
+    assert attempt(client, "JPN1000001", PASSWORD, ip="10.9.9.9").status_code == 429
+    paused = SecurityEvent.objects.filter(kind="locked_out", member_id_typed="JPN1000001")
+    assert paused.count() == 2
+
+
+def test_a_post_that_pauses_the_id_and_the_address_logs_both(client, member):
+    """helper-92: 20 wrong pictures from an address, then 10 wrong passwords for one ID from
+    it: the tenth is the ID's tenth and the address's thirtieth. Only the ID's pause was
+    logged, and the address stayed paused after support lifted the member's."""
+    for n in range(20):
+        attempt(client, f"JPN70000{n:02}", captcha=wrong_captcha(), ip="10.3.3.3")
+    for _n in range(10):
+        attempt(client, "JPN1000001", ip="10.3.3.3")
+    paused = SecurityEvent.objects.filter(kind="locked_out").order_by("pk")
+    assert [(e.member_id_typed, e.details) for e in paused] == [
+        ("JPN1000001", {}),
+        ("", {"address": "10.3.3.3"}),
+    ]

@@ -456,10 +456,6 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
         # left the member's rows to their addresses, this one among them.)
         AccessAttempt.objects.filter(pk=attempt.pk).delete()
         cleared.add(attempt.pk)
-        # A pause that starts again is logged again, however soon (lockout.log_pause).
-        if attempt.username:
-            lockout.forget_pause_logged(member_id=attempt.username)
-        lockout.forget_pause_logged(address=attempt.ip_address)
     return len(cleared), list(lifted.values())
 
 

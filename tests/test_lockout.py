@@ -180,13 +180,18 @@ def sign_in_on_defaults(member_id, ip):
     return client
 
 
-def test_signing_into_many_accounts_on_the_defaults_pauses_the_address(db, settings):
+def test_signing_into_many_accounts_on_the_defaults_pauses_the_address(
+    db, settings, django_capture_on_commit_callbacks
+):
     """Finding 2b: one address getting into account after account on the published password
     is spraying it, though every sign-in works."""
     for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES + 1):
         ja_member(f"JPN20000{n:02}").save()
     for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES):
-        assert SESSION_KEY in sign_in_on_defaults(f"JPN20000{n:02}", "203.0.113.9").session
+        # The pause is logged once the sign-in that reached the limit is committed.
+        with django_capture_on_commit_callbacks(execute=True):
+            signed_in = sign_in_on_defaults(f"JPN20000{n:02}", "203.0.113.9")
+        assert SESSION_KEY in signed_in.session
     last = f"JPN20000{settings.JENCO_LOCKOUT_ADDRESS_FAILURES:02}"
     client = Client()
     response = client.post(
@@ -203,6 +208,26 @@ def test_signing_into_many_accounts_on_the_defaults_pauses_the_address(db, setti
     assert [(e.member_id_typed, e.details) for e in paused] == [("", {"address": "203.0.113.9"})]
     # The member themselves, from their own connection, signs in.
     assert SESSION_KEY in sign_in_on_defaults(last, "198.51.100.7").session
+
+
+def test_the_published_password_s_pause_is_logged_once_its_count_is_committed(
+    db, settings, django_capture_on_commit_callbacks
+):
+    """helper-93: the sign-in that reached the limit logged the pause inside its
+    transaction, before its count was committed; a wrong picture that read 29 in between
+    counted as reading after the entry, and logged the same pause again."""
+    limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+    for n in range(limit):
+        ja_member(f"JPN20000{n:02}").save()
+    for n in range(limit - 1):
+        with django_capture_on_commit_callbacks(execute=True):
+            sign_in_on_defaults(f"JPN20000{n:02}", "203.0.113.9")
+    with django_capture_on_commit_callbacks() as on_commit:
+        sign_in_on_defaults(f"JPN20000{limit - 1:02}", "203.0.113.9")
+    assert not SecurityEvent.objects.filter(kind="locked_out").exists()  # not yet
+    for callback in on_commit:
+        callback()
+    assert SecurityEvent.objects.filter(kind="locked_out").count() == 1
 
 
 def test_signing_in_on_the_defaults_never_counts_against_the_member(migrated_member):

@@ -70,8 +70,7 @@ def checking(*names: str | None) -> Iterator[tuple[int, ...]]:
     other posts under each name were already checking when it came (0 for None)."""
     token = secrets.token_hex(8)
     keys = [_key(name) for name in names if name is not None]
-    cache = caches["default"]
-    store = _RedisStore(cache) if isinstance(cache, RedisCache) else _MEMORY
+    store = _store()
     ahead = iter(store.count_in(keys, token) if keys else [])
     try:
         yield tuple(0 if name is None else next(ahead) for name in names)
@@ -82,6 +81,48 @@ def checking(*names: str | None) -> Iterator[tuple[int, ...]]:
 
 def _key(name: str) -> str:
     return caches["default"].make_key(f"jenco:checking:{hash_key(name)}")
+
+
+# --- Pauses logged ---------------------------------------------------------------------------
+# Posts that finish together may each find that their failure reached the limit; one of them
+# logs the pause (accounts.lockout.log_pause). Each post reads how many pauses of its ID and
+# its address were logged before its own check; a post may log a pause only while that count
+# is still what it read: one that read it before the last pause was logged was in flight when
+# that pause began, and one that read it after found nothing paused, so its pause is new.
+# Counts, not clocks: app servers' clocks differ (helper-94).
+
+# Long past any post in flight (AT_MOST), so a count never expires under one that read it.
+PAUSES_KEPT = 24 * 60 * 60
+
+# KEYS: the count; ARGV: the count the post read, PAUSES_KEPT. 1 if this post logs.
+_LOG_ONCE = """
+local logged = tonumber(redis.call('GET', KEYS[1]) or '0')
+if logged > tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], math.max(logged, tonumber(ARGV[1])) + 1, 'EX', ARGV[2])
+return 1
+"""
+
+
+def pauses_logged(*names: str) -> tuple[int, ...]:
+    """How many pauses of each name (a member ID, an address) have been logged lately."""
+    return _store().pauses_logged([_pauses_key(name) for name in names])
+
+
+def log_once(name: str, read: int) -> bool:
+    """Whether this post logs the pause of `name`: no pause of it was logged since the post
+    read `read` (pauses_logged). Counts it logged if so."""
+    return _store().log_once(_pauses_key(name), read)
+
+
+def _pauses_key(name: str) -> str:
+    return caches["default"].make_key(f"jenco:pauses:{hash_key(name)}")
+
+
+def _store():
+    cache = caches["default"]
+    return _RedisStore(cache) if isinstance(cache, RedisCache) else _MEMORY
 
 
 class _RedisStore:
@@ -98,6 +139,12 @@ class _RedisStore:
     def count_out(self, keys: list[str], token: str) -> None:
         self._script(_COUNT_OUT)(keys=keys, args=[token], client=self.client)
 
+    def pauses_logged(self, keys: list[str]) -> list[int]:
+        return [int(count or 0) for count in self.client.mget(keys)]
+
+    def log_once(self, key: str, read: int) -> bool:
+        return bool(self._script(_LOG_ONCE)(keys=[key], args=[read, PAUSES_KEPT]))
+
     def _script(self, source: str):
         if source not in self.scripts:
             self.scripts[source] = self.client.register_script(source)
@@ -108,6 +155,7 @@ class _MemoryStore:
     def __init__(self):
         self.lock = threading.Lock()
         self.checking: dict[str, dict[str, float]] = {}
+        self.pauses: dict[str, int] = {}  # a few dozen bytes per ID or address ever paused
 
     def count_in(self, keys: list[str], token: str) -> list[int]:
         now = time.monotonic()
@@ -128,6 +176,17 @@ class _MemoryStore:
                 posts.pop(token, None)
                 if not posts:
                     self.checking.pop(key, None)
+
+    def pauses_logged(self, keys: list[str]) -> list[int]:
+        return [self.pauses.get(key, 0) for key in keys]
+
+    def log_once(self, key: str, read: int) -> bool:
+        with self.lock:
+            logged = self.pauses.get(key, 0)
+            if logged > read:
+                return False
+            self.pauses[key] = max(logged, read) + 1
+            return True
 
 
 _MEMORY = _MemoryStore()

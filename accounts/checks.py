@@ -101,7 +101,8 @@ def posts_at_once_are_counted_across_processes(app_configs, **kwargs):
                 "REDIS_URL is not set: the sign-in posts being checked at this moment "
                 "(accounts.checking) and each answered sign-in picture's claim are counted in "
                 "each process's memory. With more than one app server process (gunicorn's "
-                "default), wrong passwords sent at once get more checks than the lockout allows."
+                "default), wrong passwords sent at once get more checks than the lockout allows, "
+                "and a pause may be in the security log once per process."
             ),
             hint=_(
                 "Set REDIS_URL (make serve and deploy/ do). Without it only one app server "

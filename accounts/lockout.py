@@ -1,8 +1,6 @@
 """django-axes, fitted to member IDs: the lockout rules are axes'; these are the joints."""
 
 import datetime
-import hashlib
-import time
 from functools import partial
 from typing import NamedTuple
 
@@ -15,7 +13,6 @@ from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.signals import user_logged_in
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -235,8 +232,10 @@ def failures(request, credentials_=None) -> tuple[int, int]:
     if read is not None and read[0] == member_id:
         return read[1], read[2]
     address = request.axes_ip_address
-    if not hasattr(request, "jenco_checked_at"):  # read before this post's own check
-        request.jenco_checked_at = time.time()
+    if not hasattr(request, "jenco_pauses_read"):  # before this post's own check: log_pause
+        names = [_pause_name(member_id, address)] if member_id else []
+        names.append(_pause_name(None, address))
+        request.jenco_pauses_read = dict(zip(names, checking.pauses_logged(*names), strict=True))
     # The rows, summed here: a handful at most (one per ID and address in the cool-off, and
     # an address pauses at a few dozen), read with plain SQL on every sign-in post.
     by_id = by_address = 0
@@ -346,31 +345,25 @@ def record_lockout(sender, request=None, username=None, ip_address=None, **kwarg
         ]
 
 
-def _pause_key(member_id: str | None, address: str | None) -> str:
-    what = f"id {member_id}" if member_id else f"address {address}"
-    return "jenco:pause-logged:" + hashlib.sha256(what.encode()).hexdigest()
+def _pause_name(member_id: str | None, address: str | None) -> str:
+    return f"id {member_id}" if member_id else f"address {address}"
 
 
 def log_pause(request, member_id: str | None, address: str | None) -> None:
     """The security log's entry for a pause of this ID (else this address), once: posts that
     finish together may each find their failure was the one that reached the limit (two
-    wrong passwords, 45 wrong captchas at once: helper-91).
-
-    The shared cache keeps when the last pause was logged, for as long as a post can be in
-    flight (checking.AT_MOST). A post that read the failures (before its own check) earlier
-    than that was in flight when that pause began: the same pause. One that read them later
-    found nothing paused after that pause was logged, so that pause had ended (aged out,
-    lifted) and this is a new one, logged however soon (helper-92). Of the posts that find
-    the same last entry, the one that claims it first logs.
+    wrong passwords, 45 wrong captchas at once: helper-91). A post logs it only if no pause
+    of that ID or address was logged since it read the failures, before its own check
+    (checking.log_once): one that read them before the last entry was in flight when that
+    pause began, and one that read them after found nothing paused, so the pause it starts
+    is a new one, logged however soon (helper-92).
     """
-    key = _pause_key(member_id, address)
-    checked_at = getattr(request, "jenco_checked_at", None) or time.time()
-    logged_at = cache.get(key)
-    if logged_at is not None and checked_at <= logged_at:
+    name = _pause_name(member_id, address)
+    read = getattr(request, "jenco_pauses_read", {}).get(name)
+    if read is None:  # no failures read before (no request): as things stand now
+        (read,) = checking.pauses_logged(name)
+    if not checking.log_once(name, read):
         return
-    if not cache.add(f"{key}:after:{logged_at}", True, timeout=checking.AT_MOST):
-        return
-    cache.set(key, time.time(), timeout=checking.AT_MOST)
     if member_id:
         record(request, Kind.LOCKED_OUT, member_id_typed=member_id)
     else:

@@ -52,9 +52,10 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
         record(request, Kind.SIGN_IN_DEFAULT, member, details=_session(request))
         # The published password opens thousands of imported accounts: an address that gets
         # into many of them is spraying it, so each such sign-in counts against the address.
-        if lockout.count_against_address(request):  # this one reached the limit
-            # Once its count is committed: a post reading the failures after the entry must
-            # find the address paused (helper-93: one that read 29 logged the pause again).
+        if lockout.count_against_address(request):  # paused now: by this one, or alongside
+            # log_pause logs it once, after its count is committed: a post reading the
+            # failures after the entry must find the address paused (helper-93: one that
+            # read 29 logged the pause again).
             address = request.axes_ip_address
             transaction.on_commit(partial(lockout.log_pause, request, None, address))
         mailbox.send_code(request, member)

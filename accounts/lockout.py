@@ -233,7 +233,7 @@ def failures(request, credentials_=None) -> tuple[int, int]:
         return read[1], read[2]
     address = request.axes_ip_address
     if not hasattr(request, "jenco_pauses_read"):  # before this post's own check: log_pause
-        names = [_pause_name(member_id, address)] if member_id else []
+        names = [_pause_name(member_id, None)] if member_id else []
         names.append(_pause_name(None, address))
         request.jenco_pauses_read = dict(zip(names, checking.pauses_logged(*names), strict=True))
     # The rows, summed here: a handful at most (one per ID and address in the cool-off, and
@@ -287,9 +287,9 @@ def lift(member) -> None:
     it did, and an address spraying many IDs got back those of each member who did).
 
     Each of the ID's records in the cool-off becomes its address's, as it is (marked
-    sign_in_sql.LIFTED): its failures age out when they would have. Added to the address's own record, or added
-    to by the address's next failure, they would take a later time and pause a shared
-    network longer than it was told (helpers 88 and 89). The rest (older, or without an
+    sign_in_sql.LIFTED): its failures age out when they would have. Added to the address's
+    own record, or added to by the address's next failure, they would take a later time and
+    pause a shared network longer than it was told (helpers 88 and 89). The rest (older, or without an
     address) are deleted; a failure for the ID arriving meanwhile is neither."""
     records = AccessAttempt.objects.filter(username=member.member_id)
     since = counted_since()

@@ -112,6 +112,7 @@ FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 MIDDLEWARE = [
     # Sees every response last: the session and messages cookies deleted Secure and HttpOnly.
     "jenco.cookies.deleted_cookies_keep_their_flags",
+    "jenco.redirects.short_redirects",  # whichever part redirects: nginx takes 16 KB of headers
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

@@ -1,0 +1,26 @@
+"""No redirect carries a long address.
+
+A signed-out request for a page is sent to the sign-in with the whole address it asked for
+(`/login/?next=…`), and the language switch sends the browser back to the `next` it was given.
+An address of a few KB made a Location header longer than nginx holds for an app server's
+headers: nginx answered 502 and counted it against the app server, and six such requests took
+both out of service for everyone for ten seconds (helper-95's attack trial). No page of the
+site has an address anywhere near LONGEST, so a longer one is cut to its path, or to the top
+page: the member signs in and lands on the dashboard, as from a bare /login/.
+"""
+
+from urllib.parse import urlsplit
+
+LONGEST = 2000  # characters; deploy/nginx/jenco.conf holds 16 KB of an app server's headers
+
+
+def short_redirects(get_response):
+    def middleware(request):
+        response = get_response(request)
+        location = response.get("Location")
+        if location is not None and len(location) > LONGEST:
+            path = urlsplit(location).path
+            response["Location"] = path if len(path) <= LONGEST else "/"
+        return response
+
+    return middleware

@@ -20,9 +20,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import (
-    require_GET,
     require_http_methods,
     require_POST,
+    require_safe,
 )
 
 from accounts import credentials, pages, sign_in_sql, times, view_only
@@ -75,7 +75,7 @@ def _go_next(request: HttpRequest) -> HttpResponse:
 
 
 @view_only.readable
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
@@ -463,12 +463,12 @@ def _forgot_pin_signed_in(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/forgot_pin_signed_in.html", context)
 
 
-@require_GET
+@require_safe
 def forgot_password_sent(request: HttpRequest) -> HttpResponse:
     return _sent(request, reset.PASSWORD)
 
 
-@require_GET
+@require_safe
 def forgot_pin_sent(request: HttpRequest) -> HttpResponse:
     return _sent(request, reset.PIN)
 
@@ -524,12 +524,12 @@ class ResetPinView(ResetConfirmView):
     reset_url_token = "set-pin"  # the form's own address, once the token left it
 
 
-@require_GET
+@require_safe
 def reset_password_done(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/reset_done.html", {"kind": reset.PASSWORD})
 
 
-@require_GET
+@require_safe
 def reset_pin_done(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/reset_done.html", {"kind": reset.PIN})
 
@@ -591,7 +591,7 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/register.html", {"form": form})
 
 
-@require_GET
+@require_safe
 def register_sent(request: HttpRequest) -> HttpResponse:
     context = {
         "hours": settings.JENCO_REGISTRATION_HOURS,
@@ -630,7 +630,7 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "accounts/register_verify.html", {"registration": pending})
 
 
-@require_GET
+@require_safe
 def register_done(request: HttpRequest) -> HttpResponse:
     member_id = request.session.get(REGISTERED_MEMBER_ID)
     if not member_id:

@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from accounts import view_only
 from backoffice import billing
@@ -19,7 +19,7 @@ from backoffice.models import Invoice
 @view_only.readable
 @never_cache
 @login_required
-@require_GET
+@require_safe
 def invoices(request: HttpRequest) -> HttpResponse:
     # get_page: a page number that is not a number shows the first page, one past the end
     # the last, so a stale or hand-typed ?page= never fails.
@@ -32,7 +32,7 @@ def invoices(request: HttpRequest) -> HttpResponse:
 @view_only.readable
 @never_cache
 @login_required
-@require_GET
+@require_safe
 def invoice(request: HttpRequest, number: str) -> HttpResponse:
     invoice = get_object_or_404(Invoice, member=request.user, number=number)
     return render(request, "backoffice/invoice.html", {"invoice": invoice})
@@ -41,7 +41,7 @@ def invoice(request: HttpRequest, number: str) -> HttpResponse:
 @view_only.readable
 @never_cache
 @login_required
-@require_GET
+@require_safe
 def invoice_pdf(request: HttpRequest, number: str) -> HttpResponse:
     invoice = get_object_or_404(
         Invoice.objects.select_related("member"), member=request.user, number=number

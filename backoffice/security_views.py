@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import activity as activity_log
 from accounts import view_only
@@ -49,7 +49,7 @@ def _confirmed(form, request: HttpRequest) -> bool:
 @view_only.readable
 @never_cache
 @login_required
-@require_GET
+@require_safe
 def security(request: HttpRequest) -> HttpResponse:
     member = request.user
     passkeys.not_ready(request)  # a passkey named and left: its PIN is asked again
@@ -212,7 +212,7 @@ def end_other_sessions(request: HttpRequest) -> HttpResponse:
 @view_only.readable
 @never_cache
 @login_required
-@require_GET
+@require_safe
 def activity(request: HttpRequest) -> HttpResponse:
     pages = Paginator(activity_log.events(request.user), ACTIVITY_PER_PAGE)
     page = pages.get_page(request.GET.get("page"))

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts import credentials, times, view_only
 from accounts.flows import email_change, mailbox, password, pin
@@ -65,7 +65,7 @@ def _applied(form, change, request: HttpRequest, field: str) -> bool:
 @view_only.readable
 @never_cache
 @login_required
-@require_GET
+@require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The home: what the sign-in noted in the session (the sign-in before this one, the
     failures since), the migration, the latest invoices. No query of its own but the
@@ -172,7 +172,7 @@ def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
 @view_only.readable
 @never_cache
 @login_required
-@require_GET
+@require_safe
 def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/profile.html", {"tab": "profile"})
 

@@ -300,3 +300,22 @@ def test_staff_change_their_password_where_it_is_confirmed_logged_and_announced(
     assert support_agent.check_password(new)
     assert SecurityEvent.objects.filter(member=support_agent, kind="password_changed").exists()
     assert mailoutbox[-1].to == [support_agent.email]
+
+
+@pytest.mark.parametrize(
+    "url, action",
+    [
+        ("/admin/accounts/member/", "send_password_reset_link"),
+        ("/admin/axes/accessattempt/", "lift_pauses"),
+    ],
+)
+@pytest.mark.parametrize("key", ["abc", "\x00", "1.5", ""])
+def test_a_ticked_row_that_is_no_row_is_refused_not_a_crash(
+    client, support_agent, member, mailoutbox, url, action, key
+):
+    # Forged by hand (no list sends one): it reached the query and answered 500 (helper-95).
+    client.force_login(support_agent)
+    response = client.post(url, {"action": action, "_selected_action": [member.pk, key]})
+
+    assert response.status_code == 400
+    assert not mailoutbox

@@ -306,6 +306,26 @@ def test_a_copied_key_whose_counter_goes_back_is_refused(member_client, member, 
     assert member.security_events.filter(kind=Kind.PASSKEY_FAILED).count() == 1
 
 
+@pytest.mark.parametrize("hostile_id", ["a\\u0000b", "\\ud800", "a/b+c==", "x" * 1400])
+def test_a_credential_id_no_browser_sends_is_refused_on_both_pages(
+    member_client, client, hostile_id
+):
+    # A NUL or a lone surrogate reached the database's query: a 500, and its traceback mailed
+    # to the admins, for anyone to repeat without signing in (helper-95).
+    turn_on(member_client)
+    add_passkey(member_client)
+    client.logout()
+    answer = '{"id": "' + hostile_id + '", "response": {}}'
+    client.get(SIGN_IN)
+    assert client.post(SIGN_IN, {"passkey": answer}).status_code < 500
+    assert signed_in_as(client) is None
+
+    password_step(client)
+    client.get("/login/code/")
+    assert client.post(SECOND_STEP, {"passkey": answer}).status_code < 500
+    assert signed_in_as(client) is None
+
+
 # --- As the second step --------------------------------------------------------------------
 
 

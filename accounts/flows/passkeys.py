@@ -9,6 +9,7 @@ py_webauthn's (Duo Labs): origin, relying party, challenge, signature, user pres
 """
 
 import json
+import re
 import time
 from dataclasses import dataclass
 
@@ -50,6 +51,8 @@ READY_SECONDS = CHALLENGE_SECONDS
 ADDED = "passkey_added"  # session key: the credential ID this session added last
 # The longest answer a browser sends is a few kilobytes; anything far longer is not one.
 MAX_ANSWER = 20_000
+# A credential's ID as browsers send it: base64url, of at most 1,023 bytes (WebAuthn).
+CREDENTIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,1364}")
 
 
 class Purpose:
@@ -112,6 +115,8 @@ def _answer(typed: str) -> dict:
     except ValueError as error:
         raise Refused from error
     if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
+        raise Refused
+    if not CREDENTIAL_ID.fullmatch(answer["id"]):  # NUL or a lone surrogate: never a query
         raise Refused
     if not isinstance(answer.get("response"), dict):
         raise Refused

@@ -1,6 +1,10 @@
-"""Development mail on the terminal, as a person reads it."""
+"""Development mail: on the terminal as a person reads it, or in files, one per message."""
 
-from django.core.mail.backends import console
+import datetime
+import os
+import uuid
+
+from django.core.mail.backends import console, filebased
 
 
 class ReadableConsoleBackend(console.EmailBackend):
@@ -18,3 +22,18 @@ class ReadableConsoleBackend(console.EmailBackend):
             f"{message.body}\n"
         )
         self.stream.write("-" * 79 + "\n")
+
+
+class FileBackend(filebased.EmailBackend):
+    """Django's file backend (make serve's mailbox, var/mail/), with a file of its own for each
+    connection, and so for each message sent: Django's names the file by the second and the
+    backend object's id(), which Python gives again to the next backend once the last is
+    gone, so two messages sent within a second went into one file, and "the newest file"
+    showed the first of them (helper-96)."""
+
+    def _get_filename(self):
+        if self._fname is None:
+            now = datetime.datetime.now()
+            name = f"{now:%Y%m%d-%H%M%S-%f}-{uuid.uuid4().hex[:8]}.log"
+            self._fname = os.path.join(self.file_path, name)
+        return self._fname

@@ -368,7 +368,7 @@ def main() -> None:
         maildir.mkdir()
         env = production_env(
             f"sqlite:///{tmp / 'bench.sqlite3'}",
-            EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+            EMAIL_BACKEND="accounts.mail.FileBackend",
             EMAIL_FILE_PATH=str(maildir),
         )
         manage(env, "migrate", "--verbosity", "0")

@@ -372,7 +372,7 @@ EMAIL_BACKEND_PATH = env(
     else "django.core.mail.backends.console.EmailBackend",
 )
 _mail_options: dict = {}
-if EMAIL_BACKEND_PATH.endswith("filebased.EmailBackend"):
+if EMAIL_BACKEND_PATH.endswith(("filebased.EmailBackend", "accounts.mail.FileBackend")):
     _mail_options["file_path"] = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 elif EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
     _mail_options |= {

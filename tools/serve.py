@@ -344,7 +344,7 @@ class Stack:
             # `make run`'s http://127.0.0.1:8000 into https in this browser.
             "SECURE_HSTS_SECONDS": "0",
             "SECURE_HSTS_PRELOAD": "0",
-            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_BACKEND": "accounts.mail.FileBackend",
             "EMAIL_FILE_PATH": str(self.mail),
             "JENCO_DEFAULT_CREDENTIALS_UNTIL": until.isoformat(),
             "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", str(workers_per_server())),

@@ -611,3 +611,13 @@ def test_every_invisible_character_in_a_name_is_named_once(tmp_path):
         in run.err
     )
     assert "Excel does not show them" in run.err
+
+
+def test_the_report_is_in_the_language_asked_for_and_else_the_sites(tmp_path):
+    path = write(tmp_path, ROWS)
+    english, japanese = io.StringIO(), io.StringIO()
+    call_command("import_ja_members", str(path), "--dry-run", "--language", "en", stdout=english)
+    call_command("import_ja_members", str(path), "--dry-run", stdout=japanese)
+
+    assert "Created: 2" in english.getvalue()
+    assert "新規登録：2" in japanese.getvalue()

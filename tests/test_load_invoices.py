@@ -265,3 +265,13 @@ def test_japanese_operators_read_the_summary_in_japanese(tmp_path, members):
     out, _, error = load(write(tmp_path, HEADER + GOOD), language="ja")
     assert error is None
     assert "新規登録：1" in out and "更新：0" in out and "変更なし：0" in out
+
+
+def test_the_report_is_in_the_language_asked_for_and_else_the_sites(db):
+    Member.objects.create_user("JPN1234567", email="hanako@example.com")
+    english, japanese = io.StringIO(), io.StringIO()
+    call_command("load_invoices", str(SAMPLE), "--language", "en", stdout=english)
+    call_command("load_invoices", str(SAMPLE), stdout=japanese)
+
+    assert "Created: 3" in english.getvalue()
+    assert "変更なし：3" in japanese.getvalue()

@@ -11,13 +11,13 @@ from axes.models import AccessAttempt
 from captcha.models import CaptchaStore
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.core.management.base import BaseCommand
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import tasks, throttle
 from accounts.flows import registration
 from accounts.models import EmailChangeRequest, MailboxCode, PendingRegistration, SecurityEvent
+from jenco.commands import InLanguage
 
 DAY = datetime.timedelta(days=1)
 
@@ -76,7 +76,7 @@ def prune_registrations() -> int:
     return deleted
 
 
-class Command(BaseCommand):
+class Command(InLanguage):
     @property
     def help(self):
         return _(
@@ -85,15 +85,9 @@ class Command(BaseCommand):
             "finished tasks, and queue again the tasks of a stopped worker (run it hourly)."
         )
 
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--language", choices=[code for code, _name in settings.LANGUAGES], default=None
-        )
-
-    def handle(self, *args, language, **options):
-        with translation.override(language or settings.LANGUAGE_CODE):
-            for line in self.run():
-                self.stdout.write(line)
+    def handle(self, *args, **options):
+        for line in self.run():
+            self.stdout.write(line)
 
     def run(self):
         days = settings.JENCO_SECURITY_LOG_DAYS

@@ -1,13 +1,14 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from accounts import ja_import
+from jenco.commands import InLanguage
 
 
-class Command(BaseCommand):
+class Command(InLanguage):
     @property
     def help(self):
         # A property so the help is translated when it is shown, not when Django loads this.

@@ -1,11 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from backoffice import invoice_feed
+from jenco.commands import InLanguage
 
 
-class Command(BaseCommand):
+class Command(InLanguage):
     @property
     def help(self):
         # A property so the help is translated when it is shown, not when Django loads this.

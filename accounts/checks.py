@@ -1,7 +1,10 @@
 """Deployment checks of our own, run by `manage.py check --deploy`."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core import checks
+from django.http.request import validate_host
 from django.utils.translation import gettext as _
 
 IN_REQUEST_BACKENDS = {
@@ -112,3 +115,38 @@ def posts_at_once_are_counted_across_processes(app_configs, **kwargs):
             id="jenco.W003",
         )
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def emailed_links_lead_to_the_site(app_configs, **kwargs):
+    # Every emailed link (a password reset, a registration, an email change) starts with
+    # SITE_URL, never with the request's host: unset, it is make run's address (helper-96).
+    url = urlsplit(settings.SITE_URL)
+    if url.scheme != "https":
+        return [
+            checks.Error(
+                _(
+                    "SITE_URL is %(url)s: the links in every email (password resets, "
+                    "registrations, email changes) would lead there, their secret over plain "
+                    "http. Unset, it is make run's http://127.0.0.1:8000."
+                )
+                % {"url": settings.SITE_URL},
+                hint=_(
+                    "Set SITE_URL to the site's https address, e.g. https://members.jenco.example."
+                ),
+                id="jenco.E004",
+            )
+        ]
+    if not validate_host(url.hostname or "", settings.ALLOWED_HOSTS):
+        return [
+            checks.Error(
+                _(
+                    "SITE_URL's host %(host)s is not in ALLOWED_HOSTS: every emailed link "
+                    "would lead to a page the site refuses (400)."
+                )
+                % {"host": url.hostname},
+                hint=_("Add it to ALLOWED_HOSTS, or correct SITE_URL."),
+                id="jenco.E005",
+            )
+        ]
+    return []

@@ -77,6 +77,20 @@ def test_mail_sent_inside_the_request_is_refused_in_production():
     assert "jenco.W001" in result.stderr
 
 
+def test_emailed_links_must_lead_to_the_sites_https_address():
+    # Unset, SITE_URL is make run's address, and every reset link mailed would lead there.
+    unset = {k: v for k, v in PRODUCTION.items() if k != "SITE_URL"}
+    for env in (unset, {**PRODUCTION, "SITE_URL": "http://members.jenco.example"}):
+        result = manage("check", "--deploy", **env)
+        assert result.returncode != 0
+        assert "jenco.E004" in result.stderr and "SITE_URL" in result.stderr
+
+    elsewhere = {**PRODUCTION, "SITE_URL": "https://members.jenco.example.jp"}
+    result = manage("check", "--deploy", **elsewhere)
+    assert result.returncode != 0
+    assert "jenco.E005" in result.stderr and "members.jenco.example.jp" in result.stderr
+
+
 def test_manage_py_in_a_checkout_runs_with_development_settings():
     result = manage("check")  # nothing set: a developer's shell
     assert result.returncode == 0, result.stderr

@@ -51,10 +51,13 @@ help:
 $(STAMP): pyproject.toml
 	@py=$$($(find_python)) || { \
 	  echo "No Python 3.12 or newer found (Django 6 needs it)."; \
-	  echo "Install one, e.g. 'apt-get install python3.12' or 'pyenv install 3.13', or run"; \
+	  echo "Debian 13: 'apt-get install python3 python3-venv'. Debian 12 has only 3.11:"; \
+	  echo "'pyenv install 3.13' or 'uv python install 3.13'. Or run"; \
 	  echo "'make PYTHON=/path/to/python3.12 ...'."; exit 1; }; \
 	echo "Using $$py ($$("$$py" --version))"; \
-	rm -rf $(VENV) && "$$py" -m venv $(VENV)
+	rm -rf $(VENV) && "$$py" -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "$$py cannot make a virtualenv: on Debian, 'apt-get install python3-venv'"; \
+	  echo "(or python3.N-venv for $$py's version)."; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -92,14 +95,16 @@ $(VNU): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# PostgreSQL 15, Redis 7 and nginx from Debian: the second test run, the Redis throttle tests,
+# PostgreSQL (15 or newer: Debian 12's 15, Debian 13's 17), Redis 7 and nginx from Debian: the second test run, the Redis throttle tests,
 # the nginx site's test and `make serve` start private ones (tools/services.py; apt never
 # starts services here, and nothing of the machine's own is used).
 SERVICE_PACKAGES := postgresql redis-server nginx openssl
 .PHONY: services
 services:
 	@missing=""; \
-	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql"; \
+	pg=""; for initdb in /usr/lib/postgresql/*/bin/initdb; do \
+	  v=$${initdb#/usr/lib/postgresql/}; [ "$${v%%/*}" -ge 15 ] 2>/dev/null && pg=$$initdb; done; \
+	[ -n "$$pg" ] || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \

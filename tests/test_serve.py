@@ -26,7 +26,7 @@ import pytest
 
 from tests.live_site import ROOT, Browser, LiveSite, postgres_query
 from tools import runserver
-from tools.services import PG_BIN
+from tools.services import pg_bin
 
 MAILBOX = "/backoffice/first-sign-in/mailbox/"
 
@@ -60,8 +60,8 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture
 def served():
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip("PostgreSQL 15 is not installed (`make services` installs it)")
+    if not (pg_bin() / "initdb").exists():
+        pytest.skip("PostgreSQL is not installed (`make services` installs it)")
     # In the checkout's git-ignored var/: PostgreSQL runs as `postgres`, who cannot enter
     # pytest's private temporary folders.
     var = ROOT / "var" / f"test-serve-{secrets.token_hex(4)}"

@@ -1,4 +1,4 @@
-"""A private PostgreSQL 15 cluster and Redis 7 server for this checkout (stdlib only).
+"""A private PostgreSQL (15 or newer) cluster and Redis 7 server for this checkout (stdlib only).
 
     python tools/services.py start [--folder var/services]   # idempotent
     python tools/services.py stop  [--folder var/services]
@@ -11,7 +11,9 @@ or changed. `start` prints, and writes to FOLDER/env, the two lines the app need
     DATABASE_URL=postgres://jenco@127.0.0.1:PORT/jenco
     REDIS_URL=redis://127.0.0.1:PORT/0
 
-PostgreSQL is Debian's postgresql-15 (binaries in /usr/lib/postgresql/15/bin). initdb refuses
+PostgreSQL is Debian's (binaries in /usr/lib/postgresql/N/bin: 15 on Debian 12, 17 on Debian
+13): the version the folder's cluster was made with, else the newest installed (PG_BIN, a bin
+folder, overrides both). initdb refuses
 to run as root, so as root it and pg_ctl run as the `postgres` user, which then owns the data
 folder. The cluster trusts connections (-A trust) on 127.0.0.1 only, with its unix socket inside
 the folder; its one role, `jenco`, is the cluster's superuser, so it may create the test_
@@ -31,9 +33,27 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_LIB = Path("/usr/lib/postgresql")
+OLDEST_PG = 15
 ROLE = DATABASE = "jenco"
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
+
+
+def pg_bin(data: Path | None = None) -> Path:
+    """PostgreSQL's programs: PG_BIN's if set; else those of the version the cluster in `data`
+    was made with (a newer one refuses its files); else Debian's newest installed, 15 or
+    newer (Debian 12's is 15, Debian 13's 17)."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    if data is not None and (data / "PG_VERSION").exists():
+        return PG_LIB / (data / "PG_VERSION").read_text().strip() / "bin"
+    versions = [
+        int(initdb.parent.parent.name)
+        for initdb in PG_LIB.glob("*/bin/initdb")
+        if initdb.parent.parent.name.isdigit()
+    ]
+    newest = max((v for v in versions if v >= OLDEST_PG), default=OLDEST_PG)
+    return PG_LIB / str(newest) / "bin"
 
 
 def free_port() -> int:
@@ -65,6 +85,7 @@ class Services:
         self.fast = fast
         self.pg = self.folder / "postgres"
         self.pg_data = self.pg / "data"
+        self.pg_bin = pg_bin(self.pg_data)
         self.redis = self.folder / "redis"
         self.env_file = self.folder / "env"
 
@@ -94,16 +115,16 @@ class Services:
     def pg_running(self) -> bool:
         if not (self.pg_data / "PG_VERSION").exists():
             return False
-        command = [str(PG_BIN / "pg_ctl"), "status", "-D", str(self.pg_data)]
+        command = [str(self.pg_bin / "pg_ctl"), "status", "-D", str(self.pg_data)]
         if os.geteuid() == 0:
             command = [RUNUSER, "-u", "postgres", "--", *command]
         return subprocess.run(command, capture_output=True).returncode == 0
 
     def start_postgres(self) -> int:
-        if not (PG_BIN / "initdb").exists():
+        if not (self.pg_bin / "initdb").exists():
             raise SystemExit(
-                f"PostgreSQL 15 is not installed ({PG_BIN}): "
-                "'sudo apt-get install postgresql-15' (or `make services` as root)"
+                f"PostgreSQL {OLDEST_PG} or newer is not installed ({self.pg_bin}): "
+                "'sudo apt-get install postgresql' (or `make services` as root)"
             )
         running = self.pg_running()
         port = self._port("postgres", running)
@@ -123,7 +144,7 @@ class Services:
         self.pg.chmod(0o700)
         if not (self.pg_data / "PG_VERSION").exists():
             self._as_owner(
-                str(PG_BIN / "initdb"),
+                str(self.pg_bin / "initdb"),
                 "-D", str(self.pg_data),
                 "-U", ROLE,
                 "-A", "trust",
@@ -138,20 +159,27 @@ class Services:
         if self.fast:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         self._as_owner(
-            str(PG_BIN / "pg_ctl"),
+            str(self.pg_bin / "pg_ctl"),
             "start", "-w", "-t", "60",
             "-D", str(self.pg_data),
             "-l", str(self.pg / "postgres.log"),
             "-o", " ".join(options),
         )  # fmt: skip
         exists = self._as_owner(
-            str(PG_BIN / "psql"),
+            str(self.pg_bin / "psql"),
             "-h", "127.0.0.1", "-p", str(port), "-U", ROLE, "-d", "postgres", "-tAc",
             f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'",  # noqa: S608 (a constant)
         )  # fmt: skip
         if exists.stdout.strip() != "1":
             self._as_owner(
-                str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", ROLE, DATABASE
+                str(self.pg_bin / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                ROLE,
+                DATABASE,
             )
         return port
 
@@ -159,7 +187,15 @@ class Services:
         if not self.pg_running():
             return False
         self._as_owner(
-            str(PG_BIN / "pg_ctl"), "stop", "-w", "-t", "60", "-m", "fast", "-D", str(self.pg_data)
+            str(self.pg_bin / "pg_ctl"),
+            "stop",
+            "-w",
+            "-t",
+            "60",
+            "-m",
+            "fast",
+            "-D",
+            str(self.pg_data),
         )
         return True
 

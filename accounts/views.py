@@ -363,7 +363,9 @@ def email_correction(request: HttpRequest, token: str) -> HttpResponse:
     the token moves into the session so the page's address does not hold it."""
     if token != EMAIL_CORRECTION_PAGE:
         if email_change.pending_correction(token) is None:
-            # Checked before anything is stored: a made-up link starts no session.
+            # Checked before anything is stored: a made-up link starts no session. The button
+            # below is no longer this link's: an older one the session held goes too.
+            request.session.pop(EMAIL_CORRECTION_TOKEN, None)
             response = render(request, "accounts/email_correction.html", {"change": None})
         else:
             request.session[EMAIL_CORRECTION_TOKEN] = token
@@ -372,12 +374,13 @@ def email_correction(request: HttpRequest, token: str) -> HttpResponse:
         return response
     token = request.session.get(EMAIL_CORRECTION_TOKEN, "")
     change = email_change.pending_correction(token)
-    if (
-        request.method == "POST"
-        and change is not None
-        and email_change.confirm_email_change(request, change.member, token)
+    if request.method == "POST" and (
+        (change is not None and email_change.confirm_email_change(request, change.member, token))
+        # The button pressed twice: the first press changed it, the second finds it done, as
+        # a member's own change does (helper-95). The token stays in the session for that
+        # second press; the link is used up.
+        or (change := email_change.corrected_just_now(token)) is not None
     ):
-        del request.session[EMAIL_CORRECTION_TOKEN]
         context = {"done": True, "email": change.new_email}
         return render(request, "accounts/email_correction.html", context)
     return render(request, "accounts/email_correction.html", {"change": change})

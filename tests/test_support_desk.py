@@ -757,6 +757,11 @@ def test_a_supervisor_corrects_an_email_the_member_confirms_signed_out(
     corrected = member.security_events.get(kind=Kind.EMAIL_CORRECTED)
     assert corrected.details == {"old": "t•••@example.com", "new": "t•••@example.net"}
 
+    # The button pressed twice: the second press reads as the first (helper-95: "unusable").
+    twice = visitor.post("/email/correct/new-address/").content.decode()
+    assert "/password/forgot/" in twice and "このリンクは使えません" not in twice
+    assert member.security_events.filter(kind=Kind.EMAIL_CORRECTED).count() == 1
+
     # Once only.
     visitor.get(link)
     again = visitor.post("/email/correct/new-address/").content.decode()

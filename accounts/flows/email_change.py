@@ -173,14 +173,17 @@ def pending_email_change(member, token: str):
 def confirmed_just_now(member, token: str) -> bool:
     """Whether `token` changed `member`'s address to the one it has now a moment ago: its
     confirmation sent twice (a double tap), the second finding the link used by the first."""
+    return _used_just_now(token).filter(member=member).exists()
+
+
+def _used_just_now(token: str):
     if not token or len(token) > 200:
-        return False
+        return EmailChangeRequest.objects.none()
     return EmailChangeRequest.objects.filter(
-        member=member,
         nonce_hash=_nonce_hash(token),
         used_at__gte=timezone.now() - SENT_TWICE,
         new_email=F("member__email"),
-    ).exists()
+    )
 
 
 def confirm_email_change(request, member, token: str) -> bool:
@@ -247,6 +250,12 @@ def address_limit(new_email: str) -> Wait | None:
     to_address = EmailChangeRequest.objects.filter(mailbox=credentials.mailbox_key(new_email))
     until = _free_after(to_address, settings.JENCO_EMAIL_CHANGE_PER_ADDRESS, day)
     return Wait(until, for_address=True) if until is not None else None
+
+
+def corrected_just_now(token: str):
+    """The supervisor's correction `token` made a moment ago, the address still the member's
+    (the button pressed twice, the second finding the link used by the first), or None."""
+    return _used_just_now(token).filter(requested_by__isnull=False).first()
 
 
 def pending_correction(token: str):

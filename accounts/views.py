@@ -205,6 +205,10 @@ def login_code(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and two_step.finished_meanwhile(request):
         return _finished_meanwhile(request)
     member = two_step.pending_member(request)
+    if member is None and request.method == "GET" and request.user.is_authenticated:
+        # Back from the dashboard to this page (a phone's back button): signed in, not
+        # "sign in again" (helper-97).
+        return redirect(settings.LOGIN_REDIRECT_URL)
     if member is None:
         two_step.abandon(request)
         messages.error(

@@ -381,6 +381,22 @@ def test_the_code_page_without_a_sign_in_waiting_sends_back(client, db):
     assert response["Location"] == "/login/"
 
 
+def test_back_to_the_code_page_once_signed_in_goes_to_the_dashboard_without_a_word(
+    member_client, member
+):
+    # A phone's back button from the dashboard: it said "sign in again" while the member was
+    # signed in (helper-97).
+    totp, _ = turn_on(member_client)
+    password_step(member_client)
+    signed_in = member_client.post(CODE, {"code": a_code_of_another_step(totp, 1)})
+    assert signed_in["Location"] == "/backoffice/"
+
+    back = member_client.get(CODE, follow=True)
+    assert back.redirect_chain[-1][0] == "/backoffice/"
+    assert "もう一度ログインしてください" not in back.content.decode()
+    assert member_client.session[SESSION_KEY] == str(member.pk)
+
+
 def test_a_password_reset_meanwhile_voids_the_waiting_sign_in(member_client, member):
     totp, _ = turn_on(member_client)
     password_step(member_client)

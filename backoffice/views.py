@@ -209,7 +209,7 @@ def change_pin(request: HttpRequest) -> HttpResponse:
         PinChangeForm,
         pin.change_pin,
         "new_pin1",
-        _("Your PIN has been changed."),
+        _("Your PIN has been changed. Any other device signed in to your account is signed out."),
         "backoffice/profile_pin.html",
         tab="pin",
         default_pin=settings.JENCO_DEFAULT_PIN,
@@ -226,7 +226,9 @@ def change_password(request: HttpRequest) -> HttpResponse:
         PasswordChangeForm,
         password.change_password,
         "new_password1",
-        _("Your password has been changed."),
+        _(
+            "Your password has been changed. Any other device signed in to your account is signed out."
+        ),
         "backoffice/profile_password.html",
         tab="password",
     )

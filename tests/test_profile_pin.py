@@ -25,7 +25,12 @@ def test_it_changes_the_pin(member_client, member, mailoutbox):
     response = change_pin(member_client)
     assert response["Location"] == "/backoffice/profile/"
     assert check_password(NEW_PIN, pin_of(member))
-    assert "PINコードを変更しました" in member_client.get("/backoffice/profile/").content.decode()
+    profile = member_client.get("/backoffice/profile/").content.decode()
+    # Said, since it happens (helper-97: the member's other devices were signed out unsaid).
+    assert (
+        "PINコードを変更しました。この端末以外でログインしていた端末はログアウトしました。"
+        in profile
+    )
     assert SecurityEvent.objects.filter(member=member, kind="pin_changed").count() == 1
     assert "PINコードが変更されました" in mailoutbox[0].subject
 

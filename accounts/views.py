@@ -393,7 +393,10 @@ def email_correction(request: HttpRequest, token: str) -> HttpResponse:
 @view_only.allowed
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
+    signed_in = request.user.is_authenticated
     sign_in_flow.sign_out(request)
+    if signed_in:  # the sign-in page alone read as if nothing had happened (helper-97)
+        messages.success(request, _("You are signed out."))
     return redirect("accounts:login")
 
 

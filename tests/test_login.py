@@ -397,6 +397,12 @@ def test_sign_out_is_a_post(member_client):
     response = member_client.post("/logout/")
     assert response["Location"] == "/login/"
     assert SESSION_KEY not in member_client.session
+    # Said on the sign-in page, once (helper-97: it read as if nothing had happened).
+    assert "ログアウトしました。" in member_client.get("/login/").content.decode()
+    assert "ログアウトしました。" not in member_client.get("/login/").content.decode()
+    # Signed out already (a second tap): nothing to say.
+    member_client.post("/logout/")
+    assert "ログアウトしました。" not in member_client.get("/login/").content.decode()
 
 
 def test_root_sends_visitors_to_sign_in_and_members_to_the_back_office(client, member):

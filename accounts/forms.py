@@ -614,6 +614,12 @@ class SubPasswordForm(NewPasswordFields, PinConfirmed):
     replaces = "sub_password"
     pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Not the main password's labels: the two pages are easily taken for each other.
+        self.fields["new_password1"].label = _("New sub password")
+        self.fields["new_password2"].label = _("New sub password (again)")
+
     def differs_from_the_other_password(self, password: str) -> None:
         if self.member.check_password(password):
             raise forms.ValidationError(

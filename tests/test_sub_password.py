@@ -51,3 +51,9 @@ def test_it_is_confirmed_with_the_pin(member_client, member):
     page = set_sub_password(member_client, "willow-Creek-5512", pin="999999").content.decode()
     assert "PINコードが正しくありません" in page
     assert Member.objects.get(pk=member.pk).sub_password == ""
+
+
+def test_its_fields_are_named_the_sub_password_not_the_password(member_client):
+    # With the main password's labels the two pages were easily taken for each other.
+    page = member_client.get("/backoffice/profile/sub-password/").content.decode()
+    assert "新しいサブパスワード" in page and "新しいサブパスワード（確認）" in page

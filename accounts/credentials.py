@@ -170,8 +170,9 @@ def mailbox_key(email: str) -> str:
 
 
 def normalise_pin(raw: str) -> str:
-    """Full-width digits typed on a Japanese keyboard count as the digits they show."""
-    return unicodedata.normalize("NFKC", raw).strip()
+    """Full-width digits typed on a Japanese keyboard count as the digits they show, and
+    spaces typed between them (「739 158」) count for nothing, as in codes and member IDs."""
+    return "".join(unicodedata.normalize("NFKC", raw).split())
 
 
 # --- PIN ------------------------------------------------------------------------------------

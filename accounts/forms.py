@@ -673,7 +673,7 @@ class MailboxCodeForm(Form):
     )
 
     def clean_code(self):
-        code = credentials.normalise_pin(self.cleaned_data["code"]).replace(" ", "")
+        code = credentials.normalise_pin(self.cleaned_data["code"])
         if len(code) != 6 or not code.isascii() or not code.isdigit():
             raise forms.ValidationError(CODE_FORMAT_ERROR, code="format")
         return code

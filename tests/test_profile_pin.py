@@ -40,6 +40,12 @@ def test_full_width_digits_count(member_client, member):
     assert check_password(NEW_PIN, pin_of(member))
 
 
+def test_spaces_between_the_digits_count_for_nothing(member_client, member):
+    # 「739 158」 was refused as not 6 digits, where codes and member IDs take spaces.
+    change_pin(member_client, current="482 916", new="５８３　９２０")
+    assert check_password(NEW_PIN, pin_of(member))
+
+
 @pytest.mark.parametrize(
     ("new", "again", "message"),
     [

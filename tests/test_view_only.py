@@ -112,6 +112,15 @@ def test_the_sub_password_with_the_box_ticked_opens_the_back_office_view_only(
     assert '<p class="view-only-badge">閲覧専用</p>' in page
 
 
+def test_the_security_page_says_it_is_view_only_as_profile_and_billing_do(viewer):
+    # It shows the devices and the activity to a view-only sign-in, without the notice the
+    # other readable pages have, and the sub-password page did not list it (helper-97).
+    notice = "閲覧専用でログインしています。ご覧いただけますが、変更はできません。"
+    assert notice in viewer.get("/backoffice/security/").content.decode()
+    refused = viewer.get("/backoffice/profile/pin/").content.decode()
+    assert "ダッシュボード、プロフィール、請求書、セキュリティ" in refused
+
+
 @pytest.mark.parametrize(
     "who, subject, words",
     [

@@ -620,7 +620,8 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
         return _registration_closed(request)
     if token != VERIFY_PAGE:
         if registration.pending_registration(token) is None:
-            response = render(request, "accounts/register_verify.html", {"registration": None})
+            context = {"registration": None, "completed": registration.completed(token)}
+            response = render(request, "accounts/register_verify.html", context)
         else:
             request.session[VERIFY_TOKEN] = token
             response = redirect("accounts:register-verify", VERIFY_PAGE)
@@ -637,6 +638,8 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
         if verified.address_taken:
             return render(request, "accounts/register_verify.html", {"address_taken": True})
     pending = registration.pending_registration(token)
+    if pending is None and request.session.get(REGISTERED_MEMBER_ID):
+        return redirect("accounts:register-done")  # back from the done page: still done
     return render(request, "accounts/register_verify.html", {"registration": pending})
 
 

@@ -100,6 +100,14 @@ def _registered(client: Client, member: Member) -> HttpResponse:
     return client.post("/register/verify/confirm/", follow=True)
 
 
+def _registration_link_used(client: Client, member: Member) -> HttpResponse:
+    """The link opened again once it created the member: the account is there, sign in."""
+    link = _registration_link()
+    client.get(link)
+    client.post("/register/verify/confirm/")
+    return client.get(link)
+
+
 def _registration_closed(client: Client, member: Member) -> HttpResponse:
     with override_settings(JENCO_REGISTRATION_OPEN=False):
         return client.get("/register/")
@@ -301,6 +309,7 @@ PAGES = [
     MemberPage("register: link, confirm", _registration_link),
     MemberPage("register: done", "/register/done/", fetch=_registered),
     MemberPage("register: link no longer valid", "/register/verify/not-a-token/"),
+    MemberPage("register: link used", "/register/verify/used/", fetch=_registration_link_used),
     MemberPage("register: closed", "/register/", fetch=_registration_closed),
     MemberPage(
         "email link signed out",

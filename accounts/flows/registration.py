@@ -158,6 +158,15 @@ def pending_registration(token: str) -> PendingRegistration | None:
     return _open(PendingRegistration.objects.filter(token_hash=_token_hash(token))).first()
 
 
+def completed(token: str) -> bool:
+    """Whether `token`'s link already created its member: opened again, it says so rather
+    than offering to register again (helper-97)."""
+    if not token or len(token) > 200:
+        return False
+    found = PendingRegistration.objects.filter(token_hash=_token_hash(token))
+    return found.filter(used_at__isnull=False, member__isnull=False).exists()
+
+
 def complete_registration(request, token: str) -> Verification:
     """Create the member the registration describes, with the next free member ID, and mail
     them their ID. The link is used up whatever the outcome; nothing changes when it was

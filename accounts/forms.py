@@ -199,6 +199,21 @@ class Form(forms.Form):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
+    @property
+    def secrets_cleared(self) -> bool:
+        """Sent with a mistake, the form comes back with its password and PIN boxes empty
+        (what was typed there is never sent back to the page): the page says so, or the
+        member fixes the captcha, sends it again and reads "required" (helper-97)."""
+        return (
+            self.is_bound
+            and bool(self.errors)
+            and any(
+                isinstance(field.widget, forms.PasswordInput)
+                and self.data.get(self.add_prefix(name))
+                for name, field in self.fields.items()
+            )
+        )
+
 
 class SignInCaptchaField(DigitsCaptchaField):
     """The sign-in's captcha: a wrong answer uses the picture up at once, as everywhere; a

@@ -525,6 +525,10 @@ def test_bad_input_gets_a_message_on_its_field_and_stores_nothing(client, db, ma
         assert 'value="鈴木 一郎"' in page
     for secret in (NEW_PASSWORD, NEW_PIN):
         assert secret not in page
+    # And the page says so: the boxes come back empty (helper-97: only the captcha's error
+    # was shown, and the second send read "required" four times).
+    assert "パスワードとPINコードは表示されません。もう一度入力してください。" in page
+    assert "もう一度入力してください" not in client.get("/register/").content.decode()
 
 
 def test_a_full_width_pin_counts_as_the_digits_it_shows(client, db, mailoutbox):

@@ -1,0 +1,25 @@
+"""The dashboard on a phone: each Profile shortcut reads on one line (helper-97 saw
+「メインパスワードの編／集」 broken over two at 390 px)."""
+
+import pytest
+
+from tests.e2e.test_billing_journey import sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+LINES = """() => [...document.querySelectorAll('.shortcuts a')].map(link => {
+  const text = document.createRange();
+  text.selectNodeContents(link);
+  return [link.textContent.trim(), new Set([...text.getClientRects()].map(r => r.top)).size];
+})"""
+
+
+@pytest.mark.parametrize("width", [360, 390])
+def test_each_profile_shortcut_reads_on_one_line(page, member, console_errors, width):
+    page.set_viewport_size({"width": width, "height": 844})
+    sign_in(page)
+
+    lines = dict(page.evaluate(LINES))
+    assert "メインパスワードの編集" in lines
+    assert all(count == 1 for count in lines.values()), lines
+    assert console_errors == []

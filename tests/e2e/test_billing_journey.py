@@ -53,6 +53,10 @@ def test_a_member_reads_the_billing_tab_on_a_phone_and_downloads_a_pdf(
     expect(page.get_by_text("123,456,789,012円")).to_be_visible()
     expect(page.get_by_text("期限超過")).to_be_visible()
     assert no_horizontal_overflow(page)
+    # 「未払い」 beside its overdue badge, both on the right (helper-97: spread across the row).
+    status = page.locator("tr.is-overdue .status").bounding_box()
+    badge = page.locator("tr.is-overdue .overdue").bounding_box()
+    assert 0 <= badge["x"] - (status["x"] + status["width"]) <= 12
 
     page.get_by_role("link", name=LONGEST_NUMBER).click()
     expect(page.get_by_role("heading", name=re.compile(LONGEST_NUMBER))).to_be_visible()

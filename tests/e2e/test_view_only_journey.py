@@ -45,8 +45,8 @@ def test_a_view_only_sign_in_on_a_phone_shows_everything_and_changes_nothing(
     expect(
         page.get_by_text("サブパスワードは設定されていません。閲覧専用ログインはできません。")
     ).to_be_visible()
-    page.get_by_label("新しいパスワード", exact=True).fill(SUB_PASSWORD)
-    page.get_by_label("新しいパスワード（確認）").fill(SUB_PASSWORD)
+    page.get_by_label("新しいサブパスワード", exact=True).fill(SUB_PASSWORD)
+    page.get_by_label("新しいサブパスワード（確認）").fill(SUB_PASSWORD)
     page.get_by_label("PINコード", exact=True).first.fill(PIN)
     page.get_by_role("button", name="保存").click()
     expect(page.get_by_text("サブパスワードを設定しました。")).to_be_visible()

@@ -19,8 +19,17 @@ def short_redirects(get_response):
         response = get_response(request)
         location = response.get("Location")
         if location is not None and len(location) > LONGEST:
-            path = urlsplit(location).path
-            response["Location"] = path if len(path) <= LONGEST else "/"
+            response["Location"] = _short(location)
         return response
 
     return middleware
+
+
+def _short(location: str) -> str:
+    """The address's path, if it is one of this site's and short: never one a browser reads
+    as another site's (`//evil.example/`, `/\\evil.example/`: the path of
+    https://this.site//evil.example/, which the language switch accepts as ours; helper-99)."""
+    path = urlsplit(location).path
+    if len(path) > LONGEST or not path.startswith("/") or path.startswith(("//", "/\\")):
+        return "/"
+    return path

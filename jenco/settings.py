@@ -539,11 +539,19 @@ LOGGING = {
             "propagate": False,
         },
         # Requests refused 400 for their size (over 1,000 fields or files, or a body over
-        # DATA_UPLOAD_MAX_MEMORY_SIZE): anyone can send one without signing in, so they go
-        # the way of DisallowedHost (nginx's access log still has each), not to the admins.
+        # DATA_UPLOAD_MAX_MEMORY_SIZE), or for an address that, signed out, would make a
+        # sign-in redirect over Django's 16,384 characters (DisallowedRedirect: a few KB of
+        # characters that grow when re-encoded; helper-99): anyone can send one without
+        # signing in, so they go the way of DisallowedHost (nginx's access log still has
+        # each), not to the admins.
         **{
             f"django.security.{name}": {"handlers": ["nowhere"], "propagate": False}
-            for name in ("TooManyFieldsSent", "TooManyFilesSent", "RequestDataTooBig")
+            for name in (
+                "TooManyFieldsSent",
+                "TooManyFilesSent",
+                "RequestDataTooBig",
+                "DisallowedRedirect",
+            )
         },
     },
 }

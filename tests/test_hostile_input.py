@@ -639,3 +639,16 @@ def test_a_page_answers_head_as_it_answers_get(member_client, path):
 
     assert head.status_code == get.status_code == 200
     assert head["Content-Type"] == get["Content-Type"] and not head.content
+
+
+@pytest.mark.parametrize("host_path", ["//evil.example/", "/\\evil.example/", "/\t/evil.example/"])
+def test_a_long_address_is_never_cut_to_another_sites(client, host_path):
+    # The cut kept the path of http://testserver//evil.example/?x=…, which the language
+    # switch accepts as this site's: Location //evil.example/, another site (helper-99).
+    next_url = "http://testserver" + host_path + "?x="
+    next_url += "a" * (2030 - len(next_url))
+    response = client.post("/i18n/setlang/", {"language": "en", "next": next_url})
+
+    assert response.status_code == 302
+    location = response["Location"]  # this site's: "/", or the path Django escaped (/%5C…)
+    assert location.startswith("/") and location[1:2] not in ("/", "\\", "\t")

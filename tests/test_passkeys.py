@@ -306,6 +306,14 @@ def test_a_copied_key_whose_counter_goes_back_is_refused(member_client, member, 
     assert member.security_events.filter(kind=Kind.PASSKEY_FAILED).count() == 1
 
 
+def test_an_answer_nested_too_deep_for_python_is_refused_not_a_crash(client, db):
+    # 10,000 "[" (inside MAX_ANSWER) raised RecursionError, not ValueError: a 500 for anyone
+    # signed out (helper-99).
+    client.get(SIGN_IN)
+    assert client.post(SIGN_IN, {"passkey": "[" * 10_000}).status_code < 500
+    assert signed_in_as(client) is None
+
+
 @pytest.mark.parametrize("hostile_id", ["a\\u0000b", "\\ud800", "a/b+c==", "x" * 1400])
 def test_a_credential_id_no_browser_sends_is_refused_on_both_pages(
     member_client, client, hostile_id

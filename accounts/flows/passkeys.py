@@ -112,7 +112,7 @@ def _answer(typed: str) -> dict:
         raise Refused
     try:
         answer = json.loads(typed)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # 10,000 "[": too deep (helper-99)
         raise Refused from error
     if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
         raise Refused

@@ -289,8 +289,8 @@ def lift(member) -> None:
     Each of the ID's records in the cool-off becomes its address's, as it is (marked
     sign_in_sql.LIFTED): its failures age out when they would have. Added to the address's
     own record, or added to by the address's next failure, they would take a later time and
-    pause a shared network longer than it was told (helpers 88 and 89). The rest (older, or without an
-    address) are deleted; a failure for the ID arriving meanwhile is neither."""
+    pause a shared network longer than it was told (helpers 88 and 89). The rest (older, or
+    without an address) are deleted; a failure for the ID arriving meanwhile is neither."""
     records = AccessAttempt.objects.filter(username=member.member_id)
     since = counted_since()
     with transaction.atomic():

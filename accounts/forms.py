@@ -304,9 +304,25 @@ class LoginForm(Form):
                 raise forms.ValidationError(
                     self.error_messages["defaults_closed"], code="defaults_closed"
                 )
-            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
+            raise forms.ValidationError(self._invalid_login(cleaned["username"]))
         self.member = member
         return cleaned
+
+    def _invalid_login(self, member_id: str) -> list[forms.ValidationError]:
+        """The wrong-password error and, once a pause is near, how many more failures start
+        it. Counted against the ID typed, whether or not it exists, and the address: the
+        warning reads the same for an ID that is no one's."""
+        errors = [forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")]
+        left = lockout.failures_left(self.request, member_id)
+        if left is not None and 0 < left <= settings.JENCO_LOCKOUT_WARN_AT:
+            minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+            warning = ngettext(
+                "%(left)s more failed sign-in will pause signing in for %(minutes)s minutes.",
+                "%(left)s more failed sign-ins will pause signing in for %(minutes)s minutes.",
+                left,
+            ) % {"left": left, "minutes": minutes}
+            errors.append(forms.ValidationError(warning, code="failures_left"))
+        return errors
 
     @property
     def typed_id(self) -> str:

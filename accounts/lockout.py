@@ -247,6 +247,19 @@ def failures(request, credentials_=None) -> tuple[int, int]:
     return by_id, by_address
 
 
+def failures_left(request, member_id: str) -> int | None:
+    """How many more failures pause the ID typed or the address, after this post's failure
+    was written; None when nothing was read (no query is made for it: failures() kept the
+    counts on the request as the failure handler read them again)."""
+    read = getattr(request, "jenco_failures", None)
+    if read is None or read[0] != get_client_username(request, {"username": member_id}):
+        return None
+    _member_id, by_id, by_address = read
+    return min(
+        settings.AXES_FAILURE_LIMIT - by_id, settings.JENCO_LOCKOUT_ADDRESS_FAILURES - by_address
+    )
+
+
 def locked_out(request, credentials_):
     """The same page whether or not the ID exists: wait, or reset the password.
 

@@ -312,6 +312,8 @@ AXES_HANDLER = "accounts.lockout.LockoutHandler"
 AXES_FAILURE_LIMIT = envint("JENCO_LOCKOUT_FAILURES", 10, minimum=1)
 JENCO_LOCKOUT_ADDRESS_FAILURES = envint("JENCO_LOCKOUT_ADDRESS_FAILURES", 30, minimum=1)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("JENCO_LOCKOUT_MINUTES", 15))
+# A wrong password's error says how many failures are left once this few are (or fewer).
+JENCO_LOCKOUT_WARN_AT = 3
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_CALLABLE = "accounts.lockout.typed_member_id"
 AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"

@@ -58,6 +58,50 @@ def test_an_unknown_id_locks_the_same_way(client, member):
     assert [p.status_code for p in pages] == [429, 429]
 
 
+def errors_of(response) -> list[str]:
+    """The sign-in page's form-wide errors, as the member reads them."""
+    import re
+    from html import unescape
+
+    found = re.search(r'<ul class="errorlist nonfield">(.*?)</ul>', response.content.decode(), re.S)
+    return [unescape(item) for item in re.findall(r"<li>(.*?)</li>", found[1])] if found else []
+
+
+def test_the_last_three_wrong_passwords_before_a_pause_say_how_many_are_left(client, member):
+    said = [errors_of(attempt(client, "JPN1000001", ip=f"10.0.0.{n}")) for n in range(9)]
+    assert all(len(errors) == 1 for errors in said[:6])
+    assert "会員IDまたはパスワードが正しくありません" in said[0][0]
+    assert [errors[1:] for errors in said[6:]] == [
+        [f"あと{left}回失敗すると、{15}分間ログインできなくなります。"] for left in (3, 2, 1)
+    ]
+    assert attempt(client, "JPN1000001", ip="10.0.0.9").status_code == 429
+
+
+def test_the_warning_reads_the_same_for_an_id_that_is_no_ones(client, member):
+    said = {}
+    for member_id in ("JPN1000001", "JPN7777777"):
+        for n in range(8):
+            response = attempt(client, member_id, ip=f"10.2.{n}.1")
+        said[member_id] = errors_of(response)
+    assert said["JPN1000001"] == said["JPN7777777"]
+    assert said["JPN7777777"][1].startswith("あと2回")
+
+
+def test_the_warning_counts_the_address_too(client, member, settings):
+    for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES - 2):
+        attempt(client, f"JPN30000{n:02}", ip="10.3.0.1")
+    english = Client(headers={"accept-language": "en"})
+    errors = errors_of(attempt(english, "JPN1000001", ip="10.3.0.1"))
+    assert errors[1] == "1 more failed sign-in will pause signing in for 15 minutes."
+
+
+def test_a_wrong_picture_says_nothing_of_failures_left(client, member):
+    for n in range(8):
+        attempt(client, "JPN1000001", ip=f"10.4.{n}.1")
+    errors = errors_of(attempt(client, "JPN1000001", captcha=wrong_captcha(), ip="10.4.9.1"))
+    assert not any("あと" in error for error in errors)
+
+
 def rows():
     """What the lockout table holds: who, from where, how many failures, since when."""
     return list(

@@ -82,3 +82,24 @@ def test_the_empty_billing_tab_fits_a_phone_too(page, live_server, member, conso
     expect(page.get_by_text("請求書はまだありません。")).to_be_visible()
     assert no_horizontal_overflow(page)
     assert console_errors == []
+
+
+TAP_HEIGHTS = """selector => [...document.querySelectorAll(selector)].map(
+  link => [link.textContent.trim(), link.getBoundingClientRect().height])"""
+
+
+def test_every_invoice_link_is_a_thumb_high_on_a_phone(page, live_server, member, console_errors):
+    today = timezone.localdate()
+    for n in range(3):
+        Invoice.objects.create(
+            member=member, number=f"INV-000{n}", issued=today, due=today, amount_yen=1000
+        )
+    sign_in(page)
+    heights = page.evaluate(TAP_HEIGHTS, ".latest-invoices a, .all-invoices a")
+    page.goto("/backoffice/billing/")
+    heights += page.evaluate(TAP_HEIGHTS, ".invoices a")
+    page.screenshot(path="/tmp/billing-taps.png")
+    assert len(heights) == 7  # three on the dashboard and 「すべての請求書」, three in the list
+    assert all(height >= 44 for _text, height in heights), heights
+    assert no_horizontal_overflow(page)
+    assert console_errors == []

@@ -69,6 +69,7 @@ def test_a_member_who_signs_in_for_admin_is_told_it_is_not_theirs(client, member
     assert page.status_code == 200
     assert "このアカウントではスタッフ用のページを開けません" in page.content.decode()
     assert 'name="password"' not in page.content.decode()
+    assert '<a href="/backoffice/">バックオフィスに戻る</a>' in page.content.decode()  # a way back
 
 
 def test_signed_in_staff_opening_admin_login_go_on_to_the_page(client, staff):

@@ -232,6 +232,17 @@ class ReasonForm(forms.Form):
         return reason
 
 
+class SetActiveForm(ReasonForm):
+    """The reason, and which way: what the page offered, so a second press of its button (a
+    double tap, a second supervisor on the same page) cannot undo the first (helper-102)."""
+
+    active = forms.TypedChoiceField(
+        choices=[("1", "1"), ("0", "0")],
+        coerce=lambda value: value == "1",
+        widget=forms.HiddenInput,
+    )
+
+
 class MemberForm(forms.ModelForm):
     """The member's page: a name edited here is held to registration's rule (one line, no
     control or invisible character: the emails' greeting prints it)."""
@@ -716,9 +727,14 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         if not request.user.has_perm("accounts.deactivate_member"):
             raise PermissionDenied
         member = self._member_or_404(request, object_id)
-        form = ReasonForm(request.POST if request.method == "POST" else None)
-        activate = not member.is_active
+        form = SetActiveForm(
+            request.POST if request.method == "POST" else None,
+            initial={"active": "0" if member.is_active else "1"},
+        )
         if form.is_valid():
+            activate = form.cleaned_data["active"]
+            # Already so (the same form sent again): nothing is logged, and the page says
+            # what the first press did.
             support.set_active(
                 request,
                 member,
@@ -740,6 +756,11 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 messages.SUCCESS,
             )
             return self._back(member)
+        activate = (
+            form.cleaned_data.get("active", not member.is_active)
+            if form.is_bound
+            else (not member.is_active)
+        )
         return self._reason_page(
             request,
             member,

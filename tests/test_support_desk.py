@@ -661,7 +661,10 @@ def test_a_supervisor_deactivates_and_reactivates(client, supervisor, member):
     boss = as_staff(client, supervisor, "en")
     url = f"{page_of(member).removesuffix('change/')}active/"
     assert "Deactivate the member" in boss.get(url).content.decode()
-    boss.post(url, {"reason": "Member asked to close the account; identity checked by phone."})
+    boss.post(
+        url,
+        {"reason": "Member asked to close the account; identity checked by phone.", "active": "0"},
+    )
     member.refresh_from_db()
     assert not member.is_active
     assert member.security_events.get(kind=Kind.MEMBER_DEACTIVATED).actor == supervisor
@@ -672,9 +675,27 @@ def test_a_supervisor_deactivates_and_reactivates(client, supervisor, member):
     assert SESSION_KEY not in other.session
 
     assert "Reactivate the member" in boss.get(url).content.decode()
-    boss.post(url, {"reason": "Identity checked again."})
+    boss.post(url, {"reason": "Identity checked again.", "active": "1"})
     member.refresh_from_db()
     assert member.is_active
+
+
+def test_the_deactivate_button_pressed_twice_leaves_the_member_deactivated(
+    client, supervisor, member
+):
+    # The page's button was a switch: the second press (a double tap, or a second supervisor
+    # on the same page) reactivated the account it had just closed (helper-102).
+    boss = as_staff(client, supervisor, "en")
+    url = f"{page_of(member).removesuffix('change/')}active/"
+    form = boss.get(url).content.decode()
+    assert '<input type="hidden" name="active" value="0"' in form
+    for _press in range(2):
+        done = boss.post(url, {"reason": "Fraud report.", "active": "0"}, follow=True)
+        assert "is deactivated" in done.content.decode()
+    member.refresh_from_db()
+    assert not member.is_active
+    assert member.security_events.filter(kind=Kind.MEMBER_DEACTIVATED).count() == 1
+    assert not member.security_events.filter(kind=Kind.MEMBER_REACTIVATED).exists()
 
 
 def test_a_deactivated_members_session_ends(client, supervisor, member):
@@ -682,15 +703,20 @@ def test_a_deactivated_members_session_ends(client, supervisor, member):
     member_client.force_login(member)
     assert member_client.get("/backoffice/").status_code == 200
     boss = as_staff(client, supervisor)
-    boss.post(f"{page_of(member).removesuffix('change/')}active/", {"reason": "Fraud report."})
+    boss.post(
+        f"{page_of(member).removesuffix('change/')}active/",
+        {"reason": "Fraud report.", "active": "0"},
+    )
     assert member_client.get("/backoffice/").status_code == 302
 
 
 def test_a_reason_too_long_or_hostile_is_refused(client, supervisor, member):
     boss = as_staff(client, supervisor, "en")
     url = f"{page_of(member).removesuffix('change/')}active/"
-    assert "At most 500 characters" in boss.post(url, {"reason": "x" * 501}).content.decode()
-    assert boss.post(url, {"reason": "\x00"}).status_code == 200
+    too_long = boss.post(url, {"reason": "x" * 501, "active": "0"}).content.decode()
+    assert "At most 500 characters" in too_long and "Deactivate the member" in too_long
+    assert boss.post(url, {"reason": "\x00", "active": "0"}).status_code == 200
+    assert boss.post(url, {"reason": "Fraud report.", "active": "maybe"}).status_code == 200
     member.refresh_from_db()
     assert member.is_active
 

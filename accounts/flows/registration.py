@@ -33,7 +33,8 @@ HOUR, DAY = 3600, 86400
 # ID tried, so this many at once would all have to finish between two tries.
 ID_TRIES = 50
 LAST_MEMBER_NUMBER = 9_999_999
-# PostgreSQL advisory lock key held while a new member ID is chosen (any constant of ours).
+# PostgreSQL advisory lock key held while a registration checks its address and chooses a
+# new member ID (any constant of ours).
 MEMBER_ID_LOCK = 0x4A454E43  # "JENC"
 
 
@@ -183,6 +184,9 @@ def complete_registration(request, token: str) -> Verification:
         if registration is None:
             return Verification()
         rows = PendingRegistration.objects.filter(pk=registration.pk)
+        # One registration at a time from here: the address is read free after the last one
+        # committed (links for one address pressed together each found it free: helper-102).
+        _one_registration_at_a_time()
         if _members_at(registration.email):  # registered by another link meanwhile
             rows.update(used_at=timezone.now(), password="", pin="")
             return Verification(address_taken=True)
@@ -206,6 +210,16 @@ def next_member_id(*, after: str = "") -> str:
     return f"JPN{number:07d}"
 
 
+def _one_registration_at_a_time() -> None:
+    """Wait for any other registration's transaction to end, and keep the next waiting until
+    this one's does: a transaction-level advisory lock on PostgreSQL (taken again by the same
+    transaction, it is simply held twice). SQLite's IMMEDIATE transactions already let one
+    writer in at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [MEMBER_ID_LOCK])
+
+
 def _create_member(registration: PendingRegistration) -> Member:
     """Save the new member under the next free member ID.
 
@@ -216,9 +230,7 @@ def _create_member(registration: PendingRegistration) -> Member:
     the JA import, which does not take the lock), the unique index refuses it: the insert
     rolls back to its savepoint and the ID after it is tried. Never two members with one ID.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [MEMBER_ID_LOCK])
+    _one_registration_at_a_time()
     member_id = ""
     for _try in range(ID_TRIES):
         member_id = next_member_id(after=member_id)

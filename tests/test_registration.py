@@ -642,6 +642,30 @@ def test_a_registration_and_a_member_sign_in_do_not_mix(client, member, mailoutb
     assert Member.objects.get(pk=member.pk).check_password(PASSWORD)
 
 
+def test_failures_typed_against_the_next_id_before_it_was_anyones_do_not_pause_its_owner(
+    client, db, mailoutbox
+):
+    # Member IDs are handed out in order: an attacker paused the next one before anybody held
+    # it, and its owner's first sign-in, a minute after registering, met the pause (helper-102).
+    upcoming = registration.next_member_id()
+    for n in range(10):
+        Client().post(
+            "/login/",
+            {"username": upcoming, "password": "wrong-password", **solved_captcha()},
+            REMOTE_ADDR=f"10.6.0.{n}",
+        )
+    member = registered(client, mailoutbox)
+    assert member.member_id == upcoming
+
+    owner = Client()
+    signed_in = owner.post(
+        "/login/",
+        {"username": upcoming, "password": NEW_PASSWORD, **solved_captcha()},
+        REMOTE_ADDR="10.6.1.1",
+    )
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/backoffice/"
+
+
 # --- Member IDs under concurrent registrations -----------------------------------------------
 
 RACERS = 8

@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts import credentials, emails, links, tasks, throttle
+from accounts import credentials, emails, links, lockout, tasks, throttle
 from accounts.audit import Kind, record, request_origin
 from accounts.emails import render_member_email
 from accounts.models import Member, PendingRegistration
@@ -191,6 +191,9 @@ def complete_registration(request, token: str) -> Verification:
             rows.update(used_at=timezone.now(), password="", pin="")
             return Verification(address_taken=True)
         member = _create_member(registration)
+        # IDs are handed out in order, so the next one can be guessed at before it is anyone's:
+        # those failures stay with the addresses that typed them, not with the new member.
+        lockout.lift(member)
         rows.update(used_at=timezone.now(), member=member, password="", pin="")
         record(request, Kind.REGISTERED, member)
         emails.send_member_email(member, "registered", {"login": links.emailed(links.login_path())})

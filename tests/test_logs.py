@@ -311,3 +311,24 @@ def test_an_address_that_would_make_an_over_long_sign_in_redirect_writes_no_erro
     assert response.status_code == 400
     written = console.getvalue()
     assert "Traceback" not in written and " ERROR " not in written
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/login/", "/register/", "/password/forgot/", "/nope/"])
+def test_a_form_post_in_another_charset_is_a_400_with_one_line(path, console):
+    # Django refuses such a form each time it is read: the CSRF check, then the 400 page's
+    # and the 500 page's own checks, so anyone got gunicorn's bare 500 and about 110 lines
+    # of tracebacks per post (helper-102).
+    client = Client(enforce_csrf_checks=True)
+    client.get("/login/")
+    response = client.post(
+        path,
+        "username=JPN1000001",
+        content_type="application/x-www-form-urlencoded; charset=latin-1",
+        headers={"referer": "http://testserver/login/"},
+    )
+    assert response.status_code == 400
+    assert "リクエストを処理できません" in response.content.decode()
+    written = console.getvalue()
+    assert "Traceback" not in written and " ERROR " not in written
+    assert written.count("\n") == 1 and f"Bad Request: {path}" in written

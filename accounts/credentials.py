@@ -84,6 +84,11 @@ def one_line(raw: str) -> str | None:
 _NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
+# What a form's bytes that were not UTF-8 decode to (Django replaces them): no one types it, and
+# a name holding it has lost what was meant (helper-102 stored 「ab���cd」).
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
 def clean_name(raw: str, *, kept: str = "") -> str | None:
     """A person's name as stored (registration, create_staff): on one line, the ends trimmed;
     None when it holds a character no name does, other than a private-use one in `kept` (the
@@ -94,6 +99,8 @@ def clean_name(raw: str, *, kept: str = "") -> str | None:
     for ch in text:
         category = unicodedata.category(ch)
         if category in _NOT_IN_A_NAME and not (category == "Co" and ch in kept):
+            return None
+        if ch == REPLACEMENT_CHARACTER and ch not in kept:
             return None
     return text
 

@@ -835,7 +835,7 @@ class PasskeyAddForm(TwoStepConfirmed):
 
     def clean_name(self):
         name = " ".join(unicodedata.normalize("NFKC", self.cleaned_data["name"]).split())
-        if not name.isprintable():
+        if not name.isprintable() or credentials.REPLACEMENT_CHARACTER in name:
             raise forms.ValidationError(
                 _("Enter a name without control or invisible characters."), code="unprintable"
             )

@@ -487,6 +487,8 @@ BAD_INPUT = {
     "a control character in the name": ({"name": "鈴木\x1b[31m"}, "name", None),
     "a right-to-left override in the name": ({"name": "鈴木\u202e一郎"}, "name", None),
     "a zero-width space in the name": ({"name": "鈴木\u200b一郎"}, "name", None),
+    # Bytes that were not UTF-8, as Django decodes them (helper-102 stored 「ab���cd」).
+    "replacement characters in the name": ({"name": "鈴木\ufffd\ufffd"}, "name", None),
     "a name too long": ({"name": "名" * 151}, "name", None),
     "no email": ({"email": ""}, "email", None),
     "an invalid email": ({"email": "ichiro@"}, "email", "name@example.com"),

@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts import credentials, times, view_only
-from accounts.flows import email_change, mailbox, password, pin
+from accounts.flows import email_change, mailbox, password, pin, sessions
 from accounts.flows import sign_in as sign_in_flow
 from accounts.flows.credential_change import ChangedMeanwhile
 from accounts.forms import (
@@ -178,14 +178,29 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 def _change_secret(
-    request: HttpRequest, form_class, change, field: str, done: str, template: str, **context
+    request: HttpRequest,
+    form_class,
+    change,
+    field: str,
+    done: str,
+    template: str,
+    *,
+    elsewhere: str | None = None,
+    **context,
 ) -> HttpResponse:
     """One PIN-confirmed secret change: a first-sign-in step leads on to the next step due,
-    an ordinary change back to the profile."""
+    an ordinary change back to the profile. `elsewhere`: what it says instead of `done` when
+    the change signed the member's other devices out (a PIN or password change ends every
+    other session), said only when there were any (helper-101)."""
     form = form_class(request.user, _bound(request))
     migrating = request.user.migration_step is not None
+    signed_out_elsewhere = (
+        elsewhere is not None
+        and form.is_valid()
+        and sessions.others_signed_in(request, request.user)
+    )
     if _applied(form, change, request, field):
-        messages.success(request, done)
+        messages.success(request, elsewhere if signed_out_elsewhere else done)
         return redirect(_after_change(migrating))
     return render(request, template, {"form": form, **context})
 
@@ -209,8 +224,11 @@ def change_pin(request: HttpRequest) -> HttpResponse:
         PinChangeForm,
         pin.change_pin,
         "new_pin1",
-        _("Your PIN has been changed. Any other device signed in to your account is signed out."),
+        _("Your PIN has been changed."),
         "backoffice/profile_pin.html",
+        elsewhere=_(
+            "Your PIN has been changed. Any other device signed in to your account is signed out."
+        ),
         tab="pin",
         default_pin=settings.JENCO_DEFAULT_PIN,
     )
@@ -226,10 +244,11 @@ def change_password(request: HttpRequest) -> HttpResponse:
         PasswordChangeForm,
         password.change_password,
         "new_password1",
-        _(
+        _("Your password has been changed."),
+        "backoffice/profile_password.html",
+        elsewhere=_(
             "Your password has been changed. Any other device signed in to your account is signed out."
         ),
-        "backoffice/profile_password.html",
         tab="password",
     )
 

@@ -1,9 +1,10 @@
 import pytest
 from django.contrib.auth.hashers import check_password
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Member, SecurityEvent
-from tests.helpers import PIN, browser_sends
+from tests.helpers import PIN, browser_sends, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -26,13 +27,24 @@ def test_it_changes_the_pin(member_client, member, mailoutbox):
     assert response["Location"] == "/backoffice/profile/"
     assert check_password(NEW_PIN, pin_of(member))
     profile = member_client.get("/backoffice/profile/").content.decode()
+    # Signed in nowhere else: nothing said of other devices (helper-101).
+    assert "PINコードを変更しました。" in profile and "この端末以外" not in profile
+    assert SecurityEvent.objects.filter(member=member, kind="pin_changed").count() == 1
+    assert "PINコードが変更されました" in mailoutbox[0].subject
+
+
+def test_it_says_the_other_devices_were_signed_out_when_there_were_any(member):
+    phone, desk = Client(), Client()
+    sign_in(phone, REMOTE_ADDR="203.0.113.7")
+    sign_in(desk, REMOTE_ADDR="198.51.100.4")
+    change_pin(desk)
+    profile = desk.get("/backoffice/profile/").content.decode()
     # Said, since it happens (helper-97: the member's other devices were signed out unsaid).
     assert (
         "PINコードを変更しました。この端末以外でログインしていた端末はログアウトしました。"
         in profile
     )
-    assert SecurityEvent.objects.filter(member=member, kind="pin_changed").count() == 1
-    assert "PINコードが変更されました" in mailoutbox[0].subject
+    assert phone.get("/backoffice/")["Location"].startswith("/login/")
 
 
 def test_full_width_digits_count(member_client, member):

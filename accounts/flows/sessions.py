@@ -154,6 +154,11 @@ def _signed_in(event, data: dict, current: bool) -> SignedIn:
     )
 
 
+def others_signed_in(request, member) -> bool:
+    """Whether the member is signed in anywhere but here."""
+    return any(not each.current for each in signed_in(request, member))
+
+
 def end(request, member, sign_in_id: int) -> bool:
     """Sign out the session the sign-in `sign_in_id` started, if it is the member's, still
     exists and is not this one. False otherwise (nothing changed)."""

@@ -200,19 +200,33 @@ class Form(forms.Form):
         super().__init__(*args, **kwargs)
 
     @property
-    def secrets_cleared(self) -> bool:
+    def secrets_cleared(self) -> str:
         """Sent with a mistake, the form comes back with its password and PIN boxes empty
         (what was typed there is never sent back to the page): the page says so, or the
-        member fixes the captcha, sends it again and reads "required" (helper-97)."""
-        return (
-            self.is_bound
-            and bool(self.errors)
-            and any(
-                isinstance(field.widget, forms.PasswordInput)
-                and self.data.get(self.add_prefix(name))
-                for name, field in self.fields.items()
+        member fixes the captcha, sends it again and reads "required" (helper-97). Naming
+        what the form has: a PIN form says nothing of a password (helper-101). "" if none."""
+        if not (self.is_bound and self.errors):
+            return ""
+        typed = {
+            "pin" in name
+            for name, field in self.fields.items()
+            if isinstance(field.widget, forms.PasswordInput)
+            and self.data.get(self.add_prefix(name))
+        }
+        if typed == {True}:
+            return gettext(
+                "For your safety, PINs you typed are not shown again: please type them again."
             )
-        )
+        if typed == {False}:
+            return gettext(
+                "For your safety, passwords you typed are not shown again: please type them again."
+            )
+        if typed:
+            return gettext(
+                "For your safety, passwords and PINs you typed are not shown again: please "
+                "type them again."
+            )
+        return ""
 
 
 class SignInCaptchaField(DigitsCaptchaField):

@@ -226,3 +226,10 @@ def test_a_wrong_pin_is_told_in_english_with_the_changes_it_locks(member_client,
         pages[0].content.decode()
     )
     assert "1 more wrong PIN will lock the changes that need your PIN" in pages[3].content.decode()
+
+
+def test_a_pin_form_sent_back_says_its_pins_were_cleared_and_nothing_of_a_password(member_client):
+    # The hint named passwords on a form that has none (helper-101).
+    page = change_pin(member_client, again="583921").content.decode()
+    assert "安全のため、入力したPINコードは表示されません。もう一度入力してください。" in page
+    assert "パスワード" not in page.split('class="hint secrets-cleared"')[1].split("</p>")[0]

@@ -20,7 +20,7 @@ from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts import checking, credentials, sign_in_sql
+from accounts import checking, credentials, sign_in_sql, times
 from accounts.audit import Kind, record
 
 
@@ -286,6 +286,10 @@ def locked_out(request, credentials_):
         "checking_others": failed_id < settings.AXES_FAILURE_LIMIT
         and failed_address < settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
     }
+    if not context["checking_others"]:
+        # When it ends, as the PIN's lock says (helper-101 read 「15分ほど」 with 5 left).
+        until = paused_until(get_client_username(request, credentials_), request.axes_ip_address)
+        context["until"] = times.try_again_at(until) if until else ""
     response = render(request, "accounts/locked_out.html", context, status=429)
     if context["checking_others"]:
         response["Retry-After"] = "5"
@@ -397,6 +401,33 @@ def pause_end(records, limit: int):
         if left < limit:
             return when + settings.AXES_COOLOFF_TIME
     return None  # not reached: with every record aged out, none are left
+
+
+def paused_until(member_id: str | None, address: str | None) -> datetime.datetime | None:
+    """When signing in with this ID from this address is no longer paused: the later end
+    of the ID's pause and the address's, whichever are paused. The same reading for an ID
+    that is no one's: its failures are counted all the same."""
+    found = Q(ip_address=address) if address else Q(pk__in=[])
+    if member_id:
+        found |= Q(username=member_id)
+    rows = AccessAttempt.objects.filter(found, attempt_time__gte=counted_since()).values_list(
+        "username", "ip_address", "failures_since_start", "attempt_time"
+    )
+    with_id = [
+        (failures, when) for name, _ip, failures, when in rows if member_id and name == member_id
+    ]
+    from_address = [
+        (failures, when) for _name, ip, failures, when in rows if address and ip == address
+    ]
+    ends = [
+        end
+        for end in (
+            pause_end(with_id, settings.AXES_FAILURE_LIMIT),
+            pause_end(from_address, settings.JENCO_LOCKOUT_ADDRESS_FAILURES),
+        )
+        if end is not None
+    ]
+    return max(ends, default=None)
 
 
 def addresses_paused(addresses) -> dict[str, datetime.datetime]:

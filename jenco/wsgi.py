@@ -4,8 +4,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jenco.settings")
 
-# What a request may bring that the app reads to its end whatever the answer: nginx refuses a
-# larger body (client_max_body_size 1m in deploy/nginx/jenco.conf).
+# What a request may bring that the app reads to its end whatever the answer: more than nginx
+# lets through (client_max_body_size 64k in deploy/nginx/jenco.conf).
 DRAIN_AT_MOST = 1024 * 1024
 
 

@@ -26,11 +26,17 @@ def forms_in_utf8(get_response):
     return middleware
 
 
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def _form_not_in_utf8(request) -> bool:
-    """What Django's request refuses when the form is read (HttpRequest._load_post_and_files)."""
+    """A form declaring a charset other than UTF-8: what Django refuses when an urlencoded
+    form is read (HttpRequest._load_post_and_files), and, in a multipart form, what it takes
+    for the fields' charset, where a codec that is not a text encoding (rot13, base64)
+    raised LookupError: a 500 (helper-103). Browsers send neither."""
     return (
         request.method == "POST"
-        and request.content_type == "application/x-www-form-urlencoded"
+        and request.content_type in FORMS
         and request.encoding is not None
         and request.encoding.lower() != "utf-8"
     )

@@ -332,3 +332,23 @@ def test_a_form_post_in_another_charset_is_a_400_with_one_line(path, console):
     written = console.getvalue()
     assert "Traceback" not in written and " ERROR " not in written
     assert written.count("\n") == 1 and f"Bad Request: {path}" in written
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("charset", ["rot13", "base64", "latin-1"])
+def test_a_multipart_form_in_another_charset_is_a_400_with_one_line(charset, console):
+    # A codec that is not a text encoding raised LookupError in Django's multipart parser
+    # during the CSRF check: a 500 and 31 lines of tracebacks, signed out (helper-103).
+    client = Client(enforce_csrf_checks=True)
+    client.get("/login/")
+    body = '--XX\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--XX--\r\n'
+    response = client.generic(  # as sent: post() would encode it in that charset
+        "POST",
+        "/login/",
+        body,
+        content_type=f"multipart/form-data; boundary=XX; charset={charset}",
+        headers={"referer": "http://testserver/login/"},
+    )
+    assert response.status_code == 400
+    written = console.getvalue()
+    assert "Traceback" not in written and written.count("\n") == 1

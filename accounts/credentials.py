@@ -84,9 +84,11 @@ def one_line(raw: str) -> str | None:
 _NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
-# What a form's bytes that were not UTF-8 decode to (Django replaces them): no one types it, and
-# a name holding it has lost what was meant (helper-102 stored 「ab���cd」).
-REPLACEMENT_CHARACTER = "\ufffd"
+# Printable by Unicode's categories, and shown as nothing, or as a box in place of what was
+# meant: Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), the blank Braille pattern (U+2800),
+# the object replacement character (U+FFFC), and U+FFFD, what a form's bytes that were not
+# UTF-8 decode to (helper-102 stored 「ab���cd」; helper-103 named someone 「ㅤ」).
+SHOWS_NOTHING = frozenset("\u115f\u1160\u3164\uffa0\u2800\ufffc\ufffd")
 
 
 def clean_name(raw: str, *, kept: str = "") -> str | None:
@@ -100,7 +102,7 @@ def clean_name(raw: str, *, kept: str = "") -> str | None:
         category = unicodedata.category(ch)
         if category in _NOT_IN_A_NAME and not (category == "Co" and ch in kept):
             return None
-        if ch == REPLACEMENT_CHARACTER and ch not in kept:
+        if ch in SHOWS_NOTHING and ch not in kept:
             return None
     return text
 

@@ -849,7 +849,7 @@ class PasskeyAddForm(TwoStepConfirmed):
 
     def clean_name(self):
         name = " ".join(unicodedata.normalize("NFKC", self.cleaned_data["name"]).split())
-        if not name.isprintable() or credentials.REPLACEMENT_CHARACTER in name:
+        if not name.isprintable() or not credentials.SHOWS_NOTHING.isdisjoint(name):
             raise forms.ValidationError(
                 _("Enter a name without control or invisible characters."), code="unprintable"
             )

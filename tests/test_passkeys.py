@@ -94,6 +94,7 @@ def test_the_device_is_asked_only_once_the_name_and_pin_are_right(member_client,
         ("  ", PIN, "パスキーに名前を付けてください。"),
         ("iPhone\u202e", PIN, "制御文字や見えない文字を含まない名前を入力してください。"),
         ("iPhone\ufffd", PIN, "制御文字や見えない文字を含まない名前を入力してください。"),
+        ("\u3164", PIN, "制御文字や見えない文字を含まない名前を入力してください。"),
     ]:
         page = named(member_client, name, pin).content.decode()
         assert told in page

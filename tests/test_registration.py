@@ -489,6 +489,8 @@ BAD_INPUT = {
     "a zero-width space in the name": ({"name": "鈴木\u200b一郎"}, "name", None),
     # Bytes that were not UTF-8, as Django decodes them (helper-102 stored 「ab���cd」).
     "replacement characters in the name": ({"name": "鈴木\ufffd\ufffd"}, "name", None),
+    "a name that shows as blank": ({"name": "\u3164"}, "name", None),
+    "a blank Braille pattern in the name": ({"name": "鈴木\u2800一郎"}, "name", None),
     "a name too long": ({"name": "名" * 151}, "name", None),
     "no email": ({"email": ""}, "email", None),
     "an invalid email": ({"email": "ichiro@"}, "email", "name@example.com"),

@@ -40,7 +40,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts import credentials, lockout, sign_in_sql, times
 from accounts.audit import Kind, record
 from accounts.credentials import Step
-from accounts.flows import email_change, reset, sessions, support
+from accounts.flows import email_change, reset, sessions, support, two_step
 from accounts.forms import NAME_REFUSED, STAFF_MAILBOX_TAKEN, email_change_wait, valid_email
 from accounts.models import Member, SecurityEvent
 
@@ -241,6 +241,13 @@ class SetActiveForm(ReasonForm):
         coerce=lambda value: value == "1",
         widget=forms.HiddenInput,
     )
+
+
+class ResetTwoStepForm(ReasonForm):
+    """The reason, and what the page showed would be removed (two_step.what_a_reset_removes):
+    a page left open removes nothing the member set up since (helper-103)."""
+
+    seen = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 
 class MemberForm(forms.ModelForm):
@@ -645,11 +652,32 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         if not request.user.has_perm("accounts.reset_two_step"):
             raise PermissionDenied
         member = self._member_or_404(request, object_id)
-        form = ReasonForm(request.POST if request.method == "POST" else None)
+        form = ResetTwoStepForm(
+            request.POST if request.method == "POST" else None,
+            initial={"seen": two_step.what_a_reset_removes(member)},
+        )
         if form.is_valid():
-            if support.reset_two_step(
-                request, member, actor=request.user, reason=form.cleaned_data["reason"]
-            ):
+            try:
+                turned_off = support.reset_two_step(
+                    request,
+                    member,
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                    seen=form.cleaned_data["seen"],
+                )
+            except two_step.ChangedSinceSeen:
+                self.message_user(
+                    request,
+                    _(
+                        "%(member_id)s set up two-step verification or a passkey after this "
+                        "page was opened: nothing was turned off. Check with the member, then "
+                        "open the page again."
+                    )
+                    % {"member_id": member.member_id},
+                    messages.WARNING,
+                )
+                return self._back(member)
+            if turned_off:
                 self.message_user(
                     request,
                     _(

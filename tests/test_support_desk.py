@@ -46,6 +46,18 @@ def page_of(member) -> str:
     return f"/admin/accounts/member/{member.pk}/change/"
 
 
+def seen_on(page) -> str:
+    """What the reset-two-step page's form carries of what it showed (a hidden field)."""
+    return re.search(r'name="seen" value="([0-9a-f]*)"', page.content.decode())[1]
+
+
+def reset_two_step(boss, member, reason: str, page=None):
+    """Open the reset-two-step page (or use `page`, opened before) and press its button."""
+    url = f"{page_of(member).removesuffix('change/')}reset-two-step/"
+    page = page or boss.get(url)
+    return boss.post(url, {"reason": reason, "seen": seen_on(page)})
+
+
 def as_staff(client, agent, language="ja"):
     client.force_login(agent)
     client.cookies["django_language"] = language
@@ -391,8 +403,7 @@ def test_a_two_step_pause_ends_with_two_step_itself(client, supervisor, member, 
     pause_two_step(client, member, settings)
     boss = as_staff(client, supervisor, "en")
     assert "No: paused." in boss.get(page_of(member)).content.decode()
-    reset = f"{page_of(member).removesuffix('change/')}reset-two-step/"
-    boss.post(reset, {"reason": "Lost the phone; called from the registered number."})
+    reset_two_step(boss, member, "Lost the phone; called from the registered number.")
 
     page = boss.get(page_of(member)).content.decode()
     assert "Yes: nothing is paused." in page and "Two-step codes paused until" not in page
@@ -645,7 +656,7 @@ def test_a_supervisor_resets_two_step_with_a_reason(client, supervisor, member, 
     assert "Write the reason" in empty.content.decode()
     assert member.security_events.filter(kind=Kind.TWO_STEP_RESET).count() == 0
 
-    done = boss.post(url, {"reason": "Called from the registered phone; birth date matches."})
+    done = reset_two_step(boss, member, "Called from the registered phone; birth date matches.")
     assert done.status_code == 302
     assert not Passkey.objects.filter(member=member).exists()
     event = member.security_events.get(kind=Kind.TWO_STEP_RESET)
@@ -655,6 +666,36 @@ def test_a_supervisor_resets_two_step_with_a_reason(client, supervisor, member, 
     member_client.force_login(member)
     activity = member_client.get("/backoffice/security/activity/").content.decode()
     assert "(Supervisor)" in activity and "birth date" not in activity
+
+
+def test_a_reset_two_step_page_left_open_removes_nothing_set_up_since(
+    client, supervisor, member, mailoutbox
+):
+    # Two supervisors opened the page; one reset, the member set two-step up again, and the
+    # other's press removed the new authenticator and its recovery codes (helper-103).
+    member_client = Client()
+    member_client.force_login(member)
+    turn_on(member_client)
+    boss = as_staff(client, supervisor, "en")
+    url = f"{page_of(member).removesuffix('change/')}reset-two-step/"
+    left_open = boss.get(url)
+    assert reset_two_step(boss, member, "Lost the phone; identity checked.").status_code == 302
+    turn_on(member_client)  # set up anew
+
+    stale = reset_two_step(boss, member, "Lost the phone; identity checked.", page=left_open)
+    assert (
+        "after this page was opened: nothing was turned off"
+        in boss.get(stale["Location"]).content.decode()
+    )
+    assert Member.objects.get(pk=member.pk).authenticator is not None
+    assert member.security_events.filter(kind=Kind.TWO_STEP_RESET).count() == 1
+
+    # The same page sent twice in a row: the second finds nothing to turn off.
+    page = boss.get(url)
+    reset_two_step(boss, member, "Lost the phone again.", page=page)
+    again = reset_two_step(boss, member, "Lost the phone again.", page=page)
+    assert "nothing changed" in boss.get(again["Location"]).content.decode()
+    assert member.security_events.filter(kind=Kind.TWO_STEP_RESET).count() == 2
 
 
 def test_a_supervisor_deactivates_and_reactivates(client, supervisor, member):

@@ -460,11 +460,16 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
 
 
 @transaction.atomic
-def reset_two_step(request, member, *, actor, reason: str) -> bool:
+def reset_two_step(request, member, *, actor, reason: str, seen: str) -> bool:
     """Two-step off and passkeys removed, after the agent checked the member's identity (how,
-    in `reason`). False when there was nothing to reset."""
+    in `reason`). False when there was nothing to reset; two_step.ChangedSinceSeen when the
+    member set up something other than what the agent's page showed (`seen`)."""
     return two_step.reset(
-        member, actor=actor, request=request, details={"team": team(actor), "reason": reason}
+        member,
+        actor=actor,
+        request=request,
+        details={"team": team(actor), "reason": reason},
+        seen=seen,
     )
 
 

@@ -11,6 +11,7 @@ for an account without a PIN) and are each one transaction, logged and announced
 import base64
 import datetime
 import enum
+import hashlib
 import json
 import secrets
 import time
@@ -211,11 +212,38 @@ def _codes_key(request, member, form_token: str) -> str:
     return "two-step-codes:" + digest
 
 
+class ChangedSinceSeen(Exception):
+    """The member set two-step or a passkey up after the page asking for a reset was opened."""
+
+
+def what_a_reset_removes(member) -> str:
+    """What a reset would remove now (the authenticator app and each passkey), as an opaque
+    mark: the support page's form carries it, so a page left open removes nothing the member
+    set up since it was opened ("" when there is nothing)."""
+    parts = [
+        f"a{pk}" for pk in Authenticator.objects.filter(member=member).values_list("pk", flat=True)
+    ]
+    parts += [f"p{pk}" for pk in Passkey.objects.filter(member=member).values_list("pk", flat=True)]
+    if not parts:
+        return ""
+    return hashlib.sha256(",".join(sorted(parts)).encode()).hexdigest()[:32]
+
+
 @transaction.atomic
-def reset(member, *, actor, request=None, details: dict | None = None) -> bool:
+def reset(
+    member, *, actor, request=None, details: dict | None = None, seen: str | None = None
+) -> bool:
     """Support staff, after checking the member's identity: two-step off and every passkey
     removed (a lost phone takes both), so the member can sign in with the password alone and
-    set them up again. False when there was nothing to reset."""
+    set them up again. False when there was nothing to reset. `seen`: what the page showed
+    (what_a_reset_removes); ChangedSinceSeen, and nothing removed, if the member set
+    something up since (a second supervisor's page, or the same page sent again, once the
+    member had set two-step up anew: helper-103)."""
+    if seen is not None:
+        Member.objects.select_for_update().filter(pk=member.pk).first()  # one reset at a time
+        now = what_a_reset_removes(member)
+        if now and now != seen:
+            raise ChangedSinceSeen
     deleted, _ = Authenticator.objects.filter(member=member).delete()
     RecoveryCode.objects.filter(member=member).delete()
     deleted += Passkey.objects.filter(member=member).delete()[0]

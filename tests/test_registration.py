@@ -765,3 +765,16 @@ def test_links_for_one_address_confirmed_at_the_same_moment_make_one_member(live
         "SELECT count(*) FROM accounts_member WHERE email = 'twice@example.com'"
     )
     assert int(stored[0][0]) == 1
+
+
+def test_an_address_whose_domain_is_spelled_the_other_way_has_its_account_already(
+    client, db, mailoutbox
+):
+    # 例え.jp and xn--r8jz45g.jp are one mailbox: each spelling registered an account
+    # (helper-103).
+    registered(client, mailoutbox, email="idn1@例え.jp")
+    for spelling in ("idn1@xn--r8jz45g.jp", "IDN1@XN--R8JZ45G.JP"):
+        other = Client()
+        assert register(other, email=spelling)["Location"] == SENT
+        assert "/register/verify/" not in mailoutbox[-1].body
+    assert Member.objects.filter(origin="registration").count() == 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts import credentials, emails, links, lockout, tasks, throttle
@@ -111,9 +111,33 @@ def _addressee(registration: PendingRegistration) -> Member:
 
 def _members_at(email: str) -> list[str]:
     """The member IDs of the active members registered with `email` (compared without case:
-    an address typed into admin may keep its capitals)."""
-    members = Member.objects.filter(email__iexact=email, is_active=True).order_by("member_id")
+    an address typed into admin may keep its capitals), whichever way its domain is spelled
+    (例え.jp and xn--r8jz45g.jp are one: helper-103 registered both)."""
+    spelled = Q()
+    for spelling in _spellings(email):
+        spelled |= Q(email__iexact=spelling)
+    members = Member.objects.filter(spelled, is_active=True).order_by("member_id")
     return list(members.values_list("member_id", flat=True))
+
+
+def _spellings(email: str) -> set[str]:
+    """The address with its domain as typed, in ASCII (punycode) and in Unicode."""
+    local, _at, domain = email.rpartition("@")
+    found = {email}
+    for spell in (_to_ascii, _to_unicode):
+        try:
+            found.add(f"{local}@{spell(domain)}")
+        except UnicodeError:
+            pass
+    return found
+
+
+def _to_ascii(domain: str) -> str:
+    return domain.encode("idna").decode("ascii")
+
+
+def _to_unicode(domain: str) -> str:
+    return domain.encode("ascii").decode("idna")
 
 
 def mail_registration_link(registration_pk: int, *, retry: bool = False) -> None:

@@ -9,6 +9,7 @@ when the link is followed and its page's button pressed (mail scanners open link
 next free member ID.
 """
 
+import contextlib
 import datetime
 import hashlib
 import logging
@@ -125,10 +126,8 @@ def _spellings(email: str) -> set[str]:
     local, _at, domain = email.rpartition("@")
     found = {email}
     for spell in (_to_ascii, _to_unicode):
-        try:
+        with contextlib.suppress(UnicodeError):  # not a domain IDNA can spell
             found.add(f"{local}@{spell(domain)}")
-        except UnicodeError:
-            pass
     return found
 
 

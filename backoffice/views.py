@@ -174,7 +174,10 @@ def _say_sent(request: HttpRequest, sending: mailbox.Sending) -> None:
 @login_required
 @require_safe
 def profile(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/profile.html", {"tab": "profile"})
+    context = {"tab": "profile", "email_waiting": email_change.waiting(request.user)}
+    if context["email_waiting"] is not None:
+        context["email_expires"] = times.try_again_at(context["email_waiting"].expires)
+    return render(request, "backoffice/profile.html", context)
 
 
 def _change_secret(

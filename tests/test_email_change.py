@@ -88,6 +88,22 @@ def test_the_change_waits_for_the_new_address_to_confirm(member_client, member, 
     assert len(notices_to_old) == 2  # the request, then the change
 
 
+def test_profile_shows_the_address_waiting_for_its_confirmation(
+    member_client, member, mailoutbox, settings
+):
+    # Profile showed only the old address after a change was asked for (helper-101).
+    ask_change(member_client)
+    profile = member_client.get("/backoffice/profile/").content.decode()
+    assert "確認待ち：taro.new@example.com。" in profile and "まで有効" in profile
+    confirm(member_client, confirmation_path(mailoutbox))
+    assert "確認待ち" not in member_client.get("/backoffice/profile/").content.decode()
+
+    ask_change(member_client, email="taro.third@example.com")
+    hours = datetime.timedelta(hours=settings.JENCO_EMAIL_CHANGE_HOURS, minutes=1)
+    EmailChangeRequest.objects.update(created=timezone.now() - hours)
+    assert "確認待ち" not in member_client.get("/backoffice/profile/").content.decode()
+
+
 def test_opening_the_link_only_asks(member_client, member, mailoutbox):
     """Mail scanners open links: opening one changes nothing until the button is pressed."""
     ask_change(member_client)

@@ -120,6 +120,18 @@ def _confirmable(requests):
     return requests.filter(used_at__isnull=True, created__gt=timezone.now() - expiry)
 
 
+def waiting(member) -> EmailChangeRequest | None:
+    """The change the member asked for whose link may still confirm it (the newest request,
+    unused and unexpired; a newer one voids it), with `expires` set: what Profile shows
+    beside the address until it is confirmed (helper-101 saw only the old one)."""
+    change = EmailChangeRequest.objects.filter(member=member).order_by("-pk").first()
+    expiry = datetime.timedelta(hours=settings.JENCO_EMAIL_CHANGE_HOURS)
+    if change is None or change.used_at is not None or change.created + expiry <= timezone.now():
+        return None
+    change.expires = change.created + expiry
+    return change
+
+
 def _newest(change) -> bool:
     """A newer request of the member voids this one (and the link mailed for it)."""
     newer = EmailChangeRequest.objects.filter(member_id=change.member_id, pk__gt=change.pk)

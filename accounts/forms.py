@@ -261,7 +261,11 @@ class LoginForm(Form):
     # Ticked, the password box takes the sub password and the back office opens read-only
     # (accounts.view_only). A box rather than trying both passwords: one hash per attempt.
     view_only = forms.BooleanField(
-        label=_("View only: sign in with the sub password"), required=False
+        label=_("View only: sign in with the sub password"),
+        required=False,
+        # Said to everyone, before a post: a failure never says which password was typed
+        # (helper-101 ticked it and typed the main password).
+        help_text=_("Ticked, type the sub password in the password box, not the main one."),
     )
     captcha = captcha_field(SignInCaptchaField)
 

@@ -85,17 +85,30 @@ def is_view_only(client) -> bool:
 
 
 @pytest.mark.parametrize(
-    "language, label",
+    "language, label, help_text",
     [
-        ("ja", "閲覧専用：サブパスワードでログイン"),
-        ("en", "View only: sign in with the sub password"),
+        (
+            "ja",
+            "閲覧専用：サブパスワードでログイン",
+            "チェックを入れた場合は、パスワード欄にメインパスワードではなくサブパスワードを入力してください。",
+        ),
+        (
+            "en",
+            "View only: sign in with the sub password",
+            "Ticked, type the sub password in the password box, not the main one.",
+        ),
     ],
 )
-def test_the_sign_in_page_offers_a_view_only_box(client, language, label):
+def test_the_sign_in_page_offers_a_view_only_box(client, language, label, help_text):
     page = client.get("/login/", headers={"accept-language": language}).content.decode()
 
     assert f'<label for="id_view_only">{label}</label>' in page
-    assert '<input type="checkbox" name="view_only" id="id_view_only">' in page
+    # Which password goes in the box, said before a post (helper-101 typed the main one).
+    assert f'<div class="helptext" id="id_view_only_helptext">{help_text}</div>' in page
+    assert (
+        '<input type="checkbox" name="view_only" aria-describedby="id_view_only_helptext"'
+        ' id="id_view_only">'
+    ) in page
 
 
 def test_the_sub_password_with_the_box_ticked_opens_the_back_office_view_only(

@@ -33,7 +33,8 @@ def _form_not_in_utf8(request) -> bool:
     """A form declaring a charset other than UTF-8: what Django refuses when an urlencoded
     form is read (HttpRequest._load_post_and_files), and, in a multipart form, what it takes
     for the fields' charset, where a codec that is not a text encoding (rot13, base64)
-    raised LookupError: a 500 (helper-103). Browsers send neither."""
+    raised LookupError: a 500 (helper-103; on the app servers jenco/wsgi.py has dropped such
+    a charset before the request is built). Browsers send neither."""
     return (
         request.method == "POST"
         and request.content_type in FORMS

@@ -101,7 +101,9 @@ limit_request_line = 0
 # request nginx passed on (16 KB a header, 64 KB in all) with its 431 before the app saw it,
 # and hung up on the body unread, which nginx counts as a failed app server (max_fails):
 # posts with one 9 KB header put both out of service (helper-103). nginx bounds them.
-limit_request_field_size = 32768  # over nginx's 16 KB (0 would mean gunicorn's 8,190)
+# Over nginx's 16 KB a header, and over the one Cookie header nginx makes of an HTTP/2
+# request's cookies (up to its 64 KB of headers; helper-104). 0 would mean gunicorn's 8,190.
+limit_request_field_size = 131072
 limit_request_fields = 32768  # gunicorn's highest; 64 KB of headers hold at most 16,384
 logger_class = RedactingLogger
 accesslog = _access_log()

@@ -390,6 +390,17 @@ def test_an_app_server_reads_a_refused_post_to_its_end_and_keeps_the_connection(
     connection.close()
 
 
+def test_an_app_server_takes_the_cookie_header_nginx_makes_of_http2_cookies(deployment):
+    # Over HTTP/2 nginx joins a request's cookies into one Cookie header for the app server:
+    # three cookies of 12 KB made 36 KB, over gunicorn's limit, and its bare 431 (helper-104).
+    connection = http.client.HTTPConnection("127.0.0.1", deployment[0].port, timeout=10)
+    cookies = "; ".join(f"c{n}={'x' * 12000}" for n in range(5))
+    connection.request("GET", "/login/", headers={"Cookie": cookies})
+    response = connection.getresponse()
+    assert response.status == 200 and "ログイン" in response.read().decode()
+    connection.close()
+
+
 def test_posts_refused_unread_leave_both_app_servers_in_service(nginx_before_the_app_servers):
     # Refused without their bodies read, by the app (no CSRF cookie: 403; /nope/: 404) or by
     # gunicorn before the app (a 9 KB header, 110 headers: its 431), posts of 900 KB were cut

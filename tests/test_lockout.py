@@ -426,6 +426,19 @@ def test_the_locked_page_points_to_forgot_password(client, member):
     assert '<a href="/login/passkey/">パスキーでログイン</a>' in page  # no pause on passkeys
 
 
+def test_a_networks_pause_gives_its_end_and_no_reset_button(client, member, settings):
+    # It gave the time, then 「15分後に」; and its one button was the reset it had just said
+    # does not end the pause (helper-105).
+    for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES):
+        attempt(client, f"JPN30000{n:02}", ip="10.9.0.1")
+    record = AccessAttempt.objects.filter(ip_address="10.9.0.1").order_by("attempt_time").first()
+    ends = times.try_again_at(record.attempt_time + timedelta(minutes=15))
+    page = attempt(client, "JPN1000001", PASSWORD, ip="10.9.0.1").content.decode()
+    assert page.count(f"{ends} 以降") == 2 and "15分後" not in page
+    assert '<a class="button" href="/password/forgot/">' not in page
+    assert '<a href="/password/forgot/">パスワードを忘れましたか？</a>' in page
+
+
 def test_the_locked_page_says_when_the_pause_ends(client, member):
     # It said 「15分ほど」 however much of the pause was left (helper-101), where the PIN's
     # lock gives the time. Ten failures from one address: one record, counted until 15

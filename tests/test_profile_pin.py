@@ -28,7 +28,7 @@ def test_it_changes_the_pin(member_client, member, mailoutbox):
     assert check_password(NEW_PIN, pin_of(member))
     profile = member_client.get("/backoffice/profile/").content.decode()
     # Signed in nowhere else: nothing said of other devices (helper-101).
-    assert "PINコードを変更しました。" in profile and "この端末以外" not in profile
+    assert "PINコードを変更しました。" in profile and "ほかの端末" not in profile
     assert SecurityEvent.objects.filter(member=member, kind="pin_changed").count() == 1
     assert "PINコードが変更されました" in mailoutbox[0].subject
 
@@ -41,7 +41,7 @@ def test_it_says_the_other_devices_were_signed_out_when_there_were_any(member):
     profile = desk.get("/backoffice/profile/").content.decode()
     # Said, since it happens (helper-97: the member's other devices were signed out unsaid).
     assert (
-        "PINコードを変更しました。この端末以外でログインしていた端末はログアウトしました。"
+        "PINコードを変更しました。ほかの端末はログアウトさせました。"
         in profile
     )
     assert phone.get("/backoffice/")["Location"].startswith("/login/")

@@ -98,8 +98,9 @@ def test_every_invoice_link_is_a_thumb_high_on_a_phone(page, live_server, member
     heights = page.evaluate(TAP_HEIGHTS, ".latest-invoices a, .all-invoices a")
     page.goto("/backoffice/billing/")
     heights += page.evaluate(TAP_HEIGHTS, ".invoices a")
-    page.screenshot(path="/tmp/billing-taps.png")
-    assert len(heights) == 7  # three on the dashboard and 「すべての請求書」, three in the list
+    page.goto("/backoffice/billing/INV-0000/")
+    heights += page.evaluate(TAP_HEIGHTS, ".back a")  # 「請求書の一覧に戻る」 (helper-105)
+    assert len(heights) == 8  # three on the dashboard and 「すべての請求書」, three in the list
     assert all(height >= 44 for _text, height in heights), heights
     assert no_horizontal_overflow(page)
     assert console_errors == []

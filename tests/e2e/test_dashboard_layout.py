@@ -23,3 +23,19 @@ def test_each_profile_shortcut_reads_on_one_line(page, member, console_errors, w
     assert "メインパスワードの編集" in lines
     assert all(count == 1 for count in lines.values()), lines
     assert console_errors == []
+
+
+def test_the_links_under_a_form_are_a_thumb_high(page, live_server, console_errors):
+    # 27 px under a 48 px button on the paused page, the sign-in's the same (helper-105).
+    page.goto("/login/")
+    heights = page.evaluate(
+        "() => [...document.querySelectorAll('.links a')].map("
+        "link => [link.textContent.trim(), link.getBoundingClientRect().height])"
+    )
+    assert [text for text, _height in heights] == [
+        "こちらから新規登録",
+        "パスワードを忘れましたか？",
+        "パスキーでログイン",
+    ]
+    assert all(height >= 44 for _text, height in heights), heights
+    assert console_errors == []

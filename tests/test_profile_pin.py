@@ -40,10 +40,7 @@ def test_it_says_the_other_devices_were_signed_out_when_there_were_any(member):
     change_pin(desk)
     profile = desk.get("/backoffice/profile/").content.decode()
     # Said, since it happens (helper-97: the member's other devices were signed out unsaid).
-    assert (
-        "PINコードを変更しました。ほかの端末はログアウトさせました。"
-        in profile
-    )
+    assert "PINコードを変更しました。ほかの端末はログアウトさせました。" in profile
     assert phone.get("/backoffice/")["Location"].startswith("/login/")
 
 

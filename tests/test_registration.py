@@ -696,51 +696,18 @@ def live_site(tmp_path_factory):
         postgres_query(admin, f"DROP DATABASE {name}")
 
 
-def test_registrations_completed_at_the_same_moment_get_one_member_id_each(live_site):
-    tokens = [secrets.token_urlsafe(32) for _ in range(RACERS)]
-    hashes = [hashlib.sha256(t.encode()).hexdigest() for t in tokens]
+def pressed_together(live_site, emails: list[str], setup: str = ""):
+    """A pending registration for each address (`setup`: Python run first in the site's
+    shell), each link opened in a browser of its own, then every 「アカウントを作成」 pressed
+    at the same instant: the pages, and the browsers that got them."""
+    tokens = [secrets.token_urlsafe(32) for _ in emails]
+    rows = [(hashlib.sha256(t.encode()).hexdigest(), email) for t, email in zip(tokens, emails)]
     live_site.shell(
         "from accounts.models import Member, PendingRegistration\n"
-        "Member.objects.create_user('JPN5000000')\n"
-        f"for n, token_hash in enumerate({hashes!r}):\n"
+        f"{setup}"
+        f"for n, (token_hash, email) in enumerate({rows!r}):\n"
         "    PendingRegistration.objects.create(name=f'会員 {n}',"
-        " email=f'racer{n}@example.com', password='!', pin='!', token_hash=token_hash)\n"
-    )
-    browsers = []
-    for token in tokens:
-        browser = Browser(live_site)
-        opened = browser.get(f"/register/verify/{token}/")
-        assert opened.location == "/register/verify/confirm/"
-        browsers.append((browser, browser.form("/register/verify/confirm/")))
-
-    def press(browser, fields):
-        return lambda barrier: browser.request("POST", "/register/verify/confirm/", fields, barrier)
-
-    mark = live_site.log_mark()
-    pages = race(*(press(browser, fields) for browser, fields in browsers))
-
-    assert overlapped(pages)
-    no_server_trouble(live_site, pages, mark)
-    assert [p.location for p in pages] == ["/register/done/"] * RACERS
-    shown = [
-        re.search(r'class="member-id"><strong>(JPN\d{7})<', browser.get("/register/done/").body)[1]
-        for browser, _fields in browsers
-    ]
-    assert sorted(shown) == [f"JPN{5000001 + n}" for n in range(RACERS)]
-    stored = live_site.query("SELECT member_id FROM accounts_member WHERE origin = 'registration'")
-    assert sorted(row[0] for row in stored) == sorted(shown)
-
-
-def test_links_for_one_address_confirmed_at_the_same_moment_make_one_member(live_site):
-    # Each link's row was locked, but not the address: every press found it free and three
-    # accounts shared it (helper-102). The second and later say it is taken.
-    tokens = [secrets.token_urlsafe(32) for _ in range(RACERS)]
-    hashes = [hashlib.sha256(t.encode()).hexdigest() for t in tokens]
-    live_site.shell(
-        "from accounts.models import PendingRegistration\n"
-        f"for n, token_hash in enumerate({hashes!r}):\n"
-        "    PendingRegistration.objects.create(name=f'会員 {n}',"
-        " email='twice@example.com', password='!', pin='!', token_hash=token_hash)\n"
+        " email=email, password='!', pin='!', token_hash=token_hash)\n"
     )
     browsers = []
     for token in tokens:
@@ -753,9 +720,31 @@ def test_links_for_one_address_confirmed_at_the_same_moment_make_one_member(live
 
     mark = live_site.log_mark()
     pages = race(*(press(browser, fields) for browser, fields in browsers))
-
     assert overlapped(pages)
     no_server_trouble(live_site, pages, mark)
+    return pages, [browser for browser, _fields in browsers]
+
+
+def test_registrations_completed_at_the_same_moment_get_one_member_id_each(live_site):
+    pages, browsers = pressed_together(
+        live_site,
+        [f"racer{n}@example.com" for n in range(RACERS)],
+        setup="Member.objects.create_user('JPN5000000')\n",
+    )
+    assert [p.location for p in pages] == ["/register/done/"] * RACERS
+    shown = [
+        re.search(r'class="member-id"><strong>(JPN\d{7})<', browser.get("/register/done/").body)[1]
+        for browser in browsers
+    ]
+    assert sorted(shown) == [f"JPN{5000001 + n}" for n in range(RACERS)]
+    stored = live_site.query("SELECT member_id FROM accounts_member WHERE origin = 'registration'")
+    assert sorted(row[0] for row in stored) == sorted(shown)
+
+
+def test_links_for_one_address_confirmed_at_the_same_moment_make_one_member(live_site):
+    # Each link's row was locked, but not the address: every press found it free and three
+    # accounts shared it (helper-102). The second and later say it is taken.
+    pages, _browsers = pressed_together(live_site, ["twice@example.com"] * RACERS)
     assert [p.location for p in pages].count("/register/done/") == 1
     assert (
         sum("このアドレスはすでに登録されています" in p.body for p in pages if p.status == 200)

@@ -208,7 +208,7 @@ class Form(forms.Form):
         if not (self.is_bound and self.errors):
             return ""
         typed = {
-            "pin" in name
+            isinstance(field, PinField)
             for name, field in self.fields.items()
             if isinstance(field.widget, forms.PasswordInput)
             and self.data.get(self.add_prefix(name))

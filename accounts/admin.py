@@ -784,11 +784,8 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 messages.SUCCESS,
             )
             return self._back(member)
-        activate = (
-            form.cleaned_data.get("active", not member.is_active)
-            if form.is_bound
-            else (not member.is_active)
-        )
+        # The way the page offers: as posted, or as the member stands when nothing valid was.
+        activate = getattr(form, "cleaned_data", {}).get("active", not member.is_active)
         return self._reason_page(
             request,
             member,

@@ -223,8 +223,14 @@ def test_forgot_password_requests_on_both_app_servers_share_one_limit(deployment
 class Upstream(http.server.BaseHTTPRequestHandler):
     """Stands for an app server: answers with the headers nginx sent it."""
 
+    held = threading.Semaphore(0)  # a release for each request to /hold/ to go on
+    holding = threading.Semaphore(0)  # one for each request /hold/ has
+
     def do_GET(self):
         body = "".join(f"{k}: {v}\n" for k, v in self.headers.items()).encode()
+        if self.path.startswith("/hold/"):
+            Upstream.holding.release()
+            Upstream.held.acquire(timeout=20)
         if self.path.startswith("/largest-headers/"):
             # As long as the app's may be: a redirect's address (jenco/redirects.py), a full
             # messages cookie (Django's cookie storage keeps it under 2 KB), a session cookie.
@@ -302,10 +308,14 @@ def _nginx(tmp_path, app_ports: list[int]):
     process.wait(10)
 
 
-def _request(nginx, method, path, body=None, tls=True, headers=None):
+def _request(nginx, method, path, body=None, tls=True, headers=None, source="127.0.0.1"):
     if tls:
         connection = http.client.HTTPSConnection(
-            "127.0.0.1", nginx["https"], context=nginx["context"], timeout=10
+            "127.0.0.1",
+            nginx["https"],
+            context=nginx["context"],
+            timeout=10,
+            source_address=(source, 0),
         )
     else:
         connection = http.client.HTTPConnection("127.0.0.1", nginx["http"], timeout=10)
@@ -428,6 +438,58 @@ def test_posts_refused_unread_leave_both_app_servers_in_service(nginx_before_the
     assert 502 not in statuses and set(statuses) <= {403, 404, 413}, statuses
     statuses = [_request(nginx_before_the_app_servers, "GET", "/login/")[0] for _ in range(6)]
     assert statuses == [200] * 6
+
+
+BUSY_JA = "しばらくしてから、もう一度お試しください"
+BUSY_EN = "Please try again in a minute"
+
+
+def _is_the_busy_page(status, headers, body, expected_status) -> bool:
+    return (
+        status == expected_status
+        and BUSY_JA in body
+        and BUSY_EN in body
+        and headers["Content-Type"] == "text/html; charset=utf-8"
+        and headers["Cache-Control"] == "no-store"
+        and headers["Retry-After"] == "60"
+        and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    )
+
+
+@pytest.fixture
+def nginx_without_app_servers(tmp_path):
+    """The nginx site with its app servers down (a restart, a crash): nothing on their port."""
+    yield from _nginx(tmp_path, [_free_port()])
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_with_no_app_server_members_get_the_busy_page_in_both_languages(
+    nginx_without_app_servers, method
+):
+    # Was nginx's bare "502 Bad Gateway", in English, with nothing to do.
+    answer = _request(nginx_without_app_servers, method, "/login/", body="username=JPN1234567")
+
+    assert _is_the_busy_page(*answer, 502)
+
+
+def test_an_address_with_64_requests_in_progress_gets_the_busy_page_and_others_go_on(nginx):
+    # One client's few thousand requests at once waited past proxy_read_timeout, and the
+    # timeouts counted against the app servers until every member got 502 (helper-104).
+    with ThreadPoolExecutor(64) as clients:
+        held = [clients.submit(_request, nginx, "GET", "/hold/") for _ in range(64)]
+        try:
+            for _ in range(64):  # all 64 are at the app server
+                assert Upstream.holding.acquire(timeout=10)
+
+            assert _is_the_busy_page(*_request(nginx, "GET", "/login/"), 503)
+            status, _headers, body = _request(nginx, "GET", "/login/", source="127.0.0.2")
+            assert status == 200 and "X-Forwarded-For: 127.0.0.2" in body
+        finally:
+            for _ in range(64):
+                Upstream.held.release()
+        assert [answer.result()[0] for answer in held] == [200] * 64
+    status, _headers, _body = _request(nginx, "GET", "/login/")
+    assert status == 200
 
 
 def test_nginx_refuses_a_body_over_64_kb(nginx):

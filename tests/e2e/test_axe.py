@@ -74,3 +74,17 @@ def test_no_member_page_has_a_serious_or_critical_axe_violation(
         context.close()
     assert checked == len(PAGES)
     assert not found, f"{len(found)} serious or critical axe violations:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_nginx_s_busy_page_has_no_serious_or_critical_axe_violation(browser, width):
+    # static/errors/busy.html: what members see when no app server answers in time.
+    context = browser.new_context(viewport=WIDTHS[width])
+    page = context.new_page()
+    try:
+        page.set_content((settings.BASE_DIR / "static" / "errors" / "busy.html").read_text())
+        assert page.locator("h1").inner_text() == "しばらくしてから、もう一度お試しください"
+        found = findings(Axe().run(page).response, f"nginx's busy page [{width}]")
+    finally:
+        context.close()
+    assert not found, "\n".join(found)

@@ -378,12 +378,19 @@ _mail_options: dict = {}
 if EMAIL_BACKEND_PATH.endswith(("filebased.EmailBackend", "accounts.mail.FileBackend")):
     _mail_options["file_path"] = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 elif EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
+    # STARTTLS on 587 (EMAIL_USE_TLS, the default), or TLS from the start on 465
+    # (EMAIL_USE_SSL), for a relay that takes only that.
+    _use_ssl = envbool("EMAIL_USE_SSL", False)
+    _use_tls = envbool("EMAIL_USE_TLS", not _use_ssl)
+    if _use_ssl and _use_tls:
+        raise ImproperlyConfigured("EMAIL_USE_SSL=1 and EMAIL_USE_TLS=1: set one of them")
     _mail_options |= {
         "host": env("EMAIL_HOST", "localhost"),
-        "port": envint("EMAIL_PORT", 587),
+        "port": envint("EMAIL_PORT", 465 if _use_ssl else 587),
         "username": env("EMAIL_HOST_USER"),
         "password": env("EMAIL_HOST_PASSWORD"),
-        "use_tls": envbool("EMAIL_USE_TLS", True),
+        "use_tls": _use_tls,
+        "use_ssl": _use_ssl,
         "timeout": envint("EMAIL_TIMEOUT", 20),
     }
 MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_PATH, "OPTIONS": _mail_options}}

@@ -145,3 +145,77 @@ def test_open_registration_without_published_terms_is_warned_about():
         "check", "--deploy", "--fail-level", "WARNING", **env, JENCO_REGISTRATION_OPEN="0"
     )
     assert closed.returncode == 0, closed.stderr
+
+
+class SmtpOverTls:
+    """An SMTP relay that speaks TLS from the first byte (port 465's kind): takes one
+    message and keeps what it was given."""
+
+    def __init__(self, folder: Path):
+        import socket
+        import ssl
+        import threading
+
+        from tools.serve import self_signed_certificate
+
+        self.cert, key = self_signed_certificate(folder)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key)
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.port = listener.getsockname()[1]
+        self.listener = context.wrap_socket(listener, server_side=True)
+        self.received: list[str] = []
+        self.thread = threading.Thread(target=self.serve_one, daemon=True)
+        self.thread.start()
+
+    def serve_one(self) -> None:
+        connection, _ = self.listener.accept()
+        with connection, connection.makefile("rb") as lines:
+
+            def say(text: str) -> None:
+                connection.sendall(text.encode() + b"\r\n")
+
+            say("220 relay.example ESMTP")
+            while line := lines.readline().decode():
+                verb = line[:4].upper()
+                if verb in ("EHLO", "HELO"):
+                    say("250 relay.example")
+                elif verb == "DATA":
+                    say("354 go on")
+                    message = []
+                    while (line := lines.readline().decode()) != ".\r\n":
+                        message.append(line)
+                    self.received.append("".join(message))
+                    say("250 queued")
+                elif verb == "QUIT":
+                    say("221 bye")
+                    return
+                else:
+                    self.received.append(line)
+                    say("250 ok")
+
+
+def test_mail_goes_to_a_relay_that_takes_tls_from_the_start(tmp_path):
+    # EMAIL_USE_SSL: some relays take only port 465 (helper-106: there was no way to say so).
+    relay = SmtpOverTls(tmp_path)
+    result = manage(
+        "sendtestemail",
+        "member@example.jp",
+        **{
+            **PRODUCTION,
+            "EMAIL_HOST": "localhost",
+            "EMAIL_PORT": str(relay.port),
+            "EMAIL_USE_SSL": "1",
+            "SSL_CERT_FILE": str(relay.cert),  # the relay's certificate, checked as any other
+        },
+    )
+    relay.thread.join(10)
+    assert result.returncode == 0, result.stderr
+    assert "rcpt to:<member@example.jp>\r\n" in relay.received
+    assert any("Subject: Test email from" in message for message in relay.received)
+
+
+def test_tls_from_the_start_and_starttls_together_are_refused():
+    result = manage("check", **{**PRODUCTION, "EMAIL_USE_SSL": "1", "EMAIL_USE_TLS": "1"})
+    assert result.returncode != 0
+    assert "EMAIL_USE_SSL=1 and EMAIL_USE_TLS=1: set one of them" in result.stderr

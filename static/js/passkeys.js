@@ -88,7 +88,10 @@
           form.submit();
         } catch (error) {
           button.disabled = false;
-          say(form, form.dataset.passkeyCancelled);
+          // The browser refuses passkeys for a page opened by a numeric address (127.0.0.1):
+          // not a cancelled request, and trying again would not help.
+          const refused = error && error.name === "SecurityError";
+          say(form, refused ? form.dataset.passkeyWrongAddress : form.dataset.passkeyCancelled);
         }
       });
     }

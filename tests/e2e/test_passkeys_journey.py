@@ -150,3 +150,16 @@ def test_a_second_page_left_too_long_asks_the_phone_for_nothing(
     assert passkeys_on_the_phone() == 0
     assert not Passkey.objects.exists()
     assert console_errors == []
+
+
+def test_a_page_opened_by_its_numeric_address_says_why_passkeys_do_not_work(
+    page, live_server, member, console_errors, settings
+):
+    # Browsers allow passkeys on a host name only: on https://127.0.0.1 (make serve's first
+    # address) the request failed as if the member had cancelled it (helpers 101, 105).
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
+    a_phone_with_a_fingerprint_reader(page)
+    page.goto(live_server.url.replace("localhost", "127.0.0.1") + "/login/passkey/")
+    page.get_by_role("button", name="パスキーでログイン").click()
+    expect(page.get_by_role("alert")).to_contain_text("このアドレスではパスキーを使えません")
+    expect(page.get_by_role("alert")).not_to_contain_text("パスキーは使用されませんでした")

@@ -97,8 +97,9 @@ $(VNU): package.json package-lock.json
 
 # PostgreSQL (15 or newer: Debian 12's 15, Debian 13's 17), Redis 7 and nginx from Debian: the second test run, the Redis throttle tests,
 # the nginx site's test and `make serve` start private ones (tools/services.py; apt never
-# starts services here, and nothing of the machine's own is used).
-SERVICE_PACKAGES := postgresql redis-server nginx openssl
+# starts services here, and nothing of the machine's own is used). nftables: the test of
+# deploy/nftables/jenco.nft loads it in a network namespace of its own, never the machine's.
+SERVICE_PACKAGES := postgresql redis-server nginx openssl nftables
 .PHONY: services
 services:
 	@missing=""; \
@@ -108,8 +109,9 @@ services:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v nft >/dev/null || [ -x /usr/sbin/nft ] || missing="$$missing nftables"; \
 	[ -z "$$missing" ] && exit 0; \
-	$(call apt_install,$$missing,Tests and make serve need PostgreSQL$(,) Redis$(,) nginx and openssl)
+	$(call apt_install,$$missing,Tests and make serve need PostgreSQL$(,) Redis$(,) nginx$(,) openssl and nftables)
 
 .PHONY: messages-compiled
 messages-compiled: $(STAMP) gettext

@@ -179,6 +179,7 @@ def write_nginx_prefix(prefix: Path, site: str, logs: Path) -> Path:
     conf.write_text(
         f"""# Written by tools/serve.py around deploy/nginx/jenco.conf (rendered: jenco.conf here).
 worker_processes 1;
+worker_rlimit_nofile 10000;
 daemon off;
 pid {prefix / "nginx.pid"};
 error_log {logs / "nginx-error.log"} error;

@@ -10,6 +10,7 @@ string (the sign-in page's `?next=%2Fbackoffice%2Fprofile%2Femail%2Fconfirm%2F..
 
 import logging
 import re
+from urllib.parse import unquote
 
 REDACTED = "[redacted]"
 
@@ -36,9 +37,24 @@ _LINKS = re.compile(
 )
 
 
+# A word of a log line: a request line's path, a header's value.
+_WORD = re.compile(r"""[^\s"']+""")
+
+
 def redact(text: str) -> str:
-    """`text` with the uid and token of every emailed link replaced by [redacted]."""
-    return _LINKS.sub(rf"\g<path>{REDACTED}", text)
+    """`text` with the uid and token of every emailed link replaced by [redacted]: also in a
+    link with letters of its path percent-encoded (`/%70assword/reset/...`), which the app
+    decodes to the same page; such a word is logged decoded, its secret redacted."""
+    text = _LINKS.sub(rf"\g<path>{REDACTED}", text)
+    if "%" not in text:
+        return text
+    return _WORD.sub(_redact_encoded, text)
+
+
+def _redact_encoded(word: re.Match) -> str:
+    decoded = unquote(unquote(word[0]))  # encoded twice: a ?next= inside a ?next=
+    redacted = _LINKS.sub(rf"\g<path>{REDACTED}", decoded)
+    return word[0] if redacted == decoded else redacted
 
 
 class RedactTokens(logging.Filter):

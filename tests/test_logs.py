@@ -235,6 +235,31 @@ def test_a_hand_edited_link_loses_its_token_too(line):
     assert "c3x-abcdef0123456789" not in redact(line)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # gunicorn's error log prints a request line it refuses (a raw byte in its path)
+        # with the path as sent: its letters percent-encoded kept the token (helper-108).
+        "Invalid HTTP request line: 'GET /%70assword/reset/MQ/c3x-abcdef0123456789/\xff HTTP/1.1'",
+        "GET /register/%76erify/c3x-abcdef0123456789/ HTTP/1.1",
+        "GET /login/?next=%2F%70in%2Freset%2FNQ%2Fc3x-abcdef0123456789%2F HTTP/1.1",
+        "GET /login/?next=%252F%2570in%252Freset%252FNQ%252Fc3x-abcdef0123456789 HTTP/1.1",
+    ],
+)
+def test_a_link_with_letters_percent_encoded_loses_its_token_too(line):
+    from jenco.logfilters import redact
+
+    redacted = redact(line)
+    assert "c3x-abcdef0123456789" not in redacted and "[redacted]" in redacted
+
+
+def test_a_line_with_percent_signs_and_no_link_is_kept_as_it_is():
+    from jenco.logfilters import redact
+
+    line = '"GET /login/?next=%2Fbackoffice%2F&q=100%25 HTTP/1.1" 200 "https://a.example/%7Ex"'
+    assert redact(line) == line
+
+
 def test_the_email_correction_links_secret_is_redacted_too():
     from jenco.logfilters import redact
 

@@ -99,7 +99,6 @@ $(VNU): package.json package-lock.json
 # the nginx site's test and `make serve` start private ones (tools/services.py; apt never
 # starts services here, and nothing of the machine's own is used). nftables: the test of
 # deploy/nftables/jenco.nft loads it in a network namespace of its own, never the machine's.
-SERVICE_PACKAGES := postgresql redis-server nginx openssl nftables
 .PHONY: services
 services:
 	@missing=""; \

@@ -45,15 +45,19 @@ def redact(text: str) -> str:
     """`text` with the uid and token of every emailed link replaced by [redacted]: also in a
     link with letters of its path percent-encoded (`/%70assword/reset/...`), which the app
     decodes to the same page; such a word is logged decoded, its secret redacted."""
-    text = _LINKS.sub(rf"\g<path>{REDACTED}", text)
+    text = _redacted(text)
     if "%" not in text:
         return text
     return _WORD.sub(_redact_encoded, text)
 
 
+def _redacted(text: str) -> str:
+    return _LINKS.sub(rf"\g<path>{REDACTED}", text)
+
+
 def _redact_encoded(word: re.Match) -> str:
     decoded = unquote(unquote(word[0]))  # encoded twice: a ?next= inside a ?next=
-    redacted = _LINKS.sub(rf"\g<path>{REDACTED}", decoded)
+    redacted = _redacted(decoded)
     return word[0] if redacted == decoded else redacted
 
 

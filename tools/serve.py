@@ -146,11 +146,7 @@ def render_nginx_site(
         ("/etc/letsencrypt/live/members.jenco.example/fullchain.pem", str(cert)),
         ("/etc/letsencrypt/live/members.jenco.example/privkey.pem", str(key)),
         ("/var/log/nginx/", f"{logs}/"),
-        ("alias /srv/jenco/staticfiles/;", f"alias {static_root}/;"),
-        (
-            "alias /srv/jenco/staticfiles/errors/busy.html;",
-            f"alias {static_root}/errors/busy.html;",
-        ),
+        ("alias /srv/jenco/staticfiles/", f"alias {static_root}/"),  # /static/, the busy page
     ]
     for old, new in replacements:
         if old not in text:

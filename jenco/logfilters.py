@@ -23,12 +23,15 @@ _REST = r"[^\s?#&\"']+"
 # the session (/register/verify/confirm/, /backoffice/profile/email/confirm/new-address/):
 # fixed words, kept so the log tells the confirmations apart from the links followed.
 _FIXED = rf"""(?:confirm|new-address)(?:{_SLASH})?(?:[\s?#&"']|$)"""
+# Between the words, one slash or more: Django routes `/password//reset/...` nowhere, but
+# logs it (Not Found) as asked, token and all (helper-109); nginx merges them before logging.
+_SLASHES = rf"(?:{_SLASH})+"
 _LINKS = re.compile(
     rf"""(?P<path>{_SLASH}(?:
-            (?:password|pin){_SLASH}reset
-          | backoffice{_SLASH}profile{_SLASH}email{_SLASH}confirm
-          | register{_SLASH}verify
-          | email{_SLASH}correct
+            (?:password|pin){_SLASHES}reset
+          | backoffice{_SLASHES}profile{_SLASHES}email{_SLASHES}confirm
+          | register{_SLASHES}verify
+          | email{_SLASHES}correct
         ){_SLASH})
         (?!{_FIXED})
         {_REST}

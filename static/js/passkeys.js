@@ -88,10 +88,16 @@
           form.submit();
         } catch (error) {
           button.disabled = false;
-          // The browser refuses passkeys for a page opened by a numeric address (127.0.0.1):
-          // not a cancelled request, and trying again would not help.
-          const refused = error && error.name === "SecurityError";
-          say(form, refused ? form.dataset.passkeyWrongAddress : form.dataset.passkeyCancelled);
+          // Trying again would not help with two of the browser's refusals: a page opened by a
+          // numeric address (127.0.0.1) may not use passkeys, and a device holding one of this
+          // member's passkeys may not add another (the page lists them to exclude). Anything
+          // else (NotAllowedError) reads as the member having cancelled, which covers a device
+          // with no passkey for this site too.
+          const reasons = {
+            SecurityError: form.dataset.passkeyWrongAddress,
+            InvalidStateError: form.dataset.passkeyAlreadyHere,
+          };
+          say(form, (error && reasons[error.name]) || form.dataset.passkeyCancelled);
         }
       });
     }

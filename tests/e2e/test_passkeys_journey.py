@@ -118,7 +118,65 @@ def test_a_cancelled_passkey_says_so_and_signs_nobody_in(page, live_server, memb
     page.goto("/login/passkey/")
     page.get_by_role("button", name="パスキーでログイン").click()
     expect(page.get_by_role("alert")).to_contain_text("パスキーは使用されませんでした")
+    # The usual cause: the passkey was added on another device (helper-109).
+    expect(page.get_by_role("alert")).to_contain_text(
+        "パスキーをほかのスマートフォンやパソコンで追加した場合はその端末でお試しいただくか"
+    )
     expect(page).to_have_url(re.compile(r"/login/passkey/$"))
+
+
+def ask_the_phone_for_a_passkey(page, name: str) -> None:
+    page.goto("/backoffice/security/passkeys/add/")
+    page.get_by_label("パスキーの名前").fill(name)
+    page.get_by_label("PINコード", exact=True).fill(PIN)
+    page.get_by_role("button", name="次へ").click()
+    page.get_by_role("button", name="パスキーを追加").click()
+
+
+def test_a_phone_with_the_member_s_passkey_says_so_when_asked_for_another(
+    page, live_server, member, console_errors
+):
+    # The browser refuses (the page lists the member's passkeys to exclude): that is no
+    # cancelled request, and trying again on this phone would be refused again.
+    passkeys_on_the_phone = a_phone_with_a_fingerprint_reader(page)
+    sign_in_with_password(page)
+    ask_the_phone_for_a_passkey(page, "私のスマホ")
+    expect(page.get_by_text("パスキー「私のスマホ」を追加しました。")).to_be_visible()
+
+    ask_the_phone_for_a_passkey(page, "もう一つ")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("この端末には、お客様のアカウントのパスキーがすでにあります")
+    expect(alert).not_to_contain_text("追加されませんでした")
+    assert no_horizontal_overflow(page)
+    assert passkeys_on_the_phone() == 1
+    assert list(Passkey.objects.values_list("name", flat=True)) == ["私のスマホ"]
+    assert console_errors == []
+
+
+def test_a_passkey_not_made_says_none_was_added(page, live_server, member, console_errors):
+    devtools = page.context.new_cdp_session(page)
+    # A phone that cannot confirm the person: the browser's request ends without a passkey,
+    # as when the member cancels it. The page says nothing was added (not "used").
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": False,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    sign_in_with_password(page)
+    ask_the_phone_for_a_passkey(page, "私のスマホ")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("パスキーは追加されませんでした")
+    expect(alert).not_to_contain_text("使用されませんでした")
+    assert not Passkey.objects.exists()
 
 
 def test_a_second_page_left_too_long_asks_the_phone_for_nothing(

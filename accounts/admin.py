@@ -33,6 +33,7 @@ from django.utils import formats
 from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.text import smart_split
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
@@ -86,12 +87,29 @@ def sign_in_at_member_login(request: HttpRequest) -> HttpResponse:
     return redirect_to_login(target, "accounts:login")
 
 
-class OnlyShownOrdering(ChangeList):
+# A search of more words than this, or longer, searches nothing: every word is matched
+# against every search field, and 7,900 words (an address of 16 KB) kept an app server's
+# thread for 7 s; eight such searches at once held every thread (helper-111).
+SEARCH_MOST_WORDS = 10
+SEARCH_MOST_CHARACTERS = 200
+
+
+class OnlyShownChangeList(ChangeList):
     def get_ordering(self, request, queryset):
         order = self.params.get(ORDER_VAR)
         if order and not self.model_admin.ordering_allowed(order, self):
             raise DisallowedModelAdminLookup(f"Ordering by {order!r} not allowed")
         return super().get_ordering(request, queryset)
+
+    def get_filters(self, request):
+        # The date bar's ?created__year=… becomes a date: Django turns the ValueError of a
+        # wrong one into "invalid lookup" (the whole list), but a number too long for a C
+        # long, or a date past 9999 (its next day, month or year), raised OverflowError or a
+        # ValueError of its own, a 500 with a traceback (helper-111). The same answer here.
+        try:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as error:
+            raise IncorrectLookupParameters(error) from error
 
 
 class OnlyWhatAdminShows:
@@ -160,7 +178,23 @@ class OnlyWhatAdminShows:
         )
 
     def get_changelist(self, request, **kwargs):
-        return OnlyShownOrdering
+        return OnlyShownChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        if (
+            len(search_term) > SEARCH_MOST_CHARACTERS
+            or len(list(smart_split(search_term))) > SEARCH_MOST_WORDS
+        ):
+            messages.warning(
+                request,
+                _(
+                    "Nothing was searched: a search may have at most %(words)d words and "
+                    "%(characters)d characters."
+                )
+                % {"words": SEARCH_MOST_WORDS, "characters": SEARCH_MOST_CHARACTERS},
+            )
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
 
     def response_action(self, request, queryset, **kwargs):
         # Admin filters the list by the ticked rows' keys as sent: one that is no key at
@@ -416,6 +450,12 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # members come from the JA import and registration
+
+    def has_delete_permission(self, request, obj=None):
+        # Not even for superusers: a deleted member's security log loses whom it was about
+        # (and a deleted staff member's, who did it), and nothing would record the deletion
+        # (helper-111). Deactivating, with a reason, is how an account is closed.
+        return False
 
     def get_queryset(self, request):
         # Every page, action and support view reads members through here (_member_or_404).

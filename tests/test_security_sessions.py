@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import SecurityEvent
-from tests.helpers import PIN, sign_in, solved_captcha
+from tests.helpers import PASSWORD, PIN, sign_in, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +115,35 @@ def test_a_device_the_new_password_or_pin_signed_out_is_no_longer_listed(member,
     # Before the phone comes back (its next request deletes the row), the list is right.
     assert other_ids(desk.get(SECURITY).content.decode()) == []
     assert phone.get("/backoffice/")["Location"].startswith("/login/")
+
+
+CHANGES = [
+    (
+        "/backoffice/profile/password/",
+        {"new_password1": "maple-Leaf-3391", "new_password2": "maple-Leaf-3391", "pin": PIN},
+    ),
+    ("/backoffice/profile/pin/", {"current_pin": PIN, "new_pin1": "583920", "new_pin2": "583920"}),
+]
+
+
+@pytest.mark.parametrize(("page", "data"), CHANGES)
+def test_a_device_that_changed_the_password_or_pin_can_be_signed_out_from_another(
+    member, page, data
+):
+    # It stayed signed in under a new key its sign-in's entry did not hold: listed nowhere
+    # else, "sign out everywhere else" said there was nowhere, and it stayed (helper-110).
+    shared = device(PHONE, "203.0.113.7")
+    assert shared.post(page, data).status_code == 302
+    home = Client(HTTP_USER_AGENT=DESKTOP, REMOTE_ADDR="198.51.100.4")
+    assert sign_in(home, password=data.get("new_password1", PASSWORD))["Location"] == "/backoffice/"
+
+    page_at_home = home.get(SECURITY).content.decode()
+    assert "iPhone の Safari" in page_at_home and "203.0.113.7" in page_at_home
+    assert len(other_ids(page_at_home)) == 1
+    response = home.post("/backoffice/security/sessions/end-others/", follow=True)
+    assert "ほかの1台の端末をログアウトさせました。" in response.content.decode()
+    assert shared.get("/backoffice/")["Location"].startswith("/login/")
+    assert home.get("/backoffice/").status_code == 200
 
 
 def test_sign_out_every_other_device(member):

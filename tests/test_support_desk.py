@@ -958,6 +958,22 @@ def test_support_signs_the_member_out_everywhere(client, support_agent, member):
     assert "was not signed in anywhere: nothing to end" in again
 
 
+def test_support_s_sign_out_ends_a_device_that_changed_the_pin(client, support_agent, member):
+    # The PIN change kept that device signed in under a key no sign-in's entry held: support
+    # said "signed out on 1 device" (the other one) and it stayed (helper-110).
+    shared = Client(REMOTE_ADDR="198.51.100.1")
+    sign_in(shared)
+    changed = {"current_pin": PIN, "new_pin1": "583920", "new_pin2": "583920"}
+    assert shared.post("/backoffice/profile/pin/", changed).status_code == 302
+    assert shared.get("/backoffice/").status_code == 200
+    agent = as_staff(client, support_agent, "en")
+
+    page = agent.post(f"{page_of(member).removesuffix('change/')}sign-out/", follow=True)
+
+    assert "JPN1000001 is signed out on 1 device" in page.content.decode()
+    assert shared.get("/backoffice/")["Location"].startswith("/login/")
+
+
 # --- Staff accounts are a superuser's (the four-role trial) ------------------------------------
 
 

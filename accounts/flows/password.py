@@ -1,10 +1,10 @@
 """Changing the main password and the sub password (view-only sign-in) while signed in."""
 
-from django.contrib import auth
 from django.db import transaction
 
 from accounts import emails
 from accounts.audit import Kind, record
+from accounts.flows import sessions
 from accounts.flows.credential_change import (
     save_new_password,
     save_new_sub_password,
@@ -16,7 +16,7 @@ from accounts.flows.credential_change import (
 def change_password(request, member, new_password: str) -> None:
     """The session that changed it stays signed in; every other session of the member ends."""
     save_new_password(member, new_password)
-    auth.update_session_auth_hash(request, member)
+    sessions.keep_this_one(request, member)
     record(request, Kind.PASSWORD_CHANGED, member)
     emails.send_member_email(member, "password_changed")
 

@@ -4,12 +4,12 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib import auth
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import credentials, emails, sign_in_sql
 from accounts.audit import Kind, record
+from accounts.flows import sessions
 from accounts.flows.credential_change import save_new_pin
 from accounts.models import Member
 
@@ -107,6 +107,6 @@ def change_pin(request, member, new_pin: str) -> None:
     """Like a password change: this session stays signed in, every other one ends (the PIN
     is part of the session hash, see Member._get_session_auth_hash)."""
     save_new_pin(member, new_pin)
-    auth.update_session_auth_hash(request, member)
+    sessions.keep_this_one(request, member)
     record(request, Kind.PIN_CHANGED, member)
     emails.send_member_email(member, "pin_changed")

@@ -70,15 +70,36 @@ class SignedIn:
     method: str  # the sign-in's log kind
 
 
-def signed_in(request, member) -> list[SignedIn]:
-    """Every session of `member` that still exists, the current one first."""
+def _sign_ins(member):
+    """The member's sign-ins that may still have a session: their log entries."""
     since = timezone.now() - datetime.timedelta(seconds=settings.JENCO_SESSION_MAX_SECONDS)
-    events = SecurityEvent.objects.filter(
+    return SecurityEvent.objects.filter(
         member=member, kind__in=SIGN_IN_KINDS, created__gte=since, details__has_key="session"
     )
+
+
+def keep_this_one(request, member) -> None:
+    """After this session changed the member's password or PIN: it stays signed in, under a
+    new key (Django's update_session_auth_hash), and its sign-in's log entry follows it to
+    that key. The entry is how the member's other devices and support find the session (the
+    list, "sign out everywhere else", support's sign-out): left with the old key, it was
+    found by none of them and outlived them all (helper-110)."""
+    old_key = request.session.session_key
+    auth.update_session_auth_hash(request, member)
+    if not old_key:
+        return
+    for event in _sign_ins(member):
+        if _opened(event.details["session"]) == old_key:
+            event.details["session"] = sealed(request.session.session_key)
+            event.save(update_fields=["details"])
+            return
+
+
+def signed_in(request, member) -> list[SignedIn]:
+    """Every session of `member` that still exists, the current one first."""
     current_key = request.session.session_key
     found, current_listed = [], False
-    for event in events:
+    for event in _sign_ins(member):
         key = _opened(event.details.get("session", ""))
         data = _live(key, member) if key else None
         if data is None:
@@ -87,9 +108,9 @@ def signed_in(request, member) -> list[SignedIn]:
         current_listed |= current
         found.append(_signed_in(event, data, current))
     if not current_listed:
-        # Its sign-in's entry keeps an older key: a password or PIN change kept this session
-        # signed in under a new one (or it is from before sessions were logged). Listed as
-        # this request shows it, its address included.
+        # No sign-in's entry holds its key: it is from before sessions were logged, or its
+        # password or PIN change was before keep_this_one. Listed as this request shows it,
+        # its address included.
         browser, system = devices.describe(request.headers.get("User-Agent", ""))
         now = int(timezone.now().timestamp())
         started = _when(request.session.get("signed_in_at", now))
@@ -193,13 +214,9 @@ def end_others(request, member) -> int:
 def end_every(request, member, *, actor, team: str) -> int:
     """Support, for "someone signed in who wasn't me": sign the member out on every device
     (each sign-in the log keeps a session key for), logged with the agent. How many ended."""
-    since = timezone.now() - datetime.timedelta(seconds=settings.JENCO_SESSION_MAX_SECONDS)
-    events = SecurityEvent.objects.filter(
-        member=member, kind__in=SIGN_IN_KINDS, created__gte=since, details__has_key="session"
-    )
     ended = 0
     with transaction.atomic():
-        for event in events:
+        for event in _sign_ins(member):
             key = _opened(event.details["session"])
             if key and _live(key, member) is not None:
                 _store(key).delete(key)

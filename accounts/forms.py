@@ -492,8 +492,17 @@ class NewPasswordFields(MemberForm):
     def clean_new_password1(self):
         password = self.cleaned_data["new_password1"]
         credentials.validate_new_password(password, self.member)
-        self.differs_from_the_other_password(password)
+        if not isinstance(self, PinConfirmed):  # there, only once the PIN is right: after_pin
+            self.differs_from_the_other_password(password)
         return password
+
+    def after_pin(self) -> bool:
+        try:
+            self.differs_from_the_other_password(self.cleaned_data["new_password1"])
+        except forms.ValidationError as error:
+            self.add_error("new_password1", error)
+            return False
+        return True
 
     def differs_from_the_other_password(self, password: str) -> None:
         if self.member.sub_password and check_password(password, self.member.sub_password):
@@ -641,6 +650,14 @@ class PinConfirmed(MemberForm):
     def pin_typed(self) -> str:
         """The PIN that confirms this change, for the view to confirm once the form is valid."""
         return self.cleaned_data[self.pin_field]
+
+    def after_pin(self) -> bool:
+        """Checks that compare what was typed with a secret of the member's (a new password
+        with the other password), run by the view only once the PIN is confirmed: run in
+        clean, they told whoever held the session, without the PIN and without limit,
+        whether a guess was the member's password (helper-110). False, with the form's
+        error, when one fails."""
+        return True
 
     def refuse_pin(self, checked: PinCheck) -> None:
         self.add_error(self.pin_field, confirm_problem(self.member, checked))

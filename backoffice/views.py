@@ -46,7 +46,7 @@ def _confirmed(form, request: HttpRequest) -> bool:
     checked = pin.confirm_change(request, request.user, form.pin_typed())
     if not checked.right:
         form.refuse_pin(checked)
-    return checked.right
+    return checked.right and form.after_pin()
 
 
 def _applied(form, change, request: HttpRequest, field: str) -> bool:

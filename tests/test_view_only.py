@@ -832,6 +832,46 @@ def test_a_bad_new_sub_password_changes_nothing(client, language, new1, new2, me
     assert new1 not in page or new1 == ""  # never sent back
 
 
+@pytest.mark.parametrize("pin", ["", "999999", PIN])
+@pytest.mark.parametrize(
+    ("page", "guess", "told"),
+    [
+        (
+            "/backoffice/profile/sub-password/",
+            PASSWORD,
+            "Your sub password must be different from your main password.",
+        ),
+        (
+            "/backoffice/profile/password/",
+            SUB_PASSWORD,
+            "Your main password must be different from your sub password.",
+        ),
+    ],
+    ids=["sub password page, the main password", "password page, the sub password"],
+)
+def test_a_guess_at_the_other_password_is_told_only_with_the_pin(client, page, guess, told, pin):
+    # Told before the PIN was checked, even with none, the page answered whoever held the
+    # session, without limit or log, whether a guess was the member's password (helper-110).
+    # While the PIN is locked, the right one is refused too: nothing is compared.
+    member = finished_member("JPN1000009", "ken@example.com", "Ken")
+    member.sub_password = make_password(SUB_PASSWORD)
+    member.save()
+    client.force_login(member)
+    lang(client, "en")  # the page's own words in Japanese repeat the message's
+    data = {"new_password1": guess, "new_password2": guess, "pin": pin}
+
+    answer = client.post(page, data).content.decode()
+    assert (told in answer) == (pin == PIN)
+
+    Member.objects.filter(pk=member.pk).update(
+        pin_locked_until=timezone.now() + timezone.timedelta(minutes=10)
+    )
+    assert told not in client.post(page, data).content.decode()
+    member.refresh_from_db()
+    assert member.check_password(PASSWORD)
+    assert check_password(SUB_PASSWORD, member.sub_password)
+
+
 def test_a_wrong_pin_when_setting_one_changes_nothing(client, member):
     client.force_login(member)
     page = client.post(

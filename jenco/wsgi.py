@@ -42,18 +42,19 @@ def drop_unusable_charset(environ) -> None:
     base64, zlib) as if it were read without one, as Django reads one naming no codec at
     all. Django took it for a charset and decoded the query string with it while building
     the request, before any middleware: a LookupError, gunicorn's bare 500 and a 29-line
-    traceback for any address with a query (helper-104). jenco/form_charset.py refuses a
-    form in a real charset other than UTF-8."""
+    traceback for any address with a query (helper-104). The same for a codec that cannot
+    decode the way Django decodes a query's %-escapes, with errors replaced: `undefined`
+    decodes nothing, `idna` refuses to replace (helper-110). A text encoding that a lone
+    byte does not fit (UTF-16) decodes it with a replacement and is kept.
+    jenco/form_charset.py refuses a form in a real charset other than UTF-8."""
     content_type = environ.get("CONTENT_TYPE", "")
     found = CHARSET.search(content_type)
     if found is None:
         return
     try:
-        b"x".decode(found[2])  # (b"" is decoded without looking the codec up)
-    except LookupError:  # no codec of that name, or one that is no text encoding
+        b"x\xff".decode(found[2], "replace")  # (b"" is decoded without looking the codec up)
+    except (LookupError, UnicodeError):
         environ["CONTENT_TYPE"] = content_type[: found.start()] + content_type[found.end() :]
-    except UnicodeError:  # a text encoding that a lone "x" does not fit (UTF-16): kept
-        pass
 
 
 def drain(environ) -> None:

@@ -389,13 +389,21 @@ def test_a_request_naming_a_codec_that_is_no_text_encoding_is_read_without_it(tm
     # middleware: a LookupError, gunicorn's bare 500 and 29 lines of traceback for anyone
     # (helper-104). The app server's WSGI application (jenco/wsgi.py) reads it as Django
     # reads a charset it does not know: not at all.
+    # `undefined` decodes nothing, and `idna` refuses the replacement Django decodes a
+    # query's %-escapes with: the same 500 (helper-110).
     with Gunicorn(tmp_path) as server:
-        for charset in ("rot13", "base64", '"zlib"'):
+        for charset in ("rot13", "base64", '"zlib"', "undefined", "idna", "IDNA"):
             answered = fetch(
                 server.port,
-                "/login/?next=/backoffice/",
+                "/login/?next=%2Fbackoffice%2F",
                 **{"Content-Type": f"text/plain; charset={charset}"},
             )
             assert answered == 200, charset
+        # A real text encoding is kept: UTF-16 decodes a query's bytes (wrongly, as the
+        # client asked) and the page answers all the same.
+        assert (
+            fetch(server.port, "/healthz?a=%41", **{"Content-Type": "text/plain; charset=utf-16"})
+            == 200
+        )
     log = server.error_log.read_text()
-    assert "Traceback" not in log and "LookupError" not in log
+    assert "Traceback" not in log and "LookupError" not in log and "UnicodeError" not in log

@@ -18,8 +18,10 @@ from tests.helpers import PIN
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def a_phone_with_a_fingerprint_reader(page):
-    """Chromium's virtual authenticator; a call that counts the passkeys it holds."""
+def a_phone_with_a_fingerprint_reader(page, *, confirms_the_person: bool = True):
+    """Chromium's virtual authenticator; a call that counts the passkeys it holds. One that
+    cannot confirm the person ends the browser's request without an answer, as when the
+    member cancels it."""
     devtools = page.context.new_cdp_session(page)
     devtools.send("WebAuthn.enable")
     added = devtools.send(
@@ -30,7 +32,7 @@ def a_phone_with_a_fingerprint_reader(page):
                 "transport": "internal",
                 "hasResidentKey": True,
                 "hasUserVerification": True,
-                "isUserVerified": True,
+                "isUserVerified": confirms_the_person,
                 "automaticPresenceSimulation": True,
             }
         },
@@ -98,23 +100,8 @@ def test_a_passkey_is_the_second_step_after_the_password(page, live_server, memb
 
 
 def test_a_cancelled_passkey_says_so_and_signs_nobody_in(page, live_server, member, console_errors):
-    devtools = page.context.new_cdp_session(page)
-    # A phone that holds no passkey for this site and cannot confirm the person: the browser's
-    # request ends without an answer, as when the member cancels it.
-    devtools.send("WebAuthn.enable")
-    devtools.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": False,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
+    # A phone that holds no passkey for this site and cannot confirm the person.
+    a_phone_with_a_fingerprint_reader(page, confirms_the_person=False)
     page.goto("/login/passkey/")
     page.get_by_role("button", name="パスキーでログイン").click()
     expect(page.get_by_role("alert")).to_contain_text("パスキーは使用されませんでした")
@@ -154,23 +141,8 @@ def test_a_phone_with_the_member_s_passkey_says_so_when_asked_for_another(
 
 
 def test_a_passkey_not_made_says_none_was_added(page, live_server, member, console_errors):
-    devtools = page.context.new_cdp_session(page)
-    # A phone that cannot confirm the person: the browser's request ends without a passkey,
-    # as when the member cancels it. The page says nothing was added (not "used").
-    devtools.send("WebAuthn.enable")
-    devtools.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": False,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
+    # A phone that cannot confirm the person: the page says nothing was added (not "used").
+    a_phone_with_a_fingerprint_reader(page, confirms_the_person=False)
     sign_in_with_password(page)
     ask_the_phone_for_a_passkey(page, "私のスマホ")
     alert = page.get_by_role("alert")

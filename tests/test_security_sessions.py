@@ -198,6 +198,28 @@ def test_a_view_only_sign_in_is_marked_and_cannot_sign_others_out(member):
     assert desk.get("/backoffice/").status_code == 200
 
 
+def test_a_view_only_sign_in_the_new_sub_password_ended_is_no_longer_listed(member):
+    # Its row stays until its next request; listed meanwhile, it read as signed in with a
+    # button to end it (helper-112).
+    from django.contrib.auth.hashers import make_password
+
+    member.sub_password = make_password("willow-Creek-5512")
+    member.save()
+    viewer = Client(HTTP_USER_AGENT=PHONE)
+    data = {"username": "JPN1000001", "password": "willow-Creek-5512", "view_only": "on"}
+    viewer.post("/login/", {**data, **solved_captcha()})
+    desk = device(DESKTOP, "198.51.100.4")
+    assert "閲覧専用" in desk.get(SECURITY).content.decode()
+
+    new = {"new_password1": "aspen-Grove-7720", "new_password2": "aspen-Grove-7720", "pin": PIN}
+    assert desk.post("/backoffice/profile/sub-password/", new).status_code == 302
+
+    page = desk.get(SECURITY).content.decode()
+    listed = re.findall(r'<li class="session[^"]*">(.*?)</li>', page, re.S)
+    assert len(listed) == 1 and "閲覧専用" not in listed[0] and other_ids(page) == []
+    assert viewer.get("/backoffice/")["Location"].startswith("/login/")
+
+
 def test_the_session_key_is_never_on_the_page_or_plain_in_the_log(member):
     desk = device(DESKTOP, "198.51.100.4")
     key = desk.session.session_key

@@ -133,7 +133,8 @@ def signed_in(request, member) -> list[SignedIn]:
 def _live(session_key: str, member) -> dict | None:
     """The session's data if it exists and still signs `member` in: a session from before
     the password or PIN changed is over (Django checks the same hash on its next request),
-    though its row stays until it expires."""
+    as is a view-only one from before the sub password changed, though its row stays until
+    it expires."""
     store = _store(session_key)
     if not store.exists(session_key):
         return None
@@ -141,6 +142,12 @@ def _live(session_key: str, member) -> dict | None:
     if str(data.get(auth.SESSION_KEY)) != str(member.pk):
         return None
     if not _current_credentials(member, data.get(auth.HASH_SESSION_KEY, "")):
+        return None
+    # A view-only session from before the sub password changed or was removed is over too
+    # (accounts.view_only ends it on its next request): listed, it read as signed in
+    # (helper-112).
+    marker = data.get(view_only.SESSION_KEY)
+    if marker is not None and not constant_time_compare(marker, view_only.fingerprint(member)):
         return None
     return data
 

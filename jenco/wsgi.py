@@ -2,6 +2,7 @@ import os
 import re
 
 from django.core.wsgi import get_wsgi_application
+from django.utils.http import parse_header_parameters
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jenco.settings")
 
@@ -33,8 +34,9 @@ class ReadsEveryBody:
             drain(environ)
 
 
-# A Content-Type's charset parameter: Django ignores one it does not know.
-CHARSET = re.compile(r";\s*charset\s*=\s*(\"?)([^;\"]*)\1\s*(?=;|$)", re.IGNORECASE)
+# Every charset parameter of a Content-Type, plain or RFC 2231's (charset*=utf-8''...), quoted
+# or not: Django reads the last one it finds (django.utils.http.parse_header_parameters).
+CHARSETS = re.compile(r';\s*charset\s*\*?\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;]*)', re.IGNORECASE)
 
 
 def drop_unusable_charset(environ) -> None:
@@ -44,17 +46,27 @@ def drop_unusable_charset(environ) -> None:
     the request, before any middleware: a LookupError, gunicorn's bare 500 and a 29-line
     traceback for any address with a query (helper-104). The same for a codec that cannot
     decode the way Django decodes a query's %-escapes, with errors replaced: `undefined`
-    decodes nothing, `idna` refuses to replace (helper-110). A text encoding that a lone
-    byte does not fit (UTF-16) decodes it with a replacement and is kept.
-    jenco/form_charset.py refuses a form in a real charset other than UTF-8."""
+    decodes nothing, `idna` refuses to replace (helper-110). The charset judged is the one
+    Django reads (of two, the last; `charset*=` too: helper-112), and every charset
+    parameter goes. A text encoding that a lone byte does not fit (UTF-16) decodes it with a
+    replacement and is kept. jenco/form_charset.py refuses a form in a real charset other
+    than UTF-8."""
     content_type = environ.get("CONTENT_TYPE", "")
-    found = CHARSET.search(content_type)
-    if found is None:
+    if "charset" not in content_type.lower():
+        return
+    charset = parse_header_parameters(content_type)[1].get("charset")
+    if charset is None:
         return
     try:
-        b"x\xff".decode(found[2], "replace")  # (b"" is decoded without looking the codec up)
+        b"x\xff".decode(charset, "replace")  # (b"" is decoded without looking the codec up)
     except (LookupError, UnicodeError):
-        environ["CONTENT_TYPE"] = content_type[: found.start()] + content_type[found.end() :]
+        pass
+    else:
+        return
+    kept = CHARSETS.sub("", content_type)
+    if "charset" in parse_header_parameters(kept)[1]:  # written some way the pattern missed
+        kept = kept.split(";", 1)[0]
+    environ["CONTENT_TYPE"] = kept
 
 
 def drain(environ) -> None:

@@ -391,14 +391,19 @@ def test_a_request_naming_a_codec_that_is_no_text_encoding_is_read_without_it(tm
     # reads a charset it does not know: not at all.
     # `undefined` decodes nothing, and `idna` refuses the replacement Django decodes a
     # query's %-escapes with: the same 500 (helper-110).
+    # Django reads the last charset parameter, and RFC 2231's `charset*=` (helper-112).
     with Gunicorn(tmp_path) as server:
         for charset in ("rot13", "base64", '"zlib"', "undefined", "idna", "IDNA"):
-            answered = fetch(
-                server.port,
-                "/login/?next=%2Fbackoffice%2F",
-                **{"Content-Type": f"text/plain; charset={charset}"},
-            )
-            assert answered == 200, charset
+            for content_type in (
+                f"text/plain; charset={charset}",
+                f"text/plain; charset=utf-8; charset={charset}",
+                f"text/plain; charset*=utf-8''{charset.strip('"')}",
+                f"multipart/form-data; boundary=X; CHARSET = {charset}",
+            ):
+                answered = fetch(
+                    server.port, "/login/?next=%2Fbackoffice%2F", **{"Content-Type": content_type}
+                )
+                assert answered == 200, content_type
         # A real text encoding is kept: UTF-16 decodes a query's bytes (wrongly, as the
         # client asked) and the page answers all the same.
         assert (

@@ -448,6 +448,25 @@ def counted_since():
     return timezone.now() - settings.AXES_COOLOFF_TIME
 
 
+def paused_now() -> Q:
+    """The lockout rows whose ID or address is paused now, as one condition: the IDs and
+    addresses over their limits found once, grouped, rather than each row's totals
+    (with_totals) worked out for every row (the lockouts list's "paused" filter took 13 s
+    at 30,000 rows: helper-113)."""
+    since = counted_since()
+    recent = AccessAttempt.objects.filter(attempt_time__gte=since).order_by()
+
+    def over(field: str, limit: int):
+        # Without NULL: a NULL among an IN's values makes NOT IN true for no row.
+        rows = recent.filter(**{f"{field}__isnull": False})
+        totals = rows.values(field).annotate(total=Sum("failures_since_start"))
+        return totals.filter(total__gte=limit).values(field)
+
+    ids = over("username", settings.AXES_FAILURE_LIMIT).exclude(username="")
+    addresses = over("ip_address", settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
+    return Q(attempt_time__gte=since) & (Q(username__in=ids) | Q(ip_address__in=addresses))
+
+
 def with_totals(attempts):
     """Lockout rows, each with what decides its pauses (failures(), for the lockouts list in
     admin): the recent failures with its ID from any address (`id_failures`; `id_paused` at

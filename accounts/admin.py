@@ -1034,6 +1034,9 @@ class PausedFilter(admin.SimpleListFilter):
 
 # The records the lockouts list's action names before it lifts (the rest are counted).
 SHOWN_TO_CONFIRM = 100
+# The records one lift may take (each a member's lift or a logged deletion: 2,000 take some
+# seconds, where 30,000 took two minutes).
+LIFTED_AT_MOST = 2000
 
 
 @admin.register(AccessAttempt)
@@ -1125,10 +1128,25 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
 
     @admin.action(description=_("Lift the selected pauses"), permissions=["delete"])
     def lift_pauses(self, request, queryset):
+        count = queryset.count()
+        if count > LIFTED_AT_MOST:
+            # "Select all" over 30,000 rows held an app server's thread for two minutes, past
+            # nginx's 60 s: the agent got the busy page and never learnt what was done
+            # (helper-113). A list narrowed first (an ID, an address, "paused") is short.
+            self.message_user(
+                request,
+                _(
+                    "At most %(most)d records can be lifted at once, and %(count)d were "
+                    "selected: nothing was lifted. Narrow the list first (search for a member "
+                    "ID or an address, or filter by paused)."
+                )
+                % {"most": LIFTED_AT_MOST, "count": count},
+                messages.ERROR,
+            )
+            return None
         # Asked first, as a row's own Lift button and Django's "Delete selected" ask: a
         # member's row lifts every pause on the member, their PIN lock too.
         if request.POST.get("post") != "yes":
-            count = queryset.count()
             records = list(queryset[:SHOWN_TO_CONFIRM])
             return TemplateResponse(
                 request,

@@ -430,6 +430,17 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
     the member's PIN or codes were paused too)."""
     # In one order, whoever lifts: two agents lifting overlapping rows lock members alike.
     attempts = sorted(attempts, key=lambda attempt: (attempt.username or "", attempt.pk))
+    # Each row cleared and logged once, whoever else lifts it meanwhile: the rows still there,
+    # locked until this lift is done. Another agent's lift of the same rows waits, then finds
+    # them gone (both agents were told they cleared them, and the log had each row twice:
+    # helper-113).
+    still_there = set(
+        AccessAttempt.objects.select_for_update()
+        .filter(pk__in=[attempt.pk for attempt in attempts])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    attempts = [attempt for attempt in attempts if attempt.pk in still_there]
     members = {
         member.member_id: member
         for member in Member.objects.filter(member_id__in={a.username for a in attempts})

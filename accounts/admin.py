@@ -438,6 +438,15 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     ]
     filter_horizontal = ["groups"]
     actions = ["send_password_reset_link", "send_pin_reset_link"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Who is staff, who is a superuser, and which team: a superuser's to decide, even when
+        # a group is given the right to change members. A Supervisor given it made a member a
+        # superuser (helper-113).
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return [*self.readonly_fields, "is_staff", "is_superuser", "groups"]
+
     change_list_template = "admin/accounts/member/change_list.html"
     change_form_template = "admin/accounts/member/change_form.html"
     form = MemberForm

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials
 from accounts.admin import OnlyWhatAdminShows
+from accounts.flows import support
 from accounts.models import Member
 from backoffice.billing import format_yen
 from backoffice.models import Invoice, Quote
@@ -66,6 +67,13 @@ class InvoiceAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     @admin.display(description=_("amount (yen)"), ordering="amount_yen")
     def amount(self, invoice):
         return format_yen(invoice.amount_yen)
+
+    def get_queryset(self, request):
+        # Staff accounts are a superuser's to look up, their invoices too (helper-113).
+        queryset = super().get_queryset(request)
+        if support.hides_staff(request.user):
+            queryset = queryset.exclude(member__in=support.staff_accounts())
+        return queryset
 
     def get_search_results(self, request, queryset, search_term):
         # "jpn 1234567" or "ＪＰＮ１２３４５６７" find JPN1234567's invoices.

@@ -171,3 +171,18 @@ def test_support_sees_invoices_read_only(client, support_agent, invoice):
     assert client.post(change_url(invoice), form(number="INV-1", status="paid")).status_code == 403
     invoice.refresh_from_db()
     assert invoice.status == "open"
+
+
+def test_support_does_not_see_staff_accounts_invoices(client, support_agent, staff, invoice):
+    # Staff accounts are a superuser's to look up anywhere in admin (helper-113).
+    theirs = Invoice.objects.create(
+        member=staff, number="X-7", issued="2026-10-01", due="2026-10-31", amount_yen=100
+    )
+    client.force_login(support_agent)
+    listed = client.get(LIST, {"q": staff.member_id}).content.decode()
+    assert ">X-7<" not in listed
+    assert ">INV-1<" in client.get(LIST).content.decode()
+    assert ">X-7<" not in client.get(LIST).content.decode()
+    assert client.get(change_url(theirs)).status_code == 302  # admin's "does not exist"
+    client.force_login(staff)
+    assert ">X-7<" in client.get(LIST).content.decode()

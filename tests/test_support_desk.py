@@ -977,6 +977,37 @@ def test_support_s_sign_out_ends_a_device_that_changed_the_pin(client, support_a
 # --- Staff accounts are a superuser's (the four-role trial) ------------------------------------
 
 
+def test_staff_flags_and_teams_are_a_superusers_even_where_a_group_may_change_members(
+    client, supervisor, member
+):
+    # A superuser gave the Supervisor group "change member"; a Supervisor then made a member
+    # a superuser (helper-113). The name and language stay theirs to correct.
+    from django.contrib.auth.models import Permission
+
+    Group.objects.get(name="Supervisor").permissions.add(
+        Permission.objects.get(codename="change_member")
+    )
+    boss = as_staff(client, supervisor, "en")
+    page = boss.get(page_of(member)).content.decode()
+    assert 'name="name"' in page and 'name="is_superuser"' not in page
+    assert 'name="is_staff"' not in page and 'name="groups"' not in page
+
+    response = boss.post(
+        page_of(member),
+        {
+            "name": "Taro Corrected",
+            "preferred_language": "ja",
+            "is_staff": "on",
+            "is_superuser": "on",
+            "groups": [Group.objects.get(name="Supervisor").pk],
+        },
+    )
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.name == "Taro Corrected"
+    assert not member.is_staff and not member.is_superuser and not member.groups.exists()
+
+
 def test_a_supervisor_cannot_take_over_a_superuser_or_act_on_staff(
     client, supervisor, support_agent, staff, mailoutbox
 ):

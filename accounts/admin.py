@@ -796,6 +796,16 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 )
             except email_change.EmailChangeLimited as limited:
                 form.add_error("email", email_change_wait(limited.wait))
+            except email_change.CorrectionJustStarted as started:
+                form.add_error(
+                    "email",
+                    _(
+                        "A correction to %(email)s was started for this member a moment ago: "
+                        "nothing was sent. Open the member's page again to see it before "
+                        "correcting once more."
+                    )
+                    % {"email": started.masked},
+                )
             else:
                 self.message_user(
                     request,

@@ -835,6 +835,40 @@ def test_a_supervisor_corrects_an_email_the_member_confirms_signed_out(
     assert "このリンクは使えません" in again
 
 
+def test_a_correction_sent_twice_or_by_two_supervisors_at_once_mails_one_working_link(
+    client, supervisor, member, mailoutbox
+):
+    # Sent twice, the second link voided the first, already mailed ("このリンクは使えません");
+    # two supervisors at once were each told a link was on its way, and only one was mailed
+    # (helper-113).
+    from accounts.models import EmailChangeRequest
+
+    boss = as_staff(client, supervisor, "en")
+    for _ in range(2):
+        page = correct(boss, member).content.decode()
+        assert "A confirmation link is on its way to taro.new@example.net" in page
+    other = Member.objects.create_user(
+        "JPN9000004", "other.boss@jenco.example", PASSWORD, is_staff=True
+    )
+    other.groups.add(Group.objects.get(name="Supervisor"))
+    refused = correct(as_staff(Client(), other, "en"), member, email="someone@example.org")
+    page = refused.content.decode()
+    assert "A correction to t•••@example.net was started for this member a moment ago" in page
+    assert "on its way" not in page
+
+    assert EmailChangeRequest.objects.filter(member=member).count() == 1
+    assert member.security_events.filter(kind=Kind.EMAIL_CORRECTION_STARTED).count() == 1
+    to_new = [mail for mail in mailoutbox if mail.to == ["taro.new@example.net"]]
+    assert len(to_new) == 1
+    assert [mail.to for mail in mailoutbox].count(["taro@example.com"]) == 1
+    assert not [mail for mail in mailoutbox if mail.to == ["someone@example.org"]]
+    visitor = Client()
+    visitor.get(emailed_path(to_new[0], "/email/correct/"))
+    visitor.post("/email/correct/new-address/")
+    member.refresh_from_db()
+    assert member.email == "taro.new@example.net"
+
+
 def test_a_made_up_correction_link_says_it_cannot_be_used_and_starts_no_session(db):
     visitor = Client()
     response = visitor.get("/email/correct/made-up-token/")

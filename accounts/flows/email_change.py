@@ -227,14 +227,40 @@ def confirm_email_change(request, member, token: str) -> bool:
 # --- Corrected by a supervisor (issue 17) -----------------------------------------------------
 
 
+class CorrectionJustStarted(Exception):
+    """A correction of the member's address was started a moment ago, to another address
+    (`masked`, as the log shows it): the second of two supervisors at once, or a supervisor
+    changing their mind within seconds. Nothing was done."""
+
+    def __init__(self, masked: str):
+        super().__init__(masked)
+        self.masked = masked
+
+
 @transaction.atomic
 def start_correction(request, member, new_email: str, *, actor, reason: str, team: str) -> None:
     """A supervisor, having checked the caller's identity, moves the member to `new_email`:
     the link goes there (it works signed out: the member may have lost the password with the
     mailbox), a notice to the old address, and the address changes only when the link is
     followed. Only the new address's own limit applies (the member's limits count what the
-    member asks). Raises EmailChangeLimited."""
+    member asks). Raises EmailChangeLimited, or CorrectionJustStarted.
+
+    The same correction sent again within moments (the button pressed twice) does nothing
+    more: a second link would have voided the first, already mailed. Another address within
+    those moments is refused: two supervisors at once were each told a link was on its way,
+    and only one was ever mailed (helper-113)."""
     Member.objects.select_for_update().only("pk").get(pk=member.pk)
+    just_started = (
+        EmailChangeRequest.objects.filter(
+            member=member, requested_by__isnull=False, created__gte=timezone.now() - SENT_TWICE
+        )
+        .order_by("-created")
+        .first()
+    )
+    if just_started is not None:
+        if just_started.mailbox == credentials.mailbox_key(new_email):
+            return  # sent twice: one link, one notice and one log entry are enough
+        raise CorrectionJustStarted(credentials.mask_email(just_started.new_email))
     wait = address_limit(new_email)
     if wait is not None:
         raise EmailChangeLimited(wait)

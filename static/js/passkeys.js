@@ -97,7 +97,8 @@
             SecurityError: form.dataset.passkeyWrongAddress,
             InvalidStateError: form.dataset.passkeyAlreadyHere,
           };
-          say(form, (error && reasons[error.name]) || form.dataset.passkeyCancelled);
+          const known = error && Object.hasOwn(reasons, error.name);
+          say(form, known ? reasons[error.name] : form.dataset.passkeyCancelled);
         }
       });
     }

@@ -1,8 +1,11 @@
+import codecs
 import os
 import re
 
 from django.core.wsgi import get_wsgi_application
 from django.utils.http import parse_header_parameters
+
+from jenco.form_charset import FORMS
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jenco.settings")
 
@@ -40,28 +43,32 @@ CHARSETS = re.compile(r';\s*charset\s*\*?\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;]*)', re
 
 
 def drop_unusable_charset(environ) -> None:
-    """A request whose Content-Type names a codec that is no text encoding (`charset=rot13`,
-    base64, zlib) as if it were read without one, as Django reads one naming no codec at
-    all. Django took it for a charset and decoded the query string with it while building
-    the request, before any middleware: a LookupError, gunicorn's bare 500 and a 29-line
-    traceback for any address with a query (helper-104). The same for a codec that cannot
-    decode the way Django decodes a query's %-escapes, with errors replaced: `undefined`
-    decodes nothing, `idna` refuses to replace (helper-110). The charset judged is the one
-    Django reads (of two, the last; `charset*=` too: helper-112), and every charset
-    parameter goes. A text encoding that a lone byte does not fit (UTF-16) decodes it with a
-    replacement and is kept. jenco/form_charset.py refuses a form in a real charset other
-    than UTF-8."""
+    """Read a request's query string in UTF-8, whatever charset its Content-Type names.
+
+    Django decodes the query string with that charset while building the request, before
+    any middleware. A codec that is no text encoding (`charset=rot13`, base64, zlib), or one
+    that cannot decode with errors replaced (`undefined`; `idna` refuses to replace), was
+    gunicorn's bare 500 and a traceback for any address with a query (helpers 104, 110); one
+    that decodes but cannot encode what it replaced (ascii, shift_jis) was a 500 on every
+    admin list, which writes the query back in it (helper-114). Browsers percent-encode
+    addresses in UTF-8 and name no charset but on a form: the charset parameters go (all of
+    them: Django reads the last one, `charset*=` too: helper-112), except a text encoding
+    on a posted form, which jenco/form_charset.py refuses with the site's 400 page unless
+    it is UTF-8."""
     content_type = environ.get("CONTENT_TYPE", "")
     if "charset" not in content_type.lower():
         return
-    charset = parse_header_parameters(content_type)[1].get("charset")
+    media_type, parameters = parse_header_parameters(content_type)
+    charset = parameters.get("charset")
     if charset is None:
         return
     try:
+        codec = codecs.lookup(charset)
         b"x\xff".decode(charset, "replace")  # (b"" is decoded without looking the codec up)
     except (LookupError, UnicodeError):
-        pass
-    else:
+        codec = None
+    posted_form = environ.get("REQUEST_METHOD") == "POST" and media_type in FORMS
+    if codec is not None and (codec.name == "utf-8" or posted_form):
         return
     kept = CHARSETS.sub("", content_type)
     if "charset" in parse_header_parameters(kept)[1]:  # written some way the pattern missed

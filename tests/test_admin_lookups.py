@@ -388,6 +388,8 @@ def test_the_security_log_is_searched_by_member_id_or_address_only(agent, rows):
         {"created__gte": "2026-01-01 00:00:00+16:00"},
         {"created__lt": "2026-12-08 00:00:00-23:59"},
         {"created__gte": "2026-01-01T00:00:00+23:59", "created__lt": "2026-12-08"},
+        {"created__gte": "2026-01-01T00:00:00+15:59:59.999999"},  # helper-114
+        {"created__lt": "2026-12-08 00:00:00-15:59:59.5"},
     ],
 )
 def test_a_time_no_time_zone_is_in_gives_the_whole_list(agent, rows, query):

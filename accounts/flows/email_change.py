@@ -229,12 +229,14 @@ def confirm_email_change(request, member, token: str) -> bool:
 
 class CorrectionJustStarted(Exception):
     """A correction of the member's address was started a moment ago, to another address
-    (`masked`, as the log shows it): the second of two supervisors at once, or a supervisor
-    changing their mind within seconds. Nothing was done."""
+    (`masked`, as the log shows it) by `by` (a staff member ID): the second of two
+    supervisors at once, or a supervisor changing their mind within seconds. Nothing was
+    done."""
 
-    def __init__(self, masked: str):
-        super().__init__(masked)
+    def __init__(self, masked: str, by: str):
+        super().__init__(masked, by)
         self.masked = masked
+        self.by = by
 
 
 @transaction.atomic
@@ -260,7 +262,8 @@ def start_correction(request, member, new_email: str, *, actor, reason: str, tea
     if just_started is not None:
         if just_started.mailbox == credentials.mailbox_key(new_email):
             return  # sent twice: one link, one notice and one log entry are enough
-        raise CorrectionJustStarted(credentials.mask_email(just_started.new_email))
+        by = just_started.requested_by.member_id if just_started.requested_by else ""
+        raise CorrectionJustStarted(credentials.mask_email(just_started.new_email), by)
     wait = address_limit(new_email)
     if wait is not None:
         raise EmailChangeLimited(wait)

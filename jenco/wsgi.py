@@ -30,7 +30,7 @@ class ReadsEveryBody:
         self.app = app
 
     def __call__(self, environ, start_response):
-        drop_unusable_charset(environ)
+        readable_content_type(environ)
         try:
             return self.app(environ, start_response)
         finally:
@@ -42,8 +42,9 @@ class ReadsEveryBody:
 CHARSETS = re.compile(r';\s*charset\s*\*?\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;]*)', re.IGNORECASE)
 
 
-def drop_unusable_charset(environ) -> None:
-    """Read a request's query string in UTF-8, whatever charset its Content-Type names.
+def readable_content_type(environ) -> None:
+    """A Content-Type Django can read, and a query string read in UTF-8 whatever charset the
+    Content-Type names.
 
     Django decodes the query string with that charset while building the request, before
     any middleware. A codec that is no text encoding (`charset=rot13`, base64, zlib), or one
@@ -56,16 +57,23 @@ def drop_unusable_charset(environ) -> None:
     on a posted form, which jenco/form_charset.py refuses with the site's 400 page unless
     it is UTF-8."""
     content_type = environ.get("CONTENT_TYPE", "")
-    if "charset" not in content_type.lower():
+    if ";" not in content_type and len(content_type) <= 100:
         return
-    media_type, parameters = parse_header_parameters(content_type)
+    try:
+        media_type, parameters = parse_header_parameters(content_type)
+    except (ValueError, UnicodeError, LookupError):
+        # Unreadable (an RFC 2231 parameter in a charset Python lacks, a NUL, over 10,000
+        # characters): Django raised while building the request, outside its handler,
+        # gunicorn's bare 500 (helper-115). Read as a request that names no content type.
+        environ["CONTENT_TYPE"] = ""
+        return
     charset = parameters.get("charset")
     if charset is None:
         return
     try:
         codec = codecs.lookup(charset)
         b"x\xff".decode(charset, "replace")  # (b"" is decoded without looking the codec up)
-    except (LookupError, UnicodeError):
+    except (LookupError, UnicodeError, ValueError):  # ValueError: a NUL in its name
         codec = None
     posted_form = environ.get("REQUEST_METHOD") == "POST" and media_type in FORMS
     if codec is not None and (codec.name == "utf-8" or posted_form):

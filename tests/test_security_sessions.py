@@ -181,7 +181,8 @@ def test_the_current_device_cannot_be_ended_from_the_list(member):
     assert desk.get("/backoffice/").status_code == 200
 
 
-def test_a_view_only_sign_in_is_marked_and_cannot_sign_others_out(member):
+def a_view_only_phone(member) -> Client:
+    """The member's phone, signed in view only with the sub password they set."""
     from django.contrib.auth.hashers import make_password
 
     member.sub_password = make_password("willow-Creek-5512")
@@ -189,6 +190,11 @@ def test_a_view_only_sign_in_is_marked_and_cannot_sign_others_out(member):
     viewer = Client(HTTP_USER_AGENT=PHONE)
     data = {"username": "JPN1000001", "password": "willow-Creek-5512", "view_only": "on"}
     viewer.post("/login/", {**data, **solved_captcha()})
+    return viewer
+
+
+def test_a_view_only_sign_in_is_marked_and_cannot_sign_others_out(member):
+    viewer = a_view_only_phone(member)
     desk = device(DESKTOP, "198.51.100.4")
 
     assert "閲覧専用" in desk.get(SECURITY).content.decode()
@@ -201,13 +207,7 @@ def test_a_view_only_sign_in_is_marked_and_cannot_sign_others_out(member):
 def test_a_view_only_sign_in_the_new_sub_password_ended_is_no_longer_listed(member):
     # Its row stays until its next request; listed meanwhile, it read as signed in with a
     # button to end it (helper-112).
-    from django.contrib.auth.hashers import make_password
-
-    member.sub_password = make_password("willow-Creek-5512")
-    member.save()
-    viewer = Client(HTTP_USER_AGENT=PHONE)
-    data = {"username": "JPN1000001", "password": "willow-Creek-5512", "view_only": "on"}
-    viewer.post("/login/", {**data, **solved_captcha()})
+    viewer = a_view_only_phone(member)
     desk = device(DESKTOP, "198.51.100.4")
     assert "閲覧専用" in desk.get(SECURITY).content.decode()
 

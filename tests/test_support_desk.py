@@ -1195,16 +1195,22 @@ def test_the_lockouts_lists_action_asks_first_naming_every_pause_it_lifts(
     assert Member.objects.get(pk=member.pk).pin_locked_until is None
 
 
+def _all_of_a_long_list(client, agent, rows: int):
+    """`rows` lockout records of as many addresses, and the lift action's post picking them
+    all ("Select all" across the list), for `agent` signed in."""
+    AccessAttempt.objects.bulk_create(
+        AccessAttempt(ip_address=f"10.9.{n // 250}.{n % 250}", failures_since_start=1)
+        for n in range(rows)
+    )
+    one = AccessAttempt.objects.values_list("pk", flat=True)[:1]
+    picked = {"action": "lift_pauses", "select_across": "1", "_selected_action": list(one)}
+    return as_staff(client, agent), picked
+
+
 def test_lifting_every_row_of_a_long_list_at_once_works(client, support_agent):
     """ "Select all" across 1,005 rows: the confirmation's "yes" sent every row's key, and a
     post of over 1,000 fields is refused (400): nothing was lifted (helper-89)."""
-    AccessAttempt.objects.bulk_create(
-        AccessAttempt(ip_address=f"10.9.{n // 250}.{n % 250}", failures_since_start=1)
-        for n in range(1005)
-    )
-    agent = as_staff(client, support_agent)
-    one = AccessAttempt.objects.values_list("pk", flat=True)[:1]
-    picked = {"action": "lift_pauses", "select_across": "1", "_selected_action": list(one)}
+    agent, picked = _all_of_a_long_list(client, support_agent, 1005)
 
     asked = agent.post("/admin/axes/accessattempt/", picked).content.decode()
     assert "以下のログイン失敗の記録1005件を消去し" in asked and "…ほか905件。" in asked
@@ -1219,13 +1225,7 @@ def test_lifting_every_row_of_a_long_list_at_once_works(client, support_agent):
 def test_lifting_more_rows_than_one_lift_takes_lifts_nothing_and_says_so(client, support_agent):
     # "Select all" over 30,000 rows held an app server's thread for two minutes: the agent got
     # nginx's busy page and never learnt what was done (helper-113).
-    AccessAttempt.objects.bulk_create(
-        AccessAttempt(ip_address=f"10.9.{n // 250}.{n % 250}", failures_since_start=1)
-        for n in range(2001)
-    )
-    agent = as_staff(client, support_agent)
-    one = AccessAttempt.objects.values_list("pk", flat=True)[:1]
-    picked = {"action": "lift_pauses", "select_across": "1", "_selected_action": list(one)}
+    agent, picked = _all_of_a_long_list(client, support_agent, 2001)
     for post in ({}, {"post": "yes"}):
         page = agent.post("/admin/axes/accessattempt/", {**picked, **post}, follow=True)
         assert "一度に解除できるのは2000件までです" in page.content.decode()

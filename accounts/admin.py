@@ -113,15 +113,15 @@ class OnlyShownChangeList(ChangeList):
         # a DataError when the list is counted: helpers 113, 114).
         for values in self.get_filters_params().values():
             for value in values:
-                if _offset_out_of_range(value):
-                    raise IncorrectLookupParameters(f"{value!r}: no time zone is that far")
+                if _offset_refused_by_postgresql(value):
+                    raise IncorrectLookupParameters(f"{value!r}: an offset PostgreSQL refuses")
         try:
             return super().get_filters(request)
         except (OverflowError, ValueError) as error:
             raise IncorrectLookupParameters(error) from error
 
 
-def _offset_out_of_range(value: str) -> bool:
+def _offset_refused_by_postgresql(value: str) -> bool:
     """A date and time whose offset from UTC PostgreSQL refuses: 16 hours or more, or one
     with a fraction of a second (+15:59:59.5: helper-114). Whole minutes only here, as every
     time zone's offset is now."""
@@ -131,7 +131,7 @@ def _offset_out_of_range(value: str) -> bool:
         return False
     offset = moment.utcoffset() if moment else None
     return offset is not None and (
-        abs(offset) >= datetime.timedelta(hours=16) or offset % datetime.timedelta(minutes=1)
+        abs(offset) >= datetime.timedelta(hours=16) or bool(offset % datetime.timedelta(minutes=1))
     )
 
 

@@ -3,7 +3,7 @@ import os
 import re
 
 from django.core.wsgi import get_wsgi_application
-from django.utils.http import parse_header_parameters
+from django.utils.http import MAX_HEADER_LENGTH, parse_header_parameters
 
 from jenco.form_charset import FORMS
 
@@ -57,8 +57,8 @@ def readable_content_type(environ) -> None:
     on a posted form, which jenco/form_charset.py refuses with the site's 400 page unless
     it is UTF-8."""
     content_type = environ.get("CONTENT_TYPE", "")
-    if ";" not in content_type and len(content_type) <= 100:
-        return
+    if ";" not in content_type and len(content_type) <= MAX_HEADER_LENGTH:
+        return  # no parameters, and not too long for Django to read
     try:
         media_type, parameters = parse_header_parameters(content_type)
     except (ValueError, UnicodeError, LookupError):

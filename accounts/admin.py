@@ -2,6 +2,7 @@ import contextlib
 import datetime
 import ipaddress
 import re
+import unicodedata
 
 import axes.admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -982,12 +983,15 @@ class SecurityEventAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             return queryset.filter(
                 Q(member__member_id=member_id) | Q(member_id_typed=member_id)
             ), False
-        try:
-            address = str(ipaddress.ip_address(search_term.strip()))
+        try:  # typed any width (１２７.０.０.１), as a member ID may be
+            address = str(ipaddress.ip_address(unicodedata.normalize("NFKC", search_term).strip()))
         except ValueError:
             messages.warning(
                 request,
-                _("Search the security log by a member ID or an IP address: nothing was searched."),
+                _(
+                    "Search the security log by a whole member ID (such as JPN1234567) or an "
+                    "IP address: nothing was searched."
+                ),
             )
             return queryset.none(), False
         return queryset.filter(ip_address=address), False

@@ -46,6 +46,8 @@ def test_it_lists_the_members_invoices_with_the_seeds_tab(member_client, member)
     page = member_client.get("/backoffice/billing/").content.decode()
 
     assert '<a href="/backoffice/billing/" aria-current="page">請求書</a>' in page
+    # Headed as the profile is, not "change my profile": nothing changes here (helper-116).
+    assert "<h1>マイプロフィール</h1>" in page and "マイプロフィールの変更" not in page
     assert 'href="/backoffice/billing/INV-0001/"' in page
     assert "12,345円" in page
     assert "未払い" in page

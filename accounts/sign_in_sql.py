@@ -212,18 +212,34 @@ def one_more_failure(since, now, address: str | None, member_id: str | None) -> 
         return cursor.rowcount > 0
 
 
+# A password change or reset answers the failures before it: the dashboard tells those apart.
+PASSWORD_SET = (SecurityEvent.Kind.PASSWORD_CHANGED, SecurityEvent.Kind.PASSWORD_RESET)
+
+
 @cache
 def _failed_sql(with_since: bool) -> str:
-    table, kind, typed, created = _names(SecurityEvent, "kind", "member_id_typed", "created")
-    since = f" AND {created} > %s" if with_since else ""
-    return f"SELECT COUNT(*) FROM {table} WHERE {kind} = %s AND {typed} = %s{since}"
+    table, kind, typed, created, member = _names(
+        SecurityEvent, "kind", "member_id_typed", "created", "member"
+    )
+    since = f" AND {table}.{created} > %s" if with_since else ""
+    password_set_after = (
+        f"SELECT 1 FROM {table} later WHERE later.{member} = %s"
+        f" AND later.{kind} IN (%s, %s) AND later.{created} > {table}.{created}"
+    )
+    return (
+        f"SELECT COUNT(*), COUNT(CASE WHEN NOT EXISTS ({password_set_after}) THEN 1 END)"
+        f" FROM {table} WHERE {table}.{kind} = %s AND {table}.{typed} = %s{since}"
+    )
 
 
-def count_events(kind: str, member_id_typed: str, *, since=None) -> int:
-    """How many security events of this kind name this typed member ID, after `since`
-    (None: as far as the log goes back)."""
-    params = [kind, member_id_typed] + ([_when(since)] if since is not None else [])
-    return _rows(_failed_sql(since is not None), params)[0][0]
+def count_failed_sign_ins(member_id_typed: str, member_pk: int, *, since=None) -> tuple[int, int]:
+    """The failed sign-ins typed with this member ID after `since` (None: as far as the log
+    goes back), and how many of them no password change or reset of the member `member_pk`
+    came after: one statement, on the typed-ID index and the member's."""
+    params = [member_pk, *PASSWORD_SET, SecurityEvent.Kind.SIGN_IN_FAILED, member_id_typed]
+    params += [_when(since)] if since is not None else []
+    total, unanswered = _rows(_failed_sql(since is not None), params)[0]
+    return total, unanswered
 
 
 @cache

@@ -71,9 +71,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     failures since), the migration, the latest invoices. No query of its own but the
     billing card's, and no write (tests/test_cost.py)."""
     previous = request.session.get(sign_in_flow.PREVIOUS_SIGN_IN)
+    failed = request.session.get(sign_in_flow.FAILED_SINCE)
     context = {
         "previous_sign_in": datetime.datetime.fromisoformat(previous) if previous else None,
-        "failed_since": request.session.get(sign_in_flow.FAILED_SINCE),
+        "failed_since": failed,
+        # A session from before this count was kept: every failure unanswered, as it said.
+        "failed_unanswered": request.session.get(sign_in_flow.FAILED_SINCE_UNANSWERED, failed),
         # Where a member from JA stands (the gate keeps one who is not done to the steps).
         "migration": credentials.migration_step(request.user)
         if request.user.origin == request.user.Origin.JA

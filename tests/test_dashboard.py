@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.ja_accounts import ja_member
-from tests.helpers import PASSWORD, PIN, sign_in
+from tests.helpers import PASSWORD, PIN, reset_link, sign_in, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +84,82 @@ def test_failures_before_the_previous_sign_in_are_not_counted_again(member):
     page = signed_in_again(failures=2)
 
     assert "2回ログインに失敗しています" in page
+
+
+NEW_PASSWORD = "cedar-Lantern-7731"
+
+
+def reset_password_by_email(member) -> None:
+    """Set NEW_PASSWORD through the emailed reset link, as a member who forgot it does."""
+    member.refresh_from_db()  # the link is made for the member as signed in last
+    client = Client()
+    form = client.get(reset_link("password", member))["Location"]
+    data = {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, **solved_captcha()}
+    assert client.post(form, data).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "language, said",
+    [
+        ("ja", "その後、パスワードは変更されています。"),
+        ("en", "Your password has been changed since then."),
+    ],
+)
+def test_failures_a_password_reset_came_after_are_told_as_answered(member, language, said):
+    # helper-116: a member who reset the password after the failures was still told to
+    # consider changing it.
+    sign_in(Client(), "JPN1000001", PASSWORD)
+    for n in range(3):
+        sign_in(Client(), "JPN1000001", f"wrong-password-{n}", REMOTE_ADDR=f"10.0.3.{n}")
+    reset_password_by_email(member)
+
+    client = Client()
+    client.cookies["django_language"] = language
+    assert sign_in(client, password=NEW_PASSWORD)["Location"] == "/backoffice/"
+    client.cookies["django_language"] = language
+    page = client.get("/backoffice/").content.decode()
+
+    assert ("3 failed sign-ins" in page) if language == "en" else ("3回ログインに失敗" in page)
+    assert said in page
+    assert "has-failures" not in page and "⚠" not in page
+    assert "consider changing it" not in page and "変更をご検討ください" not in page
+
+
+def test_failures_after_the_password_change_still_warn(member):
+    sign_in(Client(), "JPN1000001", PASSWORD)
+    sign_in(Client(), "JPN1000001", "wrong-password-0", REMOTE_ADDR="10.0.4.1")
+    reset_password_by_email(member)
+    sign_in(Client(), "JPN1000001", "wrong-password-1", REMOTE_ADDR="10.0.4.2")
+
+    client = Client()
+    assert sign_in(client, password=NEW_PASSWORD)["Location"] == "/backoffice/"
+    page = client.get("/backoffice/").content.decode()
+
+    assert "2回ログインに失敗" in page and "has-failures" in page
+    assert "その後、パスワードは変更されています。" not in page
+
+
+@pytest.mark.parametrize(
+    "language, hint",
+    [
+        ("ja", "メインパスワードでログインして変更してください"),
+        ("en", "sign in with your main password to change it."),
+    ],
+)
+def test_a_view_only_session_is_told_how_to_change_the_password(member, language, hint):
+    member.sub_password = make_password("willow-Creek-5512")
+    member.save(update_fields=["sub_password"])
+    sign_in(Client(), "JPN1000001", PASSWORD)
+    sign_in(Client(), "JPN1000001", "wrong-password", REMOTE_ADDR="10.0.5.1")
+    client = Client()
+    client.cookies["django_language"] = language
+    data = {"username": "JPN1000001", "password": "willow-Creek-5512", "view_only": "on"}
+    assert client.post("/login/", {**data, **solved_captcha()})["Location"] == "/backoffice/"
+    client.cookies["django_language"] = language
+    page = client.get("/backoffice/").content.decode()
+
+    assert hint in page
+    assert "consider changing it" not in page and "変更をご検討ください" not in page
 
 
 def test_a_dashboard_with_failures_still_costs_three_queries(member, django_assert_max_num_queries):

@@ -94,23 +94,42 @@ def test_recent_attempts_are_the_lockout_records_for_the_id_or_the_address():
     assert sign_in_sql.recent_attempts(since, None, None) == []
 
 
-def test_count_events_counts_that_kind_for_that_typed_id_after_the_moment():
-    def event(kind, typed):
-        return SecurityEvent.objects.create(kind=kind, member_id_typed=typed)
+def test_failed_sign_ins_are_counted_for_that_typed_id_after_the_moment(member):
+    def event(kind, typed="JPN1000001", **fields):
+        return SecurityEvent.objects.create(kind=kind, member_id_typed=typed, **fields)
 
-    first = event(Kind.SIGN_IN_FAILED, "JPN1000001")
-    event(Kind.SIGN_IN_FAILED, "JPN1000001")
+    def count(typed="JPN1000001", since=None):
+        return sign_in_sql.count_failed_sign_ins(typed, member.pk, since=since)
+
+    first = event(Kind.SIGN_IN_FAILED)
+    event(Kind.SIGN_IN_FAILED)
     event(Kind.SIGN_IN_FAILED, "JPN1000002")
-    event(Kind.SIGN_OUT, "JPN1000001")
-    assert sign_in_sql.count_events(Kind.SIGN_IN_FAILED, "JPN1000001") == 2
-    assert sign_in_sql.count_events(Kind.SIGN_IN_FAILED, "JPN1000001", since=first.created) == (
-        SecurityEvent.objects.filter(
-            kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001", created__gt=first.created
-        ).count()
-    )
+    event(Kind.SIGN_OUT)
+    assert count() == (2, 2)
+    in_orm = SecurityEvent.objects.filter(
+        kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001", created__gt=first.created
+    ).count()
+    assert count(since=first.created) == (in_orm, in_orm)
     later = timezone.now() + timedelta(seconds=1)
-    assert sign_in_sql.count_events(Kind.SIGN_IN_FAILED, "JPN1000001", since=later) == 0
-    assert sign_in_sql.count_events(Kind.SIGN_IN_FAILED, "JPN7777777") == 0
+    assert count(since=later) == (0, 0)
+    assert count("JPN7777777") == (0, 0)
+
+
+@pytest.mark.parametrize("kind", [Kind.PASSWORD_CHANGED, Kind.PASSWORD_RESET])
+def test_failures_a_password_change_came_after_are_told_apart(member, english_member, kind):
+    def at(seconds_ago, kind, **fields):
+        when = timezone.now() - timedelta(seconds=seconds_ago)
+        return SecurityEvent.objects.create(kind=kind, created=when, **fields)
+
+    for seconds_ago in (50, 40):
+        at(seconds_ago, Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001")
+    at(35, kind, member=english_member)  # another member's change answers nothing here
+    at(30, Kind.SUB_PASSWORD_CHANGED, member=member)  # nor a change of something else
+    assert sign_in_sql.count_failed_sign_ins("JPN1000001", member.pk) == (2, 2)
+    at(20, kind, member=member)
+    at(10, Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001")
+
+    assert sign_in_sql.count_failed_sign_ins("JPN1000001", member.pk) == (3, 1)
 
 
 def test_counting_failed_sign_ins_reads_an_index_not_the_whole_log():
@@ -126,7 +145,8 @@ def test_counting_failed_sign_ins_reads_an_index_not_the_whole_log():
         explain = connection.ops.explain_prefix
         sql = sign_in_sql._failed_sql(True)
         since = timezone.now() - timedelta(days=30)  # a member back after a month
-        cursor.execute(f"{explain} {sql}", [Kind.SIGN_IN_FAILED, "JPN1000007", since])
+        params = [1, *sign_in_sql.PASSWORD_SET, Kind.SIGN_IN_FAILED, "JPN1000007", since]
+        cursor.execute(f"{explain} {sql}", params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "security_event_typed_id" in plan, plan
 

@@ -16,6 +16,8 @@ from accounts.middleware import SEEN_AT
 # page view adds no query (tests/test_cost.py).
 PREVIOUS_SIGN_IN = "previous_sign_in"
 FAILED_SINCE = "failed_sign_ins_since"
+# How many of those no password change or reset came after (the rest it answered already).
+FAILED_SINCE_UNANSWERED = "failed_sign_ins_unanswered"
 
 
 def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
@@ -37,7 +39,9 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
     if previous:  # what the dashboard shows as "last sign-in": the one before this
         request.session[PREVIOUS_SIGN_IN] = previous.isoformat()
     if not with_defaults:  # on the published password, failures against the ID tell nothing
-        request.session[FAILED_SINCE] = failed_sign_ins(member, since=previous)
+        failed, unanswered = failed_sign_ins(member, since=previous)
+        request.session[FAILED_SINCE] = failed
+        request.session[FAILED_SINCE_UNANSWERED] = unanswered
     if read_only:
         # No second step here (accounts.views.login asks for one only for a full sign-in): a
         # view-only sign-in opens nothing that can change, and the member is told of every
@@ -79,12 +83,13 @@ def _session(request) -> dict:
     return {"session": sessions.sealed(request.session.session_key)}
 
 
-def failed_sign_ins(member, *, since) -> int:
+def failed_sign_ins(member, *, since) -> tuple[int, int]:
     """Failed sign-ins typed with this member's ID since `since` (None: ever, as far as the
-    security log goes back): wrong passwords, wrong sub passwords and wrong captchas."""
-    return sign_in_sql.count_events(
-        Kind.SIGN_IN_FAILED, credentials.printable(member.member_id), since=since
-    )
+    security log goes back): wrong passwords, wrong sub passwords and wrong captchas; and how
+    many of them came after the member's last password change or reset (helper-116: a member
+    who had reset the password was still told to consider changing it)."""
+    member_id = credentials.printable(member.member_id)
+    return sign_in_sql.count_failed_sign_ins(member_id, member.pk, since=since)
 
 
 def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:

@@ -350,6 +350,14 @@ class MemberForm(forms.ModelForm):
                     code="not_staff",
                 ),
             )
+        if cleaned.get("is_superuser") and not staff:
+            # Every permission, and no way into admin to use or see them (helper-113).
+            self.add_error(
+                "is_superuser",
+                forms.ValidationError(
+                    _("A superuser is a staff account: tick “staff” as well."), code="not_staff"
+                ),
+            )
         return cleaned
 
 

@@ -1675,6 +1675,30 @@ def test_a_team_is_for_staff_accounts_only(client, staff, member):
     assert Member.objects.get(pk=member.pk).is_staff
 
 
+def test_a_superuser_is_a_staff_account(client, staff, member):
+    """Every permission and no way into admin to see them used: refused, as a team is."""
+    client.force_login(staff)  # a superuser
+    page = client.get(page_of(member)).content.decode()
+    form = dict(
+        re.findall(r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page)
+    )
+    form.update(preferred_language="ja", is_superuser="on")
+
+    refused = client.post(page_of(member), form).content.decode()
+    assert (
+        "スーパーユーザーはスタッフアカウントです。「スタッフ」にもチェックを入れてください。"
+        in refused
+    )
+    assert not Member.objects.get(pk=member.pk).is_superuser
+    assert client.post(page_of(member), {**form, "is_staff": "on"}).status_code == 302
+    assert Member.objects.get(pk=member.pk).is_superuser
+    # Nor is staff status taken from a superuser.
+    del form["is_superuser"]
+    form.update(is_superuser="on")
+    assert client.post(page_of(member), form).status_code == 200
+    assert Member.objects.get(pk=member.pk).is_staff
+
+
 def test_a_staff_accounts_email_is_not_corrected_to_a_members_inbox(
     client, staff, support_agent, member, mailoutbox
 ):

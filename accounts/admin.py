@@ -1038,7 +1038,28 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class StaffGroupAdmin(OnlyWhatAdminShows, GroupAdmin):
-    pass
+    """Django's groups page; each change to a team's name or permissions is in the security
+    log, with the superuser who made it."""
+
+    def save_model(self, request, obj, form, change):
+        form.stored_before = None
+        if change:  # the name and permissions as stored until this save
+            stored = Group.objects.get(pk=obj.pk)
+            form.stored_before = (stored.name, support.permission_names(stored))
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        support.staff_group_changed(request, form.instance, before=form.stored_before)
+
+    def delete_model(self, request, obj):
+        support.staff_group_deleted(request, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for group in queryset:
+            support.staff_group_deleted(request, group)
+        super().delete_queryset(request, queryset)
 
 
 # django-axes registers these; ours are the same pages without the failed request's form

@@ -228,6 +228,7 @@ class SecurityEvent(models.Model):
         MEMBER_DEACTIVATED = "member_deactivated", _("Account deactivated by staff")
         MEMBER_REACTIVATED = "member_reactivated", _("Account reactivated by staff")
         MEMBER_EDITED = "member_edited", _("Member details edited by staff")
+        STAFF_GROUP_CHANGED = "staff_group_changed", _("Staff group changed by a superuser")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     kind = models.CharField(_("what"), max_length=32, choices=Kind)

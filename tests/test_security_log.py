@@ -113,3 +113,45 @@ def test_no_staff_member_silently_edits_the_email_reset_links_go_to(client, staf
         {"name": "山田 太郎", "email": "attacker@example.com", "preferred_language": "ja"},
     )
     assert Member.objects.get(pk=member.pk).email == "taro@example.com"
+
+
+def test_a_superusers_change_to_a_staff_group_is_logged(client, staff):
+    """What a team may do changed in admin: in the security log, with who and what (helper-113:
+    it was only in Django's own admin history)."""
+    from django.contrib.auth.models import Group, Permission
+    from django.utils import translation
+
+    from accounts.flows import support
+
+    support_group = Group.objects.get(name="Support")
+    kept = sorted(support_group.permissions.values_list("pk", flat=True))
+    change_member = Permission.objects.get(codename="change_member")
+    client.force_login(staff)
+    page = f"/admin/auth/group/{support_group.pk}/change/"
+
+    assert client.post(page, {"name": "Support", "permissions": kept}).status_code == 302
+    assert not SecurityEvent.objects.filter(kind="staff_group_changed").exists()  # nothing
+    with_change = [*kept, change_member.pk]
+    assert client.post(page, {"name": "Support", "permissions": with_change}).status_code == 302
+    added = SecurityEvent.objects.get(kind="staff_group_changed")
+    assert added.actor == staff and added.member is None
+    assert added.details["permissions_added"] == ["accounts.change_member"]
+    with translation.override("en"):
+        assert "Permissions added: accounts.change_member" in support.details_in_words(added)
+        assert "Group: Support" in support.details_in_words(added)
+
+    client.post(page, {"name": "Support", "permissions": kept})
+    removed = SecurityEvent.objects.filter(kind="staff_group_changed").latest("created")
+    assert removed.details["permissions_removed"] == ["accounts.change_member"]
+
+    new = client.post("/admin/auth/group/add/", {"name": "Auditors", "permissions": []})
+    assert new.status_code == 302
+    auditors = Group.objects.get(name="Auditors")
+    client.post(f"/admin/auth/group/{auditors.pk}/delete/", {"post": "yes"})
+    logged = SecurityEvent.objects.filter(kind="staff_group_changed").order_by("created")
+    assert [
+        e.details.get("deleted", False) for e in logged if e.details["group"] == "Auditors"
+    ] == [
+        False,
+        True,
+    ]

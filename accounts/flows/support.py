@@ -231,6 +231,11 @@ _DETAIL_LABELS = {
     "name": gettext_lazy("Passkey name"),
     "count": gettext_lazy("Sessions ended"),
     "lifted": gettext_lazy("Pauses and locks lifted"),
+    "group": gettext_lazy("Group"),
+    "renamed_from": gettext_lazy("Renamed from"),
+    "permissions_added": gettext_lazy("Permissions added"),
+    "permissions_removed": gettext_lazy("Permissions removed"),
+    "deleted": gettext_lazy("Deleted"),
 }
 # What clear_lockout lifted (LockState.paused), in words.
 _PAUSES = {
@@ -268,6 +273,10 @@ def details_in_words(event) -> list[str]:
             value = listed(_field_name(name) for name in value)
         elif key == "lifted":
             value = listed(_PAUSES.get(name, name) for name in value)
+        elif key == "deleted":
+            value = _("yes")
+        elif isinstance(value, list):
+            value = listed(value)
         lines.append(
             _("%(label)s: %(value)s") % {"label": _DETAIL_LABELS.get(key, key), "value": value}
         )
@@ -279,6 +288,39 @@ def _field_name(name: str) -> str:
         return str(Member._meta.get_field(name).verbose_name)
     except FieldDoesNotExist:  # a field since renamed or removed: its name as logged
         return name
+
+
+def staff_group_changed(request, group, *, before: tuple[str, set[str]] | None) -> None:
+    """Log a superuser's change to a staff group in admin (helper-113: what a team may do
+    was changed with nothing in the security log): `before` is the group's name and
+    permissions before the change (None: a new group); nothing is logged if neither changed.
+    Permissions are named as has_perm reads them ("accounts.change_member")."""
+    now = permission_names(group)
+    old_name, old = before or ("", set())
+    details = {"team": team(request.user), "group": group.name}
+    if before is not None and old_name != group.name:
+        details["renamed_from"] = old_name
+    if now - old:
+        details["permissions_added"] = sorted(now - old)
+    if old - now:
+        details["permissions_removed"] = sorted(old - now)
+    if before is None or len(details) > 2:
+        record(request, Kind.STAFF_GROUP_CHANGED, actor=request.user, details=details)
+
+
+def staff_group_deleted(request, group) -> None:
+    details = {"team": team(request.user), "group": group.name, "deleted": True}
+    details["permissions_removed"] = sorted(permission_names(group))
+    record(request, Kind.STAFF_GROUP_CHANGED, actor=request.user, details=details)
+
+
+def permission_names(group) -> set[str]:
+    return {
+        f"{app_label}.{codename}"
+        for app_label, codename in group.permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    }
 
 
 # --- Acting ---------------------------------------------------------------------------------

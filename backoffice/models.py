@@ -36,6 +36,15 @@ class Quote(models.Model):
         return self.symbol
 
     def clean(self):
+        # As the feed holds them (backoffice.feeds): on the sign-in page, a right-to-left
+        # override or a control character in a name would rewrite what the strip shows.
+        unprintable = {
+            field: _("Printable characters only (no control or invisible characters).")
+            for field in ("symbol", "name")
+            if not getattr(self, field).isprintable()
+        }
+        if unprintable:
+            raise ValidationError(unprintable)
         if self.last and self.last.startswith(("+", "-")):
             raise ValidationError({"last": _("The last price has no sign.")})
         if self.as_of and not plausible_time(self.as_of):

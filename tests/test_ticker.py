@@ -355,3 +355,14 @@ def test_admin_refuses_a_quote_time_no_page_could_show(client, staff):
     data = ADMIN_FORM | {"as_of_0": "0001-01-01"}
     response = client.post("/admin/backoffice/quote/add/", data)
     assert response.status_code == 200 and not Quote.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["symbol", "name"])
+def test_admin_refuses_a_quote_name_that_would_rewrite_the_strip(client, staff, field):
+    # A right-to-left override reverses what follows it on every sign-in page (helper-113);
+    # the feed refused it, admin did not.
+    client.force_login(staff)
+    data = ADMIN_FORM | {field: "S&P\u202e005"}
+    response = client.post("/admin/backoffice/quote/add/", data)
+    assert response.status_code == 200 and not Quote.objects.exists()
+    assert "制御文字や見えない文字は使えません" in response.content.decode()

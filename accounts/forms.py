@@ -903,6 +903,11 @@ class ForgotForm(Form):
 class ResetPasswordForm(NewPasswordFields):
     captcha = captcha_field()
 
+    def differs_from_the_other_password(self, password: str) -> None:
+        """Not asked: refusing the sub password here told whoever reads the mailbox, one
+        captcha a guess, whether a guess was the sub password (helper-112). The reset takes
+        it, and the sub password goes (accounts.flows.reset.reset)."""
+
 
 class ResetPinForm(NewPinFields):
     captcha = captcha_field()

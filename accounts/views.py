@@ -512,13 +512,22 @@ class ResetConfirmView(PasswordResetConfirmView):
         token = self.request.session.pop(INTERNAL_RESET_SESSION_TOKEN, "")
         new_secret = form.cleaned_data[self.kind.new_field]
         try:
-            reset.reset(self.request, self.kind, self.user, new_secret, token)
+            done = reset.reset(self.request, self.kind, self.user, new_secret, token)
         except reset.LinkAlreadyUsed:
             return self.render_to_response({"validlink": False, "kind": self.kind})
+        if done.sub_password_removed:
+            messages.info(self.request, SUB_PASSWORD_REMOVED_BY_RESET)
         return redirect(self.kind.url("reset-done"))
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "kind": self.kind}
+
+
+SUB_PASSWORD_REMOVED_BY_RESET = gettext_lazy(
+    "Your new password was the same as your sub password, so the sub password has been "
+    "removed and view-only sign-in is off. To use it again, set a different sub password "
+    "under Account > Profile."
+)
 
 
 class ResetPasswordView(ResetConfirmView):

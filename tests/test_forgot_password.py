@@ -294,3 +294,33 @@ def test_only_the_sign_in_box_keeps_the_seeds_user_id_wording(client):
     for path in ["/password/forgot/", "/pin/forgot/", "/password/forgot/sent/"]:
         page = client.get(path).content.decode()
         assert "ユーザー" not in page and "ユーザID" not in page, path
+
+
+SUB_PASSWORD = "willow-Creek-5512"
+
+
+@pytest.mark.parametrize("new_password", [SUB_PASSWORD, NEW_PASSWORD], ids=["sub", "other"])
+def test_the_link_tells_nothing_of_the_sub_password(client, member, mailoutbox, new_password):
+    # Refused, the form told whoever reads the mailbox, one captcha a guess, whether a guess
+    # was the sub password (helper-112): now any new password is taken, and one that was the
+    # sub password leaves no sub password behind (view-only sign-in off, the member told).
+    from django.contrib.auth.hashers import make_password
+
+    member.sub_password = make_password(SUB_PASSWORD)
+    member.save(update_fields=["sub_password"])
+    ask(client, "JPN1000001", "taro@example.com")
+    mailoutbox_before = len(mailoutbox)
+
+    response = set_password(client, follow_link(client, link_in(mailoutbox[0])), new_password)
+
+    assert response["Location"] == "/password/reset/done/"
+    member.refresh_from_db()
+    assert member.check_password(new_password)
+    was_sub = new_password == SUB_PASSWORD
+    assert (member.sub_password == "") is was_sub
+    done = client.get("/password/reset/done/").content.decode()
+    assert ("サブパスワードは削除され、閲覧専用ログインはオフになりました" in done) is was_sub
+    removed = SecurityEvent.objects.filter(member=member, kind=Kind.SUB_PASSWORD_REMOVED)
+    assert removed.exists() is was_sub
+    subjects = [mail.subject for mail in mailoutbox[mailoutbox_before:]]
+    assert any("サブパスワード" in subject for subject in subjects) is was_sub

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import transaction
 from django.urls import reverse
@@ -23,6 +24,7 @@ from accounts.audit import Kind, record, request_origin
 from accounts.emails import render_member_email
 from accounts.flows import support
 from accounts.flows.credential_change import save_new_password, save_new_pin
+from accounts.flows.password import remove_sub_password
 from accounts.models import Member
 
 logger = logging.getLogger("jenco.security")
@@ -221,11 +223,23 @@ def mail_reset_link(kind: ResetKind, member_pk: int, *, by_support: bool = False
     tasks.deliver_email.call(to=[member.email], **message)
 
 
+@dataclass(frozen=True)
+class Done:
+    member: Member
+    # The new password was the sub password: it is no longer one (view-only sign-in off).
+    sub_password_removed: bool = False
+
+
 @transaction.atomic
-def reset(request, kind: ResetKind, member, new_secret: str, token: str):
+def reset(request, kind: ResetKind, member, new_secret: str, token: str) -> Done:
     """Set the password or PIN from an emailed link: every session of the member ends (the
     secret is part of their session hash), the default flag clears, nobody is signed in.
     Raises LinkAlreadyUsed when the link went void meanwhile.
+
+    A new password equal to the sub password is taken, and the sub password removed (with
+    its own notice): refused, the form would tell whoever reads the mailbox whether a guess
+    was the sub password; taken, a guess costs the link and a password change the member is
+    told of, and a right one leaves no sub password to use.
 
     Two submissions of one link at once: the second waits for the row lock, then finds the
     token void (the first changed what it is bound to) and loses.
@@ -233,9 +247,16 @@ def reset(request, kind: ResetKind, member, new_secret: str, token: str):
     member = Member.objects.select_for_update().get(pk=member.pk)
     if not kind.token.check_token(member, token):
         raise LinkAlreadyUsed
+    was_sub_password = (
+        kind is PASSWORD
+        and bool(member.sub_password)
+        and check_password(new_secret, member.sub_password)
+    )
     kind.save(member, new_secret)
     record(request, kind.done, member)
     if kind.lifts_lockout:
         lockout.lift(member)
     emails.send_member_email(member, kind.done_email)
-    return member
+    if was_sub_password:
+        remove_sub_password(request, member)
+    return Done(member, sub_password_removed=was_sub_password)

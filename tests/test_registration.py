@@ -767,3 +767,66 @@ def test_an_address_whose_domain_is_spelled_the_other_way_has_its_account_alread
         assert register(other, email=spelling)["Location"] == SENT
         assert "/register/verify/" not in mailoutbox[-1].body
     assert Member.objects.filter(origin="registration").count() == 1
+
+
+# --- One inbox, one account (helper-112) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed", ["taro+jenco@gmail.com", "t.a.r.o@gmail.com", "Taro@googlemail.com"]
+)
+def test_another_spelling_of_a_members_inbox_has_its_account_already(db, mailoutbox, typed):
+    # A "+tag" and Gmail's dots reach the same inbox: each registered a second account.
+    finished_member("JPN1000001", "taro@gmail.com", "山田 太郎")
+
+    assert register(Client(), email=typed)["Location"] == SENT
+
+    (exists,) = mailoutbox
+    assert exists.to == [typed.lower()]
+    assert exists.subject == "【JENCO】すでにアカウントをお持ちです"
+    assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001"]
+    assert "/register/verify/" not in exists.body
+    assert Member.objects.count() == 1 and not PendingRegistration.objects.exists()
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_a_closed_accounts_address_registers_nothing_and_is_told_to_ask_support(
+    db, mailoutbox, language
+):
+    finished_member(
+        "JPN1000011", "taro@example.com", "退会 済", is_active=False, preferred_language=language
+    )
+    sent_to_unknown = sent_page_for("jiro@example.com")
+
+    assert sent_page_for("taro@example.com") == sent_to_unknown  # the page tells nothing
+
+    closed = next(mail for mail in mailoutbox if mail.to == ["taro@example.com"])
+    subject, support = {
+        "ja": (
+            "【JENCO】このメールアドレスは閉鎖されたアカウントのものです",
+            "JENCOサポートにお問い合わせください",
+        ),
+        "en": ("[JENCO] This email address belongs to a closed account", "contact JENCO support"),
+    }[language]
+    assert closed.subject == subject and support in closed.body
+    assert re.findall(r"JPN\d{7}", closed.body) == ["JPN1000011"]
+    assert "/register/verify/" not in closed.body and "/password/forgot/" not in closed.body
+    assert not Member.objects.filter(email="taro@example.com", is_active=True).exists()
+
+
+def sent_page_for(email: str) -> str:
+    client = Client()
+    assert register(client, email=email)["Location"] == SENT
+    return sent_page(client)
+
+
+def test_a_link_pressed_after_the_inbox_got_an_account_another_way_creates_none(
+    client, db, mailoutbox
+):
+    assert register(client, email="hanako+2@example.com")["Location"] == SENT
+    link = link_in(mailoutbox[-1])
+    finished_member("JPN1000009", "hanako@example.com", "山田 花子")  # meanwhile, another way
+
+    finish(client, link)
+
+    assert not Member.objects.filter(email="hanako+2@example.com").exists()

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Lower, Replace
 from django.utils import timezone
 
 from accounts import credentials, emails, links, tasks
@@ -43,18 +44,34 @@ class EmailChangeLimited(Exception):
 
 
 def mailbox_of_another_account(email: str, member=None) -> bool:
-    """Whether another account than `member` has an address reaching the same inbox
-    (credentials.mailbox_key: case, "+tags", quotes, Gmail's dots). A staff account's must
-    not: "Forgot password?" sends its reset link there, to whoever reads that inbox. (Members
-    may share one; families do.)"""
+    """Whether another account than `member` has an address reaching the same inbox. A staff
+    account's must not: "Forgot password?" sends its reset link there, to whoever reads that
+    inbox. (Members may share one; families do.)"""
+    return any(other.pk != getattr(member, "pk", None) for other in accounts_at_mailbox(email))
+
+
+def accounts_at_mailbox(email: str) -> list[Member]:
+    """Every account, closed ones too, whose address reaches the inbox `email` does
+    (credentials.mailbox_key: case, "+tags", quotes, Gmail's dots, a domain's two
+    spellings), by member ID."""
     key = credentials.mailbox_key(email)
-    domain = key.rpartition("@")[2]
-    others = Member.objects.exclude(pk=getattr(member, "pk", None))
+    local, _at, domain = key.rpartition("@")
+    # Narrowed in the database first: the address in lower case without quotes, backslashes
+    # and dots begins with the key's own (read one by one, 30,000 addresses at gmail.com
+    # took 0.4 s, on the press of a registration link).
+    folded = Lower("email")
+    for left_out in ('"', "\\", "."):
+        folded = Replace(folded, Value(left_out), Value(""))
+    found = []
     for name in credentials.domains_of(domain):
-        addresses = others.filter(email__iendswith=f"@{name}").values_list("email", flat=True)
-        if any(credentials.mailbox_key(address) == key for address in addresses.iterator()):
-            return True
-    return False
+        rows = (
+            Member.objects.filter(email__iendswith=f"@{name}")
+            .annotate(folded=folded)
+            .filter(folded__startswith=local.replace(".", ""))
+            .only("member_id", "email", "is_active", "preferred_language")
+        )
+        found += [row for row in rows if credentials.mailbox_key(row.email) == key]
+    return sorted(found, key=lambda member: member.member_id)
 
 
 def email_change_limit(member, new_email: str) -> Wait | None:

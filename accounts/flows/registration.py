@@ -9,7 +9,6 @@ when the link is followed and its page's button pressed (mail scanners open link
 next free member ID.
 """
 
-import contextlib
 import datetime
 import hashlib
 import logging
@@ -19,12 +18,13 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts import credentials, emails, links, lockout, tasks, throttle
 from accounts.audit import Kind, record, request_origin
 from accounts.emails import render_member_email
+from accounts.flows import email_change
 from accounts.models import Member, PendingRegistration
 
 logger = logging.getLogger("jenco.security")
@@ -110,33 +110,12 @@ def _addressee(registration: PendingRegistration) -> Member:
     )
 
 
-def _members_at(email: str) -> list[str]:
-    """The member IDs of the active members registered with `email` (compared without case:
-    an address typed into admin may keep its capitals), whichever way its domain is spelled
-    (例え.jp and xn--r8jz45g.jp are one: helper-103 registered both)."""
-    spelled = Q()
-    for spelling in _spellings(email):
-        spelled |= Q(email__iexact=spelling)
-    members = Member.objects.filter(spelled, is_active=True).order_by("member_id")
-    return list(members.values_list("member_id", flat=True))
-
-
-def _spellings(email: str) -> set[str]:
-    """The address with its domain as typed, in ASCII (punycode) and in Unicode."""
-    local, _at, domain = email.rpartition("@")
-    found = {email}
-    for spell in (_to_ascii, _to_unicode):
-        with contextlib.suppress(UnicodeError):  # not a domain IDNA can spell
-            found.add(f"{local}@{spell(domain)}")
-    return found
-
-
-def _to_ascii(domain: str) -> str:
-    return domain.encode("idna").decode("ascii")
-
-
-def _to_unicode(domain: str) -> str:
-    return domain.encode("ascii").decode("idna")
+def _accounts_at(email: str) -> list[Member]:
+    """The accounts whose address reaches the inbox `email` does, closed ones too: one inbox,
+    one account (`taro+jenco@…` and Gmail's `t.aro@…` registered a second account beside
+    `taro@…`, and a closed account's address a new one: helper-112). A family sharing an
+    inbox asks support."""
+    return email_change.accounts_at_mailbox(email)
 
 
 def mail_registration_link(registration_pk: int, *, retry: bool = False) -> None:
@@ -151,16 +130,19 @@ def mail_registration_link(registration_pk: int, *, retry: bool = False) -> None
     if registration is None:
         return
     addressee = _addressee(registration)
-    known = _members_at(registration.email)
-    if known:
+    accounts = _accounts_at(registration.email)
+    if accounts:
+        open_ones = [account for account in accounts if account.is_active]
         context = {
-            "member_ids": known,
+            # A closed account is named only where the inbox has no open one.
+            "member_ids": [account.member_id for account in open_ones or accounts],
             "login": links.emailed(links.login_path()),
             "forgot": links.emailed(links.forgot_password_path()),
         }
-        # The address's owner reads it in the language they chose, not the form's.
-        owner = Member.objects.get(member_id=known[0])
-        message = render_member_email(owner, "registration_exists", context)
+        # The inbox's owner reads it in the language they chose, not the form's.
+        owner = (open_ones or accounts)[0]
+        template = "registration_exists" if open_ones else "registration_closed"
+        message = render_member_email(owner, template, context)
         tasks.deliver_email.call(to=[registration.email], **message)
         rows.delete()  # nothing to complete; after the mail, so a failed send is retried
         return
@@ -210,7 +192,7 @@ def complete_registration(request, token: str) -> Verification:
         # One registration at a time from here: the address is read free after the last one
         # committed (links for one address pressed together each found it free: helper-102).
         _one_registration_at_a_time()
-        if _members_at(registration.email):  # registered by another link meanwhile
+        if _accounts_at(registration.email):  # registered by another link meanwhile
             rows.update(used_at=timezone.now(), password="", pin="")
             return Verification(address_taken=True)
         member = _create_member(registration)

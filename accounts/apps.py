@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.models import update_last_login
         from django.contrib.auth.signals import user_logged_in
+        from django.tasks.signals import log_task_finished, task_finished
 
         from accounts import checks, lockout  # noqa: F401  (registers checks, connects signals)
         from accounts.flows.sign_in import last_sign_in_now
@@ -19,6 +20,10 @@ class AccountsConfig(AppConfig):
         # (tests/test_sign_in_sql.py).
         user_logged_in.disconnect(update_last_login, dispatch_uid="update_last_login")
         user_logged_in.connect(last_sign_in_now, dispatch_uid="update_last_login")
+
+        # Django logs every failed task at ERROR with its traceback, a mail to the admins for
+        # each retry of one message: accounts.tasks.retry_failed says it instead.
+        task_finished.disconnect(log_task_finished)
 
         _name_axes_in_our_languages()
         randomness.draw_csrf_tokens_at_once()

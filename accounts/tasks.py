@@ -14,6 +14,7 @@ again (a retry voids the code or confirmation link an earlier try may have drawn
 
 import datetime
 import logging
+import sys
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -21,7 +22,7 @@ from django.db import DatabaseError
 from django.db.models import Q
 from django.dispatch import receiver
 from django.tasks import TaskResultStatus, task
-from django.tasks.signals import task_finished
+from django.tasks.signals import log_task_finished, task_finished
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -117,18 +118,23 @@ def next_try(row) -> datetime.datetime | None:
 
 @receiver(task_finished)
 def retry_failed(sender, task_result, **kwargs) -> None:
-    """In the worker, right after a task failed: queue it again, or leave it failed for good."""
+    """In the worker, right after a task ran: a failed one is queued again (a WARNING), or
+    left failed for good (an ERROR with its traceback, which mails the admins). Django's own
+    line for a finished task is an ERROR with the traceback for every failed try, which
+    mailed the admins at each retry of one message (helper-117): accounts.apps disconnects
+    it, and this says it instead for everything but a failed try of ours."""
     row = getattr(task_result, "db_result", None)  # None: another backend (the immediate one)
     if row is None or task_result.status != TaskResultStatus.FAILED:
+        log_task_finished(sender, task_result)  # "state=SUCCESSFUL", as Django says it
         return
     try:
-        _retry_or_give_up(row)
+        _retry_or_give_up(row, exc_info=sys.exc_info())  # sent while the task's error is handled
     except DatabaseError:
         # The row stays failed; housekeeping (requeue_stale) queues it again.
         logger.exception("Task id=%s could not be queued again", row.id)
 
 
-def _retry_or_give_up(row) -> bool:
+def _retry_or_give_up(row, exc_info=None) -> bool:
     from django_tasks_db.models import DBTaskResult
 
     tries = len(row.worker_ids)
@@ -140,6 +146,7 @@ def _retry_or_give_up(row) -> bool:
             row.task_path,
             tries,
             row.exception_class_path,
+            exc_info=exc_info if exc_info and exc_info[0] else None,
         )
         return False
     DBTaskResult.objects.filter(pk=row.pk, status=TaskResultStatus.FAILED).update(
@@ -151,7 +158,7 @@ def _retry_or_give_up(row) -> bool:
         row.task_path,
         tries,
         row.exception_class_path,
-        at.isoformat(timespec="seconds"),
+        timezone.localtime(at).isoformat(timespec="seconds"),  # Japan time, as the log is
     )
     return True
 

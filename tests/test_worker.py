@@ -69,6 +69,23 @@ def test_a_failed_send_is_tried_again_and_the_mail_sent_once(flaky_mail, db, mai
     assert len(row.worker_ids) == 3  # two failed tries, then the one that sent
 
 
+def test_a_failed_try_that_will_be_retried_is_a_warning_not_an_error(flaky_mail, db, caplog):
+    # Django logged each failed try at ERROR with its traceback: with ADMINS set, a mail to
+    # the admins for every retry of one message (helper-117).
+    flaky_mail(2)
+    deliver_email.enqueue(to=["taro@example.com"], subject="件名", body="本文")
+    with caplog.at_level(logging.INFO):
+        # At the worker's default verbosity, as it runs: each task's start and end logged.
+        call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=1)
+
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    retries = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(retries) == 2 and all("next try at" in line for line in retries)
+    assert all(line.endswith("+09:00") for line in retries)  # Japan time, as the log is
+    finished = [r.getMessage() for r in caplog.records if r.name == "django.tasks"]
+    assert any("state=SUCCESSFUL" in line for line in finished)
+
+
 def test_after_the_last_try_the_task_stays_failed_and_is_logged(
     flaky_mail, settings, db, mailoutbox, caplog
 ):
@@ -76,7 +93,7 @@ def test_after_the_last_try_the_task_stays_failed_and_is_logged(
     settings.JENCO_TASK_RETRY_SECONDS = 60 * 60
     settings.JENCO_TASK_RETRY_HOURS = 2
     deliver_email.enqueue(to=["taro@example.com"], subject="件名", body="本文")
-    with caplog.at_level(logging.WARNING, logger="accounts.tasks"):
+    with caplog.at_level(logging.WARNING):
         run_worker()  # the first try, then a wait of an hour
         assert DBTaskResult.objects.get().status == "READY"
         # An hour and a half later: the next wait (an hour) would end after the two hours.
@@ -91,6 +108,8 @@ def test_after_the_last_try_the_task_stays_failed_and_is_logged(
         r for r in caplog.records if r.levelno == logging.ERROR and r.name == "accounts.tasks"
     ]
     assert len(errors) == 1 and "will not be tried again" in errors[0].getMessage()
+    assert errors[0].exc_info and errors[0].exc_info[0].__name__ == "SMTPServerDisconnected"
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == errors  # one, not two
     call_command("housekeeping", stdout=io.StringIO())
     assert DBTaskResult.objects.get().status == "FAILED"  # kept, and not queued again
 

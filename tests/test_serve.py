@@ -168,6 +168,20 @@ def test_make_serve_signs_the_demo_member_in_over_https_and_stops_cleanly(served
     for log in web_logs:
         assert "evil.example" not in log.read_text()
 
+    # A second `make serve` from the same checkout is refused, saying where the first one
+    # serves, and the first one goes on (it was stopped without a word: helper-117).
+    second = subprocess.run(
+        [sys.executable, "tools/serve.py", "--var", str(var), "--port", str(runserver.free_port())],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode != 0
+    assert f"already running from this checkout (https://127.0.0.1:{port}, pid" in second.stderr
+    assert "Stopped" not in second.stdout + second.stderr
+    assert browser.get(MAILBOX).status == 200 and process.poll() is None
+
     # `make serve-stop`: the supervisor, nginx, both app servers, the worker, PostgreSQL and
     # Redis are all gone.
     result = subprocess.run(

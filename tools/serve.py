@@ -294,6 +294,8 @@ class Stack:
         self.processes: dict[str, subprocess.Popen] = {}
         self.commands: dict[str, tuple[list[str], dict]] = {}
         self.log_files: dict[str, Path] = {}
+        self.site_url = ""
+        self.starting = False  # past the checks: from here on, shutdown has things to stop
 
     def log_of(self, name: str) -> Path:
         return self.log_files.get(name, self.logs / f"{name}.log")
@@ -314,6 +316,7 @@ class Stack:
                 if p.poll() is None
             },
             "services": str(self.services.folder),
+            "url": self.site_url,
         }
         self.state_file.write_text(json.dumps(state))
 
@@ -321,14 +324,23 @@ class Stack:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         self.mail.mkdir(parents=True, exist_ok=True)
-        stop(self.var, quiet=True)  # whatever a previous run left
-        urls = self.services.start()
+        running = running_supervisor(self.var)
+        if running is not None:
+            # A second `make serve` in one checkout stopped the first without a word
+            # (helper-117): both use var/ (database, services, logs).
+            raise SystemExit(
+                f"make serve is already running from this checkout ({running}): press "
+                "Ctrl-C where it runs or `make serve-stop`, then try again."
+            )
+        stop(self.var, quiet=True)  # whatever a run that did not stop cleanly left
         https = self.port or free_port()
         if not port_is_free(https):
             raise SystemExit(f"port {https} is taken: SERVE_PORT=... make serve")
+        self.starting = True
+        urls = self.services.start()
         http = free_port()
         app_ports = [free_port() for _ in range(APP_SERVERS)]
-        site_url = f"https://127.0.0.1:{https}"
+        site_url = self.site_url = f"https://127.0.0.1:{https}"
         until = datetime.date.today() + datetime.timedelta(days=90)
         # The EnvironmentFile= of both units (/etc/jenco/jenco.env in production).
         env_file = self.folder / "jenco.env"
@@ -462,6 +474,8 @@ Ctrl-C (or `make serve-stop`) stops everything.""",
         self.shutdown()
 
     def shutdown(self) -> None:
+        if not self.starting:  # refused before it started anything (running, port taken)
+            return
         for name in ("nginx", *[n for n in self.processes if n != "nginx"]):
             if name in self.processes:
                 end(self.processes[name].pid)
@@ -469,6 +483,19 @@ Ctrl-C (or `make serve-stop`) stops everything.""",
         self.services.stop()
         self.state_file.unlink(missing_ok=True)
         print("Stopped: nginx, app servers, worker, PostgreSQL, Redis.", flush=True)
+
+
+def running_supervisor(var: Path) -> str | None:
+    """What a `make serve` still running from `var` serves ("https://127.0.0.1:8443, pid
+    4242"), or None."""
+    state_file = var.resolve() / "serve" / "state.json"
+    if not state_file.exists():
+        return None
+    state = json.loads(state_file.read_text())
+    supervisor, started = state["supervisor"]
+    if supervisor == os.getpid() or not same_process(supervisor, started):
+        return None
+    return ", ".join(filter(None, [state.get("url", ""), f"pid {supervisor}"]))
 
 
 def stop(var: Path, quiet: bool = False) -> None:

@@ -150,3 +150,20 @@ def emailed_links_lead_to_the_site(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def the_proxy_says_https(app_configs, **kwargs):
+    if settings.SECURE_PROXY_SSL_HEADER or not settings.SECURE_SSL_REDIRECT:
+        return []
+    return [
+        checks.Warning(
+            _(
+                "SECURE_PROXY_SSL_HEADER is not set: behind nginx on another machine the app "
+                "sees plain http and every page redirects to itself, for ever (gunicorn "
+                "believes nginx's X-Forwarded-Proto only from 127.0.0.1)."
+            ),
+            hint=_("Behind nginx (deploy/), set SECURE_PROXY_SSL_HEADER=1 (README, Deploying)."),
+            id="jenco.W004",
+        )
+    ]

@@ -154,13 +154,18 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASES = {
-    "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as error:  # dj-database-url's own words (an unknown scheme, say)
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must be like postgres://USER:PASSWORD@HOST:5432/NAME: {error}"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's, with a health check that looks at the socket instead of sending SELECT 1
     # (jenco/postgresql/base.py).
@@ -186,6 +191,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # counters (django-axes) and captchas are always in the database; the posts checking a
 # password at this moment (accounts.checking) are in Redis, or in each process's memory.
 REDIS_URL = env("REDIS_URL")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    # Else only the first page that uses the cache finds out (helper-117).
+    raise ImproperlyConfigured(
+        f"REDIS_URL must start with redis://, rediss:// or unix://: {REDIS_URL!r}"
+    )
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "jenco.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
     SESSION_ENGINE = "accounts.cache_sessions"

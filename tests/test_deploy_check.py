@@ -17,6 +17,7 @@ PRODUCTION = {
     "JENCO_DEFAULT_CREDENTIALS_UNTIL": "2027-03-31",
     "JENCO_TERMS_URL": "https://www.jenco.example/terms/",
     "REDIS_URL": "redis://127.0.0.1:6379/0",  # named, not reached: the checks connect to nothing
+    "SECURE_PROXY_SSL_HEADER": "1",
 }
 
 
@@ -219,3 +220,24 @@ def test_tls_from_the_start_and_starttls_together_are_refused():
     result = manage("check", **{**PRODUCTION, "EMAIL_USE_SSL": "1", "EMAIL_USE_TLS": "1"})
     assert result.returncode != 0
     assert "EMAIL_USE_SSL=1 and EMAIL_USE_TLS=1: set one of them" in result.stderr
+
+
+def test_without_the_proxys_https_header_it_warns_of_endless_redirects():
+    # Behind nginx on another machine every page redirected to itself (helper-117).
+    env = {k: v for k, v in PRODUCTION.items() if k != "SECURE_PROXY_SSL_HEADER"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0
+    assert "jenco.W004" in result.stderr and "SECURE_PROXY_SSL_HEADER=1" in result.stderr
+
+
+def test_a_malformed_redis_or_database_address_is_named_without_a_traceback():
+    # Each was found only by the first page that used it, or after 50 lines of traceback.
+    for name, value, said in [
+        ("REDIS_URL", "rediss//x", "REDIS_URL must start with redis://, rediss:// or unix://"),
+        ("DATABASE_URL", "postgress://x", "DATABASE_URL must be like postgres://"),
+        ("JENCO_PIN_ATTEMPTS", "five", "JENCO_PIN_ATTEMPTS must be a whole number"),
+    ]:
+        result = manage("check", **{**PRODUCTION, name: value})
+        assert result.returncode != 0
+        assert result.stderr.startswith(f"manage.py: {said}"), result.stderr
+        assert "Traceback" not in result.stderr

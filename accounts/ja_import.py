@@ -58,12 +58,16 @@ class JAExport:
 
     @property
     def encoding_label(self) -> str:
-        """The encoding as an operator knows it: "utf-8-sig" reads files with and without a
-        BOM, so say which this one is."""
-        if self.encoding != "utf-8-sig":
-            return self.encoding
-        with self.path.open("rb") as file:
-            return "UTF-8 (BOM)" if file.read(3) == codecs.BOM_UTF8 else "UTF-8"
+        return encoding_label(self.path, self.encoding)
+
+
+def encoding_label(path: Path, encoding: str) -> str:
+    """The encoding as an operator knows it: "utf-8-sig" reads files with and without a BOM,
+    so say which this one is."""
+    if encoding != "utf-8-sig":
+        return encoding
+    with path.open("rb") as file:
+        return "UTF-8 (BOM)" if file.read(3) == codecs.BOM_UTF8 else "UTF-8"
 
 
 @dataclass(frozen=True)
@@ -111,13 +115,33 @@ def scan(path: str | Path, encoding: str | None = None) -> JAExport:
                 _refuse_damaged_utf8(path)
             continue
     if encoding:
-        message = _("%(file)s is not valid %(encoding)s text.")
+        line, byte = _first_undecodable(path, encoding)
+        raise ImportFileError(
+            _(
+                "%(file)s, line %(line)s: byte %(byte)s is not %(encoding)s text. Name the "
+                "file's own encoding with --encoding, or leave it out (UTF-8 and CP932 are "
+                "recognised)."
+            )
+            % {"file": path, "line": line, "byte": f"0x{byte:02x}", "encoding": encoding}
+        )
     else:
         message = _(
             "%(file)s is neither UTF-8 nor CP932 (Shift_JIS) text. Save it from Excel as "
             "“CSV UTF-8”, or name its encoding with --encoding."
         )
-    raise ImportFileError(message % {"file": path, "encoding": encoding})
+    raise ImportFileError(message % {"file": path})
+
+
+def _first_undecodable(path: Path, encoding: str) -> tuple[int, int]:
+    """The line and value of the file's first byte that `encoding` cannot read (read whole:
+    only when the file is refused)."""
+    data = path.read_bytes()
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as error:
+        before = data[: error.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return before.count(b"\n") + 1, data[error.start]
+    return 1, 0  # read whole here: what failed was the reader's part of it
 
 
 def import_members(
@@ -213,7 +237,7 @@ def _scan(path: Path, encoding: str) -> JAExport:
     # No `_` as a throwaway name in this module: it is gettext.
     with _records(path, encoding) as records:
         header = next(records, (1, []))[1]
-        columns = _columns(header, encoding)
+        columns = _columns(header, path, encoding)
         rows = sum(1 for record in records)
     return JAExport(path=path, encoding=encoding, columns=columns, width=len(header), rows=rows)
 
@@ -267,18 +291,22 @@ def _refuse_damaged_utf8(path: Path) -> None:
         )
 
 
-def _columns(header: list[str], encoding: str) -> dict[str, int]:
+def _columns(header: list[str], path: Path, encoding: str) -> dict[str, int]:
     """Where each known column is; header names are matched ignoring case and spaces."""
     names = [name.strip().strip("\ufeff").lower() for name in header]
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise ImportFileError(
             _(
-                "The first line must name the columns member_id, name and email "
+                "%(file)s: the first line must name the columns member_id, name and email "
                 "(id_document_number and preferred_language are optional). Missing: "
                 "%(missing)s. The file was read as %(encoding)s."
             )
-            % {"missing": ", ".join(missing), "encoding": encoding}
+            % {
+                "file": path,
+                "missing": ", ".join(missing),
+                "encoding": encoding_label(path, encoding),
+            }
         )
     wanted = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
     twice = sorted({name for name in names if name in wanted and names.count(name) > 1})
@@ -326,6 +354,15 @@ def _member_fields(
 def _cells(record: list[str], export: JAExport) -> dict[str, str]:
     """The row's values by column name, each on one line and free of control characters."""
     if len(record) != export.width:
+        if len(record) < export.width and any("\n" in field for field in record[-1:]):
+            # A quote left open runs on over the lines after it, into one field.
+            raise _Refused(
+                _(
+                    "The row has %(found)s fields but the header has %(expected)s: a quote "
+                    "on this line is not closed, so the lines after it were read into it."
+                )
+                % {"found": len(record), "expected": export.width}
+            )
         raise _Refused(
             _("The row has %(found)s fields but the header has %(expected)s.")
             % {"found": len(record), "expected": export.width}

@@ -170,7 +170,7 @@ def test_it_deletes_what_expired_keeps_what_is_live_and_a_second_run_deletes_not
 
 
 def test_it_speaks_the_operators_language(db):
-    assert "Deleted 0 expired captchas." in housekeeping("--language", "en")
+    assert "Expired captchas deleted: 0." in housekeeping("--language", "en")
     assert "期限切れの画像認証を0件削除しました。" in housekeeping()
 
 

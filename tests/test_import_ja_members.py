@@ -125,7 +125,11 @@ def test_a_named_encoding_that_does_not_fit_imports_nothing(tmp_path):
     path = write(tmp_path, HEADER + "JPN3000001,山田 太郎,taro@example.com,,\n", "cp932")
     run = run_import(path, "--encoding", "utf-8")
 
-    assert "is not valid utf-8 text" in run.error
+    # Where, and what to do (helper-117: it named neither).
+    assert run.error == (
+        f"{path}, line 2: byte 0x8e is not utf-8 text. Name the file's own encoding with "
+        "--encoding, or leave it out (UTF-8 and CP932 are recognised)."
+    )
     assert not Member.objects.exists()
 
 
@@ -259,6 +263,9 @@ def test_a_header_without_the_required_columns_imports_nothing(tmp_path):
     run = run_import(path)
 
     assert "Missing: member_id, email" in run.error
+    # The file named, and its encoding as the rest of the output says it (not "utf-8-sig").
+    assert run.error.startswith(f"{path}: the first line must name the columns")
+    assert run.error.endswith("The file was read as UTF-8.")
     assert not Member.objects.exists()
 
 
@@ -359,6 +366,19 @@ def test_a_ragged_row_is_rejected(tmp_path):
     assert "Line 3: The row has 6 fields but the header has 5." in run.err
     assert list(members()) == ["JPN3000003"]
     assert run.failed
+
+
+def test_a_quote_left_open_is_named_as_the_reason_a_row_is_short(tmp_path):
+    path = write(
+        tmp_path,
+        HEADER + 'JPN3000001,"Taro,taro@example.com,,\nJPN3000002,Hanako,h@example.com,,\n',
+    )
+    run = run_import(path)
+
+    assert "Line 2: The row has 2 fields but the header has 5: a quote on this line" in run.err
+    # Nothing was imported, and the last line does not say the other rows were.
+    assert run.error == "Rows rejected: 1 (listed above). No row was imported."
+    assert not Member.objects.exists()
 
 
 def test_a_duplicate_id_names_the_earlier_line_and_the_first_row_wins(tmp_path):

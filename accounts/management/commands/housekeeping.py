@@ -92,18 +92,18 @@ class Command(InLanguage):
     def run(self):
         days = settings.JENCO_SECURITY_LOG_DAYS
         # Tasks first: a requeued mail goes out while the rest is swept.
-        yield _("Queued again %(count)d tasks a stopped worker left unfinished.") % {
+        yield _("Tasks a stopped worker left unfinished, queued again: %(count)d.") % {
             "count": tasks.requeue_stale()
         }
-        yield _("Deleted %(count)d finished tasks.") % {"count": tasks.prune_finished()}
-        yield _("Deleted %(count)d expired captchas.") % {"count": prune_captchas()}
-        yield _("Deleted %(count)d expired sessions.") % {"count": prune_sessions()}
-        yield _("Deleted %(count)d expired lockout records.") % {"count": prune_lockouts()}
-        yield _("Deleted %(count)d expired request counters.") % {"count": throttle.prune()}
-        yield _("Deleted %(count)d old mailbox codes.") % {"count": prune_mailbox_codes()}
-        yield _("Deleted %(count)d old email change requests.") % {"count": prune_email_changes()}
-        yield _("Deleted %(count)d expired registrations.") % {"count": prune_registrations()}
-        yield _("Deleted %(count)d security events older than %(days)d days.") % {
+        yield _("Finished tasks deleted: %(count)d.") % {"count": tasks.prune_finished()}
+        yield _("Expired captchas deleted: %(count)d.") % {"count": prune_captchas()}
+        yield _("Expired sessions deleted: %(count)d.") % {"count": prune_sessions()}
+        yield _("Expired lockout records deleted: %(count)d.") % {"count": prune_lockouts()}
+        yield _("Expired request counters deleted: %(count)d.") % {"count": throttle.prune()}
+        yield _("Old mailbox codes deleted: %(count)d.") % {"count": prune_mailbox_codes()}
+        yield _("Old email change requests deleted: %(count)d.") % {"count": prune_email_changes()}
+        yield _("Expired registrations deleted: %(count)d.") % {"count": prune_registrations()}
+        yield _("Security events older than %(days)d days deleted: %(count)d.") % {
             "count": prune_security_events(days),
             "days": days,
         }

@@ -62,10 +62,12 @@ class Command(InLanguage):
         if report.rejected:
             if dry_run:
                 message = _("Rows that would be rejected: %(count)s (listed above).")
-            else:
+            elif report.created or report.updated or report.unchanged:
                 message = _(
                     "Rows rejected: %(count)s (listed above). The other rows were imported."
                 )
+            else:
+                message = _("Rows rejected: %(count)s (listed above). No row was imported.")
             # Not a CommandError: the good rows are in, and "CommandError: …" reads as a crash.
             # The exit status still tells a script that something needs fixing.
             self.stderr.write(self.style.WARNING(message % {"count": report.rejected}))

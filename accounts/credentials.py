@@ -162,17 +162,23 @@ def _ascii_domain(domain: str) -> str:
         return domain
 
 
-def mailbox_key(email: str) -> str:
+def mailbox_key(email: str, *, certain: bool = False) -> str:
     """One key per real mailbox, for limits on what we send to an address.
 
     `"victim"@x`, `vi\\ctim@x`, `Victim+2@X` and `victim@x` reach one inbox: quotes and
     backslash escapes go, letters fold, a "+tag" goes, Gmail's dots go, and an
     internationalised domain is read in its ASCII spelling (例え.jp is xn--r8jz45g.jp).
+
+    `certain`: only what surely reaches one inbox, for telling one address what another
+    holds (registration mails the member IDs at it): a "+tag" goes at Gmail only, since
+    elsewhere `taro+x@` may be another person's address (helper-118).
     """
     local, _at, domain = normalise_email(email).rpartition("@")
-    local = local.replace('"', "").replace("\\", "").split("+", 1)[0]
+    local = local.replace('"', "").replace("\\", "")
     domain = _ascii_domain(domain)
     domain = _DOTLESS_DOMAINS.get(domain, domain)
+    if domain == "gmail.com" or not certain:
+        local = local.split("+", 1)[0]
     if domain == "gmail.com":
         local = local.replace(".", "")
     return f"{local}@{domain}"

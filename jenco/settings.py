@@ -193,8 +193,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     # Else only the first page that uses the cache finds out (helper-117).
+    # Its scheme as typed, never the rest (a password may follow).
     raise ImproperlyConfigured(
-        f"REDIS_URL must start with redis://, rediss:// or unix://: {REDIS_URL!r}"
+        "REDIS_URL must start with redis://, rediss:// or unix://, not "
+        f"{REDIS_URL.partition(':')[0][:12]!r}"
     )
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "jenco.redis_cache.RedisCache", "LOCATION": REDIS_URL}}

@@ -233,11 +233,21 @@ def test_without_the_proxys_https_header_it_warns_of_endless_redirects():
 def test_a_malformed_redis_or_database_address_is_named_without_a_traceback():
     # Each was found only by the first page that used it, or after 50 lines of traceback.
     for name, value, said in [
-        ("REDIS_URL", "rediss//x", "REDIS_URL must start with redis://, rediss:// or unix://"),
+        ("REDIS_URL", "redis:/:pw@x", "REDIS_URL must start with redis://, rediss:// or unix://"),
         ("DATABASE_URL", "postgress://x", "DATABASE_URL must be like postgres://"),
         ("JENCO_PIN_ATTEMPTS", "five", "JENCO_PIN_ATTEMPTS must be a whole number"),
     ]:
         result = manage("check", **{**PRODUCTION, name: value})
         assert result.returncode != 0
         assert result.stderr.startswith(f"manage.py: {said}"), result.stderr
-        assert "Traceback" not in result.stderr
+        assert "Traceback" not in result.stderr and "pw@" not in result.stderr
+
+
+def test_manage_py_still_takes_another_settings_module():
+    result = manage(
+        "shell",
+        "--settings=tests.settings",
+        "-c",
+        "from django.conf import settings; print(settings.SETTINGS_MODULE)",
+    )
+    assert result.stdout.strip().splitlines()[-1] == "tests.settings", result.stderr

@@ -50,11 +50,11 @@ def mailbox_of_another_account(email: str, member=None) -> bool:
     return any(other.pk != getattr(member, "pk", None) for other in accounts_at_mailbox(email))
 
 
-def accounts_at_mailbox(email: str) -> list[Member]:
+def accounts_at_mailbox(email: str, *, certain: bool = False) -> list[Member]:
     """Every account, closed ones too, whose address reaches the inbox `email` does
     (credentials.mailbox_key: case, "+tags", quotes, Gmail's dots, a domain's two
-    spellings), by member ID."""
-    key = credentials.mailbox_key(email)
+    spellings; `certain`: a "+tag" at Gmail only), by member ID."""
+    key = credentials.mailbox_key(email, certain=certain)
     local, _at, domain = key.rpartition("@")
     # Narrowed in the database first: the address in lower case without quotes, backslashes
     # and dots begins with the key's own (read one by one, 30,000 addresses at gmail.com
@@ -62,15 +62,23 @@ def accounts_at_mailbox(email: str) -> list[Member]:
     folded = Lower("email")
     for left_out in ('"', "\\", "."):
         folded = Replace(folded, Value(left_out), Value(""))
+    # The domain as typed too: IDNA's ASCII spelling of some is another name (straße.de is
+    # read as strasse.de), which would miss an address stored as typed (helper-118).
+    typed_domain = credentials.normalise_email(email).rpartition("@")[2]
+    domains = dict.fromkeys([*credentials.domains_of(domain), typed_domain])
     found = []
-    for name in credentials.domains_of(domain):
+    for name in domains:
         rows = (
             Member.objects.filter(email__iendswith=f"@{name}")
             .annotate(folded=folded)
             .filter(folded__startswith=local.replace(".", ""))
             .only("member_id", "email", "is_active", "preferred_language")
         )
-        found += [row for row in rows if credentials.mailbox_key(row.email) == key]
+        found += [
+            row
+            for row in rows
+            if credentials.mailbox_key(row.email, certain=certain) == key and row not in found
+        ]
     return sorted(found, key=lambda member: member.member_id)
 
 

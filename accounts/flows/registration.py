@@ -111,11 +111,12 @@ def _addressee(registration: PendingRegistration) -> Member:
 
 
 def _accounts_at(email: str) -> list[Member]:
-    """The accounts whose address reaches the inbox `email` does, closed ones too: one inbox,
-    one account (`taro+jenco@…` and Gmail's `t.aro@…` registered a second account beside
-    `taro@…`, and a closed account's address a new one: helper-112). A family sharing an
-    inbox asks support."""
-    return email_change.accounts_at_mailbox(email)
+    """The accounts whose address surely reaches the inbox `email` does, closed ones too:
+    one inbox, one account (Gmail's `t.aro@` and `taro+jenco@` registered a second account
+    beside `taro@gmail.com`, and a closed account's address a new one: helper-112). A "+tag"
+    elsewhere is another address: on some servers another person's, who must not be mailed
+    the IDs at `taro@` (helper-118). A family sharing an inbox asks support."""
+    return email_change.accounts_at_mailbox(email, certain=True)
 
 
 def mail_registration_link(registration_pk: int, *, retry: bool = False) -> None:

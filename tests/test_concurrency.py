@@ -80,15 +80,15 @@ def race(*requests: Callable) -> list:
     return results
 
 
-def overlapped(pages) -> bool:
-    """Whether the requests were in flight together, as the test means them to be: at least
-    half of them (and two) had gone out before the first answer came back. Every one of
-    them asked for, this failed now and then on a busy machine, when the load on the two
-    cores kept the last sender's thread waiting past the first answer (an answer is one
-    Argon2 hash, about 30 ms)."""
+def overlapped(pages, at_least: int | None = None) -> bool:
+    """Whether the requests were in flight together: `at_least` of them (all unless said)
+    had gone out before the first answer came back. A test that counts what gets past a
+    limit needs them all; one that asks only that every request is answered can do with
+    half (on a busy machine the last sender's thread now and then went out after the first
+    answer, about 30 ms, one Argon2 hash, and failed it)."""
     first_answer = min(p.finished for p in pages)
     together = sum(p.started < first_answer for p in pages)
-    return together >= max(2, len(pages) // 2)
+    return together >= (len(pages) if at_least is None else at_least)
 
 
 def no_server_trouble(site: LiveSite, pages, since: int) -> None:
@@ -273,7 +273,7 @@ def test_twenty_sign_ins_at_once_all_get_an_answer(site, members):
     member_ids = members.take(SIGN_INS)
     mark = site.log_mark()
     pages = sign_in_together(site, member_ids)
-    assert overlapped(pages)
+    assert overlapped(pages, at_least=SIGN_INS // 2)
     no_server_trouble(site, pages, mark)
     assert all(p.status in (302, 200) for p in pages), [p.status for p in pages]
     # Every one of them typed the right password and captcha.

@@ -324,3 +324,25 @@ def test_the_link_tells_nothing_of_the_sub_password(client, member, mailoutbox, 
     assert removed.exists() is was_sub
     subjects = [mail.subject for mail in mailoutbox[mailoutbox_before:]]
     assert any("サブパスワード" in subject for subject in subjects) is was_sub
+
+
+@pytest.mark.parametrize("has_sub_password", [True, False])
+def test_setting_a_password_from_the_link_costs_the_same_with_or_without_a_sub_password(
+    client, member, mailoutbox, settings, has_sub_password
+):
+    # Compared only when one was set, the answer's time told whether one was (helper-118).
+    from django.contrib.auth.hashers import make_password
+
+    from tests.test_first_sign_in import CountingHasher
+
+    settings.PASSWORD_HASHERS = ["tests.test_first_sign_in.CountingHasher"]
+    if has_sub_password:
+        member.sub_password = make_password(SUB_PASSWORD)
+        member.save(update_fields=["sub_password"])
+    ask(client, "JPN1000001", "taro@example.com")
+    form_path = follow_link(client, link_in(mailoutbox[0]))
+    CountingHasher.count = 0
+
+    assert set_password(client, form_path)["Location"] == "/password/reset/done/"
+    # The new password's hash, and one verification against the sub password or nothing.
+    assert CountingHasher.count == 2

@@ -114,8 +114,8 @@ def scan(path: str | Path, encoding: str | None = None) -> JAExport:
             if not encoding and candidate == AUTO_ENCODINGS[0]:
                 _refuse_damaged_utf8(path)
             continue
-    if encoding:
-        line, byte = _first_undecodable(path, encoding)
+    if encoding and (first := _first_undecodable(path, encoding)):
+        line, byte = first
         raise ImportFileError(
             _(
                 "%(file)s, line %(line)s: byte %(byte)s is not %(encoding)s text. Name the "
@@ -124,24 +124,26 @@ def scan(path: str | Path, encoding: str | None = None) -> JAExport:
             )
             % {"file": path, "line": line, "byte": f"0x{byte:02x}", "encoding": encoding}
         )
+    if encoding:
+        message = _("%(file)s is not valid %(encoding)s text.")
     else:
         message = _(
             "%(file)s is neither UTF-8 nor CP932 (Shift_JIS) text. Save it from Excel as "
             "“CSV UTF-8”, or name its encoding with --encoding."
         )
-    raise ImportFileError(message % {"file": path})
+    raise ImportFileError(message % {"file": path, "encoding": encoding})
 
 
-def _first_undecodable(path: Path, encoding: str) -> tuple[int, int]:
+def _first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
     """The line and value of the file's first byte that `encoding` cannot read (read whole:
-    only when the file is refused)."""
+    only when the file is refused); None if read whole it reads."""
     data = path.read_bytes()
     try:
         data.decode(encoding)
     except UnicodeDecodeError as error:
         before = data[: error.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         return before.count(b"\n") + 1, data[error.start]
-    return 1, 0  # read whole here: what failed was the reader's part of it
+    return None
 
 
 def import_members(

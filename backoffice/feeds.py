@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from backoffice import ticker
-from backoffice.models import NUMBER, Quote, plausible_time
+from backoffice.models import NUMBER, Quote, plausible_time, shows_as_written
 
 COLUMNS = ["symbol", "name", "last", "change", "percent", "as_of"]
 MAX_BYTES = 1_000_000
@@ -171,9 +171,10 @@ def _check_columns(found: list[str], kind: str, n: int) -> None:
 def _checked(row: dict, kind: str, n: int) -> dict:
     where = _where(kind, n)
     quote = {key: row[key].strip() for key in COLUMNS}
-    if not quote["symbol"] or len(quote["symbol"]) > 20 or not quote["symbol"].isprintable():
+    symbol = quote["symbol"]
+    if not symbol or len(symbol) > 20 or not shows_as_written(symbol):
         raise FeedError(_("%(where)s: symbol: 1 to 20 characters.") % {"where": where})
-    if len(quote["name"]) > 100 or not quote["name"].isprintable():
+    if len(quote["name"]) > 100 or not shows_as_written(quote["name"]):
         raise FeedError(_("%(where)s: name: at most 100 printable characters.") % {"where": where})
     for field in ("last", "change", "percent"):
         if field == "percent" and not quote[field]:

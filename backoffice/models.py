@@ -1,4 +1,5 @@
 import datetime
+import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -41,7 +42,7 @@ class Quote(models.Model):
         unprintable = {
             field: _("Printable characters only (no control or invisible characters).")
             for field in ("symbol", "name")
-            if not getattr(self, field).isprintable()
+            if not shows_as_written(getattr(self, field))
         }
         if unprintable:
             raise ValidationError(unprintable)
@@ -49,6 +50,16 @@ class Quote(models.Model):
             raise ValidationError({"last": _("The last price has no sign.")})
         if self.as_of and not plausible_time(self.as_of):
             raise ValidationError({"as_of": _("A time between the year 2000 and tomorrow.")})
+
+
+# Control, format (a right-to-left override), surrogate, private-use, unassigned and line
+# or paragraph separator characters; a space of any width (U+3000 in a Japanese name) is fine.
+NOT_SHOWN_AS_WRITTEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def shows_as_written(text: str) -> bool:
+    """Whether `text` shows on a page as its characters read: a quote's symbol and name."""
+    return not any(unicodedata.category(ch) in NOT_SHOWN_AS_WRITTEN for ch in text)
 
 
 def plausible_time(when) -> bool:

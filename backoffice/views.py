@@ -72,17 +72,34 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     billing card's, and no write (tests/test_cost.py)."""
     previous = request.session.get(sign_in_flow.PREVIOUS_SIGN_IN)
     failed = request.session.get(sign_in_flow.FAILED_SINCE)
+    # A session from before this count was kept: every failure unanswered, as it said.
+    unanswered = request.session.get(sign_in_flow.FAILED_SINCE_UNANSWERED, failed)
     context = {
         "previous_sign_in": datetime.datetime.fromisoformat(previous) if previous else None,
         "failed_since": failed,
-        # A session from before this count was kept: every failure unanswered, as it said.
-        "failed_unanswered": request.session.get(sign_in_flow.FAILED_SINCE_UNANSWERED, failed),
+        "failed_unanswered": unanswered,
+        "failed_hint": _failures_hint(request, unanswered) if failed else None,
         # Where a member from JA stands (the gate keeps one who is not done to the steps).
         "migration": credentials.migration_step(request.user)
         if request.user.origin == request.user.Origin.JA
         else None,
     }
     return render(request, "backoffice/dashboard.html", context)
+
+
+def _failures_hint(request: HttpRequest, unanswered: int) -> str:
+    """What to do about the failed sign-ins the dashboard shows (helper-116: told to change a
+    password just reset, or in a session that cannot change it)."""
+    if not unanswered:
+        return _("Your password has been changed since then.")
+    if view_only.active(request):
+        return _(
+            "If that was not you, someone may be trying to guess your password: sign in with "
+            "your main password to change it."
+        )
+    return _(
+        "If that was not you, someone may be trying to guess your password: consider changing it."
+    )
 
 
 @sensitive_post_parameters("code")

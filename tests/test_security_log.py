@@ -155,3 +155,26 @@ def test_a_superusers_change_to_a_staff_group_is_logged(client, staff):
         False,
         True,
     ]
+
+
+def test_staff_groups_deleted_from_the_list_are_logged_and_agents_see_none_of_it(
+    client, staff, support_agent
+):
+    from django.contrib.auth.models import Group
+
+    first, second = Group.objects.create(name="Auditors"), Group.objects.create(name="Trainees")
+    client.force_login(staff)
+    client.post(
+        "/admin/auth/group/",
+        {"action": "delete_selected", "_selected_action": [first.pk, second.pk], "post": "yes"},
+    )
+
+    assert not Group.objects.filter(name__in=["Auditors", "Trainees"]).exists()
+    logged = SecurityEvent.objects.filter(kind="staff_group_changed")
+    assert sorted(e.details["group"] for e in logged) == ["Auditors", "Trainees"]
+    assert all(e.details["deleted"] and e.actor == staff for e in logged)
+    # What superusers did to the staff's groups is for superusers: not in an agent's log.
+    listed = "/admin/accounts/securityevent/?kind__exact=staff_group_changed"
+    assert client.get(listed).context_data["cl"].result_count == 2
+    client.force_login(support_agent)
+    assert client.get(listed).context_data["cl"].result_count == 0

@@ -366,3 +366,11 @@ def test_admin_refuses_a_quote_name_that_would_rewrite_the_strip(client, staff, 
     response = client.post("/admin/backoffice/quote/add/", data)
     assert response.status_code == 200 and not Quote.objects.exists()
     assert "制御文字や見えない文字は使えません" in response.content.decode()
+
+
+def test_a_quote_name_with_a_full_width_space_is_taken(client, staff):
+    # 「日経 平均」 typed with a Japanese keyboard's space: a space is not a hidden character.
+    client.force_login(staff)
+    data = ADMIN_FORM | {"name": "日経\u3000平均\u00a0先物"}
+    assert client.post("/admin/backoffice/quote/add/", data).status_code == 302
+    assert Quote.objects.get().name == "日経\u3000平均\u00a0先物"

@@ -318,7 +318,11 @@ class Stack:
             "services": str(self.services.folder),
             "url": self.site_url,
         }
-        self.state_file.write_text(json.dumps(state))
+        # Whole or not at all: a `make serve` or `serve-stop` reading it meanwhile never finds
+        # half of it.
+        partial = self.state_file.with_suffix(".tmp")
+        partial.write_text(json.dumps(state))
+        partial.replace(self.state_file)
 
     def run(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -489,9 +493,10 @@ def running_supervisor(var: Path) -> str | None:
     """What a `make serve` still running from `var` serves ("https://127.0.0.1:8443, pid
     4242"), or None."""
     state_file = var.resolve() / "serve" / "state.json"
-    if not state_file.exists():
+    try:
+        state = json.loads(state_file.read_text())
+    except (FileNotFoundError, ValueError):  # none, or left unreadable by a crash
         return None
-    state = json.loads(state_file.read_text())
     supervisor, started = state["supervisor"]
     if supervisor == os.getpid() or not same_process(supervisor, started):
         return None

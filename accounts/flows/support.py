@@ -304,7 +304,8 @@ def staff_group_changed(request, group, *, before: tuple[str, set[str]] | None) 
         details["permissions_added"] = sorted(now - old)
     if old - now:
         details["permissions_removed"] = sorted(old - now)
-    if before is None or len(details) > 2:
+    changed = {"renamed_from", "permissions_added", "permissions_removed"} & details.keys()
+    if before is None or changed:
         record(request, Kind.STAFF_GROUP_CHANGED, actor=request.user, details=details)
 
 

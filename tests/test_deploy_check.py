@@ -41,9 +41,13 @@ def test_check_deploy_passes_with_zero_warnings():
     assert "no issues" in result.stdout
 
 
+def deploy_check_without(name: str):
+    env = {k: v for k, v in PRODUCTION.items() if k != name}
+    return manage("check", "--deploy", "--fail-level", "WARNING", **env)
+
+
 def test_without_redis_it_warns_that_posts_sent_at_once_are_counted_per_process():
-    env = {k: v for k, v in PRODUCTION.items() if k != "REDIS_URL"}
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    result = deploy_check_without("REDIS_URL")
     assert result.returncode != 0
     assert "jenco.W003" in result.stderr and "GUNICORN_WORKERS=1" in result.stderr
 
@@ -224,8 +228,7 @@ def test_tls_from_the_start_and_starttls_together_are_refused():
 
 def test_without_the_proxys_https_header_it_warns_of_endless_redirects():
     # Behind nginx on another machine every page redirected to itself (helper-117).
-    env = {k: v for k, v in PRODUCTION.items() if k != "SECURE_PROXY_SSL_HEADER"}
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    result = deploy_check_without("SECURE_PROXY_SSL_HEADER")
     assert result.returncode != 0
     assert "jenco.W004" in result.stderr and "SECURE_PROXY_SSL_HEADER=1" in result.stderr
 

@@ -1609,10 +1609,7 @@ def test_the_security_log_says_in_words_which_pauses_were_lifted(client, support
 
 def test_admins_message_after_a_save_links_the_member_not_shows_its_html(client, staff, member):
     client.force_login(staff)
-    page = client.get(page_of(member)).content.decode()
-    form = dict(
-        re.findall(r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page)
-    )
+    form = member_page_form(client, member)
     form.update(name="佐藤 花子", preferred_language=member.preferred_language, _continue="1")
     saved = client.post(page_of(member), form, follow=True).content.decode()
     assert f'<a href="{page_of(member)}">{member.member_id}</a>' in saved
@@ -1628,6 +1625,14 @@ def test_an_agent_in_two_teams_reads_as_a_list_in_the_readers_language():
         assert team_names("Supervisor, Support") == "Supervisor, Support"
 
 
+def member_page_form(client, member) -> dict:
+    """The member page's text fields as admin fills them in, to post back changed."""
+    page = client.get(page_of(member)).content.decode()
+    return dict(
+        re.findall(r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page)
+    )
+
+
 # --- A staff account's address is an inbox of its own --------------------------------------
 
 
@@ -1635,10 +1640,7 @@ def test_a_member_made_staff_in_admin_needs_an_address_of_their_own(client, staf
     """Its reset links would reach whoever else reads that inbox (a family shares one)."""
     sibling = Member.objects.create_user("JPN1000009", email="taro+hanako@example.com")
     client.force_login(staff)  # a superuser
-    page = client.get(page_of(sibling)).content.decode()
-    form = dict(
-        re.findall(r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page)
-    )
+    form = member_page_form(client, sibling)
     form.update(preferred_language="ja", is_staff="on")
 
     refused = client.post(page_of(sibling), form).content.decode()
@@ -1657,10 +1659,7 @@ def test_a_team_is_for_staff_accounts_only(client, staff, member):
 
     supervisor = Group.objects.get(name="Supervisor")
     client.force_login(staff)  # a superuser
-    page = client.get(page_of(member)).content.decode()
-    form = dict(
-        re.findall(r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page)
-    )
+    form = member_page_form(client, member)
     form.update(preferred_language="ja", groups=[supervisor.pk])
 
     refused = client.post(page_of(member), form).content.decode()
@@ -1678,10 +1677,7 @@ def test_a_team_is_for_staff_accounts_only(client, staff, member):
 def test_a_superuser_is_a_staff_account(client, staff, member):
     """Every permission and no way into admin to see them used: refused, as a team is."""
     client.force_login(staff)  # a superuser
-    page = client.get(page_of(member)).content.decode()
-    form = dict(
-        re.findall(r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page)
-    )
+    form = member_page_form(client, member)
     form.update(preferred_language="ja", is_superuser="on")
 
     refused = client.post(page_of(member), form).content.decode()

@@ -81,7 +81,7 @@ def one_line(raw: str) -> str | None:
 # What no name holds: controls, format characters (a right-to-left override, zero-width
 # characters), surrogates, private use, unassigned code points, line and paragraph separators.
 # Spaces of every width stay: 「鈴木　一郎」 is typed with the ideographic space.
-_NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 # Printable by Unicode's categories, and shown as nothing, or as a box in place of what was
@@ -100,7 +100,7 @@ def clean_name(raw: str, *, kept: str = "") -> str | None:
         return None
     for ch in text:
         category = unicodedata.category(ch)
-        if category in _NOT_IN_A_NAME and not (category == "Co" and ch in kept):
+        if category in NOT_IN_A_NAME and not (category == "Co" and ch in kept):
             return None
         if ch in SHOWS_NOTHING and ch not in kept:
             return None

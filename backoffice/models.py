@@ -8,6 +8,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import credentials
+
 # A quote's numbers are kept as the feed wrote them ("1.18424", "+5.0"): the ticker shows the
 # precision the market data has, and nothing here computes with them.
 NUMBER = RegexValidator(
@@ -52,14 +54,15 @@ class Quote(models.Model):
             raise ValidationError({"as_of": _("A time between the year 2000 and tomorrow.")})
 
 
-# Control, format (a right-to-left override), surrogate, private-use, unassigned and line
-# or paragraph separator characters; a space of any width (U+3000 in a Japanese name) is fine.
-NOT_SHOWN_AS_WRITTEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
-
-
 def shows_as_written(text: str) -> bool:
-    """Whether `text` shows on a page as its characters read: a quote's symbol and name."""
-    return not any(unicodedata.category(ch) in NOT_SHOWN_AS_WRITTEN for ch in text)
+    """Whether `text` shows on a page as its characters read (a quote's symbol and name): no
+    character a person's name may not hold either (accounts.credentials: control, format
+    such as a right-to-left override, private-use, line separators, and printable ones that
+    show as nothing, such as a Hangul filler, helper-119). A space of any width is fine."""
+    return not any(
+        unicodedata.category(ch) in credentials.NOT_IN_A_NAME or ch in credentials.SHOWS_NOTHING
+        for ch in text
+    )
 
 
 def plausible_time(when) -> bool:

@@ -279,3 +279,23 @@ def test_an_account_without_a_name_shows_its_id_once_not_twice(client, staff):
     assert '<p class="menu-who">JPN9000001</p>' in page
     header = page.split("</header>")[0]
     assert header.count("JPN9000001") == 2  # the wide screen's, and the phone's in the menu
+
+
+def test_a_view_only_sign_in_leaves_the_warning_for_the_member(member):
+    # Whoever held the sub password used the warning up: the member's next sign-in read
+    # "none since your previous sign-in" (helper-119).
+    member.sub_password = make_password("willow-Creek-5512")
+    member.save(update_fields=["sub_password"])
+    sign_in(Client(), "JPN1000001", PASSWORD)
+    for n in range(2):
+        sign_in(Client(), "JPN1000001", f"wrong-password-{n}", REMOTE_ADDR=f"10.0.6.{n}")
+    viewer = Client()
+    data = {"username": "JPN1000001", "password": "willow-Creek-5512", "view_only": "on"}
+    assert viewer.post("/login/", {**data, **solved_captcha()})["Location"] == "/backoffice/"
+    assert "2回ログインに失敗" in viewer.get("/backoffice/").content.decode()
+
+    owner = Client()
+    assert sign_in(owner)["Location"] == "/backoffice/"
+
+    page = owner.get("/backoffice/").content.decode()
+    assert "2回ログインに失敗" in page and "has-failures" in page

@@ -358,11 +358,13 @@ def test_admin_refuses_a_quote_time_no_page_could_show(client, staff):
 
 
 @pytest.mark.parametrize("field", ["symbol", "name"])
-def test_admin_refuses_a_quote_name_that_would_rewrite_the_strip(client, staff, field):
+@pytest.mark.parametrize("hidden", ["\u202e", "\u3164", "\u2800"], ids=["RLO", "filler", "blank"])
+def test_admin_refuses_a_quote_name_that_would_rewrite_the_strip(client, staff, field, hidden):
     # A right-to-left override reverses what follows it on every sign-in page (helper-113);
-    # the feed refused it, admin did not.
+    # the feed refused it, admin did not. A Hangul filler or a blank Braille pattern shows as
+    # nothing (helper-119).
     client.force_login(staff)
-    data = ADMIN_FORM | {field: "S&P\u202e005"}
+    data = ADMIN_FORM | {field: f"S&P{hidden}005"}
     response = client.post("/admin/backoffice/quote/add/", data)
     assert response.status_code == 200 and not Quote.objects.exists()
     assert "制御文字や見えない文字は使えません" in response.content.decode()

@@ -48,7 +48,7 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
         # one by email.
         view_only.start(request, member)
         record(request, Kind.SIGN_IN_VIEW_ONLY, member, details=_session(request))
-        emails.send_member_email(member, "view_only_sign_in", {"when": member.last_login})
+        emails.send_member_email(member, "view_only_sign_in", {"when": timezone.now()})
     elif with_defaults:
         # The first-sign-in gate keeps this member to the mailbox step, then the PIN and
         # password steps. Every sign-in on the published password is due a code (each proves
@@ -70,7 +70,14 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
 
 def last_sign_in_now(sender, user, **kwargs) -> None:
     """The user_logged_in receiver that replaces Django's update_last_login (accounts.apps):
-    the same, the member's last sign-in is now, in one UPDATE rather than a model save."""
+    the same, the member's last sign-in is now, in one UPDATE rather than a model save.
+
+    Not for a view-only sign-in: the member's own last sign-in is what their dashboard
+    counts failed sign-ins since, and whoever holds the sub password used the warning up
+    before the member saw it (helper-119). Each view-only sign-in is mailed to the member
+    and in the security log."""
+    if getattr(user, "signed_in_view_only", False):
+        return
     user.last_login = timezone.now()
     sign_in_sql.set_last_login(user.pk, user.last_login)
 

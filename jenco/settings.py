@@ -9,6 +9,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -198,6 +199,20 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         "REDIS_URL must start with redis://, rediss:// or unix://, not "
         f"{REDIS_URL.partition(':')[0][:12]!r}"
     )
+if REDIS_URL and not REDIS_URL.startswith("unix://"):
+    # A port or database number redis-py would take only at the first page that uses the
+    # cache, or read as database 0 (helper-119).
+    try:
+        redis_address = urlsplit(REDIS_URL)
+        redis_address.port  # noqa: B018  (raises for one that is not a port)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "REDIS_URL must be like redis://HOST:6379/0, its port a number from 0 to 65535"
+        ) from None
+    if redis_address.path.strip("/") and not redis_address.path.strip("/").isdigit():
+        raise ImproperlyConfigured(
+            "REDIS_URL's database must be a number after the port (redis://HOST:6379/0)"
+        )
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "jenco.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
     SESSION_ENGINE = "accounts.cache_sessions"

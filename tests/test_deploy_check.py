@@ -237,6 +237,9 @@ def test_a_malformed_redis_or_database_address_is_named_without_a_traceback():
     # Each was found only by the first page that used it, or after 50 lines of traceback.
     for name, value, said in [
         ("REDIS_URL", "redis:/:pw@x", "REDIS_URL must start with redis://, rediss:// or unix://"),
+        ("REDIS_URL", "redis://:pw@h:notaport/0", "REDIS_URL must be like redis://HOST:6379/0"),
+        ("REDIS_URL", "redis://:pw@[::1:6379/0", "REDIS_URL must be like redis://HOST:6379/0"),
+        ("REDIS_URL", "redis://:pw@h:6379/notadb", "REDIS_URL's database must be a number"),
         ("DATABASE_URL", "postgress://x", "DATABASE_URL must be like postgres://"),
         ("JENCO_PIN_ATTEMPTS", "five", "JENCO_PIN_ATTEMPTS must be a whole number"),
     ]:

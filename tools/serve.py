@@ -16,6 +16,7 @@ output).
 import argparse
 import contextlib
 import datetime
+import fcntl
 import json
 import os
 import re
@@ -328,14 +329,18 @@ class Stack:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         self.mail.mkdir(parents=True, exist_ok=True)
-        running = running_supervisor(self.var)
-        if running is not None:
-            # A second `make serve` in one checkout stopped the first without a word
-            # (helper-117): both use var/ (database, services, logs).
+        # One `make serve` per checkout: a second stopped the first without a word
+        # (helper-117), and two started at once both got past a look at the state file
+        # (helper-119). The lock is held as long as this process lives.
+        self.lock = (self.folder / "lock").open("w")
+        try:
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            where = running_supervisor(self.var) or "starting"
             raise SystemExit(
-                f"make serve is already running from this checkout ({running}): press "
+                f"make serve is already running from this checkout ({where}): press "
                 "Ctrl-C where it runs or `make serve-stop`, then try again."
-            )
+            ) from None
         stop(self.var, quiet=True)  # whatever a run that did not stop cleanly left
         https = self.port or free_port()
         if not port_is_free(https):

@@ -26,6 +26,7 @@ from django.core.exceptions import (
     PermissionDenied,
     ValidationError,
 )
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -942,9 +943,27 @@ def migration_summary() -> dict:
     return Member.objects.filter(origin=Member.Origin.JA).aggregate(imported=Count("pk"), **at_step)
 
 
+class KeysFirstPaginator(Paginator):
+    """A page's rows found by their keys first, then read whole with what they show (the
+    member, the staff member): a late page of a long log skips its rows on the index alone.
+    Skipping 199,900 joined rows (`?p=1999` of 200,000) took twice as long, and eight staff
+    at once on late pages made a member's sign-in page wait seconds (helper-115)."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        return self._get_page(self.object_list.filter(pk__in=keys), number, self)
+
+
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     """Read-only for everyone: a log nobody edits."""
+
+    paginator = KeysFirstPaginator
 
     list_display = ["created", "kind", "member", "member_id_typed", "actor", "ip_address"]
     # By time only: a sort on the other columns of 200,000 entries, with a late page, took

@@ -217,9 +217,6 @@ def pin_matches(member, raw: str) -> bool:
     if not member.pin:
         burn_one_verification(raw)
         return False
-    # Not hashed again when the hasher's parameters change, as the password and the sub
-    # password are: the PIN's hash signs the member's sessions (Member._get_session_auth_hash),
-    # and a new one would sign every session out, this one too.
     return check_password(raw, member.pin)
 
 
@@ -269,26 +266,7 @@ def sub_password_matches(member, raw: str) -> bool:
     if not member.sub_password or member.sub_password.startswith(UNUSABLE_PASSWORD_PREFIX):
         burn_one_verification(raw)
         return False
-    return check_password(raw, member.sub_password, setter=_hashed_again(member, "sub_password"))
-
-
-def _hashed_again(member, field: str):
-    """check_password's setter for a sub password found right but hashed with other
-    parameters than the hasher's today (after they are raised): hashed again at once, as
-    Django does the password at sign-in, or the old, cheaper hash would stay for ever
-    (helper-119), and a check against it would take another time than one against a
-    current hash. Written only if the field still holds the hash that was checked; the
-    view-only sessions of the old hash end (accounts.view_only), the one signing in is the
-    new one's."""
-    from accounts.models import Member  # credentials is imported by the models
-
-    def hash_again(raw: str) -> None:
-        new = make_password(raw)
-        checked = {field: getattr(member, field)}
-        if Member.objects.filter(pk=member.pk, **checked).update(**{field: new}):
-            setattr(member, field, new)
-
-    return hash_again
+    return check_password(raw, member.sub_password)
 
 
 def view_only_possible(member) -> bool:

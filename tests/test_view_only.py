@@ -932,21 +932,3 @@ def test_hostile_values_in_the_view_only_box_and_the_remove_button_are_answered_
         before[0],
         1,  # a wrong PIN, counted once, whatever the button said
     )
-
-
-def test_a_sub_password_hashed_with_old_parameters_is_hashed_again_at_sign_in(
-    client, member, settings
-):
-    settings.PASSWORD_HASHERS = [
-        "accounts.hashers.MemberArgon2Hasher",
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-    ]
-    Member.objects.filter(pk=member.pk).update(
-        sub_password=make_password(SUB_PASSWORD, hasher="md5")
-    )
-
-    assert sign_in(client)["Location"] == "/backoffice/"
-
-    assert Member.objects.get(pk=member.pk).sub_password.startswith("argon2$argon2id$")
-    # The session that did it is the new hash's: it goes on, view only.
-    assert client.get("/backoffice/").status_code == 200 and is_view_only(client)

@@ -64,6 +64,14 @@ class Member(AbstractBaseUser, PermissionsMixin):
         JA = "ja", "日本語"
         EN = "en", "English"
 
+    # AbstractBaseUser's, named for what it holds: a view-only sign-in (the sub password) is
+    # not the member's sign-in (accounts.flows.sign_in.last_sign_in_now).
+    last_login = models.DateTimeField(
+        _("last sign-in"),
+        blank=True,
+        null=True,
+        help_text=_("The member's own; view-only sign-ins are in the security log."),
+    )
     member_id = models.CharField(
         _("member ID"),
         max_length=10,

@@ -6,6 +6,7 @@ stops start-up with a message that names the variable. `.env.example` lists them
 
 import datetime
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -192,27 +193,36 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # counters (django-axes) and captchas are always in the database; the posts checking a
 # password at this moment (accounts.checking) are in Redis, or in each process's memory.
 REDIS_URL = env("REDIS_URL")
-if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    # Else only the first page that uses the cache finds out (helper-117).
-    # Its scheme as typed, never the rest (a password may follow).
-    raise ImproperlyConfigured(
-        "REDIS_URL must start with redis://, rediss:// or unix://, not "
-        f"{REDIS_URL.partition(':')[0][:12]!r}"
-    )
-if REDIS_URL and not REDIS_URL.startswith("unix://"):
-    # A port or database number redis-py would take only at the first page that uses the
-    # cache, or read as database 0 (helper-119).
+
+
+def _check_redis_address(address: str) -> None:
+    """One Redis address as redis-py takes it, or a message naming REDIS_URL (its scheme as
+    typed, never the rest: a password may follow). Else only the first page that uses the
+    cache found a port or database that is not a number (helper-117, helper-119)."""
+    if not address.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            "REDIS_URL must start with redis://, rediss:// or unix://, not "
+            f"{address.partition(':')[0][:12]!r}"
+        )
+    if address.startswith("unix://"):
+        return
     try:
-        redis_address = urlsplit(REDIS_URL)
-        redis_address.port  # noqa: B018  (raises for one that is not a port)
+        parts = urlsplit(address)
+        parts.port  # noqa: B018  (raises for one that is not a port)
     except ValueError:
         raise ImproperlyConfigured(
             "REDIS_URL must be like redis://HOST:6379/0, its port a number from 0 to 65535"
         ) from None
-    if redis_address.path.strip("/") and not redis_address.path.strip("/").isdigit():
+    database = parts.path.strip("/")
+    if database and not (database.isascii() and database.isdigit()):
         raise ImproperlyConfigured(
             "REDIS_URL's database must be a number after the port (redis://HOST:6379/0)"
         )
+
+
+# Django's Redis cache takes several addresses, the first the primary: each is checked.
+for _address in filter(None, re.split(r"[;,]", REDIS_URL or "")):
+    _check_redis_address(_address.strip())
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "jenco.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
     SESSION_ENGINE = "accounts.cache_sessions"

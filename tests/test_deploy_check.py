@@ -257,3 +257,9 @@ def test_manage_py_still_takes_another_settings_module():
         "from django.conf import settings; print(settings.SETTINGS_MODULE)",
     )
     assert result.stdout.strip().splitlines()[-1] == "tests.settings", result.stderr
+
+
+def test_a_primary_and_its_replicas_are_one_redis_url():
+    # Django's Redis cache takes several addresses, comma- or semicolon-separated.
+    result = manage("check", **{**PRODUCTION, "REDIS_URL": "redis://a:6379/0,redis://b:6379/0"})
+    assert result.returncode == 0, result.stderr

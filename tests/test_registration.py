@@ -863,3 +863,14 @@ def test_a_link_pressed_after_the_inbox_got_an_account_another_way_creates_none(
 
     assert "このアドレスはすでに登録されています" in answer
     assert Member.objects.count() == 1
+
+
+def test_an_address_with_nothing_before_its_tag_reads_no_member_table(
+    db, mailoutbox, django_assert_max_num_queries
+):
+    # "+x@gmail.com" has an empty inbox name: its lookup read every member (helper-120).
+    from accounts.flows import email_change
+
+    finished_member("JPN1000001", "taro@gmail.com", "山田 太郎")
+    with django_assert_max_num_queries(0):
+        assert email_change.accounts_at_mailbox("+x@gmail.com", certain=True) == []

@@ -335,6 +335,9 @@ class Stack:
         self.lock = (self.folder / "lock").open("w")
         try:
             fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # One started before the lock existed holds none: its state file says it runs.
+            if running_supervisor(self.var) is not None:
+                raise BlockingIOError
         except BlockingIOError:
             where = running_supervisor(self.var) or "starting"
             raise SystemExit(

@@ -56,6 +56,8 @@ def accounts_at_mailbox(email: str, *, certain: bool = False) -> list[Member]:
     spellings; `certain`: a "+tag" at Gmail only), by member ID."""
     key = credentials.mailbox_key(email, certain=certain)
     local = key.rpartition("@")[0]
+    if not local.replace(".", ""):  # "+x@gmail.com": no start to find it by, and no inbox
+        return []
     # Narrowed in the database by the address's start alone: in lower case without quotes,
     # backslashes and dots it begins with the key's own. Not by its domain, which has
     # spellings no list holds (IDNA reads straße.de as strasse.de: helper-118, helper-119).

@@ -1060,16 +1060,12 @@ class StaffGroupAdmin(OnlyWhatAdminShows, GroupAdmin):
     """Django's groups page; each change to a team's name or permissions is in the security
     log, with the superuser who made it."""
 
-    def save_model(self, request, obj, form, change):
-        form.stored_before = None
-        if change:  # the name and permissions as stored until this save
-            stored = Group.objects.get(pk=obj.pk)
-            form.stored_before = (stored.name, support.permission_names(stored))
-        super().save_model(request, obj, form, change)
-
     def save_related(self, request, form, formsets, change):
+        group = form.instance
+        # Its name as the page opened with it, its permissions as stored until the next line.
+        before = (form.initial["name"], support.permission_names(group)) if change else None
         super().save_related(request, form, formsets, change)
-        support.staff_group_changed(request, form.instance, before=form.stored_before)
+        support.staff_group_changed(request, group, before=before)
 
     def delete_model(self, request, obj):
         support.staff_group_deleted(request, obj)

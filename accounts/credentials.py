@@ -81,7 +81,7 @@ def one_line(raw: str) -> str | None:
 # What no name holds: controls, format characters (a right-to-left override, zero-width
 # characters), surrogates, private use, unassigned code points, line and paragraph separators.
 # Spaces of every width stay: 「鈴木　一郎」 is typed with the ideographic space.
-NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 # Printable by Unicode's categories, and shown as nothing, or as a box in place of what was
@@ -89,6 +89,13 @@ NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # the object replacement character (U+FFFC), and U+FFFD, what a form's bytes that were not
 # UTF-8 decode to (helper-102 stored 「ab���cd」; helper-103 named someone 「ㅤ」).
 SHOWS_NOTHING = frozenset("\u115f\u1160\u3164\uffa0\u2800\ufffc\ufffd")
+
+
+def shows_as_written(text: str) -> bool:
+    """Whether `text` shows on a page as its characters read: nothing a name may not hold
+    (above). For text that is not a person's name: a quote's symbol and name on every page's
+    ticker (a right-to-left override, a Hangul filler: helpers 113, 119)."""
+    return not any(unicodedata.category(ch) in _NOT_IN_A_NAME or ch in SHOWS_NOTHING for ch in text)
 
 
 def clean_name(raw: str, *, kept: str = "") -> str | None:
@@ -100,7 +107,7 @@ def clean_name(raw: str, *, kept: str = "") -> str | None:
         return None
     for ch in text:
         category = unicodedata.category(ch)
-        if category in NOT_IN_A_NAME and not (category == "Co" and ch in kept):
+        if category in _NOT_IN_A_NAME and not (category == "Co" and ch in kept):
             return None
         if ch in SHOWS_NOTHING and ch not in kept:
             return None

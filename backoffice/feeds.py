@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts.credentials import shows_as_written
 from backoffice import ticker
-from backoffice.models import NUMBER, Quote, plausible_time, shows_as_written
+from backoffice.models import NUMBER, Quote, plausible_time
 
 COLUMNS = ["symbol", "name", "last", "change", "percent", "as_of"]
 MAX_BYTES = 1_000_000

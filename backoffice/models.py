@@ -1,5 +1,4 @@
 import datetime
-import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -44,7 +43,7 @@ class Quote(models.Model):
         unprintable = {
             field: _("Printable characters only (no control or invisible characters).")
             for field in ("symbol", "name")
-            if not shows_as_written(getattr(self, field))
+            if not credentials.shows_as_written(getattr(self, field))
         }
         if unprintable:
             raise ValidationError(unprintable)
@@ -52,17 +51,6 @@ class Quote(models.Model):
             raise ValidationError({"last": _("The last price has no sign.")})
         if self.as_of and not plausible_time(self.as_of):
             raise ValidationError({"as_of": _("A time between the year 2000 and tomorrow.")})
-
-
-def shows_as_written(text: str) -> bool:
-    """Whether `text` shows on a page as its characters read (a quote's symbol and name): no
-    character a person's name may not hold either (accounts.credentials: control, format
-    such as a right-to-left override, private-use, line separators, and printable ones that
-    show as nothing, such as a Hangul filler, helper-119). A space of any width is fine."""
-    return not any(
-        unicodedata.category(ch) in credentials.NOT_IN_A_NAME or ch in credentials.SHOWS_NOTHING
-        for ch in text
-    )
 
 
 def plausible_time(when) -> bool:

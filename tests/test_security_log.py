@@ -144,6 +144,15 @@ def test_a_superusers_change_to_a_staff_group_is_logged(client, staff):
     removed = SecurityEvent.objects.filter(kind="staff_group_changed").latest("created")
     assert removed.details["permissions_removed"] == ["accounts.change_member"]
 
+    client.post(page, {"name": "Support desk", "permissions": kept})
+    renamed = SecurityEvent.objects.filter(kind="staff_group_changed").latest("created")
+    assert (renamed.details["renamed_from"], renamed.details["group"]) == (
+        "Support",
+        "Support desk",
+    )
+    assert "permissions_added" not in renamed.details
+    client.post(page, {"name": "Support", "permissions": kept})
+
     new = client.post("/admin/auth/group/add/", {"name": "Auditors", "permissions": []})
     assert new.status_code == 302
     auditors = Group.objects.get(name="Auditors")

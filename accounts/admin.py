@@ -44,7 +44,7 @@ from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
 from accounts import credentials, lockout, sign_in_sql, times
-from accounts.audit import Kind, record
+from accounts.audit import Kind, network_of, record, shown_network
 from accounts.credentials import Step
 from accounts.flows import email_change, reset, sessions, support, two_step
 from accounts.forms import NAME_REFUSED, STAFF_MAILBOX_TAKEN, email_change_wait, valid_email
@@ -1140,7 +1140,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
                     "failures_since_start",
                     "attempt_time",
                     "user_agent",
-                    "ip_address",
+                    "address",
                 ]
             },
         ),
@@ -1149,7 +1149,19 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         field
         for field in axes.admin.AccessAttemptAdmin.readonly_fields
         if field not in HIDDEN_FIELDS
+    ] + ["address"]
+    list_display = [
+        "address" if field == "ip_address" else field
+        for field in axes.admin.AccessAttemptAdmin.list_display
     ]
+
+    @admin.display(
+        description=AccessAttempt._meta.get_field("ip_address").verbose_name,
+        ordering="ip_address",
+    )
+    def address(self, attempt):
+        # An IPv6 client is counted by its network (audit.network_of): shown as one.
+        return shown_network(attempt.ip_address)
 
     # axes' status and "locked out" filter compared each row alone with the ID's limit: an
     # address's row read "paused" at 10 failures (an address pauses at 30, over all its
@@ -1273,6 +1285,12 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         member_id = credentials.normalise_member_id(search_term)
         if credentials.is_member_id(member_id):
             return queryset.filter(username=member_id), False
+        # An IPv6 address from the security log, or a network as this list shows it, finds
+        # the network's records: the lockout counts an IPv6 client by its network.
+        with contextlib.suppress(ValueError):
+            asked = ipaddress.ip_interface(unicodedata.normalize("NFKC", search_term).strip())
+            if asked.version == 6:
+                return queryset.filter(ip_address=network_of(str(asked.ip))), False
         return super().get_search_results(request, queryset, search_term)
 
     def response_delete(self, request, obj_display, obj_id):

@@ -38,11 +38,13 @@ def _name_axes_in_our_languages() -> None:
     from django.utils import formats, timezone
     from django.utils.translation import gettext
 
+    from accounts.audit import shown_network
+
     apps.get_app_config("axes").verbose_name = _("Sign-in lockouts")
 
     def title(attempt) -> str:
         when = formats.date_format(timezone.localtime(attempt.attempt_time), "DATETIME_FORMAT")
-        where = {"address": attempt.ip_address or "—", "when": when}
+        where = {"address": shown_network(attempt.ip_address) or "—", "when": when}
         if not attempt.username:  # the address alone: wrong captchas, default-password sign-ins
             return gettext("From %(address)s, %(when)s") % where
         return gettext("%(member_id)s from %(address)s, %(when)s") % {

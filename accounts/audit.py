@@ -44,6 +44,42 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def network_of(address: str | None) -> str | None:
+    """What the lockout and the throttles count an address as: an IPv4 address itself, an
+    IPv6 address its network, the first JENCO_IPV6_PREFIX bits (64 unless set: a home line
+    or a phone is given a /64 or more, and picks any address in it at will, so counted one by
+    one, each client would have billions of fresh addresses). An IPv4 address written as
+    IPv6 (::ffff:203.0.113.7) is that IPv4 address. The security log keeps the address whole.
+    """
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    prefix = settings.JENCO_IPV6_PREFIX
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+def client_network(request) -> str | None:
+    """The client's address as the lockout and the throttles count it (network_of)."""
+    return network_of(client_ip(request))
+
+
+def shown_network(counted: str | None) -> str:
+    """A counted address (network_of) as staff read it: an IPv6 network with its prefix
+    ("2001:db8:1:2::/64"), so no one takes it for the address of one client."""
+    if not counted:
+        return ""
+    if ":" in counted and settings.JENCO_IPV6_PREFIX < 128:
+        return f"{counted}/{settings.JENCO_IPV6_PREFIX}"
+    return counted
+
+
 def _without_port(entry: str) -> str:
     """ "[2001:db8::1]:443" → "2001:db8::1", "203.0.113.7:5678" → "203.0.113.7"."""
     if entry.startswith("["):

@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts import checking, credentials, sign_in_sql, times
-from accounts.audit import Kind, record
+from accounts.audit import Kind, record, shown_network
 
 
 def typed_member_id(request, credentials_: dict | None) -> str:
@@ -384,7 +384,7 @@ def log_pause(request, member_id: str | None, address: str | None) -> None:
     if member_id:
         record(request, Kind.LOCKED_OUT, member_id_typed=member_id)
     else:
-        record(request, Kind.LOCKED_OUT, details={"address": address or ""})
+        record(request, Kind.LOCKED_OUT, details={"address": shown_network(address)})
 
 
 def pause_end(records, limit: int):

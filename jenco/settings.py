@@ -35,7 +35,7 @@ def envbool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off: {value!r}")
 
 
-def envint(name: str, default: int, minimum: int = 0) -> int:
+def envint(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
@@ -45,6 +45,8 @@ def envint(name: str, default: int, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number: {value!r}") from None
     if number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}: {value!r}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}: {value!r}")
     return number
 
 
@@ -354,10 +356,15 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("JENCO_LOCKOUT_MINUTES", 1
 JENCO_LOCKOUT_WARN_AT = 3
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_CALLABLE = "accounts.lockout.typed_member_id"
-AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+# The address counted: an IPv6 client's network, not its address (accounts.audit.network_of).
+AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_network"
 # How many proxies (nginx, a load balancer) stand in front and append X-Forwarded-For; 0 when
 # clients connect to the app server directly. The client address is read accordingly.
 JENCO_TRUSTED_PROXIES = envint("JENCO_TRUSTED_PROXIES", 0)
+# An IPv6 client is counted by its network, this many leading bits (a /64 is what one home
+# line or phone is given; 56 or 48 where providers hand out more): the lockout's and the
+# throttles' per-address limits. The security log keeps each address whole.
+JENCO_IPV6_PREFIX = envint("JENCO_IPV6_PREFIX", 64, minimum=32, maximum=128)
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 # axes would clear the address's failures too on any success; accounts.lockout clears only
 # the ID's, so one working account does not reset a credential-stuffing address.

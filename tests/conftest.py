@@ -35,6 +35,17 @@ def _no_page_copies_kept_from_another_test():
     pages.forget()
 
 
+@pytest.fixture(autouse=True)
+def _no_language_carried_over():
+    # A page answered in English leaves English active in this thread (LocaleMiddleware
+    # activates, nothing deactivates): the next test would start in it, where a command
+    # run without --language speaks the site's language.
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def member(db) -> Member:
     """A member who finished the migration: own password and PIN."""

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts import credentials, lockout, times
 from accounts.activity import NO_TEAM, listed, team_names
-from accounts.audit import Kind, Pause, record
+from accounts.audit import Kind, Pause, network_of, record, shown_network
 from accounts.flows import mailbox, sessions, two_step
 from accounts.models import Authenticator, Member, SecurityEvent
 
@@ -71,7 +71,7 @@ class NetworkPause:
     No lift of the member's ends it; the member signs in over another connection
     meanwhile."""
 
-    address: str
+    address: str  # as staff read it: an IPv6 client's network (audit.shown_network)
     until: datetime.datetime
     # Where the member last signed in from; else where the last failed sign-in with their
     # ID came from, which may be someone else's network.
@@ -139,7 +139,7 @@ def lock_state(member, *, networks: bool = True) -> LockState:
     until = lockout.pause_end(
         [(count, when) for count, when, _address in attempts], settings.AXES_FAILURE_LIMIT
     )
-    last_address = attempts[0][2] if attempts else None
+    last_address = shown_network(attempts[0][2]) if attempts else None
     now = timezone.now()
     pin_until = member.pin_locked_until if (member.pin_locked_until or now) > now else None
     return LockState(
@@ -175,11 +175,13 @@ def networks_paused(member) -> tuple[NetworkPause, ...]:
         member_id_typed=credentials.printable(member.member_id),
         created__gte=lockout.counted_since(),
     ).first()
+    # The log keeps each address whole; the lockout counts an IPv6 client's network.
+    signed_in, failed = network_of(signed_in), network_of(failed)
     paused = lockout.addresses_paused([signed_in, failed])
     # Whether the member ever signed in, from the account (the log is kept 400 days).
     ever = member.last_login is not None
     return tuple(
-        NetworkPause(address, paused[address], address == signed_in, ever)
+        NetworkPause(shown_network(address), paused[address], address == signed_in, ever)
         for address in dict.fromkeys((signed_in, failed))
         if address in paused
     )
@@ -504,7 +506,7 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
                 Kind.LOCKOUT_CLEARED,
                 member_id_typed=attempt.username or "",
                 actor=actor,
-                details={"team": team(actor), "address": attempt.ip_address},
+                details={"team": team(actor), "address": shown_network(attempt.ip_address)},
             )
         # The row picked goes, its address's share too: the agent asked for it. (The lift
         # left the member's rows to their addresses, this one among them.)

@@ -1,0 +1,136 @@
+"""An IPv6 client is counted by its network, not its address.
+
+A home line or a phone is given a /64 of IPv6 addresses (2^64 of them) and may use any: counted
+one address at a time, the lockout's 30 failures per address and the hourly limits on reset
+and registration emails would each be new for every post. They count the network's first
+JENCO_IPV6_PREFIX bits (64), staff read it as "2001:db8:1:2::/64", and the security log keeps
+each address whole.
+"""
+
+import re
+
+import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
+from django.test import Client
+
+from accounts.models import PendingRegistration, SecurityEvent
+from tests.helpers import PASSWORD, solved_captcha, wrong_captcha
+from tests.test_deploy_check import PRODUCTION, manage
+from tests.test_registration import SENT, register
+from tests.test_support_desk import as_staff, last_signed_in_from, page_of
+
+pytestmark = pytest.mark.django_db
+
+NETWORK = "2001:db8:1:2::"  # a /64; the addresses below are in it unless said otherwise
+PAUSED = "お使いのネットワークからのログイン"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    cache.clear()
+
+
+def sign_in_from(address: str, member_id="JPN1000001", password=PASSWORD, captcha=None):
+    client = Client(REMOTE_ADDR=address)
+    data = {"username": member_id, "password": password, **(captcha or solved_captcha())}
+    return client, client.post("/login/", data)
+
+
+def wrong_captchas_from(addresses: list[str]) -> None:
+    for n, address in enumerate(addresses):
+        sign_in_from(address, member_id=f"JPN50000{n:02}", captcha=wrong_captcha())
+
+
+def test_failures_from_many_addresses_of_one_network_pause_the_network(member, settings):
+    limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+    wrong_captchas_from([f"2001:db8:1:2:{n:x}::{n + 1:x}" for n in range(limit)])
+
+    client, page = sign_in_from("2001:db8:1:2:ffff:ffff:ffff:fffe")
+    assert page.status_code == 429 and PAUSED in page.content.decode()
+    assert SESSION_KEY not in client.session
+    # The next network is another client's.
+    client, page = sign_in_from("2001:db8:1:3::1")
+    assert page.status_code == 302 and SESSION_KEY in client.session
+    # Counted as one network; logged address by address, the pause with its network.
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True).distinct()) == [NETWORK]
+    failed = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SIGN_IN_FAILED)
+    assert failed.values("ip_address").distinct().count() == limit
+    pause = SecurityEvent.objects.get(kind=SecurityEvent.Kind.LOCKED_OUT)
+    assert pause.details["address"] == f"{NETWORK}/64"
+    assert pause.ip_address == f"2001:db8:1:2:{limit - 1:x}::{limit:x}"
+
+
+def test_an_ipv4_address_written_as_ipv6_is_that_ipv4_address(member, settings):
+    wrong_captchas_from(["::ffff:198.51.100.7"] * settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
+    _client, page = sign_in_from("198.51.100.7")
+    assert page.status_code == 429 and PAUSED in page.content.decode()
+
+
+def test_the_prefix_is_the_operators_to_set(member, settings):
+    settings.JENCO_IPV6_PREFIX = 128  # one address, one client
+    limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+    wrong_captchas_from([f"2001:db8:1:2::{n + 1:x}" for n in range(limit)])
+    client, page = sign_in_from(f"2001:db8:1:2::{limit + 1:x}")
+    assert page.status_code == 302 and SESSION_KEY in client.session
+
+    settings.JENCO_IPV6_PREFIX = 48  # a provider handing out /48s: 2001:db8:1:3:: is the same
+    wrong_captchas_from([f"2001:db8:1:{n:x}::1" for n in range(limit)])
+    _client, page = sign_in_from("2001:db8:1:ffff::1")
+    assert page.status_code == 429
+
+
+def test_an_impossible_prefix_names_the_variable():
+    for value, said in [("129", "at most 128"), ("16", "at least 32"), ("/64", "a whole number")]:
+        result = manage("check", **{**PRODUCTION, "JENCO_IPV6_PREFIX": value})
+        assert result.returncode != 0
+        assert f"JENCO_IPV6_PREFIX must be {said}" in result.stderr
+
+
+def test_reset_emails_an_hour_count_the_network(member, mailoutbox, settings):
+    settings.JENCO_FORGOT_PER_ADDRESS = 2
+    for n in range(3):
+        Client(REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}").post(
+            "/password/forgot/",
+            {"username": "JPN1000001", "email": "taro@example.com", **solved_captcha()},
+        )
+    assert len(mailoutbox) == 2
+
+
+def test_registrations_an_hour_count_the_network(settings, mailoutbox):
+    settings.JENCO_REGISTRATION_PER_ADDRESS = 2
+    answers = [
+        register(Client(REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}"), email=f"n{n}@example.com")
+        for n in range(3)
+    ]
+    assert [answer.status_code for answer in answers] == [302, 302, 200]
+    assert "この1時間に送信された新規登録が多すぎます" in answers[2].content.decode()
+    assert PendingRegistration.objects.count() == 2
+    elsewhere = register(Client(REMOTE_ADDR="2001:db8:1:3::1"), email="n2@example.com")
+    assert elsewhere["Location"] == SENT
+
+
+def test_support_reads_and_finds_the_network(client, support_agent, member, settings):
+    """The member signed in from one address of their /64 and the network is paused: the
+    agent reads the network on the member's page and in the lockouts list, and finds its
+    records by the address the security log shows."""
+    last_signed_in_from(member, "2001:db8:1:2:aaaa::5")
+    wrong_captchas_from(
+        [f"2001:db8:1:2::{n + 1:x}" for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES)]
+    )
+    agent = as_staff(client, support_agent, "en")
+
+    page = agent.get(page_of(member)).content.decode()
+    assert f"Signing in from {NETWORK}/64, where they last signed in, is paused" in page
+
+    listed = agent.get("/admin/axes/accessattempt/").content.decode()
+    assert f"{NETWORK}/64" in listed
+    found = agent.get("/admin/axes/accessattempt/", {"q": "2001:db8:1:2:aaaa::5"})
+    rows = re.findall(r'<tr[^>]*>\s*<td class="action-checkbox">', found.content.decode())
+    assert len(rows) == AccessAttempt.objects.count() > 0
+    elsewhere = agent.get("/admin/axes/accessattempt/", {"q": "2001:db8:1:3::5"})
+    assert re.findall(r'<td class="action-checkbox">', elsewhere.content.decode()) == []
+    record = AccessAttempt.objects.first()
+    detail = agent.get(f"/admin/axes/accessattempt/{record.pk}/change/").content.decode()
+    assert f"{NETWORK}/64" in detail

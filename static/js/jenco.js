@@ -1,4 +1,5 @@
-// The little JavaScript JENCO needs: a form sent once at a time, a new captcha picture without
+// The little JavaScript JENCO needs: a form sent once at a time, Back to a form that answered a
+// post without "Confirm Form Resubmission", a new captcha picture without
 // reloading the page, and its digits spoken on the page.
 // Everything works without it; the server answers a form sent twice as it answered the first.
 
@@ -21,6 +22,16 @@ document.addEventListener("submit", (event) => {
 window.addEventListener("pageshow", () => {
   for (const form of document.forms) delete form.dataset.sending;
 });
+
+// A page that answers a form sent to its own address (a mistake marked, the form again) stands
+// in the history as that address rather than as the post: Back to it, or reloading it, asks
+// for the page again. Chromium otherwise shows its own "Confirm Form Resubmission" page
+// (ERR_CACHE_MISS) and offers to send the form again: a captcha used or a code counted twice.
+// On a page that was not a post's answer this changes nothing.
+const answersItsOwnForm = [...document.forms].some(
+  (form) => form.method === "post" && new URL(form.action).pathname === location.pathname,
+);
+if (answersItsOwnForm) history.replaceState(history.state, "", location.href);
 
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-captcha-refresh]");

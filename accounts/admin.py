@@ -1,8 +1,6 @@
 import contextlib
 import datetime
-import ipaddress
 import re
-import unicodedata
 
 import axes.admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -44,7 +42,7 @@ from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
 from accounts import credentials, lockout, sign_in_sql, times
-from accounts.audit import Kind, network_of, record, shown_network
+from accounts.audit import Kind, asked_network, network_of, record, shown_network
 from accounts.credentials import Step
 from accounts.flows import email_change, reset, sessions, support, two_step
 from accounts.forms import NAME_REFUSED, STAFF_MAILBOX_TAKEN, email_change_wait, valid_email
@@ -1010,18 +1008,22 @@ class SecurityEventAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             return queryset.filter(
                 Q(member__member_id=member_id) | Q(member_id_typed=member_id)
             ), False
-        try:  # typed any width (１２７.０.０.１), as a member ID may be
-            address = str(ipaddress.ip_address(unicodedata.normalize("NFKC", search_term).strip()))
-        except ValueError:
+        # Typed any width (１２７.０.０.１), as a member ID may be; or a network, as the
+        # lockouts list shows an IPv6 client's (2001:db8:1:2::/64).
+        network = asked_network(search_term)
+        if network is None:
             messages.warning(
                 request,
                 _(
-                    "Search the security log by a whole member ID (such as JPN1234567) or an "
-                    "IP address: nothing was searched."
+                    "Search the security log by a whole member ID (such as JPN1234567), an "
+                    "IP address or a network (such as 2001:db8:1:2::/64): nothing was "
+                    "searched."
                 ),
             )
             return queryset.none(), False
-        return queryset.filter(ip_address=address), False
+        if network.prefixlen == network.max_prefixlen:
+            return queryset.filter(ip_address=str(network.network_address)), False
+        return queryset.filter(ip_address__in_network=network), False
 
     def get_queryset(self, request):
         # Staff accounts' own entries (their sign-ins, and failures typed with their IDs) are
@@ -1285,13 +1287,17 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         member_id = credentials.normalise_member_id(search_term)
         if credentials.is_member_id(member_id):
             return queryset.filter(username=member_id), False
-        # An IPv6 address from the security log, or a network as this list shows it, finds
-        # the network's records: the lockout counts an IPv6 client by its network.
-        with contextlib.suppress(ValueError):
-            asked = ipaddress.ip_interface(unicodedata.normalize("NFKC", search_term).strip())
-            if asked.version == 6:
-                return queryset.filter(ip_address=network_of(str(asked.ip))), False
-        return super().get_search_results(request, queryset, search_term)
+        # An address finds what it is counted as (an IPv6 client's network: the address the
+        # security log shows finds it), a wider network every record inside it.
+        network = asked_network(search_term)
+        if network is None:
+            return super().get_search_results(request, queryset, search_term)
+        one_client = network.prefixlen == network.max_prefixlen or (
+            network.version == 6 and network.prefixlen >= settings.JENCO_IPV6_PREFIX
+        )
+        if one_client:
+            return queryset.filter(ip_address=network_of(str(network.network_address))), False
+        return queryset.filter(ip_address__in_network=network), False
 
     def response_delete(self, request, obj_display, obj_id):
         # Back to the list, saying what was done: Django's "deleted", and admin's index for

@@ -11,7 +11,8 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.tasks.signals import log_task_finished, task_finished
 
-        from accounts import checks, lockout  # noqa: F401  (registers checks, connects signals)
+        # Registers checks, connects signals, adds the `in_network` lookup.
+        from accounts import checks, ip_lookups, lockout  # noqa: F401
         from accounts.flows.sign_in import last_sign_in_now
         from jenco import randomness
 

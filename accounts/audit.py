@@ -4,6 +4,8 @@ import datetime
 import enum
 import ipaddress
 import logging
+import re
+import unicodedata
 
 from django.conf import settings
 from django.utils import timezone
@@ -46,21 +48,25 @@ def client_ip(request) -> str | None:
 
 def network_of(address: str | None) -> str | None:
     """What the lockout and the throttles count an address as: an IPv4 address itself, an
-    IPv6 address its network, the first JENCO_IPV6_PREFIX bits (64 unless set: a home line
-    or a phone is given a /64 or more, and picks any address in it at will, so counted one by
-    one, each client would have billions of fresh addresses). An IPv4 address written as
-    IPv6 (::ffff:203.0.113.7) is that IPv4 address. The security log keeps the address whole.
+    IPv6 address its network, the first JENCO_IPV6_PREFIX bits (64 unless set: a phone or a
+    home line is given a /64 at least and may post from any address in it, so counted one by
+    one, each client would have billions of fresh addresses; a line given a /56 or a /48
+    still has 256 or 65,536 networks, unless the operator counts by those). An IPv4 address
+    written as IPv6 (::ffff:203.0.113.7) is that IPv4 address, and so is the IPv4 host behind
+    a 6to4 or Teredo address, which is the one client there. A zone (fe80::1%eth0) is left
+    out. The security log keeps the address whole.
     """
     if not address:
         return None
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return address
     if ip.version == 4:
         return str(ip)
-    if ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
+    host = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+    if host is not None:
+        return str(host)
     prefix = settings.JENCO_IPV6_PREFIX
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
@@ -72,12 +78,31 @@ def client_network(request) -> str | None:
 
 def shown_network(counted: str | None) -> str:
     """A counted address (network_of) as staff read it: an IPv6 network with its prefix
-    ("2001:db8:1:2::/64"), so no one takes it for the address of one client."""
+    ("2001:db8:1:2::/64"), so no one takes it for the address of one client. One that is no
+    such network (a whole address counted before networks were, or under another prefix)
+    shows as it is."""
     if not counted:
         return ""
-    if ":" in counted and settings.JENCO_IPV6_PREFIX < 128:
-        return f"{counted}/{settings.JENCO_IPV6_PREFIX}"
-    return counted
+    prefix = settings.JENCO_IPV6_PREFIX
+    if ":" not in counted or prefix == 128:
+        return counted
+    try:
+        return str(ipaddress.ip_network(f"{counted}/{prefix}"))
+    except ValueError:
+        return counted
+
+
+def asked_network(search_term: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """What a staff search names, if it is an address or a network, typed as staff may
+    (full-width, in brackets as in a log line, with a prefix as the lockouts list shows
+    it): a network (an address, a network of one); None if it is neither."""
+    typed = unicodedata.normalize("NFKC", search_term).strip()
+    if bracketed := re.fullmatch(r"\[([^\]]*)\](?::\d+)?", typed):
+        typed = bracketed[1]
+    try:
+        return ipaddress.ip_network(typed.split("%", 1)[0], strict=False)
+    except ValueError:
+        return None
 
 
 def _without_port(entry: str) -> str:

@@ -379,7 +379,7 @@ def test_the_security_log_is_searched_by_member_id_or_address_only(agent, rows):
     assert "203.0.113.9" in found("２０３.０.１１３.９")  # any width, as an ID (helper-116)
     for term in [". . . . . . . . . .", "3000001", "203.0.113", "標的"]:
         page = found(term)
-        assert "JPN1234567" in page and "IPアドレスで検索してください" in page, term
+        assert "JPN1234567" in page and "2001:db8:1:2::/64など）で検索してください" in page, term
         assert "JPN3000001" not in page and "203.0.113.9" not in page
 
 

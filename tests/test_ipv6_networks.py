@@ -62,10 +62,27 @@ def test_failures_from_many_addresses_of_one_network_pause_the_network(member, s
     assert pause.ip_address == f"2001:db8:1:2:{limit - 1:x}::{limit:x}"
 
 
-def test_an_ipv4_address_written_as_ipv6_is_that_ipv4_address(member, settings):
-    wrong_captchas_from(["::ffff:198.51.100.7"] * settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
+@pytest.mark.parametrize(
+    "written_as_ipv6",
+    [
+        "::ffff:198.51.100.7",  # IPv4-mapped
+        "2002:c633:6407::1",  # 6to4: the IPv4 host 198.51.100.7 has all of 2002:c633:6407::/48
+        "2001:0:4136:e378:8000:63bf:39cc:9bf8",  # Teredo, its client 198.51.100.7
+    ],
+)
+def test_an_ipv4_host_behind_an_ipv6_address_is_that_ipv4_address(
+    member, settings, written_as_ipv6
+):
+    wrong_captchas_from([written_as_ipv6] * settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
     _client, page = sign_in_from("198.51.100.7")
     assert page.status_code == 429 and PAUSED in page.content.decode()
+
+
+def test_a_link_local_address_with_its_zone_adds_up(member, settings):
+    settings.JENCO_IPV6_PREFIX = 128
+    wrong_captchas_from(["fe80::1%eth0"] * settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
+    _client, page = sign_in_from("fe80::1%eth0")
+    assert page.status_code == 429
 
 
 def test_the_prefix_is_the_operators_to_set(member, settings):
@@ -74,6 +91,7 @@ def test_the_prefix_is_the_operators_to_set(member, settings):
     wrong_captchas_from([f"2001:db8:1:2::{n + 1:x}" for n in range(limit)])
     client, page = sign_in_from(f"2001:db8:1:2::{limit + 1:x}")
     assert page.status_code == 302 and SESSION_KEY in client.session
+    assert "/128" not in str(AccessAttempt.objects.first())
 
     settings.JENCO_IPV6_PREFIX = 48  # a provider handing out /48s: 2001:db8:1:3:: is the same
     wrong_captchas_from([f"2001:db8:1:{n:x}::1" for n in range(limit)])
@@ -134,3 +152,50 @@ def test_support_reads_and_finds_the_network(client, support_agent, member, sett
     record = AccessAttempt.objects.first()
     detail = agent.get(f"/admin/axes/accessattempt/{record.pk}/change/").content.decode()
     assert f"{NETWORK}/64" in detail
+
+    # Lifted, the log's entry names the network, as the list did.
+    agent.post(f"/admin/axes/accessattempt/{record.pk}/delete/", {"post": "yes"})
+    lifted = SecurityEvent.objects.get(kind=SecurityEvent.Kind.LOCKOUT_CLEARED)
+    assert lifted.details["address"] == f"{NETWORK}/64"
+
+
+def rows_found(agent, search: str) -> int:
+    page = agent.get("/admin/axes/accessattempt/", {"q": search}).content.decode()
+    return len(re.findall(r'<td class="action-checkbox">', page))
+
+
+def test_the_lockouts_list_is_searched_by_address_or_network(client, support_agent, settings):
+    wrong_captchas_from(["2001:db8:1:2::1", "2001:db8:7:7::1", "203.0.113.9", "203.0.113.10"])
+    agent = as_staff(client, support_agent, "en")
+    assert rows_found(agent, "[2001:db8:1:2::99]") == 1  # as a log line writes it
+    assert rows_found(agent, "[2001:db8:1:2::99]:443") == 1
+    assert rows_found(agent, "２００１:ｄｂ８:１:２::９９") == 1  # typed full-width
+    assert rows_found(agent, "2001:db8::/32") == 2  # wider: every network inside it
+    assert rows_found(agent, "203.0.113.0/28") == 2
+    assert rows_found(agent, "203.0.113.9") == 1  # an address is that address, not 203.0.113.90
+    assert rows_found(agent, "2001:db8:2::/48") == 0
+
+
+def test_a_whole_address_counted_before_networks_were_shows_as_it_is(support_agent, client):
+    AccessAttempt.objects.create(
+        ip_address="2001:db8:9:9:aaaa::5", path_info="/login/", failures_since_start=1
+    )
+    listed = as_staff(client, support_agent, "en").get("/admin/axes/accessattempt/")
+    page = listed.content.decode()
+    assert "2001:db8:9:9:aaaa::5" in page and "2001:db8:9:9:aaaa::5/64" not in page
+
+
+def test_the_security_log_is_searched_by_the_network_staff_see(client, support_agent, member):
+    wrong_captchas_from(["2001:db8:1:2::1", "2001:db8:1:2:ffff::2", "2001:db8:1:3::1"])
+    agent = as_staff(client, support_agent, "en")
+
+    def found(search: str) -> int:
+        page = agent.get("/admin/accounts/securityevent/", {"q": search}).content.decode()
+        assert "nothing was searched" not in page
+        return len(re.findall(r"<tr[^>]*>\s*<t[dh] class=\"field-created", page))
+
+    assert found(f"{NETWORK}/64") == 2
+    assert found("2001:db8:1:2::/63") == 3
+    assert found("2001:db8:1:2:ffff::2") == 1
+    page = agent.get("/admin/accounts/securityevent/", {"q": "2001:db8:1:2::/zz"}).content
+    assert "an IP address or a network (such as 2001:db8:1:2::/64)" in page.decode()

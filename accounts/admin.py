@@ -42,7 +42,7 @@ from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
 from accounts import credentials, lockout, sign_in_sql, times
-from accounts.audit import Kind, asked_network, network_of, record, shown_network
+from accounts.audit import Kind, asked_network, is_shared, network_of, record, shown_network
 from accounts.credentials import Step
 from accounts.flows import email_change, reset, sessions, support, two_step
 from accounts.forms import NAME_REFUSED, STAFF_MAILBOX_TAKEN, email_change_wait, valid_email
@@ -1187,6 +1187,18 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
                 "failures": attempt.id_failures,
                 "limit": id_limit,
             }
+        if is_shared(attempt.ip_address):
+            shared = _(
+                "The address is a shared one (JENCO_SHARED_ADDRESSES: an office, an event): "
+                "never paused, whatever fails from it."
+            )
+            if not attempt.username:
+                return shared
+            counts = _("Not paused: %(id)s of %(id_limit)s failures with this ID.") % {
+                "id": attempt.id_failures,
+                "id_limit": id_limit,
+            }
+            return f"{counts} {shared}"
         if attempt.address_paused:
             return _("Paused: %(failures)s failures from this address (pauses at %(limit)s).") % {
                 "failures": attempt.address_failures,

@@ -2,6 +2,7 @@
 
 import datetime
 import enum
+import functools
 import ipaddress
 import logging
 import re
@@ -69,6 +70,35 @@ def network_of(address: str | None) -> str | None:
         return str(host)
     prefix = settings.JENCO_IPV6_PREFIX
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+def is_shared(counted: str | None) -> bool:
+    """Whether an address as counted (network_of) is one many members share on purpose
+    (JENCO_SHARED_ADDRESSES: an office, a migration event): no address pause or
+    per-address limit applies to it."""
+    return bool(counted) and counted in shared_addresses()
+
+
+def shared_addresses() -> frozenset[str]:
+    """JENCO_SHARED_ADDRESSES as the lockout counts addresses: each IPv4 address, each IPv6
+    network of JENCO_IPV6_PREFIX (256 at most each, as the settings check)."""
+    return _counted(tuple(settings.JENCO_SHARED_ADDRESSES), settings.JENCO_IPV6_PREFIX)
+
+
+@functools.lru_cache(maxsize=4)
+def _counted(networks: tuple[str, ...], prefix: int) -> frozenset[str]:
+    counted = set()
+    for text in networks:
+        network = ipaddress.ip_network(text)
+        if network.version == 4:
+            counted.update(str(address) for address in network)
+        elif network.prefixlen >= prefix:
+            counted.add(network_of(str(network.network_address)))
+        elif prefix - network.prefixlen > 8:  # the settings refuse it; a test may not
+            raise ValueError(f"{text} is wider than JENCO_SHARED_ADDRESSES takes")
+        else:
+            counted.update(str(each.network_address) for each in network.subnets(new_prefix=prefix))
+    return frozenset(counted)
 
 
 def client_network(request) -> str | None:

@@ -1,5 +1,6 @@
 """Deployment checks of our own, run by `manage.py check --deploy`."""
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -165,5 +166,36 @@ def the_proxy_says_https(app_configs, **kwargs):
             ),
             hint=_("Behind nginx (deploy/), set SECURE_PROXY_SSL_HEADER=1 (README, Deploying)."),
             id="jenco.W004",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security)
+def no_one_is_shared_by_mistake(app_configs, **kwargs):
+    # Behind a proxy the app does not count (JENCO_TRUSTED_PROXIES left at 0), every client
+    # has the proxy's address, 127.0.0.1 with nginx on the same machine: listed as shared,
+    # no address would ever be paused, an attacker's included.
+    everyone = [ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128", "0.0.0.0/32", "::/128")]
+    listed = [ipaddress.ip_network(n) for n in settings.JENCO_SHARED_ADDRESSES]
+    wrong = [
+        str(network)
+        for network in listed
+        if any(network.version == each.version and network.overlaps(each) for each in everyone)
+    ]
+    if not wrong:
+        return []
+    return [
+        checks.Error(
+            _(
+                "JENCO_SHARED_ADDRESSES lists %(networks)s: the address every client has "
+                "behind a proxy whose X-Forwarded-For is not counted, so no address would ever "
+                "be paused."
+            )
+            % {"networks": ", ".join(wrong)},
+            hint=_(
+                "List the outside addresses of the offices or the event's network, as the "
+                "security log shows them (README, Security)."
+            ),
+            id="jenco.E006",
         )
     ]

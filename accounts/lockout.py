@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts import checking, credentials, sign_in_sql, times
-from accounts.audit import Kind, record, shown_network
+from accounts.audit import Kind, is_shared, record, shared_addresses, shown_network
 
 
 def typed_member_id(request, credentials_: dict | None) -> str:
@@ -133,7 +133,8 @@ def add_failure(request, member_id: str | None) -> None:
     if read is not None:  # what this request already read, plus this failure
         read_for, by_id, by_address = read
         same_id = member_id is not None and member_id == read_for
-        request.jenco_failures = (read_for, by_id + same_id, by_address + 1)
+        counts = not is_shared(request.axes_ip_address)
+        request.jenco_failures = (read_for, by_id + same_id, by_address + counts)
 
 
 def count_against_address(request) -> bool:
@@ -150,8 +151,8 @@ def count_against_address(request) -> bool:
     count from before the others').
     """
     AxesProxyHandler.update_request(request)
-    if request.axes_ip_address is None:
-        return False
+    if request.axes_ip_address is None or is_shared(request.axes_ip_address):
+        return False  # a shared address (JENCO_SHARED_ADDRESSES) is never paused
     limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
     if failures(request)[1] >= limit:
         return True
@@ -217,7 +218,8 @@ def counted(request, credentials_=None) -> tuple[int, int]:
         return by_id, by_address
     typed = get_client_username(request, credentials_)
     same_id = ahead.member_id is not None and ahead.member_id == typed
-    return by_id + (ahead.with_id if same_id else 0), by_address + ahead.from_address
+    from_address = 0 if is_shared(request.axes_ip_address) else ahead.from_address
+    return by_id + (ahead.with_id if same_id else 0), by_address + from_address
 
 
 def failures(request, credentials_=None) -> tuple[int, int]:
@@ -243,6 +245,8 @@ def failures(request, credentials_=None) -> tuple[int, int]:
     for username, ip_address, count in rows:
         by_id += count if member_id and username == member_id else 0
         by_address += count if ip_address == address else 0
+    if is_shared(address):  # JENCO_SHARED_ADDRESSES: many members on purpose, never paused
+        by_address = 0
     request.jenco_failures = (member_id, by_id, by_address)
     return by_id, by_address
 
@@ -407,6 +411,7 @@ def paused_until(member_id: str | None, address: str | None) -> datetime.datetim
     """When signing in with this ID from this address is no longer paused: the later end
     of the ID's pause and the address's, whichever are paused. The same reading for an ID
     that is no one's: its failures are counted all the same."""
+    address = None if is_shared(address) else address
     found = Q(ip_address=address) if address else Q(pk__in=[])
     if member_id:
         found |= Q(username=member_id)
@@ -435,7 +440,8 @@ def addresses_paused(addresses) -> dict[str, datetime.datetime]:
     record from the address, whichever IDs), each with when its pause ends."""
     found: dict[str, list] = {}
     for address, failures, when in AccessAttempt.objects.filter(
-        ip_address__in={a for a in addresses if a}, attempt_time__gte=counted_since()
+        ip_address__in={a for a in addresses if a and not is_shared(a)},
+        attempt_time__gte=counted_since(),
     ).values_list("ip_address", "failures_since_start", "attempt_time"):
         found.setdefault(address, []).append((failures, when))
     limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
@@ -463,7 +469,9 @@ def paused_now() -> Q:
         return totals.filter(total__gte=limit).values(field)
 
     ids = over("username", settings.AXES_FAILURE_LIMIT).exclude(username="")
-    addresses = over("ip_address", settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
+    addresses = over("ip_address", settings.JENCO_LOCKOUT_ADDRESS_FAILURES).exclude(
+        ip_address__in=shared_addresses()
+    )
     return Q(attempt_time__gte=since) & (Q(username__in=ids) | Q(ip_address__in=addresses))
 
 
@@ -488,12 +496,13 @@ def with_totals(attempts):
 
     counted = Q(attempt_time__gte=since)
     with_an_id = Q(username__isnull=False) & ~Q(username="")
+    address_over = counted & Q(address_failures__gte=settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
+    if shared := shared_addresses():  # never paused (JENCO_SHARED_ADDRESSES)
+        address_over &= ~Q(ip_address__in=shared)
     return attempts.annotate(
         id_failures=total("username"), address_failures=total("ip_address")
     ).annotate(
         counted=flag(counted),
         id_paused=flag(counted & with_an_id & Q(id_failures__gte=settings.AXES_FAILURE_LIMIT)),
-        address_paused=flag(
-            counted & Q(address_failures__gte=settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
-        ),
+        address_paused=flag(address_over),
     )

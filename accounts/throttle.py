@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from accounts.audit import is_shared, network_of
 from accounts.models import RequestCounter
 
 
@@ -41,6 +42,16 @@ def over_limit(
     else:
         count = _count_in_database(scope, key_hash, start, window_seconds)
     return count > limit
+
+
+def address_over_limit(scope: str, address: str | None, limit: int, window_seconds: int) -> bool:
+    """over_limit for a client's address, counted as the lockout counts it (an IPv6 client by
+    its network); never for an address many members share on purpose (JENCO_SHARED_ADDRESSES:
+    an office, a migration event), where each member's own limits still hold."""
+    counted = network_of(address)
+    if is_shared(counted):
+        return False
+    return over_limit(scope, counted or "-", limit, window_seconds)
 
 
 def hash_key(key: str) -> str:

@@ -5,6 +5,7 @@ stops start-up with a message that names the variable. `.env.example` lists them
 """
 
 import datetime
+import ipaddress
 import os
 import re
 import secrets
@@ -58,6 +59,25 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if not items:
         raise ImproperlyConfigured(f"{name} must be a comma-separated list: {value!r}")
     return items
+
+
+def envnetworks(name: str, *, ipv6_counted: int) -> list[str]:
+    """Addresses or networks, comma-separated; each at most 256 of the addresses the lockout
+    counts (an IPv4 /24, or 256 IPv6 networks of `ipv6_counted` bits): wider is no office."""
+    shared = []
+    for item in envlist(name, []):
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks, comma-separated: {item!r}"
+            ) from None
+        counted_bits = 32 if network.version == 4 else ipv6_counted
+        if counted_bits - network.prefixlen > 8:
+            widest = "/24" if network.version == 4 else f"/{ipv6_counted - 8}"
+            raise ImproperlyConfigured(f"{name} takes networks of {widest} at the widest: {item!r}")
+        shared.append(str(network))
+    return shared
 
 
 def envdate(name: str) -> datetime.date | None:
@@ -365,6 +385,12 @@ JENCO_TRUSTED_PROXIES = envint("JENCO_TRUSTED_PROXIES", 0)
 # line or phone is given; 56 or 48 where providers hand out more): the lockout's and the
 # throttles' per-address limits. The security log keeps each address whole.
 JENCO_IPV6_PREFIX = envint("JENCO_IPV6_PREFIX", 64, minimum=32, maximum=128)
+
+
+# Addresses many members share on purpose: JENCO's own offices, a migration event's network.
+# No address pause or per-address hourly limit counts them (every member ID's own limit still
+# does), so a help desk signing in member after member, and its agents, are never paused.
+JENCO_SHARED_ADDRESSES = envnetworks("JENCO_SHARED_ADDRESSES", ipv6_counted=JENCO_IPV6_PREFIX)
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 # axes would clear the address's failures too on any success; accounts.lockout clears only
 # the ID's, so one working account does not reset a credential-stuffing address.

@@ -22,7 +22,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts import credentials, emails, links, lockout, tasks, throttle
-from accounts.audit import Kind, network_of, record, request_origin
+from accounts.audit import Kind, record, request_origin
 from accounts.emails import render_member_email
 from accounts.flows import email_change
 from accounts.models import Member, PendingRegistration
@@ -78,9 +78,7 @@ def register(request, *, name: str, email: str, password: str, pin: str, languag
     """Store a registration and queue its email. Raises RegistrationLimited when this address
     sent too many this hour; otherwise the caller answers the same whatever happens here."""
     ip, _user_agent = request_origin(request)
-    if throttle.over_limit(
-        "register", network_of(ip) or "-", settings.JENCO_REGISTRATION_PER_ADDRESS, HOUR
-    ):
+    if throttle.address_over_limit("register", ip, settings.JENCO_REGISTRATION_PER_ADDRESS, HOUR):
         logger.warning("registration throttled for ip=%s", ip)
         raise RegistrationLimited
     # Hashed before any limit that says nothing to the sender, so every answer costs the same,

@@ -19,7 +19,7 @@ from django.utils.functional import Promise as StrPromise
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, emails, links, lockout, tasks, throttle, tokens
-from accounts.audit import Kind, network_of, record, request_origin
+from accounts.audit import Kind, record, request_origin
 from accounts.emails import render_member_email
 from accounts.flows import support
 from accounts.flows.credential_change import save_new_password, save_new_pin
@@ -132,7 +132,7 @@ def request_reset(request, kind: ResetKind, member_id: str, email: str) -> None:
     """Queue the reset email. The answer to the member is the same whatever happens here."""
     ip, user_agent = request_origin(request)
     key = f"forgot-{kind.name}"
-    if throttle.over_limit(key, network_of(ip) or "-", settings.JENCO_FORGOT_PER_ADDRESS, 3600):
+    if throttle.address_over_limit(key, ip, settings.JENCO_FORGOT_PER_ADDRESS, 3600):
         logger.warning("%s throttled for ip=%s", key, ip)
         return
     tasks.send_reset_link.enqueue(

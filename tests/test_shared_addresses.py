@@ -1,0 +1,143 @@
+"""Addresses many members share on purpose: JENCO's offices, a migration event's network.
+
+On migration day a help desk signs in member after member from one address. Each sign-in on
+the published default password counts against the address, as a failure does, so the 30th in
+15 minutes paused the address: the members in the queue got the paused page, and so did the
+support agents in the same office, who then could not sign in to lift it. Listed in
+JENCO_SHARED_ADDRESSES, an address is never paused and no per-address hourly limit counts
+it; every member ID's own limit still holds.
+"""
+
+import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
+from django.test import Client
+
+from accounts.checks import no_one_is_shared_by_mistake
+from accounts.ja_accounts import ja_member
+from accounts.models import PendingRegistration
+from tests.helpers import DEFAULT_PASSWORD, PASSWORD, solved_captcha, wrong_captcha
+from tests.test_deploy_check import PRODUCTION, manage
+from tests.test_registration import SENT, register
+from tests.test_support_desk import as_staff, last_signed_in_from, page_of
+
+pytestmark = pytest.mark.django_db
+
+OFFICE = "203.0.113.5"  # inside the office's 203.0.113.0/28
+OUTSIDE = "198.51.100.9"
+PAUSED = "一時的にログインを停止"
+
+
+@pytest.fixture(autouse=True)
+def _office(settings):
+    cache.clear()
+    settings.JENCO_SHARED_ADDRESSES = ["203.0.113.0/28", "2001:db8:1::/56"]
+
+
+def sign_in(address: str, member_id: str, password: str, captcha=None):
+    client = Client(REMOTE_ADDR=address)
+    data = {"username": member_id, "password": password, **(captcha or solved_captcha())}
+    return client, client.post("/login/", data)
+
+
+def test_a_help_desk_signs_in_member_after_member(settings, member, mailoutbox):
+    """Forty migrated members through the first sign-in at the office, a few mistyping on the
+    way: none is paused, nor is the agent or the member who signs in after them."""
+    queue = settings.JENCO_LOCKOUT_ADDRESS_FAILURES + 10
+    for n in range(queue):
+        ja_member(f"JPN20000{n:02}", email=f"m{n}@example.com").save()
+    for n in range(queue):
+        sign_in(OFFICE, f"JPN20000{n:02}", "jenco@1234", captcha=wrong_captcha())
+        client, page = sign_in(OFFICE, f"JPN20000{n:02}", DEFAULT_PASSWORD)
+        assert page.status_code == 302, n
+        assert client.get("/backoffice/")["Location"] == "/backoffice/first-sign-in/mailbox/"
+    assert len(mailoutbox) == queue  # a code each
+
+    client, page = sign_in("203.0.113.14", "JPN1000001", PASSWORD)
+    assert page.status_code == 302 and SESSION_KEY in client.session
+    assert AccessAttempt.objects.filter(username=None).count() == 0  # nothing counted
+
+
+def test_the_same_queue_from_any_other_address_pauses_it(settings, member):
+    for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES):
+        sign_in(OUTSIDE, f"JPN30000{n:02}", "x", captcha=wrong_captcha())
+    _client, page = sign_in(OUTSIDE, "JPN1000001", PASSWORD)
+    assert page.status_code == 429
+
+
+def test_a_member_id_is_still_paused_from_the_office(settings, member):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(OFFICE, "JPN1000001", "not-the-password")
+    _client, page = sign_in(OFFICE, "JPN1000001", PASSWORD)
+    assert page.status_code == 429 and PAUSED in page.content.decode()
+
+
+def test_an_ipv6_office_network_is_shared_whole(settings, member):
+    for n in range(settings.JENCO_LOCKOUT_ADDRESS_FAILURES + 5):
+        sign_in(f"2001:db8:1:5::{n + 1:x}", f"JPN30000{n:02}", "x", captcha=wrong_captcha())
+    client, page = sign_in("2001:db8:1:5::ff", "JPN1000001", PASSWORD)
+    assert page.status_code == 302 and SESSION_KEY in client.session
+
+
+def test_no_hourly_limit_per_address_counts_the_office(settings, member, mailoutbox):
+    settings.JENCO_FORGOT_PER_ADDRESS = 2
+    settings.JENCO_REGISTRATION_PER_ADDRESS = 2
+    for _ in range(3):
+        Client(REMOTE_ADDR=OFFICE).post(
+            "/password/forgot/",
+            {"username": "JPN1000001", "email": "taro@example.com", **solved_captcha()},
+        )
+    assert len(mailoutbox) == 3  # the member's own limit (3 an hour) still holds
+    answers = [register(Client(REMOTE_ADDR=OFFICE), email=f"n{n}@example.com") for n in range(3)]
+    assert [answer.get("Location") for answer in answers] == [SENT] * 3
+    assert PendingRegistration.objects.count() == 3
+
+
+def test_support_never_reads_the_office_as_paused(client, support_agent, member, settings):
+    """Rows counted from the office before it was listed: the agent is not told the member's
+    network is paused, and the lockouts list says the address is shared."""
+    last_signed_in_from(member, OFFICE)
+    AccessAttempt.objects.create(
+        username="JPN5000001", ip_address=OFFICE, path_info="/login/", failures_since_start=5
+    )
+    AccessAttempt.objects.create(ip_address=OFFICE, path_info="/login/", failures_since_start=35)
+    agent = as_staff(client, support_agent, "en")
+
+    page = agent.get(page_of(member)).content.decode()
+    assert "Yes: nothing is paused." in page and "Signing in from" not in page
+    listed = agent.get("/admin/axes/accessattempt/").content.decode()
+    assert "Not paused: 5 of 10 failures with this ID. The address is a shared one" in listed
+    assert listed.count("never paused, whatever fails from it") == 2
+    assert "Paused:" not in listed
+    paused = agent.get("/admin/axes/accessattempt/", {"paused": "yes"}).content.decode()
+    assert OFFICE not in paused
+
+
+def test_the_office_rows_alone_are_not_in_the_paused_list(client, support_agent, settings):
+    AccessAttempt.objects.create(ip_address=OFFICE, path_info="/login/", failures_since_start=40)
+    AccessAttempt.objects.create(ip_address=OUTSIDE, path_info="/login/", failures_since_start=40)
+    agent = as_staff(client, support_agent, "en")
+    paused = agent.get("/admin/axes/accessattempt/", {"paused": "yes"}).content.decode()
+    assert OUTSIDE in paused and OFFICE not in paused
+
+
+def test_an_address_every_client_has_behind_a_proxy_is_refused(settings):
+    settings.JENCO_SHARED_ADDRESSES = ["203.0.113.0/28", "127.0.0.1"]
+    assert [error.id for error in no_one_is_shared_by_mistake(None)] == ["jenco.E006"]
+    settings.JENCO_SHARED_ADDRESSES = ["203.0.113.0/28"]
+    assert no_one_is_shared_by_mistake(None) == []
+
+
+@pytest.mark.parametrize(
+    "value, said",
+    [
+        ("203.0.113.0/16", "takes networks of /24 at the widest: '203.0.113.0/16'"),
+        ("2001:db8::/48", "takes networks of /56 at the widest: '2001:db8::/48'"),
+        ("the office", "must list IP addresses or networks, comma-separated: 'the office'"),
+    ],
+)
+def test_a_list_the_settings_cannot_read_names_the_variable(value, said):
+    result = manage("check", **{**PRODUCTION, "JENCO_SHARED_ADDRESSES": f"192.0.2.7,{value}"})
+    assert result.returncode != 0
+    assert f"JENCO_SHARED_ADDRESSES {said}" in result.stderr

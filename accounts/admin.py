@@ -1178,34 +1178,22 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
     def status(self, attempt):
         # What decides each pause, added to the page's rows by TotalsForThePage.
         id_limit = settings.AXES_FAILURE_LIMIT
-        address_limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+        address_limit = lockout.address_limit(attempt.ip_address)
         if not attempt.counted:
             minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
             return _("Not counted: older than %(minutes)s minutes.") % {"minutes": minutes}
         if attempt.id_paused:
-            return _("Paused: %(failures)s failures with this ID (pauses at %(limit)s).") % {
+            status = _("Paused: %(failures)s failures with this ID (pauses at %(limit)s).") % {
                 "failures": attempt.id_failures,
                 "limit": id_limit,
             }
-        if is_shared(attempt.ip_address):
-            shared = _(
-                "The address is a shared one (JENCO_SHARED_ADDRESSES: an office, an event): "
-                "never paused, whatever fails from it."
-            )
-            if not attempt.username:
-                return shared
-            counts = _("Not paused: %(id)s of %(id_limit)s failures with this ID.") % {
-                "id": attempt.id_failures,
-                "id_limit": id_limit,
-            }
-            return f"{counts} {shared}"
-        if attempt.address_paused:
-            return _("Paused: %(failures)s failures from this address (pauses at %(limit)s).") % {
+        elif attempt.address_paused:
+            status = _("Paused: %(failures)s failures from this address (pauses at %(limit)s).") % {
                 "failures": attempt.address_failures,
                 "limit": address_limit,
             }
-        if attempt.username:
-            return _(
+        elif attempt.username:
+            status = _(
                 "Not paused: %(id)s of %(id_limit)s failures with this ID, %(address)s of "
                 "%(address_limit)s from this address."
             ) % {
@@ -1214,18 +1202,29 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
                 "address": attempt.address_failures,
                 "address_limit": address_limit,
             }
-        counts = _("Not paused: %(address)s of %(address_limit)s failures from this address.") % {
-            "address": attempt.address_failures,
-            "address_limit": address_limit,
+        else:
+            counts = _(
+                "Not paused: %(address)s of %(address_limit)s failures from this address."
+            ) % {"address": attempt.address_failures, "address_limit": address_limit}
+            # A good sign-in on the published password leaves one too (accounts.lockout
+            # .count_against_address), and so does a member's lift (accounts.lockout.lift).
+            counted_what = _(
+                "A row without an ID counts wrong captchas, sign-ins on the published default "
+                "password, and wrong passwords for members who have since signed in or had "
+                "their pause lifted."
+            )
+            status = f"{counts} {counted_what}"
+        if not is_shared(attempt.ip_address):
+            return status
+        shared = _(
+            "The address is a shared one (JENCO_SHARED_ADDRESSES: an office, an event): it "
+            "pauses at %(limit)s failures, not %(usual)s; each ID still pauses at %(id_limit)s."
+        ) % {
+            "limit": address_limit,
+            "usual": settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
+            "id_limit": id_limit,
         }
-        # A good sign-in on the published password leaves one too (accounts.lockout
-        # .count_against_address), and so does a member's lift (accounts.lockout.lift).
-        counted_what = _(
-            "A row without an ID counts wrong captchas, sign-ins on the published default "
-            "password, and wrong passwords for members who have since signed in or had their "
-            "pause lifted."
-        )
-        return f"{counts} {counted_what}"
+        return f"{status} {shared}"
 
     # axes' "Clean up expired attempts" fails on a request it did not prepare (500), and it
     # would delete across the whole table, staff accounts' rows too, whatever the list

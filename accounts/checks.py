@@ -173,29 +173,61 @@ def the_proxy_says_https(app_configs, **kwargs):
 @checks.register(checks.Tags.security)
 def no_one_is_shared_by_mistake(app_configs, **kwargs):
     # Behind a proxy the app does not count (JENCO_TRUSTED_PROXIES left at 0), every client
-    # has the proxy's address, 127.0.0.1 with nginx on the same machine: listed as shared,
-    # no address would ever be paused, an attacker's included.
-    everyone = [ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128", "0.0.0.0/32", "::/128")]
-    listed = [ipaddress.ip_network(n) for n in settings.JENCO_SHARED_ADDRESSES]
-    wrong = [
-        str(network)
-        for network in listed
-        if any(network.version == each.version and network.overlaps(each) for each in everyone)
-    ]
-    if not wrong:
+    # has the proxy's address: 127.0.0.1 with nginx on the same machine, a private one with a
+    # proxy on the network. Listed as shared, it would raise every client's address limits.
+    # Read as the lockout counts them (::ffff:127.0.0.1 and a 6to4 or Teredo form of it are
+    # 127.0.0.1: helper-123).
+    from accounts.audit import shared_addresses
+
+    addresses = (ipaddress.ip_address(address) for address in shared_addresses())
+    counted = sorted(addresses, key=lambda a: (a.version, a))
+    everyone = [str(a) for a in counted if a.is_loopback or a.is_unspecified]
+    if everyone:
+        return [
+            checks.Error(
+                _(
+                    "JENCO_SHARED_ADDRESSES lists %(networks)s: the address every client has "
+                    "behind a proxy whose X-Forwarded-For is not counted, so every client "
+                    "would have a shared address's limits."
+                )
+                % {"networks": ", ".join(everyone)},
+                hint=_(
+                    "List the outside addresses of the offices or the event's network, as the "
+                    "security log shows them (README, Security)."
+                ),
+                id="jenco.E006",
+            )
+        ]
+    inside = [str(a) for a in counted if any(a in network for network in PRIVATE_NETWORKS)]
+    if not inside:
         return []
     return [
-        checks.Error(
+        checks.Warning(
             _(
-                "JENCO_SHARED_ADDRESSES lists %(networks)s: the address every client has "
-                "behind a proxy whose X-Forwarded-For is not counted, so no address would ever "
-                "be paused."
+                "JENCO_SHARED_ADDRESSES lists the private address %(address)s: a proxy's on "
+                "your own network, if JENCO_TRUSTED_PROXIES does not count it, and then every "
+                "client's."
             )
-            % {"networks": ", ".join(wrong)},
+            % {"address": inside[0]},
             hint=_(
-                "List the outside addresses of the offices or the event's network, as the "
-                "security log shows them (README, Security)."
+                "Members reach the site from outside: list the outside addresses of the "
+                "offices or the event's network, as the security log shows them."
             ),
-            id="jenco.E006",
+            id="jenco.W005",
         )
     ]
+
+
+# Private networks, link-local and carrier-grade NAT: where a proxy in front could be.
+PRIVATE_NETWORKS = [
+    ipaddress.ip_network(network)
+    for network in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    )
+]

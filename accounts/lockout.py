@@ -49,7 +49,7 @@ class LockoutHandler(AxesDatabaseHandler):
         by_id, by_address = counted(request, credentials)
         return max(
             by_id,
-            by_address * settings.AXES_FAILURE_LIMIT // settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
+            by_address * settings.AXES_FAILURE_LIMIT // address_limit(request.axes_ip_address),
         )
 
     def user_login_failed(self, sender, credentials, request=None, **kwargs):
@@ -133,8 +133,7 @@ def add_failure(request, member_id: str | None) -> None:
     if read is not None:  # what this request already read, plus this failure
         read_for, by_id, by_address = read
         same_id = member_id is not None and member_id == read_for
-        counts = not is_shared(request.axes_ip_address)
-        request.jenco_failures = (read_for, by_id + same_id, by_address + counts)
+        request.jenco_failures = (read_for, by_id + same_id, by_address + 1)
 
 
 def count_against_address(request) -> bool:
@@ -151,9 +150,9 @@ def count_against_address(request) -> bool:
     count from before the others').
     """
     AxesProxyHandler.update_request(request)
-    if request.axes_ip_address is None or is_shared(request.axes_ip_address):
-        return False  # a shared address (JENCO_SHARED_ADDRESSES) is never paused
-    limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+    if request.axes_ip_address is None:
+        return False
+    limit = address_limit(request.axes_ip_address)
     if failures(request)[1] >= limit:
         return True
     add_failure(request, None)
@@ -218,8 +217,7 @@ def counted(request, credentials_=None) -> tuple[int, int]:
         return by_id, by_address
     typed = get_client_username(request, credentials_)
     same_id = ahead.member_id is not None and ahead.member_id == typed
-    from_address = 0 if is_shared(request.axes_ip_address) else ahead.from_address
-    return by_id + (ahead.with_id if same_id else 0), by_address + from_address
+    return by_id + (ahead.with_id if same_id else 0), by_address + ahead.from_address
 
 
 def failures(request, credentials_=None) -> tuple[int, int]:
@@ -245,8 +243,6 @@ def failures(request, credentials_=None) -> tuple[int, int]:
     for username, ip_address, count in rows:
         by_id += count if member_id and username == member_id else 0
         by_address += count if ip_address == address else 0
-    if is_shared(address):  # JENCO_SHARED_ADDRESSES: many members on purpose, never paused
-        by_address = 0
     request.jenco_failures = (member_id, by_id, by_address)
     return by_id, by_address
 
@@ -260,7 +256,7 @@ def failures_left(request, member_id: str) -> int | None:
         return None
     _member_id, by_id, by_address = read
     return min(
-        settings.AXES_FAILURE_LIMIT - by_id, settings.JENCO_LOCKOUT_ADDRESS_FAILURES - by_address
+        settings.AXES_FAILURE_LIMIT - by_id, address_limit(request.axes_ip_address) - by_address
     )
 
 
@@ -273,7 +269,7 @@ def locked_out(request, credentials_):
     for log in getattr(request, "jenco_log_pauses", ()):  # the pauses this post started
         log()
     request.jenco_log_pauses = []
-    limits = settings.AXES_FAILURE_LIMIT, settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+    limits = settings.AXES_FAILURE_LIMIT, address_limit(request.axes_ip_address)
     if all(n < limit for n, limit in zip(failures(request, credentials_), limits, strict=True)):
         # Refused for posts ahead still checking, as read before its own check: they may
         # have failed since, and paused the ID or the address (helper-88). Read again, what
@@ -283,12 +279,10 @@ def locked_out(request, credentials_):
     failed_id, failed_address = failures(request, credentials_)
     context = {
         "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
-        "id_locked": by_id >= settings.AXES_FAILURE_LIMIT
-        and by_address < settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
+        "id_locked": by_id >= settings.AXES_FAILURE_LIMIT and by_address < limits[1],
         # Refused for the posts ahead of it still checking theirs (authenticate), not for
         # failures: nothing is paused, and it may well go through in a moment.
-        "checking_others": failed_id < settings.AXES_FAILURE_LIMIT
-        and failed_address < settings.JENCO_LOCKOUT_ADDRESS_FAILURES,
+        "checking_others": failed_id < settings.AXES_FAILURE_LIMIT and failed_address < limits[1],
     }
     if not context["checking_others"]:
         # When it ends, as the PIN's lock says (helper-101 read 「15分ほど」 with 5 left).
@@ -354,7 +348,7 @@ def record_lockout(sender, request=None, username=None, ip_address=None, **kwarg
     pauses = []
     if username and (request is None or by_id >= settings.AXES_FAILURE_LIMIT):
         pauses.append((username, None))
-    if not pauses or by_address >= settings.JENCO_LOCKOUT_ADDRESS_FAILURES:
+    if not pauses or by_address >= address_limit(ip_address):
         pauses.append((None, ip_address))
     if request is None:
         for member_id, address in pauses:
@@ -411,7 +405,6 @@ def paused_until(member_id: str | None, address: str | None) -> datetime.datetim
     """When signing in with this ID from this address is no longer paused: the later end
     of the ID's pause and the address's, whichever are paused. The same reading for an ID
     that is no one's: its failures are counted all the same."""
-    address = None if is_shared(address) else address
     found = Q(ip_address=address) if address else Q(pk__in=[])
     if member_id:
         found |= Q(username=member_id)
@@ -428,7 +421,7 @@ def paused_until(member_id: str | None, address: str | None) -> datetime.datetim
         end
         for end in (
             pause_end(with_id, settings.AXES_FAILURE_LIMIT),
-            pause_end(from_address, settings.JENCO_LOCKOUT_ADDRESS_FAILURES),
+            pause_end(from_address, address_limit(address)),
         )
         if end is not None
     ]
@@ -436,17 +429,26 @@ def paused_until(member_id: str | None, address: str | None) -> datetime.datetim
 
 
 def addresses_paused(addresses) -> dict[str, datetime.datetime]:
-    """Which of these addresses are paused now (JENCO_LOCKOUT_ADDRESS_FAILURES over every
-    record from the address, whichever IDs), each with when its pause ends."""
+    """Which of these addresses are paused now (address_limit() over every record from the
+    address, whichever IDs), each with when its pause ends."""
     found: dict[str, list] = {}
     for address, failures, when in AccessAttempt.objects.filter(
-        ip_address__in={a for a in addresses if a and not is_shared(a)},
+        ip_address__in={a for a in addresses if a},
         attempt_time__gte=counted_since(),
     ).values_list("ip_address", "failures_since_start", "attempt_time"):
         found.setdefault(address, []).append((failures, when))
-    limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
-    ends = {address: pause_end(records, limit) for address, records in found.items()}
+    ends = {
+        address: pause_end(records, address_limit(address)) for address, records in found.items()
+    }
     return {address: end for address, end in ends.items() if end is not None}
+
+
+def address_limit(address: str | None) -> int:
+    """The failures from one address (any IDs) that pause it: JENCO_LOCKOUT_ADDRESS_FAILURES,
+    or JENCO_SHARED_ADDRESS_TIMES as many for an address many members share on purpose
+    (JENCO_SHARED_ADDRESSES: an office, a migration event's help desk)."""
+    limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+    return limit * settings.JENCO_SHARED_ADDRESS_TIMES if is_shared(address) else limit
 
 
 def counted_since():
@@ -469,10 +471,14 @@ def paused_now() -> Q:
         return totals.filter(total__gte=limit).values(field)
 
     ids = over("username", settings.AXES_FAILURE_LIMIT).exclude(username="")
-    addresses = over("ip_address", settings.JENCO_LOCKOUT_ADDRESS_FAILURES).exclude(
-        ip_address__in=shared_addresses()
+    limit, shared = settings.JENCO_LOCKOUT_ADDRESS_FAILURES, shared_addresses()
+    paused = Q(username__in=ids) | Q(
+        ip_address__in=over("ip_address", limit).exclude(ip_address__in=shared)
     )
-    return Q(attempt_time__gte=since) & (Q(username__in=ids) | Q(ip_address__in=addresses))
+    if shared:  # each of these at its own, higher limit
+        wide = over("ip_address", limit * settings.JENCO_SHARED_ADDRESS_TIMES)
+        paused |= Q(ip_address__in=wide.filter(ip_address__in=shared))
+    return Q(attempt_time__gte=since) & paused
 
 
 def with_totals(attempts):
@@ -496,9 +502,14 @@ def with_totals(attempts):
 
     counted = Q(attempt_time__gte=since)
     with_an_id = Q(username__isnull=False) & ~Q(username="")
-    address_over = counted & Q(address_failures__gte=settings.JENCO_LOCKOUT_ADDRESS_FAILURES)
-    if shared := shared_addresses():  # never paused (JENCO_SHARED_ADDRESSES)
-        address_over &= ~Q(ip_address__in=shared)
+    limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+    address_over = Q(address_failures__gte=limit)
+    if shared := shared_addresses():  # each at its own, higher limit
+        address_over = (~Q(ip_address__in=shared) & address_over) | (
+            Q(ip_address__in=shared)
+            & Q(address_failures__gte=limit * settings.JENCO_SHARED_ADDRESS_TIMES)
+        )
+    address_over &= counted
     return attempts.annotate(
         id_failures=total("username"), address_failures=total("ip_address")
     ).annotate(

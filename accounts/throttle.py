@@ -15,6 +15,7 @@ memory caches, which are the two this project runs on; this is the part of it we
 import datetime
 import time
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
@@ -46,11 +47,11 @@ def over_limit(
 
 def address_over_limit(scope: str, address: str | None, limit: int, window_seconds: int) -> bool:
     """over_limit for a client's address, counted as the lockout counts it (an IPv6 client by
-    its network); never for an address many members share on purpose (JENCO_SHARED_ADDRESSES:
-    an office, a migration event), where each member's own limits still hold."""
+    its network); JENCO_SHARED_ADDRESS_TIMES as many for an address many members share on
+    purpose (JENCO_SHARED_ADDRESSES: an office, a migration event)."""
     counted = network_of(address)
     if is_shared(counted):
-        return False
+        limit *= settings.JENCO_SHARED_ADDRESS_TIMES
     return over_limit(scope, counted or "-", limit, window_seconds)
 
 

@@ -61,6 +61,10 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return items
 
 
+# IPv6 forms of IPv4 hosts (mapped, 6to4, Teredo), which the lockout counts as those hosts.
+_IPV4_INSIDE_IPV6 = [ipaddress.ip_network(n) for n in ("::ffff:0:0/96", "2002::/16", "2001::/32")]
+
+
 def envnetworks(name: str, *, ipv6_counted: int) -> list[str]:
     """Addresses or networks, comma-separated; each at most 256 of the addresses the lockout
     counts (an IPv4 /24, or 256 IPv6 networks of `ipv6_counted` bits): wider is no office."""
@@ -72,6 +76,16 @@ def envnetworks(name: str, *, ipv6_counted: int) -> list[str]:
             raise ImproperlyConfigured(
                 f"{name} must list IP addresses or networks, comma-separated: {item!r}"
             ) from None
+        if "/" in item and ipaddress.ip_address(item.split("/")[0]) != network.network_address:
+            # "203.0.113.5/24", as `ip addr` shows an interface: all 256 addresses meant?
+            raise ImproperlyConfigured(
+                f"{name} lists an address with a prefix, {item!r}: write the network "
+                f"({network}) or the address alone"
+            )
+        if network.version == 6 and any(network.overlaps(n) for n in _IPV4_INSIDE_IPV6):
+            raise ImproperlyConfigured(
+                f"{name} lists {item!r}, an IPv4 address written as IPv6: write the IPv4 form"
+            )
         counted_bits = 32 if network.version == 4 else ipv6_counted
         if counted_bits - network.prefixlen > 8:
             widest = "/24" if network.version == 4 else f"/{ipv6_counted - 8}"
@@ -388,9 +402,11 @@ JENCO_IPV6_PREFIX = envint("JENCO_IPV6_PREFIX", 64, minimum=32, maximum=128)
 
 
 # Addresses many members share on purpose: JENCO's own offices, a migration event's network.
-# No address pause or per-address hourly limit counts them (every member ID's own limit still
-# does), so a help desk signing in member after member, and its agents, are never paused.
+# Each per-address limit (the lockout's, the hourly ones) is this many times higher for them,
+# so a help desk signing in member after member, and its agents, are not paused; every
+# member ID's own limit stays as it is.
 JENCO_SHARED_ADDRESSES = envnetworks("JENCO_SHARED_ADDRESSES", ipv6_counted=JENCO_IPV6_PREFIX)
+JENCO_SHARED_ADDRESS_TIMES = envint("JENCO_SHARED_ADDRESS_TIMES", 10, minimum=1)
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 # axes would clear the address's failures too on any success; accounts.lockout clears only
 # the ID's, so one working account does not reset a credential-stuffing address.

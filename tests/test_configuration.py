@@ -8,7 +8,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_env_example_lists_every_variable_the_settings_read():
     settings_source = (ROOT / "jenco" / "settings.py").read_text()
-    read = set(re.findall(r"\benv(?:bool|int|list|date|networks)?\(\s*\"([A-Z_0-9]+)\"", settings_source))
+    read = set(
+        re.findall(r"\benv(?:bool|int|list|date|networks)?\(\s*\"([A-Z_0-9]+)\"", settings_source)
+    )
     # The app server's configuration reads its own.
     gunicorn_source = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
     read |= set(

@@ -29,7 +29,10 @@ window.addEventListener("pageshow", () => {
 // (ERR_CACHE_MISS) and offers to send the form again: a captcha used or a code counted twice.
 // On a page that was not a post's answer this changes nothing.
 const answersItsOwnForm = [...document.forms].some(
-  (form) => form.method === "post" && new URL(form.action).pathname === location.pathname,
+  // The attribute, not form.action: a field named "action" would stand in its place.
+  (form) =>
+    form.method === "post" &&
+    new URL(form.getAttribute("action") || "", location.href).pathname === location.pathname,
 );
 if (answersItsOwnForm) history.replaceState(history.state, "", location.href);
 

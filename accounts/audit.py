@@ -74,8 +74,9 @@ def network_of(address: str | None) -> str | None:
 
 def is_shared(counted: str | None) -> bool:
     """Whether an address as counted (network_of) is one many members share on purpose
-    (JENCO_SHARED_ADDRESSES: an office, a migration event): no address pause or
-    per-address limit applies to it."""
+    (JENCO_SHARED_ADDRESSES: an office, a migration event), whose per-address limits are
+    JENCO_SHARED_ADDRESS_TIMES as high (accounts.lockout.address_limit,
+    accounts.throttle.address_over_limit)."""
     return bool(counted) and counted in shared_addresses()
 
 
@@ -87,18 +88,20 @@ def shared_addresses() -> frozenset[str]:
 
 @functools.lru_cache(maxsize=4)
 def _counted(networks: tuple[str, ...], prefix: int) -> frozenset[str]:
-    counted = set()
-    for text in networks:
-        network = ipaddress.ip_network(text)
-        if network.version == 4:
-            counted.update(str(address) for address in network)
-        elif network.prefixlen >= prefix:
-            counted.add(network_of(str(network.network_address)))
-        elif prefix - network.prefixlen > 8:  # the settings refuse it; a test may not
-            raise ValueError(f"{text} is wider than JENCO_SHARED_ADDRESSES takes")
-        else:
-            counted.update(str(each.network_address) for each in network.subnets(new_prefix=prefix))
-    return frozenset(counted)
+    return frozenset(address for text in networks for address in counted_as(text, prefix))
+
+
+def counted_as(text: str, prefix: int) -> list[str]:
+    """The addresses one entry of JENCO_SHARED_ADDRESSES stands for, as the lockout counts
+    them (network_of) with IPv6 networks of `prefix` bits."""
+    network = ipaddress.ip_network(text)
+    if network.version == 4:
+        return [str(address) for address in network]
+    if network.prefixlen >= prefix:
+        return [network_of(str(network.network_address))]
+    if prefix - network.prefixlen > 8:  # the settings refuse it; a test may not
+        raise ValueError(f"{text} is wider than JENCO_SHARED_ADDRESSES takes")
+    return [network_of(str(each.network_address)) for each in network.subnets(new_prefix=prefix)]
 
 
 def client_network(request) -> str | None:

@@ -177,11 +177,19 @@ def no_one_is_shared_by_mistake(app_configs, **kwargs):
     # proxy on the network. Listed as shared, it would raise every client's address limits.
     # Read as the lockout counts them (::ffff:127.0.0.1 and a 6to4 or Teredo form of it are
     # 127.0.0.1: helper-123).
-    from accounts.audit import shared_addresses
+    # Each entry as written, judged by the addresses it is counted as.
+    from accounts.audit import counted_as
 
-    addresses = (ipaddress.ip_address(address) for address in shared_addresses())
-    counted = sorted(addresses, key=lambda a: (a.version, a))
-    everyone = [str(a) for a in counted if a.is_loopback or a.is_unspecified]
+    prefix = settings.JENCO_IPV6_PREFIX
+    listed = {
+        entry: [ipaddress.ip_address(a) for a in counted_as(entry, prefix)]
+        for entry in settings.JENCO_SHARED_ADDRESSES
+    }
+    everyone = [
+        entry
+        for entry, counted in listed.items()
+        if any(a.is_loopback or a.is_unspecified for a in counted)
+    ]
     if everyone:
         return [
             checks.Error(
@@ -198,7 +206,11 @@ def no_one_is_shared_by_mistake(app_configs, **kwargs):
                 id="jenco.E006",
             )
         ]
-    inside = [str(a) for a in counted if any(a in network for network in PRIVATE_NETWORKS)]
+    inside = [
+        entry
+        for entry, counted in listed.items()
+        if any(a in network for a in counted for network in PRIVATE_NETWORKS)
+    ]
     if not inside:
         return []
     return [
@@ -208,7 +220,7 @@ def no_one_is_shared_by_mistake(app_configs, **kwargs):
                 "your own network, if JENCO_TRUSTED_PROXIES does not count it, and then every "
                 "client's."
             )
-            % {"address": inside[0]},
+            % {"address": ", ".join(inside)},
             hint=_(
                 "Members reach the site from outside: list the outside addresses of the "
                 "offices or the event's network, as the security log shows them."

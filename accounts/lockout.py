@@ -37,8 +37,8 @@ class LockoutHandler(AxesDatabaseHandler):
 
     Many members share an address (a carrier's, an office's), so an address may fail more
     often than one ID before it pauses. axes compares one number with AXES_FAILURE_LIMIT;
-    the address's failures are scaled onto that limit, so it trips at exactly
-    JENCO_LOCKOUT_ADDRESS_FAILURES.
+    the address's failures are scaled onto that limit, so it trips at exactly the address's
+    own limit (address_limit: JENCO_LOCKOUT_ADDRESS_FAILURES, more for a shared address).
 
     What a failure writes is narrower than axes' (see add_failure), and a failure that
     arrives during a pause writes nothing at all, whichever way it came: the pause ends when
@@ -485,7 +485,7 @@ def with_totals(attempts):
     """Lockout rows, each with what decides its pauses (failures(), for the lockouts list in
     admin): the recent failures with its ID from any address (`id_failures`; `id_paused` at
     AXES_FAILURE_LIMIT) and from its address with any ID (`address_failures`;
-    `address_paused` at JENCO_LOCKOUT_ADDRESS_FAILURES), and whether the row itself is
+    `address_paused` at the address's own limit, address_limit), and whether the row is
     recent enough to count (`counted`). One row alone tells neither: an ID's failures spread
     over the addresses it was tried from."""
     since = counted_since()

@@ -82,7 +82,7 @@ def envnetworks(name: str, *, ipv6_counted: int) -> list[str]:
                 f"{name} lists an address with a prefix, {item!r}: write the network "
                 f"({network}) or the address alone"
             )
-        if network.version == 6 and any(network.overlaps(n) for n in _IPV4_INSIDE_IPV6):
+        if network.version == 6 and any(network.subnet_of(n) for n in _IPV4_INSIDE_IPV6):
             raise ImproperlyConfigured(
                 f"{name} lists {item!r}, an IPv4 address written as IPv6: write the IPv4 form"
             )
@@ -406,7 +406,7 @@ JENCO_IPV6_PREFIX = envint("JENCO_IPV6_PREFIX", 64, minimum=32, maximum=128)
 # so a help desk signing in member after member, and its agents, are not paused; every
 # member ID's own limit stays as it is.
 JENCO_SHARED_ADDRESSES = envnetworks("JENCO_SHARED_ADDRESSES", ipv6_counted=JENCO_IPV6_PREFIX)
-JENCO_SHARED_ADDRESS_TIMES = envint("JENCO_SHARED_ADDRESS_TIMES", 10, minimum=1)
+JENCO_SHARED_ADDRESS_TIMES = envint("JENCO_SHARED_ADDRESS_TIMES", 10, minimum=2)
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 # axes would clear the address's failures too on any success; accounts.lockout clears only
 # the ID's, so one working account does not reset a credential-stuffing address.

@@ -157,18 +157,23 @@ def test_the_paused_list_takes_each_address_at_its_limit(client, support_agent, 
     assert "203.0.113.6" in paused and "Paused: 300 failures from this address" in paused
 
 
-@pytest.mark.parametrize("everyone", ["127.0.0.1", "::ffff:127.0.0.1", "::1", "0.0.0.0"])
+@pytest.mark.parametrize(
+    "everyone", ["127.0.0.1", "::ffff:127.0.0.1", "::1", "0.0.0.0", "127.0.0.0/24", "::/56"]
+)
 def test_an_address_every_client_has_behind_a_proxy_is_refused(settings, everyone):
     settings.JENCO_SHARED_ADDRESSES = ["203.0.113.0/28", everyone]
-    assert [error.id for error in no_one_is_shared_by_mistake(None)] == ["jenco.E006"]
+    (error,) = no_one_is_shared_by_mistake(None)
+    assert error.id == "jenco.E006"
+    assert f"JENCO_SHARED_ADDRESSES に {everyone} が含まれています" in error.msg  # as written
     settings.JENCO_SHARED_ADDRESSES = ["203.0.113.0/28"]
     assert no_one_is_shared_by_mistake(None) == []
 
 
-def test_a_private_address_is_warned_of(settings):
-    settings.JENCO_SHARED_ADDRESSES = ["203.0.113.0/28", "172.18.0.2"]
+def test_private_addresses_are_warned_of(settings):
+    settings.JENCO_SHARED_ADDRESSES = ["172.18.0.2", "203.0.113.0/28", "fd00:1::/64"]
     (warning,) = no_one_is_shared_by_mistake(None)
-    assert warning.id == "jenco.W005" and "172.18.0.2" in warning.msg
+    assert warning.id == "jenco.W005"
+    assert "プライベートアドレス 172.18.0.2, fd00:1::/64 が含まれています" in warning.msg
 
 
 @pytest.mark.parametrize(
@@ -180,9 +185,15 @@ def test_a_private_address_is_warned_of(settings):
         ("203.0.113.5/24", "lists an address with a prefix, '203.0.113.5/24': write the network"),
         ("::ffff:203.0.113.0/120", "lists '::ffff:203.0.113.0/120', an IPv4 address written as"),
         ("2002:cb00:7105::/48", "lists '2002:cb00:7105::/48', an IPv4 address written as IPv6"),
+        ("::/0", "takes networks of /56 at the widest: '::/0'"),
     ],
 )
 def test_a_list_the_settings_cannot_read_names_the_variable(value, said):
     result = manage("check", **{**PRODUCTION, "JENCO_SHARED_ADDRESSES": f"192.0.2.7,{value}"})
     assert result.returncode != 0
     assert f"JENCO_SHARED_ADDRESSES {said}" in result.stderr
+
+
+def test_a_shared_address_has_more_than_an_address():
+    result = manage("check", **{**PRODUCTION, "JENCO_SHARED_ADDRESS_TIMES": "1"})
+    assert "JENCO_SHARED_ADDRESS_TIMES must be at least 2" in result.stderr

@@ -29,9 +29,9 @@ window.addEventListener("pageshow", () => {
 // (ERR_CACHE_MISS) and offers to send the form again: a captcha used or a code counted twice.
 // On a page that was not a post's answer this changes nothing.
 const answersItsOwnForm = [...document.forms].some(
-  // The attribute, not form.action: a field named "action" would stand in its place.
+  // The attributes, not form.action and form.method: a field of that name would stand in.
   (form) =>
-    form.method === "post" &&
+    form.getAttribute("method")?.toLowerCase() === "post" &&
     new URL(form.getAttribute("action") || "", location.href).pathname === location.pathname,
 );
 if (answersItsOwnForm) history.replaceState(history.state, "", location.href);

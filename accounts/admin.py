@@ -42,7 +42,8 @@ from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
 from accounts import credentials, lockout, sign_in_sql, times
-from accounts.audit import Kind, asked_network, is_shared, network_of, record, shown_network
+from accounts.addresses import asked_network, is_shared, network_of, shown_network
+from accounts.audit import Kind, record
 from accounts.credentials import Step
 from accounts.flows import email_change, reset, sessions, support, two_step
 from accounts.forms import NAME_REFUSED, STAFF_MAILBOX_TAKEN, email_change_wait, valid_email
@@ -1162,7 +1163,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         ordering="ip_address",
     )
     def address(self, attempt):
-        # An IPv6 client is counted by its network (audit.network_of): shown as one.
+        # An IPv6 client is counted by its network (addresses.network_of): shown as one.
         return shown_network(attempt.ip_address)
 
     # axes' status and "locked out" filter compared each row alone with the ID's limit: an

@@ -39,7 +39,7 @@ def _name_axes_in_our_languages() -> None:
     from django.utils import formats, timezone
     from django.utils.translation import gettext
 
-    from accounts.audit import shown_network
+    from accounts.addresses import shown_network
 
     apps.get_app_config("axes").verbose_name = _("Sign-in lockouts")
 

@@ -178,7 +178,7 @@ def no_one_is_shared_by_mistake(app_configs, **kwargs):
     # Read as the lockout counts them (::ffff:127.0.0.1 and a 6to4 or Teredo form of it are
     # 127.0.0.1: helper-123).
     # Each entry as written, judged by the addresses it is counted as.
-    from accounts.audit import counted_as
+    from accounts.addresses import counted_as
 
     prefix = settings.JENCO_IPV6_PREFIX
     listed = {

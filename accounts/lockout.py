@@ -21,7 +21,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts import checking, credentials, sign_in_sql, times
-from accounts.audit import Kind, is_shared, record, shared_addresses, shown_network
+from accounts.addresses import is_shared, shared_addresses, shown_network
+from accounts.audit import Kind, record
 
 
 def typed_member_id(request, credentials_: dict | None) -> str:

@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from accounts.audit import is_shared, network_of
+from accounts.addresses import is_shared, network_of
 from accounts.models import RequestCounter
 
 

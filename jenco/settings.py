@@ -390,8 +390,8 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("JENCO_LOCKOUT_MINUTES", 1
 JENCO_LOCKOUT_WARN_AT = 3
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_CALLABLE = "accounts.lockout.typed_member_id"
-# The address counted: an IPv6 client's network, not its address (accounts.audit.network_of).
-AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_network"
+# The address counted: an IPv6 client's network, not its address (accounts.addresses).
+AXES_CLIENT_IP_CALLABLE = "accounts.addresses.client_network"
 # How many proxies (nginx, a load balancer) stand in front and append X-Forwarded-For; 0 when
 # clients connect to the app server directly. The client address is read accordingly.
 JENCO_TRUSTED_PROXIES = envint("JENCO_TRUSTED_PROXIES", 0)

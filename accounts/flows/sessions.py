@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import devices, view_only
-from accounts.audit import Kind, client_ip, record
+from accounts.addresses import client_ip
+from accounts.audit import Kind, record
 from accounts.middleware import SEEN_AT
 from accounts.models import SecurityEvent
 

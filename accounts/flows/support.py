@@ -19,7 +19,8 @@ from django.utils.translation import gettext_lazy
 
 from accounts import credentials, lockout, times
 from accounts.activity import NO_TEAM, listed, team_names
-from accounts.audit import Kind, Pause, network_of, record, shown_network
+from accounts.addresses import network_of, shown_network
+from accounts.audit import Kind, Pause, record
 from accounts.flows import mailbox, sessions, two_step
 from accounts.models import Authenticator, Member, SecurityEvent
 
@@ -71,7 +72,7 @@ class NetworkPause:
     No lift of the member's ends it; the member signs in over another connection
     meanwhile."""
 
-    address: str  # as staff read it: an IPv6 client's network (audit.shown_network)
+    address: str  # as staff read it: an IPv6 client's network (addresses.shown_network)
     until: datetime.datetime
     # Where the member last signed in from; else where the last failed sign-in with their
     # ID came from, which may be someone else's network.

@@ -150,6 +150,7 @@ FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 MIDDLEWARE = [
     # Sees every response last: the session and messages cookies deleted Secure and HttpOnly.
     "jenco.cookies.deleted_cookies_keep_their_flags",
+    "jenco.head.head_as_get",  # a monitor's HEAD is a GET to everything below
     "jenco.redirects.short_redirects",  # whichever part redirects: nginx takes 16 KB of headers
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

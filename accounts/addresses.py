@@ -8,6 +8,7 @@ import re
 import unicodedata
 
 from django.conf import settings
+from django.db.models import Q
 
 
 def client_ip(request) -> str | None:
@@ -118,6 +119,20 @@ def asked_network(search_term: str) -> ipaddress.IPv4Network | ipaddress.IPv6Net
         return ipaddress.ip_network(typed.split("%", 1)[0], strict=False)
     except ValueError:
         return None
+
+
+def records_in(network, *, counted: bool = False) -> Q:
+    """The rows whose `ip_address` lies in a network staff searched for (asked_network). In
+    the lockout's records (`counted`), one client's address finds the network it is counted
+    as (an IPv6 client's /64); in the security log, which keeps addresses whole, one address
+    finds itself. A wider network finds every row inside it."""
+    one_client = network.prefixlen == network.max_prefixlen or (
+        counted and network.version == 6 and network.prefixlen >= settings.JENCO_IPV6_PREFIX
+    )
+    if not one_client:
+        return Q(ip_address__in_network=network)
+    address = str(network.network_address)
+    return Q(ip_address=network_of(address) if counted else address)
 
 
 def _without_port(entry: str) -> str:

@@ -42,7 +42,7 @@ from django.utils.translation import ngettext
 from django_tasks_db.models import DBTaskResult
 
 from accounts import credentials, lockout, sign_in_sql, times
-from accounts.addresses import asked_network, is_shared, network_of, shown_network
+from accounts.addresses import asked_network, is_shared, records_in, shown_network
 from accounts.audit import Kind, record
 from accounts.credentials import Step
 from accounts.flows import email_change, reset, sessions, support, two_step
@@ -1022,9 +1022,7 @@ class SecurityEventAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 ),
             )
             return queryset.none(), False
-        if network.prefixlen == network.max_prefixlen:
-            return queryset.filter(ip_address=str(network.network_address)), False
-        return queryset.filter(ip_address__in_network=network), False
+        return queryset.filter(records_in(network)), False
 
     def get_queryset(self, request):
         # Staff accounts' own entries (their sign-ins, and failures typed with their IDs) are
@@ -1304,12 +1302,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         network = asked_network(search_term)
         if network is None:
             return super().get_search_results(request, queryset, search_term)
-        one_client = network.prefixlen == network.max_prefixlen or (
-            network.version == 6 and network.prefixlen >= settings.JENCO_IPV6_PREFIX
-        )
-        if one_client:
-            return queryset.filter(ip_address=network_of(str(network.network_address))), False
-        return queryset.filter(ip_address__in_network=network), False
+        return queryset.filter(records_in(network, counted=True)), False
 
     def response_delete(self, request, obj_display, obj_id):
         # Back to the list, saying what was done: Django's "deleted", and admin's index for

@@ -175,9 +175,8 @@ def no_one_is_shared_by_mistake(app_configs, **kwargs):
     # Behind a proxy the app does not count (JENCO_TRUSTED_PROXIES left at 0), every client
     # has the proxy's address: 127.0.0.1 with nginx on the same machine, a private one with a
     # proxy on the network. Listed as shared, it would raise every client's address limits.
-    # Read as the lockout counts them (::ffff:127.0.0.1 and a 6to4 or Teredo form of it are
-    # 127.0.0.1: helper-123).
-    # Each entry as written, judged by the addresses it is counted as.
+    # Each entry is named as written and judged by the addresses the lockout counts it as
+    # (::ffff:127.0.0.1 and the 6to4 forms of 127.0.0.1 are 127.0.0.1: helper-123).
     from accounts.addresses import counted_as
 
     prefix = settings.JENCO_IPV6_PREFIX

@@ -2,10 +2,11 @@
 
 Django's token already goes void when the secret it sets changes, when the member signs in
 (with the main password: a view-only sign-in is not the member's last sign-in, so whoever
-holds the sub password cannot void the member's link) and when it expires. The page for an unusable link tells the member a newer link replaces
-an older one, so a token made before the member's latest request of its kind is refused: a
-request (the member's or support staff's) is logged before its link is made (in the worker),
-so every older link was made before the latest request's log entry.
+holds the sub password cannot void the member's link) and when it expires. The page for an
+unusable link tells the member a newer link replaces an older one, so a token made before
+the member's latest request of its kind is refused: a request (the member's or support
+staff's) is logged before its link is made (in the worker), so every older link was made
+before the latest request's log entry.
 """
 
 import datetime

@@ -199,3 +199,18 @@ def test_the_security_log_is_searched_by_the_network_staff_see(client, support_a
     assert found("2001:db8:1:2:ffff::2") == 1
     page = agent.get("/admin/accounts/securityevent/", {"q": "2001:db8:1:2::/zz"}).content
     assert "an IP address or a network (such as 2001:db8:1:2::/64)" in page.decode()
+
+
+def test_the_security_log_keeps_an_ipv4_client_as_ipv4(member, settings):
+    # A dual-stack listener writes an IPv4 client as ::ffff:198.51.100.7: logged so, a search
+    # for 198.51.100.7 found half its entries (helper-125).
+    settings.JENCO_TRUSTED_PROXIES = 1
+    for forwarded in ("::ffff:198.51.100.7", "198.51.100.7"):
+        Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded).post(
+            "/login/", {"username": "JPN1000001", "password": "x", **solved_captcha()}
+        )
+    Client(REMOTE_ADDR="::ffff:198.51.100.7").post(
+        "/login/", {"username": "JPN1000001", "password": "x", **solved_captcha()}
+    )
+    failed = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SIGN_IN_FAILED)
+    assert list(failed.values_list("ip_address", flat=True)) == ["198.51.100.7"] * 3

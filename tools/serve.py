@@ -377,6 +377,12 @@ class Stack:
         }
         if "GUNICORN_ACCESS_LOG" in os.environ:  # `-`: the app servers' own access log too
             settings["GUNICORN_ACCESS_LOG"] = os.environ["GUNICORN_ACCESS_LOG"]
+        # The project's own settings given to `make serve` (JENCO_SHARED_ADDRESSES=… make
+        # serve) reach the app servers, except those the stack sets itself: they were
+        # dropped without a word (helper-125).
+        settings |= {
+            k: v for k, v in os.environ.items() if k.startswith("JENCO_") and k not in settings
+        }
         env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         env_file.chmod(0o600)
         base_env = {

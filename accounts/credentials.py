@@ -224,7 +224,7 @@ def pin_matches(member, raw: str) -> bool:
     if not member.pin:
         burn_one_verification(raw)
         return False
-    return check_password(raw, member.pin)
+    return check_password(raw, member.pin, setter=_rehash(member, "pin"))
 
 
 # --- Password -------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ def sub_password_matches(member, raw: str) -> bool:
     if not member.sub_password or member.sub_password.startswith(UNUSABLE_PASSWORD_PREFIX):
         burn_one_verification(raw)
         return False
-    return check_password(raw, member.sub_password)
+    return check_password(raw, member.sub_password, setter=_rehash(member, "sub_password"))
 
 
 def view_only_possible(member) -> bool:
@@ -282,6 +282,22 @@ def view_only_possible(member) -> bool:
     steps a read-only session may not take. The sub-password page is behind that gate too,
     so such a member cannot have set one; this holds even if one were there."""
     return first_sign_in_step(member) is None
+
+
+def _rehash(member, field: str):
+    """What Django's check_password calls when a right PIN or sub password was hashed with
+    other parameters than today's (PASSWORD_HASHERS, MemberArgon2Hasher's costs): it is hashed
+    again as they are now, as Django does for the password at sign-in. Only if it is still the
+    hash just checked, so a change saved meanwhile by another request stands."""
+    checked = getattr(member, field)
+
+    def setter(raw: str) -> None:
+        again = make_password(raw)
+        saved = member._meta.model._default_manager.filter(pk=member.pk, **{field: checked})
+        if saved.update(**{field: again}):
+            setattr(member, field, again)
+
+    return setter
 
 
 def burn_one_verification(raw: str) -> None:

@@ -43,13 +43,20 @@ def confirm_change(request, member, typed: str) -> PinCheck:
 
 def confirm_pin(request, member, raw_pin: str) -> PinCheck:
     """Check the PIN that confirms a change; each call costs the member one try."""
-    return _counted_try(
+    stored = member.pin
+    checked = _counted_try(
         request,
         member,
         lambda: credentials.pin_matches(member, raw_pin),
         failed=Kind.PIN_FAILED,
         locked=Kind.PIN_LOCKED,
     )
+    if member.pin != stored:
+        # Hashed again at today's parameters (credentials.pin_matches): the PIN is part of
+        # the session hash, so this session follows it, as after a change; the member's
+        # other sessions end, as Django's rehash of a password at sign-in ends them.
+        sessions.keep_this_one(request, member)
+    return checked
 
 
 def _counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> PinCheck:

@@ -1,0 +1,116 @@
+"""A PIN or sub password hashed with other parameters than today's is hashed again, as now,
+the next time the member types it right (Django does the same for the password at sign-in):
+an operator who raises MemberArgon2Hasher's costs, or moves to another hasher, has every
+secret a member uses on the new ones, not only the passwords."""
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password
+
+from accounts import credentials
+from accounts.models import Member
+from tests.helpers import PASSWORD, PIN, solved_captcha
+
+pytestmark = pytest.mark.django_db
+
+SUB_PASSWORD = "willow-Creek-5512"
+NEW_PASSWORD = "cedar-Harbour-8841"
+
+
+@pytest.fixture
+def older_hasher(settings):
+    """Today's hasher first, as in production; an older one still verifies."""
+    settings.PASSWORD_HASHERS = [
+        *settings.PASSWORD_HASHERS,
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
+def old_hash(raw: str) -> str:
+    hasher = PBKDF2PasswordHasher()
+    return hasher.encode(raw, hasher.salt(), iterations=1000)
+
+
+def stored(member, field: str) -> str:
+    return getattr(Member.objects.get(pk=member.pk), field)
+
+
+def change_password(client, pin=PIN):
+    return client.post(
+        "/backoffice/profile/password/",
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, "pin": pin},
+    )
+
+
+def test_a_right_pin_on_old_parameters_is_hashed_again(older_hasher, client, member):
+    member.pin = old_hash(PIN)
+    member.save(update_fields=["pin"])
+    client.force_login(member)
+
+    assert change_password(client)["Location"] == "/backoffice/profile/"
+
+    pin = stored(member, "pin")
+    assert pin.startswith("md5$")  # the test settings' hasher, as MemberArgon2Hasher is live
+    assert check_password(PIN, pin)
+    assert Member.objects.get(pk=member.pk).check_password(NEW_PASSWORD)
+
+
+def test_the_member_stays_signed_in_after_the_pin_is_hashed_again(older_hasher, client, member):
+    # The PIN is part of the session hash: a change it confirms that keeps the password
+    # (here the sub password) must not sign this session out with it.
+    member.pin = old_hash(PIN)
+    member.save(update_fields=["pin"])
+    client.force_login(member)
+
+    set_sub = client.post(
+        "/backoffice/profile/sub-password/",
+        {"new_password1": SUB_PASSWORD, "new_password2": SUB_PASSWORD, "pin": PIN},
+    )
+
+    assert set_sub["Location"] == "/backoffice/profile/"
+    assert stored(member, "pin").startswith("md5$")
+    assert client.get("/backoffice/profile/").status_code == 200
+
+
+def test_a_wrong_pin_leaves_the_stored_hash_as_it_was(older_hasher, client, member):
+    member.pin = before = old_hash(PIN)
+    member.save(update_fields=["pin"])
+    client.force_login(member)
+
+    assert "PINコードが正しくありません" in change_password(client, "999999").content.decode()
+
+    assert stored(member, "pin") == before
+
+
+def test_a_right_sub_password_on_old_parameters_is_hashed_again_at_a_view_only_sign_in(
+    older_hasher, client, member
+):
+    member.sub_password = old_hash(SUB_PASSWORD)
+    member.save(update_fields=["sub_password"])
+
+    signed_in = client.post(
+        "/login/",
+        {
+            "username": member.member_id,
+            "password": SUB_PASSWORD,
+            "view_only": "on",
+            **solved_captcha(),
+        },
+    )
+
+    assert signed_in["Location"] == "/backoffice/"
+    sub_password = stored(member, "sub_password")
+    assert sub_password.startswith("md5$")
+    assert check_password(SUB_PASSWORD, sub_password)
+    assert Member.objects.get(pk=member.pk).check_password(PASSWORD)  # the main one untouched
+
+
+def test_a_change_saved_meanwhile_is_not_overwritten_by_the_old_secret(older_hasher, member):
+    member.pin = old_hash(PIN)
+    member.save(update_fields=["pin"])
+    elsewhere = Member.objects.get(pk=member.pk)
+    elsewhere.pin = "changed-by-another-request"
+    elsewhere.save(update_fields=["pin"])
+
+    assert credentials.pin_matches(member, PIN)  # this request still holds the old row
+
+    assert stored(member, "pin") == "changed-by-another-request"

@@ -97,8 +97,9 @@ $(VNU): package.json package-lock.json
 
 # PostgreSQL (15 or newer: Debian 12's 15, Debian 13's 17), Redis 7 and nginx from Debian: the second test run, the Redis throttle tests,
 # the nginx site's test and `make serve` start private ones (tools/services.py; apt never
-# starts services here, and nothing of the machine's own is used). nftables: the test of
-# deploy/nftables/jenco.nft loads it in a network namespace of its own, never the machine's.
+# starts services here, and nothing of the machine's own is used). nftables and iproute2: the
+# test of deploy/nftables/jenco.nft loads it in a network namespace of its own, never the
+# machine's, and gives that namespace IPv6 addresses to connect from.
 .PHONY: services
 services:
 	@missing=""; \
@@ -109,8 +110,9 @@ services:
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	command -v nft >/dev/null || [ -x /usr/sbin/nft ] || missing="$$missing nftables"; \
+	command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing="$$missing iproute2"; \
 	[ -z "$$missing" ] && exit 0; \
-	$(call apt_install,$$missing,Tests and make serve need PostgreSQL$(,) Redis$(,) nginx$(,) openssl and nftables)
+	$(call apt_install,$$missing,Tests and make serve need PostgreSQL$(,) Redis$(,) nginx$(,) openssl$(,) nftables and iproute2)
 
 .PHONY: messages-compiled
 messages-compiled: $(STAMP) gettext

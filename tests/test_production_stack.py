@@ -9,8 +9,11 @@ signed in through one continues on the other, and lockouts and throttles count a
 
 import http.client
 import http.server
+import ipaddress
 import json
 import os
+import random
+import re
 import secrets
 import shutil
 import socket
@@ -304,26 +307,36 @@ def _nginx(tmp_path, app_ports: list[int]):
             break
         except OSError:
             time.sleep(0.05)
-    yield {"https": https, "http": http_port, "context": context, "access_log": logs}
+    yield {
+        "https": https,
+        "http": http_port,
+        "context": context,
+        "access_log": logs,
+        "ipv6": "listen [::1]:" in site,
+    }
     process.terminate()
     process.wait(10)
 
 
 def _request(nginx, method, path, body=None, tls=True, headers=None, source="127.0.0.1"):
+    """A request to the site from `source`, over IPv6 to ::1 when it is an IPv6 address."""
+    server = "::1" if ":" in source else "127.0.0.1"
     if tls:
         connection = http.client.HTTPSConnection(
-            "127.0.0.1",
+            server,
             nginx["https"],
             context=nginx["context"],
             timeout=10,
             source_address=(source, 0),
         )
     else:
-        connection = http.client.HTTPConnection("127.0.0.1", nginx["http"], timeout=10)
+        connection = http.client.HTTPConnection(server, nginx["http"], timeout=10)
     headers = {
         "Referer": "https://mail.example/inbox?link=/password/reset/MQ/referer-token-9/",
         **(headers or {}),
     }
+    if server == "::1":  # by the site's name, as a browser asking https://localhost:port/
+        headers.setdefault("Host", f"localhost:{nginx['https'] if tls else nginx['http']}")
     connection.request(method, path, body, headers)
     response = connection.getresponse()
     return response.status, dict(response.getheaders()), response.read().decode(errors="replace")
@@ -499,6 +512,106 @@ def test_an_address_with_64_requests_in_progress_gets_the_busy_page_and_others_g
     assert status == 200
 
 
+def test_nginx_serves_ipv6_clients_and_limits_their_requests_in_progress_too(nginx):
+    # An IPv6 client's requests are counted by its /64 (the map is checked below): a key
+    # nginx left empty would count nothing at all.
+    if not serve.ipv6_loopback_free(0):
+        pytest.skip("this machine has no IPv6 loopback (::1) to listen on")
+    assert nginx["ipv6"]  # the site listens on IPv6 as on IPv4
+    status, _headers, body = _request(nginx, "GET", "/login/", source="::1")
+    assert status == 200 and "X-Forwarded-For: ::1" in body
+    status, headers, _body = _request(nginx, "GET", "/login/", tls=False, source="::1")
+    assert status == 301 and headers["Location"].startswith("https://")
+
+    with ThreadPoolExecutor(64) as clients:
+        held = [clients.submit(_request, nginx, "GET", "/hold/", source="::1") for _ in range(64)]
+        try:
+            for _ in range(64):
+                assert Upstream.holding.acquire(timeout=10)
+
+            assert _is_the_busy_page(*_request(nginx, "GET", "/login/", source="::1"), 503)
+            assert _request(nginx, "GET", "/login/")[0] == 200  # an IPv4 client goes on
+        finally:
+            for _ in range(64):
+                Upstream.held.release()
+        assert [answer.result()[0] for answer in held] == [200] * 64
+
+
+def _ipv6_addresses():
+    """An address for each way its groups can be zero (2^8), so "::" falls everywhere nginx
+    may put it, each other group 1 to 4 hex digits; and the forms with an IPv4 tail."""
+    rng = random.Random(64)
+    for zeros in range(256):
+        groups = [
+            0 if zeros >> n & 1 else rng.randrange(1, 16 ** rng.randint(1, 4)) for n in range(8)
+        ]
+        yield str(ipaddress.IPv6Address(":".join(f"{g:x}" for g in groups)))
+    yield from ("::ffff:198.51.100.7", "64:ff9b::198.51.100.7", "::1", "::")
+
+
+def test_nginx_counts_an_ipv6_client_by_its_64_network(tmp_path):
+    # The key of limit_conn in deploy/nginx/jenco.conf, read by a server that answers with
+    # it, each client's address given by X-Forwarded-For (nginx's realip module, which
+    # writes $remote_addr in nginx's own short form, as for a client that connects).
+    if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
+        pytest.skip("nginx is not installed (`make services` installs it)")
+    site = (ROOT / "deploy" / "nginx" / "jenco.conf").read_text()
+    the_map = re.search(r"^map \$remote_addr \$client_network \{.*?^\}$", site, re.M | re.S)[0]
+    assert "limit_conn_zone $client_network zone=jenco_per_address" in site
+    port = _free_port()
+    logs = tmp_path / "logs"
+    prefix = tmp_path / "nginx"
+    conf = serve.write_nginx_prefix(
+        prefix,
+        f"""{the_map}
+server {{
+    listen 127.0.0.1:{port};
+    set_real_ip_from 127.0.0.1;
+    real_ip_header X-Forwarded-For;
+    location / {{ return 200 "$client_network"; }}
+}}
+""",
+        logs,
+    )
+    if os.geteuid() == 0:
+        conf.write_text("user root;\n" + conf.read_text())
+    serve.nginx_test(conf, prefix)
+    process = subprocess.Popen(
+        [serve.NGINX, "-p", f"{prefix}/", "-e", str(logs / "startup.log"), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+        def key(address: str) -> str:
+            connection.request("GET", "/", headers={"X-Forwarded-For": address})
+            return connection.getresponse().read().decode()
+
+        wrong = {}
+        for address in _ipv6_addresses():
+            groups = ipaddress.IPv6Address(address).exploded.split(":")[:4]
+            network = ":".join(f"{int(group, 16):x}" for group in groups)
+            if key(address) != network:
+                wrong[address] = (key(address), network)
+        assert wrong == {}
+        assert key("203.0.113.7") == "203.0.113.7"  # an IPv4 client by its address
+        assert (
+            key("2001:db8:1:2::5")
+            == key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+            != key("2001:db8:1:3::5")
+        )
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def test_requests_their_client_gave_up_on_keep_their_place_until_the_app_server_answers(nginx):
     # nginx gave a cancelled request's place to the next at once, while the app server still
     # had it to do: a client cancelling as fast as it sent had thousands at the app servers
@@ -576,45 +689,64 @@ def test_a_client_s_own_scheme_headers_do_not_get_gunicorn_s_bare_400(
 
 
 # Run in a network namespace of its own (`unshare --net`): the rules of deploy/nftables/jenco.nft
-# loaded there, a server on port 443 of its loopback, and connections to it from one address.
+# loaded there, a server on port 443 of its loopback, and connections to it from one address
+# (IPv4) or from the addresses of one /64 network (IPv6: 2001:db8::/32 is the namespace's own,
+# an "AnyIP" route, so each connection may come from another address of it).
 FIREWALL_TRIAL = """
-import fcntl, socket, struct, subprocess, sys
+import socket, subprocess, sys
 
-with socket.socket() as any_socket:  # the namespace's loopback starts down: up (SIOCSIFFLAGS)
-    fcntl.ioctl(any_socket, 0x8914, struct.pack("16sH14x", b"lo", 0x1 | 0x8))
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+subprocess.run(["ip", "-6", "route", "add", "local", "2001:db8::/32", "dev", "lo"], check=True)
 subprocess.run(["nft", "-f", sys.argv[1]], check=True)
 # Connections wait in its backlog, counted all the same: nothing needs to accept them.
-server = socket.create_server(("127.0.0.1", 443), backlog=4096)
+family, server_address = (
+    (socket.AF_INET, "127.0.0.1") if sys.argv[2] == "4" else (socket.AF_INET6, "::1")
+)
+server = socket.create_server((server_address, 443), family=family, backlog=4096)
 
 def connect(source):
+    client = socket.socket(family)
+    client.settimeout(5)
+    # IP_FREEBIND: an address of the AnyIP route is the namespace's without being listed.
+    client.setsockopt(socket.SOL_IP, 15, 1)
+    client.bind((source, 0))
     try:
-        return socket.create_connection(("127.0.0.1", 443), 5, source_address=(source, 0))
+        client.connect((server_address, 443))
     except ConnectionRefusedError:
         return None
+    return client
 
-held = [connect("127.0.0.1") for _ in range(512)]
-print(sum(c is not None for c in held), connect("127.0.0.1") is not None,
-      connect("127.0.0.2") is not None)
+if family == socket.AF_INET:
+    held = [connect("127.0.0.1") for _ in range(512)]
+    print(sum(c is not None for c in held), connect("127.0.0.1") is not None,
+          connect("127.0.0.2") is not None)
+else:  # each from an address of its own, all in 2001:db8:1:2::/64
+    held = [connect(f"2001:db8:1:2::{n + 1:x}") for n in range(512)]
+    print(sum(c is not None for c in held), connect("2001:db8:1:2:ffff::9") is not None,
+          connect("2001:db8:1:3::1") is not None)
 """
 
 
-def test_the_firewall_rule_keeps_one_address_from_taking_every_connection():
+@pytest.mark.parametrize("version", ["4", "6"])
+def test_the_firewall_rule_keeps_one_client_from_taking_every_connection(version):
     # nginx counts a client's requests once their headers are in: one address opening
     # 4,300 connections and sending headers slowly took every connection nginx had, and
-    # every other member's was refused (helper-107). The kernel counts connections instead.
+    # every other member's was refused (helper-107). The kernel counts connections instead:
+    # an IPv4 client's by its address, an IPv6 client's by its /64, the addresses it has.
     if os.geteuid() != 0:
         pytest.skip("a network namespace of its own needs root")
-    nft = shutil.which("nft") or "/usr/sbin/nft"
+    tools = {shutil.which(name) or f"/usr/sbin/{name}" for name in ("nft", "ip")}
+    path = ":".join(str(Path(tool).parent) for tool in tools)
     rules = ROOT / "deploy" / "nftables" / "jenco.nft"
     result = subprocess.run(
-        ["unshare", "--net", sys.executable, "-c", FIREWALL_TRIAL, str(rules)],
+        ["unshare", "--net", sys.executable, "-c", FIREWALL_TRIAL, str(rules), version],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "PATH": f"{Path(nft).parent}:{os.environ['PATH']}"},
+        env={**os.environ, "PATH": f"{path}:{os.environ['PATH']}"},
     )
     assert result.returncode == 0, result.stderr
-    # 512 connections from one address, its 513th reset, another address's let in
+    # 512 connections from one client, its 513th reset, another client's let in
     assert result.stdout.split() == ["512", "False", "True"]
 
 

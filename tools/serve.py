@@ -24,6 +24,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -129,8 +130,10 @@ def render_nginx_site(
     logs: Path,
     static_root: Path = ROOT / "staticfiles",
 ) -> str:
-    """deploy/nginx/jenco.conf with local ports and paths: every replaced line must be there."""
+    """deploy/nginx/jenco.conf with local ports and paths: every replaced line must be there.
+    It listens on loopback, IPv6's too where it can (::1)."""
     text = NGINX_SITE.read_text()
+    v6 = "[::1]" if ipv6_loopback_free(http, https) else None
     replacements = [
         ("listen 80 default_server;", f"listen 127.0.0.1:{http} default_server;"),
         (
@@ -139,6 +142,15 @@ def render_nginx_site(
         ),
         ("listen 80;", f"listen 127.0.0.1:{http};"),
         ("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;"),
+        *(
+            (f"    listen [::]:{port}{rest}\n", f"    listen {v6}:{local}{rest}\n" if v6 else "")
+            for port, local, rest in (
+                (80, http, " default_server;"),
+                (443, https, " ssl http2 default_server;"),
+                (80, http, ";"),
+                (443, https, " ssl http2;"),
+            )
+        ),
         ("server_name members.jenco.example;", "server_name 127.0.0.1 localhost;"),
         (
             "return 301 https://members.jenco.example$request_uri;",
@@ -161,6 +173,18 @@ def render_nginx_site(
     servers = "".join(f"{indent}server 127.0.0.1:{p}{options};\n" for p in app_ports)
     text = upstream.sub("", text, count=len(lines) - 1)
     return upstream.sub(servers.replace("\\", "\\\\"), text, count=1)
+
+
+def ipv6_loopback_free(*ports: int) -> bool:
+    """Whether these ports are free on ::1: a container may have IPv6 turned off, and the
+    ports were chosen free on 127.0.0.1 only. Where not, the site listens on IPv4 alone."""
+    for port in ports:
+        try:
+            with socket.socket(socket.AF_INET6) as probe:
+                probe.bind(("::1", port))
+        except OSError:
+            return False
+    return True
 
 
 def write_nginx_prefix(prefix: Path, site: str, logs: Path) -> Path:
@@ -214,7 +238,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
             [
                 shutil.which("openssl") or "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
                 "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-addext", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost",
             ],
             check=True,
             capture_output=True,

@@ -1300,6 +1300,18 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         # An address finds what it is counted as (an IPv6 client's network: the address the
         # security log shows finds it), a wider network every record inside it.
         network = asked_network(search_term)
+        if network is None and "/" in search_term:
+            # Meant as a network, but none (1.2.3.4/33, a typo in the address): saying so,
+            # rather than "0 records", which reads as nothing paused there (helper-125).
+            messages.warning(
+                request,
+                _(
+                    "“%(search)s” is not an IP address or a network (such as "
+                    "2001:db8:1:2::/64 or 203.0.113.0/24): nothing was searched."
+                )
+                % {"search": search_term.strip()[:100]},
+            )
+            return queryset.none(), False
         if network is None:
             return super().get_search_results(request, queryset, search_term)
         return queryset.filter(records_in(network, counted=True)), False

@@ -174,6 +174,17 @@ def test_the_lockouts_list_is_searched_by_address_or_network(client, support_age
     assert rows_found(agent, "203.0.113.0/28") == 2
     assert rows_found(agent, "203.0.113.9") == 1  # an address is that address, not 203.0.113.90
     assert rows_found(agent, "2001:db8:2::/48") == 0
+    assert rows_found(agent, "203.0.113") == 2  # part of an address: found as text
+
+
+@pytest.mark.parametrize("search", ["203.0.113.9/33", "2001:db8:1:2::/zz", "203.0.113/24"])
+def test_a_network_that_is_none_is_said_so_on_the_lockouts_list(client, support_agent, search):
+    # "0 records" read as nothing paused there (helper-125).
+    wrong_captchas_from(["203.0.113.9"])
+    agent = as_staff(client, support_agent, "en")
+    page = agent.get("/admin/axes/accessattempt/", {"q": search}).content.decode()
+    assert f"“{search}” is not an IP address or a network" in page
+    assert "nothing was searched" in page
 
 
 def test_a_whole_address_counted_before_networks_were_shows_as_it_is(support_agent, client):

@@ -114,3 +114,22 @@ def test_a_change_saved_meanwhile_is_not_overwritten_by_the_old_secret(older_has
     assert credentials.pin_matches(member, PIN)  # this request still holds the old row
 
     assert stored(member, "pin") == "changed-by-another-request"
+
+
+def test_staff_confirming_with_a_password_on_old_parameters_stay_signed_in(
+    older_hasher, client, staff, mailoutbox
+):
+    # An account without a PIN (create_staff) confirms a change with its password: Django
+    # hashes that again, and the password signs the session as the PIN does.
+    staff.password = old_hash(PASSWORD)
+    staff.save(update_fields=["password"])
+    client.force_login(staff)
+
+    asked = client.post(
+        "/backoffice/profile/email/",
+        {"email": "new-desk@example.com", "current_password": PASSWORD},
+    )
+
+    assert asked["Location"] == "/backoffice/profile/"
+    assert stored(staff, "password").startswith("md5$")
+    assert client.get("/backoffice/profile/").status_code == 200

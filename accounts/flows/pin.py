@@ -43,23 +43,27 @@ def confirm_change(request, member, typed: str) -> PinCheck:
 
 def confirm_pin(request, member, raw_pin: str) -> PinCheck:
     """Check the PIN that confirms a change; each call costs the member one try."""
-    stored = member.pin
-    checked = _counted_try(
+    return _counted_try(
         request,
         member,
         lambda: credentials.pin_matches(member, raw_pin),
         failed=Kind.PIN_FAILED,
         locked=Kind.PIN_LOCKED,
     )
-    if member.pin != stored:
-        # Hashed again at today's parameters (credentials.pin_matches): the PIN is part of
-        # the session hash, so this session follows it, as after a change; the member's
-        # other sessions end, as Django's rehash of a password at sign-in ends them.
+
+
+def _counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> PinCheck:
+    signed_with = member.get_session_auth_hash()
+    checked = _count_a_try(request, member, matches, failed=failed, locked=locked)
+    if member.get_session_auth_hash() != signed_with:
+        # A right PIN or password hashed again at today's parameters (credentials._rehash,
+        # Django's own for the password): both sign the session, so this one follows them,
+        # as after a change; the member's other sessions end, as at a sign-in's rehash.
         sessions.keep_this_one(request, member)
     return checked
 
 
-def _counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> PinCheck:
+def _count_a_try(request, member, matches, *, failed: Kind, locked: Kind) -> PinCheck:
     """One try at what confirms a change; `matches()` says whether it was right.
 
     Wrong tries in a row are counted in the database (so every app server sees them), each

@@ -687,7 +687,9 @@ class SubPasswordForm(NewPasswordFields, PinConfirmed):
         self.fields["new_password2"].label = _("New sub password (again)")
 
     def differs_from_the_other_password(self, password: str) -> None:
-        if self.member.check_password(password):
+        # Not member.check_password: a match on old parameters would hash the password again
+        # and save it, signing this session out from under a form that only compares.
+        if check_password(password, self.member.password):
             raise forms.ValidationError(
                 _("Your sub password must be different from your main password."),
                 code="same_as_main",

@@ -133,3 +133,22 @@ def test_staff_confirming_with_a_password_on_old_parameters_stay_signed_in(
     assert asked["Location"] == "/backoffice/profile/"
     assert stored(staff, "password").startswith("md5$")
     assert client.get("/backoffice/profile/").status_code == 200
+
+
+def test_a_sub_password_refused_for_being_the_main_one_changes_nothing(
+    older_hasher, client, member
+):
+    # The form only compares the two: a match on old parameters hashed the main password
+    # again and saved it, and the member was signed out by a refusal.
+    member.password = before = old_hash(PASSWORD)
+    member.save(update_fields=["password"])
+    client.force_login(member)
+
+    refused = client.post(
+        "/backoffice/profile/sub-password/",
+        {"new_password1": PASSWORD, "new_password2": PASSWORD, "pin": PIN},
+    )
+
+    assert "メインパスワードと別のもの" in refused.content.decode()
+    assert stored(member, "password") == before
+    assert client.get("/backoffice/profile/").status_code == 200

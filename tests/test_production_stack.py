@@ -335,8 +335,8 @@ def _request(nginx, method, path, body=None, tls=True, headers=None, source="127
         "Referer": "https://mail.example/inbox?link=/password/reset/MQ/referer-token-9/",
         **(headers or {}),
     }
-    if server == "::1":  # by the site's name, as a browser asking https://localhost:port/
-        headers.setdefault("Host", f"localhost:{nginx['https'] if tls else nginx['http']}")
+    if server == "::1":  # as a browser asking https://[::1]:port/ writes it
+        headers.setdefault("Host", f"[::1]:{nginx['https'] if tls else nginx['http']}")
     connection.request(method, path, body, headers)
     response = connection.getresponse()
     return response.status, dict(response.getheaders()), response.read().decode(errors="replace")
@@ -520,8 +520,12 @@ def test_nginx_serves_ipv6_clients_and_limits_their_requests_in_progress_too(ngi
     assert nginx["ipv6"]  # the site listens on IPv6 as on IPv4
     status, _headers, body = _request(nginx, "GET", "/login/", source="::1")
     assert status == 200 and "X-Forwarded-For: ::1" in body
+    # Plain http goes to https under the name it was asked by (make serve's three).
     status, headers, _body = _request(nginx, "GET", "/login/", tls=False, source="::1")
-    assert status == 301 and headers["Location"].startswith("https://")
+    assert (status, headers["Location"]) == (301, f"https://[::1]:{nginx['https']}/login/")
+    localhost = {"Host": f"localhost:{nginx['http']}"}
+    status, headers, _body = _request(nginx, "GET", "/", tls=False, headers=localhost)
+    assert (status, headers["Location"]) == (301, f"https://localhost:{nginx['https']}/")
 
     with ThreadPoolExecutor(64) as clients:
         held = [clients.submit(_request, nginx, "GET", "/hold/", source="::1") for _ in range(64)]

@@ -151,10 +151,13 @@ def render_nginx_site(
                 (443, https, " ssl http2;"),
             )
         ),
-        ("server_name members.jenco.example;", "server_name 127.0.0.1 localhost;"),
         (
+            "server_name members.jenco.example;",
+            f"server_name 127.0.0.1 localhost{' [::1]' if v6 else ''};",
+        ),
+        (  # to the name asked for (one of server_name's), on the https port
             "return 301 https://members.jenco.example$request_uri;",
-            f"return 301 https://127.0.0.1:{https}$request_uri;",
+            f"return 301 https://$host:{https}$request_uri;",
         ),
         ("/etc/letsencrypt/live/members.jenco.example/fullchain.pem", str(cert)),
         ("/etc/letsencrypt/live/members.jenco.example/privkey.pem", str(key)),
@@ -384,7 +387,7 @@ class Stack:
             "DJANGO_SETTINGS_MODULE": "jenco.settings",
             "DEBUG": "0",
             "SECRET_KEY": self.secret_key(),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,[::1]",
             "SITE_URL": site_url,
             **urls,
             "SECURE_PROXY_SSL_HEADER": "1",

@@ -224,7 +224,7 @@ def pin_matches(member, raw: str) -> bool:
     if not member.pin:
         burn_one_verification(raw)
         return False
-    return check_password(raw, member.pin, setter=_rehash(member, "pin"))
+    return check_password(raw, member.pin, setter=rehasher(member, "pin"))
 
 
 # --- Password -------------------------------------------------------------------------------
@@ -273,7 +273,12 @@ def sub_password_matches(member, raw: str) -> bool:
     if not member.sub_password or member.sub_password.startswith(UNUSABLE_PASSWORD_PREFIX):
         burn_one_verification(raw)
         return False
-    return check_password(raw, member.sub_password, setter=_rehash(member, "sub_password"))
+    # Hashed again only for an account the sign-in then opens: for one it refuses, the
+    # extra hash and write would tell a right guess by its time (helper-126).
+    opens = member.is_active and view_only_possible(member)
+    return check_password(
+        raw, member.sub_password, setter=rehasher(member, "sub_password") if opens else None
+    )
 
 
 def view_only_possible(member) -> bool:
@@ -284,18 +289,25 @@ def view_only_possible(member) -> bool:
     return first_sign_in_step(member) is None
 
 
-def _rehash(member, field: str):
-    """What Django's check_password calls when a right PIN or sub password was hashed with
-    other parameters than today's (PASSWORD_HASHERS, MemberArgon2Hasher's costs): it is hashed
-    again as they are now, as Django does for the password at sign-in. Only if it is still the
-    hash just checked, so a change saved meanwhile by another request stands."""
+def rehasher(member, field: str):
+    """What Django's check_password calls when a right password, PIN or sub password was
+    hashed with other parameters than today's (PASSWORD_HASHERS, MemberArgon2Hasher's costs):
+    it is hashed again as they are now. Saved only over the hash just checked, so a change
+    saved meanwhile by another request stands; when another request got there first (two
+    sign-ins at once), this one takes what it saved, if that is the secret just typed, so
+    what a session keeps of the hash (Django's session hash, the view-only fingerprint)
+    matches the stored one."""
     checked = getattr(member, field)
 
     def setter(raw: str) -> None:
         again = make_password(raw)
-        saved = member._meta.model._default_manager.filter(pk=member.pk, **{field: checked})
-        if saved.update(**{field: again}):
+        rows = member._meta.model._default_manager.filter(pk=member.pk)
+        if rows.filter(**{field: checked}).update(**{field: again}):
             setattr(member, field, again)
+            return
+        now = rows.values_list(field, flat=True).first()
+        if now and check_password(raw, now):
+            setattr(member, field, now)
 
     return setter
 

@@ -1,3 +1,4 @@
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -167,6 +168,13 @@ class Member(AbstractBaseUser, PermissionsMixin):
     @property
     def migration_progress(self) -> list[credentials.StepProgress]:
         return credentials.migration_progress(self)
+
+    def check_password(self, raw_password):
+        """Django's, with its hash made again at today's parameters saved as the PIN's and
+        the sub password's are (credentials.rehasher): only over the hash just checked.
+        Django's own saved it whatever was there, so a sign-in with the old password that
+        was being checked as the member saved a new one could write the old one back."""
+        return check_password(raw_password, self.password, credentials.rehasher(self, "password"))
 
     def _get_session_auth_hash(self, secret=None):
         # Django signs sessions with the password hash, so a new password ends every other

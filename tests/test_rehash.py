@@ -152,3 +152,56 @@ def test_a_sub_password_refused_for_being_the_main_one_changes_nothing(
     assert "メインパスワードと別のもの" in refused.content.decode()
     assert stored(member, "password") == before
     assert client.get("/backoffice/profile/").status_code == 200
+
+
+@pytest.mark.parametrize("field", ["password", "sub_password"])
+def test_two_sign_ins_at_once_keep_the_same_hash(older_hasher, member, field):
+    # Both checked the old hash; the first saved a new one. The second's session keeps what
+    # is stored (Django's session hash, the view-only fingerprint), or its first click
+    # signed it out (helper-126).
+    secret = PASSWORD if field == "password" else SUB_PASSWORD
+    setattr(member, field, old_hash(secret))
+    member.save(update_fields=[field])
+    first, second = Member.objects.get(pk=member.pk), Member.objects.get(pk=member.pk)
+
+    matches = {
+        "password": lambda each: each.check_password(secret),
+        "sub_password": lambda each: credentials.sub_password_matches(each, secret),
+    }[field]
+    assert matches(first) and matches(second)
+
+    assert getattr(second, field) == getattr(first, field) == stored(member, field)
+    assert stored(member, field).startswith("md5$")
+
+
+def test_a_new_password_saved_while_the_old_one_was_checked_stands(older_hasher, member):
+    member.password = old_hash(PASSWORD)
+    member.save(update_fields=["password"])
+    signing_in = Member.objects.get(pk=member.pk)  # read before the change below
+    member.set_password(NEW_PASSWORD)
+    member.save(update_fields=["password"])
+
+    assert signing_in.check_password(PASSWORD)  # it was right when read
+
+    assert Member.objects.get(pk=member.pk).check_password(NEW_PASSWORD)
+
+
+def test_a_refused_view_only_sign_in_hashes_nothing_again(older_hasher, client, member):
+    # A refused sign-in that still saved a new hash took a hash and a write longer when the
+    # guess was right: its time told (helper-126).
+    member.sub_password = before = old_hash(SUB_PASSWORD)
+    member.is_active = False
+    member.save(update_fields=["sub_password", "is_active"])
+
+    refused = client.post(
+        "/login/",
+        {
+            "username": member.member_id,
+            "password": SUB_PASSWORD,
+            "view_only": "on",
+            **solved_captcha(),
+        },
+    )
+
+    assert refused.status_code == 200
+    assert stored(member, "sub_password") == before

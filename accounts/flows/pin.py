@@ -56,7 +56,7 @@ def _counted_try(request, member, matches, *, failed: Kind, locked: Kind) -> Pin
     signed_with = member.get_session_auth_hash()
     checked = _count_a_try(request, member, matches, failed=failed, locked=locked)
     if member.get_session_auth_hash() != signed_with:
-        # A right PIN or password hashed again at today's parameters (credentials._rehash,
+        # A right PIN or password hashed again at today's parameters (credentials.rehasher,
         # Django's own for the password): both sign the session, so this one follows them,
         # as after a change; the member's other sessions end, as at a sign-in's rehash.
         sessions.keep_this_one(request, member)

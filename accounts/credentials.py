@@ -264,6 +264,8 @@ def password_matches(member, raw: str) -> bool:
     if not member.has_usable_password():
         burn_one_verification(raw)
         return False
+    if not member.is_active:  # refused whatever it is: no new hash, whose time would tell
+        return check_password(raw, member.password)
     return member.check_password(raw)
 
 

@@ -205,3 +205,16 @@ def test_a_refused_view_only_sign_in_hashes_nothing_again(older_hasher, client, 
 
     assert refused.status_code == 200
     assert stored(member, "sub_password") == before
+
+
+def test_a_refused_sign_in_hashes_nothing_again(older_hasher, client, member):
+    member.password = before = old_hash(PASSWORD)
+    member.is_active = False
+    member.save(update_fields=["password", "is_active"])
+
+    refused = client.post(
+        "/login/", {"username": member.member_id, "password": PASSWORD, **solved_captcha()}
+    )
+
+    assert refused.status_code == 200
+    assert stored(member, "password") == before

@@ -543,36 +543,78 @@ def test_nginx_serves_ipv6_clients_and_limits_their_requests_in_progress_too(ngi
 
 def _ipv6_addresses():
     """An address for each way its groups can be zero (2^8), so "::" falls everywhere nginx
-    may put it, each other group 1 to 4 hex digits; and the forms with an IPv4 tail."""
+    may put it, each other group 1 to 4 hex digits; each again as a 6to4 address (2002:…);
+    and the forms nginx writes with an IPv4 tail."""
     rng = random.Random(64)
     for zeros in range(256):
         groups = [
             0 if zeros >> n & 1 else rng.randrange(1, 16 ** rng.randint(1, 4)) for n in range(8)
         ]
-        yield str(ipaddress.IPv6Address(":".join(f"{g:x}" for g in groups)))
-    yield from ("::ffff:198.51.100.7", "64:ff9b::198.51.100.7", "::1", "::")
+        yield ipaddress.IPv6Address(":".join(f"{g:x}" for g in groups))
+        yield ipaddress.IPv6Address(":".join(f"{g:x}" for g in [0x2002, *groups[1:]]))
+    for tail in ("::ffff:198.51.100.7", "::198.51.100.7", "::0.0.1.2", "::ffff:0:1", "::1", "::"):
+        yield ipaddress.IPv6Address(tail)
 
 
-def test_nginx_counts_an_ipv6_client_by_its_64_network(tmp_path):
-    # The key of limit_conn in deploy/nginx/jenco.conf, read by a server that answers with
-    # it, each client's address given by X-Forwarded-For (nginx's realip module, which
+def _groups(address: ipaddress.IPv6Address) -> list[int]:
+    return [int(address) >> (112 - 16 * n) & 0xFFFF for n in range(8)]
+
+
+def _with_ipv4_tail(address: ipaddress.IPv6Address) -> bool:
+    """Whether nginx writes it with its last 32 bits as IPv4 (ngx_inet6_ntop): the longest run
+    of zero groups (the first such, two at least) starts the address and is five groups
+    followed by ffff, six, or seven with the last two bytes not 0 and not 1."""
+    groups = _groups(address)
+    longest, start, run = 1, None, 0
+    for n, group in enumerate([*groups, 1]):
+        if group == 0:
+            run += 1
+            continue
+        if run > longest:
+            longest, start = run, n - run
+        run = 0
+    last_bytes = groups[7] >> 8, groups[7] & 0xFF
+    return start == 0 and (
+        (longest == 5 and groups[5] == 0xFFFF)
+        or longest == 6
+        or (longest == 7 and last_bytes[0] != 0 and last_bytes[1] != 1)
+    )
+
+
+def _keys(address: ipaddress.IPv6Address) -> str:
+    """What the site's limits count the client as: itself and its wider network."""
+    if _with_ipv4_tail(address):  # an IPv4 client, as a dual-stack proxy writes it
+        return f"{ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)} "
+    groups = [f"{group:x}" for group in _groups(address)]
+    wide = ":".join(groups[:3])
+    if address.sixtofour:  # one IPv4 host's /48
+        return f"{wide} {wide}"
+    return f"{':'.join(groups[:4])} {wide}"
+
+
+def test_nginx_counts_an_ipv6_client_by_its_64_and_its_48(tmp_path):
+    # The keys of limit_conn in deploy/nginx/jenco.conf, read by a server that answers with
+    # them, each client's address given by X-Forwarded-For (nginx's realip module, which
     # writes $remote_addr in nginx's own short form, as for a client that connects).
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         pytest.skip("nginx is not installed (`make services` installs it)")
     site = (ROOT / "deploy" / "nginx" / "jenco.conf").read_text()
-    the_map = re.search(r"^map \$remote_addr \$client_network \{.*?^\}$", site, re.M | re.S)[0]
-    assert "limit_conn_zone $client_network zone=jenco_per_address" in site
+    maps = re.findall(r"^map \$remote_addr \$client_\w+ \{.*?^\}$", site, re.M | re.S)
+    assert "limit_conn_zone $client_network zone=jenco_per_client" in site
+    assert "limit_conn_zone $client_wide_network zone=jenco_per_network" in site
+    assert "limit_conn jenco_per_client 64;" in site and "limit_conn jenco_per_network 256;" in site
     port = _free_port()
     logs = tmp_path / "logs"
     prefix = tmp_path / "nginx"
     conf = serve.write_nginx_prefix(
         prefix,
-        f"""{the_map}
+        "\n".join(maps)
+        + f"""
 server {{
     listen 127.0.0.1:{port};
     set_real_ip_from 127.0.0.1;
     real_ip_header X-Forwarded-For;
-    location / {{ return 200 "$client_network"; }}
+    location / {{ return 200 "$client_network $client_wide_network"; }}
 }}
 """,
         logs,
@@ -594,23 +636,26 @@ server {{
                 time.sleep(0.05)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 
-        def key(address: str) -> str:
-            connection.request("GET", "/", headers={"X-Forwarded-For": address})
+        def keys(address) -> str:
+            connection.request("GET", "/", headers={"X-Forwarded-For": str(address)})
             return connection.getresponse().read().decode()
 
         wrong = {}
         for address in _ipv6_addresses():
-            groups = ipaddress.IPv6Address(address).exploded.split(":")[:4]
-            network = ":".join(f"{int(group, 16):x}" for group in groups)
-            if key(address) != network:
-                wrong[address] = (key(address), network)
+            if keys(address) != _keys(address):
+                wrong[str(address)] = (keys(address), _keys(address))
         assert wrong == {}
-        assert key("203.0.113.7") == "203.0.113.7"  # an IPv4 client by its address
-        assert (
-            key("2001:db8:1:2::5")
-            == key("2001:db8:1:2:ffff:ffff:ffff:ffff")
-            != key("2001:db8:1:3::5")
+        assert keys("203.0.113.7") == "203.0.113.7 "  # an IPv4 client by its address alone
+        # Behind a dual-stack proxy, an IPv4 client as IPv4, not the network ::/64 (helper-126)
+        assert keys("::ffff:198.51.100.7") == keys("198.51.100.7") != keys("::ffff:198.51.100.8")
+        one, same, next_door = (
+            "2001:db8:1:2::5",
+            "2001:db8:1:2:ffff:ffff:ffff:ffff",
+            "2001:db8:1:3::5",
         )
+        assert keys(one) == keys(same) == "2001:db8:1:2 2001:db8:1"
+        assert keys(next_door) == "2001:db8:1:3 2001:db8:1"  # another /64, the same /48
+        assert keys("2002:cb00:7107:1::5") == keys("2002:cb00:7107:2::5")  # 203.0.113.7's
     finally:
         process.terminate()
         process.wait(10)
@@ -724,19 +769,24 @@ if family == socket.AF_INET:
     held = [connect("127.0.0.1") for _ in range(512)]
     print(sum(c is not None for c in held), connect("127.0.0.1") is not None,
           connect("127.0.0.2") is not None)
-else:  # each from an address of its own, all in 2001:db8:1:2::/64
+elif sys.argv[2] == "6":  # each from an address of its own, all in 2001:db8:1:2::/64
     held = [connect(f"2001:db8:1:2::{n + 1:x}") for n in range(512)]
     print(sum(c is not None for c in held), connect("2001:db8:1:2:ffff::9") is not None,
           connect("2001:db8:1:3::1") is not None)
+else:  # 512 from each of four /64s of 2001:db8:1::/48, then a fifth /64 of it, another /48
+    held = [connect(f"2001:db8:1:{net:x}::{n + 1:x}") for net in range(4) for n in range(512)]
+    print(sum(c is not None for c in held), connect("2001:db8:1:ff::1") is not None,
+          connect("2001:db8:2::1") is not None)
 """
 
 
-@pytest.mark.parametrize("version", ["4", "6"])
-def test_the_firewall_rule_keeps_one_client_from_taking_every_connection(version):
+@pytest.mark.parametrize(("version", "held"), [("4", 512), ("6", 512), ("6-wide", 2048)])
+def test_the_firewall_rule_keeps_one_client_from_taking_every_connection(version, held):
     # nginx counts a client's requests once their headers are in: one address opening
     # 4,300 connections and sending headers slowly took every connection nginx had, and
     # every other member's was refused (helper-107). The kernel counts connections instead:
-    # an IPv4 client's by its address, an IPv6 client's by its /64, the addresses it has.
+    # an IPv4 client's by its address, an IPv6 client's by its /64, the addresses it has,
+    # and by its /48, the /64s it may have (helper-126).
     if os.geteuid() != 0:
         pytest.skip("a network namespace of its own needs root")
     tools = {shutil.which(name) or f"/usr/sbin/{name}" for name in ("nft", "ip")}
@@ -750,8 +800,8 @@ def test_the_firewall_rule_keeps_one_client_from_taking_every_connection(version
         env={**os.environ, "PATH": f"{path}:{os.environ['PATH']}"},
     )
     assert result.returncode == 0, result.stderr
-    # 512 connections from one client, its 513th reset, another client's let in
-    assert result.stdout.split() == ["512", "False", "True"]
+    # `held` connections from one client, the next reset, another client's let in
+    assert result.stdout.split() == [str(held), "False", "True"]
 
 
 def test_nginx_refuses_a_body_over_64_kb(nginx):

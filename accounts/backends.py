@@ -1,3 +1,4 @@
+from asgiref.sync import sync_to_async
 from django.contrib.auth.backends import ModelBackend
 
 from accounts import credentials, sign_in_sql
@@ -32,6 +33,13 @@ class MemberBackend(ModelBackend):
             member.signed_in_view_only = False
             return member
         return None
+
+    async def aauthenticate(self, request, username=None, password=None, **kwargs):
+        # ModelBackend's own would check the password its way: no published defaults, no
+        # view-only sign-in, no cost made equal (helper-128). Nothing signs in async today.
+        return await sync_to_async(self.authenticate)(
+            request, username=username, password=password, **kwargs
+        )
 
     def _view_only(self, member, password):
         # The hash first, whatever the account's state, so a refusal costs what a match does.

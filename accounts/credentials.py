@@ -269,15 +269,17 @@ def password_matches(member, raw: str) -> bool:
     return member.check_password(raw)
 
 
-def sub_password_matches(member, raw: str) -> bool:
+def sub_password_matches(member, raw: str, *, sign_in: bool = True) -> bool:
     """Check a view-only sign-in's sub password with exactly one hash verification, whether
-    or not the member has one: an attempt says nothing about whether a sub password is set."""
+    or not the member has one: an attempt says nothing about whether a sub password is set.
+    Only a sign-in (`sign_in`) saves a hash made again at today's parameters: a comparison
+    (a new password that must not be the sub password) writes nothing."""
     if not member.sub_password or member.sub_password.startswith(UNUSABLE_PASSWORD_PREFIX):
         burn_one_verification(raw)
         return False
     # Hashed again only for an account the sign-in then opens: for one it refuses, the
     # extra hash and write would tell a right guess by its time (helper-126).
-    opens = member.is_active and view_only_possible(member)
+    opens = sign_in and member.is_active and view_only_possible(member)
     return check_password(
         raw, member.sub_password, setter=rehasher(member, "sub_password") if opens else None
     )

@@ -218,3 +218,14 @@ def test_a_refused_sign_in_hashes_nothing_again(older_hasher, client, member):
 
     assert refused.status_code == 200
     assert stored(member, "password") == before
+
+
+def test_a_new_password_compared_with_the_sub_password_saves_nothing(older_hasher, member):
+    # A reset by emailed link checks whether the new password is the sub password (it is
+    # then removed): only a comparison, it saved a new hash of the sub password (helper-128).
+    member.sub_password = before = old_hash(SUB_PASSWORD)
+    member.save(update_fields=["sub_password"])
+
+    assert credentials.sub_password_matches(member, SUB_PASSWORD, sign_in=False)
+
+    assert stored(member, "sub_password") == before

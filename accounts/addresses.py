@@ -44,8 +44,10 @@ def network_of(address: str | None) -> str | None:
     one, each client would have billions of fresh addresses; a line given a /56 or a /48
     still has 256 or 65,536 networks, unless the operator counts by those). An IPv4 address
     written as IPv6 (::ffff:203.0.113.7) is that IPv4 address, and so is the IPv4 host behind
-    a 6to4 or Teredo address, which is the one client there. A zone (fe80::1%eth0) is left
-    out. The security log keeps the address whole.
+    a 6to4 or Teredo address, which is the one client there, or behind a translator's
+    (NAT64's well-known prefix, 64:ff9b::203.0.113.7: every IPv4 member, when one stands in
+    front of the site). A zone (fe80::1%eth0) is left out. The security log keeps the
+    address whole.
     """
     if not address:
         return None
@@ -55,11 +57,20 @@ def network_of(address: str | None) -> str | None:
         return address
     if ip.version == 4:
         return str(ip)
-    host = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+    host = (
+        ip.ipv4_mapped
+        or ip.sixtofour
+        or (ip.teredo[1] if ip.teredo else None)
+        or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _TRANSLATED else None)
+    )
     if host is not None:
         return str(host)
     prefix = settings.JENCO_IPV6_PREFIX
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+# IPv4 clients as an IPv6-only site's translator writes them (RFC 6052's well-known prefix).
+_TRANSLATED = ipaddress.ip_network("64:ff9b::/96")
 
 
 def is_shared(counted: str | None) -> bool:

@@ -61,8 +61,11 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return items
 
 
-# IPv6 forms of IPv4 hosts (mapped, 6to4, Teredo), which the lockout counts as those hosts.
-_IPV4_INSIDE_IPV6 = [ipaddress.ip_network(n) for n in ("::ffff:0:0/96", "2002::/16", "2001::/32")]
+# IPv6 forms of IPv4 hosts (mapped, 6to4, Teredo, NAT64's well-known prefix), which the
+# lockout counts as those hosts.
+_IPV4_INSIDE_IPV6 = [
+    ipaddress.ip_network(n) for n in ("::ffff:0:0/96", "2002::/16", "2001::/32", "64:ff9b::/96")
+]
 
 
 def envnetworks(name: str, *, ipv6_counted: int) -> list[str]:

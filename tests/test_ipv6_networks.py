@@ -68,6 +68,9 @@ def test_failures_from_many_addresses_of_one_network_pause_the_network(member, s
         "::ffff:198.51.100.7",  # IPv4-mapped
         "2002:c633:6407::1",  # 6to4: the IPv4 host 198.51.100.7 has all of 2002:c633:6407::/48
         "2001:0:4136:e378:8000:63bf:39cc:9bf8",  # Teredo, its client 198.51.100.7
+        # A translator in front of an IPv6-only site: all its IPv4 members in one /64, so
+        # one attacker's failures paused every one of them (helper-128).
+        "64:ff9b::c633:6407",
     ],
 )
 def test_an_ipv4_host_behind_an_ipv6_address_is_that_ipv4_address(

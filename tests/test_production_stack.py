@@ -554,6 +554,11 @@ def _ipv6_addresses():
         yield ipaddress.IPv6Address(":".join(f"{g:x}" for g in [0x2002, *groups[1:]]))
     for tail in ("::ffff:198.51.100.7", "::198.51.100.7", "::0.0.1.2", "::ffff:0:1", "::1", "::"):
         yield ipaddress.IPv6Address(tail)
+    for _ in range(64):  # IPv4 hosts behind a translator, and Teredo clients
+        host = rng.choice([rng.randrange(1 << 32), rng.randrange(1 << 16) << 16, 0xC6330007])
+        yield ipaddress.IPv6Address((0x64FF9B << 96) | host)
+        teredo = [rng.choice([0, rng.randrange(1, 1 << 16)]) for _ in range(6)]
+        yield ipaddress.IPv6Address(":".join(f"{g:x}" for g in [0x2001, 0, *teredo]))
 
 
 def _groups(address: ipaddress.IPv6Address) -> list[int]:
@@ -589,6 +594,13 @@ def _keys(address: ipaddress.IPv6Address) -> str:
     wide = ":".join(groups[:3])
     if address.sixtofour:  # one IPv4 host's /48
         return f"{wide} {wide}"
+    # One IPv4 host, by its whole address: behind a translator (NAT64's well-known prefix),
+    # a Teredo client (when nginx writes all eight groups; else by its /64, over-counting).
+    short = str(address)  # as nginx writes one without an IPv4 tail
+    if address in ipaddress.ip_network("64:ff9b::/96") and short.count(":") <= 4:
+        return f"{short} "
+    if address.teredo and "::" not in short:
+        return f"2001:0::{groups[6]}:{groups[7]} "
     return f"{':'.join(groups[:4])} {wide}"
 
 
@@ -656,6 +668,8 @@ server {{
         assert keys(one) == keys(same) == "2001:db8:1:2 2001:db8:1"
         assert keys(next_door) == "2001:db8:1:3 2001:db8:1"  # another /64, the same /48
         assert keys("2002:cb00:7107:1::5") == keys("2002:cb00:7107:2::5")  # 203.0.113.7's
+        # Behind a translator, each IPv4 host is a client of its own (helper-128).
+        assert keys("64:ff9b::cb00:7107") == "64:ff9b::cb00:7107 " != keys("64:ff9b::cb00:7108")
     finally:
         process.terminate()
         process.wait(10)
@@ -745,7 +759,8 @@ FIREWALL_TRIAL = """
 import socket, subprocess, sys
 
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-subprocess.run(["ip", "-6", "route", "add", "local", "2001:db8::/32", "dev", "lo"], check=True)
+for local in ("2001:db8::/32", "64:ff9b::/96"):
+    subprocess.run(["ip", "-6", "route", "add", "local", local, "dev", "lo"], check=True)
 subprocess.run(["nft", "-f", sys.argv[1]], check=True)
 # Connections wait in its backlog, counted all the same: nothing needs to accept them.
 family, server_address = (
@@ -773,6 +788,10 @@ elif sys.argv[2] == "6":  # each from an address of its own, all in 2001:db8:1:2
     held = [connect(f"2001:db8:1:2::{n + 1:x}") for n in range(512)]
     print(sum(c is not None for c in held), connect("2001:db8:1:2:ffff::9") is not None,
           connect("2001:db8:1:3::1") is not None)
+elif sys.argv[2] == "6-translated":  # 512 from one IPv4 host behind a translator, another's
+    held = [connect("64:ff9b::cb00:7107") for n in range(512)]
+    print(sum(c is not None for c in held), connect("64:ff9b::cb00:7107") is not None,
+          connect("64:ff9b::cb00:7108") is not None)
 else:  # 512 from each of four /64s of 2001:db8:1::/48, then a fifth /64 of it, another /48
     held = [connect(f"2001:db8:1:{net:x}::{n + 1:x}") for net in range(4) for n in range(512)]
     print(sum(c is not None for c in held), connect("2001:db8:1:ff::1") is not None,
@@ -780,7 +799,9 @@ else:  # 512 from each of four /64s of 2001:db8:1::/48, then a fifth /64 of it, 
 """
 
 
-@pytest.mark.parametrize(("version", "held"), [("4", 512), ("6", 512), ("6-wide", 2048)])
+@pytest.mark.parametrize(
+    ("version", "held"), [("4", 512), ("6", 512), ("6-wide", 2048), ("6-translated", 512)]
+)
 def test_the_firewall_rule_keeps_one_client_from_taking_every_connection(version, held):
     # nginx counts a client's requests once their headers are in: one address opening
     # 4,300 connections and sending headers slowly took every connection nginx had, and

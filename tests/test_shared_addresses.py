@@ -185,6 +185,7 @@ def test_private_addresses_are_warned_of(settings):
         ("203.0.113.5/24", "lists an address with a prefix, '203.0.113.5/24': write the network"),
         ("::ffff:203.0.113.0/120", "lists '::ffff:203.0.113.0/120', an IPv4 address written as"),
         ("2002:cb00:7105::/48", "lists '2002:cb00:7105::/48', an IPv4 address written as IPv6"),
+        ("64:ff9b::cb00:7105", "lists '64:ff9b::cb00:7105', an IPv4 address written as IPv6"),
         ("::/0", "takes networks of /56 at the widest: '::/0'"),
     ],
 )

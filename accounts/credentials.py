@@ -9,7 +9,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -264,25 +264,16 @@ def password_matches(member, raw: str) -> bool:
     if not member.has_usable_password():
         burn_one_verification(raw)
         return False
-    if not member.is_active:  # refused whatever it is: no new hash, whose time would tell
-        return check_password(raw, member.password)
-    return member.check_password(raw)
+    return check_password(raw, member.password, setter=_once_signed_in(member, "password"))
 
 
-def sub_password_matches(member, raw: str, *, sign_in: bool = True) -> bool:
+def sub_password_matches(member, raw: str) -> bool:
     """Check a view-only sign-in's sub password with exactly one hash verification, whether
-    or not the member has one: an attempt says nothing about whether a sub password is set.
-    Only a sign-in (`sign_in`) saves a hash made again at today's parameters: a comparison
-    (a new password that must not be the sub password) writes nothing."""
+    or not the member has one: an attempt says nothing about whether a sub password is set."""
     if not member.sub_password or member.sub_password.startswith(UNUSABLE_PASSWORD_PREFIX):
         burn_one_verification(raw)
         return False
-    # Hashed again only for an account the sign-in then opens: for one it refuses, the
-    # extra hash and write would tell a right guess by its time (helper-126).
-    opens = sign_in and member.is_active and view_only_possible(member)
-    return check_password(
-        raw, member.sub_password, setter=rehasher(member, "sub_password") if opens else None
-    )
+    return check_password(raw, member.sub_password, setter=_once_signed_in(member, "sub_password"))
 
 
 def view_only_possible(member) -> bool:
@@ -314,6 +305,28 @@ def rehasher(member, field: str):
             setattr(member, field, now)
 
     return setter
+
+
+def _once_signed_in(member, field: str):
+    """A sign-in's hash made again at today's parameters waits for the sign-in to go through
+    (save_new_hash, in its transaction, after the captcha is used up): a sign-in refused
+    after a right password (an account deactivated, a view-only one the account cannot
+    take, a picture another post used meanwhile) saves none, or the extra hash and write
+    would tell a right guess by their time (helpers 126 and 128). A comparison that is no
+    sign-in (a new password that must not be the sub password) saves none either."""
+
+    def setter(raw: str) -> None:
+        member.jenco_new_hash = partial(rehasher(member, field), raw)
+
+    return setter
+
+
+def save_new_hash(member) -> None:
+    """Save the hash at today's parameters that this sign-in's check made due, if it did."""
+    new_hash = getattr(member, "jenco_new_hash", None)
+    if new_hash is not None:
+        del member.jenco_new_hash
+        new_hash()
 
 
 def burn_one_verification(raw: str) -> None:

@@ -248,9 +248,7 @@ def reset(request, kind: ResetKind, member, new_secret: str, token: str) -> Done
         raise LinkAlreadyUsed
     # One hash verification whether or not the member has a sub password: the time the
     # answer takes says nothing of one (helper-118).
-    was_sub_password = kind is PASSWORD and credentials.sub_password_matches(
-        member, new_secret, sign_in=False
-    )
+    was_sub_password = kind is PASSWORD and credentials.sub_password_matches(member, new_secret)
     kind.save(member, new_secret)
     record(request, kind.done, member)
     if kind.lifts_lockout:

@@ -34,6 +34,7 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
         # Nothing of a view-only session carries into a full one (or of a full one into a
         # view-only one): a new, empty session under a new key, the old one deleted.
         request.session.flush()
+    credentials.save_new_hash(member)  # before login: the session is signed with the new one
     auth.login(request, member)  # a new session key: no fixation; sets last_login to now
     request.session["signed_in_at"] = request.session[SEEN_AT] = int(time.time())
     if previous:  # what the dashboard shows as "last sign-in": the one before this

@@ -426,6 +426,7 @@ def paused_until(member) -> datetime.datetime | None:
 def begin(request, member, *, next_url: str = "") -> None:
     """The password was right and two-step is on: the session waits for the second step.
     Nothing is signed in yet; a new session key, and nothing of a sign-in before carries over."""
+    credentials.save_new_hash(member)  # the password was right: before its hash is noted
     if request.user.is_authenticated:
         request.session.flush()
     else:

@@ -292,21 +292,8 @@ def _nginx(tmp_path, app_ports: list[int]):
     )
     prefix = tmp_path / "nginx"
     conf = serve.write_nginx_prefix(prefix, site, logs)
-    if os.geteuid() == 0:  # workers would be `nobody`, who cannot enter pytest's folders
-        conf.write_text("user root;\n" + conf.read_text())
-    serve.nginx_test(conf, prefix)  # nginx -t: it refuses the file or we go on
-    process = subprocess.Popen(
-        [serve.NGINX, "-p", f"{prefix}/", "-e", str(logs / "startup.log"), "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = _start_nginx(conf, prefix, logs, https)
     context = ssl.create_default_context(cafile=str(cert))
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", https), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
     yield {
         "https": https,
         "http": http_port,
@@ -316,6 +303,25 @@ def _nginx(tmp_path, app_ports: list[int]):
     }
     process.terminate()
     process.wait(10)
+
+
+def _start_nginx(conf: Path, prefix: Path, logs: Path, port: int) -> subprocess.Popen:
+    """nginx on `conf` (written by serve.write_nginx_prefix), once it takes connections."""
+    if os.geteuid() == 0:  # workers would be `nobody`, who cannot enter pytest's folders
+        conf.write_text("user root;\n" + conf.read_text())
+    serve.nginx_test(conf, prefix)  # nginx -t: it refuses the file or we go on
+    process = subprocess.Popen(
+        [serve.NGINX, "-p", f"{prefix}/", "-e", str(logs / "startup.log"), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return process
 
 
 def _request(nginx, method, path, body=None, tls=True, headers=None, source="127.0.0.1"):
@@ -631,21 +637,8 @@ server {{
 """,
         logs,
     )
-    if os.geteuid() == 0:
-        conf.write_text("user root;\n" + conf.read_text())
-    serve.nginx_test(conf, prefix)
-    process = subprocess.Popen(
-        [serve.NGINX, "-p", f"{prefix}/", "-e", str(logs / "startup.log"), "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = _start_nginx(conf, prefix, logs, port)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 
         def keys(address) -> str:

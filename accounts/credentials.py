@@ -9,7 +9,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -316,13 +316,16 @@ def _once_signed_in(member, field: str):
     sign-in (a new password that must not be the sub password) saves none either."""
 
     def setter(raw: str) -> None:
-        member.jenco_new_hash = partial(rehasher(member, field), raw)
+        save = rehasher(member, field)
+        member.jenco_new_hash = lambda: save(raw)  # a partial's repr would show the secret
 
     return setter
 
 
 def save_new_hash(member) -> None:
-    """Save the hash at today's parameters that this sign-in's check made due, if it did."""
+    """Save the hash at today's parameters that this sign-in's check made due, if it did.
+    Made here, inside the sign-in's transaction: on SQLite that holds the database's write
+    lock for one more hash, once per member after the costs change (README)."""
     new_hash = getattr(member, "jenco_new_hash", None)
     if new_hash is not None:
         del member.jenco_new_hash

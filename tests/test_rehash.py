@@ -279,3 +279,21 @@ def test_a_sign_in_with_a_second_step_saves_the_new_hash_before_the_code(
     signed_in = client.post(CODE, {"code": a_code_of_another_step(totp, 1)})
     assert signed_in["Location"] == "/backoffice/"
     assert client.session[SESSION_KEY] == str(member.pk)
+
+
+@pytest.mark.parametrize("signed_in_already", [False, True])
+def test_a_sign_in_on_old_parameters_saves_the_new_hash_and_stays_signed_in(
+    older_hasher, client, member, signed_in_already
+):
+    member.password = old_hash(PASSWORD)
+    member.save(update_fields=["password"])
+    if signed_in_already:  # signing in again over a session of its own
+        client.force_login(member)
+
+    signed_in = client.post(
+        "/login/", {"username": member.member_id, "password": PASSWORD, **solved_captcha()}
+    )
+
+    assert signed_in["Location"] == "/backoffice/"
+    assert stored(member, "password").startswith("md5$")
+    assert client.get("/backoffice/profile/").status_code == 200

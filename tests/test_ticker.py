@@ -97,8 +97,12 @@ def test_a_quote_older_than_the_setting_is_marked_delayed(
 ):
     settings.JENCO_QUOTE_STALE_MINUTES = 30
     load(fresh_sample(tmp_path, minutes_ago=31))
+    as_of = timezone.localtime(Quote.objects.get(symbol="NIKKEI").as_of)
     ticker = strip(client.get("/login/", headers={"accept-language": language}).content.decode())
-    assert ticker.count(f">{mark}</span>") == 4 and ticker.count("stale") >= 4
+    # With its time in words too: a title shows only on hover, which a phone has not.
+    shown = f'>{mark}<span class="as-of"> <time datetime="{as_of:%Y-%m-%dT%H:%M:%S%z}">'
+    assert ticker.count(shown + f"{as_of.month}/{as_of.day} {as_of:%-H:%M}</time>") == 4
+    assert ticker.count("stale") >= 4
     load(fresh_sample(tmp_path, minutes_ago=5))
     assert mark not in strip(
         client.get("/login/", headers={"accept-language": language}).content.decode()

@@ -1,4 +1,5 @@
-"""The ticker on a 375 px phone: its four quotes wrap, and nothing runs past the screen's edge."""
+"""The ticker on a 375 px phone: its four quotes wrap, nothing runs past the screen's edge, and
+a delayed quote says as of when, which a desktop shows on hover."""
 
 import io
 
@@ -68,3 +69,29 @@ def test_the_back_office_headers_strip_fits_a_phone(page, live_server, long_quot
 
     expect(page.locator(".ticker .quote")).to_have_count(4)
     assert_fits(page)
+
+
+# How wide each delayed quote's time is drawn (a visually hidden one: 1 px).
+AS_OF_WIDTHS = """() => [...document.querySelectorAll('.ticker .as-of')]
+  .map(el => el.getBoundingClientRect().width)"""
+
+
+@pytest.mark.parametrize(("width", "shown"), [(375, True), (1280, False)])
+def test_a_delayed_quotes_time_is_shown_where_nothing_hovers(
+    browser, live_server, long_quotes, width, shown
+):
+    # The sample feed is dated 2026-12-02 09:30 Japan time: every quote is delayed. Its
+    # time was a title only, which a phone cannot hover (helper-97's phone trial).
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": 812}, locale="ja-JP"
+    )
+    page = context.new_page()
+    page.goto("/login/")
+
+    widths = page.evaluate(AS_OF_WIDTHS)
+    assert len(widths) == 4
+    assert all(w > 20 for w in widths) if shown else all(w <= 1 for w in widths)
+    if shown:
+        expect(page.locator(".ticker .quote").first).to_contain_text("遅延 12/2 9:30")
+        assert_fits(page)
+    context.close()

@@ -94,4 +94,10 @@ def test_a_delayed_quotes_time_is_shown_where_nothing_hovers(
     if shown:
         expect(page.locator(".ticker .quote").first).to_contain_text("遅延 12/2 9:30")
         assert_fits(page)
+        # Each mark in one piece: wrapped as a word would be, it split 遅 from 延.
+        pieces = page.evaluate(
+            "() => [...document.querySelectorAll('.ticker .stale-mark')]"
+            ".map(el => el.getClientRects().length)"
+        )
+        assert pieces == [1, 1, 1, 1]
     context.close()

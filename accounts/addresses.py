@@ -11,6 +11,9 @@ import unicodedata
 from django.conf import settings
 from django.db.models import Q
 
+# IPv4 clients as an IPv6-only site's translator writes them (RFC 6052's well-known prefix).
+_TRANSLATED = ipaddress.ip_network("64:ff9b::/96")
+
 
 def client_ip(request) -> str | None:
     """The address the lockout counts and the security log records.
@@ -67,10 +70,6 @@ def network_of(address: str | None) -> str | None:
         return str(host)
     prefix = settings.JENCO_IPV6_PREFIX
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
-
-
-# IPv4 clients as an IPv6-only site's translator writes them (RFC 6052's well-known prefix).
-_TRANSLATED = ipaddress.ip_network("64:ff9b::/96")
 
 
 def is_shared(counted: str | None) -> bool:

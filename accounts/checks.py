@@ -184,11 +184,11 @@ def no_one_is_shared_by_mistake(app_configs, **kwargs):
         entry: [ipaddress.ip_address(a) for a in counted_as(entry, prefix)]
         for entry in settings.JENCO_SHARED_ADDRESSES
     }
-    everyone = [
-        entry
-        for entry, counted in listed.items()
-        if any(a.is_loopback or a.is_unspecified for a in counted)
-    ]
+
+    def entries_counted_as(kind) -> list[str]:
+        return [entry for entry, counted in listed.items() if any(map(kind, counted))]
+
+    everyone = entries_counted_as(lambda a: a.is_loopback or a.is_unspecified)
     if everyone:
         return [
             checks.Error(
@@ -205,11 +205,7 @@ def no_one_is_shared_by_mistake(app_configs, **kwargs):
                 id="jenco.E006",
             )
         ]
-    inside = [
-        entry
-        for entry, counted in listed.items()
-        if any(a in network for a in counted for network in PRIVATE_NETWORKS)
-    ]
+    inside = entries_counted_as(lambda a: any(a in network for network in PRIVATE_NETWORKS))
     if not inside:
         return []
     return [

@@ -448,8 +448,12 @@ def address_limit(address: str | None) -> int:
     """The failures from one address (any IDs) that pause it: JENCO_LOCKOUT_ADDRESS_FAILURES,
     or JENCO_SHARED_ADDRESS_TIMES as many for an address many members share on purpose
     (JENCO_SHARED_ADDRESSES: an office, a migration event's help desk)."""
-    limit = settings.JENCO_LOCKOUT_ADDRESS_FAILURES
-    return limit * settings.JENCO_SHARED_ADDRESS_TIMES if is_shared(address) else limit
+    return shared_address_limit() if is_shared(address) else settings.JENCO_LOCKOUT_ADDRESS_FAILURES
+
+
+def shared_address_limit() -> int:
+    """The failures that pause an address listed in JENCO_SHARED_ADDRESSES."""
+    return settings.JENCO_LOCKOUT_ADDRESS_FAILURES * settings.JENCO_SHARED_ADDRESS_TIMES
 
 
 def counted_since():
@@ -477,7 +481,7 @@ def paused_now() -> Q:
         ip_address__in=over("ip_address", limit).exclude(ip_address__in=shared)
     )
     if shared:  # each of these at its own, higher limit
-        wide = over("ip_address", limit * settings.JENCO_SHARED_ADDRESS_TIMES)
+        wide = over("ip_address", shared_address_limit())
         paused |= Q(ip_address__in=wide.filter(ip_address__in=shared))
     return Q(attempt_time__gte=since) & paused
 
@@ -507,8 +511,7 @@ def with_totals(attempts):
     address_over = Q(address_failures__gte=limit)
     if shared := shared_addresses():  # each at its own, higher limit
         address_over = (~Q(ip_address__in=shared) & address_over) | (
-            Q(ip_address__in=shared)
-            & Q(address_failures__gte=limit * settings.JENCO_SHARED_ADDRESS_TIMES)
+            Q(ip_address__in=shared) & Q(address_failures__gte=shared_address_limit())
         )
     address_over &= counted
     return attempts.annotate(

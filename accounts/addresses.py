@@ -142,14 +142,15 @@ def records_in(network, *, counted: bool = False) -> Q:
     """The rows whose `ip_address` lies in a network staff searched for (asked_network). In
     the lockout's records (`counted`), one client's address finds the network it is counted
     as (an IPv6 client's /64); in the security log, which keeps addresses whole, one address
-    finds itself. A wider network finds every row inside it."""
+    finds itself, an IPv4 one written as IPv6 (::ffff:203.0.113.7) as the log keeps it (as
+    IPv4). A wider network finds every row inside it."""
     one_client = network.prefixlen == network.max_prefixlen or (
         counted and network.version == 6 and network.prefixlen >= settings.JENCO_IPV6_PREFIX
     )
     if not one_client:
         return Q(ip_address__in_network=network)
-    address = str(network.network_address)
-    return Q(ip_address=network_of(address) if counted else address)
+    address = network.network_address
+    return Q(ip_address=network_of(str(address)) if counted else _plain(address))
 
 
 def _without_port(entry: str) -> str:

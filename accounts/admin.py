@@ -1012,6 +1012,9 @@ class SecurityEventAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         # Typed any width (１２７.０.０.１), as a member ID may be; or a network, as the
         # lockouts list shows an IPv6 client's (2001:db8:1:2::/64).
         network = asked_network(search_term)
+        if network is None and "/" in search_term:
+            _no_such_network(request, search_term)
+            return queryset.none(), False
         if network is None:
             messages.warning(
                 request,
@@ -1125,6 +1128,20 @@ SHOWN_TO_CONFIRM = 100
 # The records one lift may take (each a member's lift or a logged deletion: 2,000 take some
 # seconds, where 30,000 took two minutes).
 LIFTED_AT_MOST = 2000
+
+
+def _no_such_network(request, search_term: str) -> None:
+    """A search meant as a network that is none (1.2.3.4/33, a typo in the address), on the
+    lockouts list or the security log: said so, rather than "0 records", which reads as
+    nothing there (helpers 125, 130)."""
+    messages.warning(
+        request,
+        _(
+            "“%(search)s” is not an IP address or a network (such as "
+            "2001:db8:1:2::/64 or 203.0.113.0/24): nothing was searched."
+        )
+        % {"search": search_term.strip()[:100]},
+    )
 
 
 @admin.register(AccessAttempt)
@@ -1301,16 +1318,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         # security log shows finds it), a wider network every record inside it.
         network = asked_network(search_term)
         if network is None and "/" in search_term:
-            # Meant as a network, but none (1.2.3.4/33, a typo in the address): saying so,
-            # rather than "0 records", which reads as nothing paused there (helper-125).
-            messages.warning(
-                request,
-                _(
-                    "“%(search)s” is not an IP address or a network (such as "
-                    "2001:db8:1:2::/64 or 203.0.113.0/24): nothing was searched."
-                )
-                % {"search": search_term.strip()[:100]},
-            )
+            _no_such_network(request, search_term)
             return queryset.none(), False
         if network is None:
             return super().get_search_results(request, queryset, search_term)

@@ -212,6 +212,8 @@ def test_the_security_log_is_searched_by_the_network_staff_see(client, support_a
     assert found("2001:db8:1:2::/63") == 3
     assert found("2001:db8:1:2:ffff::2") == 1
     page = agent.get("/admin/accounts/securityevent/", {"q": "2001:db8:1:2::/zz"}).content
+    assert "“2001:db8:1:2::/zz” is not an IP address or a network" in page.decode()
+    page = agent.get("/admin/accounts/securityevent/", {"q": "not-an-address"}).content
     assert "an IP address or a network (such as 2001:db8:1:2::/64)" in page.decode()
 
 
@@ -228,3 +230,18 @@ def test_the_security_log_keeps_an_ipv4_client_as_ipv4(member, settings):
     )
     failed = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SIGN_IN_FAILED)
     assert list(failed.values_list("ip_address", flat=True)) == ["198.51.100.7"] * 3
+
+
+def test_the_security_log_is_searched_by_an_ipv4_address_written_as_ipv6(
+    client, support_agent, member, settings
+):
+    # Pasted from a dual-stack proxy's log, ::ffff:198.51.100.7 found none of the entries
+    # the log keeps as 198.51.100.7, where the lockouts list found its record (helper-130).
+    settings.JENCO_TRUSTED_PROXIES = 1
+    Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7").post(
+        "/login/", {"username": "JPN1000001", "password": "x", **solved_captcha()}
+    )
+    agent = as_staff(client, support_agent, "en")
+    for typed in ("::ffff:198.51.100.7", "198.51.100.7"):
+        page = agent.get("/admin/accounts/securityevent/", {"q": typed}).content.decode()
+        assert len(re.findall(r'<t[dh] class="field-created', page)) == 1, typed

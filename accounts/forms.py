@@ -489,6 +489,16 @@ class NewPasswordFields(MemberForm):
     )
     new_password2 = SecretField(label=_("New password (again)"), autocomplete="new-password")
 
+    # Whether the new password is the one the member signs in with: a password manager then
+    # saves it under the member ID (saved_under). Not the sub password, which would replace
+    # the saved main password under the same ID, nor a registration's, before there is an ID.
+    signs_in_with = False
+
+    def saved_under(self) -> str:
+        """The member ID a password manager saves the new password under: form_fields.html
+        writes it in a hidden username field, as these pages have no ID field of their own."""
+        return self.member.member_id if self.signs_in_with else ""
+
     def clean_new_password1(self):
         password = self.cleaned_data["new_password1"]
         credentials.validate_new_password(password, self.member)
@@ -673,6 +683,7 @@ class PinChangeForm(NewPinFields, PinConfirmed):
 
 class PasswordChangeForm(NewPasswordFields, PinConfirmed):
     replaces = "password"
+    signs_in_with = True
     pin = PinField(label=_("PIN"), help_text=_("Your 6-digit PIN."))
 
 
@@ -903,6 +914,7 @@ class ForgotForm(Form):
 
 
 class ResetPasswordForm(NewPasswordFields):
+    signs_in_with = True
     captcha = captcha_field()
 
     def differs_from_the_other_password(self, password: str) -> None:

@@ -59,11 +59,14 @@ def test_the_sign_in_page_shows_the_seeds_four_quotes(client, tmp_path, language
     load(fresh_sample(tmp_path))
     ticker = strip(client.get("/login/", headers={"accept-language": language}).content.decode())
     assert words(ticker) == (
-        f"NIKKEI 15676.9 ▲ {up} +5.0 (+0.03%) "
-        f"EURUSD 1.18424 ▼ {down} -0.00024 (-0.02%) "
-        f"BTCUSD 46386.88 ▼ {down} -479.94 (-1.02%) "
-        f"SPX 3440.61 ▲ {up} +11.00"
+        f"NIKKEI Nikkei 225 futures 15676.9 ▲ {up} +5.0 (+0.03%) "
+        f"EURUSD Euro / US dollar 1.18424 ▼ {down} -0.00024 (-0.02%) "
+        f"BTCUSD Bitcoin / US dollar 46386.88 ▼ {down} -479.94 (-1.02%) "
+        f"SPX S&amp;P 500 3440.61 ▲ {up} +11.00"
     )
+    # Each instrument's name, read out by a screen reader: a title is read by none, and is
+    # shown only on hover. Only the symbol is drawn (the strip has no room for more).
+    assert ticker.count('<span class="visually-hidden"> Nikkei 225 futures</span>') == 1
     # Up and down are told apart by more than colour: an arrow, a sign and a word.
     assert ticker.count('class="quote up"') == 2 and ticker.count('class="quote down"') == 2
 
@@ -91,17 +94,20 @@ def test_the_back_office_header_shows_them_too(member_client, tmp_path):
     assert "NIKKEI" in strip(member_client.get("/backoffice/").content.decode())
 
 
-@pytest.mark.parametrize(("language", "mark"), [("ja", "遅延"), ("en", "delayed")])
+@pytest.mark.parametrize(
+    ("language", "mark", "zone"), [("ja", "遅延", ""), ("en", "delayed", " JST")]
+)
 def test_a_quote_older_than_the_setting_is_marked_delayed(
-    client, tmp_path, settings, language, mark
+    client, tmp_path, settings, language, mark, zone
 ):
     settings.JENCO_QUOTE_STALE_MINUTES = 30
     load(fresh_sample(tmp_path, minutes_ago=31))
     as_of = timezone.localtime(Quote.objects.get(symbol="NIKKEI").as_of)
     ticker = strip(client.get("/login/", headers={"accept-language": language}).content.decode())
-    # With its time in words too: a title shows only on hover, which a phone has not.
+    # With its time in words too: a title shows only on hover, which a phone has not. In
+    # English the zone is named, as every time is there: the reader may be abroad.
     shown = f'>{mark}<span class="as-of"> <time datetime="{as_of:%Y-%m-%dT%H:%M:%S%z}">'
-    assert ticker.count(shown + f"{as_of.month}/{as_of.day} {as_of:%-H:%M}</time>") == 4
+    assert ticker.count(shown + f"{as_of.month}/{as_of.day} {as_of:%-H:%M}{zone}</time>") == 4
     assert ticker.count("stale") >= 4
     load(fresh_sample(tmp_path, minutes_ago=5))
     assert mark not in strip(
@@ -171,7 +177,7 @@ def test_the_blank_sign_in_page_shows_the_quotes_as_they_are_now(client, tmp_pat
     assert "15676.9" in strip(client.get("/login/").content.decode())  # kept a moment here
     later = ticker.time.monotonic() + ticker.LOCAL_SECONDS + 1
     monkeypatch.setattr(ticker.time, "monotonic", lambda: later)
-    assert "NIKKEI 1.5 " in words(strip(client.get("/login/").content.decode()))
+    assert "NIKKEI Nikkei 225 futures 1.5 " in words(strip(client.get("/login/").content.decode()))
 
 
 def test_pages_within_a_few_seconds_do_not_ask_the_shared_cache(client, tmp_path, monkeypatch):

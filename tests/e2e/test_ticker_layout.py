@@ -76,14 +76,21 @@ AS_OF_WIDTHS = """() => [...document.querySelectorAll('.ticker .as-of')]
   .map(el => el.getBoundingClientRect().width)"""
 
 
-@pytest.mark.parametrize(("width", "shown"), [(375, True), (1280, False)])
+@pytest.mark.parametrize(
+    ("width", "shown", "locale", "time"),
+    [
+        (375, True, "ja-JP", "遅延 12/2 9:30"),
+        (375, True, "en-US", "delayed 12/2 9:30 JST"),
+        (1280, False, "ja-JP", ""),
+    ],
+)
 def test_a_delayed_quotes_time_is_shown_where_nothing_hovers(
-    browser, live_server, long_quotes, width, shown
+    browser, live_server, long_quotes, width, shown, locale, time
 ):
     # The sample feed is dated 2026-12-02 09:30 Japan time: every quote is delayed. Its
     # time was a title only, which a phone cannot hover (helper-97's phone trial).
     context = browser.new_context(
-        base_url=live_server.url, viewport={"width": width, "height": 812}, locale="ja-JP"
+        base_url=live_server.url, viewport={"width": width, "height": 812}, locale=locale
     )
     page = context.new_page()
     page.goto("/login/")
@@ -92,7 +99,7 @@ def test_a_delayed_quotes_time_is_shown_where_nothing_hovers(
     assert len(widths) == 4
     assert all(w > 20 for w in widths) if shown else all(w <= 1 for w in widths)
     if shown:
-        expect(page.locator(".ticker .quote").first).to_contain_text("遅延 12/2 9:30")
+        expect(page.locator(".ticker .quote").first).to_contain_text(time)
         assert_fits(page)
         # Each mark in one piece: wrapped as a word would be, it split 遅 from 延.
         pieces = page.evaluate(

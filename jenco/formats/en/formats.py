@@ -4,3 +4,5 @@
 # p.m..").
 DATETIME_FORMAT = "N j, Y, H:i T"
 TIME_FORMAT = "H:i T"
+# The ticker's delayed mark (delayed 12/2 9:30 JST): short, and Japan time named as above.
+SHORT_DATETIME_FORMAT = "n/j G:i T"

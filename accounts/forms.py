@@ -46,6 +46,13 @@ class DigitsCaptchaInput(CaptchaTextInput):
             }
         )
 
+    def fetch_captcha_store(self, name, value, attrs=None, generator=None):
+        # The library's own, with the key the sign-in page's captcha has (drawn from
+        # `secrets`, sign_in_sql.new_captcha) instead of a SHA-1 of `random` and the clock.
+        self._key = sign_in_sql.new_captcha()
+        self._value = [self._key, ""]
+        self.id_ = self.build_attrs(attrs or {}).get("id")
+
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         context["refresh_url"] = self.refresh_url()

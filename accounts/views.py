@@ -5,9 +5,11 @@ from django.contrib import messages
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.db import transaction
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
+    JsonResponse,
 )
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import Resolver404, resolve
@@ -80,6 +82,19 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
     return redirect("accounts:login")
+
+
+@never_cache
+@require_safe
+def captcha_refresh(request: HttpRequest) -> HttpResponse:
+    """django-simple-captcha's refresh (the ↻ beside every captcha) with the key every other
+    captcha of ours has (sign_in_sql.new_captcha): the library's is a SHA-1 of `random` and
+    the clock (helper-132). Asked by the page's script only, as the library's is."""
+    if request.headers.get("x-requested-with") != "XMLHttpRequest":
+        raise Http404
+    key = sign_in_sql.new_captcha()
+    captcha = LoginForm.captcha_urls(key)
+    return JsonResponse({"key": key, "image_url": captcha["image"], "audio_url": captcha["audio"]})
 
 
 @view_only.allowed  # a new sign-in starts a new session (accounts.flows.sign_in)

@@ -388,8 +388,19 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
 
 def _sign_in_to_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """A link opened while signed out: say why the sign-in page shows, keep the token in the
-    session (not in the sign-in page's address) and finish the change after sign-in."""
+    session (not in the sign-in page's address) and finish the change after sign-in.
+
+    Only a link that can still confirm a change is kept: any address stored whatever it
+    held in a new session for 12 hours, and a flood of made-up 15,000-character links
+    filled Redis until every sign-in failed (helper-132). One that cannot is told so now,
+    before a sign-in for nothing, and starts no session."""
     if token != EMAIL_CONFIRM_PAGE:
+        if not email_change.confirmable(token):
+            request.session.pop(EMAIL_CONFIRM_TOKEN, None)  # an older link's button goes too
+            again = reverse("backoffice:profile-email")
+            response = render(request, "backoffice/email_link_unusable.html", {"again": again})
+            response["Referrer-Policy"] = "no-referrer"
+            return response
         request.session[EMAIL_CONFIRM_TOKEN] = token
     messages.info(request, _("Please sign in to finish changing your email address."))
     page = reverse("backoffice:profile-email-confirm", args=[EMAIL_CONFIRM_PAGE])

@@ -3,6 +3,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts import views as accounts_views
 from accounts.admin import sign_in_at_member_login
 from jenco import views
 
@@ -20,6 +21,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("backoffice/", include("backoffice.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),
+    # Before the library's: its refresh keys a new picture from `random` and the clock.
+    path("captcha/refresh/", accounts_views.captcha_refresh, name="captcha-refresh"),
     path("captcha/", include("captcha.urls")),
     # Before admin's own: staff sign in through the member sign-in, never admin's form.
     path("admin/login/", sign_in_at_member_login),

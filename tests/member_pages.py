@@ -311,10 +311,9 @@ PAGES = [
     MemberPage("register: link no longer valid", "/register/verify/not-a-token/"),
     MemberPage("register: link used", "/register/verify/used/", fetch=_registration_link_used),
     MemberPage("register: closed", "/register/", fetch=_registration_closed),
+    MemberPage("email link signed out", _email_confirm_link, lands_on="/login/"),
     MemberPage(
-        "email link signed out",
-        "/backoffice/profile/email/confirm/not-a-token/",
-        lands_on="/login/",
+        "email link signed out, no longer valid", "/backoffice/profile/email/confirm/not-a-token/"
     ),
     MemberPage("page not found", "/no-such-page/", status=404),
     MemberPage("bad request (400)", "/login/", status=400, fetch=_bad_host),

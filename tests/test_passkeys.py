@@ -392,3 +392,44 @@ def test_with_passkeys_but_no_app_the_password_still_signs_in_alone(member_clien
     client.logout()
     sign_in(client)
     assert signed_in_as(client) == str(member.pk)
+
+
+# --- What a signed-out visit keeps --------------------------------------------------------------
+
+
+def session_cookie_age(response, settings) -> int:
+    return int(response.cookies[settings.SESSION_COOKIE_NAME]["max-age"])
+
+
+def test_a_signed_out_visit_keeps_its_challenge_only_as_long_as_it_works(client, settings):
+    # Each visit without a cookie kept a 12-hour session for a 5-minute challenge: a flood
+    # of them filled Redis (helper-132).
+    from accounts.flows.passkeys import CHALLENGE_SECONDS
+
+    response = client.get(SIGN_IN)
+    assert session_cookie_age(response, settings) == CHALLENGE_SECONDS
+    assert client.session.get_expiry_age() == CHALLENGE_SECONDS
+
+
+@pytest.mark.parametrize("how", ["passkey", "password"])
+def test_a_sign_in_after_it_lasts_as_long_as_any(member_client, member, client, settings, how):
+    key = add_passkey(member_client)
+    client.logout()
+    if how == "passkey":
+        response = sign_in_with(client, key)
+    else:
+        client.get(SIGN_IN)  # looked at the passkey page, then used the password
+        response = sign_in(client)
+    assert signed_in_as(client) == str(member.pk)
+    assert session_cookie_age(response, settings) == settings.SESSION_COOKIE_AGE
+    assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
+
+
+def test_a_sign_in_waiting_for_its_second_step_keeps_its_wait(member_client, member, client):
+    add_passkey(member_client)
+    turn_on(member_client)
+    client.logout()
+    password_step(client)
+    before = client.session.get_expiry_age()
+    client.get(SECOND_STEP)  # the second step's passkey page: a challenge in that session
+    assert client.session.get_expiry_age() == before

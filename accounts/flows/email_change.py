@@ -200,6 +200,16 @@ def pending_email_change(member, token: str):
     return change if change is not None and _newest(change) else None
 
 
+def confirmable(token: str) -> bool:
+    """Whether `token` is the link of a change some member asked for that it may still
+    confirm: what a link opened signed out is checked for before the session keeps it."""
+    if not token or len(token) > 200:
+        return False
+    change = _confirmable(EmailChangeRequest.objects.filter(nonce_hash=_nonce_hash(token)))
+    change = change.only("pk", "member_id").first()
+    return change is not None and _newest(change)
+
+
 def confirmed_just_now(member, token: str) -> bool:
     """Whether `token` changed `member`'s address to the one it has now a moment ago: its
     confirmation sent twice (a double tap), the second finding the link used by the first."""

@@ -65,6 +65,11 @@ class Shown:
         return self.percent if self.percent.startswith(("+", "-")) else f"+{self.percent}"
 
     @property
+    def of_another_year(self) -> bool:
+        """Whether the quote's time needs its year (a feed stopped since last year)."""
+        return timezone.localtime(self.as_of).year != timezone.localtime().year
+
+    @property
     def stale(self) -> bool:
         age = timezone.now() - self.as_of
         return age > datetime.timedelta(minutes=settings.JENCO_QUOTE_STALE_MINUTES)

@@ -115,6 +115,21 @@ def test_a_quote_older_than_the_setting_is_marked_delayed(
     )
 
 
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [
+        ("ja", "{0.year}年{0.month}月{0.day}日 {0:%H:%M}"),
+        ("en", " {0.day}, {0.year}, {0:%H:%M} JST"),  # after the month's name
+    ],
+)
+def test_a_quote_from_another_year_shows_its_year(client, tmp_path, language, shown):
+    # "12/2 9:30" alone read the same for a feed stopped a year ago (helper-131).
+    load(fresh_sample(tmp_path, minutes_ago=400 * 24 * 60))
+    as_of = timezone.localtime(Quote.objects.get(symbol="NIKKEI").as_of)
+    ticker = strip(client.get("/login/", headers={"accept-language": language}).content.decode())
+    assert len(re.findall(f">[^<]*{shown.format(as_of)}</time>", ticker)) == 4
+
+
 def test_no_quotes_no_strip(client, member_client):
     assert strip(client.get("/login/").content.decode()) == ""
     assert 'class="ticker"' not in member_client.get("/backoffice/").content.decode()

@@ -272,11 +272,29 @@ def test_the_mail_queue_is_not_in_admin(client, staff):
     assert client.get("/admin/django_tasks_db/dbtaskresult/").status_code == 404
 
 
-def test_the_default_credential_flags_read_as_what_a_tick_means(support_client, member):
-    # 「…デフォルトのPINコードのままです。」 above a red ✗ read as if the PIN were the default.
+@pytest.mark.parametrize(
+    ("language", "pin", "password"),
+    [
+        (
+            "ja",
+            "✓の場合、JAから移行したときのデフォルトのPINコードのままです。",
+            "✓の場合、JAから移行したときのデフォルトのパスワードのままです。",
+        ),
+        (
+            "en",
+            "✓ means it still uses the published JA default PIN.",
+            "✓ means it still signs in with the published JA default password.",
+        ),
+    ],
+)
+def test_the_default_credential_flags_read_as_what_a_tick_means(
+    support_client, member, settings, language, pin, password
+):
+    # 「…デフォルトのPINコードのままです。」 above a red ✗ read as if the PIN were the default;
+    # in English "Ticked: …" spoke of a box the read-only page does not show (helper-131).
+    support_client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     page = support_client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
-    assert "✓の場合、JAから移行したときのデフォルトのPINコードのままです。" in page
-    assert "✓の場合、JAから移行したときのデフォルトのパスワードのままです。" in page
+    assert pin in page and password in page
 
 
 def test_staff_change_their_password_where_it_is_confirmed_logged_and_announced(

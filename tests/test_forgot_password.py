@@ -68,6 +68,21 @@ def test_it_shows_the_seeds_forgot_password_screen(client):
         assert text in page
 
 
+@pytest.mark.parametrize("path", ["/password/forgot/", "/pin/forgot/"])
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("ja", "JENCOでメールアドレスを変更した方、JENCOで新規登録した方は、JENCOに登録した"),
+        ("en", "If you changed your email address in JENCO, or registered in JENCO, enter the"),
+    ],
+)
+def test_the_page_says_which_address_after_a_change_in_jenco(client, path, language, words):
+    # "The address registered with JA" (the seed's words) sent a member who had changed it
+    # here to the old one, which mails nothing and says so to nobody (helper-131).
+    page = client.get(path, headers={"accept-language": language}).content.decode()
+    assert words in page
+
+
 def test_a_matching_request_sends_one_link_in_the_members_language(client, member, mailoutbox):
     response = ask(client, "jpn1000001", "Taro@Example.com")
     assert response["Location"] == "/password/forgot/sent/"

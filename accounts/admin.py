@@ -1144,6 +1144,17 @@ def _no_such_network(request, search_term: str) -> None:
     )
 
 
+# The lockouts list's columns an agent looks for first (when, which ID, whether it is
+# paused), before the browser's long identifier, which on a phone pushed them off the screen
+# (helper-131); axes' other columns keep their order after these.
+LOCKOUT_COLUMNS_FIRST = ("attempt_time", "username", "status", "failures_since_start", "ip_address")
+
+
+def _lockout_column(field: str) -> int:
+    first = LOCKOUT_COLUMNS_FIRST
+    return first.index(field) if field in first else len(first)
+
+
 @admin.register(AccessAttempt)
 class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
     fieldsets = [
@@ -1170,7 +1181,7 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
     ] + ["address"]
     list_display = [
         "address" if field == "ip_address" else field
-        for field in axes.admin.AccessAttemptAdmin.list_display
+        for field in sorted(axes.admin.AccessAttemptAdmin.list_display, key=_lockout_column)
     ]
 
     @admin.display(

@@ -4,6 +4,8 @@ django-axes keeps each failed request's form data (AccessAttempt.get_data and po
 CSRF token included; rows stored before axes was told to keep none are still there.
 """
 
+import re
+
 import pytest
 from axes.models import AccessAttempt
 
@@ -35,6 +37,15 @@ def test_the_lockout_list_shows_no_form_data(agent, stored_attempt):
     page = agent.get("/admin/axes/accessattempt/").content.decode()
     assert "JPN1000001" in page and "203.0.113.7" in page
     assert TOKEN not in page
+
+
+def test_the_lockout_list_puts_what_an_agent_looks_for_first(agent, stored_attempt):
+    # On a phone the browser's long identifier came before the ID and the status, which
+    # were off the screen (helper-131).
+    page = agent.get("/admin/axes/accessattempt/").content.decode()
+    columns = re.findall(r'class="field-(\w+)[ "]', page)
+    assert columns[:5] == ["attempt_time", "username", "status", "failures_since_start", "address"]
+    assert columns.index("user_agent") > columns.index("address")
 
 
 def test_an_attempt_page_shows_no_form_data(agent, stored_attempt):

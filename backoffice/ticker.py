@@ -106,13 +106,22 @@ def strip() -> SafeString:
     kept_for, by_language = _strips
     if kept_for == copy[0] and language in by_language:
         return by_language[language]
-    html = render_to_string("_ticker.html", {"ticker_quotes": [Shown(*row) for row in copy[1]]})
+    quotes = [Shown(*row) for row in copy[1]]
+    context = {"ticker_quotes": quotes, "delayed_together": _delayed_together(quotes)}
+    html = render_to_string("_ticker.html", context)
     # Kept under the copy it was made from (none if the quotes could not be read): a save in
     # another thread meanwhile (forget_here), and a page after it, make a new copy, which
     # must not get this strip of the old quotes for its 5 seconds.
     if copy[0]:
         _strips = (copy[0], {**(by_language if kept_for == copy[0] else {}), language: html})
     return html
+
+
+def _delayed_together(quotes: list[Shown]) -> bool:
+    """Whether every quote is delayed, as of the same minute (a feed that stopped): one
+    mark says so for them all, where four took a line each on a phone (helper-131)."""
+    minutes = {timezone.localtime(q.as_of).replace(second=0, microsecond=0) for q in quotes}
+    return len(quotes) > 1 and len(minutes) == 1 and all(q.stale for q in quotes)
 
 
 def forget() -> None:

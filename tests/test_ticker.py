@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -94,25 +95,69 @@ def test_the_back_office_header_shows_them_too(member_client, tmp_path):
     assert "NIKKEI" in strip(member_client.get("/backoffice/").content.decode())
 
 
+def marks(ticker: str, time_class: str) -> list[tuple[str, str, str]]:
+    """Each delayed mark of one kind in the strip: (word, datetime, time as shown)."""
+    pattern = rf'>([^<>]+)<span class="{time_class}"> <time datetime="([^"]+)">([^<]+)</time>'
+    return re.findall(pattern, ticker)
+
+
+def quotes_of(ticker: str) -> list[str]:
+    return re.findall(r'<li class="quote[^"]*">.*?</li>', ticker)
+
+
 @pytest.mark.parametrize(
-    ("language", "mark", "zone"), [("ja", "遅延", ""), ("en", "delayed", " JST")]
+    ("language", "mark", "together", "zone"),
+    [("ja", "遅延", "すべて遅延", ""), ("en", "delayed", "all delayed", " JST")],
 )
 def test_a_quote_older_than_the_setting_is_marked_delayed(
-    client, tmp_path, settings, language, mark, zone
+    client, tmp_path, settings, language, mark, together, zone
 ):
     settings.JENCO_QUOTE_STALE_MINUTES = 30
     load(fresh_sample(tmp_path, minutes_ago=31))
+    Quote.objects.filter(symbol="SPX").update(as_of=F("as_of") - datetime.timedelta(minutes=5))
     as_of = timezone.localtime(Quote.objects.get(symbol="NIKKEI").as_of)
     ticker = strip(client.get("/login/", headers={"accept-language": language}).content.decode())
     # With its time in words too: a title shows only on hover, which a phone has not. In
     # English the zone is named, as every time is there: the reader may be abroad.
-    shown = f'>{mark}<span class="as-of"> <time datetime="{as_of:%Y-%m-%dT%H:%M:%S%z}">'
-    assert ticker.count(shown + f"{as_of.month}/{as_of.day} {as_of:%-H:%M}{zone}</time>") == 4
-    assert ticker.count("stale") >= 4
+    shown = (
+        mark,
+        f"{as_of:%Y-%m-%dT%H:%M:%S%z}",
+        f"{as_of.month}/{as_of.day} {as_of:%-H:%M}{zone}",
+    )
+    assert marks(ticker, "as-of")[:3] == [shown] * 3 and len(marks(ticker, "as-of")) == 4
+    assert all(" stale" in quote for quote in quotes_of(ticker))
+    assert together not in ticker
     load(fresh_sample(tmp_path, minutes_ago=5))
     assert mark not in strip(
         client.get("/login/", headers={"accept-language": language}).content.decode()
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "together", "zone"), [("ja", "すべて遅延", ""), ("en", "all delayed", " JST")]
+)
+def test_quotes_all_delayed_as_of_one_time_get_one_mark(
+    client, tmp_path, settings, language, together, zone
+):
+    # A feed that stopped: the same mark four times took four lines of a phone (helper-131).
+    settings.JENCO_QUOTE_STALE_MINUTES = 30
+    load(fresh_sample(tmp_path, minutes_ago=31))
+    as_of = timezone.localtime(Quote.objects.get(symbol="NIKKEI").as_of)
+    ticker = strip(client.get("/login/", headers={"accept-language": language}).content.decode())
+    when = f"{as_of.month}/{as_of.day} {as_of:%-H:%M}{zone}"
+    assert marks(ticker, "as-of-all") == [(together, f"{as_of:%Y-%m-%dT%H:%M:%S%z}", when)]
+    assert marks(ticker, "as-of") == []
+    assert ticker.index('class="delayed-all"') > ticker.rindex('<li class="quote')
+    assert all(" stale" in quote for quote in quotes_of(ticker))
+
+
+def test_only_the_delayed_quotes_are_marked(client, tmp_path, settings):
+    settings.JENCO_QUOTE_STALE_MINUTES = 30
+    load(fresh_sample(tmp_path, minutes_ago=5))
+    Quote.objects.filter(symbol="SPX").update(as_of=F("as_of") - datetime.timedelta(minutes=40))
+    ticker = strip(client.get("/login/").content.decode())
+    marked = [quote for quote in quotes_of(ticker) if "遅延" in quote]
+    assert len(marked) == 1 and ">SPX<" in marked[0] and "delayed-all" not in ticker
 
 
 @pytest.mark.parametrize(
@@ -127,7 +172,7 @@ def test_a_quote_from_another_year_shows_its_year(client, tmp_path, language, sh
     load(fresh_sample(tmp_path, minutes_ago=400 * 24 * 60))
     as_of = timezone.localtime(Quote.objects.get(symbol="NIKKEI").as_of)
     ticker = strip(client.get("/login/", headers={"accept-language": language}).content.decode())
-    assert len(re.findall(f">[^<]*{shown.format(as_of)}</time>", ticker)) == 4
+    assert len(re.findall(f">[^<]*{shown.format(as_of)}</time>", ticker)) == 1
 
 
 def test_no_quotes_no_strip(client, member_client):

@@ -2,9 +2,11 @@
 a delayed quote says as of when, which a desktop shows on hover."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 from playwright.sync_api import Page, expect
 
 from tests.e2e.test_sign_in_journey import answer_captcha
@@ -87,8 +89,13 @@ AS_OF_WIDTHS = """() => [...document.querySelectorAll('.ticker .as-of')]
 def test_a_delayed_quotes_time_is_shown_where_nothing_hovers(
     browser, live_server, long_quotes, width, shown, locale, time
 ):
-    # The sample feed is dated 2026-12-02 09:30 Japan time: every quote is delayed. Its
+    # The sample feed is dated 2026-12-02 09:30 Japan time: every quote is delayed, each a
+    # minute apart here (as of one time, one mark says it for all: the next test). Its
     # time was a title only, which a phone cannot hover (helper-97's phone trial).
+    from backoffice.models import Quote
+
+    for minutes, quote in enumerate(Quote.objects.order_by("position")):
+        Quote.objects.filter(pk=quote.pk).update(as_of=F("as_of") - timedelta(minutes=minutes))
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": width, "height": 812}, locale=locale
     )
@@ -107,6 +114,31 @@ def test_a_delayed_quotes_time_is_shown_where_nothing_hovers(
             ".map(el => el.getClientRects().length)"
         )
         assert pieces == [1, 1, 1, 1]
+    context.close()
+
+
+@pytest.mark.parametrize(
+    ("width", "locale", "mark"),
+    [(375, "ja-JP", "すべて遅延 12/2 9:30"), (375, "en-US", "all delayed 12/2 9:30 JST")],
+)
+def test_quotes_delayed_as_of_one_time_share_one_mark_on_a_line_of_its_own(
+    browser, live_server, long_quotes, width, locale, mark
+):
+    # Four marks took four lines of a phone (helper-131); one beside the last quote read as
+    # that quote's own.
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": 812}, locale=locale
+    )
+    page = context.new_page()
+    page.goto("/login/")
+    expect(page.locator(".ticker .delayed-all")).to_have_text(mark)
+    expect(page.locator(".ticker .stale-mark")).to_have_count(1)
+    boxes = page.evaluate(
+        "() => [...document.querySelectorAll('.ticker li')].map(el => {"
+        " const box = el.getBoundingClientRect(); return [box.top, box.bottom]; })"
+    )
+    assert boxes[-1][0] >= max(bottom for _, bottom in boxes[:-1]), boxes
+    assert_fits(page)
     context.close()
 
 
@@ -129,8 +161,8 @@ def test_on_a_desktop_the_strip_keeps_to_one_line(
     page = context.new_page()
     page.goto("/login/")
     tops = page.evaluate(
-        "() => [...document.querySelectorAll('.ticker .quote')]"
+        "() => [...document.querySelectorAll('.ticker li')]"
         ".map(el => Math.round(el.getBoundingClientRect().top))"
     )
-    assert len(tops) == 4 and len(set(tops)) == 1, tops
+    assert len(tops) == 5 and len(set(tops)) == 1, tops  # four quotes and "all delayed"
     context.close()

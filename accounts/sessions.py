@@ -12,6 +12,8 @@ The same holds for the Redis store (accounts.cache_sessions): OncePerChange is s
 import base64
 import secrets
 
+from django.conf import settings
+from django.contrib import auth
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import DatabaseError, IntegrityError, router
@@ -19,6 +21,16 @@ from django.db import DatabaseError, IntegrityError, router
 
 class OncePerChange:
     """A session store's key drawing and saving, with one write per change of the data."""
+
+    def get_session_cookie_age(self) -> int:
+        """How long the session lives from its last save, unless set_expiry says otherwise.
+        One nobody is signed in to lives JENCO_SIGNED_OUT_SESSION_SECONDS, not a sign-in's
+        SESSION_COOKIE_AGE: every opening of an emailed link that still works, without a
+        cookie, starts one, and a flood of them kept 12 hours each filled the session store
+        (helper-134). Django asks this for the stored expiry and the cookie's both."""
+        if auth.SESSION_KEY in self._session:
+            return settings.SESSION_COOKIE_AGE
+        return settings.JENCO_SIGNED_OUT_SESSION_SECONDS
 
     def _get_new_session_key(self) -> str:
         # 160 random bits as 32 characters of base32 in lower case (a-z, 2-7: all valid key

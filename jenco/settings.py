@@ -381,6 +381,10 @@ JENCO_STAFF_TWO_STEP = envbool("JENCO_STAFF_TWO_STEP", not DEBUG)
 JENCO_TWO_STEP_ATTEMPTS = envint("JENCO_TWO_STEP_ATTEMPTS", 5, minimum=1)
 JENCO_TWO_STEP_PAUSE_MINUTES = envint("JENCO_TWO_STEP_PAUSE_MINUTES", 15, minimum=1)
 JENCO_TWO_STEP_PENDING_MINUTES = envint("JENCO_TWO_STEP_PENDING_MINUTES", 10, minimum=1)
+# A session nobody is signed in to (an emailed link's token on its way to the form, a sign-in
+# waiting for its second step) lives this long, not SESSION_COOKIE_AGE: every cookieless
+# opening of a link that still works starts one (accounts.sessions, helper-134).
+JENCO_SIGNED_OUT_SESSION_SECONDS = max(30 * 60, JENCO_TWO_STEP_PENDING_MINUTES * 60)
 
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock

@@ -618,6 +618,11 @@ def test_nginx_counts_an_ipv6_client_by_its_64_and_its_48(tmp_path):
         pytest.skip("nginx is not installed (`make services` installs it)")
     site = (ROOT / "deploy" / "nginx" / "jenco.conf").read_text()
     maps = re.findall(r"^map \$remote_addr \$client_\w+ \{.*?^\}$", site, re.M | re.S)
+    # The request rate's keys (limit_req) are the same, but for this machine's own requests.
+    maps += re.findall(r"^(?:geo|map) \$rate_counted \$?\w* ?\{.*?^\}$", site, re.M | re.S)
+    assert len(maps) == 5
+    assert "limit_req_zone $client_rate_key zone=jenco_rate_per_client" in site
+    assert "limit_req_zone $client_wide_rate_key zone=jenco_rate_per_network" in site
     assert "limit_conn_zone $client_network zone=jenco_per_client" in site
     assert "limit_conn_zone $client_wide_network zone=jenco_per_network" in site
     assert "limit_conn jenco_per_client 64;" in site and "limit_conn jenco_per_network 256;" in site
@@ -633,6 +638,7 @@ server {{
     set_real_ip_from 127.0.0.1;
     real_ip_header X-Forwarded-For;
     location / {{ return 200 "$client_network $client_wide_network"; }}
+    location /rate {{ return 200 "$client_rate_key $client_wide_rate_key"; }}
 }}
 """,
         logs,
@@ -641,9 +647,13 @@ server {{
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 
-        def keys(address) -> str:
-            connection.request("GET", "/", headers={"X-Forwarded-For": str(address)})
+        def keys(address, path="/") -> str:
+            connection.request("GET", path, headers={"X-Forwarded-For": str(address)})
             return connection.getresponse().read().decode()
+
+        for address in ("203.0.113.7", "2001:db8:1:2::5", "64:ff9b::cb00:7107", "127.0.0.2"):
+            assert keys(address, "/rate") == keys(address)
+        assert keys("127.0.0.1", "/rate") == keys("::1", "/rate") == " "  # not counted
 
         wrong = {}
         for address in _ipv6_addresses():
@@ -823,6 +833,57 @@ def test_nginx_refuses_a_body_over_64_kb(nginx):
     assert status == 200  # the fake app server's
     status, _headers, _body = _request(nginx, "POST", "/login/", body=b"x" * (64 * 1024 + 1))
     assert status == 413
+
+
+def _statuses(nginx, path: str, count: int, source: str, threads: int = 8) -> list[int]:
+    """`count` requests for `path` from `source`, as fast as `threads` kept-alive
+    connections send them: each status, a busy page's checked to be one."""
+
+    def send(share: int) -> list[int]:
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", nginx["https"], context=nginx["context"], source_address=(source, 0)
+        )
+        statuses = []
+        for _ in range(share):
+            connection.request("GET", path)
+            response = connection.getresponse()
+            body = response.read().decode(errors="replace")
+            if response.status == 429:
+                assert _is_the_busy_page(429, dict(response.getheaders()), body, 429)
+            statuses.append(response.status)
+        connection.close()
+        return statuses
+
+    with ThreadPoolExecutor(threads) as clients:
+        shares = clients.map(send, [count // threads] * threads)
+        return [status for share in shares for status in share]
+
+
+@pytest.mark.parametrize("path", ["/login/", "/static/no-such-file.css"])
+def test_a_client_s_flood_of_requests_gets_the_busy_page_and_others_go_on(nginx, path):
+    # One client opened its own emailed links 400 times a second, each keeping a session,
+    # and asked for missing files with 15 KB names, each 45 KB of log (helper-134).
+    flood = _statuses(nginx, path, 800, source="127.0.0.2")
+    served = 200 if path == "/login/" else 404
+    assert set(flood) == {served, 429}
+    assert 300 <= flood.count(served) < 800  # a burst of 300 at once, then 30 a second
+    assert set(_statuses(nginx, path, 8, source="127.0.0.3")) == {served}  # others go on
+
+
+def test_this_machine_s_own_requests_are_not_limited(nginx):
+    # make bench's load generator sends hundreds a second from 127.0.0.1.
+    assert set(_statuses(nginx, "/login/", 800, source="127.0.0.1")) == {200}
+
+
+def test_nginx_logs_at_most_a_line_s_worth_of_what_the_client_sent(nginx):
+    long = "x" * 15000
+    headers = {"User-Agent": "Agent/" + long, "Referer": "https://mail.example/" + long}
+    _request(nginx, "GET", "/static/" + long, headers=headers)
+    _request(nginx, "GET", "/password/reset/MQ/secret-token-8/" + long, headers=headers)
+    lines = _access_log_lines(nginx, 2).splitlines()
+    assert len(lines) == 2 and all(len(line) < 2000 for line in lines), [len(x) for x in lines]
+    assert '"GET /static/xxxx' in lines[0] and 'xxx..." ' in lines[0]
+    assert "/password/reset/[redacted]" in lines[1] and "secret-token" not in lines[1]
 
 
 def test_nginx_logs_no_reset_or_confirmation_token(nginx):

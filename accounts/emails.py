@@ -62,9 +62,11 @@ def _render_text(name: str, context: dict) -> str:
 def send_member_email(member, template: str, context: dict | None = None, *, to: str = ""):
     """Queue the rendered email after the current transaction commits, so a rolled-back
     change sends nothing. The queue stores what it sends: never put a working link (reset,
-    email confirmation) in `context`: accounts.tasks makes those at delivery."""
+    email confirmation) in `context`: accounts.tasks makes those at delivery. The worker
+    mails a member at most JENCO_NOTICES_PER_MEMBER_HOUR of these an hour (`notice_for`)."""
     address = to or member.email
     if not address:
         return
     message = render_member_email(member, template, context)
-    transaction.on_commit(lambda: deliver_email.enqueue(to=[address], **message))
+    notice = {"to": [address], "notice_for": member.pk, **message}
+    transaction.on_commit(lambda: deliver_email.enqueue(**notice))

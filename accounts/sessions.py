@@ -44,10 +44,6 @@ class OncePerChange:
         data when the session is saved rather than at once. The key is drawn now, so what
         the sign-in logs (accounts.flows.sign_in) can name the session it started."""
         data = self._session
-        # The new key's session lives as long as the site's sessions do: a short life set
-        # for a wait before it (a signed-out passkey challenge, accounts.flows.passkeys)
-        # does not carry into the sign-in.
-        data.pop("_session_expiry", None)
         key = self.session_key
         self._session_key = self._get_new_session_key()
         self._unsaved = True

@@ -348,6 +348,9 @@ JENCO_MAILBOX_RESEND_SECONDS = envint("JENCO_MAILBOX_RESEND_SECONDS", 60)
 # However many sessions ask (someone else signed in on the defaults too), a member's mailbox
 # gets at most this many codes an hour.
 JENCO_MAILBOX_CODES_PER_MEMBER_HOUR = envint("JENCO_MAILBOX_CODES_PER_MEMBER_HOUR", 20, minimum=1)
+# Notices (a view-only sign-in, a changed password, a passkey added, ...) one member is mailed
+# an hour; past it they are not sent, each still in the member's Activity (accounts.emails).
+JENCO_NOTICES_PER_MEMBER_HOUR = envint("JENCO_NOTICES_PER_MEMBER_HOUR", 10, minimum=1)
 # And at most this many wrong codes are checked for a member in an hour, across all sessions:
 # without it, 20 codes of 5 tries each gave whoever typed the published password 100 guesses
 # an hour at each member still on the defaults.

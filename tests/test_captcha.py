@@ -210,13 +210,25 @@ def test_without_flite_there_is_no_link_and_nothing_breaks(client, member, setti
 KEY = re.compile(r"[0-9a-f]{40}")
 
 
-def test_the_refresh_gives_a_new_picture_keyed_like_every_other(client):
+def secrets_drawn(monkeypatch) -> list[str]:
+    """Every key `secrets.token_hex` draws from now on (it still draws them)."""
+    import secrets
+
+    drawn = []
+    real = secrets.token_hex
+    monkeypatch.setattr(secrets, "token_hex", lambda n: drawn.append(real(n)) or drawn[-1])
+    return drawn
+
+
+def test_the_refresh_gives_a_new_picture_keyed_like_every_other(client, monkeypatch):
     # The library's refresh keyed its picture with a SHA-1 of `random` and the clock, where
     # every other captcha of ours draws its key from `secrets` (helper-132).
+    drawn = secrets_drawn(monkeypatch)
     asked = {"headers": {"x-requested-with": "XMLHttpRequest"}}
     first = client.get("/captcha/refresh/", **asked).json()
     second = client.get("/captcha/refresh/", **asked).json()
     assert first["key"] != second["key"] and KEY.fullmatch(first["key"])
+    assert [first["key"], second["key"]] == drawn
     assert first["image_url"] == f"/captcha/image/{first['key']}/"
     assert client.get(first["image_url"])["Content-Type"] == "image/png"
     assert CaptchaStore.objects.filter(hashkey=first["key"]).exists()
@@ -227,11 +239,7 @@ def test_the_refresh_gives_a_new_picture_keyed_like_every_other(client):
 @pytest.mark.parametrize("path", ["/password/forgot/", "/pin/forgot/", "/register/"])
 def test_the_forms_pictures_are_keyed_from_secrets(client, monkeypatch, path):
     # Not the library's CaptchaStore.generate_key (a SHA-1 of `random` and the clock).
-    import secrets
-
-    drawn = []
-    real = secrets.token_hex
-    monkeypatch.setattr(secrets, "token_hex", lambda n: drawn.append(real(n)) or drawn[-1])
+    drawn = secrets_drawn(monkeypatch)
     page = client.get(path).content.decode()
     key = re.search(r'name="captcha_0" value="([0-9a-f]{40})"', page)[1]
     assert key in drawn

@@ -190,24 +190,21 @@ def mail_email_change_link(change_pk: int, *, retry: bool = False) -> None:
 def pending_email_change(member, token: str):
     """The request `token` confirms for `member`, or None: not theirs, not a token of ours,
     used, expired or replaced by a newer request."""
-    if not token or len(token) > 200:  # ours are 43 characters; nothing longer is hashed
-        return None
-    change = (
-        _confirmable(EmailChangeRequest.objects.filter(member=member))
-        .filter(nonce_hash=_nonce_hash(token))
-        .first()
-    )
-    return change if change is not None and _newest(change) else None
+    return _pending(EmailChangeRequest.objects.filter(member=member), token)
 
 
 def confirmable(token: str) -> bool:
     """Whether `token` is the link of a change some member asked for that it may still
     confirm: what a link opened signed out is checked for before the session keeps it."""
-    if not token or len(token) > 200:
-        return False
-    change = _confirmable(EmailChangeRequest.objects.filter(nonce_hash=_nonce_hash(token)))
-    change = change.only("pk", "member_id").first()
-    return change is not None and _newest(change)
+    return _pending(EmailChangeRequest.objects.all(), token) is not None
+
+
+def _pending(requests, token: str):
+    """The one of `requests` whose link `token` is, if it may still confirm its change."""
+    if not token or len(token) > 200:  # ours are 43 characters; nothing longer is hashed
+        return None
+    change = _confirmable(requests).filter(nonce_hash=_nonce_hash(token)).first()
+    return change if change is not None and _newest(change) else None
 
 
 def confirmed_just_now(member, token: str) -> bool:
@@ -330,12 +327,7 @@ def corrected_just_now(token: str):
 def pending_correction(token: str):
     """The supervisor's correction `token` confirms, or None (not one, used, expired,
     replaced by a newer request)."""
-    if not token or len(token) > 200:
-        return None
-    change = (
-        _confirmable(EmailChangeRequest.objects.filter(requested_by__isnull=False))
-        .filter(nonce_hash=_nonce_hash(token), member__is_active=True)
-        .select_related("member")
-        .first()
-    )
-    return change if change is not None and _newest(change) else None
+    corrections = EmailChangeRequest.objects.filter(
+        requested_by__isnull=False, member__is_active=True
+    ).select_related("member")
+    return _pending(corrections, token)

@@ -82,12 +82,6 @@ def user_handle(member) -> bytes:
 
 
 def _remember(request, purpose: str, challenge: bytes) -> None:
-    if request.session.is_empty():
-        # A session started only for this challenge (a signed-out visit to the passkey
-        # sign-in page) lasts as long as the challenge, not 12 hours: each visit without a
-        # cookie kept one, and a flood of them filled Redis (helper-132). A sign-in draws a
-        # new key with the lifetime of its own (accounts.sessions, cycle_key).
-        request.session.set_expiry(CHALLENGE_SECONDS)
     request.session[CHALLENGE] = {
         "purpose": purpose,
         "challenge": bytes_to_base64url(challenge),

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db.models import F
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from tests.e2e.test_sign_in_journey import answer_captcha
@@ -31,9 +32,20 @@ MEASURE = """() => {
 }"""
 
 
-@pytest.fixture
-def long_quotes(db):
+def load_sample(settings) -> None:
+    """The sample feed, every quote delayed as of 0:00 on 1 January of this year, shown as
+    「1/1 0:00」 (the sample's own date, 2026-12-02, would be another year's in 2027)."""
+    from backoffice.models import Quote
+
     call_command("load_quotes", SAMPLE_FEED, stdout=io.StringIO())
+    settings.JENCO_QUOTE_STALE_MINUTES = 0  # delayed the moment the year began
+    new_year = timezone.localtime().replace(month=1, day=1, hour=0, minute=0, second=0)
+    Quote.objects.update(as_of=new_year.replace(microsecond=0))
+
+
+@pytest.fixture
+def long_quotes(db, settings):
+    load_sample(settings)
     from backoffice.models import Quote
 
     # The widest a feed may write: 12 digits and 8 decimals, a 20-character symbol.
@@ -81,21 +93,20 @@ AS_OF_WIDTHS = """() => [...document.querySelectorAll('.ticker .as-of')]
 @pytest.mark.parametrize(
     ("width", "shown", "locale", "time"),
     [
-        (375, True, "ja-JP", "遅延 12/2 9:30"),
-        (375, True, "en-US", "delayed 12/2 9:30 JST"),
+        (375, True, "ja-JP", "遅延 1/1 0:00"),
+        (375, True, "en-US", "delayed 1/1 0:00 JST"),
         (1280, False, "ja-JP", ""),
     ],
 )
 def test_a_delayed_quotes_time_is_shown_where_nothing_hovers(
     browser, live_server, long_quotes, width, shown, locale, time
 ):
-    # The sample feed is dated 2026-12-02 09:30 Japan time: every quote is delayed, each a
-    # minute apart here (as of one time, one mark says it for all: the next test). Its
+    # Every quote of the sample feed is delayed (load_sample), each a minute apart here (as of one time, one mark says it for all: the next test). Its
     # time was a title only, which a phone cannot hover (helper-97's phone trial).
     from backoffice.models import Quote
 
     for minutes, quote in enumerate(Quote.objects.order_by("position")):
-        Quote.objects.filter(pk=quote.pk).update(as_of=F("as_of") - timedelta(minutes=minutes))
+        Quote.objects.filter(pk=quote.pk).update(as_of=F("as_of") + timedelta(minutes=minutes))
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": width, "height": 812}, locale=locale
     )
@@ -119,7 +130,7 @@ def test_a_delayed_quotes_time_is_shown_where_nothing_hovers(
 
 @pytest.mark.parametrize(
     ("width", "locale", "mark"),
-    [(375, "ja-JP", "すべて遅延 12/2 9:30"), (375, "en-US", "all delayed 12/2 9:30 JST")],
+    [(375, "ja-JP", "すべて遅延 1/1 0:00"), (375, "en-US", "all delayed 1/1 0:00 JST")],
 )
 def test_quotes_delayed_as_of_one_time_share_one_mark_on_a_line_of_its_own(
     browser, live_server, long_quotes, width, locale, mark
@@ -143,8 +154,8 @@ def test_quotes_delayed_as_of_one_time_share_one_mark_on_a_line_of_its_own(
 
 
 @pytest.fixture
-def sample_quotes(db):
-    call_command("load_quotes", SAMPLE_FEED, stdout=io.StringIO())
+def sample_quotes(db, settings):
+    load_sample(settings)
 
 
 @pytest.mark.parametrize("width", [1280, 1440])

@@ -32,20 +32,21 @@ logger = logging.getLogger(__name__)
 
 @task
 def deliver_email(
-    *, to: list[str], subject: str, body: str, html: str = "", notice_for: int | None = None
+    *, to: list[str], subject: str, body: str, html: str = "", notice_for: str = ""
 ) -> None:
     """Send one rendered email through Django's mail API (any django-anymail provider).
 
-    A notice to a member (`notice_for`: their pk; accounts.emails.send_member_email) is sent
-    only while they have had fewer than JENCO_NOTICES_PER_MEMBER_HOUR this hour: one client
-    signing in view-only 12 times a second queued a mail each, ahead of every member's
-    mailbox codes and reset links (helper-134). Past it the notice is dropped here, quickly;
-    what it said is in the member's Activity (the security log). Counted here, not in the
-    request, whose statements a sign-in's budget counts (tests/test_cost.py)."""
-    if notice_for is not None and throttle.over_limit(
-        "member-notices", str(notice_for), settings.JENCO_NOTICES_PER_MEMBER_HOUR, 60 * 60
+    A notice to a member (`notice_for`: "<member pk>/<kind>", accounts.emails
+    .send_member_email) is sent only while they have had fewer than
+    JENCO_NOTICES_PER_MEMBER_HOUR of its kind this hour: one client signing in view-only 12
+    times a second queued a mail each, ahead of every member's mailbox codes and reset links
+    (helper-134). Past it the notice is dropped here, quickly; what it said is in the
+    member's Activity (the security log). Counted here, not in the request, whose statements
+    a sign-in's budget counts (tests/test_cost.py)."""
+    if notice_for and throttle.over_limit(
+        "member-notices", notice_for, settings.JENCO_NOTICES_PER_MEMBER_HOUR, 60 * 60
     ):
-        logger.info("notice not mailed, the hour's limit reached: member=%s", notice_for)
+        logger.info("notice not mailed, the hour's limit of its kind reached: %s", notice_for)
         return
     message = EmailMultiAlternatives(subject=subject, body=body, to=to)
     if html:

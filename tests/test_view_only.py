@@ -942,3 +942,11 @@ def test_a_member_is_mailed_at_most_ten_notices_an_hour(client, member, mailoutb
         assert sign_in(client)["Location"] == "/backoffice/"
     assert len(mailoutbox) == settings.JENCO_NOTICES_PER_MEMBER_HOUR == 10
     assert member.security_events.filter(kind="sign_in_view_only").count() == 12
+    # Ten of one kind keep back no other: a changed password is still told.
+    client.cookies.clear()
+    client.force_login(member)
+    client.post(
+        "/backoffice/profile/password/",
+        {"new_password1": "maple-Leaf-3391", "new_password2": "maple-Leaf-3391", "pin": PIN},
+    )
+    assert len(mailoutbox) == 11 and "パスワードが変更されました" in mailoutbox[-1].subject

@@ -386,8 +386,12 @@ JENCO_TWO_STEP_PAUSE_MINUTES = envint("JENCO_TWO_STEP_PAUSE_MINUTES", 15, minimu
 JENCO_TWO_STEP_PENDING_MINUTES = envint("JENCO_TWO_STEP_PENDING_MINUTES", 10, minimum=1)
 # A session nobody is signed in to (an emailed link's token on its way to the form, a sign-in
 # waiting for its second step) lives this long, not SESSION_COOKIE_AGE: every cookieless
-# opening of a link that still works starts one (accounts.sessions, helper-134).
-JENCO_SIGNED_OUT_SESSION_SECONDS = max(30 * 60, JENCO_TWO_STEP_PENDING_MINUTES * 60)
+# opening of a link that still works starts one (accounts.sessions, helper-134). As long as a
+# reset link works: a reset form left open past its session said the link could not be used
+# (helper-135).
+JENCO_SIGNED_OUT_SESSION_SECONDS = 60 * max(
+    30, JENCO_TWO_STEP_PENDING_MINUTES, JENCO_RESET_LINK_MINUTES
+)
 
 # --- Brute-force lockout (django-axes, in the database: shared by every app server) ---------
 # N failures for one member ID (from anywhere), or M from one address (against any IDs), lock

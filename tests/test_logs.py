@@ -178,6 +178,22 @@ def test_djangos_logs_hold_no_token(client, caplog, console):
         assert token not in console.getvalue()
 
 
+@pytest.mark.django_db
+def test_a_path_or_header_sent_thousands_of_characters_long_is_logged_cut(client, console):
+    # "Not Found: /login//bbbb…" and a CSRF refusal's Origin were logged whole, 15,000
+    # characters a line, 30 lines a second from one address under nginx's limit (helper-135).
+    assert client.get("/login//" + "b" * 15000).status_code == 404
+    refused = Client(enforce_csrf_checks=True).post(
+        "/login/", headers={"origin": "https://evil" + "o" * 5000}
+    )
+    assert refused.status_code == 403
+    lines = console.getvalue().splitlines()
+    assert any("Not Found: /login//bbbb" in line for line in lines)
+    assert any("Forbidden (Origin checking failed - https://evilooo" in line for line in lines)
+    assert max(len(line) for line in lines) < 1100
+    assert all(line.endswith("...") for line in lines if "bbbb" in line or "oooo" in line)
+
+
 def test_djangos_log_lines_carry_the_utc_offset_like_nginxs(console):
     """The app's lines are in Japan time (TIME_ZONE), as nginx's are under make serve: with
     the offset on both, a line in one is found in the other on any machine's zone."""

@@ -63,12 +63,12 @@ def send_member_email(member, template: str, context: dict | None = None, *, to:
     """Queue the rendered email after the current transaction commits, so a rolled-back
     change sends nothing. The queue stores what it sends: never put a working link (reset,
     email confirmation) in `context`: accounts.tasks makes those at delivery. The worker
-    mails a member at most JENCO_NOTICES_PER_MEMBER_HOUR of each kind an hour (`notice_for`):
+    mails a member at most JENCO_NOTICES_PER_MEMBER_HOUR of each kind an hour (`notice`):
     of each kind, so that ten cheap ones (view-only sign-ins) cannot keep back another (a
     changed password)."""
     address = to or member.email
     if not address:
         return
     message = render_member_email(member, template, context)
-    notice = {"to": [address], "notice_for": f"{member.pk}/{template}", **message}
-    transaction.on_commit(lambda: deliver_email.enqueue(**notice))
+    mail = {"to": [address], "member_pk": member.pk, "notice": template, **message}
+    transaction.on_commit(lambda: deliver_email.enqueue(**mail))

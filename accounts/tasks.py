@@ -32,21 +32,28 @@ logger = logging.getLogger(__name__)
 
 @task
 def deliver_email(
-    *, to: list[str], subject: str, body: str, html: str = "", notice_for: str = ""
+    *,
+    to: list[str],
+    subject: str,
+    body: str,
+    html: str = "",
+    member_pk: int | None = None,
+    notice: str = "",
 ) -> None:
     """Send one rendered email through Django's mail API (any django-anymail provider).
 
-    A notice to a member (`notice_for`: "<member pk>/<kind>", accounts.emails
+    A notice to a member (`notice`, its template, to `member_pk`: accounts.emails
     .send_member_email) is sent only while they have had fewer than
     JENCO_NOTICES_PER_MEMBER_HOUR of its kind this hour: one client signing in view-only 12
     times a second queued a mail each, ahead of every member's mailbox codes and reset links
     (helper-134). Past it the notice is dropped here, quickly; what it said is in the
     member's Activity (the security log). Counted here, not in the request, whose statements
     a sign-in's budget counts (tests/test_cost.py)."""
-    if notice_for and throttle.over_limit(
-        "member-notices", notice_for, settings.JENCO_NOTICES_PER_MEMBER_HOUR, 60 * 60
+    kept_back = f"{member_pk}/{notice}"
+    if notice and throttle.over_limit(
+        "member-notices", kept_back, settings.JENCO_NOTICES_PER_MEMBER_HOUR, 60 * 60
     ):
-        logger.info("notice not mailed, the hour's limit of its kind reached: %s", notice_for)
+        logger.info("notice not mailed, the hour's limit of its kind reached: %s", kept_back)
         return
     message = EmailMultiAlternatives(subject=subject, body=body, to=to)
     if html:

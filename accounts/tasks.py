@@ -29,6 +29,12 @@ from accounts import throttle
 
 logger = logging.getLogger(__name__)
 
+# A mail a member waits for on a page (a mailbox code, a reset, registration or email-change
+# link) goes ahead of the notices queued before it: a burst of notices (ten view-only
+# sign-ins by each of many members) would otherwise hold back every code behind it. The
+# worker takes the highest priority first (django-tasks-db), the oldest first within one.
+WAITED_FOR = 10
+
 
 @task
 def deliver_email(
@@ -61,7 +67,7 @@ def deliver_email(
     message.send()
 
 
-@task
+@task(priority=WAITED_FOR)
 def send_reset_link(*, what: str, member_id: str, email: str, ip: str | None, user_agent: str):
     """Look the member up and mail the link, off the request: a match costs the request
     nothing more than a miss, so its timing tells nobody whether an account exists."""
@@ -70,7 +76,7 @@ def send_reset_link(*, what: str, member_id: str, email: str, ip: str | None, us
     reset.send_reset_link(reset.ResetKind.named(what), member_id, email, origin=(ip, user_agent))
 
 
-@task
+@task(priority=WAITED_FOR)
 def mail_reset_link(*, what: str, member_pk: int, by_support: bool = False):
     """Make the reset link and send it, here in the worker: a link that would work sits in
     no queue row, only in the member's mailbox."""
@@ -79,7 +85,7 @@ def mail_reset_link(*, what: str, member_pk: int, by_support: bool = False):
     reset.mail_reset_link(reset.ResetKind.named(what), member_pk, by_support=by_support)
 
 
-@task(takes_context=True)
+@task(priority=WAITED_FOR, takes_context=True)
 def mail_email_change_link(context, *, change_pk: int):
     """The confirmation link for a new address, made here in the worker: the queue row holds
     only which request (accounts.EmailChangeRequest) to mail, not even the address."""
@@ -88,7 +94,7 @@ def mail_email_change_link(context, *, change_pk: int):
     email_change.mail_email_change_link(change_pk, retry=context.attempt > 1)
 
 
-@task(takes_context=True)
+@task(priority=WAITED_FOR, takes_context=True)
 def mail_mailbox_code(context, *, code_pk: int):
     """Draw the mailbox code and send it, here in the worker: the code exists only in the
     member's mailbox and, as a keyed hash, in our database."""
@@ -97,7 +103,7 @@ def mail_mailbox_code(context, *, code_pk: int):
     mailbox.mail_code(code_pk, retry=context.attempt > 1)
 
 
-@task(takes_context=True)
+@task(priority=WAITED_FOR, takes_context=True)
 def mail_registration_link(context, *, registration_pk: int):
     """Mail a registration its link (or, for an address that has an account, say so), made
     here in the worker: the queue row holds only which registration, not the address."""

@@ -5,8 +5,10 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from accounts import emails
 from tests.helpers import solved_captcha
 
 # The worker runs as it does in production: it commits and closes its connection, which a
@@ -74,3 +76,18 @@ def test_no_queue_row_holds_a_working_email_confirmation_link(member_client, mem
     )
     assert "taro.new@example.com" in stored
     assert token not in stored and "/email/confirm/" not in stored
+
+
+def test_a_reset_link_goes_out_ahead_of_notices_queued_before_it(client, member, mailoutbox):
+    """A burst of notices (each view-only sign-in mails one) must not keep a member waiting
+    on the forgot page for their link."""
+    for _ in range(3):
+        emails.send_member_email(member, "view_only_sign_in", {"when": timezone.now()})
+    ask(client, "JPN1000001", "taro@example.com")
+    call_command(
+        "db_worker", "--batch", "--no-startup-delay", "--interval", "0", "--max-tasks", "2"
+    )  # the forgot page's request, then the link it queued
+    assert len(mailoutbox) == 1
+    assert "/password/reset/" in mailoutbox[0].body
+    run_worker()
+    assert len(mailoutbox) == 4  # the notices go out after it

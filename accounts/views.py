@@ -653,6 +653,13 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
         response["Referrer-Policy"] = "no-referrer"
         return response
     token = request.session.get(VERIFY_TOKEN, "")
+    if not token:
+        if request.session.get(REGISTERED_MEMBER_ID):
+            return redirect("accounts:register-done")  # back from the done page: still done
+        # The signed-out session that held the link ended (an hour: accounts.sessions) while
+        # the link, 24 hours long, may still work: not "this link cannot be used".
+        context = {"reopen": True, "hours": settings.JENCO_REGISTRATION_HOURS}
+        return render(request, "accounts/register_verify.html", context)
     if request.method == "POST":
         verified = registration.complete_registration(request, token)
         if verified.member is not None:

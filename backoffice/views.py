@@ -374,6 +374,11 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
         response["Referrer-Policy"] = "no-referrer"
         return response
     token = request.session.get(EMAIL_CONFIRM_TOKEN, "")
+    if not token:
+        # The session that held the link ended before the sign-in (signed out, an hour:
+        # accounts.sessions) while the link may still work: not "this link cannot be used".
+        context = {"reopen": True, "hours": settings.JENCO_EMAIL_CHANGE_HOURS}
+        return render(request, "backoffice/profile_email_confirm.html", context)
     if request.method == "POST" and (
         email_change.confirm_email_change(request, request.user, token)
         # The button pressed twice: the first press changed it, the second finds it done.

@@ -600,7 +600,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         return {
             "lock": support.lock_state(member),
             "two_step": support.two_step_state(member),
-            "sign_ins": member.security_events.filter(kind__in=sessions.SIGN_IN_KINDS).order_by(
+            "sign_ins": member.security_events.filter(kind__in=SecurityEvent.SIGN_INS).order_by(
                 "-created"
             )[:5],
             "timeline": support.timeline(member),

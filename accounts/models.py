@@ -246,6 +246,16 @@ class SecurityEvent(models.Model):
         MEMBER_EDITED = "member_edited", _("Member details edited by staff")
         STAFF_GROUP_CHANGED = "staff_group_changed", _("Staff group changed by a superuser")
 
+    # Every way of signing in: each started a session (accounts.flows.sessions lists them).
+    SIGN_INS = (
+        Kind.SIGN_IN,
+        Kind.SIGN_IN_DEFAULT,
+        Kind.SIGN_IN_VIEW_ONLY,
+        Kind.SIGN_IN_TWO_STEP,
+        Kind.SIGN_IN_RECOVERY_CODE,
+        Kind.SIGN_IN_PASSKEY,
+    )
+
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     kind = models.CharField(_("what"), max_length=32, choices=Kind)
     member = models.ForeignKey(

@@ -22,6 +22,7 @@ accounts.lockout, accounts.forms, accounts.flows.sign_in).
 # ruff: noqa: S608
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
@@ -217,7 +218,7 @@ PASSWORD_SET = (SecurityEvent.Kind.PASSWORD_CHANGED, SecurityEvent.Kind.PASSWORD
 
 
 @cache
-def _failed_sql(with_since: bool) -> str:
+def _sign_in_counts_sql(with_since: bool) -> str:
     table, kind, typed, created, member = _names(
         SecurityEvent, "kind", "member_id_typed", "created", "member"
     )
@@ -226,20 +227,33 @@ def _failed_sql(with_since: bool) -> str:
         f"SELECT 1 FROM {table} later WHERE later.{member} = %s"
         f" AND later.{kind} IN (%s, %s) AND later.{created} > {table}.{created}"
     )
+    places = ", ".join(["%s"] * len(SecurityEvent.SIGN_INS))
+    recent = (
+        f"SELECT COUNT(*) FROM {table} recent WHERE recent.{member} = %s"
+        f" AND recent.{created} > %s AND recent.{kind} IN ({places})"
+    )
     return (
-        f"SELECT COUNT(*), COUNT(CASE WHEN NOT EXISTS ({password_set_after}) THEN 1 END)"
-        f" FROM {table} WHERE {table}.{kind} = %s AND {table}.{typed} = %s{since}"
+        f"SELECT COUNT(*), COUNT(CASE WHEN NOT EXISTS ({password_set_after}) THEN 1 END),"
+        f" ({recent}) FROM {table} WHERE {table}.{kind} = %s AND {table}.{typed} = %s{since}"
     )
 
 
-def count_failed_sign_ins(member_id_typed: str, member_pk: int, *, since=None) -> tuple[int, int]:
+@dataclass(frozen=True)
+class SignInCounts:
+    failed: int  # sign-ins failed with the member's ID since their last sign-in
+    unanswered: int  # of those, the ones no password change or reset came after
+    recent: int  # the member's own sign-ins since `after`, of every kind
+
+
+def count_sign_ins(member_id_typed: str, member_pk: int, *, since=None, after) -> SignInCounts:
     """The failed sign-ins typed with this member ID after `since` (None: as far as the log
-    goes back), and how many of them no password change or reset of the member `member_pk`
-    came after: one statement, on the typed-ID index and the member's."""
-    params = [member_pk, *PASSWORD_SET, SecurityEvent.Kind.SIGN_IN_FAILED, member_id_typed]
+    goes back), how many of them no password change or reset of the member `member_pk` came
+    after, and the member's sign-ins after `after`: one statement, on the typed-ID index and
+    the member's."""
+    params = [member_pk, *PASSWORD_SET, member_pk, _when(after), *SecurityEvent.SIGN_INS]
+    params += [SecurityEvent.Kind.SIGN_IN_FAILED, member_id_typed]
     params += [_when(since)] if since is not None else []
-    total, unanswered = _rows(_failed_sql(since is not None), params)[0]
-    return total, unanswered
+    return SignInCounts(*_rows(_sign_in_counts_sql(since is not None), params)[0])
 
 
 @cache

@@ -1,3 +1,5 @@
+import logging
+from functools import wraps
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
@@ -97,11 +99,35 @@ def captcha_refresh(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"key": key, "image_url": captcha["image"], "audio_url": captcha["audio"]})
 
 
+logger = logging.getLogger(__name__)
+
+
+def answers_too_many_sign_ins(view):
+    """A sign-in refused for the account's sign-ins this hour (sign_in_flow.TooManySignIns,
+    raised before it wrote anything): the paused page, saying until when. Logged here, not
+    in the security log, whose growth is what the limit bounds."""
+
+    @wraps(view)
+    def answered(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except sign_in_flow.TooManySignIns as refused:
+            logger.warning("sign-in refused, the hour's sign-ins taken: member=%s", refused.member)
+            context = {
+                "too_many_sign_ins": settings.JENCO_SIGN_INS_PER_MEMBER_HOUR,
+                "until": times.try_again_at(refused.again_at),
+            }
+            return render(request, "accounts/locked_out.html", context, status=429)
+
+    return answered
+
+
 @view_only.allowed  # a new sign-in starts a new session (accounts.flows.sign_in)
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "POST"])
+@answers_too_many_sign_ins
 def login(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
         return _go_next(request)
@@ -213,6 +239,7 @@ def _remember_language(response: HttpResponse, language: str) -> None:
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
+@answers_too_many_sign_ins
 def login_code(request: HttpRequest) -> HttpResponse:
     """The second step of a sign-in with two-step verification on: an authenticator code or
     a recovery code. Without a sign-in waiting (none, expired, or the password changed
@@ -320,6 +347,7 @@ PASSKEY_REFUSED = gettext_lazy(
 @never_cache
 @csrf_protect
 @require_POST
+@answers_too_many_sign_ins
 def login_code_passkey(request: HttpRequest) -> HttpResponse:
     """The second step with a passkey instead of a code (the form on /login/code/)."""
     member = two_step.pending_member(request)
@@ -342,6 +370,7 @@ def login_code_passkey(request: HttpRequest) -> HttpResponse:
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
+@answers_too_many_sign_ins
 def login_passkey(request: HttpRequest) -> HttpResponse:
     """Sign in with a passkey alone: no ID, password or captcha typed. The browser offers the
     passkeys it holds for this site; the one chosen must also prove the person (fingerprint,

@@ -20,6 +20,12 @@ PASSWORD = "plum-Blossom-2026"
 SECRET = "bench-only-not-a-secret-" + "x" * 40
 
 
+# The load generator signs in to its 200 members thousands of times within an hour, which
+# JENCO_SIGN_INS_PER_MEMBER_HOUR (30) would refuse after a few seconds: set out of its way.
+# Each sign-in still counts its member's sign-ins of the hour, in the statement it always ran.
+SIGN_IN_LIMITS = {"JENCO_SIGN_INS_PER_MEMBER_HOUR": "1000000000"}
+
+
 def production_env(database_url: str, **extra) -> dict:
     """JENCO's production settings (DEBUG=0, the real Argon2 hasher) on loopback HTTP.
 
@@ -39,6 +45,7 @@ def production_env(database_url: str, **extra) -> dict:
             "JENCO_TRUSTED_PROXIES": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
+        | SIGN_IN_LIMITS
         | extra
     )
 
@@ -239,7 +246,7 @@ class ServeStack:
     files go (the logs stay)."""
 
     def __init__(self, var: Path, env: dict | None = None, startup: float = 300):
-        self.var, self.env, self.startup = var, env or os.environ, startup
+        self.var, self.env, self.startup = var, (env or os.environ) | SIGN_IN_LIMITS, startup
         self.log = var / "serve.log"
         self.url = ""
 

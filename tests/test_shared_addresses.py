@@ -14,9 +14,10 @@ from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
+from accounts import sign_in_sql
 from accounts.checks import no_one_is_shared_by_mistake
-from accounts.flows.sign_in import failed_sign_ins
 from accounts.ja_accounts import ja_member
 from accounts.models import PendingRegistration
 from tests.helpers import DEFAULT_PASSWORD, PASSWORD, solved_captcha, wrong_captcha
@@ -99,7 +100,8 @@ def test_a_member_id_is_still_paused_from_the_office(settings, member):
     _client, page = sign_in(OFFICE, "JPN1000001", PASSWORD)
     assert page.status_code == 429 and PAUSED in page.content.decode()
     assert "停止も解除されます" in page.content.decode()
-    assert failed_sign_ins(member, since=None)[0] == settings.AXES_FAILURE_LIMIT
+    counts = sign_in_sql.count_sign_ins("JPN1000001", member.pk, after=timezone.now())
+    assert counts.failed == settings.AXES_FAILURE_LIMIT
 
 
 def test_an_ipv6_office_network_is_shared_whole(settings, member):

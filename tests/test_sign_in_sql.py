@@ -94,12 +94,17 @@ def test_recent_attempts_are_the_lockout_records_for_the_id_or_the_address():
     assert sign_in_sql.recent_attempts(since, None, None) == []
 
 
+def failed(typed: str, member_pk: int, since=None) -> tuple[int, int]:
+    counts = sign_in_sql.count_sign_ins(typed, member_pk, since=since, after=timezone.now())
+    return counts.failed, counts.unanswered
+
+
 def test_failed_sign_ins_are_counted_for_that_typed_id_after_the_moment(member):
     def event(kind, typed="JPN1000001", **fields):
         return SecurityEvent.objects.create(kind=kind, member_id_typed=typed, **fields)
 
     def count(typed="JPN1000001", since=None):
-        return sign_in_sql.count_failed_sign_ins(typed, member.pk, since=since)
+        return failed(typed, member.pk, since=since)
 
     first = event(Kind.SIGN_IN_FAILED)
     event(Kind.SIGN_IN_FAILED)
@@ -115,6 +120,26 @@ def test_failed_sign_ins_are_counted_for_that_typed_id_after_the_moment(member):
     assert count("JPN7777777") == (0, 0)
 
 
+def test_the_member_s_own_sign_ins_of_every_kind_are_counted_after_the_moment(
+    member, english_member
+):
+    hour_ago = timezone.now() - timedelta(hours=1)
+    for kind in SecurityEvent.SIGN_INS:
+        SecurityEvent.objects.create(kind=kind, member=member)
+    SecurityEvent.objects.create(kind=Kind.SIGN_IN, member=member, created=hour_ago)  # before
+    SecurityEvent.objects.create(kind=Kind.SIGN_OUT, member=member)  # not a sign-in
+    SecurityEvent.objects.create(kind=Kind.SIGN_IN, member=english_member)  # another's
+    SecurityEvent.objects.create(kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001")
+
+    counts = sign_in_sql.count_sign_ins("JPN1000001", member.pk, after=hour_ago)
+
+    in_orm = SecurityEvent.objects.filter(
+        member=member, kind__in=SecurityEvent.SIGN_INS, created__gt=hour_ago
+    ).count()
+    assert counts.recent == in_orm == len(SecurityEvent.SIGN_INS) == 6
+    assert counts.failed == 1
+
+
 @pytest.mark.parametrize("kind", [Kind.PASSWORD_CHANGED, Kind.PASSWORD_RESET])
 def test_failures_a_password_change_came_after_are_told_apart(member, english_member, kind):
     def at(seconds_ago, kind, **fields):
@@ -125,14 +150,14 @@ def test_failures_a_password_change_came_after_are_told_apart(member, english_me
         at(seconds_ago, Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001")
     at(35, kind, member=english_member)  # another member's change answers nothing here
     at(30, Kind.SUB_PASSWORD_CHANGED, member=member)  # nor a change of something else
-    assert sign_in_sql.count_failed_sign_ins("JPN1000001", member.pk) == (2, 2)
+    assert failed("JPN1000001", member.pk) == (2, 2)
     at(20, kind, member=member)
     at(10, Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001")
 
-    assert sign_in_sql.count_failed_sign_ins("JPN1000001", member.pk) == (3, 1)
+    assert failed("JPN1000001", member.pk) == (3, 1)
 
 
-def test_counting_failed_sign_ins_reads_an_index_not_the_whole_log():
+def test_counting_sign_ins_reads_indexes_not_the_whole_log():
     # Every sign-in counts the failures since the last one: on a log of a migration day's
     # size that must look the ID up, not read every row.
     SecurityEvent.objects.bulk_create(
@@ -143,12 +168,19 @@ def test_counting_failed_sign_ins_reads_an_index_not_the_whole_log():
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
         explain = connection.ops.explain_prefix
-        sql = sign_in_sql._failed_sql(True)
+        sql = sign_in_sql._sign_in_counts_sql(True)
         since = timezone.now() - timedelta(days=30)  # a member back after a month
-        params = [1, *sign_in_sql.PASSWORD_SET, Kind.SIGN_IN_FAILED, "JPN1000007", since]
+        hour_ago = timezone.now() - timedelta(hours=1)
+        params = [1, *sign_in_sql.PASSWORD_SET, 1, hour_ago, *SecurityEvent.SIGN_INS]
+        params += [Kind.SIGN_IN_FAILED, "JPN1000007", since]
         cursor.execute(f"{explain} {sql}", params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "security_event_typed_id" in plan, plan
+    # The member's sign-ins of the hour, on an index of the member (theirs, or PostgreSQL's
+    # own for the foreign key), not a scan of the log.
+    assert "SCAN recent" not in plan and "Seq Scan on accounts_securityevent recent" not in plan
+    member_indexes = ("accounts_se_member__b4c697_idx", "accounts_securityevent_member_id")
+    assert any(name in plan for name in member_indexes), plan
 
 
 def test_a_new_captcha_is_one_the_library_reads_draws_and_expires():

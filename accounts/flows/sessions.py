@@ -25,15 +25,6 @@ from accounts.audit import Kind, record
 from accounts.middleware import SEEN_AT
 from accounts.models import SecurityEvent
 
-SIGN_IN_KINDS = [
-    Kind.SIGN_IN,
-    Kind.SIGN_IN_DEFAULT,
-    Kind.SIGN_IN_VIEW_ONLY,
-    Kind.SIGN_IN_TWO_STEP,
-    Kind.SIGN_IN_RECOVERY_CODE,
-    Kind.SIGN_IN_PASSKEY,
-]
-
 
 def _fernet() -> Fernet:
     key = salted_hmac("accounts.flows.sessions", "fernet", algorithm="sha256").digest()
@@ -75,7 +66,10 @@ def _sign_ins(member):
     """The member's sign-ins that may still have a session: their log entries."""
     since = timezone.now() - datetime.timedelta(seconds=settings.JENCO_SESSION_MAX_SECONDS)
     return SecurityEvent.objects.filter(
-        member=member, kind__in=SIGN_IN_KINDS, created__gte=since, details__has_key="session"
+        member=member,
+        kind__in=SecurityEvent.SIGN_INS,
+        created__gte=since,
+        details__has_key="session",
     )
 
 
@@ -192,7 +186,7 @@ def end(request, member, sign_in_id: int) -> bool:
     """Sign out the session the sign-in `sign_in_id` started, if it is the member's, still
     exists and is not this one. False otherwise (nothing changed)."""
     event = SecurityEvent.objects.filter(
-        pk=sign_in_id, member=member, kind__in=SIGN_IN_KINDS, details__has_key="session"
+        pk=sign_in_id, member=member, kind__in=SecurityEvent.SIGN_INS, details__has_key="session"
     ).first()
     key = _opened(event.details["session"]) if event else None
     if key is None or key == request.session.session_key or _live(key, member) is None:

@@ -1,8 +1,10 @@
 """Signing in and out, and a failed sign-in."""
 
+import datetime
 import time
 from functools import partial
 
+from django.conf import settings
 from django.contrib import auth
 from django.db import transaction
 from django.utils import timezone
@@ -11,6 +13,7 @@ from accounts import credentials, emails, lockout, sign_in_sql, view_only
 from accounts.audit import Kind, record
 from accounts.flows import mailbox, sessions
 from accounts.middleware import SEEN_AT
+from accounts.models import SecurityEvent
 
 # What the dashboard shows about the sign-ins before this one, read once at sign-in so a
 # page view adds no query (tests/test_cost.py).
@@ -18,16 +21,35 @@ PREVIOUS_SIGN_IN = "previous_sign_in"
 FAILED_SINCE = "failed_sign_ins_since"
 # How many of those no password change or reset came after (the rest it answered already).
 FAILED_SINCE_UNANSWERED = "failed_sign_ins_unanswered"
+HOUR = datetime.timedelta(hours=1)
+
+
+class TooManySignIns(Exception):
+    """The member signed in JENCO_SIGN_INS_PER_MEMBER_HOUR times within the last hour, by
+    whatever way: the next waits until `again_at`. Each sign-in keeps a security-log entry
+    for 400 days and a session for 12 hours; a client signing in to its own account with a
+    passkey (no captcha, no hash) wrote both as fast as it could ask (helper-134). Raised
+    before anything is written; views.too_many_sign_ins answers it."""
+
+    def __init__(self, member, again_at: datetime.datetime):
+        super().__init__(member.member_id, again_at)
+        self.member, self.again_at = member, again_at
 
 
 def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
     """Sign the member in. Called inside the sign-in post's one transaction (accounts.views
     .login): the session row is written here with the rest, not after the response. `kind`
     says how, for the security log: the password alone, or a second step after it
-    (accounts.flows.two_step.finish)."""
+    (accounts.flows.two_step.finish). Raises TooManySignIns, writing nothing."""
     with_defaults = getattr(member, "signed_in_with_default_password", False)
     read_only = getattr(member, "signed_in_view_only", False)
     previous = member.last_login
+    hour_ago = timezone.now() - HOUR
+    counts = sign_in_sql.count_sign_ins(
+        credentials.printable(member.member_id), member.pk, since=previous, after=hour_ago
+    )
+    if counts.recent >= settings.JENCO_SIGN_INS_PER_MEMBER_HOUR:
+        raise TooManySignIns(member, _next_free(member, hour_ago))
     if auth.SESSION_KEY in request.session and (
         read_only or view_only.SESSION_KEY in request.session
     ):
@@ -40,9 +62,8 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
     if previous:  # what the dashboard shows as "last sign-in": the one before this
         request.session[PREVIOUS_SIGN_IN] = previous.isoformat()
     if not with_defaults:  # on the published password, failures against the ID tell nothing
-        failed, unanswered = failed_sign_ins(member, since=previous)
-        request.session[FAILED_SINCE] = failed
-        request.session[FAILED_SINCE_UNANSWERED] = unanswered
+        request.session[FAILED_SINCE] = counts.failed
+        request.session[FAILED_SINCE_UNANSWERED] = counts.unanswered
     if read_only:
         # No second step here (accounts.views.login asks for one only for a full sign-in): a
         # view-only sign-in opens nothing that can change, and the member is told of every
@@ -91,13 +112,15 @@ def _session(request) -> dict:
     return {"session": sessions.sealed(request.session.session_key)}
 
 
-def failed_sign_ins(member, *, since) -> tuple[int, int]:
-    """Failed sign-ins typed with this member's ID since `since` (None: ever, as far as the
-    security log goes back): wrong passwords, wrong sub passwords and wrong captchas; and how
-    many of them came after the member's last password change or reset (helper-116: a member
-    who had reset the password was still told to consider changing it)."""
-    member_id = credentials.printable(member.member_id)
-    return sign_in_sql.count_failed_sign_ins(member_id, member.pk, since=since)
+def _next_free(member, hour_ago) -> datetime.datetime:
+    """When the oldest of the member's sign-ins in the hour leaves it, and one is free."""
+    oldest = (
+        member.security_events.filter(kind__in=SecurityEvent.SIGN_INS, created__gt=hour_ago)
+        .order_by("created")
+        .values_list("created", flat=True)
+        .first()
+    )
+    return (oldest or hour_ago) + HOUR
 
 
 def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:

@@ -21,7 +21,7 @@ from accounts import credentials, lockout, times
 from accounts.activity import NO_TEAM, listed, team_names
 from accounts.addresses import network_of, shown_network
 from accounts.audit import Kind, Pause, record
-from accounts.flows import mailbox, sessions, two_step
+from accounts.flows import mailbox, two_step
 from accounts.models import Authenticator, Member, SecurityEvent
 
 MAX_REASON = 500
@@ -168,7 +168,7 @@ def networks_paused(member) -> tuple[NetworkPause, ...]:
     ID, if paused, the last sign-in's first. Read from the security log, which a lift does
     not change (the lockout's records become the addresses' own: accounts.lockout.lift)."""
     events = SecurityEvent.objects.order_by("-created").values_list("ip_address", flat=True)
-    signed_in = events.filter(member=member, kind__in=sessions.SIGN_IN_KINDS).first()
+    signed_in = events.filter(member=member, kind__in=SecurityEvent.SIGN_INS).first()
     # Within the lockout's window only: an older failure says nothing of a pause now, and
     # an address that sprayed IDs long ago is no member's network (helper-89).
     failed = events.filter(

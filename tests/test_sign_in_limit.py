@@ -1,0 +1,120 @@
+"""An account is signed in to at most JENCO_SIGN_INS_PER_MEMBER_HOUR times an hour, every way
+of signing in together (helper-134: a client signing in to its own account with a passkey,
+no captcha and no hash, wrote a 400-day security-log entry and a session each time)."""
+
+import datetime
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from accounts import times
+from accounts.models import Member, SecurityEvent
+from tests.helpers import sign_in
+from tests.test_passkeys import add_passkey, sign_in_with
+from tests.test_two_step import a_code_of_another_step, password_step, turn_on
+
+pytestmark = pytest.mark.django_db
+Kind = SecurityEvent.Kind
+LIMIT = 3
+PAUSED = f"このアカウントには、この1時間に{LIMIT}回のログインがありました"
+
+
+@pytest.fixture(autouse=True)
+def _limit(settings):
+    cache.clear()
+    settings.JENCO_SIGN_INS_PER_MEMBER_HOUR = LIMIT
+
+
+def signed_in_as(client) -> str | None:
+    return client.session.get(SESSION_KEY)
+
+
+def signs_in(member_id: str = "JPN1000001") -> Client:
+    client = Client()
+    assert sign_in(client, member_id).status_code == 302 and signed_in_as(client)
+    return client
+
+
+def test_the_sign_in_past_the_hour_s_limit_is_refused_and_writes_nothing(member, mailoutbox):
+    for _ in range(LIMIT):
+        signs_in()
+    oldest = member.security_events.order_by("created").first().created
+    last_login = Member.objects.get(pk=member.pk).last_login
+    logged = SecurityEvent.objects.count()
+
+    client = Client()
+    page = sign_in(client)
+
+    text = page.content.decode()
+    assert page.status_code == 429 and PAUSED in text
+    assert f"{times.try_again_at(oldest + datetime.timedelta(hours=1))}まで" in text
+    assert "no-store" in page["Cache-Control"]
+    assert signed_in_as(client) is None
+    assert SecurityEvent.objects.count() == logged
+    assert Member.objects.get(pk=member.pk).last_login == last_login
+
+
+def test_it_says_so_in_english(member):
+    for _ in range(LIMIT):
+        signs_in()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    text = sign_in(client).content.decode()
+    assert f"This account was signed in to {LIMIT} times within the last hour" in text
+    assert "JST" in text  # the time it may be signed in to again, in Japan time
+
+
+def test_an_hour_after_the_oldest_sign_in_one_more_is_free(member):
+    for _ in range(LIMIT):
+        signs_in()
+    assert sign_in(Client()).status_code == 429
+    oldest = member.security_events.order_by("created").first()
+    oldest.created = timezone.now() - datetime.timedelta(hours=1, seconds=1)
+    oldest.save(update_fields=["created"])
+    signs_in()
+    assert sign_in(Client()).status_code == 429
+
+
+def test_another_account_is_not_held_back(member, english_member):
+    for _ in range(LIMIT):
+        signs_in()
+    assert sign_in(Client()).status_code == 429
+    signs_in("JPN1000002")
+
+
+def test_passkey_sign_ins_count_and_are_refused(member, member_client):
+    key = add_passkey(member_client)
+    for _ in range(LIMIT):
+        client = Client()
+        assert sign_in_with(client, key).status_code == 302 and signed_in_as(client)
+    logged = SecurityEvent.objects.count()
+
+    client = Client()
+    page = sign_in_with(client, key)
+
+    assert page.status_code == 429 and PAUSED in page.content.decode()
+    assert signed_in_as(client) is None and SecurityEvent.objects.count() == logged
+
+
+def test_a_right_second_step_past_the_limit_is_refused(member, member_client):
+    totp, _codes = turn_on(member_client)
+    SecurityEvent.objects.bulk_create(
+        [SecurityEvent(kind=Kind.SIGN_IN_TWO_STEP, member=member) for _ in range(LIMIT)]
+    )
+    client = Client()
+    assert password_step(client)["Location"] == "/login/code/"
+
+    page = client.post("/login/code/", {"code": a_code_of_another_step(totp, 1)})
+
+    assert page.status_code == 429 and PAUSED in page.content.decode()
+    assert signed_in_as(client) is None
+
+
+def test_sign_ins_of_other_kinds_and_failures_do_not_count(member):
+    SecurityEvent.objects.bulk_create(
+        [SecurityEvent(kind=Kind.SIGN_OUT, member=member) for _ in range(LIMIT)]
+        + [SecurityEvent(kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001")] * LIMIT
+    )
+    signs_in()

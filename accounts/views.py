@@ -2,6 +2,7 @@ import logging
 from functools import wraps
 from urllib.parse import unquote, urlsplit
 
+from captcha import views as captcha_views
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
@@ -43,6 +44,8 @@ from accounts.forms import (
     TwoStepCodeForm,
 )
 from backoffice import ticker
+
+logger = logging.getLogger(__name__)
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -86,6 +89,22 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:login")
 
 
+# The captcha's picture, sound and refresh are the sign-in page's, which a view-only session
+# is shown when it signs in again with the main password (a post that fails): refused to it
+# (accounts.view_only), the page had no picture to read. The library's views, marked.
+
+
+@view_only.readable
+def captcha_image(request: HttpRequest, key: str, scale: int) -> HttpResponse:
+    return captcha_views.captcha_image(request, key, scale)
+
+
+@view_only.readable
+def captcha_audio(request: HttpRequest, key: str) -> HttpResponse:
+    return captcha_views.captcha_audio(request, key)
+
+
+@view_only.readable
 @never_cache
 @require_safe
 def captcha_refresh(request: HttpRequest) -> HttpResponse:
@@ -97,9 +116,6 @@ def captcha_refresh(request: HttpRequest) -> HttpResponse:
     key = sign_in_sql.new_captcha()
     captcha = LoginForm.captcha_urls(key)
     return JsonResponse({"key": key, "image_url": captcha["image"], "audio_url": captcha["audio"]})
-
-
-logger = logging.getLogger(__name__)
 
 
 def answers_too_many_sign_ins(view):

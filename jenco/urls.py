@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from accounts import views as accounts_views
@@ -21,8 +21,12 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("backoffice/", include("backoffice.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),
-    # Before the library's: its refresh keys a new picture from `random` and the clock.
+    # Before the library's: its refresh keys a new picture from `random` and the clock, and
+    # its picture and sound are refused to a view-only session (accounts.views.captcha_image).
     path("captcha/refresh/", accounts_views.captcha_refresh, name="captcha-refresh"),
+    re_path(r"^captcha/image/(?P<key>\w+)/$", accounts_views.captcha_image, {"scale": 1}),
+    re_path(r"^captcha/image/(?P<key>\w+)@2/$", accounts_views.captcha_image, {"scale": 2}),
+    re_path(r"^captcha/audio/(?P<key>\w+)\.wav$", accounts_views.captcha_audio),
     path("captcha/", include("captcha.urls")),
     # Before admin's own: staff sign in through the member sign-in, never admin's form.
     path("admin/login/", sign_in_at_member_login),

@@ -247,6 +247,21 @@ def test_every_view_only_attempt_costs_exactly_one_hash(
 # --- Members still on the migration steps ---------------------------------------------------
 
 
+def test_the_sign_in_page_s_captcha_shows_to_a_view_only_session(viewer, settings):
+    """Signing in again with the main password starts from the sign-in page (a post that
+    fails shows it to a view-only session): its picture, audio and ↻ were refused (403)."""
+    page = sign_in(viewer, password="not-the-password", view_only=False).content.decode()
+    image = re.search(r'src="(/captcha/image/\w+/)"', page)[1]
+    assert viewer.get(image)["Content-Type"] == "image/png"
+    assert viewer.get(image.rstrip("/") + "@2/")["Content-Type"] == "image/png"
+    if settings.CAPTCHA_FLITE_PATH:
+        audio = re.search(r'href="(/captcha/audio/\w+\.wav)"', page)[1]
+        assert viewer.get(audio)["Content-Type"] == "audio/wav"
+    refreshed = viewer.get("/captcha/refresh/", headers={"x-requested-with": "XMLHttpRequest"})
+    assert refreshed.json()["image_url"].startswith("/captcha/image/")
+    assert is_view_only(viewer)  # still the view-only session, nothing raised
+
+
 def test_a_migrating_member_cannot_sign_in_view_only(client, migrated_member):
     response = sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     assert INVALID_LOGIN["ja"] in response.content.decode()
@@ -521,6 +536,11 @@ def test_only_these_views_open_to_a_view_only_session():
         "backoffice/billing/<invoice_number:number>/": "readable",
         "backoffice/billing/<invoice_number:number>/pdf/": "readable",
         "i18n/setlang/": "allowed",
+        # The sign-in page's captcha, which a view-only session signing in again must read.
+        "captcha/refresh/": "readable",
+        "^captcha/image/(?P<key>\\w+)/$": "readable",
+        "^captcha/image/(?P<key>\\w+)@2/$": "readable",
+        "^captcha/audio/(?P<key>\\w+)\\.wav$": "readable",
         "healthz": "readable",
         "favicon.ico": "readable",
     }

@@ -218,7 +218,7 @@ PASSWORD_SET = (SecurityEvent.Kind.PASSWORD_CHANGED, SecurityEvent.Kind.PASSWORD
 
 
 @cache
-def _sign_in_counts_sql(with_since: bool) -> str:
+def _sign_in_counts_sql(with_since: bool, kinds: int, renewals: int) -> str:
     table, kind, typed, created, member = _names(
         SecurityEvent, "kind", "member_id_typed", "created", "member"
     )
@@ -227,10 +227,15 @@ def _sign_in_counts_sql(with_since: bool) -> str:
         f"SELECT 1 FROM {table} later WHERE later.{member} = %s"
         f" AND later.{kind} IN (%s, %s) AND later.{created} > {table}.{created}"
     )
-    places = ", ".join(["%s"] * len(SecurityEvent.SIGN_INS))
+    renewed_after = (
+        f"SELECT 1 FROM {table} renewed WHERE renewed.{member} = %s"
+        f" AND renewed.{kind} IN ({', '.join(['%s'] * renewals)})"
+        f" AND renewed.{created} > recent.{created}"
+    )
     recent = (
         f"SELECT COUNT(*) FROM {table} recent WHERE recent.{member} = %s"
-        f" AND recent.{created} > %s AND recent.{kind} IN ({places})"
+        f" AND recent.{created} > %s AND recent.{kind} IN ({', '.join(['%s'] * kinds)})"
+        f" AND NOT EXISTS ({renewed_after})"
     )
     return (
         f"SELECT COUNT(*), COUNT(CASE WHEN NOT EXISTS ({password_set_after}) THEN 1 END),"
@@ -242,18 +247,23 @@ def _sign_in_counts_sql(with_since: bool) -> str:
 class SignInCounts:
     failed: int  # sign-ins failed with the member's ID since their last sign-in
     unanswered: int  # of those, the ones no password change or reset came after
-    recent: int  # the member's own sign-ins since `after`, of every kind
+    recent: int  # the member's sign-ins of the kinds asked for since `after`
 
 
-def count_sign_ins(member_id_typed: str, member_pk: int, *, since=None, after) -> SignInCounts:
+def count_sign_ins(
+    member_id_typed: str, member_pk: int, *, since=None, after, kinds=(), renewed_by=()
+) -> SignInCounts:
     """The failed sign-ins typed with this member ID after `since` (None: as far as the log
     goes back), how many of them no password change or reset of the member `member_pk` came
-    after, and the member's sign-ins after `after`: one statement, on the typed-ID index and
-    the member's."""
-    params = [member_pk, *PASSWORD_SET, member_pk, _when(after), *SecurityEvent.SIGN_INS]
+    after, and the member's sign-ins of `kinds` after `after` that no event of `renewed_by`
+    came after (a new password, say): one statement, on the typed-ID index and the member's."""
+    kinds, renewed_by = kinds or ("-",), renewed_by or ("-",)  # IN () is no SQL
+    params = [member_pk, *PASSWORD_SET]
+    params += [member_pk, _when(after), *kinds, member_pk, *renewed_by]
     params += [SecurityEvent.Kind.SIGN_IN_FAILED, member_id_typed]
     params += [_when(since)] if since is not None else []
-    return SignInCounts(*_rows(_sign_in_counts_sql(since is not None), params)[0])
+    sql = _sign_in_counts_sql(since is not None, len(kinds), len(renewed_by))
+    return SignInCounts(*_rows(sql, params)[0])
 
 
 @cache

@@ -351,10 +351,10 @@ JENCO_MAILBOX_CODES_PER_MEMBER_HOUR = envint("JENCO_MAILBOX_CODES_PER_MEMBER_HOU
 # Notices (a view-only sign-in, a changed password, a passkey added, ...) one member is mailed
 # an hour; past it they are not sent, each still in the member's Activity (accounts.emails).
 JENCO_NOTICES_PER_MEMBER_HOUR = envint("JENCO_NOTICES_PER_MEMBER_HOUR", 10, minimum=1)
-# Sign-ins to one account an hour, every way of signing in together; the next waits until
-# the oldest is an hour old (accounts.flows.sign_in.TooManySignIns). Each keeps a security-log
-# entry for 400 days and a session: a client signing in to its own account with a passkey
-# wrote both as fast as it could ask.
+# Sign-ins to one account an hour with the member's own credentials, and as many view only;
+# the next waits until the oldest is an hour old (accounts.flows.sign_in.TooManySignIns).
+# Each keeps a security-log entry for 400 days and a session: a client signing in to its own
+# account with a passkey wrote both as fast as it could ask.
 JENCO_SIGN_INS_PER_MEMBER_HOUR = envint("JENCO_SIGN_INS_PER_MEMBER_HOUR", 30, minimum=1)
 # And at most this many wrong codes are checked for a member in an hour, across all sessions:
 # without it, 20 codes of 5 tries each gave whoever typed the published password 100 guesses

@@ -6,13 +6,15 @@ import datetime
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
 from accounts import times
 from accounts.models import Member, SecurityEvent
-from tests.helpers import sign_in
+from tests.helpers import DEFAULT_PASSWORD, sign_in, solved_captcha
+from tests.test_dashboard import NEW_PASSWORD, reset_password_by_email
 from tests.test_passkeys import add_passkey, sign_in_with
 from tests.test_two_step import a_code_of_another_step, password_step, turn_on
 
@@ -118,3 +120,40 @@ def test_sign_ins_of_other_kinds_and_failures_do_not_count(member):
         + [SecurityEvent(kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001")] * LIMIT
     )
     signs_in()
+
+
+def test_a_new_password_starts_the_count_anew(member):
+    """Whoever signed in on the old one (a thief) no longer keeps the member out, as the
+    paused page's advice promises."""
+    for _ in range(LIMIT):
+        signs_in()
+    assert sign_in(Client()).status_code == 429
+
+    reset_password_by_email(member)
+
+    client = Client()
+    assert sign_in(client, password=NEW_PASSWORD).status_code == 302 and signed_in_as(client)
+
+
+def view_only_sign_in(client):
+    data = {"username": "JPN1000001", "password": "sub-Password-4821", "view_only": "on"}
+    return client.post("/login/", {**data, **solved_captcha()})
+
+
+def test_view_only_sign_ins_are_counted_apart_from_the_member_s(member, mailoutbox):
+    member.sub_password = make_password("sub-Password-4821")
+    member.save(update_fields=["sub_password"])
+    for _ in range(LIMIT):
+        assert view_only_sign_in(Client()).status_code == 302
+    page = view_only_sign_in(Client())
+    assert page.status_code == 429 and PAUSED in page.content.decode()
+    signs_in()  # the sub password's holder cannot keep the member out
+
+
+def test_sign_ins_on_the_published_defaults_are_not_limited(migrated_member):
+    # Anyone may type them for any migrated account: limited, anyone could keep its member
+    # from the first sign-in. The address's count and the mailbox code's limits bound them.
+    for _ in range(LIMIT + 2):
+        client = Client()
+        assert sign_in(client, "JPN2000001", DEFAULT_PASSWORD).status_code == 302
+        assert signed_in_as(client)

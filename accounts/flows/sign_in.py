@@ -2,6 +2,7 @@
 
 import datetime
 import time
+from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
@@ -13,7 +14,6 @@ from accounts import credentials, emails, lockout, sign_in_sql, view_only
 from accounts.audit import Kind, record
 from accounts.flows import mailbox, sessions
 from accounts.middleware import SEEN_AT
-from accounts.models import SecurityEvent
 
 # What the dashboard shows about the sign-ins before this one, read once at sign-in so a
 # page view adds no query (tests/test_cost.py).
@@ -24,12 +24,38 @@ FAILED_SINCE_UNANSWERED = "failed_sign_ins_unanswered"
 HOUR = datetime.timedelta(hours=1)
 
 
+@dataclass(frozen=True)
+class Counted:
+    """Sign-ins limited together (JENCO_SIGN_INS_PER_MEMBER_HOUR), and the events after which
+    the earlier ones no longer count."""
+
+    kinds: tuple[str, ...]
+    renewed_by: tuple[str, ...]
+
+
+# Each credential's sign-ins are counted apart, so that whoever holds one cannot use up
+# another's: the sub password's holder cannot keep the member out with view-only sign-ins.
+# A sign-in on the published defaults (every migrated account's, known to anyone) is not
+# limited, or anyone could keep its member from their first sign-in; the address's count and
+# the mailbox code's limits bound those. A new password (or sub password) starts the count
+# anew: a member who reset a stolen one is not kept out by the thief's sign-ins.
+OWN_SIGN_INS = Counted(
+    kinds=(Kind.SIGN_IN, Kind.SIGN_IN_TWO_STEP, Kind.SIGN_IN_RECOVERY_CODE, Kind.SIGN_IN_PASSKEY),
+    renewed_by=(Kind.PASSWORD_CHANGED, Kind.PASSWORD_RESET),
+)
+VIEW_ONLY_SIGN_INS = Counted(
+    kinds=(Kind.SIGN_IN_VIEW_ONLY,),
+    renewed_by=(Kind.SUB_PASSWORD_CHANGED, Kind.SUB_PASSWORD_REMOVED),
+)
+
+
 class TooManySignIns(Exception):
-    """The member signed in JENCO_SIGN_INS_PER_MEMBER_HOUR times within the last hour, by
-    whatever way: the next waits until `again_at`. Each sign-in keeps a security-log entry
-    for 400 days and a session for 12 hours; a client signing in to its own account with a
-    passkey (no captcha, no hash) wrote both as fast as it could ask (helper-134). Raised
-    before anything is written; views.too_many_sign_ins answers it."""
+    """The member signed in JENCO_SIGN_INS_PER_MEMBER_HOUR times within the last hour this
+    way (OWN_SIGN_INS, VIEW_ONLY_SIGN_INS): the next waits until `again_at`. Each sign-in
+    keeps a security-log entry for 400 days and a session for 12 hours; a client signing in
+    to its own account with a passkey (no captcha, no hash) wrote both as fast as it could
+    ask (helper-134). Raised before anything is written; views.answers_too_many_sign_ins
+    answers it."""
 
     def __init__(self, member, again_at: datetime.datetime):
         super().__init__(member.member_id, again_at)
@@ -44,12 +70,19 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
     with_defaults = getattr(member, "signed_in_with_default_password", False)
     read_only = getattr(member, "signed_in_view_only", False)
     previous = member.last_login
-    hour_ago = timezone.now() - HOUR
-    counts = sign_in_sql.count_sign_ins(
-        credentials.printable(member.member_id), member.pk, since=previous, after=hour_ago
-    )
-    if counts.recent >= settings.JENCO_SIGN_INS_PER_MEMBER_HOUR:
-        raise TooManySignIns(member, _next_free(member, hour_ago))
+    if not with_defaults:  # on the published password: neither limited nor told failures
+        counted = VIEW_ONLY_SIGN_INS if read_only else OWN_SIGN_INS
+        hour_ago = timezone.now() - HOUR
+        counts = sign_in_sql.count_sign_ins(
+            credentials.printable(member.member_id),
+            member.pk,
+            since=previous,
+            after=hour_ago,
+            kinds=counted.kinds,
+            renewed_by=counted.renewed_by,
+        )
+        if counts.recent >= settings.JENCO_SIGN_INS_PER_MEMBER_HOUR:
+            raise TooManySignIns(member, _next_free(member, counted, hour_ago))
     if auth.SESSION_KEY in request.session and (
         read_only or view_only.SESSION_KEY in request.session
     ):
@@ -112,15 +145,13 @@ def _session(request) -> dict:
     return {"session": sessions.sealed(request.session.session_key)}
 
 
-def _next_free(member, hour_ago) -> datetime.datetime:
-    """When the oldest of the member's sign-ins in the hour leaves it, and one is free."""
-    oldest = (
-        member.security_events.filter(kind__in=SecurityEvent.SIGN_INS, created__gt=hour_ago)
-        .order_by("created")
-        .values_list("created", flat=True)
-        .first()
-    )
-    return (oldest or hour_ago) + HOUR
+def _next_free(member, counted: Counted, hour_ago) -> datetime.datetime:
+    """When the oldest of the member's sign-ins counted leaves the hour, and one is free."""
+    events = member.security_events.order_by("created").values_list("created", flat=True)
+    renewed = events.filter(kind__in=counted.renewed_by).last()
+    start = max(hour_ago, renewed) if renewed else hour_ago
+    oldest = events.filter(kind__in=counted.kinds, created__gt=start).first()
+    return (oldest or start) + HOUR
 
 
 def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:

@@ -272,7 +272,7 @@ class LoginForm(Form):
         required=False,
         # Said to everyone, before a post: a failure never says which password was typed
         # (helper-101 ticked it and typed the main password).
-        help_text=_("Ticked, type the sub password in the password box, not the main one."),
+        help_text=_("If ticked, type the sub password in the password box, not the main one."),
     )
     captcha = captcha_field(SignInCaptchaField)
 

@@ -131,6 +131,7 @@ def answers_too_many_sign_ins(view):
             logger.warning("sign-in refused, the hour's sign-ins taken: member=%s", refused.member)
             context = {
                 "too_many_sign_ins": settings.JENCO_SIGN_INS_PER_MEMBER_HOUR,
+                "way": refused.counted.way,
                 "until": times.try_again_at(refused.again_at),
             }
             return render(request, "accounts/locked_out.html", context, status=429)
@@ -278,18 +279,28 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:login")
     form = TwoStepCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        checked = two_step.check_code(request, member, form.cleaned_data["code"])
+        # Past the hour's sign-ins, refused before the code is checked: a recovery code used
+        # up for a sign-in the limit then refused was gone for nothing (helper-137). And the
+        # code is used up only with the sign-in it makes, in one transaction, which the
+        # check's lock on the member keeps to one at a time: codes sent at once passed the
+        # limit, each seeing room.
+        sign_in_flow.refuse_past_the_limit(member, Kind.SIGN_IN_TWO_STEP)
+        right = (two_step.Check.RIGHT_TOTP, two_step.Check.RIGHT_RECOVERY)
+        with transaction.atomic():
+            checked = two_step.check_code(request, member, form.cleaned_data["code"])
+            if checked.result in right:
+                next_url = two_step.pending_next(request) or resolve_url(
+                    settings.LOGIN_REDIRECT_URL
+                )
+                kind = (
+                    Kind.SIGN_IN_TWO_STEP
+                    if checked.result == two_step.Check.RIGHT_TOTP
+                    else Kind.SIGN_IN_RECOVERY_CODE
+                )
+                two_step.finish(request, member, kind)
         if checked.result == two_step.Check.SENT_TWICE:
             return _finished_meanwhile(request)
-        if checked.result in (two_step.Check.RIGHT_TOTP, two_step.Check.RIGHT_RECOVERY):
-            next_url = two_step.pending_next(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
-            kind = (
-                Kind.SIGN_IN_TWO_STEP
-                if checked.result == two_step.Check.RIGHT_TOTP
-                else Kind.SIGN_IN_RECOVERY_CODE
-            )
-            with transaction.atomic():
-                two_step.finish(request, member, kind)
+        if checked.result in right:
             if checked.result == two_step.Check.RIGHT_RECOVERY:
                 left = two_step.recovery_codes_left(member)
                 # In the language of the pages it shows on (the member's, from here on), not
@@ -369,13 +380,14 @@ def login_code_passkey(request: HttpRequest) -> HttpResponse:
     member = two_step.pending_member(request)
     if member is None:
         return redirect("accounts:login-code")  # says why there
-    try:
-        passkeys.check(request, request.POST.get("passkey", ""), member=member)
-    except passkeys.Refused:
-        messages.error(request, PASSKEY_REFUSED)
-        return redirect("accounts:login-code")
-    next_url = two_step.pending_next(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
-    with transaction.atomic():
+    sign_in_flow.refuse_past_the_limit(member, Kind.SIGN_IN_PASSKEY)  # as login_code
+    with transaction.atomic():  # the passkey's use kept only with the sign-in it makes
+        try:
+            passkeys.check(request, request.POST.get("passkey", ""), member=member)
+        except passkeys.Refused:
+            messages.error(request, PASSKEY_REFUSED)
+            return redirect("accounts:login-code")
+        next_url = two_step.pending_next(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
         two_step.finish(request, member, Kind.SIGN_IN_PASSKEY)
     response = HttpResponseRedirect(next_url)
     _remember_language(response, member.preferred_language)
@@ -394,17 +406,21 @@ def login_passkey(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
         return _go_next(request)
     if request.method == "POST":
-        try:
-            used = passkeys.check(request, request.POST.get("passkey", ""))
-        except passkeys.Refused:
-            used = None
-        member = used.member if used else None
-        if member is not None and member.is_active:
-            member.backend = "accounts.backends.MemberBackend"
-            with transaction.atomic():
+        # The passkey's use (its counter, "last used") kept only with the sign-in it makes,
+        # in one transaction; its lock on the passkey keeps its sign-ins to one at a time, so
+        # answers sent at once cannot pass the hour's limit each seeing room (helper-137).
+        with transaction.atomic():
+            try:
+                used = passkeys.check(request, request.POST.get("passkey", ""))
+            except passkeys.Refused:
+                used = None
+            member = used.member if used else None
+            if member is not None and member.is_active:
+                member.backend = "accounts.backends.MemberBackend"
                 if request.user.is_authenticated:
                     request.session.flush()  # nothing of another sign-in carries over
                 sign_in_flow.sign_in(request, member, kind=Kind.SIGN_IN_PASSKEY)
+        if member is not None and member.is_active:
             response = _go_next(request)
             _remember_language(response, member.preferred_language)
             return response

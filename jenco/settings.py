@@ -351,7 +351,7 @@ JENCO_MAILBOX_CODES_PER_MEMBER_HOUR = envint("JENCO_MAILBOX_CODES_PER_MEMBER_HOU
 # Notices (a view-only sign-in, a changed password, a passkey added, ...) one member is mailed
 # an hour; past it they are not sent, each still in the member's Activity (accounts.emails).
 JENCO_NOTICES_PER_MEMBER_HOUR = envint("JENCO_NOTICES_PER_MEMBER_HOUR", 10, minimum=1)
-# Sign-ins to one account an hour with the member's own credentials, and as many view only;
+# Sign-ins to one account an hour each way (password, passkey, view only: counted apart);
 # the next waits until the oldest is an hour old (accounts.flows.sign_in.TooManySignIns).
 # Each keeps a security-log entry for 400 days and a session: a client signing in to its own
 # account with a passkey wrote both as fast as it could ask.

@@ -1,9 +1,11 @@
 """Project-wide views: nothing here belongs to one app."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 from django.views.i18n import set_language as django_set_language
 
@@ -40,11 +42,21 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
     A sign-in form sent again once the first one signed the member in (a second tap) carries
     the token the sign-in replaced: the member is signed in, so on to the back office rather
-    than "the page was open too long". Nothing of the post is used."""
+    than "the page was open too long". Nothing of the post is used but its view-only box: a
+    sign-in page left open before a view-only sign-in, sent with the main password, was
+    dropped without a word on the view-only dashboard (helper-138), and is told why."""
     signing_in = getattr(request.resolver_match, "view_name", "") in SIGN_IN_FORMS
     if signing_in and request.user.is_authenticated:
+        if view_only.active(request) and not request.POST.get("view_only"):
+            messages.warning(request, NOT_OVER_VIEW_ONLY)
         return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "403_csrf.html", status=403)
+
+
+NOT_OVER_VIEW_ONLY = gettext_lazy(
+    "You are signed in view only, so that sign-in was not made. To sign in with your main "
+    "password, sign out first, then sign in again."
+)
 
 
 @view_only.readable

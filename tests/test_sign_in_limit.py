@@ -22,6 +22,8 @@ pytestmark = pytest.mark.django_db
 Kind = SecurityEvent.Kind
 LIMIT = 3
 PAUSED = f"このアカウントには、この1時間に{LIMIT}回のログインがありました"
+PASSKEYS_PAUSED = f"この1時間にパスキーでのログインが{LIMIT}回ありました"
+VIEW_ONLY_PAUSED = f"この1時間に閲覧専用のログインが{LIMIT}回ありました"
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +66,8 @@ def test_it_says_so_in_english(member):
         signs_in()
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     text = sign_in(client).content.decode()
-    assert f"This account was signed in to {LIMIT} times within the last hour" in text
+    assert f"There were {LIMIT} sign-ins to this account in the last hour" in text
+    assert "A new password ends the pause at once" in text
     assert "JST" in text  # the time it may be signed in to again, in Japan time
 
 
@@ -93,11 +96,29 @@ def test_passkey_sign_ins_count_and_are_refused(member, member_client):
         assert sign_in_with(client, key).status_code == 302 and signed_in_as(client)
     logged = SecurityEvent.objects.count()
 
+    used_last = member.passkeys.get().last_used
+
     client = Client()
     page = sign_in_with(client, key)
 
-    assert page.status_code == 429 and PAUSED in page.content.decode()
+    text = page.content.decode()
+    assert page.status_code == 429 and PASSKEYS_PAUSED in text
+    assert "会員IDとパスワードでのログインは停止していません" in text
     assert signed_in_as(client) is None and SecurityEvent.objects.count() == logged
+    assert member.passkeys.get().last_used == used_last  # nothing of the refused use kept
+    signs_in()  # the member's password is not held back by a passkey's sign-ins
+
+
+def test_a_passkey_kept_after_a_password_reset_cannot_keep_the_member_out(member, member_client):
+    # A password reset leaves passkeys: a thief's, signing in as fast as slots free, filled
+    # the member's own count again after the reset (helper-137).
+    key = add_passkey(member_client)
+    for _ in range(LIMIT):
+        assert sign_in_with(Client(), key).status_code == 302
+    reset_password_by_email(member)
+    assert sign_in_with(Client(), key).status_code == 429
+    client = Client()
+    assert sign_in(client, password=NEW_PASSWORD).status_code == 302 and signed_in_as(client)
 
 
 def test_a_right_second_step_past_the_limit_is_refused(member, member_client):
@@ -112,6 +133,26 @@ def test_a_right_second_step_past_the_limit_is_refused(member, member_client):
 
     assert page.status_code == 429 and PAUSED in page.content.decode()
     assert signed_in_as(client) is None
+
+
+def test_a_recovery_code_is_not_used_up_by_a_refused_sign_in(member, member_client):
+    # It was used up, then the sign-in refused: a member without their phone, trying again,
+    # lost a code each time (helper-137).
+    _totp, codes = turn_on(member_client)
+    SecurityEvent.objects.bulk_create(
+        [SecurityEvent(kind=Kind.SIGN_IN_RECOVERY_CODE, member=member) for _ in range(LIMIT)]
+    )
+    client = Client()
+    password_step(client)
+
+    assert client.post("/login/code/", {"code": codes[0]}).status_code == 429
+
+    assert member.recovery_codes.filter(used_at__isnull=False).count() == 0
+    SecurityEvent.objects.filter(kind=Kind.SIGN_IN_RECOVERY_CODE).update(
+        created=timezone.now() - datetime.timedelta(hours=2)
+    )
+    assert client.post("/login/code/", {"code": codes[0]}).status_code == 302  # still waiting
+    assert signed_in_as(client) == str(member.pk)
 
 
 def test_sign_ins_of_other_kinds_and_failures_do_not_count(member):
@@ -146,7 +187,9 @@ def test_view_only_sign_ins_are_counted_apart_from_the_member_s(member, mailoutb
     for _ in range(LIMIT):
         assert view_only_sign_in(Client()).status_code == 302
     page = view_only_sign_in(Client())
-    assert page.status_code == 429 and PAUSED in page.content.decode()
+    text = page.content.decode()
+    assert page.status_code == 429 and VIEW_ONLY_PAUSED in text
+    assert "メインパスワードでのログインは停止していません" in text
     signs_in()  # the sub password's holder cannot keep the member out
 
 

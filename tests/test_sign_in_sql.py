@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import sign_in_sql
 from accounts.audit import Kind
-from accounts.flows.sign_in import OWN_SIGN_INS, last_sign_in_now
+from accounts.flows.sign_in import PASSWORD_SIGN_INS, last_sign_in_now
 from accounts.models import Authenticator, Member, SecurityEvent
 from tests.helpers import sign_in
 
@@ -130,7 +130,7 @@ def test_the_member_s_sign_ins_of_the_kinds_asked_are_counted_after_the_moment(
     SecurityEvent.objects.create(kind=Kind.SIGN_OUT, member=member)  # not a sign-in
     SecurityEvent.objects.create(kind=Kind.SIGN_IN, member=english_member)  # another's
     SecurityEvent.objects.create(kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001")
-    own = OWN_SIGN_INS
+    own = PASSWORD_SIGN_INS
 
     counts = sign_in_sql.count_sign_ins(
         "JPN1000001", member.pk, after=hour_ago, kinds=own.kinds, renewed_by=own.renewed_by
@@ -139,11 +139,11 @@ def test_the_member_s_sign_ins_of_the_kinds_asked_are_counted_after_the_moment(
     in_orm = SecurityEvent.objects.filter(
         member=member, kind__in=own.kinds, created__gt=hour_ago
     ).count()
-    assert counts.recent == in_orm == 4  # password, code, recovery code, passkey
+    assert counts.recent == in_orm == 3  # password, code, recovery code
     assert counts.failed == 1
     SecurityEvent.objects.create(kind=Kind.SIGN_IN, member=member)
     SecurityEvent.objects.create(kind=Kind.PASSWORD_RESET, member=member)
-    SecurityEvent.objects.create(kind=Kind.SIGN_IN_PASSKEY, member=member)
+    SecurityEvent.objects.create(kind=Kind.SIGN_IN_TWO_STEP, member=member)
     counts = sign_in_sql.count_sign_ins(
         "JPN1000001", member.pk, after=hour_ago, kinds=own.kinds, renewed_by=own.renewed_by
     )
@@ -180,7 +180,7 @@ def test_counting_sign_ins_reads_indexes_not_the_whole_log():
         explain = connection.ops.explain_prefix
         since = timezone.now() - timedelta(days=30)  # a member back after a month
         hour_ago = timezone.now() - timedelta(hours=1)
-        own = OWN_SIGN_INS
+        own = PASSWORD_SIGN_INS
         sql = sign_in_sql._sign_in_counts_sql(True, len(own.kinds), len(own.renewed_by))
         params = [1, *sign_in_sql.PASSWORD_SET, 1, hour_ago, *own.kinds, 1, *own.renewed_by]
         params += [Kind.SIGN_IN_FAILED, "JPN1000007", since]

@@ -27,39 +27,76 @@ HOUR = datetime.timedelta(hours=1)
 @dataclass(frozen=True)
 class Counted:
     """Sign-ins limited together (JENCO_SIGN_INS_PER_MEMBER_HOUR), and the events after which
-    the earlier ones no longer count."""
+    the earlier ones no longer count. `way` names them for the paused page's advice."""
 
+    way: str
     kinds: tuple[str, ...]
     renewed_by: tuple[str, ...]
 
 
 # Each credential's sign-ins are counted apart, so that whoever holds one cannot use up
-# another's: the sub password's holder cannot keep the member out with view-only sign-ins.
-# A sign-in on the published defaults (every migrated account's, known to anyone) is not
-# limited, or anyone could keep its member from their first sign-in; the address's count and
-# the mailbox code's limits bound those. A new password (or sub password) starts the count
-# anew: a member who reset a stolen one is not kept out by the thief's sign-ins.
-OWN_SIGN_INS = Counted(
-    kinds=(Kind.SIGN_IN, Kind.SIGN_IN_TWO_STEP, Kind.SIGN_IN_RECOVERY_CODE, Kind.SIGN_IN_PASSKEY),
+# another's: the sub password's holder cannot keep the member out with view-only sign-ins,
+# nor a passkey (which a password reset leaves) the member's password (helper-137). A sign-in
+# on the published defaults (every migrated account's, known to anyone) is not limited, or
+# anyone could keep its member from their first sign-in; the address's count and the mailbox
+# code's limits bound those. A new credential starts its count anew: a member who reset a
+# stolen password is not kept out by the thief's sign-ins, nor by a passkey support removed.
+PASSWORD_SIGN_INS = Counted(
+    "password",
+    kinds=(Kind.SIGN_IN, Kind.SIGN_IN_TWO_STEP, Kind.SIGN_IN_RECOVERY_CODE),
     renewed_by=(Kind.PASSWORD_CHANGED, Kind.PASSWORD_RESET),
 )
+PASSKEY_SIGN_INS = Counted(  # alone, or as the second step
+    "passkey",
+    kinds=(Kind.SIGN_IN_PASSKEY,),
+    renewed_by=(Kind.PASSKEY_REMOVED, Kind.TWO_STEP_RESET),
+)
 VIEW_ONLY_SIGN_INS = Counted(
+    "view_only",
     kinds=(Kind.SIGN_IN_VIEW_ONLY,),
     renewed_by=(Kind.SUB_PASSWORD_CHANGED, Kind.SUB_PASSWORD_REMOVED),
 )
 
 
+def counted_as(kind: str, *, read_only: bool = False) -> Counted:
+    if read_only:
+        return VIEW_ONLY_SIGN_INS
+    return PASSKEY_SIGN_INS if kind == Kind.SIGN_IN_PASSKEY else PASSWORD_SIGN_INS
+
+
 class TooManySignIns(Exception):
     """The member signed in JENCO_SIGN_INS_PER_MEMBER_HOUR times within the last hour this
-    way (OWN_SIGN_INS, VIEW_ONLY_SIGN_INS): the next waits until `again_at`. Each sign-in
-    keeps a security-log entry for 400 days and a session for 12 hours; a client signing in
-    to its own account with a passkey (no captcha, no hash) wrote both as fast as it could
-    ask (helper-134). Raised before anything is written; views.answers_too_many_sign_ins
-    answers it."""
+    way (`counted`): the next waits until `again_at`. Each sign-in keeps a security-log entry
+    for 400 days and a session for 12 hours; a client signing in to its own account with a
+    passkey (no captcha, no hash) wrote both as fast as it could ask (helper-134). Raised
+    before anything is written; views.answers_too_many_sign_ins answers it."""
 
-    def __init__(self, member, again_at: datetime.datetime):
-        super().__init__(member.member_id, again_at)
-        self.member, self.again_at = member, again_at
+    def __init__(self, member, counted: Counted, again_at: datetime.datetime):
+        super().__init__(member.member_id, counted.way, again_at)
+        self.member, self.counted, self.again_at = member, counted, again_at
+
+
+def refuse_past_the_limit(member, kind: str) -> None:
+    """Raise TooManySignIns if a sign-in of `kind` would be refused now: asked before a
+    second step is checked, so that no code or passkey is used up for nothing."""
+    _counted(member, counted_as(kind), since=timezone.now())
+
+
+def _counted(member, counted: Counted, *, since) -> sign_in_sql.SignInCounts:
+    """The member's failed sign-ins since `since` (sign_in_sql.count_sign_ins), refused with
+    TooManySignIns if the hour's sign-ins `counted` are all taken."""
+    hour_ago = timezone.now() - HOUR
+    counts = sign_in_sql.count_sign_ins(
+        credentials.printable(member.member_id),
+        member.pk,
+        since=since,
+        after=hour_ago,
+        kinds=counted.kinds,
+        renewed_by=counted.renewed_by,
+    )
+    if counts.recent >= settings.JENCO_SIGN_INS_PER_MEMBER_HOUR:
+        raise TooManySignIns(member, counted, _next_free(member, counted, hour_ago))
+    return counts
 
 
 def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
@@ -71,18 +108,7 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
     read_only = getattr(member, "signed_in_view_only", False)
     previous = member.last_login
     if not with_defaults:  # on the published password: neither limited nor told failures
-        counted = VIEW_ONLY_SIGN_INS if read_only else OWN_SIGN_INS
-        hour_ago = timezone.now() - HOUR
-        counts = sign_in_sql.count_sign_ins(
-            credentials.printable(member.member_id),
-            member.pk,
-            since=previous,
-            after=hour_ago,
-            kinds=counted.kinds,
-            renewed_by=counted.renewed_by,
-        )
-        if counts.recent >= settings.JENCO_SIGN_INS_PER_MEMBER_HOUR:
-            raise TooManySignIns(member, _next_free(member, counted, hour_ago))
+        counts = _counted(member, counted_as(kind, read_only=read_only), since=previous)
     if auth.SESSION_KEY in request.session and (
         read_only or view_only.SESSION_KEY in request.session
     ):

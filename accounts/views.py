@@ -129,10 +129,16 @@ def answers_too_many_sign_ins(view):
             return view(request, *args, **kwargs)
         except sign_in_flow.TooManySignIns as refused:
             logger.warning("sign-in refused, the hour's sign-ins taken: member=%s", refused.member)
+            # Refused at the second step, the sign-in still waits there, and another second
+            # step may not be paused (helper-139: told to sign in with the password it had
+            # just typed).
+            waiting = two_step.pending_member(request)
             context = {
                 "too_many_sign_ins": settings.JENCO_SIGN_INS_PER_MEMBER_HOUR,
                 "way": refused.counted.way,
                 "until": times.try_again_at(refused.again_at),
+                "second_step": waiting is not None,
+                "passkey_second_step": waiting is not None and waiting.passkeys.exists(),
             }
             return render(request, "accounts/locked_out.html", context, status=429)
 

@@ -34,6 +34,7 @@ PASSWORD = "plum-Blossom-2026"
 PIN = "482916"
 LOCKOUT_FAILURES = 4
 FORGOT_LIMIT = 3
+SIGN_IN_LIMIT = 6
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 LOCKED = "一時的にログインを停止"
 
@@ -66,6 +67,7 @@ def deployment(tmp_path_factory):
         server.env |= {
             "JENCO_LOCKOUT_FAILURES": str(LOCKOUT_FAILURES),
             "JENCO_FORGOT_PER_ADDRESS": str(FORGOT_LIMIT),
+            "JENCO_SIGN_INS_PER_MEMBER_HOUR": str(SIGN_IN_LIMIT),
         }
     servers[0].start()
     servers[1].start(migrate=False)
@@ -119,6 +121,44 @@ def test_failed_sign_ins_on_both_app_servers_lock_the_member_out(deployment):
     for server in deployment:
         page = Browser(server).sign_in("JPN4000002", PASSWORD)
         assert page.status == 429 and LOCKED in page.body
+
+
+def test_right_passwords_sent_at_once_to_both_app_servers_sign_in_no_more_than_the_limit(
+    deployment,
+):
+    """helper-139 on PostgreSQL: sign-ins sent at the same moment each counted the hour's
+    sign-ins before any was written, and 6 of 6 got past a limit of 3. Now each waits for
+    the member's row, held by the one before it until it is written."""
+    first, second = deployment
+    first.shell(
+        "from accounts.models import Member, SecurityEvent\n"
+        f"m = Member.objects.create_user('JPN4000005', password={PASSWORD!r})\n"
+        "SecurityEvent.objects.bulk_create(\n"
+        "    [SecurityEvent(kind='sign_in', member=m) for _ in range(3)])\n"
+    )
+    browsers = [Browser(deployment[n % 2]) for n in range(8)]
+    forms = [browser.form("/login/") for browser in browsers]
+    barrier = threading.Barrier(len(browsers))
+    pages = [None] * len(browsers)
+
+    def post(n):
+        data = {**forms[n], "username": "JPN4000005", "password": PASSWORD}
+        pages[n] = browsers[n].request("POST", "/login/", data, barrier)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert max(p.started for p in pages) < min(p.finished for p in pages)  # all in flight
+    signed_in = [p for p in pages if (p.status, p.location) == (302, "/backoffice/")]
+    (logged,) = first.query(
+        "SELECT count(*) FROM accounts_securityevent e JOIN accounts_member m"
+        " ON e.member_id = m.id WHERE e.kind = 'sign_in' AND m.member_id = 'JPN4000005'"
+    )[0]
+    assert int(logged) == 3 + len(signed_in) <= SIGN_IN_LIMIT
+    assert all(p.status == 429 for p in pages if p not in signed_in)  # paused, or busy
 
 
 @pytest.mark.skipif(

@@ -12,8 +12,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts import times
+from accounts.flows import sign_in as sign_in_flow
 from accounts.models import Member, SecurityEvent
 from tests.helpers import DEFAULT_PASSWORD, sign_in, solved_captcha
+from tests.softkey import options_in
 from tests.test_dashboard import NEW_PASSWORD, reset_password_by_email
 from tests.test_passkeys import add_passkey, sign_in_with
 from tests.test_two_step import a_code_of_another_step, password_step, turn_on
@@ -200,3 +202,59 @@ def test_sign_ins_on_the_published_defaults_are_not_limited(migrated_member):
         client = Client()
         assert sign_in(client, "JPN2000001", DEFAULT_PASSWORD).status_code == 302
         assert signed_in_as(client)
+
+
+def test_a_second_step_refused_by_a_post_that_raced_it_still_waits(
+    member, member_client, monkeypatch
+):
+    # Two posts past the check before the code: the second is refused in the sign-in itself.
+    # Its code stays unused and its sign-in waits at the code page; the next try, once there
+    # is room, signs in (helper-139: it went back to the sign-in page).
+    _totp, codes = turn_on(member_client)
+    SecurityEvent.objects.bulk_create(
+        [SecurityEvent(kind=Kind.SIGN_IN_TWO_STEP, member=member) for _ in range(LIMIT)]
+    )
+    monkeypatch.setattr(sign_in_flow, "refuse_past_the_limit", lambda member, kind: None)
+    client = Client()
+    password_step(client)
+
+    assert client.post("/login/code/", {"code": codes[0]}).status_code == 429
+
+    assert member.recovery_codes.filter(used_at__isnull=False).count() == 0
+    assert client.get("/login/code/").status_code == 200  # still waiting for its code
+    SecurityEvent.objects.filter(kind=Kind.SIGN_IN_TWO_STEP).update(
+        created=timezone.now() - datetime.timedelta(hours=2)
+    )
+    assert client.post("/login/code/", {"code": codes[0]})["Location"] == "/backoffice/"
+
+
+def test_a_passkey_second_step_refused_points_to_the_code_instead(member, member_client):
+    turn_on(member_client)
+    key = add_passkey(member_client)
+    SecurityEvent.objects.bulk_create(
+        [SecurityEvent(kind=Kind.SIGN_IN_PASSKEY, member=member) for _ in range(LIMIT)]
+    )
+    client = Client()
+    password_step(client)
+    page = client.get("/login/code/").content.decode()
+
+    refused = client.post("/login/code/passkey/", {"passkey": key.get(options_in(page))})
+
+    text = refused.content.decode()
+    assert refused.status_code == 429 and PASSKEYS_PAUSED in text
+    assert "認証アプリのコードやリカバリーコードでのログインは停止していません" in text
+    assert 'href="/login/code/"' in text
+    assert "会員IDとパスワードでのログインは停止していません" not in text  # just typed
+
+
+def test_a_code_refused_points_to_the_passkey_as_the_second_step(member, member_client):
+    totp, _codes = turn_on(member_client)
+    add_passkey(member_client)
+    SecurityEvent.objects.bulk_create(
+        [SecurityEvent(kind=Kind.SIGN_IN_TWO_STEP, member=member) for _ in range(LIMIT)]
+    )
+    client = Client()
+    password_step(client)
+
+    text = client.post("/login/code/", {"code": a_code_of_another_step(totp, 1)}).content
+    assert "2段階目のパスキーでのログインは停止していません" in text.decode()

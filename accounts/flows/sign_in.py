@@ -14,6 +14,7 @@ from accounts import credentials, emails, lockout, sign_in_sql, view_only
 from accounts.audit import Kind, record
 from accounts.flows import mailbox, sessions
 from accounts.middleware import SEEN_AT
+from accounts.models import Member
 
 # What the dashboard shows about the sign-ins before this one, read once at sign-in so a
 # page view adds no query (tests/test_cost.py).
@@ -108,6 +109,7 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
     read_only = getattr(member, "signed_in_view_only", False)
     previous = member.last_login
     if not with_defaults:  # on the published password: neither limited nor told failures
+        _one_at_a_time(member, read_only=read_only)
         counts = _counted(member, counted_as(kind, read_only=read_only), since=previous)
     if auth.SESSION_KEY in request.session and (
         read_only or view_only.SESSION_KEY in request.session
@@ -149,6 +151,21 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
     request.session.save()
 
 
+def _one_at_a_time(member, *, read_only: bool) -> None:
+    """The member's sign-ins one at a time from here to their commit, so that each counts
+    the ones before it: password posts sent at once passed the hour's limit on PostgreSQL,
+    each seeing room (helper-139). A full sign-in writes the member's last sign-in here,
+    ahead of the count, and that UPDATE holds the member's row: the one it made after the
+    count (last_sign_in_now), so no statement more. A view-only one, which writes no last
+    sign-in, locks the row."""
+    if read_only:
+        Member.objects.select_for_update().only("pk").get(pk=member.pk)
+        return
+    member.last_login = timezone.now()
+    sign_in_sql.set_last_login(member.pk, member.last_login)
+    member.last_login_written = True
+
+
 def last_sign_in_now(sender, user, **kwargs) -> None:
     """The user_logged_in receiver that replaces Django's update_last_login (accounts.apps):
     the same, the member's last sign-in is now, in one UPDATE rather than a model save.
@@ -157,8 +174,8 @@ def last_sign_in_now(sender, user, **kwargs) -> None:
     counts failed sign-ins since, and whoever holds the sub password used the warning up
     before the member saw it (helper-119). Each view-only sign-in is mailed to the member
     and in the security log."""
-    if getattr(user, "signed_in_view_only", False):
-        return
+    if getattr(user, "signed_in_view_only", False) or getattr(user, "last_login_written", False):
+        return  # none, or written already (_one_at_a_time)
     user.last_login = timezone.now()
     sign_in_sql.set_last_login(user.pk, user.last_login)
 

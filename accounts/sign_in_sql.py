@@ -218,7 +218,7 @@ PASSWORD_SET = (SecurityEvent.Kind.PASSWORD_CHANGED, SecurityEvent.Kind.PASSWORD
 
 
 @cache
-def _sign_in_counts_sql(with_since: bool, kinds: int, renewals: int) -> str:
+def _sign_in_counts_sql(with_since: bool, kinds: int, renewals: int, every_kinds: int) -> str:
     table, kind, typed, created, member = _names(
         SecurityEvent, "kind", "member_id_typed", "created", "member"
     )
@@ -227,43 +227,57 @@ def _sign_in_counts_sql(with_since: bool, kinds: int, renewals: int) -> str:
         f"SELECT 1 FROM {table} later WHERE later.{member} = %s"
         f" AND later.{kind} IN (%s, %s) AND later.{created} > {table}.{created}"
     )
-    renewed_after = (
-        f"SELECT 1 FROM {table} renewed WHERE renewed.{member} = %s"
-        f" AND renewed.{kind} IN ({', '.join(['%s'] * renewals)})"
-        f" AND renewed.{created} > recent.{created}"
-    )
-    recent = (
-        f"SELECT COUNT(*) FROM {table} recent WHERE recent.{member} = %s"
-        f" AND recent.{created} > %s AND recent.{kind} IN ({', '.join(['%s'] * kinds)})"
-        f" AND NOT EXISTS ({renewed_after})"
-    )
+
+    def sign_ins(alias: str, kinds: int, renewals: int) -> str:
+        renewed_after = (
+            f" AND NOT EXISTS (SELECT 1 FROM {table} renewed WHERE renewed.{member} = %s"
+            f" AND renewed.{kind} IN ({', '.join(['%s'] * renewals)})"
+            f" AND renewed.{created} > {alias}.{created})"
+        )
+        return (
+            f"SELECT COUNT(*) FROM {table} {alias} WHERE {alias}.{member} = %s"
+            f" AND {alias}.{created} > %s AND {alias}.{kind} IN ({', '.join(['%s'] * kinds)})"
+            + (renewed_after if renewals else "")
+        )
+
     return (
         f"SELECT COUNT(*), COUNT(CASE WHEN NOT EXISTS ({password_set_after}) THEN 1 END),"
-        f" ({recent}) FROM {table} WHERE {table}.{kind} = %s AND {table}.{typed} = %s{since}"
+        f" ({sign_ins('recent', kinds, renewals)}), ({sign_ins('every_way', every_kinds, 0)})"
+        f" FROM {table} WHERE {table}.{kind} = %s AND {table}.{typed} = %s{since}"
     )
 
 
 @dataclass(frozen=True)
 class SignInCounts:
-    failed: int  # sign-ins failed with the member's ID since their last sign-in
+    failed: int  # sign-ins failed with the member's ID since `since`
     unanswered: int  # of those, the ones no password change or reset came after
-    recent: int  # the member's sign-ins of the kinds asked for since `after`
+    recent: int  # the member's sign-ins of `kinds` since `after` that nothing renewed
+    every_way: int  # the member's sign-ins of `every_kind` since `after`
 
 
 def count_sign_ins(
-    member_id_typed: str, member_pk: int, *, since=None, after, kinds=(), renewed_by=()
+    member_id_typed: str,
+    member_pk: int,
+    *,
+    since=None,
+    after,
+    kinds=(),
+    renewed_by=(),
+    every_kind=(),
 ) -> SignInCounts:
     """The failed sign-ins typed with this member ID after `since` (None: as far as the log
     goes back), how many of them no password change or reset of the member `member_pk` came
-    after, and the member's sign-ins of `kinds` after `after` that no event of `renewed_by`
-    came after (a new password, say): one statement, on the typed-ID index and the member's."""
-    kinds, renewed_by = kinds or ("-",), renewed_by or ("-",)  # IN () is no SQL
+    after; the member's sign-ins of `kinds` after `after` that no event of `renewed_by` came
+    after (a new password, say), and of `every_kind` after `after`: one statement, on the
+    typed-ID index and the member's."""
+    kinds, every_kind = kinds or ("-",), every_kind or ("-",)  # IN () is no SQL
     params = [member_pk, *PASSWORD_SET]
-    params += [member_pk, _when(after), *kinds, member_pk, *renewed_by]
+    params += [member_pk, _when(after), *kinds] + ([member_pk, *renewed_by] if renewed_by else [])
+    params += [member_pk, _when(after), *every_kind]
     params += [SecurityEvent.Kind.SIGN_IN_FAILED, member_id_typed]
     params += [_when(since)] if since is not None else []
-    sql = _sign_in_counts_sql(since is not None, len(kinds), len(renewed_by))
-    return SignInCounts(*_rows(sql, params)[0])
+    shape = (since is not None, len(kinds), len(renewed_by), len(every_kind))
+    return SignInCounts(*_rows(_sign_in_counts_sql(*shape), params)[0])
 
 
 @cache

@@ -118,10 +118,30 @@ def captcha_refresh(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"key": key, "image_url": captcha["image"], "audio_url": captcha["audio"]})
 
 
+def _still_open(request: HttpRequest, member, refused) -> dict:
+    """What the paused page may offer instead of the way `refused`: the other way, if it is
+    not at its limit too (helper-140: said to be open without a look). Refused at the second
+    step, the sign-in still waits there, and the other second step is the other way
+    (helper-139: told to sign in with the password it had just typed)."""
+    waiting = two_step.pending_member(request)
+    second_step = waiting is not None and waiting.pk == member.pk
+    if refused is sign_in_flow.BY_PASSWORD:
+        other = second_step and member.passkeys.exists() and sign_in_flow.BY_PASSKEY
+    elif refused is sign_in_flow.EVERY_WAY:
+        other = None
+    else:  # a passkey's or the sub password's: the password (with a code at the second step)
+        other = sign_in_flow.BY_PASSWORD
+    return {
+        "second_step": second_step,
+        "other_way_open": bool(other) and sign_in_flow.open_now(member, other),
+    }
+
+
 def answers_too_many_sign_ins(view):
     """A sign-in refused for the account's sign-ins this hour (sign_in_flow.TooManySignIns,
-    raised before it wrote anything): the paused page, saying until when. Logged here, not
-    in the security log, whose growth is what the limit bounds."""
+    raised inside the sign-in's transaction, which keeps nothing): the paused page, saying
+    until when and what is still open. Logged here, not in the security log, whose growth is
+    what the limit bounds."""
 
     @wraps(view)
     def answered(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -129,16 +149,11 @@ def answers_too_many_sign_ins(view):
             return view(request, *args, **kwargs)
         except sign_in_flow.TooManySignIns as refused:
             logger.warning("sign-in refused, the hour's sign-ins taken: member=%s", refused.member)
-            # Refused at the second step, the sign-in still waits there, and another second
-            # step may not be paused (helper-139: told to sign in with the password it had
-            # just typed).
-            waiting = two_step.pending_member(request)
             context = {
-                "too_many_sign_ins": settings.JENCO_SIGN_INS_PER_MEMBER_HOUR,
-                "way": refused.counted.way,
+                "too_many_sign_ins": refused.way.limit,
+                "way": refused.way.name,
                 "until": times.try_again_at(refused.again_at),
-                "second_step": waiting is not None,
-                "passkey_second_step": waiting is not None and waiting.passkeys.exists(),
+                **_still_open(request, refused.member, refused.way),
             }
             return render(request, "accounts/locked_out.html", context, status=429)
 
@@ -423,8 +438,6 @@ def login_passkey(request: HttpRequest) -> HttpResponse:
             member = used.member if used else None
             if member is not None and member.is_active:
                 member.backend = "accounts.backends.MemberBackend"
-                if request.user.is_authenticated:
-                    request.session.flush()  # nothing of another sign-in carries over
                 sign_in_flow.sign_in(request, member, kind=Kind.SIGN_IN_PASSKEY)
         if member is not None and member.is_active:
             response = _go_next(request)

@@ -33,7 +33,8 @@ def production_env(database_url: str, **extra) -> dict:
     its own (X-Forwarded-For), as they would arrive through nginx; the lockout stays on.
     """
     return (
-        os.environ
+        SIGN_IN_LIMITS
+        | os.environ
         | {
             "DJANGO_SETTINGS_MODULE": "jenco.settings",
             "DATABASE_URL": database_url,
@@ -45,7 +46,6 @@ def production_env(database_url: str, **extra) -> dict:
             "JENCO_TRUSTED_PROXIES": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
-        | SIGN_IN_LIMITS
         | extra
     )
 
@@ -246,7 +246,7 @@ class ServeStack:
     files go (the logs stay)."""
 
     def __init__(self, var: Path, env: dict | None = None, startup: float = 300):
-        self.var, self.env, self.startup = var, (env or os.environ) | SIGN_IN_LIMITS, startup
+        self.var, self.env, self.startup = var, SIGN_IN_LIMITS | (env or os.environ), startup
         self.log = var / "serve.log"
         self.url = ""
 

@@ -21,8 +21,9 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("backoffice/", include("backoffice.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),
-    # Before the library's: its refresh keys a new picture from `random` and the clock, and
-    # its picture and sound are refused to a view-only session (accounts.views.captcha_image).
+    # Ahead of the library's routes: its refresh keys a new picture from `random` and the
+    # clock, and its own picture and sound views, unmarked, would be refused to a view-only
+    # session (accounts.views.captcha_image marks them).
     path("captcha/refresh/", accounts_views.captcha_refresh, name="captcha-refresh"),
     re_path(r"^captcha/image/(?P<key>\w+)/$", accounts_views.captcha_image, {"scale": 1}),
     re_path(r"^captcha/image/(?P<key>\w+)@2/$", accounts_views.captcha_image, {"scale": 2}),

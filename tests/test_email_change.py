@@ -144,7 +144,8 @@ def test_a_confirmation_link_works_once(member_client, member, mailoutbox):
     confirm(member_client, path)
     Member.objects.filter(pk=member.pk).update(email="taro.other@example.com")
     assert says_unusable(open_link(member_client, path))
-    assert REOPEN in member_client.post(CONFIRM_PAGE).content.decode()  # which says unusable
+    # The link opened last said it cannot be used; the page without one asks for the link.
+    assert REOPEN in member_client.post(CONFIRM_PAGE).content.decode()
     assert email_of(member) == "taro.other@example.com"
 
 

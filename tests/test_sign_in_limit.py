@@ -1,6 +1,7 @@
-"""An account is signed in to at most JENCO_SIGN_INS_PER_MEMBER_HOUR times an hour, every way
-of signing in together (helper-134: a client signing in to its own account with a passkey,
-no captcha and no hash, wrote a 400-day security-log entry and a session each time)."""
+"""An account is signed in to at most JENCO_SIGN_INS_PER_MEMBER_HOUR times an hour each way
+(with the password, with a passkey, view only), and three times that every way together
+(helper-134: a client signing in to its own account with a passkey, no captcha and no hash,
+wrote a 400-day security-log entry and a session each time)."""
 
 import datetime
 
@@ -226,6 +227,27 @@ def test_a_second_step_refused_by_a_post_that_raced_it_still_waits(
         created=timezone.now() - datetime.timedelta(hours=2)
     )
     assert client.post("/login/code/", {"code": codes[0]})["Location"] == "/backoffice/"
+    assert signed_in_as(client) == str(member.pk)  # signed in, not "sent twice"
+    assert member.security_events.filter(kind=Kind.SIGN_IN_RECOVERY_CODE).count() == 1
+
+
+def test_an_authenticator_code_refused_by_a_racing_post_can_be_typed_again(
+    member, member_client, monkeypatch
+):
+    totp, _codes = turn_on(member_client)
+    last_step = member.authenticator.last_step
+    SecurityEvent.objects.bulk_create(
+        [SecurityEvent(kind=Kind.SIGN_IN_TWO_STEP, member=member) for _ in range(LIMIT)]
+    )
+    monkeypatch.setattr(sign_in_flow, "refuse_past_the_limit", lambda member, kind: None)
+    client = Client()
+    password_step(client)
+    code = a_code_of_another_step(totp, 1)
+
+    assert client.post("/login/code/", {"code": code}).status_code == 429
+
+    member.authenticator.refresh_from_db()
+    assert member.authenticator.last_step == last_step  # the code not taken as used
 
 
 def test_a_passkey_second_step_refused_points_to_the_code_instead(member, member_client):
@@ -258,3 +280,92 @@ def test_a_code_refused_points_to_the_passkey_as_the_second_step(member, member_
 
     text = client.post("/login/code/", {"code": a_code_of_another_step(totp, 1)}).content
     assert "2段階目のパスキーでのログインは停止していません" in text.decode()
+
+
+def sign_ins(member, kind, count: int, minutes_ago: int = 0) -> None:
+    when = timezone.now() - datetime.timedelta(minutes=minutes_ago)
+    SecurityEvent.objects.bulk_create(
+        [SecurityEvent(kind=kind, member=member, created=when) for _ in range(count)]
+    )
+
+
+def test_every_way_together_has_a_limit_no_new_credential_starts_anew(member):
+    # The member can start each way's count anew (a passkey added and removed, a password
+    # changed): three ways' worth in all, whatever was renewed (helper-140).
+    for minutes_ago in (50, 40):
+        sign_ins(member, Kind.SIGN_IN, LIMIT, minutes_ago)
+        SecurityEvent.objects.create(
+            kind=Kind.PASSWORD_CHANGED,
+            member=member,
+            created=timezone.now() - datetime.timedelta(minutes=minutes_ago - 1),
+        )
+    sign_ins(member, Kind.SIGN_IN_PASSKEY, LIMIT, 30)
+
+    page = sign_in(Client())
+
+    text = page.content.decode()
+    assert page.status_code == 429
+    assert f"すべての方法を合わせて{LIMIT * 3}回のログインがありました" in text
+    assert "停止していません" not in text  # nothing else offered as open
+
+
+def test_a_passkey_removed_starts_the_passkey_count_anew(member, member_client):
+    key = add_passkey(member_client)
+    sign_ins(member, Kind.SIGN_IN_PASSKEY, LIMIT)
+    assert sign_in_with(Client(), key).status_code == 429
+    SecurityEvent.objects.create(kind=Kind.PASSKEY_REMOVED, member=member)  # another one
+    assert sign_in_with(Client(), key).status_code == 302
+
+
+def test_a_new_sub_password_starts_the_view_only_count_anew(member):
+    member.sub_password = make_password("sub-Password-4821")
+    member.save(update_fields=["sub_password"])
+    sign_ins(member, Kind.SIGN_IN_VIEW_ONLY, LIMIT)
+    assert view_only_sign_in(Client()).status_code == 429
+    SecurityEvent.objects.create(kind=Kind.SUB_PASSWORD_CHANGED, member=member)
+    assert view_only_sign_in(Client()).status_code == 302
+
+
+def test_the_time_to_try_again_counts_from_the_new_password(member):
+    sign_ins(member, Kind.SIGN_IN, LIMIT, minutes_ago=50)
+    SecurityEvent.objects.create(
+        kind=Kind.PASSWORD_RESET,
+        member=member,
+        created=timezone.now() - datetime.timedelta(minutes=45),
+    )
+    for minutes_ago in (30, 20, 10):
+        sign_ins(member, Kind.SIGN_IN, 1, minutes_ago)
+    oldest_counted = member.security_events.filter(kind=Kind.SIGN_IN).order_by("created")[LIMIT]
+
+    text = sign_in(Client()).content.decode()
+
+    assert f"{times.try_again_at(oldest_counted.created + datetime.timedelta(hours=1))}まで" in text
+
+
+def test_a_way_also_paused_is_not_offered(member, mailoutbox):
+    member.sub_password = make_password("sub-Password-4821")
+    member.save(update_fields=["sub_password"])
+    sign_ins(member, Kind.SIGN_IN_VIEW_ONLY, LIMIT)
+    offered = view_only_sign_in(Client()).content.decode()
+    assert "メインパスワードでのログインは停止していません" in offered
+    sign_ins(member, Kind.SIGN_IN, LIMIT)
+    text = view_only_sign_in(Client()).content.decode()
+    assert VIEW_ONLY_PAUSED in text and "停止していません" not in text
+
+
+def test_every_way_of_signing_in_but_the_defaults_is_limited():
+    # A new kind of sign-in in SecurityEvent.SIGN_INS must be given a way, or it escapes.
+    ways = sign_in_flow.BY_PASSWORD, sign_in_flow.BY_PASSKEY, sign_in_flow.VIEW_ONLY
+    limited = {kind for way in ways for kind in way.kinds}
+    assert limited == set(SecurityEvent.SIGN_INS) - {Kind.SIGN_IN_DEFAULT}
+    assert limited == set(sign_in_flow.EVERY_WAY.kinds)
+
+
+def test_past_a_limit_lowered_meanwhile_the_time_waits_for_enough_to_leave(member):
+    for minutes_ago in (50, 40, 30, 20, 10):  # 5 sign-ins, 3 allowed now
+        sign_ins(member, Kind.SIGN_IN, 1, minutes_ago)
+    third = member.security_events.order_by("created")[2]  # when it leaves, 2 are left
+
+    text = sign_in(Client()).content.decode()
+
+    assert f"{times.try_again_at(third.created + datetime.timedelta(hours=1))}まで" in text

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import sign_in_sql
 from accounts.audit import Kind
-from accounts.flows.sign_in import PASSWORD_SIGN_INS, last_sign_in_now
+from accounts.flows.sign_in import BY_PASSWORD, EVERY_WAY, last_sign_in_now
 from accounts.models import Authenticator, Member, SecurityEvent
 from tests.helpers import sign_in
 
@@ -130,24 +130,31 @@ def test_the_member_s_sign_ins_of_the_kinds_asked_are_counted_after_the_moment(
     SecurityEvent.objects.create(kind=Kind.SIGN_OUT, member=member)  # not a sign-in
     SecurityEvent.objects.create(kind=Kind.SIGN_IN, member=english_member)  # another's
     SecurityEvent.objects.create(kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001")
-    own = PASSWORD_SIGN_INS
 
-    counts = sign_in_sql.count_sign_ins(
-        "JPN1000001", member.pk, after=hour_ago, kinds=own.kinds, renewed_by=own.renewed_by
-    )
+    def count():
+        return sign_in_sql.count_sign_ins(
+            "JPN1000001",
+            member.pk,
+            after=hour_ago,
+            kinds=BY_PASSWORD.kinds,
+            renewed_by=BY_PASSWORD.renewed_by,
+            every_kind=EVERY_WAY.kinds,
+        )
+
+    counts = count()
 
     in_orm = SecurityEvent.objects.filter(
-        member=member, kind__in=own.kinds, created__gt=hour_ago
+        member=member, kind__in=BY_PASSWORD.kinds, created__gt=hour_ago
     ).count()
     assert counts.recent == in_orm == 3  # password, code, recovery code
+    assert counts.every_way == 5  # and a passkey's and a view-only one (not the default's)
     assert counts.failed == 1
     SecurityEvent.objects.create(kind=Kind.SIGN_IN, member=member)
     SecurityEvent.objects.create(kind=Kind.PASSWORD_RESET, member=member)
     SecurityEvent.objects.create(kind=Kind.SIGN_IN_TWO_STEP, member=member)
-    counts = sign_in_sql.count_sign_ins(
-        "JPN1000001", member.pk, after=hour_ago, kinds=own.kinds, renewed_by=own.renewed_by
-    )
+    counts = count()
     assert counts.recent == 1  # only the one since the new password
+    assert counts.every_way == 7  # which renews no count of every way
 
 
 @pytest.mark.parametrize("kind", [Kind.PASSWORD_CHANGED, Kind.PASSWORD_RESET])
@@ -180,16 +187,21 @@ def test_counting_sign_ins_reads_indexes_not_the_whole_log():
         explain = connection.ops.explain_prefix
         since = timezone.now() - timedelta(days=30)  # a member back after a month
         hour_ago = timezone.now() - timedelta(hours=1)
-        own = PASSWORD_SIGN_INS
-        sql = sign_in_sql._sign_in_counts_sql(True, len(own.kinds), len(own.renewed_by))
+        own, every = BY_PASSWORD, EVERY_WAY.kinds
+        shape = (True, len(own.kinds), len(own.renewed_by), len(every))
+        sql = sign_in_sql._sign_in_counts_sql(*shape)
         params = [1, *sign_in_sql.PASSWORD_SET, 1, hour_ago, *own.kinds, 1, *own.renewed_by]
-        params += [Kind.SIGN_IN_FAILED, "JPN1000007", since]
+        params += [1, hour_ago, *every, Kind.SIGN_IN_FAILED, "JPN1000007", since]
         cursor.execute(f"{explain} {sql}", params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "security_event_typed_id" in plan, plan
     # The member's sign-ins of the hour, on an index of the member (theirs, or PostgreSQL's
     # own for the foreign key), not a scan of the log.
-    assert "SCAN recent" not in plan and "Seq Scan on accounts_securityevent recent" not in plan
+    for alias in ("recent", "every_way"):
+        assert (
+            f"SCAN {alias}" not in plan
+            and f"Seq Scan on accounts_securityevent {alias}" not in plan
+        )
     member_indexes = ("accounts_se_member__b4c697_idx", "accounts_securityevent_member_id")
     assert any(name in plan for name in member_indexes), plan
 

@@ -26,13 +26,18 @@ HOUR = datetime.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
-class Counted:
-    """Sign-ins limited together (JENCO_SIGN_INS_PER_MEMBER_HOUR), and the events after which
-    the earlier ones no longer count. `way` names them for the paused page's advice."""
+class SignInWay:
+    """Sign-ins limited together, up to `times` JENCO_SIGN_INS_PER_MEMBER_HOUR an hour, and
+    the events after which the earlier ones no longer count. `name` is for the paused page."""
 
-    way: str
+    name: str
     kinds: tuple[str, ...]
-    renewed_by: tuple[str, ...]
+    renewed_by: tuple[str, ...] = ()
+    times: int = 1
+
+    @property
+    def limit(self) -> int:
+        return settings.JENCO_SIGN_INS_PER_MEMBER_HOUR * self.times
 
 
 # Each credential's sign-ins are counted apart, so that whoever holds one cannot use up
@@ -40,63 +45,83 @@ class Counted:
 # nor a passkey (which a password reset leaves) the member's password (helper-137). A sign-in
 # on the published defaults (every migrated account's, known to anyone) is not limited, or
 # anyone could keep its member from their first sign-in; the address's count and the mailbox
-# code's limits bound those. A new credential starts its count anew: a member who reset a
-# stolen password is not kept out by the thief's sign-ins, nor by a passkey support removed.
-PASSWORD_SIGN_INS = Counted(
+# code's limits bound those. A new credential starts its way's count anew: a member who reset
+# a stolen password is not kept out by the thief's sign-ins, nor by a passkey support removed.
+BY_PASSWORD = SignInWay(
     "password",
     kinds=(Kind.SIGN_IN, Kind.SIGN_IN_TWO_STEP, Kind.SIGN_IN_RECOVERY_CODE),
     renewed_by=(Kind.PASSWORD_CHANGED, Kind.PASSWORD_RESET),
 )
-PASSKEY_SIGN_INS = Counted(  # alone, or as the second step
+BY_PASSKEY = SignInWay(  # alone, or as the second step
     "passkey",
     kinds=(Kind.SIGN_IN_PASSKEY,),
     renewed_by=(Kind.PASSKEY_REMOVED, Kind.TWO_STEP_RESET),
 )
-VIEW_ONLY_SIGN_INS = Counted(
+VIEW_ONLY = SignInWay(
     "view_only",
     kinds=(Kind.SIGN_IN_VIEW_ONLY,),
     renewed_by=(Kind.SUB_PASSWORD_CHANGED, Kind.SUB_PASSWORD_REMOVED),
 )
+# And all of them together, three ways' worth, which nothing starts anew: the member can
+# renew each way's count (a passkey added and removed), and the limit is there to bound what
+# one account's sign-ins write (helper-140).
+EVERY_WAY = SignInWay(
+    "every", kinds=BY_PASSWORD.kinds + BY_PASSKEY.kinds + VIEW_ONLY.kinds, times=3
+)
 
 
-def counted_as(kind: str, *, read_only: bool = False) -> Counted:
+def way_of(kind: str, *, read_only: bool = False) -> SignInWay:
     if read_only:
-        return VIEW_ONLY_SIGN_INS
-    return PASSKEY_SIGN_INS if kind == Kind.SIGN_IN_PASSKEY else PASSWORD_SIGN_INS
+        return VIEW_ONLY
+    return BY_PASSKEY if kind == Kind.SIGN_IN_PASSKEY else BY_PASSWORD
 
 
 class TooManySignIns(Exception):
-    """The member signed in JENCO_SIGN_INS_PER_MEMBER_HOUR times within the last hour this
-    way (`counted`): the next waits until `again_at`. Each sign-in keeps a security-log entry
-    for 400 days and a session for 12 hours; a client signing in to its own account with a
-    passkey (no captcha, no hash) wrote both as fast as it could ask (helper-134). Raised
-    before anything is written; views.answers_too_many_sign_ins answers it."""
+    """The member signed in `way.limit` times within the last hour this way: the next waits
+    until `again_at`. Each sign-in keeps a security-log entry for 400 days and a session for
+    12 hours; a client signing in to its own account with a passkey (no captcha, no hash)
+    wrote both as fast as it could ask (helper-134). Raised inside the sign-in's transaction
+    before the sign-in is written, whose rollback undoes what came before it (the row's
+    lock, _one_at_a_time); views.answers_too_many_sign_ins answers it."""
 
-    def __init__(self, member, counted: Counted, again_at: datetime.datetime):
-        super().__init__(member.member_id, counted.way, again_at)
-        self.member, self.counted, self.again_at = member, counted, again_at
+    def __init__(self, member, way: SignInWay, again_at: datetime.datetime):
+        super().__init__(member.member_id, way.name, again_at)
+        self.member, self.way, self.again_at = member, way, again_at
 
 
 def refuse_past_the_limit(member, kind: str) -> None:
     """Raise TooManySignIns if a sign-in of `kind` would be refused now: asked before a
     second step is checked, so that no code or passkey is used up for nothing."""
-    _counted(member, counted_as(kind), since=timezone.now())
+    _counted(member, way_of(kind), failed_since=timezone.now())  # no failures asked for
 
 
-def _counted(member, counted: Counted, *, since) -> sign_in_sql.SignInCounts:
-    """The member's failed sign-ins since `since` (sign_in_sql.count_sign_ins), refused with
-    TooManySignIns if the hour's sign-ins `counted` are all taken."""
+def open_now(member, way: SignInWay) -> bool:
+    """Whether a sign-in `way` would be let through now (the paused page's alternatives)."""
+    try:
+        _counted(member, way, failed_since=timezone.now())
+    except TooManySignIns:
+        return False
+    return True
+
+
+def _counted(member, way: SignInWay, *, failed_since) -> sign_in_sql.SignInCounts:
+    """The member's sign-ins of the hour `way` and every way, refused with TooManySignIns
+    when either is at its limit; and the failed sign-ins with the member's ID since
+    `failed_since` (None: as far as the log goes back)."""
     hour_ago = timezone.now() - HOUR
     counts = sign_in_sql.count_sign_ins(
         credentials.printable(member.member_id),
         member.pk,
-        since=since,
+        since=failed_since,
         after=hour_ago,
-        kinds=counted.kinds,
-        renewed_by=counted.renewed_by,
+        kinds=way.kinds,
+        renewed_by=way.renewed_by,
+        every_kind=EVERY_WAY.kinds,
     )
-    if counts.recent >= settings.JENCO_SIGN_INS_PER_MEMBER_HOUR:
-        raise TooManySignIns(member, counted, _next_free(member, counted, hour_ago))
+    for refusing, counted in ((way, counts.recent), (EVERY_WAY, counts.every_way)):
+        if counted >= refusing.limit:
+            again_at = _next_free(member, refusing, counted, hour_ago)
+            raise TooManySignIns(member, refusing, again_at)
     return counts
 
 
@@ -104,13 +129,14 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
     """Sign the member in. Called inside the sign-in post's one transaction (accounts.views
     .login): the session row is written here with the rest, not after the response. `kind`
     says how, for the security log: the password alone, or a second step after it
-    (accounts.flows.two_step.finish). Raises TooManySignIns, writing nothing."""
+    (accounts.flows.two_step.finish). Raises TooManySignIns before the sign-in is written;
+    the caller's transaction, rolled back, keeps nothing of it."""
     with_defaults = getattr(member, "signed_in_with_default_password", False)
     read_only = getattr(member, "signed_in_view_only", False)
     previous = member.last_login
+    _one_at_a_time(member, read_only=read_only)
     if not with_defaults:  # on the published password: neither limited nor told failures
-        _one_at_a_time(member, read_only=read_only)
-        counts = _counted(member, counted_as(kind, read_only=read_only), since=previous)
+        counts = _counted(member, way_of(kind, read_only=read_only), failed_since=previous)
     if auth.SESSION_KEY in request.session and (
         read_only or view_only.SESSION_KEY in request.session
     ):
@@ -155,9 +181,9 @@ def _one_at_a_time(member, *, read_only: bool) -> None:
     """The member's sign-ins one at a time from here to their commit, so that each counts
     the ones before it: password posts sent at once passed the hour's limit on PostgreSQL,
     each seeing room (helper-139). A full sign-in writes the member's last sign-in here,
-    ahead of the count, and that UPDATE holds the member's row: the one it made after the
-    count (last_sign_in_now), so no statement more. A view-only one, which writes no last
-    sign-in, locks the row."""
+    ahead of the count, and that UPDATE holds the member's row: the one Django's login made
+    after it (last_sign_in_now), so no statement more. A view-only one, which writes no
+    last sign-in, locks the row."""
     if read_only:
         Member.objects.select_for_update().only("pk").get(pk=member.pk)
         return
@@ -170,12 +196,13 @@ def last_sign_in_now(sender, user, **kwargs) -> None:
     """The user_logged_in receiver that replaces Django's update_last_login (accounts.apps):
     the same, the member's last sign-in is now, in one UPDATE rather than a model save.
 
-    Not for a view-only sign-in: the member's own last sign-in is what their dashboard
-    counts failed sign-ins since, and whoever holds the sub password used the warning up
-    before the member saw it (helper-119). Each view-only sign-in is mailed to the member
-    and in the security log."""
+    A sign-in (sign_in) writes it itself, ahead of its count (_one_at_a_time): this is for
+    logins made some other way (a test's force_login, a shell). And not for a view-only
+    sign-in: the member's own last sign-in is what their dashboard counts failed sign-ins
+    since, and whoever holds the sub password used the warning up before the member saw it
+    (helper-119). Each view-only sign-in is mailed to the member and in the security log."""
     if getattr(user, "signed_in_view_only", False) or getattr(user, "last_login_written", False):
-        return  # none, or written already (_one_at_a_time)
+        return
     user.last_login = timezone.now()
     sign_in_sql.set_last_login(user.pk, user.last_login)
 
@@ -188,13 +215,15 @@ def _session(request) -> dict:
     return {"session": sessions.sealed(request.session.session_key)}
 
 
-def _next_free(member, counted: Counted, hour_ago) -> datetime.datetime:
-    """When the oldest of the member's sign-ins counted leaves the hour, and one is free."""
+def _next_free(member, way: SignInWay, counted: int, hour_ago) -> datetime.datetime:
+    """When enough of the member's `counted` sign-ins `way` leave the hour for one more: the
+    oldest, or more when the limit was lowered meanwhile. The same rule as the count's."""
     events = member.security_events.order_by("created").values_list("created", flat=True)
-    renewed = events.filter(kind__in=counted.renewed_by).last()
+    renewed = events.filter(kind__in=way.renewed_by).last() if way.renewed_by else None
     start = max(hour_ago, renewed) if renewed else hour_ago
-    oldest = events.filter(kind__in=counted.kinds, created__gt=start).first()
-    return (oldest or start) + HOUR
+    leaving = counted - way.limit  # 0: the oldest
+    nth = events.filter(kind__in=way.kinds, created__gt=start)[leaving : leaving + 1]
+    return (nth[0] if nth else start) + HOUR
 
 
 def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:

@@ -471,16 +471,17 @@ def abandon(request) -> None:
 
 def finish(request, member, kind: str) -> None:
     """The second step was right: sign in, logged as `kind` (which second step)."""
-    from accounts.flows.sign_in import TooManySignIns, sign_in  # it imports this module
+    from accounts.flows.sign_in import sign_in  # sign_in imports this module
 
     waiting = request.session.get(PENDING)
     abandon(request)
     try:
         sign_in(request, member, kind=kind)
-    except TooManySignIns:
-        # Refused past the hour's sign-ins by a post that raced another here: the sign-in
-        # still waits for its second step, and the code that was right is not "sent twice"
-        # (helper-139: the next try went back to the sign-in page).
+    except Exception:
+        # Refused past the hour's sign-ins (TooManySignIns) by a post that raced another
+        # here, or failed: the transaction's rollback keeps the code unused, so the sign-in
+        # still waits for it, and the code is not "sent twice" (helper-139: the next try
+        # went back to the sign-in page).
         request.session[PENDING] = waiting
         cache.delete(_finished_key(request.session.session_key or ""))
         raise

@@ -123,6 +123,27 @@ def test_failed_sign_ins_on_both_app_servers_lock_the_member_out(deployment):
         assert page.status == 429 and LOCKED in page.body
 
 
+def _signed_in_at_once(deployment, member_id: str, passwords: list[str]) -> list:
+    """Sign-ins with `member_id`, one with each of `passwords`, each from a browser of its own
+    with its picture answered, posted at the same moment, in turns to each app server."""
+    browsers = [Browser(deployment[n % 2]) for n in range(len(passwords))]
+    forms = [browser.form("/login/") for browser in browsers]
+    barrier = threading.Barrier(len(browsers))
+    pages = [None] * len(browsers)
+
+    def post(n):
+        data = {**forms[n], "username": member_id, "password": passwords[n]}
+        pages[n] = browsers[n].request("POST", "/login/", data, barrier)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert max(p.started for p in pages) < min(p.finished for p in pages)  # all in flight
+    return pages
+
+
 def test_right_passwords_sent_at_once_to_both_app_servers_sign_in_no_more_than_the_limit(
     deployment,
 ):
@@ -136,22 +157,8 @@ def test_right_passwords_sent_at_once_to_both_app_servers_sign_in_no_more_than_t
         "SecurityEvent.objects.bulk_create(\n"
         "    [SecurityEvent(kind='sign_in', member=m) for _ in range(3)])\n"
     )
-    browsers = [Browser(deployment[n % 2]) for n in range(8)]
-    forms = [browser.form("/login/") for browser in browsers]
-    barrier = threading.Barrier(len(browsers))
-    pages = [None] * len(browsers)
+    pages = _signed_in_at_once(deployment, "JPN4000005", [PASSWORD] * 8)
 
-    def post(n):
-        data = {**forms[n], "username": "JPN4000005", "password": PASSWORD}
-        pages[n] = browsers[n].request("POST", "/login/", data, barrier)
-
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(browsers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert max(p.started for p in pages) < min(p.finished for p in pages)  # all in flight
     signed_in = [p for p in pages if (p.status, p.location) == (302, "/backoffice/")]
     (logged,) = first.query(
         "SELECT count(*) FROM accounts_securityevent e JOIN accounts_member m"
@@ -171,22 +178,8 @@ def test_wrong_passwords_sent_at_once_to_both_app_servers_get_no_more_checks_tha
     the posts still being checked on the other server count too, so no more are checked
     than one at a time would be, and the rest are refused unchecked."""
     member_id = "JPN4000009"  # no such member: an unknown ID counts as a known one does
-    browsers = [Browser(deployment[n % 2]) for n in range(10)]
-    forms = [browser.form("/login/") for browser in browsers]
-    barrier = threading.Barrier(len(browsers))
-    pages = [None] * len(browsers)
+    pages = _signed_in_at_once(deployment, member_id, [f"wrong-Guess-{n}" for n in range(10)])
 
-    def post(n):
-        data = {**forms[n], "username": member_id, "password": f"wrong-Guess-{n}"}
-        pages[n] = browsers[n].request("POST", "/login/", data, barrier)
-
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(browsers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert max(p.started for p in pages) < min(p.finished for p in pages)  # all in flight
     (checked,) = deployment[0].query(
         "SELECT count(*) FROM accounts_securityevent"
         " WHERE kind = 'sign_in_failed' AND member_id_typed = ?",

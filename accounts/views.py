@@ -300,25 +300,9 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:login")
     form = TwoStepCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        # Past the hour's sign-ins, refused before the code is checked: a recovery code used
-        # up for a sign-in the limit then refused was gone for nothing (helper-137). And the
-        # code is used up only with the sign-in it makes, in one transaction, which the
-        # check's lock on the member keeps to one at a time: codes sent at once passed the
-        # limit, each seeing room.
-        sign_in_flow.refuse_past_the_limit(member, Kind.SIGN_IN_TWO_STEP)
+        next_url = two_step.pending_next(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
         right = (two_step.Check.RIGHT_TOTP, two_step.Check.RIGHT_RECOVERY)
-        with transaction.atomic():
-            checked = two_step.check_code(request, member, form.cleaned_data["code"])
-            if checked.result in right:
-                next_url = two_step.pending_next(request) or resolve_url(
-                    settings.LOGIN_REDIRECT_URL
-                )
-                kind = (
-                    Kind.SIGN_IN_TWO_STEP
-                    if checked.result == two_step.Check.RIGHT_TOTP
-                    else Kind.SIGN_IN_RECOVERY_CODE
-                )
-                two_step.finish(request, member, kind)
+        checked = two_step.finish_with_code(request, member, form.cleaned_data["code"])
         if checked.result == two_step.Check.SENT_TWICE:
             return _finished_meanwhile(request)
         if checked.result in right:
@@ -401,15 +385,10 @@ def login_code_passkey(request: HttpRequest) -> HttpResponse:
     member = two_step.pending_member(request)
     if member is None:
         return redirect("accounts:login-code")  # says why there
-    sign_in_flow.refuse_past_the_limit(member, Kind.SIGN_IN_PASSKEY)  # as login_code
-    with transaction.atomic():  # the passkey's use kept only with the sign-in it makes
-        try:
-            passkeys.check(request, request.POST.get("passkey", ""), member=member)
-        except passkeys.Refused:
-            messages.error(request, PASSKEY_REFUSED)
-            return redirect("accounts:login-code")
-        next_url = two_step.pending_next(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
-        two_step.finish(request, member, Kind.SIGN_IN_PASSKEY)
+    next_url = two_step.pending_next(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
+    if not two_step.finish_with_passkey(request, member, request.POST.get("passkey", "")):
+        messages.error(request, PASSKEY_REFUSED)
+        return redirect("accounts:login-code")
     response = HttpResponseRedirect(next_url)
     _remember_language(response, member.preferred_language)
     return response

@@ -28,7 +28,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import credentials, emails
 from accounts.audit import Kind, Pause, lifts, pause_ends, record
-from accounts.flows import SENT_TWICE
+from accounts.flows import SENT_TWICE, passkeys
 from accounts.models import Authenticator, Member, Passkey, RecoveryCode
 
 ISSUER = "JENCO"
@@ -467,6 +467,40 @@ def pending_next(request) -> str:
 
 def abandon(request) -> None:
     request.session.pop(PENDING, None)
+
+
+def finish_with_code(request, member, typed: str) -> "Checked":
+    """The second step with an authenticator or recovery code: checked (check_code) and, if
+    right, the sign-in made (finish), in one transaction, so the code is used up only with
+    the sign-in it makes; the check's lock on the member keeps them to one at a time (codes
+    sent at once passed the hour's sign-in limit, each seeing room). Past that limit, refused
+    before the code is checked (sign_in.TooManySignIns): a recovery code used up for a
+    sign-in the limit then refused was gone for nothing (helper-137)."""
+    from accounts.flows.sign_in import refuse_past_the_limit
+
+    refuse_past_the_limit(member, Kind.SIGN_IN_TWO_STEP)
+    with transaction.atomic():
+        checked = check_code(request, member, typed)
+        if checked.result == Check.RIGHT_TOTP:
+            finish(request, member, Kind.SIGN_IN_TWO_STEP)
+        elif checked.result == Check.RIGHT_RECOVERY:
+            finish(request, member, Kind.SIGN_IN_RECOVERY_CODE)
+    return checked
+
+
+def finish_with_passkey(request, member, answer: str) -> bool:
+    """The second step with one of the member's passkeys, as finish_with_code: whether it
+    signed the member in (False: the passkey refused, logged)."""
+    from accounts.flows.sign_in import refuse_past_the_limit
+
+    refuse_past_the_limit(member, Kind.SIGN_IN_PASSKEY)
+    with transaction.atomic():
+        try:
+            passkeys.check(request, answer, member=member)
+        except passkeys.Refused:
+            return False  # its failure logged in this transaction, which commits
+        finish(request, member, Kind.SIGN_IN_PASSKEY)
+    return True
 
 
 def finish(request, member, kind: str) -> None:

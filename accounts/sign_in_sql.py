@@ -261,16 +261,15 @@ def count_sign_ins(
     *,
     since=None,
     after,
-    kinds=(),
-    renewed_by=(),
-    every_kind=(),
+    kinds: tuple[str, ...],
+    renewed_by: tuple[str, ...],
+    every_kind: tuple[str, ...],
 ) -> SignInCounts:
     """The failed sign-ins typed with this member ID after `since` (None: as far as the log
     goes back), how many of them no password change or reset of the member `member_pk` came
     after; the member's sign-ins of `kinds` after `after` that no event of `renewed_by` came
     after (a new password, say), and of `every_kind` after `after`: one statement, on the
     typed-ID index and the member's."""
-    kinds, every_kind = kinds or ("-",), every_kind or ("-",)  # IN () is no SQL
     params = [member_pk, *PASSWORD_SET]
     params += [member_pk, _when(after), *kinds] + ([member_pk, *renewed_by] if renewed_by else [])
     params += [member_pk, _when(after), *every_kind]

@@ -31,7 +31,6 @@ from django.views.decorators.http import (
 )
 
 from accounts import credentials, pages, sign_in_sql, times, view_only
-from accounts.audit import Kind
 from accounts.flows import email_change, mailbox, passkeys, registration, reset, two_step
 from accounts.flows import sign_in as sign_in_flow
 from accounts.forms import (
@@ -118,25 +117,6 @@ def captcha_refresh(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"key": key, "image_url": captcha["image"], "audio_url": captcha["audio"]})
 
 
-def _still_open(request: HttpRequest, member, refused) -> dict:
-    """What the paused page may offer instead of the way `refused`: the other way, if it is
-    not at its limit too (helper-140: said to be open without a look). Refused at the second
-    step, the sign-in still waits there, and the other second step is the other way
-    (helper-139: told to sign in with the password it had just typed)."""
-    waiting = two_step.pending_member(request)
-    second_step = waiting is not None and waiting.pk == member.pk
-    if refused is sign_in_flow.BY_PASSWORD:
-        other = second_step and member.passkeys.exists() and sign_in_flow.BY_PASSKEY
-    elif refused is sign_in_flow.EVERY_WAY:
-        other = None
-    else:  # a passkey's or the sub password's: the password (with a code at the second step)
-        other = sign_in_flow.BY_PASSWORD
-    return {
-        "second_step": second_step,
-        "other_way_open": bool(other) and sign_in_flow.open_now(member, other),
-    }
-
-
 def answers_too_many_sign_ins(view):
     """A sign-in refused for the account's sign-ins this hour (sign_in_flow.TooManySignIns,
     raised inside the sign-in's transaction, which keeps nothing): the paused page, saying
@@ -149,11 +129,17 @@ def answers_too_many_sign_ins(view):
             return view(request, *args, **kwargs)
         except sign_in_flow.TooManySignIns as refused:
             logger.warning("sign-in refused, the hour's sign-ins taken: member=%s", refused.member)
+            waiting = two_step.pending_member(request)
+            second_step = waiting is not None and waiting.pk == refused.member.pk
             context = {
                 "too_many_sign_ins": refused.way.limit,
                 "way": refused.way.name,
                 "until": times.try_again_at(refused.again_at),
-                **_still_open(request, refused.member, refused.way),
+                # Refused at the second step, the sign-in still waits there.
+                "second_step": second_step,
+                "other_way_open": sign_in_flow.other_way_open(
+                    refused.member, refused.way, at_second_step=second_step
+                ),
             }
             return render(request, "accounts/locked_out.html", context, status=429)
 
@@ -406,19 +392,8 @@ def login_passkey(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
         return _go_next(request)
     if request.method == "POST":
-        # The passkey's use (its counter, "last used") kept only with the sign-in it makes,
-        # in one transaction; its lock on the passkey keeps its sign-ins to one at a time, so
-        # answers sent at once cannot pass the hour's limit each seeing room (helper-137).
-        with transaction.atomic():
-            try:
-                used = passkeys.check(request, request.POST.get("passkey", ""))
-            except passkeys.Refused:
-                used = None
-            member = used.member if used else None
-            if member is not None and member.is_active:
-                member.backend = "accounts.backends.MemberBackend"
-                sign_in_flow.sign_in(request, member, kind=Kind.SIGN_IN_PASSKEY)
-        if member is not None and member.is_active:
+        member = sign_in_flow.sign_in_with_passkey(request, request.POST.get("passkey", ""))
+        if member is not None:
             response = _go_next(request)
             _remember_language(response, member.preferred_language)
             return response
@@ -712,9 +687,7 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
         response["Referrer-Policy"] = "no-referrer"
         return response
     token = request.session.get(VERIFY_TOKEN, "")
-    if not token:
-        if request.session.get(REGISTERED_MEMBER_ID):
-            return redirect("accounts:register-done")  # back from the done page: still done
+    if not token and not request.session.get(REGISTERED_MEMBER_ID):
         # The signed-out session that held the link ended (an hour: accounts.sessions) while
         # the link, 24 hours long, may still work: not "this link cannot be used".
         context = {"reopen": True, "hours": settings.JENCO_REGISTRATION_HOURS}

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts import sign_in_sql
 from accounts.checks import no_one_is_shared_by_mistake
+from accounts.flows.sign_in import BY_PASSWORD, EVERY_WAY
 from accounts.ja_accounts import ja_member
 from accounts.models import PendingRegistration
 from tests.helpers import DEFAULT_PASSWORD, PASSWORD, solved_captcha, wrong_captcha
@@ -100,7 +101,15 @@ def test_a_member_id_is_still_paused_from_the_office(settings, member):
     _client, page = sign_in(OFFICE, "JPN1000001", PASSWORD)
     assert page.status_code == 429 and PAUSED in page.content.decode()
     assert "停止も解除されます" in page.content.decode()
-    counts = sign_in_sql.count_sign_ins("JPN1000001", member.pk, after=timezone.now())
+    way = BY_PASSWORD
+    counts = sign_in_sql.count_sign_ins(
+        "JPN1000001",
+        member.pk,
+        after=timezone.now(),
+        kinds=way.kinds,
+        renewed_by=way.renewed_by,
+        every_kind=EVERY_WAY.kinds,
+    )
     assert counts.failed == settings.AXES_FAILURE_LIMIT
 
 

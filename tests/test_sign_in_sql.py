@@ -95,7 +95,15 @@ def test_recent_attempts_are_the_lockout_records_for_the_id_or_the_address():
 
 
 def failed(typed: str, member_pk: int, since=None) -> tuple[int, int]:
-    counts = sign_in_sql.count_sign_ins(typed, member_pk, since=since, after=timezone.now())
+    counts = sign_in_sql.count_sign_ins(
+        typed,
+        member_pk,
+        since=since,
+        after=timezone.now(),
+        kinds=BY_PASSWORD.kinds,
+        renewed_by=BY_PASSWORD.renewed_by,
+        every_kind=EVERY_WAY.kinds,
+    )
     return counts.failed, counts.unanswered
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import credentials, emails, lockout, sign_in_sql, view_only
 from accounts.audit import Kind, record
-from accounts.flows import mailbox, sessions
+from accounts.flows import mailbox, passkeys, sessions
 from accounts.middleware import SEEN_AT
 from accounts.models import Member
 
@@ -95,10 +95,22 @@ def refuse_past_the_limit(member, kind: str) -> None:
     _counted(member, way_of(kind), failed_since=timezone.now())  # no failures asked for
 
 
-def open_now(member, way: SignInWay) -> bool:
-    """Whether a sign-in `way` would be let through now (the paused page's alternatives)."""
+def other_way_open(member, refused: SignInWay, *, at_second_step: bool) -> bool:
+    """Whether the paused page may offer another way than `refused`, one not at its limit
+    too (helper-140: said to be open without a look): the password (with a code at the
+    second step) for a passkey's or the sub password's; a passkey as the second step for the
+    password's there (helper-139: told to sign in with the password it had just typed); none
+    when every way together is paused."""
+    if refused is EVERY_WAY:
+        return False
+    if refused is BY_PASSWORD:
+        if not (at_second_step and member.passkeys.exists()):
+            return False
+        other = BY_PASSKEY
+    else:
+        other = BY_PASSWORD
     try:
-        _counted(member, way, failed_since=timezone.now())
+        _counted(member, other, failed_since=timezone.now())
     except TooManySignIns:
         return False
     return True
@@ -175,6 +187,24 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
     else:
         record(request, kind, member, details=_session(request))
     request.session.save()
+
+
+def sign_in_with_passkey(request, answer: str):
+    """Sign in whoever's passkey the browser's `answer` proves (a passkey alone: it stands
+    for the password and the second step). The passkey's use (its counter, "last used") is
+    kept only with the sign-in it makes, in one transaction, whose lock on the passkey keeps
+    its sign-ins to one at a time (helper-137). The member signed in, or None (refused,
+    logged by passkeys.check; or a deactivated account). Raises TooManySignIns."""
+    with transaction.atomic():
+        try:
+            member = passkeys.check(request, answer).member
+        except passkeys.Refused:
+            return None
+        if not member.is_active:
+            return None
+        member.backend = "accounts.backends.MemberBackend"
+        sign_in(request, member, kind=Kind.SIGN_IN_PASSKEY)
+    return member
 
 
 def _one_at_a_time(member, *, read_only: bool) -> None:

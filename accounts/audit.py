@@ -22,6 +22,7 @@ class Pause(enum.StrEnum):
     PIN = "pin"  # wrong PINs, or a PIN-less staff account's wrong confirming passwords
     TWO_STEP = "two_step"  # wrong two-step codes
     MAILBOX = "mailbox"  # wrong mailbox codes at a first sign-in (the published password)
+    SIGN_INS = "sign_ins"  # the hour's sign-ins all made (accounts.flows.sign_in)
 
 
 def request_origin(request) -> tuple[str | None, str]:

@@ -218,7 +218,9 @@ PASSWORD_SET = (SecurityEvent.Kind.PASSWORD_CHANGED, SecurityEvent.Kind.PASSWORD
 
 
 @cache
-def _sign_in_counts_sql(with_since: bool, kinds: int, renewals: int, every_kinds: int) -> str:
+def _sign_in_counts_sql(
+    with_since: bool, kinds: int, renewals: int, every_kinds: int, every_renewals: int
+) -> str:
     table, kind, typed, created, member = _names(
         SecurityEvent, "kind", "member_id_typed", "created", "member"
     )
@@ -242,7 +244,7 @@ def _sign_in_counts_sql(with_since: bool, kinds: int, renewals: int, every_kinds
 
     return (
         f"SELECT COUNT(*), COUNT(CASE WHEN NOT EXISTS ({password_set_after}) THEN 1 END),"
-        f" ({sign_ins('recent', kinds, renewals)}), ({sign_ins('every_way', every_kinds, 0)})"
+        f" ({sign_ins('recent', kinds, renewals)}), ({sign_ins('every_way', every_kinds, every_renewals)})"
         f" FROM {table} WHERE {table}.{kind} = %s AND {table}.{typed} = %s{since}"
     )
 
@@ -252,7 +254,7 @@ class SignInCounts:
     failed: int  # sign-ins failed with the member's ID since `since`
     unanswered: int  # of those, the ones no password change or reset came after
     recent: int  # the member's sign-ins of `kinds` since `after` that nothing renewed
-    every_way: int  # the member's sign-ins of `every_kind` since `after`
+    every_way: int  # the member's sign-ins of `every_kind` since `after`, likewise
 
 
 def count_sign_ins(
@@ -264,18 +266,26 @@ def count_sign_ins(
     kinds: tuple[str, ...],
     renewed_by: tuple[str, ...],
     every_kind: tuple[str, ...],
+    every_renewed_by: tuple[str, ...] = (),
 ) -> SignInCounts:
     """The failed sign-ins typed with this member ID after `since` (None: as far as the log
     goes back), how many of them no password change or reset of the member `member_pk` came
     after; the member's sign-ins of `kinds` after `after` that no event of `renewed_by` came
-    after (a new password, say), and of `every_kind` after `after`: one statement, on the
+    after (a new password, say), and of `every_kind` after `after` likewise: one statement, on the
     typed-ID index and the member's."""
     params = [member_pk, *PASSWORD_SET]
     params += [member_pk, _when(after), *kinds] + ([member_pk, *renewed_by] if renewed_by else [])
     params += [member_pk, _when(after), *every_kind]
+    params += [member_pk, *every_renewed_by] if every_renewed_by else []
     params += [SecurityEvent.Kind.SIGN_IN_FAILED, member_id_typed]
     params += [_when(since)] if since is not None else []
-    shape = (since is not None, len(kinds), len(renewed_by), len(every_kind))
+    shape = (
+        since is not None,
+        len(kinds),
+        len(renewed_by),
+        len(every_kind),
+        len(every_renewed_by),
+    )
     return SignInCounts(*_rows(_sign_in_counts_sql(*shape), params)[0])
 
 

@@ -1,5 +1,7 @@
 """tools/services.py finds Debian's PostgreSQL, whichever release the machine runs."""
 
+import socket
+
 import pytest
 
 from tools import services
@@ -45,3 +47,17 @@ def test_pg_bin_names_another_installation(installed, monkeypatch, tmp_path):
     installed("17")
     monkeypatch.setenv("PG_BIN", str(tmp_path / "elsewhere"))
     assert services.pg_bin() == tmp_path / "elsewhere"
+
+
+def test_a_port_whose_server_just_stopped_is_free_again():
+    # Its closed connections wait out TIME_WAIT; a server binding it (SO_REUSEADDR) may.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server's side closes first: it waits in TIME_WAIT
+    client.close()
+    listener.close()
+    assert services.port_is_free(port)
+    with socket.create_server(("127.0.0.1", port)) as running:
+        assert running and not services.port_is_free(port)

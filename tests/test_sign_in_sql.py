@@ -195,11 +195,13 @@ def test_counting_sign_ins_reads_indexes_not_the_whole_log():
         explain = connection.ops.explain_prefix
         since = timezone.now() - timedelta(days=30)  # a member back after a month
         hour_ago = timezone.now() - timedelta(hours=1)
-        own, every = BY_PASSWORD, EVERY_WAY.kinds
-        shape = (True, len(own.kinds), len(own.renewed_by), len(every))
+        own, every = BY_PASSWORD, EVERY_WAY
+        shape = (True, *(len(k) for k in (own.kinds, own.renewed_by)))
+        shape += tuple(len(k) for k in (every.kinds, every.renewed_by))
         sql = sign_in_sql._sign_in_counts_sql(*shape)
         params = [1, *sign_in_sql.PASSWORD_SET, 1, hour_ago, *own.kinds, 1, *own.renewed_by]
-        params += [1, hour_ago, *every, Kind.SIGN_IN_FAILED, "JPN1000007", since]
+        params += [1, hour_ago, *every.kinds, 1, *every.renewed_by]
+        params += [Kind.SIGN_IN_FAILED, "JPN1000007", since]
         cursor.execute(f"{explain} {sql}", params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "security_event_typed_id" in plan, plan

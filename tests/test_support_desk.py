@@ -1701,3 +1701,27 @@ def test_a_staff_accounts_email_is_not_corrected_to_a_members_inbox(
     page = correct(boss, support_agent, email="TARO+support@example.com").content.decode()
     assert "reaches the same inbox as another account&#x27;s" in page
     assert not mailoutbox
+
+
+def test_support_sees_the_hour_s_sign_ins_paused_and_lifting_ends_it(
+    client, support_agent, member, settings
+):
+    # "Yes: nothing is paused" while every sign-in got the paused page, and "Lift the
+    # pauses" said the member could sign in when they could not (helper-141).
+    settings.JENCO_SIGN_INS_PER_MEMBER_HOUR = 2
+    SecurityEvent.objects.bulk_create(
+        [SecurityEvent(kind=Kind.SIGN_IN, member=member) for _ in range(2)]
+    )
+    assert sign_in(Client()).status_code == 429
+    agent = as_staff(client, support_agent, "en")
+
+    page = agent.get(page_of(member)).content.decode()
+
+    assert "No: paused." in page
+    assert "Signing in with the password paused until" in page
+    lifted = agent.post(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)
+    assert (
+        "Pauses and locks lifted on JPN1000001: the pause after the hour&#x27;s most sign-ins. "
+        "The member can sign in now." in lifted.content.decode()
+    )
+    assert sign_in(Client()).status_code == 302

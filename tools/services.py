@@ -63,7 +63,12 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on `port` now. As a server binds (SO_REUSEADDR, as
+    nginx, PostgreSQL and Redis do): the connections of one just stopped, waiting out
+    TIME_WAIT, said `make serve` again right after `make serve-stop` found the port taken
+    (helper-142)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -47,26 +47,31 @@ class SignInWay:
 # anyone could keep its member from their first sign-in; the address's count and the mailbox
 # code's limits bound those. A new credential starts its way's count anew: a member who reset
 # a stolen password is not kept out by the thief's sign-ins, nor by a passkey support removed.
+# Support's lift of the member's pauses (LOCKOUT_CLEARED) starts every count anew.
 BY_PASSWORD = SignInWay(
     "password",
     kinds=(Kind.SIGN_IN, Kind.SIGN_IN_TWO_STEP, Kind.SIGN_IN_RECOVERY_CODE),
-    renewed_by=(Kind.PASSWORD_CHANGED, Kind.PASSWORD_RESET),
+    renewed_by=(Kind.PASSWORD_CHANGED, Kind.PASSWORD_RESET, Kind.LOCKOUT_CLEARED),
 )
 BY_PASSKEY = SignInWay(  # alone, or as the second step
     "passkey",
     kinds=(Kind.SIGN_IN_PASSKEY,),
-    renewed_by=(Kind.PASSKEY_REMOVED, Kind.TWO_STEP_RESET),
+    renewed_by=(Kind.PASSKEY_REMOVED, Kind.TWO_STEP_RESET, Kind.LOCKOUT_CLEARED),
 )
 VIEW_ONLY = SignInWay(
     "view_only",
     kinds=(Kind.SIGN_IN_VIEW_ONLY,),
-    renewed_by=(Kind.SUB_PASSWORD_CHANGED, Kind.SUB_PASSWORD_REMOVED),
+    renewed_by=(Kind.SUB_PASSWORD_CHANGED, Kind.SUB_PASSWORD_REMOVED, Kind.LOCKOUT_CLEARED),
 )
-# And all of them together, three ways' worth, which nothing starts anew: the member can
-# renew each way's count (a passkey added and removed), and the limit is there to bound what
-# one account's sign-ins write (helper-140).
+# And all of them together, three ways' worth, which only a new password from an emailed
+# link (it proves the mailbox; three links an hour) or support starts anew: the member can
+# renew each way's count (a passkey added and removed, helper-140), and a thief with the
+# password and PIN could fill them all, keeping out the member who reset it (helper-141).
 EVERY_WAY = SignInWay(
-    "every", kinds=BY_PASSWORD.kinds + BY_PASSKEY.kinds + VIEW_ONLY.kinds, times=3
+    "every",
+    kinds=BY_PASSWORD.kinds + BY_PASSKEY.kinds + VIEW_ONLY.kinds,
+    renewed_by=(Kind.PASSWORD_RESET, Kind.LOCKOUT_CLEARED),
+    times=3,
 )
 
 
@@ -95,6 +100,16 @@ def refuse_past_the_limit(member, kind: str) -> None:
     _counted(member, way_of(kind), failed_since=timezone.now())  # no failures asked for
 
 
+def paused_until(member, way: SignInWay = BY_PASSWORD) -> datetime.datetime | None:
+    """When a sign-in `way` (or every way together) is let through again, if not now: for
+    support's "Can the member sign in?", the password's."""
+    try:
+        _counted(member, way, failed_since=timezone.now())  # no failures asked for
+    except TooManySignIns as refused:
+        return refused.again_at
+    return None
+
+
 def other_way_open(member, refused: SignInWay, *, at_second_step: bool) -> bool:
     """Whether the paused page may offer another way than `refused`, one not at its limit
     too (helper-140: said to be open without a look): the password (with a code at the
@@ -109,11 +124,7 @@ def other_way_open(member, refused: SignInWay, *, at_second_step: bool) -> bool:
         other = BY_PASSKEY
     else:
         other = BY_PASSWORD
-    try:
-        _counted(member, other, failed_since=timezone.now())
-    except TooManySignIns:
-        return False
-    return True
+    return paused_until(member, other) is None
 
 
 def _counted(member, way: SignInWay, *, failed_since) -> sign_in_sql.SignInCounts:
@@ -129,8 +140,10 @@ def _counted(member, way: SignInWay, *, failed_since) -> sign_in_sql.SignInCount
         kinds=way.kinds,
         renewed_by=way.renewed_by,
         every_kind=EVERY_WAY.kinds,
+        every_renewed_by=EVERY_WAY.renewed_by,
     )
-    for refusing, counted in ((way, counts.recent), (EVERY_WAY, counts.every_way)):
+    # Every way first: its page names what ends it, which the way's (a new password) may not.
+    for refusing, counted in ((EVERY_WAY, counts.every_way), (way, counts.recent)):
         if counted >= refusing.limit:
             again_at = _next_free(member, refusing, counted, hour_ago)
             raise TooManySignIns(member, refusing, again_at)

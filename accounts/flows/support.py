@@ -21,7 +21,7 @@ from accounts import credentials, lockout, times
 from accounts.activity import NO_TEAM, listed, team_names
 from accounts.addresses import network_of, shown_network
 from accounts.audit import Kind, Pause, record
-from accounts.flows import mailbox, two_step
+from accounts.flows import mailbox, sign_in, two_step
 from accounts.models import Authenticator, Member, SecurityEvent
 
 MAX_REASON = 500
@@ -62,7 +62,7 @@ def viewed_lately(member, agent) -> bool:
 # The pauses that keep the member from signing in: the password's, the two-step code's, and
 # the first sign-in's mailbox code's (the published password opens nothing but that step). A
 # PIN lock (or a staff account's confirming password's) pauses only the changes it confirms.
-STOP_SIGNING_IN = frozenset({Pause.SIGN_IN, Pause.TWO_STEP, Pause.MAILBOX})
+STOP_SIGNING_IN = frozenset({Pause.SIGN_IN, Pause.TWO_STEP, Pause.MAILBOX, Pause.SIGN_INS})
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,9 @@ class LockState:
     codes_mailed_again_at: datetime.datetime | None = None
     # The networks the member was last seen on that are paused (NetworkPause).
     networks_paused: tuple[NetworkPause, ...] = ()
+    # Signing in with the password once the hour's sign-ins were all made (sign_in.SignInWay):
+    # a lift starts the counts anew.
+    sign_ins_paused_until: datetime.datetime | None = None
 
     @property
     def network_stops_signing_in(self) -> bool:
@@ -123,6 +126,7 @@ class LockState:
             self.pin_locked_until,
             self.two_step_paused_until,
             self.mailbox_paused_until,
+            self.sign_ins_paused_until,
         )
         return [pause for pause, end in zip(Pause, ends, strict=True) if end]
 
@@ -160,6 +164,7 @@ def lock_state(member, *, networks: bool = True) -> LockState:
         if member.on_default_password
         else None,
         networks_paused=networks_paused(member) if networks else (),
+        sign_ins_paused_until=sign_in.paused_until(member),
     )
 
 
@@ -246,6 +251,7 @@ _PAUSES = {
     Pause.PIN: gettext_lazy("the lock on changes that need the PIN or password"),
     Pause.TWO_STEP: gettext_lazy("the pause on two-step codes"),
     Pause.MAILBOX: gettext_lazy("the pause on mailbox codes at first sign-in"),
+    Pause.SIGN_INS: gettext_lazy("the pause after the hour's most sign-ins"),
 }
 # The PIN's lock in what admin tells the agent about one account: its own PIN, or for a
 # staff account (which has none) its password.

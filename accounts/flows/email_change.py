@@ -111,7 +111,7 @@ def request_email_change(request, member, new_email: str) -> None:
     address changes only when the link is confirmed. Raises EmailChangeLimited (nothing
     sent, nothing saved) over a limit."""
     # One request of a member at a time, so two sent together cannot both pass the count.
-    Member.objects.select_for_update().only("pk").get(pk=member.pk)
+    Member.objects.hold(member.pk)
     mailbox = credentials.mailbox_key(new_email)
     moments_ago = timezone.now() - SENT_TWICE
     if EmailChangeRequest.objects.filter(
@@ -276,7 +276,7 @@ def start_correction(request, member, new_email: str, *, actor, reason: str, tea
     more: a second link would have voided the first, already mailed. Another address within
     those moments is refused: two supervisors at once were each told a link was on its way,
     and only one was ever mailed (helper-113)."""
-    Member.objects.select_for_update().only("pk").get(pk=member.pk)
+    Member.objects.hold(member.pk)
     just_started = (
         EmailChangeRequest.objects.filter(
             member=member, requested_by__isnull=False, created__gte=timezone.now() - SENT_TWICE

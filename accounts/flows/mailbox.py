@@ -88,7 +88,7 @@ def send_code(request, member) -> Sending:
     now = timezone.now()
     session = _session_hash(request)
     with transaction.atomic():
-        Member.objects.select_for_update().only("pk").get(pk=member.pk)  # one request at a time
+        Member.objects.hold(member.pk)  # one request at a time
         paused = wrong_codes_pause(member)
         if paused is not None:
             return Sending(sent=False, next_at=paused, paused=True)
@@ -221,7 +221,7 @@ def check_code(request, member, typed: str) -> Checked:
     with transaction.atomic():
         # One check at a time per member, the hour's wrong codes read and a wrong one logged
         # inside it: guesses sent at once from many sessions get no more than the limit.
-        Member.objects.select_for_update().only("pk").get(pk=member.pk)
+        Member.objects.hold(member.pk)
         until = wrong_codes_pause(member)
         if until is not None:
             return Checked(Check.PAUSED, until=until)

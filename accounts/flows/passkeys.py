@@ -247,6 +247,7 @@ def add(request, member, name: str, new: NewPasskey) -> Passkey:
 
 @transaction.atomic
 def remove(request, member, passkey: Passkey) -> None:
+    Member.objects.hold(member.pk)
     passkey.delete()
     record(request, Kind.PASSKEY_REMOVED, member, details={"name": passkey.name})
     emails.send_member_email(member, "passkey_removed", {"passkey_name": passkey.name})
@@ -302,14 +303,25 @@ def _check(request, purpose: str, typed_answer: str, member) -> Used:
     challenge = _take_challenge(request, purpose)
     answer = _answer(typed_answer)
     rp_id, origin = relying_party(request)
+    owner = (
+        Passkey.objects.filter(credential_id=answer["id"]).values_list("member", flat=True).first()
+    )
+    if owner is None or (member is not None and owner != member.pk):
+        raise Refused
     with transaction.atomic():
+        # Its member's row first (Member.objects.hold), then the passkey's, which support's
+        # reset or the member's removal may have deleted meanwhile.
+        try:
+            Member.objects.hold(owner)
+        except Member.DoesNotExist:
+            raise Refused from None
         passkey = (
             Passkey.objects.select_for_update()
             .select_related("member")
-            .filter(credential_id=answer["id"])
+            .filter(credential_id=answer["id"], member=owner)
             .first()
         )
-        if passkey is None or (member is not None and passkey.member_id != member.pk):
+        if passkey is None:
             raise Refused
         handle = answer.get("response", {}).get("userHandle")
         if handle and handle != bytes_to_base64url(user_handle(passkey.member)):

@@ -228,7 +228,7 @@ def _one_at_a_time(member, *, read_only: bool) -> None:
     after it (last_sign_in_now), so no statement more. A view-only one, which writes no
     last sign-in, locks the row."""
     if read_only:
-        Member.objects.select_for_update().only("pk").get(pk=member.pk)
+        Member.objects.hold(member.pk)
         return
     member.last_login = timezone.now()
     sign_in_sql.set_last_login(member.pk, member.last_login)

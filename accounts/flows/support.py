@@ -449,7 +449,7 @@ def clear_lockout(request, member, *, actor) -> list[Pause]:
     a pause was lifted that never was)."""
     # The member's row first, as a code check takes it: a wrong code that reaches a pause
     # meanwhile is then either counted before this reads what to lift, or after the lift.
-    Member.objects.select_for_update().only("pk").get(pk=member.pk)
+    Member.objects.hold(member.pk)
     state = lock_state(member, networks=False)
     if not state.locked:
         return []

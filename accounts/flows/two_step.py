@@ -154,6 +154,7 @@ def turn_on(request, member, code: str, *, form_token: str | None = None) -> lis
 @transaction.atomic
 def turn_off(request, member) -> bool:
     """Remove the authenticator and the recovery codes; False when it was not on."""
+    Member.objects.hold(member.pk)
     deleted, _ = Authenticator.objects.filter(member=member).delete()
     RecoveryCode.objects.filter(member=member).delete()
     if not deleted:
@@ -239,8 +240,8 @@ def reset(
     (what_a_reset_removes); ChangedSinceSeen, and nothing removed, if the member set
     something up since (a second supervisor's page, or the same page sent again, once the
     member had set two-step up anew: helper-103)."""
+    Member.objects.hold(member.pk)  # one reset at a time, and ahead of the rows it deletes
     if seen is not None:
-        Member.objects.select_for_update().filter(pk=member.pk).first()  # one reset at a time
         now = what_a_reset_removes(member)
         if now and now != seen:
             raise ChangedSinceSeen
@@ -333,7 +334,7 @@ def check_code(request, member, typed: str) -> Checked:
     it: codes sent at once get no more tries between them than the limit."""
     code = normalise_code(typed)
     with transaction.atomic():
-        Member.objects.select_for_update().only("pk").get(pk=member.pk)
+        Member.objects.hold(member.pk)
         paused = paused_until(member)
         if paused:
             return Checked(Check.PAUSED, paused)

@@ -169,6 +169,7 @@ def login(request: HttpRequest) -> HttpResponse:
             form.use_captcha(second_step=second_step)
             second_step = second_step and form.member is not None  # not if it lost the picture
             if second_step:  # signed in only once the code is right (login_code)
+                sign_in_flow.refuse_before_the_second_step(form.member)
                 two_step.begin(request, form.member, next_url=_safe_next(request))
             elif form.member is not None:
                 sign_in_flow.sign_in(request, form.member)

@@ -39,6 +39,13 @@ def signed_in_as(client) -> str | None:
     return client.session.get(SESSION_KEY)
 
 
+def sign_ins(member, kind, count: int, minutes_ago: int = 0) -> None:
+    when = timezone.now() - datetime.timedelta(minutes=minutes_ago)
+    SecurityEvent.objects.bulk_create(
+        [SecurityEvent(kind=kind, member=member, created=when) for _ in range(count)]
+    )
+
+
 def signs_in(member_id: str = "JPN1000001") -> Client:
     client = Client()
     assert sign_in(client, member_id).status_code == 302 and signed_in_as(client)
@@ -124,13 +131,38 @@ def test_a_passkey_kept_after_a_password_reset_cannot_keep_the_member_out(member
     assert sign_in(client, password=NEW_PASSWORD).status_code == 302 and signed_in_as(client)
 
 
+def test_past_the_limit_a_two_step_sign_in_is_refused_before_the_code_is_asked(
+    member, member_client
+):
+    # It asked for the code, and only then said the account was paused (helper-141).
+    turn_on(member_client)
+    sign_ins(member, Kind.SIGN_IN_TWO_STEP, LIMIT)
+    client = Client()
+
+    page = password_step(client)
+
+    assert page.status_code == 429 and PAUSED in page.content.decode()
+    assert client.get("/login/code/")["Location"].startswith("/login/")  # nothing waits
+    assert signed_in_as(client) is None
+
+
+def test_with_a_passkey_still_open_the_code_page_offers_it(member, member_client):
+    turn_on(member_client)
+    add_passkey(member_client)
+    sign_ins(member, Kind.SIGN_IN_TWO_STEP, LIMIT)
+    client = Client()
+
+    assert password_step(client)["Location"] == "/login/code/"
+    sign_ins(member, Kind.SIGN_IN_PASSKEY, LIMIT)  # and with both ways paused, refused at once
+    assert password_step(Client()).status_code == 429
+
+
 def test_a_right_second_step_past_the_limit_is_refused(member, member_client):
+    # The limit reached between the password and the code (another device signed in).
     totp, _codes = turn_on(member_client)
-    SecurityEvent.objects.bulk_create(
-        [SecurityEvent(kind=Kind.SIGN_IN_TWO_STEP, member=member) for _ in range(LIMIT)]
-    )
     client = Client()
     assert password_step(client)["Location"] == "/login/code/"
+    sign_ins(member, Kind.SIGN_IN_TWO_STEP, LIMIT)
 
     page = client.post("/login/code/", {"code": a_code_of_another_step(totp, 1)})
 
@@ -142,11 +174,9 @@ def test_a_recovery_code_is_not_used_up_by_a_refused_sign_in(member, member_clie
     # It was used up, then the sign-in refused: a member without their phone, trying again,
     # lost a code each time (helper-137).
     _totp, codes = turn_on(member_client)
-    SecurityEvent.objects.bulk_create(
-        [SecurityEvent(kind=Kind.SIGN_IN_RECOVERY_CODE, member=member) for _ in range(LIMIT)]
-    )
     client = Client()
     password_step(client)
+    sign_ins(member, Kind.SIGN_IN_RECOVERY_CODE, LIMIT)
 
     assert client.post("/login/code/", {"code": codes[0]}).status_code == 429
 
@@ -212,12 +242,10 @@ def test_a_second_step_refused_by_a_post_that_raced_it_still_waits(
     # Its code stays unused and its sign-in waits at the code page; the next try, once there
     # is room, signs in (helper-139: it went back to the sign-in page).
     _totp, codes = turn_on(member_client)
-    SecurityEvent.objects.bulk_create(
-        [SecurityEvent(kind=Kind.SIGN_IN_TWO_STEP, member=member) for _ in range(LIMIT)]
-    )
     monkeypatch.setattr(sign_in_flow, "refuse_past_the_limit", lambda member, kind: None)
     client = Client()
     password_step(client)
+    sign_ins(member, Kind.SIGN_IN_TWO_STEP, LIMIT)
 
     assert client.post("/login/code/", {"code": codes[0]}).status_code == 429
 
@@ -236,12 +264,10 @@ def test_an_authenticator_code_refused_by_a_racing_post_can_be_typed_again(
 ):
     totp, _codes = turn_on(member_client)
     last_step = member.authenticator.last_step
-    SecurityEvent.objects.bulk_create(
-        [SecurityEvent(kind=Kind.SIGN_IN_TWO_STEP, member=member) for _ in range(LIMIT)]
-    )
     monkeypatch.setattr(sign_in_flow, "refuse_past_the_limit", lambda member, kind: None)
     client = Client()
     password_step(client)
+    sign_ins(member, Kind.SIGN_IN_TWO_STEP, LIMIT)
     code = a_code_of_another_step(totp, 1)
 
     assert client.post("/login/code/", {"code": code}).status_code == 429
@@ -280,13 +306,6 @@ def test_a_code_refused_points_to_the_passkey_as_the_second_step(member, member_
 
     text = client.post("/login/code/", {"code": a_code_of_another_step(totp, 1)}).content
     assert "2段階目のパスキーでのログインは停止していません" in text.decode()
-
-
-def sign_ins(member, kind, count: int, minutes_ago: int = 0) -> None:
-    when = timezone.now() - datetime.timedelta(minutes=minutes_ago)
-    SecurityEvent.objects.bulk_create(
-        [SecurityEvent(kind=kind, member=member, created=when) for _ in range(count)]
-    )
 
 
 def renewed_twice(member) -> None:

@@ -100,6 +100,19 @@ def refuse_past_the_limit(member, kind: str) -> None:
     _counted(member, way_of(kind), failed_since=timezone.now())  # no failures asked for
 
 
+def refuse_before_the_second_step(member) -> None:
+    """Raise TooManySignIns after a right password whose sign-in could only be refused at
+    its second step: the password's sign-ins of the hour (or every way's) all made, and no
+    passkey open there instead. The member was told to type a code, and then that the
+    account was paused (helper-141). With a passkey that may still sign in, the code page
+    stays open: it offers the passkey."""
+    try:
+        _counted(member, BY_PASSWORD, failed_since=timezone.now())  # no failures asked for
+    except TooManySignIns as refused:
+        if not other_way_open(member, refused.way, at_second_step=True):
+            raise
+
+
 def paused_until(member, way: SignInWay = BY_PASSWORD) -> datetime.datetime | None:
     """When a sign-in `way` (or every way together) is let through again, if not now: for
     support's "Can the member sign in?", the password's."""

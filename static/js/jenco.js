@@ -1,6 +1,7 @@
 // The little JavaScript JENCO needs: a form sent once at a time, Back to a form that answered a
 // post without "Confirm Form Resubmission", a new captcha picture without
-// reloading the page, and its digits spoken on the page.
+// reloading the page, its digits spoken on the page, and the member ID typed on the sign-in
+// page carried to "Forgot password?".
 // Everything works without it; the server answers a form sent twice as it answered the first.
 
 // A form is sent once while its answer is on its way: a double tap on a phone otherwise sends
@@ -68,3 +69,21 @@ document.addEventListener("click", (event) => {
   spoken = new Audio(link.href);
   spoken.play().catch(() => {}); // nothing to play on (no sound device): the page stays usable
 });
+
+// "Forgot password?" on the sign-in page takes the member ID typed there along, in the link's
+// fragment (#member_id=...), which the browser never sends: no server or log sees it. The page
+// it opens fills its own member ID field if empty, and drops the fragment from the address.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-carries-member-id]");
+  if (!link) return;
+  const typed = document.querySelector("form input[name=username]")?.value.trim() ?? "";
+  link.hash = typed ? new URLSearchParams({ member_id: typed.slice(0, 64) }).toString() : "";
+});
+{
+  const carried = new URLSearchParams(location.hash.slice(1)).get("member_id");
+  if (carried !== null) {
+    const field = document.querySelector("form input[name=username]");
+    if (field && !field.value) field.value = carried.slice(0, 64);
+    history.replaceState(history.state, "", location.pathname + location.search);
+  }
+}

@@ -46,3 +46,31 @@ def test_a_member_sets_a_new_secret_from_the_emailed_link(
     member = Member.objects.get(pk=member.pk)
     assert check_password(value, member.password if kind == "password" else member.pin)
     assert console_errors == []
+
+
+def test_the_member_id_typed_on_the_sign_in_page_goes_along_to_forgot_password(
+    page, live_server, member, console_errors
+):
+    # A member who could not sign in typed the ID once already (helper-142, on a phone). It
+    # goes in the link's fragment, which the browser sends to no server.
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto("/login/")
+    page.get_by_label("ユーザー名 / ユーザーID").fill("ＪＰＮ１０００００１")
+    page.get_by_role("link", name="パスワードを忘れましたか？").click()
+
+    expect(page).to_have_url(re.compile(r"/password/forgot/$"))  # the fragment dropped
+    expect(page.get_by_label("会員ID")).to_have_value("ＪＰＮ１０００００１")
+    assert not any("JPN" in url or "%EF%BC%AA" in url for url in requested)
+    page.get_by_label("メールアドレス").fill("taro@example.com")
+    answer_captcha(page)
+    page.get_by_role("button", name="送信").click()
+    expect(page).to_have_url(re.compile(r"/forgot/sent/$"))
+    assert console_errors == []
+
+
+def test_nothing_typed_takes_nothing_along(page, live_server, member):
+    page.goto("/login/")
+    page.get_by_role("link", name="パスワードを忘れましたか？").click()
+    expect(page).to_have_url(re.compile(r"/password/forgot/$"))
+    expect(page.get_by_label("会員ID")).to_have_value("")

@@ -364,7 +364,12 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
         if email_change.pending_email_change(request.user, token) is None:
             # The button below is no longer this link's: an older one it held goes too.
             request.session.pop(EMAIL_CONFIRM_TOKEN, None)
-            response = render(request, "backoffice/profile_email_confirm.html", {"change": None})
+            # Another member's link that still works (a shared phone or computer signed in
+            # to someone else): say so, not "expired, used or replaced", which sent them to
+            # ask for a new link that would land the same way. Whoever holds the link can
+            # learn as much signed out; the other member ID is not shown.
+            context = {"change": None, "another_account": email_change.confirmable(token)}
+            response = render(request, "backoffice/profile_email_confirm.html", context)
         else:
             request.session[EMAIL_CONFIRM_TOKEN] = token
             response = redirect("backoffice:profile-email-confirm", EMAIL_CONFIRM_PAGE)

@@ -60,6 +60,14 @@ def _email_confirm_link(member: Member) -> str:
     return links.email_change_path(nonce)
 
 
+def _another_members_email_link(member: Member) -> str:
+    """A confirmation link of another member's, opened where `member` is signed in."""
+    other = Member.objects.filter(member_id="JPN1000077").first() or Member.objects.create_user(
+        "JPN1000077", email="hana@example.com"
+    )  # once for each language
+    return _email_confirm_link(other)
+
+
 def _email_correction(client: Client, member: Member, *, confirm: bool = False) -> HttpResponse:
     """The page a supervisor's email correction link opens (signed out), or its answer."""
     nonce = secrets.token_urlsafe(32)
@@ -338,6 +346,7 @@ PAGES = [
     MemberPage("forgot PIN signed in", "/pin/forgot/", MEMBER),
     MemberPage("email link no longer valid", "/backoffice/profile/email/confirm/x/", MEMBER),
     MemberPage("email link: confirm", _email_confirm_link, MEMBER),
+    MemberPage("email link of another account", _another_members_email_link, MEMBER),
     MemberPage("billing: no invoices", "/backoffice/billing/", MEMBER),
     MemberPage("billing", _billing, MEMBER),
     MemberPage("invoice", _invoice, MEMBER),

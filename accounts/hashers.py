@@ -1,14 +1,15 @@
 import threading
 from contextlib import contextmanager
-from functools import cache
 
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
+_TURNS: dict[int, threading.BoundedSemaphore] = {}
 
-@cache
+
 def _turns(at_once: int) -> threading.BoundedSemaphore:
-    return threading.BoundedSemaphore(at_once)
+    # setdefault is atomic: the first two hashes of a worker, at once, share one.
+    return _TURNS.setdefault(at_once, threading.BoundedSemaphore(at_once))
 
 
 @contextmanager

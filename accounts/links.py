@@ -10,7 +10,7 @@ import re
 from django.conf import settings
 from django.urls import reverse
 from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.utils.http import urlencode, urlsafe_base64_encode
 
 
 def emailed(path: str) -> str:
@@ -45,10 +45,6 @@ def login_path() -> str:
     return reverse("accounts:login")
 
 
-def forgot_password_path() -> str:
-    return reverse("accounts:password-forgot")
-
-
 def emailed_path(body: str, start: str = "/") -> str | None:
     """The path of the first link to this site in a mail's `body` whose path starts with
     `start` ("/pin/reset/"), or None."""
@@ -56,3 +52,16 @@ def emailed_path(body: str, start: str = "/") -> str | None:
         if found.group(1).startswith(start):
             return found.group(1)
     return None
+
+
+def forgot_password_path(member_id: str = "") -> str:
+    """ "Forgot password?" from a page that knows the member ID typed (the paused pages), with
+    it in the fragment the forgot page fills its field from (static/js/jenco.js): a browser
+    sends no fragment, so no server or log sees it. Only a well-formed ID goes along."""
+    from accounts import credentials
+
+    path = reverse("accounts:password-forgot")
+    member_id = credentials.normalise_member_id(member_id or "")
+    if not credentials.is_member_id(member_id):
+        return path
+    return f"{path}#{urlencode({'member_id': member_id})}"

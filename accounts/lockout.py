@@ -20,7 +20,7 @@ from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts import checking, credentials, sign_in_sql, times
+from accounts import checking, credentials, links, sign_in_sql, times
 from accounts.addresses import is_shared, shared_addresses, shown_network
 from accounts.audit import Kind, record
 
@@ -284,6 +284,7 @@ def locked_out(request, credentials_):
         # Refused for the posts ahead of it still checking theirs (authenticate), not for
         # failures: nothing is paused, and it may well go through in a moment.
         "checking_others": failed_id < settings.AXES_FAILURE_LIMIT and failed_address < limits[1],
+        "forgot_url": links.forgot_password_path(get_client_username(request, credentials_)),
     }
     if not context["checking_others"]:
         # When it ends, as the PIN's lock says (helper-101 read 「15分ほど」 with 5 left).

@@ -30,7 +30,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from accounts import credentials, pages, sign_in_sql, times, view_only
+from accounts import credentials, links, pages, sign_in_sql, times, view_only
 from accounts.flows import email_change, mailbox, passkeys, registration, reset, two_step
 from accounts.flows import sign_in as sign_in_flow
 from accounts.forms import (
@@ -140,6 +140,7 @@ def answers_too_many_sign_ins(view):
                 "other_way_open": sign_in_flow.other_way_open(
                     refused.member, refused.way, at_second_step=second_step
                 ),
+                "forgot_url": links.forgot_password_path(refused.member.member_id),
             }
             return render(request, "accounts/locked_out.html", context, status=429)
 
@@ -165,7 +166,7 @@ def login(request: HttpRequest) -> HttpResponse:
         # With two-step on, the password's post signs nobody in: it goes on to the code page
         # (and so does that form sent again, form.sent_twice_to_second_step).
         second_step = form.member is not None and two_step.wanted(form.member)
-        with transaction.atomic():
+        with transaction.atomic(), form.released_if_refused():
             form.use_captcha(second_step=second_step)
             second_step = second_step and form.member is not None  # not if it lost the picture
             if second_step:  # signed in only once the code is right (login_code)

@@ -10,9 +10,14 @@ import time
 
 import argon2
 import pytest
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import check_password, identify_hasher, make_password
 
-HASHER = "accounts.hashers.MemberArgon2Hasher"
+from accounts.hashers import MemberArgon2Hasher
+from jenco import settings as production
+
+# The production list, not MemberArgon2Hasher alone: a hasher of the same name further down
+# checked every password in its place, outside the turns (helper-143).
+PRODUCTION_HASHERS = production.PASSWORD_HASHERS
 
 
 @pytest.fixture
@@ -37,9 +42,11 @@ def hashes_running(monkeypatch):
 
         return run
 
-    module = argon2._password_hasher
-    monkeypatch.setattr(module, "verify_secret", counted(module.verify_secret))
-    monkeypatch.setattr(module, "hash_secret", counted(module.hash_secret))
+    # Where Django's Argon2 hasher reaches them: verify through argon2.PasswordHasher, which
+    # imported verify_secret; encode through the module, as argon2.low_level.hash_secret.
+    checking = argon2._password_hasher
+    monkeypatch.setattr(checking, "verify_secret", counted(checking.verify_secret))
+    monkeypatch.setattr(argon2.low_level, "hash_secret", counted(argon2.low_level.hash_secret))
     return most
 
 
@@ -61,7 +68,7 @@ def _at_once(*jobs):
 
 @pytest.mark.parametrize("at_once", [1, 2])
 def test_sign_ins_at_once_hash_no_more_than_the_setting_allows(settings, hashes_running, at_once):
-    settings.PASSWORD_HASHERS = [HASHER]
+    settings.PASSWORD_HASHERS = PRODUCTION_HASHERS
     settings.JENCO_HASHES_AT_ONCE = at_once
     encoded = make_password("plum-Blossom-2026")
     hashes_running[0] = 0
@@ -73,15 +80,36 @@ def test_sign_ins_at_once_hash_no_more_than_the_setting_allows(settings, hashes_
     )
 
     assert hashes_running[0] == at_once
-    assert answers[:4] == [True, True, True, False]  # each still checked, and right
+    assert isinstance(
+        identify_hasher(encoded), MemberArgon2Hasher
+    )  # and checks it    assert answers[:4] == [True, True, True, False]  # each still checked, and right
     assert check_password("new-Blossom-2026", answers[4])
 
 
 def test_a_failed_hash_gives_its_turn_back(settings):
-    settings.PASSWORD_HASHERS = [HASHER]
+    settings.PASSWORD_HASHERS = PRODUCTION_HASHERS
     settings.JENCO_HASHES_AT_ONCE = 1
     encoded = make_password("plum-Blossom-2026")
     broken = encoded[:-8] + "########"  # not base64: argon2 raises, Django answers False
 
     assert check_password("plum-Blossom-2026", broken) is False
     assert _at_once(lambda: check_password("plum-Blossom-2026", encoded)) == [True]
+
+
+def test_an_unknown_id_and_a_known_one_wait_for_the_same_turns(settings, hashes_running):
+    # The unknown ID's equal cost is a hash made (credentials), the known one's a hash checked:
+    # only the first waited its turn, and took longer when others hashed (helper-143).
+    from accounts.credentials import burn_one_verification
+
+    settings.PASSWORD_HASHERS = PRODUCTION_HASHERS
+    settings.JENCO_HASHES_AT_ONCE = 1
+    encoded = make_password("plum-Blossom-2026")
+    hashes_running[0] = 0
+
+    _at_once(
+        lambda: check_password("plum-Blossom-2026", encoded),
+        lambda: check_password("plum-Blossom-2026", encoded),
+        lambda: burn_one_verification("plum-Blossom-2026"),  # what an unknown ID costs
+    )
+
+    assert hashes_running[0] == 1

@@ -20,12 +20,13 @@ import pytest
 from django.db import connection, connections
 
 from accounts.flows import passkeys, two_step
-from accounts.models import Authenticator, Member, Passkey, RecoveryCode
+from accounts.models import Authenticator, Member, Passkey, RecoveryCode, SecurityEvent
 from tests.softkey import options_in
 from tests.test_passkeys import SECOND_STEP, SIGN_IN, add_passkey, signed_in_as
 from tests.test_postgres_backend import another_connection
 from tests.test_two_step import password_step, turn_on
 
+Kind = SecurityEvent.Kind
 pytestmark = [
     pytest.mark.skipif(
         not os.environ.get("DATABASE_URL", "").startswith("postgres"),
@@ -208,3 +209,31 @@ def test_a_passkey_removed_while_its_sign_in_waited_signs_nobody_in(member_clien
     assert response and response[0].status_code == 200
     assert signed_in_as(client) is None
     assert connection.vendor == "postgresql"
+
+
+def test_a_passkey_removed_while_its_removal_waited_is_logged_and_mailed_once(
+    member_client, member, mailoutbox
+):
+    """The same form from two tabs, or support's reset meanwhile: the second removal, which
+    waited for the member, finds nothing to remove (helper-143: logged and mailed again)."""
+    add_passkey(member_client)
+    passkey = Passkey.objects.get(member=member)
+    mailed = len(mailoutbox)
+
+    removed = []
+    with member_row_held(member) as held:
+        thread = threading.Thread(
+            target=lambda: (
+                removed.append(passkeys.remove(None, member, Passkey.objects.get(pk=passkey.pk))),
+                connections.close_all(),
+            )
+        )
+        thread.start()
+        wait_until_blocked(held)
+        held.execute(f"DELETE FROM {Passkey._meta.db_table} WHERE id = %s", [passkey.pk])
+        held.commit()
+    thread.join(20)
+
+    assert removed == [False]
+    assert not member.security_events.filter(kind=Kind.PASSKEY_REMOVED).exists()
+    assert len(mailoutbox) == mailed

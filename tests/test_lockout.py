@@ -435,8 +435,9 @@ def test_a_networks_pause_gives_its_end_and_no_reset_button(client, member, sett
     ends = times.try_again_at(record.attempt_time + timedelta(minutes=15))
     page = attempt(client, "JPN1000001", PASSWORD, ip="10.9.0.1").content.decode()
     assert page.count(f"{ends} 以降") == 2 and "15分後" not in page
-    assert '<a class="button" href="/password/forgot/">' not in page
-    assert '<a href="/password/forgot/">パスワードを忘れましたか？</a>' in page
+    assert '<a class="button" href="/password/forgot/' not in page
+    # With the ID typed, in the fragment the forgot page fills its field from.
+    assert '<a href="/password/forgot/#member_id=JPN1000001">パスワードを忘れましたか？</a>' in page
 
 
 def test_the_locked_page_says_when_the_pause_ends(client, member):

@@ -146,6 +146,23 @@ def test_past_the_limit_a_two_step_sign_in_is_refused_before_the_code_is_asked(
     assert signed_in_as(client) is None
 
 
+@pytest.mark.parametrize("two_step_on", [False, True])
+def test_the_refused_form_sent_twice_gets_the_same_page(member, member_client, two_step_on):
+    # The second post found the picture claimed by the first and read "sent twice, sign in
+    # again", though the first had been refused and kept nothing (helper-143).
+    if two_step_on:
+        turn_on(member_client)
+    sign_ins(member, Kind.SIGN_IN_TWO_STEP if two_step_on else Kind.SIGN_IN, LIMIT)
+    client = Client()
+    client.logout()
+    captcha = solved_captcha()
+
+    for _ in range(2):
+        page = sign_in(client, captcha=captcha)
+        assert page.status_code == 429 and PAUSED in page.content.decode()
+    assert signed_in_as(client) is None
+
+
 def test_with_a_passkey_still_open_the_code_page_offers_it(member, member_client):
     turn_on(member_client)
     add_passkey(member_client)

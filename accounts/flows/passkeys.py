@@ -246,11 +246,17 @@ def add(request, member, name: str, new: NewPasskey) -> Passkey:
 
 
 @transaction.atomic
-def remove(request, member, passkey: Passkey) -> None:
+def remove(request, member, passkey: Passkey) -> bool:
+    """Remove the passkey, logged and announced by email; False if it was gone already (the
+    same form sent from two tabs, or support's reset while the member's row was waited for):
+    nothing is logged or mailed twice (helper-143)."""
     Member.objects.hold(member.pk)
-    passkey.delete()
+    deleted, _ = Passkey.objects.filter(pk=passkey.pk, member=member).delete()
+    if not deleted:
+        return False
     record(request, Kind.PASSKEY_REMOVED, member, details={"name": passkey.name})
     emails.send_member_email(member, "passkey_removed", {"passkey_name": passkey.name})
+    return True
 
 
 # --- Using one ------------------------------------------------------------------------------

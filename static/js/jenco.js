@@ -71,19 +71,25 @@ document.addEventListener("click", (event) => {
 });
 
 // "Forgot password?" on the sign-in page takes the member ID typed there along, in the link's
-// fragment (#member_id=...), which the browser never sends: no server or log sees it. The page
-// it opens fills its own member ID field if empty, and drops the fragment from the address.
-document.addEventListener("click", (event) => {
-  const link = event.target.closest("a[data-carries-member-id]");
-  if (!link) return;
+// fragment (#member_id=...), which the browser never sends: no server or log sees it. The link
+// follows the field as it is typed (a tap, a long press, a new tab alike). Only the forgot
+// form fills its member ID field from it, if empty, and drops the fragment from the address:
+// another page, the sign-in page's own, takes no member ID from a link made elsewhere.
+const carryMemberId = () => {
   const typed = document.querySelector("form input[name=username]")?.value.trim() ?? "";
-  link.hash = typed ? new URLSearchParams({ member_id: typed.slice(0, 64) }).toString() : "";
+  for (const link of document.querySelectorAll("a[data-carries-member-id]")) {
+    link.hash = typed ? new URLSearchParams({ member_id: typed.slice(0, 64) }).toString() : "";
+  }
+};
+document.addEventListener("input", (event) => {
+  if (event.target.matches("form input[name=username]")) carryMemberId();
 });
+carryMemberId(); // the ID the page came back with, after a failed sign-in
 {
   const carried = new URLSearchParams(location.hash.slice(1)).get("member_id");
-  if (carried !== null) {
-    const field = document.querySelector("form input[name=username]");
-    if (field && !field.value) field.value = carried.slice(0, 64);
+  const field = document.querySelector("form[data-takes-member-id] input[name=username]");
+  if (carried !== null && field) {
+    if (!field.value) field.value = carried.slice(0, 64);
     history.replaceState(history.state, "", location.pathname + location.search);
   }
 }

@@ -74,3 +74,22 @@ def test_nothing_typed_takes_nothing_along(page, live_server, member):
     page.get_by_role("link", name="パスワードを忘れましたか？").click()
     expect(page).to_have_url(re.compile(r"/password/forgot/$"))
     expect(page.get_by_label("会員ID")).to_have_value("")
+
+
+def test_the_link_holds_the_id_as_typed_for_a_new_tab_too(page, live_server):
+    # A long press or a middle click opens the link's address without a click (helper-143).
+    page.goto("/login/")
+    link = page.get_by_role("link", name="パスワードを忘れましたか？")
+    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    expect(link).to_have_attribute("href", re.compile(r"/password/forgot/#member_id=JPN1000001$"))
+    page.get_by_label("ユーザー名 / ユーザーID").fill("")
+    expect(link).to_have_attribute("href", re.compile(r"/password/forgot/#?$"))
+
+
+def test_only_the_forgot_form_takes_an_id_from_a_link(page, live_server):
+    # A link made elsewhere put any member ID into the sign-in form (helper-143).
+    page.goto("/login/#member_id=JPN7000001")
+    expect(page.get_by_label("ユーザー名 / ユーザーID")).to_have_value("")
+    page.goto("/password/forgot/#member_id=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    expect(page.get_by_label("会員ID")).to_have_value("<script>alert(1)</script>")
+    expect(page).to_have_url(re.compile(r"/password/forgot/$"))

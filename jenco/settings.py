@@ -301,15 +301,9 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 # link; the page is the signed-in area's, so accounts learns its name from here.
 JENCO_EMAIL_CHANGE_CONFIRM_URL = "backoffice:profile-email-confirm"
 
-# Argon2 runs one process makes at once (accounts.hashers): gunicorn runs a process per core,
-# whose threads cover the waits on PostgreSQL and Redis; more hashes at once on one core only
-# take turns on it, at 10-15 % more CPU each. Raise it for a process with more cores to itself.
-JENCO_HASHES_AT_ONCE = envint("JENCO_HASHES_AT_ONCE", 1, minimum=1)
-# MemberArgon2Hasher checks Argon2 hashes of any parameters itself. Django's own Argon2 hasher
-# must not follow it: both are "argon2", and Django checks a hash with the last one listed of
-# its name, so every password was checked by Django's, outside JENCO_HASHES_AT_ONCE (helper-143).
 PASSWORD_HASHERS = [
     "accounts.hashers.MemberArgon2Hasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [

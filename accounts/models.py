@@ -28,15 +28,17 @@ class MemberQuerySet(models.QuerySet):
         """The members from JA at `step` of the migration, by their recorded progress."""
         return self.filter(self.migration_step_condition(step))
 
-    def hold(self, pk) -> None:
-        """Lock the member's row until the transaction ends (Member.DoesNotExist if gone).
+    def hold(self, pk, *, whole: bool = False) -> "Member":
+        """Lock the member's row until the transaction ends, and return the member: the key
+        alone, or `whole`, read afresh under the lock (Member.DoesNotExist if gone).
 
         The first lock whatever signs in with a member's credentials or changes them takes,
         before any row of theirs (passkey, authenticator, recovery code): two that locked in
         other orders could each wait for the other, and PostgreSQL ends one of them with an
         error, a 500 (helper-140: a passkey's second step against support's two-step reset).
         """
-        self.select_for_update().only("pk").get(pk=pk)
+        rows = self.select_for_update()
+        return (rows if whole else rows.only("pk")).get(pk=pk)
 
 
 class MemberManager(BaseUserManager.from_queryset(MemberQuerySet)):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from accounts.flows import passkeys, two_step
 from accounts.models import Authenticator, Member, Passkey, RecoveryCode, SecurityEvent
@@ -49,13 +49,13 @@ def member_row_held(member):
 
 
 def wait_until_blocked(held, seconds: float = 10) -> None:
-    """Until another connection to this database waits for a lock."""
+    """Until another connection waits for a lock `held` holds."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         held.execute("SELECT pg_stat_clear_snapshot()")  # read anew, not the transaction's copy
         waiting = held.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
         ).fetchone()[0]
         if waiting:
             return
@@ -78,13 +78,10 @@ def rows_free(held, rows: dict[str, list[int]]) -> bool:
     return True
 
 
-def run_with_the_member_held(member, rows, action: Callable):
+def run_while_held(member, action: Callable, meanwhile: Callable):
     """Run `action` in a thread of its own while the member's row is held elsewhere; once it
-    waits, whether `rows` were still free, and then what the action answered."""
+    waits, `meanwhile(held)`; then both answers. The action's error is raised here."""
     answer, failure = [], []
-    by_table = {}  # now: a row the action deletes loses its pk
-    for row in rows:
-        by_table.setdefault(row._meta.db_table, []).append(row.pk)
 
     def run():
         try:
@@ -94,16 +91,37 @@ def run_with_the_member_held(member, rows, action: Callable):
         finally:
             connections.close_all()
 
-    with member_row_held(member) as held:
-        thread = threading.Thread(target=run)
-        thread.start()
-        wait_until_blocked(held)
-        free = rows_free(held, by_table)
-    thread.join(20)
+    thread = threading.Thread(target=run)
+    try:
+        with member_row_held(member) as held:
+            thread.start()
+            wait_until_blocked(held)
+            seen = meanwhile(held)
+    finally:
+        thread.join(20)
     assert not thread.is_alive()
     if failure:
         raise failure[0]
-    return free, answer[0]
+    return seen, answer[0]
+
+
+def run_with_the_member_held(member, rows, action: Callable):
+    """`action` run while the member's row is held elsewhere: whether `rows` were still free
+    once it waited, and then what it answered."""
+    by_table = {}  # now: a row the action deletes loses its pk
+    for row in rows:
+        by_table.setdefault(row._meta.db_table, []).append(row.pk)
+    return run_while_held(member, action, lambda held: rows_free(held, by_table))
+
+
+def passkeys_deleted(member) -> Callable:
+    """What support's reset does meanwhile, committed."""
+
+    def delete(held):
+        held.execute(f"DELETE FROM {Passkey._meta.db_table} WHERE member_id = %s", [member.pk])
+        held.commit()
+
+    return delete
 
 
 def test_a_passkeys_second_step_waits_for_the_member_before_the_passkey(
@@ -191,24 +209,13 @@ def test_a_passkey_removed_while_its_sign_in_waited_signs_nobody_in(member_clien
     key = add_passkey(member_client)
     client.logout()
     answer = key.get(options_in(client.get(SIGN_IN).content.decode()))
-    response = []
 
-    with member_row_held(member) as held:
-        thread = threading.Thread(
-            target=lambda: (
-                response.append(client.post(SIGN_IN, {"passkey": answer})),
-                connections.close_all(),
-            )
-        )
-        thread.start()
-        wait_until_blocked(held)
-        held.execute(f"DELETE FROM {Passkey._meta.db_table} WHERE member_id = %s", [member.pk])
-        held.commit()
-    thread.join(20)
+    _, response = run_while_held(
+        member, lambda: client.post(SIGN_IN, {"passkey": answer}), passkeys_deleted(member)
+    )
 
-    assert response and response[0].status_code == 200
+    assert response.status_code == 200
     assert signed_in_as(client) is None
-    assert connection.vendor == "postgresql"
 
 
 def test_a_passkey_removed_while_its_removal_waited_is_logged_and_mailed_once(
@@ -220,20 +227,10 @@ def test_a_passkey_removed_while_its_removal_waited_is_logged_and_mailed_once(
     passkey = Passkey.objects.get(member=member)
     mailed = len(mailoutbox)
 
-    removed = []
-    with member_row_held(member) as held:
-        thread = threading.Thread(
-            target=lambda: (
-                removed.append(passkeys.remove(None, member, Passkey.objects.get(pk=passkey.pk))),
-                connections.close_all(),
-            )
-        )
-        thread.start()
-        wait_until_blocked(held)
-        held.execute(f"DELETE FROM {Passkey._meta.db_table} WHERE id = %s", [passkey.pk])
-        held.commit()
-    thread.join(20)
+    _, removed = run_while_held(
+        member, lambda: passkeys.remove(None, member, passkey), passkeys_deleted(member)
+    )
 
-    assert removed == [False]
+    assert removed is False
     assert not member.security_events.filter(kind=Kind.PASSKEY_REMOVED).exists()
     assert len(mailoutbox) == mailed

@@ -431,3 +431,19 @@ def test_a_sign_in_waiting_for_its_second_step_keeps_its_wait(member_client, mem
     before = client.session.get_expiry_age()
     client.get(SECOND_STEP)  # the second step's passkey page: a challenge in that session
     assert client.session.get_expiry_age() == before
+
+
+def test_a_passkey_removed_twice_is_logged_and_mailed_once(member_client, member, mailoutbox):
+    # Two tabs, or support's reset meanwhile: the second found nothing and still logged and
+    # mailed its removal (helper-143).
+    from accounts.flows import passkeys
+
+    add_passkey(member_client)
+    stale = Passkey.objects.get(member=member)
+    mailed = len(mailoutbox)
+
+    assert passkeys.remove(None, member, Passkey.objects.get(pk=stale.pk)) is True
+    assert passkeys.remove(None, member, stale) is False
+
+    assert member.security_events.filter(kind=Kind.PASSKEY_REMOVED).count() == 1
+    assert len(mailoutbox) == mailed + 1

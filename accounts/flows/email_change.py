@@ -228,7 +228,7 @@ def confirm_email_change(request, member, token: str) -> bool:
     no request for the token."""
     with transaction.atomic():
         # Two confirmations at once: the second waits here, then finds the request used.
-        fresh = Member.objects.select_for_update().get(pk=member.pk)
+        fresh = Member.objects.hold(member.pk, whole=True)
         change = pending_email_change(fresh, token)
         if change is None:
             return False

@@ -225,7 +225,7 @@ def add(request, member, name: str, new: NewPasskey) -> Passkey:
     """Keep the passkey, logged and announced by email. Raises Refused when it is already
     kept (the same passkey posted twice), or the member has MAX_PASSKEYS."""
     with transaction.atomic():
-        member = Member.objects.select_for_update().get(pk=member.pk)
+        member = Member.objects.hold(member.pk, whole=True)
         if Passkey.objects.filter(credential_id=new.credential_id).exists():
             raise Refused
         if member.passkeys.count() >= MAX_PASSKEYS:
@@ -309,11 +309,16 @@ def _check(request, purpose: str, typed_answer: str, member) -> Used:
     challenge = _take_challenge(request, purpose)
     answer = _answer(typed_answer)
     rp_id, origin = relying_party(request)
-    owner = (
-        Passkey.objects.filter(credential_id=answer["id"]).values_list("member", flat=True).first()
-    )
-    if owner is None or (member is not None and owner != member.pk):
-        raise Refused
+    if member is not None:  # the second step: one of this member's passkeys, or none
+        owner = member.pk
+    else:  # whoever's passkey it is
+        owner = (
+            Passkey.objects.filter(credential_id=answer["id"])
+            .values_list("member", flat=True)
+            .first()
+        )
+        if owner is None:
+            raise Refused
     with transaction.atomic():
         # Its member's row first (Member.objects.hold), then the passkey's, which support's
         # reset or the member's removal may have deleted meanwhile.

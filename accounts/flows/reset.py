@@ -243,7 +243,7 @@ def reset(request, kind: ResetKind, member, new_secret: str, token: str) -> Done
     Two submissions of one link at once: the second waits for the row lock, then finds the
     token void (the first changed what it is bound to) and loses.
     """
-    member = Member.objects.select_for_update().get(pk=member.pk)
+    member = Member.objects.hold(member.pk, whole=True)
     if not kind.token.check_token(member, token):
         raise LinkAlreadyUsed
     # One hash verification whether or not the member has a sub password: the time the

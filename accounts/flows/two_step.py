@@ -134,7 +134,7 @@ def turn_on(request, member, code: str, *, form_token: str | None = None) -> lis
     with transaction.atomic():
         # One at a time per member: the form sent twice at once turned it on twice, with two
         # sets of codes, the second answer's (the one the browser shows) not working.
-        member = Member.objects.select_for_update().get(pk=member.pk)
+        member = Member.objects.hold(member.pk, whole=True)
         if Authenticator.objects.filter(member=member).exists():
             codes = codes_made_by(request, member, form_token)
             if codes is None:
@@ -168,7 +168,7 @@ def new_recovery_codes(request, member, *, form_token: str | None = None) -> lis
     """Void the old recovery codes and make 10 new ones (shown once). `form_token`: the
     page's; its form sent again gets the codes it made, not another set (codes_made_by)."""
     with transaction.atomic():
-        member = Member.objects.select_for_update().get(pk=member.pk)
+        member = Member.objects.hold(member.pk, whole=True)
         codes = codes_made_by(request, member, form_token)
         if codes is not None:
             return codes

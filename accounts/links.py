@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlencode, urlsafe_base64_encode
 
+from accounts import credentials
+
 
 def emailed(path: str) -> str:
     """The address of one of our pages as a mail gives it."""
@@ -58,8 +60,6 @@ def forgot_password_path(member_id: str = "") -> str:
     """ "Forgot password?" from a page that knows the member ID typed (the paused pages), with
     it in the fragment the forgot page fills its field from (static/js/jenco.js): a browser
     sends no fragment, so no server or log sees it. Only a well-formed ID goes along."""
-    from accounts import credentials
-
     path = reverse("accounts:password-forgot")
     member_id = credentials.normalise_member_id(member_id or "")
     if not credentials.is_member_id(member_id):

@@ -393,7 +393,13 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
         messages.success(request, _("Your email address has been changed."))
         return redirect("backoffice:profile")
     change = email_change.pending_email_change(request.user, token)
-    return render(request, "backoffice/profile_email_confirm.html", {"change": change})
+    context = {"change": change}
+    if change is None and email_change.confirmable(token):
+        # Opened signed out, then signed in as another member (a family's shared mailbox):
+        # the same answer as opening it where they were signed in (helper-145).
+        request.session.pop(EMAIL_CONFIRM_TOKEN, None)
+        context["another_account"] = True
+    return render(request, "backoffice/profile_email_confirm.html", context)
 
 
 def _sign_in_to_confirm(request: HttpRequest, token: str) -> HttpResponse:

@@ -261,6 +261,25 @@ def test_another_members_link_says_so_and_changes_nothing(
     assert email_of(member) != "taro@example.com"
 
 
+def test_another_members_link_opened_signed_out_says_so_after_the_sign_in(
+    client, member, english_member, mailoutbox
+):
+    # Opened signed out, then signed in with another member ID: the page read "cannot be
+    # used" (helper-145).
+    client.force_login(member)
+    ask_change(client)
+    path = confirmation_path(mailoutbox)
+    client.logout()
+    assert open_link(client, path).redirect_chain[-1][0].startswith("/login/")
+    client.force_login(english_member)
+
+    text = client.get(CONFIRM_PAGE).content.decode()
+    assert "このリンクは別のアカウントのものです" in text and "JPN1000001" not in text
+    client.post(CONFIRM_PAGE)
+    assert email_of(member) == "taro@example.com"
+    assert email_of(english_member) == "alice@example.com"
+
+
 # --- Limits ------------------------------------------------------------------------------------
 
 

@@ -154,13 +154,25 @@ def test_the_refused_form_sent_twice_gets_the_same_page(member, member_client, t
         turn_on(member_client)
     sign_ins(member, Kind.SIGN_IN_TWO_STEP if two_step_on else Kind.SIGN_IN, LIMIT)
     client = Client()
-    client.logout()
     captcha = solved_captcha()
 
     for _ in range(2):
         page = sign_in(client, captcha=captcha)
         assert page.status_code == 429 and PAUSED in page.content.decode()
     assert signed_in_as(client) is None
+
+
+def test_the_picture_a_refused_sign_in_gave_up_buys_one_more_guess_no_more(member, english_member):
+    # Given up with the refusal (the form sent twice gets the same page), it is used up by
+    # the next post that checks a password, as any picture is.
+    sign_ins(member, Kind.SIGN_IN, LIMIT)
+    captcha = solved_captcha()
+    assert sign_in(Client(), captcha=captcha).status_code == 429
+
+    guess = sign_in(Client(), "JPN1000002", "wrong-Guess-1234", captcha=captcha)
+    assert "会員IDまたはパスワードが正しくありません" in guess.content.decode()
+    again = sign_in(Client(), "JPN1000003", "wrong-Guess-5678", captcha=captcha)
+    assert "画像の数字と一致しません" in again.content.decode()
 
 
 def test_with_a_passkey_still_open_the_code_page_offers_it(member, member_client):
@@ -170,8 +182,18 @@ def test_with_a_passkey_still_open_the_code_page_offers_it(member, member_client
     client = Client()
 
     assert password_step(client)["Location"] == "/login/code/"
-    sign_ins(member, Kind.SIGN_IN_PASSKEY, LIMIT)  # and with both ways paused, refused at once
-    assert password_step(Client()).status_code == 429
+    assert "passkey-options" in client.get("/login/code/").content.decode()
+
+
+def test_with_the_passkey_paused_too_it_is_refused_after_the_password(member, member_client):
+    turn_on(member_client)
+    add_passkey(member_client)
+    sign_ins(member, Kind.SIGN_IN_TWO_STEP, LIMIT)
+    sign_ins(member, Kind.SIGN_IN_PASSKEY, LIMIT)
+
+    page = password_step(Client())
+
+    assert page.status_code == 429 and PAUSED in page.content.decode()
 
 
 def test_a_right_second_step_past_the_limit_is_refused(member, member_client):

@@ -81,9 +81,19 @@ const carryMemberId = () => {
     link.hash = typed ? new URLSearchParams({ member_id: typed.slice(0, 64) }).toString() : "";
   }
 };
-document.addEventListener("input", (event) => {
-  if (event.target.matches("form input[name=username]")) carryMemberId();
-});
+for (const kind of ["input", "change"]) {
+  document.addEventListener(kind, (event) => {
+    if (event.target.matches("form input[name=username]")) carryMemberId();
+  });
+}
+// And just before the link is used: a password manager's fill or a restored form may send
+// no input event.
+for (const kind of ["pointerdown", "focusin"]) {
+  document.addEventListener(kind, (event) => {
+    if (event.target.closest?.("a[data-carries-member-id]")) carryMemberId();
+  });
+}
+window.addEventListener("pageshow", carryMemberId); // also Back to the page
 carryMemberId(); // the ID the page came back with, after a failed sign-in
 {
   const carried = new URLSearchParams(location.hash.slice(1)).get("member_id");

@@ -361,15 +361,13 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return _sign_in_to_confirm(request, token)
     if token != EMAIL_CONFIRM_PAGE:
-        if email_change.pending_email_change(request.user, token) is None:
+        # Any link that still works goes on to the page without the token, another member's
+        # too, which that page answers (helper-144: answered here, its sign-out button was
+        # refused, since a form on a no-referrer page is sent with "Origin: null").
+        if not email_change.confirmable(token):
             # The button below is no longer this link's: an older one it held goes too.
             request.session.pop(EMAIL_CONFIRM_TOKEN, None)
-            # Another member's link that still works (a shared phone or computer signed in
-            # to someone else): say so, not "expired, used or replaced", which sent them to
-            # ask for a new link that would land the same way. Whoever holds the link can
-            # learn as much signed out; the other member ID is not shown.
-            context = {"change": None, "another_account": email_change.confirmable(token)}
-            response = render(request, "backoffice/profile_email_confirm.html", context)
+            response = render(request, "backoffice/profile_email_confirm.html", {"change": None})
         else:
             request.session[EMAIL_CONFIRM_TOKEN] = token
             response = redirect("backoffice:profile-email-confirm", EMAIL_CONFIRM_PAGE)
@@ -395,8 +393,10 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     change = email_change.pending_email_change(request.user, token)
     context = {"change": change}
     if change is None and email_change.confirmable(token):
-        # Opened signed out, then signed in as another member (a family's shared mailbox):
-        # the same answer as opening it where they were signed in (helper-145).
+        # Another member's link that still works, opened where this member is signed in, or
+        # signed out and then signed in as this member (helper-145): say so, not "expired,
+        # used or replaced", which sent them to ask for a new link that landed the same way.
+        # Whoever holds the link learns as much signed out; the other member ID is not shown.
         request.session.pop(EMAIL_CONFIRM_TOKEN, None)
         context["another_account"] = True
     return render(request, "backoffice/profile_email_confirm.html", context)

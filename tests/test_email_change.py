@@ -246,7 +246,9 @@ def test_another_members_link_says_so_and_changes_nothing(
     path = confirmation_path(mailoutbox)
     member_client.force_login(english_member)
 
-    for response in (open_link(member_client, path), member_client.post(path)):
+    for response in (open_link(member_client, path), member_client.post(path, follow=True)):
+        assert response.redirect_chain[-1][0] == CONFIRM_PAGE  # no token in its address
+        assert response["Referrer-Policy"] == "same-origin"  # so its sign-out can be sent
         text = response.content.decode()
         assert "このリンクは別のアカウントのものです" in text
         assert "現在、JPN1000002 でログインしています" in text and "JPN1000001" not in text

@@ -28,14 +28,17 @@ window.addEventListener("pageshow", () => {
 // in the history as that address rather than as the post: Back to it, or reloading it, asks
 // for the page again. Chromium otherwise shows its own "Confirm Form Resubmission" page
 // (ERR_CACHE_MISS) and offers to send the form again: a captcha used or a code counted twice.
-// On a page that was not a post's answer this changes nothing.
+// On a page that was not a post's answer this changes nothing. A page that answers a post
+// with no form of its own says so (data-answers-a-post: the sign-in paused page).
 const answersItsOwnForm = [...document.forms].some(
   // The attributes, not form.action and form.method: a field of that name would stand in.
   (form) =>
     form.getAttribute("method")?.toLowerCase() === "post" &&
     new URL(form.getAttribute("action") || "", location.href).pathname === location.pathname,
 );
-if (answersItsOwnForm) history.replaceState(history.state, "", location.href);
+if (answersItsOwnForm || document.querySelector("[data-answers-a-post]")) {
+  history.replaceState(history.state, "", location.href);
+}
 
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-captcha-refresh]");

@@ -52,3 +52,23 @@ def test_back_over_a_corrected_form_leads_on_not_to_an_error(page, live_server, 
 
     expect(page).to_have_url(f"{live_server.url}/backoffice/")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+def test_back_to_the_paused_page_shows_the_sign_in_page(page, live_server, member, settings):
+    # The paused page answers the post with no form of its own: Back to it from "Forgot
+    # password?" showed Chromium's resubmission page (helper-144, on a phone).
+    settings.JENCO_SIGN_INS_PER_MEMBER_HOUR = 1
+    SecurityEvent.objects.create(kind=SecurityEvent.Kind.SIGN_IN, member=member)
+    page.goto("/login/")
+    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    page.get_by_label("パスワード", exact=True).fill(PASSWORD)
+    answer_captcha(page)
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.get_by_role("heading", name="ログインの一時停止")).to_be_visible()
+    page.get_by_role("link", name="パスワードを忘れましたか？").click()
+    expect(page.get_by_label("会員ID")).to_have_value("JPN1000001")
+
+    page.go_back()
+
+    expect(page).to_have_url(f"{live_server.url}/login/")
+    expect(page.get_by_role("button", name="ログイン")).to_be_visible()

@@ -107,7 +107,7 @@ def refuse_before_the_second_step(member) -> None:
     account was paused (helper-141). With a passkey that may still sign in, the code page
     stays open: it offers the passkey."""
     try:
-        _counted(member, BY_PASSWORD, failed_since=timezone.now())  # no failures asked for
+        refuse_past_the_limit(member, Kind.SIGN_IN_TWO_STEP)
     except TooManySignIns as refused:
         if not other_way_open(member, refused.way, at_second_step=True):
             raise

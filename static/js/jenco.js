@@ -96,8 +96,8 @@ for (const kind of ["pointerdown", "focusin"]) {
     if (event.target.closest?.("a[data-carries-member-id]")) carryMemberId();
   });
 }
-window.addEventListener("pageshow", carryMemberId); // also Back to the page
-carryMemberId(); // the ID the page came back with, after a failed sign-in
+// On load (the ID a failed sign-in's page came back with) and on Back to the page.
+window.addEventListener("pageshow", carryMemberId);
 {
   const carried = new URLSearchParams(location.hash.slice(1)).get("member_id");
   const field = document.querySelector("form[data-takes-member-id] input[name=username]");

@@ -50,13 +50,6 @@ def note_sign_in(key: str, member_id: str, *, second_step: bool) -> None:
     cache.set(_claim_key(key), marker, timeout=int(SENT_TWICE.total_seconds()))
 
 
-def release_claim(key: str) -> None:
-    """Give up the claim on `key` of a post whose outcome was rolled back (a sign-in refused
-    past the hour's limit), as the picture it left unused: the same form sent again is
-    checked as the first was, not told it was sent twice (helper-143)."""
-    cache.delete(_claim_key(key))
-
-
 def claim_on(key: str) -> str | dict | None:
     """What the claim on `key` holds: the ID its post typed (while that post is checked, or
     once it failed), note_sign_in's marker within flows.SENT_TWICE of a sign-in, or None.

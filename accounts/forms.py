@@ -1,6 +1,5 @@
 import secrets
 import unicodedata
-from contextlib import contextmanager
 
 from captcha.fields import CaptchaField, CaptchaTextInput
 from captcha.helpers import captcha_audio_url
@@ -16,10 +15,9 @@ from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials, lockout, sign_in_sql, times
-from accounts.captcha import claim_answer, claim_on, note_sign_in, release_claim, typed_answer
+from accounts.captcha import claim_answer, claim_on, note_sign_in, typed_answer
 from accounts.flows import email_change, two_step
 from accounts.flows.pin import PinCheck
-from accounts.flows.sign_in import TooManySignIns
 from accounts.models import Member
 
 # Generous for anything a person types, small enough that nothing hostile gets far.
@@ -408,18 +406,6 @@ class LoginForm(Form):
             return
         error = self.fields["captcha"].error_messages["invalid"]
         self.add_error("captcha", forms.ValidationError(error, code="claimed"))
-
-    @contextmanager
-    def released_if_refused(self):
-        """Around the sign-in's transaction: one refused past the hour's sign-ins keeps
-        nothing, the claim on its picture neither, so the form sent again (a double tap)
-        gets the same page, not "sent twice" (helper-143)."""
-        try:
-            yield
-        except TooManySignIns:
-            if "captcha" in self.cleaned_data:  # claimed by this post
-                release_claim(self.cleaned_data["captcha"][0])
-            raise
 
     def use_captcha(self, *, second_step: bool = False) -> None:
         """Use up the captcha this post answered; call inside the transaction that writes

@@ -166,7 +166,10 @@ def login(request: HttpRequest) -> HttpResponse:
         # With two-step on, the password's post signs nobody in: it goes on to the code page
         # (and so does that form sent again, form.sent_twice_to_second_step).
         second_step = form.member is not None and two_step.wanted(form.member)
-        with form.released_if_refused(), transaction.atomic():
+        # A sign-in refused past the hour's limit keeps nothing but the claim on its picture:
+        # the same answer sent again checks no password more (helper-146: given up with the
+        # rest, one picture paid for a hash a post, for ten minutes, from any client).
+        with transaction.atomic():
             form.use_captcha(second_step=second_step)
             second_step = second_step and form.member is not None  # not if it lost the picture
             if second_step:  # signed in only once the code is right (login_code)

@@ -668,3 +668,28 @@ def test_once_the_pin_is_changed_a_later_sign_in_on_the_defaults_proves_the_mail
         {"new_password1": "Maple-Leaf-3391", "new_password2": "Maple-Leaf-3391", "pin": NEW_PIN},
     )
     assert response["Location"] == "/backoffice/"
+
+
+def test_the_language_chosen_before_the_code_is_the_accounts_once_the_code_is_right(
+    client, migrated_member, mailoutbox
+):
+    """A member who switched to English on the way to the mailbox code gets the account in
+    English from then on: saved when the code proves the mailbox, so the next mail and the
+    next sign-in are in it too (they came in Japanese, the language saved before)."""
+    sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
+    client.post("/i18n/setlang/", {"language": "en", "next": MAILBOX})
+    migrated_member.refresh_from_db()
+    assert migrated_member.preferred_language == "ja"  # the defaults alone change nothing
+
+    enter(client, mailed_code(mailoutbox))
+    migrated_member.refresh_from_db()
+    assert migrated_member.preferred_language == "en"
+    assert SecurityEvent.objects.filter(kind=Kind.LANGUAGE_CHANGED).count() == 1
+    mailed = len(mailoutbox)
+    change_pin(client)
+    assert len(mailoutbox) == mailed + 1
+    assert "PIN" in mailoutbox[-1].subject and not re.search(r"[ぁ-んァ-ン]", mailoutbox[-1].body)
+
+    client.post("/logout/")
+    signed_in = sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD)
+    assert signed_in.cookies["django_language"].value == "en"

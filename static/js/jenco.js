@@ -96,6 +96,23 @@ for (const kind of ["pointerdown", "focusin"]) {
     if (event.target.closest?.("a[data-carries-member-id]")) carryMemberId();
   });
 }
+// The member ID typed on the sign-in page is kept with the page's place in the history (its
+// state, which stays in this tab): Back to the page, from "Forgot password?" after a failed
+// sign-in say, asks the server for it again, which sends it blank, and the ID is put back.
+// Only the member ID: never the password or the captcha's answer.
+{
+  const field = document.querySelector("form[data-keeps-member-id] input[name=username]");
+  if (field) {
+    const kept = history.state?.memberId;
+    if (!field.value && typeof kept === "string") field.value = kept.slice(0, 64);
+    const keep = () => {
+      const state = { ...history.state, memberId: field.value.slice(0, 64) };
+      history.replaceState(state, "", location.href);
+    };
+    keep();
+    for (const kind of ["input", "change"]) field.addEventListener(kind, keep);
+  }
+}
 // On load (the ID a failed sign-in's page came back with) and on Back to the page.
 window.addEventListener("pageshow", carryMemberId);
 {

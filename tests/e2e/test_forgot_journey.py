@@ -93,3 +93,30 @@ def test_only_the_forgot_form_takes_an_id_from_a_link(page, live_server):
     page.goto("/password/forgot/#member_id=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
     expect(page.get_by_label("会員ID")).to_have_value("<script>alert(1)</script>")
     expect(page).to_have_url(re.compile(r"/password/forgot/$"))
+
+
+def test_back_from_forgot_password_after_a_failed_sign_in_keeps_the_member_id(
+    page, live_server, member, console_errors
+):
+    # Back asks for the sign-in page again (never cached), which comes blank: the member who
+    # looked at "Forgot password?" and came back to try once more typed the ID again.
+    page.goto("/login/")
+    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    page.get_by_label("パスワード", exact=True).fill("not-the-password")
+    answer_captcha(page)
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.locator(".errorlist").first).to_be_visible()
+    page.get_by_role("link", name="パスワードを忘れましたか？").click()
+    expect(page.get_by_label("会員ID")).to_have_value("JPN1000001")
+
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/login/$"))
+    expect(page.get_by_label("ユーザー名 / ユーザーID")).to_have_value("JPN1000001")
+    expect(page.get_by_label("パスワード", exact=True)).to_have_value("")
+    expect(page.get_by_role("link", name="パスワードを忘れましたか？")).to_have_attribute(
+        "href", re.compile(r"#member_id=JPN1000001$")
+    )
+    page.get_by_label("ユーザー名 / ユーザーID").fill("")
+    page.reload()
+    expect(page.get_by_label("ユーザー名 / ユーザーID")).to_have_value("")
+    assert console_errors == []

@@ -30,6 +30,7 @@ from tests.helpers import (
     finished_member,
     sign_in,
     solved_captcha,
+    switch_language,
     wrong_captcha,
 )
 from tests.live_site import Browser, LiveSite, postgres_query
@@ -39,6 +40,7 @@ NEW_PASSWORD = "cedar-Grove-6620"
 NEW_PIN = "583920"
 LINK_UNUSABLE = "このリンクは使えません"
 SENT = "/register/sent/"
+UNUSABLE_PAGE = "/register/verify/unusable/"  # where a link that cannot be used leads
 
 
 def details(**changes) -> dict:
@@ -269,11 +271,14 @@ def test_a_link_used_twice_gets_a_clear_page_and_changes_nothing(client, db, mai
     # Opened again, it says the account is there and offers the sign-in, not a new link
     # (helper-97: 「リンクを再申請する」 invited a second registration).
     again = Client()
-    page = again.get(link)
+    opened = again.get(link)
+    assert opened["Referrer-Policy"] == "no-referrer"  # the token's address
+    assert opened["Location"] == "/register/verify/created/"
+    page = again.get(opened["Location"])
     assert page.status_code == 200 and LINK_UNUSABLE not in page.content.decode()
     assert "<title>アカウントは作成済みです | " in page.content.decode()
     assert 'href="/login/"' in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"  # so its language switch can be sent
     # The same browser pressing the button again (back, then the button): still done.
     pressed = client.post("/register/verify/confirm/")
     assert pressed["Location"] == "/register/done/"
@@ -300,11 +305,43 @@ def test_an_expired_link_gets_a_clear_page_and_creates_nothing(client, db, mailo
     link = link_in(mailoutbox[0])
     PendingRegistration.objects.update(created=timezone.now() - datetime.timedelta(hours=2))
 
-    page = client.get(link)
+    page = client.get(link, follow=True)
 
+    assert page.redirect_chain == [(UNUSABLE_PAGE, 302)]
     assert page.status_code == 200 and LINK_UNUSABLE in page.content.decode()
     assert '<a class="button" href="/register/">' in page.content.decode()  # register again
     assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize("dead", ["expired", "used"])
+def test_a_dead_link_leads_to_a_page_without_its_token_whose_language_switch_works(
+    client, db, mailoutbox, dead
+):
+    # Answered at the token's address (no-referrer), the page's language switch went with
+    # "Origin: null" and was refused (403).
+    register(client)
+    link = link_in(mailoutbox[0])
+    if dead == "used":
+        finish(client, link)
+    else:
+        PendingRegistration.objects.update(created=timezone.now() - datetime.timedelta(days=2))
+    browser = Client()
+    opened = browser.get(link)
+    landing = {"expired": UNUSABLE_PAGE, "used": "/register/verify/created/"}[dead]
+    assert opened["Location"] == landing and opened["Referrer-Policy"] == "no-referrer"
+    page = browser.get(landing)
+    assert link.split("/")[-2] not in page.content.decode()
+    switched = switch_language(page)
+    assert switched.status_code == 302 and switched["Location"] == landing
+    english = browser.get(landing).content.decode()
+    title = {"expired": "This link cannot be used", "used": "Your account has been created"}
+    assert f"<title>{title[dead]} | " in english
+
+
+def test_the_dead_links_page_opened_by_itself_says_the_link_cannot_be_used(client, db):
+    page = client.get(UNUSABLE_PAGE)
+    assert page.status_code == 200 and LINK_UNUSABLE in page.content.decode()
+    assert "sessionid" not in page.cookies
 
 
 def test_a_link_that_expires_while_its_page_is_open_creates_nothing(client, db, mailoutbox):
@@ -355,7 +392,8 @@ def test_the_page_opened_without_a_link_asks_for_the_link(client, db, mailoutbox
 )
 def test_a_garbled_link_gets_a_clear_page(client, db, mailoutbox, token):
     register(client)  # a real registration is waiting: none of these completes it
-    response = client.get(f"/register/verify/{token}/")
+    response = client.get(f"/register/verify/{token}/", follow=True)
+    assert response.redirect_chain == [(UNUSABLE_PAGE, 302)]
     assert response.status_code == 200 and LINK_UNUSABLE in response.content.decode()
     pressed = client.post(f"/register/verify/{token}/")
     assert pressed.status_code in (200, 302)
@@ -444,7 +482,7 @@ def test_an_address_registered_meanwhile_gets_no_second_account(client, db, mail
     assert late.status_code == 200
     assert "このアドレスはすでに登録されています" in late.content.decode()
     assert Member.objects.filter(email="ichiro@example.com").count() == 1
-    assert LINK_UNUSABLE in second.get(links[1]).content.decode()  # and it is used up
+    assert LINK_UNUSABLE in second.get(links[1], follow=True).content.decode()  # and it is used up
 
 
 @pytest.mark.django_db(transaction=True)

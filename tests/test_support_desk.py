@@ -645,6 +645,30 @@ def test_support_may_not_reset_two_step_or_deactivate(client, support_agent, mem
     assert member.is_active
 
 
+@pytest.mark.parametrize(
+    "language, says",
+    [
+        ("en", "Only a supervisor can turn two-step verification off and remove passkeys"),
+        ("ja", "2段階認証のオフとパスキーの削除は、本人確認のうえでサポート責任者だけが行えます"),
+    ],
+)
+def test_support_reads_that_a_supervisor_resets_two_step(
+    client, support_agent, supervisor, member, language, says
+):
+    # Support saw two-step on and no button, with no word of who could help the member.
+    member_client = Client()
+    member_client.force_login(member)
+    turn_on(member_client)
+    agent = as_staff(client, support_agent, language).get(page_of(member)).content.decode()
+    assert says in agent and "reset-two-step/" not in agent
+    boss = as_staff(Client(), supervisor, language).get(page_of(member)).content.decode()
+    assert says not in boss and "reset-two-step/" in boss
+    member.authenticator.delete()  # off: nothing to hand over
+    assert (
+        says not in as_staff(client, support_agent, language).get(page_of(member)).content.decode()
+    )
+
+
 def test_a_supervisor_resets_two_step_with_a_reason(client, supervisor, member, mailoutbox):
     member_client = client
     member_client.force_login(member)

@@ -431,7 +431,7 @@ def test_a_known_address_gets_the_same_answer_and_a_mail_naming_its_member_ids(m
     assert exists.to == ["taro@example.com"]
     assert exists.subject == "【JENCO】すでにアカウントをお持ちです"
     assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001", "JPN1000009", "JPN1000010"]
-    assert "https://jenco.example/password/forgot/" in exists.body
+    assert "https://jenco.example/password/forgot/\n" in exists.body  # which? the member picks
     assert "/register/verify/" not in exists.body
     assert link.to == ["jiro@example.com"] and "/register/verify/" in link.body
     # Nothing is left that could make a second account on the known address.
@@ -837,6 +837,18 @@ def test_an_address_whose_domain_is_spelled_the_other_way_has_its_account_alread
     assert Member.objects.filter(origin="registration").count() == 1
 
 
+def test_a_mail_naming_one_member_id_fills_it_in_on_forgot_password(member, mailoutbox):
+    # The sign-in page's "Forgot password?" carries the ID typed there (helper-142); the mail
+    # that names the inbox's one ID now does too, in the fragment no server is sent.
+    register(Client(), email="taro@example.com")
+
+    (exists,) = mailoutbox
+    link = "https://jenco.example/password/forgot/#member_id=JPN1000001"
+    assert f"{link}\n" in exists.body
+    assert f'<a href="{link}">' in exists.alternatives[0][0]
+    assert re.findall(r"JPN\d{7}", exists.body.replace(link, "")) == ["JPN1000001"]
+
+
 # --- One inbox, one account (helper-112) ------------------------------------------------------
 
 
@@ -852,7 +864,8 @@ def test_another_spelling_of_a_members_inbox_has_its_account_already(db, mailout
     (exists,) = mailoutbox
     assert exists.to == [typed.lower()]
     assert exists.subject == "【JENCO】すでにアカウントをお持ちです"
-    assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001"]
+    # The one ID named, and again in "Forgot password?" (forgot_password_path), nothing else.
+    assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001", "JPN1000001"]
     assert "/register/verify/" not in exists.body
     assert Member.objects.count() == 1 and not PendingRegistration.objects.exists()
 
@@ -917,7 +930,8 @@ def test_an_address_at_a_domain_idna_respells_has_its_account_already(
     assert register(Client(), email=typed)["Location"] == SENT
 
     (exists,) = mailoutbox
-    assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001"]
+    # The one ID named, and again in "Forgot password?" (forgot_password_path), nothing else.
+    assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001", "JPN1000001"]
 
 
 def test_a_link_pressed_after_the_inbox_got_an_account_another_way_creates_none(

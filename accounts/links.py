@@ -29,6 +29,20 @@ def reset_path(kind, member) -> str:
     )
 
 
+# Where an emailed link that cannot be used (made up, used, expired, replaced) leads: this
+# word in its token's slot, a page with the site's own Referrer-Policy. Answered at the
+# token's address (no-referrer), the page's forms (language switch, sign-out) were sent with
+# "Origin: null" and refused by CSRF protection. A fixed address, and no session: made-up
+# links start none (helper-132).
+UNUSABLE = "unusable"
+
+
+def unusable_reset_path(kind) -> str:
+    """The page a reset link (a flows.reset.ResetKind) that cannot be used leads to: no
+    member's uid in it either."""
+    return reverse(kind.url("reset"), kwargs={"uidb64": "link", "token": UNUSABLE})
+
+
 def email_change_path(nonce: str) -> str:
     return reverse(settings.JENCO_EMAIL_CHANGE_CONFIRM_URL, args=[nonce])
 

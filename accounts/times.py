@@ -3,16 +3,22 @@
 import datetime
 
 from django.utils import formats, timezone
+from django.utils.translation import pgettext
 
 
 def try_again_at(when: datetime.datetime) -> str:
     """When a member may try again: local time, rounded UP to the minute (a wait ending at
     13:05:20 reads 13:06, since trying at 13:05 would still be refused), with the date when
-    it is not today. In English the zone is named (13:06 JST): the reader may be abroad."""
+    it is not today. The zone is named in both languages (13:06 JST, 13:06（日本時間）): the
+    reader may be abroad, and a wait is a time they act on."""
     when = minute_up(when)
     if when.date() == timezone.localdate():
-        return formats.time_format(when, "TIME_FORMAT")
-    return formats.date_format(when, "DATETIME_FORMAT")
+        time = formats.time_format(when, "TIME_FORMAT")
+    else:
+        time = formats.date_format(when, "DATETIME_FORMAT")
+    # English's formats name the zone already (jenco/formats/en: JST); Japanese's do not,
+    # where dates in lists and on the dashboard read best bare.
+    return pgettext("a time to try again at, named as Japan time", "%(time)s") % {"time": time}
 
 
 def minute_up(when: datetime.datetime) -> datetime.datetime:

@@ -419,12 +419,14 @@ def email_correction(request: HttpRequest, token: str) -> HttpResponse:
     signed out: the member may have lost the password with the old mailbox. As with every
     emailed link, opening it changes nothing (mail scanners open links); the button does, and
     the token moves into the session so the page's address does not hold it."""
+    if token == links.UNUSABLE:  # where a link that cannot be used leads
+        return render(request, "accounts/email_correction.html", {"change": None})
     if token != EMAIL_CORRECTION_PAGE:
         if email_change.pending_correction(token) is None:
             # Checked before anything is stored: a made-up link starts no session. The button
             # below is no longer this link's: an older one the session held goes too.
             request.session.pop(EMAIL_CORRECTION_TOKEN, None)
-            response = render(request, "accounts/email_correction.html", {"change": None})
+            response = redirect("accounts:email-correct", links.UNUSABLE)
         else:
             request.session[EMAIL_CORRECTION_TOKEN] = token
             response = redirect("accounts:email-correct", EMAIL_CORRECTION_PAGE)
@@ -549,7 +551,13 @@ class ResetConfirmView(PasswordResetConfirmView):
 
     def dispatch(self, *args, **kwargs):
         response = super().dispatch(*args, **kwargs)
-        if kwargs["token"] != self.reset_url_token:
+        # links.UNUSABLE is no token: Django's view answers it with the page that says so.
+        if kwargs["token"] not in (self.reset_url_token, links.UNUSABLE):
+            if not isinstance(response, HttpResponseRedirect):
+                # Django's view sends a working link on to the form's address and answers one
+                # that cannot be used in place, where its language switch was refused (see
+                # links.UNUSABLE).
+                response = redirect(links.unusable_reset_path(self.kind))
             # The address that holds the token is never sent onwards, not even to us. The
             # form's own address (…/set-password/) holds none and keeps the site's
             # same-origin policy: under no-referrer a browser sends "Origin: null" with the
@@ -620,6 +628,9 @@ def _sent(request: HttpRequest, kind: reset.ResetKind) -> HttpResponse:
 
 # The verification page's own address, which holds no token (as for reset links).
 VERIFY_PAGE = "confirm"
+# Where a link that already created its account leads (one that cannot be used otherwise:
+# links.UNUSABLE).
+VERIFY_COMPLETED = "created"
 VERIFY_TOKEN = "_registration_token"
 REGISTERED_MEMBER_ID = "_registered_member_id"
 
@@ -681,10 +692,15 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
     without it."""
     if not registration.is_open():
         return _registration_closed(request)
+    if token in (links.UNUSABLE, VERIFY_COMPLETED):  # where a link that cannot be used leads
+        context = {"registration": None, "completed": token == VERIFY_COMPLETED}
+        return render(request, "accounts/register_verify.html", context)
     if token != VERIFY_PAGE:
         if registration.pending_registration(token) is None:
-            context = {"registration": None, "completed": registration.completed(token)}
-            response = render(request, "accounts/register_verify.html", context)
+            # Said here, the page's language switch was refused (see links.UNUSABLE). A link
+            # that made its account says so (helper-97), at an address of its own.
+            landing = VERIFY_COMPLETED if registration.completed(token) else links.UNUSABLE
+            response = redirect("accounts:register-verify", landing)
         else:
             request.session[VERIFY_TOKEN] = token
             response = redirect("accounts:register-verify", VERIFY_PAGE)

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_safe
 
-from accounts import credentials, times, view_only
+from accounts import credentials, links, times, view_only
 from accounts.flows import email_change, mailbox, password, pin, sessions
 from accounts.flows import sign_in as sign_in_flow
 from accounts.flows.credential_change import ChangedMeanwhile
@@ -367,14 +367,17 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     nothing. The token moves into the session and the page opens at an address without it."""
     if not request.user.is_authenticated:
         return _sign_in_to_confirm(request, token)
+    if token == links.UNUSABLE:  # where a link that cannot be used leads
+        return render(request, "backoffice/profile_email_confirm.html", {"change": None})
     if token != EMAIL_CONFIRM_PAGE:
-        # Any link that still works goes on to the page without the token, another member's
-        # too, which that page answers (helper-144: answered here, its sign-out button was
-        # refused, since a form on a no-referrer page is sent with "Origin: null").
+        # Every link goes on to a page without the token, another member's to the one that
+        # answers it, a link that cannot be used to links.UNUSABLE (helper-144: answered
+        # here, the page's forms were refused, since a form on a no-referrer page is sent
+        # with "Origin: null").
         if not email_change.confirmable(token):
             # The button below is no longer this link's: an older one it held goes too.
             request.session.pop(EMAIL_CONFIRM_TOKEN, None)
-            response = render(request, "backoffice/profile_email_confirm.html", {"change": None})
+            response = redirect("backoffice:profile-email-confirm", links.UNUSABLE)
         else:
             request.session[EMAIL_CONFIRM_TOKEN] = token
             response = redirect("backoffice:profile-email-confirm", EMAIL_CONFIRM_PAGE)
@@ -417,11 +420,13 @@ def _sign_in_to_confirm(request: HttpRequest, token: str) -> HttpResponse:
     held in a new session for 12 hours, and a flood of made-up 15,000-character links
     filled Redis until every sign-in failed (helper-132). One that cannot is told so now,
     before a sign-in for nothing, and starts no session."""
+    if token == links.UNUSABLE:  # where a link that cannot be used leads
+        again = reverse("backoffice:profile-email")
+        return render(request, "backoffice/email_link_unusable.html", {"again": again})
     if token != EMAIL_CONFIRM_PAGE:
         if not email_change.confirmable(token):
             request.session.pop(EMAIL_CONFIRM_TOKEN, None)  # an older link's button goes too
-            again = reverse("backoffice:profile-email")
-            response = render(request, "backoffice/email_link_unusable.html", {"again": again})
+            response = redirect("backoffice:profile-email-confirm", links.UNUSABLE)
             response["Referrer-Policy"] = "no-referrer"
             return response
         request.session[EMAIL_CONFIRM_TOKEN] = token

@@ -113,7 +113,7 @@ def _registration_link_used(client: Client, member: Member) -> HttpResponse:
     link = _registration_link()
     client.get(link)
     client.post("/register/verify/confirm/")
-    return client.get(link)
+    return client.get(link, follow=True)
 
 
 def _registration_closed(client: Client, member: Member) -> HttpResponse:
@@ -307,21 +307,36 @@ PAGES = [
     MemberPage("email correction: confirm", "/email/correct/new-address/", fetch=_email_correction),
     MemberPage("email correction: done", "/email/correct/new-address/", fetch=_email_corrected),
     MemberPage("email correction: link unusable", "/email/correct/new-address/"),
+    MemberPage(
+        "email correction: link no longer valid",
+        "/email/correct/not-a-token/",
+        lands_on="/email/correct/unusable/",
+    ),
     MemberPage("sign in with a passkey: refused", "/login/passkey/", fetch=_passkey_refused),
     MemberPage("forgot password: sent", "/password/forgot/sent/"),
     MemberPage("forgot PIN: sent", "/pin/forgot/sent/"),
     MemberPage("password reset: done", "/password/reset/done/"),
     MemberPage("PIN reset: done", "/pin/reset/done/"),
-    MemberPage("reset link no longer valid", "/password/reset/MQ/not-a-token/"),
+    MemberPage(
+        "reset link no longer valid",
+        "/password/reset/MQ/not-a-token/",
+        lands_on="/password/reset/link/unusable/",
+    ),
     MemberPage("register: sent", "/register/sent/"),
     MemberPage("register: link, confirm", _registration_link),
     MemberPage("register: done", "/register/done/", fetch=_registered),
-    MemberPage("register: link no longer valid", "/register/verify/not-a-token/"),
+    MemberPage(
+        "register: link no longer valid",
+        "/register/verify/not-a-token/",
+        lands_on="/register/verify/unusable/",
+    ),
     MemberPage("register: link used", "/register/verify/used/", fetch=_registration_link_used),
     MemberPage("register: closed", "/register/", fetch=_registration_closed),
     MemberPage("email link signed out", _email_confirm_link, lands_on="/login/"),
     MemberPage(
-        "email link signed out, no longer valid", "/backoffice/profile/email/confirm/not-a-token/"
+        "email link signed out, no longer valid",
+        "/backoffice/profile/email/confirm/not-a-token/",
+        lands_on="/backoffice/profile/email/confirm/unusable/",
     ),
     MemberPage("page not found", "/no-such-page/", status=404),
     MemberPage("bad request (400)", "/login/", status=400, fetch=_bad_host),
@@ -344,7 +359,12 @@ PAGES = [
         for empty in (False, True)
     ),
     MemberPage("forgot PIN signed in", "/pin/forgot/", MEMBER),
-    MemberPage("email link no longer valid", "/backoffice/profile/email/confirm/x/", MEMBER),
+    MemberPage(
+        "email link no longer valid",
+        "/backoffice/profile/email/confirm/x/",
+        MEMBER,
+        lands_on="/backoffice/profile/email/confirm/unusable/",
+    ),
     MemberPage("email link: confirm", _email_confirm_link, MEMBER),
     MemberPage("email link of another account", _another_members_email_link, MEMBER),
     MemberPage("billing: no invoices", "/backoffice/billing/", MEMBER),

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import links
 from accounts.models import EmailChangeRequest, Member, SecurityEvent
-from tests.helpers import PASSWORD, PIN, solved_captcha
+from tests.helpers import PASSWORD, PIN, solved_captcha, switch_language
 from tests.i18n_helpers import english_runs, japanese_in, read
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 # Where the emailed link leads: the page with the button, at an address without the token.
 CONFIRM_PAGE = "/backoffice/profile/email/confirm/new-address/"
 CONFIRM_PREFIX = "/backoffice/profile/email/confirm/"
+UNUSABLE_PAGE = "/backoffice/profile/email/confirm/unusable/"  # where a dead link leads
 UNUSABLE = "このリンクは使えません"
 REOPEN = "メールのリンクをもう一度開いてください"
 ASKS_TOO_OFTEN = "メールアドレス変更の申請回数が上限に達しました"
@@ -191,7 +192,7 @@ def test_a_newer_request_voids_the_older_link(member_client, member, mailoutbox)
     ask_change(member_client, "taro.second@example.com")
     older = confirmation_path(mailoutbox, "taro.first@example.com")
     assert says_unusable(open_link(member_client, older))
-    assert says_unusable(member_client.post(older))
+    assert says_unusable(member_client.post(older, follow=True))
     assert email_of(member) == "taro@example.com"
     confirm(member_client, confirmation_path(mailoutbox, "taro.second@example.com"))
     assert email_of(member) == "taro.second@example.com"
@@ -231,7 +232,7 @@ def test_a_bad_link_says_it_cannot_be_used_and_changes_nothing(
         "long": "/backoffice/profile/email/confirm/" + "A" * 5000 + "/",
     }
     assert says_unusable(open_link(member_client, paths[bad]))
-    assert says_unusable(member_client.post(paths[bad]))
+    assert says_unusable(member_client.post(paths[bad], follow=True))
     member_client.post(CONFIRM_PAGE)
     assert email_of(member) == "taro@example.com"
     assert email_of(english_member) == "alice@example.com"
@@ -297,7 +298,7 @@ def test_the_fourth_request_in_an_hour_is_refused_and_sends_nothing(
     assert ASKS_TOO_OFTEN in page
     # The minute after the hour is up (13:05:20 reads 13:06: at 13:05 it would still refuse).
     free = timezone.localtime(first + datetime.timedelta(hours=1, minutes=1))
-    assert f"{free:%H:%M} 以降にもう一度申請してください" in page
+    assert f"{free:%H:%M}（日本時間） 以降にもう一度申請してください" in page
     assert len(mailoutbox) == sent
     assert EmailChangeRequest.objects.count() == 3
     assert SecurityEvent.objects.filter(kind="email_change_requested").count() == 3
@@ -523,10 +524,37 @@ def test_a_link_opened_signed_out_that_cannot_confirm_says_so_and_starts_no_sess
     member_client.post("/logout/")
     member_client.cookies.pop(settings.SESSION_COOKIE_NAME, None)
     path = link if token in ("used", "replaced", "expired") else f"{CONFIRM_PREFIX}{token}/"
-    response = member_client.get(path)
+    opened = member_client.get(path)
+    assert opened["Location"] == UNUSABLE_PAGE and opened["Referrer-Policy"] == "no-referrer"
+    response = member_client.get(opened["Location"])
     assert response.status_code == 200
     assert UNUSABLE in response.content.decode()
-    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    for answer in (opened, response):
+        assert settings.SESSION_COOKIE_NAME not in answer.cookies
+
+
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed in", "signed out"])
+def test_a_dead_link_leads_to_a_page_without_its_token_whose_language_switch_works(
+    member_client, member, mailoutbox, signed_in
+):
+    # Answered at the token's address (no-referrer), the page's forms (language switch,
+    # sign-out) went with "Origin: null" and were refused (403).
+    ask_change(member_client, "taro.first@example.com")
+    ask_change(member_client, "taro.second@example.com")
+    older = confirmation_path(mailoutbox, "taro.first@example.com")
+    if not signed_in:
+        member_client.post("/logout/")
+    opened = member_client.get(older)
+    assert opened["Location"] == UNUSABLE_PAGE and opened["Referrer-Policy"] == "no-referrer"
+    page = member_client.get(UNUSABLE_PAGE)
+    assert older.split("/")[-2] not in page.content.decode()
+    assert says_unusable(page)
+    switched = switch_language(page)
+    assert switched.status_code == 302 and switched["Location"] == UNUSABLE_PAGE
+    english = member_client.get(UNUSABLE_PAGE)
+    assert "<title>This link cannot be used | " in english.content.decode()
+    assert ('action="/logout/"' in english.content.decode()) is signed_in
+    assert email_of(member) == "taro@example.com"
 
 
 def test_a_link_opened_signed_out_after_a_dead_one_still_finishes(
@@ -535,7 +563,7 @@ def test_a_link_opened_signed_out_after_a_dead_one_still_finishes(
     ask_change(member_client)
     link = confirmation_path(mailoutbox)
     member_client.post("/logout/")
-    assert member_client.get(f"{CONFIRM_PREFIX}made-up/").status_code == 200
+    assert member_client.get(f"{CONFIRM_PREFIX}made-up/", follow=True).status_code == 200
     assert member_client.get(link)["Location"] == f"/login/?next={CONFIRM_PAGE}"
     member_client.post(
         "/login/",

@@ -12,6 +12,7 @@ from tests.helpers import (
     emailed_path,
     five_seconds_ago,
     solved_captcha,
+    switch_language,
     wrong_captcha,
 )
 
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 NEW_PASSWORD = "cherry-Tree-8812"
 SENT_JA = "設定用のURLを送信しました"
+UNUSABLE_PAGE = "/password/reset/link/unusable/"
 
 
 @pytest.fixture(autouse=True)
@@ -169,7 +171,8 @@ def test_the_link_works_only_once(client, member, mailoutbox):
     ask(client, "JPN1000001", "taro@example.com")
     link = link_in(mailoutbox[0])
     set_password(client, follow_link(client, link))
-    again = client.get(link)
+    again = client.get(link, follow=True)
+    assert again.redirect_chain == [(UNUSABLE_PAGE, 302)]  # no token in its address
     assert again.status_code == 200
     assert "このリンクは使えません" in again.content.decode()
     # The tab says so too, not "Set a new password" over a page that offers none.
@@ -181,7 +184,7 @@ def test_a_new_password_voids_every_earlier_link(client, member, mailoutbox):
     ask(client, "JPN1000001", "taro@example.com")
     first, second = link_in(mailoutbox[0]), link_in(mailoutbox[1])
     set_password(client, follow_link(client, second))
-    assert "このリンクは使えません" in client.get(first).content.decode()
+    assert "このリンクは使えません" in client.get(first, follow=True).content.decode()
 
 
 def test_a_newer_link_replaces_the_older_one(client, member, mailoutbox):
@@ -192,7 +195,7 @@ def test_a_newer_link_replaces_the_older_one(client, member, mailoutbox):
 
     ask(client, "JPN1000001", "taro@example.com")
 
-    assert "このリンクは使えません" in client.get(first).content.decode()
+    assert "このリンクは使えません" in client.get(first, follow=True).content.decode()
     done = set_password(client, follow_link(client, link_in(mailoutbox[1])))
     assert done["Location"] == "/password/reset/done/"
 
@@ -204,7 +207,7 @@ def test_a_link_support_sends_replaces_the_members_own(client, member, mailoutbo
 
     assert reset.email_reset_link(reset.PASSWORD, member, actor=support_agent).sent
 
-    assert "このリンクは使えません" in client.get(first).content.decode()
+    assert "このリンクは使えません" in client.get(first, follow=True).content.decode()
     assert client.get(link_in(mailoutbox[1])).status_code == 302
 
 
@@ -212,7 +215,7 @@ def test_an_expired_link_is_refused(client, member, mailoutbox, settings):
     ask(client, "JPN1000001", "taro@example.com")
     link = link_in(mailoutbox[0])
     settings.PASSWORD_RESET_TIMEOUT = -1
-    page = client.get(link).content.decode()
+    page = client.get(link, follow=True).content.decode()
     assert "このリンクは使えません" in page
     # Worded as support's email-correction link words it (the trial found two versions).
     assert (
@@ -220,6 +223,33 @@ def test_an_expired_link_is_refused(client, member, mailoutbox, settings):
         "このリンクは使えません。もう一度リンクを申請してください。"
     ) in page
     assert "/password/forgot/" in page
+
+
+def test_a_dead_link_leads_to_a_page_without_its_token_whose_language_switch_works(
+    client, member, mailoutbox
+):
+    # Answered at the token's address (no-referrer), the page's forms went with "Origin:
+    # null": a member who opened an expired link and tapped English got a 403.
+    ask(client, "JPN1000001", "taro@example.com")
+    link = link_in(mailoutbox[0])
+    set_password(client, follow_link(client, link))
+    opened = client.get(link)
+    assert opened["Location"] == UNUSABLE_PAGE and opened["Referrer-Policy"] == "no-referrer"
+    page = client.get(opened["Location"])
+    assert link.split("/")[-2] not in page.content.decode()
+    assert page["Referrer-Policy"] == "same-origin"
+    switched = switch_language(page)
+    assert switched.status_code == 302 and switched["Location"] == UNUSABLE_PAGE
+    english = client.get(UNUSABLE_PAGE).content.decode()
+    assert "<title>This link cannot be used | " in english
+    assert 'href="/password/forgot/"' in english
+
+
+def test_the_dead_links_page_opened_by_itself_says_the_link_cannot_be_used(client, db):
+    page = client.get(UNUSABLE_PAGE)
+    assert page.status_code == 200
+    assert "<title>このリンクは使えません | " in page.content.decode()
+    assert "sessionid" not in page.cookies
 
 
 @pytest.mark.parametrize(
@@ -232,7 +262,7 @@ def test_an_expired_link_is_refused(client, member, mailoutbox, settings):
     ],
 )
 def test_a_tampered_link_gets_a_clear_page(client, member, path):
-    response = client.get(path)
+    response = client.get(path, follow=True)
     assert response.status_code == 200
     assert "このリンクは使えません" in response.content.decode()
 
@@ -240,7 +270,7 @@ def test_a_tampered_link_gets_a_clear_page(client, member, path):
 def test_a_truncated_token_is_refused(client, member, mailoutbox):
     ask(client, "JPN1000001", "taro@example.com")
     link = link_in(mailoutbox[0])
-    assert "このリンクは使えません" in client.get(link[:-5] + "/").content.decode()
+    assert "このリンクは使えません" in client.get(link[:-5] + "/", follow=True).content.decode()
 
 
 def test_mismatched_or_weak_passwords_change_nothing(client, member, mailoutbox):

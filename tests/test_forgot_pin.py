@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import Member, SecurityEvent
-from tests.helpers import PIN, emailed_path, five_seconds_ago, solved_captcha
+from tests.helpers import PIN, emailed_path, five_seconds_ago, solved_captcha, switch_language
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +35,27 @@ def test_a_newer_pin_link_replaces_the_older_one(client, member, mailoutbox):
 
     newer_form = pin_link(client, "JPN1000001", "taro@example.com", mailoutbox)
 
-    assert "このリンクは使えません" in client.get(older).content.decode()
+    assert "このリンクは使えません" in client.get(older, follow=True).content.decode()
     assert set_pin(client, newer_form)["Location"] == "/pin/reset/done/"
+
+
+def test_a_dead_pin_link_leads_to_a_page_without_its_token_whose_language_switch_works(
+    client, member, mailoutbox
+):
+    with five_seconds_ago(tokens.pin_reset_token, SecurityEvent.Kind.PIN_RESET_REQUESTED):
+        pin_link(client, "JPN1000001", "taro@example.com", mailoutbox)
+    older = emailed_path(mailoutbox[-1], "/pin/reset/")
+    pin_link(client, "JPN1000001", "taro@example.com", mailoutbox)  # replaces it
+
+    opened = client.get(older)
+    assert opened["Location"] == "/pin/reset/link/unusable/"
+    assert opened["Referrer-Policy"] == "no-referrer"
+    page = client.get(opened["Location"])
+    assert older.split("/")[-2] not in page.content.decode()
+    switched = switch_language(page)
+    assert switched["Location"] == "/pin/reset/link/unusable/"
+    english = client.get(switched["Location"]).content.decode()
+    assert "<title>This link cannot be used | " in english and 'href="/pin/forgot/"' in english
 
 
 def test_the_forgotten_pin_flow_sets_a_new_pin(client, member, mailoutbox):

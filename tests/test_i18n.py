@@ -579,10 +579,13 @@ def test_japanese_text_takes_full_width_colons_and_brackets():
 
 @pytest.mark.parametrize(
     "language, today, another_day",
-    [("ja", "13:06", "2026年12月24日 13:06"), ("en", "13:06 JST", "Dec. 24, 2026, 13:06 JST")],
+    [
+        ("ja", "13:06（日本時間）", "2026年12月24日 13:06（日本時間）"),
+        ("en", "13:06 JST", "Dec. 24, 2026, 13:06 JST"),
+    ],
 )
-def test_a_time_to_try_again_names_japan_time_in_english(language, today, another_day):
-    """An English reader may be abroad: "until 13:06" alone reads as their own clock."""
+def test_a_time_to_try_again_names_japan_time_in_both_languages(language, today, another_day):
+    """A reader may be abroad: "until 13:06" alone reads as their own clock."""
     now = timezone.localtime()
     at_today = now.replace(hour=13, minute=5, second=20)  # rounded up to the minute
     at_another_day = timezone.make_aware(datetime.datetime(2026, 12, 24, 13, 6))

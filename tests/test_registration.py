@@ -30,6 +30,7 @@ from tests.helpers import (
     finished_member,
     sign_in,
     solved_captcha,
+    switch_language,
     wrong_captcha,
 )
 from tests.live_site import Browser, LiveSite, postgres_query
@@ -39,6 +40,7 @@ NEW_PASSWORD = "cedar-Grove-6620"
 NEW_PIN = "583920"
 LINK_UNUSABLE = "このリンクは使えません"
 SENT = "/register/sent/"
+UNUSABLE_PAGE = "/register/verify/unusable/"  # where a link that cannot be used leads
 
 
 def details(**changes) -> dict:
@@ -269,11 +271,14 @@ def test_a_link_used_twice_gets_a_clear_page_and_changes_nothing(client, db, mai
     # Opened again, it says the account is there and offers the sign-in, not a new link
     # (helper-97: 「リンクを再申請する」 invited a second registration).
     again = Client()
-    page = again.get(link)
+    opened = again.get(link)
+    assert opened["Referrer-Policy"] == "no-referrer"  # the token's address
+    assert opened["Location"] == "/register/verify/created/"
+    page = again.get(opened["Location"])
     assert page.status_code == 200 and LINK_UNUSABLE not in page.content.decode()
     assert "<title>アカウントは作成済みです | " in page.content.decode()
     assert 'href="/login/"' in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"  # so its language switch can be sent
     # The same browser pressing the button again (back, then the button): still done.
     pressed = client.post("/register/verify/confirm/")
     assert pressed["Location"] == "/register/done/"
@@ -300,11 +305,43 @@ def test_an_expired_link_gets_a_clear_page_and_creates_nothing(client, db, mailo
     link = link_in(mailoutbox[0])
     PendingRegistration.objects.update(created=timezone.now() - datetime.timedelta(hours=2))
 
-    page = client.get(link)
+    page = client.get(link, follow=True)
 
+    assert page.redirect_chain == [(UNUSABLE_PAGE, 302)]
     assert page.status_code == 200 and LINK_UNUSABLE in page.content.decode()
     assert '<a class="button" href="/register/">' in page.content.decode()  # register again
     assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize("dead", ["expired", "used"])
+def test_a_dead_link_leads_to_a_page_without_its_token_whose_language_switch_works(
+    client, db, mailoutbox, dead
+):
+    # Answered at the token's address (no-referrer), the page's language switch went with
+    # "Origin: null" and was refused (403).
+    register(client)
+    link = link_in(mailoutbox[0])
+    if dead == "used":
+        finish(client, link)
+    else:
+        PendingRegistration.objects.update(created=timezone.now() - datetime.timedelta(days=2))
+    browser = Client()
+    opened = browser.get(link)
+    landing = {"expired": UNUSABLE_PAGE, "used": "/register/verify/created/"}[dead]
+    assert opened["Location"] == landing and opened["Referrer-Policy"] == "no-referrer"
+    page = browser.get(landing)
+    assert link.split("/")[-2] not in page.content.decode()
+    switched = switch_language(page)
+    assert switched.status_code == 302 and switched["Location"] == landing
+    english = browser.get(landing).content.decode()
+    title = {"expired": "This link cannot be used", "used": "Your account has been created"}
+    assert f"<title>{title[dead]} | " in english
+
+
+def test_the_dead_links_page_opened_by_itself_says_the_link_cannot_be_used(client, db):
+    page = client.get(UNUSABLE_PAGE)
+    assert page.status_code == 200 and LINK_UNUSABLE in page.content.decode()
+    assert "sessionid" not in page.cookies
 
 
 def test_a_link_that_expires_while_its_page_is_open_creates_nothing(client, db, mailoutbox):
@@ -355,7 +392,8 @@ def test_the_page_opened_without_a_link_asks_for_the_link(client, db, mailoutbox
 )
 def test_a_garbled_link_gets_a_clear_page(client, db, mailoutbox, token):
     register(client)  # a real registration is waiting: none of these completes it
-    response = client.get(f"/register/verify/{token}/")
+    response = client.get(f"/register/verify/{token}/", follow=True)
+    assert response.redirect_chain == [(UNUSABLE_PAGE, 302)]
     assert response.status_code == 200 and LINK_UNUSABLE in response.content.decode()
     pressed = client.post(f"/register/verify/{token}/")
     assert pressed.status_code in (200, 302)
@@ -393,7 +431,7 @@ def test_a_known_address_gets_the_same_answer_and_a_mail_naming_its_member_ids(m
     assert exists.to == ["taro@example.com"]
     assert exists.subject == "【JENCO】すでにアカウントをお持ちです"
     assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001", "JPN1000009", "JPN1000010"]
-    assert "https://jenco.example/password/forgot/" in exists.body
+    assert "https://jenco.example/password/forgot/\n" in exists.body  # which? the member picks
     assert "/register/verify/" not in exists.body
     assert link.to == ["jiro@example.com"] and "/register/verify/" in link.body
     # Nothing is left that could make a second account on the known address.
@@ -444,7 +482,7 @@ def test_an_address_registered_meanwhile_gets_no_second_account(client, db, mail
     assert late.status_code == 200
     assert "このアドレスはすでに登録されています" in late.content.decode()
     assert Member.objects.filter(email="ichiro@example.com").count() == 1
-    assert LINK_UNUSABLE in second.get(links[1]).content.decode()  # and it is used up
+    assert LINK_UNUSABLE in second.get(links[1], follow=True).content.decode()  # and it is used up
 
 
 @pytest.mark.django_db(transaction=True)
@@ -799,6 +837,18 @@ def test_an_address_whose_domain_is_spelled_the_other_way_has_its_account_alread
     assert Member.objects.filter(origin="registration").count() == 1
 
 
+def test_a_mail_naming_one_member_id_fills_it_in_on_forgot_password(member, mailoutbox):
+    # The sign-in page's "Forgot password?" carries the ID typed there (helper-142); the mail
+    # that names the inbox's one ID now does too, in the fragment no server is sent.
+    register(Client(), email="taro@example.com")
+
+    (exists,) = mailoutbox
+    link = "https://jenco.example/password/forgot/#member_id=JPN1000001"
+    assert f"{link}\n" in exists.body
+    assert f'<a href="{link}">' in exists.alternatives[0][0]
+    assert re.findall(r"JPN\d{7}", exists.body.replace(link, "")) == ["JPN1000001"]
+
+
 # --- One inbox, one account (helper-112) ------------------------------------------------------
 
 
@@ -814,7 +864,8 @@ def test_another_spelling_of_a_members_inbox_has_its_account_already(db, mailout
     (exists,) = mailoutbox
     assert exists.to == [typed.lower()]
     assert exists.subject == "【JENCO】すでにアカウントをお持ちです"
-    assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001"]
+    # The one ID named, and again in "Forgot password?" (forgot_password_path), nothing else.
+    assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001", "JPN1000001"]
     assert "/register/verify/" not in exists.body
     assert Member.objects.count() == 1 and not PendingRegistration.objects.exists()
 
@@ -879,7 +930,8 @@ def test_an_address_at_a_domain_idna_respells_has_its_account_already(
     assert register(Client(), email=typed)["Location"] == SENT
 
     (exists,) = mailoutbox
-    assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001"]
+    # The one ID named, and again in "Forgot password?" (forgot_password_path), nothing else.
+    assert re.findall(r"JPN\d{7}", exists.body) == ["JPN1000001", "JPN1000001"]
 
 
 def test_a_link_pressed_after_the_inbox_got_an_account_another_way_creates_none(

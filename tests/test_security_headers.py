@@ -102,6 +102,13 @@ ANONYMOUS_PAGES = {
     "/pin/forgot/sent/": lambda c, m: c.get("/pin/forgot/sent/", secure=True),
     "/password/reset/done/": lambda c, m: c.get("/password/reset/done/", secure=True),
     "/pin/reset/done/": lambda c, m: c.get("/pin/reset/done/", secure=True),
+    # Where an emailed link that cannot be used leads: no token, so its forms can be sent.
+    "/password/reset/link/unusable/": lambda c, m: c.get(
+        "/password/reset/link/unusable/", secure=True
+    ),
+    "/pin/reset/link/unusable/": lambda c, m: c.get("/pin/reset/link/unusable/", secure=True),
+    "/register/verify/unusable/": lambda c, m: c.get("/register/verify/unusable/", secure=True),
+    "/email/correct/unusable/": lambda c, m: c.get("/email/correct/unusable/", secure=True),
     "/healthz": lambda c, m: c.get("/healthz", secure=True),
     "a 404 page": lambda c, m: c.get("/no-such-page/", secure=True),
 }

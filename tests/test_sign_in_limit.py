@@ -81,6 +81,17 @@ def test_it_says_so_in_english(member):
     assert "JST" in text  # the time it may be signed in to again, in Japan time
 
 
+def test_the_japanese_page_names_japan_time_too(member):
+    # English read "until 13:06 JST", Japanese a bare 「13:06まで」: a member abroad reads it
+    # as their own clock.
+    for _ in range(LIMIT):
+        signs_in()
+    oldest = member.security_events.order_by("created").first().created
+    until = times.minute_up(oldest + datetime.timedelta(hours=1))
+    text = sign_in(Client()).content.decode()
+    assert f"{until:%H:%M}（日本時間）までパスワードでのログインを停止しています" in text
+
+
 def test_an_hour_after_the_oldest_sign_in_one_more_is_free(member):
     for _ in range(LIMIT):
         signs_in()

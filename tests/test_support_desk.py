@@ -21,6 +21,7 @@ from tests.helpers import (
     emailed_path,
     sign_in,
     solved_captcha,
+    switch_language,
 )
 from tests.test_two_step import password_step, turn_on
 
@@ -644,6 +645,30 @@ def test_support_may_not_reset_two_step_or_deactivate(client, support_agent, mem
     assert member.is_active
 
 
+@pytest.mark.parametrize(
+    "language, says",
+    [
+        ("en", "Only a supervisor can turn two-step verification off and remove passkeys"),
+        ("ja", "2段階認証のオフとパスキーの削除は、本人確認のうえでサポート責任者だけが行えます"),
+    ],
+)
+def test_support_reads_that_a_supervisor_resets_two_step(
+    client, support_agent, supervisor, member, language, says
+):
+    # Support saw two-step on and no button, with no word of who could help the member.
+    member_client = Client()
+    member_client.force_login(member)
+    turn_on(member_client)
+    agent = as_staff(client, support_agent, language).get(page_of(member)).content.decode()
+    assert says in agent and "reset-two-step/" not in agent
+    boss = as_staff(Client(), supervisor, language).get(page_of(member)).content.decode()
+    assert says not in boss and "reset-two-step/" in boss
+    member.authenticator.delete()  # off: nothing to hand over
+    assert (
+        says not in as_staff(client, support_agent, language).get(page_of(member)).content.decode()
+    )
+
+
 def test_a_supervisor_resets_two_step_with_a_reason(client, supervisor, member, mailoutbox):
     member_client = client
     member_client.force_login(member)
@@ -874,15 +899,40 @@ def test_a_correction_sent_twice_or_by_two_supervisors_at_once_mails_one_working
 
 def test_a_made_up_correction_link_says_it_cannot_be_used_and_starts_no_session(db):
     visitor = Client()
-    response = visitor.get("/email/correct/made-up-token/")
+    opened = visitor.get("/email/correct/made-up-token/")
+    assert opened["Location"] == "/email/correct/unusable/"  # the token's address: no-referrer
+    assert opened["Referrer-Policy"] == "no-referrer"
+    assert "sessionid" not in opened.cookies
+    response = visitor.get(opened["Location"])
     assert response.status_code == 200
     assert "このリンクは使えません" in response.content.decode()
     assert (
         "有効期限が切れたか、すでに使われたか、新しいリンクに置き換えられたため、"
         "このリンクは使えません。もう一度JENCOサポートにお電話ください。"
     ) in response.content.decode()
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"  # so its language switch can be sent
     assert "sessionid" not in response.cookies
+
+
+def test_a_used_correction_link_leads_to_a_page_whose_language_switch_works(
+    client, supervisor, member, mailoutbox
+):
+    # Answered at the token's address (no-referrer), its language switch went with "Origin:
+    # null" and was refused (403).
+    correct(as_staff(client, supervisor), member)
+    [to_new] = [mail for mail in mailoutbox if mail.to == ["taro.new@example.net"]]
+    link = emailed_path(to_new, "/email/correct/")
+    visitor = Client()
+    visitor.get(link)
+    visitor.post("/email/correct/new-address/")
+    opened = visitor.get(link)
+    assert opened["Location"] == "/email/correct/unusable/"
+    page = visitor.get(opened["Location"])
+    assert link.split("/")[-2] not in page.content.decode()
+    switched = switch_language(page)
+    assert switched.status_code == 302 and switched["Location"] == "/email/correct/unusable/"
+    english = visitor.get(switched["Location"]).content.decode()
+    assert "The link has expired, has already been used" in english
 
 
 def test_support_may_not_correct_an_email(client, support_agent, member, mailoutbox):

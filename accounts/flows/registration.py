@@ -134,11 +134,15 @@ def mail_registration_link(registration_pk: int, *, retry: bool = False) -> None
     accounts = _accounts_at(registration.email)
     if accounts:
         open_ones = [account for account in accounts if account.is_active]
+        # A closed account is named only where the inbox has no open one.
+        member_ids = [account.member_id for account in open_ones or accounts]
+        # One ID named: "Forgot password?" fills it in, as the sign-in page's does, from the
+        # link's fragment (which no server is sent); the mail names it already.
+        only_id = member_ids[0] if len(member_ids) == 1 else ""
         context = {
-            # A closed account is named only where the inbox has no open one.
-            "member_ids": [account.member_id for account in open_ones or accounts],
+            "member_ids": member_ids,
             "login": links.emailed(links.login_path()),
-            "forgot": links.emailed(links.forgot_password_path()),
+            "forgot": links.emailed(links.forgot_password_path(only_id)),
         }
         # The inbox's owner reads it in the language they chose, not the form's.
         owner = (open_ones or accounts)[0]

@@ -120,3 +120,31 @@ def test_back_from_forgot_password_after_a_failed_sign_in_keeps_the_member_id(
     page.reload()
     expect(page.get_by_label("ユーザー名 / ユーザーID")).to_have_value("")
     assert console_errors == []
+
+
+@pytest.mark.parametrize(
+    ("link", "lands_on"),
+    [
+        ("/password/reset/MQ/made-up-token/", "/password/reset/link/unusable/"),
+        ("/pin/reset/MQ/made-up-token/", "/pin/reset/link/unusable/"),
+        ("/register/verify/made-up-token/", "/register/verify/unusable/"),
+        ("/email/correct/made-up-token/", "/email/correct/unusable/"),
+        (
+            "/backoffice/profile/email/confirm/made-up-token/",
+            "/backoffice/profile/email/confirm/unusable/",
+        ),
+    ],
+)
+def test_a_link_that_cannot_be_used_reads_in_english_at_a_tap(
+    page, live_server, console_errors, link, lands_on
+):
+    # Said at the link's own address (no-referrer), the page's language switch was sent with
+    # "Origin: null" and refused: a member who opened an expired link and tapped ENGLISH
+    # got a 403. Such a link leads to a page of its own that holds no token.
+    page.goto(link)
+    expect(page).to_have_url(re.compile(rf"{re.escape(lands_on)}$"))
+    page.locator("summary", has_text="日本語").click()
+    page.get_by_role("button", name="ENGLISH").click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(lands_on)}$"))
+    expect(page.get_by_role("heading", name="This link cannot be used")).to_be_visible()
+    assert console_errors == []

@@ -9,7 +9,7 @@ from django.utils.translation import pgettext
 def try_again_at(when: datetime.datetime) -> str:
     """When a member may try again: local time, rounded UP to the minute (a wait ending at
     13:05:20 reads 13:06, since trying at 13:05 would still be refused), with the date when
-    it is not today. The zone is named in both languages (13:06 JST, 13:06（日本時間）): the
+    it is not today. The zone is named in both languages (13:06 JST, 日本時間 13:06): the
     reader may be abroad, and a wait is a time they act on."""
     when = minute_up(when)
     if when.date() == timezone.localdate():

@@ -580,7 +580,7 @@ def test_japanese_text_takes_full_width_colons_and_brackets():
 @pytest.mark.parametrize(
     "language, today, another_day",
     [
-        ("ja", "13:06（日本時間）", "2026年12月24日 13:06（日本時間）"),
+        ("ja", "日本時間 13:06", "日本時間 2026年12月24日 13:06"),
         ("en", "13:06 JST", "Dec. 24, 2026, 13:06 JST"),
     ],
 )

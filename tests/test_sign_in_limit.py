@@ -89,7 +89,7 @@ def test_the_japanese_page_names_japan_time_too(member):
     oldest = member.security_events.order_by("created").first().created
     until = times.minute_up(oldest + datetime.timedelta(hours=1))
     text = sign_in(Client()).content.decode()
-    assert f"{until:%H:%M}（日本時間）までパスワードでのログインを停止しています" in text
+    assert f"日本時間 {until:%H:%M}までパスワードでのログインを停止しています" in text
 
 
 def test_an_hour_after_the_oldest_sign_in_one_more_is_free(member):

@@ -20,9 +20,14 @@ _SLASH = r"(?:/|%2[Ff]|%252[Ff])"
 # link (`/password/reset//NQ/...`, `/pin/reset/NQ;...`) has its secret somewhere in there too.
 _REST = r"[^\s?#&\"']+"
 # The pages a registration or email-confirmation link opens once its token has moved into
-# the session (/register/verify/confirm/, /backoffice/profile/email/confirm/new-address/):
-# fixed words, kept so the log tells the confirmations apart from the links followed.
-_FIXED = rf"""(?:confirm|new-address)(?:{_SLASH})?(?:[\s?#&"']|$)"""
+# the session (/register/verify/confirm/, /backoffice/profile/email/confirm/new-address/),
+# and those a link that cannot be used leads to (/password/reset/link/unusable/,
+# /register/verify/created/: accounts.links.UNUSABLE): fixed words, kept so the log tells
+# the confirmations and the dead links apart from the links followed.
+_FIXED = (
+    rf"""(?:confirm|new-address|unusable|created|link{_SLASH}unusable)"""
+    rf"""(?:{_SLASH})?(?:[\s?#&"']|$)"""
+)
 # Between the words, one slash or more: Django routes `/password//reset/...` nowhere, but
 # logs it (Not Found) as asked, token and all (helper-109); nginx merges them before logging.
 _SLASHES = rf"(?:{_SLASH})+"

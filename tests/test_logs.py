@@ -80,11 +80,15 @@ def test_the_app_servers_access_log_has_the_request_lines_but_not_the_tokens(tmp
         assert fetch(server.port, EMAIL_LINK) == 200
 
     access = server.access_log.read_text()
-    assert '"GET /pin/reset/[redacted] HTTP/1.1" 200' in access
-    assert '"GET /password/reset/[redacted] HTTP/1.1" 200' in access
+    # A link that cannot be used goes on to a page of its own, logged as it is.
+    assert '"GET /pin/reset/[redacted] HTTP/1.1" 302' in access
+    assert '"GET /pin/reset/link/unusable/ HTTP/1.1" 200' in access
+    assert '"GET /password/reset/[redacted] HTTP/1.1" 302' in access
+    assert '"GET /password/reset/link/unusable/ HTTP/1.1" 200' in access
     assert '"https://jenco.example/password/reset/[redacted]"' in access  # the referrer
     # A link that cannot confirm anything says so at once, signed out (helper-132).
-    assert '"GET /backoffice/profile/email/confirm/[redacted] HTTP/1.1" 200' in access
+    assert '"GET /backoffice/profile/email/confirm/[redacted] HTTP/1.1" 302' in access
+    assert '"GET /backoffice/profile/email/confirm/unusable/ HTTP/1.1" 200' in access
     for token in TOKENS:
         assert token not in access
         assert token not in server.error_log.read_text()
@@ -142,7 +146,8 @@ def test_runservers_request_lines_have_no_token(tmp_path):
         site.stop()
 
     log = site.server_log(mark)
-    assert '"GET /pin/reset/[redacted] HTTP/1.1" 200' in log
+    assert '"GET /pin/reset/[redacted] HTTP/1.1" 302' in log
+    assert '"GET /pin/reset/link/unusable/ HTTP/1.1" 200' in log
     assert "/password/reset/[redacted]" in log
     for token in TOKENS:
         assert token not in log
@@ -474,3 +479,22 @@ def test_the_query_is_read_in_utf8_whatever_charset_the_request_names(method, co
     environ = {"REQUEST_METHOD": method, "CONTENT_TYPE": content_type}
     readable_content_type(environ)
     assert environ["CONTENT_TYPE"] == (content_type if kept is None else kept)
+
+
+def test_the_pages_a_dead_link_leads_to_are_logged_as_they_are():
+    # Fixed words (accounts.links.UNUSABLE): an operator tells a member's dead link from a
+    # working one. A token in the same place is still redacted.
+    from jenco.logfilters import redact
+
+    for path in (
+        "/password/reset/link/unusable/",
+        "/pin/reset/link/unusable/",
+        "/register/verify/unusable/",
+        "/register/verify/created/",
+        "/email/correct/unusable/",
+        "/backoffice/profile/email/confirm/unusable/",
+    ):
+        assert redact(f'"GET {path} HTTP/1.1" 200') == f'"GET {path} HTTP/1.1" 200'
+    assert redact("GET /password/reset/link/secret-token/ x") == "GET /password/reset/[redacted] x"
+    assert redact("GET /password/reset/MQ/unusable/ x") == "GET /password/reset/[redacted] x"
+    assert redact("GET /register/verify/unusable-secret/ x") == "GET /register/verify/[redacted] x"

@@ -981,3 +981,16 @@ def test_nginx_logs_registrations_confirm_page_as_it_is(nginx):
     assert '"GET /register/verify/confirm/ HTTP/' in log
     assert '"GET /register/verify/[redacted] HTTP/' in log
     assert "confirmed-secret" not in log
+
+
+def test_nginx_logs_the_pages_a_dead_link_leads_to_as_they_are(nginx):
+    # Fixed words (accounts.links.UNUSABLE): an operator tells a dead link from a working one.
+    _request(nginx, "GET", "/password/reset/link/unusable/")
+    _request(nginx, "GET", "/register/verify/created/")
+    _request(nginx, "GET", "/password/reset/link/secret-token/")
+
+    log = _access_log_lines(nginx, 3)
+    assert '"GET /password/reset/link/unusable/ HTTP/' in log
+    assert '"GET /register/verify/created/ HTTP/' in log
+    assert '"GET /password/reset/[redacted] HTTP/' in log
+    assert "secret-token" not in log

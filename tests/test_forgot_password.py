@@ -177,6 +177,12 @@ def test_the_link_works_only_once(client, member, mailoutbox):
     assert "このリンクは使えません" in again.content.decode()
     # The tab says so too, not "Set a new password" over a page that offers none.
     assert "<title>このリンクは使えません | " in again.content.decode()
+    # The member who set it and came back (Back, or the mail's link again) is not sent to
+    # ask for another link as if it had failed (helper-149).
+    assert (
+        "このリンクで新しいパスワードを設定済みの場合は、手続きは完了しています。"
+        "新しいパスワードでログインしてください。"
+    ) in again.content.decode()
 
 
 def test_a_new_password_voids_every_earlier_link(client, member, mailoutbox):

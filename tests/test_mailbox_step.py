@@ -71,7 +71,7 @@ def test_the_code_goes_to_the_registered_address_which_the_page_shows_masked(
     # Spaced as the page's other times are (「14:09 以降」).
     works_until = MailboxCode.objects.get().created + datetime.timedelta(minutes=10)
     shown = formats.time_format(timezone.localtime(works_until), "TIME_FORMAT")
-    assert f"現在のコードは {shown} まで有効です。" in page
+    assert f"現在のコードは日本時間 {shown} まで有効です。" in page
     # And the way on for a member whose old address no longer works (helper-97: none).
     assert "メールを受け取れなくなった場合は、JENCOサポートにお問い合わせください" in page
 

@@ -648,8 +648,8 @@ def test_support_may_not_reset_two_step_or_deactivate(client, support_agent, mem
 @pytest.mark.parametrize(
     "language, says",
     [
-        ("en", "Only a supervisor can turn two-step verification off and remove passkeys"),
-        ("ja", "2段階認証のオフとパスキーの削除は、本人確認のうえでサポート責任者だけが行えます"),
+        ("en", "Only a supervisor (the Supervisor group) can turn two-step verification off"),
+        ("ja", "本人確認のうえでサポート責任者（Supervisor グループ）だけが行えます"),
     ],
 )
 def test_support_reads_that_a_supervisor_resets_two_step(
@@ -906,6 +906,11 @@ def test_a_made_up_correction_link_says_it_cannot_be_used_and_starts_no_session(
     response = visitor.get(opened["Location"])
     assert response.status_code == 200
     assert "このリンクは使えません" in response.content.decode()
+    # The tab says so too (helper-149: "Confirm your new email address").
+    assert "<title>このリンクは使えません | " in response.content.decode()
+    assert "このリンクのボタンをすでに押した場合は、メールアドレスの変更は完了しています" in (
+        response.content.decode()
+    )
     assert (
         "有効期限が切れたか、すでに使われたか、新しいリンクに置き換えられたため、"
         "このリンクは使えません。もう一度JENCOサポートにお電話ください。"

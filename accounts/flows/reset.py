@@ -48,6 +48,7 @@ class ResetKind:
     forgot_title: StrPromise
     set_title: StrPromise
     set_hint: StrPromise
+    set_already: StrPromise  # on a link that cannot be used: what it means if it was used
     on_its_way: StrPromise
     spam_folder: StrPromise
     done_text: StrPromise
@@ -81,6 +82,9 @@ PASSWORD = ResetKind(
     set_hint=_(
         "Enter the new password twice, type the 4-digit code in the picture, and press “Submit”."
     ),
+    set_already=_(
+        "Already set a new password with this link? Then it is done: sign in with the new password."
+    ),
     on_its_way=_(
         "If the member ID and email address match our records, a link to set a new password "
         "is on its way to that address."
@@ -109,6 +113,9 @@ PIN = ResetKind(
     set_title=_("Set a new PIN"),
     set_hint=_(
         "Enter the new PIN twice, type the 4-digit code in the picture, and press “Submit”."
+    ),
+    set_already=_(
+        "Already set a new PIN with this link? Then it is done: the new PIN is the one to use."
     ),
     on_its_way=_(
         "If the member ID and email address match our records, a link to set a new PIN is on "

@@ -97,9 +97,9 @@ for (const kind of ["pointerdown", "focusin"]) {
   });
 }
 // The member ID typed on the sign-in page is kept with the page's place in the history (its
-// state, which stays in this tab): Back to the page, from "Forgot password?" after a failed
-// sign-in say, asks the server for it again, which sends it blank, and the ID is put back.
-// Only the member ID: never the password or the captcha's answer.
+// state, which stays in this tab) until the form is sent: Back to the page, from "Forgot
+// password?" after a failed sign-in say, asks the server for it again, which sends it blank,
+// and the ID is put back. Only the member ID: never the password or the captcha's answer.
 {
   const field = document.querySelector("form[data-keeps-member-id] input[name=username]");
   if (field) {
@@ -111,6 +111,13 @@ for (const kind of ["pointerdown", "focusin"]) {
     };
     keep();
     for (const kind of ["input", "change"]) field.addEventListener(kind, keep);
+    // Sent, the form no longer keeps it: after a sign-in and a sign-out, Back on a shared
+    // computer showed the member ID of whoever signed in (helper-149). A failed sign-in's
+    // answer, a page of its own, keeps it again from the field it comes back with.
+    field.form.addEventListener("submit", () => {
+      const { memberId, ...rest } = history.state ?? {};
+      history.replaceState(rest, "", location.href);
+    });
   }
 }
 // On load (the ID a failed sign-in's page came back with) and on Back to the page.

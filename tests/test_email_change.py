@@ -534,6 +534,12 @@ def test_a_link_opened_signed_out_that_cannot_confirm_says_so_and_starts_no_sess
     response = member_client.get(opened["Location"])
     assert response.status_code == 200
     assert UNUSABLE in response.content.decode()
+    # Its way on leads through the sign-in page, and says so (helper-149: it read "ask for a
+    # new link" and landed on a sign-in form without a word why).
+    assert (
+        '<a class="button" href="/backoffice/profile/email/">ログインしてリンクを再申請する</a>'
+        in response.content.decode()
+    )
     for answer in (opened, response):
         assert settings.SESSION_COOKIE_NAME not in answer.cookies
 

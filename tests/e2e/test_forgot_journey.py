@@ -11,9 +11,10 @@ from django.contrib.auth.hashers import check_password
 from playwright.sync_api import Page, expect
 
 from accounts.models import Member
+from tests.e2e.test_billing_journey import sign_in
 from tests.e2e.test_sign_in_journey import answer_captcha
 from tests.e2e.test_view_only_journey import sign_out
-from tests.helpers import PASSWORD, emailed_path
+from tests.helpers import emailed_path
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -156,12 +157,7 @@ def test_a_sent_sign_in_form_keeps_no_member_id_in_the_history(page, live_server
     # member ID the sign-in page kept for "Forgot password?" (helper-149). Once the form is
     # sent, the page keeps none: what Back shows then is the browser's own restoring of the
     # field, as on any site (Chromium fills it in from its history whatever the page keeps).
-    page.goto("/login/")
-    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
-    page.get_by_label("パスワード", exact=True).fill(PASSWORD)
-    answer_captcha(page)
-    page.get_by_role("button", name="ログイン").click()
-    expect(page).to_have_url(re.compile(r"/backoffice/$"))
+    sign_in(page)  # as JPN1000001
     sign_out(page)
 
     page.go_back()

@@ -223,7 +223,11 @@ def test_wrong_pictures_sent_at_once_to_both_app_servers_log_the_address_s_pause
         thread.join(timeout=60)
 
     try:
-        assert max(p.started for p in pages) < min(p.finished for p in pages)  # all in flight
+        # Sent together: a wrong picture is answered in a millisecond or two, so the first
+        # answers may come before the last threads of this process have sent theirs (a CI
+        # run: by 1.5 ms). Two thirds in flight at once is the race this case is about.
+        first_answer = min(p.finished for p in pages)
+        assert sum(p.started < first_answer for p in pages) >= 30
         assert all(p.status in (200, 429) for p in pages)
         assert any(p.status == 429 for p in pages)  # the address is paused
         pauses = deployment[0].query(

@@ -17,7 +17,6 @@ from accounts import credentials, links, times, view_only
 from accounts.flows import email_change, mailbox, password, pin, sessions
 from accounts.flows import sign_in as sign_in_flow
 from accounts.flows.credential_change import ChangedMeanwhile
-from accounts.flows.language import change_language
 from accounts.forms import (
     WITHOUT_PIN,
     EmailChangeForm,
@@ -119,12 +118,6 @@ def first_sign_in_mailbox(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         checked = mailbox.check_code(request, request.user, form.cleaned_data["code"])
         if checked.result is mailbox.Check.PROVED:
-            # The language chosen on the way here was this browser's alone (jenco.views.
-            # set_language); proved, the member's choice is the account's, as it would have
-            # been made a moment later (helper-147: the mail and the next sign-in came in
-            # the one saved before).
-            if request.LANGUAGE_CODE in dict(settings.LANGUAGES):
-                change_language(request, request.user, request.LANGUAGE_CODE)
             messages.success(request, _("Thank you. Your email address is confirmed."))
             return redirect("backoffice:dashboard")
         form.add_error("code", _code_problem(checked))

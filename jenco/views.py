@@ -20,8 +20,8 @@ def set_language(request: HttpRequest) -> HttpResponse:
     """Django's language switch; a signed-in member's choice is also saved on the account,
     except in a view-only session or before the mailbox is proved after a sign-in on the
     published defaults (the language of the member's emails is not theirs to change), where
-    it is this browser's cookie only until the mailbox code is right (backoffice.views.
-    first_sign_in_mailbox saves it then)."""
+    it is this browser's cookie only until the mailbox code is right (accounts.flows.
+    mailbox saves it then)."""
     response = django_set_language(request)
     language = request.POST.get("language")
     if (

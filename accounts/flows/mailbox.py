@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import credentials, tasks
 from accounts.audit import Kind, Pause, pause_ends, record
 from accounts.emails import render_member_email
 from accounts.flows import SENT_TWICE
+from accounts.flows.language import change_language
 from accounts.models import MailboxCode, Member
 
 SESSION_KEY = "mailbox_proved"
@@ -262,6 +263,11 @@ def _try(request, member, code, typed: str, now) -> Checked:
             Member.objects.filter(pk=member.pk).update(mailbox_proved_at=now)
             member.mailbox_proved_at = now
             record(request, Kind.MAILBOX_PROVED, member)
+            # The language chosen on the way here was this browser's alone (jenco.views.
+            # set_language); proved, it is the member's, as a switch a moment later would
+            # make it (helper-147: the mail and the next sign-in came in the one before).
+            if (language := translation.get_language()) in dict(settings.LANGUAGES):
+                change_language(request, member, language)
         request.session[SESSION_KEY] = _proof(request)
         return Checked(Check.PROVED)
     record(request, Kind.MAILBOX_CODE_FAILED, member)

@@ -17,6 +17,9 @@ PASSWORD = "plum-Blossom-2026"
 PIN = "482916"
 DEFAULT_PASSWORD = "jenco@12345"
 DEFAULT_PIN = "123123"
+# 「日本時間」 as pages write it before a time: joined (U+2060) and a no-break space, so a
+# phone never breaks it across lines.
+JAPAN_TIME = "日\u2060本\u2060時\u2060間\u00a0"
 # Every page of the signed-in back office.
 BACKOFFICE_PAGES = [
     "/backoffice/",

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import links
 from accounts.models import EmailChangeRequest, Member, SecurityEvent
-from tests.helpers import PASSWORD, PIN, solved_captcha, switch_language
+from tests.helpers import JAPAN_TIME, PASSWORD, PIN, solved_captcha, switch_language
 from tests.i18n_helpers import english_runs, japanese_in, read
 
 pytestmark = pytest.mark.django_db
@@ -303,7 +303,7 @@ def test_the_fourth_request_in_an_hour_is_refused_and_sends_nothing(
     assert ASKS_TOO_OFTEN in page
     # The minute after the hour is up (13:05:20 reads 13:06: at 13:05 it would still refuse).
     free = timezone.localtime(first + datetime.timedelta(hours=1, minutes=1))
-    assert f"日本時間 {free:%H:%M} 以降にもう一度申請してください" in page
+    assert f"{JAPAN_TIME}{free:%H:%M} 以降にもう一度申請してください" in page
     assert len(mailoutbox) == sent
     assert EmailChangeRequest.objects.count() == 3
     assert SecurityEvent.objects.filter(kind="email_change_requested").count() == 3

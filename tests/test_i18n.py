@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 
 from accounts import times
 from accounts.models import Member
-from tests.helpers import PASSWORD, PIN, prove_mailbox, solved_captcha, wrong_captcha
+from tests.helpers import JAPAN_TIME, PASSWORD, PIN, prove_mailbox, solved_captcha, wrong_captcha
 from tests.i18n_helpers import english_runs, japanese_in, language_switch, read
 
 pytestmark = pytest.mark.django_db
@@ -580,7 +580,7 @@ def test_japanese_text_takes_full_width_colons_and_brackets():
 @pytest.mark.parametrize(
     "language, today, another_day",
     [
-        ("ja", "日本時間 13:06", "日本時間 2026年12月24日 13:06"),
+        ("ja", f"{JAPAN_TIME}13:06", f"{JAPAN_TIME}2026年12月24日 13:06"),
         ("en", "13:06 JST", "Dec. 24, 2026, 13:06 JST"),
     ],
 )

@@ -14,7 +14,14 @@ from accounts import times
 from accounts.audit import Kind
 from accounts.ja_accounts import ja_member
 from accounts.models import MailboxCode, Member, SecurityEvent
-from tests.helpers import BACKOFFICE_PAGES, DEFAULT_PASSWORD, DEFAULT_PIN, sign_in, solved_captcha
+from tests.helpers import (
+    BACKOFFICE_PAGES,
+    DEFAULT_PASSWORD,
+    DEFAULT_PIN,
+    JAPAN_TIME,
+    sign_in,
+    solved_captcha,
+)
 
 MAILBOX = "/backoffice/first-sign-in/mailbox/"
 NEW_PIN = "583920"
@@ -71,7 +78,7 @@ def test_the_code_goes_to_the_registered_address_which_the_page_shows_masked(
     # Spaced as the page's other times are (「14:09 以降」).
     works_until = MailboxCode.objects.get().created + datetime.timedelta(minutes=10)
     shown = formats.time_format(timezone.localtime(works_until), "TIME_FORMAT")
-    assert f"現在のコードは日本時間 {shown} まで有効です。" in page
+    assert f"現在のコードは{JAPAN_TIME}{shown} まで有効です。" in page
     # And the way on for a member whose old address no longer works (helper-97: none).
     assert "メールを受け取れなくなった場合は、JENCOサポートにお問い合わせください" in page
 

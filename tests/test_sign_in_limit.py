@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts import times
 from accounts.flows import sign_in as sign_in_flow
 from accounts.models import Member, SecurityEvent
-from tests.helpers import DEFAULT_PASSWORD, sign_in, solved_captcha
+from tests.helpers import DEFAULT_PASSWORD, JAPAN_TIME, sign_in, solved_captcha
 from tests.softkey import options_in
 from tests.test_dashboard import NEW_PASSWORD, reset_password_by_email
 from tests.test_passkeys import add_passkey, sign_in_with
@@ -89,7 +89,7 @@ def test_the_japanese_page_names_japan_time_too(member):
     oldest = member.security_events.order_by("created").first().created
     until = times.minute_up(oldest + datetime.timedelta(hours=1))
     text = sign_in(Client()).content.decode()
-    assert f"日本時間 {until:%H:%M}までパスワードでのログインを停止しています" in text
+    assert f"{JAPAN_TIME}{until:%H:%M}までパスワードでのログインを停止しています" in text
 
 
 def test_an_hour_after_the_oldest_sign_in_one_more_is_free(member):

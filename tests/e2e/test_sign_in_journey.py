@@ -50,6 +50,31 @@ def test_a_migrated_member_signs_in_with_a_full_width_id_proves_the_mailbox_then
     expect(page.get_by_label("現在のPINコード")).to_be_visible()
 
 
+# The lines the phrase 「日本時間 13:06」 is drawn on, wherever it sits in the page's text.
+LINES_OF_JAPAN_TIME = """() => {
+  const phrase = /日\\u2060?本\\u2060?時\\u2060?間[ \\u00a0]?\\d{1,2}:\\d{2}/;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const found = phrase.exec(node.data);
+    if (!found) continue;
+    const range = document.createRange();
+    range.setStart(node, found.index);
+    range.setEnd(node, found.index + found[0].length);
+    return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+  }
+  return 0;
+}"""
+
+
+def test_japan_time_stays_on_one_line_on_any_phone(page, live_server, migrated_member):
+    """「日本時間 13:06」 broken after 日本 read as two words on a 375 px screen (helper-149)."""
+    sign_in_as_migrated_member(page)
+    expect(page).to_have_url(re.compile(r"/backoffice/first-sign-in/mailbox/$"))
+    for width in range(300, 431, 2):  # the sentence's line ends pass over every character
+        page.set_viewport_size({"width": width, "height": 812})
+        assert page.evaluate(LINES_OF_JAPAN_TIME) == 1, f"broken at {width} px"
+
+
 def test_the_refresh_button_shows_a_new_captcha_picture(page, live_server, db):
     page.goto("/login/")
     image = page.locator("img[data-captcha-image]")

@@ -206,13 +206,17 @@ class Form(forms.Form):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
+    # Set when the PIN (or password) that confirms a change was refused by a lock: nothing
+    # typed again is taken until it ends, so the form asks for nothing (refuse_confirmation).
+    confirm_locked = False
+
     @property
     def secrets_cleared(self) -> str:
         """Sent with a mistake, the form comes back with its password and PIN boxes empty
         (what was typed there is never sent back to the page): the page says so, or the
         member fixes the captcha, sends it again and reads "required" (helper-97). Naming
         what the form has: a PIN form says nothing of a password (helper-101). "" if none."""
-        if not (self.is_bound and self.errors):
+        if not (self.is_bound and self.errors) or self.confirm_locked:
             return ""
         typed = {
             isinstance(field, PinField)
@@ -552,6 +556,13 @@ WITHOUT_PIN = _(
 )
 
 
+def refuse_confirmation(form, field: str, member, checked: PinCheck) -> None:
+    """Put on `form`'s `field` why what confirms its change was not accepted; a lock also
+    keeps the form from asking for its passwords and PINs again (Form.secrets_cleared)."""
+    form.confirm_locked = checked.locked_until is not None
+    form.add_error(field, confirm_problem(member, checked))
+
+
 def confirm_problem(member, checked: PinCheck) -> str:
     """What a member reads when what confirms a change (flows.pin.confirm_change) was not
     accepted: the PIN's words, or the password's on an account without a PIN."""
@@ -677,7 +688,7 @@ class PinConfirmed(MemberForm):
         return True
 
     def refuse_pin(self, checked: PinCheck) -> None:
-        self.add_error(self.pin_field, confirm_problem(self.member, checked))
+        refuse_confirmation(self, self.pin_field, self.member, checked)
 
 
 class PinChangeForm(NewPinFields, PinConfirmed):

@@ -220,7 +220,9 @@ def _login_from_copy(request: HttpRequest, answered: LoginForm | None = None) ->
     )
     if answered is not None:
         errors = tuple((field, tuple(words)) for field, words in answered.errors.items())
+        # Whether the password box had something in it: the page then says it was emptied.
         variant += (errors, bool(answered["view_only"].value()), bool(typed_id))
+        variant += (answered.secrets_cleared,)
     return pages.fill_in(
         request,
         "accounts/login.html",

@@ -25,7 +25,7 @@ from accounts.forms import (
     PasskeyAddForm,
     RecoveryCodesForm,
     TwoStepConfirmed,
-    confirm_problem,
+    refuse_confirmation,
     sent_form_token,
 )
 from accounts.models import Authenticator, Passkey
@@ -42,7 +42,7 @@ def _confirmed(form, request: HttpRequest) -> bool:
     field = "pin" if form.with_pin else "password"
     checked = pin.confirm_change(request, request.user, form.cleaned_data[field])
     if not checked.right:
-        form.add_error(field, confirm_problem(request.user, checked))
+        refuse_confirmation(form, field, request.user, checked)
     return checked.right
 
 

@@ -336,7 +336,8 @@ def test_the_dashboard_shows_the_latest_invoices_and_what_is_due(member_client, 
     make_invoice(member, "INV-D", days_ago=1, status="void")
     page = member_client.get("/backoffice/").content.decode()
 
-    assert "未払いの請求書 2 件：合計 3,500円。" in page
+    # The total held on its line (helper-151: 「円。」 wrapped alone at 375 px).
+    assert '未払いの請求書 2 件：合計 <span class="amount">3,500円</span>。' in page
     assert "期限超過" in page
     due = TODAY - datetime.timedelta(days=40)
     assert f"次の支払期限：{due.year}年{due.month}月{due.day}日。" in page

@@ -183,6 +183,9 @@ def test_the_link_works_only_once(client, member, mailoutbox):
         "このリンクで新しいパスワードを設定済みの場合は、手続きは完了しています。"
         "新しいパスワードでログインしてください。"
     ) in again.content.decode()
+    # ... and has the way there on the page, not only the button to ask for another link
+    # (helper-151: a phone showed 「リンクを再申請する」 alone).
+    assert '<a href="/login/">ログイン画面に戻る</a>' in again.content.decode()
 
 
 def test_a_new_password_voids_every_earlier_link(client, member, mailoutbox):

@@ -56,6 +56,8 @@ def test_a_dead_pin_link_leads_to_a_page_without_its_token_whose_language_switch
     assert switched["Location"] == "/pin/reset/link/unusable/"
     english = client.get(switched["Location"]).content.decode()
     assert "<title>This link cannot be used | " in english and 'href="/pin/forgot/"' in english
+    # Set with it already, the new PIN is the one to use: the way back to sign in is there.
+    assert '<a href="/login/">Back to sign in</a>' in english
 
 
 def test_the_forgotten_pin_flow_sets_a_new_pin(client, member, mailoutbox):

@@ -182,6 +182,24 @@ def test_a_wrong_captcha_refuses_even_the_right_password(client, member):
     assert SESSION_KEY not in client.session
 
 
+CLEARED_JA = "安全のため、入力したパスワードは表示されません。もう一度入力してください。"
+
+
+def test_a_wrong_captcha_says_the_password_box_was_emptied_too(client, member):
+    """helper-151: a wrong captcha came back with the password box empty and only the
+    captcha's error; the member typed the new digits, sent it, and read 「この項目は必須です。」
+    under the password, a second picture gone. The sign-in page says it, as every form does."""
+    page = sign_in(client, "JPN1000001", PASSWORD, captcha=wrong_captcha()).content.decode()
+    assert CLEARED_JA in page
+    assert PASSWORD not in page
+    # Sent with nothing in the password box, there is nothing to type again: not said.
+    nothing = client.post("/login/", {"username": "JPN1000001", "password": "", **wrong_captcha()})
+    assert CLEARED_JA not in nothing.content.decode()
+    # The wrong-password page says it too (its copy is kept apart from the one without).
+    again = sign_in(client, "JPN1000001", "not-the-password").content.decode()
+    assert CLEARED_JA in again
+
+
 @pytest.mark.parametrize("second_id", ["JPN1000001", "JPN1000002"])
 def test_a_captcha_answer_works_only_once(client, member, english_member, second_id):
     captcha = solved_captcha()

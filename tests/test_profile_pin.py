@@ -230,3 +230,27 @@ def test_a_pin_form_sent_back_says_its_pins_were_cleared_and_nothing_of_a_passwo
     page = change_pin(member_client, again="583921").content.decode()
     assert "安全のため、入力したPINコードは表示されません。もう一度入力してください。" in page
     assert "パスワード" not in page.split('class="hint secrets-cleared"')[1].split("</p>")[0]
+
+
+@pytest.mark.parametrize(
+    "path, data",
+    [
+        ("/backoffice/profile/pin/", {"new_pin1": NEW_PIN, "new_pin2": NEW_PIN}),
+        (
+            "/backoffice/profile/password/",
+            {"new_password1": "maple-Leaf-3391", "new_password2": "maple-Leaf-3391"},
+        ),
+    ],
+    ids=["pin", "password"],
+)
+def test_the_locking_try_does_not_ask_for_the_pins_again(member_client, path, data):
+    """helper-151: the fifth wrong PIN came back with 「…日本時間 07:03 までロックされています。」
+    and, above the form, 「安全のため、入力したPINコードは表示されません。もう一度入力してくださ
+    い。」: told to type them again into a form that refuses every try for 15 minutes."""
+    field = "current_pin" if path.endswith("/pin/") else "pin"
+    pages = [
+        member_client.post(path, {**data, field: f"58392{i}"}).content.decode() for i in range(5)
+    ]
+    assert "もう一度入力してください。" in pages[0]  # a wrong PIN: typed again, as before
+    assert "までロックされています" in pages[4]
+    assert "secrets-cleared" not in pages[4] and "もう一度入力してください。" not in pages[4]

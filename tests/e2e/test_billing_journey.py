@@ -104,3 +104,31 @@ def test_every_invoice_link_is_a_thumb_high_on_a_phone(page, live_server, member
     assert all(height >= 44 for _text, height in heights), heights
     assert no_horizontal_overflow(page)
     assert console_errors == []
+
+
+ONE_LINE = """([selector, words]) => {
+  const root = document.querySelector(selector);
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  let text = "", nodes = [];
+  for (let node; (node = walker.nextNode()); ) { nodes.push([node, text.length]); text += node.data; }
+  const start = text.indexOf(words), end = start + words.length;
+  if (start < 0) return null;
+  const at = offset => { for (const [node, from] of nodes.slice().reverse())
+    if (offset >= from) return [node, offset - from]; };
+  range.setStart(...at(start)); range.setEnd(...at(end));
+  return new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size;
+}"""
+
+
+def test_the_dashboards_unpaid_total_keeps_its_yen_on_its_line(page, live_server, member):
+    """helper-151: at 375 px the dashboard read 「未払いの請求書 2 件：合計 1,243,367」 with
+    「円。」 alone on the next line."""
+    today = timezone.localdate()
+    for number, amount in (("INV-0001", 1_234_567), ("INV-0002", 8_800)):
+        Invoice.objects.create(
+            member=member, number=number, issued=today, due=today, amount_yen=amount
+        )
+    sign_in(page)
+    expect(page.get_by_text("1,243,367円")).to_be_visible()
+    assert page.evaluate(ONE_LINE, [".billing-summary .due", "1,243,367円"]) == 1

@@ -100,11 +100,21 @@ for (const kind of ["pointerdown", "focusin"]) {
 // state, which stays in this tab) until the form is sent: Back to the page, from "Forgot
 // password?" after a failed sign-in say, asks the server for it again, which sends it blank,
 // and the ID is put back. Only the member ID: never the password or the captcha's answer.
+// The language switch answers with the page anew, a new place in the history: the ID goes
+// across it in this tab's session storage, read once by the next page whatever it is, so no
+// link can put an ID in the field (helper-151: switching to ENGLISH emptied it).
+const CARRIED_ACROSS_LANGUAGE = "jenco.memberIdAcrossLanguage";
+const carriedAcrossLanguage = sessionStorage.getItem(CARRIED_ACROSS_LANGUAGE);
+sessionStorage.removeItem(CARRIED_ACROSS_LANGUAGE);
 {
   const field = document.querySelector("form[data-keeps-member-id] input[name=username]");
   if (field) {
-    const kept = history.state?.memberId;
+    const kept = history.state?.memberId ?? carriedAcrossLanguage;
     if (!field.value && typeof kept === "string") field.value = kept.slice(0, 64);
+    document.querySelector("details.language form")?.addEventListener("submit", () => {
+      const typed = field.value.trim().slice(0, 64);
+      if (typed) sessionStorage.setItem(CARRIED_ACROSS_LANGUAGE, typed);
+    });
     const keep = () => {
       const state = { ...history.state, memberId: field.value.slice(0, 64) };
       history.replaceState(state, "", location.href);

@@ -164,3 +164,15 @@ def test_a_sent_sign_in_form_keeps_no_member_id_in_the_history(page, live_server
     page.go_back()
     expect(page).to_have_url(re.compile(r"/login/$"))
     assert "JPN1000001" not in (page.evaluate("JSON.stringify(history.state)") or "")
+
+
+def test_the_typed_member_id_stays_across_the_language_switch(page, live_server, db):
+    # The switch answers with the sign-in page anew: the ID typed was gone (helper-151).
+    page.goto("/login/")
+    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    page.locator("summary", has_text="日本語").click()
+    page.get_by_role("button", name="ENGLISH").click()
+    expect(page.get_by_role("button", name="Log In")).to_be_visible()
+    expect(page.get_by_label("Username / User ID")).to_have_value("JPN1000001")
+    # Read once: nothing of it is left in the tab for the next page (a shared computer).
+    assert page.evaluate("sessionStorage.length") == 0

@@ -78,7 +78,7 @@ def test_the_code_goes_to_the_registered_address_which_the_page_shows_masked(
     # Spaced as the page's other times are (「14:09 以降」).
     works_until = MailboxCode.objects.get().created + datetime.timedelta(minutes=10)
     shown = formats.time_format(timezone.localtime(works_until), "TIME_FORMAT")
-    assert f"現在のコードは{JAPAN_TIME}{shown} まで有効です。" in page
+    assert f"有効期限は10分間、{JAPAN_TIME}{shown} までです。" in page
     # And the way on for a member whose old address no longer works (helper-97: none).
     assert "メールを受け取れなくなった場合は、JENCOサポートにお問い合わせください" in page
 
@@ -179,7 +179,10 @@ def test_a_code_works_for_ten_minutes(client, migrated_member, mailoutbox):
     code = mailed_code(mailoutbox)
     MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(minutes=10, seconds=1))
     page = enter(client, code).content.decode()
-    assert "有効期限が切れました" in page
+    assert "有効期限が切れました。新しいコードを送信して、そのコードを入力してください。" in page
+    # Said once: the same advice again under it read twice in a row (helper-151).
+    assert "下のボタンから新しいコードを送信してください。" not in page
+    assert '<button type="submit" class="primary" name="resend" value="1">' in page
     assert client.get("/backoffice/")["Location"] == MAILBOX
 
 
@@ -314,7 +317,7 @@ def test_an_english_member_reads_the_code_and_the_page_in_english(client, db, ma
     assert "If this was not you" in mailoutbox[0].body
     page = client.get(MAILBOX).content.decode()
     assert "We sent a 6-digit code to a•••@example.com" in page
-    assert re.search(r"The current code works until \d\d:\d\d JST\.", page)  # Japan time
+    assert re.search(r"It works for 10 minutes, until \d\d:\d\d JST\.", page)  # Japan time
 
 
 def test_a_member_with_no_email_is_told_to_contact_support(client, db, mailoutbox):
@@ -501,7 +504,7 @@ def test_an_owner_whose_code_works_in_a_spent_hour_is_told_when_the_next_can_com
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     when = times.try_again_at(earliest + datetime.timedelta(hours=1))
     page = client.get(MAILBOX).content.decode()
-    assert "現在のコードは" in page and 'name="code"' in page
+    assert "有効期限は10分間、" in page and 'name="code"' in page
     assert (
         "このコードの有効期限が切れたり、入力の誤りが続いて使えなくなったりした場合、"
         f"次のコードを送信できるのは {when} 以降です。" in page
@@ -528,7 +531,7 @@ def test_an_owner_whose_next_code_comes_before_this_one_runs_out_is_told_when(
 def test_an_owner_with_codes_to_spare_is_not_warned(client, migrated_member, mailoutbox):
     sign_in(client, "JPN2000001", DEFAULT_PASSWORD)
     page = client.get(MAILBOX).content.decode()
-    assert "現在のコードは" in page
+    assert "有効期限は10分間、" in page
     assert "次のコードを送信できるのは" not in page
     assert "迷惑メールフォルダをご確認ください" in page
 

@@ -63,11 +63,11 @@ def test_the_previous_sign_in_is_shown(client, member, language, shown):
 @pytest.mark.parametrize(
     "language, failures, text",
     [
-        ("ja", 3, "前回のログイン以降、お客様の会員IDで3回ログインに失敗しています。"),
-        ("en", 3, "3 failed sign-ins with your member ID since your previous sign-in."),
-        ("en", 1, "1 failed sign-in with your member ID since your previous sign-in."),
-        ("ja", 0, "前回のログイン以降、ログインの失敗はありません。"),
-        ("en", 0, "None since your previous sign-in."),
+        ("ja", 3, "前回のログインから今回のログインまでに、お客様の会員IDで3回ログインに失敗しています。"),
+        ("en", 3, "3 failed sign-ins with your member ID between your previous sign-in and this one."),
+        ("en", 1, "1 failed sign-in with your member ID between your previous sign-in and this one."),
+        ("ja", 0, "前回のログインから今回のログインまでに、ログインの失敗はありませんでした。"),
+        ("en", 0, "None between your previous sign-in and this one."),
     ],
 )
 def test_the_failed_sign_ins_since_the_previous_one_are_counted(member, language, failures, text):
@@ -175,7 +175,7 @@ def test_a_dashboard_with_failures_still_costs_three_queries(member, django_asse
 
 @pytest.mark.parametrize(
     "language, heading, done",
-    [("ja", "JAからの移行", "移行完了"), ("en", "Move from JA", "Migration complete")],
+    [("ja", "JAからの移行", "移行完了"), ("en", "Migration from JA", "Migration complete")],
 )
 def test_a_member_from_ja_sees_the_migration_done(client, language, heading, done):
     member = ja_member("JPN2000001", name="佐藤 花子", email="hanako@example.com")

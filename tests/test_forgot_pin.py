@@ -166,3 +166,9 @@ def test_the_one_tap_link_keeps_the_hourly_limit(member_client, member, mailoutb
 def test_the_one_tap_page_never_leaves_the_site(member_client):
     response = member_client.post("/pin/forgot/", {"next": "https://evil.example/"})
     assert response["Location"] == "/backoffice/"
+
+
+def test_the_pin_form_says_which_4_digit_code_it_means(client, member, mailoutbox):
+    # Beside two PINコード boxes, 「4桁のコード」 alone could be read as the PIN (helper-151).
+    page = client.get(pin_link(client, "JPN1000001", "taro@example.com", mailoutbox))
+    assert "画像の4桁のコードを入力して『送信』を押してください。" in page.content.decode()

@@ -331,6 +331,8 @@ def test_a_sign_in_on_the_published_password_does_not_void_the_members_link(
     set_password(client, follow_link(client, link))
     migrated_member.refresh_from_db()
     assert migrated_member.check_password(NEW_PASSWORD)
+    # Used, it is void as ever: the password it set is in the hash.
+    assert client.get(link, follow=True).redirect_chain == [(UNUSABLE_PAGE, 302)]
 
 
 def test_a_sign_in_on_the_members_own_password_still_voids_the_link(client, member, mailoutbox):

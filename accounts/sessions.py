@@ -14,9 +14,11 @@ import secrets
 
 from django.conf import settings
 from django.contrib import auth
-from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import DatabaseError, IntegrityError, router
+
+_KEY_CHARS = frozenset(VALID_KEY_CHARS)
 
 
 class OncePerChange:
@@ -31,6 +33,14 @@ class OncePerChange:
         if auth.SESSION_KEY in self._session:
             return settings.SESSION_COOKIE_AGE
         return settings.JENCO_SIGNED_OUT_SESSION_SECONDS
+
+    def _validate_session_key(self, key) -> bool:
+        """Only a key a store could have drawn: 32 lower-case letters and digits (ours, and
+        Django's before them). Django's own check takes any of 8 characters or more: a
+        cookie 16,000 characters long was looked up in Redis as it came, and the cache's
+        CacheKeyWarning wrote the whole of it to the app server's log, past the logging's
+        1,000-character cut (helper-150). Any other cookie is no session: a new one."""
+        return isinstance(key, str) and len(key) == 32 and set(key) <= _KEY_CHARS
 
     def _get_new_session_key(self) -> str:
         # 160 random bits as 32 characters of base32 in lower case (a-z, 2-7: all valid key

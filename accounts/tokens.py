@@ -2,7 +2,8 @@
 
 Django's token already goes void when the secret it sets changes, when the member signs in
 (with the main password: a view-only sign-in is not the member's last sign-in, so whoever
-holds the sub password cannot void the member's link) and when it expires. The page for an
+holds the sub password cannot void the member's link) and when it expires. Not a sign-in on
+the published default password, which anyone may make (PasswordResetToken). The page for an
 unusable link tells the member a newer link replaces an older one, so a token made before
 the member's latest request of its kind is refused: a request (the member's or support
 staff's) is logged before its link is made (in the worker), so every older link was made
@@ -41,6 +42,15 @@ class PasswordResetToken(NewestLinkOnly):
     """Django's password reset token (same salt: links already mailed keep working)."""
 
     requested = Kind.PASSWORD_RESET_REQUESTED
+
+    def _make_hash_value(self, member, timestamp):
+        # Django's, but a member still on the published default password has no sign-in of
+        # their own to void the link with: anyone who knew the member ID signed in on the
+        # default, wrote the last sign-in and voided the link the mailbox page offers when
+        # the codes are spent (helper-150). Setting the password changes the hash as ever.
+        if member.on_default_password:
+            return f"{member.pk}{member.password}{timestamp}{member.email or ''}"
+        return super()._make_hash_value(member, timestamp)
 
 
 class PinResetToken(NewestLinkOnly):

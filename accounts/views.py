@@ -726,7 +726,12 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
     pending = registration.pending_registration(token)
     if pending is None and request.session.get(REGISTERED_MEMBER_ID):
         return redirect("accounts:register-done")  # back from the done page: still done
-    return render(request, "accounts/register_verify.html", {"registration": pending})
+    # The page open in another browser (a second device, a tab), its button pressed after
+    # the link made the account: that it is made, as the link opened again says (helper-97),
+    # not "ask for a new link", which led to registering again (helper-150).
+    completed = pending is None and registration.completed(token)
+    context = {"registration": pending, "completed": completed}
+    return render(request, "accounts/register_verify.html", context)
 
 
 @require_safe

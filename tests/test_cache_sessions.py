@@ -3,6 +3,8 @@ sign-in writes its session with one command, a page view writes nothing, and a s
 elsewhere is not brought back. On SQLite the cache is each process's memory; in the
 PostgreSQL run (REDIS_URL set) it is Redis, as on the app servers."""
 
+from importlib import import_module
+
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import UpdateError
@@ -110,3 +112,23 @@ def test_new_session_keys_are_long_random_and_valid_for_django():
         session["x"] = 1
         session.save()
         assert store(session.session_key).load() == {"x": 1}
+
+
+@pytest.mark.parametrize("engine", ["accounts.cache_sessions", "accounts.sessions"])
+@pytest.mark.parametrize("cookie", ["a" * 16000, "A" * 32, "a" * 31 + "!", "a" * 33])
+def test_a_session_cookie_no_store_could_have_made_is_not_looked_up(
+    client, settings, session_commands, recwarn, engine, cookie
+):
+    # A session key is 32 lower-case letters and digits. A 16,000-character cookie was
+    # looked up in Redis as it came, and Django's cache warned of the key (CacheKeyWarning)
+    # with the whole of it, to the app server's log past the logging's 1,000-character cut:
+    # 16 KB of log a request, 30 requests a second from one address (helper-150).
+    settings.SESSION_ENGINE = engine
+    client.cookies["sessionid"] = cookie
+
+    response = client.get("/login/")
+
+    assert response.status_code == 200
+    assert session_commands == []
+    assert [str(w.message) for w in recwarn] == []
+    assert import_module(engine).SessionStore(cookie).session_key is None

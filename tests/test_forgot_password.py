@@ -3,14 +3,17 @@ import re
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
+from django.test import Client
 
 from accounts import tokens
 from accounts.flows import reset
 from accounts.models import Member, SecurityEvent
 from tests.helpers import (
+    DEFAULT_PASSWORD,
     PASSWORD,
     emailed_path,
     five_seconds_ago,
+    sign_in,
     solved_captcha,
     switch_language,
     wrong_captcha,
@@ -314,6 +317,33 @@ def test_a_migrated_member_still_changes_the_default_pin_next(client, migrated_m
     assert migrated_member.on_default_pin
     client.post("/login/", {"username": "JPN2000001", "password": NEW_PASSWORD, **solved_captcha()})
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/pin/"
+
+
+def test_a_sign_in_on_the_published_password_does_not_void_the_members_link(
+    client, migrated_member, mailoutbox
+):
+    # Anyone may sign in to a migrated account on the published password, and each such
+    # sign-in wrote the last sign-in that Django's token is bound to: whoever knew the member
+    # ID voided the reset link the mailbox page offers when its codes are spent (helper-150).
+    ask(client, "JPN2000001", "hanako@example.com")
+    link = link_in(mailoutbox[0])
+    stranger = Client()
+    assert sign_in(stranger, "JPN2000001", DEFAULT_PASSWORD)["Location"] == "/backoffice/"
+    migrated_member.refresh_from_db()
+    assert migrated_member.last_login is not None
+    set_password(client, follow_link(client, link))
+    migrated_member.refresh_from_db()
+    assert migrated_member.check_password(NEW_PASSWORD)
+    # Used, it is void as ever: the password it set is in the hash.
+    assert client.get(link, follow=True).redirect_chain == [(UNUSABLE_PAGE, 302)]
+
+
+def test_a_sign_in_on_the_members_own_password_still_voids_the_link(client, member, mailoutbox):
+    # Django's rule, kept where the password is the member's own: they remembered it.
+    ask(client, "JPN1000001", "taro@example.com")
+    link = link_in(mailoutbox[0])
+    assert sign_in(Client())["Location"] == "/backoffice/"
+    assert client.get(link, follow=True).redirect_chain == [(UNUSABLE_PAGE, 302)]
 
 
 def test_at_most_three_emails_per_member_an_hour(client, member, mailoutbox):

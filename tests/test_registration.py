@@ -225,11 +225,24 @@ def test_staff_ids_are_not_where_members_numbers_continue(db):
     assert registration.next_member_id() == "JPN2000004"
 
 
-def test_an_id_a_staff_account_holds_is_skipped(client, db, mailoutbox):
+def test_an_id_a_staff_account_holds_is_skipped(client, db, mailoutbox, monkeypatch):
     Member.objects.create_user("JPN2000003")
     Member.objects.create_user("JPN2000004", is_staff=True)  # in the members' range
+    inserts = []
+    save = Member.save
+
+    def counted(member, *args, **kwargs):
+        if kwargs.get("force_insert"):
+            inserts.append(member.member_id)
+        return save(member, *args, **kwargs)
+
+    monkeypatch.setattr(Member, "save", counted)
 
     assert registered(client, mailoutbox).member_id == "JPN2000005"
+    # Skipped before an INSERT was sent for it: PostgreSQL logs the statement that failed on
+    # the unique key whole, and the new member's password and PIN hashes, address and name
+    # were in its VALUES (helper-150).
+    assert inserts == ["JPN2000005"]
 
 
 def test_no_member_id_is_left_after_jpn9999999(db):
@@ -295,7 +308,14 @@ def test_a_button_pressed_twice_at_once_makes_one_member(client, db, mailoutbox)
         browser.get(link)
     assert client.post("/register/verify/confirm/")["Location"] == "/register/done/"
     late = other.post("/register/verify/confirm/")
-    assert late.status_code == 200 and LINK_UNUSABLE in late.content.decode()
+    # Told the account is made, as the link opened again is, not to ask for a new link,
+    # which led to registering again (helper-150).
+    assert late.status_code == 200 and LINK_UNUSABLE not in late.content.decode()
+    assert "<title>アカウントは作成済みです | " in late.content.decode()
+    assert (
+        "<title>アカウントは作成済みです | "
+        in other.get("/register/verify/confirm/").content.decode()
+    )
     assert Member.objects.filter(origin="registration").count() == 1
 
 

@@ -239,14 +239,21 @@ def _create_member(registration: PendingRegistration) -> Member:
     Registrations completed at the same moment would read the same highest ID. On SQLite the
     write lock (IMMEDIATE transactions) lets one at a time in; on PostgreSQL a transaction-level
     advisory lock does, so the highest ID is read after the previous registration committed.
-    Should an ID still be taken (a staff account, or a member saved by another path, such as
-    the JA import, which does not take the lock), the unique index refuses it: the insert
-    rolls back to its savepoint and the ID after it is tried. Never two members with one ID.
+    An ID already taken (a staff account, or a member saved by another path, such as the JA
+    import, which does not take the lock) is passed over before it is tried. Should one be
+    taken in between, the unique index refuses it: the insert rolls back to its savepoint
+    and the ID after it is tried. Never two members with one ID.
     """
     _one_registration_at_a_time()
     member_id = ""
     for _try in range(ID_TRIES):
         member_id = next_member_id(after=member_id)
+        # An ID someone holds (a staff account: next_member_id leaves them out) is passed
+        # over before an INSERT is sent for it: PostgreSQL logs a statement that fails on
+        # the unique key with its VALUES, the new member's password and PIN hashes, address
+        # and name among them (helper-150). The unique key still settles a race.
+        if Member.objects.filter(member_id=member_id).exists():
+            continue
         member = Member(
             member_id=member_id,
             email=registration.email,

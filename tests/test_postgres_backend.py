@@ -3,9 +3,13 @@ server has ended from a healthy one without a query, so the next request reconne
 of failing. PostgreSQL only: `make test` runs the suite again on PostgreSQL."""
 
 import os
+import uuid
+from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+
+from accounts.models import Member
 
 pytestmark = [
     pytest.mark.skipif(
@@ -79,3 +83,22 @@ def test_a_closed_connection_is_not_usable():
     connection.connection.close()
     assert not connection.is_usable()
     connection.close()
+
+
+def test_a_failed_statement_leaves_its_values_out_of_the_servers_log():
+    # helper-150 read a registration's password and PIN hashes, address and name in
+    # PostgreSQL's log: the INSERT failed on the unique key and was logged whole
+    # (tools/services.py starts the server with log_min_error_statement=panic).
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW data_directory")
+        log = Path(cursor.fetchone()[0]).parent / "postgres.log"
+    secret = f"argon2$secret-{uuid.uuid4().hex}"
+    Member.objects.create(member_id="JPN7000001", password="x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Member.objects.create(member_id="JPN7000001", password=secret)
+
+    logged = log.read_text(errors="replace")
+    assert (
+        'duplicate key value violates unique constraint "accounts_member_member_id_key"' in logged
+    )
+    assert secret not in logged

@@ -734,6 +734,7 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "accounts/register_verify.html", context)
 
 
+@never_cache  # the new member ID: kept by no cache, a shared computer's included
 @require_safe
 def register_done(request: HttpRequest) -> HttpResponse:
     member_id = request.session.get(REGISTERED_MEMBER_ID)

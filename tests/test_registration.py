@@ -165,8 +165,11 @@ def test_a_visitor_registers_confirms_the_address_and_gets_the_next_member_id(
     done = client.post("/register/verify/confirm/")
 
     assert done["Location"] == "/register/done/"
-    page = client.get("/register/done/").content.decode()
+    shown = client.get("/register/done/")
+    page = shown.content.decode()
     assert "JPN1000002" in page and "新規登録完了" in page
+    # The new member ID is kept by no cache, a shared computer's included (helper-150).
+    assert "no-store" in shown["Cache-Control"]
     new = Member.objects.get(member_id="JPN1000002")
     assert (new.name, new.email, new.preferred_language) == (
         "鈴木 一郎",

@@ -1461,6 +1461,33 @@ def test_the_member_page_shows_the_failed_sign_ins_typed_with_the_id(client, sup
     assert len(failed) == 2 and all("このIDを入力した人" in row for row in failed)
 
 
+def test_the_member_page_does_not_say_the_member_did_what_anyone_with_the_id_could(
+    client, support_agent, migrated_member, mailoutbox
+):
+    """A caller says "I never got the code, and someone keeps asking for reset links". The
+    log said 会員本人 (the member) for a sign-in on the published default password, the codes
+    guessed after it and the reset requests: anyone who knows the member ID (and, for a reset,
+    the registered address) does those, so the agent told the caller they had done it."""
+    stranger = Client()
+    assert sign_in(stranger, "JPN2000001", DEFAULT_PASSWORD).status_code == 302
+    stranger.post("/backoffice/first-sign-in/mailbox/", {"code": "000000"})
+    data = {"username": "JPN2000001", "email": "hanako@example.com", **solved_captcha()}
+    Client().post("/password/forgot/", data)
+    page = as_staff(client, support_agent).get(page_of(migrated_member)).content.decode()
+    timeline = page[page.index('id="support-timeline"') :]
+    rows = re.findall(r"<tr><td>.*?</tr>", timeline)
+
+    def by(kind_words):
+        found = [row for row in rows if f"<td>{kind_words}</td>" in row]
+        assert found, kind_words
+        return found
+
+    for words in ("デフォルトの認証情報でログイン", "確認コードを送信", "確認コードの誤り"):
+        assert all("デフォルトのパスワードでログインした人" in row for row in by(words)), words
+    assert all("このIDとメールアドレスを入力した人" in row for row in by("パスワード再設定の申請"))
+    assert "会員本人" not in "".join(rows)
+
+
 def test_a_log_entrys_page_says_its_details_in_words(client, support_agent, member):
     assert sign_in(Client(), "JPN1000001", PASSWORD).status_code == 302
     signed_in = SecurityEvent.objects.get(kind=Kind.SIGN_IN, member=member)

@@ -224,7 +224,25 @@ def timeline(member, limit: int = 30):
     what was typed with the member's ID by anyone (failed sign-ins, the pause they made):
     those are logged against no member, as the ID typed."""
     about = Q(member=member) | Q(member=None, member_id_typed=member.member_id)
-    return SecurityEvent.objects.filter(about).select_related("actor").order_by("-created")[:limit]
+    events = list(
+        SecurityEvent.objects.filter(about).select_related("actor").order_by("-created")[:limit]
+    )
+    for event in events:
+        event.done_by = _NOT_PROVEN_THE_MEMBER.get(event.kind, "")
+    return events
+
+
+# Logged against the member, but done by whoever knew what is not the member's secret: the
+# member ID and the published default password (the sign-in, and the mailbox codes it asks
+# for), or the member ID and the registered address (a reset link asked for). "The member"
+# told an agent on the phone that the caller had done it themselves.
+_NOT_PROVEN_THE_MEMBER = {
+    Kind.SIGN_IN_DEFAULT: gettext_lazy("whoever signed in with the default password"),
+    Kind.MAILBOX_CODE_SENT: gettext_lazy("whoever signed in with the default password"),
+    Kind.MAILBOX_CODE_FAILED: gettext_lazy("whoever signed in with the default password"),
+    Kind.PASSWORD_RESET_REQUESTED: gettext_lazy("whoever typed the ID and email"),
+    Kind.PIN_RESET_REQUESTED: gettext_lazy("whoever typed the ID and email"),
+}
 
 
 # What a log entry's details say, for staff. Left out: the sign-in's session key (encrypted;

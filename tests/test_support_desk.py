@@ -693,6 +693,20 @@ def test_a_supervisor_resets_two_step_with_a_reason(client, supervisor, member, 
     assert "(Supervisor)" in activity and "birth date" not in activity
 
 
+@pytest.mark.parametrize("action", ["reset-two-step", "correct-email", "active"])
+def test_a_supervisors_reason_page_has_admins_breadcrumb_bar(client, supervisor, member, action):
+    # The reason pages drew their trail as a <div class="breadcrumbs">, which Django 6's admin
+    # no longer styles: bare links jammed against the header, with no way back that looked
+    # like one.
+    url = f"{page_of(member).removesuffix('change/')}{action}/"
+    page = as_staff(client, supervisor, "en").get(url).content.decode()
+    trail = re.search(r'<ol class="breadcrumbs">(.*?)</ol>', page, re.S)
+    assert trail, action
+    assert f'href="{page_of(member)}">JPN1000001</a></li>' in trail[1]
+    assert '<li aria-current="page">' in trail[1]
+    assert 'class="breadcrumbs"' not in page.replace('<ol class="breadcrumbs">', "")
+
+
 def test_a_reset_two_step_page_left_open_removes_nothing_set_up_since(
     client, supervisor, member, mailoutbox
 ):

@@ -544,23 +544,31 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             )
             return
         # The member's language, not the agent's: the email renders in it.
-        sent = 0
+        sent = []
         for member in queryset.order_by("member_id"):
             sending = reset.email_reset_link(kind, member, request=request, actor=request.user)
             if sending.sent:
-                sent += 1
+                sent.append(member.member_id)
             else:  # why, and when it can be sent again, as the member's own page says it
                 self.message_user(request, _not_sent(sending, member), messages.WARNING)
         if sent:
-            self.message_user(
-                request,
-                ngettext(
-                    "A reset link was emailed to %(count)d member.",
-                    "A reset link was emailed to %(count)d members.",
-                    sent,
+            # Which link and which members: the two actions sit next to each other in the
+            # menu, and a row ticked by mistake is a member mailed out of the blue.
+            if kind is reset.PASSWORD:
+                told = ngettext(
+                    "A password reset link was emailed to %(count)d member: %(members)s.",
+                    "A password reset link was emailed to %(count)d members: %(members)s.",
+                    len(sent),
                 )
-                % {"count": sent},
-                messages.SUCCESS,
+            else:
+                told = ngettext(
+                    "A PIN reset link was emailed to %(count)d member: %(members)s.",
+                    "A PIN reset link was emailed to %(count)d members: %(members)s.",
+                    len(sent),
+                )
+            members = ", ".join(sent)
+            self.message_user(
+                request, told % {"count": len(sent), "members": members}, messages.SUCCESS
             )
 
     def get_search_results(self, request, queryset, search_term):

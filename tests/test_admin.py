@@ -190,7 +190,12 @@ def test_support_emails_a_reset_link_in_the_members_language(
     client.force_login(support_agent)
     client.cookies["django_language"] = "en"
     page = send_links(client, "send_password_reset_link", member, english_member)
-    assert "A reset link was emailed to 2 members." in page.content.decode()
+    # Which members, and which link: the action's two options sit next to each other, and a
+    # row ticked by mistake is a member mailed out of the blue (helper-152).
+    assert (
+        "A password reset link was emailed to 2 members: JPN1000001, JPN1000002."
+        in page.content.decode()
+    )
     by_address = {mail.to[0]: mail for mail in mailoutbox}
     assert "パスワード" in by_address["taro@example.com"].subject  # Japanese member, Japanese mail
     assert "password" in by_address["alice@example.com"].subject.lower()
@@ -207,8 +212,10 @@ def test_support_emails_a_reset_link_in_the_members_language(
 
 
 def test_support_emails_a_pin_reset_link(support_client, member, mailoutbox, send_links):
-    send_links(support_client, "send_pin_reset_link", member)
+    page = send_links(support_client, "send_pin_reset_link", member)
     assert emailed_path(mailoutbox[0], "/pin/reset/")
+    told = page.content.decode()
+    assert "1人の会員にPINコード再設定用のURLをメールで送信しました：JPN1000001。" in told
     assert (
         "JENCOサポートより、お客様のアカウント JPN1000001 の新しいPINコード" in mailoutbox[0].body
     )
@@ -239,7 +246,7 @@ def test_a_member_without_an_email_gets_nothing(
     assert [mail.to for mail in mailoutbox] == [["alice@example.com"]]
     told = page.content.decode()
     assert "送信していません：JPN1000001 にはメールアドレスが登録されていません。" in told
-    assert "1人の会員に再設定用のURLをメールで送信しました。" in told
+    assert "1人の会員にパスワード再設定用のURLをメールで送信しました：JPN1000002。" in told
     assert not SecurityEvent.objects.filter(member=member, kind="password_reset_requested").exists()
 
 

@@ -611,6 +611,27 @@ def test_a_reset_link_from_the_page_says_where_it_went(
     assert "Safari" not in activity and "iPhone" not in activity
 
 
+@pytest.mark.parametrize(
+    "language, says",
+    [
+        ("ja", "登録メールアドレスは会員ご本人にだけお伝えください"),
+        ("en", "Tell the registered email only to the member"),
+    ],
+)
+def test_the_registered_email_comes_with_how_to_tell_it_only_to_the_member(
+    client, support_agent, member, language, says
+):
+    """A caller gives a member ID and asks which email is registered. The page showed the
+    address and nothing else: an agent read it out to whoever knew the ID (helper-152)."""
+    page = as_staff(client, support_agent, language).get(page_of(member)).content.decode()
+    help_the_member = page[page.index('id="support-actions"') : page.index('id="support-sign-ins"')]
+    assert "taro@example.com" in help_the_member
+    assert says in help_the_member
+    Member.objects.filter(pk=member.pk).update(email="")
+    page = as_staff(client, support_agent, language).get(page_of(member)).content.decode()
+    assert says not in page
+
+
 def test_over_the_hourly_limit_it_says_when_it_can_be_sent_again(
     client, support_agent, member, settings
 ):

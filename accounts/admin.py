@@ -34,7 +34,7 @@ from django.urls import path, reverse
 from django.utils import formats
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import smart_split
 from django.utils.translation import gettext_lazy as _
@@ -656,6 +656,16 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def history_view(self, request, object_id, extra_context=None):
+        # Django's change history lists what admin's own form saved, and nothing an agent does
+        # (lifts, links, resets, views): an agent opening 履歴 read "no change history". The
+        # member's security log has it all, that form's edits included (MEMBER_EDITED).
+        member = self._member_or_404(request, object_id)
+        if not request.user.has_perm("accounts.view_securityevent"):
+            return super().history_view(request, object_id, extra_context)
+        log = reverse("admin:accounts_securityevent_changelist")
+        return redirect(f"{log}?{urlencode({'q': member.member_id})}")
 
     def _member_or_404(self, request, object_id) -> Member:
         member = self.get_object(request, object_id)

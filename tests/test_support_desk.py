@@ -1523,6 +1523,22 @@ def test_the_member_page_does_not_say_the_member_did_what_anyone_with_the_id_cou
     assert "会員本人" not in "".join(rows)
 
 
+def test_the_member_pages_history_button_opens_the_members_security_log(
+    client, support_agent, member
+):
+    # 履歴 (History) led to Django's change history, which said 「このオブジェクトには変更履歴
+    # がありません」: what staff do is in the security log, not in admin's own log (helper-152).
+    paused(member)
+    agent = as_staff(client, support_agent)
+    assert f'href="{page_of(member).removesuffix("change/")}history/"' in (
+        agent.get(page_of(member)).content.decode()
+    )
+    history = agent.get(f"{page_of(member).removesuffix('change/')}history/", follow=True)
+    assert history.redirect_chain[-1][0] == "/admin/accounts/securityevent/?q=JPN1000001"
+    assert "スタッフによる会員情報の閲覧" in history.content.decode()
+    assert agent.get("/admin/accounts/member/999999/history/").status_code == 404
+
+
 def test_a_log_entrys_page_says_its_details_in_words(client, support_agent, member):
     assert sign_in(Client(), "JPN1000001", PASSWORD).status_code == 302
     signed_in = SecurityEvent.objects.get(kind=Kind.SIGN_IN, member=member)

@@ -93,6 +93,30 @@ def test_the_page_says_whether_the_member_can_sign_in_and_why_not(client, suppor
     assert "Lift the pauses" in page
 
 
+@pytest.mark.parametrize(
+    "language, says",
+    [
+        ("ja", "一時停止の解除は会員ご本人のためだけに"),
+        ("en", "Lift a sign-in pause only for the member"),
+    ],
+)
+def test_a_sign_in_pause_says_who_to_lift_it_for_and_the_members_own_way_out(
+    client, support_agent, member, language, says
+):
+    """A caller says "I'm locked out". The button lifted at once, with no word that the
+    pause is what stops whoever is guessing the password, nor that the member can end it
+    themselves with "Forgot password?" (helper-152)."""
+    agent = as_staff(client, support_agent, language)
+    assert says not in agent.get(page_of(member)).content.decode()
+    paused(member)
+    page = agent.get(page_of(member)).content.decode()
+    sign_in_part = page[page.index('id="support-sign-in"') : page.index('id="support-actions"')]
+    assert says in sign_in_part
+    assert (
+        "パスワードを忘れましたか？" if language == "ja" else "Forgot password?"
+    ) in sign_in_part
+
+
 def failures_from(address, *, minutes_ago, failures, member_id=None):
     """A lockout record: `failures` from `address` (with `member_id`, or none), the last
     `minutes_ago`."""

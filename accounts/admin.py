@@ -1248,17 +1248,10 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
                 "address_limit": address_limit,
             }
         else:
-            counts = _(
+            # What such a row counts is said once, above the list (change_list.html).
+            status = _(
                 "Not paused: %(address)s of %(address_limit)s failures from this address."
             ) % {"address": attempt.address_failures, "address_limit": address_limit}
-            # A good sign-in on the published password leaves one too (accounts.lockout
-            # .count_against_address), and so does a member's lift (accounts.lockout.lift).
-            counted_what = _(
-                "A row without an ID counts wrong captchas, sign-ins on the published default "
-                "password, and wrong passwords for members who have since signed in or had "
-                "their pause lifted."
-            )
-            status = f"{counts} {counted_what}"
         if not is_shared(attempt.ip_address):
             return status
         shared = _(

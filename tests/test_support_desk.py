@@ -1630,6 +1630,22 @@ def _row(username, address, failures, minutes_ago=1):
     AccessAttempt.objects.filter(pk=row.pk).update(attempt_time=when)
 
 
+def test_the_lockouts_list_says_once_what_a_row_without_an_id_counts(client, support_agent):
+    # Every row without an ID repeated the same three-line explanation in its status cell,
+    # squeezed into a column a word wide beside the user agent's: a page of them was a wall
+    # of text an agent scrolled past to find a member's row (helper-152).
+    for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        _row(None, address, 4)
+    _row("JPN7000001", "203.0.113.1", 10)
+    page = as_staff(client, support_agent).get("/admin/axes/accessattempt/").content.decode()
+    explained = "IDのない行は、画像の数字の間違い、公開されているデフォルトのパスワードでのログイン"
+    assert page.count(explained) == 1
+    rows = re.findall(r'<tr[^>]*>\s*<td class="action-checkbox">.*?</tr>', page, re.S)
+    assert len(rows) == 4 and not any(explained in row for row in rows)
+    assert page.count("停止なし：このアドレスからの失敗4回（30回で一時停止）。") == 3
+    assert "css/admin.css" in page  # the status column's width
+
+
 def test_the_lockouts_list_says_what_is_paused_by_the_sums_that_decide_it(client, staff):
     # axes compared each row alone with the ID's limit of 10: an address's row read paused
     # at 11 (an address pauses at 30, over all its rows), an ID tried from two addresses

@@ -612,6 +612,8 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 "-created"
             )[:5],
             "timeline": support.timeline(member),
+            "code_mailed": support.last_code_mailed(member),
+            "code_minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
             "can_clear_lockout": user.has_perm("axes.delete_accessattempt"),
             "can_send_reset_link": user.has_perm("accounts.send_reset_link"),
             "can_reset_two_step": user.has_perm("accounts.reset_two_step"),

@@ -450,6 +450,30 @@ def guess_mailbox_codes_to_the_cap(member, mailoutbox, settings):
             guesser.post(MAILBOX, {"code": f"{(int(code) + 1) % 10**6:06d}"})
 
 
+@pytest.mark.parametrize(
+    "language, says",
+    [
+        ("ja", "初回ログインの確認コードの段階です。最後のコードは"),
+        ("en", "At the first sign-in's mailbox code step: the last code was emailed"),
+    ],
+)
+def test_a_member_at_the_code_step_says_when_the_last_code_was_mailed(
+    client, support_agent, migrated_member, member, mailoutbox, language, says
+):
+    """ "I never got the code." Nothing is paused, so the page said 「はい：一時停止はありませ
+    ん」 and nothing of the code: the agent had to find 確認コードを送信 in the log below, and
+    was not told what to offer (helper-152)."""
+    agent = as_staff(client, support_agent, language)
+    assert says not in agent.get(page_of(migrated_member)).content.decode()  # none sent yet
+    assert sign_in(Client(), "JPN2000001", DEFAULT_PASSWORD).status_code == 302
+    page = agent.get(page_of(migrated_member)).content.decode()
+    sign_in_part = page[page.index('id="support-sign-in"') : page.index('id="support-actions"')]
+    assert says in sign_in_part
+    sent = migrated_member.security_events.get(kind=Kind.MAILBOX_CODE_SENT).created
+    assert timezone.localtime(sent).strftime("%H:%M") in sign_in_part
+    assert says not in agent.get(page_of(member)).content.decode()  # past that step
+
+
 def test_a_mailbox_code_pause_is_shown_and_lifted_too(
     client, support_agent, migrated_member, mailoutbox, settings
 ):

@@ -219,6 +219,15 @@ def two_step_state(member) -> TwoStepState:
     )
 
 
+def last_code_mailed(member) -> datetime.datetime | None:
+    """When the last first-sign-in code went to the registered address, while the member is
+    at that step ("I never got the code"); None before any was sent, and after the step."""
+    if credentials.migration_step(member) is not credentials.Step.MAILBOX:
+        return None
+    sent = member.security_events.filter(kind=Kind.MAILBOX_CODE_SENT).order_by("-created")
+    return sent.values_list("created", flat=True).first()
+
+
 def timeline(member, limit: int = 30):
     """The member's security log as staff read it: newest first, with the agent's name, and
     what was typed with the member's ID by anyone (failed sign-ins, the pause they made):

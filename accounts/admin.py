@@ -613,6 +613,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             )[:5],
             "timeline": support.timeline(member),
             "code_mailed": support.last_code_mailed(member),
+            "email_waiting": email_change.waiting(member),
             "code_minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
             "can_clear_lockout": user.has_perm("axes.delete_accessattempt"),
             "can_send_reset_link": user.has_perm("accounts.send_reset_link"),

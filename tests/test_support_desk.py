@@ -898,6 +898,30 @@ def correct(
     return client.post(url, {"email": email, "reason": reason}, follow=True)
 
 
+def test_a_correction_waiting_for_its_link_is_on_the_member_page(
+    client, support_agent, supervisor, member, mailoutbox
+):
+    """The member calls back: "I never got the link". The page showed only the old address,
+    and the correction only as a masked line in the log, 「i•••@example.com → i•••@…」: no
+    agent could say where the link went or until when it works (helper-152)."""
+    page = as_staff(client, support_agent).get(page_of(member)).content.decode()
+    assert "確認待ち" not in page
+    assert correct(as_staff(Client(), supervisor), member).status_code == 200
+    page = as_staff(client, support_agent).get(page_of(member)).content.decode()
+    actions = page[page.index('id="support-actions"') : page.index('id="support-sign-ins"')]
+    assert "確認待ち：taro.new@example.net への変更" in actions
+    assert "サポート責任者が訂正を開始" in actions
+    english = as_staff(Client(), support_agent, "en").get(page_of(member)).content.decode()
+    assert "Waiting: a change to taro.new@example.net" in english
+    # Once confirmed, nothing waits.
+    visitor = Client()
+    to_new = [mail for mail in mailoutbox if mail.to == ["taro.new@example.net"]]
+    visitor.get(emailed_path(to_new[0], "/email/correct/"), follow=True)
+    visitor.post("/email/correct/new-address/")
+    page = as_staff(client, support_agent).get(page_of(member)).content.decode()
+    assert "確認待ち" not in page and "登録メールアドレス：taro.new@example.net" in page
+
+
 def test_a_supervisor_corrects_an_email_the_member_confirms_signed_out(
     client, supervisor, member, mailoutbox
 ):

@@ -25,8 +25,9 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Value
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.functions import Replace
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -576,7 +577,18 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         member_id = credentials.normalise_member_id(search_term)
         if credentials.is_member_id(member_id):
             return queryset.filter(member_id=member_id), False
-        return super().get_search_results(request, queryset, search_term)
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        too_long = len(search_term) > SEARCH_MOST_CHARACTERS  # refused above: none searched
+        if term and not too_long and not any(character.isspace() for character in term):
+            # 山田太郎 finds 山田 太郎 and 山田　太郎: a caller gives a name without the space
+            # the JA export (or registration) put between family and given name.
+            without_spaces = Replace(
+                Replace("name", Value(" "), Value("")), Value("\u3000"), Value("")
+            )
+            by_name = queryset.alias(name_typed=without_spaces).filter(name_typed__icontains=term)
+            found = found | queryset.filter(pk__in=by_name.values("pk"))
+        return found, duplicates
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -43,6 +43,16 @@ def test_support_finds_a_member_by_email_and_by_name(support_client, many):
     assert listed(page) == {"JPN1000002"}
 
 
+@pytest.mark.parametrize("query", ["山田太郎", "佐藤花子", "AliceSmith"])
+def test_support_finds_a_name_typed_without_its_space(support_client, many, query):
+    # A caller says 「ヤマダタロウです」 and the agent types 山田太郎: the name is stored as
+    # 山田 太郎 (the JA export's space, or 　), and the search found no one (helper-152).
+    Member.objects.filter(member_id="JPN2000001").update(name="佐藤\u3000花子")
+    page = support_client.get("/admin/accounts/member/", {"q": query}).content.decode()
+    expected = {"山田太郎": "JPN1000001", "佐藤花子": "JPN2000001", "AliceSmith": "JPN1000002"}
+    assert listed(page) == {expected[query]}
+
+
 def test_the_list_shows_what_support_needs_and_no_secrets(support_client, many):
     page = support_client.get("/admin/accounts/member/").content.decode()
     for text in ["taro@example.com", "山田 太郎", "メールアドレス未確認"]:

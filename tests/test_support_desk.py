@@ -281,13 +281,35 @@ def test_the_page_shows_two_step_last_sign_ins_and_the_log_with_agents(
     agent = as_staff(client, support_agent, "en")
     page = agent.get(page_of(member)).content.decode()
     assert "Two-step verification: on since" in page and "10 recovery codes left" in page
-    assert "Security log" in page and "Two-step verification turned on" in page
+    assert "Security events" in page and "Two-step verification turned on" in page
     # Opening the page is itself logged, with the agent.
     event = member.security_events.filter(kind=Kind.MEMBER_VIEWED).latest("created")
     assert event.actor == support_agent and event.details["team"] == "Support"
 
 
 # --- Lifting a lockout ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "language, heading, link, menu",
+    [
+        ("ja", "セキュリティ記録", "この会員のセキュリティ記録をすべて見る", "セキュリティ記録"),
+        ("en", "Security events", "All security events for this member", "Security events"),
+    ],
+)
+def test_the_member_pages_log_has_the_name_of_the_list_it_links_to(
+    client, support_agent, member, language, heading, link, menu
+):
+    # The page said 「セキュリティログ」 and 「この会員のログをすべて見る」 ("Security log"),
+    # the menu and the list it opens 「セキュリティ記録」 ("Security events"): an agent told
+    # to check the log looked for a name the menu did not have (helper-152).
+    agent = as_staff(client, support_agent, language)
+    agent.get(page_of(member))  # the first view is the log's first line
+    page = agent.get(page_of(member)).content.decode()
+    timeline = page[page.index('id="support-timeline"') :]
+    assert f"<h2>{heading}</h2>" in timeline and f">{link}</a>" in timeline
+    assert f">{menu}</a>" in agent.get("/admin/").content.decode()
+    assert "セキュリティログ" not in page and "Security log<" not in page
 
 
 def test_an_agent_opening_the_record_again_within_the_call_makes_one_line(

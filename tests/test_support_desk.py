@@ -312,6 +312,18 @@ def test_the_member_pages_log_has_the_name_of_the_list_it_links_to(
     assert "セキュリティログ" not in page and "Security log<" not in page
 
 
+def test_an_agents_admin_home_has_no_recent_actions_box_that_is_always_empty(
+    client, support_agent, staff, member
+):
+    # 「最近行った操作 / 自分の操作 / 利用不可」 for good: an agent's actions are in the security
+    # log, not in Django's own, so the box read as if nothing they did was recorded.
+    agent = as_staff(client, support_agent)
+    agent.post(f"{page_of(member).removesuffix('change/')}send-reset-link/password/")
+    page = agent.get("/admin/").content.decode()
+    assert "最近行った操作" not in page and "recent-actions-module" not in page
+    assert "recent-actions-module" in as_staff(Client(), staff).get("/admin/").content.decode()
+
+
 def test_an_agent_opening_the_record_again_within_the_call_makes_one_line(
     support_agent, supervisor, member
 ):

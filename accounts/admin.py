@@ -797,13 +797,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 return self._back(member)
             if turned_off:
                 self.message_user(
-                    request,
-                    _(
-                        "Two-step verification is off for %(member_id)s and their passkeys are "
-                        "removed. They were told by email; they sign in with the password now."
-                    )
-                    % {"member_id": member.member_id},
-                    messages.SUCCESS,
+                    request, _two_step_reset_done(member, turned_off), messages.SUCCESS
                 )
             else:
                 self.message_user(
@@ -945,6 +939,29 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "migration_summary": migration_summary()}
         return super().changelist_view(request, extra_context)
+
+
+def _two_step_reset_done(member, removed: two_step.Removed) -> str:
+    """What a supervisor's reset took away, as it was: two-step, passkeys or both."""
+    values = {"member_id": member.member_id, "count": removed.passkeys}
+    if not removed.passkeys:
+        done = _("Two-step verification is off for %(member_id)s (they had no passkeys).")
+    elif not removed.two_step:
+        done = ngettext(
+            "%(count)d passkey of %(member_id)s was removed (two-step verification was off).",
+            "%(count)d passkeys of %(member_id)s were removed (two-step verification was off).",
+            removed.passkeys,
+        )
+    else:
+        done = ngettext(
+            "Two-step verification is off for %(member_id)s and their %(count)d passkey is "
+            "removed.",
+            "Two-step verification is off for %(member_id)s and their %(count)d passkeys are "
+            "removed.",
+            removed.passkeys,
+        )
+    told = _("They were told by email; they sign in with the password now.")
+    return f"{done % values} {told}"
 
 
 def _not_sent(sending: reset.LinkSending, member) -> str:

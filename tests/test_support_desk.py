@@ -796,6 +796,34 @@ def test_a_supervisor_resets_two_step_with_a_reason(client, supervisor, member, 
     assert "(Supervisor)" in activity and "birth date" not in activity
 
 
+@pytest.mark.parametrize(
+    "two_step_on, passkeys, told",
+    [
+        (True, 0, "Two-step verification is off for JPN1000001 (they had no passkeys)."),
+        (False, 2, "2 passkeys of JPN1000001 were removed (two-step verification was off)."),
+        (True, 1, "Two-step verification is off for JPN1000001 and their 1 passkey is removed."),
+    ],
+)
+def test_the_supervisor_is_told_what_the_reset_removed(
+    client, supervisor, member, two_step_on, passkeys, told
+):
+    # It said the passkeys were removed of a member who had none (helper-152).
+    if two_step_on:
+        member_client = Client()
+        member_client.force_login(member)
+        turn_on(member_client)
+    for n in range(passkeys):
+        Passkey.objects.create(
+            member=member, name=f"Phone {n}", credential_id=f"aWQ{n}", public_key=b"-"
+        )
+    boss = as_staff(client, supervisor, "en")
+
+    done = reset_two_step(boss, member, "Lost the phone; identity checked.")
+
+    shown = boss.get(done["Location"]).content.decode()
+    assert f"{told} They were told by email; they sign in with the password now." in shown
+
+
 @pytest.mark.parametrize("action", ["reset-two-step", "correct-email", "active"])
 def test_a_supervisors_reason_page_has_admins_breadcrumb_bar(client, supervisor, member, action):
     # The reason pages drew their trail as a <div class="breadcrumbs">, which Django 6's admin

@@ -230,13 +230,26 @@ def what_a_reset_removes(member) -> str:
     return hashlib.sha256(",".join(sorted(parts)).encode()).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class Removed:
+    """What a support reset took away: support's message says what it was (helper-152: it
+    said the passkeys were removed of a member who had none)."""
+
+    two_step: bool
+    passkeys: int
+
+    def __bool__(self) -> bool:
+        return self.two_step or self.passkeys > 0
+
+
 @transaction.atomic
 def reset(
     member, *, actor, request=None, details: dict | None = None, seen: str | None = None
-) -> bool:
+) -> Removed:
     """Support staff, after checking the member's identity: two-step off and every passkey
     removed (a lost phone takes both), so the member can sign in with the password alone and
-    set them up again. False when there was nothing to reset. `seen`: what the page showed
+    set them up again. False (nothing removed) when there was nothing to reset. `seen`: what
+    the page showed
     (what_a_reset_removes); ChangedSinceSeen, and nothing removed, if the member set
     something up since (a second supervisor's page, or the same page sent again, once the
     member had set two-step up anew: helper-103)."""
@@ -245,14 +258,16 @@ def reset(
         now = what_a_reset_removes(member)
         if now and now != seen:
             raise ChangedSinceSeen
-    deleted, _ = Authenticator.objects.filter(member=member).delete()
+    removed = Removed(
+        two_step=Authenticator.objects.filter(member=member).delete()[0] > 0,
+        passkeys=Passkey.objects.filter(member=member).delete()[0],
+    )
     RecoveryCode.objects.filter(member=member).delete()
-    deleted += Passkey.objects.filter(member=member).delete()[0]
-    if not deleted:
-        return False
+    if not removed:
+        return removed
     record(request, Kind.TWO_STEP_RESET, member, actor=actor, details=details)
     emails.send_member_email(member, "two_step_reset")
-    return True
+    return removed
 
 
 def recovery_codes_left(member) -> int:

@@ -1141,7 +1141,7 @@ class PausedFilter(admin.SimpleListFilter):
     """Rows whose ID or address is paused now (lockout.paused_now: what the list's status
     column reads from each row's totals, lockout.with_totals)."""
 
-    title = _("paused")
+    title = _("pause status")  # "By pause status" in the sidebar; "By paused" read oddly
     parameter_name = "paused"
 
     def lookups(self, request, model_admin):

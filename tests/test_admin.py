@@ -354,3 +354,11 @@ def test_a_ticked_row_that_is_no_row_is_refused_not_a_crash(
 
     assert response.status_code == 400
     assert not mailoutbox
+
+
+@pytest.mark.parametrize("language, heading", [("en", "By pause status"), ("ja", "一時停止の状態")])
+def test_the_lockouts_lists_filter_is_named_in_plain_words(support_client, language, heading):
+    # The sidebar read "By paused" (helper-152).
+    support_client.cookies["django_language"] = language
+    page = support_client.get("/admin/axes/accessattempt/").content.decode()
+    assert heading in page

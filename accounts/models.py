@@ -83,7 +83,11 @@ class Member(AbstractBaseUser, PermissionsMixin):
         _("last sign-in"),
         blank=True,
         null=True,
-        help_text=_("The member's own; view-only sign-ins are in the security log."),
+        # Not always the member's own (helper-152): the published default password is anyone's.
+        help_text=_(
+            "With the password; on the published default password it may be anyone's. "
+            "View-only sign-ins are in the security log."
+        ),
     )
     member_id = models.CharField(
         _("member ID"),

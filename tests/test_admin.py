@@ -362,3 +362,10 @@ def test_the_lockouts_lists_filter_is_named_in_plain_words(support_client, langu
     support_client.cookies["django_language"] = language
     page = support_client.get("/admin/axes/accessattempt/").content.decode()
     assert heading in page
+
+
+def test_the_last_sign_in_is_not_claimed_as_the_members_own(support_client, migrated_member):
+    # It read 「会員ご本人のログインです」, also after a sign-in on the published default
+    # password, which anyone may make (helper-152).
+    page = support_client.get(f"/admin/accounts/member/{migrated_member.pk}/change/")
+    assert "デフォルトのパスワードでのログインは、会員本人とは限りません。" in page.content.decode()

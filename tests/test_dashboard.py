@@ -63,9 +63,21 @@ def test_the_previous_sign_in_is_shown(client, member, language, shown):
 @pytest.mark.parametrize(
     "language, failures, text",
     [
-        ("ja", 3, "前回のログインから今回のログインまでに、お客様の会員IDで3回ログインに失敗しています。"),
-        ("en", 3, "3 failed sign-ins with your member ID between your previous sign-in and this one."),
-        ("en", 1, "1 failed sign-in with your member ID between your previous sign-in and this one."),
+        (
+            "ja",
+            3,
+            "前回のログインから今回のログインまでに、お客様の会員IDで3回ログインに失敗しています。",
+        ),
+        (
+            "en",
+            3,
+            "3 failed sign-ins with your member ID between your previous sign-in and this one.",
+        ),
+        (
+            "en",
+            1,
+            "1 failed sign-in with your member ID between your previous sign-in and this one.",
+        ),
         ("ja", 0, "前回のログインから今回のログインまでに、ログインの失敗はありませんでした。"),
         ("en", 0, "None between your previous sign-in and this one."),
     ],

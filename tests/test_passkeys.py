@@ -73,6 +73,25 @@ def test_adding_a_passkey_keeps_only_its_public_key_logs_and_mails(
     assert "仕事のPC" in page
 
 
+def test_the_added_notice_says_to_remove_a_passkey_the_member_did_not_add(
+    member_client, member, client, mailoutbox
+):
+    # A passkey signs in on its own: one added by whoever held the session keeps working after
+    # a new password, the one thing the notice advised. It says to remove the passkey too.
+    add_passkey(member_client, name="iPhone")
+    body = mailoutbox[-1].body
+    assert "【アカウント】⇒【セキュリティ】で「iPhone」を削除" in body
+    assert "パスワードを再設定しただけではパスキーは削除されません" in body
+    english = finished_member(
+        "JPN1000002", "alice@example.com", "Alice Smith", preferred_language="en"
+    )
+    client.force_login(english)
+    add_passkey(client, name="Office PC")
+    body = mailoutbox[-1].body
+    assert "remove “Office PC” under Account > Security" in body
+    assert "A new password alone does not remove it." in body
+
+
 def test_the_page_asks_for_a_passkey_this_site_can_use_again(member_client, member):
     named(member_client)
     options = options_in(member_client.get(ADD).content.decode())

@@ -68,6 +68,8 @@ WORDS = {
     Kind.MEMBER_REACTIVATED: _("Account reactivated by JENCO support"),
     Kind.MEMBER_EDITED: _("JENCO support edited your details"),
 }
+# A passkey as the second step (logged as SIGN_IN_PASSKEY, with "after_password").
+PASSKEY_AFTER_PASSWORD = _("Signed in with your password and a passkey")
 HIDDEN = [Kind.ADMIN_LOOKUP_REFUSED]
 # Shown marked as failures.
 FAILURES = (
@@ -152,6 +154,7 @@ def entry(event) -> dict:
         "when": event.created,
         "what": _lifted(event)
         or (by_staff and STAFF_WORDS.get(event.kind))
+        or (event.details.get("after_password") and PASSKEY_AFTER_PASSWORD)
         or WORDS.get(event.kind, event.get_kind_display()),
         "kind": event.kind,
         "browser": browser,

@@ -107,6 +107,15 @@ def test_turning_on_shows_ten_recovery_codes_once_logs_and_mails(member_client, 
     assert codes[0] not in page and "10 / 10" in page
 
 
+def test_before_any_code_is_used_the_security_page_says_not_yet(member_client, member):
+    # It showed a bare dash, which a screen reader reads as nothing (or "dash"), beside
+    # "Last used: not yet" for a passkey on the same page.
+    turn_on(member_client)
+    page = member_client.get("/backoffice/security/").content.decode()
+    assert re.search(r"<dd>まだありません</dd>", page)
+    assert "<dd>—</dd>" not in page
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [

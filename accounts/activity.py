@@ -68,6 +68,8 @@ WORDS = {
     Kind.MEMBER_REACTIVATED: _("Account reactivated by JENCO support"),
     Kind.MEMBER_EDITED: _("JENCO support edited your details"),
 }
+# A passkey as the second step (logged as SIGN_IN_PASSKEY, with "after_password").
+PASSKEY_AFTER_PASSWORD = _("Signed in with your password and a passkey")
 HIDDEN = [Kind.ADMIN_LOOKUP_REFUSED]
 # Shown marked as failures.
 FAILURES = (
@@ -143,6 +145,15 @@ def _lifted(event):
     return _("JENCO support lifted a sign-in pause and the lock on changes that need your password")
 
 
+def _language_changed(event):
+    """Which language the account was changed to; entries from before it was logged read
+    "Language changed"."""
+    name = dict(settings.LANGUAGES).get(event.details.get("language", ""))
+    if event.kind != Kind.LANGUAGE_CHANGED or name is None:
+        return None
+    return _("Language changed to %(language)s") % {"language": name}
+
+
 def entry(event) -> dict:
     """One line of the page: when, what, from which device and address, and by whom if staff.
     Staff's device and address are theirs, not the member's: neither is shown."""
@@ -152,6 +163,8 @@ def entry(event) -> dict:
         "when": event.created,
         "what": _lifted(event)
         or (by_staff and STAFF_WORDS.get(event.kind))
+        or (event.details.get("after_password") and PASSKEY_AFTER_PASSWORD)
+        or _language_changed(event)
         or WORDS.get(event.kind, event.get_kind_display()),
         "kind": event.kind,
         "browser": browser,

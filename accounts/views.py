@@ -304,11 +304,18 @@ def login_code(request: HttpRequest) -> HttpResponse:
                 # In the language of the pages it shows on (the member's, from here on), not
                 # the browser's this page was in.
                 with translation.override(member.preferred_language):
+                    # Often the phone is lost: new codes alone would not help, the app is
+                    # set up again on the new phone (off, then on), which makes new codes too.
+                    # Both forms say the same, as languages with one plural form show one.
                     notice = ngettext(
-                        "You signed in with a recovery code. %(left)d code is left: make new "
-                        "ones under Account > Security.",
+                        "You signed in with a recovery code. %(left)d code is left. If you "
+                        "lost your phone, turn two-step verification off under Account > "
+                        "Security, then set it up again on your new phone: that gives you new "
+                        "recovery codes too.",
                         "You signed in with a recovery code. %(left)d codes are left. If you "
-                        "lost your authenticator, make new codes under Account > Security.",
+                        "lost your phone, turn two-step verification off under Account > "
+                        "Security, then set it up again on your new phone: that gives you new "
+                        "recovery codes too.",
                         left,
                     ) % {"left": left}
                 messages.warning(request, notice)

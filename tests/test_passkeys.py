@@ -5,6 +5,7 @@ checks run for real; Chromium's virtual authenticator does the same in the brows
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 
@@ -71,6 +72,25 @@ def test_adding_a_passkey_keeps_only_its_public_key_logs_and_mails(
     assert "passkey" in mailoutbox[-1].body.lower() or "パスキー" in mailoutbox[-1].body
     page = member_client.get("/backoffice/security/").content.decode()
     assert "仕事のPC" in page
+
+
+def test_the_added_notice_says_to_remove_a_passkey_the_member_did_not_add(
+    member_client, member, client, mailoutbox
+):
+    # A passkey signs in on its own: one added by whoever held the session keeps working after
+    # a new password, the one thing the notice advised. It says to remove the passkey too.
+    add_passkey(member_client, name="iPhone")
+    body = mailoutbox[-1].body
+    assert "【アカウント】⇒【セキュリティ】で「iPhone」を削除" in body
+    assert "パスワードを再設定しただけではパスキーは削除されません" in body
+    english = finished_member(
+        "JPN1000002", "alice@example.com", "Alice Smith", preferred_language="en"
+    )
+    client.force_login(english)
+    add_passkey(client, name="Office PC")
+    body = mailoutbox[-1].body
+    assert "remove “Office PC” under Account > Security" in body
+    assert "A new password alone does not remove it." in body
 
 
 def test_the_page_asks_for_a_passkey_this_site_can_use_again(member_client, member):
@@ -350,6 +370,28 @@ def test_a_passkey_can_be_the_second_step(member_client, member, client):
 
     assert signed_in_as(client) == str(member.pk)
     assert member.security_events.filter(kind=Kind.SIGN_IN_PASSKEY).count() == 1
+
+
+def test_the_activity_tells_a_passkey_after_the_password_from_a_passkey_alone(
+    member_client, member, client
+):
+    # Both read "Signed in with a passkey": a member checking how their account was opened
+    # could not tell whether the password had been typed too.
+    turn_on(member_client)
+    key = add_passkey(member_client)
+    password_step(client)
+    page = client.get("/login/code/").content.decode()
+    client.post(SECOND_STEP, {"passkey": key.get(options_in(page))})
+    client.logout()
+    sign_in_with(client, key)
+
+    page = client.get("/backoffice/security/activity/").content.decode()
+    assert page.count("パスワードとパスキーでログイン") == 1
+    assert page.count("パスキーでログイン") == 2  # the one alone, and within the other
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get("/backoffice/security/activity/").content.decode()
+    assert english.count("Signed in with your password and a passkey") == 1
+    assert english.count("Signed in with a passkey") == 1
 
 
 def test_another_members_passkey_is_not_a_second_step(member_client, member, client):

@@ -979,3 +979,16 @@ def test_an_address_with_nothing_before_its_tag_reads_no_member_table(
     finished_member("JPN1000001", "taro@gmail.com", "山田 太郎")
     with django_assert_max_num_queries(0):
         assert email_change.accounts_at_mailbox("+x@gmail.com", certain=True) == []
+
+
+def test_the_known_address_email_names_one_member_id_in_the_singular(client, db, mailoutbox):
+    # "It is already registered for these member IDs:" above a single ID read oddly.
+    finished_member("JPN1000009", "taro@example.com", "Taro Yamada", preferred_language="en")
+    register(client, email="taro@example.com")
+    body = mailoutbox[-1].body
+    assert "It is already registered for this member ID:\n\n  JPN1000009\n" in body
+    assert "these member IDs" not in body
+    finished_member("JPN1000010", "taro@example.com", "Taro Yamada", preferred_language="en")
+    cache.clear()
+    register(Client(), email="taro@example.com")
+    assert "It is already registered for these member IDs:" in mailoutbox[-1].body

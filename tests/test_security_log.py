@@ -210,3 +210,15 @@ def test_a_late_page_of_the_log_skips_its_rows_by_key_and_shows_the_same_rows(cl
     assert shown == expected[200:] and len(shown) == 50
     skipping = [q["sql"] for q in queries if "OFFSET 200" in q["sql"]]
     assert skipping and all("JOIN" not in sql for sql in skipping), skipping
+
+
+def test_the_activity_says_which_language_the_account_was_changed_to(member_client, member):
+    # Two lines of "Language changed" after 日本語 then ENGLISH told the member nothing.
+    member_client.post("/i18n/setlang/", {"language": "en", "next": "/backoffice/"})
+    member_client.post("/i18n/setlang/", {"language": "ja", "next": "/backoffice/"})
+    page = member_client.get("/backoffice/security/activity/").content.decode()
+    assert "表示言語を英語に変更" in page and "表示言語を日本語に変更" in page
+    member_client.post("/i18n/setlang/", {"language": "en", "next": "/backoffice/"})
+    page = member_client.get("/backoffice/security/activity/").content.decode()
+    assert page.count("Language changed to English") == 2
+    assert page.count("Language changed to Japanese") == 1

@@ -57,3 +57,22 @@ def test_its_fields_are_named_the_sub_password_not_the_password(member_client):
     # With the main password's labels the two pages were easily taken for each other.
     page = member_client.get("/backoffice/profile/sub-password/").content.decode()
     assert "新しいサブパスワード" in page and "新しいサブパスワード（確認）" in page
+
+
+def test_the_notice_says_what_the_sub_password_opens_and_how_to_undo_it(
+    member_client, member, client, english_member, mailoutbox
+):
+    # Someone who set a sub password on the member's account can sign in view only for good:
+    # a new password through "Forgot password?" (all the notice advised) leaves the sub
+    # password in place. The notice says what it opens and that it must be removed.
+    set_sub_password(member_client, "willow-Creek-5512")
+    body = mailoutbox[-1].body
+    assert "サブパスワードが変更されました" in body
+    assert "閲覧専用でログイン" in body
+    assert "「サブパスワードの編集」からサブパスワードを削除" in body
+    client.force_login(english_member)
+    set_sub_password(client, "willow-Creek-5512")
+    body = mailoutbox[-1].body
+    assert "The sub password of your account JPN1000002 has just been changed." in body
+    assert "can sign in view only" in body
+    assert "remove the sub password under Account > Profile > Edit sub password" in body

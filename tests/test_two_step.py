@@ -107,6 +107,15 @@ def test_turning_on_shows_ten_recovery_codes_once_logs_and_mails(member_client, 
     assert codes[0] not in page and "10 / 10" in page
 
 
+def test_before_any_code_is_used_the_security_page_says_not_yet(member_client, member):
+    # It showed a bare dash, which a screen reader reads as nothing (or "dash"), beside
+    # "Last used: not yet" for a passkey on the same page.
+    turn_on(member_client)
+    page = member_client.get("/backoffice/security/").content.decode()
+    assert re.search(r"<dd>まだありません</dd>", page)
+    assert "<dd>—</dd>" not in page
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [
@@ -445,6 +454,25 @@ def test_the_recovery_code_notice_is_in_the_members_language_not_the_browsers(
     ).content.decode()
     assert "You signed in with a recovery code. 9 codes are left." in page
     assert "リカバリーコードでログインしました" not in page
+
+
+def test_the_recovery_code_notice_says_how_to_move_to_a_new_phone(client, english_member):
+    # A member who signs in with a recovery code has often lost the phone. New recovery codes
+    # do not help then: the app must be set up again on the new phone (off, then on), which
+    # gives new codes as well. The notice said "make new codes", in both languages.
+    client.force_login(english_member)
+    _, codes = turn_on(client)
+    password_step(client, member_id="JPN1000002")
+    page = client.post(CODE, {"code": codes[0]}, follow=True).content.decode()
+    assert "9 codes are left" in page
+    assert "turn two-step verification off" in page and "set it up again on your new phone" in page
+    assert "make new codes" not in page
+    english_member.preferred_language = "ja"
+    english_member.save(update_fields=["preferred_language"])
+    password_step(client, member_id="JPN1000002")
+    page = client.post(CODE, {"code": codes[1]}, follow=True).content.decode()
+    assert "残り8個" in page and "2段階認証をオフにしてから" in page
+    assert "新しいコードを作成してください" not in page
 
 
 # --- Turning it off, new codes, support ------------------------------------------------------

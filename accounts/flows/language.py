@@ -9,5 +9,5 @@ def change_language(request, member, language: str) -> bool:
         return False
     member.preferred_language = language
     member.save(update_fields=["preferred_language"])
-    record(request, Kind.LANGUAGE_CHANGED, member)
+    record(request, Kind.LANGUAGE_CHANGED, member, details={"language": language})
     return True

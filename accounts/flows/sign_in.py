@@ -163,7 +163,7 @@ def _counted(member, way: SignInWay, *, failed_since) -> sign_in_sql.SignInCount
     return counts
 
 
-def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
+def sign_in(request, member, *, kind: str = Kind.SIGN_IN, after_password: bool = False) -> None:
     """Sign the member in. Called inside the sign-in post's one transaction (accounts.views
     .login): the session row is written here with the rest, not after the response. `kind`
     says how, for the security log: the password alone, or a second step after it
@@ -211,7 +211,10 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN) -> None:
             transaction.on_commit(partial(lockout.log_pause, request, None, address))
         mailbox.send_code(request, member)
     else:
-        record(request, kind, member, details=_session(request))
+        details = _session(request)
+        if after_password:  # a passkey as the second step, told apart from one alone
+            details["after_password"] = True
+        record(request, kind, member, details=details)
     request.session.save()
 
 

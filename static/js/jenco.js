@@ -106,6 +106,12 @@ for (const kind of ["pointerdown", "focusin"]) {
 const CARRIED_ACROSS_LANGUAGE = "jenco.memberIdAcrossLanguage";
 const carriedAcrossLanguage = sessionStorage.getItem(CARRIED_ACROSS_LANGUAGE);
 sessionStorage.removeItem(CARRIED_ACROSS_LANGUAGE);
+// The registration's done page shows the new member ID; its sign-in button takes the ID along
+// the same way, in this tab and to the next page only (helper-153: the sign-in form came up
+// empty, and a new member on a phone copied the ID off the page by hand).
+document.querySelector("a[data-signs-in-as]")?.addEventListener("click", (event) => {
+  sessionStorage.setItem(CARRIED_ACROSS_LANGUAGE, event.currentTarget.dataset.signsInAs.slice(0, 64));
+});
 {
   const field = document.querySelector("form[data-keeps-member-id] input[name=username]");
   if (field) {

@@ -39,3 +39,14 @@ def test_the_links_under_a_form_are_a_thumb_high(page, live_server, console_erro
     ]
     assert all(height >= 44 for _text, height in heights), heights
     assert console_errors == []
+
+
+@pytest.mark.parametrize("path", ["/login/", "/backoffice/"])
+def test_the_header_home_link_is_a_thumb_high(page, member, console_errors, path):
+    # "Jenco" at the top left, the way home from every page, was 37 px high (helper-153).
+    if path != "/login/":
+        sign_in(page)
+    page.goto(path)
+    box = page.locator("a.brand").bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44, box
+    assert console_errors == []

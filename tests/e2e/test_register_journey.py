@@ -70,3 +70,30 @@ def test_a_visitor_registers_on_a_phone_and_signs_in_with_the_member_id_shown(
     page.get_by_role("button", name="ログイン").click()
     expect(page).to_have_url(re.compile(r"/backoffice/$"))
     assert console_errors == []
+
+
+def test_the_done_pages_sign_in_button_brings_the_new_member_id_along(
+    page, live_server, member, mailoutbox, console_errors
+):
+    # The done page shows the new ID, and its button led to an empty sign-in form: on a phone
+    # the member had to copy JPN1000002 off the page by hand (helper-153). The button takes it
+    # along in this tab, once: the next sign-in page is empty again.
+    page.goto("/register/")
+    fill_in(page)
+    page.get_by_role("button", name="新規登録").click()
+    page.goto(emailed_path(mailoutbox[-1], "/register/verify/"))
+    page.get_by_role("button", name="アカウントを作成").click()
+    expect(page).to_have_url(re.compile(r"/register/done/$"))
+
+    page.get_by_role("link", name="ログイン").click()
+    expect(page).to_have_url(re.compile(r"/login/$"))
+    expect(page.get_by_label("ユーザー名 / ユーザーID")).to_have_value("JPN1000002")
+    page.get_by_label("パスワード", exact=True).fill(PASSWORD)
+    answer_captcha(page)
+    page.get_by_role("button", name="ログイン").click()
+    expect(page).to_have_url(re.compile(r"/backoffice/$"))
+
+    page.context.clear_cookies()
+    page.goto("/login/")
+    expect(page.get_by_label("ユーザー名 / ユーザーID")).to_have_value("")
+    assert console_errors == []

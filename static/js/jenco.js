@@ -100,26 +100,26 @@ for (const kind of ["pointerdown", "focusin"]) {
 // state, which stays in this tab) until the form is sent: Back to the page, from "Forgot
 // password?" after a failed sign-in say, asks the server for it again, which sends it blank,
 // and the ID is put back. Only the member ID: never the password or the captcha's answer.
-// The language switch answers with the page anew, a new place in the history: the ID goes
-// across it in this tab's session storage, read once by the next page whatever it is, so no
-// link can put an ID in the field (helper-151: switching to ENGLISH emptied it).
-const CARRIED_ACROSS_LANGUAGE = "jenco.memberIdAcrossLanguage";
-const carriedAcrossLanguage = sessionStorage.getItem(CARRIED_ACROSS_LANGUAGE);
-sessionStorage.removeItem(CARRIED_ACROSS_LANGUAGE);
+// Across a new place in the history (the language switch answers with the page anew) the ID
+// goes in this tab's session storage, read once by the next page whatever it is, so no link
+// can put an ID in the field (helper-151: switching to ENGLISH emptied it).
+const CARRIED_ID = "jenco.carriedMemberId";
+const carriedId = sessionStorage.getItem(CARRIED_ID);
+sessionStorage.removeItem(CARRIED_ID);
 // The registration's done page shows the new member ID; its sign-in button takes the ID along
 // the same way, in this tab and to the next page only (helper-153: the sign-in form came up
 // empty, and a new member on a phone copied the ID off the page by hand).
 document.querySelector("a[data-signs-in-as]")?.addEventListener("click", (event) => {
-  sessionStorage.setItem(CARRIED_ACROSS_LANGUAGE, event.currentTarget.dataset.signsInAs.slice(0, 64));
+  sessionStorage.setItem(CARRIED_ID, event.currentTarget.dataset.signsInAs.slice(0, 64));
 });
 {
   const field = document.querySelector("form[data-keeps-member-id] input[name=username]");
   if (field) {
-    const kept = history.state?.memberId ?? carriedAcrossLanguage;
+    const kept = history.state?.memberId ?? carriedId;
     if (!field.value && typeof kept === "string") field.value = kept.slice(0, 64);
     document.querySelector("details.language form")?.addEventListener("submit", () => {
       const typed = field.value.trim().slice(0, 64);
-      if (typed) sessionStorage.setItem(CARRIED_ACROSS_LANGUAGE, typed);
+      if (typed) sessionStorage.setItem(CARRIED_ID, typed);
     });
     const keep = () => {
       const state = { ...history.state, memberId: field.value.slice(0, 64) };

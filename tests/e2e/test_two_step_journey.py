@@ -110,3 +110,29 @@ def test_a_double_tap_on_new_recovery_codes_shows_codes_that_work(
     assert len(stored) == 10
     assert {two_step._code_hash(member, code.replace("-", "")) for code in second} == stored
     assert console_errors == []
+
+
+def test_back_to_the_recovery_codes_makes_no_new_ones(page, live_server, member, console_errors):
+    # Back from Security to the codes page showed Chromium's resubmission page, whose
+    # "Continue" made a new set and voided the codes just saved (helper-153).
+    from accounts.models import RecoveryCode
+
+    sign_in_with_password(page)
+    page.goto("/backoffice/security/two-step/authenticator/")
+    totp = pyotp.TOTP(page.locator(".secret-key").inner_text().replace(" ", ""))
+    page.get_by_label("アプリのコード").fill(totp.now())
+    page.get_by_label("PINコード", exact=True).fill(PIN)
+    page.get_by_role("button", name="2段階認証をオンにする").click()
+    expect(page.locator(".recovery-codes li")).to_have_count(10)
+    saved = set(RecoveryCode.objects.filter(member=member).values_list("code_hash", flat=True))
+    page.get_by_role("link", name="保存しました").click()
+    expect(page).to_have_url(re.compile(r"/backoffice/security/$"))
+
+    page.go_back()
+
+    # The address asked anew: no resubmission page, and the saved codes still the ones.
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert page.locator(".recovery-codes li").count() == 0
+    stored = set(RecoveryCode.objects.filter(member=member).values_list("code_hash", flat=True))
+    assert stored == saved
+    assert console_errors == []

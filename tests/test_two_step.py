@@ -252,6 +252,31 @@ def test_a_recovery_code_signs_in_once_and_says_how_many_are_left(member_client,
     assert "That recovery code is not right, or was already used" in english.content.decode()
 
 
+def test_a_sign_in_with_a_recovery_code_is_told_by_email(
+    member_client, member, mailoutbox, django_capture_on_commit_callbacks
+):
+    # Used for a lost phone, or by whoever has the password and the codes: the member heard
+    # nothing of it, though turning two-step on or off and new codes are mailed (helper-153).
+    _, codes = turn_on(member_client)
+    password_step(member_client)
+    sent = len(mailoutbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        member_client.post(CODE, {"code": codes[0]})
+
+    assert len(mailoutbox) == sent + 1
+    mail = mailoutbox[-1]
+    assert mail.to == ["taro@example.com"]
+    assert mail.subject == "【JENCO】リカバリーコードでログインがありました"
+    assert "残りのリカバリーコード：9個" in mail.body
+    assert "2段階認証をオフにし" in mail.body and "パスワードを忘れましたか？" in mail.body
+    assert codes[1] not in mail.body and codes[0] not in mail.body
+    # A code that does not sign in (used already) mails nothing.
+    password_step(member_client)
+    with django_capture_on_commit_callbacks(execute=True):
+        member_client.post(CODE, {"code": codes[0]})
+    assert len(mailoutbox) == sent + 1
+
+
 @pytest.mark.parametrize("typed", ["", "12", "ABCDEFGHIJKLMNOP", "<script>", "１２３"])
 def test_a_malformed_code_is_told_its_shape_and_costs_no_try(member_client, member, typed):
     turn_on(member_client)

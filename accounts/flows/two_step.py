@@ -369,6 +369,10 @@ def check_code(request, member, typed: str) -> Checked:
             ).update(used_at=timezone.now())
             if used:
                 _mark_finished(request)
+                # Used up for a sign-in, a lost phone's or a thief's who has the password too:
+                # the member hears of it (helper-153), once the sign-in commits.
+                left = recovery_codes_left(member)
+                emails.send_member_email(member, "recovery_code_used", {"left": left})
                 return Checked(Check.RIGHT_RECOVERY)
         if finished_meanwhile(request):
             return Checked(Check.SENT_TWICE)

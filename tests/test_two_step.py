@@ -465,6 +465,7 @@ def test_english_member_reads_the_code_page_in_english(client, english_member):
     sign_in(client, "JPN1000002", headers={"accept-language": "en"})
     page = client.get(CODE, headers={"accept-language": "en"}).content.decode()
     assert "Two-step verification" in page and "authenticator app" in page
+    assert "Your password is correct." in page  # "was right" read oddly (helper-153)
 
 
 def test_the_recovery_code_notice_is_in_the_members_language_not_the_browsers(

@@ -443,8 +443,8 @@ SUBJECTS = {
     ("pin", "en"): "[JENCO] Your PIN was changed",
     ("password", "ja"): "【JENCO】パスワードが変更されました",
     ("password", "en"): "[JENCO] Your password was changed",
-    ("sub password", "ja"): "【JENCO】サブパスワードが変更されました",
-    ("sub password", "en"): "[JENCO] Your sub password was changed",
+    ("sub password", "ja"): "【JENCO】サブパスワードが設定されました",
+    ("sub password", "en"): "[JENCO] Your sub password was set",
     ("default sign-in", "ja"): "【JENCO】デフォルトのパスワードでログインがありました",
     ("default sign-in", "en"): "[JENCO] A sign-in to your account with the default password",
     ("mailbox code", "ja"): "【JENCO】確認コードのお知らせ",
@@ -455,8 +455,8 @@ FIRST_LINES = {
     ("pin", "en"): "The PIN of your account {member_id} has just been changed.",
     ("password", "ja"): "お客様のアカウント {member_id} のパスワードが変更されました。",
     ("password", "en"): "The password of your account {member_id} has just been changed.",
-    ("sub password", "ja"): "お客様のアカウント {member_id} のサブパスワードが変更されました。",
-    ("sub password", "en"): "The sub password of your account {member_id} has just been changed.",
+    ("sub password", "ja"): "お客様のアカウント {member_id} のサブパスワードが設定されました。",
+    ("sub password", "en"): "The sub password of your account {member_id} has just been set.",
     ("default sign-in", "ja"): (
         "お客様のアカウント {member_id} に、"
         "公開されているデフォルトのパスワードでログインがありました。"

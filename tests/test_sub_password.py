@@ -19,7 +19,7 @@ def test_it_sets_the_sub_password(member_client, member, mailoutbox):
     assert response["Location"] == "/backoffice/profile/"
     assert check_password("willow-Creek-5512", Member.objects.get(pk=member.pk).sub_password)
     assert SecurityEvent.objects.filter(member=member, kind="sub_password_changed").exists()
-    assert "サブパスワードが変更されました" in mailoutbox[0].subject
+    assert "サブパスワードが設定されました" in mailoutbox[0].subject
 
 
 def test_it_may_not_equal_the_main_password(member_client, member):
@@ -67,12 +67,12 @@ def test_the_notice_says_what_the_sub_password_opens_and_how_to_undo_it(
     # password in place. The notice says what it opens and that it must be removed.
     set_sub_password(member_client, "willow-Creek-5512")
     body = mailoutbox[-1].body
-    assert "サブパスワードが変更されました" in body
+    assert "サブパスワードが設定されました" in body
     assert "閲覧専用でログイン" in body
     assert "「サブパスワードの編集」からサブパスワードを削除" in body
     client.force_login(english_member)
     set_sub_password(client, "willow-Creek-5512")
     body = mailoutbox[-1].body
-    assert "The sub password of your account JPN1000002 has just been changed." in body
+    assert "The sub password of your account JPN1000002 has just been set." in body
     assert "can sign in view only" in body
     assert "remove the sub password under Account > Profile > Edit sub password" in body

@@ -456,3 +456,28 @@ def test_with_every_way_full_too_its_page_shows_and_a_reset_ends_it(member):
     reset_password_by_email(member)
     client = Client()
     assert sign_in(client, password=NEW_PASSWORD).status_code == 302 and signed_in_as(client)
+
+
+def test_a_recovery_code_refused_by_a_racing_post_mails_the_member_nothing(
+    member, member_client, monkeypatch, mailoutbox, django_capture_on_commit_callbacks
+):
+    # The "a recovery code was used to sign in" mail goes once the sign-in commits
+    # (helper-153): refused in the sign-in itself, the code stays unused and nothing is said
+    # of a sign-in that did not happen; the try that signs in is told, once.
+    _totp, codes = turn_on(member_client)
+    monkeypatch.setattr(sign_in_flow, "refuse_past_the_limit", lambda member, kind: None)
+    client = Client()
+    password_step(client)
+    sign_ins(member, Kind.SIGN_IN_RECOVERY_CODE, LIMIT)
+    told = "【JENCO】リカバリーコードでログインがありました"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/login/code/", {"code": codes[0]}).status_code == 429
+    assert told not in [mail.subject for mail in mailoutbox]
+
+    SecurityEvent.objects.filter(kind=Kind.SIGN_IN_RECOVERY_CODE).update(
+        created=timezone.now() - datetime.timedelta(hours=2)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/login/code/", {"code": codes[0]})["Location"] == "/backoffice/"
+    assert [mail.subject for mail in mailoutbox].count(told) == 1

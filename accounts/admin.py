@@ -776,7 +776,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         )
         if form.is_valid():
             try:
-                turned_off = support.reset_two_step(
+                removed = support.reset_two_step(
                     request,
                     member,
                     actor=request.user,
@@ -795,10 +795,8 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                     messages.WARNING,
                 )
                 return self._back(member)
-            if turned_off:
-                self.message_user(
-                    request, _two_step_reset_done(member, turned_off), messages.SUCCESS
-                )
+            if removed:
+                self.message_user(request, _two_step_reset_done(member, removed), messages.SUCCESS)
             else:
                 self.message_user(
                     request,

@@ -552,8 +552,9 @@ def lift_pauses(request, attempts, *, actor) -> tuple[int, list[tuple[Member, li
 @transaction.atomic
 def reset_two_step(request, member, *, actor, reason: str, seen: str) -> two_step.Removed:
     """Two-step off and passkeys removed, after the agent checked the member's identity (how,
-    in `reason`): what was. False when there was nothing to reset; two_step.ChangedSinceSeen when the
-    member set up something other than what the agent's page showed (`seen`)."""
+    in `reason`): what was removed, false when there was nothing to reset;
+    two_step.ChangedSinceSeen when the member set up something other than what the agent's
+    page showed (`seen`)."""
     return two_step.reset(
         member,
         actor=actor,

@@ -248,11 +248,10 @@ def reset(
 ) -> Removed:
     """Support staff, after checking the member's identity: two-step off and every passkey
     removed (a lost phone takes both), so the member can sign in with the password alone and
-    set them up again. False (nothing removed) when there was nothing to reset. `seen`: what
-    the page showed
-    (what_a_reset_removes); ChangedSinceSeen, and nothing removed, if the member set
-    something up since (a second supervisor's page, or the same page sent again, once the
-    member had set two-step up anew: helper-103)."""
+    set them up again. What it removed (Removed), false when there was nothing to reset.
+    `seen`: what the page showed (what_a_reset_removes); ChangedSinceSeen, and nothing
+    removed, if the member set something up since (a second supervisor's page, or the same
+    page sent again, once the member had set two-step up anew: helper-103)."""
     Member.objects.hold(member.pk)  # one reset at a time, and ahead of the rows it deletes
     if seen is not None:
         now = what_a_reset_removes(member)

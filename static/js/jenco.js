@@ -104,13 +104,23 @@ for (const kind of ["pointerdown", "focusin"]) {
 // goes in this tab's session storage, read once by the next page whatever it is, so no link
 // can put an ID in the field (helper-151: switching to ENGLISH emptied it).
 const CARRIED_ID = "jenco.carriedMemberId";
-const carriedId = sessionStorage.getItem(CARRIED_ID);
-sessionStorage.removeItem(CARRIED_ID);
+// Null where the browser keeps no storage for the site: reading it throws then (or it is
+// null, Firefox with dom.storage off), and the rest of this file, the forgot form's ID among
+// it, stopped there (helper-154). Nothing is carried then.
+const tabStorage = (() => {
+  try {
+    return window.sessionStorage ?? null;
+  } catch {
+    return null;
+  }
+})();
+const carriedId = tabStorage?.getItem(CARRIED_ID) ?? null;
+tabStorage?.removeItem(CARRIED_ID);
 // The registration's done page shows the new member ID; its sign-in button takes the ID along
 // the same way, in this tab and to the next page only (helper-153: the sign-in form came up
 // empty, and a new member on a phone copied the ID off the page by hand).
 document.querySelector("a[data-signs-in-as]")?.addEventListener("click", (event) => {
-  sessionStorage.setItem(CARRIED_ID, event.currentTarget.dataset.signsInAs.slice(0, 64));
+  tabStorage?.setItem(CARRIED_ID, event.currentTarget.dataset.signsInAs.slice(0, 64));
 });
 {
   const field = document.querySelector("form[data-keeps-member-id] input[name=username]");
@@ -119,7 +129,7 @@ document.querySelector("a[data-signs-in-as]")?.addEventListener("click", (event)
     if (!field.value && typeof kept === "string") field.value = kept.slice(0, 64);
     document.querySelector("details.language form")?.addEventListener("submit", () => {
       const typed = field.value.trim().slice(0, 64);
-      if (typed) sessionStorage.setItem(CARRIED_ID, typed);
+      if (typed) tabStorage?.setItem(CARRIED_ID, typed);
     });
     const keep = () => {
       const state = { ...history.state, memberId: field.value.slice(0, 64) };

@@ -176,3 +176,23 @@ def test_the_typed_member_id_stays_across_the_language_switch(page, live_server,
     expect(page.get_by_label("Username / User ID")).to_have_value("JPN1000001")
     # Read once: nothing of it is left in the tab for the next page (a shared computer).
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_a_browser_that_keeps_no_site_data_still_takes_the_id_to_forgot_password(
+    page, live_server, member, console_errors
+):
+    # Session storage, which carries the ID across the language switch, throws when the
+    # browser is set to keep no site data: the script stopped there, and "Forgot password?"
+    # no longer took the typed ID along (helper-154). Nothing is carried then; the rest works.
+    page.add_init_script(
+        """Object.defineProperty(window, "sessionStorage", {
+          get() { throw new DOMException("The document is sandboxed", "SecurityError"); },
+        });"""
+    )
+    page.goto("/login/")
+    page.get_by_label("ユーザー名 / ユーザーID").fill("JPN1000001")
+    page.get_by_role("link", name="パスワードを忘れましたか？").click()
+
+    expect(page).to_have_url(re.compile(r"/password/forgot/$"))
+    expect(page.get_by_label("会員ID")).to_have_value("JPN1000001")
+    assert console_errors == []

@@ -92,6 +92,8 @@ def test_a_failed_statement_leaves_its_values_out_of_the_servers_log():
     with connection.cursor() as cursor:
         cursor.execute("SHOW data_directory")
         log = Path(cursor.fetchone()[0]).parent / "postgres.log"
+    if not log.exists():  # a server tools/services.py did not start: its log is elsewhere
+        pytest.skip("the server's log is not beside its data (not started by tools/services.py)")
     secret = f"argon2$secret-{uuid.uuid4().hex}"
     Member.objects.create(member_id="JPN7000001", password="x")
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -101,4 +103,22 @@ def test_a_failed_statement_leaves_its_values_out_of_the_servers_log():
     assert (
         'duplicate key value violates unique constraint "accounts_member_member_id_key"' in logged
     )
+    assert secret not in logged
+
+
+def test_a_failing_rows_values_stay_out_of_the_servers_log():
+    # A CHECK violation's DETAIL is the whole row: "Failing row contains (..., <hash>, ...)"
+    # (helper-154). tools/services.py starts the server with log_error_verbosity=terse.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW data_directory")
+        log = Path(cursor.fetchone()[0]).parent / "postgres.log"
+    if not log.exists():  # a server tools/services.py did not start: its log is elsewhere
+        pytest.skip("the server's log is not beside its data (not started by tools/services.py)")
+    secret = f"argon2$secret-{uuid.uuid4().hex}"
+    member = Member.objects.create(member_id="JPN7000002", password=secret)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Member.objects.filter(pk=member.pk).update(pin_failures=-1)
+
+    logged = log.read_text(errors="replace")
+    assert "violates check constraint" in logged
     assert secret not in logged

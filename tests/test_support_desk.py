@@ -973,6 +973,10 @@ def test_a_correction_waiting_for_its_link_is_on_the_member_page(
     actions = page[page.index('id="support-actions"') : page.index('id="support-sign-ins"')]
     assert "確認待ち：taro.new@example.net への変更" in actions
     assert "サポート責任者が訂正を開始" in actions
+    # The new address is the member's as much as the registered one (helper-154).
+    assert (
+        "この新しいアドレスも、登録メールアドレスと同じく会員本人にだけお伝えください。" in actions
+    )
     english = as_staff(Client(), support_agent, "en").get(page_of(member)).content.decode()
     assert "Waiting: a change to taro.new@example.net" in english
     # Once confirmed, nothing waits.

@@ -161,9 +161,11 @@ class Services:
             f"-k {self.pg}",  # the unix socket stays in our folder
             "-c listen_addresses=127.0.0.1",
             # A failed statement's text stays out of the log: its VALUES can hold a member's
-            # hashes, address and name (helper-150 read a registration's there). The error
-            # and its DETAIL (the key, for a unique violation) are still logged.
+            # hashes, address and name (helper-150 read a registration's there). So does an
+            # error's DETAIL, which for a CHECK or NOT NULL violation is the whole row
+            # ("Failing row contains ...", helper-154): the error's own line is logged.
             "-c log_min_error_statement=panic",
+            "-c log_error_verbosity=terse",
         ]
         if self.fast:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]

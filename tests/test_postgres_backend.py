@@ -85,15 +85,21 @@ def test_a_closed_connection_is_not_usable():
     connection.close()
 
 
-def test_a_failed_statement_leaves_its_values_out_of_the_servers_log():
-    # helper-150 read a registration's password and PIN hashes, address and name in
-    # PostgreSQL's log: the INSERT failed on the unique key and was logged whole
-    # (tools/services.py starts the server with log_min_error_statement=panic).
+def server_log() -> Path:
+    """The log of the server tools/services.py started (beside its data), or a skip."""
     with connection.cursor() as cursor:
         cursor.execute("SHOW data_directory")
         log = Path(cursor.fetchone()[0]).parent / "postgres.log"
     if not log.exists():  # a server tools/services.py did not start: its log is elsewhere
         pytest.skip("the server's log is not beside its data (not started by tools/services.py)")
+    return log
+
+
+def test_a_failed_statement_leaves_its_values_out_of_the_servers_log():
+    # helper-150 read a registration's password and PIN hashes, address and name in
+    # PostgreSQL's log: the INSERT failed on the unique key and was logged whole
+    # (tools/services.py starts the server with log_min_error_statement=panic).
+    log = server_log()
     secret = f"argon2$secret-{uuid.uuid4().hex}"
     Member.objects.create(member_id="JPN7000001", password="x")
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -109,11 +115,7 @@ def test_a_failed_statement_leaves_its_values_out_of_the_servers_log():
 def test_a_failing_rows_values_stay_out_of_the_servers_log():
     # A CHECK violation's DETAIL is the whole row: "Failing row contains (..., <hash>, ...)"
     # (helper-154). tools/services.py starts the server with log_error_verbosity=terse.
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW data_directory")
-        log = Path(cursor.fetchone()[0]).parent / "postgres.log"
-    if not log.exists():  # a server tools/services.py did not start: its log is elsewhere
-        pytest.skip("the server's log is not beside its data (not started by tools/services.py)")
+    log = server_log()
     secret = f"argon2$secret-{uuid.uuid4().hex}"
     member = Member.objects.create(member_id="JPN7000002", password=secret)
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -25,6 +25,17 @@ def sign_in_with_password(page) -> None:
     page.get_by_role("button", name="ログイン").click()
 
 
+def turn_on_with_the_app(page) -> None:
+    """Signed in, two-step turned on from its set-up page: the recovery codes are shown."""
+    sign_in_with_password(page)
+    page.goto("/backoffice/security/two-step/authenticator/")
+    totp = pyotp.TOTP(page.locator(".secret-key").inner_text().replace(" ", ""))
+    page.get_by_label("アプリのコード").fill(totp.now())
+    page.get_by_label("PINコード", exact=True).fill(PIN)
+    page.get_by_role("button", name="2段階認証をオンにする").click()
+    expect(page.locator(".recovery-codes li")).to_have_count(10)
+
+
 def test_a_member_turns_on_an_authenticator_and_signs_in_with_it(
     page, live_server, member, mailoutbox, console_errors
 ):
@@ -84,13 +95,7 @@ def test_a_double_tap_on_new_recovery_codes_shows_codes_that_work(
     from accounts.flows import two_step
     from accounts.models import RecoveryCode
 
-    sign_in_with_password(page)
-    page.goto("/backoffice/security/two-step/authenticator/")
-    totp = pyotp.TOTP(page.locator(".secret-key").inner_text().replace(" ", ""))
-    page.get_by_label("アプリのコード").fill(totp.now())
-    page.get_by_label("PINコード", exact=True).fill(PIN)
-    page.get_by_role("button", name="2段階認証をオンにする").click()
-    expect(page.locator(".recovery-codes li")).to_have_count(10)
+    turn_on_with_the_app(page)
 
     page.goto("/backoffice/security/two-step/recovery-codes/")
     page.get_by_label("PINコード", exact=True).fill(PIN)
@@ -117,13 +122,7 @@ def test_back_to_the_recovery_codes_makes_no_new_ones(page, live_server, member,
     # "Continue" made a new set and voided the codes just saved (helper-153).
     from accounts.models import RecoveryCode
 
-    sign_in_with_password(page)
-    page.goto("/backoffice/security/two-step/authenticator/")
-    totp = pyotp.TOTP(page.locator(".secret-key").inner_text().replace(" ", ""))
-    page.get_by_label("アプリのコード").fill(totp.now())
-    page.get_by_label("PINコード", exact=True).fill(PIN)
-    page.get_by_role("button", name="2段階認証をオンにする").click()
-    expect(page.locator(".recovery-codes li")).to_have_count(10)
+    turn_on_with_the_app(page)
     saved = set(RecoveryCode.objects.filter(member=member).values_list("code_hash", flat=True))
     page.get_by_role("link", name="保存しました").click()
     expect(page).to_have_url(re.compile(r"/backoffice/security/$"))

@@ -145,6 +145,10 @@ def _lifted(event):
     return _("JENCO support lifted a sign-in pause and the lock on changes that need your password")
 
 
+def _passkey_after_password(event) -> bool:
+    return event.kind == Kind.SIGN_IN_PASSKEY and bool(event.details.get("after_password"))
+
+
 def _language_changed(event):
     """Which language the account was changed to; entries from before it was logged read
     "Language changed"."""
@@ -163,7 +167,7 @@ def entry(event) -> dict:
         "when": event.created,
         "what": _lifted(event)
         or (by_staff and STAFF_WORDS.get(event.kind))
-        or (event.details.get("after_password") and PASSKEY_AFTER_PASSWORD)
+        or (_passkey_after_password(event) and PASSKEY_AFTER_PASSWORD)
         or _language_changed(event)
         or WORDS.get(event.kind, event.get_kind_display()),
         "kind": event.kind,

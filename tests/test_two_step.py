@@ -680,3 +680,13 @@ def test_staff_sign_in_asks_for_the_code_too(client, staff, settings):
     client.logout()
     assert sign_in(client, "JPN9000001")["Location"] == CODE
     assert "login" in client.get("/admin/")["Location"]  # not signed in before the code
+
+
+def test_an_app_code_sign_in_reads_as_one_in_activity_not_a_passkeys(member_client, member):
+    # A second step is logged as after the password; only a passkey's kind reads so.
+    totp, _ = turn_on(member_client)
+    password_step(member_client)
+    member_client.post(CODE, {"code": a_code_of_another_step(totp, 1)})
+    page = member_client.get("/backoffice/security/activity/").content.decode()
+    assert "パスワードとパスキーでログイン" not in page
+    assert SecurityEvent.objects.filter(kind=Kind.SIGN_IN_TWO_STEP, member=member).exists()

@@ -167,8 +167,8 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN, after_password: bool =
     """Sign the member in. Called inside the sign-in post's one transaction (accounts.views
     .login): the session row is written here with the rest, not after the response. `kind`
     says how, for the security log: the password alone, or a second step after it
-    (accounts.flows.two_step.finish). Raises TooManySignIns before the sign-in is written;
-    the caller's transaction, rolled back, keeps nothing of it."""
+    (accounts.flows.two_step.finish, `after_password`). Raises TooManySignIns before the
+    sign-in is written; the caller's transaction, rolled back, keeps nothing of it."""
     with_defaults = getattr(member, "signed_in_with_default_password", False)
     read_only = getattr(member, "signed_in_view_only", False)
     previous = member.last_login
@@ -212,7 +212,7 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN, after_password: bool =
         mailbox.send_code(request, member)
     else:
         details = _session(request)
-        if after_password:  # a passkey as the second step, told apart from one alone
+        if after_password:  # a second step: a passkey's told apart from one alone
             details["after_password"] = True
         record(request, kind, member, details=details)
     request.session.save()

@@ -518,19 +518,19 @@ def finish_with_passkey(request, member, answer: str) -> bool:
             passkeys.check(request, answer, member=member)
         except passkeys.Refused:
             return False  # its failure logged in this transaction, which commits
-        finish(request, member, Kind.SIGN_IN_PASSKEY, after_password=True)
+        finish(request, member, Kind.SIGN_IN_PASSKEY)
     return True
 
 
-def finish(request, member, kind: str, *, after_password: bool = False) -> None:
-    """The second step was right: sign in, logged as `kind` (which second step;
-    `after_password` for a passkey, whose kind is also a sign-in with a passkey alone)."""
+def finish(request, member, kind: str) -> None:
+    """The second step was right: sign in, logged as `kind` (which second step) and as one
+    after the password (a passkey's kind is also a sign-in with a passkey alone's)."""
     from accounts.flows.sign_in import sign_in  # sign_in imports this module
 
     waiting = request.session.get(PENDING)
     abandon(request)
     try:
-        sign_in(request, member, kind=kind, after_password=after_password)
+        sign_in(request, member, kind=kind, after_password=True)
     except Exception:
         # Refused past the hour's sign-ins (TooManySignIns) by a post that raced another
         # here, or failed: the transaction's rollback keeps the code unused, so the sign-in

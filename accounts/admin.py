@@ -688,11 +688,13 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         return redirect("admin:accounts_member_change", member.pk)
 
     def clear_lockout_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm("axes.delete_accessattempt"):
             raise PermissionDenied
         member = self._member_or_404(request, object_id)
+        if request.method != "POST":
+            # Asked first, as the lockouts list's action asks: a lift gives whoever is
+            # guessing at the ID new tries. What is lifted is what is paused on the POST.
+            return self._lift_confirmation(request, member)
         lifted = support.clear_lockout(request, member, actor=request.user)
         if lifted:
             _tell_lifted(self, request, member, lifted)
@@ -704,6 +706,29 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 messages.INFO,
             )
         return self._back(member)
+
+    def _lift_confirmation(self, request, member) -> HttpResponse:
+        paused = support.lock_state(member, networks=False).paused()
+        if not paused:
+            self.message_user(
+                request,
+                _("%(member_id)s was not paused: nothing to lift.")
+                % {"member_id": member.member_id},
+                messages.INFO,
+            )
+            return self._back(member)
+        return self._reason_page(
+            request,
+            member,
+            forms.Form(),
+            title=_("Lift the pauses"),
+            text=_(
+                "Lift every pause on %(member_id)s: %(pauses)s? They are lifted from every "
+                "address, and the member's activity says JENCO Support lifted them."
+            )
+            % {"member_id": member.member_id, "pauses": support.pauses_in_words(member, paused)},
+            button=_("Yes, lift them"),
+        )
 
     def send_reset_link_view(self, request, object_id, kind):
         if request.method != "POST":

@@ -658,10 +658,60 @@ def test_lifting_while_the_codes_are_spent_and_the_network_is_paused_names_both(
     assert "to let them in now" not in told
 
 
-def test_lifting_is_a_post(client, support_agent, member):
-    agent = as_staff(client, support_agent)
+@pytest.mark.parametrize(
+    "language, question, button",
+    [
+        (
+            "ja",
+            "JPN1000001 のすべての一時停止（ログインの一時停止、PINコードが必要な操作のロック）を"
+            "解除しますか？",
+            "はい、解除します",
+        ),
+        (
+            "en",
+            "Lift every pause on JPN1000001: the sign-in pause, the lock on changes that need "
+            "the PIN? They are lifted from every address",
+            "Yes, lift them",
+        ),
+    ],
+)
+def test_the_members_lift_button_asks_first_and_only_a_post_lifts(
+    client, support_agent, member, language, question, button
+):
+    # The member page's 「一時停止を解除する」 lifted at a press, where the lockouts list's
+    # action asks first: a lift gives whoever is guessing at the ID new tries.
+    paused(member)
+    Member.objects.filter(pk=member.pk).update(
+        pin_locked_until=timezone.now() + timezone.timedelta(minutes=30)
+    )
+    agent = as_staff(client, support_agent, language)
     url = f"{page_of(member).removesuffix('change/')}clear-lockout/"
-    assert agent.get(url).status_code == 405
+    page = agent.get(page_of(member)).content.decode()
+    assert f'<a href="{url}" class="button">' in page
+    asked = agent.get(url)
+    shown = asked.content.decode()
+    assert asked.status_code == 200 and question in shown
+    assert f'value="{button}"' in shown and 'name="csrfmiddlewaretoken"' in shown
+    # Nothing lifted by the asking.
+    assert AccessAttempt.objects.filter(username=member.member_id).exists()
+    assert not member.security_events.filter(kind=Kind.LOCKOUT_CLEARED).exists()
+    agent.post(url)
+    assert not AccessAttempt.objects.filter(username=member.member_id).exists()
+    assert member.security_events.filter(kind=Kind.LOCKOUT_CLEARED).count() == 1
+
+
+def test_the_lift_needs_the_csrf_token(support_agent, member):
+    paused(member)
+    agent = as_staff(Client(enforce_csrf_checks=True), support_agent)
+    url = f"{page_of(member).removesuffix('change/')}clear-lockout/"
+    assert agent.post(url).status_code == 403
+    assert AccessAttempt.objects.filter(username=member.member_id).exists()
+
+
+def test_asking_to_lift_when_nothing_is_paused_says_so(client, support_agent, member):
+    agent = as_staff(client, support_agent, "en")
+    response = agent.get(f"{page_of(member).removesuffix('change/')}clear-lockout/", follow=True)
+    assert "was not paused: nothing to lift" in response.content.decode()
 
 
 # --- Reset links from the member's page -------------------------------------------------------

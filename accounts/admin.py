@@ -525,14 +525,14 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         description=_("Email a password reset link to the registered address"),
     )
     def send_password_reset_link(self, request, queryset):
-        self._send_reset_links(request, queryset, reset.PASSWORD)
+        return self._send_reset_links(request, queryset, reset.PASSWORD)
 
     @admin.action(
         permissions=["send_reset_link"],
         description=_("Email a PIN reset link to the registered address"),
     )
     def send_pin_reset_link(self, request, queryset):
-        self._send_reset_links(request, queryset, reset.PIN)
+        return self._send_reset_links(request, queryset, reset.PIN)
 
     def _send_reset_links(self, request, queryset, kind):
         # One member at a time is the support case; a mass mailing from here would spend every
@@ -545,6 +545,10 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 messages.ERROR,
             )
             return
+        # Asked first, naming the members and those who will get nothing, as Django's "Delete
+        # selected" asks: a row ticked by mistake is a member mailed out of the blue.
+        if request.POST.get("post") != "yes":
+            return self._reset_links_confirmation(request, queryset, kind)
         # The member's language, not the agent's: the email renders in it.
         sent = []
         for member in queryset.order_by("member_id"):
@@ -572,6 +576,34 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             self.message_user(
                 request, told % {"count": len(sent), "members": members}, messages.SUCCESS
             )
+
+    def _reset_links_confirmation(self, request, queryset, kind) -> TemplateResponse:
+        members = [
+            (member, _skipped(refused, member) if refused else None)
+            for member in queryset.order_by("member_id")
+            for refused in [reset.link_refused(kind, member)]
+        ]
+        if kind is reset.PASSWORD:
+            title = _("Email a password reset link to the registered address")
+        else:
+            title = _("Email a PIN reset link to the registered address")
+        return TemplateResponse(
+            request,
+            "admin/accounts/member/send_reset_links_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "opts": self.model._meta,
+                "media": self.media,  # Django's page writes it with the CSP nonce
+                "pin": kind is reset.PIN,
+                "members": members,
+                "to_send": sum(skipped is None for _member, skipped in members),
+                "action": request.POST.get("action", ""),
+                "select_across": request.POST.get("select_across") == "1",
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     def get_search_results(self, request, queryset, search_term):
         # "jpn 1234567" or "ＪＰＮ１２３４５６７" find JPN1234567: the rule members type by.
@@ -996,6 +1028,24 @@ def _not_sent(sending: reset.LinkSending, member) -> str:
     }[sending.refused]
     return words % {
         "member_id": member.member_id,
+        "count": settings.JENCO_RESET_EMAILS_PER_HOUR,
+        "time": times.try_again_at(sending.again_at) if sending.again_at else "",
+    }
+
+
+def _skipped(sending: reset.LinkSending, member) -> str:
+    """Why a reset link will not be mailed to `member`, said before sending (_not_sent says
+    it after)."""
+    words = {
+        reset.Refused.NO_EMAIL: _("skipped: no registered email address"),
+        reset.Refused.INACTIVE: _("skipped: deactivated"),
+        reset.Refused.NO_PIN: _("skipped: a staff account, with no PIN"),
+        reset.Refused.HOURLY_LIMIT: _(
+            "skipped: %(count)d links went to them in the last hour, the most there can be "
+            "(it can be sent again at %(time)s)"
+        ),
+    }[sending.refused]
+    return words % {
         "count": settings.JENCO_RESET_EMAILS_PER_HOUR,
         "time": times.try_again_at(sending.again_at) if sending.again_at else "",
     }

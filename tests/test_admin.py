@@ -201,10 +201,11 @@ def test_members_are_not_let_into_admin(client, member):
 def send_links(mailoutbox):
     """Run an admin action; the mail it queues lands in `mailoutbox`."""
 
-    def send(client, action, *members):
+    def send(client, action, *members, confirmed=True):
+        answer = {"post": "yes"} if confirmed else {}
         return client.post(
             "/admin/accounts/member/",
-            {"action": action, "_selected_action": [m.pk for m in members]},
+            {"action": action, "_selected_action": [m.pk for m in members], **answer},
             follow=True,
         )
 
@@ -238,6 +239,63 @@ def test_support_emails_a_reset_link_in_the_members_language(
     assert Client().get(link)["Location"].endswith("/set-password/")
     event = SecurityEvent.objects.get(member=member, kind="password_reset_requested")
     assert event.actor == support_agent
+
+
+@pytest.mark.parametrize(
+    "language, question, skipped, button",
+    [
+        (
+            "ja",
+            "以下の各会員に、登録メールアドレス宛てに会員の言語でパスワード再設定用のURLを"
+            "メールで送信しますか？",
+            "JPN1000001 山田 太郎 — <strong>送信しません：メールアドレスが登録されていません</strong>",
+            "はい、送信します",
+        ),
+        (
+            "en",
+            "Email a password reset link to each member below, at their registered address and "
+            "in their language?",
+            "JPN1000001 山田 太郎 — <strong>skipped: no registered email address</strong>",
+            "Yes, send",
+        ),
+    ],
+)
+def test_the_reset_link_action_asks_first_naming_the_members_and_who_is_skipped(
+    client,
+    support_agent,
+    member,
+    english_member,
+    mailoutbox,
+    send_links,
+    language,
+    question,
+    skipped,
+    button,
+):
+    # The action mailed at once: a row ticked by mistake was a member mailed out of the blue.
+    member.email = ""
+    member.save()
+    client.force_login(support_agent)
+    client.cookies["django_language"] = language
+    asked = send_links(client, "send_password_reset_link", member, english_member, confirmed=False)
+    page = asked.content.decode()
+    assert question in page and skipped in page
+    assert {"ja": "リンクを送るのは1人です", "en": "1 member gets the link"}[language] in page
+    assert "JPN1000002 Alice Smith" in page and "alice@example.com" in page
+    assert f'value="{button}"' in page and 'name="post" value="yes"' in page
+    assert 'value="send_password_reset_link"' in page
+    assert mailoutbox == []
+    assert not SecurityEvent.objects.filter(kind="password_reset_requested").exists()
+    send_links(client, "send_password_reset_link", member, english_member)
+    assert [mail.to for mail in mailoutbox] == [["alice@example.com"]]
+
+
+def test_the_pin_link_action_asks_first_too(support_client, member, mailoutbox, send_links):
+    page = send_links(support_client, "send_pin_reset_link", member, confirmed=False)
+    assert "以下の各会員に、登録メールアドレス宛てに会員の言語でPINコード再設定用" in (
+        page.content.decode()
+    )
+    assert mailoutbox == []
 
 
 def test_support_emails_a_pin_reset_link(support_client, member, mailoutbox, send_links):

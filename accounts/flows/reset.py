@@ -177,15 +177,9 @@ class LinkSending:
         return self.refused is None
 
 
-def email_reset_link(
-    kind: ResetKind, member, *, origin=None, request=None, actor=None
-) -> LinkSending:
-    """Mail `member` a reset link at the registered address, within the hourly limit.
-
-    Called for the member's own request (from a task, with its `origin`), for a signed-in
-    member's one-tap request and by support staff in admin (with their `request` and
-    themselves as `actor`), who are told why when nothing was sent.
-    """
+def link_refused(kind: ResetKind, member) -> LinkSending | None:
+    """Why no reset link would be mailed to `member` now (None: it would be). Admin's
+    confirmation page reads it too, to say beforehand which members are skipped."""
     if not member.email:
         return LinkSending(Refused.NO_EMAIL)
     if not member.is_active:
@@ -200,8 +194,24 @@ def email_reset_link(
         .values_list("created", flat=True)[:limit]
     )
     if len(sent) >= limit:
-        logger.warning("reset-%s emails throttled for member=%s", kind.name, member)
         return LinkSending(Refused.HOURLY_LIMIT, again_at=sent[-1] + datetime.timedelta(hours=1))
+    return None
+
+
+def email_reset_link(
+    kind: ResetKind, member, *, origin=None, request=None, actor=None
+) -> LinkSending:
+    """Mail `member` a reset link at the registered address, within the hourly limit.
+
+    Called for the member's own request (from a task, with its `origin`), for a signed-in
+    member's one-tap request and by support staff in admin (with their `request` and
+    themselves as `actor`), who are told why when nothing was sent.
+    """
+    refused = link_refused(kind, member)
+    if refused is not None:
+        if refused.refused is Refused.HOURLY_LIMIT:
+            logger.warning("reset-%s emails throttled for member=%s", kind.name, member)
+        return refused
     # Sent by support: the member's activity names the team, as for support's other actions.
     by_support = actor is not None and actor != member
     details = {"team": support.team(actor)} if by_support else None

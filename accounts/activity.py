@@ -95,7 +95,8 @@ def events(member):
             created__gte=since,
         )
         .exclude(kind__in=HIDDEN)
-        .exclude(kind=Kind.MEMBER_VIEWED, details__has_key="repeat")  # support.viewed_lately
+        # Repeated views, as logged before only each half hour's first was (viewed_lately).
+        .exclude(kind=Kind.MEMBER_VIEWED, details__has_key="repeat")
         .order_by("-created", "-pk")
     )
 

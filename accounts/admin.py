@@ -629,15 +629,17 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         if member is not None and request.method == "GET":
             extra_context = {**(extra_context or {}), **self._support_view(request, member)}
         response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200:
-            # Who looked at whose personal data, and when: every time, for the security log.
-            # The team (the staff member's groups) is what the member reads under Account >
-            # Security; never the staff member's name.
+        if (
+            request.method == "GET"
+            and response.status_code == 200
+            and not support.viewed_lately(request, member)
+        ):
+            # Who looked at whose personal data, when and from where: the first view of each
+            # agent's half hour from one address. Admin comes back to this page after each
+            # action, and each reload was a line of its own, which pushed what happened to
+            # the member off the page's log. The team (the staff member's groups) is what
+            # the member reads under Account > Security; never the staff member's name.
             details = {"team": support.team(request.user)}
-            if support.viewed_lately(member, request.user):
-                # The same agent again within the call (admin comes back to this page after
-                # each action): one line for the member, not one per page load.
-                details["repeat"] = True
             record(request, Kind.MEMBER_VIEWED, member, actor=request.user, details=details)
         return response
 

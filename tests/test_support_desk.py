@@ -327,9 +327,8 @@ def test_an_agents_admin_home_has_no_recent_actions_box_that_is_always_empty(
 def test_an_agent_opening_the_record_again_within_the_call_makes_one_line(
     support_agent, supervisor, member
 ):
-    """Admin comes back to the member's page after each action: the member reads that
-    support opened the record once per agent and half hour, while the security log keeps
-    every view."""
+    """Admin comes back to the member's page after each action, and each reload was a
+    line of the security log: the first view of each agent's half hour is logged, once."""
     agent, boss = as_staff(Client(), support_agent), as_staff(Client(), supervisor)
     for _ in range(3):
         assert agent.get(page_of(member)).status_code == 200
@@ -341,14 +340,28 @@ def test_an_agent_opening_the_record_again_within_the_call_makes_one_line(
         activity = reader.get("/backoffice/security/activity/").content.decode()
         return activity.count("JENCOサポートがお客様の情報を閲覧")
 
-    assert member.security_events.filter(kind=Kind.MEMBER_VIEWED).count() == 4
+    views = member.security_events.filter(kind=Kind.MEMBER_VIEWED)
+    assert sorted(views.values_list("actor__member_id", flat=True)) == ["JPN9000002", "JPN9000003"]
+    first = views.get(actor=support_agent)
+    assert first.details == {"team": "Support"}  # the first view of the call, as ever
     assert lines() == 2  # one per agent
+    page = agent.get(page_of(member)).content.decode()
+    timeline = page[page.index('id="support-timeline"') :]
+    assert timeline.count("JPN9000002") == 1  # the page's own log: one view, not four
     # Half an hour later the same agent's visit is a line of its own.
-    member.security_events.filter(kind=Kind.MEMBER_VIEWED).update(
-        created=timezone.now() - timezone.timedelta(minutes=31)
-    )
+    views.update(created=timezone.now() - timezone.timedelta(minutes=31))
     assert agent.get(page_of(member)).status_code == 200
-    assert lines() == 3
+    assert views.count() == 3 and lines() == 3
+
+
+def test_the_same_agent_from_another_address_is_logged_again(support_agent, member):
+    # The same staff account somewhere else within the half hour is worth a line of its own.
+    here = as_staff(Client(REMOTE_ADDR="198.51.100.1"), support_agent)
+    there = as_staff(Client(REMOTE_ADDR="203.0.113.50"), support_agent)
+    for agent in (here, here, there, there):
+        assert agent.get(page_of(member)).status_code == 200
+    views = member.security_events.filter(kind=Kind.MEMBER_VIEWED)
+    assert sorted(views.values_list("ip_address", flat=True)) == ["198.51.100.1", "203.0.113.50"]
 
 
 def test_support_lifts_every_pause_and_it_is_logged(client, support_agent, member, caplog):

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from accounts import credentials, lockout, times
 from accounts.activity import NO_TEAM, listed, team_names
 from accounts.addresses import network_of, shown_network
-from accounts.audit import Kind, Pause, record
+from accounts.audit import Kind, Pause, record, request_origin
 from accounts.flows import mailbox, sign_in, two_step
 from accounts.models import Authenticator, Member, SecurityEvent
 
@@ -44,15 +44,18 @@ def hides_staff(user) -> bool:
     return not user.is_superuser
 
 
-# How long one agent's visits to a member's page count as one in the member's activity.
+# How long one agent's visits to a member's page count as one view in the security log.
 VIEWS_GROUPED = datetime.timedelta(minutes=30)
 
 
-def viewed_lately(member, agent) -> bool:
-    """Whether `agent` opened `member`'s page within VIEWS_GROUPED."""
+def viewed_lately(request, member) -> bool:
+    """Whether the signed-in agent's view of `member`'s page was logged within VIEWS_GROUPED
+    from the same address. A view from another address is logged anew: the same staff
+    account somewhere else is worth its own line."""
     since = timezone.now() - VIEWS_GROUPED
+    address, _user_agent = request_origin(request)
     return member.security_events.filter(
-        kind=Kind.MEMBER_VIEWED, actor=agent, created__gte=since
+        kind=Kind.MEMBER_VIEWED, actor=request.user, ip_address=address, created__gte=since
     ).exists()
 
 
@@ -256,7 +259,7 @@ _NOT_PROVEN_THE_MEMBER = {
 
 # What a log entry's details say, for staff. Left out: the sign-in's session key (encrypted;
 # what Account > Security ends it by), the entry a session's end refers to, and the mark of
-# a repeated view.
+# a repeated view (entries from before only a half hour's first view was logged).
 _INTERNAL_DETAILS = {"session", "ended", "repeat"}
 _DETAIL_LABELS = {
     "team": gettext_lazy("Team"),

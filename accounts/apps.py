@@ -4,7 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = _("Members")
+    # Not "Members" (「会員」): the trail read 「会員 › 会員」, the section and its first list.
+    verbose_name = _("Members and security")
 
     def ready(self):
         from django.contrib.auth.models import update_last_login

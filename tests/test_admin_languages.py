@@ -77,6 +77,26 @@ def test_a_form_label_ends_with_the_languages_colon(client, support_agent, membe
     assert label in client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
 
 
+@pytest.mark.parametrize(
+    ("language", "section", "members"),
+    [("ja", "会員とセキュリティ", "会員"), ("en", "Members and security", "Members")],
+)
+def test_the_breadcrumbs_name_the_section_and_its_list_apart(
+    client, support_agent, member, language, section, members
+):
+    # The section was named as its list: 「ホーム › 会員 › 会員 › JPN1000001」.
+    client.force_login(support_agent)
+    client.cookies["django_language"] = language
+    page = client.get(f"/admin/accounts/member/{member.pk}/change/").content.decode()
+    trail = re.search(r'<ol class="breadcrumbs">(.*?)</ol>', page, re.S)[1]
+    assert f'<a href="/admin/accounts/">{section}</a>' in trail
+    assert f'<a href="/admin/accounts/member/">{members}</a>' in trail
+    # The addresses and permissions go by the app's label, which stays "accounts".
+    assert client.get("/admin/accounts/").status_code == 200
+    assert support_agent.has_perm("accounts.send_reset_link")
+    assert section in client.get("/admin/").content.decode()  # the home page's section
+
+
 def test_a_required_field_left_empty_reads_as_a_japanese_sentence():
     """django-simple-captcha's Japanese for Django's "This field is required.", which wins
     over Django's own, has no 「。」; every other message on the page ends with one."""

@@ -280,7 +280,7 @@ def test_the_reset_link_action_asks_first_naming_the_members_and_who_is_skipped(
     asked = send_links(client, "send_password_reset_link", member, english_member, confirmed=False)
     page = asked.content.decode()
     assert question in page and skipped in page
-    assert {"ja": "リンクを送るのは1人です", "en": "1 member gets the link"}[language] in page
+    assert {"ja": "送信するのは1人です。", "en": "1 member gets the link;"}[language] in page
     assert "JPN1000002 Alice Smith" in page and "alice@example.com" in page
     assert f'value="{button}"' in page and 'name="post" value="yes"' in page
     assert 'value="send_password_reset_link"' in page

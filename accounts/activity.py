@@ -72,13 +72,7 @@ WORDS = {
 PASSKEY_AFTER_PASSWORD = _("Signed in with your password and a passkey")
 HIDDEN = [Kind.ADMIN_LOOKUP_REFUSED]
 # Shown marked as failures.
-FAILURES = (
-    Kind.SIGN_IN_FAILED,
-    Kind.TWO_STEP_FAILED,
-    Kind.PIN_FAILED,
-    Kind.CONFIRM_PASSWORD_FAILED,
-    Kind.PASSKEY_FAILED,
-)
+FAILURES = (*SecurityEvent.FAILED_SIGN_INS, Kind.PIN_FAILED, Kind.CONFIRM_PASSWORD_FAILED)
 
 
 def events(member):

@@ -1,9 +1,51 @@
 import time
 
 from django.conf import settings
-from django.contrib import auth
+from django.contrib import auth, messages
+from django.utils.translation import gettext as _
+
+from accounts.sessions import take_ended_mark
 
 SEEN_AT = "seen_at"
+
+
+def tell_signed_out(request) -> None:
+    """What a device whose sign-in was ended from elsewhere reads on the page it lands on
+    (the sign-in page, where the back office sends it)."""
+    messages.info(request, _("You were signed out on this device. Please sign in again."))
+
+
+def ended_elsewhere(get_response):
+    """Tell a device, once, that its sign-in was ended from elsewhere: it landed on the
+    sign-in page without a word, as if it had never signed in.
+
+    Only the browser whose cookie names a session of ours that was ended hears it: a session
+    a new password or PIN ended (still stored, it signs no one in: Django's get_user ends it
+    here), or one deleted by "sign out" from another device or by support (the store marked
+    it first, accounts.sessions.mark_ended). A made-up cookie, an expired session and the
+    member's own Sign out (which ends the session and its cookie, unmarked) hear nothing.
+    """
+
+    def middleware(request):
+        cookie = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        if cookie is not None and _was_ended(request, cookie):
+            tell_signed_out(request)
+        return get_response(request)
+
+    return middleware
+
+
+def _was_ended(request, cookie: str) -> bool:
+    session = request.session
+    if session.get(auth.SESSION_KEY) is not None:
+        if request.user.is_authenticated:
+            return False
+        # The password or PIN changed since this sign-in (get_user flushed it), or the
+        # account is gone or deactivated, whose session Django leaves: ended here, told once.
+        if auth.SESSION_KEY in session:
+            session.flush()
+        return True
+    return session.session_key is None and take_ended_mark(cookie)
 
 
 def session_lifetime(get_response):

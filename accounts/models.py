@@ -271,6 +271,10 @@ class SecurityEvent(models.Model):
         Kind.SIGN_IN_RECOVERY_CODE,
         Kind.SIGN_IN_PASSKEY,
     )
+    # Sign-ins that failed: the password's (logged by the ID typed), and the second step's or
+    # a passkey's (logged against the member). Activity marks them failed; the dashboard
+    # counts them since the previous sign-in (accounts.sign_in_sql.count_sign_ins).
+    FAILED_SIGN_INS = (Kind.SIGN_IN_FAILED, Kind.TWO_STEP_FAILED, Kind.PASSKEY_FAILED)
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     kind = models.CharField(_("what"), max_length=32, choices=Kind)

@@ -16,9 +16,44 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, router
+from django.utils.crypto import salted_hmac
 
 _KEY_CHARS = frozenset(VALID_KEY_CHARS)
+
+
+def is_session_key(key) -> bool:
+    """A key a store could have drawn: 32 lower-case letters and digits (ours, and Django's
+    before them)."""
+    return isinstance(key, str) and len(key) == 32 and set(key) <= _KEY_CHARS
+
+
+def _ended_key(session_key: str) -> str:
+    # A keyed hash: the cache never holds a session key, and the session's own cache key
+    # (accounts.cache_sessions) is never this one.
+    digest = salted_hmac("accounts.sessions.ended", session_key, algorithm="sha256").hexdigest()
+    return f"jenco:ended-session:{digest}"
+
+
+def mark_ended(session_key: str) -> None:
+    """Note that this session of ours was ended by someone else (another device's "sign out",
+    support), for as long as its cookie can still come back: the device that held it is told
+    so once (accounts.middleware.ended_elsewhere). Marked before the session is deleted, so the
+    device's next request finds either its session or the mark."""
+    cache.set(_ended_key(session_key), True, timeout=settings.SESSION_COOKIE_AGE)
+
+
+def take_ended_mark(session_key: str) -> bool:
+    """Whether `session_key` is one mark_ended noted, forgetting the mark: told once. A key
+    no store could have drawn (anyone's made-up cookie) is looked up nowhere."""
+    if not is_session_key(session_key):
+        return False
+    key = _ended_key(session_key)
+    if cache.get(key) is None:
+        return False
+    cache.delete(key)
+    return True
 
 
 class OncePerChange:
@@ -40,7 +75,7 @@ class OncePerChange:
         cookie 16,000 characters long was looked up in Redis as it came, and the cache's
         CacheKeyWarning wrote the whole of it to the app server's log, past the logging's
         1,000-character cut (helper-150). Any other cookie is no session: a new one."""
-        return isinstance(key, str) and len(key) == 32 and set(key) <= _KEY_CHARS
+        return is_session_key(key)
 
     def _get_new_session_key(self) -> str:
         # 160 random bits as 32 characters of base32 in lower case (a-z, 2-7: all valid key

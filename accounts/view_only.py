@@ -19,6 +19,8 @@ from django.contrib import auth
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from accounts.middleware import tell_signed_out
+
 SESSION_KEY = "view_only"
 SAFE_METHODS = ("GET", "HEAD")
 
@@ -72,6 +74,7 @@ class ViewOnlyMiddleware:
                 request.view_only = True
             else:  # the sub password changed or went: this view-only session ends
                 auth.logout(request)
+                tell_signed_out(request)
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):

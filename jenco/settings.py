@@ -166,6 +166,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After the messages: a device whose sign-in was ended elsewhere is told so.
+    "accounts.middleware.ended_elsewhere",
     "accounts.middleware.session_lifetime",
     # Before the gate and every view: a view-only (sub password) session is read-only.
     "accounts.view_only.ViewOnlyMiddleware",

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.ja_accounts import ja_member
 from tests.helpers import PASSWORD, PIN, reset_link, sign_in, solved_captcha
+from tests.test_two_step import a_code_of_another_step, password_step, turn_on
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +88,33 @@ def test_the_failed_sign_ins_since_the_previous_one_are_counted(member, language
 
     assert text in page
     assert ("has-failures" in page) is bool(failures)
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("ja", "お客様の会員IDで2回ログインに失敗しています。"),
+        ("en", "2 failed sign-ins with your member ID between your previous sign-in and this one."),
+    ],
+)
+def test_a_wrong_two_step_code_is_counted_as_activity_shows_it(
+    member_client, member, language, text
+):
+    # helper-156: Activity listed the wrong code as a failure; the dashboard said "none".
+    totp, recovery_codes = turn_on(member_client)
+    password_step(member_client)
+    member_client.post("/login/code/", {"code": a_code_of_another_step(totp, 10)})
+    member_client.post("/login/code/", {"code": "ABCDE-23456"})  # no recovery code of theirs
+    member_client.cookies["django_language"] = language
+    response = member_client.post("/login/code/", {"code": a_code_of_another_step(totp, 1)})
+    assert response["Location"] == "/backoffice/"
+    member_client.cookies["django_language"] = language
+    page = member_client.get("/backoffice/").content.decode()
+
+    assert text in page and "has-failures" in page
+    activity = member_client.get("/backoffice/security/").content.decode()
+    wrong_code = "Wrong two-step code typed" if language == "en" else "2段階認証コードの入力誤り"
+    assert activity.count(wrong_code) == 2
 
 
 def test_failures_before_the_previous_sign_in_are_not_counted_again(member):

@@ -228,6 +228,82 @@ def test_the_session_key_is_never_on_the_page_or_plain_in_the_log(member):
     assert key not in str(event.details)
 
 
+# --- A device signed out from elsewhere is told so ------------------------------------------
+
+SIGNED_OUT_HERE = {
+    "ja": "この端末はログアウトされました。お手数ですが、もう一度ログインしてください。",
+    "en": "You were signed out on this device. Please sign in again.",
+}
+
+
+def where_it_lands(client, language: str = "ja") -> str:
+    """The page a device opening the back office lands on: the sign-in page, once signed out."""
+    client.cookies["django_language"] = language
+    response = client.get("/backoffice/", follow=True)
+    assert response.redirect_chain[-1][0].startswith("/login/")
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("engine", ["accounts.sessions", "accounts.cache_sessions"])
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_a_device_signed_out_from_another_is_told_so_once(member, settings, engine, language):
+    settings.SESSION_ENGINE = engine
+    phone = device(PHONE, "203.0.113.7")
+    desk = device(DESKTOP, "198.51.100.4")
+    [phone_id] = other_ids(desk.get(SECURITY).content.decode())
+    desk.post("/backoffice/security/sessions/end/", {"session": phone_id})
+
+    assert SIGNED_OUT_HERE[language] in where_it_lands(phone, language)
+    assert SIGNED_OUT_HERE[language] not in phone.get("/login/").content.decode()  # once
+
+
+def test_every_other_device_signed_out_is_told_so(member):
+    others = [device(PHONE, f"203.0.113.{n}") for n in (1, 2)]
+    desk = device(DESKTOP, "198.51.100.4")
+    desk.post("/backoffice/security/sessions/end-others/")
+
+    for other in others:
+        assert SIGNED_OUT_HERE["ja"] in where_it_lands(other)
+    assert SIGNED_OUT_HERE["ja"] not in desk.get("/backoffice/").content.decode()
+
+
+@pytest.mark.parametrize(("page", "data"), CHANGES)
+def test_a_device_the_new_password_or_pin_signed_out_is_told_so(member, page, data):
+    phone = device(PHONE, "203.0.113.7")
+    desk = device(DESKTOP, "198.51.100.4")
+    assert desk.post(page, data).status_code == 302
+
+    assert SIGNED_OUT_HERE["en"] in where_it_lands(phone, "en")
+    assert SIGNED_OUT_HERE["en"] not in phone.get("/login/").content.decode()
+    assert SIGNED_OUT_HERE["en"] not in desk.get("/backoffice/").content.decode()
+
+
+def test_a_view_only_device_the_new_sub_password_signed_out_is_told_so(member):
+    viewer = a_view_only_phone(member)
+    desk = device(DESKTOP, "198.51.100.4")
+    new = {"new_password1": "aspen-Grove-7720", "new_password2": "aspen-Grove-7720", "pin": PIN}
+    assert desk.post("/backoffice/profile/sub-password/", new).status_code == 302
+
+    assert SIGNED_OUT_HERE["ja"] in where_it_lands(viewer)
+
+
+def test_signing_out_on_the_device_itself_says_only_that(member):
+    phone = device(PHONE, "203.0.113.7")
+
+    page = phone.post("/logout/", follow=True).content.decode()
+
+    assert "ログアウトしました。" in page and SIGNED_OUT_HERE["ja"] not in page
+    assert SIGNED_OUT_HERE["ja"] not in phone.get("/backoffice/", follow=True).content.decode()
+
+
+def test_a_cookie_for_no_session_of_ours_hears_nothing(member):
+    # Made up, or a session that simply ran out: nothing to tell, nothing told.
+    for value in ("a" * 32, "0123456789abcdefghijklmnopqrstuv", "x" * 200):
+        stranger = Client()
+        stranger.cookies["sessionid"] = value
+        assert SIGNED_OUT_HERE["ja"] not in where_it_lands(stranger)
+
+
 # --- Activity --------------------------------------------------------------------------------
 
 

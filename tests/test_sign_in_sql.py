@@ -165,6 +165,21 @@ def test_the_member_s_sign_ins_of_the_kinds_asked_are_counted_after_the_moment(
     assert counts.every_way == 7  # which renews no count of every way
 
 
+def test_a_failed_second_step_or_passkey_of_the_member_counts_as_a_failed_sign_in(
+    member, english_member
+):
+    first = SecurityEvent.objects.create(kind=Kind.TWO_STEP_FAILED, member=member)
+    SecurityEvent.objects.create(kind=Kind.PASSKEY_FAILED, member=member)
+    SecurityEvent.objects.create(kind=Kind.SIGN_IN_FAILED, member_id_typed="JPN1000001")
+    SecurityEvent.objects.create(kind=Kind.TWO_STEP_FAILED, member=english_member)  # another's
+    SecurityEvent.objects.create(kind=Kind.PIN_FAILED, member=member)  # signed in already
+
+    assert failed("JPN1000001", member.pk) == (3, 3)
+    assert failed("JPN1000001", member.pk, since=first.created) == (2, 2)
+    SecurityEvent.objects.create(kind=Kind.PASSWORD_CHANGED, member=member)
+    assert failed("JPN1000001", member.pk) == (3, 0)  # a new password answers them all
+
+
 @pytest.mark.parametrize("kind", [Kind.PASSWORD_CHANGED, Kind.PASSWORD_RESET])
 def test_failures_a_password_change_came_after_are_told_apart(member, english_member, kind):
     def at(seconds_ago, kind, **fields):
@@ -202,6 +217,7 @@ def test_counting_sign_ins_reads_indexes_not_the_whole_log():
         params = [1, *sign_in_sql.PASSWORD_SET, 1, hour_ago, *own.kinds, 1, *own.renewed_by]
         params += [1, hour_ago, *every.kinds, 1, *every.renewed_by]
         params += [Kind.SIGN_IN_FAILED, "JPN1000007", since]
+        params += [1, *sign_in_sql.FAILED_AT_THE_MEMBER, since]
         cursor.execute(f"{explain} {sql}", params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "security_event_typed_id" in plan, plan

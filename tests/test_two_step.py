@@ -89,6 +89,25 @@ def test_set_up_shows_a_qr_code_drawn_here_and_the_key(member_client):
     assert key_on_page(member_client.get(SETUP).content.decode()) == key_on_page(page)
 
 
+@pytest.mark.parametrize(
+    "language, button, copied",
+    [("ja", "キーをコピー", "コピーしました"), ("en", "Copy the key", "Copied")],
+)
+def test_set_up_has_a_copy_button_for_the_key_that_the_script_shows(
+    member_client, language, button, copied
+):
+    page = member_client.get(SETUP, headers={"accept-language": language}).content.decode()
+
+    # Hidden without the script (the key itself selects whole on a tap); its result is read
+    # out from a live region.
+    assert re.search(
+        rf'<button type="button" class="secondary copy-key" hidden data-copies=".secret-key"'
+        rf' data-copied="{copied}" data-not-copied="[^"]+">{button}</button>',
+        page,
+    )
+    assert '<p class="copy-status" role="status" aria-live="polite" data-copy-status></p>' in page
+
+
 def test_turning_on_shows_ten_recovery_codes_once_logs_and_mails(member_client, member, mailoutbox):
     totp, codes = turn_on(member_client)
 

@@ -24,6 +24,7 @@ from accounts.addresses import client_ip
 from accounts.audit import Kind, record
 from accounts.middleware import SEEN_AT
 from accounts.models import SecurityEvent
+from accounts.sessions import mark_ended
 
 
 def _fernet() -> Fernet:
@@ -177,6 +178,13 @@ def _signed_in(event, data: dict, current: bool) -> SignedIn:
     )
 
 
+def _end(session_key: str) -> None:
+    """Delete the session from the store, marked first so that the device holding it is
+    told it was signed out (accounts.middleware.ended_elsewhere)."""
+    mark_ended(session_key)
+    _store(session_key).delete(session_key)
+
+
 def others_signed_in(request, member) -> bool:
     """Whether the member is signed in anywhere but here."""
     return any(not each.current for each in signed_in(request, member))
@@ -192,7 +200,7 @@ def end(request, member, sign_in_id: int) -> bool:
     if key is None or key == request.session.session_key or _live(key, member) is None:
         return False
     with transaction.atomic():
-        _store(key).delete(key)
+        _end(key)
         record(request, Kind.SESSION_ENDED, member, details={"ended": event.pk})
     return True
 
@@ -206,7 +214,7 @@ def end_others(request, member) -> int:
             event = SecurityEvent.objects.get(pk=each.id)
             key = _opened(event.details["session"])
             if key:
-                _store(key).delete(key)
+                _end(key)
                 ended += 1
         if ended:
             record(request, Kind.OTHER_SESSIONS_ENDED, member, details={"count": ended})
@@ -221,7 +229,7 @@ def end_every(request, member, *, actor, team: str) -> int:
         for event in _sign_ins(member):
             key = _opened(event.details["session"])
             if key and _live(key, member) is not None:
-                _store(key).delete(key)
+                _end(key)
                 ended += 1
         if ended:
             details = {"count": ended, "team": team}

@@ -1,7 +1,7 @@
 // The little JavaScript JENCO needs: a form sent once at a time, Back to a form that answered a
 // post without "Confirm Form Resubmission", a new captcha picture without
-// reloading the page, its digits spoken on the page, and the member ID typed on the sign-in
-// page carried to "Forgot password?".
+// reloading the page, its digits spoken on the page, the member ID typed on the sign-in
+// page carried to "Forgot password?", and a button that copies the authenticator app's key.
 // Everything works without it; the server answers a form sent twice as it answered the first.
 
 // A form is sent once while its answer is on its way: a double tap on a phone otherwise sends
@@ -156,3 +156,28 @@ window.addEventListener("pageshow", carryMemberId);
     history.replaceState(history.state, "", location.pathname + location.search);
   }
 }
+
+// The authenticator app's key (Account > Security, set up): a button copies it, without its
+// spaces, and says so in the live region beside it for screen readers too. The button shows
+// only where the browser offers to copy (a page over plain http on another address does
+// not); everywhere, a tap on the key selects it whole (user-select in jenco.css).
+if (navigator.clipboard?.writeText) {
+  for (const button of document.querySelectorAll("button[data-copies]")) button.hidden = false;
+}
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-copies]");
+  if (!button) return;
+  const card = button.closest("section") ?? document;
+  const source = card.querySelector(button.dataset.copies);
+  const status = card.querySelector("[data-copy-status]");
+  if (!source) return;
+  if (status) status.textContent = "";
+  try {
+    await navigator.clipboard.writeText(source.textContent.replace(/\s+/g, ""));
+    if (status) status.textContent = button.dataset.copied;
+  } catch {
+    // Refused (no permission): the key selected, for the browser's own Copy.
+    getSelection()?.selectAllChildren(source);
+    if (status) status.textContent = button.dataset.notCopied;
+  }
+});

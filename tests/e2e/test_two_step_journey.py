@@ -10,6 +10,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import PHONE
 from tests.e2e.test_sign_in_journey import answer_captcha
 from tests.e2e.test_view_only_journey import no_horizontal_overflow, sign_out
 from tests.helpers import PASSWORD, PIN
@@ -115,6 +116,38 @@ def test_a_double_tap_on_new_recovery_codes_shows_codes_that_work(
     assert len(stored) == 10
     assert {two_step._code_hash(member, code.replace("-", "")) for code in second} == stored
     assert console_errors == []
+
+
+def test_the_key_is_copied_by_its_button_and_the_copy_is_announced(
+    page, live_server, member, console_errors
+):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    sign_in_with_password(page)
+    page.goto("/backoffice/security/two-step/authenticator/")
+    key = page.locator(".secret-key").inner_text().replace(" ", "")
+
+    page.get_by_role("button", name="キーをコピー").click()
+
+    expect(page.get_by_role("status").filter(has_text="コピーしました")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == key  # without the spaces
+    assert no_horizontal_overflow(page)
+    assert console_errors == []
+
+
+def test_without_the_script_a_tap_on_the_key_selects_it_whole(browser, live_server, member):
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=False, locale="ja-JP", viewport=PHONE
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_in_with_password(page)
+    page.goto("/backoffice/security/two-step/authenticator/")
+
+    expect(page.get_by_role("button", name="キーをコピー")).to_be_hidden()
+    page.locator(".secret-key").click()
+    selected = page.evaluate("getSelection().toString()")
+    assert selected.replace(" ", "") == page.locator(".secret-key").inner_text().replace(" ", "")
+    context.close()
 
 
 def test_back_to_the_recovery_codes_makes_no_new_ones(page, live_server, member, console_errors):

@@ -279,10 +279,11 @@ def count_sign_ins(
     every_renewed_by: tuple[str, ...] = (),
 ) -> SignInCounts:
     """The failed sign-ins typed with this member ID, or at the member `member_pk`'s second
-    step or passkey, after `since` (None: as far as the log goes back), how many of them no password change or reset of the member `member_pk` came
-    after; the member's sign-ins of `kinds` after `after` that no event of `renewed_by` came
-    after (a new password, say), and of `every_kind` after `after` likewise: one statement, on the
-    typed-ID index and the member's."""
+    step or passkey, after `since` (None: as far as the log goes back), how many of them no
+    password change or reset of the member `member_pk` came after; the member's sign-ins of
+    `kinds` after `after` that no event of `renewed_by` came after (a new password, say), and
+    of `every_kind` after `after` likewise: one statement, on the typed-ID index and the
+    member's."""
     params = [member_pk, *PASSWORD_SET]
     params += [member_pk, _when(after), *kinds] + ([member_pk, *renewed_by] if renewed_by else [])
     params += [member_pk, _when(after), *every_kind]

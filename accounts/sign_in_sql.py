@@ -249,13 +249,16 @@ def _sign_in_counts_sql(
             + (renewed_after if renewals else "")
         )
 
+    unanswered = f"NOT EXISTS ({password_set_after})"
     return (
-        f"SELECT COUNT(*), COUNT(CASE WHEN NOT EXISTS ({password_set_after}) THEN 1 END),"
+        f"SELECT COUNT(*), COUNT(CASE WHEN {unanswered} THEN 1 END),"
+        f" COUNT(CASE WHEN failed.second_step = 1 AND {unanswered} THEN 1 END),"
         f" ({sign_ins('recent', kinds, renewals)}), ({sign_ins('every_way', every_kinds, every_renewals)})"
         # Two lookups, each on its index (an OR of the two read the whole log by date).
-        f" FROM (SELECT {created} FROM {table} WHERE {kind} = %s AND {typed} = %s{since}"
-        f" UNION ALL SELECT {created} FROM {table} WHERE {member} = %s"
-        f" AND {kind} IN ({at_the_member}){since}) failed"
+        f" FROM (SELECT {created}, 0 AS second_step FROM {table}"
+        f" WHERE {kind} = %s AND {typed} = %s{since}"
+        f" UNION ALL SELECT {created}, CASE WHEN {kind} = %s THEN 1 ELSE 0 END FROM {table}"
+        f" WHERE {member} = %s AND {kind} IN ({at_the_member}){since}) failed"
     )
 
 
@@ -263,6 +266,8 @@ def _sign_in_counts_sql(
 class SignInCounts:
     failed: int  # sign-ins failed with the member's ID, or at its second step, since `since`
     unanswered: int  # of those, the ones no password change or reset came after
+    # of those, wrong two-step codes: typed by someone who had the password
+    unanswered_second_step: int
     recent: int  # the member's sign-ins of `kinds` since `after` that nothing renewed
     every_way: int  # the member's sign-ins of `every_kind` since `after`, likewise
 
@@ -280,17 +285,35 @@ def count_sign_ins(
 ) -> SignInCounts:
     """The failed sign-ins typed with this member ID, or at the member `member_pk`'s second
     step or passkey, after `since` (None: as far as the log goes back), how many of them no
-    password change or reset of the member `member_pk` came after; the member's sign-ins of
+    password change or reset of the member `member_pk` came after, and how many of those were
+    wrong two-step codes (whoever typed one had the password); the member's sign-ins of
     `kinds` after `after` that no event of `renewed_by` came after (a new password, say), and
     of `every_kind` after `after` likewise: one statement, on the typed-ID index and the
     member's."""
-    params = [member_pk, *PASSWORD_SET]
+    sql, params = sign_in_counts_statement(
+        member_id_typed,
+        member_pk,
+        since=since,
+        after=after,
+        kinds=kinds,
+        renewed_by=renewed_by,
+        every_kind=every_kind,
+        every_renewed_by=every_renewed_by,
+    )
+    return SignInCounts(*_rows(sql, params)[0])
+
+
+def sign_in_counts_statement(
+    member_id_typed, member_pk, *, since, after, kinds, renewed_by, every_kind, every_renewed_by
+) -> tuple[str, list]:
+    """count_sign_ins's statement and its parameters (tests read its plan)."""
+    params = [member_pk, *PASSWORD_SET] * 2
     params += [member_pk, _when(after), *kinds] + ([member_pk, *renewed_by] if renewed_by else [])
     params += [member_pk, _when(after), *every_kind]
     params += [member_pk, *every_renewed_by] if every_renewed_by else []
     after_since = [_when(since)] if since is not None else []
     params += [SecurityEvent.Kind.SIGN_IN_FAILED, member_id_typed, *after_since]
-    params += [member_pk, *FAILED_AT_THE_MEMBER, *after_since]
+    params += [SecurityEvent.Kind.TWO_STEP_FAILED, member_pk, *FAILED_AT_THE_MEMBER, *after_since]
     shape = (
         since is not None,
         len(kinds),
@@ -298,7 +321,7 @@ def count_sign_ins(
         len(every_kind),
         len(every_renewed_by),
     )
-    return SignInCounts(*_rows(_sign_in_counts_sql(*shape), params)[0])
+    return _sign_in_counts_sql(*shape), params
 
 
 @cache

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_safe
@@ -89,9 +89,27 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def _failures_hint(request: HttpRequest, unanswered: int) -> str:
     """What to do about the failed sign-ins the dashboard shows (helper-116: told to change a
-    password just reset, or in a session that cannot change it)."""
+    password just reset, or in a session that cannot change it). A wrong two-step code was
+    typed after the right password: not a guess, but someone who may know it."""
     if not unanswered:
         return _("Your password has been changed since then.")
+    second_step = request.session.get(sign_in_flow.FAILED_AT_SECOND_STEP, 0)
+    if second_step and view_only.active(request):
+        return ngettext(
+            "%(count)d of them got past your main password and failed at the two-step code. "
+            "If that was not you, someone knows it: sign in with it and change it now.",
+            "%(count)d of them got past your main password and failed at the two-step code. "
+            "If that was not you, someone knows it: sign in with it and change it now.",
+            second_step,
+        ) % {"count": second_step}
+    if second_step:
+        return ngettext(
+            "%(count)d of them got past your password and failed at the two-step code. If "
+            "that was not you, someone knows your password: change it now.",
+            "%(count)d of them got past your password and failed at the two-step code. If "
+            "that was not you, someone knows your password: change it now.",
+            second_step,
+        ) % {"count": second_step}
     if view_only.active(request):
         return _(
             "If that was not you, someone may be trying to guess your password: sign in with "

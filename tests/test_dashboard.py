@@ -117,6 +117,60 @@ def test_a_wrong_two_step_code_is_counted_as_activity_shows_it(
     assert activity.count(wrong_code) == 2
 
 
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        (
+            "ja",
+            "うち1回は、パスワードは正しく入力され、2段階認証コードで失敗しています。"
+            "お心当たりがない場合は、第三者にパスワードを知られているおそれがあります。",
+        ),
+        (
+            "en",
+            "1 of them got past your password and failed at the two-step code. If that was "
+            "not you, someone knows your password: change it now.",
+        ),
+    ],
+)
+def test_a_wrong_code_after_the_right_password_says_someone_may_know_it(
+    member_client, member, language, text
+):
+    totp, _codes = turn_on(member_client)
+    stranger = Client()
+    password_step(stranger, REMOTE_ADDR="10.0.3.1")  # someone with the member's password
+    stranger.post("/login/code/", {"code": a_code_of_another_step(totp, 10)})
+    sign_in(Client(), "JPN1000001", "wrong-password", REMOTE_ADDR="10.0.3.2")  # and a guess
+    device = Client()
+    device.cookies["django_language"] = language
+    password_step(device)
+    code = {"code": a_code_of_another_step(totp, 1)}
+    assert device.post("/login/code/", code)["Location"] == "/backoffice/"
+    device.cookies["django_language"] = language
+
+    page = device.get("/backoffice/").content.decode()
+
+    assert text in page
+    assert "2回" in page if language == "ja" else "2 failed sign-ins" in page
+
+
+def test_a_new_password_answers_a_wrong_code_too(member_client, member):
+    totp, _codes = turn_on(member_client)
+    stranger = Client()
+    password_step(stranger, REMOTE_ADDR="10.0.3.1")
+    stranger.post("/login/code/", {"code": a_code_of_another_step(totp, 10)})
+    member.refresh_from_db()
+    reset_password_by_email(member)
+    device = Client()
+    password_step(device, password=NEW_PASSWORD)
+    code = {"code": a_code_of_another_step(totp, 1)}
+    assert device.post("/login/code/", code)["Location"] == "/backoffice/"
+
+    page = device.get("/backoffice/").content.decode()
+
+    assert "2段階認証コードで失敗" not in page
+    assert "その後、パスワードは変更されています。" in page
+
+
 def test_failures_before_the_previous_sign_in_are_not_counted_again(member):
     for n in range(4):
         sign_in(Client(), "JPN1000001", f"wrong-password-{n}", REMOTE_ADDR=f"10.0.2.{n}")

@@ -107,6 +107,19 @@ def failed(typed: str, member_pk: int, since=None) -> tuple[int, int]:
     return counts.failed, counts.unanswered
 
 
+def second_step_failures(member_pk: int, since=None) -> int:
+    counts = sign_in_sql.count_sign_ins(
+        "JPN1000001",
+        member_pk,
+        since=since,
+        after=timezone.now(),
+        kinds=BY_PASSWORD.kinds,
+        renewed_by=BY_PASSWORD.renewed_by,
+        every_kind=EVERY_WAY.kinds,
+    )
+    return counts.unanswered_second_step
+
+
 def test_failed_sign_ins_are_counted_for_that_typed_id_after_the_moment(member):
     def event(kind, typed="JPN1000001", **fields):
         return SecurityEvent.objects.create(kind=kind, member_id_typed=typed, **fields)
@@ -176,8 +189,11 @@ def test_a_failed_second_step_or_passkey_of_the_member_counts_as_a_failed_sign_i
 
     assert failed("JPN1000001", member.pk) == (3, 3)
     assert failed("JPN1000001", member.pk, since=first.created) == (2, 2)
+    assert second_step_failures(member.pk) == 1  # the wrong code: whoever typed it had the password
+    assert second_step_failures(member.pk, since=first.created) == 0
     SecurityEvent.objects.create(kind=Kind.PASSWORD_CHANGED, member=member)
     assert failed("JPN1000001", member.pk) == (3, 0)  # a new password answers them all
+    assert second_step_failures(member.pk) == 0
 
 
 @pytest.mark.parametrize("kind", [Kind.PASSWORD_CHANGED, Kind.PASSWORD_RESET])
@@ -210,14 +226,16 @@ def test_counting_sign_ins_reads_indexes_not_the_whole_log():
         explain = connection.ops.explain_prefix
         since = timezone.now() - timedelta(days=30)  # a member back after a month
         hour_ago = timezone.now() - timedelta(hours=1)
-        own, every = BY_PASSWORD, EVERY_WAY
-        shape = (True, *(len(k) for k in (own.kinds, own.renewed_by)))
-        shape += tuple(len(k) for k in (every.kinds, every.renewed_by))
-        sql = sign_in_sql._sign_in_counts_sql(*shape)
-        params = [1, *sign_in_sql.PASSWORD_SET, 1, hour_ago, *own.kinds, 1, *own.renewed_by]
-        params += [1, hour_ago, *every.kinds, 1, *every.renewed_by]
-        params += [Kind.SIGN_IN_FAILED, "JPN1000007", since]
-        params += [1, *sign_in_sql.FAILED_AT_THE_MEMBER, since]
+        sql, params = sign_in_sql.sign_in_counts_statement(
+            "JPN1000007",
+            1,
+            since=since,
+            after=hour_ago,
+            kinds=BY_PASSWORD.kinds,
+            renewed_by=BY_PASSWORD.renewed_by,
+            every_kind=EVERY_WAY.kinds,
+            every_renewed_by=EVERY_WAY.renewed_by,
+        )
         cursor.execute(f"{explain} {sql}", params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "security_event_typed_id" in plan, plan

@@ -22,6 +22,8 @@ PREVIOUS_SIGN_IN = "previous_sign_in"
 FAILED_SINCE = "failed_sign_ins_since"
 # How many of those no password change or reset came after (the rest it answered already).
 FAILED_SINCE_UNANSWERED = "failed_sign_ins_unanswered"
+# And how many of those were wrong two-step codes: whoever typed one had the password.
+FAILED_AT_SECOND_STEP = "failed_at_second_step"
 HOUR = datetime.timedelta(hours=1)
 
 
@@ -189,6 +191,8 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN, after_password: bool =
     if not with_defaults:  # on the published password, failures against the ID tell nothing
         request.session[FAILED_SINCE] = counts.failed
         request.session[FAILED_SINCE_UNANSWERED] = counts.unanswered
+        if counts.unanswered_second_step:
+            request.session[FAILED_AT_SECOND_STEP] = counts.unanswered_second_step
     if read_only:
         # No second step here (accounts.views.login asks for one only for a full sign-in): a
         # view-only sign-in opens nothing that can change, and the member is told of every

@@ -1,7 +1,9 @@
+import functools
 import time
 
 from django.conf import settings
 from django.contrib import auth, messages
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.sessions import take_ended_mark
@@ -12,7 +14,21 @@ SEEN_AT = "seen_at"
 def tell_signed_out(request) -> None:
     """What a device whose sign-in was ended from elsewhere reads on the page it lands on
     (the sign-in page, where the back office sends it)."""
-    messages.info(request, _("You were signed out on this device. Please sign in again."))
+    if worth_telling(request):
+        messages.info(request, _("You were signed out on this device. Please sign in again."))
+
+
+def worth_telling(request) -> bool:
+    """Whether this request's page may say the device was signed out elsewhere (helper-158):
+    not Sign out, which says it signed out; not the health check, which reads no session;
+    not a post: the sign-in post of the device ended elsewhere carried it onto its new
+    sign-in's dashboard, and a device that signs in again has nothing left to hear."""
+    return request.method in ("GET", "HEAD") and request.path not in _untold_paths()
+
+
+@functools.cache
+def _untold_paths() -> frozenset[str]:
+    return frozenset({reverse("accounts:logout"), reverse("healthz")})
 
 
 def ended_elsewhere(get_response):
@@ -28,7 +44,7 @@ def ended_elsewhere(get_response):
 
     def middleware(request):
         cookie = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-        if cookie is not None and _was_ended(request, cookie):
+        if cookie is not None and worth_telling(request) and _was_ended(request, cookie):
             tell_signed_out(request)
         return get_response(request)
 

@@ -6,7 +6,9 @@ import re
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import SecurityEvent
 from tests.helpers import PASSWORD, PIN, sign_in, solved_captcha
@@ -294,6 +296,40 @@ def test_signing_out_on_the_device_itself_says_only_that(member):
 
     assert "ログアウトしました。" in page and SIGNED_OUT_HERE["ja"] not in page
     assert SIGNED_OUT_HERE["ja"] not in phone.get("/backoffice/", follow=True).content.decode()
+
+
+def signed_out_from_the_desk(member) -> Client:
+    """A phone whose sign-in the desktop ended, not yet told."""
+    phone = device(PHONE, "203.0.113.7")
+    desk = device(DESKTOP, "198.51.100.4")
+    [phone_id] = other_ids(desk.get(SECURITY).content.decode())
+    desk.post("/backoffice/security/sessions/end/", {"session": phone_id})
+    return phone
+
+
+def test_a_device_signing_in_again_at_once_is_not_told_on_its_new_dashboard(member):
+    # helper-158: the sign-in post took the notice and the new dashboard read it.
+    phone = signed_out_from_the_desk(member)
+
+    assert sign_in(phone, REMOTE_ADDR="203.0.113.7")["Location"] == "/backoffice/"
+
+    assert SIGNED_OUT_HERE["ja"] not in phone.get("/backoffice/").content.decode()
+
+
+def test_a_device_pressing_sign_out_after_it_was_ended_is_told_only_that(member):
+    phone = signed_out_from_the_desk(member)
+
+    page = phone.post("/logout/", follow=True).content.decode()
+
+    assert SIGNED_OUT_HERE["ja"] not in page
+
+
+def test_the_health_check_looks_up_no_member_for_a_signed_in_cookie(member):
+    # helper-158: the notice's check looked the member up on every path, /healthz included.
+    phone = device(PHONE, "203.0.113.7")
+    with CaptureQueriesContext(connection) as queries:
+        assert phone.get("/healthz").status_code == 200
+    assert not [q for q in queries if "accounts_member" in q["sql"]]
 
 
 def test_a_cookie_for_no_session_of_ours_hears_nothing(member):

@@ -354,6 +354,25 @@ def test_an_agent_opening_the_record_again_within_the_call_makes_one_line(
     assert views.count() == 3 and lines() == 3
 
 
+def test_a_view_after_something_new_happened_to_the_member_is_logged_again(support_agent, member):
+    # helper-158: within the half hour, a view after the member signed in was not logged,
+    # and the log said the agent saw the member only as they were before it.
+    agent = as_staff(Client(), support_agent)
+    views = member.security_events.filter(kind=Kind.MEMBER_VIEWED)
+    assert agent.get(page_of(member)).status_code == 200
+    sign_in(Client(), member.member_id, "not-the-password", REMOTE_ADDR="203.0.113.9")
+    assert agent.get(page_of(member)).status_code == 200
+    assert views.count() == 2  # after a failed sign-in with the ID
+    assert sign_in(Client(), member.member_id, REMOTE_ADDR="203.0.113.9").status_code == 302
+    assert agent.get(page_of(member)).status_code == 200
+    assert views.count() == 3  # after the member's sign-in
+    link = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
+    assert agent.post(link).status_code == 302  # the agent's own action, logged
+    assert member.security_events.filter(actor=support_agent).count() == 4
+    assert agent.get(page_of(member)).status_code == 200
+    assert views.count() == 3  # is no news to the agent
+
+
 def test_the_same_agent_from_another_address_is_logged_again(support_agent, member):
     # The same staff account somewhere else within the half hour is worth a line of its own.
     here = as_staff(Client(REMOTE_ADDR="198.51.100.1"), support_agent)

@@ -50,13 +50,27 @@ VIEWS_GROUPED = datetime.timedelta(minutes=30)
 
 def viewed_lately(request, member) -> bool:
     """Whether the signed-in agent's view of `member`'s page was logged within VIEWS_GROUPED
-    from the same address. A view from another address is logged anew: the same staff
-    account somewhere else is worth its own line."""
+    from the same address, with nothing logged of the member since. A view from another
+    address is logged anew: the same staff account somewhere else is worth its own line. So
+    is a view after something new happened to the member (a sign-in, a failure with the ID,
+    another agent's action): the page showed it, and the log says the agent saw the member
+    as they were after it (helper-158)."""
     since = timezone.now() - VIEWS_GROUPED
     address, _user_agent = request_origin(request)
-    return member.security_events.filter(
-        kind=Kind.MEMBER_VIEWED, actor=request.user, ip_address=address, created__gte=since
-    ).exists()
+    last_view = (
+        member.security_events.filter(
+            kind=Kind.MEMBER_VIEWED, actor=request.user, ip_address=address, created__gte=since
+        )
+        .order_by("-created")
+        .values_list("created", flat=True)
+        .first()
+    )
+    if last_view is None:
+        return False
+    newer = SecurityEvent.objects.filter(_about(member), created__gt=last_view)
+    # The agent's own actions (a lift, a link sent: admin reloads the page after each) and
+    # other staff's views are not news.
+    return not newer.exclude(kind=Kind.MEMBER_VIEWED).exclude(actor=request.user).exists()
 
 
 # --- Reading --------------------------------------------------------------------------------
@@ -235,13 +249,20 @@ def timeline(member, limit: int = 30):
     """The member's security log as staff read it: newest first, with the agent's name, and
     what was typed with the member's ID by anyone (failed sign-ins, the pause they made):
     those are logged against no member, as the ID typed."""
-    about = Q(member=member) | Q(member=None, member_id_typed=member.member_id)
     events = list(
-        SecurityEvent.objects.filter(about).select_related("actor").order_by("-created")[:limit]
+        SecurityEvent.objects.filter(_about(member))
+        .select_related("actor")
+        .order_by("-created")[:limit]
     )
     for event in events:
         event.done_by = _NOT_PROVEN_THE_MEMBER.get(event.kind, "")
     return events
+
+
+def _about(member) -> Q:
+    """The member's log entries, and what was typed with their ID by anyone: logged against
+    no member, as the ID typed."""
+    return Q(member=member) | Q(member=None, member_id_typed=member.member_id)
 
 
 # Logged against the member, but done by whoever knew what is not the member's secret: the

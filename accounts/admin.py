@@ -629,16 +629,14 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         if member is not None and request.method == "GET":
             extra_context = {**(extra_context or {}), **self._support_view(request, member)}
         response = super().change_view(request, object_id, form_url, extra_context)
-        if (
-            request.method == "GET"
-            and response.status_code == 200
-            and not support.viewed_lately(request, member)
-        ):
+        if response.status_code == 200 and not support.viewed_lately(request, member):
             # Who looked at whose personal data, when and from where: the first view of each
             # agent's half hour from one address. Admin comes back to this page after each
             # action, and each reload was a line of its own, which pushed what happened to
             # the member off the page's log. The team (the staff member's groups) is what
-            # the member reads under Account > Security; never the staff member's name.
+            # the member reads under Account > Security; never the staff member's name. A
+            # post answered with the page (a superuser's form refused) shows the record as
+            # well as a GET does (helper-158).
             details = {"team": support.team(request.user)}
             record(request, Kind.MEMBER_VIEWED, member, actor=request.user, details=details)
         return response

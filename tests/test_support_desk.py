@@ -373,6 +373,16 @@ def test_a_view_after_something_new_happened_to_the_member_is_logged_again(suppo
     assert views.count() == 3  # is no news to the agent
 
 
+def test_a_superusers_refused_edit_which_shows_the_record_is_a_view_too(staff, member):
+    # helper-158: a post answered with the page showed the record and logged nothing.
+    root = as_staff(Client(), staff)
+    page = root.post(page_of(member), {"name": "x", "preferred_language": "zz"})
+    assert page.status_code == 200 and member.email in page.content.decode()
+
+    views = member.security_events.filter(kind=Kind.MEMBER_VIEWED, actor=staff)
+    assert views.count() == 1
+
+
 def test_the_same_agent_from_another_address_is_logged_again(support_agent, member):
     # The same staff account somewhere else within the half hour is worth a line of its own.
     here = as_staff(Client(REMOTE_ADDR="198.51.100.1"), support_agent)

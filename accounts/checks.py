@@ -96,6 +96,22 @@ def registration_links_its_terms(app_configs, **kwargs):
 
 
 @checks.register(checks.Tags.security, deploy=True)
+def members_can_reach_support(app_configs, **kwargs):
+    if settings.JENCO_SUPPORT_EMAIL:
+        return []
+    return [
+        checks.Warning(
+            _(
+                "JENCO_SUPPORT_EMAIL is not set: pages and mails tell members to contact "
+                "JENCO Support (a lost phone, a lost mailbox) and show no way to."
+            ),
+            hint=_("Set JENCO_SUPPORT_EMAIL to the support desk's address."),
+            id="jenco.W006",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
 def posts_at_once_are_counted_across_processes(app_configs, **kwargs):
     if settings.REDIS_URL:
         return []

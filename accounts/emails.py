@@ -19,7 +19,12 @@ def render_member_email(member, template: str, context: dict | None = None) -> d
     The member's preferred language wins over whoever triggered the email (a support agent
     reading English still sends a Japanese member Japanese mail).
     """
-    context = {"member": member, "site_url": settings.SITE_URL, **(context or {})}
+    context = {
+        "member": member,
+        "site_url": settings.SITE_URL,
+        "support_email": settings.JENCO_SUPPORT_EMAIL,
+        **(context or {}),
+    }
     with translation.override(member.preferred_language):
         subject = _render_text(f"emails/{template}_subject.txt", context)
         body = _render_text(f"emails/{template}_body.txt", context)

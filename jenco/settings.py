@@ -192,6 +192,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "backoffice.context_processors.quotes",
+                "backoffice.context_processors.support",
             ],
         },
     },
@@ -383,6 +384,10 @@ JENCO_REGISTRATION_PER_EMAIL = envint("JENCO_REGISTRATION_PER_EMAIL", 3, minimum
 # Where the terms of use a registering member agrees to are published (linked beside the
 # checkbox); `manage.py check --deploy` warns while registration is open without it.
 JENCO_TERMS_URL = env("JENCO_TERMS_URL", "")
+# Where members reach JENCO Support (pages and mails tell them to when a lost phone, a lost
+# mailbox or a pause needs a person): shown in every page's footer and every mail's;
+# `manage.py check --deploy` warns without it.
+JENCO_SUPPORT_EMAIL = env("JENCO_SUPPORT_EMAIL", "")
 # How far back a member's own activity goes under Account > Security.
 JENCO_ACTIVITY_DAYS = envint("JENCO_ACTIVITY_DAYS", 90, minimum=1)
 # Two-step verification (Account > Security): staff need it before admin opens (on unless

@@ -16,6 +16,7 @@ PRODUCTION = {
     "EMAIL_HOST": "smtp.jenco.example",
     "JENCO_DEFAULT_CREDENTIALS_UNTIL": "2027-03-31",
     "JENCO_TERMS_URL": "https://www.jenco.example/terms/",
+    "JENCO_SUPPORT_EMAIL": "support@jenco.example",
     "REDIS_URL": "redis://127.0.0.1:6379/0",  # named, not reached: the checks connect to nothing
     "SECURE_PROXY_SSL_HEADER": "1",
 }
@@ -263,3 +264,10 @@ def test_a_primary_and_its_replicas_are_one_redis_url():
     # Django's Redis cache takes several addresses, comma- or semicolon-separated.
     result = manage("check", **{**PRODUCTION, "REDIS_URL": "redis://a:6379/0,redis://b:6379/0"})
     assert result.returncode == 0, result.stderr
+
+
+def test_production_without_a_support_address_is_warned_about():
+    env = {k: v for k, v in PRODUCTION.items() if k != "JENCO_SUPPORT_EMAIL"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0
+    assert "jenco.W006" in result.stderr and "JENCO_SUPPORT_EMAIL" in result.stderr

@@ -15,7 +15,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import redirect, render, resolve_url
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -468,12 +468,18 @@ def logout(request: HttpRequest) -> HttpResponse:
 # --- Forgot password / PIN (seed pages 2-3) ------------------------------------------------
 
 
+# What the forgot form was sent with, for its "check your email" page to repeat once: a
+# mistyped address is otherwise waited on for ever (helper-159). Only the visitor's own
+# typing, in their own session: it says nothing of what is registered.
+FORGOT_TYPED = "_forgot_typed"
+
+
 def _forgot(request: HttpRequest, kind: reset.ResetKind) -> HttpResponse:
     form = ForgotForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        reset.request_reset(
-            request, kind, form.cleaned_data["username"], form.cleaned_data["email"]
-        )
+        member_id, email = form.cleaned_data["username"], form.cleaned_data["email"]
+        reset.request_reset(request, kind, member_id, email)
+        request.session[FORGOT_TYPED] = [kind.name, member_id, email]
         return redirect(kind.url("forgot-sent"))
     return render(request, "accounts/forgot.html", {"form": form, "kind": kind})
 
@@ -625,10 +631,14 @@ def reset_pin_done(request: HttpRequest) -> HttpResponse:
 
 
 def _sent(request: HttpRequest, kind: reset.ResetKind) -> HttpResponse:
+    typed = request.session.pop(FORGOT_TYPED, None)
     context = {
         "kind": kind,
         "reset_minutes": settings.JENCO_RESET_LINK_MINUTES,
         "per_hour": settings.JENCO_RESET_EMAILS_PER_HOUR,
+        # As typed on this kind's form (not the other's, opened in another tab).
+        "typed": typed[1:] if typed and typed[0] == kind.name else None,
+        "again_url": reverse(kind.url("forgot")),
     }
     return render(request, "accounts/forgot_sent.html", context)
 

@@ -39,7 +39,11 @@ def ask(client, username, email, captcha=None):
 
 
 def without_csrf(response) -> str:
-    return re.sub(r'name="csrfmiddlewaretoken" value="\w+"', "", response.content.decode())
+    """The page but its CSRF token and the two values the visitor typed, which it repeats."""
+    page = re.sub(r'name="csrfmiddlewaretoken" value="\w+"', "", response.content.decode())
+    return re.sub(
+        r'(<dl class="facts typed">.*?<dd>).*?(</dd>.*?<dd>).*?(</dd>)', r"\1\2\3", page, flags=re.S
+    )
 
 
 def link_in(mail) -> str:
@@ -127,6 +131,28 @@ def test_an_unmatched_request_gets_the_same_answer_and_no_mail(
     assert SENT_JA in unmatched.content.decode()
     assert "迷惑メール" in unmatched.content.decode()
     assert len(mailoutbox) == 1  # the matched one only
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        ("ja", ("入力された会員ID", "入力されたメールアドレス", "もう一度入力してください")),
+        ("en", ("Member ID you entered", "Email address you entered", "Enter them again")),
+    ],
+)
+def test_the_sent_page_repeats_what_was_typed_once(client, member, language, words):
+    # helper-159: a mistyped address (exmple.com) was waited on for ever.
+    client.cookies["django_language"] = language
+    page = client.get(ask(client, "jpn1000001", "taro@exmple.com")["Location"]).content.decode()
+
+    assert all(word in page for word in words)
+    assert "<dd>JPN1000001</dd>" in page and "<dd>taro@exmple.com</dd>" in page
+    assert '<a href="/password/forgot/">' in page
+    again = client.get("/password/forgot/sent/").content.decode()
+    assert "taro@exmple.com" not in again  # once
+    pin_form = {"username": "JPN1000001", "email": "x@example.com", **solved_captcha()}
+    assert client.post("/pin/forgot/", pin_form)["Location"] == "/pin/forgot/sent/"
+    assert "x@example.com" not in client.get("/password/forgot/sent/").content.decode()
 
 
 def test_an_inactive_member_gets_no_mail(client, member, mailoutbox):

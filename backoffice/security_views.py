@@ -161,7 +161,7 @@ def _show_recovery_codes(request: HttpRequest, codes: list[str]) -> HttpResponse
         [_("JENCO recovery codes for %(member_id)s") % {"member_id": request.user.member_id}]
         + ["", *codes, "", _("Each code works once.")]
     )
-    context = {"codes": codes, "codes_text": text}
+    context = {"codes": codes, "codes_text": text, "codes_copied": "\n".join(codes)}
     return render(request, "backoffice/security/recovery_codes_shown.html", context)
 
 

@@ -158,9 +158,10 @@ window.addEventListener("pageshow", carryMemberId);
 }
 
 // The authenticator app's key (Account > Security, set up): a button copies it, without its
-// spaces, and says so in the live region beside it for screen readers too. The button shows
-// only where the browser offers to copy (a page over plain http on another address does
-// not); everywhere, a tap on the key selects it whole (user-select in jenco.css).
+// spaces, and says so in the live region beside it for screen readers too; the recovery
+// codes' button copies its data-copy-text, one code a line. The button shows only where the
+// browser offers to copy (a page over plain http on another address does not); everywhere,
+// a tap on the key selects it whole (user-select in jenco.css).
 if (navigator.clipboard?.writeText) {
   for (const button of document.querySelectorAll("button[data-copies]")) button.hidden = false;
 }
@@ -173,10 +174,11 @@ document.addEventListener("click", async (event) => {
   if (!source) return;
   if (status) status.textContent = "";
   try {
-    await navigator.clipboard.writeText(source.textContent.replace(/\s+/g, ""));
+    const text = button.dataset.copyText ?? source.textContent.replace(/\s+/g, "");
+    await navigator.clipboard.writeText(text);
     if (status) status.textContent = button.dataset.copied;
   } catch {
-    // Refused (no permission): the key selected, for the browser's own Copy.
+    // Refused (no permission): the key or codes selected, for the browser's own Copy.
     getSelection()?.selectAllChildren(source);
     if (status) status.textContent = button.dataset.notCopied;
   }

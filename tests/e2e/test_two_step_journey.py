@@ -134,6 +134,21 @@ def test_the_key_is_copied_by_its_button_and_the_copy_is_announced(
     assert console_errors == []
 
 
+def test_the_recovery_codes_are_copied_one_a_line(page, live_server, member, console_errors):
+    # helper-159: the key had a copy button, the codes only a file download (awkward on a
+    # phone).
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    turn_on_with_the_app(page)
+    codes = page.locator(".recovery-codes li").all_inner_texts()
+
+    page.get_by_role("button", name="コードをコピー").click()
+
+    expect(page.get_by_role("status").filter(has_text="コピーしました")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == "\n".join(codes)
+    assert no_horizontal_overflow(page)
+    assert console_errors == []
+
+
 def test_without_the_script_a_tap_on_the_key_selects_it_whole(browser, live_server, member):
     context = browser.new_context(
         base_url=live_server.url, java_script_enabled=False, locale="ja-JP", viewport=PHONE

@@ -521,6 +521,32 @@ def test_a_member_at_the_code_step_says_when_the_last_code_was_mailed(
     assert says not in agent.get(page_of(member)).content.decode()  # past that step
 
 
+@pytest.mark.parametrize(
+    "language, void, works",
+    [
+        ("ja", "誤りが多すぎたため、もう使えません", "コードの有効期限は"),
+        ("en", "no longer works: it was typed wrong too many times", "a code works for"),
+    ],
+)
+def test_a_code_typed_wrong_too_many_times_is_told_as_void_with_when_a_new_one_can_be_sent(
+    client, support_agent, migrated_member, mailoutbox, language, void, works
+):
+    """The member read 「確認コードの誤りが多すぎます」, and the page told the agent the code
+    still worked for ten minutes and to check the spam folder (helper-160)."""
+    member = Client()
+    sign_in(member, "JPN2000001", DEFAULT_PASSWORD)
+    code = re.findall(r"^\s+(\d{6})$", mailoutbox[-1].body, re.M)[0]
+    for _ in range(5):
+        member.post(MAILBOX, {"code": f"{(int(code) + 1) % 10**6:06d}"})
+    agent = as_staff(client, support_agent, language)
+    page = agent.get(page_of(migrated_member)).content.decode()
+    sign_in_part = page[page.index('id="support-sign-in"') : page.index('id="support-actions"')]
+    assert void in sign_in_part and works not in sign_in_part
+    mailed = MailboxCode.objects.get(member=migrated_member).created
+    new_code_at = times.minute_up(mailed + timezone.timedelta(seconds=60))
+    assert timezone.localtime(new_code_at).strftime("%H:%M") in sign_in_part
+
+
 def test_a_mailbox_code_pause_is_shown_and_lifted_too(
     client, support_agent, migrated_member, mailoutbox, settings
 ):

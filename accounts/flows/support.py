@@ -222,13 +222,31 @@ def two_step_state(member) -> TwoStepState:
     )
 
 
-def last_code_mailed(member) -> datetime.datetime | None:
-    """When the last first-sign-in code went to the registered address, while the member is
-    at that step ("I never got the code"); None before any was sent, and after the step."""
+@dataclass(frozen=True)
+class CodeMailed:
+    """The first sign-in's last mailed code, as the member page tells it."""
+
+    at: datetime.datetime
+    # Void after too many wrong tries: the member reads 「確認コードの誤りが多すぎます」 and
+    # must ask for a new one, which can be sent from `new_code_at` (None: now).
+    used_up: bool = False
+    new_code_at: datetime.datetime | None = None
+
+
+def last_code_mailed(member) -> CodeMailed | None:
+    """When the last first-sign-in code went to the registered address, and whether it still
+    works, while the member is at that step ("I never got the code"); None before any was
+    sent, and after the step."""
     if credentials.migration_step(member) is not credentials.Step.MAILBOX:
         return None
     sent = member.security_events.filter(kind=Kind.MAILBOX_CODE_SENT).order_by("-created")
-    return sent.values_list("created", flat=True).first()
+    at = sent.values_list("created", flat=True).first()
+    if at is None:
+        return None
+    newest = mailbox.newest_code(member)
+    if newest is None or not newest.used_up:
+        return CodeMailed(at)
+    return CodeMailed(at, used_up=True, new_code_at=newest.new_code_at)
 
 
 def timeline(member, limit: int = 30):

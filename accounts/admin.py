@@ -775,16 +775,22 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             raise Http404
         sending = reset.email_reset_link(reset_kind, member, request=request, actor=request.user)
         if sending.sent:
-            self.message_user(
-                request,
-                (
-                    _("Sent: a password reset link is on its way to %(email)s.")
-                    if reset_kind is reset.PASSWORD
-                    else _("Sent: a PIN reset link is on its way to %(email)s.")
-                )
-                % {"email": member.email},
-                messages.SUCCESS,
-            )
+            sent = (
+                _("Sent: a password reset link is on its way to %(email)s.")
+                if reset_kind is reset.PASSWORD
+                else _("Sent: a PIN reset link is on its way to %(email)s.")
+            ) % {"email": member.email}
+            waiting = email_change.waiting(member)
+            if waiting is None:
+                self.message_user(request, sent, messages.SUCCESS)
+            else:
+                # A supervisor's correction not yet confirmed: the caller may be waiting at
+                # the new mailbox for a link that went to the old one (helper-160).
+                old_address = _(
+                    "This is the old registered address: the change to %(new)s is made only "
+                    "when the member opens the link mailed there."
+                ) % {"new": waiting.new_email}
+                self.message_user(request, f"{sent} {old_address}", messages.WARNING)
         else:
             self.message_user(request, _not_sent(sending, member), messages.ERROR)
         return self._back(member)

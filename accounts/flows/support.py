@@ -284,6 +284,7 @@ _DETAIL_LABELS = {
     "reason": gettext_lazy("Reason"),
     "fields": gettext_lazy("Fields changed"),
     "address": gettext_lazy("Address"),
+    "to": gettext_lazy("Sent to"),
     "name": gettext_lazy("Passkey name"),
     "count": gettext_lazy("Sessions ended"),
     "lifted": gettext_lazy("Pauses and locks lifted"),

@@ -820,6 +820,20 @@ def test_a_reset_link_with_no_correction_waiting_has_no_warning(
     assert "old registered address" not in agent.post(url, follow=True).content.decode()
 
 
+def test_the_logs_filter_finds_a_staff_sent_link_under_the_kind_it_is_logged_as(
+    client, support_agent, member, mailoutbox
+):
+    """The filter offered 「スタッフが再設定リンクを送信」, which nothing ever logged: a staff
+    link is logged as the reset request it is (it voids older links and counts toward the
+    hour's limit as the member's own), with the agent as actor (helper-160)."""
+    agent = as_staff(client, support_agent, "ja")
+    agent.post(f"{page_of(member).removesuffix('change/')}send-reset-link/password/")
+    log = agent.get("/admin/accounts/securityevent/").content.decode()
+    assert "スタッフが再設定リンクを送信" not in log and "kind__exact=reset_link_sent" not in log
+    found = agent.get("/admin/accounts/securityevent/?kind__exact=password_reset_requested")
+    assert support_agent.member_id in found.content.decode()
+
+
 @pytest.mark.parametrize(
     "language, says",
     [

@@ -279,8 +279,12 @@ class ReasonForm(forms.Form):
         label=_("Reason and how identity was checked"),
         max_length=support.MAX_REASON,
         widget=forms.Textarea(attrs={"rows": 3}),
+        # From what the member's page shows (helper-160: the example named a phone number
+        # and a birth date JENCO does not hold, and another word for the ID document).
         help_text=_(
-            "For example: called from the registered phone; name, birth date and ID document number match."
+            "For example: the caller gave the name, the registered email address, the member "
+            "ID and the last four characters of the ID document number (where registered); "
+            "all match."
         ),
         error_messages={
             "required": _("Write the reason and how you checked who is calling."),

@@ -925,16 +925,16 @@ def test_a_supervisor_resets_two_step_with_a_reason(client, supervisor, member, 
     assert "Write the reason" in empty.content.decode()
     assert member.security_events.filter(kind=Kind.TWO_STEP_RESET).count() == 0
 
-    done = reset_two_step(boss, member, "Called from the registered phone; birth date matches.")
+    done = reset_two_step(boss, member, "Name, registered email and ID document number match.")
     assert done.status_code == 302
     assert not Passkey.objects.filter(member=member).exists()
     event = member.security_events.get(kind=Kind.TWO_STEP_RESET)
-    assert event.actor == supervisor and "birth date" in event.details["reason"]
+    assert event.actor == supervisor and "registered email" in event.details["reason"]
     assert event.details["team"] == "Supervisor"
     # The member reads the team, never the agent's name or the reason.
     member_client.force_login(member)
     activity = member_client.get("/backoffice/security/activity/").content.decode()
-    assert "(Supervisor)" in activity and "birth date" not in activity
+    assert "(Supervisor)" in activity and "registered email" not in activity
 
 
 @pytest.mark.parametrize(
@@ -977,6 +977,34 @@ def test_a_supervisors_reason_page_has_admins_breadcrumb_bar(client, supervisor,
     assert f'href="{page_of(member)}">JPN1000001</a></li>' in trail[1]
     assert '<li aria-current="page">' in trail[1]
     assert 'class="breadcrumbs"' not in page.replace('<ol class="breadcrumbs">', "")
+
+
+@pytest.mark.parametrize(
+    "language, example, not_held",
+    [
+        (
+            "ja",
+            "例：氏名、登録メールアドレス、会員ID、身分証明書番号の末尾4桁",
+            ["電話", "生年月日", "本人確認書類"],
+        ),
+        (
+            "en",
+            "the registered email address, the member ID and the last four characters of the ID "
+            "document number",
+            ["phone", "birth date"],
+        ),
+    ],
+)
+@pytest.mark.parametrize("action", ["reset-two-step/", "correct-email/", "active/"])
+def test_the_reasons_example_names_only_what_the_page_shows(
+    client, supervisor, member, action, language, example, not_held
+):
+    """The example named a registered phone and a birth date, which JENCO does not hold, and
+    「本人確認書類番号」 where the page says 身分証明書番号 (helper-160)."""
+    boss = as_staff(client, supervisor, language)
+    page = boss.get(f"{page_of(member).removesuffix('change/')}{action}").content.decode()
+    assert example in page
+    assert not any(word in page for word in not_held)
 
 
 def test_a_reset_two_step_page_left_open_removes_nothing_set_up_since(
@@ -1095,7 +1123,7 @@ def correct(
     client,
     member,
     email="taro.new@example.net",
-    reason="Called from the registered phone; birth date and ID document match.",
+    reason="Name, registered email and ID document number match.",
 ):
     url = f"{page_of(member).removesuffix('change/')}correct-email/"
     return client.post(url, {"email": email, "reason": reason}, follow=True)
@@ -1143,7 +1171,7 @@ def test_a_supervisor_corrects_an_email_the_member_confirms_signed_out(
     assert len(to_new) == 1 and len(to_old) == 1
     assert "t•••@example.net" in to_old[0].body and "taro.new" not in to_old[0].body
     started = member.security_events.get(kind=Kind.EMAIL_CORRECTION_STARTED)
-    assert started.actor == supervisor and "birth date" in started.details["reason"]
+    assert started.actor == supervisor and "registered email" in started.details["reason"]
     assert started.details["old"] == "t•••@example.com"
     assert started.details["new"] == "t•••@example.net"
 

@@ -975,7 +975,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             request,
             member,
             form,
-            title=_("Reactivate the member") if activate else _("Deactivate the member"),
+            title=_("Reactivate the account") if activate else _("Deactivate the account"),
             text=(
                 _("The member can sign in again with their password.")
                 if activate
@@ -984,7 +984,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                     "out everywhere. Nothing of the account is deleted."
                 )
             ),
-            button=_("Reactivate") if activate else _("Deactivate"),
+            button=_("Reactivate the account") if activate else _("Deactivate the account"),
         )
 
     def _reason_page(self, request, member, form, *, title, text, button):

@@ -1040,7 +1040,7 @@ def test_a_reset_two_step_page_left_open_removes_nothing_set_up_since(
 def test_a_supervisor_deactivates_and_reactivates(client, supervisor, member):
     boss = as_staff(client, supervisor, "en")
     url = f"{page_of(member).removesuffix('change/')}active/"
-    assert "Deactivate the member" in boss.get(url).content.decode()
+    assert "Deactivate the account" in boss.get(url).content.decode()
     boss.post(
         url,
         {"reason": "Member asked to close the account; identity checked by phone.", "active": "0"},
@@ -1054,10 +1054,28 @@ def test_a_supervisor_deactivates_and_reactivates(client, supervisor, member):
     sign_in(other)
     assert SESSION_KEY not in other.session
 
-    assert "Reactivate the member" in boss.get(url).content.decode()
+    assert "Reactivate the account" in boss.get(url).content.decode()
     boss.post(url, {"reason": "Identity checked again.", "active": "1"})
     member.refresh_from_db()
     assert member.is_active
+
+
+@pytest.mark.parametrize(
+    "language, button, title",
+    [
+        ("ja", "アカウントを停止する…", "<h1>アカウントを停止する</h1>"),
+        ("en", "Deactivate the account…", "<h1>Deactivate the account</h1>"),
+    ],
+)
+def test_deactivating_says_it_is_the_account_that_stops(
+    client, supervisor, member, language, button, title
+):
+    """「停止する…」 beside two-step's buttons read like "stop two-step" or "pause"
+    (helper-160)."""
+    boss = as_staff(client, supervisor, language)
+    assert button in boss.get(page_of(member)).content.decode()
+    page = boss.get(f"{page_of(member).removesuffix('change/')}active/").content.decode()
+    assert title in page
 
 
 def test_the_deactivate_button_pressed_twice_leaves_the_member_deactivated(
@@ -1094,7 +1112,7 @@ def test_a_reason_too_long_or_hostile_is_refused(client, supervisor, member):
     boss = as_staff(client, supervisor, "en")
     url = f"{page_of(member).removesuffix('change/')}active/"
     too_long = boss.post(url, {"reason": "x" * 501, "active": "0"}).content.decode()
-    assert "At most 500 characters" in too_long and "Deactivate the member" in too_long
+    assert "At most 500 characters" in too_long and "Deactivate the account" in too_long
     assert boss.post(url, {"reason": "\x00", "active": "0"}).status_code == 200
     assert boss.post(url, {"reason": "Fraud report.", "active": "maybe"}).status_code == 200
     member.refresh_from_db()

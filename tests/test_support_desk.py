@@ -875,6 +875,25 @@ def test_no_address_says_so(client, support_agent, member):
     assert "has no registered email address" in agent.post(url, follow=True).content.decode()
 
 
+@pytest.mark.parametrize(
+    "language, says",
+    [
+        ("ja", "お電話をサポート責任者（Supervisor グループ）に引き継いでください"),
+        ("en", "Hand the call to a supervisor (the Supervisor group), who can correct"),
+    ],
+)
+def test_a_member_with_no_address_is_offered_no_reset_link_but_the_way_on(
+    client, support_agent, supervisor, member, language, says
+):
+    """The buttons were offered, and answered 「送信していません…」 (helper-160)."""
+    Member.objects.filter(pk=member.pk).update(email="")
+    page = as_staff(client, support_agent, language).get(page_of(member)).content.decode()
+    assert "send-reset-link/" not in page and says in page
+    boss = as_staff(Client(), supervisor, language).get(page_of(member)).content.decode()
+    assert "send-reset-link/" not in boss and "correct-email/" in boss and says not in boss
+    assert 'id="support-no-reset-link"' in boss
+
+
 # --- Supervisor: two-step and deactivation -----------------------------------------------------
 
 

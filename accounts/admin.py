@@ -746,8 +746,9 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         return self._back(member)
 
     def _lift_confirmation(self, request, member) -> HttpResponse:
-        paused = support.lock_state(member, networks=False).paused()
-        if not paused:
+        state = support.lock_state(member, networks=False)
+        count = len(state.paused())
+        if not count:
             self.message_user(
                 request,
                 _("%(member_id)s was not paused: nothing to lift.")
@@ -755,17 +756,32 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 messages.INFO,
             )
             return self._back(member)
+        # One pause or several, each with when it ends by itself: the agent may tell the
+        # member to wait rather than give whoever is guessing new tries (helper-160).
+        words = {
+            "member_id": member.member_id,
+            "pauses": support.pauses_and_ends_in_words(member, state),
+        }
         return self._reason_page(
             request,
             member,
             forms.Form(),
-            title=_("Lift the pauses"),
-            text=_(
-                "Lift every pause on %(member_id)s: %(pauses)s? They are lifted from every "
-                "address, and the member's activity says JENCO Support lifted them."
+            title=_("Lift the pause") if count == 1 else _("Lift the pauses"),
+            # Two strings, not ngettext: Japanese has one plural form, and says one pause
+            # otherwise than several.
+            text=(
+                _(
+                    "Lift this pause on %(member_id)s: %(pauses)s? It is lifted from every "
+                    "address, and the member's activity says JENCO Support lifted it."
+                )
+                if count == 1
+                else _(
+                    "Lift these pauses on %(member_id)s: %(pauses)s? They are lifted from "
+                    "every address, and the member's activity says JENCO Support lifted them."
+                )
             )
-            % {"member_id": member.member_id, "pauses": support.pauses_in_words(member, paused)},
-            button=_("Yes, lift them"),
+            % words,
+            button=_("Yes, lift it") if count == 1 else _("Yes, lift them"),
         )
 
     def send_reset_link_view(self, request, object_id, kind):

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from accounts import times
+from accounts.flows import support
 from accounts.models import MailboxCode, Member, Passkey, SecurityEvent
 from tests.helpers import (
     DEFAULT_PASSWORD,
@@ -702,14 +703,15 @@ def test_lifting_while_the_codes_are_spent_and_the_network_is_paused_names_both(
     [
         (
             "ja",
-            "JPN1000001 のすべての一時停止（ログインの一時停止、PINコードが必要な操作のロック）を"
-            "解除しますか？",
+            "JPN1000001 の次の一時停止をすべて解除しますか：ログインの一時停止（{sign_in} に自動で終了）、"
+            "PINコードが必要な操作のロック（{pin} に自動で終了）",
             "はい、解除します",
         ),
         (
             "en",
-            "Lift every pause on JPN1000001: the sign-in pause, the lock on changes that need "
-            "the PIN? They are lifted from every address",
+            "Lift these pauses on JPN1000001: the sign-in pause (ends by itself at {sign_in}), "
+            "the lock on changes that need the PIN (ends by itself at {pin})? They are lifted "
+            "from every address",
             "Yes, lift them",
         ),
     ],
@@ -729,7 +731,11 @@ def test_the_members_lift_button_asks_first_and_only_a_post_lifts(
     assert f'<a href="{url}" class="button">' in page
     asked = agent.get(url)
     shown = asked.content.decode()
-    assert asked.status_code == 200 and question in shown
+    member.refresh_from_db()
+    with translation.override(language):
+        state = support.lock_state(member)
+        ends = {"sign_in": support._when(state.until), "pin": support._when(state.pin_locked_until)}
+    assert asked.status_code == 200 and question.format(**ends) in shown
     assert f'value="{button}"' in shown and 'name="csrfmiddlewaretoken"' in shown
     # Nothing lifted by the asking.
     assert AccessAttempt.objects.filter(username=member.member_id).exists()
@@ -737,6 +743,39 @@ def test_the_members_lift_button_asks_first_and_only_a_post_lifts(
     agent.post(url)
     assert not AccessAttempt.objects.filter(username=member.member_id).exists()
     assert member.security_events.filter(kind=Kind.LOCKOUT_CLEARED).count() == 1
+
+
+@pytest.mark.parametrize(
+    "language, question, button, not_said",
+    [
+        (
+            "ja",
+            "JPN1000001 のログインの一時停止（{end} に自動で終了）を解除しますか？",
+            "はい、解除します",
+            "すべての一時停止",
+        ),
+        (
+            "en",
+            "Lift this pause on JPN1000001: the sign-in pause (ends by itself at {end})? It is "
+            "lifted from every address, and the member&#x27;s activity says JENCO Support "
+            "lifted it.",
+            "Yes, lift it",
+            "every pause",
+        ),
+    ],
+)
+def test_asking_to_lift_one_pause_says_it_as_one_and_when_it_ends_by_itself(
+    client, support_agent, member, language, question, button, not_said
+):
+    """「すべての一時停止（ログインの一時停止）」 for a single pause, "Yes, lift them", and
+    nothing of when it would end without a lift (helper-160)."""
+    paused(member)
+    agent = as_staff(client, support_agent, language)
+    shown = agent.get(f"{page_of(member).removesuffix('change/')}clear-lockout/").content.decode()
+    with translation.override(language):
+        end = support._when(support.lock_state(member).until)
+    assert question.format(end=end) in shown
+    assert f'value="{button}"' in shown and not_said not in shown
 
 
 def test_the_lift_needs_the_csrf_token(support_agent, member):

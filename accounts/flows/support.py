@@ -124,6 +124,10 @@ class LockState:
         return not STOP_SIGNING_IN.isdisjoint(self.paused())
 
     def paused(self) -> list[Pause]:
+        return list(self.ends())
+
+    def ends(self) -> dict[Pause, datetime.datetime]:
+        """Each pause with when it ends by itself."""
         ends = (
             self.until,
             self.pin_locked_until,
@@ -131,7 +135,7 @@ class LockState:
             self.mailbox_paused_until,
             self.sign_ins_paused_until,
         )
-        return [pause for pause, end in zip(Pause, ends, strict=True) if end]
+        return {pause: end for pause, end in zip(Pause, ends, strict=True) if end}
 
 
 def lock_state(member, *, networks: bool = True) -> LockState:
@@ -390,6 +394,16 @@ def pauses_in_words(member, pauses: list[Pause]) -> str:
     on changes that need the PIN" (a staff account's lock is on its password's)."""
     return listed(
         _PIN_LOCK[member.has_pin] if pause == Pause.PIN else _PAUSES[pause] for pause in pauses
+    )
+
+
+def pauses_and_ends_in_words(member, state: LockState) -> str:
+    """The member's pauses, each with the minute it would end by itself: what the lift's
+    page asks about ("the sign-in pause (ends by itself at 09:59)")."""
+    return listed(
+        _("%(pause)s (ends by itself at %(time)s)")
+        % {"pause": pauses_in_words(member, [pause]), "time": _when(end)}
+        for pause, end in state.ends().items()
     )
 
 

@@ -652,6 +652,9 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     def _support_view(self, request, member) -> dict:
         user = request.user
         return {
+            # The heading as the action pages head theirs, 「JPN3000001 山田 太郎」: the agent
+            # checks the caller's name without scrolling to the fields (helper-160).
+            "subtitle": f"{member.member_id} {member.name}".strip(),
             "lock": support.lock_state(member),
             "two_step": support.two_step_state(member),
             "sign_ins": member.security_events.filter(kind__in=SecurityEvent.SIGN_INS).order_by(

@@ -265,6 +265,13 @@ def test_admin_and_the_member_read_the_same_minute_for_a_locks_end(client, suppo
     assert admin_says == member_reads[1] == f"{first_free_minute:%H:%M}"
 
 
+def test_the_pages_heading_has_the_members_name_beside_the_id(client, support_agent, member):
+    """Only 「JPN1000001」 headed the page: the name was far down, among the fields
+    (helper-160)."""
+    page = as_staff(client, support_agent, "ja").get(page_of(member)).content.decode()
+    assert "<h2>JPN1000001 山田 太郎</h2>" in page
+
+
 def test_the_page_reads_in_japanese_too(client, support_agent, member):
     paused(member)
     page = as_staff(client, support_agent).get(page_of(member)).content.decode()

@@ -565,6 +565,12 @@ def test_a_mailbox_code_pause_is_shown_and_lifted_too(
     agent = as_staff(client, support_agent, "en")
     page = agent.get(page_of(migrated_member)).content.decode()
     assert "No: paused." in page
+    # The last code, typed wrong too often, is void, and no new one is sent before the
+    # pause ends (helper-160).
+    void = re.search(r"<li>At the first sign-in's mailbox code step: [^<]*</li>", page)[0]
+    with translation.override("en"):
+        pause_ends = support._when(support.lock_state(migrated_member).mailbox_paused_until)
+    assert "no longer works" in void and f"a new code sent from {pause_ends}" in void
     assert "Mailbox codes at first sign-in paused until" in page
     assert "Email them a password reset link to let them in now" in page
     url = f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/"

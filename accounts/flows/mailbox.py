@@ -164,7 +164,12 @@ def newest_code(member) -> NewestCode | None:
     # What that session's 「新しいコードを送信」 waits for: a minute after its last code, or
     # the hour's limits (its own, and the member's across sessions).
     refused = _refusal(_this_hour(member, now), code.session_hash, now)
-    return NewestCode(used_up=used_up, new_code_at=refused.next_at if refused else None)
+    new_code_at = refused.next_at if refused else None
+    # No code is sent while the member's wrong codes of the hour pause the step (send_code).
+    paused = wrong_codes_pause(member)
+    if paused is not None:
+        new_code_at = max(new_code_at or paused, paused)
+    return NewestCode(used_up=used_up, new_code_at=new_code_at)
 
 
 def _works_until(code, now) -> datetime.datetime | None:

@@ -813,7 +813,9 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                     "This is the old registered address: the change to %(new)s is made only "
                     "when the member opens the link mailed there."
                 ) % {"new": waiting.new_email}
-                self.message_user(request, f"{sent} {old_address}", messages.WARNING)
+                # Two sentences: Japanese puts no space between them.
+                both = _("%(sent)s %(note)s") % {"sent": sent, "note": old_address}
+                self.message_user(request, both, messages.WARNING)
         else:
             self.message_user(request, _not_sent(sending, member), messages.ERROR)
         return self._back(member)

@@ -837,7 +837,11 @@ def test_a_reset_link_from_the_page_says_where_it_went(
 @pytest.mark.parametrize(
     "language, warned, told",
     [
-        ("ja", "再設定リンクは、新しいアドレスではなく", "これは変更前の登録メールアドレスです"),
+        (
+            "ja",
+            "再設定リンクは、新しいアドレスではなく",
+            "送信しました。これは変更前の登録メールアドレスです",
+        ),
         ("en", "A reset link goes to the registered address, taro@example.com, not", "old"),
     ],
 )

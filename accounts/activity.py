@@ -60,7 +60,6 @@ WORDS = {
     Kind.SESSION_ENDED: _("Signed out a device from Security"),
     Kind.OTHER_SESSIONS_ENDED: _("Signed out every other device"),
     Kind.LOCKOUT_CLEARED: _("JENCO support lifted a sign-in pause"),
-    Kind.RESET_LINK_SENT: _("JENCO support sent a reset link"),
     Kind.EMAIL_CORRECTION_STARTED: _("JENCO support started correcting your email address"),
     Kind.EMAIL_CORRECTED: _("Email address corrected"),
     Kind.TWO_STEP_RESET: _("JENCO support turned two-step verification off"),

@@ -279,8 +279,12 @@ class ReasonForm(forms.Form):
         label=_("Reason and how identity was checked"),
         max_length=support.MAX_REASON,
         widget=forms.Textarea(attrs={"rows": 3}),
+        # From what the member's page shows (helper-160: the example named a phone number
+        # and a birth date JENCO does not hold, and another word for the ID document).
         help_text=_(
-            "For example: called from the registered phone; name, birth date and ID document number match."
+            "For example: the caller gave the name, the registered email address, the member "
+            "ID and the last four characters of the ID document number (where registered); "
+            "all match."
         ),
         error_messages={
             "required": _("Write the reason and how you checked who is calling."),
@@ -646,6 +650,9 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     def _support_view(self, request, member) -> dict:
         user = request.user
         return {
+            # The heading as the action pages head theirs, 「JPN3000001 山田 太郎」: the agent
+            # checks the caller's name without scrolling to the fields (helper-160).
+            "subtitle": f"{member.member_id} {member.name}".strip(),
             "lock": support.lock_state(member),
             "two_step": support.two_step_state(member),
             "sign_ins": member.security_events.filter(kind__in=SecurityEvent.SIGN_INS).order_by(
@@ -740,8 +747,9 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         return self._back(member)
 
     def _lift_confirmation(self, request, member) -> HttpResponse:
-        paused = support.lock_state(member, networks=False).paused()
-        if not paused:
+        state = support.lock_state(member, networks=False)
+        count = len(state.paused())
+        if not count:
             self.message_user(
                 request,
                 _("%(member_id)s was not paused: nothing to lift.")
@@ -749,17 +757,32 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 messages.INFO,
             )
             return self._back(member)
+        # One pause or several, each with when it ends by itself: the agent may tell the
+        # member to wait rather than give whoever is guessing new tries (helper-160).
+        words = {
+            "member_id": member.member_id,
+            "pauses": support.pauses_and_ends_in_words(member, state),
+        }
         return self._reason_page(
             request,
             member,
             forms.Form(),
-            title=_("Lift the pauses"),
-            text=_(
-                "Lift every pause on %(member_id)s: %(pauses)s? They are lifted from every "
-                "address, and the member's activity says JENCO Support lifted them."
+            title=_("Lift the pause") if count == 1 else _("Lift the pauses"),
+            # Two strings, not ngettext: Japanese has one plural form, and says one pause
+            # otherwise than several.
+            text=(
+                _(
+                    "Lift this pause on %(member_id)s: %(pauses)s? It is lifted from every "
+                    "address, and the member's activity says JENCO Support lifted it."
+                )
+                if count == 1
+                else _(
+                    "Lift these pauses on %(member_id)s: %(pauses)s? They are lifted from "
+                    "every address, and the member's activity says JENCO Support lifted them."
+                )
             )
-            % {"member_id": member.member_id, "pauses": support.pauses_in_words(member, paused)},
-            button=_("Yes, lift them"),
+            % words,
+            button=_("Yes, lift it") if count == 1 else _("Yes, lift them"),
         )
 
     def send_reset_link_view(self, request, object_id, kind):
@@ -773,16 +796,24 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             raise Http404
         sending = reset.email_reset_link(reset_kind, member, request=request, actor=request.user)
         if sending.sent:
-            self.message_user(
-                request,
-                (
-                    _("Sent: a password reset link is on its way to %(email)s.")
-                    if reset_kind is reset.PASSWORD
-                    else _("Sent: a PIN reset link is on its way to %(email)s.")
-                )
-                % {"email": member.email},
-                messages.SUCCESS,
-            )
+            sent = (
+                _("Sent: a password reset link is on its way to %(email)s.")
+                if reset_kind is reset.PASSWORD
+                else _("Sent: a PIN reset link is on its way to %(email)s.")
+            ) % {"email": member.email}
+            waiting = email_change.waiting(member)
+            if waiting is None:
+                self.message_user(request, sent, messages.SUCCESS)
+            else:
+                # A supervisor's correction not yet confirmed: the caller may be waiting at
+                # the new mailbox for a link that went to the old one (helper-160).
+                old_address = _(
+                    "This is the old registered address: the change to %(new)s is made only "
+                    "when the member opens the link mailed there."
+                ) % {"new": waiting.new_email}
+                # Two sentences: Japanese puts no space between them.
+                both = _("%(sent)s %(note)s") % {"sent": sent, "note": old_address}
+                self.message_user(request, both, messages.WARNING)
         else:
             self.message_user(request, _not_sent(sending, member), messages.ERROR)
         return self._back(member)
@@ -963,7 +994,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             request,
             member,
             form,
-            title=_("Reactivate the member") if activate else _("Deactivate the member"),
+            title=_("Reactivate the account") if activate else _("Deactivate the account"),
             text=(
                 _("The member can sign in again with their password.")
                 if activate
@@ -972,7 +1003,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                     "out everywhere. Nothing of the account is deleted."
                 )
             ),
-            button=_("Reactivate") if activate else _("Deactivate"),
+            button=_("Reactivate the account") if activate else _("Deactivate the account"),
         )
 
     def _reason_page(self, request, member, form, *, title, text, button):

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from accounts import times
+from accounts.flows import support
 from accounts.models import MailboxCode, Member, Passkey, SecurityEvent
 from tests.helpers import (
     DEFAULT_PASSWORD,
@@ -262,6 +263,13 @@ def test_admin_and_the_member_read_the_same_minute_for_a_locks_end(client, suppo
     page = client.get("/backoffice/profile/pin/").content.decode()
     member_reads = re.search(r"(\d{1,2}:\d{2})", page.split("ロックされています")[0][-300:])
     assert admin_says == member_reads[1] == f"{first_free_minute:%H:%M}"
+
+
+def test_the_pages_heading_has_the_members_name_beside_the_id(client, support_agent, member):
+    """Only 「JPN1000001」 headed the page: the name was far down, among the fields
+    (helper-160)."""
+    page = as_staff(client, support_agent, "ja").get(page_of(member)).content.decode()
+    assert "<h2>JPN1000001 山田 太郎</h2>" in page
 
 
 def test_the_page_reads_in_japanese_too(client, support_agent, member):
@@ -550,6 +558,32 @@ def test_a_member_at_the_code_step_says_when_the_last_code_was_mailed(
     assert says not in agent.get(page_of(member)).content.decode()  # past that step
 
 
+@pytest.mark.parametrize(
+    "language, void, works",
+    [
+        ("ja", "誤りが多すぎたため、もう使えません", "コードの有効期限は"),
+        ("en", "no longer works: it was typed wrong too many times", "a code works for"),
+    ],
+)
+def test_a_code_typed_wrong_too_many_times_is_told_as_void_with_when_a_new_one_can_be_sent(
+    client, support_agent, migrated_member, mailoutbox, language, void, works
+):
+    """The member read 「確認コードの誤りが多すぎます」, and the page told the agent the code
+    still worked for ten minutes and to check the spam folder (helper-160)."""
+    member = Client()
+    sign_in(member, "JPN2000001", DEFAULT_PASSWORD)
+    code = re.findall(r"^\s+(\d{6})$", mailoutbox[-1].body, re.M)[0]
+    for _ in range(5):
+        member.post(MAILBOX, {"code": f"{(int(code) + 1) % 10**6:06d}"})
+    agent = as_staff(client, support_agent, language)
+    page = agent.get(page_of(migrated_member)).content.decode()
+    sign_in_part = page[page.index('id="support-sign-in"') : page.index('id="support-actions"')]
+    assert void in sign_in_part and works not in sign_in_part
+    mailed = MailboxCode.objects.get(member=migrated_member).created
+    new_code_at = times.minute_up(mailed + timezone.timedelta(seconds=60))
+    assert timezone.localtime(new_code_at).strftime("%H:%M") in sign_in_part
+
+
 def test_a_mailbox_code_pause_is_shown_and_lifted_too(
     client, support_agent, migrated_member, mailoutbox, settings
 ):
@@ -560,6 +594,12 @@ def test_a_mailbox_code_pause_is_shown_and_lifted_too(
     agent = as_staff(client, support_agent, "en")
     page = agent.get(page_of(migrated_member)).content.decode()
     assert "No: paused." in page
+    # The last code, typed wrong too often, is void, and no new one is sent before the
+    # pause ends (helper-160).
+    void = re.search(r"<li>At the first sign-in's mailbox code step: [^<]*</li>", page)[0]
+    with translation.override("en"):
+        pause_ends = support._when(support.lock_state(migrated_member).mailbox_paused_until)
+    assert "no longer works" in void and f"a new code sent from {pause_ends}" in void
     assert "Mailbox codes at first sign-in paused until" in page
     assert "Email them a password reset link to let them in now" in page
     url = f"{page_of(migrated_member).removesuffix('change/')}clear-lockout/"
@@ -705,14 +745,15 @@ def test_lifting_while_the_codes_are_spent_and_the_network_is_paused_names_both(
     [
         (
             "ja",
-            "JPN1000001 のすべての一時停止（ログインの一時停止、PINコードが必要な操作のロック）を"
-            "解除しますか？",
+            "JPN1000001 の次の一時停止をすべて解除しますか：ログインの一時停止（{sign_in} に自動で終了）、"
+            "PINコードが必要な操作のロック（{pin} に自動で終了）",
             "はい、解除します",
         ),
         (
             "en",
-            "Lift every pause on JPN1000001: the sign-in pause, the lock on changes that need "
-            "the PIN? They are lifted from every address",
+            "Lift these pauses on JPN1000001: the sign-in pause (ends by itself at {sign_in}), "
+            "the lock on changes that need the PIN (ends by itself at {pin})? They are lifted "
+            "from every address",
             "Yes, lift them",
         ),
     ],
@@ -732,7 +773,11 @@ def test_the_members_lift_button_asks_first_and_only_a_post_lifts(
     assert f'<a href="{url}" class="button">' in page
     asked = agent.get(url)
     shown = asked.content.decode()
-    assert asked.status_code == 200 and question in shown
+    member.refresh_from_db()
+    with translation.override(language):
+        state = support.lock_state(member)
+        ends = {"sign_in": support._when(state.until), "pin": support._when(state.pin_locked_until)}
+    assert asked.status_code == 200 and question.format(**ends) in shown
     assert f'value="{button}"' in shown and 'name="csrfmiddlewaretoken"' in shown
     # Nothing lifted by the asking.
     assert AccessAttempt.objects.filter(username=member.member_id).exists()
@@ -740,6 +785,39 @@ def test_the_members_lift_button_asks_first_and_only_a_post_lifts(
     agent.post(url)
     assert not AccessAttempt.objects.filter(username=member.member_id).exists()
     assert member.security_events.filter(kind=Kind.LOCKOUT_CLEARED).count() == 1
+
+
+@pytest.mark.parametrize(
+    "language, question, button, not_said",
+    [
+        (
+            "ja",
+            "JPN1000001 のログインの一時停止（{end} に自動で終了）を解除しますか？",
+            "はい、解除します",
+            "すべての一時停止",
+        ),
+        (
+            "en",
+            "Lift this pause on JPN1000001: the sign-in pause (ends by itself at {end})? It is "
+            "lifted from every address, and the member&#x27;s activity says JENCO Support "
+            "lifted it.",
+            "Yes, lift it",
+            "every pause",
+        ),
+    ],
+)
+def test_asking_to_lift_one_pause_says_it_as_one_and_when_it_ends_by_itself(
+    client, support_agent, member, language, question, button, not_said
+):
+    """「すべての一時停止（ログインの一時停止）」 for a single pause, "Yes, lift them", and
+    nothing of when it would end without a lift (helper-160)."""
+    paused(member)
+    agent = as_staff(client, support_agent, language)
+    shown = agent.get(f"{page_of(member).removesuffix('change/')}clear-lockout/").content.decode()
+    with translation.override(language):
+        end = support._when(support.lock_state(member).until)
+    assert question.format(end=end) in shown
+    assert f'value="{button}"' in shown and not_said not in shown
 
 
 def test_the_lift_needs_the_csrf_token(support_agent, member):
@@ -786,6 +864,62 @@ def test_a_reset_link_from_the_page_says_where_it_went(
 
 
 @pytest.mark.parametrize(
+    "language, warned, told",
+    [
+        (
+            "ja",
+            "再設定リンクは、新しいアドレスではなく",
+            "送信しました。これは変更前の登録メールアドレスです",
+        ),
+        ("en", "A reset link goes to the registered address, taro@example.com, not", "old"),
+    ],
+)
+def test_a_reset_link_while_a_correction_waits_says_it_goes_to_the_old_address(
+    client, support_agent, supervisor, member, mailoutbox, language, warned, told
+):
+    """A supervisor corrected the address; before the member confirmed it, an agent sent a
+    reset link from the page, which went to the old address with no word of it
+    (helper-160). The log keeps where it went, masked, for an "I never got it" call."""
+    correct(as_staff(client, supervisor), member)
+    agent = as_staff(Client(), support_agent, language)
+    page = agent.get(page_of(member)).content.decode()
+    help_the_member = page[page.index('id="support-actions"') : page.index('id="support-sign-ins"')]
+    assert warned in help_the_member
+    url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
+    result = agent.post(url, follow=True).content.decode()
+    assert told in result and "taro.new@example.net" in result
+    assert mailoutbox[-1].to == ["taro@example.com"]
+    event = member.security_events.get(kind=Kind.PASSWORD_RESET_REQUESTED)
+    assert event.details["to"] == "t•••@example.com"
+    entry = agent.get(f"/admin/accounts/securityevent/{event.pk}/change/").content.decode()
+    assert "t•••@example.com" in entry
+
+
+def test_a_reset_link_with_no_correction_waiting_has_no_warning(
+    client, support_agent, member, mailoutbox
+):
+    agent = as_staff(client, support_agent, "en")
+    page = agent.get(page_of(member)).content.decode()
+    assert 'id="support-reset-to-old"' not in page
+    url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
+    assert "old registered address" not in agent.post(url, follow=True).content.decode()
+
+
+def test_the_logs_filter_finds_a_staff_sent_link_under_the_kind_it_is_logged_as(
+    client, support_agent, member, mailoutbox
+):
+    """The filter offered 「スタッフが再設定リンクを送信」, which nothing ever logged: a staff
+    link is logged as the reset request it is (it voids older links and counts toward the
+    hour's limit as the member's own), with the agent as actor (helper-160)."""
+    agent = as_staff(client, support_agent, "ja")
+    agent.post(f"{page_of(member).removesuffix('change/')}send-reset-link/password/")
+    log = agent.get("/admin/accounts/securityevent/").content.decode()
+    assert "スタッフが再設定リンクを送信" not in log and "kind__exact=reset_link_sent" not in log
+    found = agent.get("/admin/accounts/securityevent/?kind__exact=password_reset_requested")
+    assert support_agent.member_id in found.content.decode()
+
+
+@pytest.mark.parametrize(
     "language, says",
     [
         ("ja", "登録メールアドレスは会員ご本人にだけお伝えください"),
@@ -824,6 +958,25 @@ def test_no_address_says_so(client, support_agent, member):
     agent = as_staff(client, support_agent, "en")
     url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
     assert "has no registered email address" in agent.post(url, follow=True).content.decode()
+
+
+@pytest.mark.parametrize(
+    "language, says",
+    [
+        ("ja", "お電話をサポート責任者（Supervisor グループ）に引き継いでください"),
+        ("en", "Hand the call to a supervisor (the Supervisor group), who can correct"),
+    ],
+)
+def test_a_member_with_no_address_is_offered_no_reset_link_but_the_way_on(
+    client, support_agent, supervisor, member, language, says
+):
+    """The buttons were offered, and answered 「送信していません…」 (helper-160)."""
+    Member.objects.filter(pk=member.pk).update(email="")
+    page = as_staff(client, support_agent, language).get(page_of(member)).content.decode()
+    assert "send-reset-link/" not in page and says in page
+    boss = as_staff(Client(), supervisor, language).get(page_of(member)).content.decode()
+    assert "send-reset-link/" not in boss and "correct-email/" in boss and says not in boss
+    assert 'id="support-no-reset-link"' in boss
 
 
 # --- Supervisor: two-step and deactivation -----------------------------------------------------
@@ -876,16 +1029,16 @@ def test_a_supervisor_resets_two_step_with_a_reason(client, supervisor, member, 
     assert "Write the reason" in empty.content.decode()
     assert member.security_events.filter(kind=Kind.TWO_STEP_RESET).count() == 0
 
-    done = reset_two_step(boss, member, "Called from the registered phone; birth date matches.")
+    done = reset_two_step(boss, member, "Name, registered email and ID document number match.")
     assert done.status_code == 302
     assert not Passkey.objects.filter(member=member).exists()
     event = member.security_events.get(kind=Kind.TWO_STEP_RESET)
-    assert event.actor == supervisor and "birth date" in event.details["reason"]
+    assert event.actor == supervisor and "registered email" in event.details["reason"]
     assert event.details["team"] == "Supervisor"
     # The member reads the team, never the agent's name or the reason.
     member_client.force_login(member)
     activity = member_client.get("/backoffice/security/activity/").content.decode()
-    assert "(Supervisor)" in activity and "birth date" not in activity
+    assert "(Supervisor)" in activity and "registered email" not in activity
 
 
 @pytest.mark.parametrize(
@@ -916,11 +1069,12 @@ def test_the_supervisor_is_told_what_the_reset_removed(
     assert f"{told} They were told by email; they sign in with the password now." in shown
 
 
-@pytest.mark.parametrize("action", ["reset-two-step", "correct-email", "active"])
+@pytest.mark.parametrize("action", ["reset-two-step", "correct-email", "active", "clear-lockout"])
 def test_a_supervisors_reason_page_has_admins_breadcrumb_bar(client, supervisor, member, action):
     # The reason pages drew their trail as a <div class="breadcrumbs">, which Django 6's admin
     # no longer styles: bare links jammed against the header, with no way back that looked
     # like one.
+    paused(member)  # the lift's page asks only while something is paused
     url = f"{page_of(member).removesuffix('change/')}{action}/"
     page = as_staff(client, supervisor, "en").get(url).content.decode()
     trail = re.search(r'<ol class="breadcrumbs">(.*?)</ol>', page, re.S)
@@ -928,6 +1082,40 @@ def test_a_supervisors_reason_page_has_admins_breadcrumb_bar(client, supervisor,
     assert f'href="{page_of(member)}">JPN1000001</a></li>' in trail[1]
     assert '<li aria-current="page">' in trail[1]
     assert 'class="breadcrumbs"' not in page.replace('<ol class="breadcrumbs">', "")
+    # The section too, as on the member's page: Home › 会員とセキュリティ › 会員 › JPN… › …
+    # (helper-160: the action pages skipped it).
+    names = re.findall(r"<li[^>]*>(?:<a [^>]*>)?([^<]*)", trail[1])
+    member_page = as_staff(Client(), supervisor, "en").get(page_of(member)).content.decode()
+    on_member_page = re.search(r'<ol class="breadcrumbs">(.*?)</ol>', member_page, re.S)[1]
+    assert names[:-1] == re.findall(r"<li[^>]*>(?:<a [^>]*>)?([^<]*)", on_member_page)
+
+
+@pytest.mark.parametrize(
+    "language, example, not_held",
+    [
+        (
+            "ja",
+            "例：氏名、登録メールアドレス、会員ID、身分証明書番号の末尾4桁",
+            ["電話", "生年月日", "本人確認書類"],
+        ),
+        (
+            "en",
+            "the registered email address, the member ID and the last four characters of the ID "
+            "document number",
+            ["phone", "birth date"],
+        ),
+    ],
+)
+@pytest.mark.parametrize("action", ["reset-two-step/", "correct-email/", "active/"])
+def test_the_reasons_example_names_only_what_the_page_shows(
+    client, supervisor, member, action, language, example, not_held
+):
+    """The example named a registered phone and a birth date, which JENCO does not hold, and
+    「本人確認書類番号」 where the page says 身分証明書番号 (helper-160)."""
+    boss = as_staff(client, supervisor, language)
+    page = boss.get(f"{page_of(member).removesuffix('change/')}{action}").content.decode()
+    assert example in page
+    assert not any(word in page for word in not_held)
 
 
 def test_a_reset_two_step_page_left_open_removes_nothing_set_up_since(
@@ -963,7 +1151,7 @@ def test_a_reset_two_step_page_left_open_removes_nothing_set_up_since(
 def test_a_supervisor_deactivates_and_reactivates(client, supervisor, member):
     boss = as_staff(client, supervisor, "en")
     url = f"{page_of(member).removesuffix('change/')}active/"
-    assert "Deactivate the member" in boss.get(url).content.decode()
+    assert "Deactivate the account" in boss.get(url).content.decode()
     boss.post(
         url,
         {"reason": "Member asked to close the account; identity checked by phone.", "active": "0"},
@@ -977,10 +1165,28 @@ def test_a_supervisor_deactivates_and_reactivates(client, supervisor, member):
     sign_in(other)
     assert SESSION_KEY not in other.session
 
-    assert "Reactivate the member" in boss.get(url).content.decode()
+    assert "Reactivate the account" in boss.get(url).content.decode()
     boss.post(url, {"reason": "Identity checked again.", "active": "1"})
     member.refresh_from_db()
     assert member.is_active
+
+
+@pytest.mark.parametrize(
+    "language, button, title",
+    [
+        ("ja", "アカウントを停止する…", "<h1>アカウントを停止する</h1>"),
+        ("en", "Deactivate the account…", "<h1>Deactivate the account</h1>"),
+    ],
+)
+def test_deactivating_says_it_is_the_account_that_stops(
+    client, supervisor, member, language, button, title
+):
+    """「停止する…」 beside two-step's buttons read like "stop two-step" or "pause"
+    (helper-160)."""
+    boss = as_staff(client, supervisor, language)
+    assert button in boss.get(page_of(member)).content.decode()
+    page = boss.get(f"{page_of(member).removesuffix('change/')}active/").content.decode()
+    assert title in page
 
 
 def test_the_deactivate_button_pressed_twice_leaves_the_member_deactivated(
@@ -1017,7 +1223,7 @@ def test_a_reason_too_long_or_hostile_is_refused(client, supervisor, member):
     boss = as_staff(client, supervisor, "en")
     url = f"{page_of(member).removesuffix('change/')}active/"
     too_long = boss.post(url, {"reason": "x" * 501, "active": "0"}).content.decode()
-    assert "At most 500 characters" in too_long and "Deactivate the member" in too_long
+    assert "At most 500 characters" in too_long and "Deactivate the account" in too_long
     assert boss.post(url, {"reason": "\x00", "active": "0"}).status_code == 200
     assert boss.post(url, {"reason": "Fraud report.", "active": "maybe"}).status_code == 200
     member.refresh_from_db()
@@ -1046,7 +1252,7 @@ def correct(
     client,
     member,
     email="taro.new@example.net",
-    reason="Called from the registered phone; birth date and ID document match.",
+    reason="Name, registered email and ID document number match.",
 ):
     url = f"{page_of(member).removesuffix('change/')}correct-email/"
     return client.post(url, {"email": email, "reason": reason}, follow=True)
@@ -1094,7 +1300,7 @@ def test_a_supervisor_corrects_an_email_the_member_confirms_signed_out(
     assert len(to_new) == 1 and len(to_old) == 1
     assert "t•••@example.net" in to_old[0].body and "taro.new" not in to_old[0].body
     started = member.security_events.get(kind=Kind.EMAIL_CORRECTION_STARTED)
-    assert started.actor == supervisor and "birth date" in started.details["reason"]
+    assert started.actor == supervisor and "registered email" in started.details["reason"]
     assert started.details["old"] == "t•••@example.com"
     assert started.details["new"] == "t•••@example.net"
 

@@ -145,6 +145,33 @@ def codes_mailed_again_at(member) -> datetime.datetime | None:
     return _hour_spent_until(_this_hour(member, timezone.now()))
 
 
+@dataclass(frozen=True)
+class NewestCode:
+    """The member's newest code as support reads it ("I never got the code"): void after
+    its wrong tries, and when the session that asked for it can be sent a new one."""
+
+    used_up: bool  # JENCO_MAILBOX_CODE_TRIES wrong tries: the member was told to get a new one
+    new_code_at: datetime.datetime | None  # None: a new code can be sent now
+
+
+def newest_code(member) -> NewestCode | None:
+    """None when the member has no code left in the table (none asked for, or pruned)."""
+    now = timezone.now()
+    code = member.mailbox_codes.order_by("-created").first()
+    if code is None:
+        return None
+    used_up = code.used_at is None and code.wrong_tries >= settings.JENCO_MAILBOX_CODE_TRIES
+    # What that session's 「新しいコードを送信」 waits for: a minute after its last code, or
+    # the hour's limits (its own, and the member's across sessions).
+    refused = _refusal(_this_hour(member, now), code.session_hash, now)
+    new_code_at = refused.next_at if refused else None
+    # No code is sent while the member's wrong codes of the hour pause the step (send_code).
+    paused = wrong_codes_pause(member)
+    if paused is not None:
+        new_code_at = max(new_code_at or paused, paused)
+    return NewestCode(used_up=used_up, new_code_at=new_code_at)
+
+
 def _works_until(code, now) -> datetime.datetime | None:
     """Until when a code can still be entered: None once it is used, used up or expired."""
     if code.used_at is not None or code.wrong_tries >= settings.JENCO_MAILBOX_CODE_TRIES:

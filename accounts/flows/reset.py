@@ -214,7 +214,13 @@ def email_reset_link(
         return refused
     # Sent by support: the member's activity names the team, as for support's other actions.
     by_support = actor is not None and actor != member
-    details = {"team": support.team(actor)} if by_support else None
+    # And where it went, masked as the member's pages mask it: an "I never got it" call
+    # later is answered from the log, even after the address was corrected.
+    details = (
+        {"team": support.team(actor), "to": credentials.mask_email(member.email)}
+        if by_support
+        else None
+    )
     record(request, kind.requested, member, actor=actor, origin=origin, details=details)
     transaction.on_commit(
         lambda: tasks.mail_reset_link.enqueue(

@@ -138,6 +138,10 @@ class LockState:
         return not STOP_SIGNING_IN.isdisjoint(self.paused())
 
     def paused(self) -> list[Pause]:
+        return list(self.ends())
+
+    def ends(self) -> dict[Pause, datetime.datetime]:
+        """Each pause with when it ends by itself."""
         ends = (
             self.until,
             self.pin_locked_until,
@@ -145,7 +149,7 @@ class LockState:
             self.mailbox_paused_until,
             self.sign_ins_paused_until,
         )
-        return [pause for pause, end in zip(Pause, ends, strict=True) if end]
+        return {pause: end for pause, end in zip(Pause, ends, strict=True) if end}
 
 
 def lock_state(member, *, networks: bool = True) -> LockState:
@@ -236,13 +240,31 @@ def two_step_state(member) -> TwoStepState:
     )
 
 
-def last_code_mailed(member) -> datetime.datetime | None:
-    """When the last first-sign-in code went to the registered address, while the member is
-    at that step ("I never got the code"); None before any was sent, and after the step."""
+@dataclass(frozen=True)
+class CodeMailed:
+    """The first sign-in's last mailed code, as the member page tells it."""
+
+    at: datetime.datetime
+    # Void after too many wrong tries: the member reads 「確認コードの誤りが多すぎます」 and
+    # must ask for a new one, which can be sent from `new_code_at` (None: now).
+    used_up: bool = False
+    new_code_at: datetime.datetime | None = None
+
+
+def last_code_mailed(member) -> CodeMailed | None:
+    """When the last first-sign-in code went to the registered address, and whether it still
+    works, while the member is at that step ("I never got the code"); None before any was
+    sent, and after the step."""
     if credentials.migration_step(member) is not credentials.Step.MAILBOX:
         return None
     sent = member.security_events.filter(kind=Kind.MAILBOX_CODE_SENT).order_by("-created")
-    return sent.values_list("created", flat=True).first()
+    at = sent.values_list("created", flat=True).first()
+    if at is None:
+        return None
+    newest = mailbox.newest_code(member)
+    if newest is None or not newest.used_up:
+        return CodeMailed(at)
+    return CodeMailed(at, used_up=True, new_code_at=newest.new_code_at)
 
 
 def timeline(member, limit: int = 30):
@@ -287,6 +309,7 @@ _DETAIL_LABELS = {
     "reason": gettext_lazy("Reason"),
     "fields": gettext_lazy("Fields changed"),
     "address": gettext_lazy("Address"),
+    "to": gettext_lazy("Sent to"),
     "name": gettext_lazy("Passkey name"),
     "count": gettext_lazy("Sessions ended"),
     "lifted": gettext_lazy("Pauses and locks lifted"),
@@ -392,6 +415,16 @@ def pauses_in_words(member, pauses: list[Pause]) -> str:
     on changes that need the PIN" (a staff account's lock is on its password's)."""
     return listed(
         _PIN_LOCK[member.has_pin] if pause == Pause.PIN else _PAUSES[pause] for pause in pauses
+    )
+
+
+def pauses_and_ends_in_words(member, state: LockState) -> str:
+    """The member's pauses, each with the minute it would end by itself: what the lift's
+    page asks about ("the sign-in pause (ends by itself at 09:59)")."""
+    return listed(
+        _("%(pause)s (ends by itself at %(time)s)")
+        % {"pause": pauses_in_words(member, [pause]), "time": _when(end)}
+        for pause, end in state.ends().items()
     )
 
 

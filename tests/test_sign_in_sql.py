@@ -94,8 +94,8 @@ def test_recent_attempts_are_the_lockout_records_for_the_id_or_the_address():
     assert sign_in_sql.recent_attempts(since, None, None) == []
 
 
-def failed(typed: str, member_pk: int, since=None) -> tuple[int, int]:
-    counts = sign_in_sql.count_sign_ins(
+def counts_of(typed: str, member_pk: int, since=None) -> sign_in_sql.SignInCounts:
+    return sign_in_sql.count_sign_ins(
         typed,
         member_pk,
         since=since,
@@ -104,20 +104,15 @@ def failed(typed: str, member_pk: int, since=None) -> tuple[int, int]:
         renewed_by=BY_PASSWORD.renewed_by,
         every_kind=EVERY_WAY.kinds,
     )
+
+
+def failed(typed: str, member_pk: int, since=None) -> tuple[int, int]:
+    counts = counts_of(typed, member_pk, since)
     return counts.failed, counts.unanswered
 
 
 def second_step_failures(member_pk: int, since=None) -> int:
-    counts = sign_in_sql.count_sign_ins(
-        "JPN1000001",
-        member_pk,
-        since=since,
-        after=timezone.now(),
-        kinds=BY_PASSWORD.kinds,
-        renewed_by=BY_PASSWORD.renewed_by,
-        every_kind=EVERY_WAY.kinds,
-    )
-    return counts.unanswered_second_step
+    return counts_of("JPN1000001", member_pk, since).unanswered_second_step
 
 
 def test_failed_sign_ins_are_counted_for_that_typed_id_after_the_moment(member):

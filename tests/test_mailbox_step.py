@@ -273,8 +273,12 @@ def test_a_member_who_reset_the_pin_by_email_proves_the_mailbox_then_changes_the
     assert "（PINコードは変更済みです）" in mailoutbox[-1].body
     assert enter(client, mailed_code(mailoutbox))["Location"] == "/backoffice/"
     assert client.get("/backoffice/")["Location"] == "/backoffice/profile/password/"
-    # Done is said in words too, not only by the strike-through a screen reader does not read.
-    done_pin = '<li class="done">PINコードの変更<span class="visually-hidden">（完了）</span></li>'
+    # Done is said in words too, and by a tick, as on the dashboard (helper-159: struck
+    # through, the step read as cancelled).
+    done_pin = (
+        '<li class="done">PINコードの変更 <span class="visually-hidden">（完了）</span>'
+        '<span aria-hidden="true">✓</span></li>'
+    )
     assert done_pin in client.get("/backoffice/profile/password/").content.decode()
 
 

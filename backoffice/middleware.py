@@ -1,6 +1,8 @@
+from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy
 
 from accounts import credentials
 from accounts.flows import mailbox, two_step
@@ -10,6 +12,11 @@ STEP_URLS = {
     credentials.Step.PIN: "backoffice:profile-pin",
     credentials.Step.PASSWORD: "backoffice:profile-password",
 }
+
+
+BEFORE_ANYTHING_ELSE = gettext_lazy(
+    "Please finish this step first: the other pages open once it is done."
+)
 
 
 def first_sign_in_gate(get_response):
@@ -40,6 +47,11 @@ def first_sign_in_gate(get_response):
             if step is not None:
                 target = reverse(STEP_URLS[step])
                 if request.path_info != target:
+                    if request.method == "GET" and request.path_info != gated[0]:
+                        # A page asked for from the menu (Profile, Security) lands on the step
+                        # with a word why, not as if the link were broken (helper-159). The
+                        # home, where every sign-in goes, needs none.
+                        messages.info(request, BEFORE_ANYTHING_ELSE)
                     return redirect(target)
         else:
             # The pages outside the back office a signed-in visitor can open (forgot password,

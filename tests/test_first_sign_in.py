@@ -95,6 +95,18 @@ def test_every_back_office_page_leads_to_the_pin_step_first(migrated_client, pat
     assert response["Location"] == "/backoffice/profile/pin/"
 
 
+FIRST = "先にこの手順を完了してください。完了すると、ほかのページを開けるようになります。"
+
+
+def test_a_page_asked_for_from_the_menu_lands_on_the_step_with_a_word_why(migrated_client):
+    # helper-159: Profile and Security bounced back to the step as if the link were broken.
+    response = migrated_client.get("/backoffice/security/", follow=True)
+    assert response.redirect_chain[-1][0] == "/backoffice/profile/pin/"
+    assert FIRST in response.content.decode()
+    home = migrated_client.get("/backoffice/", follow=True).content.decode()
+    assert FIRST not in home  # every sign-in lands there: nothing to explain
+
+
 def test_the_pin_step_says_why_in_the_seeds_words(migrated_client):
     page = migrated_client.get("/backoffice/profile/pin/").content.decode()
     assert "必ずPINコード・パスワードの順番に変更してください" in page

@@ -409,7 +409,7 @@ class Step(enum.StrEnum):
 
 
 _STEP_LABELS = {
-    Step.MAILBOX: gettext_lazy("Mailbox not confirmed yet"),
+    Step.MAILBOX: gettext_lazy("Mailbox code not entered yet"),
     Step.PIN: gettext_lazy("Default PIN not changed yet"),
     Step.PASSWORD: gettext_lazy("Default password not changed yet"),
     Step.DONE: gettext_lazy("Migration complete"),

@@ -74,7 +74,7 @@ def test_a_name_typed_without_its_space_is_found_in_the_same_pass_over_the_membe
 
 def test_the_list_shows_what_support_needs_and_no_secrets(support_client, many):
     page = support_client.get("/admin/accounts/member/").content.decode()
-    for text in ["taro@example.com", "山田 太郎", "メールアドレス未確認"]:
+    for text in ["taro@example.com", "山田 太郎", "確認コード未入力"]:
         assert text in page
     assert "AB98765432" not in page
     assert "md5$" not in page and "argon2" not in page
@@ -82,7 +82,7 @@ def test_the_list_shows_what_support_needs_and_no_secrets(support_client, many):
 
 def test_the_migration_summary_counts_the_ja_members(support_client, many):
     page = support_client.get("/admin/accounts/member/").content.decode()
-    assert "移行 1 件" in page
+    assert "JAから移行した会員 1 人" in page
 
 
 def test_the_migration_filter(support_client, many):
@@ -105,8 +105,8 @@ def test_the_migration_summary_counts_each_member_at_one_step(support_client, db
         member.save()
     page = support_client.get("/admin/accounts/member/").content.decode()
     assert (
-        "移行 4 件 · メールアドレス未確認 1 件 · PINコード変更待ち 1 件 · "
-        "パスワード変更待ち 1 件 · 完了 1 件"
+        "JAから移行した会員 4 人 · 確認コード未入力 1 人 · PINコード変更待ち 1 人 · "
+        "パスワード変更待ち 1 人 · 完了 1 人"
     ) in page
 
 

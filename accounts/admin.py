@@ -34,7 +34,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import smart_split
@@ -1271,6 +1271,13 @@ class TotalsForThePage(OnlyShownChangeList):
         totals = lockout.with_totals(self.model.objects.filter(pk__in=[row.pk for row in shown]))
         with_totals = {row.pk: row for row in totals}
         self.result_list = [with_totals[row.pk] for row in shown if row.pk in with_totals]
+        # Each row's member, where it names one the agent may open (not a staff account,
+        # for support): its ID a link to the member's page (helper-160), in one query.
+        members = self.model_admin.admin_site._registry[Member].get_queryset(request)
+        typed = {row.username for row in self.result_list if row.username}
+        pages = dict(members.filter(member_id__in=typed).values_list("member_id", "pk"))
+        for row in self.result_list:
+            row.member_pk = pages.get(row.username)
 
 
 # The records the lockouts list's action names before it lifts (the rest are counted).
@@ -1330,9 +1337,19 @@ class AccessAttemptAdmin(OnlyWhatAdminShows, axes.admin.AccessAttemptAdmin):
         if field not in HIDDEN_FIELDS
     ] + ["address"]
     list_display = [
-        "address" if field == "ip_address" else field
+        {"ip_address": "address", "username": "member_id"}.get(field, field)
         for field in sorted(axes.admin.AccessAttemptAdmin.list_display, key=_lockout_column)
     ]
+
+    @admin.display(
+        description=AccessAttempt._meta.get_field("username").verbose_name, ordering="username"
+    )
+    def member_id(self, attempt):
+        member_pk = getattr(attempt, "member_pk", None)
+        if member_pk is None:
+            return attempt.username or self.get_empty_value_display()
+        url = reverse("admin:accounts_member_change", args=[member_pk])
+        return format_html('<a href="{}">{}</a>', url, attempt.username)
 
     @admin.display(
         description=AccessAttempt._meta.get_field("ip_address").verbose_name,

@@ -44,8 +44,29 @@ def test_the_lockout_list_puts_what_an_agent_looks_for_first(agent, stored_attem
     # were off the screen (helper-131).
     page = agent.get("/admin/axes/accessattempt/").content.decode()
     columns = re.findall(r'class="field-(\w+)[ "]', page)
-    assert columns[:5] == ["attempt_time", "username", "status", "failures_since_start", "address"]
+    assert columns[:5] == ["attempt_time", "member_id", "status", "failures_since_start", "address"]
     assert columns.index("user_agent") > columns.index("address")
+
+
+def test_a_members_id_on_the_lockout_list_opens_their_page(agent, member, stored_attempt):
+    # helper-160: the ID was plain text; the agent searched the member list for it again.
+    AccessAttempt.objects.create(
+        username="JPN7777777", ip_address="203.0.113.8", failures_since_start=1
+    )
+
+    page = agent.get("/admin/axes/accessattempt/").content.decode()
+
+    assert f'<a href="/admin/accounts/member/{member.pk}/change/">JPN1000001</a>' in page
+    assert "JPN7777777" in page and "JPN7777777</a>" not in page
+
+
+def test_a_staff_accounts_id_is_no_link_for_support(client, support_agent, staff):
+    AccessAttempt.objects.create(
+        username=staff.member_id, ip_address="203.0.113.9", failures_since_start=1
+    )
+    client.force_login(support_agent)
+    page = client.get("/admin/axes/accessattempt/").content.decode()
+    assert f"/admin/accounts/member/{staff.pk}/change/" not in page
 
 
 def test_an_attempt_page_shows_no_form_data(agent, stored_attempt):

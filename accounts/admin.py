@@ -415,6 +415,8 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     list_filter = [MigrationStateFilter, "origin", "is_active", "is_staff", "preferred_language"]
     # name_without_spaces: the alias get_search_results adds.
     search_fields = ["member_id", "name", "email", "name_without_spaces"]
+    # What the box finds, said under it (helper-160: no hint of it).
+    search_help_text = _("Search by member ID, name (with or without its space) or email address.")
     ordering = ["member_id"]
     list_per_page = 50
     show_full_result_count = False

@@ -80,6 +80,14 @@ def test_the_list_shows_what_support_needs_and_no_secrets(support_client, many):
     assert "md5$" not in page and "argon2" not in page
 
 
+def test_the_search_box_says_what_it_finds(support_client):
+    page = support_client.get("/admin/accounts/member/").content.decode()
+    assert (
+        "会員ID、氏名（姓と名の間のスペースはあってもなくても可）、メールアドレスで検索できます。"
+        in page
+    )
+
+
 def test_the_migration_summary_counts_the_ja_members(support_client, many):
     page = support_client.get("/admin/accounts/member/").content.decode()
     assert "JAから移行した会員 1 人" in page

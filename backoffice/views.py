@@ -165,6 +165,11 @@ def _code_problem(checked: mailbox.Checked) -> str:
             return _("The code is not right. You can try %(left)s more times.") % {
                 "left": checked.tries_left
             }
+        case mailbox.Check.REPLACED:
+            return _(
+                "That code is from an earlier email: a newer code, sent at %(time)s, replaced "
+                "it. Enter the code from the latest email. You can try %(left)s more times."
+            ) % {"time": times.sent_at(checked.newest_sent), "left": checked.tries_left}
         case mailbox.Check.USED_UP:
             return _("Too many wrong codes. Send yourself a new code and enter that one.")
         case mailbox.Check.EXPIRED:

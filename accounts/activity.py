@@ -82,6 +82,10 @@ def events(member):
         SecurityEvent.objects.filter(
             Q(member=member)
             # Logged against the ID typed (it may name nobody): the failures, and the pause.
+            # Not a wrong captcha (SIGN_IN_CAPTCHA_FAILED): it never reached the password, so
+            # it tells the member nothing, and anyone who knows the ID could write it without
+            # reading the picture, page after page, over the entries that matter. Staff see
+            # it in the security log.
             | Q(
                 kind__in=[Kind.SIGN_IN_FAILED, Kind.LOCKED_OUT], member_id_typed=typed, member=None
             ),

@@ -212,6 +212,12 @@ class SecurityEvent(models.Model):
         SIGN_IN_DEFAULT = "sign_in_default", _("Signed in with default credentials")
         SIGN_IN_VIEW_ONLY = "sign_in_view_only", _("Signed in view only (sub password)")
         SIGN_IN_FAILED = "sign_in_failed", _("Sign-in failed")
+        # A wrong or missing captcha: it never reached the password, so it says nothing of
+        # the member ID typed (accounts.flows.sign_in.sign_in_failed).
+        SIGN_IN_CAPTCHA_FAILED = (
+            "sign_in_captcha_failed",
+            _("Sign-in failed: wrong or missing captcha"),
+        )
         SIGN_OUT = "sign_out", _("Signed out")
         LOCKED_OUT = "locked_out", _("Locked out")
         PIN_CHANGED = "pin_changed", _("PIN changed")

@@ -21,6 +21,19 @@ def try_again_at(when: datetime.datetime) -> str:
     return pgettext("a time to try again at, named as Japan time", "%(time)s") % {"time": time}
 
 
+def sent_at(when: datetime.datetime) -> str:
+    """When something was sent, as its email would show it: local time to the minute, with
+    the date when it is not today, the zone named as try_again_at names it."""
+    when = timezone.localtime(when)
+    if when.date() == timezone.localdate():
+        time = formats.time_format(when, "TIME_FORMAT")
+    else:
+        time = formats.date_format(when, "DATETIME_FORMAT")
+    return pgettext("a time something was sent at, named as Japan time", "%(time)s") % {
+        "time": time
+    }
+
+
 def minute_up(when: datetime.datetime) -> datetime.datetime:
     """Local time rounded up to the minute: the first minute a try is no longer refused. What
     the member reads (try_again_at) and what support reads them in admin are the same."""

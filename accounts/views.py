@@ -537,6 +537,7 @@ def _forgot_pin_signed_in(request: HttpRequest) -> HttpResponse:
             )
         return _go_next(request)
     context = {
+        "kind": reset.PIN,
         "email": credentials.mask_email(member.email) if member.email else "",
         "no_email": NO_EMAIL_FOR_LINK,
         "next": _safe_next(request),

@@ -1,4 +1,5 @@
 import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib import messages
@@ -49,17 +50,22 @@ def _confirmed(form, request: HttpRequest) -> bool:
     return checked.right and form.after_pin()
 
 
-def _applied(form, change, request: HttpRequest, field: str) -> bool:
-    """Validate, confirm the PIN, then apply the change; False (with a form message) if it
+class Applied(NamedTuple):
+    # A PIN or password change: whether it signed other devices out (its flow says).
+    signed_out_elsewhere: bool
+
+
+def _applied(form, change, request: HttpRequest, field: str) -> Applied | None:
+    """Validate, confirm the PIN, then apply the change; None (with a form message) if it
     was not applied."""
     if not _confirmed(form, request):
-        return False
+        return None
     try:
-        change(request, request.user, form.cleaned_data[field])
+        signed_out_elsewhere = change(request, request.user, form.cleaned_data[field])
     except ChangedMeanwhile:
         form.add_error(None, CHANGED_MEANWHILE)
-        return False
-    return True
+        return None
+    return Applied(bool(signed_out_elsewhere))
 
 
 @view_only.readable
@@ -159,6 +165,11 @@ def _code_problem(checked: mailbox.Checked) -> str:
             return _("The code is not right. You can try %(left)s more times.") % {
                 "left": checked.tries_left
             }
+        case mailbox.Check.REPLACED:
+            return _(
+                "That code is from an earlier email: a newer code, sent at %(time)s, replaced "
+                "it. Enter the code from the latest email. You can try %(left)s more times."
+            ) % {"time": times.sent_at(checked.newest_sent), "left": checked.tries_left}
         case mailbox.Check.USED_UP:
             return _("Too many wrong codes. Send yourself a new code and enter that one.")
         case mailbox.Check.EXPIRED:
@@ -227,22 +238,22 @@ def _change_secret(
     template: str,
     *,
     elsewhere: str | None = None,
+    signs_out: str | None = None,
     **context,
 ) -> HttpResponse:
     """One PIN-confirmed secret change: a first-sign-in step leads on to the next step due,
     an ordinary change back to the profile. `elsewhere`: what it says instead of `done` when
     the change signed the member's other devices out (a PIN or password change ends every
-    other session), said only when there were any (helper-101)."""
+    other session), said only when there were any (helper-101); `signs_out`: what the form
+    says of it beforehand, likewise only while another device is signed in (helper-162)."""
     form = form_class(request.user, _bound(request))
     migrating = request.user.migration_step is not None
-    signed_out_elsewhere = (
-        elsewhere is not None
-        and form.is_valid()
-        and sessions.others_signed_in(request, request.user)
-    )
-    if _applied(form, change, request, field):
-        messages.success(request, elsewhere if signed_out_elsewhere else done)
+    applied = _applied(form, change, request, field)
+    if applied:
+        messages.success(request, elsewhere if applied.signed_out_elsewhere else done)
         return redirect(_after_change(migrating))
+    if signs_out is not None and sessions.others_signed_in(request, request.user):
+        context["signs_out"] = signs_out
     return render(request, template, {"form": form, **context})
 
 
@@ -270,6 +281,10 @@ def change_pin(request: HttpRequest) -> HttpResponse:
         elsewhere=_(
             "Your PIN has been changed. Any other device signed in to your account is signed out."
         ),
+        signs_out=_(
+            "Changing your PIN signs out every other device signed in to your account, "
+            "view-only ones too."
+        ),
         tab="pin",
         default_pin=settings.JENCO_DEFAULT_PIN,
     )
@@ -289,6 +304,10 @@ def change_password(request: HttpRequest) -> HttpResponse:
         "backoffice/profile_password.html",
         elsewhere=_(
             "Your password has been changed. Any other device signed in to your account is signed out."
+        ),
+        signs_out=_(
+            "Changing your password signs out every other device signed in to your account, "
+            "view-only ones too."
         ),
         tab="password",
     )

@@ -9,7 +9,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.ja_accounts import ja_member
-from tests.helpers import PASSWORD, PIN, reset_link, sign_in, solved_captcha
+from accounts.models import SecurityEvent
+from tests.helpers import PASSWORD, PIN, reset_link, sign_in, solved_captcha, wrong_captcha
 from tests.test_two_step import a_code_of_another_step, password_step, turn_on
 
 pytestmark = pytest.mark.django_db
@@ -393,3 +394,41 @@ def test_a_view_only_sign_in_leaves_the_warning_for_the_member(member):
 
     page = owner.get("/backoffice/").content.decode()
     assert "2回ログインに失敗" in page and "has-failures" in page
+
+
+@pytest.mark.parametrize(
+    "language, text, activity_line",
+    [
+        (
+            "ja",
+            "前回のログインから今回のログインまでに、お客様の会員IDで1回ログインに失敗しています。",
+            "お客様の会員IDでのログイン失敗",
+        ),
+        (
+            "en",
+            "1 failed sign-in with your member ID between your previous sign-in and this one.",
+            "Failed sign-in with your member ID",
+        ),
+    ],
+)
+def test_a_wrong_captcha_is_not_counted_as_a_failed_sign_in(member, language, text, activity_line):
+    # helper-162: the member's own picture typo read on their dashboard as a failed sign-in
+    # ("someone may be guessing your password"), and anyone who knew the ID could raise the
+    # count without reading the picture or knowing the password.
+    sign_in(Client(), "JPN1000001", PASSWORD)
+    sign_in(Client(), "JPN1000001", "wrong-password")  # one real failure
+    sign_in(Client(), "JPN1000001", PASSWORD, captcha=wrong_captcha())  # the member's typo
+    sign_in(Client(), "JPN1000001", "guess", captcha={"captcha_0": "x"})  # no answer: a bot
+    client = Client()
+    client.cookies["django_language"] = language
+    assert sign_in(client, "JPN1000001", PASSWORD)["Location"] == "/backoffice/"
+    client.cookies["django_language"] = language
+
+    assert text in client.get("/backoffice/").content.decode()
+    activity = client.get("/backoffice/security/activity/").content.decode()
+    assert activity.count(f"<strong>{activity_line}</strong>") == 1
+    # Staff still read both in the security log, against the ID typed.
+    captcha_failures = SecurityEvent.objects.filter(
+        kind="sign_in_captcha_failed", member_id_typed="JPN1000001"
+    )
+    assert captcha_failures.count() == 2

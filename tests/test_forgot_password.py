@@ -456,3 +456,24 @@ def test_setting_a_password_from_the_link_costs_the_same_with_or_without_a_sub_p
     assert set_password(client, form_path)["Location"] == "/password/reset/done/"
     # The new password's hash, and one verification against the sub password or nothing.
     assert CountingHasher.count == 2
+
+
+def test_a_reset_on_a_signed_in_browser_is_not_told_as_signed_out_elsewhere(
+    member_client, member, mailoutbox, english_member
+):
+    # helper-162: the browser that set the new password was signed in; its next page said
+    # "You were signed out on this device" as if someone else had done it. It is signed out
+    # by the reset itself. Another member signed in on a shared phone is left signed in.
+    ask(member_client, "JPN1000001", "taro@example.com")
+    set_password(member_client, follow_link(member_client, link_in(mailoutbox[0])))
+    page = member_client.get("/password/reset/done/").content.decode()
+    assert "この端末はログアウトされました" not in page and "ログアウトしました" in page
+    assert SESSION_KEY not in member_client.session
+
+    family_phone = Client()
+    family_phone.force_login(english_member)
+    ask(family_phone, "JPN1000001", "taro@example.com")
+    set_password(
+        family_phone, follow_link(family_phone, link_in(mailoutbox[-1])), "plum-Blossom-42"
+    )
+    assert family_phone.get("/backoffice/").status_code == 200

@@ -172,3 +172,56 @@ def test_the_pin_form_says_which_4_digit_code_it_means(client, member, mailoutbo
     # Beside two PINコード boxes, 「4桁のコード」 alone could be read as the PIN (helper-151).
     page = client.get(pin_link(client, "JPN1000001", "taro@example.com", mailoutbox))
     assert "画像の4桁のコードを入力して『送信』を押してください。" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "language, told, done",
+    [
+        ("ja", "この端末はログアウトされました", "新しいPINコードを設定しました。"),
+        ("en", "You were signed out on this device", "Your new PIN is set."),
+    ],
+)
+def test_a_pin_reset_on_a_signed_in_phone_is_not_told_as_signed_out_elsewhere(
+    member_client, member, mailoutbox, language, told, done
+):
+    # helper-162: "Forgot PIN" done on the phone that was signed in showed "You were signed
+    # out on this device. Please sign in again." above the done page's own words: the member
+    # did it there. The reset signs this browser out itself.
+    member_client.post("/pin/forgot/", {"next": "/backoffice/"})  # one tap, signed in
+    form = member_client.get(emailed_path(mailoutbox[-1], "/pin/reset/"))["Location"]
+    member_client.cookies["django_language"] = language
+    assert set_pin(member_client, form)["Location"] == "/pin/reset/done/"
+
+    page = member_client.get("/pin/reset/done/").content.decode()
+    assert done in page and told not in page
+    assert member_client.get("/backoffice/")["Location"].startswith("/login/")
+    assert told not in member_client.get("/login/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "language, pin_words, password_words",
+    [
+        (
+            "ja",
+            "新しいPINコードを設定すると、この端末を含め、ログインしているすべての端末からログアウト"
+            "します。",
+            "新しいパスワードを設定すると、この端末を含め、ログインしているすべての端末からログアウト"
+            "します。",
+        ),
+        (
+            "en",
+            "Setting a new PIN signs out every device signed in to your account, this one too",
+            "Setting a new password signs out every device signed in to your account, this one",
+        ),
+    ],
+)
+def test_the_forgot_pages_say_beforehand_that_every_device_is_signed_out(
+    client, member, language, pin_words, password_words
+):
+    # helper-162: the member learned it only from the done page, after the fact.
+    client.cookies["django_language"] = language
+    assert pin_words in client.get("/pin/forgot/").content.decode()
+    assert password_words in client.get("/password/forgot/").content.decode()
+    client.force_login(member)
+    client.cookies["django_language"] = language
+    assert pin_words in client.get("/pin/forgot/").content.decode()  # the one-tap page

@@ -55,7 +55,7 @@ def test_failures_from_many_addresses_of_one_network_pause_the_network(member, s
     assert page.status_code == 302 and SESSION_KEY in client.session
     # Counted as one network; logged address by address, the pause with its network.
     assert list(AccessAttempt.objects.values_list("ip_address", flat=True).distinct()) == [NETWORK]
-    failed = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SIGN_IN_FAILED)
+    failed = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SIGN_IN_CAPTCHA_FAILED)
     assert failed.values("ip_address").distinct().count() == limit
     pause = SecurityEvent.objects.get(kind=SecurityEvent.Kind.LOCKED_OUT)
     assert pause.details["address"] == f"{NETWORK}/64"

@@ -624,7 +624,7 @@ def test_an_address_paused_by_a_wrong_captcha_is_logged_after_that_failure(clien
     for n in range(30):
         attempt(client, f"JPN30000{n:02}", captcha={"captcha_0": "x", "captcha_1": "0000"})
     newest = list(SecurityEvent.objects.values_list("kind", flat=True)[:2])
-    assert newest == ["locked_out", "sign_in_failed"]
+    assert newest == ["locked_out", "sign_in_captcha_failed"]
     assert SecurityEvent.objects.filter(kind="locked_out").count() == 1
 
 

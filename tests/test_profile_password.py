@@ -3,7 +3,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Member, SecurityEvent
-from tests.helpers import PASSWORD, PIN, reset_link, solved_captcha
+from tests.helpers import PASSWORD, PIN, reset_link, sign_in, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -347,3 +347,16 @@ def test_a_member_sees_the_pin_lock_before_filling_a_form_in(member_client, memb
     Member.objects.filter(pk=member.pk).update(pin_locked_until=None)
     page = member_client.get("/backoffice/profile/password/").content.decode()
     assert "PINコードの入力を続けて間違えたため" not in page
+
+
+def test_the_email_says_other_devices_were_signed_out_only_when_there_were_any(member, mailoutbox):
+    # It said so always, like a PIN change's never did (helper-162): now both say it when true.
+    phone, desk = Client(), Client()
+    sign_in(desk, REMOTE_ADDR="198.51.100.4")
+    change_password(desk)
+    assert "パスワードが変更されました。\n" in mailoutbox[-1].body
+    assert "ほかの端末" not in mailoutbox[-1].body
+
+    sign_in(phone, password=NEW_PASSWORD, REMOTE_ADDR="203.0.113.7")
+    change_password(desk, new="plum-Blossom-4242")
+    assert "パスワードが変更されました。ほかの端末のログインは終了しました。" in mailoutbox[-1].body

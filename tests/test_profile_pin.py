@@ -1,10 +1,10 @@
 import pytest
-from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Member, SecurityEvent
-from tests.helpers import PIN, browser_sends, sign_in
+from tests.helpers import PIN, browser_sends, sign_in, solved_captcha
 
 pytestmark = pytest.mark.django_db
 
@@ -254,3 +254,52 @@ def test_the_locking_try_does_not_ask_for_the_pins_again(member_client, path, da
     assert "もう一度入力してください。" in pages[0]  # a wrong PIN: typed again, as before
     assert "までロックされています" in pages[4]
     assert "secrets-cleared" not in pages[4] and "もう一度入力してください。" not in pages[4]
+
+
+def sign_in_view_only(client, member) -> None:
+    Member.objects.filter(pk=member.pk).update(sub_password=make_password("willow-Creek-5512"))
+    data = {"username": "JPN1000001", "password": "willow-Creek-5512", "view_only": "on"}
+    assert client.post("/login/", {**data, **solved_captcha()})["Location"] == "/backoffice/"
+
+
+@pytest.mark.parametrize(
+    "language, before, banner, email",
+    [
+        (
+            "ja",
+            "PINコードを変更すると、ログイン中のほかの端末（閲覧専用のログインを含む）はすべて"
+            "ログアウトされます。",
+            "PINコードを変更しました。ほかの端末はログアウトさせました。",
+            "PINコードが変更されました。ほかの端末のログインは終了しました。",
+        ),
+        (
+            "en",
+            "Changing your PIN signs out every other device signed in to your account, "
+            "view-only ones too.",
+            "Your PIN has been changed. Any other device signed in to your account is signed out.",
+            "has just been changed. Other devices signed in to your account have been signed out.",
+        ),
+    ],
+)
+def test_the_form_the_banner_and_the_email_say_other_devices_are_signed_out(
+    member, mailoutbox, language, before, banner, email
+):
+    # helper-162: a PIN change signed out every other device, a view-only one too, and the
+    # form said nothing of it beforehand, nor the email after; the password's email did.
+    Member.objects.filter(pk=member.pk).update(preferred_language=language)
+    viewer, desk = Client(), Client()
+    sign_in_view_only(viewer, member)
+    sign_in(desk, REMOTE_ADDR="198.51.100.4")
+    desk.cookies["django_language"] = language
+    assert before in desk.get("/backoffice/profile/pin/").content.decode()
+
+    change_pin(desk)
+    desk.cookies["django_language"] = language
+    assert banner in desk.get("/backoffice/profile/").content.decode()
+    assert email in mailoutbox[-1].body
+    assert viewer.get("/backoffice/")["Location"].startswith("/login/")
+    # Signed in nowhere else now: neither the form nor the next email says it.
+    assert before not in desk.get("/backoffice/profile/pin/").content.decode()
+    change_pin(desk, current=NEW_PIN, new="739158")
+    assert "Other devices" not in mailoutbox[-1].body
+    assert "ほかの端末" not in mailoutbox[-1].body

@@ -223,6 +223,9 @@ class Check(enum.Enum):
     EXPIRED = "expired"
     ON_ITS_WAY = "on_its_way"  # asked for, but the worker has not mailed it yet: no try counted
     NONE = "none"  # no code has been sent (or the newest was already used)
+    # Wrong, but one of the member's older codes: from an email a newer code replaced (a
+    # second sign-in on the defaults, or "Send a new code"). Counted as a wrong try.
+    REPLACED = "replaced"
     PAUSED = "paused"  # the member's wrong codes of the hour, across sessions: none is checked
 
 
@@ -231,6 +234,7 @@ class Checked:
     result: Check
     tries_left: int = 0
     until: datetime.datetime | None = None  # PAUSED: when a code is checked again
+    newest_sent: datetime.datetime | None = None  # REPLACED: when the code to use was asked for
 
 
 def check_code(request, member, typed: str) -> Checked:
@@ -300,7 +304,19 @@ def _try(request, member, code, typed: str, now) -> Checked:
     record(request, Kind.MAILBOX_CODE_FAILED, member)
     tries = MailboxCode.objects.values_list("wrong_tries", flat=True).get(pk=code.pk)
     left = max(limit - tries, 0)
+    if left and _replaced(member, code, typed):
+        return Checked(Check.REPLACED, tries_left=left, newest_sent=code.created)
     return Checked(Check.WRONG if left else Check.USED_UP, tries_left=left)
+
+
+def _replaced(member, code, typed: str) -> bool:
+    """Whether `typed` is one of the member's codes from before `code`: the member read an
+    older email (helper-162: told only "the code is not right", after a second sign-in on
+    the defaults had mailed a new one). The keyed hash depends only on the member and the
+    code, so the typed code is looked up by its hash: no code is kept in plain text. Whoever
+    types one had the mailbox; a guess that hits an older code learns nothing that works."""
+    older = member.mailbox_codes.filter(created__lt=code.created)
+    return older.filter(code_hash=_hash(member.pk, typed)).exists()
 
 
 def _entered_again(request, member, code, typed: str) -> Checked:

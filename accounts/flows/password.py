@@ -13,12 +13,17 @@ from accounts.flows.credential_change import (
 
 
 @transaction.atomic
-def change_password(request, member, new_password: str) -> None:
-    """The session that changed it stays signed in; every other session of the member ends."""
+def change_password(request, member, new_password: str) -> bool:
+    """The session that changed it stays signed in; every other session of the member ends.
+    Whether any other was signed in: the page and the email say so only then (the email
+    said it always)."""
+    signed_out_elsewhere = sessions.others_signed_in(request, member)
     save_new_password(member, new_password)
     sessions.keep_this_one(request, member)
     record(request, Kind.PASSWORD_CHANGED, member)
-    emails.send_member_email(member, "password_changed")
+    context = {"signed_out_elsewhere": signed_out_elsewhere}
+    emails.send_member_email(member, "password_changed", context)
+    return signed_out_elsewhere
 
 
 @transaction.atomic

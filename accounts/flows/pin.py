@@ -114,10 +114,15 @@ def _lock(request, member, kind: Kind, limit: int) -> datetime.datetime:
 
 
 @transaction.atomic
-def change_pin(request, member, new_pin: str) -> None:
+def change_pin(request, member, new_pin: str) -> bool:
     """Like a password change: this session stays signed in, every other one ends (the PIN
-    is part of the session hash, see Member._get_session_auth_hash)."""
+    is part of the session hash, see Member._get_session_auth_hash), view-only ones too.
+    Whether any other was signed in, which the page and the email then say (helper-162:
+    the email never did), as the password's do."""
+    signed_out_elsewhere = sessions.others_signed_in(request, member)
     save_new_pin(member, new_pin)
     sessions.keep_this_one(request, member)
     record(request, Kind.PIN_CHANGED, member)
-    emails.send_member_email(member, "pin_changed")
+    context = {"signed_out_elsewhere": signed_out_elsewhere}
+    emails.send_member_email(member, "pin_changed", context)
+    return signed_out_elsewhere

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import transaction
 from django.urls import reverse
@@ -52,6 +53,9 @@ class ResetKind:
     on_its_way: StrPromise
     spam_folder: StrPromise
     done_text: StrPromise
+    # Said beforehand, on the forgot and set pages: the reset signs out every device, this
+    # one too (helper-162: a member learned it only from the done page).
+    signs_out: StrPromise
 
     def url(self, page: str) -> str:
         """The URL name of one of this kind's pages: forgot, forgot-sent, reset, reset-done."""
@@ -97,6 +101,10 @@ PASSWORD = ResetKind(
         "Your new password is set. For your safety, every device that was signed in has been "
         "signed out."
     ),
+    signs_out=_(
+        "Setting a new password signs out every device signed in to your account, this one "
+        "too: then sign in again with the new password."
+    ),
 )
 PIN = ResetKind(
     name="pin",
@@ -127,6 +135,10 @@ PIN = ResetKind(
     ),
     done_text=_(
         "Your new PIN is set. For your safety, every device that was signed in has been signed out."
+    ),
+    signs_out=_(
+        "Setting a new PIN signs out every device signed in to your account, this one too: "
+        "then sign in again."
     ),
 )
 
@@ -265,7 +277,14 @@ def reset(request, kind: ResetKind, member, new_secret: str, token: str) -> Done
 
     Two submissions of one link at once: the second waits for the row lock, then finds the
     token void (the first changed what it is bound to) and loses.
+
+    This browser, if signed in to the member, is signed out here too, as the done page says:
+    left to go stale with the new secret, its next page was told "You were signed out on this
+    device" (accounts.middleware.ended_elsewhere) above the done page's own words, though the
+    member had done it right here (helper-162). Read before the secret changes: afterwards
+    the session no longer matches the member.
     """
+    signed_in_here = request.user.is_authenticated and request.user.pk == member.pk
     member = Member.objects.hold(member.pk, whole=True)
     if not kind.token.check_token(member, token):
         raise LinkAlreadyUsed
@@ -279,4 +298,6 @@ def reset(request, kind: ResetKind, member, new_secret: str, token: str) -> Done
     emails.send_member_email(member, kind.done_email)
     if was_sub_password:
         remove_sub_password(request, member)
+    if signed_in_here:
+        auth.logout(request)
     return Done(member, sub_password_removed=was_sub_password)

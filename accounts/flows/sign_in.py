@@ -292,13 +292,19 @@ def _next_free(member, way: SignInWay, counted: int, hour_ago) -> datetime.datet
 def sign_in_failed(request, member_id_typed: str, *, captcha: bool = False) -> None:
     """Log a failed sign-in. A wrong or missing captcha never reached authenticate(), so it
     is reported to the lockout here, against the address only: a bot that cannot read the
-    picture runs out of tries, and cannot pause the member whose ID it typed."""
+    picture runs out of tries, and cannot pause the member whose ID it typed.
+
+    It is logged as a kind of its own, for staff: the member's dashboard and Activity count
+    only SIGN_IN_FAILED, the password's failures. A member's own picture typo read there as
+    "someone may be guessing your password", and anyone who knew an ID could raise that
+    count without reading the picture (helper-162)."""
     member_id_typed = credentials.printable(credentials.normalise_member_id(member_id_typed))
     if captcha:
         lockout.captcha_failed(request, member_id_typed)
     if getattr(request, "jenco_paused_before", False):
         return  # a post during a pause was not checked: it writes nothing (issue 12 retest)
-    record(request, Kind.SIGN_IN_FAILED, member_id_typed=member_id_typed)
+    kind = Kind.SIGN_IN_CAPTCHA_FAILED if captcha else Kind.SIGN_IN_FAILED
+    record(request, kind, member_id_typed=member_id_typed)
 
 
 def sent_while_checking(request, member_id: str) -> None:

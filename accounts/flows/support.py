@@ -198,7 +198,8 @@ def networks_paused(member) -> tuple[NetworkPause, ...]:
     # Within the lockout's window only: an older failure says nothing of a pause now, and
     # an address that sprayed IDs long ago is no member's network (helper-89).
     failed = events.filter(
-        kind=Kind.SIGN_IN_FAILED,
+        # A wrong captcha counts against the address too (lockout.captcha_failed).
+        kind__in=(Kind.SIGN_IN_FAILED, Kind.SIGN_IN_CAPTCHA_FAILED),
         member_id_typed=credentials.printable(member.member_id),
         created__gte=lockout.counted_since(),
     ).first()

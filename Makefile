@@ -35,10 +35,11 @@ endef
 help:
 	@echo "make run        set up and serve http://127.0.0.1:8000 (SQLite, console mail; PORT=8001 for another port)"
 	@echo "make test       set up and run the whole test suite, on SQLite, then on PostgreSQL and Redis"
-	@echo "make test-sqlite / make test-postgres   the suite on one database only"
+	@echo "make test-sqlite / make test-postgres   the suite on one database only (PYTEST_ARGS=\"tests/test_login.py\" for part of it;"
+	@echo "                as make test, they install the browser, services and checkers first)"
 	@echo "make serve      production-like on this machine: nginx (https), 2 gunicorn app servers, worker, PostgreSQL, Redis"
 	@echo "make serve-stop stop what a previous make serve left running"
-	@echo "make services   install Debian's postgresql, redis-server, nginx (as root)"
+	@echo "make services   install Debian's postgresql, redis-server, nginx, openssl, nftables, iproute2 (as root)"
 	@echo "make screenshots  every page in both languages, phone and desktop, into screenshots/"
 	@echo "make browser    install Debian's Chromium and CJK fonts (browser tests, screenshots)"
 	@echo "make checkers   install the Nu Html Checker (npm), Java and flite (HTML check, spoken captcha)"
@@ -46,6 +47,7 @@ help:
 	@echo "make shell      Django shell"
 	@echo "make bench      benchmarks (figures go in README.md)"
 	@echo "make messages   refresh locale/*/django.po after changing strings"
+	@echo "make clean      remove .venv, the SQLite database, static files, node_modules (make run starts afresh)"
 	@echo "make clean      remove the virtualenv, node_modules, staticfiles, the SQLite database and its secret key"
 
 $(STAMP): pyproject.toml

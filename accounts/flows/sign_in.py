@@ -165,12 +165,20 @@ def _counted(member, way: SignInWay, *, failed_since) -> sign_in_sql.SignInCount
     return counts
 
 
-def sign_in(request, member, *, kind: str = Kind.SIGN_IN, after_password: bool = False) -> None:
+def sign_in(
+    request,
+    member,
+    *,
+    kind: str = Kind.SIGN_IN,
+    after_password: bool = False,
+    own_wrong_codes: int = 0,
+) -> None:
     """Sign the member in. Called inside the sign-in post's one transaction (accounts.views
     .login): the session row is written here with the rest, not after the response. `kind`
     says how, for the security log: the password alone, or a second step after it
-    (accounts.flows.two_step.finish, `after_password`). Raises TooManySignIns before the
-    sign-in is written; the caller's transaction, rolled back, keeps nothing of it."""
+    (accounts.flows.two_step.finish, `after_password`, with the wrong codes typed in this
+    very sign-in, the member's own). Raises TooManySignIns before the sign-in is written;
+    the caller's transaction, rolled back, keeps nothing of it."""
     with_defaults = getattr(member, "signed_in_with_default_password", False)
     read_only = getattr(member, "signed_in_view_only", False)
     previous = member.last_login
@@ -191,8 +199,9 @@ def sign_in(request, member, *, kind: str = Kind.SIGN_IN, after_password: bool =
     if not with_defaults:  # on the published password, failures against the ID tell nothing
         request.session[FAILED_SINCE] = counts.failed
         request.session[FAILED_SINCE_UNANSWERED] = counts.unanswered
-        if counts.unanswered_second_step:
-            request.session[FAILED_AT_SECOND_STEP] = counts.unanswered_second_step
+        # Wrong codes that only someone else with the password typed: not this sign-in's.
+        others = max(counts.unanswered_second_step - own_wrong_codes, 0)
+        request.session[FAILED_AT_SECOND_STEP] = others
     if read_only:
         # No second step here (accounts.views.login asks for one only for a full sign-in): a
         # view-only sign-in opens nothing that can change, and the member is told of every

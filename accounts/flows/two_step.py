@@ -378,6 +378,7 @@ def check_code(request, member, typed: str) -> Checked:
         if step is not None:
             return Checked(Check.USED)
         record(request, Kind.TWO_STEP_FAILED, member)
+        _count_own_wrong_code(request)
         until = paused_until(member)
         if until is not None:
             # Whoever typed these codes had the password: if not the member, someone else
@@ -479,6 +480,15 @@ def pending_member(request):
     return member
 
 
+def _count_own_wrong_code(request) -> None:
+    """A wrong code typed in this waiting sign-in: if the sign-in then finishes, it was the
+    member's own slip (an expired code, a digit mistyped), which the dashboard does not
+    take for someone else holding the password (helper-164)."""
+    pending = request.session.get(PENDING)
+    if isinstance(pending, dict):
+        request.session[PENDING] = {**pending, "wrong": pending.get("wrong", 0) + 1}
+
+
 def pending_next(request) -> str:
     pending = request.session.get(PENDING)
     return pending.get("next", "") if isinstance(pending, dict) else ""
@@ -529,8 +539,9 @@ def finish(request, member, kind: str) -> None:
 
     waiting = request.session.get(PENDING)
     abandon(request)
+    own_wrong_codes = waiting.get("wrong", 0) if isinstance(waiting, dict) else 0
     try:
-        sign_in(request, member, kind=kind, after_password=True)
+        sign_in(request, member, kind=kind, after_password=True, own_wrong_codes=own_wrong_codes)
     except Exception:
         # Refused past the hour's sign-ins (TooManySignIns) by a post that raced another
         # here, or failed: the transaction's rollback keeps the code unused, so the sign-in

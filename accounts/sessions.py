@@ -49,11 +49,9 @@ def take_ended_mark(session_key: str) -> bool:
     no store could have drawn (anyone's made-up cookie) is looked up nowhere."""
     if not is_session_key(session_key):
         return False
-    key = _ended_key(session_key)
-    if cache.get(key) is None:
-        return False
-    cache.delete(key)
-    return True
+    # Whether the delete found it: one command, so two requests at once (a page and its
+    # script's fetch) cannot both take it (helper-164).
+    return cache.delete(_ended_key(session_key))
 
 
 class OncePerChange:

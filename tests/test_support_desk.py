@@ -372,6 +372,9 @@ def test_a_view_after_something_new_happened_to_the_member_is_logged_again(suppo
     sign_in(Client(), member.member_id, "not-the-password", REMOTE_ADDR="203.0.113.9")
     assert agent.get(page_of(member)).status_code == 200
     assert views.count() == 2  # after a failed sign-in with the ID
+    sign_in(Client(), member.member_id, captcha={"captcha_0": "x", "captcha_1": "0000"})
+    assert agent.get(page_of(member)).status_code == 200
+    assert views.count() == 2  # a wrong captcha, which anyone can post, is no news
     assert sign_in(Client(), member.member_id, REMOTE_ADDR="203.0.113.9").status_code == 302
     assert agent.get(page_of(member)).status_code == 200
     assert views.count() == 3  # after the member's sign-in

@@ -68,9 +68,11 @@ def viewed_lately(request, member) -> bool:
     if last_view is None:
         return False
     newer = SecurityEvent.objects.filter(_about(member), created__gt=last_view)
-    # The agent's own actions (a lift, a link sent: admin reloads the page after each) and
-    # other staff's views are not news.
-    return not newer.exclude(kind=Kind.MEMBER_VIEWED).exclude(actor=request.user).exists()
+    # The agent's own actions (a lift, a link sent: admin reloads the page after each),
+    # other staff's views, and wrong captchas with the ID (anyone can post those without
+    # reading the picture: each reload would log a view again) are not news.
+    not_news = (Kind.MEMBER_VIEWED, Kind.SIGN_IN_CAPTCHA_FAILED)
+    return not newer.exclude(kind__in=not_news).exclude(actor=request.user).exists()
 
 
 # --- Reading --------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
@@ -388,6 +389,13 @@ JENCO_TERMS_URL = env("JENCO_TERMS_URL", "")
 # mailbox or a pause needs a person): shown in every page's footer and every mail's;
 # `manage.py check --deploy` warns without it.
 JENCO_SUPPORT_EMAIL = env("JENCO_SUPPORT_EMAIL", "")
+if JENCO_SUPPORT_EMAIL:
+    try:
+        validate_email(JENCO_SUPPORT_EMAIL)
+    except ValidationError:
+        raise ImproperlyConfigured(
+            f"JENCO_SUPPORT_EMAIL must be an email address alone: {JENCO_SUPPORT_EMAIL!r}"
+        ) from None
 # How far back a member's own activity goes under Account > Security.
 JENCO_ACTIVITY_DAYS = envint("JENCO_ACTIVITY_DAYS", 90, minimum=1)
 # Two-step verification (Account > Security): staff need it before admin opens (on unless

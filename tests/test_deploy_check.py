@@ -243,6 +243,11 @@ def test_a_malformed_redis_or_database_address_is_named_without_a_traceback():
         ("REDIS_URL", "redis://:pw@h:6379/notadb", "REDIS_URL's database must be a number"),
         ("DATABASE_URL", "postgress://x", "DATABASE_URL must be like postgres://"),
         ("JENCO_PIN_ATTEMPTS", "five", "JENCO_PIN_ATTEMPTS must be a whole number"),
+        (
+            "JENCO_SUPPORT_EMAIL",
+            "JENCO Support <support@>",
+            "JENCO_SUPPORT_EMAIL must be an email address alone",
+        ),
     ]:
         result = manage("check", **{**PRODUCTION, name: value})
         assert result.returncode != 0

@@ -666,6 +666,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             "code_minutes": settings.JENCO_MAILBOX_CODE_MINUTES,
             "can_clear_lockout": user.has_perm("axes.delete_accessattempt"),
             "can_send_reset_link": user.has_perm("accounts.send_reset_link"),
+            **_reset_links_now(member),
             "can_reset_two_step": user.has_perm("accounts.reset_two_step"),
             "can_deactivate": user.has_perm("accounts.deactivate_member"),
             "can_correct_email": user.has_perm("accounts.correct_email"),
@@ -1064,6 +1065,44 @@ def _not_sent(sending: reset.LinkSending, member) -> str:
         "count": settings.JENCO_RESET_EMAILS_PER_HOUR,
         "time": times.try_again_at(sending.again_at) if sending.again_at else "",
     }
+
+
+def _reset_links_now(member) -> dict:
+    """The member page's reset-link buttons, as sending decides (reset.link_refused): which
+    would send now (`reset_offered`), and why one would not (`reset_not_now`, each said
+    once; no address has its own paragraph, `reset_no_email`). The page offered both to a
+    deactivated member and past the hour's limit, and said so only after the press
+    (helper-164)."""
+    offered, not_now, no_email = {}, [], False
+    for kind in (reset.PASSWORD, reset.PIN):
+        refused = reset.link_refused(kind, member)
+        offered[kind.name] = refused is None
+        if refused is None or refused.refused is reset.Refused.NO_PIN:
+            continue  # a staff account has no PIN to reset: no button, nothing to say
+        if refused.refused is reset.Refused.NO_EMAIL:
+            no_email = True
+        elif refused.refused is reset.Refused.INACTIVE:
+            if not not_now:  # said once for both
+                not_now.append(_("No reset link can be sent: the account is deactivated."))
+        else:
+            words = {
+                "password": _(
+                    "The password reset links one hour allows (%(count)d) have all been sent: "
+                    "another can be sent at %(time)s."
+                ),
+                "pin": _(
+                    "The PIN reset links one hour allows (%(count)d) have all been sent: "
+                    "another can be sent at %(time)s."
+                ),
+            }[kind.name]
+            not_now.append(
+                words
+                % {
+                    "count": settings.JENCO_RESET_EMAILS_PER_HOUR,
+                    "time": times.try_again_at(refused.again_at),
+                }
+            )
+    return {"reset_offered": offered, "reset_not_now": not_now, "reset_no_email": no_email}
 
 
 def _skipped(sending: reset.LinkSending, member) -> str:

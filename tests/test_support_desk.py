@@ -5,6 +5,7 @@ import re
 
 import pytest
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Group
 from django.core.cache import cache
@@ -981,6 +982,28 @@ def test_a_member_with_no_address_is_offered_no_reset_link_but_the_way_on(
     boss = as_staff(Client(), supervisor, language).get(page_of(member)).content.decode()
     assert "send-reset-link/" not in boss and "correct-email/" in boss and says not in boss
     assert 'id="support-no-reset-link"' in boss
+
+
+def test_a_deactivated_member_is_offered_no_reset_link_and_told_why(client, support_agent, member):
+    # helper-164: both buttons were offered, and said "not sent" only after the press.
+    Member.objects.filter(pk=member.pk).update(is_active=False)
+    page = as_staff(client, support_agent).get(page_of(member)).content.decode()
+    assert "send-reset-link/" not in page
+    assert page.count("アカウントが停止されているため、再設定リンクは送信できません。") == 1
+
+
+def test_past_the_hours_links_the_button_gives_way_to_when_another_can_go(
+    client, support_agent, member
+):
+    agent = as_staff(client, support_agent, "en")
+    url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
+    for _ in range(settings.JENCO_RESET_EMAILS_PER_HOUR):
+        assert agent.post(url).status_code == 302
+
+    page = agent.get(page_of(member)).content.decode()
+
+    assert "send-reset-link/password/" not in page and "send-reset-link/pin/" in page
+    assert "The password reset links one hour allows (3) have all been sent" in page
 
 
 # --- Supervisor: two-step and deactivation -----------------------------------------------------

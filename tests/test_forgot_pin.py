@@ -203,15 +203,15 @@ def test_a_pin_reset_on_a_signed_in_phone_is_not_told_as_signed_out_elsewhere(
     [
         (
             "ja",
-            "新しいPINコードを設定すると、この端末を含め、ログインしているすべての端末からログアウト"
-            "します。",
-            "新しいパスワードを設定すると、この端末を含め、ログインしているすべての端末からログアウト"
-            "します。",
+            "新しいPINコードを設定すると、ログインしているすべての端末（この端末でログインしている"
+            "場合はこの端末も）からログアウトします。",
+            "新しいパスワードを設定すると、ログインしているすべての端末（この端末でログインしている"
+            "場合はこの端末も）からログアウトします。",
         ),
         (
             "en",
-            "Setting a new PIN signs out every device signed in to your account, this one too",
-            "Setting a new password signs out every device signed in to your account, this one",
+            "Setting a new PIN signs out every device signed in to your account (this one too, if",
+            "Setting a new password signs out every device signed in to your account (this one",
         ),
     ],
 )

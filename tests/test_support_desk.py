@@ -750,7 +750,7 @@ def test_lifting_while_the_codes_are_spent_and_the_network_is_paused_names_both(
     [
         (
             "ja",
-            "JPN1000001 の次の一時停止をすべて解除しますか：ログインの一時停止（{sign_in} に自動で終了）、"
+            "JPN1000001 の次の一時停止をすべて解除しますか？ ログインの一時停止（{sign_in} に自動で終了）、"
             "PINコードが必要な操作のロック（{pin} に自動で終了）",
             "はい、解除します",
         ),

@@ -102,8 +102,8 @@ PASSWORD = ResetKind(
         "signed out."
     ),
     signs_out=_(
-        "Setting a new password signs out every device signed in to your account, this one "
-        "too: then sign in again with the new password."
+        "Setting a new password signs out every device signed in to your account (this one "
+        "too, if it is): then sign in again with the new password."
     ),
 )
 PIN = ResetKind(
@@ -137,8 +137,8 @@ PIN = ResetKind(
         "Your new PIN is set. For your safety, every device that was signed in has been signed out."
     ),
     signs_out=_(
-        "Setting a new PIN signs out every device signed in to your account, this one too: "
-        "then sign in again."
+        "Setting a new PIN signs out every device signed in to your account (this one too, "
+        "if it is): then sign in again."
     ),
 )
 

@@ -562,7 +562,9 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
             if sending.sent:
                 sent.append(member.member_id)
             else:  # why, and when it can be sent again, as the member's own page says it
-                self.message_user(request, _not_sent(sending, member), messages.WARNING)
+                self.message_user(
+                    request, _refusal(sending, member, before=False), messages.WARNING
+                )
         if sent:
             # Which link and which members: the two actions sit next to each other in the
             # menu, and a row ticked by mistake is a member mailed out of the blue.
@@ -585,7 +587,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
 
     def _reset_links_confirmation(self, request, queryset, kind) -> TemplateResponse:
         members = [
-            (member, _skipped(refused, member) if refused else None)
+            (member, _refusal(refused, member, before=True) if refused else None)
             for member in queryset.order_by("member_id")
             for refused in [reset.link_refused(kind, member)]
         ]
@@ -818,7 +820,7 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 both = _("%(sent)s %(note)s") % {"sent": sent, "note": old_address}
                 self.message_user(request, both, messages.WARNING)
         else:
-            self.message_user(request, _not_sent(sending, member), messages.ERROR)
+            self.message_user(request, _refusal(sending, member, before=False), messages.ERROR)
         return self._back(member)
 
     def sign_out_everywhere_view(self, request, object_id):
@@ -1049,18 +1051,38 @@ def _two_step_reset_done(member, removed: two_step.Removed) -> str:
     return f"{done % values} {told}"
 
 
-def _not_sent(sending: reset.LinkSending, member) -> str:
-    """Why a reset link was not mailed to `member`, in plain words with when it can be."""
-    words = {
-        reset.Refused.NO_EMAIL: _("Not sent: %(member_id)s has no registered email address."),
-        reset.Refused.INACTIVE: _("Not sent: %(member_id)s is deactivated."),
-        reset.Refused.NO_PIN: _("Not sent: %(member_id)s is a staff account and has no PIN."),
-        reset.Refused.HOURLY_LIMIT: _(
+# Why no reset link goes: (said after pressing, said in the question before it).
+_REFUSALS = {
+    reset.Refused.NO_EMAIL: (
+        _("Not sent: %(member_id)s has no registered email address."),
+        _("skipped: no registered email address"),
+    ),
+    reset.Refused.INACTIVE: (
+        _("Not sent: %(member_id)s is deactivated."),
+        _("skipped: deactivated"),
+    ),
+    reset.Refused.NO_PIN: (
+        _("Not sent: %(member_id)s is a staff account and has no PIN."),
+        _("skipped: a staff account, with no PIN"),
+    ),
+    reset.Refused.HOURLY_LIMIT: (
+        _(
             "Not sent: %(count)d links went to %(member_id)s in the last hour, the most there "
             "can be. It can be sent again at %(time)s."
         ),
-    }[sending.refused]
-    return words % {
+        _(
+            "skipped: %(count)d links went to them in the last hour, the most there can be "
+            "(it can be sent again at %(time)s)"
+        ),
+    ),
+}
+
+
+def _refusal(sending: reset.LinkSending, member, *, before: bool) -> str:
+    """Why a reset link is not mailed to `member`, with when it can be: after the press, or
+    `before` it (the reset-link actions' question, in the list's words)."""
+    after_words, before_words = _REFUSALS[sending.refused]
+    return (before_words if before else after_words) % {
         "member_id": member.member_id,
         "count": settings.JENCO_RESET_EMAILS_PER_HOUR,
         "time": times.try_again_at(sending.again_at) if sending.again_at else "",
@@ -1103,24 +1125,6 @@ def _reset_links_now(member) -> dict:
                 }
             )
     return {"reset_offered": offered, "reset_not_now": not_now, "reset_no_email": no_email}
-
-
-def _skipped(sending: reset.LinkSending, member) -> str:
-    """Why a reset link will not be mailed to `member`, said before sending (_not_sent says
-    it after)."""
-    words = {
-        reset.Refused.NO_EMAIL: _("skipped: no registered email address"),
-        reset.Refused.INACTIVE: _("skipped: deactivated"),
-        reset.Refused.NO_PIN: _("skipped: a staff account, with no PIN"),
-        reset.Refused.HOURLY_LIMIT: _(
-            "skipped: %(count)d links went to them in the last hour, the most there can be "
-            "(it can be sent again at %(time)s)"
-        ),
-    }[sending.refused]
-    return words % {
-        "count": settings.JENCO_RESET_EMAILS_PER_HOUR,
-        "time": times.try_again_at(sending.again_at) if sending.again_at else "",
-    }
 
 
 def migration_summary() -> dict:

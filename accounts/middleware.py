@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.sessions import take_ended_mark
 
@@ -44,24 +45,42 @@ def ended_elsewhere(get_response):
 
     def middleware(request):
         cookie = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-        if cookie is not None and worth_telling(request) and _was_ended(request, cookie):
-            tell_signed_out(request)
+        if cookie is not None and worth_telling(request):
+            ended = _ended_how(request, cookie)
+            if ended is CLOSED:
+                # Deactivated: "sign in again" would not work (helper-164).
+                messages.info(request, ACCOUNT_CLOSED)
+            elif ended is not None:
+                tell_signed_out(request)
         return get_response(request)
 
     return middleware
 
 
-def _was_ended(request, cookie: str) -> bool:
+ENDED, CLOSED = "ended", "closed"
+ACCOUNT_CLOSED = gettext_lazy(
+    "This account cannot be used at the moment. Please contact JENCO Support."
+)
+
+
+def _ended_how(request, cookie: str) -> str | None:
+    """How this browser's sign-in ended, if it did: ENDED, or CLOSED for an account since
+    deactivated; None if it did not (or it never was one of ours)."""
     session = request.session
     if session.get(auth.SESSION_KEY) is not None:
         if request.user.is_authenticated:
-            return False
-        # The password or PIN changed since this sign-in (get_user flushed it), or the
-        # account is gone or deactivated, whose session Django leaves: ended here, told once.
-        if auth.SESSION_KEY in session:
-            session.flush()
-        return True
-    return session.session_key is None and take_ended_mark(cookie)
+            return None
+        if auth.SESSION_KEY not in session:
+            return ENDED  # the password or PIN changed since this sign-in: get_user flushed it
+        # The account is gone or deactivated, whose session Django leaves: ended here, told
+        # once.
+        member_pk = session[auth.SESSION_KEY]
+        session.flush()
+        closed = auth.get_user_model().objects.filter(pk=member_pk, is_active=False).exists()
+        return CLOSED if closed else ENDED
+    if session.session_key is None and take_ended_mark(cookie):
+        return ENDED
+    return None
 
 
 def session_lifetime(get_response):

@@ -332,6 +332,17 @@ def test_the_health_check_looks_up_no_member_for_a_signed_in_cookie(member):
     assert not [q for q in queries if "accounts_member" in q["sql"]]
 
 
+def test_a_device_of_an_account_since_deactivated_is_told_to_contact_support(member):
+    # helper-164: it was told "please sign in again", which would not work.
+    phone = device(PHONE, "203.0.113.7")
+    type(member).objects.filter(pk=member.pk).update(is_active=False)
+
+    page = where_it_lands(phone)
+
+    assert "このアカウントは現在ご利用いただけません。JENCOサポートにお問い合わせください。" in page
+    assert SIGNED_OUT_HERE["ja"] not in page
+
+
 def test_a_cookie_for_no_session_of_ours_hears_nothing(member):
     # Made up, or a session that simply ran out: nothing to tell, nothing told.
     for value in ("a" * 32, "0123456789abcdefghijklmnopqrstuv", "x" * 200):

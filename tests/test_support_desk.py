@@ -272,6 +272,9 @@ def test_the_pages_heading_has_the_members_name_beside_the_id(client, support_ag
     (helper-160)."""
     page = as_staff(client, support_agent, "ja").get(page_of(member)).content.decode()
     assert "<h2>JPN1000001 山田 太郎</h2>" in page
+    # The tab's title, which the browser's history keeps, names the ID only (helper-161).
+    title = page[page.index("<title>") : page.index("</title>")]
+    assert "JPN1000001" in title and "山田" not in title
 
 
 def test_the_page_reads_in_japanese_too(client, support_agent, member):

@@ -982,6 +982,10 @@ def test_a_member_with_no_address_is_offered_no_reset_link_but_the_way_on(
     Member.objects.filter(pk=member.pk).update(email="")
     page = as_staff(client, support_agent, language).get(page_of(member)).content.decode()
     assert "send-reset-link/" not in page and says in page
+    no_address = (
+        "メールアドレスは登録されていません。" if language == "ja" else "No registered email"
+    )
+    assert no_address not in page  # said once, in the paragraph with what to do (helper-161)
     boss = as_staff(Client(), supervisor, language).get(page_of(member)).content.decode()
     assert "send-reset-link/" not in boss and "correct-email/" in boss and says not in boss
     assert 'id="support-no-reset-link"' in boss

@@ -748,3 +748,20 @@ def test_a_code_from_an_older_email_is_told_a_newer_one_replaced_it(
     wrong = f"{(int(older) + 1) % 10**6:06d}"
     if wrong != mailed_code(mailoutbox):
         assert told.split("{time}")[0] not in enter(client, wrong).content.decode()
+
+
+def test_another_sessions_live_code_is_only_wrong(migrated_member, mailoutbox):
+    # helper-165: told "replaced", a wrong try in one session tested every other session's
+    # live code too, and said which one it had hit: about 20 codes a try instead of 1.
+    first, second = Client(), Client()
+    sign_in(first, "JPN2000001", DEFAULT_PASSWORD)
+    firsts = mailed_code(mailoutbox)
+    MailboxCode.objects.update(created=timezone.now() - datetime.timedelta(minutes=1))
+    sign_in(second, "JPN2000001", DEFAULT_PASSWORD)
+    if firsts == mailed_code(mailoutbox):
+        return  # the same six digits twice (one in a million): nothing to tell apart
+
+    page = enter(second, firsts).content.decode()
+
+    assert "以前のメールのもの" not in page and "確認コードが正しくありません" in page
+    assert enter(first, firsts)["Location"] == "/backoffice/"  # still its own session's

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -310,13 +310,38 @@ def _try(request, member, code, typed: str, now) -> Checked:
 
 
 def _replaced(member, code, typed: str) -> bool:
-    """Whether `typed` is one of the member's codes from before `code`: the member read an
-    older email (helper-162: told only "the code is not right", after a second sign-in on
-    the defaults had mailed a new one). The keyed hash depends only on the member and the
-    code, so the typed code is looked up by its hash: no code is kept in plain text. Whoever
-    types one had the mailbox; a guess that hits an older code learns nothing that works."""
-    older = member.mailbox_codes.filter(created__lt=code.created)
+    """Whether `typed` is one of the member's codes from before `code` that can no longer
+    prove anything: the member read an older email (helper-162: told only "the code is not
+    right", after "Send a new code" or a second sign-in on the defaults had mailed a new
+    one). The keyed hash depends only on the member and the code, so the typed code is
+    looked up by its hash: no code is kept in plain text.
+
+    Only a dead code is told apart: this session's older ones, and any used, tried out,
+    expired, replaced in its own session, or whose session signed out. Another session's
+    live code answered "replaced" told a guess that it had hit a code that works there, so
+    each wrong try tested every session's code (helper-165)."""
+    now = timezone.now()
+    newer_in_its_session = MailboxCode.objects.filter(
+        member=member, session_hash=OuterRef("session_hash"), created__gt=OuterRef("created")
+    )
+    dead = (
+        Q(session_hash=code.session_hash)
+        | Q(used_at__isnull=False)
+        | Q(wrong_tries__gte=settings.JENCO_MAILBOX_CODE_TRIES)
+        | Q(created__lte=now - datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES))
+        | Q(Exists(newer_in_its_session))
+    )
+    older = member.mailbox_codes.filter(dead, created__lt=code.created)
     return older.filter(code_hash=_hash(member.pk, typed)).exists()
+
+
+def void_session_codes(request) -> None:
+    """Signing out: this session's codes can prove nothing any more (its session is gone),
+    and are marked so (tried out), which also lets the next sign-in tell them as replaced."""
+    if request.user.is_authenticated and SESSION_NONCE_KEY in request.session:
+        MailboxCode.objects.filter(
+            member=request.user, session_hash=_session_hash(request), used_at__isnull=True
+        ).update(wrong_tries=settings.JENCO_MAILBOX_CODE_TRIES)
 
 
 def _entered_again(request, member, code, typed: str) -> Checked:

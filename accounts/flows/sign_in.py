@@ -326,4 +326,5 @@ def sent_while_checking(request, member_id: str) -> None:
 def sign_out(request) -> None:
     if request.user.is_authenticated:
         record(request, Kind.SIGN_OUT, request.user)
+        mailbox.void_session_codes(request)
     auth.logout(request)

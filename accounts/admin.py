@@ -743,24 +743,18 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         if lifted:
             _tell_lifted(self, request, member, lifted)
         else:
-            self.message_user(
-                request,
-                _("%(member_id)s was not paused: nothing to lift.")
-                % {"member_id": member.member_id},
-                messages.INFO,
-            )
+            self._nothing_to_lift(request, member)
         return self._back(member)
+
+    def _nothing_to_lift(self, request, member) -> None:
+        message = _("%(member_id)s was not paused: nothing to lift.")
+        self.message_user(request, message % {"member_id": member.member_id}, messages.INFO)
 
     def _lift_confirmation(self, request, member) -> HttpResponse:
         state = support.lock_state(member, networks=False)
         count = len(state.paused())
         if not count:
-            self.message_user(
-                request,
-                _("%(member_id)s was not paused: nothing to lift.")
-                % {"member_id": member.member_id},
-                messages.INFO,
-            )
+            self._nothing_to_lift(request, member)
             return self._back(member)
         # One pause or several, each with when it ends by itself: the agent may tell the
         # member to wait rather than give whoever is guessing new tries (helper-160).

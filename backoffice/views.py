@@ -1,5 +1,4 @@
 import datetime
-from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_safe
@@ -50,22 +49,16 @@ def _confirmed(form, request: HttpRequest) -> bool:
     return checked.right and form.after_pin()
 
 
-class Applied(NamedTuple):
-    # A PIN or password change: whether it signed other devices out (its flow says).
-    signed_out_elsewhere: bool
-
-
-def _applied(form, change, request: HttpRequest, field: str) -> Applied | None:
-    """Validate, confirm the PIN, then apply the change; None (with a form message) if it
-    was not applied."""
+def _applied(form, change, request: HttpRequest, field: str) -> bool | None:
+    """Validate, confirm the PIN, then apply the change: whether it signed other devices out
+    (a PIN or password change's flow says), or None (with a form message) if not applied."""
     if not _confirmed(form, request):
         return None
     try:
-        signed_out_elsewhere = change(request, request.user, form.cleaned_data[field])
+        return bool(change(request, request.user, form.cleaned_data[field]))
     except ChangedMeanwhile:
         form.add_error(None, CHANGED_MEANWHILE)
         return None
-    return Applied(bool(signed_out_elsewhere))
 
 
 @view_only.readable
@@ -101,20 +94,14 @@ def _failures_hint(request: HttpRequest, unanswered: int) -> str:
         return _("Your password has been changed since then.")
     second_step = request.session.get(sign_in_flow.FAILED_AT_SECOND_STEP, 0)
     if second_step and view_only.active(request):
-        return ngettext(
+        return _(
             "%(count)d of them got past your main password and failed at the two-step code. "
-            "If that was not you, someone knows it: sign in with it and change it now.",
-            "%(count)d of them got past your main password and failed at the two-step code. "
-            "If that was not you, someone knows it: sign in with it and change it now.",
-            second_step,
+            "If that was not you, someone knows it: sign in with it and change it now."
         ) % {"count": second_step}
     if second_step:
-        return ngettext(
+        return _(
             "%(count)d of them got past your password and failed at the two-step code. If "
-            "that was not you, someone knows your password: change it now.",
-            "%(count)d of them got past your password and failed at the two-step code. If "
-            "that was not you, someone knows your password: change it now.",
-            second_step,
+            "that was not you, someone knows your password: change it now."
         ) % {"count": second_step}
     if view_only.active(request):
         return _(
@@ -248,9 +235,9 @@ def _change_secret(
     says of it beforehand, likewise only while another device is signed in (helper-162)."""
     form = form_class(request.user, _bound(request))
     migrating = request.user.migration_step is not None
-    applied = _applied(form, change, request, field)
-    if applied:
-        messages.success(request, elsewhere if applied.signed_out_elsewhere else done)
+    signed_out_elsewhere = _applied(form, change, request, field)
+    if signed_out_elsewhere is not None:
+        messages.success(request, elsewhere if signed_out_elsewhere else done)
         return redirect(_after_change(migrating))
     if signs_out is not None and sessions.others_signed_in(request, request.user):
         context["signs_out"] = signs_out

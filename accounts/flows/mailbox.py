@@ -180,8 +180,12 @@ def _works_until(code, now) -> datetime.datetime | None:
     return expires if expires > now else None
 
 
+def _lifetime() -> datetime.timedelta:
+    return datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES)
+
+
 def _expires_at(code) -> datetime.datetime:
-    return code.created + datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES)
+    return code.created + _lifetime()
 
 
 def _next_sending(recent: list[datetime.datetime]) -> datetime.datetime | None:
@@ -320,7 +324,6 @@ def _replaced(member, code, typed: str) -> bool:
     expired, replaced in its own session, or whose session signed out. Another session's
     live code answered "replaced" told a guess that it had hit a code that works there, so
     each wrong try tested every session's code (helper-165)."""
-    now = timezone.now()
     newer_in_its_session = MailboxCode.objects.filter(
         member=member, session_hash=OuterRef("session_hash"), created__gt=OuterRef("created")
     )
@@ -328,7 +331,7 @@ def _replaced(member, code, typed: str) -> bool:
         Q(session_hash=code.session_hash)
         | Q(used_at__isnull=False)
         | Q(wrong_tries__gte=settings.JENCO_MAILBOX_CODE_TRIES)
-        | Q(created__lte=now - datetime.timedelta(minutes=settings.JENCO_MAILBOX_CODE_MINUTES))
+        | Q(created__lte=timezone.now() - _lifetime())
         | Q(Exists(newer_in_its_session))
     )
     older = member.mailbox_codes.filter(dead, created__lt=code.created)

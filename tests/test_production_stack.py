@@ -293,9 +293,20 @@ class Upstream(http.server.BaseHTTPRequestHandler):
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return _free_ports(1)[0]
+
+
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: each held until all are drawn (one at a time, the kernel
+    once gave the same port twice, and nginx refused a duplicate listen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @pytest.fixture
@@ -315,7 +326,7 @@ def nginx_before_the_app_servers(tmp_path, deployment):
 def _nginx(tmp_path, app_ports: list[int]):
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         pytest.skip("nginx is not installed (`make services` installs it)")
-    https, http_port = _free_port(), _free_port()
+    https, http_port = _free_ports(2)
     cert, key = serve.self_signed_certificate(tmp_path / "tls")
     logs = tmp_path / "logs"
     site = serve.render_nginx_site(

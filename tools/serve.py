@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.services import Services, free_port, port_is_free  # noqa: E402
+from tools.services import Services, free_port, free_ports, port_is_free  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -377,8 +377,7 @@ class Stack:
             raise SystemExit(f"port {https} is taken: SERVE_PORT=... make serve")
         self.starting = True
         urls = self.services.start()
-        http = free_port()
-        app_ports = [free_port() for _ in range(APP_SERVERS)]
+        http, *app_ports = free_ports(1 + APP_SERVERS, besides=https)
         site_url = self.site_url = f"https://127.0.0.1:{https}"
         until = datetime.date.today() + datetime.timedelta(days=90)
         # The EnvironmentFile= of both units (/etc/jenco/jenco.env in production).

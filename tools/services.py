@@ -57,9 +57,22 @@ def pg_bin(data: Path | None = None) -> Path:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int, besides: int | None = None) -> list[int]:
+    """`count` distinct free ports on loopback, none of them `besides`. Each is held until
+    all are drawn: drawn one at a time, the kernel once gave the same port twice, and nginx
+    refused a duplicate listen."""
+    sockets = [socket.socket() for _ in range(count + 1)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        ports = [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    return [port for port in ports if port != besides][:count]
 
 
 def port_is_free(port: int) -> bool:

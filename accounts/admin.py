@@ -813,8 +813,11 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
                 # Two sentences: Japanese puts no space between them.
                 both = _("%(sent)s %(note)s") % {"sent": sent, "note": old_address}
                 self.message_user(request, both, messages.WARNING)
-        else:
-            self.message_user(request, _refusal(sending, member, before=False), messages.ERROR)
+        else:  # a second press is told the first one's link is on its way
+            level = (
+                messages.WARNING if sending.refused is reset.Refused.JUST_SENT else messages.ERROR
+            )
+            self.message_user(request, _refusal(sending, member, before=False), level)
         return self._back(member)
 
     def sign_out_everywhere_view(self, request, object_id):
@@ -1069,6 +1072,36 @@ _REFUSALS = {
             "(it can be sent again at %(time)s)"
         ),
     ),
+    reset.Refused.JUST_SENT: (
+        _(
+            "Not sent again: a link went to %(member_id)s less than a minute ago and is on its "
+            "way. Another can be sent at %(time)s."
+        ),
+        _("skipped: a link went to them less than a minute ago (another can go at %(time)s)"),
+    ),
+}
+
+# The member page's words where a button would be, when a link cannot go now (by kind).
+_NOT_NOW = {
+    reset.Refused.HOURLY_LIMIT: {
+        "password": _(
+            "The password reset links one hour allows (%(count)d) have all been sent: another "
+            "can be sent at %(time)s."
+        ),
+        "pin": _(
+            "The PIN reset links one hour allows (%(count)d) have all been sent: another can be "
+            "sent at %(time)s."
+        ),
+    },
+    reset.Refused.JUST_SENT: {
+        "password": _(
+            "A password reset link was sent less than a minute ago: another can be sent at "
+            "%(time)s."
+        ),
+        "pin": _(
+            "A PIN reset link was sent less than a minute ago: another can be sent at %(time)s."
+        ),
+    },
 }
 
 
@@ -1101,18 +1134,8 @@ def _reset_links_now(member) -> dict:
             if not not_now:  # said once for both
                 not_now.append(_("No reset link can be sent: the account is deactivated."))
         else:
-            words = {
-                "password": _(
-                    "The password reset links one hour allows (%(count)d) have all been sent: "
-                    "another can be sent at %(time)s."
-                ),
-                "pin": _(
-                    "The PIN reset links one hour allows (%(count)d) have all been sent: "
-                    "another can be sent at %(time)s."
-                ),
-            }[kind.name]
             not_now.append(
-                words
+                _NOT_NOW[refused.refused][kind.name]
                 % {
                     "count": settings.JENCO_RESET_EMAILS_PER_HOUR,
                     "time": times.try_again_at(refused.again_at),

@@ -517,7 +517,10 @@ def _forgot_pin_signed_in(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not member.email:
             messages.error(request, NO_EMAIL_FOR_LINK)
-        elif reset.email_reset_link(reset.PIN, member, request=request).sent:
+        elif reset.email_reset_link(reset.PIN, member, request=request).refused in (
+            None,
+            reset.Refused.JUST_SENT,  # pressed twice: the first press's link is on its way
+        ):
             messages.success(
                 request,
                 _("We sent a link to set a new PIN to %(email)s. It works for %(minutes)s minutes.")

@@ -12,7 +12,7 @@ from accounts.admin import migration_summary
 from accounts.credentials import Step, migration_step
 from accounts.ja_accounts import ja_member
 from accounts.models import Member, SecurityEvent
-from tests.helpers import PASSWORD, PIN, emailed_path
+from tests.helpers import PASSWORD, PIN, a_minute_on, emailed_path
 
 pytestmark = pytest.mark.django_db
 
@@ -321,6 +321,7 @@ def test_support_cannot_flood_a_member_with_reset_links(
 ):
     settings.JENCO_RESET_EMAILS_PER_HOUR = 2
     for _ in range(3):
+        a_minute_on(member)
         page = send_links(support_client, "send_password_reset_link", member)
     assert len(mailoutbox) == 2
     # As the member's own page says it: who, why, and when it can be sent again.
@@ -330,6 +331,23 @@ def test_support_cannot_flood_a_member_with_reset_links(
         f"送信していません：この1時間に JPN1000001 へ上限の2通を送っています。{again} 以降に"
         in page.content.decode()
     )
+
+
+def test_the_actions_question_answered_twice_mails_one_link(
+    support_client, member, mailoutbox, send_links
+):
+    send_links(support_client, "send_password_reset_link", member)
+    page = send_links(support_client, "send_password_reset_link", member).content.decode()
+    assert len(mailoutbox) == 1
+    assert "再送していません：1分以内に JPN1000001 へリンクを送信済みで、配信中です。" in page
+    # Asked again, the question says so beforehand; a PIN link is another link.
+    question = send_links(support_client, "send_password_reset_link", member, confirmed=False)
+    assert "送信しません：1分以内にリンクを送信済みです" in question.content.decode()
+    question = send_links(support_client, "send_pin_reset_link", member, confirmed=False)
+    assert "送信しません" not in question.content.decode()
+    a_minute_on(member)
+    send_links(support_client, "send_password_reset_link", member)
+    assert len(mailoutbox) == 2
 
 
 def test_a_member_without_an_email_gets_nothing(

@@ -608,6 +608,17 @@ def test_wrong_two_step_codes_sent_at_once_get_no_more_tries_than_the_limit(site
     assert logged(site, "two_step_paused", member_id) == 1
 
 
+def test_the_pin_link_button_pressed_twice_at_once_mails_one_link(site, members):
+    # Each press counted the links already sent before either was logged: two links mailed,
+    # two of the hour's three spent.
+    for member_id in members.take(ROUNDS):
+        browser = Browser(site)
+        assert browser.sign_in(member_id, PASSWORD).location == "/backoffice/"
+        pages = double_tap(site, browser, "/pin/forgot/", browser.form("/pin/forgot/"))
+        assert [p.status for p in pages] == [302, 302]
+        assert logged(site, "pin_reset_requested", member_id) == 1
+
+
 def test_the_email_changes_button_pressed_twice_at_once_says_done_both_times(site, members):
     # The second press found the link used by the first: "This link cannot be used", after
     # the address had changed.

@@ -20,6 +20,7 @@ from tests.helpers import (
     DEFAULT_PASSWORD,
     PASSWORD,
     PIN,
+    a_minute_on,
     emailed_path,
     sign_in,
     solved_captcha,
@@ -954,11 +955,46 @@ def test_over_the_hourly_limit_it_says_when_it_can_be_sent_again(
     settings.JENCO_RESET_EMAILS_PER_HOUR = 2
     agent = as_staff(client, support_agent, "en")
     url = f"{page_of(member).removesuffix('change/')}send-reset-link/pin/"
-    agent.post(url)
-    agent.post(url)
+    for _ in range(2):
+        agent.post(url)
+        a_minute_on(member)
     page = agent.post(url, follow=True).content.decode()
     assert "Not sent: 2 links went to JPN1000001 in the last hour" in page
     assert "It can be sent again at" in page
+
+
+@pytest.mark.parametrize(
+    "language, not_again, not_now",
+    [
+        (
+            "ja",
+            "再送していません：1分以内に JPN1000001 へリンクを送信済みで、配信中です。",
+            "1分以内にパスワード再設定用のリンクを送信しました。",
+        ),
+        (
+            "en",
+            "Not sent again: a link went to JPN1000001 less than a minute ago and is on its way.",
+            "A password reset link was sent less than a minute ago",
+        ),
+    ],
+)
+def test_a_second_press_mails_no_second_link(
+    client, support_agent, member, mailoutbox, language, not_again, not_now
+):
+    # helper-160: a double press mailed the member two links, two of the hour's three.
+    agent = as_staff(client, support_agent, language)
+    url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
+    agent.post(url)
+
+    page = agent.post(url, follow=True).content.decode()
+
+    assert len(mailoutbox) == 1 and not_again in page
+    assert "send-reset-link/password/" not in page and not_now in page
+    assert "send-reset-link/pin/" in page  # the other kind is another link
+    a_minute_on(member)
+    assert "send-reset-link/password/" in agent.get(page_of(member)).content.decode()
+    agent.post(url)
+    assert len(mailoutbox) == 2
 
 
 def test_no_address_says_so(client, support_agent, member):
@@ -1006,6 +1042,7 @@ def test_past_the_hours_links_the_button_gives_way_to_when_another_can_go(
     url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
     for _ in range(settings.JENCO_RESET_EMAILS_PER_HOUR):
         assert agent.post(url).status_code == 302
+        a_minute_on(member)
 
     page = agent.get(page_of(member)).content.decode()
 

@@ -174,6 +174,12 @@ class Refused(enum.Enum):
     INACTIVE = "inactive"
     NO_PIN = "no_pin"  # a staff account (create_staff) has no PIN to reset
     HOURLY_LIMIT = "hourly_limit"  # JENCO_RESET_EMAILS_PER_HOUR links in the last hour
+    JUST_SENT = "just_sent"  # one went less than LINKS_APART ago, and is on its way
+
+
+# A link mailed less than this long ago is not mailed again: a button pressed twice (a double
+# tap, a page sent again) or two agents at once mailed the member two links (helper-160).
+LINKS_APART = datetime.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -207,9 +213,12 @@ def link_refused(kind: ResetKind, member) -> LinkSending | None:
     )
     if len(sent) >= limit:
         return LinkSending(Refused.HOURLY_LIMIT, again_at=sent[-1] + datetime.timedelta(hours=1))
+    if sent and sent[0] > timezone.now() - LINKS_APART:
+        return LinkSending(Refused.JUST_SENT, again_at=sent[0] + LINKS_APART)
     return None
 
 
+@transaction.atomic
 def email_reset_link(
     kind: ResetKind, member, *, origin=None, request=None, actor=None
 ) -> LinkSending:
@@ -218,7 +227,11 @@ def email_reset_link(
     Called for the member's own request (from a task, with its `origin`), for a signed-in
     member's one-tap request and by support staff in admin (with their `request` and
     themselves as `actor`), who are told why when nothing was sent.
+
+    Two at once for one member (a double press, two agents) take turns on the member's row,
+    so the second sees the first's link: one mail, and the hour's limit counted right.
     """
+    Member.objects.hold(member.pk)
     refused = link_refused(kind, member)
     if refused is not None:
         if refused.refused is Refused.HOURLY_LIMIT:

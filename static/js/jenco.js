@@ -1,7 +1,8 @@
 // The little JavaScript JENCO needs: a form sent once at a time, Back to a form that answered a
 // post without "Confirm Form Resubmission", a new captcha picture without
 // reloading the page, its digits spoken on the page, the member ID typed on the sign-in
-// page carried to "Forgot password?", and a button that copies the authenticator app's key.
+// page carried to "Forgot password?", a button that copies the authenticator app's key, and
+// the number pad for a two-step code.
 // Everything works without it; the server answers a form sent twice as it answered the first.
 
 // A form is sent once while its answer is on its way: a double tap on a phone otherwise sends
@@ -183,3 +184,19 @@ document.addEventListener("click", async (event) => {
     if (status) status.textContent = button.dataset.notCopied;
   }
 });
+
+// The second step's box (/login/code/) takes the authenticator app's 6 digits or a recovery
+// code of letters and digits: a phone opens its number pad for it, and "Type a recovery code
+// instead" beside it brings the letters back. Without the script the box keeps the keyboard
+// with both.
+for (const button of document.querySelectorAll("button[data-letters-for]")) {
+  const box = document.getElementById(button.dataset.lettersFor);
+  if (!box) continue;
+  box.inputMode = "numeric";
+  button.hidden = false;
+  button.addEventListener("click", () => {
+    box.inputMode = "text";
+    button.hidden = true;
+    box.focus();
+  });
+}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from django.test import Client
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE
@@ -84,6 +85,53 @@ def test_a_member_turns_on_an_authenticator_and_signs_in_with_it(
     expect(page).to_have_url(re.compile(r"/backoffice/$"))
     assert mailoutbox[-1].subject == "【JENCO】2段階認証をオンにしました"
     assert console_errors == []
+
+
+def test_the_code_box_opens_the_number_pad_and_a_button_brings_back_the_letters(
+    page, live_server, member, console_errors
+):
+    # helper-159: the box opened the full keyboard for the app's six digits, on every
+    # sign-in, for the recovery codes' sake.
+    turn_on_with_the_app(page)
+    recovery_code = page.locator(".recovery-codes li").first.inner_text()
+    page.get_by_role("link", name="保存しました").click()
+    sign_out(page)
+    sign_in_with_password(page)
+    box = page.get_by_label("コード", exact=True)
+    letters = page.get_by_role("button", name="リカバリーコードを入力する")
+    expect(box).to_have_attribute("inputmode", "numeric")
+
+    letters.click()
+
+    expect(box).to_have_attribute("inputmode", "text")
+    expect(box).to_be_focused()
+    expect(letters).to_be_hidden()
+    box.fill(recovery_code)
+    page.get_by_role("button", name="確認").click()
+    expect(page).to_have_url(re.compile(r"/backoffice/$"))
+    assert console_errors == []
+
+
+def test_without_the_script_the_code_box_keeps_the_keyboard_with_letters(
+    browser, live_server, member
+):
+    from tests.test_two_step import turn_on
+
+    app = Client()
+    app.force_login(member)
+    turn_on(app)
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=False, locale="ja-JP", viewport=PHONE
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_in_with_password(page)
+    expect(page).to_have_url(re.compile(r"/login/code/$"))
+
+    box = page.get_by_label("コード", exact=True)
+    assert box.get_attribute("inputmode") is None
+    expect(page.get_by_role("button", name="リカバリーコードを入力する")).to_be_hidden()
+    context.close()
 
 
 def test_a_double_tap_on_new_recovery_codes_shows_codes_that_work(

@@ -1119,13 +1119,18 @@ def _refusal(sending: reset.LinkSending, member, *, before: bool) -> str:
 def _reset_links_now(member) -> dict:
     """The member page's reset-link buttons, as sending decides (reset.link_refused): which
     would send now (`reset_offered`), and why one would not (`reset_not_now`, each said
-    once; no address has its own paragraph, `reset_no_email`). The page offered both to a
+    once; no address has its own paragraph, `reset_no_email`), and how many went this hour
+    (`reset_sent`, helper-160). The page offered both to a
     deactivated member and past the hour's limit, and said so only after the press
     (helper-164)."""
-    offered, not_now, no_email = {}, [], False
+    offered, not_now, no_email, sent = {}, [], False, []
     for kind in (reset.PASSWORD, reset.PIN):
         refused = reset.link_refused(kind, member)
         offered[kind.name] = refused is None
+        # How many went this hour (past its limit, not_now says it).
+        counted = refused is None or refused.refused is reset.Refused.JUST_SENT
+        if counted and (said := _sent_this_hour(kind, member)):
+            sent.append(said)
         if refused is None or refused.refused is reset.Refused.NO_PIN:
             continue  # a staff account has no PIN to reset: no button, nothing to say
         if refused.refused is reset.Refused.NO_EMAIL:
@@ -1141,7 +1146,38 @@ def _reset_links_now(member) -> dict:
                     "time": times.try_again_at(refused.again_at),
                 }
             )
-    return {"reset_offered": offered, "reset_not_now": not_now, "reset_no_email": no_email}
+    return {
+        "reset_offered": offered,
+        "reset_not_now": not_now,
+        "reset_no_email": no_email,
+        "reset_sent": sent,
+    }
+
+
+def _sent_this_hour(kind, member) -> str | None:
+    """How many links of `kind` went to the member this hour, and when the last did: for
+    the "I never got it" call, and before a press that would spend one of the hour's."""
+    sent = reset.sent_this_hour(kind, member)
+    if not sent:
+        return None
+    if kind is reset.PASSWORD:
+        words = ngettext(
+            "%(count)d password reset link was emailed in the last hour, at %(time)s (the hour "
+            "allows %(limit)d).",
+            "%(count)d password reset links were emailed in the last hour, the last at "
+            "%(time)s (the hour allows %(limit)d).",
+            len(sent),
+        )
+    else:
+        words = ngettext(
+            "%(count)d PIN reset link was emailed in the last hour, at %(time)s (the hour "
+            "allows %(limit)d).",
+            "%(count)d PIN reset links were emailed in the last hour, the last at %(time)s "
+            "(the hour allows %(limit)d).",
+            len(sent),
+        )
+    limit = settings.JENCO_RESET_EMAILS_PER_HOUR
+    return words % {"count": len(sent), "time": times.sent_at(sent[0]), "limit": limit}
 
 
 def migration_summary() -> dict:

@@ -997,6 +997,31 @@ def test_a_second_press_mails_no_second_link(
     assert len(mailoutbox) == 2
 
 
+def test_the_member_page_says_how_many_links_went_this_hour_and_when(
+    client, support_agent, member
+):
+    # For the "I never got it" call, and before a press that spends one of the hour's
+    # (helper-160).
+    agent = as_staff(client, support_agent, "en")
+    url = f"{page_of(member).removesuffix('change/')}send-reset-link/password/"
+    assert "emailed in the last hour" not in agent.get(page_of(member)).content.decode()
+    agent.post(url)
+    a_minute_on(member)
+    agent.post(url)
+    a_minute_on(member)
+
+    page = agent.get(page_of(member)).content.decode()
+
+    last = member.security_events.filter(kind="password_reset_requested").latest("created")
+    with translation.override("en"):
+        when = times.sent_at(last.created)
+    assert (
+        f"2 password reset links were emailed in the last hour, the last at {when} (the hour "
+        "allows 3)." in page
+    )
+    assert "PIN reset link was emailed" not in page and "PIN reset links were" not in page
+
+
 def test_no_address_says_so(client, support_agent, member):
     Member.objects.filter(pk=member.pk).update(email="")
     agent = as_staff(client, support_agent, "en")

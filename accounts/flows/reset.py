@@ -204,18 +204,23 @@ def link_refused(kind: ResetKind, member) -> LinkSending | None:
         return LinkSending(Refused.INACTIVE)
     if kind.needs_pin and not member.has_pin:
         return LinkSending(Refused.NO_PIN)
-    hour_ago = timezone.now() - datetime.timedelta(hours=1)
-    limit = settings.JENCO_RESET_EMAILS_PER_HOUR
-    sent = list(  # this hour's links, newest first: the oldest counted frees the next one
-        member.security_events.filter(kind=kind.requested, created__gte=hour_ago)
-        .order_by("-created")
-        .values_list("created", flat=True)[:limit]
-    )
-    if len(sent) >= limit:
+    sent = sent_this_hour(kind, member)  # the oldest counted frees the next one
+    if len(sent) >= settings.JENCO_RESET_EMAILS_PER_HOUR:
         return LinkSending(Refused.HOURLY_LIMIT, again_at=sent[-1] + datetime.timedelta(hours=1))
     if sent and sent[0] > timezone.now() - LINKS_APART:
         return LinkSending(Refused.JUST_SENT, again_at=sent[0] + LINKS_APART)
     return None
+
+
+def sent_this_hour(kind: ResetKind, member) -> list[datetime.datetime]:
+    """When the links of `kind` mailed to `member` in the last hour went, newest first; as
+    many as the hour allows at most."""
+    hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    return list(
+        member.security_events.filter(kind=kind.requested, created__gte=hour_ago)
+        .order_by("-created")
+        .values_list("created", flat=True)[: settings.JENCO_RESET_EMAILS_PER_HOUR]
+    )
 
 
 @transaction.atomic

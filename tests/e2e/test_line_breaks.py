@@ -5,18 +5,13 @@ pages, Security and the authenticator's set-up among others)."""
 import pytest
 
 from tests.e2e.test_billing_journey import sign_in
+from tests.helpers import BACKOFFICE_PAGES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PUBLIC_PAGES = ["/login/", "/password/forgot/", "/pin/forgot/", "/register/"]
 MEMBER_PAGES = [
-    "/backoffice/",
-    "/backoffice/profile/",
-    "/backoffice/profile/pin/",
-    "/backoffice/profile/password/",
-    "/backoffice/profile/sub-password/",
-    "/backoffice/profile/email/",
-    "/backoffice/billing/",
+    *BACKOFFICE_PAGES,
     "/backoffice/security/",
     "/backoffice/security/activity/",
     "/backoffice/security/two-step/authenticator/",

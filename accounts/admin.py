@@ -821,12 +821,27 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
         return self._back(member)
 
     def sign_out_everywhere_view(self, request, object_id):
-        """ "Someone signed in who wasn't me": every session of the member ends now."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """ "Someone signed in who wasn't me": every session of the member ends now, once
+        the agent says yes (a press meant for the button beside it signed a member out of
+        every device at once, helper-160)."""
         if not request.user.has_perm("accounts.send_reset_link"):
             raise PermissionDenied
         member = self._member_or_404(request, object_id)
+        if request.method != "POST":
+            return self._reason_page(
+                request,
+                member,
+                forms.Form(),
+                title=_("Sign the member out everywhere"),
+                text=_(
+                    "Sign %(member_id)s out on every device now? Each one shows the sign-in "
+                    "page at its next step, and the member's activity says JENCO Support "
+                    "signed them out. Whoever it was still has the password: send a password "
+                    "reset link too."
+                )
+                % {"member_id": member.member_id},
+                button=_("Yes, sign them out"),
+            )
         ended = sessions.end_every(
             request, member, actor=request.user, team=support.team(request.user)
         )

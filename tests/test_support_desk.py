@@ -1598,7 +1598,12 @@ def test_support_signs_the_member_out_everywhere(client, support_agent, member):
         phones.append(phone)
     agent = as_staff(client, support_agent, "en")
     url = f"{page_of(member).removesuffix('change/')}sign-out/"
-    assert agent.get(url).status_code == 405
+    # Asked first (helper-160: one press signed the member out of every device).
+    assert f'href="{url}"' in agent.get(page_of(member)).content.decode()
+    question = agent.get(url).content.decode()
+    assert "Sign JPN1000001 out on every device now?" in question
+    assert "Yes, sign them out" in question
+    assert all(phone.get("/backoffice/").status_code == 200 for phone in phones)
 
     page = agent.post(url, follow=True).content.decode()
 

@@ -473,14 +473,18 @@ class MemberAdmin(OnlyWhatAdminShows, admin.ModelAdmin):
     form = MemberForm
 
     def get_fieldsets(self, request, obj=None):
-        if obj is None or obj.has_pin:
-            return self.fieldsets
-        # An account without a PIN (staff from create_staff): no PIN fields. Its lock on the
-        # changes its password confirms is kept in pin_locked_until, and the support view
-        # above the form words it as that (_support.html).
-        pin_fields = {"on_default_pin", "pin_lock_ends"}
+        left_out = set()
+        if obj is not None and not obj.has_pin:
+            # An account without a PIN (staff from create_staff): no PIN fields. Its lock on
+            # the changes its password confirms is kept in pin_locked_until, and the support
+            # view above the form words it as that (_support.html).
+            left_out |= {"on_default_pin", "pin_lock_ends"}
+        if not request.user.is_superuser:
+            # Staff accounts are a superuser's alone: anyone else is shown members only, for
+            # whom staff, superuser and team always read "no" (helper-160).
+            left_out |= {"is_staff", "is_superuser", "groups"}
         return [
-            (title, {**options, "fields": [f for f in options["fields"] if f not in pin_fields]})
+            (title, {**options, "fields": [f for f in options["fields"] if f not in left_out]})
             for title, options in self.fieldsets
         ]
 

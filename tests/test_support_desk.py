@@ -1641,6 +1641,19 @@ def test_support_s_sign_out_ends_a_device_that_changed_the_pin(client, support_a
 # --- Staff accounts are a superuser's (the four-role trial) ------------------------------------
 
 
+def test_a_members_page_shows_support_no_staff_flags_or_teams(
+    client, support_agent, supervisor, staff, member
+):
+    # They always read "no" on a member's page, the only kind support is shown (helper-160).
+    for agent in (support_agent, supervisor):
+        page = as_staff(Client(), agent, "en").get(page_of(member)).content.decode()
+        assert "field-is_active" in page
+        assert "field-is_staff" not in page and "field-is_superuser" not in page
+        assert "field-groups" not in page
+    page = as_staff(client, staff, "en").get(page_of(member)).content.decode()  # a superuser
+    assert "field-is_staff" in page and "field-is_superuser" in page and "field-groups" in page
+
+
 def test_staff_flags_and_teams_are_a_superusers_even_where_a_group_may_change_members(
     client, supervisor, member
 ):

@@ -138,7 +138,7 @@ INSTALLED_APPS = [
     "django_tasks_db",  # before accounts: accounts.admin takes the queue out of admin
     "accounts",
     "backoffice",
-    "django.contrib.admin",
+    "jenco.admin.JencoAdminConfig",  # django.contrib.admin, in the support desk's order
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -14,9 +14,6 @@ def no_admin_autocomplete(request: HttpRequest) -> HttpResponse:
     raise Http404
 
 
-admin.site.site_header = "JENCO"
-admin.site.site_title = "JENCO"
-
 urlpatterns = [
     path("", include("accounts.urls")),
     path("backoffice/", include("backoffice.urls")),

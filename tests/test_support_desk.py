@@ -1022,6 +1022,20 @@ def test_the_member_page_says_how_many_links_went_this_hour_and_when(
     assert "PIN reset link was emailed" not in page and "PIN reset links were" not in page
 
 
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_admin_index_lists_members_first(client, support_agent, language):
+    # Django orders by name: in Japanese, invoices came first and the member list last
+    # (helper-160). A call starts at the member.
+    page = as_staff(client, support_agent, language).get("/admin/").content.decode()
+    found = re.findall(r'<th scope="row" id="([\w-]+)"', page)
+    assert found == [
+        "accounts-member",
+        "accounts-securityevent",
+        "axes-accessattempt",
+        "backoffice-invoice",
+    ]
+
+
 def test_no_address_says_so(client, support_agent, member):
     Member.objects.filter(pk=member.pk).update(email="")
     agent = as_staff(client, support_agent, "en")

@@ -1038,3 +1038,15 @@ class RegistrationForm(NewPasswordFields, NewPinFields):
         self.member.name = self.cleaned_data.get("name", "")
         self.member.email = self.cleaned_data.get("email", "")
         return super().clean_new_password1()
+
+
+class RegistrationPasswordForm(Form):
+    """The emailed registration link's page: the password chosen when registering, so the
+    account is created only by whoever registered, not by an owner of the address pressing a
+    button on a stranger's registration (helper-167). accounts.flows.registration checks it."""
+
+    password = SecretField(
+        label=_("Password"),
+        help_text=_("The password you chose when you registered."),
+        error_messages={"required": _("Enter the password you chose when you registered.")},
+    )

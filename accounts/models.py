@@ -440,6 +440,8 @@ class PendingRegistration(models.Model):
     member = models.ForeignKey(
         Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Wrong passwords typed on the link's page; at REGISTRATION_PASSWORD_TRIES it is used up.
+    wrong_passwords = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = _("pending registration")

@@ -38,6 +38,7 @@ from accounts.forms import (
     ForgotForm,
     LoginForm,
     RegistrationForm,
+    RegistrationPasswordForm,
     ResetPasswordForm,
     ResetPinForm,
     TwoStepCodeForm,
@@ -707,12 +708,14 @@ def register_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/register_sent.html", context)
 
 
+@sensitive_post_parameters("password")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def register_verify(request: HttpRequest, token: str) -> HttpResponse:
-    """The emailed link asks; a button (POST) creates the member: mail scanners that open
-    links create nothing. The token moves into the session and the page opens at an address
-    without it."""
+    """The emailed link asks for the password chosen when registering; its button (POST)
+    creates the member: mail scanners that open links create nothing, nor does the owner of
+    an address a stranger registered. The token moves into the session and the page opens at
+    an address without it."""
     if not registration.is_open():
         return _registration_closed(request)
     if token in (links.UNUSABLE, VERIFY_COMPLETED):  # where a link that cannot be used leads
@@ -736,14 +739,25 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
         # the link, 24 hours long, may still work: not "this link cannot be used".
         context = {"reopen": True, "hours": settings.JENCO_REGISTRATION_HOURS}
         return render(request, "accounts/register_verify.html", context)
-    if request.method == "POST":
-        verified = registration.complete_registration(request, token)
+    form = RegistrationPasswordForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        verified = registration.complete_registration(request, token, form.cleaned_data["password"])
         if verified.member is not None:
             request.session.pop(VERIFY_TOKEN, None)
             request.session[REGISTERED_MEMBER_ID] = verified.member.member_id
             return redirect("accounts:register-done")
         if verified.address_taken:
             return render(request, "accounts/register_verify.html", {"address_taken": True})
+        if verified.wrong_password:
+            form.add_error(
+                "password",
+                ngettext(
+                    "This is not the password chosen when registering. %(count)d more try.",
+                    "This is not the password chosen when registering. %(count)d more tries.",
+                    verified.tries_left,
+                )
+                % {"count": verified.tries_left},
+            )
     pending = registration.pending_registration(token)
     if pending is None and request.session.get(REGISTERED_MEMBER_ID):
         return redirect("accounts:register-done")  # back from the done page: still done
@@ -751,7 +765,12 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
     # the link made the account: that it is made, as the link opened again says (helper-97),
     # not "ask for a new link", which led to registering again (helper-150).
     completed = pending is None and registration.completed(token)
-    context = {"registration": pending, "completed": completed}
+    context = {
+        "registration": pending,
+        "completed": completed,
+        "form": form,
+        "hours": settings.JENCO_REGISTRATION_HOURS,
+    }
     return render(request, "accounts/register_verify.html", context)
 
 

@@ -105,14 +105,14 @@ def _registration_link(member: Member | None = None) -> str:
 def _registered(client: Client, member: Member) -> HttpResponse:
     """The page with the new member ID, after the link's button was pressed."""
     client.get(_registration_link())
-    return client.post("/register/verify/confirm/", follow=True)
+    return client.post("/register/verify/confirm/", {"password": PASSWORD}, follow=True)
 
 
 def _registration_link_used(client: Client, member: Member) -> HttpResponse:
     """The link opened again once it created the member: the account is there, sign in."""
     link = _registration_link()
     client.get(link)
-    client.post("/register/verify/confirm/")
+    client.post("/register/verify/confirm/", {"password": PASSWORD})
     return client.get(link, follow=True)
 
 

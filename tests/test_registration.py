@@ -73,11 +73,15 @@ def link_in(mail) -> str:
     return emailed_path(mail, "/register/verify/")
 
 
+# What the link's page asks for: the password chosen when registering (helper-167).
+CHOSEN = {"password": NEW_PASSWORD}
+
+
 def finish(client, link: str):
-    """Open the emailed link, then press the button on the page it leads to."""
+    """Open the emailed link, then type the password and press the button on its page."""
     opened = client.get(link)
     assert opened["Location"] == "/register/verify/confirm/"
-    return client.post("/register/verify/confirm/")
+    return client.post("/register/verify/confirm/", CHOSEN)
 
 
 def registered(client, mailoutbox, **changes) -> Member:
@@ -162,7 +166,7 @@ def test_a_visitor_registers_confirms_the_address_and_gets_the_next_member_id(
     assert "アカウントを作成" in page
     assert Member.objects.count() == 1  # opening the link (a mail scanner too) creates nothing
 
-    done = client.post("/register/verify/confirm/")
+    done = client.post("/register/verify/confirm/", CHOSEN)
 
     assert done["Location"] == "/register/done/"
     shown = client.get("/register/done/")
@@ -271,11 +275,52 @@ def test_the_whole_journey_reads_in_english(client, db, mailoutbox):
     assert "We sent an email" in client.get(SENT).content.decode()
     client.get(link_in(mailoutbox[-1]))
     assert "Create my account" in client.get("/register/verify/confirm/").content.decode()
-    client.post("/register/verify/confirm/")
+    client.post("/register/verify/confirm/", CHOSEN)
     assert "Your member ID is" in client.get("/register/done/").content.decode()
 
 
 # --- The link --------------------------------------------------------------------------------
+
+
+def test_the_owner_of_an_address_a_stranger_registered_gets_no_account_by_pressing_the_button(
+    client, db, mailoutbox
+):
+    """helper-167: a stranger registered someone else's address with a password and PIN of
+    their own; its owner pressed the mailed link's button, and the account was the
+    stranger's (the next member ID guessed), who added a passkey and a sub password that
+    outlived the owner's password reset. The account is created only with the password
+    chosen when registering."""
+    assert register(client, email="owner@example.com")["Location"] == SENT
+    owner = Client()
+    assert owner.get(link_in(mailoutbox[-1]))["Location"] == "/register/verify/confirm/"
+    page = owner.get("/register/verify/confirm/").content.decode()
+    assert "JENCOに新規登録していない場合は、このページを閉じてください。" in page
+
+    pressed = owner.post("/register/verify/confirm/")  # the button alone
+    assert "新規登録のときに設定したパスワードを入力してください。" in pressed.content.decode()
+    for left in (4, 3, 2, 1):
+        guess = owner.post("/register/verify/confirm/", {"password": f"owner-Guess-{left}"})
+        said = f"新規登録のときに設定したパスワードと一致しません。あと{left}回入力できます。"
+        assert said in guess.content.decode()
+    last = owner.post("/register/verify/confirm/", {"password": "owner-Guess-0"}, follow=True)
+
+    assert LINK_UNUSABLE in last.content.decode()
+    assert not Member.objects.filter(email="owner@example.com").exists()
+    pending = PendingRegistration.objects.get(email="owner@example.com")
+    assert pending.used_at and pending.password == "" and pending.pin == ""
+    # The stranger's own password no longer helps either: the link is used up.
+    late = owner.post("/register/verify/confirm/", CHOSEN, follow=True)
+    assert LINK_UNUSABLE in late.content.decode()
+    assert not Member.objects.filter(email="owner@example.com").exists()
+
+
+def test_a_wrong_password_on_the_links_page_reads_in_english(client, db, mailoutbox):
+    register(client, preferred_language="en")
+    client.cookies["django_language"] = "en"
+    client.get(link_in(mailoutbox[-1]))
+    page = client.post("/register/verify/confirm/", {"password": "a-Slip-2026"}).content.decode()
+    assert "This is not the password chosen when registering. 4 more tries." in page
+    assert client.post("/register/verify/confirm/", CHOSEN)["Location"] == "/register/done/"
 
 
 def test_a_link_used_twice_gets_a_clear_page_and_changes_nothing(client, db, mailoutbox):
@@ -296,7 +341,7 @@ def test_a_link_used_twice_gets_a_clear_page_and_changes_nothing(client, db, mai
     assert 'href="/login/"' in page.content.decode()
     assert page["Referrer-Policy"] == "same-origin"  # so its language switch can be sent
     # The same browser pressing the button again (back, then the button): still done.
-    pressed = client.post("/register/verify/confirm/")
+    pressed = client.post("/register/verify/confirm/", CHOSEN)
     assert pressed["Location"] == "/register/done/"
     assert client.get("/register/verify/confirm/")["Location"] == "/register/done/"
     assert list(Member.objects.values_list("member_id", "password")) == members
@@ -309,8 +354,8 @@ def test_a_button_pressed_twice_at_once_makes_one_member(client, db, mailoutbox)
     other = Client()
     for browser in (client, other):  # the link opened in two browsers, both pages showing
         browser.get(link)
-    assert client.post("/register/verify/confirm/")["Location"] == "/register/done/"
-    late = other.post("/register/verify/confirm/")
+    assert client.post("/register/verify/confirm/", CHOSEN)["Location"] == "/register/done/"
+    late = other.post("/register/verify/confirm/", CHOSEN)
     # Told the account is made, as the link opened again is, not to ask for a new link,
     # which led to registering again (helper-150).
     assert late.status_code == 200 and LINK_UNUSABLE not in late.content.decode()
@@ -372,7 +417,7 @@ def test_a_link_that_expires_while_its_page_is_open_creates_nothing(client, db, 
     client.get(link_in(mailoutbox[0]))
     PendingRegistration.objects.update(created=timezone.now() - datetime.timedelta(hours=25))
 
-    pressed = client.post("/register/verify/confirm/")
+    pressed = client.post("/register/verify/confirm/", CHOSEN)
 
     assert pressed.status_code == 200 and LINK_UNUSABLE in pressed.content.decode()
     assert not Member.objects.exists()
@@ -387,7 +432,7 @@ def test_a_page_left_open_past_its_session_asks_for_the_link_again_which_still_w
     client.get(link_in(mailoutbox[0]))
     del client.cookies[settings.SESSION_COOKIE_NAME]  # the session ended meanwhile
 
-    pressed = client.post("/register/verify/confirm/")
+    pressed = client.post("/register/verify/confirm/", CHOSEN)
 
     page = pressed.content.decode()
     assert pressed.status_code == 200 and LINK_UNUSABLE not in page
@@ -402,7 +447,7 @@ def test_the_page_opened_without_a_link_asks_for_the_link(client, db, mailoutbox
     register(client)
     for response in (
         client.get("/register/verify/confirm/"),
-        client.post("/register/verify/confirm/"),
+        client.post("/register/verify/confirm/", CHOSEN),
     ):
         assert "メールのリンクをもう一度開いてください" in response.content.decode()
     assert not Member.objects.exists()
@@ -418,9 +463,9 @@ def test_a_garbled_link_gets_a_clear_page(client, db, mailoutbox, token):
     response = client.get(f"/register/verify/{token}/", follow=True)
     assert response.redirect_chain == [(UNUSABLE_PAGE, 302)]
     assert response.status_code == 200 and LINK_UNUSABLE in response.content.decode()
-    pressed = client.post(f"/register/verify/{token}/")
+    pressed = client.post(f"/register/verify/{token}/", CHOSEN)
     assert pressed.status_code in (200, 302)
-    assert client.post("/register/verify/confirm/").status_code == 200
+    assert client.post("/register/verify/confirm/", CHOSEN).status_code == 200
     assert not Member.objects.exists()
 
 
@@ -699,7 +744,7 @@ def test_closed_registration_says_so_hides_the_link_and_refuses_posts(
     assert PendingRegistration.objects.count() == 1 and len(mailoutbox) == 1
     # A link mailed before it closed creates nothing while it stays closed.
     assert "新規登録は受け付けていません" in client.get(link).content.decode()
-    assert client.post("/register/verify/confirm/").status_code == 403
+    assert client.post("/register/verify/confirm/", CHOSEN).status_code == 403
     assert not Member.objects.exists()
 
     settings.JENCO_REGISTRATION_OPEN = True  # reopened: the sign-in page links again
@@ -794,17 +839,19 @@ def pressed_together(live_site, emails: list[str], setup: str = ""):
     tokens = [secrets.token_urlsafe(32) for _ in emails]
     rows = [(hashlib.sha256(t.encode()).hexdigest(), email) for t, email in zip(tokens, emails)]
     live_site.shell(
+        "from django.contrib.auth.hashers import make_password\n"
         "from accounts.models import Member, PendingRegistration\n"
         f"{setup}"
+        f"chosen = make_password({NEW_PASSWORD!r})\n"
         f"for n, (token_hash, email) in enumerate({rows!r}):\n"
         "    PendingRegistration.objects.create(name=f'会員 {n}',"
-        " email=email, password='!', pin='!', token_hash=token_hash)\n"
+        " email=email, password=chosen, pin='!', token_hash=token_hash)\n"
     )
     browsers = []
     for token in tokens:
         browser = Browser(live_site)
         assert browser.get(f"/register/verify/{token}/").location == "/register/verify/confirm/"
-        browsers.append((browser, browser.form("/register/verify/confirm/")))
+        browsers.append((browser, {**browser.form("/register/verify/confirm/"), **CHOSEN}))
 
     def press(browser, fields):
         return lambda barrier: browser.request("POST", "/register/verify/confirm/", fields, barrier)

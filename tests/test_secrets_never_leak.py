@@ -251,7 +251,8 @@ def test_registering_leaks_nothing(evidence, member):
     link = evidence.mail_link("/register/verify/", "registration token")
     assert evidence.request(client, "GET", link)["Location"] == "/register/verify/confirm/"
     evidence.request(client, "GET", "/register/verify/confirm/")
-    done = evidence.request(client, "POST", "/register/verify/confirm/")
+    chosen = {"password": RESET_PASSWORD}  # typed again on the link's page
+    done = evidence.request(client, "POST", "/register/verify/confirm/", chosen)
     assert done["Location"] == "/register/done/"
     evidence.request(client, "GET", "/register/done/")
     evidence.watch(Member.objects.get(member_id="JPN1000002"))

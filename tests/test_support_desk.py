@@ -997,9 +997,7 @@ def test_a_second_press_mails_no_second_link(
     assert len(mailoutbox) == 2
 
 
-def test_the_member_page_says_how_many_links_went_this_hour_and_when(
-    client, support_agent, member
-):
+def test_the_member_page_says_how_many_links_went_this_hour_and_when(client, support_agent, member):
     # For the "I never got it" call, and before a press that spends one of the hour's
     # (helper-160).
     agent = as_staff(client, support_agent, "en")

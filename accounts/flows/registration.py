@@ -5,8 +5,9 @@ PendingRegistration and queues the mail; the answer is the same whatever happens
 worker decides what the mail says: a link to finish registering, or, when the address already
 belongs to a member, that it does and which member IDs it has (DESIGN: responses never reveal
 whether an email exists; the mail may, to the mailbox's owner). The member is created only
-when the link is followed and its page's button pressed (mail scanners open links), with the
-next free member ID.
+when the link is followed and the password chosen when registering typed on its page (mail
+scanners open links, and a stranger who registered someone else's address must not get an
+account there when its owner presses a button: helper-167), with the next free member ID.
 """
 
 import datetime
@@ -16,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -37,6 +38,9 @@ LAST_MEMBER_NUMBER = 9_999_999
 # PostgreSQL advisory lock key held while a registration checks its address and chooses a
 # new member ID (any constant of ours).
 MEMBER_ID_LOCK = 0x4A454E43  # "JENC"
+# Wrong passwords on a registration link's page before the link is used up: whoever reads
+# the mailbox, if not the one who registered, gets no more guesses at their password.
+REGISTRATION_PASSWORD_TRIES = 5
 
 
 class RegistrationLimited(Exception):
@@ -50,10 +54,14 @@ class MemberIdsExhausted(RuntimeError):
 @dataclass(frozen=True)
 class Verification:
     """What following a registration link did: `member` is the new member; or the link was
-    not (or no longer) usable; or the address got an account since (`address_taken`)."""
+    not (or no longer) usable; or the address got an account since (`address_taken`); or
+    the password typed was not the one chosen when registering (`tries_left` more before
+    the link is used up)."""
 
     member: Member | None = None
     address_taken: bool = False
+    wrong_password: bool = False
+    tries_left: int = 0
 
 
 def is_open() -> bool:
@@ -178,10 +186,11 @@ def completed(token: str) -> bool:
     return found.filter(used_at__isnull=False, member__isnull=False).exists()
 
 
-def complete_registration(request, token: str) -> Verification:
+def complete_registration(request, token: str, password: str) -> Verification:
     """Create the member the registration describes, with the next free member ID, and mail
-    them their ID. The link is used up whatever the outcome; nothing changes when it was
-    already used, expired or not ours."""
+    them their ID, if `password` is the one chosen when registering. The link is used up
+    whatever the outcome but a wrong password (until REGISTRATION_PASSWORD_TRIES of them);
+    nothing changes when it was already used, expired or not ours."""
     if not token or len(token) > 200:
         return Verification()
     with transaction.atomic():
@@ -194,6 +203,13 @@ def complete_registration(request, token: str) -> Verification:
         if registration is None:
             return Verification()
         rows = PendingRegistration.objects.filter(pk=registration.pk)
+        if not check_password(password, registration.password):
+            wrong = registration.wrong_passwords + 1
+            if wrong >= REGISTRATION_PASSWORD_TRIES:
+                rows.update(wrong_passwords=wrong, used_at=timezone.now(), password="", pin="")
+                return Verification()
+            rows.update(wrong_passwords=wrong)
+            return Verification(wrong_password=True, tries_left=REGISTRATION_PASSWORD_TRIES - wrong)
         # One registration at a time from here: the address is read free after the last one
         # committed (links for one address pressed together each found it free: helper-102).
         _one_registration_at_a_time()

@@ -54,6 +54,11 @@ def test_a_visitor_registers_on_a_phone_and_signs_in_with_the_member_id_shown(
     page.goto(emailed_path(mailoutbox[-1], "/register/verify/"))
     expect(page).to_have_url(re.compile(r"/register/verify/confirm/$"))
     expect(page.get_by_text("ichiro@example.com")).to_be_visible()
+    page.get_by_label("パスワード", exact=True).fill("not-the-Chosen-one")  # a slip
+    page.get_by_role("button", name="アカウントを作成").click()
+    expect(page.get_by_text("新規登録のときに設定したパスワードと一致しません。")).to_be_visible()
+    assert no_horizontal_overflow(page)
+    page.get_by_label("パスワード", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="アカウントを作成").click()
 
     expect(page).to_have_url(re.compile(r"/register/done/$"))
@@ -82,6 +87,7 @@ def test_the_done_pages_sign_in_button_brings_the_new_member_id_along(
     fill_in(page)
     page.get_by_role("button", name="新規登録").click()
     page.goto(emailed_path(mailoutbox[-1], "/register/verify/"))
+    page.get_by_label("パスワード", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="アカウントを作成").click()
     expect(page).to_have_url(re.compile(r"/register/done/$"))
 

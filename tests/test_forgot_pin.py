@@ -134,6 +134,7 @@ def test_the_reset_signs_every_session_out(client, member, mailoutbox):
     set_pin(client, pin_link(client, "JPN1000001", "taro@example.com", mailoutbox))
     assert other_device.get("/backoffice/")["Location"].startswith("/login/")
     page = client.get("/pin/reset/done/").content.decode()
+    assert "パスキー" not in page  # a PIN has nothing to do with signing in
     assert "すべての端末からログアウトしました" in page
     # The member's mail says the same: reset from a link, and everyone signed out.
     done = mailoutbox[-1]

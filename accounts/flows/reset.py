@@ -56,6 +56,10 @@ class ResetKind:
     # Said beforehand, on the forgot and set pages: the reset signs out every device, this
     # one too (helper-162: a member learned it only from the done page).
     signs_out: StrPromise
+    # On the done page, what the new secret leaves as it was (helper-167: a password reset
+    # was the way to shut an intruder out, and a passkey or sub password they added kept
+    # working unsaid).
+    leaves: StrPromise = ""
 
     def url(self, page: str) -> str:
         """The URL name of one of this kind's pages: forgot, forgot-sent, reset, reset-done."""
@@ -104,6 +108,11 @@ PASSWORD = ResetKind(
     signs_out=_(
         "Setting a new password signs out every device signed in to your account (this one "
         "too, if it is): then sign in again with the new password."
+    ),
+    leaves=_(
+        "A new password does not change your passkeys or your sub password: they still sign "
+        "in. If someone else may have used your account, sign in and check them (Account > "
+        "Security, and Profile's sub password)."
     ),
 )
 PIN = ResetKind(

@@ -7,13 +7,13 @@ deploy/gunicorn.conf.py), runserver's request lines and Django's own logs now sh
 """
 
 import io
-import time
 import logging
 import os
 import re
 import runpy
 import signal
 import subprocess
+import time
 import urllib.error
 import urllib.request
 

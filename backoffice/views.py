@@ -92,6 +92,10 @@ def _failures_hint(request: HttpRequest, unanswered: int) -> str:
     typed after the right password: not a guess, but someone who may know it."""
     if not unanswered:
         return _("Your password has been changed since then.")
+    if unanswered <= request.session.get(sign_in_flow.OWN_WRONG_CODES, 0):
+        # Only the codes typed wrong before the right one here (helper-168: one typo warned
+        # of someone guessing the password).
+        return _("They were the wrong two-step codes typed in this sign-in, before the right one.")
     second_step = request.session.get(sign_in_flow.FAILED_AT_SECOND_STEP, 0)
     if second_step and view_only.active(request):
         return _(

@@ -116,6 +116,14 @@ def test_a_wrong_two_step_code_is_counted_as_activity_shows_it(
     # Typed in this very sign-in, which the member then finished: their own slips, not
     # someone else with the password (helper-164).
     assert "2段階認証コードで失敗" not in page and "failed at the two-step code" not in page
+    # Nor someone guessing the password (helper-168): what they were.
+    assert "推測" not in page and "guess" not in page
+    own = (
+        "They were the wrong two-step codes typed in this sign-in, before the right one."
+        if language == "en"
+        else "今回のログインで、正しいコードの前に誤って入力された2段階認証コードです。"
+    )
+    assert own in page
     activity = member_client.get("/backoffice/security/").content.decode()
     wrong_code = "Wrong two-step code typed" if language == "en" else "2段階認証コードの入力誤り"
     assert activity.count(wrong_code) == 2

@@ -24,6 +24,8 @@ FAILED_SINCE = "failed_sign_ins_since"
 FAILED_SINCE_UNANSWERED = "failed_sign_ins_unanswered"
 # And how many of those were wrong two-step codes: whoever typed one had the password.
 FAILED_AT_SECOND_STEP = "failed_at_second_step"
+# Of them, the wrong two-step codes typed in this very sign-in: the member's own slips.
+OWN_WRONG_CODES = "own_wrong_codes"
 HOUR = datetime.timedelta(hours=1)
 
 
@@ -202,6 +204,7 @@ def sign_in(
         # Wrong codes that only someone else with the password typed: not this sign-in's.
         others = max(counts.unanswered_second_step - own_wrong_codes, 0)
         request.session[FAILED_AT_SECOND_STEP] = others
+        request.session[OWN_WRONG_CODES] = own_wrong_codes
     if read_only:
         # No second step here (accounts.views.login asks for one only for a full sign-in): a
         # view-only sign-in opens nothing that can change, and the member is told of every

@@ -518,27 +518,40 @@ def _forgot_pin_signed_in(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not member.email:
             messages.error(request, NO_EMAIL_FOR_LINK)
-        elif reset.email_reset_link(reset.PIN, member, request=request).refused in (
-            None,
-            reset.Refused.JUST_SENT,  # pressed twice: the first press's link is on its way
-        ):
-            messages.success(
-                request,
-                _("We sent a link to set a new PIN to %(email)s. It works for %(minutes)s minutes.")
-                % {
-                    "email": credentials.mask_email(member.email),
-                    "minutes": settings.JENCO_RESET_LINK_MINUTES,
-                },
-            )
         else:
-            messages.error(
-                request,
-                _(
-                    "No link was sent: %(count)s have been sent in the last hour, the most we "
-                    "send. Look for them in your mailbox (and its spam folder)."
+            sending = reset.email_reset_link(reset.PIN, member, request=request)
+            if sending.sent:
+                messages.success(
+                    request,
+                    _(
+                        "We sent a link to set a new PIN to %(email)s. It works for %(minutes)s "
+                        "minutes."
+                    )
+                    % {
+                        "email": credentials.mask_email(member.email),
+                        "minutes": settings.JENCO_RESET_LINK_MINUTES,
+                    },
                 )
-                % {"count": settings.JENCO_RESET_EMAILS_PER_HOUR},
-            )
+            elif sending.refused is reset.Refused.JUST_SENT:
+                # Pressed again within a minute: the first press's link is on its way, and no
+                # other goes (helper-168: "sent" again, and no mail came).
+                messages.info(
+                    request,
+                    _(
+                        "We sent the link to %(email)s less than a minute ago: look for it in your "
+                        "mailbox (and its spam folder). No second link was sent."
+                    )
+                    % {"email": credentials.mask_email(member.email)},
+                )
+            else:
+                messages.error(
+                    request,
+                    _(
+                        "No link was sent: %(count)s have been sent in the last hour, the most we "
+                        "send. Look for them in your mailbox (and its spam folder)."
+                    )
+                    % {"count": settings.JENCO_RESET_EMAILS_PER_HOUR},
+                )
         return _go_next(request)
     context = {
         "kind": reset.PIN,

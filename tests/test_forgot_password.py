@@ -195,7 +195,9 @@ def test_the_link_sets_a_new_password_and_does_not_sign_in(client, member, mailo
     assert "/login/" in done
     # What it leaves as it was (helper-167: a reset, the way to shut an intruder out, said
     # nothing of passkeys or a sub password they added).
-    assert "新しいパスワードを設定しても、パスキーとサブパスワードは変わらず" in done
+    assert (
+        "新しいパスワードを設定しても、パスキー、サブパスワード、2段階認証は変わりません。" in done
+    )
     assert "パスワード" in mailoutbox[-1].subject  # the notice that it was reset
     assert SecurityEvent.objects.filter(member=member, kind="password_reset").exists()
 

@@ -110,9 +110,11 @@ PASSWORD = ResetKind(
         "too, if it is): then sign in again with the new password."
     ),
     leaves=_(
-        "A new password does not change your passkeys or your sub password: they still sign "
-        "in. If someone else may have used your account, sign in and check them (Account > "
-        "Security, and Profile's sub password)."
+        "A new password does not change your passkeys, your sub password or two-step "
+        "verification: the passkeys and the sub password still sign in, and two-step still "
+        "asks for its code. If someone else may have used your account, sign in and check them "
+        "(Account > Security, and Profile's sub password); if you are asked for a code you "
+        "never set up, contact JENCO support."
     ),
 )
 PIN = ResetKind(

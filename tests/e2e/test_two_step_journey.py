@@ -100,6 +100,10 @@ def test_the_code_box_opens_the_number_pad_and_a_button_brings_back_the_letters(
     box = page.get_by_label("コード", exact=True)
     letters = page.get_by_role("button", name="リカバリーコードを入力する")
     expect(box).to_have_attribute("inputmode", "numeric")
+    # A thumb high, and clear of Confirm below it (helper-168: 27 px, touching it).
+    switch = letters.bounding_box()
+    confirm = page.get_by_role("button", name="確認").bounding_box()
+    assert switch["height"] >= 44 and confirm["y"] - (switch["y"] + switch["height"]) >= 8
 
     letters.click()
 

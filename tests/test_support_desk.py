@@ -2085,6 +2085,21 @@ def test_the_member_page_does_not_say_the_member_did_what_anyone_with_the_id_cou
     assert "会員本人" not in "".join(rows)
 
 
+def test_the_members_own_one_tap_pin_link_is_logged_as_the_members(
+    client, support_agent, member, mailoutbox
+):
+    # helper-168: signed in, the member tapped "Forgot PIN?" (nothing typed), and the log
+    # said 「このIDとメールアドレスを入力した人」, which an agent would take for a stranger.
+    phone = Client()
+    sign_in(phone)
+    phone.post("/pin/forgot/", {"next": "/backoffice/"})
+    page = as_staff(client, support_agent).get(page_of(member)).content.decode()
+    timeline = page[page.index('id="support-timeline"') :]
+    (row,) = [r for r in re.findall(r"<tr><td>.*?</tr>", timeline) if "PINコード再設定" in r]
+    assert "会員本人" in row and "入力した人" not in row
+    assert len(mailoutbox) == 1
+
+
 def test_the_member_pages_history_button_opens_the_members_security_log(
     client, support_agent, member
 ):

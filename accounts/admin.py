@@ -1146,9 +1146,9 @@ def _reset_links_now(member) -> dict:
     for kind in (reset.PASSWORD, reset.PIN):
         refused = reset.link_refused(kind, member)
         offered[kind.name] = refused is None
-        # How many went this hour (past its limit, not_now says it).
-        counted = refused is None or refused.refused is reset.Refused.JUST_SENT
-        if counted and (said := _sent_this_hour(kind, member)):
+        # How many went this hour, and when the last did: past the limit too, the time the
+        # caller is told to look for (helper-168).
+        if said := _sent_this_hour(kind, member):
             sent.append(said)
         if refused is None or refused.refused is reset.Refused.NO_PIN:
             continue  # a staff account has no PIN to reset: no button, nothing to say

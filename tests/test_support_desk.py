@@ -1085,6 +1085,8 @@ def test_past_the_hours_links_the_button_gives_way_to_when_another_can_go(
 
     assert "send-reset-link/password/" not in page and "send-reset-link/pin/" in page
     assert "The password reset links one hour allows (3) have all been sent" in page
+    # And when the last went, for the caller's mailbox (helper-168: the line went away).
+    assert "3 password reset links were emailed in the last hour, the last at" in page
 
 
 # --- Supervisor: two-step and deactivation -----------------------------------------------------
